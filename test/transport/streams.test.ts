@@ -1,0 +1,232 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { collect, echoStreams, startClient, startServer, until, writeAll } from './harness.js';
+import type { Stream } from '../../transport/index.js';
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+describe('transport streams over real QUIC on loopback', () => {
+  it('completes a handshake with ALPN felix and reports stats', async () => {
+    const server = await startServer();
+    const client = await startClient(server.port);
+    const conn = await client.connect();
+    const accepted = await server.nextConnection();
+    expect(accepted.remote.port).toBe(client.address.port);
+    const stats = conn.stats();
+    expect(stats.packetsSent).toBeGreaterThan(0);
+    expect(stats.packetsReceived).toBeGreaterThan(0);
+    expect(stats.cwnd).toBeGreaterThan(0);
+    expect(stats.bytesSent).toBeGreaterThan(0);
+    expect(stats.packetsLost).toBe(0);
+  });
+
+  it('echoes small messages on a bidirectional stream, in order', async () => {
+    const server = await startServer(echoStreams);
+    const conn = await (await startClient(server.port)).connect();
+    const s = conn.openStream();
+    const done = collect(s);
+    const messages = Array.from({ length: 200 }, (_, i) => Buffer.from(`message ${i};`));
+    for (const m of messages) s.write(m);
+    s.end();
+    expect((await done).toString()).toBe(Buffer.concat(messages).toString());
+  });
+
+  it('moves 64 MiB intact on a bidirectional stream (hash compared)', async () => {
+    const received: Buffer[] = [];
+    let finished: (b: Buffer) => void = () => undefined;
+    const done = new Promise<Buffer>((r) => (finished = r));
+    const server = await startServer((c) => {
+      c.onStream = (s) => {
+        const hash = createHash('sha256');
+        let bytes = 0;
+        s.onData = (chunk, fin) => {
+          hash.update(chunk);
+          bytes += chunk.length;
+          if (fin) {
+            received.push(Buffer.from(`${bytes}`));
+            s.end(Buffer.from(hash.digest('hex')));
+          }
+        };
+      };
+    });
+    const conn = await (await startClient(server.port)).connect();
+    const data = randomBytes(64 << 20);
+    const s = conn.openStream();
+    s.onData = (chunk, fin) => {
+      if (fin) finished(Buffer.from(chunk));
+    };
+    await writeAll(s, data, 64 << 10);
+    expect((await done).toString()).toBe(sha256(data));
+    expect(received[0]!.toString()).toBe(String(64 << 20));
+  });
+
+  it('moves 64 MiB intact on a unidirectional stream, server to client (hash compared)', async () => {
+    const data = randomBytes(64 << 20);
+    const server = await startServer((c) => {
+      void writeAll(c.openStream(false), data, 16 << 10);
+    });
+    const client = await startClient(server.port);
+    const conn = await client.connect();
+    const got = await new Promise<Buffer>((resolve) => {
+      conn.onStream = (s: Stream) => {
+        expect(s.bidirectional).toBe(false);
+        resolve(collect(s));
+      };
+    });
+    expect(got.length).toBe(data.length);
+    expect(sha256(got)).toBe(sha256(data));
+  });
+
+  it('carries 100 concurrent streams on one connection', async () => {
+    const server = await startServer(echoStreams);
+    const conn = await (await startClient(server.port)).connect();
+    const payloads = Array.from({ length: 100 }, (_, i) => randomBytes(1000 + i * 37));
+    const streams = payloads.map(() => conn.openStream());
+    const results = streams.map((s) => collect(s));
+    // Interleave writes across all streams before any FIN.
+    for (let part = 0; part < 4; part++) {
+      streams.forEach((s, i) => {
+        const p = payloads[i]!;
+        const q = Math.ceil(p.length / 4);
+        s.write(p.subarray(part * q, (part + 1) * q));
+      });
+    }
+    streams.forEach((s) => s.end());
+    const echoed = await Promise.all(results);
+    echoed.forEach((b, i) => expect(b.equals(payloads[i]!)).toBe(true));
+  });
+
+  it('serves 100 connections on one endpoint, a client endpoint opening all of them', async () => {
+    const server = await startServer(echoStreams);
+    const client = await startClient(server.port);
+    const conns = await Promise.all(Array.from({ length: 100 }, () => client.connect()));
+    expect(new Set(conns).size).toBe(100);
+    await until(() => server.connections.length === 100, '100 server connections');
+    const replies = await Promise.all(
+      conns.map((c, i) => {
+        const s = c.openStream();
+        const r = collect(s);
+        s.end(Buffer.from(`conn ${i}`));
+        return r;
+      }),
+    );
+    replies.forEach((r, i) => expect(r.toString()).toBe(`conn ${i}`));
+  });
+
+  it('tells the writer to wait under a tiny window and still delivers every byte in order', async () => {
+    let received: Promise<Buffer> | undefined;
+    const server = await startServer(
+      (c) => {
+        c.onStream = (s) => {
+          received = collect(s);
+        };
+      },
+      { streamRecvWindow: 4096, connRecvWindow: 16384 },
+    );
+    const conn = await (await startClient(server.port, { sendWindow: 0 })).connect();
+    const data = Buffer.alloc(2 << 20);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32BE(i / 4, i);
+    const s = conn.openStream();
+    let drains = 0;
+    const writing = writeAll(s, data, 32 << 10);
+    const pump = s.onDrain!;
+    s.onDrain = () => {
+      drains++;
+      pump();
+    };
+    const waits = await writing;
+    await until(() => received !== undefined, 'server stream');
+    const got = await received!;
+    expect(waits).toBeGreaterThan(0);
+    expect(drains).toBe(waits);
+    expect(got.length).toBe(data.length);
+    expect(got.equals(data)).toBe(true);
+  });
+
+  it('pauses reading so flow control holds the writer back, then delivers everything on resume', async () => {
+    let serverStream: Stream | undefined;
+    let receivedWhilePaused = 0;
+    const server = await startServer(
+      (c) => {
+        c.onStream = (s) => {
+          serverStream = s;
+          s.onData = (chunk) => {
+            receivedWhilePaused += chunk.length;
+          };
+          s.pause();
+        };
+      },
+      { streamRecvWindow: 8192 },
+    );
+    const conn = await (await startClient(server.port, { sendWindow: 0 })).connect();
+    const s = conn.openStream();
+    const data = randomBytes(256 << 10);
+    const writing = writeAll(s, data, 16 << 10);
+    await until(() => s.writableLength > 0 && serverStream !== undefined, 'writer to be held back');
+    expect(receivedWhilePaused).toBe(0);
+    const got = collect(serverStream!);
+    serverStream!.resume();
+    expect((await got).equals(data)).toBe(true);
+    await writing;
+  });
+});
+
+describe('stream ends and aborts reach the peer', () => {
+  it('delivers FIN with the last bytes', async () => {
+    const server = await startServer();
+    const conn = await (await startClient(server.port)).connect();
+    const accepted = await server.nextConnection();
+    const arrived = new Promise<{ text: string; fin: boolean }[]>((resolve) => {
+      const seen: { text: string; fin: boolean }[] = [];
+      accepted.onStream = (s) => {
+        s.onData = (chunk, fin) => {
+          seen.push({ text: chunk.toString(), fin });
+          if (fin) resolve(seen);
+        };
+      };
+    });
+    conn.openStream().end(Buffer.from('last words'));
+    const seen = await arrived;
+    expect(seen.map((x) => x.text).join('')).toBe('last words');
+    expect(seen.at(-1)!.fin).toBe(true);
+  });
+
+  it('delivers a reset with its application code', async () => {
+    const server = await startServer();
+    const conn = await (await startClient(server.port)).connect();
+    const accepted = await server.nextConnection();
+    const resetCode = new Promise<number>((resolve) => {
+      accepted.onStream = (s) => {
+        s.onData = () => undefined;
+        s.onReset = resolve;
+      };
+    });
+    const s = conn.openStream();
+    s.write(Buffer.from('partial'));
+    await until(() => accepted.stats().packetsReceived > 3, 'data to arrive');
+    s.reset(4242);
+    expect(await resetCode).toBe(4242);
+  });
+
+  it('delivers stop-sending with its application code to the writer', async () => {
+    const server = await startServer((c) => {
+      c.onStream = (s) => {
+        s.onData = () => s.stop(77);
+      };
+    });
+    const conn = await (await startClient(server.port)).connect();
+    const s = conn.openStream();
+    const stopped = new Promise<number>((resolve) => (s.onStopSending = resolve));
+    s.write(Buffer.from('first'));
+    // Keep writing until the peer's STOP_SENDING surfaces on a write.
+    const timer = setInterval(() => {
+      if (s.writable) s.write(Buffer.from('more'));
+    }, 5);
+    try {
+      expect(await stopped).toBe(77);
+      expect(s.writable).toBe(false);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+});

@@ -1,0 +1,403 @@
+import { ConnectionClosedError, TransportError, parseStreamError, type CloseInfo } from './errors.js';
+import { Shutdown, type HostPort, type QuicheConnection, type RecvInfo } from './native.js';
+import type { TransportSettings } from './settings.js';
+import { EMPTY, Stream } from './stream.js';
+
+/** What a connection needs from the endpoint that drives it. */
+export interface ConnectionDriver {
+  readonly settings: TransportSettings;
+  /** Schedules this connection for the next flush (coalesced: one flush per poll batch). */
+  markDirty(conn: Connection): void;
+}
+
+export interface ConnectionStats {
+  /** Smoothed round-trip time in milliseconds. */
+  readonly rttMs: number;
+  /** Congestion window in bytes. */
+  readonly cwnd: number;
+  readonly packetsSent: number;
+  readonly packetsReceived: number;
+  readonly packetsLost: number;
+  readonly packetsRetransmitted: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly bytesLost: number;
+  /** UDP payload size quiche sends with on this connection. */
+  readonly maxUdpPayload: number;
+  /** Bytes written by the application and not yet accepted by quiche. */
+  readonly queuedBytes: number;
+  readonly openStreams: number;
+}
+
+// RFC 9000 §20.1 names for the transport codes people actually meet, so close reasons read well.
+const TRANSPORT_ERROR_NAMES: Record<number, string> = {
+  0x0: 'no error',
+  0x1: 'internal error',
+  0x2: 'connection refused',
+  0x3: 'flow control error',
+  0x4: 'stream limit error',
+  0x5: 'stream state error',
+  0x6: 'final size error',
+  0x7: 'frame encoding error',
+  0x8: 'transport parameter error',
+  0xa: 'protocol violation',
+  0x12a: 'TLS: bad certificate',
+  0x12e: 'TLS: certificate unknown',
+  0x130: 'TLS: unknown CA (certificate verify failed)',
+  0x178: 'TLS: no application protocol (ALPN mismatch)',
+};
+
+export class Connection {
+  /** A stream the peer opened. Set its handlers here, synchronously. */
+  onStream: ((stream: Stream) => void) | null = null;
+  /** Fires once when the connection ends, however it ends. */
+  onClose: ((info: CloseInfo) => void) | null = null;
+  /** Free slot for the layer above. */
+  context: unknown = undefined;
+
+  /** @internal */ dirty = false;
+  /** @internal */ established = false;
+  /** @internal */ timer: NodeJS.Timeout | null = null;
+  /** @internal */ deadline = Infinity;
+  /** @internal */ closeInfo: CloseInfo | null = null;
+  /** @internal set once quiche has fully closed and the endpoint forgot the connection */
+  finalized = false;
+  /** @internal streams holding bytes quiche has not yet accepted */
+  pendingStreams: Stream[] = [];
+  /** @internal */ queuedBytes = 0;
+  /** @internal server side: the client's original destination CID, routed by map until the handshake ends */
+  originalDcid: string | null = null;
+  /** @internal */ readonly streams = new Map<number, Stream>();
+  /** @internal */ readonly recvInfo: RecvInfo;
+
+  private nextBidi: number;
+  private nextUni: number;
+  // Highest peer stream id seen per kind: a lower unknown id is a stream we already retired.
+  private highestRemote = [-1, -1, -1, -1];
+  private drainRound: Stream[] = [];
+
+  constructor(
+    /** @internal */ readonly q: QuicheConnection,
+    private readonly driver: ConnectionDriver,
+    readonly isServer: boolean,
+    readonly local: HostPort,
+    readonly remote: HostPort,
+    /** @internal slot in the endpoint's routing table, carried in our connection ID */
+    readonly slot: number,
+    /** @internal our source connection ID, as three u32 words compared on every routed packet */
+    readonly cidWords: readonly [number, number, number],
+  ) {
+    this.recvInfo = { from: remote, to: local };
+    this.nextBidi = isServer ? 1 : 0;
+    this.nextUni = isServer ? 3 : 2;
+  }
+
+  get closed(): boolean {
+    return this.closeInfo !== null;
+  }
+
+  /** Opens a stream of ours; bidirectional unless `bidi` is false. Throws when the peer's stream limit is reached. */
+  openStream(bidi = true): Stream {
+    this.assertOpen();
+    const id = bidi ? this.nextBidi : this.nextUni;
+    // A zero-length send creates the stream inside quiche, so its stream limit is checked now, not at
+    // some later write.
+    try {
+      this.q.streamSend(id, EMPTY, false);
+    } catch (err) {
+      const { kind } = parseStreamError(err);
+      throw new TransportError(
+        kind === 'StreamLimit'
+          ? `the peer allows no more ${bidi ? 'bidirectional' : 'unidirectional'} streams on this connection now`
+          : `cannot open stream ${id}: ${(err as Error).message}`,
+        kind === 'StreamLimit' ? 'stream_limit' : 'stream_open_failed',
+      );
+    }
+    if (bidi) this.nextBidi += 4;
+    else this.nextUni += 4;
+    const stream = new Stream(this, id, true);
+    this.streams.set(id, stream);
+    return stream;
+  }
+
+  /** Closes with an application code and reason the peer receives; streams end with it. Idempotent. */
+  close(code = 0, reason = ''): void {
+    if (this.closeInfo !== null) return;
+    try {
+      this.q.close(true, code, Buffer.from(reason, 'utf8'));
+    } catch {
+      // Already closing inside quiche: the close it is sending wins.
+    }
+    this.driver.markDirty(this);
+  }
+
+  stats(): ConnectionStats {
+    const s = this.q.stats();
+    const path = this.q.pathStats()[0];
+    return {
+      // quiche's path rtt crosses the binding as milliseconds with fractions.
+      rttMs: path?.rtt ?? 0,
+      cwnd: path?.cwnd ?? 0,
+      packetsSent: s.sent,
+      packetsReceived: s.recv,
+      packetsLost: s.lost,
+      packetsRetransmitted: s.retrans,
+      bytesSent: s.sentBytes,
+      bytesReceived: s.recvBytes,
+      bytesLost: s.lostBytes,
+      maxUdpPayload: this.q.maxSendUdpPayloadSize(),
+      queuedBytes: this.queuedBytes,
+      openStreams: this.streams.size,
+    };
+  }
+
+  /** @internal Re-runs the flush for this connection (e.g. after a paused stream resumes). */
+  wake(): void {
+    if (this.closeInfo === null) this.driver.markDirty(this);
+  }
+
+  /** @internal */
+  streamWrite(stream: Stream, data: Uint8Array, fin: boolean): boolean {
+    this.assertOpen();
+    if (fin) stream.writeClosed = true;
+    if (stream.queued === 0 && stream.pending.length === stream.pendingHead && !stream.pendingFin) {
+      let accepted: number;
+      try {
+        accepted = this.q.streamSend(stream.id, data, fin) ?? 0;
+      } catch (err) {
+        this.onSendError(stream, err);
+        return true;
+      }
+      this.driver.markDirty(this);
+      if (accepted === data.length) {
+        this.retireIfDone(stream);
+        return true;
+      }
+      data = accepted === 0 ? data : data.subarray(accepted);
+    }
+    stream.pending.push(data);
+    stream.queued += data.length;
+    if (fin) stream.pendingFin = true;
+    this.queuedBytes += data.length;
+    if (!stream.inPendingList) {
+      stream.inPendingList = true;
+      this.pendingStreams.push(stream);
+    }
+    if (this.queuedBytes > this.driver.settings.sendWindow) {
+      stream.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** @internal */
+  streamReset(stream: Stream, code: number): void {
+    if (this.closeInfo !== null) return;
+    this.dropPending(stream);
+    stream.writeClosed = true;
+    try {
+      this.q.streamShutdown(stream.id, Shutdown.Write, code);
+    } catch {
+      // Already finished or reset: nothing left to abandon.
+    }
+    this.retireIfDone(stream);
+    this.driver.markDirty(this);
+  }
+
+  /** @internal */
+  streamStop(stream: Stream, code: number): void {
+    if (this.closeInfo !== null) return;
+    stream.readDone = true;
+    try {
+      this.q.streamShutdown(stream.id, Shutdown.Read, code);
+    } catch {
+      // Already fully read: nothing to stop.
+    }
+    this.retireIfDone(stream);
+    this.driver.markDirty(this);
+  }
+
+  /** @internal Hands every readable stream's bytes to its handler. */
+  readStreams(scratch: Buffer): void {
+    const q = this.q;
+    for (const id of q.readable()) {
+      let stream = this.streams.get(id);
+      if (stream === undefined) {
+        stream = this.acceptRemoteStream(id);
+        if (stream === undefined) {
+          this.discardStream(id, scratch);
+          continue;
+        }
+      }
+      if (stream.paused) continue;
+      for (;;) {
+        let r: [number, boolean] | null;
+        try {
+          r = q.streamRecv(id, scratch);
+        } catch (err) {
+          this.onRecvError(stream, err);
+          break;
+        }
+        if (r === null) break;
+        const fin = r[1];
+        if (fin) stream.readDone = true;
+        const onData = stream.onData;
+        if (onData !== null) onData(scratch.subarray(0, r[0]), fin);
+        if (fin) {
+          this.retireIfDone(stream);
+          break;
+        }
+        if (stream.paused || this.closeInfo !== null) break;
+      }
+    }
+  }
+
+  /** @internal Offers queued bytes to quiche again and fires onDrain for writers now below the window. */
+  retryPending(): void {
+    const list = this.pendingStreams;
+    let kept = 0;
+    for (let i = 0; i < list.length; i++) {
+      const stream = list[i]!;
+      if (this.flushStream(stream)) list[kept++] = stream;
+      else stream.inPendingList = false;
+    }
+    list.length = kept;
+    if (this.queuedBytes <= this.driver.settings.sendWindow) this.fireDrains();
+  }
+
+  /** @internal Builds the close notice once quiche is draining or closed. */
+  closeInfoFromQuiche(): CloseInfo {
+    const q = this.q;
+    if (q.isTimedOut())
+      return { code: 0, reason: 'idle timeout', isApp: false, byPeer: false, timedOut: true };
+    const peer = q.peerError();
+    if (peer !== null) return errorInfo(peer, true);
+    const local = q.localError();
+    if (local !== null) return errorInfo(local, false);
+    return { code: 0, reason: 'closed', isApp: false, byPeer: false, timedOut: false };
+  }
+
+  /** @internal Marks the connection ended for the application and drops its queued writes. Idempotent. */
+  notifyClosed(info: CloseInfo): void {
+    if (this.closeInfo !== null) return;
+    this.closeInfo = info;
+    for (const stream of this.pendingStreams) {
+      stream.pending.length = 0;
+      stream.pendingHead = 0;
+      stream.queued = 0;
+      stream.inPendingList = false;
+    }
+    this.pendingStreams.length = 0;
+    this.queuedBytes = 0;
+    this.onClose?.(info);
+  }
+
+  /** @internal Whether the application still has anything to hear: data, drains. */
+  get hasPendingWrites(): boolean {
+    return this.pendingStreams.length !== 0;
+  }
+
+  private assertOpen(): void {
+    if (this.closeInfo !== null) {
+      throw new ConnectionClosedError(`connection closed: ${this.closeInfo.reason}`, this.closeInfo);
+    }
+  }
+
+  private acceptRemoteStream(id: number): Stream | undefined {
+    const initiatedByServer = (id & 1) === 1;
+    if (initiatedByServer === this.isServer) return undefined; // one of ours, already retired
+    const kind = id & 3;
+    if (id <= this.highestRemote[kind]!) return undefined; // the peer's, already retired
+    this.highestRemote[kind] = id;
+    const stream = new Stream(this, id, false);
+    this.streams.set(id, stream);
+    this.onStream?.(stream);
+    return stream;
+  }
+
+  private discardStream(id: number, scratch: Buffer): void {
+    try {
+      while (this.q.streamRecv(id, scratch) !== null);
+    } catch {
+      // reset or finished: nothing to discard
+    }
+  }
+
+  /** Returns whether the stream still holds queued bytes. */
+  private flushStream(stream: Stream): boolean {
+    const q = this.q;
+    const pending = stream.pending;
+    while (stream.pendingHead < pending.length) {
+      const chunk = pending[stream.pendingHead]!;
+      const last = stream.pendingHead === pending.length - 1;
+      let accepted: number;
+      try {
+        accepted = q.streamSend(stream.id, chunk, last && stream.pendingFin) ?? 0;
+      } catch (err) {
+        this.onSendError(stream, err);
+        return false;
+      }
+      stream.queued -= accepted;
+      this.queuedBytes -= accepted;
+      if (accepted < chunk.length) {
+        if (accepted > 0) pending[stream.pendingHead] = chunk.subarray(accepted);
+        return true;
+      }
+      stream.pendingHead++;
+    }
+    pending.length = 0;
+    stream.pendingHead = 0;
+    stream.pendingFin = false;
+    this.retireIfDone(stream);
+    return false;
+  }
+
+  private fireDrains(): void {
+    // Collect first: a drain handler may write again and re-arm needDrain on the same stream.
+    const round = this.drainRound;
+    for (const stream of this.streams.values()) {
+      if (stream.needDrain) {
+        stream.needDrain = false;
+        round.push(stream);
+      }
+    }
+    for (let i = 0; i < round.length; i++) round[i]!.onDrain?.();
+    round.length = 0;
+  }
+
+  private dropPending(stream: Stream): void {
+    this.queuedBytes -= stream.queued;
+    stream.pending.length = 0;
+    stream.pendingHead = 0;
+    stream.queued = 0;
+    stream.pendingFin = false;
+  }
+
+  private onSendError(stream: Stream, err: unknown): void {
+    const { kind, code } = parseStreamError(err);
+    this.dropPending(stream);
+    stream.writeClosed = true;
+    if (kind === 'StreamStopped') stream.onStopSending?.(code);
+    this.retireIfDone(stream);
+  }
+
+  private onRecvError(stream: Stream, err: unknown): void {
+    const { kind, code } = parseStreamError(err);
+    stream.readDone = true;
+    if (kind === 'StreamReset') stream.onReset?.(code);
+    this.retireIfDone(stream);
+  }
+
+  private retireIfDone(stream: Stream): void {
+    if (stream.readDone && stream.writeClosed && stream.queued === 0 && !stream.pendingFin) {
+      this.streams.delete(stream.id);
+    }
+  }
+}
+
+function errorInfo(e: { isApp: boolean; errorCode: number; reason: Uint8Array }, byPeer: boolean): CloseInfo {
+  let reason = Buffer.from(e.reason.buffer, e.reason.byteOffset, e.reason.byteLength).toString('utf8');
+  if (reason === '' && !e.isApp)
+    reason = TRANSPORT_ERROR_NAMES[e.errorCode] ?? `transport error 0x${e.errorCode.toString(16)}`;
+  return { code: e.errorCode, reason, isApp: e.isApp, byPeer, timedOut: false };
+}

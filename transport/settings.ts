@@ -1,0 +1,126 @@
+import { TransportSettingsError } from './errors.js';
+import { quiche, type QuicheConfig } from './native.js';
+
+export type CongestionControl = 'cubic' | 'reno' | 'bbr';
+export const CONGESTION_CONTROLS: readonly CongestionControl[] = ['cubic', 'reno', 'bbr'];
+
+/** Every knob here changes real quiche or socket behaviour; none is advisory. */
+export interface TransportSettings {
+  /** Connection-level receive window: initial MAX_DATA we grant and the ceiling auto-tuning may reach. */
+  readonly connRecvWindow: number;
+  /** Stream-level receive window: initial MAX_STREAM_DATA for every stream kind and its auto-tune ceiling. */
+  readonly streamRecvWindow: number;
+  /** Bytes a connection may hold queued for sending (beyond what quiche accepted) before writers must wait. */
+  readonly sendWindow: number;
+  /** UDP payload we send to non-loopback peers (path MTU). */
+  readonly maxUdpPayload: number;
+  /** UDP payload for loopback peers, where the MTU is 64 KiB: fewer, larger packets cost far less CPU. */
+  readonly loopbackUdpPayload: number;
+  readonly udpSendBuffer: number;
+  readonly udpRecvBuffer: number;
+  readonly congestionControl: CongestionControl;
+  /** Milliseconds of silence after which the connection is closed; 0 disables the idle timeout. */
+  readonly idleTimeoutMs: number;
+  /** Concurrent streams of each direction kind the peer may open on one connection. */
+  readonly maxStreamsBidi: number;
+  readonly maxStreamsUni: number;
+}
+
+const KiB = 1024;
+export const MAX_QUICHE_PACKET = 16_383;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+export const DEFAULT_TRANSPORT_SETTINGS: TransportSettings = Object.freeze({
+  connRecvWindow: 64 * MiB,
+  streamRecvWindow: 16 * MiB,
+  sendWindow: 64 * MiB,
+  maxUdpPayload: 1350,
+  loopbackUdpPayload: 16_383,
+  udpSendBuffer: 8 * MiB,
+  udpRecvBuffer: 8 * MiB,
+  congestionControl: 'cubic',
+  idleTimeoutMs: 30_000,
+  maxStreamsBidi: 1024,
+  maxStreamsUni: 1024,
+});
+
+interface IntRange {
+  readonly min: number;
+  readonly max: number;
+  readonly unit: string;
+}
+
+// Windows are QUIC varints, but quiche keeps them in u64 and Node numbers stay exact below 2^53;
+// 4 GiB is far beyond any useful window on this hardware and keeps arithmetic exact.
+export const TRANSPORT_RANGES: Readonly<
+  Record<Exclude<keyof TransportSettings, 'congestionControl'>, IntRange>
+> = {
+  connRecvWindow: { min: 16 * KiB, max: 4 * GiB, unit: 'bytes' },
+  streamRecvWindow: { min: 1 * KiB, max: 4 * GiB, unit: 'bytes' },
+  sendWindow: { min: 0, max: 4 * GiB, unit: 'bytes' },
+  // RFC 9000 §18.2: max_udp_payload_size below 1200 is invalid. quiche never builds a packet above
+  // 16383 bytes (its length field stays a 2-byte varint), so a larger value would have no effect.
+  maxUdpPayload: { min: 1200, max: MAX_QUICHE_PACKET, unit: 'bytes' },
+  loopbackUdpPayload: { min: 1200, max: MAX_QUICHE_PACKET, unit: 'bytes' },
+  udpSendBuffer: { min: 64 * KiB, max: 1 * GiB, unit: 'bytes' },
+  udpRecvBuffer: { min: 64 * KiB, max: 1 * GiB, unit: 'bytes' },
+  idleTimeoutMs: { min: 0, max: 24 * 3600 * 1000, unit: 'ms' },
+  maxStreamsBidi: { min: 1, max: 1_000_000, unit: 'streams' },
+  maxStreamsUni: { min: 1, max: 1_000_000, unit: 'streams' },
+};
+
+/** Merges overrides onto the defaults and validates every field; throws TransportSettingsError naming the field. */
+export function resolveTransportSettings(overrides: Partial<TransportSettings> = {}): TransportSettings {
+  const merged: TransportSettings = { ...DEFAULT_TRANSPORT_SETTINGS, ...stripUndefined(overrides) };
+  for (const [key, range] of Object.entries(TRANSPORT_RANGES)) {
+    const value = merged[key as keyof TransportSettings];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
+      throw new TransportSettingsError(
+        key,
+        value,
+        `an integer from ${range.min} to ${range.max} ${range.unit}`,
+      );
+    }
+  }
+  if (!CONGESTION_CONTROLS.includes(merged.congestionControl)) {
+    throw new TransportSettingsError(
+      'congestionControl',
+      merged.congestionControl,
+      CONGESTION_CONTROLS.join(' | '),
+    );
+  }
+  return Object.freeze(merged);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+export const ALPN = 'felix';
+
+/** Applies the settings to a quiche Config already carrying its TLS context. */
+export function applySettings(config: QuicheConfig, s: TransportSettings, udpPayload: number): void {
+  config.setApplicationProtos([ALPN]);
+  config.setMaxIdleTimeout(s.idleTimeoutMs);
+  // What we accept from the peer: anything a UDP datagram can carry.
+  config.setMaxRecvUdpPayloadSize(65_527);
+  config.setMaxSendUdpPayloadSize(udpPayload);
+  config.setInitialMaxData(s.connRecvWindow);
+  config.setMaxConnectionWindow(s.connRecvWindow);
+  config.setInitialMaxStreamDataBidiLocal(s.streamRecvWindow);
+  config.setInitialMaxStreamDataBidiRemote(s.streamRecvWindow);
+  config.setInitialMaxStreamDataUni(s.streamRecvWindow);
+  config.setMaxStreamWindow(s.streamRecvWindow);
+  config.setInitialMaxStreamsBidi(s.maxStreamsBidi);
+  config.setInitialMaxStreamsUni(s.maxStreamsUni);
+  config.setCcAlgorithmName(s.congestionControl);
+  // Nothing here honours SendInfo.at, so pacing would only cost work.
+  config.enablePacing(false);
+  // recvInfo.to is fixed per connection (one bound address), so a migrated path could not be served.
+  config.setDisableActiveMigration(true);
+}
+
+export const MAX_UDP_PACKET = quiche.MAX_UDP_PACKET_SIZE;

@@ -1,0 +1,105 @@
+import { TransportError } from './errors.js';
+import type { Connection } from './connection.js';
+
+/**
+ * One QUIC stream. Handlers are plain properties set once (no emitter, no promise per chunk) and are
+ * called synchronously from the endpoint's loop.
+ */
+export class Stream {
+  /**
+   * Received bytes. `chunk` is a view into the endpoint's shared scratch buffer and is valid only during
+   * the call: copy what you keep. Peer-opened streams must set this in Connection.onStream or their data
+   * is discarded.
+   */
+  onData: ((chunk: Buffer, fin: boolean) => void) | null = null;
+  /** Fires after write() returned false, once the connection's queue is back within its send window. */
+  onDrain: (() => void) | null = null;
+  /** The peer abandoned its sending side (RESET_STREAM) with an application code; no more data comes. */
+  onReset: ((code: number) => void) | null = null;
+  /** The peer will read no more (STOP_SENDING) with an application code; queued data was discarded. */
+  onStopSending: ((code: number) => void) | null = null;
+  /** Free slot for the layer above (e.g. its per-stream decoder), so it needs no side map. */
+  context: unknown = undefined;
+
+  /** @internal queued chunks not yet accepted by quiche, consumed from `pendingHead` */
+  pending: Uint8Array[] = [];
+  /** @internal */
+  pendingHead = 0;
+  /** @internal bytes in `pending` */
+  queued = 0;
+  /** @internal FIN to send after the last queued chunk */
+  pendingFin = false;
+  /** @internal */
+  inPendingList = false;
+  /** @internal a write returned false and the writer awaits onDrain */
+  needDrain = false;
+  /** @internal */
+  readDone: boolean;
+  /** @internal no more writes: FIN queued or sent, reset, or stopped by the peer */
+  writeClosed: boolean;
+  /** @internal */
+  paused = false;
+
+  constructor(
+    readonly connection: Connection,
+    readonly id: number,
+    readonly local: boolean,
+  ) {
+    const bidi = (id & 2) === 0;
+    // A unidirectional stream only ever has one direction: the other is born finished.
+    this.readDone = !bidi && local;
+    this.writeClosed = !bidi && !local;
+  }
+
+  get bidirectional(): boolean {
+    return (this.id & 2) === 0;
+  }
+
+  /** Bytes handed to write() that quiche has not yet accepted. */
+  get writableLength(): number {
+    return this.queued;
+  }
+
+  get writable(): boolean {
+    return !this.writeClosed && !this.connection.closed;
+  }
+
+  /**
+   * Sends bytes; returns false when the writer should wait for onDrain (the connection's queue exceeds its
+   * send window). Every byte is kept and delivered in order either way. The buffer is not copied: do not
+   * modify it after writing (sharing one encoded buffer across many streams is the intended use).
+   */
+  write(data: Uint8Array, fin = false): boolean {
+    if (this.writeClosed)
+      throw new TransportError(`stream ${this.id} is closed for writing`, 'stream_closed');
+    return this.connection.streamWrite(this, data, fin);
+  }
+
+  /** Sends FIN after everything queued (and after `data`, when given). */
+  end(data?: Uint8Array): boolean {
+    return this.write(data ?? EMPTY, true);
+  }
+
+  /** Abandons the sending side: queued bytes are dropped and the peer's onReset gets `code`. */
+  reset(code: number): void {
+    this.connection.streamReset(this, code);
+  }
+
+  /** Asks the peer to stop sending (its onStopSending gets `code`); further received bytes are discarded. */
+  stop(code: number): void {
+    this.connection.streamStop(this, code);
+  }
+
+  /** Leaves received bytes in quiche, so its flow control makes the peer wait: real receive backpressure. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.connection.wake();
+  }
+}
+
+export const EMPTY = new Uint8Array(0);

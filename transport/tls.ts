@@ -1,0 +1,117 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import { generate } from 'selfsigned';
+import { TlsPolicyError } from './errors.js';
+
+/** PEM-encoded certificate chain and private key for the server side. */
+export interface ServerTls {
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+export interface ClientTlsOptions {
+  /** PEM of the CA (or the server's own self-signed certificate) to verify the server against. */
+  readonly caPem?: string;
+  /** Accept any certificate from a non-loopback address too. Never the default. */
+  readonly insecure?: boolean;
+  /** Name checked against the certificate; defaults to the host connected to ('localhost' for loopback IPs). */
+  readonly serverName?: string;
+}
+
+/** What the client will actually do, decided once per endpoint. */
+export interface ClientTlsPolicy {
+  readonly verifyPeer: boolean;
+  readonly caPem: string | null;
+  readonly serverName: string;
+  /** Set when the policy is lenient, so the caller can log it. */
+  readonly warning: string | null;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * DESIGN §2: verify against the CA when one is given; otherwise accept any certificate only on loopback
+ * (with a warning), and refuse other addresses unless explicitly told the connection may be insecure.
+ */
+export function resolveClientTlsPolicy(host: string, opts: ClientTlsOptions = {}): ClientTlsPolicy {
+  const serverName = opts.serverName ?? (isIP(host) !== 0 && isLoopbackHost(host) ? 'localhost' : host);
+  if (opts.caPem !== undefined) return { verifyPeer: true, caPem: opts.caPem, serverName, warning: null };
+  if (isLoopbackHost(host)) {
+    return {
+      verifyPeer: false,
+      caPem: null,
+      serverName,
+      warning: `no CA given (FELIX_TLS_CA): accepting any certificate from loopback address ${host}`,
+    };
+  }
+  if (opts.insecure === true) {
+    return {
+      verifyPeer: false,
+      caPem: null,
+      serverName,
+      warning: `FELIX_TLS_INSECURE=1: accepting any certificate from ${host}; traffic can be intercepted`,
+    };
+  }
+  throw new TlsPolicyError(
+    `refusing to connect to ${host} without a CA to verify it: set FELIX_TLS_CA to the broker's CA (PEM path), ` +
+      'or FELIX_TLS_INSECURE=1 to accept any certificate',
+  );
+}
+
+export interface GeneratedCertificate extends ServerTls {
+  /** SHA-256 fingerprint, colon-separated hex, as browsers and openssl print it. */
+  readonly fingerprint256: string;
+}
+
+/** A fresh EC P-256 self-signed certificate for localhost, the loopback addresses and this host's name. */
+export async function generateSelfSignedCertificate(days = 365): Promise<GeneratedCertificate> {
+  const now = new Date();
+  const result = await generate([{ name: 'commonName', value: 'felix-ts broker' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: new Date(now.getTime() - 60_000),
+    notAfterDate: new Date(now.getTime() + days * 86_400_000),
+    extensions: [
+      // A self-signed certificate is its own trust anchor: clients pass it as their CA (FELIX_TLS_CA),
+      // and BoringSSL only accepts an anchor that is marked as a CA.
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyCertSign: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 2, value: hostname() },
+          { type: 7, ip: '127.0.0.1' },
+          { type: 7, ip: '::1' },
+        ],
+      },
+    ],
+  });
+  return {
+    certPem: result.cert,
+    keyPem: result.private,
+    fingerprint256: certificateFingerprint(result.cert),
+  };
+}
+
+export function certificateFingerprint(certPem: string): string {
+  return new X509Certificate(certPem).fingerprint256;
+}
+
+/** Reads PEM files, failing with the path and the reason rather than a bare ENOENT. */
+export function readPemFile(path: string, what: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TlsPolicyError(`cannot read ${what} at ${path}: ${(err as Error).message}`);
+  }
+  if (!text.includes('-----BEGIN ')) throw new TlsPolicyError(`${what} at ${path} is not PEM`);
+  return text;
+}
