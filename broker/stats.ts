@@ -1,0 +1,26 @@
+import type { QueuePolicy } from './subscriber-queue.js';
+
+/**
+ * Plain counters the hot path bumps with `++`: no label lookup, no call. The metrics module reads them
+ * when Prometheus scrapes, so observing costs nothing between scrapes.
+ */
+export class BrokerStats {
+  connectionsOpened = 0;
+  connectionsClosed = 0;
+  publishedMessages = 0;
+  publishedBytes = 0;
+  publishErrors = 0;
+  publishRejectedBudget = 0;
+  deliveredEvents = 0;
+  deliveredBytes = 0;
+  deliveredFrames = 0;
+  subscriptionsOpened = 0;
+  subscriptionsClosed = 0;
+  readonly drops: Record<QueuePolicy, number> = { block: 0, drop_new: 0, drop_old: 0 };
+  readonly disconnects: Record<string, number> = {};
+  protocolErrors = 0;
+
+  noteDisconnect(reason: string): void {
+    this.disconnects[reason] = (this.disconnects[reason] ?? 0) + 1;
+  }
+}

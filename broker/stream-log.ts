@@ -1,0 +1,62 @@
+import type { EventFrame } from './event-frame.js';
+
+export type ReplayResult =
+  | { readonly ok: true; readonly frames: readonly EventFrame[] }
+  | { readonly ok: false; readonly error: 'too_old' | 'in_future'; readonly oldest: number; readonly next: number };
+
+/**
+ * The recent history of one stream, kept as the very frames sent to subscribers (so replay costs no
+ * re-encoding and no second copy of the payloads). Bounded by events retained; whole frames are evicted.
+ */
+export class StreamLog {
+  private frames: EventFrame[] = [];
+  private head = 0;
+  private retained = 0;
+  /** Offset the next published event receives. */
+  next = 0;
+
+  constructor(readonly capacityEvents: number) {}
+
+  /** Oldest offset still retained (equals `next` when nothing is). */
+  get oldest(): number {
+    return this.head < this.frames.length ? this.frames[this.head]!.firstOffset : this.next;
+  }
+
+  /** Reserves offsets for `count` events about to be framed. */
+  reserve(count: number): number {
+    const first = this.next;
+    this.next += count;
+    return first;
+  }
+
+  append(frame: EventFrame): void {
+    if (this.capacityEvents === 0) return;
+    this.frames.push(frame);
+    this.retained += frame.count;
+    // Keep at most capacityEvents, but always the newest frame even when it alone is larger.
+    while (this.retained > this.capacityEvents && this.head < this.frames.length - 1) {
+      this.retained -= this.frames[this.head]!.count;
+      this.head++;
+    }
+    // Compact occasionally so the array does not grow without bound.
+    if (this.head > 1024 && this.head * 2 > this.frames.length) {
+      this.frames = this.frames.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /**
+   * Frames holding `from` and everything after it. The first frame may start before `from`: the
+   * subscriber skips events below its cursor, which keeps frames shared and unmodified.
+   */
+  replayFrom(from: number): ReplayResult {
+    if (from > this.next) return { ok: false, error: 'in_future', oldest: this.oldest, next: this.next };
+    if (from < this.oldest) return { ok: false, error: 'too_old', oldest: this.oldest, next: this.next };
+    const frames: EventFrame[] = [];
+    for (let i = this.head; i < this.frames.length; i++) {
+      const f = this.frames[i]!;
+      if (f.firstOffset + f.count > from) frames.push(f);
+    }
+    return { ok: true, frames };
+  }
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { StreamLog } from '../../broker/stream-log.js';
+import { SubscriberQueue } from '../../broker/subscriber-queue.js';
+import type { EventFrame } from '../../broker/event-frame.js';
+
+function frames(log: StreamLog, sizes: number[]): EventFrame[] {
+  return sizes.map((count) => {
+    const f = { bytes: Buffer.alloc(0), firstOffset: log.reserve(count), count };
+    log.append(f);
+    return f;
+  });
+}
+
+describe('StreamLog (replay ring)', () => {
+  it('replays from earliest, from an offset inside a frame, and from the tail', () => {
+    const log = new StreamLog(100);
+    const fs = frames(log, [3, 3, 3]); // offsets 0..8
+    expect(log.oldest).toBe(0);
+    expect(log.next).toBe(9);
+    const mid = log.replayFrom(4);
+    expect(mid.ok && mid.frames).toEqual([fs[1], fs[2]]);
+    const tail = log.replayFrom(9);
+    expect(tail.ok && tail.frames).toEqual([]);
+  });
+
+  it('evicts whole frames beyond capacity and reports too_old and in_future', () => {
+    const log = new StreamLog(5);
+    frames(log, [2, 2, 2, 2]); // offsets 0..7, keeps at most 5 events => frames from offset 4
+    expect(log.oldest).toBe(4);
+    expect(log.replayFrom(3)).toMatchObject({ ok: false, error: 'too_old', oldest: 4, next: 8 });
+    expect(log.replayFrom(9)).toMatchObject({ ok: false, error: 'in_future', oldest: 4, next: 8 });
+    expect(log.replayFrom(4).ok).toBe(true);
+  });
+});
+
+describe('SubscriberQueue policies', () => {
+  const frame = (firstOffset: number, count = 1): EventFrame => ({ bytes: Buffer.alloc(0), firstOffset, count });
+
+  it('drop_new drops the incoming frame when full and counts it', () => {
+    const q = new SubscriberQueue(2, 'drop_new');
+    q.enqueue(frame(0), 0);
+    q.enqueue(frame(1), 0);
+    expect(q.enqueue(frame(2), 0)).toEqual({ dropped: 1, full: true });
+    expect(q.droppedTotal).toBe(1);
+    expect(q.peek()!.firstOffset).toBe(0);
+  });
+
+  it('drop_old really drops the oldest queued frames and keeps the newest', () => {
+    const q = new SubscriberQueue(2, 'drop_old');
+    q.enqueue(frame(0), 0);
+    q.enqueue(frame(1), 0);
+    expect(q.enqueue(frame(2), 0).dropped).toBe(1);
+    const kept: number[] = [];
+    for (let f = q.peek(); f !== undefined; f = q.peek()) {
+      kept.push(f.firstOffset);
+      q.shift();
+    }
+    expect(kept).toEqual([1, 2]);
+    expect(q.droppedTotal).toBe(1);
+  });
+
+  it('block keeps everything and reports full so the producer holds back', () => {
+    const q = new SubscriberQueue(2, 'block');
+    q.enqueue(frame(0), 0);
+    expect(q.enqueue(frame(1), 0).full).toBe(true);
+    expect(q.enqueue(frame(2), 0)).toEqual({ dropped: 0, full: true });
+    expect(q.depth).toBe(3);
+    expect(q.droppedTotal).toBe(0);
+  });
+
+  it('tracks drops since progress and when it became full, reset by progress', () => {
+    const q = new SubscriberQueue(1, 'drop_new');
+    q.enqueue(frame(0), 10);
+    q.enqueue(frame(1), 20);
+    q.enqueue(frame(2), 30);
+    expect(q.dropsSinceProgress).toBe(2);
+    expect(q.fullSince).toBe(10);
+    q.shift();
+    expect(q.dropsSinceProgress).toBe(0);
+    expect(q.fullSince).toBe(-1);
+  });
+});

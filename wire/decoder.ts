@@ -1,0 +1,257 @@
+/**
+ * Incremental FLX1 stream decoder, in the manner of fastwebsockets' engine: synchronous, no knowledge
+ * of sockets or streams, no promise or closure per frame. The transport pushes whatever bytes arrived;
+ * complete frames come out through a sink set once.
+ */
+import { WireError } from './errors.js';
+import {
+  checkFrameHeader,
+  DEFAULT_MAX_FRAME_BYTES,
+  HEADER_BYTES,
+  headerFlags,
+  headerLength,
+} from './frame.js';
+import { KNOWN_FLAGS } from './flags.js';
+
+export interface FrameSink {
+  /**
+   * One complete frame. `payload` is valid only until this call returns: it is a view into the chunk
+   * given to push() (which the caller may reuse as scratch) or into the decoder's own reused buffer.
+   * Copy whatever must outlive the call (copyBytes, or decode from a copy), and do not call push() or
+   * reset() from here. A sink that throws leaves the decoder failed: the exception propagates out of
+   * push() and the rest of that chunk is not decoded.
+   */
+  onFrame(flags: number, payload: Uint8Array): void;
+  /**
+   * A frame that is not delivered. Non-fatal errors (`frame_too_large`, `unknown_flags`) skip that frame
+   * and decoding continues with the next one; after a fatal error (`error.fatal`) the decoder ignores all
+   * further input and the stream should be closed.
+   */
+  onError(error: WireError): void;
+}
+
+export interface FrameDecoderOptions {
+  /** Largest payload accepted (FELIX_MAX_FRAME_BYTES). Larger frames are skipped unbuffered. */
+  maxFrameBytes?: number;
+  /** Flag bits accepted; a frame with any other bit is skipped with `unknown_flags`. */
+  knownFlags?: number;
+  /**
+   * A partial-frame buffer up to this size is kept for the next partial frame; a larger one (grown by a
+   * rare big frame) is released once that frame is delivered, so idle streams do not pin memory.
+   */
+  retainBufferBytes?: number;
+}
+
+const DEFAULT_RETAIN_BUFFER_BYTES = 64 * 1024;
+const MIN_BUFFER_BYTES = 4096;
+const EMPTY = new Uint8Array(0);
+
+const enum State {
+  Header,
+  Payload,
+  Skip,
+  Failed,
+}
+
+export class FrameDecoder {
+  private readonly sink: FrameSink;
+  private readonly maxFrameBytes: number;
+  private readonly knownFlags: number;
+  private readonly retainBufferBytes: number;
+
+  private state = State.Header;
+  /** Holds a header split across chunks. */
+  private readonly headerBytes = new Uint8Array(HEADER_BYTES);
+  private headerFilled = 0;
+  private flags = 0;
+  private length = 0;
+  /** Payload bytes still expected (State.Payload) or still to discard (State.Skip). */
+  private remaining = 0;
+  /** Holds a payload split across chunks; grown with the data received, never with the declared length. */
+  private buffer: Uint8Array = EMPTY;
+  private buffered = 0;
+  private pushing = false;
+
+  constructor(sink: FrameSink, options: FrameDecoderOptions = {}) {
+    this.sink = sink;
+    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.knownFlags = options.knownFlags ?? KNOWN_FLAGS;
+    this.retainBufferBytes = options.retainBufferBytes ?? DEFAULT_RETAIN_BUFFER_BYTES;
+  }
+
+  /** True after a fatal error; further input is ignored until reset(). */
+  get failed(): boolean {
+    return this.state === State.Failed;
+  }
+
+  /** Bytes held for an incomplete frame (header and payload). */
+  get bufferedBytes(): number {
+    return this.headerFilled + this.buffered;
+  }
+
+  /** Size of the reused partial-frame buffer. */
+  get bufferCapacity(): number {
+    return this.buffer.byteLength;
+  }
+
+  /** Feeds received bytes. The decoder keeps no reference to `chunk` after returning. */
+  push(chunk: Uint8Array): void {
+    if (this.pushing) throw new Error('FrameDecoder.push called from inside a FrameSink callback');
+    if (this.state === State.Failed) return;
+    this.pushing = true;
+    try {
+      this.consume(chunk);
+    } catch (error) {
+      this.state = State.Failed;
+      throw error;
+    } finally {
+      this.pushing = false;
+    }
+  }
+
+  /** The stream ended: a frame still in progress is reported as a fatal `incomplete` error. */
+  end(): void {
+    if (this.state === State.Failed) return;
+    if (this.state !== State.Header || this.headerFilled > 0) {
+      const missing = this.state === State.Header ? HEADER_BYTES - this.headerFilled : this.remaining;
+      this.fail(
+        new WireError('incomplete', `stream ended with ${missing} bytes of a frame missing`, this.context()),
+      );
+    }
+  }
+
+  /** Forgets all state so the decoder can serve a new stream; keeps a small buffer for reuse. */
+  reset(): void {
+    if (this.pushing) throw new Error('FrameDecoder.reset called from inside a FrameSink callback');
+    this.state = State.Header;
+    this.headerFilled = 0;
+    this.buffered = 0;
+    this.remaining = 0;
+    this.releaseLargeBuffer();
+  }
+
+  private consume(chunk: Uint8Array): void {
+    const end = chunk.byteLength;
+    let position = 0;
+    while (position < end) {
+      if (this.state === State.Header) {
+        if (this.headerFilled === 0 && end - position >= HEADER_BYTES) {
+          if (!this.beginFrame(chunk, position)) return;
+          position += HEADER_BYTES;
+        } else {
+          const take = Math.min(HEADER_BYTES - this.headerFilled, end - position);
+          this.headerBytes.set(chunk.subarray(position, position + take), this.headerFilled);
+          this.headerFilled += take;
+          position += take;
+          if (this.headerFilled < HEADER_BYTES) return;
+          this.headerFilled = 0;
+          if (!this.beginFrame(this.headerBytes, 0)) return;
+        }
+        if (this.awaitingPayload() && end - position >= this.length) {
+          // The whole payload is in this chunk: deliver a view, copy nothing.
+          const payload = chunk.subarray(position, position + this.length);
+          position += this.length;
+          this.state = State.Header;
+          this.sink.onFrame(this.flags, payload);
+        }
+      } else if (this.state === State.Payload) {
+        const take = Math.min(this.remaining, end - position);
+        this.ensureCapacity(this.buffered + take);
+        this.buffer.set(chunk.subarray(position, position + take), this.buffered);
+        this.buffered += take;
+        this.remaining -= take;
+        position += take;
+        if (this.remaining === 0) this.deliverBuffered();
+      } else if (this.state === State.Skip) {
+        const take = Math.min(this.remaining, end - position);
+        this.remaining -= take;
+        position += take;
+        if (this.remaining === 0) this.state = State.Header;
+      } else {
+        return;
+      }
+    }
+  }
+
+  /** Validates a header and sets the state for its payload; false when the stream is now failed. */
+  private beginFrame(bytes: Uint8Array, offset: number): boolean {
+    const problem = checkFrameHeader(bytes, offset);
+    if (problem) {
+      this.fail(problem);
+      return false;
+    }
+    this.flags = headerFlags(bytes, offset);
+    this.length = headerLength(bytes, offset);
+    if (this.length > this.maxFrameBytes) {
+      this.skipFrame(
+        new WireError(
+          'frame_too_large',
+          `frame of ${this.length} bytes exceeds the ${this.maxFrameBytes}-byte limit`,
+          this.context(),
+        ),
+      );
+    } else if ((this.flags & ~this.knownFlags) !== 0) {
+      this.skipFrame(
+        new WireError('unknown_flags', `unknown frame flags 0x${this.flags.toString(16)}`, this.context()),
+      );
+    } else if (this.length === 0) {
+      this.state = State.Header;
+      this.sink.onFrame(this.flags, EMPTY);
+    } else {
+      this.state = State.Payload;
+      this.remaining = this.length;
+      this.buffered = 0;
+    }
+    return true;
+  }
+
+  /** A method, not an inline comparison, because beginFrame() changes the state behind TS's narrowing. */
+  private awaitingPayload(): boolean {
+    return this.state === State.Payload;
+  }
+
+  private skipFrame(error: WireError): void {
+    this.state = this.length === 0 ? State.Header : State.Skip;
+    this.remaining = this.length;
+    this.sink.onError(error);
+  }
+
+  private fail(error: WireError): void {
+    this.state = State.Failed;
+    this.headerFilled = 0;
+    this.buffered = 0;
+    this.releaseLargeBuffer();
+    this.sink.onError(error);
+  }
+
+  private deliverBuffered(): void {
+    const payload = this.buffer.subarray(0, this.length);
+    this.state = State.Header;
+    this.buffered = 0;
+    // Released after the sink returns: the view it received points into this buffer.
+    try {
+      this.sink.onFrame(this.flags, payload);
+    } finally {
+      this.releaseLargeBuffer();
+    }
+  }
+
+  private ensureCapacity(needed: number): void {
+    if (this.buffer.byteLength >= needed) return;
+    // Grow with what arrived (doubling), capped by the frame's length: a header that merely claims a
+    // large payload costs nothing until the bytes actually come.
+    const doubled = Math.max(MIN_BUFFER_BYTES, this.buffer.byteLength * 2);
+    const capacity = Math.max(needed, Math.min(doubled, this.length));
+    const grown = Buffer.allocUnsafeSlow(capacity);
+    if (this.buffered > 0) grown.set(this.buffer.subarray(0, this.buffered));
+    this.buffer = grown;
+  }
+
+  private releaseLargeBuffer(): void {
+    if (this.buffer.byteLength > this.retainBufferBytes) this.buffer = EMPTY;
+  }
+
+  private context(): { flags: number; frameLength: number } {
+    return { flags: this.flags, frameLength: this.length };
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Every failure the wire unit reports is a WireError with a machine-readable code, so callers branch on
+ * `code` (reply with an error, skip a frame, or drop the stream) and never parse messages.
+ */
+export type WireErrorCode =
+  /** The 4 magic bytes are not "FLX1": framing is lost, the stream cannot continue. */
+  | 'bad_magic'
+  /** A protocol version other than 1: framing is lost, the stream cannot continue. */
+  | 'bad_version'
+  /** A frame (or a reassembled chunked publish) larger than the configured maximum; it was skipped. */
+  | 'frame_too_large'
+  /** Flag bits this side does not understand; the frame was skipped. */
+  | 'unknown_flags'
+  /** Known flag bits in a combination that has no layout (e.g. 0x08 without 0x01, msgpack with 0x02). */
+  | 'invalid_flags'
+  /** A binary payload shorter than its own counts and lengths claim. */
+  | 'truncated'
+  /** A payload that does not parse, or a message whose fields have the wrong types or values. */
+  | 'malformed'
+  /** A well-formed message whose `type` this side does not know. */
+  | 'unknown_type'
+  /** A value that does not fit its field on encode (a name over 65535 bytes, a count over u32). */
+  | 'field_too_long'
+  /** The stream ended in the middle of a frame. */
+  | 'incomplete';
+
+/** Codes after which the byte stream can no longer be split into frames. */
+const FATAL_CODES: ReadonlySet<WireErrorCode> = new Set(['bad_magic', 'bad_version', 'incomplete']);
+
+export interface WireErrorContext {
+  /** Flags of the offending frame, when the header was readable. */
+  flags?: number;
+  /** Payload length the offending frame's header declared. */
+  frameLength?: number;
+  /** The request id of the offending request, when it could still be read, so the reply can name it. */
+  requestId?: number;
+}
+
+export class WireError extends Error {
+  override readonly name = 'WireError';
+  readonly code: WireErrorCode;
+  /** True when the stream that produced this error must be closed: no later frame can be found. */
+  readonly fatal: boolean;
+  readonly flags: number | undefined;
+  readonly frameLength: number | undefined;
+  readonly requestId: number | undefined;
+
+  constructor(code: WireErrorCode, message: string, context: WireErrorContext = {}) {
+    super(message);
+    this.code = code;
+    this.fatal = FATAL_CODES.has(code);
+    this.flags = context.flags;
+    this.frameLength = context.frameLength;
+    this.requestId = context.requestId;
+  }
+}
+
+export function isWireError(value: unknown): value is WireError {
+  return value instanceof WireError;
+}
+
+/** A copy of `error` that names the request it belongs to. */
+export function withRequestId(error: WireError, requestId: number | undefined): WireError {
+  if (requestId === undefined || error.requestId !== undefined) return error;
+  return new WireError(error.code, error.message, {
+    flags: error.flags,
+    frameLength: error.frameLength,
+    requestId,
+  });
+}

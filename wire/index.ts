@@ -1,0 +1,62 @@
+/**
+ * The wire unit: FLX1 framing, Felix's JSON messages and binary batches, and the felix-ts extensions
+ * (MessagePack, chunked publish). Knows nothing of transport, broker or client. docs/protocol.md is
+ * the specification; this is its implementation.
+ */
+export { WireError, isWireError, type WireErrorCode, type WireErrorContext } from './errors.js';
+export {
+  MAGIC,
+  VERSION,
+  HEADER_BYTES,
+  DEFAULT_MAX_FRAME_BYTES,
+  MAX_ENCODABLE_PAYLOAD_BYTES,
+  type FrameHeader,
+  type WholeFrame,
+  writeFrameHeader,
+  allocateFrame,
+  encodeFrame,
+  readFrameHeader,
+  decodeWholeFrame,
+} from './frame.js';
+export {
+  FLAG_BINARY_PUBLISH_BATCH,
+  FLAG_BINARY_EVENT_BATCH,
+  FLAG_BINARY_EVENT_BATCH_SHARED,
+  FLAG_BINARY_PUBLISH_ACKED,
+  FLAG_BINARY_PUBLISH_ACK,
+  FLAG_EVENT_BATCH_OFFSETS,
+  FLAG_MSGPACK,
+  FLAG_TIMINGS,
+  FELIX_FLAGS,
+  ORIGINAL_V1_FLAGS,
+  KNOWN_FLAGS,
+  FEATURE_TOPOLOGY,
+  FEATURE_CACHE_DELETE,
+  FEATURE_ERROR_CODES,
+  FEATURE_PUBLISH_CHUNK,
+  KNOWN_FEATURES,
+  hasUnknownFlags,
+  supportsFlags,
+  negotiateFlags,
+  supportsFeature,
+  payloadLayout,
+  type PayloadLayout,
+} from './flags.js';
+export { FrameDecoder, type FrameSink, type FrameDecoderOptions } from './decoder.js';
+export type * from './messages.js';
+export { MESSAGE_TYPES } from './schema.js';
+export { encodeMessage, decodeMessage, decodeFramePayload, type EncodeOptions } from './codec.js';
+export { encodeJsonMessage, encodeJsonText, decodeJsonMessage } from './json.js';
+export { encodeMsgpackMessage, encodeMsgpackPayload, decodeMsgpackMessage } from './msgpack.js';
+export {
+  encodeBinaryPublishBatch,
+  decodeBinaryPublishBatch,
+  encodeBinaryPublishAck,
+  decodeBinaryPublishAck,
+  encodeEventBatch,
+  encodeSharedEventBatch,
+  decodeEventBatch,
+  type BinaryPublishBatchInput,
+} from './binary.js';
+export { splitPublish, PublishChunkAssembler, type PublishChunkAssemblerOptions } from './chunks.js';
+export { copyBytes } from './bytes.js';

@@ -1,0 +1,73 @@
+/**
+ * felix-ts extension (frame flag 0x40): the same message objects as the JSON encoding, in MessagePack
+ * via msgpackr. Byte fields travel as MessagePack bin (raw bytes, no base64), maps keep the JSON field
+ * names and order, and no msgpackr-specific extension (records, structures) is used, so any MessagePack
+ * implementation can read it. Integers above u32 are written as 64-bit integers, never as floats.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { WireError } from './errors.js';
+import { encodeFrame } from './frame.js';
+import { FLAG_MSGPACK } from './flags.js';
+import type { Message } from './messages.js';
+import { fromWireObject, toWireObject, type ValueRepresentation } from './schema.js';
+
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+const MSGPACK_VALUES: ValueRepresentation = {
+  encodeBytes: (bytes) => bytes,
+  decodeBytes(value, field) {
+    if (!(value instanceof Uint8Array))
+      throw new WireError('malformed', `field ${field} must be MessagePack bin`);
+    return value;
+  },
+  // msgpackr writes a non-u32 number as float64; a bigint becomes a real 64-bit integer.
+  encodeU64: (value) => (value > 0xffff_ffff ? BigInt(value) : value),
+};
+
+/** The MessagePack bytes of a message (the frame payload). */
+export function encodeMsgpackPayload(message: Message): Buffer {
+  return packr.pack(toWireObject(message, MSGPACK_VALUES));
+}
+
+/** A complete frame (header included, flags 0x40) carrying the message as MessagePack. */
+export function encodeMsgpackMessage(message: Message): Buffer {
+  return encodeFrame(FLAG_MSGPACK, encodeMsgpackPayload(message));
+}
+
+/**
+ * Decodes a flags-0x40 payload. Byte fields of the result are views into `payload`, not copies: decode
+ * from an owned copy to keep them past the frame callback.
+ */
+export function decodeMsgpackMessage(payload: Uint8Array): Message {
+  firstValue = undefined;
+  firstValueEnd = 0;
+  try {
+    // unpackMultiple stops after the first value and reports where it ended; plain unpack() would
+    // describe trailing bytes by JSON-stringifying the whole (attacker-sized) value first.
+    unpackr.unpackMultiple(payload, takeFirstValue);
+  } catch (error) {
+    throw new WireError(
+      'malformed',
+      `payload is not MessagePack: ${String((error as Error).message).slice(0, 200)}`,
+    );
+  }
+  const parsed = firstValue;
+  firstValue = undefined;
+  if (firstValueEnd !== payload.byteLength) {
+    throw new WireError(
+      'malformed',
+      `${payload.byteLength - firstValueEnd} bytes follow the MessagePack message`,
+    );
+  }
+  return fromWireObject(parsed, MSGPACK_VALUES);
+}
+
+// Module-level rather than a closure per call: decoding is synchronous, so one slot is enough.
+let firstValue: unknown;
+let firstValueEnd = 0;
+function takeFirstValue(value: unknown, _start?: number, end?: number): boolean {
+  firstValue = value;
+  firstValueEnd = end ?? 0;
+  return false;
+}

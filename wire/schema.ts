@@ -1,0 +1,365 @@
+/**
+ * One description of every message (its fields in Felix's order, their kinds and presence rules) from
+ * which both the JSON and the MessagePack codecs are driven, so the two cannot drift apart.
+ *
+ * Order matters: serde writes fields in declaration order and the JSON vectors must re-encode byte for
+ * byte. Presence follows serde: `optional` is omitted when absent (and null reads as absent),
+ * `nullable` is always written and may be null.
+ */
+import { WireError, withRequestId } from './errors.js';
+import type {
+  CursorErrorReason,
+  ErrorDetail,
+  Message,
+  MessageOf,
+  MessageType,
+  RetryClass,
+  StartPosition,
+  AckMode,
+  BrokerEndpoint,
+} from './messages.js';
+
+export type FieldKind =
+  | 'string'
+  | 'u16'
+  | 'u32'
+  | 'u64'
+  | 'bytes'
+  | 'bytes_list'
+  | 'ack_mode'
+  | 'start'
+  | 'cursor_reason'
+  | 'error_code'
+  | 'retry_class'
+  | 'error_detail'
+  | 'brokers';
+
+export type Presence = 'required' | 'optional' | 'nullable';
+
+export interface FieldSpec<Name extends string = string> {
+  readonly name: Name;
+  readonly kind: FieldKind;
+  readonly presence: Presence;
+}
+
+type FieldName<T extends MessageType> = Exclude<keyof MessageOf<T>, 'type'> & string;
+
+const required = <N extends string>(name: N, kind: FieldKind): FieldSpec<N> => ({
+  name,
+  kind,
+  presence: 'required',
+});
+const optional = <N extends string>(name: N, kind: FieldKind): FieldSpec<N> => ({
+  name,
+  kind,
+  presence: 'optional',
+});
+const nullable = <N extends string>(name: N, kind: FieldKind): FieldSpec<N> => ({
+  name,
+  kind,
+  presence: 'nullable',
+});
+
+const STREAM_ADDRESS = [
+  required('tenant_id', 'string'),
+  required('namespace', 'string'),
+  required('stream', 'string'),
+] as const;
+const CACHE_ADDRESS = [
+  required('tenant_id', 'string'),
+  required('namespace', 'string'),
+  required('cache', 'string'),
+  required('key', 'string'),
+] as const;
+const ERROR_CODES = [
+  optional('code', 'error_code'),
+  optional('retry', 'retry_class'),
+  optional('detail', 'error_detail'),
+] as const;
+
+/** Every message type and its fields, in wire order. */
+export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec<FieldName<T>>[] } = {
+  auth: [
+    required('tenant_id', 'string'),
+    required('token', 'string'),
+    optional('client_flags', 'u16'),
+    optional('client_features', 'u32'),
+  ],
+  auth_ok: [required('server_flags', 'u16'), optional('server_features', 'u32')],
+  topology: [],
+  topology_view: [required('brokers', 'brokers')],
+  publish: [
+    ...STREAM_ADDRESS,
+    required('payload', 'bytes'),
+    optional('request_id', 'u64'),
+    optional('ack', 'ack_mode'),
+  ],
+  publish_batch: [
+    ...STREAM_ADDRESS,
+    required('payloads', 'bytes_list'),
+    optional('request_id', 'u64'),
+    optional('ack', 'ack_mode'),
+  ],
+  publish_chunk: [
+    ...STREAM_ADDRESS,
+    required('publish_id', 'u64'),
+    required('total_len', 'u64'),
+    required('byte_offset', 'u64'),
+    required('payload', 'bytes'),
+    optional('request_id', 'u64'),
+    optional('ack', 'ack_mode'),
+  ],
+  publish_ok: [required('request_id', 'u64')],
+  publish_error: [required('request_id', 'u64'), required('message', 'string'), ...ERROR_CODES],
+  subscribe: [...STREAM_ADDRESS, optional('subscription_id', 'u64'), optional('start', 'start')],
+  subscribed: [required('subscription_id', 'u64')],
+  event_stream_hello: [required('subscription_id', 'u64')],
+  event: [...STREAM_ADDRESS, required('payload', 'bytes'), optional('offset', 'u64')],
+  event_batch: [...STREAM_ADDRESS, required('payloads', 'bytes_list'), optional('base_offset', 'u64')],
+  subscribe_cursor_error: [
+    required('reason', 'cursor_reason'),
+    required('requested', 'u64'),
+    required('available', 'u64'),
+  ],
+  cache_put: [
+    ...CACHE_ADDRESS,
+    required('value', 'bytes'),
+    optional('request_id', 'u64'),
+    nullable('ttl_ms', 'u64'),
+  ],
+  cache_get: [...CACHE_ADDRESS, optional('request_id', 'u64')],
+  cache_delete: [...CACHE_ADDRESS, optional('request_id', 'u64')],
+  cache_value: [...CACHE_ADDRESS, nullable('value', 'bytes'), optional('request_id', 'u64')],
+  cache_ok: [required('request_id', 'u64')],
+  ok: [],
+  error: [required('message', 'string'), ...ERROR_CODES],
+};
+
+/** Rules across fields, checked after the fields themselves decoded. Returns the problem, if any. */
+const MESSAGE_RULES: { readonly [T in MessageType]?: (message: MessageOf<T>) => string | undefined } = {
+  publish_chunk: (chunk) =>
+    chunk.byte_offset + chunk.payload.byteLength > chunk.total_len
+      ? `chunk ends at ${chunk.byte_offset + chunk.payload.byteLength}, past total_len ${chunk.total_len}`
+      : undefined,
+};
+
+const FIELDS_BY_TYPE: ReadonlyMap<string, readonly FieldSpec[]> = new Map(Object.entries(MESSAGE_FIELDS));
+
+export const MESSAGE_TYPES = Object.keys(MESSAGE_FIELDS) as MessageType[];
+
+/** How an encoding carries what JSON cannot hold natively (bytes) or holds differently (large ints). */
+export interface ValueRepresentation {
+  encodeBytes(bytes: Uint8Array): unknown;
+  decodeBytes(value: unknown, field: string): Uint8Array;
+  encodeU64(value: number): unknown;
+}
+
+const ACK_MODES: readonly AckMode[] = ['none', 'per_message', 'per_batch'];
+const CURSOR_REASONS: readonly CursorErrorReason[] = ['too_old', 'in_future'];
+const RETRY_CLASSES: readonly RetryClass[] = ['retry', 'retry_after', 'redirect', 'outcome_unknown', 'fatal'];
+const MAX_BY_INT_KIND = { u16: 0xffff, u32: 0xffff_ffff, u64: Number.MAX_SAFE_INTEGER } as const;
+
+/** The ordered plain object an encoder serialises: `type` first, then the fields in wire order. */
+export function toWireObject(message: Message, representation: ValueRepresentation): Record<string, unknown> {
+  const fields = FIELDS_BY_TYPE.get(message.type);
+  if (fields === undefined)
+    throw new WireError('unknown_type', `cannot encode unknown message type ${message.type}`);
+  const source = message as unknown as Record<string, unknown>;
+  const wire: Record<string, unknown> = { type: message.type };
+  for (const field of fields) {
+    const value = source[field.name];
+    if (value === undefined || value === null) {
+      if (field.presence === 'nullable') wire[field.name] = null;
+      else if (field.presence === 'required') {
+        throw new WireError('malformed', `${message.type} needs field ${field.name}`);
+      }
+    } else {
+      wire[field.name] = encodeValue(field.kind, value, representation);
+    }
+  }
+  return wire;
+}
+
+/** Validates a parsed payload against the schema and builds the typed message it describes. */
+export function fromWireObject(wire: unknown, representation: ValueRepresentation): Message {
+  if (!isPlainObject(wire)) throw new WireError('malformed', 'a message must be an object');
+  const requestId = readableRequestId(wire);
+  const type = wire.type;
+  if (typeof type !== 'string')
+    throw new WireError('malformed', 'a message needs a string type', { requestId });
+  const fields = FIELDS_BY_TYPE.get(type);
+  if (fields === undefined) {
+    throw new WireError('unknown_type', `unknown message type ${JSON.stringify(type.slice(0, 64))}`, {
+      requestId,
+    });
+  }
+  const message: Record<string, unknown> = { type };
+  try {
+    for (const field of fields) {
+      const value = Object.hasOwn(wire, field.name) ? wire[field.name] : undefined;
+      if (value === undefined || value === null) {
+        if (field.presence === 'nullable') message[field.name] = null;
+        else if (field.presence === 'required') throw malformed(`${type} is missing field ${field.name}`);
+      } else {
+        message[field.name] = decodeValue(field.kind, value, field.name, representation);
+      }
+    }
+    const rule = MESSAGE_RULES[type as MessageType] as ((m: Message) => string | undefined) | undefined;
+    const problem = rule?.(message as unknown as Message);
+    if (problem !== undefined) throw malformed(`${type}: ${problem}`);
+  } catch (error) {
+    throw error instanceof WireError ? withRequestId(error, requestId) : error;
+  }
+  return message as unknown as Message;
+}
+
+function encodeValue(kind: FieldKind, value: unknown, representation: ValueRepresentation): unknown {
+  switch (kind) {
+    case 'bytes':
+      return representation.encodeBytes(value as Uint8Array);
+    case 'bytes_list': {
+      const payloads = value as Uint8Array[];
+      const encoded = new Array<unknown>(payloads.length);
+      for (let i = 0; i < payloads.length; i++) encoded[i] = representation.encodeBytes(payloads[i]);
+      return encoded;
+    }
+    case 'u64':
+      return representation.encodeU64(value as number);
+    case 'u32':
+      // Feature sets built with `|` come out negative once bit 31 is set; the wire wants the unsigned value.
+      return (value as number) >>> 0;
+    case 'start': {
+      const start = value as StartPosition;
+      return typeof start === 'string' ? start : { offset: representation.encodeU64(start.offset) };
+    }
+    case 'error_detail': {
+      const detail = value as ErrorDetail;
+      const wire: Record<string, unknown> = {};
+      if (detail.reason !== undefined) wire.reason = detail.reason;
+      if (detail.retry_after_ms !== undefined)
+        wire.retry_after_ms = representation.encodeU64(detail.retry_after_ms);
+      return wire;
+    }
+    case 'brokers': {
+      const brokers = value as BrokerEndpoint[];
+      const wire = new Array<unknown>(brokers.length);
+      for (let i = 0; i < brokers.length; i++)
+        wire[i] = { node_id: brokers[i].node_id, addr: brokers[i].addr };
+      return wire;
+    }
+    default:
+      return value;
+  }
+}
+
+function decodeValue(
+  kind: FieldKind,
+  value: unknown,
+  field: string,
+  representation: ValueRepresentation,
+): unknown {
+  switch (kind) {
+    case 'string':
+    case 'error_code':
+      return expectString(value, field);
+    case 'u16':
+    case 'u32':
+    case 'u64':
+      return expectInteger(value, field, MAX_BY_INT_KIND[kind]);
+    case 'bytes':
+      return representation.decodeBytes(value, field);
+    case 'bytes_list': {
+      if (!Array.isArray(value)) throw malformed(`field ${field} must be an array`);
+      const payloads = new Array<Uint8Array>(value.length);
+      for (let i = 0; i < value.length; i++) payloads[i] = representation.decodeBytes(value[i], field);
+      return payloads;
+    }
+    case 'ack_mode':
+      return expectOneOf(value, ACK_MODES, field);
+    case 'cursor_reason':
+      return expectOneOf(value, CURSOR_REASONS, field);
+    case 'retry_class': {
+      // As Felix: an unknown class reads as fatal, the one reading that can never duplicate a write.
+      const name = expectString(value, field);
+      return (RETRY_CLASSES as readonly string[]).includes(name) ? name : 'fatal';
+    }
+    case 'start':
+      return decodeStartPosition(value, field);
+    case 'error_detail':
+      return decodeErrorDetail(value, field);
+    case 'brokers':
+      return decodeBrokers(value, field);
+  }
+}
+
+function decodeStartPosition(value: unknown, field: string): StartPosition {
+  if (value === 'latest' || value === 'earliest') return value;
+  // serde's externally tagged newtype variant: exactly {"offset": n}.
+  if (isPlainObject(value) && Object.keys(value).length === 1 && Object.hasOwn(value, 'offset')) {
+    return { offset: expectInteger(value.offset, `${field}.offset`, Number.MAX_SAFE_INTEGER) };
+  }
+  throw malformed(`field ${field} must be "latest", "earliest" or {"offset": n}`);
+}
+
+function decodeErrorDetail(value: unknown, field: string): ErrorDetail {
+  if (!isPlainObject(value)) throw malformed(`field ${field} must be an object`);
+  const detail: ErrorDetail = {};
+  if (value.reason !== undefined && value.reason !== null)
+    detail.reason = expectString(value.reason, `${field}.reason`);
+  if (value.retry_after_ms !== undefined && value.retry_after_ms !== null) {
+    detail.retry_after_ms = expectInteger(
+      value.retry_after_ms,
+      `${field}.retry_after_ms`,
+      Number.MAX_SAFE_INTEGER,
+    );
+  }
+  return detail;
+}
+
+function decodeBrokers(value: unknown, field: string): BrokerEndpoint[] {
+  if (!Array.isArray(value)) throw malformed(`field ${field} must be an array`);
+  const brokers = new Array<BrokerEndpoint>(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const entry: unknown = value[i];
+    if (!isPlainObject(entry)) throw malformed(`field ${field}[${i}] must be an object`);
+    brokers[i] = {
+      node_id: expectString(entry.node_id, `${field}[${i}].node_id`),
+      addr: expectString(entry.addr, `${field}[${i}].addr`),
+    };
+  }
+  return brokers;
+}
+
+function expectString(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw malformed(`field ${field} must be a string`);
+  return value;
+}
+
+function expectInteger(value: unknown, field: string, max: number): number {
+  // MessagePack may deliver a 64-bit integer as a bigint; JSON never does.
+  const number =
+    typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < 0 || number > max) {
+    throw malformed(`field ${field} must be an integer from 0 to ${max}`);
+  }
+  return number;
+}
+
+function expectOneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  throw malformed(`field ${field} must be one of ${allowed.join(', ')}`);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value);
+}
+
+/** A request id worth naming in an error reply, read before the rest of the message is trusted. */
+function readableRequestId(wire: Record<string, unknown>): number | undefined {
+  const value = Object.hasOwn(wire, 'request_id') ? wire.request_id : undefined;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+function malformed(message: string): WireError {
+  return new WireError('malformed', message);
+}
