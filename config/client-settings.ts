@@ -1,0 +1,192 @@
+import { fitsWithReserve } from './checks.js';
+import {
+  byteSize,
+  defineSettings,
+  filePath,
+  flag,
+  integer,
+  oneOf,
+  text,
+  type SettingsOf,
+} from './setting.js';
+import {
+  FRAME_ENVELOPE_RESERVE_BYTES,
+  MAX_FRAME_LIMIT,
+  QUEUE_POLICIES,
+  sharedSettings,
+  streamWithinConnectionWindow,
+  windowSettings,
+} from './shared-settings.js';
+import { HOSTNAME_PATTERN } from './kinds.js';
+import { defineSide, type CrossCheck } from './side.js';
+import { KiB, MiB } from './units.js';
+
+// The broker's transport lets one connection open this many bidirectional streams at once.
+const MAX_STREAMS_PER_CONN = 1024;
+// Each pooled connection is a QUIC connection with its own handshake, timers and windows.
+const MAX_POOL = 256;
+
+const clientSettings = defineSettings({
+  ...sharedSettings,
+  pubConnPool: integer({
+    env: 'FELIX_PUB_CONN_POOL',
+    default: 4,
+    min: 1,
+    max: MAX_POOL,
+    unit: 'connections',
+    doc: 'QUIC connections the client opens for publishing. More spreads publishes over more congestion windows.',
+  }),
+  pubStreamsPerConn: integer({
+    env: 'FELIX_PUB_STREAMS_PER_CONN',
+    default: 2,
+    min: 1,
+    max: MAX_STREAMS_PER_CONN,
+    unit: 'streams',
+    doc:
+      'Long-lived publish streams per publish connection. Publishes to one stream stay in order only ' +
+      'within one publish stream, which FELIX_PUB_SHARDING=hash_stream guarantees.',
+  }),
+  pubSharding: oneOf({
+    env: 'FELIX_PUB_SHARDING',
+    envAliases: ['FELIX_PUBLISH_SHARDING'],
+    values: ['hash_stream', 'rr'],
+    default: 'hash_stream',
+    doc:
+      'How a publish picks its publish stream. hash_stream hashes tenant, namespace and stream, so every ' +
+      'publish to one stream takes the same path and stays in order; rr rotates through all publish ' +
+      'streams, spreading one hot stream over them at the cost of ordering between publishes.',
+  }),
+  publishChunkBytes: byteSize({
+    env: 'FELIX_PUBLISH_CHUNK_BYTES',
+    default: 16 * KiB,
+    profiles: { 'high-memory': 32 * KiB },
+    min: KiB,
+    max: MAX_FRAME_LIMIT - FRAME_ENVELOPE_RESERVE_BYTES,
+    doc:
+      'Most payload bytes the publisher packs into one publish batch frame; a larger batch is split into ' +
+      'several frames. Smaller chunks interleave better with other publishes on the same stream; larger ' +
+      'ones cost fewer frames.',
+  }),
+  ...windowSettings('pub', "the client's publish connections", {
+    conn: 64 * MiB,
+    stream: 16 * MiB,
+    send: 64 * MiB,
+  }),
+  eventConnPool: integer({
+    env: 'FELIX_EVENT_CONN_POOL',
+    envAliases: ['FELIX_SUB_CONNS'],
+    default: 8,
+    min: 1,
+    max: MAX_POOL,
+    unit: 'connections',
+    doc:
+      'QUIC connections the client spreads its subscriptions over. Each carries the event streams the ' +
+      'broker opens for its subscriptions, so more connections mean more independent flow-control windows.',
+  }),
+  ...windowSettings('event', "the client's event connections", {
+    conn: 256 * MiB,
+    stream: 64 * MiB,
+    send: 256 * MiB,
+  }),
+  eventRouterMaxPending: integer({
+    env: 'FELIX_EVENT_ROUTER_MAX_PENDING',
+    default: 16_384,
+    min: 1,
+    max: 1_000_000,
+    unit: 'streams',
+    doc:
+      'Event streams the broker has opened whose subscription the client has not registered yet, and ' +
+      'registrations still waiting for their stream. Beyond it new ones are refused, so a buggy or hostile ' +
+      'peer cannot grow these tables without bound.',
+  }),
+  clientSubQueueCapacity: integer({
+    env: 'FELIX_CLIENT_SUB_QUEUE_CAPACITY',
+    default: 256,
+    min: 1,
+    max: 1_048_576,
+    unit: 'events',
+    doc: 'Events buffered in the client for one subscription between the network and the application.',
+  }),
+  clientSubQueuePolicy: oneOf({
+    env: 'FELIX_CLIENT_SUB_QUEUE_POLICY',
+    values: QUEUE_POLICIES,
+    default: 'drop_new',
+    doc:
+      'What a full client subscription buffer does with the next event. block stops reading the event ' +
+      'stream, so QUIC flow control pushes back on the broker (whose own queue policy then applies); ' +
+      'drop_new and drop_old discard, leaving a gap in the offsets the application sees.',
+  }),
+  cacheConnPool: integer({
+    env: 'FELIX_CACHE_CONN_POOL',
+    default: 8,
+    min: 1,
+    max: MAX_POOL,
+    unit: 'connections',
+    doc: 'QUIC connections the client opens for cache requests.',
+  }),
+  cacheStreamsPerConn: integer({
+    env: 'FELIX_CACHE_STREAMS_PER_CONN',
+    default: 4,
+    min: 1,
+    max: MAX_STREAMS_PER_CONN,
+    unit: 'streams',
+    doc:
+      'Long-lived cache streams per cache connection. Cache concurrency is FELIX_CACHE_CONN_POOL × ' +
+      'FELIX_CACHE_STREAMS_PER_CONN × FELIX_CACHE_STREAM_MAX_INFLIGHT requests.',
+  }),
+  ...windowSettings('cache', "the client's cache connections", {
+    conn: 256 * MiB,
+    stream: 64 * MiB,
+    send: 256 * MiB,
+  }),
+  tlsCa: filePath({
+    env: 'FELIX_TLS_CA',
+    doc:
+      "PEM certificate(s) the broker's certificate is verified against (a CA, or the broker's self-signed " +
+      'certificate itself). Unset, the client accepts any certificate from a loopback address (and logs a ' +
+      'warning) and refuses other addresses unless FELIX_TLS_INSECURE is on.',
+  }),
+  tlsInsecure: flag({
+    env: 'FELIX_TLS_INSECURE',
+    default: false,
+    doc:
+      'Accept any certificate from any address when FELIX_TLS_CA is unset. Traffic can then be ' +
+      'intercepted; meant for test networks only.',
+  }),
+  tlsServerName: text({
+    env: 'FELIX_TLS_SERVER_NAME',
+    pattern: HOSTNAME_PATTERN,
+    describe: 'a DNS name such as broker.internal',
+    doc:
+      "Name the broker's certificate must carry, sent as SNI. Unset, it is the host connected to " +
+      '(localhost for loopback addresses). Needed when connecting by IP address to a broker whose ' +
+      'certificate names it by DNS name.',
+  }),
+});
+
+export type ClientConfig = SettingsOf<typeof clientSettings>;
+
+const clientChecks: readonly CrossCheck<ClientConfig>[] = [
+  streamWithinConnectionWindow(clientSettings, 'pub'),
+  streamWithinConnectionWindow(clientSettings, 'event'),
+  streamWithinConnectionWindow(clientSettings, 'cache'),
+  fitsWithReserve(
+    clientSettings,
+    'publishChunkBytes',
+    FRAME_ENVELOPE_RESERVE_BYTES,
+    'maxFrameBytes',
+    'a full publish chunk and its frame envelope must fit in one frame',
+  ),
+  {
+    settings: ['tlsCa', 'tlsInsecure'],
+    rule: 'FELIX_TLS_INSECURE cannot be on while FELIX_TLS_CA is set: the CA would verify and the flag would do nothing',
+    holds: (c) => !(c.tlsInsecure && c.tlsCa !== null),
+  },
+];
+
+export const clientSide = defineSide({
+  side: 'client',
+  settings: clientSettings,
+  sections: {},
+  checks: clientChecks,
+});

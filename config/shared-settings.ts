@@ -1,0 +1,183 @@
+import { byteSize, duration, flag, integer, oneOf, type Setting, type SettingsSchema } from './setting.js';
+import type { CrossCheck } from './side.js';
+import { GiB, KiB, MiB } from './units.js';
+
+/** FLX1 frames carry a u32 payload length. */
+export const MAX_FRAME_LIMIT = 2 ** 32 - 1;
+
+/** Tenant, namespace, stream and cache names are at most this long, so a frame's envelope is bounded. */
+export const MAX_NAME_BYTES = 255;
+
+/** What a full subscription queue does, on the broker and in the client alike. */
+export const QUEUE_POLICIES = ['block', 'drop_new', 'drop_old'] as const;
+
+/**
+ * Room every frame keeps beside its payload budget: the 12-byte FLX1 header plus the largest binary
+ * publish envelope (request id 8, ack mode 1, three u16-prefixed names of MAX_NAME_BYTES, count 4),
+ * 796 bytes, rounded up.
+ */
+export const FRAME_ENVELOPE_RESERVE_BYTES = 1024;
+
+// The transport keeps windows below 4 GiB: quiche takes them as i64 through the binding, and Node
+// numbers stay exact far beyond that, but no window this machine can back needs more.
+const WINDOW_MAX = 4 * GiB;
+
+export const sharedSettings = {
+  maxFrameBytes: byteSize({
+    env: 'FELIX_MAX_FRAME_BYTES',
+    default: 16 * MiB,
+    min: 4 * KiB,
+    max: MAX_FRAME_LIMIT,
+    doc:
+      'Largest FLX1 frame payload accepted on any stream. A peer announcing a longer frame gets an error and ' +
+      'its stream is closed instead of making this process allocate the announced length. Publish chunks, ' +
+      'event batches and cache values must fit in it with room for their envelope (see the rules below). ' +
+      'Keep it equal on broker and clients: a frame one side may send and the other refuses is lost.',
+  }),
+  maxUdpPayload: byteSize({
+    env: 'FELIX_MAX_UDP_PAYLOAD',
+    default: 1350,
+    min: 1200,
+    max: 16_383,
+    doc:
+      'Largest UDP payload sent to a non-loopback peer (quiche max_send_udp_payload_size). 1350 fits the ' +
+      'usual 1500-byte Ethernet MTU with IPv6 and tunnel headers; raise it only on paths known to carry ' +
+      'larger datagrams. QUIC forbids less than 1200 bytes, and quiche never builds a packet above 16383 ' +
+      'bytes (its length field stays a 2-byte varint). Loopback peers are raised automatically to a large ' +
+      'payload, because fewer, larger packets cost far less CPU.',
+  }),
+  udpSendBuffer: byteSize({
+    env: 'FELIX_UDP_SEND_BUFFER',
+    default: 8 * MiB,
+    min: 64 * KiB,
+    max: GiB,
+    doc:
+      'Requested SO_SNDBUF of the UDP socket. The kernel may grant less (net.core.wmem_max). Too small a ' +
+      'buffer drops datagrams under bursts, which QUIC then retransmits. At most 1 GiB because Linux ' +
+      'doubles the request and stores it in an int.',
+  }),
+  udpRecvBuffer: byteSize({
+    env: 'FELIX_UDP_RECV_BUFFER',
+    default: 8 * MiB,
+    min: 64 * KiB,
+    max: GiB,
+    doc:
+      'Requested SO_RCVBUF of the UDP socket. The kernel may grant less (net.core.rmem_max). With large ' +
+      'datagrams on loopback a small receive buffer overflows and turns into loss and retransmission. ' +
+      'At most 1 GiB because Linux doubles the request and stores it in an int.',
+  }),
+  cc: oneOf({
+    env: 'FELIX_CC',
+    values: ['cubic', 'reno', 'bbr'],
+    default: 'cubic',
+    doc:
+      "Congestion controller quiche runs for every connection. cubic is quiche's default; reno measured " +
+      'fastest on an idle loopback; bbr kept zero loss under load. Only the sending side matters: the ' +
+      "broker's choice governs events, the client's governs publishes and cache requests.",
+  }),
+  idleTimeoutMs: duration({
+    env: 'FELIX_IDLE_TIMEOUT_MS',
+    envAliases: ['FELIX_MAX_IDLE_TIMEOUT_MS'],
+    default: 30_000,
+    min: 0,
+    max: 86_400_000,
+    zeroMeans: 'disables the idle timeout',
+    doc:
+      'QUIC max_idle_timeout: a connection with no packets in either direction for this long is closed. ' +
+      'It is how a peer that vanished without closing (killed process, lost network) is noticed, so ' +
+      'shorter frees resources sooner, while a connection serving a quiet subscription must stay under it.',
+  }),
+  logLevel: oneOf({
+    env: 'FELIX_LOG_LEVEL',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    doc: 'Lowest pino level written to the log; silent writes nothing.',
+  }),
+  disableTimings: flag({
+    env: 'FELIX_DISABLE_TIMINGS',
+    default: false,
+    profiles: { 'high-memory': true },
+    doc:
+      'Turns off per-stage timing collection (publish, fanout, delivery and cache histograms exported as ' +
+      'metrics), which costs clock reads and histogram updates on every message.',
+  }),
+  cacheStreamMaxInflight: integer({
+    env: 'FELIX_CACHE_STREAM_MAX_INFLIGHT',
+    default: 64,
+    min: 1,
+    max: 65_536,
+    unit: 'requests',
+    doc:
+      'Cache requests in flight at once on one cache stream. The client stops sending on a stream that has ' +
+      'this many unanswered requests; the broker stops reading a stream while it is processing this many, ' +
+      'so QUIC flow control pushes back on the sender.',
+  }),
+} satisfies SettingsSchema;
+
+type WindowPrefix = 'broker' | 'event' | 'cache' | 'pub';
+type WindowKeys<P extends WindowPrefix> = `${P}ConnRecvWindow` | `${P}StreamRecvWindow` | `${P}SendWindow`;
+
+const HIGH_MEMORY_WINDOWS = { conn: 512 * MiB, stream: 128 * MiB, send: 512 * MiB };
+
+/**
+ * The three flow-control knobs of one family of connections. `traffic` completes "…on <traffic>"; the
+ * balanced defaults are Felix's; high-memory uses the same windows for every family (DESIGN §4).
+ */
+export function windowSettings<P extends WindowPrefix>(
+  prefix: P,
+  traffic: string,
+  defaults: { readonly conn: number; readonly stream: number; readonly send: number },
+): Record<WindowKeys<P>, Setting<number>> {
+  const env = `FELIX_${prefix.toUpperCase()}` as const;
+  return {
+    [`${prefix}ConnRecvWindow`]: byteSize({
+      env: `${env}_CONN_RECV_WINDOW`,
+      default: defaults.conn,
+      profiles: { 'high-memory': HIGH_MEMORY_WINDOWS.conn },
+      min: 16 * KiB,
+      max: WINDOW_MAX,
+      doc:
+        `Connection receive window on ${traffic}: the initial MAX_DATA granted to the peer and the ceiling ` +
+        "quiche's window auto-tuning may grow it to. It bounds the bytes the peer may have in flight on one " +
+        'connection before they are read: larger absorbs bursts, at the cost of up to this much memory per connection.',
+    }),
+    [`${prefix}StreamRecvWindow`]: byteSize({
+      env: `${env}_STREAM_RECV_WINDOW`,
+      default: defaults.stream,
+      profiles: { 'high-memory': HIGH_MEMORY_WINDOWS.stream },
+      min: KiB,
+      max: WINDOW_MAX,
+      doc:
+        `Stream receive window on ${traffic}: the initial MAX_STREAM_DATA of every stream and its ` +
+        'auto-tuning ceiling. It bounds the unread bytes of one stream, so one busy stream cannot take the ' +
+        'whole connection window.',
+    }),
+    [`${prefix}SendWindow`]: byteSize({
+      env: `${env}_SEND_WINDOW`,
+      default: defaults.send,
+      profiles: { 'high-memory': HIGH_MEMORY_WINDOWS.send },
+      min: 0,
+      max: WINDOW_MAX,
+      zeroMeans: 'means nothing is queued beyond what quiche accepts',
+      doc:
+        `Send window on ${traffic}: bytes a connection may hold queued for sending beyond what quiche has ` +
+        'accepted. Writers that would exceed it wait, which is where backpressure starts.',
+    }),
+  } as Record<WindowKeys<P>, Setting<number>>;
+}
+
+/** quiche caps every stream window at the connection window, so a larger stream window is a lie. */
+export function streamWithinConnectionWindow<P extends WindowPrefix, C extends Record<WindowKeys<P>, number>>(
+  settings: SettingsSchema,
+  prefix: P,
+): CrossCheck<C> {
+  const stream: WindowKeys<P> = `${prefix}StreamRecvWindow`;
+  const connection: WindowKeys<P> = `${prefix}ConnRecvWindow`;
+  return {
+    settings: [stream, connection],
+    rule:
+      `${settings[stream].env} must not exceed ${settings[connection].env}: ` +
+      'a stream can never use more than its connection window',
+    holds: (config) => config[stream] <= config[connection],
+  };
+}

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, isMap, isNode, isScalar, parseDocument } from 'yaml';
+import { ConfigError } from './errors.js';
+
+export interface YamlEntry {
+  readonly value: unknown;
+  /** 1-based, for error messages. */
+  readonly line: number;
+}
+
+export interface YamlFile {
+  readonly path: string;
+  readonly entries: ReadonlyMap<string, YamlEntry>;
+}
+
+function readText(path: string, pathSource: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`Cannot read the configuration file ${path} (from ${pathSource}): ${reason}`, {
+      setting: pathSource,
+      value: path,
+    });
+  }
+}
+
+/**
+ * The top-level keys of a YAML configuration file with their lines. Syntax errors, duplicate keys and a
+ * top level that is not a mapping are errors: a file that half-parses must not half-apply.
+ */
+export function readYamlFile(path: string, pathSource: string): YamlFile {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(readText(path, pathSource), {
+    lineCounter,
+    uniqueKeys: true,
+    prettyErrors: true,
+  });
+  const [firstError] = document.errors;
+  if (firstError !== undefined) {
+    throw new ConfigError(`The configuration file ${path} is not valid YAML: ${firstError.message}`, {
+      setting: pathSource,
+      value: path,
+    });
+  }
+
+  const entries = new Map<string, YamlEntry>();
+  // An empty file (or one holding only comments) configures nothing, which is legitimate.
+  if (document.contents === null) return { path, entries };
+  if (!isMap(document.contents)) {
+    throw new ConfigError(
+      `The configuration file ${path} must be a mapping of keys to values (key: value).`,
+      {
+        setting: pathSource,
+        value: path,
+      },
+    );
+  }
+  for (const pair of document.contents.items) {
+    const offset = isScalar(pair.key) ? (pair.key.range?.[0] ?? 0) : 0;
+    const line = lineCounter.linePos(offset).line;
+    if (!isScalar(pair.key) || typeof pair.key.value !== 'string') {
+      throw new ConfigError(`The configuration file ${path} line ${line}: keys must be plain names.`, {
+        setting: pathSource,
+        value: path,
+      });
+    }
+    const value: unknown = isNode(pair.value) ? pair.value.toJS(document) : null;
+    entries.set(pair.key.value, { value, line });
+  }
+  return { path, entries };
+}

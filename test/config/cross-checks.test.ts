@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { loadBrokerConfig } from '../../broker/config.js';
+import { loadClientConfig } from '../../client/config.js';
+import { configErrorOf, writeTempFile } from './helpers.js';
+
+const broker = (env: Record<string, string>) => () => loadBrokerConfig({ env });
+const client = (env: Record<string, string>) => () => loadClientConfig({ env });
+
+describe('rules between settings', () => {
+  it.each([
+    ['broker', 'FELIX_BROKER'],
+    ['event', 'FELIX_EVENT'],
+    ['cache', 'FELIX_CACHE'],
+    ['pub', 'FELIX_PUB'],
+  ])('%s: the stream window cannot exceed the connection window', (family, prefix) => {
+    const env = { [`${prefix}_CONN_RECV_WINDOW`]: '32MiB', [`${prefix}_STREAM_RECV_WINDOW`]: '64MiB' };
+    const load = family === 'broker' ? broker(env) : client(env);
+    const error = configErrorOf(load);
+    expect(error.message).toBe(
+      `Inconsistent settings: ${prefix}_STREAM_RECV_WINDOW must not exceed ${prefix}_CONN_RECV_WINDOW: ` +
+        'a stream can never use more than its connection window. ' +
+        `Current values: ${prefix}_STREAM_RECV_WINDOW=64 MiB (environment), ` +
+        `${prefix}_CONN_RECV_WINDOW=32 MiB (environment).`,
+    );
+    expect(error.setting).toBe(`${prefix}_STREAM_RECV_WINDOW, ${prefix}_CONN_RECV_WINDOW`);
+    // Equal windows are fine.
+    const equal = { ...env, [`${prefix}_STREAM_RECV_WINDOW`]: '32MiB' };
+    expect(() => (family === 'broker' ? broker(equal) : client(equal))()).not.toThrow();
+  });
+
+  it('names where each involved value came from', () => {
+    const path = writeTempFile('event_conn_recv_window: 32MiB\n');
+    const error = configErrorOf(client({ FELIX_CLIENT_CONFIG: path }));
+    expect(error.message).toContain(
+      `FELIX_EVENT_STREAM_RECV_WINDOW=64 MiB (built-in default), FELIX_EVENT_CONN_RECV_WINDOW=32 MiB (${path} line 1)`,
+    );
+  });
+
+  it('a publish chunk must fit a frame with its envelope', () => {
+    expect(() =>
+      client({ FELIX_MAX_FRAME_BYTES: '64KiB', FELIX_PUBLISH_CHUNK_BYTES: '63KiB' })(),
+    ).not.toThrow();
+    expect(
+      configErrorOf(client({ FELIX_MAX_FRAME_BYTES: '64KiB', FELIX_PUBLISH_CHUNK_BYTES: '64KiB' })).message,
+    ).toContain('FELIX_PUBLISH_CHUNK_BYTES plus 1024 bytes must not exceed FELIX_MAX_FRAME_BYTES');
+  });
+
+  it('an event batch must fit a frame with its envelope', () => {
+    const env = { FELIX_MAX_FRAME_BYTES: '64KiB', FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: '64KiB' };
+    expect(configErrorOf(broker({ ...env, FELIX_EVENT_BATCH_MAX_BYTES: '64KiB' })).message).toContain(
+      'FELIX_EVENT_BATCH_MAX_BYTES plus 1024 bytes must not exceed FELIX_MAX_FRAME_BYTES',
+    );
+  });
+
+  it("one connection's publish budget cannot exceed the whole budget", () => {
+    const error = configErrorOf(broker({ FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: '128MiB' }));
+    expect(error.message).toContain(
+      'FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES must not exceed FELIX_BROKER_PUBLISH_INFLIGHT_BYTES',
+    );
+  });
+
+  it("a maximal frame must fit one connection's publish budget", () => {
+    const error = configErrorOf(broker({ FELIX_MAX_FRAME_BYTES: '32MiB' }));
+    expect(error.message).toContain(
+      'FELIX_MAX_FRAME_BYTES must not exceed FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES',
+    );
+    expect(() =>
+      broker({ FELIX_MAX_FRAME_BYTES: '32MiB', FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: '32MiB' })(),
+    ).not.toThrow();
+  });
+
+  it('the largest cache entry must fit a frame in base64', () => {
+    // 12 MiB in base64 is 16 MiB: with the key and envelope it no longer fits a 16 MiB frame.
+    expect(configErrorOf(broker({ FELIX_CACHE_MAX_VALUE_BYTES: '12MiB' })).message).toContain(
+      'FELIX_CACHE_MAX_VALUE_BYTES in base64',
+    );
+    expect(() => broker({ FELIX_CACHE_MAX_VALUE_BYTES: '11MiB' })()).not.toThrow();
+  });
+
+  it('the largest cache entry must fit the cache', () => {
+    const error = configErrorOf(
+      broker({ FELIX_CACHE_MAX_BYTES: '2MiB', FELIX_CACHE_MAX_VALUE_BYTES: '2MiB' }),
+    );
+    expect(error.message).toContain('must not exceed FELIX_CACHE_MAX_BYTES');
+  });
+
+  it('a TLS certificate needs its key, and the other way round', () => {
+    const pem = writeTempFile('pem', 'x.pem');
+    const halves: Record<string, string>[] = [{ FELIX_TLS_CERT: pem }, { FELIX_TLS_KEY: pem }];
+    for (const env of halves) {
+      expect(configErrorOf(broker(env)).message).toContain(
+        'FELIX_TLS_CERT and FELIX_TLS_KEY must be set together',
+      );
+    }
+    expect(broker({ FELIX_TLS_CERT: pem, FELIX_TLS_KEY: pem })().config.tlsCert).toBe(pem);
+  });
+
+  it('FELIX_TLS_INSECURE cannot be combined with a CA', () => {
+    const pem = writeTempFile('pem', 'ca.pem');
+    expect(configErrorOf(client({ FELIX_TLS_CA: pem, FELIX_TLS_INSECURE: '1' })).message).toContain(
+      'FELIX_TLS_INSECURE cannot be on while FELIX_TLS_CA is set',
+    );
+  });
+
+  it('turning auto-creation off requires declared tenants', () => {
+    const error = configErrorOf(broker({ FELIX_AUTO_CREATE_STREAMS: '0' }));
+    expect(error.message).toContain('with FELIX_AUTO_CREATE_STREAMS off, the YAML file must declare tenants');
+    expect(error.message).toContain('tenants=none (built-in default)');
+    const path = writeTempFile(
+      'auto_create_streams: false\ntenants:\n  acme:\n    namespaces:\n      a:\n        streams: [s]\n',
+    );
+    expect(loadBrokerConfig({ env: { FELIX_BROKER_CONFIG: path } }).config.autoCreateStreams).toBe(false);
+  });
+});
