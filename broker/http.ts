@@ -19,11 +19,14 @@ export function createHttpServer(endpoints: HttpEndpoints): Server {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('live\n');
     } else if (path === '/ready') {
       const ready = endpoints.ready();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'draining\n');
+      res
+        .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(ready ? 'ready\n' : 'draining\n');
     } else if (path === '/metrics') {
       endpoints.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': endpoints.registry.contentType }).end(text),
-        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
+        (err: Error) =>
+          res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
       );
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

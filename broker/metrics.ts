@@ -17,7 +17,7 @@ export interface BrokerGauges {
  */
 export function createMetricsRegistry(stats: BrokerStats, gauges: BrokerGauges): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'felix_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'felix_' });
 
   const monotonic = (name: string, help: string, read: () => number): void => {
     let reported = 0;
@@ -63,30 +63,71 @@ export function createMetricsRegistry(stats: BrokerStats, gauges: BrokerGauges):
   monotonic('felix_connections_opened_total', 'QUIC connections accepted', () => stats.connectionsOpened);
   monotonic('felix_connections_closed_total', 'QUIC connections ended', () => stats.connectionsClosed);
   gauge('felix_connections', 'Open QUIC connections', gauges.connections);
-  monotonic('felix_published_messages_total', 'Messages accepted from publishers', () => stats.publishedMessages);
-  monotonic('felix_published_bytes_total', 'Payload bytes accepted from publishers', () => stats.publishedBytes);
+  monotonic(
+    'felix_published_messages_total',
+    'Messages accepted from publishers',
+    () => stats.publishedMessages,
+  );
+  monotonic(
+    'felix_published_bytes_total',
+    'Payload bytes accepted from publishers',
+    () => stats.publishedBytes,
+  );
   monotonic('felix_publish_errors_total', 'Publishes answered with an error', () => stats.publishErrors);
   monotonic(
     'felix_publish_rejected_budget_total',
     'Acked publishes refused because an in-flight byte budget was exhausted',
     () => stats.publishRejectedBudget,
   );
-  gauge('felix_publish_inflight_bytes', 'Publish bytes accepted but not yet fanned out', gauges.publishInflightBytes);
-  monotonic('felix_delivered_events_total', 'Events handed to subscriber streams', () => stats.deliveredEvents);
-  monotonic('felix_delivered_bytes_total', 'Frame bytes handed to subscriber streams', () => stats.deliveredBytes);
-  monotonic('felix_delivered_frames_total', 'Event-batch frames handed to subscriber streams', () => stats.deliveredFrames);
+  gauge(
+    'felix_publish_inflight_bytes',
+    'Publish bytes accepted but not yet fanned out',
+    gauges.publishInflightBytes,
+  );
+  monotonic(
+    'felix_delivered_events_total',
+    'Events handed to subscriber streams',
+    () => stats.deliveredEvents,
+  );
+  monotonic(
+    'felix_delivered_bytes_total',
+    'Frame bytes handed to subscriber streams',
+    () => stats.deliveredBytes,
+  );
+  monotonic(
+    'felix_delivered_frames_total',
+    'Event-batch frames handed to subscriber streams',
+    () => stats.deliveredFrames,
+  );
   gauge('felix_subscriptions', 'Active subscriptions', gauges.subscriptions);
   monotonic('felix_subscriptions_opened_total', 'Subscriptions accepted', () => stats.subscriptionsOpened);
-  labelled('felix_subscriber_dropped_events_total', 'Events dropped by subscriber queue policy', 'policy', () => stats.drops);
+  labelled(
+    'felix_subscriber_dropped_events_total',
+    'Events dropped by subscriber queue policy',
+    'policy',
+    () => stats.drops,
+  );
   labelled(
     'felix_subscriber_disconnects_total',
     'Subscribers disconnected by the broker, by reason',
     'reason',
     () => stats.disconnects,
   );
-  gauge('felix_subscriber_queue_depth_events', 'Events queued for all subscribers', () => gauges.queueDepth().total);
-  gauge('felix_subscriber_queue_depth_max_events', 'Events queued for the most backed-up subscriber', () => gauges.queueDepth().max);
-  monotonic('felix_protocol_errors_total', 'Malformed, oversized or unknown frames received', () => stats.protocolErrors);
+  gauge(
+    'felix_subscriber_queue_depth_events',
+    'Events queued for all subscribers',
+    () => gauges.queueDepth().total,
+  );
+  gauge(
+    'felix_subscriber_queue_depth_max_events',
+    'Events queued for the most backed-up subscriber',
+    () => gauges.queueDepth().max,
+  );
+  monotonic(
+    'felix_protocol_errors_total',
+    'Malformed, oversized or unknown frames received',
+    () => stats.protocolErrors,
+  );
   gauge('felix_draining', '1 while the broker drains for shutdown', () => (gauges.draining() ? 1 : 0));
   return registry;
 }

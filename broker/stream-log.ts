@@ -2,7 +2,12 @@ import type { EventFrame } from './event-frame.js';
 
 export type ReplayResult =
   | { readonly ok: true; readonly frames: readonly EventFrame[] }
-  | { readonly ok: false; readonly error: 'too_old' | 'in_future'; readonly oldest: number; readonly next: number };
+  | {
+      readonly ok: false;
+      readonly error: 'too_old' | 'in_future';
+      readonly oldest: number;
+      readonly next: number;
+    };
 
 /**
  * The recent history of one stream, kept as the very frames sent to subscribers (so replay costs no

@@ -66,6 +66,12 @@ export class SubscriberQueue {
     return { dropped, full };
   }
 
+  /** Queues a frame past the capacity: for replayed history, which the subscriber asked for in full. */
+  enqueueUnbounded(frame: EventFrame): void {
+    this.frames.push(frame);
+    this.depth += frame.count;
+  }
+
   /** The next frame to write, without removing it. */
   peek(): EventFrame | undefined {
     return this.head < this.frames.length ? this.frames[this.head] : undefined;

@@ -150,8 +150,9 @@ const brokerSettings = defineSettings({
     min: 4 * KiB,
     max: TiB,
     doc:
-      'Publish bytes the whole broker admits at once (received and not yet fanned out). A publish that ' +
-      'does not fit is refused with an error, or waits when FELIX_PUB_INGRESS_WAIT is on.',
+      'Publish bytes the whole broker admits at once (received and not yet fanned out). An acked publish ' +
+      'that does not fit is refused with an error; an unacked one is accepted and its stream stops being ' +
+      'read until room frees, so the publisher feels QUIC flow control.',
   }),
   brokerPublishConnInflightBytes: byteSize({
     env: 'FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES',
@@ -161,23 +162,6 @@ const brokerSettings = defineSettings({
     doc:
       "One connection's share of FELIX_BROKER_PUBLISH_INFLIGHT_BYTES, so a single busy publisher cannot " +
       'take the whole budget and starve the others.',
-  }),
-  pubIngressWait: flag({
-    env: 'FELIX_PUB_INGRESS_WAIT',
-    default: false,
-    doc:
-      'When on, a publish that does not fit the in-flight budgets waits up to FELIX_PUBLISH_QUEUE_WAIT_MS ' +
-      'for room instead of being refused; the wait reaches the publisher through QUIC flow control. Off ' +
-      'makes overload visible as refused publishes (Felix default).',
-  }),
-  publishQueueWaitMs: duration({
-    env: 'FELIX_PUBLISH_QUEUE_WAIT_MS',
-    default: 2000,
-    min: 1,
-    max: 600_000,
-    doc:
-      'Longest a publish waits for room in the in-flight budgets when FELIX_PUB_INGRESS_WAIT is on, ' +
-      'before it is refused with an error.',
   }),
   autoCreateStreams: flag({
     env: 'FELIX_AUTO_CREATE_STREAMS',

@@ -183,7 +183,7 @@ export class Connection {
       stream.inPendingList = true;
       this.pendingStreams.push(stream);
     }
-    if (this.queuedBytes > this.driver.settings.sendWindow) {
+    if (this.queuedBytes > this.driver.settings.sendWindow || stream.queued > stream.highWaterMark) {
       stream.needDrain = true;
       return false;
     }
@@ -292,7 +292,7 @@ export class Connection {
     this.onClose?.(info);
   }
 
-  /** @internal Whether the application still has anything to hear: data, drains. */
+  /** Whether bytes written by the application still wait for quiche to accept them. */
   get hasPendingWrites(): boolean {
     return this.pendingStreams.length !== 0;
   }
@@ -356,7 +356,7 @@ export class Connection {
     // Collect first: a drain handler may write again and re-arm needDrain on the same stream.
     const round = this.drainRound;
     for (const stream of this.streams.values()) {
-      if (stream.needDrain) {
+      if (stream.needDrain && stream.queued <= stream.highWaterMark) {
         stream.needDrain = false;
         round.push(stream);
       }

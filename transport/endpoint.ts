@@ -76,6 +76,7 @@ export class Endpoint implements ConnectionDriver {
   private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
   private handshakes = 0;
   private closing = false;
+  private accepting = true;
   private socketClosed = false;
   private readonly connects = new Map<Connection, PendingConnect>();
   private readonly flushBound = (): void => this.flush();
@@ -234,6 +235,11 @@ export class Endpoint implements ConnectionDriver {
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
+  /** Server: ignores new handshakes from now on (e.g. while draining); existing connections carry on. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
   /** @internal */
   markDirty(c: Connection): void {
     if (!c.dirty && !c.finalized) {
@@ -293,7 +299,7 @@ export class Endpoint implements ConnectionDriver {
     const key = Buffer.from(hdr.dcid.buffer, hdr.dcid.byteOffset, hdr.dcid.byteLength).toString('hex');
     const known = this.byOriginalDcid.get(key);
     if (known !== undefined) return known;
-    if (hdr.ty !== PacketType.Initial || this.closing) return undefined;
+    if (hdr.ty !== PacketType.Initial || this.closing || !this.accepting) return undefined;
     if (!quiche.versionIsSupported(hdr.version)) {
       const out = Buffer.allocUnsafe(1200);
       const n = quiche.negotiateVersion(hdr.scid, hdr.dcid, out);

@@ -12,7 +12,10 @@ export class Stream {
    * is discarded.
    */
   onData: ((chunk: Buffer, fin: boolean) => void) | null = null;
-  /** Fires after write() returned false, once the connection's queue is back within its send window. */
+  /**
+   * Fires after write() returned false, once this stream is below its highWaterMark and the connection's
+   * queue is back within its send window.
+   */
   onDrain: (() => void) | null = null;
   /** The peer abandoned its sending side (RESET_STREAM) with an application code; no more data comes. */
   onReset: ((code: number) => void) | null = null;
@@ -20,6 +23,11 @@ export class Stream {
   onStopSending: ((code: number) => void) | null = null;
   /** Free slot for the layer above (e.g. its per-stream decoder), so it needs no side map. */
   context: unknown = undefined;
+  /**
+   * Queued bytes on this stream beyond which write() asks the writer to wait, whatever the connection's
+   * send window says. Lets one stalled stream hold back only itself, not its connection's other streams.
+   */
+  highWaterMark = Infinity;
 
   /** @internal queued chunks not yet accepted by quiche, consumed from `pendingHead` */
   pending: Uint8Array[] = [];

@@ -235,6 +235,11 @@ export interface OkMessage {
 export interface ErrorMessage extends TypedErrorFields {
   type: 'error';
   message: string;
+  /**
+   * felix-ts extension: the request this error answers, when it answers one (a cache request among
+   * several in flight, say). Omitted otherwise, so Felix's `error` re-encodes unchanged.
+   */
+  request_id?: number;
 }
 
 export type Message =

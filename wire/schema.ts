@@ -132,7 +132,8 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec<F
   cache_value: [...CACHE_ADDRESS, nullable('value', 'bytes'), optional('request_id', 'u64')],
   cache_ok: [required('request_id', 'u64')],
   ok: [],
-  error: [required('message', 'string'), ...ERROR_CODES],
+  // request_id: felix-ts extension, so an error about one of several in-flight requests names it.
+  error: [required('message', 'string'), ...ERROR_CODES, optional('request_id', 'u64')],
 };
 
 /** Rules across fields, checked after the fields themselves decoded. Returns the problem, if any. */

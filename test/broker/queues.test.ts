@@ -34,7 +34,11 @@ describe('StreamLog (replay ring)', () => {
 });
 
 describe('SubscriberQueue policies', () => {
-  const frame = (firstOffset: number, count = 1): EventFrame => ({ bytes: Buffer.alloc(0), firstOffset, count });
+  const frame = (firstOffset: number, count = 1): EventFrame => ({
+    bytes: Buffer.alloc(0),
+    firstOffset,
+    count,
+  });
 
   it('drop_new drops the incoming frame when full and counts it', () => {
     const q = new SubscriberQueue(2, 'drop_new');

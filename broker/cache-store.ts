@@ -1,0 +1,358 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Message } from '../wire/index.js';
+import type { BrokerConfig } from './config.js';
+import type { TopicRegistry } from './registry.js';
+import type { CacheRequest, CacheService, ReplyTarget } from './session.js';
+
+/**
+ * Bytes an entry costs beyond its key and value: the entry object, its Map slot, the value's Buffer
+ * object and its backing-store header, the heap slot when it has a TTL. Measured with
+ * `node --expose-gc` over 100k entries (see docs/benchmarks.md); rounded up so the bound is honest.
+ */
+export const ENTRY_OVERHEAD_BYTES = 208;
+
+interface Entry {
+  readonly key: string;
+  value: Buffer;
+  /** performance.now() deadline, Infinity without TTL. */
+  expiresAt: number;
+  bytes: number;
+  // LRU list: head is the most recently used.
+  newer: Entry | null;
+  older: Entry | null;
+}
+
+/**
+ * The broker's key-value cache: tenant/namespace/cache/key → bytes, with optional TTL (lazy on read,
+ * and actively swept with bounded work per tick), a byte bound FELIX_CACHE_MAX_BYTES enforced by LRU
+ * eviction, and key/value size limits answered with error replies.
+ */
+export class CacheStore implements CacheService {
+  private readonly entries = new Map<string, Entry>();
+  private newest: Entry | null = null;
+  private oldest: Entry | null = null;
+  /** Min-heap of (deadline, entry) for active expiry; stale nodes are skipped when popped. */
+  private readonly heapAt: number[] = [];
+  private readonly heapEntry: Entry[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  bytes = 0;
+  hits = 0;
+  misses = 0;
+  puts = 0;
+  deletes = 0;
+  evictions = 0;
+  expirations = 0;
+
+  constructor(
+    private readonly config: Pick<
+      BrokerConfig,
+      | 'cacheMaxBytes'
+      | 'cacheMaxKeyBytes'
+      | 'cacheMaxValueBytes'
+      | 'cacheExpiryKeysPerTick'
+      | 'cacheExpiryTickMs'
+    >,
+    private readonly registry: Pick<TopicRegistry, 'cacheAllowed'>,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  start(): void {
+    this.timer = setInterval(
+      () => this.expireSome(this.config.cacheExpiryKeysPerTick),
+      this.config.cacheExpiryTickMs,
+    );
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  handle(m: CacheRequest, tenant: string, target: ReplyTarget): void {
+    const requestId = m.request_id;
+    if (m.tenant_id !== tenant) {
+      target.send(
+        errorReply(
+          `stream authenticated for tenant ${tenant} may not use tenant ${m.tenant_id}`,
+          'forbidden',
+          requestId,
+        ),
+      );
+      return;
+    }
+    const allowed = this.registry.cacheAllowed(m.tenant_id, m.namespace, m.cache);
+    if (!allowed.ok) {
+      target.send(errorReply(allowed.message, 'not_found', requestId));
+      return;
+    }
+    const keyBytes = Buffer.byteLength(m.key);
+    if (keyBytes > this.config.cacheMaxKeyBytes) {
+      target.send(
+        errorReply(
+          `cache key is ${keyBytes} bytes; the limit is ${this.config.cacheMaxKeyBytes} (FELIX_CACHE_MAX_KEY_BYTES)`,
+          'limit_exceeded',
+          requestId,
+        ),
+      );
+      return;
+    }
+    const fullKey = `${m.tenant_id}\u0000${m.namespace}\u0000${m.cache}\u0000${m.key}`;
+    switch (m.type) {
+      case 'cache_put': {
+        if (m.value.length > this.config.cacheMaxValueBytes) {
+          target.send(
+            errorReply(
+              `cache value is ${m.value.length} bytes; the limit is ${this.config.cacheMaxValueBytes} (FELIX_CACHE_MAX_VALUE_BYTES)`,
+              'limit_exceeded',
+              requestId,
+            ),
+          );
+          return;
+        }
+        if (m.ttl_ms !== null && m.ttl_ms <= 0) {
+          target.send(
+            errorReply(`ttl_ms must be at least 1 or null, got ${m.ttl_ms}`, 'invalid_request', requestId),
+          );
+          return;
+        }
+        this.put(fullKey, m.value, m.ttl_ms);
+        target.send(requestId === undefined ? { type: 'ok' } : { type: 'cache_ok', request_id: requestId });
+        return;
+      }
+      case 'cache_get': {
+        const value = this.get(fullKey);
+        target.send(valueReply(m, value, requestId));
+        return;
+      }
+      case 'cache_delete': {
+        const removed = this.delete(fullKey);
+        target.send(valueReply(m, removed, requestId));
+        return;
+      }
+    }
+  }
+
+  /** Stores a copy of `value` (received bytes are views of a reused buffer). */
+  put(key: string, value: Uint8Array, ttlMs: number | null): void {
+    this.puts++;
+    const copy = Buffer.allocUnsafeSlow(value.length);
+    copy.set(value);
+    const expiresAt = ttlMs === null ? Infinity : this.now() + ttlMs;
+    const bytes = Buffer.byteLength(key) + copy.length + ENTRY_OVERHEAD_BYTES;
+    let entry = this.entries.get(key);
+    if (entry !== undefined) {
+      this.bytes += bytes - entry.bytes;
+      entry.value = copy;
+      entry.expiresAt = expiresAt;
+      entry.bytes = bytes;
+      this.touch(entry);
+    } else {
+      entry = { key, value: copy, expiresAt, bytes, newer: null, older: null };
+      this.entries.set(key, entry);
+      this.bytes += bytes;
+      this.linkNewest(entry);
+    }
+    if (expiresAt !== Infinity) this.heapPush(expiresAt, entry);
+    this.evictOverBound(entry);
+  }
+
+  get(key: string): Buffer | null {
+    const entry = this.entries.get(key);
+    if (entry === undefined) {
+      this.misses++;
+      return null;
+    }
+    if (entry.expiresAt <= this.now()) {
+      this.remove(entry);
+      this.expirations++;
+      this.misses++;
+      return null;
+    }
+    this.hits++;
+    this.touch(entry);
+    return entry.value;
+  }
+
+  delete(key: string): Buffer | null {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return null;
+    this.remove(entry);
+    if (entry.expiresAt <= this.now()) {
+      this.expirations++;
+      return null;
+    }
+    this.deletes++;
+    return entry.value;
+  }
+
+  /** Removes at most `budget` expired entries, soonest deadline first. */
+  expireSome(budget: number): number {
+    const now = this.now();
+    let removed = 0;
+    while (removed < budget && this.heapAt.length !== 0 && this.heapAt[0]! <= now) {
+      const at = this.heapAt[0]!;
+      const entry = this.heapPop();
+      // Stale node: the entry was removed, replaced or given another deadline since.
+      if (this.entries.get(entry.key) !== entry || entry.expiresAt !== at) continue;
+      this.remove(entry);
+      this.expirations++;
+      removed++;
+    }
+    return removed;
+  }
+
+  registerMetrics(registry: Registry): void {
+    const counter = (name: string, help: string, read: () => number): void => {
+      let reported = 0;
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const v = read();
+          if (v > reported) this.inc(v - reported);
+          reported = v;
+        },
+      });
+    };
+    counter('felix_cache_hits_total', 'Cache gets that found a live entry', () => this.hits);
+    counter(
+      'felix_cache_misses_total',
+      'Cache gets that found nothing (or an expired entry)',
+      () => this.misses,
+    );
+    counter('felix_cache_puts_total', 'Cache puts', () => this.puts);
+    counter('felix_cache_deletes_total', 'Cache deletes that removed a live entry', () => this.deletes);
+    counter(
+      'felix_cache_evictions_total',
+      'Entries evicted (LRU) to stay within FELIX_CACHE_MAX_BYTES',
+      () => this.evictions,
+    );
+    counter(
+      'felix_cache_expirations_total',
+      'Entries removed because their TTL passed',
+      () => this.expirations,
+    );
+    const entries = this.entries;
+    new Gauge({
+      name: 'felix_cache_entries',
+      help: 'Entries held',
+      registers: [registry],
+      collect() {
+        this.set(entries.size);
+      },
+    });
+    const bytesOf = (): number => this.bytes;
+    new Gauge({
+      name: 'felix_cache_bytes',
+      help: 'Bytes held: keys, values and per-entry overhead',
+      registers: [registry],
+      collect() {
+        this.set(bytesOf());
+      },
+    });
+  }
+
+  private evictOverBound(keep: Entry): void {
+    while (this.bytes > this.config.cacheMaxBytes && this.oldest !== null) {
+      const victim = this.oldest === keep ? keep.newer : this.oldest;
+      if (victim === null) break;
+      this.remove(victim);
+      this.evictions++;
+    }
+  }
+
+  private remove(entry: Entry): void {
+    this.entries.delete(entry.key);
+    this.bytes -= entry.bytes;
+    this.unlink(entry);
+  }
+
+  private touch(entry: Entry): void {
+    if (this.newest === entry) return;
+    this.unlink(entry);
+    this.linkNewest(entry);
+  }
+
+  private linkNewest(entry: Entry): void {
+    entry.older = this.newest;
+    entry.newer = null;
+    if (this.newest !== null) this.newest.newer = entry;
+    this.newest = entry;
+    if (this.oldest === null) this.oldest = entry;
+  }
+
+  private unlink(entry: Entry): void {
+    if (entry.newer !== null) entry.newer.older = entry.older;
+    else this.newest = entry.older;
+    if (entry.older !== null) entry.older.newer = entry.newer;
+    else this.oldest = entry.newer;
+    entry.newer = null;
+    entry.older = null;
+  }
+
+  private heapPush(at: number, entry: Entry): void {
+    const a = this.heapAt;
+    const e = this.heapEntry;
+    let i = a.length;
+    a.push(at);
+    e.push(entry);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (a[parent]! <= at) break;
+      a[i] = a[parent]!;
+      e[i] = e[parent]!;
+      i = parent;
+    }
+    a[i] = at;
+    e[i] = entry;
+  }
+
+  private heapPop(): Entry {
+    const a = this.heapAt;
+    const e = this.heapEntry;
+    const top = e[0]!;
+    const lastAt = a.pop()!;
+    const lastEntry = e.pop()!;
+    const n = a.length;
+    if (n === 0) return top;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && a[child + 1]! < a[child]!) child++;
+      if (a[child]! >= lastAt) break;
+      a[i] = a[child]!;
+      e[i] = e[child]!;
+      i = child;
+    }
+    a[i] = lastAt;
+    e[i] = lastEntry;
+    return top;
+  }
+}
+
+function errorReply(message: string, code: string, requestId: number | undefined): Message {
+  return requestId === undefined
+    ? { type: 'error', message, code }
+    : { type: 'error', message, code, request_id: requestId };
+}
+
+function valueReply(m: CacheRequest, value: Buffer | null, requestId: number | undefined): Message {
+  const reply: Message = {
+    type: 'cache_value',
+    tenant_id: m.tenant_id,
+    namespace: m.namespace,
+    cache: m.cache,
+    key: m.key,
+    value,
+  };
+  if (requestId !== undefined) reply.request_id = requestId;
+  return reply;
+}

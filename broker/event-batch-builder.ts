@@ -1,0 +1,71 @@
+import {
+  FLAG_BINARY_EVENT_BATCH_SHARED,
+  FLAG_EVENT_BATCH_OFFSETS,
+  HEADER_BYTES,
+  writeFrameHeader,
+} from '../wire/index.js';
+
+const FLAGS = FLAG_BINARY_EVENT_BATCH_SHARED | FLAG_EVENT_BATCH_OFFSETS;
+// FLX1 header, u64 base offset, u32 count.
+const PREFIX_BYTES = HEADER_BYTES + 8 + 4;
+
+/**
+ * Builds shared event-batch frames (flags 0x04|0x20) event by event, copying each payload exactly once:
+ * from the receive scratch straight into its place in the frame. Frames are cut from large slabs, so a
+ * small frame costs no allocation of its own; the slab lives as long as any frame cut from it.
+ */
+export class EventBatchBuilder {
+  private slab: Buffer;
+  private frameStart = 0;
+  private position = 0;
+  /** Events in the frame being built. */
+  count = 0;
+  /** Payload bytes in the frame being built. */
+  payloadBytes = 0;
+
+  constructor(private readonly slabBytes = 256 * 1024) {
+    this.slab = Buffer.allocUnsafeSlow(slabBytes);
+  }
+
+  add(payload: Uint8Array): void {
+    if (this.count === 0) {
+      this.ensure(PREFIX_BYTES);
+      this.position = this.frameStart + PREFIX_BYTES;
+    }
+    const need = 4 + payload.length;
+    this.ensure(need);
+    const slab = this.slab;
+    slab.writeUInt32BE(payload.length, this.position);
+    slab.set(payload, this.position + 4);
+    this.position += need;
+    this.count++;
+    this.payloadBytes += payload.length;
+  }
+
+  /** Closes the frame with the offset of its first event and returns its bytes (a view of the slab). */
+  finish(baseOffset: number): Buffer {
+    const slab = this.slab;
+    const start = this.frameStart;
+    writeFrameHeader(slab, start, FLAGS, this.position - start - HEADER_BYTES);
+    // u64 as two u32 halves: offsets stay below 2^53.
+    slab.writeUInt32BE(Math.floor(baseOffset / 0x1_0000_0000), start + HEADER_BYTES);
+    slab.writeUInt32BE(baseOffset >>> 0, start + HEADER_BYTES + 4);
+    slab.writeUInt32BE(this.count, start + HEADER_BYTES + 8);
+    const frame = slab.subarray(start, this.position);
+    this.frameStart = this.position;
+    this.count = 0;
+    this.payloadBytes = 0;
+    return frame;
+  }
+
+  private ensure(bytes: number): void {
+    if (this.position + bytes <= this.slab.length && this.frameStart + bytes <= this.slab.length) return;
+    // Move the frame under construction to a fresh slab big enough for it and what comes next.
+    const building = this.count === 0 ? 0 : this.position - this.frameStart;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, 2 * (building + bytes)));
+    if (building > 0) this.slab.copy(next, 0, this.frameStart, this.position);
+    this.slab = next;
+    this.frameStart = 0;
+    this.position = building;
+  }
+}

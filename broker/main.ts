@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The broker process: `npm start` / `node dist/broker/main.js [flags]`.
+import { Command } from 'commander';
+import { addBrokerFlags, ConfigError, loadBrokerConfigFromFlags } from './config.js';
+import { createLogger } from './logger.js';
+import { BrokerNode } from './node.js';
+
+async function main(): Promise<void> {
+  const program = addBrokerFlags(
+    new Command('felix-broker').description('felix-ts broker: pub/sub and key-value cache over QUIC'),
+  );
+  program.parse(process.argv);
+  let loaded;
+  try {
+    loaded = loadBrokerConfigFromFlags(program.opts());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`felix-broker: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(loaded.config.logLevel);
+  for (const w of loaded.warnings) log.warn(w);
+  log.debug({ settings: loaded.report }, 'configuration');
+  const node = await BrokerNode.start(loaded.config, { logger: log });
+  let signals = 0;
+  const shutdown = (signal: string): void => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(1);
+    }
+    log.info({ signal }, 'shutting down');
+    node.stop(`broker shutting down (${signal})`).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`felix-broker: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,87 @@
+import type { TenantDeclaration } from './config.js';
+import type { PublishBudget } from './publish-budget.js';
+import type { BrokerStats } from './stats.js';
+import { Topic, type BatchingOptions } from './topic.js';
+
+export type Lookup<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+
+export interface RegistryOptions {
+  readonly autoCreate: boolean;
+  readonly tenants: readonly TenantDeclaration[];
+  readonly replayCapacity: number;
+  readonly batching: BatchingOptions;
+}
+
+/**
+ * tenant → namespace → stream. With auto-create on, a stream exists once named; with it off, only what
+ * the YAML declared exists and anything else gets Felix's "not found" errors.
+ */
+export class TopicRegistry {
+  private readonly topics = new Map<string, Topic>();
+  private readonly declaredStreams = new Set<string>();
+  private readonly declaredCaches = new Set<string>();
+  private readonly declaredTenants = new Set<string>();
+  private readonly declaredNamespaces = new Set<string>();
+
+  constructor(
+    private readonly options: RegistryOptions,
+    private readonly stats: BrokerStats,
+    private readonly schedule: (t: Topic) => void,
+    private readonly budget: PublishBudget,
+  ) {
+    for (const t of options.tenants) {
+      this.declaredTenants.add(t.id);
+      for (const ns of t.namespaces) {
+        this.declaredNamespaces.add(`${t.id}\u0000${ns.name}`);
+        for (const s of ns.streams) this.declaredStreams.add(key(t.id, ns.name, s));
+        for (const c of ns.caches) this.declaredCaches.add(key(t.id, ns.name, c));
+      }
+    }
+  }
+
+  get all(): IterableIterator<Topic> {
+    return this.topics.values();
+  }
+
+  /** The topic, creating it when allowed. Hot path: one Map lookup once it exists. */
+  topic(tenant: string, namespace: string, stream: string): Lookup<Topic> {
+    const k = key(tenant, namespace, stream);
+    const existing = this.topics.get(k);
+    if (existing !== undefined) return { ok: true, value: existing };
+    if (!this.options.autoCreate && !this.declaredStreams.has(k)) {
+      return { ok: false, message: this.missing(tenant, namespace, `stream ${stream}`) };
+    }
+    const created = new Topic(
+      tenant,
+      namespace,
+      stream,
+      this.options.replayCapacity,
+      this.options.batching,
+      this.stats,
+      this.schedule,
+      this.budget,
+    );
+    this.topics.set(k, created);
+    return { ok: true, value: created };
+  }
+
+  /** Whether a cache may be used (it exists once named when auto-create is on). */
+  cacheAllowed(tenant: string, namespace: string, cache: string): Lookup<true> {
+    if (this.options.autoCreate || this.declaredCaches.has(key(tenant, namespace, cache))) {
+      return { ok: true, value: true };
+    }
+    return { ok: false, message: this.missing(tenant, namespace, `cache ${cache}`) };
+  }
+
+  private missing(tenant: string, namespace: string, what: string): string {
+    // Felix's wording, most specific level first.
+    if (!this.declaredTenants.has(tenant)) return 'tenant not found';
+    if (!this.declaredNamespaces.has(`${tenant}\u0000${namespace}`)) return 'namespace not found';
+    return `${what.split(' ')[0]} not found`;
+  }
+}
+
+function key(tenant: string, namespace: string, name: string): string {
+  return `${tenant}\u0000${namespace}\u0000${name}`;
+}

@@ -1,0 +1,151 @@
+import { performance } from 'node:perf_hooks';
+import { EventBatchBuilder } from './event-batch-builder.js';
+import type { EventFrame } from './event-frame.js';
+import type { BudgetAccount, PublishBudget } from './publish-budget.js';
+import type { BrokerStats } from './stats.js';
+import { StreamLog } from './stream-log.js';
+import type { Subscription } from './subscription.js';
+
+export interface BatchingOptions {
+  /** Events per frame at most (FELIX_EVENT_BATCH_MAX_EVENTS, capped by FELIX_FANOUT_BATCH). */
+  readonly maxEvents: number;
+  /** Payload bytes per frame at most (FELIX_EVENT_BATCH_MAX_BYTES). */
+  readonly maxBytes: number;
+  /** A frame is cut once no event arrived for this long (FELIX_EVENT_BATCH_MAX_DELAY_US), in ms. */
+  readonly gapMs: number;
+}
+
+/** Something that holds back publishers while a `block` subscriber is full. */
+export interface Pausable {
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * One stream (tenant/namespace/name): its offsets, replay log, subscribers and the frame being batched.
+ * Every frame is encoded once and the same bytes go to the log and every subscriber queue.
+ */
+export class Topic {
+  readonly log: StreamLog;
+  readonly subscribers: Subscription[] = [];
+  private readonly builder = new EventBatchBuilder();
+  private lastEventAt = 0;
+  /** @internal queued with the broker for a flush at the end of this I/O turn */
+  scheduled = false;
+  /** Subscribers under `block` whose queue is full. */
+  private blockedBy = 0;
+  private readonly paused = new Set<Pausable>();
+  // In-flight charges of the events in the batch being built, released when it is cut. Consecutive
+  // events from one connection share an entry, so a batch costs one entry per publisher.
+  private readonly chargedAccounts: BudgetAccount[] = [];
+  private readonly chargedBytes: number[] = [];
+
+  constructor(
+    readonly tenant: string,
+    readonly namespace: string,
+    readonly name: string,
+    replayCapacity: number,
+    private readonly batching: BatchingOptions,
+    private readonly stats: BrokerStats,
+    private readonly schedule: (topic: Topic) => void,
+    private readonly budget: PublishBudget,
+  ) {
+    this.log = new StreamLog(replayCapacity);
+  }
+
+  get pendingEvents(): number {
+    return this.builder.count;
+  }
+
+  get pendingBytes(): number {
+    return this.builder.payloadBytes;
+  }
+
+  /** Whether publishers should hold back (a `block` subscriber is full). */
+  get blocked(): boolean {
+    return this.blockedBy > 0;
+  }
+
+  /**
+   * Accepts one event: copies its payload into the frame being built (the only copy it ever gets) and
+   * charges its bytes to `account` until the frame is cut.
+   */
+  publish(payload: Uint8Array, account: BudgetAccount): void {
+    const b = this.builder;
+    b.add(payload);
+    const n = this.chargedAccounts.length;
+    if (n !== 0 && this.chargedAccounts[n - 1] === account) this.chargedBytes[n - 1]! += payload.length;
+    else {
+      this.chargedAccounts.push(account);
+      this.chargedBytes.push(payload.length);
+    }
+    this.budget.charge(account, payload.length);
+    this.stats.publishedMessages++;
+    this.stats.publishedBytes += payload.length;
+    if (b.count >= this.batching.maxEvents || b.payloadBytes >= this.batching.maxBytes) {
+      this.cut();
+      return;
+    }
+    if (this.batching.gapMs > 0) this.lastEventAt = performance.now();
+    this.schedule(this);
+  }
+
+  /** Called by the broker's flush: cuts the frame when the coalescing gap has passed. Returns false to be asked again. */
+  flushIfQuiet(now: number, force: boolean): boolean {
+    if (this.builder.count === 0) return true;
+    if (!force && this.batching.gapMs > 0 && now - this.lastEventAt < this.batching.gapMs) return false;
+    this.cut();
+    return true;
+  }
+
+  addSubscriber(sub: Subscription): void {
+    this.subscribers.push(sub);
+  }
+
+  removeSubscriber(sub: Subscription): void {
+    const i = this.subscribers.indexOf(sub);
+    if (i < 0) return;
+    this.subscribers[i] = this.subscribers[this.subscribers.length - 1]!;
+    this.subscribers.pop();
+    if (sub.blocking) this.unblock(sub);
+  }
+
+  /** Holds `publisher` back until the blocked subscribers catch up. */
+  holdBack(publisher: Pausable): void {
+    if (this.paused.has(publisher)) return;
+    this.paused.add(publisher);
+    publisher.pause();
+  }
+
+  /** @internal a `block` subscriber became full */
+  block(sub: Subscription): void {
+    if (sub.blocking) return;
+    sub.blocking = true;
+    this.blockedBy++;
+  }
+
+  /** @internal a `block` subscriber has room again (or left) */
+  unblock(sub: Subscription): void {
+    if (!sub.blocking) return;
+    sub.blocking = false;
+    if (--this.blockedBy > 0) return;
+    const held = [...this.paused];
+    this.paused.clear();
+    for (const p of held) p.resume();
+  }
+
+  private cut(): void {
+    const b = this.builder;
+    const count = b.count;
+    const frame: EventFrame = { firstOffset: this.log.reserve(count), count, bytes: Buffer.alloc(0) };
+    (frame as { bytes: Buffer }).bytes = b.finish(frame.firstOffset);
+    this.log.append(frame);
+    const accounts = this.chargedAccounts;
+    for (let i = 0; i < accounts.length; i++) this.budget.release(accounts[i]!, this.chargedBytes[i]!);
+    accounts.length = 0;
+    this.chargedBytes.length = 0;
+    const subs = this.subscribers;
+    const now = performance.now();
+    for (let i = 0; i < subs.length; i++) subs[i]!.offer(frame, now);
+  }
+}

@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import {
+  encodeBinaryPublishBatch,
+  encodeFrame,
+  WireError,
+  type BinaryEventBatch,
+  type DecodedFrame,
+} from '../../wire/index.js';
+import { RawStream, connectRaw, eventStreams, startBroker, until } from './raw-client.js';
+
+function events(stream: RawStream): { offset: number; text: string }[] {
+  const out: { offset: number; text: string }[] = [];
+  for (const f of stream.frames) {
+    if (f instanceof WireError || f.type !== 'binary_event_batch') continue;
+    const b = f as BinaryEventBatch;
+    b.payloads.forEach((p, i) => out.push({ offset: b.base_offset! + i, text: Buffer.from(p).toString() }));
+  }
+  return out;
+}
+
+describe('broker protocol over real QUIC', () => {
+  it('answers auth with auth_ok, and a pre-negotiation auth with ok', async () => {
+    const node = await startBroker();
+    const conn = await connectRaw(node);
+    const s = await RawStream.open(conn, null);
+    s.send({ type: 'auth', tenant_id: 't1', token: 'x', client_flags: 0x7f });
+    expect(await s.next()).toMatchObject({ type: 'auth_ok', server_flags: 0x7f });
+    const old = await RawStream.open(conn, null);
+    old.send({ type: 'auth', tenant_id: 't1', token: 'x' });
+    expect(await old.next()).toEqual({ type: 'ok' });
+  });
+
+  it('publishes, fans out shared frames with offsets, and acks by request id', async () => {
+    const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
+    const conn = await connectRaw(node);
+    const byId = eventStreams(conn);
+    const control = await RawStream.open(conn);
+    control.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 's', subscription_id: 7 });
+    expect(await control.next()).toEqual({ type: 'subscribed', subscription_id: 7 });
+    const pub = await RawStream.open(conn);
+    pub.write(
+      encodeBinaryPublishBatch({
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 's',
+        payloads: [Buffer.from('a'), Buffer.from('b')],
+        request_id: 41,
+        ack: 'per_batch',
+      }),
+    );
+    pub.send({
+      type: 'publish',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 's',
+      payload: Buffer.from('c'),
+      request_id: 42,
+      ack: 'per_message',
+    });
+    expect(await pub.next()).toEqual({ type: 'publish_ok', request_id: 41 });
+    expect(await pub.next()).toEqual({ type: 'publish_ok', request_id: 42 });
+    await until(() => byId.has(7) && events(byId.get(7)!).length === 3, 'three events');
+    expect(events(byId.get(7)!)).toEqual([
+      { offset: 0, text: 'a' },
+      { offset: 1, text: 'b' },
+      { offset: 2, text: 'c' },
+    ]);
+  });
+
+  it('answers an oversized frame and an unknown flag with errors and keeps serving the stream', async () => {
+    const node = await startBroker({ FELIX_MAX_FRAME_BYTES: '131072', FELIX_CACHE_MAX_VALUE_BYTES: '65536' });
+    const conn = await connectRaw(node);
+    const s = await RawStream.open(conn);
+    s.write(encodeFrame(0, Buffer.alloc(300_000, 0x20)));
+    expect(await s.next()).toMatchObject({ type: 'error', code: 'limit_exceeded' });
+    s.write(encodeFrame(0x200, Buffer.from('{}')));
+    expect(await s.next()).toMatchObject({ type: 'error', code: 'invalid_request' });
+    s.send({
+      type: 'publish',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 's',
+      payload: Buffer.from('ok'),
+      request_id: 1,
+      ack: 'per_message',
+    });
+    expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 1 });
+  });
+
+  it('refuses requests before auth and across tenants', async () => {
+    const node = await startBroker();
+    const conn = await connectRaw(node);
+    const s = await RawStream.open(conn, null);
+    s.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 's' });
+    // Before auth the broker cannot know the client takes error codes, so the message says it.
+    expect(await s.next()).toMatchObject({ type: 'error', message: expect.stringMatching(/must be auth/) });
+    const t = await RawStream.open(conn);
+    t.send({
+      type: 'publish',
+      tenant_id: 'other',
+      namespace: 'ns',
+      stream: 's',
+      payload: Buffer.from('x'),
+      request_id: 5,
+      ack: 'per_message',
+    });
+    expect(await t.next()).toMatchObject({ type: 'publish_error', request_id: 5, code: 'forbidden' });
+  });
+
+  it('replays from earliest and from an offset, and reports both cursor errors', async () => {
+    const node = await startBroker({ FELIX_FANOUT_BATCH: '1', FELIX_STREAM_REPLAY_CAPACITY: '4' });
+    const conn = await connectRaw(node);
+    const byId = eventStreams(conn);
+    const pub = await RawStream.open(conn);
+    for (let i = 0; i < 6; i++) {
+      pub.send({
+        type: 'publish',
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 'r',
+        payload: Buffer.from(`e${i}`),
+        request_id: i,
+        ack: 'per_message',
+      });
+    }
+    for (let i = 0; i < 6; i++) await pub.next();
+    const c = await RawStream.open(conn);
+    c.send({
+      type: 'subscribe',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'r',
+      subscription_id: 1,
+      start: 'earliest',
+    });
+    c.send({
+      type: 'subscribe',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'r',
+      subscription_id: 2,
+      start: { offset: 4 },
+    });
+    c.send({
+      type: 'subscribe',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'r',
+      subscription_id: 3,
+      start: { offset: 0 },
+    });
+    c.send({
+      type: 'subscribe',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'r',
+      subscription_id: 4,
+      start: { offset: 9 },
+    });
+    const replies: DecodedFrame[] = [];
+    for (let i = 0; i < 4; i++) replies.push((await c.next()) as DecodedFrame);
+    expect(replies).toEqual([
+      { type: 'subscribed', subscription_id: 1 },
+      { type: 'subscribed', subscription_id: 2 },
+      { type: 'subscribe_cursor_error', reason: 'too_old', requested: 0, available: 2 },
+      { type: 'subscribe_cursor_error', reason: 'in_future', requested: 9, available: 6 },
+    ]);
+    await until(() => byId.has(1) && events(byId.get(1)!).length === 4, 'earliest replay');
+    expect(events(byId.get(1)!).map((e) => e.text)).toEqual(['e2', 'e3', 'e4', 'e5']);
+    await until(() => byId.has(2) && events(byId.get(2)!).length >= 2, 'offset replay');
+    expect(events(byId.get(2)!).map((e) => e.offset)).toEqual([4, 5]);
+  });
+});
