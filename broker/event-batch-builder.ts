@@ -22,15 +22,18 @@ export class EventBatchBuilder {
   count = 0;
   /** Payload bytes in the frame being built. */
   payloadBytes = 0;
+  /** A frame's prefix is reserved at frameStart (set before its first event is copied). */
+  private open = false;
 
   constructor(private readonly slabBytes = 256 * 1024) {
     this.slab = Buffer.allocUnsafeSlow(slabBytes);
   }
 
   add(payload: Uint8Array): void {
-    if (this.count === 0) {
+    if (!this.open) {
       this.ensure(PREFIX_BYTES);
       this.position = this.frameStart + PREFIX_BYTES;
+      this.open = true;
     }
     const need = 4 + payload.length;
     this.ensure(need);
@@ -53,6 +56,7 @@ export class EventBatchBuilder {
     slab.writeUInt32BE(this.count, start + HEADER_BYTES + 8);
     const frame = slab.subarray(start, this.position);
     this.frameStart = this.position;
+    this.open = false;
     this.count = 0;
     this.payloadBytes = 0;
     return frame;
@@ -61,7 +65,7 @@ export class EventBatchBuilder {
   private ensure(bytes: number): void {
     if (this.position + bytes <= this.slab.length && this.frameStart + bytes <= this.slab.length) return;
     // Move the frame under construction to a fresh slab big enough for it and what comes next.
-    const building = this.count === 0 ? 0 : this.position - this.frameStart;
+    const building = this.open ? this.position - this.frameStart : 0;
     const next = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, 2 * (building + bytes)));
     if (building > 0) this.slab.copy(next, 0, this.frameStart, this.position);
     this.slab = next;

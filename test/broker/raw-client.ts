@@ -1,7 +1,7 @@
 // A protocol-level client for broker tests: real QUIC and the wire codec, no SDK, so tests can send
 // exactly the frames they mean (including broken ones) and see exactly what comes back.
 import { afterEach } from 'vitest';
-import { Endpoint, type Connection, type Stream } from '../../transport/index.js';
+import { Endpoint, type Connection, type Stream, type TransportSettings } from '../../transport/index.js';
 import {
   FrameDecoder,
   KNOWN_FEATURES,
@@ -29,8 +29,11 @@ export async function startBroker(env: Record<string, string> = {}): Promise<Bro
   return node;
 }
 
-export async function connectRaw(node: BrokerNode): Promise<Connection> {
-  const endpoint = await Endpoint.client({ host: '127.0.0.1', port: node.quicAddress.port });
+export async function connectRaw(
+  node: BrokerNode | { quicAddress: { port: number } },
+  settings: Partial<TransportSettings> = {},
+): Promise<Connection> {
+  const endpoint = await Endpoint.client({ host: '127.0.0.1', port: node.quicAddress.port, settings });
   opened.push({ close: () => endpoint.close({ timeoutMs: 100 }) });
   return endpoint.connect();
 }

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { CacheStore, ENTRY_OVERHEAD_BYTES } from '../../broker/cache-store.js';
+
+function store(maxBytes = 1 << 20, clock = { t: 0 }) {
+  const s = new CacheStore(
+    {
+      cacheMaxBytes: maxBytes,
+      cacheMaxKeyBytes: 1024,
+      cacheMaxValueBytes: 1 << 16,
+      cacheExpiryKeysPerTick: 2,
+      cacheExpiryTickMs: 100,
+    },
+    { cacheAllowed: () => ({ ok: true, value: true }) },
+    () => clock.t,
+  );
+  return { s, clock };
+}
+
+describe('CacheStore', () => {
+  it('expires lazily on read once the TTL passed', () => {
+    const { s, clock } = store();
+    s.put('k', Buffer.from('v'), 500);
+    clock.t = 499;
+    expect(s.get('k')?.toString()).toBe('v');
+    clock.t = 500;
+    expect(s.get('k')).toBeNull();
+    expect(s.expirations).toBe(1);
+    expect(s.size).toBe(0);
+  });
+
+  it('expires actively with bounded work per tick, soonest first, skipping renewed keys', () => {
+    const { s, clock } = store();
+    for (let i = 0; i < 5; i++) s.put(`k${i}`, Buffer.from('v'), 100 + i);
+    s.put('k0', Buffer.from('renewed'), 10_000); // its old deadline must not remove it
+    clock.t = 1000;
+    expect(s.expireSome(2)).toBe(2);
+    expect(s.size).toBe(3);
+    expect(s.expireSome(10)).toBe(2);
+    expect(s.size).toBe(1);
+    expect(s.get('k0')?.toString()).toBe('renewed');
+  });
+
+  it('deletes and reports whether the key existed', () => {
+    const { s } = store();
+    s.put('k', Buffer.from('v'), null);
+    expect(s.delete('k')?.toString()).toBe('v');
+    expect(s.delete('k')).toBeNull();
+    expect(s.get('k')).toBeNull();
+  });
+
+  it('evicts least recently used entries first to stay under the byte bound', () => {
+    const entry = ENTRY_OVERHEAD_BYTES + 2 + 100; // key "kN" + 100-byte value
+    const { s } = store(entry * 3);
+    s.put('k1', Buffer.alloc(100), null);
+    s.put('k2', Buffer.alloc(100), null);
+    s.put('k3', Buffer.alloc(100), null);
+    s.get('k1'); // k2 is now the least recently used
+    s.put('k4', Buffer.alloc(100), null);
+    expect(s.get('k2')).toBeNull();
+    expect(s.get('k1')).not.toBeNull();
+    expect(s.get('k3')).not.toBeNull();
+    expect(s.get('k4')).not.toBeNull();
+    expect(s.evictions).toBe(1);
+    expect(s.bytes).toBeLessThanOrEqual(entry * 3);
+  });
+
+  it('counts keys, values and overhead, and keeps an own copy of the value', () => {
+    const { s } = store();
+    const scratch = Buffer.from('abcd');
+    s.put('key', scratch, null);
+    scratch.fill(0);
+    expect(s.get('key')?.toString()).toBe('abcd');
+    expect(s.bytes).toBe(3 + 4 + ENTRY_OVERHEAD_BYTES);
+    s.put('key', Buffer.alloc(10), null);
+    expect(s.bytes).toBe(3 + 10 + ENTRY_OVERHEAD_BYTES);
+  });
+});

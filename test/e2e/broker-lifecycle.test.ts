@@ -1,0 +1,119 @@
+import parsePrometheus from 'parse-prometheus-text-format';
+import { describe, expect, it } from 'vitest';
+import { WireError, encodeBinaryPublishBatch, type BinaryEventBatch } from '../../wire/index.js';
+import { RawStream, connectRaw, eventStreams, until } from '../broker/raw-client.js';
+import { runBrokerExpectingFailure, spawnBroker } from './broker-process.js';
+
+async function httpGet(port: number, path: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, text: await res.text() };
+}
+
+describe('broker process', () => {
+  it('refuses to start on a bad setting, naming the setting, the value and the allowed range', async () => {
+    const { code, stderr } = await runBrokerExpectingFailure({ FELIX_SUB_QUEUE_CAPACITY: '0' });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/FELIX_SUB_QUEUE_CAPACITY/);
+    expect(stderr).toMatch(/"0"/);
+    expect(stderr).toMatch(/from 1 to/);
+    const policy = await runBrokerExpectingFailure({ FELIX_SUB_QUEUE_POLICY: 'drop_oldest' });
+    expect(policy.code).toBe(2);
+    expect(policy.stderr).toMatch(/FELIX_SUB_QUEUE_POLICY.*drop_oldest.*block, drop_new, drop_old/s);
+  });
+
+  it('serves /live, /ready and /metrics in Prometheus text format', async () => {
+    const broker = await spawnBroker();
+    expect((await httpGet(broker.httpPort, '/live')).status).toBe(200);
+    expect((await httpGet(broker.httpPort, '/ready')).status).toBe(200);
+    const conn = await connectRaw({ quicAddress: { port: broker.quicPort } });
+    const pub = await RawStream.open(conn);
+    pub.send({
+      type: 'publish',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'm',
+      payload: Buffer.from('x'),
+      request_id: 1,
+      ack: 'per_message',
+    });
+    await pub.next();
+    const families = parsePrometheus((await httpGet(broker.httpPort, '/metrics')).text);
+    const value = (name: string): number => Number(families.find((f) => f.name === name)?.metrics[0]?.value);
+    expect(value('felix_connections')).toBe(1);
+    expect(value('felix_published_messages_total')).toBe(1);
+    const drops = families.find((f) => f.name === 'felix_subscriber_dropped_events_total')!;
+    expect(drops.metrics.map((m) => m.labels?.policy).sort()).toEqual(['block', 'drop_new', 'drop_old']);
+    expect(families.some((f) => f.name === 'felix_cache_hits_total')).toBe(true);
+  });
+
+  it('drains on SIGTERM: /ready turns 503, every acked message reaches the subscriber, then it exits', async () => {
+    const broker = await spawnBroker({
+      FELIX_SHUTDOWN_DRAIN_TIMEOUT_MS: '20000',
+      FELIX_SUB_QUEUE_CAPACITY: '100000',
+      FELIX_FANOUT_BATCH: '1',
+    });
+    // A subscriber with a small receive window, paused: the broker must hold events for it while draining.
+    const subConn = await connectRaw(
+      { quicAddress: { port: broker.quicPort } },
+      { streamRecvWindow: 16 * 1024 },
+    );
+    const byId = eventStreams(subConn);
+    const control = await RawStream.open(subConn);
+    control.send({
+      type: 'subscribe',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'drain',
+      subscription_id: 1,
+    });
+    await control.next();
+    await until(() => byId.has(1), 'the event stream');
+    const events = byId.get(1)!;
+    events.stream.pause();
+
+    const pubConn = await connectRaw({ quicAddress: { port: broker.quicPort } });
+    const pub = await RawStream.open(pubConn);
+    const payload = Buffer.alloc(1024, 7);
+    for (let i = 0; i < 500; i++) {
+      pub.write(
+        encodeBinaryPublishBatch({
+          tenant_id: 't1',
+          namespace: 'ns',
+          stream: 'drain',
+          payloads: [payload],
+          request_id: i,
+          ack: 'per_message',
+        }),
+      );
+    }
+    const acks = (): number =>
+      pub.frames.filter((f) => !(f instanceof WireError) && f.type === 'publish_ok').length;
+    await until(() => acks() === 500, '500 acks');
+    for (let i = 0; i < 500; i++) await pub.next();
+
+    broker.child.kill('SIGTERM');
+    await until(() => broker.logs.some((l) => l.msg === 'draining for shutdown'), 'the drain to start');
+    expect((await httpGet(broker.httpPort, '/ready')).status).toBe(503);
+    pub.send({
+      type: 'publish',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'drain',
+      payload: Buffer.from('late'),
+      request_id: 999,
+      ack: 'per_message',
+    });
+    expect(await pub.next()).toMatchObject({ type: 'publish_error', request_id: 999, code: 'draining' });
+
+    events.stream.resume();
+    expect(await broker.exited).toBe(0);
+    const offsets = new Set<number>();
+    for (const f of events.frames) {
+      if (f instanceof WireError || f.type !== 'binary_event_batch') continue;
+      const b = f as BinaryEventBatch;
+      b.payloads.forEach((_, i) => offsets.add(b.base_offset! + i));
+    }
+    expect(offsets.size).toBe(500);
+    expect(broker.logs.some((l) => l.msg === 'broker stopped')).toBe(true);
+  });
+});

@@ -1,0 +1,76 @@
+// Starts the real broker program (dist/broker/main.js) as its own process, as users run it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
+
+export const BROKER_MAIN = fileURLToPath(new URL('../../dist/broker/main.js', import.meta.url));
+
+export interface BrokerProcess {
+  readonly child: ChildProcess;
+  readonly quicPort: number;
+  readonly httpPort: number;
+  readonly logs: Record<string, unknown>[];
+  exited: Promise<number | null>;
+}
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of running.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+/** Spawns the broker on ephemeral loopback ports and resolves once it logs that it listens. */
+export function spawnBroker(env: Record<string, string> = {}): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, [BROKER_MAIN], {
+    env: {
+      ...process.env,
+      FELIX_QUIC_BIND: '127.0.0.1:0',
+      FELIX_BROKER_METRICS_BIND: '127.0.0.1:0',
+      FELIX_LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.push(child);
+  const logs: Record<string, unknown>[] = [];
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    let pending = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      pending += d.toString();
+      let nl;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        logs.push(entry);
+        if (entry.msg === 'felix-ts broker listening') {
+          const quic = entry.quic as { port: number };
+          const http = entry.http as { port: number };
+          resolve({ child, quicPort: quic.port, httpPort: http.port, logs, exited });
+        }
+      }
+    });
+    void exited.then((code) => reject(new Error(`broker exited with ${code} before listening: ${stderr}`)));
+  });
+}
+
+/** Runs the broker expecting it to refuse to start; resolves with its exit code and stderr. */
+export function runBrokerExpectingFailure(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [BROKER_MAIN], {
+    env: { ...process.env, FELIX_QUIC_BIND: '127.0.0.1:0', FELIX_BROKER_METRICS_BIND: '127.0.0.1:0', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  running.push(child);
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+}
