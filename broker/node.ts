@@ -29,9 +29,6 @@ export interface BrokerNodeOptions {
   readonly tls?: ServerTls;
 }
 
-// Bytes the transport may hold for one subscriber beyond what quiche accepted; the rest waits in the
-// subscriber's queue, where the queue policy applies.
-const SUBSCRIBER_WRITE_AHEAD = 256 * 1024;
 const STALL_SWEEP_MS = 250;
 const SHUTDOWN_CLOSE_CODE = 0;
 
@@ -89,7 +86,9 @@ export class BrokerNode implements BrokerCore {
       policy: config.subQueuePolicy,
       maxDrops: config.slowSubMaxDrops,
       maxFullMs: config.slowSubMaxFullMs,
-      writeAheadBytes: SUBSCRIBER_WRITE_AHEAD,
+      // FELIX_EVENT_SEND_WINDOW: what the transport may hold for one subscriber beyond what quiche accepted;
+      // the rest waits in the subscriber's queue, where the queue policy applies.
+      writeAheadBytes: config.eventSendWindow,
     };
     this.metrics = createMetricsRegistry(this.stats, {
       connections: () => this.sessions.size,

@@ -146,6 +146,8 @@ export class Topic {
     this.chargedBytes.length = 0;
     const subs = this.subscribers;
     const now = performance.now();
-    for (let i = 0; i < subs.length; i++) subs[i]!.offer(frame, now);
+    // Backwards: an offer may evict that subscriber, which swaps the last one into its slot — one this
+    // loop has already served.
+    for (let i = subs.length - 1; i >= 0; i--) subs[i]!.offer(frame, now);
   }
 }

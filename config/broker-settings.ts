@@ -14,6 +14,7 @@ import {
   FRAME_ENVELOPE_RESERVE_BYTES,
   MAX_FRAME_LIMIT,
   QUEUE_POLICIES,
+  eventWindows,
   sharedSettings,
   streamWithinConnectionWindow,
   windowSettings,
@@ -50,6 +51,7 @@ const brokerSettings = defineSettings({
     doc: 'PEM private key of FELIX_TLS_CERT. Set both or neither.',
   }),
   ...sharedSettings,
+  eventSendWindow: eventWindows.eventSendWindow,
   ...windowSettings('broker', 'every connection the broker accepts', {
     conn: 256 * MiB,
     stream: 64 * MiB,

@@ -13,6 +13,7 @@ import {
   FRAME_ENVELOPE_RESERVE_BYTES,
   MAX_FRAME_LIMIT,
   QUEUE_POLICIES,
+  eventWindows,
   sharedSettings,
   streamWithinConnectionWindow,
   windowSettings,
@@ -83,11 +84,7 @@ const clientSettings = defineSettings({
       'QUIC connections the client spreads its subscriptions over. Each carries the event streams the ' +
       'broker opens for its subscriptions, so more connections mean more independent flow-control windows.',
   }),
-  ...windowSettings('event', "the client's event connections", {
-    conn: 256 * MiB,
-    stream: 64 * MiB,
-    send: 256 * MiB,
-  }),
+  ...eventWindows,
   eventRouterMaxPending: integer({
     env: 'FELIX_EVENT_ROUTER_MAX_PENDING',
     default: 16_384,

@@ -181,3 +181,30 @@ export function streamWithinConnectionWindow<P extends WindowPrefix, C extends R
     holds: (config) => config[stream] <= config[connection],
   };
 }
+
+const eventWindowSettings = windowSettings('event', "the client's event connections", {
+  conn: 256 * MiB,
+  stream: 64 * MiB,
+  send: 256 * MiB,
+});
+
+/**
+ * The event windows. The send window is read by both sides: the broker bounds the bytes it queues for
+ * each subscription's event stream with it, the client the bytes its event connections queue.
+ */
+export const eventWindows = {
+  ...eventWindowSettings,
+  eventSendWindow: byteSize({
+    env: 'FELIX_EVENT_SEND_WINDOW',
+    default: 256 * MiB,
+    profiles: { 'high-memory': HIGH_MEMORY_WINDOWS.send },
+    min: 0,
+    max: WINDOW_MAX,
+    zeroMeans: 'means the broker queues nothing for a subscriber beyond what quiche accepts',
+    doc:
+      "Event send window. On the broker: bytes queued for one subscription's event stream beyond what quiche " +
+      "has accepted; past it the subscription's own queue (FELIX_SUB_QUEUE_CAPACITY) fills and its " +
+      'FELIX_SUB_QUEUE_POLICY applies, so it is the burst a subscriber absorbs before blocking or drops. ' +
+      'On the client: bytes its event connections may hold queued for sending.',
+  }),
+};

@@ -183,7 +183,7 @@ export class Connection {
       stream.inPendingList = true;
       this.pendingStreams.push(stream);
     }
-    if (this.queuedBytes > this.driver.settings.sendWindow || stream.queued > stream.highWaterMark) {
+    if (stream.queued > stream.highWaterMark || this.queuedBytes > this.driver.settings.sendWindow) {
       stream.needDrain = true;
       return false;
     }
@@ -262,7 +262,7 @@ export class Connection {
       else stream.inPendingList = false;
     }
     list.length = kept;
-    if (this.queuedBytes <= this.driver.settings.sendWindow) this.fireDrains();
+    this.fireDrains();
   }
 
   /** @internal Builds the close notice once quiche is draining or closed. */
@@ -353,10 +353,18 @@ export class Connection {
   }
 
   private fireDrains(): void {
+    // A waiting writer may go on once its own queue is below its high-water mark and either the connection
+    // is back within its send window or this stream has nothing queued at all: a stream whose bytes quiche
+    // has all taken is not the one filling the window, so a stalled sibling cannot hold it back.
+    const withinWindow = this.queuedBytes <= this.driver.settings.sendWindow;
     // Collect first: a drain handler may write again and re-arm needDrain on the same stream.
     const round = this.drainRound;
     for (const stream of this.streams.values()) {
-      if (stream.needDrain && stream.queued <= stream.highWaterMark) {
+      if (
+        stream.needDrain &&
+        stream.queued <= stream.highWaterMark &&
+        (withinWindow || stream.queued === 0)
+      ) {
         stream.needDrain = false;
         round.push(stream);
       }

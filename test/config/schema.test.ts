@@ -18,7 +18,7 @@ describe('the settings catalogue', () => {
     ['FELIX_EVENT_CONN_POOL', 'client'],
     ['FELIX_EVENT_CONN_RECV_WINDOW', 'client'],
     ['FELIX_EVENT_STREAM_RECV_WINDOW', 'client'],
-    ['FELIX_EVENT_SEND_WINDOW', 'client'],
+    ['FELIX_EVENT_SEND_WINDOW', 'broker+client'],
     ['FELIX_EVENT_BATCH_MAX_DELAY_US', 'broker'],
     ['FELIX_EVENT_BATCH_MAX_EVENTS', 'broker'],
     ['FELIX_EVENT_BATCH_MAX_BYTES', 'broker'],
