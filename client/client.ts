@@ -1,0 +1,217 @@
+/**
+ * The client: one object per broker, holding a publish pool (FELIX_PUB_CONN_POOL connections ×
+ * FELIX_PUB_STREAMS_PER_CONN long-lived publish streams) and an event pool (FELIX_EVENT_CONN_POOL
+ * connections carrying control and event streams), each on its own endpoint so each family's
+ * flow-control windows are its own. Pools connect lazily; connect() opens one publish stream so that a
+ * wrong address, certificate or token fails there, with a clear error, rather than at the first publish.
+ */
+import { Endpoint, type ClientTlsOptions } from '../transport/index.js';
+import type { ClientConfig } from './config.js';
+import { ConnectionPool } from './connection-pool.js';
+import { FelixError, toFelixError, withContext } from './errors.js';
+import { EventRouter } from './event-router.js';
+import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
+import { Publisher, type Payload, type PublishOptions } from './publisher.js';
+import { Subscriber } from './subscriber.js';
+import type { Subscription, SubscribeOptions } from './subscription.js';
+import { clientTlsOptions } from './tls.js';
+import { transportSettingsFor, type PoolFamily } from './transport-settings.js';
+import { WorkerPool } from './worker-pool.js';
+
+// Bound on waiting for close packets to leave the socket once every stream is finished.
+const ENDPOINT_CLOSE_MS = 500;
+
+/**
+ * Connects to a broker. Options are merged once with FELIX_PROFILE, the YAML file (FELIX_CLIENT_CONFIG)
+ * and the environment (options win), then frozen. Throws ConfigError for a bad option or setting, and
+ * FelixError `connect_failed` / `auth_failed` / `timeout` when the broker cannot be used.
+ */
+export async function connect(options: ConnectOptions = {}): Promise<FelixClient> {
+  const resolved = resolveOptions(options);
+  const client = new FelixClient(resolved, clientTlsOptions(resolved.config));
+  await client.verify();
+  return client;
+}
+
+export class FelixClient {
+  readonly config: ClientConfig;
+  readonly tenant: string;
+  readonly namespace: string;
+  /** host:port connected to. */
+  readonly broker: string;
+
+  private readonly endpoints = new Map<PoolFamily, Promise<Endpoint>>();
+  private readonly warned = new Set<string>();
+  private readonly publishPool: WorkerPool;
+  private readonly eventPool: ConnectionPool<EventRouter>;
+  private readonly subscriber: Subscriber;
+  private publisher: Publisher | null = null;
+  private closing: Promise<void> | null = null;
+
+  /** @internal use connect() */
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly tls: ClientTlsOptions,
+  ) {
+    const { config } = options;
+    this.config = config;
+    this.tenant = options.tenant;
+    this.namespace = options.namespace;
+    this.broker = options.host.includes(':')
+      ? `[${options.host}]:${options.port}`
+      : `${options.host}:${options.port}`;
+    this.publishPool = new WorkerPool({
+      name: 'publish',
+      connections: {
+        size: config.pubConnPool,
+        endpoint: () => this.endpoint('pub'),
+        connectTimeoutMs: options.connectTimeoutMs,
+      },
+      streamsPerConnection: config.pubStreamsPerConn,
+      stream: {
+        tenant: options.tenant,
+        token: options.token,
+        maxFrameBytes: config.maxFrameBytes,
+        requestTimeoutMs: options.requestTimeoutMs,
+        connectTimeoutMs: options.connectTimeoutMs,
+        maxQueuedBytes: options.publishQueueBytes,
+        onWarning: options.onWarning,
+      },
+    });
+    this.eventPool = new ConnectionPool<EventRouter>({
+      name: 'event',
+      size: config.eventConnPool,
+      endpoint: () => this.endpoint('event'),
+      connectTimeoutMs: options.connectTimeoutMs,
+      attach: (connection, index) =>
+        new EventRouter(connection, {
+          maxFrameBytes: config.maxFrameBytes,
+          maxPending: config.eventRouterMaxPending,
+          onWarning: options.onWarning,
+          label: `event connection ${index}`,
+        }),
+    });
+    this.subscriber = new Subscriber(this.eventPool, {
+      tenant: options.tenant,
+      token: options.token,
+      namespace: options.namespace,
+      maxFrameBytes: config.maxFrameBytes,
+      queueCapacity: config.clientSubQueueCapacity,
+      queuePolicy: config.clientSubQueuePolicy,
+      requestTimeoutMs: options.requestTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
+      closeTimeoutMs: options.closeTimeoutMs,
+      onWarning: options.onWarning,
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closing !== null;
+  }
+
+  /**
+   * Publishes one payload to `stream` (in the client's tenant and, unless given, namespace). Resolves when
+   * the broker acknowledged it (ack per_message, the default), or when the client accepted it (ack none).
+   * The payload is copied before this returns: the caller may reuse its buffer at once.
+   */
+  publish(stream: string, payload: Payload, options?: PublishOptions): Promise<void> {
+    const publisher = this.publisher;
+    if (publisher === null || this.closing !== null) return Promise.reject(this.notConnected());
+    return publisher.publish(stream, payload, options);
+  }
+
+  /** Publishes several payloads to one stream, in order (ack per_batch by default). */
+  publishBatch(stream: string, payloads: readonly Payload[], options?: PublishOptions): Promise<void> {
+    const publisher = this.publisher;
+    if (publisher === null || this.closing !== null) return Promise.reject(this.notConnected());
+    return publisher.publishBatch(stream, payloads, options);
+  }
+
+  /** Subscribes to `stream`; resolves once the broker confirmed (`subscribed`). */
+  subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription> {
+    if (this.closing !== null) return Promise.reject(this.notConnected());
+    return this.subscriber.subscribe(stream, options);
+  }
+
+  /** Resolves once every publish accepted so far has been written and acknowledged (or has failed). */
+  flush(): Promise<void> {
+    return this.publishPool.flush();
+  }
+
+  /**
+   * Flushes what was accepted (publishes written, acks awaited, unacknowledged publishes confirmed by the
+   * broker finishing each publish stream), unsubscribes, and closes every connection, all within
+   * closeTimeoutMs; what is still outstanding then fails with `timeout` or `connection_closed`.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** @internal opens publish stream 0 and learns what the broker supports. */
+  async verify(): Promise<void> {
+    try {
+      const negotiated = await this.publishPool.worker(0).ready;
+      this.publisher = new Publisher(this.publishPool, negotiated, {
+        tenant: this.tenant,
+        namespace: this.namespace,
+        sharding: this.config.pubSharding,
+        chunkBytes: this.config.publishChunkBytes,
+        maxFrameBytes: this.config.maxFrameBytes,
+      });
+    } catch (error) {
+      await this.close();
+      throw withContext(
+        toFelixError(error, 'connect_failed', 'connect'),
+        `cannot connect to the broker at ${this.broker}`,
+      );
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    const timeoutMs = this.options.closeTimeoutMs;
+    this.eventPool.markClosed();
+    await Promise.all([this.publishPool.close(timeoutMs), this.subscriber.close()]);
+    const endpoints = await Promise.allSettled(this.endpoints.values());
+    await Promise.all(
+      endpoints.map((settled) =>
+        settled.status === 'fulfilled'
+          ? settled.value.close({ reason: 'client closed', timeoutMs: ENDPOINT_CLOSE_MS })
+          : undefined,
+      ),
+    );
+  }
+
+  private endpoint(family: PoolFamily): Promise<Endpoint> {
+    let endpoint = this.endpoints.get(family);
+    if (endpoint === undefined) {
+      endpoint = Endpoint.client({
+        host: this.options.host,
+        port: this.options.port,
+        settings: transportSettingsFor(this.config, family),
+        tls: this.tls,
+        onWarning: (message) => this.warnOnce(message),
+      });
+      this.endpoints.set(family, endpoint);
+      // A failed endpoint is retried on next use; its error reaches the caller through the pool.
+      endpoint.catch(() => {
+        if (this.endpoints.get(family) === endpoint) this.endpoints.delete(family);
+      });
+    }
+    return endpoint;
+  }
+
+  // Each family's endpoint repeats the same TLS notice; once is enough.
+  private warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    this.options.onWarning(message);
+  }
+
+  private notConnected(): FelixError {
+    return new FelixError(
+      'not_connected',
+      this.closing !== null ? 'the client is closed' : 'the client is not connected yet',
+    );
+  }
+}

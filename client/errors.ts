@@ -1,0 +1,112 @@
+/**
+ * Every failure the SDK reports is a FelixError with a machine-readable `code`, so applications branch on
+ * the code (retry, resubscribe from `available`, give up) and never parse messages.
+ */
+import { ConnectionClosedError, TransportError } from '../transport/index.js';
+import type { ErrorCode, ErrorDetail, RetryClass, TypedErrorFields } from '../wire/index.js';
+
+export type FelixErrorCode =
+  /** The operation needs a connected client: connect() has not finished, or close() has begun. */
+  | 'not_connected'
+  /** The broker could not be reached, or the QUIC/TLS handshake failed (wrong address, port, certificate). */
+  | 'connect_failed'
+  /** The broker refused the credentials (`auth` answered with `error`). */
+  | 'auth_failed'
+  /** A connection or stream ended while the operation was in flight; its outcome is unknown. */
+  | 'connection_closed'
+  /** No answer within the request timeout; the outcome is unknown (the publish may still be delivered). */
+  | 'timeout'
+  /** The broker answered a publish with publish_error (see `brokerCode`, `retry`). */
+  | 'publish_rejected'
+  /** The broker answered with a generic `error` (e.g. to a subscribe). */
+  | 'broker_error'
+  /** `start: {offset}` is older than what the broker retains; `available` is the oldest retained offset. */
+  | 'cursor_too_old'
+  /** `start: {offset}` is beyond the stream's tail; `available` is the tail. */
+  | 'cursor_in_future'
+  /** The broker ended the subscription because it did not keep up (its queue policy's last resort). */
+  | 'subscription_evicted'
+  /** A payload the broker cannot take: larger than a frame, and the broker has no chunked publish. */
+  | 'payload_too_large'
+  /** A local bound was reached (e.g. FELIX_EVENT_ROUTER_MAX_PENDING). */
+  | 'limit_exceeded'
+  /** The broker sent something this client cannot make sense of. */
+  | 'protocol_error'
+  /** A bad argument or connect option. */
+  | 'invalid_argument';
+
+export interface FelixErrorOptions {
+  cause?: unknown;
+  /** The broker's error code (`error.code` / `publish_error.code`), when it sent one. */
+  brokerCode?: ErrorCode;
+  retry?: RetryClass;
+  detail?: ErrorDetail;
+  /** Cursor errors: the offset asked for and the nearest one the broker can serve. */
+  requested?: number;
+  available?: number;
+}
+
+export class FelixError extends Error {
+  override readonly name = 'FelixError';
+  readonly code: FelixErrorCode;
+  readonly brokerCode: ErrorCode | undefined;
+  readonly retry: RetryClass | undefined;
+  readonly detail: ErrorDetail | undefined;
+  readonly requested: number | undefined;
+  readonly available: number | undefined;
+
+  constructor(code: FelixErrorCode, message: string, options: FelixErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.brokerCode = options.brokerCode;
+    this.retry = options.retry;
+    this.detail = options.detail;
+    this.requested = options.requested;
+    this.available = options.available;
+  }
+}
+
+export function isFelixError(value: unknown): value is FelixError {
+  return value instanceof FelixError;
+}
+
+/** A FelixError carrying the typed fields of a broker `error`/`publish_error`. */
+export function brokerError(
+  code: FelixErrorCode,
+  prefix: string,
+  reply: TypedErrorFields & { message: string },
+) {
+  return new FelixError(code, `${prefix}: ${reply.message}`, {
+    brokerCode: reply.code,
+    retry: reply.retry,
+    detail: reply.detail,
+  });
+}
+
+/**
+ * Wraps whatever a lower layer threw: FelixErrors pass through, transport errors keep their meaning
+ * (a closed connection is `connection_closed` whichever layer saw it), anything else becomes `fallback`.
+ */
+export function toFelixError(error: unknown, fallback: FelixErrorCode, context: string): FelixError {
+  if (error instanceof FelixError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ConnectionClosedError) {
+    return new FelixError('connection_closed', `${context}: ${message}`, { cause: error });
+  }
+  if (error instanceof TransportError && error.code === 'stream_closed') {
+    return new FelixError('connection_closed', `${context}: ${message}`, { cause: error });
+  }
+  return new FelixError(fallback, `${context}: ${message}`, { cause: error });
+}
+
+/** The same error with `context` in front of its message (typed fields kept; the original as cause). */
+export function withContext(error: FelixError, context: string): FelixError {
+  return new FelixError(error.code, `${context}: ${error.message}`, {
+    cause: error,
+    brokerCode: error.brokerCode,
+    retry: error.retry,
+    detail: error.detail,
+    requested: error.requested,
+    available: error.available,
+  });
+}

@@ -1,0 +1,17 @@
+/**
+ * The felix-ts client SDK: publish to and subscribe to streams on a felix-ts (or Felix) broker over QUIC.
+ *
+ *   const client = await connect({ broker: '127.0.0.1:5000', tenant: 't1' });
+ *   await client.publish('orders', payload);
+ *   const sub = await client.subscribe('orders', { start: 'earliest' });
+ *   for await (const event of sub) handle(event.payload, event.offset);
+ *   await client.close();
+ */
+export { connect, type FelixClient } from './client.js';
+export type { ConnectOptions, SessionOptions, ConfigSourceOptions } from './options.js';
+export type { Payload, PublishOptions } from './publisher.js';
+export type { Subscription, SubscribeOptions, FelixEvent, GapInfo } from './subscription.js';
+export type { QueuePolicy } from './async-queue.js';
+export { FelixError, isFelixError, type FelixErrorCode } from './errors.js';
+export { loadClientConfig, ConfigError, type ClientConfig, type ClientSettingOptions } from './config.js';
+export type { AckMode, StartPosition, ErrorCode, RetryClass } from '../wire/index.js';

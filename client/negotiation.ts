@@ -1,0 +1,57 @@
+/**
+ * What the broker confirmed in `auth_ok`, reduced to the decisions the SDK makes from it. Use only what
+ * the broker advertised (never our own set), and a broker answering a plain `ok` predates negotiation:
+ * it gets the original three flags and no features (docs/protocol.md, Negotiation).
+ */
+import {
+  FEATURE_PUBLISH_CHUNK,
+  FLAG_BINARY_PUBLISH_ACKED,
+  FLAG_BINARY_PUBLISH_BATCH,
+  FLAG_MSGPACK,
+  KNOWN_FEATURES,
+  KNOWN_FLAGS,
+  negotiateFlags,
+  supportsFeature,
+  supportsFlags,
+  type AuthMessage,
+  type AuthOkMessage,
+  type OkMessage,
+} from '../wire/index.js';
+
+export interface Negotiated {
+  /** Frame flags both sides support. */
+  readonly flags: number;
+  /** Feature bits the broker serves (and we know). */
+  readonly features: number;
+  /** Messages travel as MessagePack (flag 0x40) instead of JSON. */
+  readonly msgpack: boolean;
+  /** Plain binary publish batches (0x01) may be sent. */
+  readonly binaryPublish: boolean;
+  /** Acked binary publish batches (0x09) may be sent; otherwise acked publishes go as messages. */
+  readonly binaryAckedPublish: boolean;
+  /** The broker reassembles `publish_chunk`. */
+  readonly publishChunks: boolean;
+}
+
+export function authMessage(tenant: string, token: string): AuthMessage {
+  return {
+    type: 'auth',
+    tenant_id: tenant,
+    token,
+    client_flags: KNOWN_FLAGS,
+    client_features: KNOWN_FEATURES,
+  };
+}
+
+export function negotiate(reply: AuthOkMessage | OkMessage): Negotiated {
+  const flags = negotiateFlags(reply.type === 'auth_ok' ? reply.server_flags : undefined);
+  const features = reply.type === 'auth_ok' ? ((reply.server_features ?? 0) & KNOWN_FEATURES) >>> 0 : 0;
+  return Object.freeze({
+    flags,
+    features,
+    msgpack: supportsFlags(flags, FLAG_MSGPACK),
+    binaryPublish: supportsFlags(flags, FLAG_BINARY_PUBLISH_BATCH),
+    binaryAckedPublish: supportsFlags(flags, FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED),
+    publishChunks: supportsFeature(features, FEATURE_PUBLISH_CHUNK),
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * Gap detection from offsets. Every event carries its per-stream offset; the subscription expects them
+ * consecutive. An offset above the expected one means the broker dropped events for this subscriber (its
+ * queue policy): a gap of `offset - expected` missed events. An offset below it was already seen or lies
+ * before the requested start (a replayed first frame may begin earlier): the event is skipped.
+ */
+import type { StartPosition } from '../wire/index.js';
+
+export class OffsetTracker {
+  /** Gaps seen (runs of missed offsets). */
+  gaps = 0;
+  /** Events the broker dropped, summed over all gaps. */
+  missed = 0;
+  /** Events skipped for lying below the cursor. */
+  skipped = 0;
+  /** The next offset expected; -1 until the first event fixes it ('latest' and 'earliest' starts). */
+  private expected: number;
+
+  constructor(start: StartPosition = 'latest') {
+    this.expected = typeof start === 'object' ? start.offset : -1;
+  }
+
+  /** The next offset expected, or -1 before the first event of a 'latest'/'earliest' subscription. */
+  get nextOffset(): number {
+    return this.expected;
+  }
+
+  /**
+   * Takes the offset of the next event received. Returns -1 when the event must be skipped, otherwise
+   * how many offsets were missed right before it (0 normally).
+   */
+  accept(offset: number): number {
+    const expected = this.expected;
+    if (expected < 0 || offset === expected) {
+      this.expected = offset + 1;
+      return 0;
+    }
+    if (offset < expected) {
+      this.skipped++;
+      return -1;
+    }
+    this.expected = offset + 1;
+    const missed = offset - expected;
+    this.gaps++;
+    this.missed += missed;
+    return missed;
+  }
+}

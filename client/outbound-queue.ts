@@ -1,0 +1,238 @@
+/**
+ * The send side of one long-lived stream (a publish or cache worker): writes frames straight to the
+ * transport while it takes them, queues them while it pushes back, and interleaves chunked publishes with
+ * everything else.
+ *
+ * Bounds. Frames admitted here but not yet written count against `maxQueuedBytes`; while they reach it,
+ * new frames wait unadmitted, in order, and their senders get a promise that settles on admission. So the
+ * client holds at most `maxQueuedBytes` (plus one frame or chunked publish that started below the bound)
+ * per worker, and callers that await their publishes are slowed to the broker's pace.
+ *
+ * Chunks. A chunked publish (a run of `publish_chunk` frames) sends one chunk per turn of the event loop;
+ * frames queued meanwhile go out between its chunks, so one huge publish does not hold up small ones. The
+ * `order` key (the target stream) keeps per-stream order: a frame for a stream with a chunked publish in
+ * progress waits behind that publish's last chunk, because the broker appends the publish only then.
+ */
+
+/** Where frames go: the transport stream. false means "stop until drained()"; the frame was still taken. */
+export interface FrameSink {
+  write(frame: Uint8Array): boolean;
+}
+
+/** Runs `turn` after pending I/O; setImmediate in production, a manual stepper in tests. */
+export type TurnScheduler = (turn: () => void) => void;
+
+export interface OutboundQueueOptions {
+  readonly maxQueuedBytes: number;
+  readonly scheduleTurn?: TurnScheduler;
+}
+
+/** Waiting frames' senders get this; only allocated for a frame that actually has to wait. */
+interface Admission {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+class Item {
+  /** Next chunk to send (chunked items only). */
+  next = 0;
+  /** Frames for the same `order` queued while this chunked publish is unfinished. */
+  behind: Item[] | null = null;
+  admission: Admission | null = null;
+
+  constructor(
+    readonly frame: Buffer | null,
+    readonly chunks: readonly Buffer[] | null,
+    readonly order: object | undefined,
+    readonly bytes: number,
+  ) {}
+}
+
+const defaultScheduler: TurnScheduler = (turn) => setImmediate(turn);
+
+export class OutboundQueue {
+  /** Fires when the queue becomes empty (nothing admitted or waiting). */
+  onIdle: (() => void) | null = null;
+
+  private sink: FrameSink | null = null;
+  private blocked = false;
+  private failure: Error | null = null;
+  private ready: Item[] = [];
+  private readyHead = 0;
+  private readonly chunkJobs: Item[] = [];
+  private readonly lastJobByOrder = new Map<object, Item>();
+  private waiting: Item[] = [];
+  private waitingHead = 0;
+  private queued = 0;
+  private turnScheduled = false;
+  private readonly maxQueuedBytes: number;
+  private readonly scheduleTurn: TurnScheduler;
+  private readonly turnBound = (): void => this.turn();
+
+  constructor(options: OutboundQueueOptions) {
+    this.maxQueuedBytes = options.maxQueuedBytes;
+    this.scheduleTurn = options.scheduleTurn ?? defaultScheduler;
+  }
+
+  /** Bytes admitted and not yet written. */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  /** Frames waiting for room (not admitted, not counted in queuedBytes). */
+  get waitingFrames(): number {
+    return this.waiting.length - this.waitingHead;
+  }
+
+  get idle(): boolean {
+    return this.queued === 0 && this.waitingHead === this.waiting.length;
+  }
+
+  /** The stream is ready (authenticated): start writing. */
+  attach(sink: FrameSink): void {
+    this.sink = sink;
+    this.blocked = false;
+    this.pump();
+  }
+
+  /** The transport can take more (its onDrain). */
+  drained(): void {
+    this.blocked = false;
+    this.pump();
+  }
+
+  /**
+   * Sends one frame, or queues it. Returns undefined when the frame was admitted at once, otherwise a
+   * promise that resolves when it is admitted (or rejects when the queue fails first). With `notify`
+   * false no promise is made: the caller already has one (an ack) that covers the wait.
+   */
+  send(frame: Buffer, order?: object, notify = true): Promise<void> | undefined {
+    if (
+      this.sink !== null &&
+      !this.blocked &&
+      this.readyHead === this.ready.length &&
+      this.waitingHead === this.waiting.length &&
+      (this.chunkJobs.length === 0 || order === undefined || !this.lastJobByOrder.has(order))
+    ) {
+      // The fast path: nothing ahead of this frame, so it goes straight to the transport.
+      if (!this.sink.write(frame)) this.blocked = true;
+      return undefined;
+    }
+    return this.enqueue(new Item(frame, null, order, frame.byteLength), notify);
+  }
+
+  /** Sends a chunked publish, one chunk per turn; same contract as send(). */
+  sendChunked(chunks: readonly Buffer[], order?: object, notify = true): Promise<void> | undefined {
+    let bytes = 0;
+    for (let i = 0; i < chunks.length; i++) bytes += chunks[i]!.byteLength;
+    return this.enqueue(new Item(null, chunks, order, bytes), notify);
+  }
+
+  /** Drops everything: waiting senders get `error`. The owner fails the requests it registered. */
+  fail(error: Error): void {
+    if (this.failure !== null) return;
+    this.failure = error;
+    this.sink = null;
+    for (let i = this.waitingHead; i < this.waiting.length; i++) this.waiting[i]!.admission?.reject(error);
+    this.waiting = [];
+    this.waitingHead = 0;
+    this.ready = [];
+    this.readyHead = 0;
+    this.chunkJobs.length = 0;
+    this.lastJobByOrder.clear();
+    this.queued = 0;
+  }
+
+  private enqueue(item: Item, notify: boolean): Promise<void> | undefined {
+    if (this.failure !== null) return notify ? Promise.reject(this.failure) : undefined;
+    if (this.waitingHead === this.waiting.length && this.queued < this.maxQueuedBytes) {
+      this.admit(item);
+      this.pump();
+      return undefined;
+    }
+    this.waiting.push(item);
+    if (!notify) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      item.admission = { resolve, reject };
+    });
+  }
+
+  private admit(item: Item): void {
+    this.queued += item.bytes;
+    if (item.chunks !== null) {
+      this.chunkJobs.push(item);
+      if (item.order !== undefined) this.lastJobByOrder.set(item.order, item);
+      return;
+    }
+    const job = item.order === undefined ? undefined : this.lastJobByOrder.get(item.order);
+    if (job !== undefined) (job.behind ??= []).push(item);
+    else this.ready.push(item);
+  }
+
+  /** Writes ready frames until the transport pushes back, admits waiting frames as room frees up. */
+  private pump(): void {
+    for (;;) {
+      const sink = this.sink;
+      if (sink === null) return;
+      while (!this.blocked && this.readyHead < this.ready.length) {
+        const item = this.ready[this.readyHead++]!;
+        this.queued -= item.bytes;
+        if (!sink.write(item.frame!)) this.blocked = true;
+      }
+      if (this.readyHead === this.ready.length && this.readyHead > 0) {
+        this.ready.length = 0;
+        this.readyHead = 0;
+      }
+      if (!this.admitWaiting()) break;
+    }
+    this.scheduleChunkTurn();
+    if (this.idle) this.onIdle?.();
+  }
+
+  private scheduleChunkTurn(): void {
+    if (this.chunkJobs.length > 0 && !this.blocked && !this.turnScheduled && this.sink !== null) {
+      this.turnScheduled = true;
+      this.scheduleTurn(this.turnBound);
+    }
+  }
+
+  /** Admits waiting frames while there is room; true if any became ready to write. */
+  private admitWaiting(): boolean {
+    let admitted = false;
+    while (this.waitingHead < this.waiting.length && this.queued < this.maxQueuedBytes) {
+      const item = this.waiting[this.waitingHead++]!;
+      this.admit(item);
+      item.admission?.resolve();
+      item.admission = null;
+      admitted = true;
+    }
+    if (this.waitingHead === this.waiting.length && this.waitingHead > 0) {
+      this.waiting.length = 0;
+      this.waitingHead = 0;
+    }
+    return admitted && !this.blocked && this.readyHead < this.ready.length;
+  }
+
+  /** One chunk of the oldest chunked publish, after everything that became ready since the last turn. */
+  private turn(): void {
+    // turnScheduled stays set until the end, so the pumps below do not schedule a second turn.
+    this.pump();
+    const sink = this.sink;
+    if (sink !== null && !this.blocked && this.chunkJobs.length > 0) {
+      const job = this.chunkJobs[0]!;
+      const chunk = job.chunks![job.next++]!;
+      this.queued -= chunk.byteLength;
+      if (!sink.write(chunk)) this.blocked = true;
+      if (job.next === job.chunks!.length) {
+        this.chunkJobs.shift();
+        if (job.order !== undefined && this.lastJobByOrder.get(job.order) === job) {
+          this.lastJobByOrder.delete(job.order);
+        }
+        if (job.behind !== null) for (const item of job.behind) this.ready.push(item);
+      }
+      this.pump();
+    }
+    this.turnScheduled = false;
+    this.scheduleChunkTurn();
+  }
+}

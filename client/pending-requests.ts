@@ -1,0 +1,134 @@
+/**
+ * Requests awaiting their answer on one stream, matched by request_id in any order: one Map lookup per
+ * answer, no closure per request. Timeouts are swept by a single timer per stream instead of a timer per
+ * request: every request gets the same timeout, so deadlines grow in insertion order and a sweep stops at
+ * the first request still in time.
+ */
+import { FelixError } from './errors.js';
+
+/** What a stream settles when an answer comes; PendingReply is the one implementation. */
+export interface Settleable {
+  /** Names the request in errors ("publish to t1/default/orders"). */
+  readonly what: string;
+  partDone(value: unknown): void;
+  fail(error: Error): void;
+}
+
+/**
+ * One caller's promise. A request split over several frames (a large batch) registers one request id
+ * per frame against the same PendingReply, which settles when all of them are answered or any fails.
+ */
+export class PendingReply<T = void> implements Settleable {
+  readonly promise: Promise<T>;
+  private resolveFn!: (value: T) => void;
+  private rejectFn!: (error: Error) => void;
+  /** Answers still expected. */
+  remaining: number;
+  settled = false;
+
+  constructor(
+    parts = 1,
+    readonly what = 'request',
+  ) {
+    this.remaining = parts;
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolveFn = resolve;
+      this.rejectFn = reject;
+    });
+  }
+
+  /** One part answered; resolves once every part has been. */
+  partDone(value: T): void {
+    if (this.settled || --this.remaining > 0) return;
+    this.settled = true;
+    this.resolveFn(value);
+  }
+
+  fail(error: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.rejectFn(error);
+  }
+}
+
+interface Entry {
+  readonly reply: Settleable;
+  readonly deadline: number;
+}
+
+export class PendingRequests {
+  private readonly entries = new Map<number, Entry>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly sweepBound = (): void => this.onTimer();
+
+  constructor(
+    private readonly timeoutMs: number,
+    /** Names the stream in timeout messages. */
+    private readonly label: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  add(requestId: number, reply: Settleable): void {
+    this.entries.set(requestId, { reply, deadline: this.now() + this.timeoutMs });
+    // Armed lazily and re-armed only while requests remain: a ping-pong publisher does not create and
+    // clear a timer per message.
+    if (this.timer === null) this.arm();
+  }
+
+  /** Removes and returns the request answered by `requestId`, or undefined for an unknown (late) id. */
+  take(requestId: number): Settleable | undefined {
+    const entry = this.entries.get(requestId);
+    if (entry === undefined) return undefined;
+    this.entries.delete(requestId);
+    return entry.reply;
+  }
+
+  /** Fails every request (the stream or connection ended). */
+  failAll(error: Error): void {
+    for (const entry of this.entries.values()) entry.reply.fail(error);
+    this.entries.clear();
+    this.disarm();
+  }
+
+  /** Fails the requests whose deadline has passed; returns how many. */
+  sweep(): number {
+    const now = this.now();
+    let expired = 0;
+    for (const [requestId, entry] of this.entries) {
+      if (entry.deadline > now) break;
+      this.entries.delete(requestId);
+      entry.reply.fail(
+        new FelixError(
+          'timeout',
+          `${this.label}: no answer to ${entry.reply.what} (request ${requestId}) within ${this.timeoutMs} ms; it may still be processed`,
+        ),
+      );
+      expired++;
+    }
+    return expired;
+  }
+
+  dispose(): void {
+    this.disarm();
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    this.sweep();
+    if (this.entries.size > 0) this.arm();
+  }
+
+  private arm(): void {
+    // A quarter of the timeout: a request fails between 1× and 1.25× its timeout.
+    this.timer = setTimeout(this.sweepBound, Math.max(1, Math.ceil(this.timeoutMs / 4)));
+  }
+
+  private disarm(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

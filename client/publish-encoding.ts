@@ -1,0 +1,143 @@
+/**
+ * Publish frames as the broker confirmed it can take them: binary publish batches when negotiated (acked
+ * ones, 0x09, only when 0x08 was confirmed; otherwise `publish_batch` messages), and `publish_chunk` runs
+ * for payloads above FELIX_PUBLISH_CHUNK_BYTES when the broker reassembles them. Every function encodes
+ * straight into the frame that is sent: a payload is copied once, into its frame.
+ */
+import {
+  HEADER_BYTES,
+  encodeBinaryPublishBatch,
+  encodeMessage,
+  splitPublish,
+  type AckMode,
+  type BinaryPublishBatchInput,
+  type PublishMessage,
+} from '../wire/index.js';
+import { FelixError } from './errors.js';
+import type { Negotiated } from './negotiation.js';
+
+/** A stream publishes go to. One object per stream, reused: it is also the ordering key of its worker. */
+export interface PublishTarget {
+  readonly tenant: string;
+  readonly namespace: string;
+  readonly stream: string;
+  /** streamHash of the three names, computed once. */
+  readonly hash: number;
+  /** "publish to tenant/namespace/stream", for errors. */
+  readonly what: string;
+}
+
+/** One frame's worth of a batch, or one payload that travels as a chunked publish. */
+export type BatchPart =
+  | { readonly kind: 'frame'; readonly start: number; readonly end: number }
+  | { readonly kind: 'chunked'; readonly index: number };
+
+/**
+ * Splits a batch into frames carrying at most `chunkBytes` payload bytes each (at least one payload per
+ * frame), in order. With `chunking`, a payload above `chunkBytes` becomes its own chunked publish;
+ * without it, it travels alone in a frame and must fit the frame limit.
+ */
+export function planBatch(
+  payloads: readonly Uint8Array[],
+  chunkBytes: number,
+  chunking: boolean,
+): BatchPart[] {
+  const parts: BatchPart[] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < payloads.length; i++) {
+    const size = payloads[i]!.byteLength;
+    if (size > chunkBytes) {
+      if (i > start) parts.push({ kind: 'frame', start, end: i });
+      parts.push(chunking ? { kind: 'chunked', index: i } : { kind: 'frame', start: i, end: i + 1 });
+      start = i + 1;
+      bytes = 0;
+      continue;
+    }
+    if (bytes + size > chunkBytes && i > start) {
+      parts.push({ kind: 'frame', start, end: i });
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (start < payloads.length) parts.push({ kind: 'frame', start, end: payloads.length });
+  return parts;
+}
+
+// Reused for every frame: encoding is synchronous, so one input object serves all calls.
+const scratch: BinaryPublishBatchInput = { tenant_id: '', namespace: '', stream: '', payloads: [] };
+
+/**
+ * One publish frame for `payloads`. `requestId` must be given exactly when `ack` is not 'none'. Throws
+ * FelixError `payload_too_large` when the frame would exceed the broker's frame limit.
+ */
+export function encodePublishFrame(
+  target: PublishTarget,
+  payloads: Uint8Array[],
+  ack: AckMode,
+  requestId: number | undefined,
+  negotiated: Negotiated,
+  maxFrameBytes: number,
+): Buffer {
+  const acked = ack !== 'none';
+  let frame: Buffer;
+  if (acked ? negotiated.binaryAckedPublish : negotiated.binaryPublish) {
+    scratch.tenant_id = target.tenant;
+    scratch.namespace = target.namespace;
+    scratch.stream = target.stream;
+    scratch.payloads = payloads;
+    scratch.request_id = acked ? requestId : undefined;
+    scratch.ack = acked ? ack : undefined;
+    try {
+      frame = encodeBinaryPublishBatch(scratch);
+    } finally {
+      scratch.payloads = [];
+    }
+  } else {
+    frame = encodeMessage(
+      {
+        type: 'publish_batch',
+        tenant_id: target.tenant,
+        namespace: target.namespace,
+        stream: target.stream,
+        payloads,
+        ...(acked ? { request_id: requestId, ack } : {}),
+      },
+      { msgpack: negotiated.msgpack },
+    );
+  }
+  if (frame.byteLength - HEADER_BYTES > maxFrameBytes) {
+    throw new FelixError(
+      'payload_too_large',
+      `a publish frame of ${frame.byteLength - HEADER_BYTES} bytes exceeds FELIX_MAX_FRAME_BYTES ` +
+        `(${maxFrameBytes}); the broker does not take chunked publishes, so the payload cannot be sent`,
+    );
+  }
+  return frame;
+}
+
+/** The frames of a chunked publish: `publish_chunk` messages of at most `chunkBytes` payload bytes each. */
+export function encodeChunkedPublish(
+  target: PublishTarget,
+  payload: Uint8Array,
+  ack: AckMode,
+  requestId: number | undefined,
+  publishId: number,
+  chunkBytes: number,
+  negotiated: Negotiated,
+): Buffer[] {
+  const whole: PublishMessage = {
+    type: 'publish',
+    tenant_id: target.tenant,
+    namespace: target.namespace,
+    stream: target.stream,
+    payload,
+  };
+  if (ack !== 'none') {
+    whole.request_id = requestId;
+    whole.ack = ack;
+  }
+  const encoding = { msgpack: negotiated.msgpack };
+  return splitPublish(whole, chunkBytes, publishId).map((chunk) => encodeMessage(chunk, encoding));
+}

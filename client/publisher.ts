@@ -1,0 +1,224 @@
+/**
+ * publish() and publishBatch(): picks the worker (sharding), encodes once into the frame that is sent, and
+ * registers the ack. Acked publishes are pipelined (many in flight per worker, each answer a Map lookup);
+ * an unacknowledged publish allocates no promise unless it has to wait for room in its worker's queue.
+ */
+import type { AckMode } from '../wire/index.js';
+import { noop } from './deadline.js';
+import { FelixError, toFelixError } from './errors.js';
+import type { Negotiated } from './negotiation.js';
+import { PendingReply } from './pending-requests.js';
+import {
+  encodeChunkedPublish,
+  encodePublishFrame,
+  planBatch,
+  type PublishTarget,
+} from './publish-encoding.js';
+import type { RequestStream } from './request-stream.js';
+import { WorkerPicker, streamHash, type ShardingMode } from './sharding.js';
+import type { WorkerPool } from './worker-pool.js';
+
+/** A payload: bytes, or a string sent as UTF-8. */
+export type Payload = Uint8Array | string;
+
+export interface PublishOptions {
+  /** Namespace of the stream; defaults to the client's `namespace` option. */
+  namespace?: string;
+  /**
+   * `per_message` (publish's default) or `per_batch` (publishBatch's default): the promise resolves when
+   * the broker has appended the events. `none`: it resolves once the publish is accepted by the client
+   * (at once, unless the worker's queue is full) and a broker refusal is only reported to `onWarning`.
+   */
+  ack?: AckMode;
+}
+
+export interface PublisherOptions {
+  readonly tenant: string;
+  readonly namespace: string;
+  readonly sharding: ShardingMode;
+  readonly chunkBytes: number;
+  readonly maxFrameBytes: number;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** One part of a batch on the wire: a frame, or the chunks of one large payload. */
+interface EncodedPart {
+  readonly requestId: number | undefined;
+  readonly frame?: Buffer;
+  readonly chunks?: Buffer[];
+}
+
+export class Publisher {
+  private readonly picker: WorkerPicker;
+  private readonly targets = new Map<string, Map<string, PublishTarget>>();
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly negotiated: Negotiated,
+    private readonly options: PublisherOptions,
+  ) {
+    this.picker = new WorkerPicker(options.sharding, pool.size);
+  }
+
+  publish(stream: string, payload: Payload, options?: PublishOptions): Promise<void> {
+    try {
+      const target = this.target(options?.namespace ?? this.options.namespace, stream);
+      const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+      const ack = options?.ack ?? 'per_message';
+      const worker = this.pool.worker(this.picker.pick(target.hash));
+      if (bytes.byteLength > this.options.chunkBytes && this.negotiated.publishChunks) {
+        return this.publishChunked(worker, target, bytes, ack === 'per_batch' ? 'per_message' : ack);
+      }
+      const payloads = [bytes];
+      if (ack === 'none') {
+        const frame = encodePublishFrame(
+          target,
+          payloads,
+          ack,
+          undefined,
+          this.negotiated,
+          this.options.maxFrameBytes,
+        );
+        return worker.send(frame, target) ?? RESOLVED;
+      }
+      const requestId = worker.nextRequestId();
+      const frame = encodePublishFrame(
+        target,
+        payloads,
+        ack,
+        requestId,
+        this.negotiated,
+        this.options.maxFrameBytes,
+      );
+      const reply = new PendingReply<void>(1, target.what);
+      worker.request(frame, requestId, reply, target);
+      return reply.promise;
+    } catch (error) {
+      return Promise.reject(toFelixError(error, 'invalid_argument', `publish to ${stream}`));
+    }
+  }
+
+  /**
+   * Publishes `payloads` to one stream, in order, on one worker. A batch above FELIX_PUBLISH_CHUNK_BYTES
+   * travels as several frames (and chunked publishes for single payloads above it); with an ack, the
+   * promise resolves when all of them are acknowledged and rejects if any is refused.
+   */
+  publishBatch(stream: string, payloads: readonly Payload[], options?: PublishOptions): Promise<void> {
+    try {
+      if (payloads.length === 0) return RESOLVED;
+      const target = this.target(options?.namespace ?? this.options.namespace, stream);
+      const bytes = payloads.map(toBytes);
+      const ack = options?.ack ?? 'per_batch';
+      const worker = this.pool.worker(this.picker.pick(target.hash));
+      const frames = this.encodeBatch(worker, target, bytes, ack);
+      if (ack === 'none') {
+        let admitted: Promise<void> | undefined;
+        for (const part of frames) {
+          // Parts are admitted in order, so waiting for the last admission covers them all.
+          admitted?.catch(noop);
+          admitted =
+            part.frame !== undefined
+              ? worker.send(part.frame, target)
+              : worker.sendChunked(part.chunks!, target);
+        }
+        return admitted ?? RESOLVED;
+      }
+      const reply = new PendingReply<void>(frames.length, target.what);
+      for (const part of frames) {
+        if (part.frame !== undefined) worker.request(part.frame, part.requestId!, reply, target);
+        else worker.requestChunked(part.chunks!, part.requestId!, reply, target);
+      }
+      return reply.promise;
+    } catch (error) {
+      return Promise.reject(toFelixError(error, 'invalid_argument', `publish batch to ${stream}`));
+    }
+  }
+
+  /** Every frame of a batch, encoded before any is sent: a payload that cannot be sent fails it whole. */
+  private encodeBatch(
+    worker: RequestStream,
+    target: PublishTarget,
+    bytes: Uint8Array[],
+    ack: AckMode,
+  ): EncodedPart[] {
+    const { chunkBytes, maxFrameBytes } = this.options;
+    return planBatch(bytes, chunkBytes, this.negotiated.publishChunks).map((part): EncodedPart => {
+      const requestId = ack === 'none' ? undefined : worker.nextRequestId();
+      if (part.kind === 'chunked') {
+        const chunkAck = ack === 'per_batch' ? 'per_message' : ack;
+        const payload = bytes[part.index]!;
+        const publishId = worker.nextRequestId();
+        return {
+          requestId,
+          chunks: encodeChunkedPublish(
+            target,
+            payload,
+            chunkAck,
+            requestId,
+            publishId,
+            chunkBytes,
+            this.negotiated,
+          ),
+        };
+      }
+      const slice = part.start === 0 && part.end === bytes.length ? bytes : bytes.slice(part.start, part.end);
+      return {
+        requestId,
+        frame: encodePublishFrame(target, slice, ack, requestId, this.negotiated, maxFrameBytes),
+      };
+    });
+  }
+
+  private publishChunked(
+    worker: RequestStream,
+    target: PublishTarget,
+    payload: Uint8Array,
+    ack: AckMode,
+  ): Promise<void> {
+    const requestId = ack === 'none' ? undefined : worker.nextRequestId();
+    const publishId = worker.nextRequestId();
+    const chunks = encodeChunkedPublish(
+      target,
+      payload,
+      ack,
+      requestId,
+      publishId,
+      this.options.chunkBytes,
+      this.negotiated,
+    );
+    if (requestId === undefined) return worker.sendChunked(chunks, target) ?? RESOLVED;
+    const reply = new PendingReply<void>(1, target.what);
+    worker.requestChunked(chunks, requestId, reply, target);
+    return reply.promise;
+  }
+
+  /** The cached target of a stream: hashed once, and the same object every time (the ordering key). */
+  private target(namespace: string, stream: string): PublishTarget {
+    let streams = this.targets.get(namespace);
+    if (streams === undefined) {
+      streams = new Map();
+      this.targets.set(namespace, streams);
+    }
+    let target = streams.get(stream);
+    if (target === undefined) {
+      if (typeof stream !== 'string' || stream === '' || typeof namespace !== 'string' || namespace === '') {
+        throw new FelixError('invalid_argument', `stream and namespace must be non-empty strings`);
+      }
+      const tenant = this.options.tenant;
+      target = Object.freeze({
+        tenant,
+        namespace,
+        stream,
+        hash: streamHash(tenant, namespace, stream),
+        what: `publish to ${tenant}/${namespace}/${stream}`,
+      });
+      streams.set(stream, target);
+    }
+    return target;
+  }
+}
+
+function toBytes(payload: Payload): Uint8Array {
+  return typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+}

@@ -1,0 +1,428 @@
+/**
+ * One subscription: its control stream (auth, `subscribe`, the broker's answer, a later eviction notice)
+ * and the event stream the broker opened for it. Events reach the application either through an async
+ * iterator with a bounded local queue, or synchronously through an `onEvent` callback (no promise, no
+ * queue: the fast mode). Every event carries its offset; gaps the broker left are counted and reported.
+ */
+import type { Stream } from '../transport/index.js';
+import {
+  copyBytes,
+  decodeFramePayload,
+  decodeMessage,
+  type DecodedFrame,
+  type Message,
+  type StartPosition,
+} from '../wire/index.js';
+import { AsyncQueue, type QueuePolicy } from './async-queue.js';
+import { STREAM_CODE_CLIENT_GONE, type BrokerStream, type BrokerStreamHandler } from './broker-stream.js';
+import { noop, settledWithin } from './deadline.js';
+import { FelixError, brokerError } from './errors.js';
+import type { EventStreamSink } from './event-router.js';
+import { OffsetTracker } from './offset-tracker.js';
+
+/** The broker's code on an event stream it resets because the subscriber did not keep up. */
+export const STREAM_CODE_SLOW_SUBSCRIBER = 0x102;
+// After a reset, how long to wait for the control stream's error, which says why.
+const RESET_REASON_GRACE_MS = 1000;
+
+export interface FelixEvent {
+  readonly tenant: string;
+  readonly namespace: string;
+  readonly stream: string;
+  /** The event's bytes, owned by the application (a copy, never a view of a reused buffer). */
+  readonly payload: Uint8Array;
+  /** The per-stream offset; -1 only from a broker that sends no offsets (Felix without 0x20). */
+  readonly offset: number;
+  /** Events the broker dropped for this subscriber right before this one (0 normally). */
+  readonly gap: number;
+}
+
+class SubscriptionEvent implements FelixEvent {
+  constructor(
+    readonly tenant: string,
+    readonly namespace: string,
+    readonly stream: string,
+    readonly payload: Uint8Array,
+    readonly offset: number,
+    readonly gap: number,
+  ) {}
+}
+
+/** A run of offsets the broker skipped (its queue policy dropped them for this subscriber). */
+export interface GapInfo {
+  /** The first missing offset. */
+  readonly expected: number;
+  /** The offset that arrived instead. */
+  readonly offset: number;
+  /** offset − expected. */
+  readonly missed: number;
+}
+
+export interface SubscribeOptions {
+  /** Defaults to the client's `namespace`. */
+  namespace?: string;
+  /** 'latest' (default): from now on; 'earliest': the oldest retained event; {offset}: from that offset. */
+  start?: StartPosition;
+  /**
+   * Fast mode: called synchronously for every event, in order; no local queue and no promise per event.
+   * The subscription is then not iterable. A slow callback slows the event loop, which is the
+   * backpressure. An exception it throws is reported to `onWarning` and the next event still comes.
+   */
+  onEvent?: (event: FelixEvent) => void;
+  /** Called when offsets show the broker dropped events (before the event that follows the gap). */
+  onGap?: (gap: GapInfo) => void;
+  /** Iterator mode: local queue bound; default FELIX_CLIENT_SUB_QUEUE_CAPACITY. */
+  queueCapacity?: number;
+  /** Iterator mode: what a full local queue does; default FELIX_CLIENT_SUB_QUEUE_POLICY. */
+  queuePolicy?: QueuePolicy;
+}
+
+/** @internal what the subscriber hands a new subscription */
+export interface SubscriptionParams {
+  readonly id: number;
+  readonly tenant: string;
+  readonly namespace: string;
+  readonly stream: string;
+  readonly start: StartPosition;
+  readonly onEvent: ((event: FelixEvent) => void) | undefined;
+  readonly onGap: ((gap: GapInfo) => void) | undefined;
+  readonly queueCapacity: number;
+  readonly queuePolicy: QueuePolicy;
+  readonly closeTimeoutMs: number;
+  readonly onWarning: (message: string) => void;
+  /** Called once when the subscription has ended. */
+  readonly onEnded: (subscription: Subscription) => void;
+}
+
+type State = 'subscribing' | 'active' | 'unsubscribing' | 'ended';
+
+export class Subscription implements AsyncIterable<FelixEvent> {
+  readonly id: number;
+  readonly tenant: string;
+  readonly namespace: string;
+  readonly stream: string;
+  /** Resolves when the subscription has ended: with the reason, or undefined after unsubscribe(). Never rejects. */
+  readonly closed: Promise<FelixError | undefined>;
+  /** Events accepted from the broker (after skipping those below the cursor). */
+  received = 0;
+
+  /** @internal resolves on `subscribed`, rejects when the subscribe fails */
+  readonly subscribed: Promise<void>;
+  /** @internal handlers of the control stream */
+  readonly controlHandler: BrokerStreamHandler;
+  /** @internal the router's view of this subscription */
+  readonly eventSink: EventStreamSink;
+
+  private state: State = 'subscribing';
+  private control: BrokerStream | null = null;
+  private events: Stream | null = null;
+  private eventsEnded = false;
+  private controlEnded = false;
+  private resetTimer: NodeJS.Timeout | null = null;
+  private readonly tracker: OffsetTracker;
+  private readonly queue: AsyncQueue<FelixEvent>;
+  private readonly onEvent: ((event: FelixEvent) => void) | undefined;
+  private resolveClosed!: (error: FelixError | undefined) => void;
+  private resolveSubscribed!: () => void;
+  private rejectSubscribed!: (error: FelixError) => void;
+
+  constructor(private readonly params: SubscriptionParams) {
+    this.id = params.id;
+    this.tenant = params.tenant;
+    this.namespace = params.namespace;
+    this.stream = params.stream;
+    this.onEvent = params.onEvent;
+    this.tracker = new OffsetTracker(params.start);
+    this.queue = new AsyncQueue<FelixEvent>({
+      capacity: params.queueCapacity,
+      policy: params.queuePolicy,
+      onFull: () => this.events?.pause(),
+      onRoom: () => this.events?.resume(),
+    });
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.subscribed = new Promise<void>((resolve, reject) => {
+      this.resolveSubscribed = resolve;
+      this.rejectSubscribed = reject;
+    });
+    this.subscribed.catch(noop);
+    this.controlHandler = {
+      onFrame: (flags, payload) => this.onControlFrame(flags, payload),
+      onEnd: (error) => this.onControlEnd(error),
+      onDrain: noop,
+    };
+    this.eventSink = {
+      attachEventStream: (stream) => this.attachEventStream(stream),
+      onEventFrame: (flags, payload) => this.onEventFrame(flags, payload),
+      onEventStreamEnd: (ending) => this.onEventStreamEnd(ending),
+      onConnectionClosed: (error) => this.end(error),
+    };
+  }
+
+  /** Runs of offsets the broker skipped. */
+  get gaps(): number {
+    return this.tracker.gaps;
+  }
+
+  /** Events the broker dropped for this subscriber (the sum over all gaps). */
+  get missed(): number {
+    return this.tracker.missed;
+  }
+
+  /** Events received below the cursor (a replay overlapping the start) and skipped. */
+  get skipped(): number {
+    return this.tracker.skipped;
+  }
+
+  /** Events the local queue discarded (drop_new/drop_old), counted apart from the broker's gaps. */
+  get localDropped(): number {
+    return this.queue.dropped;
+  }
+
+  /** Events waiting in the local queue. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * The offset to resume from ({ offset: sub.nextOffset }) after this subscription ended; -1 before the
+   * first event of a 'latest'/'earliest' subscription.
+   */
+  get nextOffset(): number {
+    return this.tracker.nextOffset;
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'ended';
+  }
+
+  /**
+   * Ends the subscription: closes its control stream, after which the broker ends the event stream. The
+   * iterator finishes after the events already queued; events arriving later are discarded. Resolves once
+   * the broker has ended the event stream, or after closeTimeoutMs.
+   */
+  async unsubscribe(): Promise<void> {
+    if (this.state === 'ended') return;
+    if (this.state !== 'unsubscribing') {
+      this.state = 'unsubscribing';
+      this.queue.end();
+      // Whatever the broker still sends is discarded; reading it lets the broker finish the stream.
+      this.events?.resume();
+      if (this.control !== null && !this.controlEnded) this.control.end();
+      else this.end(undefined);
+    }
+    if (!(await settledWithin(this.closed, this.params.closeTimeoutMs))) this.end(undefined);
+  }
+
+  /** The same as unsubscribe(). */
+  close(): Promise<void> {
+    return this.unsubscribe();
+  }
+
+  /** Events in order. Leaving a for-await loop early unsubscribes, as in nats.js. */
+  [Symbol.asyncIterator](): AsyncIterator<FelixEvent> {
+    if (this.onEvent !== undefined) {
+      throw new FelixError(
+        'invalid_argument',
+        'a subscription with onEvent delivers to the callback, not an iterator',
+      );
+    }
+    const queue = this.queue;
+    return {
+      next: () => queue.next(),
+      return: async () => {
+        await this.unsubscribe();
+        return queue.return();
+      },
+    };
+  }
+
+  /** @internal the control stream is open (auth not yet answered) */
+  attachControl(control: BrokerStream): void {
+    this.control = control;
+  }
+
+  /** @internal ends with `error` (undefined: normally). Idempotent. */
+  end(error: FelixError | undefined): void {
+    if (this.state === 'ended') return;
+    const wasSubscribing = this.state === 'subscribing';
+    this.state = 'ended';
+    if (this.resetTimer !== null) clearTimeout(this.resetTimer);
+    this.resetTimer = null;
+    const events = this.events;
+    if (events !== null && !this.eventsEnded) {
+      events.resume();
+      events.stop(STREAM_CODE_CLIENT_GONE);
+    }
+    const control = this.control;
+    if (control !== null && !this.controlEnded) {
+      if (error === undefined) control.end();
+      else control.abort(error);
+    }
+    this.queue.end(error);
+    if (wasSubscribing) {
+      this.rejectSubscribed(
+        error ?? new FelixError('connection_closed', `${this.label()}: closed while subscribing`),
+      );
+    }
+    this.params.onEnded(this);
+    this.resolveClosed(error);
+  }
+
+  private onControlFrame(flags: number, payload: Uint8Array): void {
+    let message: Message;
+    try {
+      message = decodeMessage(flags, payload);
+    } catch (error) {
+      this.params.onWarning(`${this.label()}: undecodable control frame: ${(error as Error).message}`);
+      return;
+    }
+    switch (message.type) {
+      case 'subscribed':
+        if (this.state !== 'subscribing') return;
+        if (message.subscription_id !== this.id) {
+          this.end(
+            new FelixError(
+              'protocol_error',
+              `${this.label()}: the broker confirmed subscription ${message.subscription_id} instead`,
+            ),
+          );
+          return;
+        }
+        this.state = 'active';
+        this.resolveSubscribed();
+        return;
+      case 'subscribe_cursor_error':
+        this.end(
+          new FelixError(
+            message.reason === 'too_old' ? 'cursor_too_old' : 'cursor_in_future',
+            `${this.label()}: cannot start at offset ${message.requested}: ` +
+              (message.reason === 'too_old'
+                ? `the oldest retained offset is ${message.available}`
+                : `the stream's tail is ${message.available}`),
+            { requested: message.requested, available: message.available },
+          ),
+        );
+        return;
+      case 'error':
+        // Before `subscribed` it refuses the subscribe; after, it is why the broker ended it (eviction).
+        this.end(
+          this.state === 'subscribing'
+            ? brokerError('broker_error', `${this.label()}: subscribe refused`, message)
+            : brokerError('subscription_evicted', `${this.label()}: ended by the broker`, message),
+        );
+        return;
+      default:
+        this.params.onWarning(`${this.label()}: unexpected ${message.type} on the control stream`);
+    }
+  }
+
+  private onControlEnd(error: FelixError | null): void {
+    this.controlEnded = true;
+    if (error !== null) {
+      this.end(error);
+    } else if (this.state === 'unsubscribing') {
+      if (this.events === null || this.eventsEnded) this.end(undefined);
+    } else if (this.eventsEnded || this.events === null) {
+      this.end(new FelixError('connection_closed', `${this.label()}: the broker ended the subscription`));
+    }
+    // Otherwise the event stream's end (after its last events) ends the subscription.
+  }
+
+  private attachEventStream(stream: Stream): void {
+    this.events = stream;
+    if (this.queue.isFull) stream.pause();
+  }
+
+  private onEventStreamEnd(ending: number | FelixError | null): void {
+    this.eventsEnded = true;
+    if (this.state === 'unsubscribing' || this.state === 'ended') {
+      this.end(undefined);
+    } else if (ending === null) {
+      this.end(new FelixError('connection_closed', `${this.label()}: the broker ended the event stream`));
+    } else if (ending instanceof FelixError) {
+      this.end(ending);
+    } else if (this.resetTimer === null) {
+      // The broker says why on the control stream; give that message a moment to arrive.
+      const code = ending;
+      this.resetTimer = setTimeout(() => this.end(this.resetError(code)), RESET_REASON_GRACE_MS);
+      this.resetTimer.unref();
+    }
+  }
+
+  private resetError(code: number): FelixError {
+    return code === STREAM_CODE_SLOW_SUBSCRIBER
+      ? new FelixError('subscription_evicted', `${this.label()}: evicted by the broker as a slow subscriber`)
+      : new FelixError(
+          'connection_closed',
+          `${this.label()}: the broker reset the event stream (code ${code})`,
+        );
+  }
+
+  private onEventFrame(flags: number, payload: Uint8Array): void {
+    if (this.state === 'unsubscribing' || this.state === 'ended') return;
+    let frame: DecodedFrame;
+    try {
+      // One copy per frame, out of the transport's scratch; every event of the frame is a view of it.
+      // JSON decoding copies each payload already (base64).
+      frame = decodeFramePayload(flags, flags === 0 ? payload : copyBytes(payload));
+    } catch (error) {
+      this.params.onWarning(
+        `${this.label()}: skipped an undecodable event frame: ${(error as Error).message}`,
+      );
+      return;
+    }
+    switch (frame.type) {
+      case 'binary_event_batch':
+      case 'event_batch':
+        this.deliverAll(frame.payloads, frame.base_offset);
+        return;
+      case 'event':
+        this.deliver(frame.payload, frame.offset ?? -1);
+        return;
+      default:
+        this.params.onWarning(`${this.label()}: unexpected ${frame.type} on the event stream`);
+    }
+  }
+
+  private deliverAll(payloads: Uint8Array[], baseOffset: number | undefined): void {
+    for (let i = 0; i < payloads.length; i++) {
+      this.deliver(payloads[i]!, baseOffset === undefined ? -1 : baseOffset + i);
+      if (this.state !== 'active' && this.state !== 'subscribing') return;
+    }
+  }
+
+  private deliver(payload: Uint8Array, offset: number): void {
+    let gap = 0;
+    if (offset >= 0) {
+      gap = this.tracker.accept(offset);
+      if (gap < 0) return;
+      if (gap > 0) this.reportGap(offset, gap);
+    }
+    this.received++;
+    const event = new SubscriptionEvent(this.tenant, this.namespace, this.stream, payload, offset, gap);
+    const onEvent = this.onEvent;
+    if (onEvent === undefined) {
+      this.queue.push(event);
+      return;
+    }
+    try {
+      onEvent(event);
+    } catch (error) {
+      this.params.onWarning(`${this.label()}: onEvent threw: ${(error as Error).message}`);
+    }
+  }
+
+  private reportGap(offset: number, missed: number): void {
+    const onGap = this.params.onGap;
+    if (onGap === undefined) return;
+    try {
+      onGap({ expected: offset - missed, offset, missed });
+    } catch (error) {
+      this.params.onWarning(`${this.label()}: onGap threw: ${(error as Error).message}`);
+    }
+  }
+
+  private label(): string {
+    return `subscription ${this.id} to ${this.tenant}/${this.namespace}/${this.stream}`;
+  }
+}

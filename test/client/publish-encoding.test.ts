@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { FelixError } from '../../client/errors.js';
+import { negotiate } from '../../client/negotiation.js';
+import {
+  encodeChunkedPublish,
+  encodePublishFrame,
+  planBatch,
+  type PublishTarget,
+} from '../../client/publish-encoding.js';
+import {
+  FLAG_BINARY_PUBLISH_ACKED,
+  FLAG_BINARY_PUBLISH_BATCH,
+  FLAG_MSGPACK,
+  KNOWN_FEATURES,
+  KNOWN_FLAGS,
+  PublishChunkAssembler,
+  decodeWholeFrame,
+  decodeFramePayload,
+  decodeMessage,
+  type PublishChunkMessage,
+} from '../../wire/index.js';
+
+const target: PublishTarget = {
+  tenant: 't1',
+  namespace: 'default',
+  stream: 'demo',
+  hash: 0,
+  what: 'publish to t1/default/demo',
+};
+const felixTs = negotiate({ type: 'auth_ok', server_flags: KNOWN_FLAGS, server_features: KNOWN_FEATURES });
+const noAckedBinary = negotiate({ type: 'auth_ok', server_flags: KNOWN_FLAGS & ~FLAG_BINARY_PUBLISH_ACKED });
+const oldBroker = negotiate({ type: 'ok' });
+const bytes = (n: number, fill = 1) => Buffer.alloc(n, fill);
+
+describe('planBatch', () => {
+  it('keeps a batch within the chunk size in one frame', () => {
+    expect(planBatch([bytes(10), bytes(10)], 100, true)).toEqual([{ kind: 'frame', start: 0, end: 2 }]);
+  });
+
+  it('splits a larger batch into frames of at most chunkBytes payload bytes, in order', () => {
+    const payloads = [bytes(40), bytes(40), bytes(40), bytes(10), bytes(90)];
+    expect(planBatch(payloads, 100, true)).toEqual([
+      { kind: 'frame', start: 0, end: 2 },
+      { kind: 'frame', start: 2, end: 4 },
+      { kind: 'frame', start: 4, end: 5 },
+    ]);
+  });
+
+  it('sends a payload above chunkBytes as a chunked publish, or alone when chunks are not available', () => {
+    const payloads = [bytes(10), bytes(500), bytes(10)];
+    expect(planBatch(payloads, 100, true)).toEqual([
+      { kind: 'frame', start: 0, end: 1 },
+      { kind: 'chunked', index: 1 },
+      { kind: 'frame', start: 2, end: 3 },
+    ]);
+    expect(planBatch(payloads, 100, false)).toEqual([
+      { kind: 'frame', start: 0, end: 1 },
+      { kind: 'frame', start: 1, end: 2 },
+      { kind: 'frame', start: 2, end: 3 },
+    ]);
+  });
+});
+
+describe('encodePublishFrame', () => {
+  it('encodes an acked publish as an acked binary batch carrying the request id', () => {
+    const frame = encodePublishFrame(target, [Buffer.from('hello')], 'per_message', 7, felixTs, 1 << 20);
+    const { flags, payload } = decodeWholeFrame(frame);
+    expect(flags).toBe(FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED);
+    const message = decodeFramePayload(flags, payload);
+    expect(message).toMatchObject({
+      type: 'publish_batch',
+      stream: 'demo',
+      request_id: 7,
+      ack: 'per_message',
+    });
+  });
+
+  it('encodes an unacknowledged publish as a plain binary batch without request id', () => {
+    const frame = encodePublishFrame(
+      target,
+      [Buffer.from('a'), Buffer.from('b')],
+      'none',
+      undefined,
+      felixTs,
+      1 << 20,
+    );
+    const { flags, payload } = decodeWholeFrame(frame);
+    expect(flags).toBe(FLAG_BINARY_PUBLISH_BATCH);
+    const message = decodeFramePayload(flags, payload);
+    expect(
+      message.type === 'publish_batch' && message.payloads.map((p) => Buffer.from(p).toString()),
+    ).toEqual(['a', 'b']);
+    expect(message).not.toHaveProperty('request_id');
+  });
+
+  it('falls back to a publish_batch message when acked binary batches were not confirmed', () => {
+    const frame = encodePublishFrame(target, [Buffer.from('x')], 'per_batch', 9, noAckedBinary, 1 << 20);
+    const { flags, payload } = decodeWholeFrame(frame);
+    expect(flags).toBe(FLAG_MSGPACK);
+    expect(decodeMessage(flags, payload)).toMatchObject({
+      type: 'publish_batch',
+      request_id: 9,
+      ack: 'per_batch',
+    });
+  });
+
+  it('uses JSON towards a broker that predates negotiation', () => {
+    const frame = encodePublishFrame(target, [Buffer.from('x')], 'per_message', 3, oldBroker, 1 << 20);
+    const { flags, payload } = decodeWholeFrame(frame);
+    expect(flags).toBe(0);
+    expect(JSON.parse(Buffer.from(payload).toString())).toMatchObject({
+      type: 'publish_batch',
+      request_id: 3,
+    });
+  });
+
+  it('refuses a frame above the frame limit with payload_too_large', () => {
+    const attempt = () => encodePublishFrame(target, [bytes(5000)], 'per_message', 1, oldBroker, 4096);
+    expect(attempt).toThrow(FelixError);
+    expect(attempt).toThrow(/FELIX_MAX_FRAME_BYTES/);
+  });
+
+  it('copies the payload into the frame, so the caller may reuse its buffer', () => {
+    const payload = Buffer.from('before');
+    const frame = encodePublishFrame(target, [payload], 'none', undefined, felixTs, 1 << 20);
+    payload.write('AFTER!');
+    const { flags, payload: body } = decodeWholeFrame(frame);
+    const message = decodeFramePayload(flags, body);
+    expect(message.type === 'publish_batch' && Buffer.from(message.payloads[0]!).toString()).toBe('before');
+  });
+});
+
+describe('encodeChunkedPublish', () => {
+  it('produces chunks the broker reassembles into the original payload, acked once', () => {
+    const payload = Buffer.from(Array.from({ length: 40_000 }, (_, i) => i % 251));
+    const frames = encodeChunkedPublish(target, payload, 'per_message', 11, 4, 16_384, felixTs);
+    expect(frames).toHaveLength(3);
+    const assembler = new PublishChunkAssembler({ maxPayloadBytes: 1 << 20 });
+    const chunks = frames.map((frame) => {
+      const { flags, payload: body } = decodeWholeFrame(frame);
+      return decodeMessage(flags, body) as PublishChunkMessage;
+    });
+    expect(chunks.map((c) => c.byte_offset)).toEqual([0, 16_384, 32_768]);
+    expect(chunks[0]).toMatchObject({ publish_id: 4, request_id: 11, ack: 'per_message', total_len: 40_000 });
+    expect(chunks[1]).not.toHaveProperty('request_id');
+    expect(assembler.accept(chunks[0]!)).toBeUndefined();
+    expect(assembler.accept(chunks[1]!)).toBeUndefined();
+    const whole = assembler.accept(chunks[2]!);
+    expect(Buffer.compare(Buffer.from(whole!.payload), payload)).toBe(0);
+    expect(whole).toMatchObject({ request_id: 11, ack: 'per_message' });
+  });
+});
