@@ -359,7 +359,9 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
     }
     const err: PublishErrorMessage = { type: 'publish_error', request_id: requestId, message };
     if (this.errorCodes) err.code = code;
-    this.stream.write(ackAs === 'binary' ? encodeBinaryPublishAck(err) : this.encode(err));
+    // The binary ack has no room for a code: a client that takes codes gets the message form instead.
+    const binary = ackAs === 'binary' && !this.errorCodes;
+    this.stream.write(binary ? encodeBinaryPublishAck(err) : this.encode(err));
   }
 
   private onWireError(e: WireError): void {

@@ -157,6 +157,7 @@ export class BrokerNode implements BrokerCore {
       udpRecvBuffer: config.udpRecvBuffer,
       congestionControl: config.cc,
       idleTimeoutMs: config.idleTimeoutMs,
+      keepAliveMs: config.keepaliveMs,
     };
     this.endpoint = await Endpoint.listen({
       host: config.quicBind.host,

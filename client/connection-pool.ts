@@ -3,8 +3,7 @@
  * the family's windows are real transport settings. Slots connect lazily, on first use, and a slot whose
  * connection closed reconnects on its next use; what ran on the old connection is told it closed.
  */
-import type { CloseInfo, Connection, Endpoint } from '../transport/index.js';
-import { withDeadline } from './deadline.js';
+import { TransportError, type CloseInfo, type Connection, type Endpoint } from '../transport/index.js';
 import { FelixError } from './errors.js';
 
 /** What a pool runs on each connection (request streams, an event router); told when it closes. */
@@ -119,18 +118,18 @@ export class ConnectionPool<T extends ConnectionTenant> {
  * "connection refused"), so without it a wrong address would only fail after the idle timeout.
  */
 async function connectWithin(endpoint: Endpoint, timeoutMs: number, label: string): Promise<Connection> {
-  const before = new Set(endpoint.connections);
-  const connecting = endpoint.connect();
-  // connect() registers the new connection synchronously; find it so a timeout can abandon it.
-  const handshaking = endpoint.connections.find((c) => !before.has(c));
-  return withDeadline(connecting, timeoutMs, () => {
-    handshaking?.close(0, 'connect timeout');
-    return new FelixError(
-      'connect_failed',
-      `cannot open ${label}: no QUIC handshake with the broker within ${timeoutMs} ms ` +
-        '(is the broker running at that address, and reachable over UDP?)',
-    );
-  });
+  try {
+    return await endpoint.connect({ timeoutMs });
+  } catch (err) {
+    if (err instanceof TransportError && err.code === 'connect_timeout') {
+      throw new FelixError(
+        'connect_failed',
+        `cannot open ${label}: no QUIC handshake with the broker within ${timeoutMs} ms ` +
+          '(is the broker running at that address, and reachable over UDP?)',
+      );
+    }
+    throw err;
+  }
 }
 
 function closedError(label: string, info: CloseInfo): FelixError {

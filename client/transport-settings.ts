@@ -23,5 +23,6 @@ export function transportSettingsFor(config: ClientConfig, family: PoolFamily): 
     udpRecvBuffer: config.udpRecvBuffer,
     congestionControl: config.cc,
     idleTimeoutMs: config.idleTimeoutMs,
+    keepAliveMs: config.keepaliveMs,
   };
 }

@@ -16,6 +16,7 @@ import {
   QUEUE_POLICIES,
   eventWindows,
   sharedSettings,
+  keepAliveBelowIdleTimeout,
   streamWithinConnectionWindow,
   windowSettings,
 } from './shared-settings.js';
@@ -247,6 +248,7 @@ function base64Length(bytes: number): number {
 }
 
 const brokerChecks: readonly CrossCheck<BrokerConfig>[] = [
+  keepAliveBelowIdleTimeout(),
   streamWithinConnectionWindow(brokerSettings, 'broker'),
   fitsWithReserve(
     brokerSettings,

@@ -15,6 +15,7 @@ import {
   QUEUE_POLICIES,
   eventWindows,
   sharedSettings,
+  keepAliveBelowIdleTimeout,
   streamWithinConnectionWindow,
   windowSettings,
 } from './shared-settings.js';
@@ -164,6 +165,7 @@ const clientSettings = defineSettings({
 export type ClientConfig = SettingsOf<typeof clientSettings>;
 
 const clientChecks: readonly CrossCheck<ClientConfig>[] = [
+  keepAliveBelowIdleTimeout(),
   streamWithinConnectionWindow(clientSettings, 'pub'),
   streamWithinConnectionWindow(clientSettings, 'event'),
   streamWithinConnectionWindow(clientSettings, 'cache'),

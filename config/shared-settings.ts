@@ -87,6 +87,17 @@ export const sharedSettings = {
       'It is how a peer that vanished without closing (killed process, lost network) is noticed, so ' +
       'shorter frees resources sooner, while a connection serving a quiet subscription must stay under it.',
   }),
+  keepaliveMs: duration({
+    env: 'FELIX_KEEPALIVE_MS',
+    default: 10_000,
+    min: 0,
+    max: 86_400_000,
+    zeroMeans: 'sends no keep-alives',
+    doc:
+      'A connection that sent nothing for this long sends a PING, so a quiet but live connection (a ' +
+      'subscription waiting for events) outlives FELIX_IDLE_TIMEOUT_MS while a vanished peer is still ' +
+      'noticed. Must be below the idle timeout when both are on.',
+  }),
   logLevel: oneOf({
     env: 'FELIX_LOG_LEVEL',
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
@@ -179,6 +190,17 @@ export function streamWithinConnectionWindow<P extends WindowPrefix, C extends R
       `${settings[stream].env} must not exceed ${settings[connection].env}: ` +
       'a stream can never use more than its connection window',
     holds: (config) => config[stream] <= config[connection],
+  };
+}
+
+/** A keep-alive at or after the idle timeout would never keep anything alive. */
+export function keepAliveBelowIdleTimeout<
+  C extends { keepaliveMs: number; idleTimeoutMs: number },
+>(): CrossCheck<C> {
+  return {
+    settings: ['keepaliveMs', 'idleTimeoutMs'],
+    rule: 'FELIX_KEEPALIVE_MS must be below FELIX_IDLE_TIMEOUT_MS when both are on: a later keep-alive keeps nothing alive',
+    holds: (c) => c.keepaliveMs === 0 || c.idleTimeoutMs === 0 || c.keepaliveMs < c.idleTimeoutMs,
   };
 }
 

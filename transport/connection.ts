@@ -60,6 +60,8 @@ export class Connection {
   /** @internal */ timer: NodeJS.Timeout | null = null;
   /** @internal */ deadline = Infinity;
   /** @internal */ closeInfo: CloseInfo | null = null;
+  /** @internal performance.now() of the last packet sent, for keep-alives */
+  lastSentAt = 0;
   /** @internal set once quiche has fully closed and the endpoint forgot the connection */
   finalized = false;
   /** @internal streams holding bytes quiche has not yet accepted */

@@ -79,6 +79,7 @@ export class Endpoint implements ConnectionDriver {
   private accepting = true;
   private socketClosed = false;
   private readonly connects = new Map<Connection, PendingConnect>();
+  private readonly keepAliveTimer: NodeJS.Timeout | null;
   private readonly flushBound = (): void => this.flush();
   private readonly timerBound = (c: Connection): void => this.onTimer(c);
 
@@ -98,6 +99,10 @@ export class Endpoint implements ConnectionDriver {
     // Send errors (e.g. ICMP unreachable reported on a connected socket) are per packet; QUIC recovers
     // or times out, so they must not crash the process.
     socket.on('error', () => undefined);
+    const keepAlive = settings.keepAliveMs;
+    this.keepAliveTimer =
+      keepAlive > 0 ? setInterval(() => this.keepAlive(keepAlive), Math.max(1, keepAlive >> 1)) : null;
+    this.keepAliveTimer?.unref();
   }
 
   /** Starts a server endpoint. */
@@ -184,8 +189,11 @@ export class Endpoint implements ConnectionDriver {
     return this.slots.filter((c): c is Connection => c !== undefined);
   }
 
-  /** Client only: opens a new connection to the endpoint's server; resolves when the handshake completes. */
-  connect(): Promise<Connection> {
+  /**
+   * Client only: opens a new connection to the endpoint's server; resolves when the handshake completes,
+   * rejects with a TransportError 'connect_timeout' (after closing the attempt) when `timeoutMs` passes first.
+   */
+  connect(opts: { readonly timeoutMs?: number } = {}): Promise<Connection> {
     const peer = this.peer;
     if (peer === null)
       return Promise.reject(new TransportError('connect() is for client endpoints', 'not_client'));
@@ -203,9 +211,33 @@ export class Endpoint implements ConnectionDriver {
       cidWords(scid),
     );
     this.slots[slot] = conn;
-    const promise = new Promise<Connection>((resolve, reject) =>
-      this.connects.set(conn, { resolve, reject }),
-    );
+    const promise = new Promise<Connection>((resolve, reject) => {
+      const timeoutMs = opts.timeoutMs;
+      if (timeoutMs === undefined) {
+        this.connects.set(conn, { resolve, reject });
+        return;
+      }
+      const timer = setTimeout(() => {
+        if (!this.connects.delete(conn)) return;
+        conn.close(0, 'connect timeout');
+        reject(
+          new TransportError(
+            `no handshake with ${peer.host}:${peer.port} within ${timeoutMs} ms`,
+            'connect_timeout',
+          ),
+        );
+      }, timeoutMs);
+      this.connects.set(conn, {
+        resolve: (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    });
     this.markDirty(conn);
     return promise;
   }
@@ -232,6 +264,7 @@ export class Endpoint implements ConnectionDriver {
       await new Promise((r) => setTimeout(r, 1));
     }
     this.socketClosed = true;
+    if (this.keepAliveTimer !== null) clearInterval(this.keepAliveTimer);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
@@ -249,6 +282,15 @@ export class Endpoint implements ConnectionDriver {
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flushBound);
+    }
+  }
+
+  private keepAlive(intervalMs: number): void {
+    const now = performance.now();
+    for (const c of this.slots) {
+      if (c === undefined || !c.established || c.closed || now - c.lastSentAt < intervalMs) continue;
+      c.q.sendAckEliciting();
+      this.markDirty(c);
     }
   }
 
@@ -391,6 +433,7 @@ export class Endpoint implements ConnectionDriver {
     const socket = this.socket;
     const q = c.q;
     const connected = !this.isServer;
+    let sent = false;
     for (;;) {
       if (this.ringOffset + MAX_UDP_PACKET > this.ring.length) {
         // libuv may still hold unsent views of the ring (EAGAIN): only reuse it once its queue is empty.
@@ -409,7 +452,9 @@ export class Endpoint implements ConnectionDriver {
       if (connected) socket.send(this.ring, offset, n);
       else socket.send(this.ring, offset, n, c.remote.port, c.remote.host);
       this.ringOffset = offset + n;
+      sent = true;
     }
+    if (sent) c.lastSentAt = performance.now();
     if (socket.getSendQueueCount() === 0) this.ringOffset = 0;
   }
 

@@ -21,6 +21,11 @@ export interface TransportSettings {
   readonly congestionControl: CongestionControl;
   /** Milliseconds of silence after which the connection is closed; 0 disables the idle timeout. */
   readonly idleTimeoutMs: number;
+  /**
+   * Send a PING when nothing was sent for this long (ms), so a quiet but live connection (a subscriber
+   * waiting for events) is not closed by the idle timeout; 0 disables keep-alives.
+   */
+  readonly keepAliveMs: number;
   /** Concurrent streams of each direction kind the peer may open on one connection. */
   readonly maxStreamsBidi: number;
   readonly maxStreamsUni: number;
@@ -41,6 +46,7 @@ export const DEFAULT_TRANSPORT_SETTINGS: TransportSettings = Object.freeze({
   udpRecvBuffer: 8 * MiB,
   congestionControl: 'cubic',
   idleTimeoutMs: 30_000,
+  keepAliveMs: 10_000,
   maxStreamsBidi: 1024,
   maxStreamsUni: 1024,
 });
@@ -66,13 +72,19 @@ export const TRANSPORT_RANGES: Readonly<
   udpSendBuffer: { min: 64 * KiB, max: 1 * GiB, unit: 'bytes' },
   udpRecvBuffer: { min: 64 * KiB, max: 1 * GiB, unit: 'bytes' },
   idleTimeoutMs: { min: 0, max: 24 * 3600 * 1000, unit: 'ms' },
+  keepAliveMs: { min: 0, max: 24 * 3600 * 1000, unit: 'ms' },
   maxStreamsBidi: { min: 1, max: 1_000_000, unit: 'streams' },
   maxStreamsUni: { min: 1, max: 1_000_000, unit: 'streams' },
 };
 
 /** Merges overrides onto the defaults and validates every field; throws TransportSettingsError naming the field. */
 export function resolveTransportSettings(overrides: Partial<TransportSettings> = {}): TransportSettings {
-  const merged: TransportSettings = { ...DEFAULT_TRANSPORT_SETTINGS, ...stripUndefined(overrides) };
+  const given = stripUndefined(overrides);
+  const merged: TransportSettings = { ...DEFAULT_TRANSPORT_SETTINGS, ...given };
+  if (given.keepAliveMs === undefined && given.idleTimeoutMs !== undefined) {
+    // Unless told otherwise, ping three times per idle timeout.
+    (merged as { keepAliveMs: number }).keepAliveMs = Math.floor(merged.idleTimeoutMs / 3);
+  }
   for (const [key, range] of Object.entries(TRANSPORT_RANGES)) {
     const value = merged[key as keyof TransportSettings];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
@@ -82,6 +94,13 @@ export function resolveTransportSettings(overrides: Partial<TransportSettings> =
         `an integer from ${range.min} to ${range.max} ${range.unit}`,
       );
     }
+  }
+  if (merged.keepAliveMs > 0 && merged.idleTimeoutMs > 0 && merged.keepAliveMs >= merged.idleTimeoutMs) {
+    throw new TransportSettingsError(
+      'keepAliveMs',
+      merged.keepAliveMs,
+      `0 or less than idleTimeoutMs (${merged.idleTimeoutMs} ms): a keep-alive after the idle timeout keeps nothing alive`,
+    );
   }
   if (!CONGESTION_CONTROLS.includes(merged.congestionControl)) {
     throw new TransportSettingsError(

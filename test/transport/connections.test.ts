@@ -45,12 +45,36 @@ describe('connection lifecycle', () => {
   });
 
   it('closes an idle connection on both sides after the idle timeout', async () => {
-    const server = await startServer(() => undefined, { idleTimeoutMs: 300 });
-    const conn = await (await startClient(server.port, { idleTimeoutMs: 300 })).connect();
+    const server = await startServer(() => undefined, { idleTimeoutMs: 300, keepAliveMs: 0 });
+    const conn = await (await startClient(server.port, { idleTimeoutMs: 300, keepAliveMs: 0 })).connect();
     const accepted = await server.nextConnection();
     const [client, srv] = await Promise.all([closed(conn), closed(accepted)]);
     expect(client.timedOut).toBe(true);
     expect(srv.timedOut).toBe(true);
+  });
+
+  it('keeps a quiet connection alive past the idle timeout with keep-alives', async () => {
+    const server = await startServer(echoStreams, { idleTimeoutMs: 300, keepAliveMs: 0 });
+    const conn = await (await startClient(server.port, { idleTimeoutMs: 300, keepAliveMs: 100 })).connect();
+    let closedEarly = false;
+    conn.onClose = () => (closedEarly = true);
+    // Four idle timeouts of silence from the application.
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(closedEarly).toBe(false);
+    expect(await echoOnce(conn, 'still alive')).toBe('still alive');
+  });
+
+  it('bounds a connect to a silent address and abandons the attempt', async () => {
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
+    const client = await startClient(silent.address().port);
+    const err = await client.connect({ timeoutMs: 200 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'connect_timeout' });
+    await until(() => client.connections.length === 0, 'the abandoned attempt to be forgotten');
+    silent.close();
   });
 
   it('closing an endpoint closes its connections and tells their peers', async () => {

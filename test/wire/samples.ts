@@ -68,7 +68,14 @@ export const FULL_SAMPLES: { [T in MessageType]: MessageOf<T> } = {
   cache_value: { ...cacheKey, type: 'cache_value', value: bytes('v'), request_id: 8 },
   cache_ok: { type: 'cache_ok', request_id: 8 },
   ok: { type: 'ok' },
-  error: { type: 'error', message: 'nope', code: 'some_future_code', retry: 'fatal', detail: {}, request_id: 12 },
+  error: {
+    type: 'error',
+    message: 'nope',
+    code: 'some_future_code',
+    retry: 'fatal',
+    detail: {},
+    request_id: 12,
+  },
 };
 
 /** Only what must be present: optional fields absent, nullable fields null. */
