@@ -309,11 +309,18 @@ export class Connection {
     const initiatedByServer = (id & 1) === 1;
     if (initiatedByServer === this.isServer) return undefined; // one of ours, already retired
     const kind = id & 3;
-    if (id <= this.highestRemote[kind]!) return undefined; // the peer's, already retired
+    const highest = this.highestRemote[kind]!;
+    if (id <= highest) return undefined; // the peer's, already retired
     this.highestRemote[kind] = id;
-    const stream = new Stream(this, id, false);
-    this.streams.set(id, stream);
-    this.onStream?.(stream);
+    // RFC 9000 §3.2: a stream implicitly opens every lower-numbered stream of its kind, and quiche lists
+    // readable streams in no particular order, so announce the skipped ones too, lowest first: their
+    // data may be read right after this one's.
+    let stream: Stream | undefined;
+    for (let next = highest < 0 ? kind : highest + 4; next <= id; next += 4) {
+      stream = new Stream(this, next, false);
+      this.streams.set(next, stream);
+      this.onStream?.(stream);
+    }
     return stream;
   }
 

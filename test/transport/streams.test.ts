@@ -96,6 +96,25 @@ describe('transport streams over real QUIC on loopback', () => {
     echoed.forEach((b, i) => expect(b.equals(payloads[i]!)).toBe(true));
   });
 
+  it('delivers peer streams whose first bytes arrive out of id order (lower ids open implicitly)', async () => {
+    const server = await startServer((c) => {
+      const [a, b, last] = [c.openStream(false), c.openStream(false), c.openStream(false)];
+      // The highest id speaks first, in a flight of its own; the lower ones only later.
+      last.end(Buffer.from('third'));
+      setTimeout(() => {
+        a.end(Buffer.from('first'));
+        b.end(Buffer.from('second'));
+      }, 50);
+    });
+    const conn = await (await startClient(server.port)).connect();
+    const received = new Map<number, Promise<Buffer>>();
+    conn.onStream = (s) => received.set(s.id, collect(s));
+    await until(() => received.size === 3, 'three streams');
+    expect([...received.keys()]).toEqual([3, 7, 11]);
+    const texts = await Promise.all([...received.values()]);
+    expect(texts.map((b) => b.toString())).toEqual(['first', 'second', 'third']);
+  });
+
   it('serves 100 connections on one endpoint, a client endpoint opening all of them', async () => {
     const server = await startServer(echoStreams);
     const client = await startClient(server.port);
