@@ -8,6 +8,8 @@ export interface ConnectionDriver {
   readonly settings: TransportSettings;
   /** Schedules this connection for the next flush (coalesced: one flush per poll batch). */
   markDirty(conn: Connection): void;
+  /** Sends what quiche has ready for this connection now, in the middle of a flush. */
+  sendNow(conn: Connection): void;
 }
 
 export interface ConnectionStats {
@@ -67,6 +69,8 @@ export class Connection {
   /** @internal streams holding bytes quiche has not yet accepted */
   pendingStreams: Stream[] = [];
   /** @internal */ queuedBytes = 0;
+  /** @internal a handler wrote while this connection's streams were being read */
+  wroteDuringRead = false;
   /** @internal server side: the client's original destination CID, routed by map until the handshake ends */
   originalDcid: string | null = null;
   /** @internal */ readonly streams = new Map<number, Stream>();
@@ -171,6 +175,7 @@ export class Connection {
         return true;
       }
       this.driver.markDirty(this);
+      if (accepted !== 0) this.wroteDuringRead = true;
       if (accepted === data.length) {
         this.retireIfDone(stream);
         return true;
@@ -245,6 +250,12 @@ export class Connection {
         if (fin) stream.readDone = true;
         const onData = stream.onData;
         if (onData !== null) onData(scratch.subarray(0, r[0]), fin);
+        if (this.wroteDuringRead) {
+          // The handler answered: put the answer on the wire before reading further, so the peer works
+          // on it while this side parses the rest (a request burst would otherwise leave as one convoy).
+          this.wroteDuringRead = false;
+          this.driver.sendNow(this);
+        }
         if (fin) {
           this.retireIfDone(stream);
           break;

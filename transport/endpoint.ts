@@ -20,7 +20,9 @@ import { isLoopbackHost, resolveClientTlsPolicy, type ClientTlsOptions, type Ser
  */
 export const CID_LEN = 16;
 const SEND_RING_BYTES = 8 << 20;
-const SCRATCH_BYTES = 256 << 10;
+// One streamRecv hands over at most this much: small enough that answers to the first requests of a
+// burst leave before the last ones are parsed, large enough to keep per-call overhead negligible.
+const SCRATCH_BYTES = 32 << 10;
 // A flush that keeps producing work (handlers writing to other connections) yields to I/O after this.
 const MAX_FLUSH_ROUNDS = 16;
 // Unauthenticated handshakes in progress; beyond this new Initials are ignored until some finish.
@@ -427,6 +429,11 @@ export class Endpoint implements ConnectionDriver {
       this.connects.delete(c);
       pending?.resolve(c);
     }
+  }
+
+  /** @internal */
+  sendNow(c: Connection): void {
+    this.sendPackets(c);
   }
 
   private sendPackets(c: Connection): void {
