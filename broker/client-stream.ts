@@ -221,19 +221,22 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
 
   private publishChunk(m: MessageOf<'publish_chunk'>): void {
     const acked = m.request_id !== undefined && m.ack !== undefined && m.ack !== 'none';
-    this.chunks ??= new PublishChunkAssembler({
-      maxPayloadBytes: this.core.config.brokerPublishConnInflightBytes,
-    });
-    if (m.byte_offset === 0 && acked && !this.core.budget.fits(this.account, m.total_len)) {
-      this.core.stats.publishRejectedBudget++;
-      this.refusePublish(
-        m.request_id,
-        true,
-        'message',
-        this.core.budget.refusal(this.account, m.total_len),
-        'overloaded',
-      );
-      return;
+    const budget = this.core.budget;
+    this.chunks ??= new PublishChunkAssembler({ maxPayloadBytes: budget.connectionLimit });
+    if (m.byte_offset === 0) {
+      // A publish larger than the connection's whole budget can never be admitted, acked or not; an acked
+      // one that does not fit now is refused now rather than after its last chunk.
+      if (m.total_len > budget.connectionLimit || (acked && !budget.fits(this.account, m.total_len))) {
+        this.core.stats.publishRejectedBudget++;
+        this.refusePublish(
+          m.request_id,
+          acked,
+          'message',
+          budget.refusal(this.account, m.total_len),
+          'overloaded',
+        );
+        return;
+      }
     }
     let whole;
     try {
@@ -244,13 +247,12 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
       return;
     }
     // Reassembly holds the pieces: they count against the in-flight budget until the publish completes.
-    this.core.budget.charge(this.account, m.payload.length);
+    // The stream is never paused mid-publish (its own last chunk is what frees the budget); unacked
+    // publishes feel backpressure once complete, in publish().
+    budget.charge(this.account, m.payload.length);
     this.chunkBytes += m.payload.length;
-    if (whole === undefined) {
-      if (!acked && this.core.budget.overLimit(this)) this.pause();
-      return;
-    }
-    this.core.budget.release(this.account, whole.payload.length);
+    if (whole === undefined) return;
+    budget.release(this.account, whole.payload.length);
     this.chunkBytes -= whole.payload.length;
     this.publish(
       whole.tenant_id,

@@ -171,3 +171,82 @@ describe('broker protocol over real QUIC', () => {
     expect(events(byId.get(2)!).map((e) => e.offset)).toEqual([4, 5]);
   });
 });
+
+describe('broker limits', () => {
+  const SMALL_BUDGET = {
+    FELIX_MAX_FRAME_BYTES: String(1 << 20),
+    FELIX_CACHE_MAX_VALUE_BYTES: String(64 << 10),
+    FELIX_EVENT_BATCH_MAX_BYTES: String(64 << 10),
+    FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(1 << 20),
+    FELIX_BROKER_PUBLISH_INFLIGHT_BYTES: String(1 << 20),
+  };
+
+  it('refuses an acked publish beyond the in-flight budget with publish_error, and the stream carries on', async () => {
+    const node = await startBroker(SMALL_BUDGET);
+    const conn = await connectRaw(node);
+    const s = await RawStream.open(conn);
+    const chunk = (request_id: number, total_len: number) => ({
+      type: 'publish_chunk',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'big',
+      publish_id: request_id,
+      total_len,
+      byte_offset: 0,
+      payload: Buffer.alloc(16 << 10),
+      request_id,
+      ack: 'per_message',
+    });
+    s.send(chunk(1, 2 << 20));
+    expect(await s.next()).toMatchObject({
+      type: 'publish_error',
+      request_id: 1,
+      code: 'overloaded',
+      message: expect.stringMatching(/FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES/),
+    });
+    expect(node.stats.publishRejectedBudget).toBe(1);
+    s.send({
+      type: 'publish',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'big',
+      payload: Buffer.from('small'),
+      request_id: 2,
+      ack: 'per_message',
+    });
+    expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 2 });
+  });
+
+  it('refuses subscriptions beyond the per-connection limit', async () => {
+    const node = await startBroker({ FELIX_MAX_SUBSCRIPTIONS_PER_CONN: '2' });
+    const conn = await connectRaw(node);
+    const s = await RawStream.open(conn);
+    for (let id = 1; id <= 3; id++)
+      s.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 'x', subscription_id: id });
+    expect(await s.next()).toEqual({ type: 'subscribed', subscription_id: 1 });
+    expect(await s.next()).toEqual({ type: 'subscribed', subscription_id: 2 });
+    expect(await s.next()).toMatchObject({
+      type: 'error',
+      code: 'limit_exceeded',
+      message: 'max subscriptions per connection exceeded',
+    });
+  });
+
+  it('keeps serving other clients while one sends garbage frames', async () => {
+    const node = await startBroker();
+    const bad = await RawStream.open(await connectRaw(node));
+    const good = await RawStream.open(await connectRaw(node));
+    bad.write(Buffer.from('this is not an FLX1 frame at all, just bytes'));
+    expect(await bad.next()).toMatchObject({ type: 'error' });
+    good.send({
+      type: 'publish',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'ok',
+      payload: Buffer.from('x'),
+      request_id: 3,
+      ack: 'per_message',
+    });
+    expect(await good.next()).toEqual({ type: 'publish_ok', request_id: 3 });
+  });
+});
