@@ -19,7 +19,7 @@ export interface EventStreamSink {
   /** The stream is bound (its hello arrived); the sink may pause/resume or stop it. */
   attachEventStream(stream: Stream): void;
   /** An event frame; `payload` is valid only during the call. */
-  onEventFrame(flags: number, payload: Uint8Array): void;
+  onEventFrame(flags: number, payload: Uint8Array, owned: boolean): void;
   /** The stream ended: FIN (null), RESET_STREAM (its code), or undecodable (an error). */
   onEventStreamEnd(ending: number | FelixError | null): void;
   onConnectionClosed(error: FelixError): void;
@@ -44,16 +44,16 @@ class EventStreamReader {
   ) {
     this.decoder = new FrameDecoder(
       {
-        onFrame: (flags, payload) => this.onFrame(flags, payload),
+        onFrame: (flags, payload, owned) => this.onFrame(flags, payload, owned),
         onError: (error) => this.onWireError(error),
       },
       { maxFrameBytes },
     );
   }
 
-  onFrame(flags: number, payload: Uint8Array): void {
+  onFrame(flags: number, payload: Uint8Array, owned: boolean): void {
     const sink = this.sink;
-    if (sink !== null) sink.onEventFrame(flags, payload);
+    if (sink !== null) sink.onEventFrame(flags, payload, owned);
     else this.router.onHello(this, flags, payload);
   }
 

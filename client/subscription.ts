@@ -152,7 +152,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     };
     this.eventSink = {
       attachEventStream: (stream) => this.attachEventStream(stream),
-      onEventFrame: (flags, payload) => this.onEventFrame(flags, payload),
+      onEventFrame: (flags, payload, owned) => this.onEventFrame(flags, payload, owned),
       onEventStreamEnd: (ending) => this.onEventStreamEnd(ending),
       onConnectionClosed: (error) => this.end(error),
     };
@@ -358,13 +358,14 @@ export class Subscription implements AsyncIterable<FelixEvent> {
         );
   }
 
-  private onEventFrame(flags: number, payload: Uint8Array): void {
+  private onEventFrame(flags: number, payload: Uint8Array, owned: boolean): void {
     if (this.state === 'unsubscribing' || this.state === 'ended') return;
     let frame: DecodedFrame;
     try {
-      // One copy per frame, out of the transport's scratch; every event of the frame is a view of it.
-      // JSON decoding copies each payload already (base64).
-      frame = decodeFramePayload(flags, flags === 0 ? payload : copyBytes(payload));
+      // At most one copy per frame, out of the transport's scratch (none when the decoder handed over a
+      // buffer of its own); every event of the frame is a view of it. JSON decoding copies each payload
+      // already (base64).
+      frame = decodeFramePayload(flags, flags === 0 || owned ? payload : copyBytes(payload));
     } catch (error) {
       this.params.onWarning(
         `${this.label()}: skipped an undecodable event frame: ${(error as Error).message}`,

@@ -20,8 +20,11 @@ export interface FrameSink {
    * Copy whatever must outlive the call (copyBytes, or decode from a copy), and do not call push() or
    * reset() from here. A sink that throws leaves the decoder failed: the exception propagates out of
    * push() and the rest of that chunk is not decoded.
+   *
+   * `owned` is true when `payload` lies in a buffer the decoder has let go of (a frame larger than the
+   * retained buffer): the sink may keep it as it is, without the copy it would otherwise make.
    */
-  onFrame(flags: number, payload: Uint8Array): void;
+  onFrame(flags: number, payload: Uint8Array, owned: boolean): void;
   /**
    * A frame that is not delivered. Non-fatal errors (`frame_too_large`, `unknown_flags`) skip that frame
    * and decoding continues with the next one; after a fatal error (`error.fatal`) the decoder ignores all
@@ -152,7 +155,7 @@ export class FrameDecoder {
           const payload = chunk.subarray(position, position + this.length);
           position += this.length;
           this.state = State.Header;
-          this.sink.onFrame(this.flags, payload);
+          this.sink.onFrame(this.flags, payload, false);
         }
       } else if (this.state === State.Payload) {
         const take = Math.min(this.remaining, end - position);
@@ -196,7 +199,7 @@ export class FrameDecoder {
       );
     } else if (this.length === 0) {
       this.state = State.Header;
-      this.sink.onFrame(this.flags, EMPTY);
+      this.sink.onFrame(this.flags, EMPTY, false);
     } else {
       this.state = State.Payload;
       this.remaining = this.length;
@@ -228,12 +231,13 @@ export class FrameDecoder {
     const payload = this.buffer.subarray(0, this.length);
     this.state = State.Header;
     this.buffered = 0;
-    // Released after the sink returns: the view it received points into this buffer.
-    try {
-      this.sink.onFrame(this.flags, payload);
-    } finally {
-      this.releaseLargeBuffer();
+    if (this.buffer.byteLength > this.retainBufferBytes) {
+      // Too large to keep for the next partial frame anyway: hand it over instead of having the sink copy it.
+      this.buffer = EMPTY;
+      this.sink.onFrame(this.flags, payload, true);
+      return;
     }
+    this.sink.onFrame(this.flags, payload, false);
   }
 
   private ensureCapacity(needed: number): void {
