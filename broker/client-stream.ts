@@ -3,6 +3,9 @@ import {
   FrameDecoder,
   KNOWN_FEATURES,
   FLAG_MSGPACK,
+  FLAG_TIMINGS,
+  KNOWN_FLAGS,
+  monotonicNs,
   FEATURE_ERROR_CODES,
   supportsFeature,
   PublishChunkAssembler,
@@ -43,11 +46,15 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
   private readonly decoder: FrameDecoder;
   private tenant: string | null = null;
   private msgpack = false;
+  /** Both sides want TIMINGS: publishes carry send stamps, event batches get stamp blocks. */
+  private timings = false;
   // Felix sends `code` on errors only to clients that offered FEATURE_ERROR_CODES.
   private errorCodes = false;
   private ended = false;
   private readonly subscriptions: Subscription[] = [];
   private chunks: PublishChunkAssembler | null = null;
+  /** Send stamp of the publish frame being handled (0: none). */
+  private sendNs = 0;
   private chunkBytes = 0;
 
   constructor(
@@ -118,6 +125,7 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
     }
     if (layout === 'binary_publish_batch' || layout === 'binary_acked_publish_batch') {
       const batch = decodeBinaryPublishBatch(flags, payload);
+      this.sendNs = batch.send_ns ?? 0;
       this.publish(
         batch.tenant_id,
         batch.namespace,
@@ -154,7 +162,9 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
       this.reply({ type: 'ok' });
       return;
     }
-    const flagsBoth = negotiateFlags(message.client_flags);
+    const own = this.core.timings === null ? KNOWN_FLAGS & ~FLAG_TIMINGS : KNOWN_FLAGS;
+    const flagsBoth = negotiateFlags(message.client_flags, own);
+    this.timings = (flagsBoth & FLAG_TIMINGS) !== 0;
     this.reply({ type: 'auth_ok', server_flags: flagsBoth, server_features: KNOWN_FEATURES });
     this.msgpack = (flagsBoth & FLAG_MSGPACK) !== 0;
     this.errorCodes = supportsFeature(message.client_features ?? 0, FEATURE_ERROR_CODES);
@@ -210,6 +220,14 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
       this.core.stats.publishRejectedBudget++;
       this.refusePublish(requestId, acked, ackAs, budget.refusal(this.account, bytes), 'overloaded');
       return;
+    }
+    const timings = this.core.timings;
+    if (timings !== null) {
+      const decodeNs = monotonicNs();
+      const sendNs = this.timings ? this.sendNs : 0;
+      if (sendNs !== 0 && this.session.sameHost) timings.record('publish_to_broker', decodeNs - sendNs);
+      topic.stamp(sendNs, decodeNs);
+      this.sendNs = 0;
     }
     for (let i = 0; i < payloads.length; i++) topic.publish(payloads[i]!, this.account);
     // Acks go out once the events are in the stream's log: they are then never lost while the broker runs,
@@ -305,7 +323,7 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
       this.sendError(`cannot open the event stream: ${(err as Error).message}`, 'limit_exceeded');
       return;
     }
-    const sub = this.session.addSubscription(id, topic, events, this);
+    const sub = this.session.addSubscription(id, topic, events, this, this.timings);
     this.subscriptions.push(sub);
     // The hello binds the event stream to the subscription before any event; it may overtake `subscribed`.
     sub.writeRaw(

@@ -14,6 +14,7 @@ import {
 } from '../transport/index.js';
 import { CacheStore } from './cache-store.js';
 import type { BrokerConfig } from './config.js';
+import { HopTimings } from './hop-timings.js';
 import { createHttpServer } from './http.js';
 import { createMetricsRegistry } from './metrics.js';
 import { PublishBudget } from './publish-budget.js';
@@ -44,6 +45,8 @@ export class BrokerNode implements BrokerCore {
   readonly cache: CacheStore;
   readonly subscriptionLimits: SubscriptionLimits;
   readonly metrics: Registry;
+  /** Per-hop histograms; null with FELIX_DISABLE_TIMINGS=1, which removes all stamp work. */
+  readonly timings: HopTimings | null;
   /** The certificate served, so clients (and tests) can verify against it. */
   certificatePem = '';
   draining = false;
@@ -64,6 +67,7 @@ export class BrokerNode implements BrokerCore {
     readonly log: Logger,
   ) {
     this.budget = new PublishBudget(config.brokerPublishInflightBytes, config.brokerPublishConnInflightBytes);
+    this.timings = config.disableTimings ? null : new HopTimings();
     this.registry = new TopicRegistry(
       {
         autoCreate: config.autoCreateStreams,
@@ -79,6 +83,7 @@ export class BrokerNode implements BrokerCore {
       this.stats,
       (t) => this.scheduleTopic(t),
       this.budget,
+      this.timings,
     );
     this.cache = new CacheStore(config, this.registry);
     this.subscriptionLimits = {
@@ -98,6 +103,7 @@ export class BrokerNode implements BrokerCore {
       draining: () => this.draining,
     });
     this.cache.registerMetrics(this.metrics);
+    this.timings?.registerMetrics(this.metrics);
   }
 
   /** Starts listening on FELIX_QUIC_BIND and FELIX_BROKER_METRICS_BIND. */

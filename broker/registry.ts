@@ -1,4 +1,5 @@
 import type { TenantDeclaration } from './config.js';
+import type { HopTimings } from './hop-timings.js';
 import type { PublishBudget } from './publish-budget.js';
 import type { BrokerStats } from './stats.js';
 import { Topic, type BatchingOptions } from './topic.js';
@@ -29,6 +30,7 @@ export class TopicRegistry {
     private readonly stats: BrokerStats,
     private readonly schedule: (t: Topic) => void,
     private readonly budget: PublishBudget,
+    private readonly timings: HopTimings | null,
   ) {
     for (const t of options.tenants) {
       this.declaredTenants.add(t.id);
@@ -61,6 +63,7 @@ export class TopicRegistry {
       this.stats,
       this.schedule,
       this.budget,
+      this.timings,
     );
     this.topics.set(k, created);
     return { ok: true, value: created };

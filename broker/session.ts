@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import type { Connection, Stream } from '../transport/index.js';
+import { isLoopbackHost, type Connection, type Stream } from '../transport/index.js';
 import type { Message, MessageOf } from '../wire/index.js';
 import { ClientStream, STREAM_CODE_SLOW_SUBSCRIBER } from './client-stream.js';
 import type { BrokerConfig } from './config.js';
+import type { HopTimings } from './hop-timings.js';
 import { BudgetAccount, type PublishBudget } from './publish-budget.js';
 import type { TopicRegistry } from './registry.js';
 import type { BrokerStats } from './stats.js';
@@ -30,6 +31,7 @@ export interface BrokerCore {
   readonly log: Logger;
   readonly cache: CacheService;
   readonly subscriptionLimits: SubscriptionLimits;
+  readonly timings: HopTimings | null;
   readonly draining: boolean;
   nextSubscriptionId(): number;
   subscriptionOpened(sub: Subscription): void;
@@ -39,6 +41,11 @@ export interface BrokerCore {
 /** One client connection: its streams, subscriptions and share of the publish budget. */
 export class ConnectionSession {
   readonly account = new BudgetAccount();
+  /**
+   * The client runs on this host, so its monotonic clock is ours and differences of its stamps and ours
+   * are latencies. Across hosts they would be a difference of two clocks, which is reported nowhere.
+   */
+  readonly sameHost: boolean;
   private readonly streams = new Set<ClientStream>();
   private readonly subscriptions = new Map<number, { sub: Subscription; owner: ClientStream }>();
 
@@ -47,6 +54,7 @@ export class ConnectionSession {
     readonly connection: Connection,
   ) {
     connection.onStream = (stream) => this.onStream(stream);
+    this.sameHost = isLoopbackHost(connection.remote.host);
   }
 
   get subscriptionCount(): number {
@@ -61,7 +69,13 @@ export class ConnectionSession {
     return this.subscriptions.has(id);
   }
 
-  addSubscription(id: number, topic: Topic, events: Stream, owner: ClientStream): Subscription {
+  addSubscription(
+    id: number,
+    topic: Topic,
+    events: Stream,
+    owner: ClientStream,
+    timings: boolean,
+  ): Subscription {
     const sub = new Subscription(
       id,
       topic,
@@ -69,6 +83,7 @@ export class ConnectionSession {
       this.core.subscriptionLimits,
       this.core.stats,
       (s, reason) => this.evict(s, reason),
+      timings ? this.core.timings : null,
     );
     this.subscriptions.set(id, { sub, owner });
     this.core.subscriptionOpened(sub);

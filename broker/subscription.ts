@@ -1,4 +1,6 @@
 import type { Stream } from '../transport/index.js';
+import { encodeEventStamps, HEADER_BYTES, monotonicNs } from '../wire/index.js';
+import type { HopTimings } from './hop-timings.js';
 import type { EventFrame } from './event-frame.js';
 import type { BrokerStats } from './stats.js';
 import { SubscriberQueue, type QueuePolicy } from './subscriber-queue.js';
@@ -25,6 +27,8 @@ export class Subscription {
   /** @internal counted by the topic while a `block` queue is full */
   blocking = false;
   private closed = false;
+  /** Frames below this offset are replayed history: sent plain, their queueing is not a hop. */
+  private liveFrom: number;
 
   constructor(
     readonly id: number,
@@ -34,7 +38,10 @@ export class Subscription {
     private readonly stats: BrokerStats,
     /** Ends the subscription from the broker's side with a reason (slow subscriber). */
     private readonly evict: (sub: Subscription, reason: string) => void,
+    /** Set when this subscriber negotiated TIMINGS and the broker records hops. */
+    private readonly timings: HopTimings | null,
   ) {
+    this.liveFrom = topic.log.next;
     this.queue = new SubscriberQueue(limits.queueCapacity, limits.policy);
     stream.highWaterMark = limits.writeAheadBytes;
     stream.onDrain = () => this.pump();
@@ -123,7 +130,17 @@ export class Subscription {
 
   private send(frame: EventFrame): void {
     if (!this.stream.writable) return;
-    this.stream.write(frame.bytes);
+    const timing = frame.timing;
+    if (this.timings !== null && timing !== null && frame.firstOffset >= this.liveFrom) {
+      // The shared frame in its TIMINGS form: shared header and body, then this subscriber's stamps.
+      const writeNs = monotonicNs();
+      this.stream.write(timing.header);
+      this.stream.write(frame.bytes.subarray(HEADER_BYTES));
+      this.stream.write(encodeEventStamps(timing.sendNs, timing.decodeNs, timing.enqueueNs, writeNs));
+      this.timings.record('queue', writeNs - timing.enqueueNs);
+    } else {
+      this.stream.write(frame.bytes);
+    }
     this.stats.deliveredEvents += frame.count;
     this.stats.deliveredBytes += frame.bytes.length;
     this.stats.deliveredFrames++;

@@ -24,7 +24,16 @@ import {
   FLAG_BINARY_PUBLISH_ACKED,
   FLAG_BINARY_PUBLISH_BATCH,
   FLAG_EVENT_BATCH_OFFSETS,
+  FLAG_TIMINGS,
 } from './flags.js';
+import {
+  EVENT_STAMP_BYTES,
+  PUBLISH_STAMP_BYTES,
+  readEventStamps,
+  readStamp,
+  splitStampBlock,
+  writeStamp,
+} from './timings.js';
 import type {
   AckMode,
   BinaryEventBatch,
@@ -59,11 +68,21 @@ export function encodeBinaryPublishBatch(batch: BinaryPublishBatchInput): Buffer
   const namespaceLength = shortStringLength(batch.namespace, 'namespace');
   const streamLength = shortStringLength(batch.stream, 'stream');
   const prefixLength = ackByte === undefined ? 0 : 9;
+  const stamped = batch.send_ns !== undefined;
   const length =
-    prefixLength + 6 + tenantLength + namespaceLength + streamLength + payloadListLength(batch.payloads);
+    prefixLength +
+    6 +
+    tenantLength +
+    namespaceLength +
+    streamLength +
+    payloadListLength(batch.payloads) +
+    (stamped ? PUBLISH_STAMP_BYTES : 0);
   const flags =
-    ackByte === undefined ? FLAG_BINARY_PUBLISH_BATCH : FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED;
+    (ackByte === undefined
+      ? FLAG_BINARY_PUBLISH_BATCH
+      : FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED) | (stamped ? FLAG_TIMINGS : 0);
   const frame = allocateFrame(flags, length);
+  if (stamped) writeStamp(frame, frame.length - PUBLISH_STAMP_BYTES, batch.send_ns!);
   let position = HEADER_BYTES;
   if (ackByte !== undefined) {
     writeU64(frame, position, batch.request_id as number);
@@ -83,7 +102,10 @@ export function encodeBinaryPublishBatch(batch: BinaryPublishBatchInput): Buffer
  * request_id so the broker can answer the client's pending request.
  */
 export function decodeBinaryPublishBatch(flags: number, payload: Uint8Array): PublishBatchMessage {
-  const reader = new ByteReader(payload);
+  const stamped = (flags & FLAG_TIMINGS) !== 0;
+  const reader = new ByteReader(
+    stamped ? splitStampBlock(payload, PUBLISH_STAMP_BYTES, 'publish batch') : payload,
+  );
   const acked = (flags & FLAG_BINARY_PUBLISH_ACKED) !== 0;
   let requestId: number | undefined;
   let ack: AckMode | undefined;
@@ -103,6 +125,7 @@ export function decodeBinaryPublishBatch(flags: number, payload: Uint8Array): Pu
       message.request_id = requestId;
       message.ack = ack;
     }
+    if (stamped) message.send_ns = readStamp(payload, payload.byteLength - PUBLISH_STAMP_BYTES);
     return message;
   } catch (error) {
     throw error instanceof WireError ? withRequestId(error, requestId) : error;
@@ -179,8 +202,12 @@ function encodeAnyEventBatch(
 
 /** Decodes an event batch, per-subscription (0x02) or shared (0x04), with or without offsets (0x20). */
 export function decodeEventBatch(flags: number, payload: Uint8Array): BinaryEventBatch {
-  const reader = new ByteReader(payload);
+  const stamped = (flags & FLAG_TIMINGS) !== 0;
+  const reader = new ByteReader(
+    stamped ? splitStampBlock(payload, EVENT_STAMP_BYTES, 'event batch') : payload,
+  );
   const batch: BinaryEventBatch = { type: 'binary_event_batch', payloads: [] };
+  if (stamped) batch.stamps = readEventStamps(payload);
   if ((flags & FLAG_BINARY_EVENT_BATCH) !== 0) batch.subscription_id = reader.u64('subscription_id');
   if ((flags & FLAG_EVENT_BATCH_OFFSETS) !== 0) batch.base_offset = reader.u64('base_offset');
   batch.payloads = readPayloadList(reader, 'event batch');

@@ -21,7 +21,7 @@ export const FLAG_EVENT_BATCH_OFFSETS = 0x0020;
 // the least likely to collide.
 /** The payload is a message object encoded with MessagePack instead of JSON. */
 export const FLAG_MSGPACK = 0x0040;
-/** Reserved for a timing stamp block (a later issue). Not understood yet, so rejected as unknown. */
+/** Publish and event-batch frames carry a trailing block of monotonic-clock stamps (wire/timings.ts). */
 export const FLAG_TIMINGS = 0x0080;
 
 /** Every flag Felix defines. */
@@ -40,8 +40,8 @@ export const FELIX_FLAGS =
 export const ORIGINAL_V1_FLAGS =
   FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_EVENT_BATCH | FLAG_BINARY_EVENT_BATCH_SHARED;
 
-/** Every flag this version decodes. FLAG_TIMINGS is deliberately absent until its layout exists. */
-export const KNOWN_FLAGS = FELIX_FLAGS | FLAG_MSGPACK;
+/** Every flag this version decodes. */
+export const KNOWN_FLAGS = FELIX_FLAGS | FLAG_MSGPACK | FLAG_TIMINGS;
 
 /** True if `flags` has a bit outside `known`. */
 export function hasUnknownFlags(flags: number, known: number = KNOWN_FLAGS): boolean {
@@ -100,7 +100,18 @@ export function payloadLayout(flags: number): PayloadLayout {
   if (hasUnknownFlags(flags)) {
     throw new WireError('unknown_flags', `unknown frame flags 0x${flags.toString(16)}`, { flags });
   }
-  switch (flags) {
+  // TIMINGS only appends a stamp block to binary publish and event batches.
+  const timings = (flags & FLAG_TIMINGS) !== 0;
+  const base = flags & ~FLAG_TIMINGS;
+  if (
+    timings &&
+    (base & (FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_EVENT_BATCH | FLAG_BINARY_EVENT_BATCH_SHARED)) === 0
+  ) {
+    throw new WireError('invalid_flags', `frame flags 0x${flags.toString(16)} do not form a layout`, {
+      flags,
+    });
+  }
+  switch (base) {
     case 0:
       return 'json';
     case FLAG_MSGPACK:

@@ -60,3 +60,14 @@ export {
 } from './binary.js';
 export { splitPublish, PublishChunkAssembler, type PublishChunkAssemblerOptions } from './chunks.js';
 export { copyBytes } from './bytes.js';
+export {
+  PUBLISH_STAMP_BYTES,
+  EVENT_STAMP_BYTES,
+  monotonicNs,
+  readStamp,
+  writeStamp,
+  readEventStamps,
+  timingsEventHeader,
+  encodeEventStamps,
+  type EventStamps,
+} from './timings.js';

@@ -11,6 +11,8 @@
  * were given: see decodeMessage.
  */
 
+import type { EventStamps } from './timings.js';
+
 export type AckMode = 'none' | 'per_message' | 'per_batch';
 
 /** Where a subscription starts: the live tail (the default), the oldest retained event, or an offset. */
@@ -117,6 +119,11 @@ export interface PublishBatchMessage extends StreamAddress {
   payloads: Uint8Array[];
   request_id?: number;
   ack?: AckMode;
+  /**
+   * The publisher's monotonic send stamp (ns). Binary batches with TIMINGS only: never in the JSON or
+   * MessagePack form.
+   */
+  send_ns?: number;
 }
 
 /**
@@ -283,6 +290,8 @@ export interface BinaryEventBatch {
   /** Present when the frame has FLAG_EVENT_BATCH_OFFSETS. */
   base_offset?: number;
   payloads: Uint8Array[];
+  /** Present when the frame has FLAG_TIMINGS. */
+  stamps?: EventStamps;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { EventFrame } from '../../broker/event-frame.js';
 
 function frames(log: StreamLog, sizes: number[]): EventFrame[] {
   return sizes.map((count) => {
-    const f = { bytes: Buffer.alloc(0), firstOffset: log.reserve(count), count };
+    const f = { bytes: Buffer.alloc(0), firstOffset: log.reserve(count), count, timing: null };
     log.append(f);
     return f;
   });
@@ -38,6 +38,7 @@ describe('SubscriberQueue policies', () => {
     bytes: Buffer.alloc(0),
     firstOffset,
     count,
+    timing: null,
   });
 
   it('drop_new drops the incoming frame when full and counts it', () => {

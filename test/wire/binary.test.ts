@@ -230,6 +230,10 @@ describe('hostile counts and lengths', () => {
       () => decodeFramePayload(FLAG_BINARY_EVENT_BATCH | FLAG_BINARY_EVENT_BATCH_SHARED, be('00')),
       'invalid_flags',
     );
-    expectWireError(() => decodeFramePayload(0x80, be('00')), 'unknown_flags');
+    // TIMINGS alone, or on a message or an ack, forms no layout.
+    expectWireError(() => decodeFramePayload(0x80, be('00')), 'invalid_flags');
+    expectWireError(() => decodeFramePayload(0xc0, be('00')), 'invalid_flags');
+    expectWireError(() => decodeFramePayload(0x90, be('00')), 'invalid_flags');
+    expectWireError(() => decodeFramePayload(0x100, be('00')), 'unknown_flags');
   });
 });

@@ -171,7 +171,7 @@ describe('FrameDecoder', () => {
   });
 
   it.each([
-    ['TIMINGS (reserved, not yet understood)', 0x80],
+    ['a bit above the known byte', 0x100],
     ['a high bit', 0x4000],
   ])('skips a frame with %s flags with a typed error and decodes the next', (_what, flags) => {
     const next = encodeMessage({ type: 'ok' });

@@ -14,16 +14,15 @@ import {
 } from '../../wire/index.js';
 
 describe('flags', () => {
-  it('has Felix values for Felix flags and keeps TIMINGS out of the known set', () => {
-    expect(KNOWN_FLAGS).toBe(0x7f);
+  it('has Felix values for Felix flags, and knows MSGPACK and TIMINGS', () => {
+    expect(KNOWN_FLAGS).toBe(0xff);
     expect(ORIGINAL_V1_FLAGS).toBe(0x07);
     expect(FLAG_TIMINGS).toBe(0x80);
-    expect(KNOWN_FLAGS & FLAG_TIMINGS).toBe(0);
   });
 
-  it('maps exactly the layouts Felix defines plus MessagePack; every other combination is a typed error', () => {
+  it('maps exactly the layouts Felix defines plus MessagePack and TIMINGS batches; every other combination is a typed error', () => {
     const layouts = new Map<number, string>();
-    for (let flags = 0; flags <= 0xff; flags++) {
+    for (let flags = 0; flags <= 0x1ff; flags++) {
       try {
         layouts.set(flags, payloadLayout(flags));
       } catch (error) {
@@ -41,6 +40,13 @@ describe('flags', () => {
       0x22: 'binary_event_batch',
       0x04: 'binary_shared_event_batch',
       0x24: 'binary_shared_event_batch',
+      // TIMINGS appends a stamp block to binary publish and event batches, and to nothing else.
+      0x81: 'binary_publish_batch',
+      0x89: 'binary_acked_publish_batch',
+      0x82: 'binary_event_batch',
+      0xa2: 'binary_event_batch',
+      0x84: 'binary_shared_event_batch',
+      0xa4: 'binary_shared_event_batch',
     });
   });
 
@@ -49,7 +55,8 @@ describe('flags', () => {
     expect(negotiateFlags(25)).toBe(0x19);
     expect(negotiateFlags(undefined)).toBe(ORIGINAL_V1_FLAGS);
     expect(negotiateFlags(KNOWN_FLAGS, ORIGINAL_V1_FLAGS | FLAG_MSGPACK)).toBe(0x47);
-    expect(negotiateFlags(0xffff) & FLAG_TIMINGS).toBe(0);
+    expect(negotiateFlags(0xffff)).toBe(0xff);
+    expect(negotiateFlags(0xffff, KNOWN_FLAGS & ~FLAG_TIMINGS) & FLAG_TIMINGS).toBe(0);
   });
 
   it('handles feature bit 31 despite signed bitwise arithmetic', () => {
