@@ -1,0 +1,99 @@
+/**
+ * The broker of one case, run as its own process (dist/broker/main.js), as NATS and Redis servers run when
+ * they are compared: it never shares the demo's event loop or CPU core. Its ports come from its JSON log
+ * line "felix-ts broker listening".
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** dist/broker/main.js next to this file's dist/latencydemo/. */
+export const BROKER_MAIN = fileURLToPath(new URL('../broker/main.js', import.meta.url));
+
+const LISTENING = 'felix-ts broker listening';
+const START_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 5_000;
+// Enough of the broker's stderr and log to say why it failed, without keeping a long run's log.
+const KEPT_OUTPUT_CHARS = 4_000;
+
+export interface BrokerProcess {
+  /** host:port to connect to. */
+  readonly address: string;
+  readonly pid: number | undefined;
+  /** SIGTERM (the broker drains), then SIGKILL if it has not exited in time. */
+  stop(): Promise<void>;
+}
+
+// Brokers still running, killed if the demo exits early (error, Ctrl-C) so none outlives it.
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** Starts `main` with `nodeFlags` (e.g. --cpu-prof, which NODE_OPTIONS does not take) and `env`. */
+export function spawnBroker(
+  env: Record<string, string>,
+  nodeFlags: readonly string[] = [],
+  main: string = BROKER_MAIN,
+): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  let output = '';
+  const keep = (text: string): void => {
+    output = (output + text).slice(-KEPT_OUTPUT_CHARS);
+  };
+  child.stderr!.setEncoding('utf8').on('data', keep);
+  return new Promise<BrokerProcess>((resolve, reject) => {
+    let pending = '';
+    let listening = false;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the broker did not report listening within ${START_TIMEOUT_MS} ms:\n${output}`));
+    }, START_TIMEOUT_MS);
+    // Read stdout to the end, or a chatty broker would block on a full pipe.
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      if (listening) return;
+      keep(chunk);
+      pending += chunk;
+      let newline;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        const port = listeningPort(line);
+        if (port === undefined) continue;
+        listening = true;
+        clearTimeout(timer);
+        resolve({ address: `127.0.0.1:${port}`, pid: child.pid, stop: () => stop(child, exited) });
+        return;
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      if (!listening) reject(new Error(`the broker exited with code ${code} before listening:\n${output}`));
+    });
+  });
+}
+
+/** The QUIC port of the broker's "listening" log line, or undefined for any other line. */
+export function listeningPort(line: string): number | undefined {
+  if (!line.includes(LISTENING)) return undefined;
+  try {
+    const entry = JSON.parse(line) as { msg?: unknown; quic?: { port?: unknown } };
+    return entry.msg === LISTENING && typeof entry.quic?.port === 'number' ? entry.quic.port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function stop(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}

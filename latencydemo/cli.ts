@@ -1,0 +1,177 @@
+/**
+ * Felix's latency-demo flags, parsed with commander. Unlike Felix, a value that does not parse is an error
+ * rather than silently replaced by the default. Defaults are Felix's, except where this module says why not.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { CasePlanRequest, CaseSettings, RunMode, Sharding } from './cases.js';
+
+/**
+ * Defaults that come from the client settings in effect (FELIX_* environment, FELIX_CLIENT_CONFIG), so a
+ * flag wins over the environment and the environment over Felix's demo defaults.
+ */
+export interface SettingDefaults {
+  readonly pubConns: number;
+  readonly pubStreamsPerConn: number;
+  readonly pubSharding: Sharding;
+  readonly subConns: number;
+}
+
+export interface DemoRequest extends CasePlanRequest {
+  readonly json: boolean;
+  readonly progress: boolean;
+  /** host:port of a running broker; undefined: spawn one per case. */
+  readonly broker: string | undefined;
+  /** Extra Node flags for every spawned broker process. */
+  readonly brokerNodeFlags: readonly string[];
+}
+
+// Felix's defaults for a single case; --matrix and --all change warmup and total as Felix does.
+const FELIX_DEFAULTS = { warmup: 1000, total: 10000, payload: 0, fanout: 1, batch: 1, idleMs: 2000 };
+const MATRIX_DEFAULTS = { warmup: 200, total: 2000, payloads: [0, 256, 1024, 4096], fanouts: [1, 10, 100] };
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER): (text: string) => number {
+  return (text) => {
+    const value = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got "${text}"`);
+    }
+    return value;
+  };
+}
+
+function integerList(min: number): (text: string) => number[] {
+  const one = integer(min);
+  return (text) => {
+    const values = text
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== '')
+      .map(one);
+    if (values.length === 0) throw new InvalidArgumentError('expected a comma-separated list of integers');
+    return values;
+  };
+}
+
+interface RawOptions {
+  warmup?: number;
+  total?: number;
+  payload?: number;
+  fanout?: number;
+  batch?: number;
+  binary?: boolean;
+  idleMs?: number;
+  pubConns?: number;
+  pubStreamsPerConn?: number;
+  pubSharding?: Sharding;
+  pubStreamCount?: number;
+  subConns?: number;
+  pubWindow?: number;
+  all?: boolean;
+  matrix?: boolean;
+  payloads?: number[];
+  fanouts?: number[];
+  broker?: string;
+  brokerNodeFlags?: string;
+  json?: boolean;
+  progress?: boolean;
+}
+
+export function buildProgram(): Command {
+  return new Command('latencydemo')
+    .description(
+      'felix-ts pub/sub latency and throughput demo (Felix latency-demo): publisher and subscribers in this ' +
+        'process, the broker in its own process',
+    )
+    .option(
+      '--warmup <n>',
+      'messages published and drained before the clock starts (default 1000)',
+      integer(0),
+    )
+    .option('--total <n>', 'measured messages (default 10000)', integer(1))
+    .option('--payload <bytes>', 'bytes after the 16-byte timestamp header (default 0)', integer(0))
+    .option('--fanout <n>', 'subscribers per stream (default 1)', integer(1))
+    .option(
+      '--batch <n>',
+      'messages per publish batch; also FELIX_FANOUT_BATCH (default 1)',
+      integer(1, 65536),
+    )
+    .option('--binary', 'Felix binary publish mode: unacknowledged publishes even at batch 1')
+    .option(
+      '--idle-ms <ms>',
+      'silence after which missing deliveries are given up (default 2000)',
+      integer(1),
+    )
+    .option('--pub-conns <n>', 'publish connections (default FELIX_PUB_CONN_POOL, 4)', integer(1, 256))
+    .option(
+      '--pub-streams-per-conn <n>',
+      'publish streams per connection (default FELIX_PUB_STREAMS_PER_CONN, 2)',
+      integer(1, 1024),
+    )
+    .addOption(
+      new Option(
+        '--pub-sharding <mode>',
+        'publish stream choice (default FELIX_PUB_SHARDING, hash_stream)',
+      ).choices(['hash_stream', 'rr']),
+    )
+    .option('--pub-stream-count <n>', 'streams published to, in rotation (default 1)', integer(1, 4096))
+    .option(
+      '--sub-conns <n>',
+      'event connections for the subscribers (default FELIX_SUB_CONNS, 1)',
+      integer(1, 256),
+    )
+    .option(
+      '--pub-window <batches>',
+      'unacknowledged batches in flight until delivered to every subscriber; 0: unbounded ' +
+        '(default: as many as hold 1 MiB per subscriber, 2 to 16)',
+      integer(0),
+    )
+    .option('--all', "Felix's full sweep: latency cases, throughput cases, publisher scaling")
+    .option('--matrix', 'every --payloads × --fanouts case (warmup 200, total 2000 unless given)')
+    .option('--payloads <csv>', '--matrix payloads (default 0,256,1024,4096)', integerList(0))
+    .option('--fanouts <csv>', '--matrix fanouts (default 1,10,100)', integerList(1))
+    .option('--broker <addr>', 'use the broker at host:port instead of spawning one per case')
+    .option(
+      '--broker-node-flags <flags>',
+      "extra Node flags for each spawned broker, e.g. '--cpu-prof --cpu-prof-dir=prof'",
+    )
+    .option('--json', 'print one JSON object on stdout instead of the text report')
+    .option('--progress', 'show the progress line on stderr even when it is not a terminal')
+    .exitOverride();
+}
+
+/** Parses user arguments (without node and script). Throws commander's CommanderError on a bad flag. */
+export function parseCommandLine(args: readonly string[], defaults: SettingDefaults): DemoRequest {
+  const program = buildProgram();
+  program.parse([...args], { from: 'user' });
+  const o = program.opts<RawOptions>();
+  if (o.all === true && o.matrix === true) program.error('--all and --matrix exclude each other');
+  // Felix runs --all when no flag is given; its own docs call that bare command a single run, which is
+  // what a bare `npm run demo:latency` should be on a shared two-core machine. --all is explicit here.
+  const mode: RunMode = o.all === true ? 'all' : o.matrix === true ? 'matrix' : 'single';
+  const sized = mode === 'matrix' ? MATRIX_DEFAULTS : FELIX_DEFAULTS;
+  const base: CaseSettings = {
+    warmup: o.warmup ?? sized.warmup,
+    total: o.total ?? sized.total,
+    payload: o.payload ?? FELIX_DEFAULTS.payload,
+    fanout: o.fanout ?? FELIX_DEFAULTS.fanout,
+    batch: o.batch ?? FELIX_DEFAULTS.batch,
+    binary: o.binary === true,
+    idleMs: o.idleMs ?? FELIX_DEFAULTS.idleMs,
+    pubConns: o.pubConns ?? defaults.pubConns,
+    pubStreamsPerConn: o.pubStreamsPerConn ?? defaults.pubStreamsPerConn,
+    pubSharding: o.pubSharding ?? defaults.pubSharding,
+    pubStreamCount: o.pubStreamCount ?? 1,
+    subConns: o.subConns ?? defaults.subConns,
+    pubWindow: o.pubWindow,
+  };
+  return {
+    mode,
+    base,
+    payloads: o.payloads ?? MATRIX_DEFAULTS.payloads,
+    fanouts: o.fanouts ?? MATRIX_DEFAULTS.fanouts,
+    json: o.json === true,
+    progress: o.progress === true,
+    broker: o.broker,
+    brokerNodeFlags: o.brokerNodeFlags?.split(/\s+/).filter((flag) => flag !== '') ?? [],
+  };
+}

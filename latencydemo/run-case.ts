@@ -1,0 +1,129 @@
+/**
+ * One case, as Felix's run_case: a fresh broker (its own process), one client, the subscribers, the warmup
+ * published and drained, then the clock started and the measured events published and awaited (up to
+ * --idle-ms of silence for stragglers), then everything closed.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { connect, type FelixClient } from '../client/index.js';
+import { sendWindowWarning } from './accounting.js';
+import { brokerEnvironment, type Environment } from './broker-env.js';
+import { spawnBroker, type BrokerProcess } from './broker-process.js';
+import { buildCaseReport, type CaseReport } from './case-report.js';
+import type { CaseConfig } from './cases.js';
+import type { ProgressLine } from './progress.js';
+import { planStreams } from './publish-plan.js';
+import { LoadPublisher } from './publisher.js';
+import { SubscriberGroup } from './subscribers.js';
+
+export interface CaseRunContext {
+  /** Environment of the demo; a spawned broker gets it plus the case's settings. */
+  readonly env: Environment;
+  /** host:port of --broker, or undefined to spawn a broker for the case. */
+  readonly externalBroker: string | undefined;
+  /** FELIX_EVENT_SEND_WINDOW in effect, for the batched-run warning. */
+  readonly sendWindowBytes: number;
+  readonly progress: ProgressLine;
+  /** "[3/20]", for the progress line. */
+  readonly label: string;
+  /** SDK warnings (deduplicated by the caller). */
+  readonly onWarning: (message: string) => void;
+  /** Node flags for a spawned broker (--broker-node-flags). */
+  readonly brokerNodeFlags: readonly string[];
+}
+
+// The SDK's notice that it accepts the certificate of a loopback broker without FELIX_TLS_CA: expected for
+// the broker this demo spawned itself, so not repeated for every case.
+const LOOPBACK_TLS_NOTICE = 'accepting any certificate from loopback address';
+
+export async function runCase(c: CaseConfig, ctx: CaseRunContext): Promise<CaseReport> {
+  const spawned: BrokerProcess | null =
+    ctx.externalBroker === undefined
+      ? await spawnBroker(brokerEnvironment(ctx.env, c), ctx.brokerNodeFlags)
+      : null;
+  try {
+    const client = await connect({
+      broker: spawned?.address ?? ctx.externalBroker,
+      pubConnPool: c.pubConns,
+      pubStreamsPerConn: c.pubStreamsPerConn,
+      pubSharding: c.pubSharding,
+      eventConnPool: c.subConns,
+      onWarning: (message) => {
+        if (spawned === null || !message.includes(LOOPBACK_TLS_NOTICE)) ctx.onWarning(message);
+      },
+    });
+    try {
+      return await measure(c, ctx, client, spawned === null);
+    } finally {
+      ctx.progress.stop();
+      await client.close();
+    }
+  } finally {
+    await spawned?.stop();
+  }
+}
+
+async function measure(
+  c: CaseConfig,
+  ctx: CaseRunContext,
+  client: FelixClient,
+  sharedBroker: boolean,
+): Promise<CaseReport> {
+  const warnings: string[] = [];
+  // On a shared broker each case gets streams of its own, so their offsets start at 0 like a fresh broker's.
+  const tag = sharedBroker ? randomBytes(4).toString('hex') : undefined;
+  const plan = planStreams(c.warmup, c.total, c.batch, c.pubStreamCount, tag);
+  const group = new SubscriberGroup(plan, c.fanout, c.warmup);
+  await group.subscribeAll(client);
+  const publisher = new LoadPublisher(
+    client,
+    c,
+    plan.map((s) => s.name),
+    group,
+  );
+  let phase = 'warmup';
+  ctx.progress.show(
+    () =>
+      `${ctx.label} ${c.name} ${phase}: published ${publisher.published}/${c.warmup + c.total}, ` +
+      `delivered ${group.warmupAccounted + group.measuredAccounted}/${group.warmupTarget + group.measuredTarget}`,
+  );
+
+  await publisher.publishPhase(c.warmup, 0);
+  if (!(await group.waitFor('warmup', c.idleMs))) {
+    warnings.push(
+      `warmup incomplete: ${group.warmupAccounted} of ${group.warmupTarget} warmup deliveries after ` +
+        `${c.idleMs} ms of silence`,
+    );
+  }
+
+  phase = 'measure';
+  const start = performance.now();
+  await publisher.publishPhase(c.total, c.warmup);
+  const published = performance.now();
+  await group.waitFor('measured', c.idleMs);
+  // Felix reads the clock once the publisher is done and the primary subscriber has everything; a primary
+  // that never completes ends at its last event rather than after the idle wait.
+  const primaryEnd = group.primaryDoneAt >= 0 ? group.primaryDoneAt : group.primaryLastAt;
+  const elapsedMs = Math.max(published, primaryEnd) - start;
+
+  const windowWarning = sendWindowWarning(c.batch, c.total, c.payload, ctx.sendWindowBytes);
+  if (windowWarning !== undefined) warnings.push(windowWarning);
+  if (sharedBroker) {
+    warnings.push(
+      `--broker: the broker's own settings apply (FELIX_FANOUT_BATCH=${c.batch} and the subscriber ` +
+        'queue size are not set for this case)',
+    );
+  }
+  warnings.push(...publisher.warnings, ...group.warnings);
+  const latencies = group.latencies();
+  return buildCaseReport(c, {
+    sampleTotal: group.primaryTarget,
+    primaryReceived: group.primaryReceived,
+    deliveredTotal: group.measuredReceived,
+    reportedDrops: group.measuredDropped,
+    primary: latencies.primary,
+    all: latencies.all,
+    elapsedMs,
+    warnings,
+  });
+}

@@ -1,0 +1,71 @@
+// The real program (dist/latencydemo/main.js, built by `npm test`), spawning its own broker process per
+// case, on tiny runs: every delivery must be accounted for. No timing is asserted.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { RunReport } from '../../latencydemo/report.js';
+import { parseTextReport } from '../../latencydemo/report.js';
+
+const MAIN = fileURLToPath(new URL('../../dist/latencydemo/main.js', import.meta.url));
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runDemo(args: string[]): Promise<Run> {
+  // FELIX_* variables of the surrounding shell would change the case; the demo reads only its flags here.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FELIX_')));
+  const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+const TINY = ['--warmup', '20', '--total', '200', '--fanout', '2', '--idle-ms', '3000'];
+
+describe('latencydemo program', () => {
+  it.each([['1'], ['8']])('accounts for every delivery at batch %s (--json)', async (batch) => {
+    const run = await runDemo([...TINY, '--batch', batch, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as RunReport;
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    expect(report).toMatchObject({
+      tool: 'latencydemo',
+      schema: 1,
+      broker: 'spawned',
+      node: process.version,
+    });
+    expect(report.cases).toHaveLength(1);
+    const c = report.cases[0]!;
+    expect(c).toMatchObject({
+      total: 200,
+      fanout: 2,
+      batch: Number(batch),
+      publish_total: 200,
+      sample_total: 200,
+      received: 200,
+      dropped: 0,
+      delivered_total: 400,
+      expected_deliveries: 400,
+      reported_drops: 0,
+      unaccounted: 0,
+      valid: true,
+      timings: null,
+    });
+    expect(c.p50_us).toEqual(expect.any(Number));
+    expect(c.all_p999_us).toEqual(expect.any(Number));
+  });
+
+  it('prints a text report that reads back into the same shape', async () => {
+    const run = await runDemo([...TINY, '--batch', '8', '--binary']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^== felix-ts QUIC Pub\/Sub Latency Demo ==/);
+    expect(run.stdout).not.toContain('INVALID RUN');
+    const [c] = parseTextReport(run.stdout);
+    expect(c).toMatchObject({ name: 'single/f2-b8-p0-binary', binary: true, valid: true, unaccounted: 0 });
+  });
+});
