@@ -230,6 +230,7 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
       this.sendNs = 0;
     }
     for (let i = 0; i < payloads.length; i++) topic.publish(payloads[i]!, this.account);
+    topic.noteArrival();
     // Acks go out once the events are in the stream's log: they are then never lost while the broker runs,
     // and graceful shutdown delivers them to current subscribers.
     if (acked) this.ack(requestId!, ackAs);

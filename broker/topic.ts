@@ -34,6 +34,10 @@ export class Topic {
   private lastEventAt = 0;
   /** @internal queued with the broker for a flush at the end of this I/O turn */
   scheduled = false;
+  /** Events accepted on this stream. A plain counter: the dashboard reads it once a second. */
+  publishedEvents = 0;
+  /** Events handed to subscribers (one per subscriber per event), before their queue policies apply. */
+  fannedOutEvents = 0;
   /** Subscribers under `block` whose queue is full. */
   private blockedBy = 0;
   private readonly paused = new Set<Pausable>();
@@ -97,12 +101,17 @@ export class Topic {
     this.budget.charge(account, payload.length);
     this.stats.publishedMessages++;
     this.stats.publishedBytes += payload.length;
+    this.publishedEvents++;
     if (b.count >= this.batching.maxEvents || b.payloadBytes >= this.batching.maxBytes) {
       this.cut();
       return;
     }
-    if (this.batching.gapMs > 0) this.lastEventAt = performance.now();
     this.schedule(this);
+  }
+
+  /** Marks the arrival of a publish frame (once per frame, not per event): the coalescing gap counts from here. */
+  noteArrival(): void {
+    if (this.batching.gapMs > 0 && this.builder.count !== 0) this.lastEventAt = performance.now();
   }
 
   /** Called by the broker's flush: cuts the frame when the coalescing gap has passed. Returns false to be asked again. */
@@ -188,6 +197,7 @@ export class Topic {
     accounts.length = 0;
     this.chargedBytes.length = 0;
     const subs = this.subscribers;
+    this.fannedOutEvents += count * subs.length;
     const now = performance.now();
     // Backwards: an offer may evict that subscriber, which swaps the last one into its slot — one this
     // loop has already served.
