@@ -1,13 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import type { Dashboard } from './dashboard/dashboard.js';
 
 export interface HttpEndpoints {
   readonly registry: Registry;
   /** False while starting and while draining for shutdown: /ready answers 503 then. */
   ready(): boolean;
+  /** /dashboard and everything under it. */
+  readonly dashboard?: Pick<Dashboard, 'handle'>;
 }
 
-/** /live, /ready and /metrics on the broker's HTTP port. */
+/** /live, /ready, /metrics and the live /dashboard on the broker's HTTP port. */
 export function createHttpServer(endpoints: HttpEndpoints): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -28,7 +31,7 @@ export function createHttpServer(endpoints: HttpEndpoints): Server {
         (err: Error) =>
           res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
       );
-    } else {
+    } else if (endpoints.dashboard?.handle(req, res, path) !== true) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });

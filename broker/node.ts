@@ -14,6 +14,8 @@ import {
 } from '../transport/index.js';
 import { CacheStore } from './cache-store.js';
 import type { BrokerConfig } from './config.js';
+import { Dashboard } from './dashboard/dashboard.js';
+import { latencyBandsFrom } from './dashboard/latency-bands.js';
 import { HopTimings } from './hop-timings.js';
 import { createHttpServer } from './http.js';
 import { createMetricsRegistry } from './metrics.js';
@@ -47,6 +49,8 @@ export class BrokerNode implements BrokerCore {
   readonly metrics: Registry;
   /** Per-hop histograms; null with FELIX_DISABLE_TIMINGS=1, which removes all stamp work. */
   readonly timings: HopTimings | null;
+  /** /dashboard: reads the counters above once a second, only while a dashboard is open. */
+  readonly dashboard: Dashboard;
   /** The certificate served, so clients (and tests) can verify against it. */
   certificatePem = '';
   draining = false;
@@ -104,6 +108,15 @@ export class BrokerNode implements BrokerCore {
     });
     this.cache.registerMetrics(this.metrics);
     this.timings?.registerMetrics(this.metrics);
+    this.dashboard = new Dashboard({
+      stats: this.stats,
+      streams: () => this.registry.all,
+      subscriptions: () => this.subscriptions,
+      connections: () => this.sessions.size,
+      cache: this.cache,
+      timings: this.timings,
+      latencyBandsUs: latencyBandsFrom(config.dashboardLatencyBandsUs),
+    });
   }
 
   /** Starts listening on FELIX_QUIC_BIND and FELIX_BROKER_METRICS_BIND. */
@@ -172,7 +185,11 @@ export class BrokerNode implements BrokerCore {
       settings,
       onConnection: (c) => this.onConnection(c),
     });
-    this.http = createHttpServer({ registry: this.metrics, ready: () => this.ready });
+    this.http = createHttpServer({
+      registry: this.metrics,
+      ready: () => this.ready,
+      dashboard: this.dashboard,
+    });
     this.http.listen(config.brokerMetricsBind.port, config.brokerMetricsBind.host);
     await once(this.http, 'listening');
     this.sweepTimer = setInterval(() => this.sweep(), STALL_SWEEP_MS);
@@ -279,6 +296,7 @@ export class BrokerNode implements BrokerCore {
     await this.endpoint?.close({ code: SHUTDOWN_CLOSE_CODE, reason, timeoutMs: 500 });
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.cache.stop();
+    this.dashboard.close();
     if (this.http !== null) {
       this.http.closeAllConnections();
       await new Promise<void>((r) => this.http!.close(() => r()));

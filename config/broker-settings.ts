@@ -8,6 +8,7 @@ import {
   flag,
   integer,
   oneOf,
+  text,
   type SettingsOf,
 } from './setting.js';
 import {
@@ -225,6 +226,20 @@ const brokerSettings = defineSettings({
     max: 60_000,
     doc: 'Interval between background expiry ticks. Shorter frees the memory of expired entries sooner.',
   }),
+  dashboardLatencyBandsUs: {
+    // text() leaves a string unset by default; this one has a default, which the dashboard colours by.
+    ...text({
+      env: 'FELIX_DASHBOARD_LATENCY_BANDS_US',
+      pattern: /^[1-9]\d{0,8},[1-9]\d{0,8},[1-9]\d{0,8}$/,
+      describe: '3 ascending integers (µs), e.g. 250,1000,5000',
+      doc:
+        'Latency bands of the live dashboard (/dashboard on FELIX_BROKER_METRICS_BIND): its list of recent ' +
+        'sampled publishes colours each per-hop time by its band: below the first threshold (fast), below ' +
+        'the second, below the third, or at or above the third (slow). Display only: it changes nothing ' +
+        'the broker does.',
+    }),
+    default: '250,1000,5000',
+  },
   shutdownDrainTimeoutMs: duration({
     env: 'FELIX_SHUTDOWN_DRAIN_TIMEOUT_MS',
     default: 25_000,
@@ -245,6 +260,11 @@ export type BrokerConfig = SettingsOf<typeof brokerSettings> & SectionsOf<typeof
 /** JSON peers carry cache values in base64, four bytes for every three. */
 function base64Length(bytes: number): number {
   return Math.ceil(bytes / 3) * 4;
+}
+
+function latencyBandsAscend(bands: string | null): boolean {
+  const thresholds = (bands ?? '').split(',').map(Number);
+  return thresholds.every((value, i) => i === 0 || value > thresholds[i - 1]!);
 }
 
 const brokerChecks: readonly CrossCheck<BrokerConfig>[] = [
@@ -285,6 +305,13 @@ const brokerChecks: readonly CrossCheck<BrokerConfig>[] = [
       'FELIX_CACHE_MAX_KEY_BYTES plus FELIX_CACHE_MAX_VALUE_BYTES must not exceed FELIX_CACHE_MAX_BYTES: ' +
       'an entry the limits allow must fit in the cache',
     holds: (c) => c.cacheMaxKeyBytes + c.cacheMaxValueBytes <= c.cacheMaxBytes,
+  },
+  {
+    settings: ['dashboardLatencyBandsUs'],
+    rule:
+      'the thresholds of FELIX_DASHBOARD_LATENCY_BANDS_US must ascend: each band starts where the one ' +
+      'before it ends',
+    holds: (c) => latencyBandsAscend(c.dashboardLatencyBandsUs),
   },
   {
     settings: ['tlsCert', 'tlsKey'],

@@ -1,0 +1,85 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where `npm run build` (scripts/build-dashboard.mjs) writes the page and its bundles. */
+export const BUILT_ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
+export const PAGE_FILE = 'index.html';
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+// Bundles carry a content hash in their name, so a browser may keep them for good; the page names the
+// current bundles, so it is revalidated every time.
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const REVALIDATE = 'no-cache';
+
+interface Asset {
+  readonly body: Buffer;
+  readonly contentType: string;
+}
+
+/**
+ * The built dashboard files, read once at start: only names found then are served, so a request can never
+ * reach another file (no path handling at all), and unknown names are 404s.
+ */
+export class DashboardAssets {
+  private readonly files = new Map<string, Asset>();
+
+  constructor(dir: string = BUILT_ASSETS_DIR) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return; // not built (e.g. running from source): the page answers 503 saying so
+    }
+    for (const name of names) {
+      const contentType = CONTENT_TYPES[extname(name)];
+      if (contentType !== undefined)
+        this.files.set(name, { body: readFileSync(join(dir, name)), contentType });
+    }
+  }
+
+  get built(): boolean {
+    return this.files.has(PAGE_FILE);
+  }
+
+  /** Answers GET /dashboard. */
+  servePage(res: ServerResponse): void {
+    const page = this.files.get(PAGE_FILE);
+    if (page === undefined) {
+      res
+        .writeHead(503, { 'content-type': 'text/plain; charset=utf-8' })
+        .end('dashboard not built: run npm run build\n');
+      return;
+    }
+    send(res, page, REVALIDATE);
+  }
+
+  /** Answers GET /dashboard/assets/<name>. */
+  serveAsset(res: ServerResponse, name: string): void {
+    const asset = name === PAGE_FILE ? undefined : this.files.get(name);
+    if (asset === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
+      return;
+    }
+    send(res, asset, IMMUTABLE);
+  }
+}
+
+function send(res: ServerResponse, asset: Asset, cacheControl: string): void {
+  res
+    .writeHead(200, {
+      'content-type': asset.contentType,
+      'content-length': asset.body.length,
+      'cache-control': cacheControl,
+      'x-content-type-options': 'nosniff',
+    })
+    .end(asset.body);
+}
