@@ -168,7 +168,8 @@ export class CacheStore implements CacheService {
       this.misses++;
       return null;
     }
-    if (entry.expiresAt <= this.now()) {
+    // No clock read on the hot path for entries without a TTL.
+    if (entry.expiresAt !== Infinity && entry.expiresAt <= this.now()) {
       this.remove(entry);
       this.expirations++;
       this.misses++;
@@ -183,7 +184,7 @@ export class CacheStore implements CacheService {
     const entry = this.entries.get(key);
     if (entry === undefined) return null;
     this.remove(entry);
-    if (entry.expiresAt <= this.now()) {
+    if (entry.expiresAt !== Infinity && entry.expiresAt <= this.now()) {
       this.expirations++;
       return null;
     }

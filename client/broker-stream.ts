@@ -34,6 +34,8 @@ export interface BrokerStreamOptions {
   readonly onWarning: (message: string) => void;
   /** Names the stream in messages ("publish stream 3"). */
   readonly label: string;
+  /** Offer TIMINGS (false with FELIX_DISABLE_TIMINGS=1). */
+  readonly timings?: boolean;
 }
 
 interface AuthWaiter {
@@ -71,7 +73,7 @@ export class BrokerStream {
   authenticate(tenant: string, token: string): Promise<Negotiated> {
     return new Promise<Negotiated>((resolve, reject) => {
       this.authWaiter = { resolve, reject };
-      this.stream.write(encodeJsonMessage(authMessage(tenant, token)));
+      this.stream.write(encodeJsonMessage(authMessage(tenant, token, this.options.timings !== false)));
     });
   }
 

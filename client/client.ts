@@ -1,11 +1,14 @@
 /**
  * The client: one object per broker, holding a publish pool (FELIX_PUB_CONN_POOL connections ×
- * FELIX_PUB_STREAMS_PER_CONN long-lived publish streams) and an event pool (FELIX_EVENT_CONN_POOL
- * connections carrying control and event streams), each on its own endpoint so each family's
+ * FELIX_PUB_STREAMS_PER_CONN long-lived publish streams), an event pool (FELIX_EVENT_CONN_POOL
+ * connections carrying control and event streams) and a cache pool (FELIX_CACHE_CONN_POOL connections ×
+ * FELIX_CACHE_STREAMS_PER_CONN long-lived cache streams), each on its own endpoint so each family's
  * flow-control windows are its own. Pools connect lazily; connect() opens one publish stream so that a
  * wrong address, certificate or token fails there, with a clear error, rather than at the first publish.
  */
 import { Endpoint, type ClientTlsOptions } from '../transport/index.js';
+import { CacheClient } from './cache-client.js';
+import { CacheDispatcher } from './cache-dispatcher.js';
 import type { ClientConfig } from './config.js';
 import { ConnectionPool } from './connection-pool.js';
 import { FelixError, toFelixError, withContext } from './errors.js';
@@ -43,6 +46,8 @@ export class FelixClient {
   private readonly endpoints = new Map<PoolFamily, Promise<Endpoint>>();
   private readonly warned = new Set<string>();
   private readonly publishPool: WorkerPool;
+  private readonly cachePool: WorkerPool;
+  private cacheClient: CacheClient | null = null;
   private readonly eventPool: ConnectionPool<EventRouter>;
   private readonly subscriber: Subscriber;
   private publisher: Publisher | null = null;
@@ -60,24 +65,21 @@ export class FelixClient {
     this.broker = options.host.includes(':')
       ? `[${options.host}]:${options.port}`
       : `${options.host}:${options.port}`;
-    this.publishPool = new WorkerPool({
-      name: 'publish',
-      connections: {
-        size: config.pubConnPool,
-        endpoint: () => this.endpoint('pub'),
-        connectTimeoutMs: options.connectTimeoutMs,
-      },
-      streamsPerConnection: config.pubStreamsPerConn,
-      stream: {
-        tenant: options.tenant,
-        token: options.token,
-        maxFrameBytes: config.maxFrameBytes,
-        requestTimeoutMs: options.requestTimeoutMs,
-        connectTimeoutMs: options.connectTimeoutMs,
-        maxQueuedBytes: options.publishQueueBytes,
-        onWarning: options.onWarning,
-      },
-    });
+    this.publishPool = this.requestPool(
+      'publish',
+      'pub',
+      config.pubConnPool,
+      config.pubStreamsPerConn,
+      options.publishQueueBytes,
+    );
+    // Cache streams are bounded by count instead: FELIX_CACHE_STREAM_MAX_INFLIGHT requests of one frame.
+    this.cachePool = this.requestPool(
+      'cache',
+      'cache',
+      config.cacheConnPool,
+      config.cacheStreamsPerConn,
+      Number.POSITIVE_INFINITY,
+    );
     this.eventPool = new ConnectionPool<EventRouter>({
       name: 'event',
       size: config.eventConnPool,
@@ -102,7 +104,14 @@ export class FelixClient {
       connectTimeoutMs: options.connectTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs,
       onWarning: options.onWarning,
+      timings: !config.disableTimings,
     });
+  }
+
+  /** The broker's key-value cache: put, get, delete (see CacheClient). */
+  get cache(): CacheClient {
+    if (this.cacheClient === null) throw new FelixError('not_connected', 'the client is not connected yet');
+    return this.cacheClient;
   }
 
   get isClosed(): boolean {
@@ -159,6 +168,15 @@ export class FelixClient {
         chunkBytes: this.config.publishChunkBytes,
         maxFrameBytes: this.config.maxFrameBytes,
       });
+      const dispatcher = new CacheDispatcher(this.cachePool, {
+        connections: this.config.cacheConnPool,
+        maxInFlightPerLane: this.config.cacheStreamMaxInflight,
+        waitTimeoutMs: this.options.requestTimeoutMs,
+      });
+      this.cacheClient = new CacheClient(dispatcher, negotiated, {
+        tenant: this.tenant,
+        maxFrameBytes: this.config.maxFrameBytes,
+      });
     } catch (error) {
       await this.close();
       throw withContext(
@@ -171,7 +189,12 @@ export class FelixClient {
   private async shutdown(): Promise<void> {
     const timeoutMs = this.options.closeTimeoutMs;
     this.eventPool.markClosed();
-    await Promise.all([this.publishPool.close(timeoutMs), this.subscriber.close()]);
+    this.cacheClient?.close();
+    await Promise.all([
+      this.publishPool.close(timeoutMs),
+      this.cachePool.close(timeoutMs),
+      this.subscriber.close(),
+    ]);
     const endpoints = await Promise.allSettled(this.endpoints.values());
     await Promise.all(
       endpoints.map((settled) =>
@@ -180,6 +203,36 @@ export class FelixClient {
           : undefined,
       ),
     );
+  }
+
+  /** A family's long-lived request streams: `size` connections × `streamsPerConnection` streams. */
+  private requestPool(
+    name: 'publish' | 'cache',
+    family: PoolFamily,
+    size: number,
+    streamsPerConnection: number,
+    maxQueuedBytes: number,
+  ): WorkerPool {
+    const { options } = this;
+    return new WorkerPool({
+      name,
+      connections: {
+        size,
+        endpoint: () => this.endpoint(family),
+        connectTimeoutMs: options.connectTimeoutMs,
+      },
+      streamsPerConnection,
+      stream: {
+        tenant: options.tenant,
+        token: options.token,
+        maxFrameBytes: options.config.maxFrameBytes,
+        requestTimeoutMs: options.requestTimeoutMs,
+        connectTimeoutMs: options.connectTimeoutMs,
+        maxQueuedBytes,
+        onWarning: options.onWarning,
+        timings: !options.config.disableTimings,
+      },
+    });
   }
 
   private endpoint(family: PoolFamily): Promise<Endpoint> {

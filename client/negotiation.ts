@@ -8,6 +8,7 @@ import {
   FLAG_BINARY_PUBLISH_ACKED,
   FLAG_BINARY_PUBLISH_BATCH,
   FLAG_MSGPACK,
+  FLAG_TIMINGS,
   KNOWN_FEATURES,
   KNOWN_FLAGS,
   negotiateFlags,
@@ -31,14 +32,17 @@ export interface Negotiated {
   readonly binaryAckedPublish: boolean;
   /** The broker reassembles `publish_chunk`. */
   readonly publishChunks: boolean;
+  /** Publishes carry send stamps and event batches stamp blocks (flag 0x80). */
+  readonly timings: boolean;
 }
 
-export function authMessage(tenant: string, token: string): AuthMessage {
+/** `timings` false (FELIX_DISABLE_TIMINGS=1) keeps the TIMINGS flag out of the offer: then no stamp byte travels. */
+export function authMessage(tenant: string, token: string, timings = true): AuthMessage {
   return {
     type: 'auth',
     tenant_id: tenant,
     token,
-    client_flags: KNOWN_FLAGS,
+    client_flags: timings ? KNOWN_FLAGS : KNOWN_FLAGS & ~FLAG_TIMINGS,
     client_features: KNOWN_FEATURES,
   };
 }
@@ -53,5 +57,6 @@ export function negotiate(reply: AuthOkMessage | OkMessage): Negotiated {
     binaryPublish: supportsFlags(flags, FLAG_BINARY_PUBLISH_BATCH),
     binaryAckedPublish: supportsFlags(flags, FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED),
     publishChunks: supportsFeature(features, FEATURE_PUBLISH_CHUNK),
+    timings: supportsFlags(flags, FLAG_TIMINGS),
   });
 }

@@ -8,6 +8,7 @@ import {
   HEADER_BYTES,
   encodeBinaryPublishBatch,
   encodeMessage,
+  monotonicNs,
   splitPublish,
   type AckMode,
   type BinaryPublishBatchInput,
@@ -89,6 +90,8 @@ export function encodePublishFrame(
     scratch.payloads = payloads;
     scratch.request_id = acked ? requestId : undefined;
     scratch.ack = acked ? ack : undefined;
+    // The publisher's hop starts here: the stamp is read when the frame is built for sending.
+    scratch.send_ns = negotiated.timings ? monotonicNs() : undefined;
     try {
       frame = encodeBinaryPublishBatch(scratch);
     } finally {

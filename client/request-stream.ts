@@ -33,6 +33,8 @@ export interface RequestStreamOptions {
   readonly maxQueuedBytes: number;
   readonly onWarning: (message: string) => void;
   readonly scheduleTurn?: TurnScheduler;
+  /** Offer TIMINGS at auth (false with FELIX_DISABLE_TIMINGS=1). */
+  readonly timings?: boolean;
 }
 
 type State = 'opening' | 'open' | 'ended';
@@ -195,6 +197,7 @@ export class RequestStream implements BrokerStreamHandler {
         maxFrameBytes: this.options.maxFrameBytes,
         onWarning: this.options.onWarning,
         label,
+        timings: this.options.timings,
       });
       this.broker = broker;
       const negotiated = await withDeadline(

@@ -3,6 +3,8 @@
  * subscription id with its router, open the control stream, auth, send `subscribe`, and wait for the
  * broker's answer. Events may start flowing before `subscribed` arrives; they are kept.
  */
+import { isLoopbackHost } from '../transport/index.js';
+import { HopStats } from './hop-stats.js';
 import type { QueuePolicy } from './async-queue.js';
 import { BrokerStream } from './broker-stream.js';
 import type { ConnectionPool } from './connection-pool.js';
@@ -22,6 +24,8 @@ export interface SubscriberOptions {
   readonly connectTimeoutMs: number;
   readonly closeTimeoutMs: number;
   readonly onWarning: (message: string) => void;
+  /** Offer TIMINGS and keep per-subscription hop statistics (false with FELIX_DISABLE_TIMINGS=1). */
+  readonly timings?: boolean;
 }
 
 /** The part of the event pool the subscriber uses. */
@@ -69,6 +73,7 @@ export class Subscriber {
         router.unregister(ended.id);
         this.live.delete(ended);
       },
+      hops: o.timings === false ? null : new HopStats(isLoopbackHost(connection.remote.host)),
     });
     // Registered before `subscribe` is sent, so the event stream's hello finds it in either order.
     router.register(id, subscription.eventSink);
@@ -79,6 +84,7 @@ export class Subscriber {
         maxFrameBytes: o.maxFrameBytes,
         onWarning: o.onWarning,
         label: `${label} (control stream)`,
+        timings: o.timings,
       });
       subscription.attachControl(control);
       await withDeadline(control.authenticate(o.tenant, o.token), o.connectTimeoutMs, () =>

@@ -4,6 +4,8 @@
  * iterator with a bounded local queue, or synchronously through an `onEvent` callback (no promise, no
  * queue: the fast mode). Every event carries its offset; gaps the broker left are counted and reported.
  */
+import { FLAG_TIMINGS, monotonicNs } from '../wire/index.js';
+import type { ClientHop, HopStats, HopSummary } from './hop-stats.js';
 import type { Stream } from '../transport/index.js';
 import {
   copyBytes,
@@ -92,6 +94,8 @@ export interface SubscriptionParams {
   readonly onWarning: (message: string) => void;
   /** Called once when the subscription has ended. */
   readonly onEnded: (subscription: Subscription) => void;
+  /** Hop statistics from the TIMINGS stamps, or null when timings are off. */
+  readonly hops: HopStats | null;
 }
 
 type State = 'subscribing' | 'active' | 'unsubscribing' | 'ended';
@@ -156,6 +160,15 @@ export class Subscription implements AsyncIterable<FelixEvent> {
       onEventStreamEnd: (ending) => this.onEventStreamEnd(ending),
       onConnectionClosed: (error) => this.end(error),
     };
+  }
+
+  /**
+   * Per-hop latency of this subscription's events (publisher → broker, broker decode → enqueue, queueing,
+   * broker → here, end to end), from the TIMINGS stamps; null when timings are off. Hops between
+   * processes are measured only when the broker runs on this host (one clock).
+   */
+  hopStats(): Record<ClientHop, HopSummary> | null {
+    return this.params.hops?.summary() ?? null;
   }
 
   /** Runs of offsets the broker skipped. */
@@ -360,6 +373,8 @@ export class Subscription implements AsyncIterable<FelixEvent> {
 
   private onEventFrame(flags: number, payload: Uint8Array, owned: boolean): void {
     if (this.state === 'unsubscribing' || this.state === 'ended') return;
+    // The subscriber's hop ends when the batch is here, before any decoding.
+    const receivedNs = (flags & FLAG_TIMINGS) !== 0 ? monotonicNs() : 0;
     let frame: DecodedFrame;
     try {
       // At most one copy per frame, out of the transport's scratch (none when the decoder handed over a
@@ -374,6 +389,9 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     }
     switch (frame.type) {
       case 'binary_event_batch':
+        if (frame.stamps !== undefined) this.params.hops?.record(frame.stamps, receivedNs);
+        this.deliverAll(frame.payloads, frame.base_offset);
+        return;
       case 'event_batch':
         this.deliverAll(frame.payloads, frame.base_offset);
         return;

@@ -8,6 +8,21 @@ export const SIDES: readonly SideShape[] = [brokerSide, clientSide];
 /** FELIX_* names that choose how settings are loaded rather than being settings themselves. */
 export const LOADER_ENV_NAMES = ['FELIX_PROFILE', ...Object.values(CONFIG_FILE_ENV)] as const;
 
+/** FELIX_* names cachedemo reads (Felix's, plus DURATION_MS); known so the loaders do not warn about them. */
+export const CACHE_BENCH_ENV_NAMES = [
+  'FELIX_CACHE_BENCH_WARMUP',
+  'FELIX_CACHE_BENCH_SAMPLES',
+  'FELIX_CACHE_BENCH_DURATION_MS',
+  'FELIX_CACHE_BENCH_PAYLOADS',
+  'FELIX_CACHE_BENCH_TTL_MS',
+  'FELIX_CACHE_BENCH_CONCURRENCY',
+  'FELIX_CACHE_BENCH_KEYS',
+  'FELIX_CACHE_BENCH_OPS',
+  'FELIX_CACHE_BENCH_VALIDATE_EACH',
+  'FELIX_CACHE_BENCH_CONN_STATS',
+  'FELIX_CACHE_BENCH_TIMINGS',
+] as const;
+
 export interface CatalogueEntry {
   readonly setting: Setting<unknown>;
   readonly sides: readonly SideName[];
@@ -27,7 +42,7 @@ export function catalogueEntries(): CatalogueEntry[] {
 }
 
 function buildCatalogue(): Catalogue {
-  const knownEnvNames = new Set<string>(LOADER_ENV_NAMES);
+  const knownEnvNames = new Set<string>([...LOADER_ENV_NAMES, ...CACHE_BENCH_ENV_NAMES]);
   const yamlKeyReaders = new Map<string, SideName[]>();
   for (const { setting, sides } of catalogueEntries()) {
     for (const name of [setting.env, ...setting.envAliases]) knownEnvNames.add(name);

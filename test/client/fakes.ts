@@ -77,6 +77,7 @@ export class FakeStream {
 }
 
 export class FakeConnection {
+  readonly remote = { host: '127.0.0.1', port: 5000 };
   onStream: ((stream: Stream) => void) | null = null;
   onClose: (() => void) | null = null;
   readonly opened: FakeStream[] = [];

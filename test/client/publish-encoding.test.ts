@@ -27,7 +27,13 @@ const target: PublishTarget = {
   hash: 0,
   what: 'publish to t1/default/demo',
 };
-const felixTs = negotiate({ type: 'auth_ok', server_flags: KNOWN_FLAGS, server_features: KNOWN_FEATURES });
+// A felix-ts broker with timings off; `timed` is one with them on (FELIX_DISABLE_TIMINGS=0).
+const felixTs = negotiate({
+  type: 'auth_ok',
+  server_flags: KNOWN_FLAGS & ~0x80,
+  server_features: KNOWN_FEATURES,
+});
+const timed = negotiate({ type: 'auth_ok', server_flags: KNOWN_FLAGS, server_features: KNOWN_FEATURES });
 const noAckedBinary = negotiate({ type: 'auth_ok', server_flags: KNOWN_FLAGS & ~FLAG_BINARY_PUBLISH_ACKED });
 const oldBroker = negotiate({ type: 'ok' });
 const bytes = (n: number, fill = 1) => Buffer.alloc(n, fill);
@@ -62,6 +68,18 @@ describe('planBatch', () => {
 });
 
 describe('encodePublishFrame', () => {
+  it('stamps the frame with the send time only when TIMINGS was negotiated', () => {
+    const before = Number(process.hrtime.bigint());
+    const stamped = decodeWholeFrame(
+      encodePublishFrame(target, [Buffer.from('x')], 'none', undefined, timed, 1 << 20),
+    );
+    expect(stamped.flags).toBe(FLAG_BINARY_PUBLISH_BATCH | 0x80);
+    const message = decodeFramePayload(stamped.flags, stamped.payload);
+    expect(message.type === 'publish_batch' && message.send_ns).toBeGreaterThanOrEqual(before);
+    const plain = encodePublishFrame(target, [Buffer.from('x')], 'none', undefined, felixTs, 1 << 20);
+    expect(plain.length).toBe(stamped.payload.length + 12 - 8);
+  });
+
   it('encodes an acked publish as an acked binary batch carrying the request id', () => {
     const frame = encodePublishFrame(target, [Buffer.from('hello')], 'per_message', 7, felixTs, 1 << 20);
     const { flags, payload } = decodeWholeFrame(frame);

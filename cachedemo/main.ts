@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// cachedemo: benchmarks cache put/get over QUIC as Felix's cachedemo does, against a broker in its own
+// process (started here unless --broker names one), then checks that a TTL expires.
+// `npm run demo:cache` / `node dist/cachedemo/main.js [flags]`; --help lists the flags.
+import { loadavg } from 'node:os';
+import { Command } from 'commander';
+import { connect, ConfigError, type FelixClient } from '../client/index.js';
+import { FelixBackend } from './backend.js';
+import { startBroker, type BrokerChild } from './broker-process.js';
+import { invalidRows, jsonRows, resultTable } from './report.js';
+import { progressPrinter, runMain, settingsOrComplain } from './cli.js';
+import { addBenchFlags, type BenchSettings } from './settings.js';
+import { runPayloadSuite, type OpResult } from './suite.js';
+import { runTtlCheck } from './ttl-check.js';
+
+interface DemoFlags {
+  broker?: string;
+  json?: boolean;
+  brokerCpuProf?: string;
+}
+
+async function main(): Promise<number> {
+  const program = addBenchFlags(
+    new Command('cachedemo').description('felix-ts cache benchmark: put/get over QUIC, then a TTL check'),
+  )
+    .option('--broker <addr>', 'host:port of a running broker (default: start one in its own process)')
+    .option('--json', 'print one JSON document on stdout (progress goes to stderr)')
+    .option('--broker-cpu-prof <dir>', 'run the started broker under node --cpu-prof, writing into <dir>');
+  program.parse(process.argv);
+  const flags = program.opts<DemoFlags & Record<string, unknown>>();
+  const settings = settingsOrComplain('cachedemo', flags);
+  if (settings === null) return 2;
+  const json = flags.json === true;
+  const print = progressPrinter(json);
+  const loadBefore = loadavg()[0]!;
+
+  print('== felix-ts QUIC Cache Demo ==');
+  print('Goal: benchmark cache Put/Get over QUIC (not pub/sub).');
+  let broker: BrokerChild | null = null;
+  let client: FelixClient | null = null;
+  try {
+    let address = flags.broker;
+    if (address === undefined) {
+      print('Step 1/4: starting the broker in its own process.');
+      const nodeArgs =
+        flags.brokerCpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', flags.brokerCpuProf];
+      broker = await startBroker({ nodeArgs });
+      address = broker.address;
+    } else {
+      print(`Step 1/4: using the broker at ${address}.`);
+    }
+    print('Step 2/4: connecting QUIC client.');
+    const warned = new Set<string>();
+    client = await connect({
+      broker: address,
+      onWarning: (message) => {
+        if (!warned.has(message)) print(`warning: ${(warned.add(message), message)}`);
+      },
+    });
+
+    print('Step 3/4: running cache benchmarks.');
+    print(configLine(settings, client));
+    if (settings.timings)
+      print('timings: felix-ts collects no per-stage cache timings; FELIX_CACHE_BENCH_TIMINGS is ignored');
+    const backend = new FelixBackend(client);
+    const results: OpResult[] = [];
+    for (const size of settings.payloads) {
+      print('');
+      print(`Payload size: ${size} bytes`);
+      results.push(...(await runPayloadSuite(backend, size, settings, print, broker?.cpuSeconds)));
+      if (settings.connStats) print(`cache_conn_counts=[${connectionCounts(client).join(', ')}]`);
+    }
+
+    print('');
+    print('Step 4/4: TTL sanity check.');
+    const ttl = await runTtlCheck(backend, print);
+    const invalid = invalidRows(results);
+    print('');
+    print(resultTable(results));
+    for (const row of invalid) print(`INVALID RUN: ${row}`);
+    if (json) {
+      const document = {
+        settings,
+        broker: flags.broker ?? 'started',
+        load_avg_1m: { before: loadBefore, after: loadavg()[0] },
+        results: jsonRows(results),
+        ttl_check: ttl.passed ? 'PASS' : 'FAIL',
+        invalid,
+      };
+      process.stdout.write(`${JSON.stringify(document)}\n`);
+    }
+    print('Demo complete.');
+    // As latencydemo: 3 for an INVALID RUN; a failed TTL check is 1.
+    return invalid.length > 0 ? 3 : ttl.passed ? 0 : 1;
+  } finally {
+    await client?.close();
+    await broker?.stop();
+  }
+}
+
+function configLine(s: BenchSettings, client: FelixClient): string {
+  const { cacheConnPool, cacheStreamsPerConn, cacheStreamMaxInflight } = client.config;
+  const measured = s.durationMs === null ? `samples=${s.samples}` : `duration_ms=${s.durationMs}`;
+  return (
+    `Config: warmup=${s.warmup} ${measured} payloads=[${s.payloads.join(', ')}] ` +
+    `ttl_ms=${s.ttlMs ?? 'None'} concurrency=${s.concurrency} keys=${s.keys} ops=[${s.ops.join(', ')}] ` +
+    `timings=false cache_conn_pool=${cacheConnPool} streams_per_conn=${cacheStreamsPerConn} ` +
+    `stream_max_inflight=${cacheStreamMaxInflight}`
+  );
+}
+
+/** Requests sent per cache connection (stream i is on connection i mod FELIX_CACHE_CONN_POOL). */
+function connectionCounts(client: FelixClient): number[] {
+  const counts = new Array<number>(client.config.cacheConnPool).fill(0);
+  client.cache.sentPerStream().forEach((n, stream) => (counts[stream % counts.length]! += n));
+  return counts;
+}
+
+runMain('cachedemo', main, (error) =>
+  error instanceof ConfigError
+    ? { message: error.message, code: 2 }
+    : { message: (error as Error).stack ?? String(error), code: 1 },
+);

@@ -1,0 +1,56 @@
+/**
+ * Latency (microseconds, in an HDR histogram) and throughput of one measured run, and Felix's line for
+ * it: `put: n=2000 p50=…us p99=…us p999=…us avg=…us throughput=… ops/s`.
+ */
+import { build, type Histogram } from 'hdr-histogram-js';
+
+export interface BenchStats {
+  readonly count: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly p999Us: number;
+  readonly avgUs: number;
+  readonly throughputOps: number;
+}
+
+/** Records one run: latencies as they complete, and how long the whole run took. */
+export class LatencyRecorder {
+  private readonly histogram: Histogram = build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  private sumUs = 0;
+  count = 0;
+
+  record(latencyUs: number): void {
+    // The histogram takes whole microseconds; the average keeps the fractions.
+    this.histogram.recordValue(Math.max(1, Math.round(latencyUs)));
+    this.sumUs += latencyUs;
+    this.count++;
+  }
+
+  stats(elapsedMs: number): BenchStats {
+    const h = this.histogram;
+    return {
+      count: this.count,
+      p50Us: h.getValueAtPercentile(50),
+      p99Us: h.getValueAtPercentile(99),
+      p999Us: h.getValueAtPercentile(99.9),
+      avgUs: this.count === 0 ? 0 : this.sumUs / this.count,
+      throughputOps: elapsedMs <= 0 ? 0 : this.count / (elapsedMs / 1000),
+    };
+  }
+
+  destroy(): void {
+    this.histogram.destroy();
+  }
+}
+
+/** Felix's print_stats line. */
+export function felixLine(label: string, s: BenchStats): string {
+  return (
+    `${label}: n=${s.count} p50=${s.p50Us.toFixed(2)}us p99=${s.p99Us.toFixed(2)}us ` +
+    `p999=${s.p999Us.toFixed(2)}us avg=${s.avgUs.toFixed(2)}us throughput=${s.throughputOps.toFixed(2)} ops/s`
+  );
+}
