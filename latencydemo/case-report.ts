@@ -49,8 +49,18 @@ export interface CaseReport extends Workload {
   readonly delivered_mb_s: number;
   readonly duration_s: number;
   readonly warnings: readonly string[];
-  /** Per-hop timings: a later issue fills them. */
-  readonly timings: null;
+  /**
+   * Per-hop latency of the primary subscriber's batches from the TIMINGS stamps (the SDK's
+   * Subscription.hopStats()), null when timings are off (FELIX_DISABLE_TIMINGS=1 or the high-memory profile).
+   */
+  readonly timings: Readonly<Record<string, HopTiming>> | null;
+}
+
+export interface HopTiming {
+  readonly count: number;
+  readonly p50_us: number;
+  readonly p99_us: number;
+  readonly p999_us: number;
 }
 
 /** What a run of one case measured. */
@@ -63,6 +73,7 @@ export interface CaseMeasurement {
   readonly all: LatencySummary | null;
   readonly elapsedMs: number;
   readonly warnings: readonly string[];
+  readonly timings?: Readonly<Record<string, HopTiming>> | null;
 }
 
 const micros = (ns: number | undefined): number | null => (ns === undefined ? null : Math.trunc(ns / 1000));
@@ -110,6 +121,6 @@ export function buildCaseReport(c: CaseConfig, m: CaseMeasurement): CaseReport {
     delivered_mb_s: seconds > 0 ? round((m.deliveredTotal * eventBytes(c.payload)) / seconds / 1e6, 2) : 0,
     duration_s: round(seconds, 6),
     warnings: [...m.warnings],
-    timings: null,
+    timings: m.timings ?? null,
   };
 }

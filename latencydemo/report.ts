@@ -4,6 +4,7 @@
  * delivery accounting, warnings, INVALID RUN). JSON: one object, the contract the perf pipeline reads.
  * parseTextReport turns the text back into the JSON's case objects.
  */
+import type { HopTiming } from './case-report.js';
 import { invalidRunLine } from './accounting.js';
 import type { CaseReport } from './case-report.js';
 import { expectationNote, type CaseConfig } from './cases.js';
@@ -75,6 +76,7 @@ export function caseResults(r: CaseReport): string {
     `  elapsed = ${r.duration_s.toFixed(6)} s`,
     `  deliveries: expected ${r.expected_deliveries}, received ${r.delivered_total}, ` +
       `reported dropped ${r.reported_drops}, unaccounted ${r.unaccounted}`,
+    ...(r.timings === null ? [] : [timingsLine(r.timings)]),
     ...r.warnings.map((w) => `  warning: ${w}`),
   ];
   const invalid = invalidRunLine({
@@ -84,6 +86,24 @@ export function caseResults(r: CaseReport): string {
   });
   if (invalid !== undefined) lines.push(invalid);
   return lines.join('\n') + '\n';
+}
+
+/** Felix's `timings:` line: each hop's p50/p99/p999 in microseconds and how many batches it covers. */
+export function timingsLine(timings: Readonly<Record<string, HopTiming>>): string {
+  const hops = Object.entries(timings).map(
+    ([hop, t]) => `${hop} p50=${t.p50_us}us p99=${t.p99_us}us p999=${t.p999_us}us n=${t.count}`,
+  );
+  return `  timings: ${hops.join(' | ')}`;
+}
+
+function parseTimings(text: string): Record<string, HopTiming> {
+  const out: Record<string, HopTiming> = {};
+  for (const part of text.split(' | ')) {
+    const m = /^(\w+) p50=(\d+)us p99=(\d+)us p999=(\d+)us n=(\d+)$/.exec(part);
+    if (m === null) throw new Error(`latencydemo report: unreadable timings part "${part}"`);
+    out[m[1]!] = { p50_us: Number(m[2]), p99_us: Number(m[3]), p999_us: Number(m[4]), count: Number(m[5]) };
+  }
+  return out;
 }
 
 // ---- parsing the text back (for the perf pipeline) ----
@@ -109,6 +129,7 @@ const LINE_RES = {
   elapsed: /^ {2}elapsed = ([0-9.]+) s$/,
   deliveries: /^ {2}deliveries: expected (\d+), received (\d+), reported dropped (\d+), unaccounted (-?\d+)$/,
   warning: /^ {2}warning: (.*)$/,
+  timings: /^ {2}timings: (.*)$/,
   invalid: /^INVALID RUN: /,
 };
 
@@ -148,6 +169,7 @@ function parseCaseLine(line: string, f: Fields): void {
       dropped: Number(m[4]),
     });
   } else if ((m = LINE_RES.delivered.exec(line))) f.delivered_total = Number(m[1]);
+  else if ((m = LINE_RES.timings.exec(line))) f.timings = parseTimings(m[1]!);
   else if ((m = LINE_RES.p50.exec(line))) f.p50_us = parseMicros(m[1]!);
   else if ((m = LINE_RES.p99.exec(line))) f.p99_us = parseMicros(m[1]!);
   else if ((m = LINE_RES.p999.exec(line))) f.p999_us = parseMicros(m[1]!);

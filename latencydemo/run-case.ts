@@ -9,7 +9,7 @@ import { connect, type FelixClient } from '../client/index.js';
 import { sendWindowWarning } from './accounting.js';
 import { brokerEnvironment, type Environment } from './broker-env.js';
 import { spawnBroker, type BrokerProcess } from './broker-process.js';
-import { buildCaseReport, type CaseReport } from './case-report.js';
+import { buildCaseReport, type CaseReport, type HopTiming } from './case-report.js';
 import type { CaseConfig } from './cases.js';
 import type { ProgressLine } from './progress.js';
 import { planStreams } from './publish-plan.js';
@@ -125,5 +125,15 @@ async function measure(
     all: latencies.all,
     elapsedMs,
     warnings,
+    timings: hopTimings(group.primarySubscription?.hopStats() ?? null),
   });
+}
+
+/** The SDK's hop statistics as the report's timings, or null when no batch carried stamps (timings off). */
+function hopTimings(
+  stats: Readonly<Record<string, HopTiming>> | null,
+): Readonly<Record<string, HopTiming>> | null {
+  if (stats === null) return null;
+  const measured = Object.entries(stats).filter(([, t]) => t.count > 0);
+  return measured.length === 0 ? null : Object.fromEntries(measured);
 }

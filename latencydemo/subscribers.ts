@@ -7,7 +7,7 @@
  */
 import { build, initWebAssemblySync, type Histogram } from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
-import type { FelixClient, FelixEvent, GapInfo } from '../client/index.js';
+import type { FelixClient, FelixEvent, GapInfo, Subscription } from '../client/index.js';
 import { splitGap, type PhaseOffsets } from './accounting.js';
 import type { StreamPlan } from './publish-plan.js';
 import { readSentAt, readSeq } from './stamp.js';
@@ -90,6 +90,8 @@ export class SubscriberGroup {
   readonly measuredTarget: number;
   /** Felix's sample total: the measured events of stream 0. */
   readonly primaryTarget: number;
+  /** The primary subscriber's subscription, for its per-hop timings. */
+  primarySubscription: Subscription | null = null;
   readonly warnings: string[] = [];
   private primaryAccounted = 0;
   private waiter: Waiter | null = null;
@@ -119,6 +121,7 @@ export class SubscriberGroup {
           onEvent: this.listener(primary),
           onGap: this.gapListener(stream, primary),
         });
+        if (primary) this.primarySubscription = sub;
         void sub.closed.then((error) => {
           if (error !== undefined)
             this.warnings.push(`subscriber ${s}.${i} on ${stream.name} ended: ${error.message}`);

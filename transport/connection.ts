@@ -227,6 +227,9 @@ export class Connection {
   /** @internal Hands every readable stream's bytes to its handler. */
   readStreams(scratch: Buffer): void {
     const q = this.q;
+    // Writes made outside this read (a timer, a promise continuation) go out with this flush anyway; only
+    // what a handler writes while its stream is read is worth sending before the next slice.
+    this.wroteDuringRead = false;
     for (const id of q.readable()) {
       let stream = this.streams.get(id);
       if (stream === undefined) {

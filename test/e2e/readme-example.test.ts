@@ -16,7 +16,9 @@ describe('the README example', () => {
 
   it('publishes and receives a message against a broker started as users start it', async () => {
     const broker = await spawnBroker();
-    const { stdout } = await run(process.execPath, [EXAMPLE, `127.0.0.1:${broker.quicPort}`], { timeout: 20_000 });
+    const { stdout } = await run(process.execPath, [EXAMPLE, `127.0.0.1:${broker.quicPort}`], {
+      timeout: 20_000,
+    });
     expect(stdout.trim()).toBe('received "hello, felix" at offset 0');
   });
 });

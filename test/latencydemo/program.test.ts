@@ -14,9 +14,12 @@ interface Run {
   readonly stderr: string;
 }
 
-function runDemo(args: string[]): Promise<Run> {
+function runDemo(args: string[], felixEnv: Record<string, string> = {}): Promise<Run> {
   // FELIX_* variables of the surrounding shell would change the case; the demo reads only its flags here.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FELIX_')));
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FELIX_'))),
+    ...felixEnv,
+  };
   const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -54,10 +57,30 @@ describe('latencydemo program', () => {
       reported_drops: 0,
       unaccounted: 0,
       valid: true,
-      timings: null,
     });
+    // Timings are on by default (balanced profile): every hop of the primary subscriber was measured.
+    expect(Object.keys(c.timings ?? {})).toEqual([
+      'publish_to_broker',
+      'decode_to_enqueue',
+      'queue',
+      'broker_to_subscriber',
+      'end_to_end',
+    ]);
+    expect(c.timings!.end_to_end!.count).toBeGreaterThan(0);
     expect(c.p50_us).toEqual(expect.any(Number));
     expect(c.all_p999_us).toEqual(expect.any(Number));
+  });
+
+  it('prints the timings line by default and not under the high-memory profile', async () => {
+    const balanced = await runDemo([...TINY, '--batch', '8']);
+    expect(balanced.code, balanced.stderr).toBe(0);
+    expect(balanced.stdout).toMatch(
+      /^ {2}timings: publish_to_broker p50=\d+us p99=\d+us p999=\d+us n=\d+ \| /m,
+    );
+    const highMemory = await runDemo([...TINY, '--batch', '8'], { FELIX_PROFILE: 'high-memory' });
+    expect(highMemory.code, highMemory.stderr).toBe(0);
+    expect(highMemory.stdout).not.toContain('timings:');
+    expect(parseTextReport(highMemory.stdout)[0]!.timings).toBeNull();
   });
 
   it('prints a text report that reads back into the same shape', async () => {

@@ -40,6 +40,19 @@ function text(reports: CaseReport[], configs: CaseConfig[]): string {
 }
 
 describe('latencydemo text report', () => {
+  it('prints per-hop timings on one line and reads them back', () => {
+    const timings = {
+      publish_to_broker: { count: 10, p50_us: 40, p99_us: 90, p999_us: 120 },
+      end_to_end: { count: 10, p50_us: 150, p99_us: 400, p999_us: 800 },
+    };
+    const report = buildCaseReport(config, { ...measured, timings });
+    const out = caseResults(report);
+    expect(out).toContain(
+      '\n  timings: publish_to_broker p50=40us p99=90us p999=120us n=10 | end_to_end p50=150us p99=400us p999=800us n=10\n',
+    );
+    expect(parseTextReport(text([report], [config]))[0]!.timings).toEqual(timings);
+  });
+
   it("prints Felix's lines and labels", () => {
     const report = buildCaseReport(config, measured);
     const out = caseIntro(config) + caseResults(report);

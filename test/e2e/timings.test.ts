@@ -1,0 +1,160 @@
+// Per-hop timings end to end over real QUIC: stamps are ordered, the hops add up to the end-to-end figure,
+// nothing is stamped when timings are off, and /metrics exposes the broker's hop histograms.
+import parsePrometheus from 'parse-prometheus-text-format';
+import { describe, expect, it } from 'vitest';
+import { connect } from '../../client/index.js';
+import {
+  EVENT_STAMP_BYTES,
+  KNOWN_FLAGS,
+  FLAG_TIMINGS,
+  WireError,
+  encodeBinaryPublishBatch,
+  encodeSharedEventBatch,
+  monotonicNs,
+  type BinaryEventBatch,
+} from '../../wire/index.js';
+import { RawStream, connectRaw, eventStreams, startBroker, until } from '../broker/raw-client.js';
+
+/** Event frames received on `stream` as (frame size, decoded batch, receipt stamp). */
+function captureFrames(raw: RawStream): { size: number; batch: BinaryEventBatch; receivedNs: number }[] {
+  const seen: { size: number; batch: BinaryEventBatch; receivedNs: number }[] = [];
+  const original = raw.stream.onData!;
+  let sizeSoFar = 0;
+  raw.stream.onData = (chunk, fin) => {
+    sizeSoFar += chunk.length;
+    const before = raw.frames.length;
+    original(chunk, fin);
+    const now = monotonicNs();
+    for (let i = before; i < raw.frames.length; i++) {
+      const f = raw.frames[i]!;
+      if (!(f instanceof WireError) && f.type === 'binary_event_batch')
+        seen.push({ size: sizeSoFar, batch: f, receivedNs: now });
+    }
+  };
+  return seen;
+}
+
+async function subscribeRaw(
+  port: number,
+  clientFlags: number,
+): Promise<{ pub: RawStream; events: RawStream }> {
+  const conn = await connectRaw({ quicAddress: { port } });
+  const byId = eventStreams(conn);
+  const control = await RawStream.open(conn, { client_flags: clientFlags });
+  control.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 'hops', subscription_id: 1 });
+  await control.next();
+  await until(() => byId.has(1), 'the event stream');
+  const pub = await RawStream.open(conn, { client_flags: clientFlags });
+  return { pub, events: byId.get(1)! };
+}
+
+const PAYLOAD = Buffer.alloc(100, 7);
+
+describe('per-hop timings', () => {
+  it('stamps every hop in order, and the hops add up to the end-to-end time', async () => {
+    const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
+    const { pub, events } = await subscribeRaw(node.quicAddress.port, KNOWN_FLAGS);
+    const frames = captureFrames(events);
+    for (let i = 0; i < 20; i++) {
+      const sendNs = monotonicNs();
+      pub.write(
+        encodeBinaryPublishBatch({
+          tenant_id: 't1',
+          namespace: 'ns',
+          stream: 'hops',
+          payloads: [PAYLOAD],
+          send_ns: sendNs,
+        }),
+      );
+      await until(() => frames.length > i, 'the event');
+    }
+    for (const { batch, receivedNs } of frames) {
+      const s = batch.stamps!;
+      // Strictly increasing: two hops in one loop turn still get distinct stamps.
+      expect(s.send_ns).toBeLessThan(s.decode_ns);
+      expect(s.decode_ns).toBeLessThan(s.enqueue_ns);
+      expect(s.enqueue_ns).toBeLessThan(s.write_ns);
+      expect(s.write_ns).toBeLessThan(receivedNs);
+      const hops = [
+        s.decode_ns - s.send_ns,
+        s.enqueue_ns - s.decode_ns,
+        s.write_ns - s.enqueue_ns,
+        receivedNs - s.write_ns,
+      ];
+      expect(hops.reduce((a, b) => a + b, 0)).toBe(receivedNs - s.send_ns);
+    }
+  });
+
+  it('sends no stamp byte when the client does not want timings, or the broker has them off', async () => {
+    for (const [env, flags] of [
+      [{}, KNOWN_FLAGS & ~FLAG_TIMINGS],
+      [{ FELIX_DISABLE_TIMINGS: '1' }, KNOWN_FLAGS],
+    ] as const) {
+      const node = await startBroker({ FELIX_FANOUT_BATCH: '1', ...env });
+      const { pub, events } = await subscribeRaw(node.quicAddress.port, flags);
+      const frames = captureFrames(events);
+      pub.write(
+        encodeBinaryPublishBatch({ tenant_id: 't1', namespace: 'ns', stream: 'hops', payloads: [PAYLOAD] }),
+      );
+      await until(() => frames.length === 1, 'the event');
+      expect(frames[0]!.batch.stamps).toBeUndefined();
+    }
+    // And with timings on, the same event costs exactly the stamp block more.
+    const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
+    const { pub, events } = await subscribeRaw(node.quicAddress.port, KNOWN_FLAGS);
+    let bytes = 0;
+    const original = events.stream.onData!;
+    events.stream.onData = (chunk, fin) => {
+      bytes += chunk.length;
+      original(chunk, fin);
+    };
+    // Only the hello arrived before counting started.
+    expect(events.frames).toHaveLength(1);
+    pub.write(
+      encodeBinaryPublishBatch({
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 'hops',
+        payloads: [PAYLOAD],
+        send_ns: monotonicNs(),
+      }),
+    );
+    await until(() => events.frames.length === 2, 'the event');
+    expect(bytes).toBe(encodeSharedEventBatch([PAYLOAD], 0).length + EVENT_STAMP_BYTES);
+  });
+
+  it('exposes the broker hop histograms at /metrics and per-subscription hop statistics in the SDK', async () => {
+    const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
+    const client = await connect({
+      broker: `127.0.0.1:${node.quicAddress.port}`,
+      env: {},
+      onWarning: () => undefined,
+    });
+    try {
+      let got = 0;
+      const sub = await client.subscribe('hops', { onEvent: () => got++ });
+      for (let i = 0; i < 50; i++) await client.publish('hops', PAYLOAD);
+      await until(() => got === 50, 'fifty events');
+      const stats = sub.hopStats()!;
+      for (const hop of [
+        'publish_to_broker',
+        'decode_to_enqueue',
+        'queue',
+        'broker_to_subscriber',
+        'end_to_end',
+      ] as const) {
+        expect(stats[hop].count, hop).toBe(50);
+        expect(stats[hop].p50_us).toBeLessThanOrEqual(stats[hop].p99_us);
+      }
+      const res = await fetch(`http://127.0.0.1:${node.httpAddress.port}/metrics`);
+      const families = parsePrometheus(await res.text());
+      const quantiles = families.find((f) => f.name === 'felix_hop_latency_microseconds')!;
+      const hops = new Set(quantiles.metrics.map((m) => m.labels?.hop));
+      expect([...hops].sort()).toEqual(['decode_to_enqueue', 'publish_to_broker', 'queue']);
+      const samples = families.find((f) => f.name === 'felix_hop_samples_total')!;
+      for (const m of samples.metrics) expect(Number(m.value), m.labels?.hop).toBeGreaterThanOrEqual(50);
+    } finally {
+      await client.close();
+    }
+  });
+});
