@@ -224,8 +224,10 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
     const timings = this.core.timings;
     if (timings !== null) {
       const decodeNs = monotonicNs();
-      const sendNs = this.timings ? this.sendNs : 0;
-      if (sendNs !== 0 && this.session.sameHost) timings.record('publish_to_broker', decodeNs - sendNs);
+      // A send stamp from another host's clock means nothing here, nor to subscribers: it is forwarded
+      // only when the publisher shares this host's clock.
+      const sendNs = this.timings && this.session.sameHost ? this.sendNs : 0;
+      if (sendNs !== 0) timings.record('publish_to_broker', decodeNs - sendNs);
       topic.stamp(sendNs, decodeNs);
       this.sendNs = 0;
     }

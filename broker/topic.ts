@@ -174,7 +174,13 @@ export class Topic {
         stream: `${this.tenant}/${this.namespace}/${this.name}`,
         offset: firstOffset,
         events: count,
-        hops: { decode_to_enqueue: Math.round((enqueueNs - decodeNs) / 1000) },
+        hops:
+          sendNs === 0
+            ? { decode_to_enqueue: Math.round((enqueueNs - decodeNs) / 1000) }
+            : {
+                publish_to_broker: Math.round((decodeNs - sendNs) / 1000),
+                decode_to_enqueue: Math.round((enqueueNs - decodeNs) / 1000),
+              },
       });
     }
     return { sendNs, decodeNs, enqueueNs, header: timingsEventHeader(bytes) };
