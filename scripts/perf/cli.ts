@@ -1,0 +1,45 @@
+// What every perf script does when run as a program: call main, and turn the errors a user can fix
+// (a bad presets file, a bad flag) into one clear line and exit code 2 instead of a stack trace.
+import { pathToFileURL } from 'node:url';
+import { InvalidArgumentError } from 'commander';
+
+/** An error whose message alone tells the user what to change; printed without a stack. */
+export class UsageError extends Error {
+  override readonly name: string = 'UsageError';
+}
+
+export function isMainModule(moduleUrl: string): boolean {
+  return process.argv[1] !== undefined && moduleUrl === pathToFileURL(process.argv[1]).href;
+}
+
+/** Runs `main` when the module is the program (not when a test imports it); main's number is the exit code. */
+export function runIfMain(moduleUrl: string, main: () => Promise<number | void>): void {
+  if (!isMainModule(moduleUrl)) return;
+  main().then(
+    (code) => {
+      process.exitCode = code ?? 0;
+    },
+    (error: unknown) => {
+      if (error instanceof UsageError) {
+        console.error(error.message);
+        process.exitCode = 2;
+        return;
+      }
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}
+
+/** Commander argument parsers for counts. */
+export function nonNegativeInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
+  return value;
+}
+
+export function positiveInteger(text: string): number {
+  const value = nonNegativeInteger(text);
+  if (value === 0) throw new InvalidArgumentError('expected an integer ≥ 1');
+  return value;
+}

@@ -1,0 +1,217 @@
+// felix-ts vs NATS: the peer workloads (comparison.ts) through latencydemo (which spawns the broker) and
+// through nats_latency (which spawns nats-server), trials alternating between the two systems, then the
+// median ratios felix/NATS and the acceptance checks. Usage: node dist/scripts/perf/peers_nats.js --help
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { Command } from 'commander';
+import { nonNegativeInteger, positiveInteger, runIfMain, UsageError } from './cli.js';
+import {
+  comparisonTable,
+  compareWithNats,
+  FELIX_PEER_PRESET,
+  FELIX_PEER_PROFILE,
+  PEER_WORKLOADS,
+  peerWorkloadId,
+  type ComparisonLine,
+} from './comparison.js';
+import { toCsv } from './csv.js';
+import { presetArgs, workloadArgs, type Workload } from './matrix.js';
+import { requireNatsServer } from './nats_server.js';
+import { loadPerfConfig } from './perf_config.js';
+import { PATHS, REPO_ROOT } from './paths.js';
+import { startProgress } from './progress.js';
+import { describeHost, gitState, newSessionId } from './provenance.js';
+import { runMeasured } from './run_attempt.js';
+import {
+  attemptFailure,
+  latestSession,
+  readRecords,
+  type MeasuredSystem,
+  type RunRecord,
+} from './run_records.js';
+
+interface PeerOptions {
+  readonly trials: number;
+  readonly maxLoad: number;
+  readonly loadWaitS: number;
+  readonly maxRetries: number;
+}
+
+/** Waits until the 1-minute load average is below maxLoad, at most waitS; returns the load it started with. */
+async function waitForLowLoad(maxLoad: number, waitS: number): Promise<number> {
+  const deadline = Date.now() + waitS * 1000;
+  while (os.loadavg()[0]! >= maxLoad && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+  return os.loadavg()[0]!;
+}
+
+type PeerRun = Pick<RunRecord, 'profile' | 'profile_env' | 'preset' | 'preset_spec'> & { args: string[] };
+
+/**
+ * Each system with the same connections: one publisher connection (felix-ts: the preset, one stream) and
+ * one connection per subscriber, as the NATS harness has. The broker runs the balanced profile.
+ */
+function peerRuns(): (system: MeasuredSystem, workload: Workload) => PeerRun {
+  const config = loadPerfConfig(PATHS.presets);
+  const profileEnv = config.profiles[FELIX_PEER_PROFILE];
+  const preset = config.presets[FELIX_PEER_PRESET];
+  if (profileEnv === undefined || preset === undefined) {
+    throw new UsageError(
+      `${config.source} lacks profile ${FELIX_PEER_PROFILE} or preset ${FELIX_PEER_PRESET}`,
+    );
+  }
+  return (system, workload) => {
+    if (system === 'nats') {
+      const args = [PATHS.natsLatencyMain, ...workloadArgs(workload), '--json'];
+      return { args, profile: 'nats', profile_env: {}, preset: 'nats', preset_spec: null };
+    }
+    const spec = { ...preset, sub_conns: workload.fanout };
+    const args = [PATHS.latencydemoMain, ...workloadArgs(workload), ...presetArgs(spec), '--json'];
+    return {
+      args,
+      profile: FELIX_PEER_PROFILE,
+      profile_env: profileEnv,
+      preset: FELIX_PEER_PRESET,
+      preset_spec: spec,
+    };
+  };
+}
+
+async function runComparison(o: PeerOptions, session: string): Promise<number> {
+  const runFor = peerRuns();
+  const git = gitState();
+  const outputsDir = join(PATHS.runOutputsDir, session);
+  const loadBefore = await waitForLowLoad(o.maxLoad, o.loadWaitS);
+  console.error(`session ${session}: 1-minute load ${loadBefore.toFixed(2)} at start`);
+  const progress = startProgress(o.trials * PEER_WORKLOADS.length * 2, 'runs');
+  let failed = 0;
+  try {
+    for (let trial = 1; trial <= o.trials; trial++) {
+      // Alternate who goes first, so that neither system always runs on a machine the other just warmed.
+      const order: MeasuredSystem[] = trial % 2 === 1 ? ['felix', 'nats'] : ['nats', 'felix'];
+      for (const { id, workload } of PEER_WORKLOADS) {
+        for (const system of order) {
+          progress.starting(`${system} ${id} trial ${trial}`);
+          const last = await runMeasured(
+            {
+              ...runFor(system, workload),
+              session_id: session,
+              system,
+              workload,
+              trial,
+              timeoutMs: 300_000,
+              git,
+              outputsDir,
+            },
+            {
+              maxRetries: o.maxRetries,
+              jsonlPath: PATHS.peerRunsJsonl,
+              onAttempt: (r, failure) => {
+                if (failure !== null)
+                  progress.log(`${system} ${id} trial ${trial}: ${failure} (${r.stderr_path})`);
+              },
+            },
+          );
+          if (attemptFailure(last) !== null) failed++;
+          progress.advance();
+        }
+      }
+    }
+  } finally {
+    progress.stop();
+  }
+  console.error(`1-minute load ${os.loadavg()[0]!.toFixed(2)} at end`);
+  return failed;
+}
+
+function loadRange(records: readonly RunRecord[]): string {
+  const loads = records.map((r) => r.host.load_1m);
+  return `${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}`;
+}
+
+/** The programs' own warnings (e.g. an incomplete warmup), once each, with who gave them. */
+function runWarnings(records: readonly RunRecord[]): string[] {
+  const seen = new Set<string>();
+  for (const r of records)
+    for (const w of r.metrics?.warnings ?? []) seen.add(`${r.system} ${peerWorkloadId(r.workload)}: ${w}`);
+  return seen.size === 0 ? [] : ['', 'Warnings of the runs:', '', ...[...seen].map((w) => `- ${w}`)];
+}
+
+function reportMarkdown(lines: readonly ComparisonLine[], records: readonly RunRecord[]): string {
+  const first = records[0]!;
+  const trials = (system: MeasuredSystem) =>
+    new Set(records.filter((r) => r.system === system).map((r) => r.trial)).size;
+  return [
+    comparisonTable(lines),
+    '',
+    `Medians of ${trials('felix')} felix-ts and ${trials('nats')} NATS trials (alternating), session ` +
+      `${first.session_id}, git ${first.git_sha.slice(0, 12)}${records.some((r) => r.git_dirty) ? ' (uncommitted changes)' : ''}, ` +
+      `${first.timestamp.slice(0, 10)}.`,
+    `felix-ts: profile ${FELIX_PEER_PROFILE}, preset ${FELIX_PEER_PRESET} (one publish connection and stream), ` +
+      'one event connection per subscriber; NATS: one connection for the publisher and one per subscriber.',
+    `Machine: ${describeHost(first.host, first.node)}. 1-minute load average when each run started: ${loadRange(records)}.`,
+    ...runWarnings(records),
+    '',
+  ].join('\n');
+}
+
+function writeReport(records: readonly RunRecord[]): ComparisonLine[] {
+  const lines = compareWithNats(records);
+  const markdown = reportMarkdown(lines, records);
+  mkdirSync(dirname(PATHS.peersCsv), { recursive: true });
+  writeFileSync(
+    PATHS.peersCsv,
+    toCsv(
+      ['workloadId', 'metric', 'felix', 'nats', 'ratio', 'target', 'verdict', 'felixTrials', 'natsTrials'],
+      lines,
+    ),
+  );
+  writeFileSync(PATHS.peersMarkdown, markdown);
+  console.log(markdown);
+  console.error(
+    `wrote ${relative(REPO_ROOT, PATHS.peersCsv)} and ${relative(REPO_ROOT, PATHS.peersMarkdown)}`,
+  );
+  return lines;
+}
+
+async function main(): Promise<number> {
+  const o = new Command('peers_nats')
+    .description('felix-ts (latencydemo) vs nats-server on the same workloads; ratios and acceptance checks')
+    .option(
+      '--trials <n>',
+      'trials per system and workload (at least 3 for a median worth quoting)',
+      positiveInteger,
+      3,
+    )
+    .option('--max-load <load>', 'wait for the 1-minute load average to fall below this first', Number, 0.5)
+    .option('--load-wait <s>', 'at most this long', nonNegativeInteger, 300)
+    .option('--max-retries <n>', 'retries of a run that failed', nonNegativeInteger, 1)
+    .option('--report-only', 'recompute the table from the latest recorded session, running nothing', false)
+    .parse()
+    .opts<{ trials: number; maxLoad: number; loadWait: number; maxRetries: number; reportOnly: boolean }>();
+
+  let failed = 0;
+  let session: string | undefined;
+  if (o.reportOnly) {
+    session = latestSession(readRecords(PATHS.peerRunsJsonl).records);
+    if (session === undefined)
+      throw new UsageError(`no records in ${relative(REPO_ROOT, PATHS.peerRunsJsonl)}`);
+  } else {
+    requireNatsServer();
+    for (const program of [PATHS.latencydemoMain, PATHS.natsLatencyMain]) {
+      if (!existsSync(program))
+        throw new UsageError(`${relative(REPO_ROOT, program)} does not exist: build first (npm run build)`);
+    }
+    session = newSessionId();
+    failed = await runComparison({ ...o, loadWaitS: o.loadWait }, session);
+  }
+  const records = readRecords(PATHS.peerRunsJsonl).records.filter((r) => r.session_id === session);
+  writeReport(records);
+  if (failed > 0) console.error(`${failed} run(s) measured nothing after their retries`);
+  // Like the transport benchmark: a failed run is an error, a ratio that misses its target is a result.
+  return failed > 0 ? 1 : 0;
+}
+
+runIfMain(import.meta.url, main);

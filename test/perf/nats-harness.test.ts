@@ -1,0 +1,50 @@
+// The NATS harness against a real nats-server, when this machine has one (the Debian package): it must
+// answer in latencydemo's report shape, so that everything after a run reads both systems alike.
+import { describe, expect, it } from 'vitest';
+import { checkLatencyReport } from '../../scripts/perf/latency_report.js';
+import { measureNats } from '../../scripts/perf/nats_latency.js';
+import { findNatsServer, startNatsServer } from '../../scripts/perf/nats_server.js';
+
+const natsServer = findNatsServer();
+
+describe.skipIf(natsServer === undefined)('nats_latency', () => {
+  it('measures a small fanout run and reports it as latencydemo does', async () => {
+    const server = await startNatsServer(natsServer!);
+    try {
+      const result = await measureNats({
+        warmup: 20,
+        total: 200,
+        payload: 64,
+        fanout: 3,
+        batch: 8,
+        binary: false,
+        idleMs: 2000,
+        server: server.address,
+      });
+      const report = checkLatencyReport({
+        tool: 'nats_latency',
+        schema: 1,
+        broker: 'x',
+        node: 'v20',
+        env: {},
+        cases: [result],
+      });
+      expect(report.cases[0]).toMatchObject({
+        fanout: 3,
+        batch: 8,
+        sub_conns: 3,
+        pub_sharding: 'none',
+        delivered_total: 600,
+        expected_deliveries: 600,
+        unaccounted: 0,
+        valid: true,
+      });
+      expect(result.p50_us).toBeGreaterThan(0);
+      expect(result.all_p99_us!).toBeGreaterThanOrEqual(result.all_p50_us!);
+      // latencydemo counts the 16-byte stamp header in the bytes delivered.
+      expect(result.delivered_mb_s).toBeCloseTo((result.delivered_throughput_msgs * (16 + 64)) / 1e6, 1);
+    } finally {
+      await server.stop();
+    }
+  });
+});
