@@ -1,5 +1,5 @@
 import type { Stream } from '../transport/index.js';
-import { encodeEventStamps, HEADER_BYTES, monotonicNs } from '../wire/index.js';
+import { encodeEventStampPrefix, HEADER_BYTES, monotonicNs } from '../wire/index.js';
 import type { HopTimings } from './hop-timings.js';
 import type { EventFrame } from './event-frame.js';
 import type { BrokerStats } from './stats.js';
@@ -134,9 +134,11 @@ export class Subscription {
     if (this.timings !== null && timing !== null && frame.firstOffset >= this.liveFrom) {
       // The shared frame in its TIMINGS form: shared header and body, then this subscriber's stamps.
       const writeNs = monotonicNs();
-      this.stream.write(timing.header);
+      // Header and stamps in one small per-subscriber write, then the body every subscriber shares.
+      this.stream.write(
+        encodeEventStampPrefix(timing.header, timing.sendNs, timing.decodeNs, timing.enqueueNs, writeNs),
+      );
       this.stream.write(frame.bytes.subarray(HEADER_BYTES));
-      this.stream.write(encodeEventStamps(timing.sendNs, timing.decodeNs, timing.enqueueNs, writeNs));
       this.timings.record('queue', writeNs - timing.enqueueNs);
     } else {
       this.stream.write(frame.bytes);

@@ -204,7 +204,7 @@ function encodeAnyEventBatch(
 export function decodeEventBatch(flags: number, payload: Uint8Array): BinaryEventBatch {
   const stamped = (flags & FLAG_TIMINGS) !== 0;
   const reader = new ByteReader(
-    stamped ? splitStampBlock(payload, EVENT_STAMP_BYTES, 'event batch') : payload,
+    stamped ? splitStampBlock(payload, EVENT_STAMP_BYTES, 'event batch', true) : payload,
   );
   const batch: BinaryEventBatch = { type: 'binary_event_batch', payloads: [] };
   if (stamped) batch.stamps = readEventStamps(payload);

@@ -68,6 +68,6 @@ export {
   writeStamp,
   readEventStamps,
   timingsEventHeader,
-  encodeEventStamps,
+  encodeEventStampPrefix,
   type EventStamps,
 } from './timings.js';

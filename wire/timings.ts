@@ -4,9 +4,11 @@
  * differences between stamps of different processes are meaningful there — and only there.
  *
  *   publish batch + 0x80:  the batch as usual, then u64 send_ns (the publisher's stamp)
- *   event batch + 0x80:    the batch as usual, then u64 send_ns, u64 decode_ns, u64 enqueue_ns, u64 write_ns
+ *   event batch + 0x80:    u64 send_ns, u64 decode_ns, u64 enqueue_ns, u64 write_ns, then the batch as usual
  *                          (publisher send of the batch's first event, broker decode done, broker fanout
- *                          enqueue, broker write to this subscriber's stream)
+ *                          enqueue, broker write to this subscriber's stream). First, not last: the broker
+ *                          sends the FLX1 header and this block as one small write per subscriber, followed
+ *                          by the batch bytes every subscriber shares.
  *
  * Without the flag no stamp byte travels. A stamp of 0 means "not known".
  */
@@ -32,41 +34,65 @@ export function monotonicNs(): number {
   return Number(process.hrtime.bigint());
 }
 
+// Byte by byte, big-endian: no DataView or Buffer wrapper per stamp on this per-batch path.
 export function writeStamp(target: Uint8Array, offset: number, ns: number): void {
-  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
-  view.setUint32(offset, Math.floor(ns / 0x1_0000_0000));
-  view.setUint32(offset + 4, ns >>> 0);
+  const hi = Math.floor(ns / 0x1_0000_0000);
+  const lo = ns >>> 0;
+  target[offset] = hi >>> 24;
+  target[offset + 1] = (hi >>> 16) & 0xff;
+  target[offset + 2] = (hi >>> 8) & 0xff;
+  target[offset + 3] = hi & 0xff;
+  target[offset + 4] = lo >>> 24;
+  target[offset + 5] = (lo >>> 16) & 0xff;
+  target[offset + 6] = (lo >>> 8) & 0xff;
+  target[offset + 7] = lo & 0xff;
 }
 
 export function readStamp(source: Uint8Array, offset: number): number {
-  const view = new DataView(source.buffer, source.byteOffset, source.byteLength);
-  return view.getUint32(offset) * 0x1_0000_0000 + view.getUint32(offset + 4);
+  const hi =
+    ((source[offset]! << 24) |
+      (source[offset + 1]! << 16) |
+      (source[offset + 2]! << 8) |
+      source[offset + 3]!) >>>
+    0;
+  const lo =
+    ((source[offset + 4]! << 24) |
+      (source[offset + 5]! << 16) |
+      (source[offset + 6]! << 8) |
+      source[offset + 7]!) >>>
+    0;
+  return hi * 0x1_0000_0000 + lo;
 }
 
-/** Splits a TIMINGS payload into the layout's own bytes and its trailing stamp block. */
-export function splitStampBlock(payload: Uint8Array, blockBytes: number, what: string): Uint8Array {
+/** Splits a TIMINGS payload into the layout's own bytes and its stamp block (leading or trailing). */
+export function splitStampBlock(
+  payload: Uint8Array,
+  blockBytes: number,
+  what: string,
+  leading = false,
+): Uint8Array {
   if (payload.byteLength < blockBytes) {
     throw new WireError(
       'truncated',
       `${what} with TIMINGS is shorter than its ${blockBytes}-byte stamp block`,
     );
   }
-  return payload.subarray(0, payload.byteLength - blockBytes);
+  return leading ? payload.subarray(blockBytes) : payload.subarray(0, payload.byteLength - blockBytes);
 }
 
+/** The stamps that lead an event batch's TIMINGS payload. */
 export function readEventStamps(payload: Uint8Array): EventStamps {
-  const at = payload.byteLength - EVENT_STAMP_BYTES;
   return {
-    send_ns: readStamp(payload, at),
-    decode_ns: readStamp(payload, at + 8),
-    enqueue_ns: readStamp(payload, at + 16),
-    write_ns: readStamp(payload, at + 24),
+    send_ns: readStamp(payload, 0),
+    decode_ns: readStamp(payload, 8),
+    enqueue_ns: readStamp(payload, 16),
+    write_ns: readStamp(payload, 24),
   };
 }
 
 /**
- * The 12-byte header that turns an already encoded event-batch frame into its TIMINGS form: same bytes
- * after the header, then a stamp block. The body is shared; only this header and the block are new.
+ * The 12-byte header that turns an already encoded event-batch frame into its TIMINGS form: this header,
+ * a stamp block, then the same body bytes. The body is shared; only header and block are per subscriber.
  */
 export function timingsEventHeader(frame: Uint8Array): Buffer {
   const header = Buffer.from(frame.subarray(0, HEADER_BYTES));
@@ -75,17 +101,22 @@ export function timingsEventHeader(frame: Uint8Array): Buffer {
   return header;
 }
 
-/** A subscriber's stamp block: the batch's shared stamps plus this subscriber's write stamp. */
-export function encodeEventStamps(
+/**
+ * What a subscriber gets before the shared body of a TIMINGS event batch, in one buffer (one write): the
+ * TIMINGS header (timingsEventHeader) and the stamps, the write stamp being this subscriber's.
+ */
+export function encodeEventStampPrefix(
+  timingsHeader: Uint8Array,
   sendNs: number,
   decodeNs: number,
   enqueueNs: number,
   writeNs: number,
 ): Buffer {
-  const block = Buffer.allocUnsafe(EVENT_STAMP_BYTES);
-  writeStamp(block, 0, sendNs);
-  writeStamp(block, 8, decodeNs);
-  writeStamp(block, 16, enqueueNs);
-  writeStamp(block, 24, writeNs);
-  return block;
+  const prefix = Buffer.allocUnsafe(HEADER_BYTES + EVENT_STAMP_BYTES);
+  prefix.set(timingsHeader, 0);
+  writeStamp(prefix, HEADER_BYTES, sendNs);
+  writeStamp(prefix, HEADER_BYTES + 8, decodeNs);
+  writeStamp(prefix, HEADER_BYTES + 16, enqueueNs);
+  writeStamp(prefix, HEADER_BYTES + 24, writeNs);
+  return prefix;
 }

@@ -86,6 +86,26 @@ export interface AggRow {
   readonly p50_us_median: number | undefined;
   readonly p99_us_median: number | undefined;
   readonly p999_us_median: number | undefined;
+  /** Median over trials of each hop's p50 (µs) from latencydemo's timings; undefined with timings off. */
+  readonly hop_publish_to_broker_p50_us_median?: number | undefined;
+  readonly hop_decode_to_enqueue_p50_us_median?: number | undefined;
+  readonly hop_queue_p50_us_median?: number | undefined;
+  readonly hop_broker_to_subscriber_p50_us_median?: number | undefined;
+  readonly hop_end_to_end_p50_us_median?: number | undefined;
+}
+
+/** The hops latencydemo reports, in path order; the stacked chart draws them in this order. */
+export const HOPS = [
+  'publish_to_broker',
+  'decode_to_enqueue',
+  'queue',
+  'broker_to_subscriber',
+  'end_to_end',
+] as const;
+export type Hop = (typeof HOPS)[number];
+
+export function hopColumn(hop: Hop): `hop_${Hop}_p50_us_median` {
+  return `hop_${hop}_p50_us_median`;
 }
 
 const TEXT_COLUMNS = new Set<keyof AggRow>(['system', 'profile', 'preset', 'git_sha', 'hostname', 'date']);
@@ -153,7 +173,13 @@ function aggregateGroup(records: readonly RunRecord[]): AggRow {
     p50_us_median: r3(median(values((m) => m.p50_us))),
     p99_us_median: r3(median(values((m) => m.p99_us))),
     p999_us_median: r3(median(values((m) => m.p999_us))),
+    ...Object.fromEntries(HOPS.map((hop) => [hopColumn(hop), r3(median(values((m) => hopP50(m, hop))))])),
   };
+}
+
+function hopP50(m: { timings?: unknown }, hop: Hop): number | null {
+  const timings = m.timings as Record<string, { p50_us?: number }> | null | undefined;
+  return timings?.[hop]?.p50_us ?? null;
 }
 
 /** One row per system × profile × preset × workload, in the order the cells first appear. */

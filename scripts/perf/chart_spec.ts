@@ -1,5 +1,6 @@
 // What the latencydemo charts show, as Vega-Lite specs: one chart per profile × fanout × batch × metric,
 // payloads on the x axis and publisher presets as grouped bars, outliers clipped and labelled.
+import { HOPS, hopColumn } from './aggregate.js';
 import type { TopLevelSpec } from 'vega-lite';
 import type { AggRow } from './aggregate.js';
 import { CHART_FONT } from './chart_render.js';
@@ -246,6 +247,90 @@ export function buildChartSpec(input: ChartInput): TopLevelSpec {
         height: 12,
         view: { stroke: null },
         data: { values: [{ footer: chartFooter(rows) }] },
+        mark: { type: 'text', align: 'right', fontSize: 9, color: '#555' },
+        encoding: { text: { field: 'footer' }, x: { value: width } },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/** Relative to the charts folder: <profile>/f{F}_b{B}_hops (add .svg / .png). */
+export function hopChartBaseName(group: Pick<ChartGroup, 'profile' | 'fanout' | 'batch'>): string {
+  return `${group.profile}/f${group.fanout}_b${group.batch}_hops`;
+}
+
+/** Whether the group's runs carried per-hop timings (the profile had timings on). */
+export function hasHopTimings(group: ChartGroup): boolean {
+  return group.rows.some((r) => STACKED_HOPS.some((hop) => r[hopColumn(hop)] !== undefined));
+}
+
+// End to end is the sum of the others (one clock): stacking it too would count everything twice.
+const STACKED_HOPS = HOPS.filter((hop) => hop !== 'end_to_end');
+
+/**
+ * The per-hop chart: for each payload and preset, one bar stacked from the median p50 of every hop, in
+ * path order, so the bar's height is where the time goes on the way from publisher to subscriber.
+ */
+export function buildHopChartSpec(group: ChartGroup, presetOrder: readonly string[]): TopLevelSpec {
+  const payloads = distinct(group.rows.map((r) => r.payload_bytes))
+    .sort((a, b) => a - b)
+    .map(String);
+  const presets = presetsInOrder(group.rows, presetOrder);
+  const data: Record<string, unknown>[] = [];
+  for (const row of group.rows) {
+    STACKED_HOPS.forEach((hop, order) => {
+      const value = row[hopColumn(hop)];
+      if (value !== undefined)
+        data.push({ payload: String(row.payload_bytes), preset: row.preset, hop, order, value });
+    });
+  }
+  const width = Math.max(560, payloads.length * presets.length * 22);
+  const x = {
+    field: 'payload',
+    type: 'ordinal',
+    sort: payloads,
+    title: 'payload (bytes); bars: publisher presets',
+    axis: { labelAngle: 0 },
+  };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: `latencydemo ${group.profile}: where the time goes, fanout ${group.fanout}, batch ${group.batch} (${encodingName(group.binary)})`,
+      subtitle: ["median p50 of each hop, stacked in path order (the primary subscriber's batches)"],
+      anchor: 'start',
+    },
+    config: { font: CHART_FONT, title: { fontSize: 14, subtitleFontSize: 10 } },
+    vconcat: [
+      {
+        width,
+        height: 280,
+        data: { values: data },
+        mark: { type: 'bar' },
+        encoding: {
+          x,
+          xOffset: { field: 'preset', type: 'nominal', sort: presets, scale: { domain: presets } },
+          y: { field: 'value', type: 'quantitative', stack: 'zero', title: 'p50 per hop (µs)' },
+          color: {
+            field: 'hop',
+            type: 'nominal',
+            sort: STACKED_HOPS,
+            scale: { domain: STACKED_HOPS },
+            title: 'hop',
+          },
+          order: { field: 'order', type: 'quantitative' },
+          tooltip: [
+            { field: 'preset' },
+            { field: 'payload' },
+            { field: 'hop' },
+            { field: 'value', format: '.1f' },
+          ],
+        },
+      },
+      {
+        width,
+        height: 12,
+        view: { stroke: null },
+        data: { values: [{ footer: chartFooter(group.rows) }] },
         mark: { type: 'text', align: 'right', fontSize: 9, color: '#555' },
         encoding: { text: { field: 'footer' }, x: { value: width } },
       },

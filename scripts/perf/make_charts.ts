@@ -4,7 +4,15 @@ import { dirname, join, relative } from 'node:path';
 import { Command } from 'commander';
 import { aggRowsFromCsv, type AggRow } from './aggregate.js';
 import { renderPng, renderSvg } from './chart_render.js';
-import { buildChartSpec, CHART_METRICS, chartBaseName, chartGroups } from './chart_spec.js';
+import {
+  buildChartSpec,
+  buildHopChartSpec,
+  CHART_METRICS,
+  chartBaseName,
+  chartGroups,
+  hasHopTimings,
+  hopChartBaseName,
+} from './chart_spec.js';
 import { runIfMain, UsageError } from './cli.js';
 import { loadPerfConfig } from './perf_config.js';
 import { PATHS, REPO_ROOT } from './paths.js';
@@ -31,6 +39,13 @@ export async function writeCharts(rows: readonly AggRow[], options: ChartOptions
       const base = join(options.outDir, chartBaseName(group, metric));
       mkdirSync(dirname(base), { recursive: true });
       const svg = await renderSvg(spec);
+      writeFileSync(`${base}.svg`, svg);
+      writeFileSync(`${base}.png`, renderPng(svg));
+      written.push(`${base}.svg`, `${base}.png`);
+    }
+    if (hasHopTimings(group)) {
+      const base = join(options.outDir, hopChartBaseName(group));
+      const svg = await renderSvg(buildHopChartSpec(group, options.presetOrder));
       writeFileSync(`${base}.svg`, svg);
       writeFileSync(`${base}.png`, renderPng(svg));
       written.push(`${base}.svg`, `${base}.png`);

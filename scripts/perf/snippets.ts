@@ -1,6 +1,12 @@
 // Markdown that embeds the rendered charts: the charts folder's README.md, and the same list inside a
 // marked block of docs/benchmarks.md. Only charts that exist on disk are linked, so no link dangles.
-import { CHART_METRICS, chartBaseName, chartFooter, type ChartGroup } from './chart_spec.js';
+import {
+  CHART_METRICS,
+  chartBaseName,
+  hopChartBaseName,
+  chartFooter,
+  type ChartGroup,
+} from './chart_spec.js';
 import { encodingName } from './matrix.js';
 
 export const BLOCK_BEGIN =
@@ -36,6 +42,11 @@ export function chartsMarkdown(groups: readonly ChartGroup[], options: SnippetOp
       for (const { metric, base } of charts) {
         const link = `${options.linkPrefix}${base}`;
         lines.push(`[![${metric.title}](${link}.png)](${link}.svg)`, '');
+      }
+      const hops = hopChartBaseName(group);
+      if (options.exists(`${hops}.png`)) {
+        const link = `${options.linkPrefix}${hops}`;
+        lines.push(`[![where the time goes, per hop](${link}.png)](${link}.svg)`, '');
       }
     }
   }

@@ -6,7 +6,7 @@ import {
   decodeEventBatch,
   decodeWholeFrame,
   encodeBinaryPublishBatch,
-  encodeEventStamps,
+  encodeEventStampPrefix,
   encodeSharedEventBatch,
   monotonicNs,
   readStamp,
@@ -36,9 +36,8 @@ describe('TIMINGS stamps', () => {
 
   it('turns a shared event batch into its stamped form with a new header and a trailing block only', () => {
     const shared = encodeSharedEventBatch([Buffer.from('x'), Buffer.from('yz')], 40);
-    const header = timingsEventHeader(shared);
-    const block = encodeEventStamps(1, 2, 3, 4);
-    const stamped = Buffer.concat([header, shared.subarray(12), block]);
+    const prefix = encodeEventStampPrefix(timingsEventHeader(shared), 1, 2, 3, 4);
+    const stamped = Buffer.concat([prefix, shared.subarray(12)]);
     expect(stamped.length - shared.length).toBe(EVENT_STAMP_BYTES);
     const frame = decodeWholeFrame(stamped);
     expect(frame.flags).toBe(0xa4);
