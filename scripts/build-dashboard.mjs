@@ -2,7 +2,6 @@
 // (esbuild only strips types), bundles it with uPlot into dist/broker/dashboard/assets/ under
 // content-hashed names, and writes index.html naming those bundles. Everything the page runs comes from
 // npm packages at build time: the machines serving it may have no internet, so nothing loads from a CDN.
-/* global console, process, URL */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';

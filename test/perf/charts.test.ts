@@ -151,3 +151,41 @@ describe('outlier clipping', () => {
     });
   });
 });
+
+describe('the per-hop chart', async () => {
+  // The fixture's f1_b1 cell with per-hop medians, as a timings-on run aggregates them.
+  const withHops: AggRow[] = ROWS.map((r) =>
+    r.fanout === 1
+      ? {
+          ...r,
+          hop_publish_to_broker_p50_us_median: 80,
+          hop_decode_to_enqueue_p50_us_median: 3,
+          hop_queue_p50_us_median: 4,
+          hop_broker_to_subscriber_p50_us_median: 150,
+          hop_end_to_end_p50_us_median: 237,
+        }
+      : r,
+  );
+  const out = tempDir('felix-hop-charts-');
+  const written = await writeCharts(withHops, {
+    presetOrder: ['P4_hash', 'P1_hash'],
+    capPercentile: 0.95,
+    outDir: out,
+  });
+
+  it('is drawn only for cells whose runs carried timings', () => {
+    const hopFiles = written.filter((p) => p.includes('_hops.')).map((p) => p.slice(out.length + 1));
+    expect(hopFiles.sort()).toEqual(['balanced/f1_b1_hops.png', 'balanced/f1_b1_hops.svg']);
+  });
+
+  it('stacks the hops in path order, without end to end (their sum)', () => {
+    const svg = readFileSync(join(out, 'balanced', 'f1_b1_hops.svg'), 'utf8');
+    expect(new Resvg(svg).width).toBeGreaterThan(500);
+    expect(svg).toContain('where the time goes, fanout 1, batch 1');
+    for (const hop of ['publish_to_broker', 'decode_to_enqueue', 'queue']) expect(svg).toContain(hop);
+    expect(svg).not.toContain('end_to_end');
+    // Two payloads × two presets × four hops.
+    const bars = /<g class="mark-rect role-mark[^"]*"[^>]*>(.*?)<\/g>/s.exec(svg)?.[1] ?? '';
+    expect(bars.match(/<path /g)).toHaveLength(16);
+  });
+});
