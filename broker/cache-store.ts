@@ -1,6 +1,7 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Message } from '../wire/index.js';
 import type { BrokerConfig } from './config.js';
+import { counterFromTotal, gaugeFromValue } from './metrics.js';
 import type { TopicRegistry } from './registry.js';
 import type { CacheRequest, CacheService, ReplyTarget } from './session.js';
 
@@ -209,19 +210,8 @@ export class CacheStore implements CacheService {
   }
 
   registerMetrics(registry: Registry): void {
-    const counter = (name: string, help: string, read: () => number): void => {
-      let reported = 0;
-      new Counter({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          const v = read();
-          if (v > reported) this.inc(v - reported);
-          reported = v;
-        },
-      });
-    };
+    const counter = (name: string, help: string, read: () => number): void =>
+      counterFromTotal(registry, name, help, read);
     counter('felix_cache_hits_total', 'Cache gets that found a live entry', () => this.hits);
     counter(
       'felix_cache_misses_total',
@@ -240,24 +230,8 @@ export class CacheStore implements CacheService {
       'Entries removed because their TTL passed',
       () => this.expirations,
     );
-    const entries = this.entries;
-    new Gauge({
-      name: 'felix_cache_entries',
-      help: 'Entries held',
-      registers: [registry],
-      collect() {
-        this.set(entries.size);
-      },
-    });
-    const bytesOf = (): number => this.bytes;
-    new Gauge({
-      name: 'felix_cache_bytes',
-      help: 'Bytes held: keys, values and per-entry overhead',
-      registers: [registry],
-      collect() {
-        this.set(bytesOf());
-      },
-    });
+    gaugeFromValue(registry, 'felix_cache_entries', 'Entries held', () => this.entries.size);
+    gaugeFromValue(registry, 'felix_cache_bytes', 'Bytes held: keys, values and per-entry overhead', () => this.bytes);
   }
 
   private evictOverBound(keep: Entry): void {

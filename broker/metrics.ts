@@ -12,6 +12,36 @@ export interface BrokerGauges {
 }
 
 /**
+ * A Prometheus counter fed by a plain running total the hot path bumps with `++`: read at scrape time,
+ * so counting costs nothing between scrapes.
+ */
+export function counterFromTotal(registry: Registry, name: string, help: string, read: () => number): void {
+  let reported = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > reported) this.inc(now - reported);
+      reported = now;
+    },
+  });
+}
+
+/** A Prometheus gauge read at scrape time. */
+export function gaugeFromValue(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/**
  * Prometheus registry of one broker node. A registry per node (not prom-client's global one) so several
  * brokers in one process, as in tests, never collide.
  */
@@ -19,19 +49,8 @@ export function createMetricsRegistry(stats: BrokerStats, gauges: BrokerGauges):
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'felix_' });
 
-  const monotonic = (name: string, help: string, read: () => number): void => {
-    let reported = 0;
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const now = read();
-        if (now > reported) this.inc(now - reported);
-        reported = now;
-      },
-    });
-  };
+  const monotonic = (name: string, help: string, read: () => number): void =>
+    counterFromTotal(registry, name, help, read);
   const labelled = (name: string, help: string, label: string, read: () => Record<string, number>): void => {
     const reported: Record<string, number> = {};
     new Counter({
@@ -49,16 +68,8 @@ export function createMetricsRegistry(stats: BrokerStats, gauges: BrokerGauges):
       },
     });
   };
-  const gauge = (name: string, help: string, read: () => number): void => {
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
-  };
+  const gauge = (name: string, help: string, read: () => number): void =>
+    gaugeFromValue(registry, name, help, read);
 
   monotonic('felix_connections_opened_total', 'QUIC connections accepted', () => stats.connectionsOpened);
   monotonic('felix_connections_closed_total', 'QUIC connections ended', () => stats.connectionsClosed);

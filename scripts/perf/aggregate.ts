@@ -1,5 +1,6 @@
 // Flattens run records into table rows and aggregates the trials of each cell: medians and the p10–p90
 // spread across trials, with failures counted rather than silently dropped.
+import { CLIENT_HOPS, type ClientHop } from '../../client/hop-stats.js';
 import { parseCsv, type CsvValue } from './csv.js';
 import { cellKey } from './matrix.js';
 import { attemptFailure, type RunRecord } from './run_records.js';
@@ -94,15 +95,9 @@ export interface AggRow {
   readonly hop_end_to_end_p50_us_median?: number | undefined;
 }
 
-/** The hops latencydemo reports, in path order; the stacked chart draws them in this order. */
-export const HOPS = [
-  'publish_to_broker',
-  'decode_to_enqueue',
-  'queue',
-  'broker_to_subscriber',
-  'end_to_end',
-] as const;
-export type Hop = (typeof HOPS)[number];
+/** The hops latencydemo reports (the SDK's), in path order; the stacked chart draws them in this order. */
+export const HOPS = CLIENT_HOPS;
+export type Hop = ClientHop;
 
 export function hopColumn(hop: Hop): `hop_${Hop}_p50_us_median` {
   return `hop_${hop}_p50_us_median`;

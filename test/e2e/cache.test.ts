@@ -4,42 +4,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ENTRY_OVERHEAD_BYTES } from '../../broker/cache-store.js';
-import { loadBrokerConfig, type BrokerLoadOptions } from '../../broker/config.js';
 import { BrokerNode } from '../../broker/node.js';
-import { connect, FelixError, type ConnectOptions, type FelixClient } from '../../client/index.js';
-
-const nodes: BrokerNode[] = [];
-const clients: FelixClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
-
-type BrokerOverrides = NonNullable<BrokerLoadOptions['overrides']>;
-
-async function startBroker(overrides: BrokerOverrides = {}): Promise<BrokerNode> {
-  const { config } = loadBrokerConfig({
-    env: {},
-    overrides: { quicBind: '127.0.0.1:0', brokerMetricsBind: '127.0.0.1:0', ...overrides },
-  });
-  const node = await BrokerNode.start(config, { logger: pino({ level: 'silent' }) });
-  nodes.push(node);
-  return node;
-}
-
-async function client(broker: BrokerNode, options: ConnectOptions = {}): Promise<FelixClient> {
-  const c = await connect({
-    broker: `127.0.0.1:${broker.quicAddress.port}`,
-    env: {},
-    onWarning: () => {},
-    ...options,
-  });
-  clients.push(c);
-  return c;
-}
+import { FelixError, type ConnectOptions } from '../../client/index.js';
+import { client, eventually, startBroker } from './sdk-harness.js';
 
 /** Every cache request on one stream of one connection. */
 const ONE_STREAM: ConnectOptions = { cacheConnPool: 1, cacheStreamsPerConn: 1 };
@@ -49,15 +18,6 @@ async function metric(broker: BrokerNode, name: string): Promise<number> {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   if (line === undefined) throw new Error(`no metric ${name}`);
   return Number(line.slice(name.length + 1));
-}
-
-/** A bound on waiting so a broken build fails with a message instead of hanging; never a speed check. */
-async function eventually(check: () => Promise<boolean>, what: string, limitMs = 10_000): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > limitMs) throw new Error(`gave up waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

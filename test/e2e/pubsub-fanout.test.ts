@@ -1,46 +1,8 @@
 // Fanout, ordering across workers, ack modes and chunk interleaving through the SDK against a real broker.
 import { createHash, randomBytes } from 'node:crypto';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadBrokerConfig, type BrokerLoadOptions } from '../../broker/config.js';
-import { BrokerNode } from '../../broker/node.js';
-import { connect, type ConnectOptions, type FelixClient, type FelixEvent } from '../../client/index.js';
-
-const nodes: BrokerNode[] = [];
-const clients: FelixClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
-
-async function startBroker(overrides: NonNullable<BrokerLoadOptions['overrides']> = {}): Promise<BrokerNode> {
-  const { config } = loadBrokerConfig({
-    env: {},
-    overrides: { quicBind: '127.0.0.1:0', brokerMetricsBind: '127.0.0.1:0', ...overrides },
-  });
-  const node = await BrokerNode.start(config, { logger: pino({ level: 'silent' }) });
-  nodes.push(node);
-  return node;
-}
-
-async function client(broker: BrokerNode, options: ConnectOptions = {}): Promise<FelixClient> {
-  const c = await connect({
-    broker: `127.0.0.1:${broker.quicAddress.port}`,
-    env: {},
-    onWarning: () => undefined,
-    ...options,
-  });
-  clients.push(c);
-  return c;
-}
-
-async function eventually(predicate: () => boolean, what: string, limitMs = 30_000): Promise<void> {
-  const started = Date.now();
-  while (!predicate()) {
-    if (Date.now() - started > limitMs) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { describe, expect, it } from 'vitest';
+import { type FelixEvent } from '../../client/index.js';
+import { client, eventually, startBroker } from './sdk-harness.js';
 
 describe.each([1, 10])('fanout %i', (fanout) => {
   it('delivers every event, in order, to every subscriber', async () => {

@@ -1,58 +1,9 @@
 // The client SDK against a real broker node (in-process, real QUIC on loopback): publish, subscribe,
 // acks, chunked publishes, replay and cursors, gaps and eviction, close.
 import { createHash, randomBytes } from 'node:crypto';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadBrokerConfig, type BrokerLoadOptions } from '../../broker/config.js';
-import { BrokerNode } from '../../broker/node.js';
-import {
-  connect,
-  FelixError,
-  type ConnectOptions,
-  type FelixClient,
-  type FelixEvent,
-  type Subscription,
-} from '../../client/index.js';
-
-const nodes: BrokerNode[] = [];
-const clients: FelixClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
-
-type BrokerOverrides = NonNullable<BrokerLoadOptions['overrides']>;
-
-async function startBroker(overrides: BrokerOverrides = {}): Promise<BrokerNode> {
-  const { config } = loadBrokerConfig({
-    env: {},
-    overrides: { quicBind: '127.0.0.1:0', brokerMetricsBind: '127.0.0.1:0', ...overrides },
-  });
-  const node = await BrokerNode.start(config, { logger: pino({ level: 'silent' }) });
-  nodes.push(node);
-  return node;
-}
-
-const warnings: string[] = [];
-async function client(broker: BrokerNode, options: ConnectOptions = {}): Promise<FelixClient> {
-  const c = await connect({
-    broker: `127.0.0.1:${broker.quicAddress.port}`,
-    env: {},
-    onWarning: (m) => warnings.push(m),
-    ...options,
-  });
-  clients.push(c);
-  return c;
-}
-
-/** A bound on waiting so a broken build fails with a message instead of hanging; never a speed check. */
-async function eventually(predicate: () => boolean, what: string, limitMs = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!predicate()) {
-    if (Date.now() - started > limitMs) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { describe, expect, it } from 'vitest';
+import { FelixError, type FelixEvent, type Subscription } from '../../client/index.js';
+import { client, eventually, startBroker, type BrokerOverrides } from './sdk-harness.js';
 
 async function take(sub: Subscription, count: number): Promise<FelixEvent[]> {
   const out: FelixEvent[] = [];
