@@ -231,7 +231,12 @@ export class CacheStore implements CacheService {
       () => this.expirations,
     );
     gaugeFromValue(registry, 'felix_cache_entries', 'Entries held', () => this.entries.size);
-    gaugeFromValue(registry, 'felix_cache_bytes', 'Bytes held: keys, values and per-entry overhead', () => this.bytes);
+    gaugeFromValue(
+      registry,
+      'felix_cache_bytes',
+      'Bytes held: keys, values and per-entry overhead',
+      () => this.bytes,
+    );
   }
 
   private evictOverBound(keep: Entry): void {
