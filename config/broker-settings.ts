@@ -39,7 +39,7 @@ const brokerSettings = defineSettings({
   brokerMetricsBind: bindAddress({
     env: 'FELIX_BROKER_METRICS_BIND',
     default: '0.0.0.0:8080',
-    doc: 'TCP address of the HTTP server answering /live, /ready and /metrics (Prometheus).',
+    doc: 'TCP address of the HTTP server answering /live, /ready, /metrics (Prometheus) and /dashboard (the live view).',
   }),
   tlsCert: filePath({
     env: 'FELIX_TLS_CERT',
