@@ -195,14 +195,8 @@ export function buildChartSpec(input: ChartInput): TopLevelSpec {
   const failed = rows.reduce((n, r) => n + r.failed_trials, 0);
   if (failed > 0) subtitle.push(`${failed} trial(s) failed and are not in the medians`);
 
-  const width = Math.max(560, payloads.length * presets.length * 22);
-  const x = {
-    field: 'payload',
-    type: 'ordinal',
-    sort: payloads,
-    title: 'payload (bytes); bars: publisher presets',
-    axis: { labelAngle: 0 },
-  };
+  const width = chartWidth(payloads, presets);
+  const x = payloadAxis(payloads);
   const xOffset = { field: 'preset', type: 'nominal', sort: presets, scale: { domain: presets } };
   const y = { field: 'value', type: 'quantitative', title: `${metric.title} (${scale.unit})` };
   return {
@@ -242,16 +236,9 @@ export function buildChartSpec(input: ChartInput): TopLevelSpec {
         ],
         transform: [{ calculate: 'datum.value === null ? 0 : datum.value', as: 'labelAt' }],
       },
-      {
-        width,
-        height: 12,
-        view: { stroke: null },
-        data: { values: [{ footer: chartFooter(rows) }] },
-        mark: { type: 'text', align: 'right', fontSize: 9, color: '#555' },
-        encoding: { text: { field: 'footer' }, x: { value: width } },
-      },
+      footerPanel(rows, width),
     ],
-  } as TopLevelSpec;
+  } as unknown as TopLevelSpec;
 }
 
 /** Relative to the charts folder: <profile>/f{F}_b{B}_hops (add .svg / .png). */
@@ -284,14 +271,8 @@ export function buildHopChartSpec(group: ChartGroup, presetOrder: readonly strin
         data.push({ payload: String(row.payload_bytes), preset: row.preset, hop, order, value });
     });
   }
-  const width = Math.max(560, payloads.length * presets.length * 22);
-  const x = {
-    field: 'payload',
-    type: 'ordinal',
-    sort: payloads,
-    title: 'payload (bytes); bars: publisher presets',
-    axis: { labelAngle: 0 },
-  };
+  const width = chartWidth(payloads, presets);
+  const x = payloadAxis(payloads);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
@@ -326,14 +307,35 @@ export function buildHopChartSpec(group: ChartGroup, presetOrder: readonly strin
           ],
         },
       },
-      {
-        width,
-        height: 12,
-        view: { stroke: null },
-        data: { values: [{ footer: chartFooter(group.rows) }] },
-        mark: { type: 'text', align: 'right', fontSize: 9, color: '#555' },
-        encoding: { text: { field: 'footer' }, x: { value: width } },
-      },
+      footerPanel(group.rows, width),
     ],
-  } as TopLevelSpec;
+  } as unknown as TopLevelSpec;
+}
+
+/** Wide enough for every payload × preset bar. */
+function chartWidth(payloads: readonly string[], presets: readonly string[]): number {
+  return Math.max(560, payloads.length * presets.length * 22);
+}
+
+/** The x axis of every chart: payloads, with the presets as bars within each. */
+function payloadAxis(payloads: readonly string[]): Record<string, unknown> {
+  return {
+    field: 'payload',
+    type: 'ordinal',
+    sort: payloads,
+    title: 'payload (bytes); bars: publisher presets',
+    axis: { labelAngle: 0 },
+  };
+}
+
+/** The one-line footer under a chart: commit, host and date of the numbers. */
+function footerPanel(rows: readonly AggRow[], width: number): Record<string, unknown> {
+  return {
+    width,
+    height: 12,
+    view: { stroke: null },
+    data: { values: [{ footer: chartFooter(rows) }] },
+    mark: { type: 'text', align: 'right', fontSize: 9, color: '#555' },
+    encoding: { text: { field: 'footer' }, x: { value: width } },
+  };
 }
