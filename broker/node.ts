@@ -10,9 +10,9 @@ import {
   readPemFile,
   type Connection,
   type ServerTls,
-  type TransportSettings,
 } from '../transport/index.js';
 import { CacheStore } from './cache-store.js';
+import { transportSettingsFrom } from '../config/transport-settings.js';
 import type { BrokerConfig } from './config.js';
 import { Dashboard } from './dashboard/dashboard.js';
 import { latencyBandsFrom } from './dashboard/latency-bands.js';
@@ -167,17 +167,11 @@ export class BrokerNode implements BrokerCore {
     const config = this.config;
     const served = tls ?? (await this.loadTls());
     this.certificatePem = served.certPem;
-    const settings: Partial<TransportSettings> = {
-      connRecvWindow: config.brokerConnRecvWindow,
-      streamRecvWindow: config.brokerStreamRecvWindow,
-      sendWindow: config.brokerSendWindow,
-      maxUdpPayload: config.maxUdpPayload,
-      udpSendBuffer: config.udpSendBuffer,
-      udpRecvBuffer: config.udpRecvBuffer,
-      congestionControl: config.cc,
-      idleTimeoutMs: config.idleTimeoutMs,
-      keepAliveMs: config.keepaliveMs,
-    };
+    const settings = transportSettingsFrom(config, {
+      conn: config.brokerConnRecvWindow,
+      stream: config.brokerStreamRecvWindow,
+      send: config.brokerSendWindow,
+    });
     this.endpoint = await Endpoint.listen({
       host: config.quicBind.host,
       port: config.quicBind.port,

@@ -4,25 +4,24 @@
  * the socket, MTU, congestion-control and idle knobs are shared.
  */
 import type { TransportSettings } from '../transport/index.js';
+import { transportSettingsFrom } from '../config/transport-settings.js';
 import type { ClientConfig } from './config.js';
 
 export type PoolFamily = 'pub' | 'event' | 'cache';
 
 export function transportSettingsFor(config: ClientConfig, family: PoolFamily): Partial<TransportSettings> {
   const windows = {
-    pub: [config.pubConnRecvWindow, config.pubStreamRecvWindow, config.pubSendWindow],
-    event: [config.eventConnRecvWindow, config.eventStreamRecvWindow, config.eventSendWindow],
-    cache: [config.cacheConnRecvWindow, config.cacheStreamRecvWindow, config.cacheSendWindow],
+    pub: { conn: config.pubConnRecvWindow, stream: config.pubStreamRecvWindow, send: config.pubSendWindow },
+    event: {
+      conn: config.eventConnRecvWindow,
+      stream: config.eventStreamRecvWindow,
+      send: config.eventSendWindow,
+    },
+    cache: {
+      conn: config.cacheConnRecvWindow,
+      stream: config.cacheStreamRecvWindow,
+      send: config.cacheSendWindow,
+    },
   }[family];
-  return {
-    connRecvWindow: windows[0],
-    streamRecvWindow: windows[1],
-    sendWindow: windows[2],
-    maxUdpPayload: config.maxUdpPayload,
-    udpSendBuffer: config.udpSendBuffer,
-    udpRecvBuffer: config.udpRecvBuffer,
-    congestionControl: config.cc,
-    idleTimeoutMs: config.idleTimeoutMs,
-    keepAliveMs: config.keepaliveMs,
-  };
+  return transportSettingsFrom(config, windows);
 }

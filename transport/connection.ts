@@ -54,8 +54,6 @@ export class Connection {
   onStream: ((stream: Stream) => void) | null = null;
   /** Fires once when the connection ends, however it ends. */
   onClose: ((info: CloseInfo) => void) | null = null;
-  /** Free slot for the layer above. */
-  context: unknown = undefined;
 
   /** @internal */ dirty = false;
   /** @internal */ established = false;
@@ -80,6 +78,8 @@ export class Connection {
   private nextUni: number;
   // Highest peer stream id seen per kind: a lower unknown id is a stream we already retired.
   private highestRemote = [-1, -1, -1, -1];
+  // Writers told to wait: only these are looked at when the queue shrinks, not every stream.
+  private drainWaiters: Stream[] = [];
   private drainRound: Stream[] = [];
 
   constructor(
@@ -191,7 +191,10 @@ export class Connection {
       this.pendingStreams.push(stream);
     }
     if (stream.queued > stream.highWaterMark || this.queuedBytes > this.driver.settings.sendWindow) {
-      stream.needDrain = true;
+      if (!stream.needDrain) {
+        stream.needDrain = true;
+        this.drainWaiters.push(stream);
+      }
       return false;
     }
     return true;
@@ -381,17 +384,20 @@ export class Connection {
     // has all taken is not the one filling the window, so a stalled sibling cannot hold it back.
     const withinWindow = this.queuedBytes <= this.driver.settings.sendWindow;
     // Collect first: a drain handler may write again and re-arm needDrain on the same stream.
+    const waiters = this.drainWaiters;
+    if (waiters.length === 0) return;
     const round = this.drainRound;
-    for (const stream of this.streams.values()) {
-      if (
-        stream.needDrain &&
-        stream.queued <= stream.highWaterMark &&
-        (withinWindow || stream.queued === 0)
-      ) {
+    let kept = 0;
+    for (let i = 0; i < waiters.length; i++) {
+      const stream = waiters[i]!;
+      if (this.streams.get(stream.id) !== stream)
+        stream.needDrain = false; // retired: nobody waits on it
+      else if (stream.queued <= stream.highWaterMark && (withinWindow || stream.queued === 0)) {
         stream.needDrain = false;
         round.push(stream);
-      }
+      } else waiters[kept++] = stream;
     }
+    waiters.length = kept;
     for (let i = 0; i < round.length; i++) round[i]!.onDrain?.();
     round.length = 0;
   }

@@ -21,8 +21,6 @@ export class Stream {
   onReset: ((code: number) => void) | null = null;
   /** The peer will read no more (STOP_SENDING) with an application code; queued data was discarded. */
   onStopSending: ((code: number) => void) | null = null;
-  /** Free slot for the layer above (e.g. its per-stream decoder), so it needs no side map. */
-  context: unknown = undefined;
   /**
    * Queued bytes on this stream beyond which write() asks the writer to wait, whatever the connection's
    * send window says. Lets one stalled stream hold back only itself, not its connection's other streams.
