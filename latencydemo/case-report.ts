@@ -9,6 +9,7 @@
  *   per-sub          delivered_total / fanout / elapsed
  *   dropped          sample_total − received (the primary subscriber's missing events)
  */
+import type { HopSummary } from '../client/index.js';
 import { judgeDeliveries } from './accounting.js';
 import type { CaseConfig, Workload } from './cases.js';
 import { eventBytes } from './stamp.js';
@@ -56,12 +57,8 @@ export interface CaseReport extends Workload {
   readonly timings: Readonly<Record<string, HopTiming>> | null;
 }
 
-export interface HopTiming {
-  readonly count: number;
-  readonly p50_us: number;
-  readonly p99_us: number;
-  readonly p999_us: number;
-}
+/** One hop's statistics, exactly as the SDK's Subscription.hopStats() reports them. */
+export type HopTiming = HopSummary;
 
 /** What a run of one case measured. */
 export interface CaseMeasurement {
