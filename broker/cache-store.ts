@@ -123,17 +123,15 @@ export class CacheStore implements CacheService {
           return;
         }
         this.put(fullKey, m.value, m.ttl_ms);
-        target.send(requestId === undefined ? { type: 'ok' } : { type: 'cache_ok', request_id: requestId });
+        target.sendCacheOk(requestId);
         return;
       }
       case 'cache_get': {
-        const value = this.get(fullKey);
-        target.send(valueReply(m, value, requestId));
+        target.sendCacheValue(m, this.get(fullKey));
         return;
       }
       case 'cache_delete': {
-        const removed = this.delete(fullKey);
-        target.send(valueReply(m, removed, requestId));
+        target.sendCacheValue(m, this.delete(fullKey));
         return;
       }
     }
@@ -322,17 +320,4 @@ function errorReply(message: string, code: string, requestId: number | undefined
   return requestId === undefined
     ? { type: 'error', message, code }
     : { type: 'error', message, code, request_id: requestId };
-}
-
-function valueReply(m: CacheRequest, value: Buffer | null, requestId: number | undefined): Message {
-  const reply: Message = {
-    type: 'cache_value',
-    tenant_id: m.tenant_id,
-    namespace: m.namespace,
-    cache: m.cache,
-    key: m.key,
-    value,
-  };
-  if (requestId !== undefined) reply.request_id = requestId;
-  return reply;
 }

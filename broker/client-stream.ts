@@ -23,7 +23,18 @@ import {
   type PublishErrorMessage,
   type PublishOkMessage,
 } from '../wire/index.js';
-import type { BrokerCore, ConnectionSession, ReplyTarget } from './session.js';
+import {
+  cacheOkFrameBytes,
+  cacheValueFrameBytes,
+  measureAddress,
+  newCacheRequestSlot,
+  readCacheRequest,
+  writeCacheOkFrame,
+  writeCacheValueFrame,
+  type AddressLengths,
+} from '../wire/cache-frames.js';
+import { AnswerWriter } from './answer-writer.js';
+import type { BrokerCore, CacheRequest, ConnectionSession, ReplyTarget } from './session.js';
 import type { BudgetAccount, BudgetHolder } from './publish-budget.js';
 import { Subscription } from './subscription.js';
 import type { Pausable, Topic } from './topic.js';
@@ -56,6 +67,10 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
   /** Send stamp of the publish frame being handled (0: none). */
   private sendNs = 0;
   private chunkBytes = 0;
+  private readonly answers: AnswerWriter;
+  /** Reused by every MessagePack cache request read on the fast path. */
+  private readonly cacheRequest = newCacheRequestSlot();
+  private readonly addressLengths: AddressLengths = { tenant: 0, namespace: 0, cache: 0, key: 0 };
 
   constructor(
     private readonly core: BrokerCore,
@@ -68,8 +83,14 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
     );
     // Answers beyond this wait in the transport before the stream stops reading requests.
     stream.highWaterMark = REPLY_WRITE_AHEAD;
+    this.answers = new AnswerWriter(stream, () => this.holdUntilDrained());
     stream.onData = (chunk, fin) => {
-      this.decoder.push(chunk);
+      this.answers.beginRead();
+      try {
+        this.decoder.push(chunk);
+      } finally {
+        this.answers.endRead();
+      }
       if (fin) this.onEnd();
     };
     stream.onReset = () => this.onEnd();
@@ -113,6 +134,7 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
     this.releaseChunks();
     this.core.budget.forget(this);
     this.session.streamEnded(this);
+    this.answers.flush();
     if (this.stream.writable) this.stream.end();
   }
 
@@ -135,6 +157,10 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
         batch.ack,
         'binary',
       );
+      return;
+    }
+    if (layout === 'msgpack' && readCacheRequest(payload, this.cacheRequest)) {
+      this.core.cache.handle(this.cacheRequest as CacheRequest, this.tenant, this);
       return;
     }
     if (layout !== 'json' && layout !== 'msgpack') {
@@ -364,7 +390,7 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
 
   private ack(requestId: number, ackAs: AckReply): void {
     const ok: PublishOkMessage = { type: 'publish_ok', request_id: requestId };
-    this.stream.write(ackAs === 'binary' ? encodeBinaryPublishAck(ok) : this.encode(ok));
+    this.answers.append(ackAs === 'binary' ? encodeBinaryPublishAck(ok) : this.encode(ok));
   }
 
   /** A refused publish: an acked one gets publish_error, anything else a plain error. */
@@ -384,7 +410,7 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
     if (this.errorCodes) err.code = code;
     // The binary ack has no room for a code: a client that takes codes gets the message form instead.
     const binary = ackAs === 'binary' && !this.errorCodes;
-    this.stream.write(binary ? encodeBinaryPublishAck(err) : this.encode(err));
+    this.answers.append(binary ? encodeBinaryPublishAck(err) : this.encode(err));
   }
 
   private onWireError(e: WireError): void {
@@ -416,7 +442,39 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
 
   /** Answers on this stream. When the client stops reading answers, stop reading its requests. */
   send(message: Message): void {
-    if (this.stream.writable && !this.stream.write(this.encode(message))) this.holdUntilDrained();
+    if (this.stream.writable) this.answers.append(this.encode(message));
+  }
+
+  sendCacheValue(request: CacheRequest, value: Uint8Array | null): void {
+    if (!this.msgpack) {
+      const reply: Message = {
+        type: 'cache_value',
+        tenant_id: request.tenant_id,
+        namespace: request.namespace,
+        cache: request.cache,
+        key: request.key,
+        value,
+      };
+      if (request.request_id !== undefined) reply.request_id = request.request_id;
+      this.send(reply);
+      return;
+    }
+    if (!this.stream.writable) return;
+    const lengths = this.addressLengths;
+    measureAddress(request, lengths);
+    const answers = this.answers;
+    const at = answers.reserve(cacheValueFrameBytes(lengths, value, request.request_id));
+    answers.commit(writeCacheValueFrame(answers.buffer, at, request, lengths, value));
+  }
+
+  sendCacheOk(requestId: number | undefined): void {
+    if (requestId === undefined) this.send({ type: 'ok' });
+    else if (!this.msgpack) this.send({ type: 'cache_ok', request_id: requestId });
+    else if (this.stream.writable) {
+      const answers = this.answers;
+      const at = answers.reserve(cacheOkFrameBytes(requestId));
+      answers.commit(writeCacheOkFrame(answers.buffer, at, requestId));
+    }
   }
 
   private reply(message: Message): void {

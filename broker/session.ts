@@ -15,6 +15,10 @@ export type CacheRequest = MessageOf<'cache_put'> | MessageOf<'cache_get'> | Mes
 /** Where a request's answer goes: the stream it came on. */
 export interface ReplyTarget {
   send(message: Message): void;
+  /** cache_value for `request` (its address and request_id) holding `value`, null for none. */
+  sendCacheValue(request: CacheRequest, value: Uint8Array | null): void;
+  /** The answer to a stored put: cache_ok, or Felix's plain ok to a put without request_id. */
+  sendCacheOk(requestId: number | undefined): void;
 }
 
 /** Serves cache requests; answers through `target`, each as it completes, matched by request_id. */

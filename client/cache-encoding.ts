@@ -7,6 +7,16 @@
  * Towards a JSON-only broker the generic codec is used: that path is for compatibility, not speed.
  */
 import { FLAG_MSGPACK, HEADER_BYTES, allocateFrame, encodeMessage } from '../wire/index.js';
+import {
+  NIL,
+  binHeaderBytes,
+  encodedString,
+  strHeaderBytes,
+  uintBytes,
+  writeBinHeader,
+  writeStrHeader,
+  writeUint,
+} from '../wire/msgpack-bytes.js';
 
 export type CacheOp = 'cache_put' | 'cache_get' | 'cache_delete';
 
@@ -122,39 +132,24 @@ export function encodeCacheLookup(
   return frame;
 }
 
-// --- MessagePack, the few forms these frames use -------------------------------------------------
+// --- MessagePack --------------------------------------------------------------------------------
 
-// str and bin share one layout: a short form, then 8-, 16- and 32-bit lengths after a type byte.
-const STR = { fixed: 0xa0, fixedBelow: 32, u8: 0xd9, u16: 0xda, u32: 0xdb } as const;
-const BIN = { fixed: 0, fixedBelow: 0, u8: 0xc4, u16: 0xc5, u32: 0xc6 } as const;
-type SizedForm = typeof STR | typeof BIN;
-
-const NIL = 0xc0;
-const TWO_POW_32 = 0x1_0000_0000;
-
-function fieldName(name: string): Buffer {
-  const bytes = Buffer.from(name, 'utf8');
-  const out = Buffer.allocUnsafe(strHeaderBytes(bytes.length) + bytes.length);
-  bytes.copy(out, writeStrHeader(out, 0, bytes.length));
-  return out;
-}
-
-const VALUE_NAME = fieldName('value');
-const REQUEST_ID_NAME = fieldName('request_id');
-const TTL_NAME = fieldName('ttl_ms');
+const VALUE_NAME = encodedString('value');
+const REQUEST_ID_NAME = encodedString('request_id');
+const TTL_NAME = encodedString('ttl_ms');
 
 function encodePrefix(op: CacheOp, fields: number, target: CacheTarget): Buffer {
   const parts = [
     Buffer.of(0x80 | fields),
-    fieldName('type'),
-    fieldName(op),
-    fieldName('tenant_id'),
-    fieldName(target.tenant),
-    fieldName('namespace'),
-    fieldName(target.namespace),
-    fieldName('cache'),
-    fieldName(target.cache),
-    fieldName('key'),
+    encodedString('type'),
+    encodedString(op),
+    encodedString('tenant_id'),
+    encodedString(target.tenant),
+    encodedString('namespace'),
+    encodedString(target.namespace),
+    encodedString('cache'),
+    encodedString(target.cache),
+    encodedString('key'),
   ];
   return Buffer.concat(parts);
 }
@@ -164,76 +159,4 @@ function writeKey(frame: Buffer, prefix: Buffer, key: string, keyBytes: number):
   frame.set(prefix, HEADER_BYTES);
   const at = writeStrHeader(frame, HEADER_BYTES + prefix.length, keyBytes);
   return at + frame.write(key, at, keyBytes, 'utf8');
-}
-
-function sizedHeaderBytes(form: SizedForm, length: number): number {
-  return length < form.fixedBelow ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
-}
-
-function writeSizedHeader(form: SizedForm, out: Buffer, at: number, length: number): number {
-  if (length < form.fixedBelow) {
-    out[at] = form.fixed | length;
-    return at + 1;
-  }
-  if (length < 0x100) {
-    out[at] = form.u8;
-    out[at + 1] = length;
-    return at + 2;
-  }
-  if (length < 0x10000) {
-    out[at] = form.u16;
-    out.writeUInt16BE(length, at + 1);
-    return at + 3;
-  }
-  out[at] = form.u32;
-  out.writeUInt32BE(length, at + 1);
-  return at + 5;
-}
-
-function strHeaderBytes(length: number): number {
-  return sizedHeaderBytes(STR, length);
-}
-
-function writeStrHeader(out: Buffer, at: number, length: number): number {
-  return writeSizedHeader(STR, out, at, length);
-}
-
-function binHeaderBytes(length: number): number {
-  return sizedHeaderBytes(BIN, length);
-}
-
-function writeBinHeader(out: Buffer, at: number, length: number): number {
-  return writeSizedHeader(BIN, out, at, length);
-}
-
-function uintBytes(value: number): number {
-  return value < 0x80 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : value < TWO_POW_32 ? 5 : 9;
-}
-
-/** A non-negative safe integer in its shortest MessagePack form; returns where the next field goes. */
-function writeUint(out: Buffer, at: number, value: number): number {
-  if (value < 0x80) {
-    out[at] = value;
-    return at + 1;
-  }
-  if (value < 0x100) {
-    out[at] = 0xcc;
-    out[at + 1] = value;
-    return at + 2;
-  }
-  if (value < 0x10000) {
-    out[at] = 0xcd;
-    out.writeUInt16BE(value, at + 1);
-    return at + 3;
-  }
-  if (value < TWO_POW_32) {
-    out[at] = 0xce;
-    out.writeUInt32BE(value, at + 1);
-    return at + 5;
-  }
-  // int64, as msgpackr writes the bigint the wire codec makes of a u64 above u32 (same value to any reader).
-  out[at] = 0xd3;
-  out.writeUInt32BE(Math.floor(value / TWO_POW_32), at + 1);
-  out.writeUInt32BE(value >>> 0, at + 5);
-  return at + 9;
 }

@@ -7,12 +7,14 @@
 import type { Connection } from '../transport/index.js';
 import {
   FLAG_BINARY_PUBLISH_ACK,
+  FLAG_MSGPACK,
   WireError,
   copyBytes,
   decodeBinaryPublishAck,
   decodeFramePayload,
   type DecodedFrame,
 } from '../wire/index.js';
+import { newCacheAnswerSlot, readCacheAnswer } from '../wire/cache-frames.js';
 import { BrokerStream, type BrokerStreamHandler } from './broker-stream.js';
 import { noop, settledWithin, withDeadline } from './deadline.js';
 import { FelixError, brokerError, toFelixError } from './errors.js';
@@ -53,6 +55,8 @@ export class RequestStream implements BrokerStreamHandler {
   private readonly pending: PendingRequests;
   private requestIds = 0;
   private idleWaiters: (() => void)[] | null = null;
+  /** Reused by every MessagePack cache answer read on the fast path. */
+  private readonly cacheAnswer = newCacheAnswerSlot();
   private endWaiters: (() => void)[] | null = null;
 
   constructor(
@@ -143,6 +147,10 @@ export class RequestStream implements BrokerStreamHandler {
   }
 
   onFrame(flags: number, payload: Uint8Array): void {
+    if (flags === FLAG_MSGPACK && readCacheAnswer(payload, this.cacheAnswer)) {
+      this.onCacheAnswer();
+      return;
+    }
     let message: DecodedFrame;
     try {
       message =
@@ -170,6 +178,18 @@ export class RequestStream implements BrokerStreamHandler {
         message.value = copyBytes(message.value);
       }
       reply.partDone(message.type === 'publish_ok' ? undefined : message);
+    }
+    if (this.idleWaiters !== null) this.checkIdle();
+  }
+
+  private onCacheAnswer(): void {
+    const answer = this.cacheAnswer;
+    const reply = this.pending.take(answer.request_id);
+    if (reply !== undefined) {
+      // The value is a view into the frame, which is gone once this call returns.
+      if (answer.value !== null) answer.value = copyBytes(answer.value);
+      reply.partDone(answer);
+      answer.value = null;
     }
     if (this.idleWaiters !== null) this.checkIdle();
   }

@@ -49,6 +49,9 @@ const TRANSPORT_ERROR_NAMES: Record<number, string> = {
   0x178: 'TLS: no application protocol (ALPN mismatch)',
 };
 
+// Up to this many streams, readable ones are found by asking quiche per stream (see readStreams).
+const PROBE_STREAMS_MAX = 16;
+
 export class Connection {
   /** A stream the peer opened. Set its handlers here, synchronously. */
   onStream: ((stream: Stream) => void) | null = null;
@@ -157,6 +160,13 @@ export class Connection {
     };
   }
 
+  /** @internal Sends what quiche has ready now (see Stream.sendNow). */
+  sendNow(): void {
+    if (this.closeInfo !== null) return;
+    this.wroteDuringRead = false;
+    this.driver.sendNow(this);
+  }
+
   /** @internal Re-runs the flush for this connection (e.g. after a paused stream resumes). */
   wake(): void {
     if (this.closeInfo === null) this.driver.markDirty(this);
@@ -227,12 +237,33 @@ export class Connection {
     this.driver.markDirty(this);
   }
 
-  /** @internal Hands every readable stream's bytes to its handler. */
+  /**
+   * @internal Hands every readable stream's bytes to its handler.
+   *
+   * quiche's readable() iterator costs ~10 µs per call through the binding even when it yields nothing,
+   * against ~0.1 µs for asking about one stream; on a connection with few streams (a client's request
+   * streams, a broker's view of one client) that iterator was the largest cost of a small request round.
+   * So the known streams and the peer's next stream ids are asked one by one, and the iterator is used
+   * only when quiche still reports something readable after that (a FIN or reset without data, a stream
+   * opened out of order, a paused stream) or when the connection has many streams.
+   */
   readStreams(scratch: Buffer): void {
     const q = this.q;
     // Writes made outside this read (a timer, a promise continuation) go out with this flush anyway; only
     // what a handler writes while its stream is read is worth sending before the next slice.
     this.wroteDuringRead = false;
+    if (!q.isReadable()) return;
+    if (this.streams.size <= PROBE_STREAMS_MAX) {
+      for (const stream of this.streams.values()) {
+        if (!stream.readDone && !stream.paused && q.streamReadable(stream.id)) {
+          this.readStream(stream, scratch);
+          if (this.closeInfo !== null) return;
+        }
+      }
+      this.readNewPeerStreams(this.isServer ? 0 : 1, scratch);
+      this.readNewPeerStreams(this.isServer ? 2 : 3, scratch);
+      if (this.closeInfo !== null || !q.isReadable()) return;
+    }
     for (const id of q.readable()) {
       let stream = this.streams.get(id);
       if (stream === undefined) {
@@ -243,31 +274,51 @@ export class Connection {
         }
       }
       if (stream.paused) continue;
-      for (;;) {
-        let r: [number, boolean] | null;
-        try {
-          r = q.streamRecv(id, scratch);
-        } catch (err) {
-          this.onRecvError(stream, err);
-          break;
-        }
-        if (r === null) break;
-        const fin = r[1];
-        if (fin) stream.readDone = true;
-        const onData = stream.onData;
-        if (onData !== null) onData(scratch.subarray(0, r[0]), fin);
-        if (this.wroteDuringRead) {
-          // The handler answered: put the answer on the wire before reading further, so the peer works
-          // on it while this side parses the rest (a request burst would otherwise leave as one convoy).
-          this.wroteDuringRead = false;
-          this.driver.sendNow(this);
-        }
-        if (fin) {
-          this.retireIfDone(stream);
-          break;
-        }
-        if (stream.paused || this.closeInfo !== null) break;
+      this.readStream(stream, scratch);
+    }
+  }
+
+  /** Reads the peer's streams of one kind opened in order since the last read. */
+  private readNewPeerStreams(kind: number, scratch: Buffer): void {
+    for (;;) {
+      const highest = this.highestRemote[kind]!;
+      const next = highest < 0 ? kind : highest + 4;
+      if (!this.q.streamReadable(next)) return;
+      const stream = this.acceptRemoteStream(next);
+      if (stream === undefined) return;
+      if (stream.paused) continue;
+      this.readStream(stream, scratch);
+      if (this.closeInfo !== null) return;
+    }
+  }
+
+  private readStream(stream: Stream, scratch: Buffer): void {
+    const q = this.q;
+    const id = stream.id;
+    for (;;) {
+      let r: [number, boolean] | null;
+      try {
+        r = q.streamRecv(id, scratch);
+      } catch (err) {
+        this.onRecvError(stream, err);
+        return;
       }
+      if (r === null) return;
+      const fin = r[1];
+      if (fin) stream.readDone = true;
+      const onData = stream.onData;
+      if (onData !== null) onData(scratch.subarray(0, r[0]), fin);
+      if (this.wroteDuringRead) {
+        // The handler answered: put the answer on the wire before reading further, so the peer works
+        // on it while this side parses the rest (a request burst would otherwise leave as one convoy).
+        this.wroteDuringRead = false;
+        this.driver.sendNow(this);
+      }
+      if (fin) {
+        this.retireIfDone(stream);
+        return;
+      }
+      if (stream.paused || this.closeInfo !== null) return;
     }
   }
 

@@ -83,6 +83,10 @@ export class Endpoint implements ConnectionDriver {
   private readonly connects = new Map<Connection, PendingConnect>();
   private readonly keepAliveTimer: NodeJS.Timeout | null;
   private readonly flushBound = (): void => this.flush();
+  private readonly sendPhaseBound = (): void => this.sendPhase();
+  /** Connections read in this flush, whose packets the send phase sends. */
+  private reading: Connection[] = [];
+  private readingSpare: Connection[] = [];
   private readonly timerBound = (c: Connection): void => this.onTimer(c);
 
   private constructor(
@@ -253,6 +257,8 @@ export class Endpoint implements ConnectionDriver {
     this.closing = true;
     for (const c of this.connections) c.close(opts.code ?? 0, opts.reason ?? 'endpoint closing');
     this.flush();
+    // The close packets leave now, before the connections are forgotten below.
+    this.sendPhase();
     const localClose: CloseInfo = {
       code: opts.code ?? 0,
       reason: opts.reason ?? 'endpoint closing',
@@ -383,34 +389,63 @@ export class Endpoint implements ConnectionDriver {
     return undefined; // already fed to quiche
   }
 
+  /**
+   * The event-loop flush, in two phases. Reading hands every readable stream's bytes to its handlers;
+   * sending runs in a microtask queued behind the promise continuations those handlers released, so
+   * what an awaiting caller writes in answer (a client's next request once its last one resolved) leaves
+   * in the same packets as the ACKs, not one loop turn later in a second datagram that wakes the peer
+   * again.
+   */
   private flush(): void {
     this.scheduled = false;
     for (let round = 0; this.dirty.length !== 0; round++) {
       if (round === MAX_FLUSH_ROUNDS) {
         this.scheduled = true;
         setImmediate(this.flushBound);
-        return;
+        break;
       }
       const list = this.dirty;
       this.dirty = this.spare;
-      for (let i = 0; i < list.length; i++) this.service(list[i]!);
+      for (let i = 0; i < list.length; i++) {
+        const c = list[i]!;
+        // Stays dirty until its send: writes made meanwhile do not queue it again, the send picks them up.
+        c.dirty = true;
+        this.read(c);
+        this.reading.push(c);
+      }
       list.length = 0;
       this.spare = list;
     }
+    if (this.reading.length !== 0) queueMicrotask(this.sendPhaseBound);
   }
 
+  private sendPhase(): void {
+    const list = this.reading;
+    this.reading = this.readingSpare;
+    for (let i = 0; i < list.length; i++) this.send(list[i]!);
+    list.length = 0;
+    this.readingSpare = list;
+  }
+
+  /** Reads and sends at once (timers, shutdown): nothing is waiting to answer. */
   private service(c: Connection): void {
-    // Stays true while servicing, so handler writes on this connection do not queue it again: the send
-    // loop below picks them up.
     c.dirty = true;
-    const q = c.q;
-    if (!c.established && q.isEstablished()) this.onEstablished(c);
-    if (c.established && !c.closed) {
-      c.readStreams(this.scratch);
-      if (c.hasPendingWrites) c.retryPending();
-    }
-    this.sendPackets(c);
+    this.read(c);
+    this.send(c);
+  }
+
+  private read(c: Connection): void {
+    if (!c.established && c.q.isEstablished()) this.onEstablished(c);
+    if (c.established && !c.closed) c.readStreams(this.scratch);
+  }
+
+  private send(c: Connection): void {
+    // Clean before sending: a drain handler that writes to it again queues it for the next flush.
     c.dirty = false;
+    if (c.finalized) return;
+    const q = c.q;
+    if (c.established && !c.closed && c.hasPendingWrites) c.retryPending();
+    this.sendPackets(c);
     if (q.isClosed()) {
       this.finalize(c, c.closeInfoFromQuiche());
       return;

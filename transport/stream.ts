@@ -81,6 +81,15 @@ export class Stream {
     return this.connection.streamWrite(this, data, fin);
   }
 
+  /**
+   * Puts what was written so far on the wire now, instead of at the end of this event-loop turn: a
+   * handler answering a burst of requests lets the peer start on the first answers while it works on
+   * the rest.
+   */
+  sendNow(): void {
+    this.connection.sendNow();
+  }
+
   /** Sends FIN after everything queued (and after `data`, when given). */
   end(data?: Uint8Array): boolean {
     return this.write(data ?? EMPTY, true);
