@@ -79,9 +79,8 @@ export class AnswerWriter {
     if (this.length === 0) return;
     const batch = this.buf.subarray(0, this.length);
     this.length = 0;
-    this.write(batch);
-    // quiche copies what it accepts; bytes it could not take yet stay queued as a view of this buffer.
-    if (this.stream.writableLength > 0) this.buf = Buffer.allocUnsafe(this.buf.length);
+    // The batch buffer is reused at once: the transport copies whatever it cannot hand to quiche now.
+    if (this.stream.writable && !this.stream.writeCopy(batch)) this.onBackedUp();
   }
 
   private answered(): void {

@@ -472,6 +472,7 @@ export class Endpoint implements ConnectionDriver {
   }
 
   private sendPackets(c: Connection): void {
+    if (c.hasGathered) c.handOverGathered();
     const socket = this.socket;
     const q = c.q;
     const connected = !this.isServer;

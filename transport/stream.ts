@@ -45,6 +45,12 @@ export class Stream {
   writeClosed: boolean;
   /** @internal */
   paused = false;
+  /** @internal small writes copied together, handed to quiche in one call when packets are sent */
+  gather: Buffer | null = null;
+  /** @internal */
+  gathered = 0;
+  /** @internal */
+  inGatherList = false;
 
   constructor(
     readonly connection: Connection,
@@ -63,7 +69,7 @@ export class Stream {
 
   /** Bytes handed to write() that quiche has not yet accepted. */
   get writableLength(): number {
-    return this.queued;
+    return this.queued + this.gathered;
   }
 
   get writable(): boolean {
@@ -78,7 +84,17 @@ export class Stream {
   write(data: Uint8Array, fin = false): boolean {
     if (this.writeClosed)
       throw new TransportError(`stream ${this.id} is closed for writing`, 'stream_closed');
-    return this.connection.streamWrite(this, data, fin);
+    return this.connection.streamWrite(this, data, fin, false);
+  }
+
+  /**
+   * write() for bytes in a buffer the caller reuses at once: whatever the transport must keep (bytes
+   * quiche cannot take yet) is copied.
+   */
+  writeCopy(data: Uint8Array): boolean {
+    if (this.writeClosed)
+      throw new TransportError(`stream ${this.id} is closed for writing`, 'stream_closed');
+    return this.connection.streamWrite(this, data, false, true);
   }
 
   /**
