@@ -162,12 +162,15 @@ export class Connection {
     if (this.closeInfo === null) this.driver.markDirty(this);
   }
 
-  /** @internal */
-  streamWrite(stream: Stream, data: Uint8Array, fin: boolean): boolean {
+  /**
+   * @internal The first `transientBytes` of `data` are the caller's to change once this returns, so what
+   * quiche does not take of them at once is queued as a copy; the rest is queued by reference.
+   */
+  streamWrite(stream: Stream, data: Uint8Array, fin: boolean, transientBytes = 0): boolean {
     this.assertOpen();
     if (fin) stream.writeClosed = true;
+    let accepted = 0;
     if (stream.queued === 0 && stream.pending.length === stream.pendingHead && !stream.pendingFin) {
-      let accepted: number;
       try {
         accepted = this.q.streamSend(stream.id, data, fin) ?? 0;
       } catch (err) {
@@ -180,7 +183,19 @@ export class Connection {
         this.retireIfDone(stream);
         return true;
       }
-      data = accepted === 0 ? data : data.subarray(accepted);
+    }
+    if (accepted < transientBytes) {
+      // A copy (Buffer#slice would be a view) of the transient bytes quiche left, then the rest by reference.
+      const transient = new Uint8Array(data.subarray(accepted, transientBytes));
+      if (transientBytes === data.length) data = transient;
+      else {
+        stream.pending.push(transient);
+        stream.queued += transient.length;
+        this.queuedBytes += transient.length;
+        data = data.subarray(transientBytes);
+      }
+    } else if (accepted !== 0) {
+      data = data.subarray(accepted);
     }
     stream.pending.push(data);
     stream.queued += data.length;

@@ -81,6 +81,17 @@ export class Stream {
     return this.connection.streamWrite(this, data, fin);
   }
 
+  /**
+   * write() for a buffer whose first `transientBytes` (all of it by default) the caller changes as soon as
+   * this returns, e.g. a scratch buffer, or per-stream bytes written in front of a shared body: what quiche
+   * does not take of them at once is copied; the rest is kept by reference, as write() keeps everything.
+   */
+  writeTransient(data: Uint8Array, transientBytes = data.length): boolean {
+    if (this.writeClosed)
+      throw new TransportError(`stream ${this.id} is closed for writing`, 'stream_closed');
+    return this.connection.streamWrite(this, data, false, transientBytes);
+  }
+
   /** Sends FIN after everything queued (and after `data`, when given). */
   end(data?: Uint8Array): boolean {
     return this.write(data ?? EMPTY, true);
