@@ -80,7 +80,7 @@ export class AnswerWriter {
     const batch = this.buf.subarray(0, this.length);
     this.length = 0;
     // The batch buffer is reused at once: the transport copies whatever it cannot hand to quiche now.
-    if (this.stream.writable && !this.stream.writeCopy(batch)) this.onBackedUp();
+    if (this.stream.writable && !this.stream.writeTransient(batch)) this.onBackedUp();
   }
 
   private answered(): void {

@@ -37,6 +37,7 @@ import { AnswerWriter } from './answer-writer.js';
 import type { BrokerCore, CacheRequest, ConnectionSession, ReplyTarget } from './session.js';
 import type { BudgetAccount, BudgetHolder } from './publish-budget.js';
 import { Subscription } from './subscription.js';
+import { HOP } from './hop-timings.js';
 import type { Pausable, Topic } from './topic.js';
 
 /** Application codes on streams the broker aborts. */
@@ -248,15 +249,16 @@ export class ClientStream implements BudgetHolder, Pausable, ReplyTarget {
       return;
     }
     const timings = this.core.timings;
-    if (timings !== null) {
+    // An event batch is stamped by the publish frame that starts it: the clock is read for that one only.
+    if (timings !== null && !topic.hasBatchStamp) {
       const decodeNs = monotonicNs();
       // A send stamp from another host's clock means nothing here, nor to subscribers: it is forwarded
       // only when the publisher shares this host's clock.
       const sendNs = this.timings && this.session.sameHost ? this.sendNs : 0;
-      if (sendNs !== 0) timings.record('publish_to_broker', decodeNs - sendNs);
+      if (sendNs !== 0) timings.record(HOP.publish_to_broker, decodeNs - sendNs);
       topic.stamp(sendNs, decodeNs);
-      this.sendNs = 0;
     }
+    this.sendNs = 0;
     for (let i = 0; i < payloads.length; i++) topic.publish(payloads[i]!, this.account);
     topic.noteArrival();
     // Acks go out once the events are in the stream's log: they are then never lost while the broker runs,

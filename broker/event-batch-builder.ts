@@ -13,6 +13,9 @@ const PREFIX_BYTES = HEADER_BYTES + 8 + 4;
  * Builds shared event-batch frames (flags 0x04|0x20) event by event, copying each payload exactly once:
  * from the receive scratch straight into its place in the frame. Frames are cut from large slabs, so a
  * small frame costs no allocation of its own; the slab lives as long as any frame cut from it.
+ *
+ * With `headroom`, that many bytes of the slab are left free in front of every frame, so that per-subscriber
+ * bytes (the TIMINGS header and stamps) can be written there and sent with the frame's body as one buffer.
  */
 export class EventBatchBuilder {
   private slab: Buffer;
@@ -25,13 +28,17 @@ export class EventBatchBuilder {
   /** A frame's prefix is reserved at frameStart (set before its first event is copied). */
   private open = false;
 
-  constructor(private readonly slabBytes = 256 * 1024) {
+  constructor(
+    private readonly slabBytes = 256 * 1024,
+    readonly headroom = 0,
+  ) {
     this.slab = Buffer.allocUnsafeSlow(slabBytes);
   }
 
   add(payload: Uint8Array): void {
     if (!this.open) {
-      this.ensure(PREFIX_BYTES);
+      this.ensure(this.headroom + PREFIX_BYTES);
+      this.frameStart += this.headroom;
       this.position = this.frameStart + PREFIX_BYTES;
       this.open = true;
     }
@@ -66,10 +73,12 @@ export class EventBatchBuilder {
     if (this.position + bytes <= this.slab.length && this.frameStart + bytes <= this.slab.length) return;
     // Move the frame under construction to a fresh slab big enough for it and what comes next.
     const building = this.open ? this.position - this.frameStart : 0;
-    const next = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, 2 * (building + bytes)));
-    if (building > 0) this.slab.copy(next, 0, this.frameStart, this.position);
+    // An open frame keeps its headroom; a frame about to open reserves it itself.
+    const room = this.open ? this.headroom : 0;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, 2 * (room + building + bytes)));
+    if (building > 0) this.slab.copy(next, room, this.frameStart, this.position);
     this.slab = next;
-    this.frameStart = 0;
-    this.position = building;
+    this.frameStart = room;
+    this.position = room + building;
   }
 }

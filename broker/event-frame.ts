@@ -6,7 +6,7 @@ export interface EventFrame {
   readonly bytes: Buffer;
   readonly firstOffset: number;
   readonly count: number;
-  /** Set while timings are on: the batch's stamps and its TIMINGS header, shared like the bytes. */
+  /** Set while timings are on: the batch's stamps, shared like the bytes. */
   readonly timing: FrameTiming | null;
 }
 
@@ -17,6 +17,10 @@ export interface FrameTiming {
   readonly decodeNs: number;
   /** Broker fanout enqueue (the batch was cut and handed to subscriber queues). */
   readonly enqueueNs: number;
-  /** `bytes`' header with FLAG_TIMINGS and the stamp block's length: `header + bytes[12..] + block`. */
-  readonly header: Buffer;
+  /**
+   * `bytes` with the EVENT_STAMP_BYTES in front of them that the batch builder left free: where a
+   * subscriber's TIMINGS header and stamps are written (over the plain header, restored right after) so that
+   * the stamped frame goes to the transport as one buffer. See Subscription.sendStamped.
+   */
+  readonly stamped: Uint8Array;
 }

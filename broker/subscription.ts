@@ -1,10 +1,19 @@
 import type { Stream } from '../transport/index.js';
-import { encodeEventStampPrefix, HEADER_BYTES, monotonicNs } from '../wire/index.js';
-import type { HopTimings } from './hop-timings.js';
-import type { EventFrame } from './event-frame.js';
+import {
+  EVENT_STAMP_BYTES,
+  EVENT_STAMP_PREFIX_BYTES,
+  HEADER_BYTES,
+  monotonicNs,
+  writeEventStampPrefix,
+} from '../wire/index.js';
+import { HOP, type HopTimings } from './hop-timings.js';
+import type { EventFrame, FrameTiming } from './event-frame.js';
 import type { BrokerStats } from './stats.js';
 import { SubscriberQueue, type QueuePolicy } from './subscriber-queue.js';
 import type { Topic } from './topic.js';
+
+// A frame's plain header while its TIMINGS form is being written over it.
+const plainHeader = new Uint8Array(HEADER_BYTES);
 
 export interface SubscriptionLimits {
   readonly queueCapacity: number;
@@ -132,20 +141,29 @@ export class Subscription {
     if (!this.stream.writable) return;
     const timing = frame.timing;
     if (this.timings !== null && timing !== null && frame.firstOffset >= this.liveFrom) {
-      // The shared frame in its TIMINGS form: shared header and body, then this subscriber's stamps.
-      const writeNs = monotonicNs();
-      // Header and stamps in one small per-subscriber write, then the body every subscriber shares.
-      this.stream.write(
-        encodeEventStampPrefix(timing.header, timing.sendNs, timing.decodeNs, timing.enqueueNs, writeNs),
-      );
-      this.stream.write(frame.bytes.subarray(HEADER_BYTES));
-      this.timings.record('queue', writeNs - timing.enqueueNs);
+      this.sendStamped(timing, this.timings);
     } else {
       this.stream.write(frame.bytes);
     }
     this.stats.deliveredEvents += frame.count;
     this.stats.deliveredBytes += frame.bytes.length;
     this.stats.deliveredFrames++;
+  }
+
+  /** A live frame in its TIMINGS form, with this subscriber's write stamp (apart from send's plain path). */
+  private sendStamped(timing: FrameTiming, timings: HopTimings): void {
+    // The frame in its TIMINGS form, as one buffer: this subscriber's header and stamps written in the
+    // room in front of the shared frame (over its plain header), then the shared body. The transport
+    // copies whatever of the prefix it does not send at once, so the plain header can be put back at once
+    // for other subscribers and the replay log.
+    const stamped = timing.stamped;
+    const header = EVENT_STAMP_BYTES;
+    for (let i = 0; i < HEADER_BYTES; i++) plainHeader[i] = stamped[header + i]!;
+    const writeNs = monotonicNs();
+    writeEventStampPrefix(stamped, plainHeader, timing.sendNs, timing.decodeNs, timing.enqueueNs, writeNs);
+    this.stream.writeTransient(stamped, EVENT_STAMP_PREFIX_BYTES);
+    for (let i = 0; i < HEADER_BYTES; i++) stamped[header + i] = plainHeader[i]!;
+    timings.record(HOP.queue, writeNs - timing.enqueueNs);
   }
 
   private release(): void {

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { monotonicNs, timingsEventHeader } from '../wire/index.js';
+import { EVENT_STAMP_BYTES, monotonicNs } from '../wire/index.js';
 import { EventBatchBuilder } from './event-batch-builder.js';
 import type { EventFrame } from './event-frame.js';
-import type { HopTimings } from './hop-timings.js';
+import { HOP, type HopTimings } from './hop-timings.js';
 import type { BudgetAccount, PublishBudget } from './publish-budget.js';
 import type { BrokerStats } from './stats.js';
 import { StreamLog } from './stream-log.js';
@@ -30,7 +30,7 @@ export interface Pausable {
 export class Topic {
   readonly log: StreamLog;
   readonly subscribers: Subscription[] = [];
-  private readonly builder = new EventBatchBuilder();
+  private readonly builder: EventBatchBuilder;
   private lastEventAt = 0;
   /** @internal queued with the broker for a flush at the end of this I/O turn */
   scheduled = false;
@@ -63,6 +63,8 @@ export class Topic {
     private readonly timings: HopTimings | null,
   ) {
     this.log = new StreamLog(replayCapacity);
+    // While timings are on, every frame has room in front for a subscriber's stamp block (Subscription.send).
+    this.builder = new EventBatchBuilder(undefined, timings === null ? 0 : EVENT_STAMP_BYTES);
   }
 
   get pendingEvents(): number {
@@ -76,6 +78,11 @@ export class Topic {
   /** Whether publishers should hold back (a `block` subscriber is full). */
   get blocked(): boolean {
     return this.blockedBy > 0;
+  }
+
+  /** Whether the batch being built has its stamps (those of its first event) already. */
+  get hasBatchStamp(): boolean {
+    return this.batchDecodeNs !== 0;
   }
 
   /** Notes the stamps of a publish about to be added (timings on): the batch keeps its first event's. */
@@ -165,7 +172,7 @@ export class Topic {
     const sendNs = this.batchSendNs;
     this.batchDecodeNs = 0;
     this.batchSendNs = 0;
-    timings.record('decode_to_enqueue', enqueueNs - decodeNs);
+    timings.record(HOP.decode_to_enqueue, enqueueNs - decodeNs);
     // The dashboard's recent list: at most one batch per stream every 10 ms keeps this off the hot path.
     if (enqueueNs - this.lastSampleAt > 10_000_000) {
       this.lastSampleAt = enqueueNs;
@@ -183,7 +190,9 @@ export class Topic {
               },
       });
     }
-    return { sendNs, decodeNs, enqueueNs, header: timingsEventHeader(bytes) };
+    const room = EVENT_STAMP_BYTES;
+    const stamped = new Uint8Array(bytes.buffer, bytes.byteOffset - room, bytes.length + room);
+    return { sendNs, decodeNs, enqueueNs, stamped };
   }
 
   private cut(): void {

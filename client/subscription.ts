@@ -374,13 +374,15 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   private onEventFrame(flags: number, payload: Uint8Array, owned: boolean): void {
     if (this.state === 'unsubscribing' || this.state === 'ended') return;
     // The subscriber's hop ends when the batch is here, before any decoding.
-    const receivedNs = (flags & FLAG_TIMINGS) !== 0 ? monotonicNs() : 0;
+    const stamped = (flags & FLAG_TIMINGS) !== 0;
+    const receivedNs = stamped ? monotonicNs() : 0;
     let frame: DecodedFrame;
     try {
       // At most one copy per frame, out of the transport's scratch (none when the decoder handed over a
       // buffer of its own); every event of the frame is a view of it. JSON decoding copies each payload
       // already (base64).
-      frame = decodeFramePayload(flags, flags === 0 || owned ? payload : copyBytes(payload));
+      // The stamps are read from the payload below, not into an object of their own.
+      frame = decodeFramePayload(flags, flags === 0 || owned ? payload : copyBytes(payload), false);
     } catch (error) {
       this.params.onWarning(
         `${this.label()}: skipped an undecodable event frame: ${(error as Error).message}`,
@@ -389,7 +391,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     }
     switch (frame.type) {
       case 'binary_event_batch':
-        if (frame.stamps !== undefined) this.params.hops?.record(frame.stamps, receivedNs);
+        if (stamped) this.params.hops?.recordBlock(payload, receivedNs);
         this.deliverAll(frame.payloads, frame.base_offset);
         return;
       case 'event_batch':

@@ -180,9 +180,11 @@ export class Connection {
    * @internal Small writes are copied into the stream's gather buffer and handed to quiche together when
    * the connection's packets are sent (one call through the binding instead of one per frame: a client
    * writing a request per resolved promise made ~8 calls per packet). Larger writes, a FIN, or a stream
-   * with bytes already queued go to quiche at once, after whatever was gathered.
+   * with bytes already queued go to quiche at once, after whatever was gathered. The first
+   * `transientBytes` of `data` are the caller's to change once this returns, so what quiche does not take
+   * of them at once is queued as a copy; the rest is queued by reference.
    */
-  streamWrite(stream: Stream, data: Uint8Array, fin: boolean, copy: boolean): boolean {
+  streamWrite(stream: Stream, data: Uint8Array, fin: boolean, transientBytes: number): boolean {
     this.assertOpen();
     if (
       !fin &&
@@ -203,7 +205,7 @@ export class Connection {
     }
     if (stream.gathered !== 0) this.handOver(stream);
     if (fin) stream.writeClosed = true;
-    return this.sendOrQueue(stream, data, fin, copy);
+    return this.sendOrQueue(stream, data, fin, transientBytes);
   }
 
   /** @internal Hands every stream's gathered bytes to quiche; called before packets are sent. */
@@ -226,13 +228,13 @@ export class Connection {
     const bytes = stream.gather!.subarray(0, stream.gathered);
     stream.gathered = 0;
     if (this.closeInfo !== null || stream.writeClosed) return;
-    this.sendOrQueue(stream, bytes, false, true);
+    this.sendOrQueue(stream, bytes, false, bytes.length);
   }
 
-  /** Offers `data` to quiche now unless bytes wait before it; queues the rest (a copy when `copy`). */
-  private sendOrQueue(stream: Stream, data: Uint8Array, fin: boolean, copy: boolean): boolean {
+  /** Offers `data` to quiche now unless bytes wait before it; queues the rest (see streamWrite). */
+  private sendOrQueue(stream: Stream, data: Uint8Array, fin: boolean, transientBytes: number): boolean {
+    let accepted = 0;
     if (stream.queued === 0 && stream.pending.length === stream.pendingHead && !stream.pendingFin) {
-      let accepted: number;
       try {
         accepted = this.q.streamSend(stream.id, data, fin) ?? 0;
       } catch (err) {
@@ -245,9 +247,20 @@ export class Connection {
         this.retireIfDone(stream);
         return true;
       }
-      data = accepted === 0 ? data : data.subarray(accepted);
     }
-    if (copy) data = Buffer.from(data);
+    if (accepted < transientBytes) {
+      // A copy (Buffer#slice would be a view) of the transient bytes quiche left, then the rest by reference.
+      const transient = new Uint8Array(data.subarray(accepted, transientBytes));
+      if (transientBytes === data.length) data = transient;
+      else {
+        stream.pending.push(transient);
+        stream.queued += transient.length;
+        this.queuedBytes += transient.length;
+        data = data.subarray(transientBytes);
+      }
+    } else if (accepted !== 0) {
+      data = data.subarray(accepted);
+    }
     stream.pending.push(data);
     stream.queued += data.length;
     if (fin) stream.pendingFin = true;

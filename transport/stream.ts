@@ -84,17 +84,7 @@ export class Stream {
   write(data: Uint8Array, fin = false): boolean {
     if (this.writeClosed)
       throw new TransportError(`stream ${this.id} is closed for writing`, 'stream_closed');
-    return this.connection.streamWrite(this, data, fin, false);
-  }
-
-  /**
-   * write() for bytes in a buffer the caller reuses at once: whatever the transport must keep (bytes
-   * quiche cannot take yet) is copied.
-   */
-  writeCopy(data: Uint8Array): boolean {
-    if (this.writeClosed)
-      throw new TransportError(`stream ${this.id} is closed for writing`, 'stream_closed');
-    return this.connection.streamWrite(this, data, false, true);
+    return this.connection.streamWrite(this, data, fin, 0);
   }
 
   /**
@@ -104,6 +94,17 @@ export class Stream {
    */
   sendNow(): void {
     this.connection.sendNow();
+  }
+
+  /**
+   * write() for a buffer whose first `transientBytes` (all of it by default) the caller changes as soon as
+   * this returns, e.g. a scratch buffer, or per-stream bytes written in front of a shared body: what quiche
+   * does not take of them at once is copied; the rest is kept by reference, as write() keeps everything.
+   */
+  writeTransient(data: Uint8Array, transientBytes = data.length): boolean {
+    if (this.writeClosed)
+      throw new TransportError(`stream ${this.id} is closed for writing`, 'stream_closed');
+    return this.connection.streamWrite(this, data, false, transientBytes);
   }
 
   /** Sends FIN after everything queued (and after `data`, when given). */

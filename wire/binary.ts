@@ -31,7 +31,7 @@ import {
   PUBLISH_STAMP_BYTES,
   readEventStamps,
   readStamp,
-  splitStampBlock,
+  checkStampBlock,
   writeStamp,
 } from './timings.js';
 import type {
@@ -103,9 +103,8 @@ export function encodeBinaryPublishBatch(batch: BinaryPublishBatchInput): Buffer
  */
 export function decodeBinaryPublishBatch(flags: number, payload: Uint8Array): PublishBatchMessage {
   const stamped = (flags & FLAG_TIMINGS) !== 0;
-  const reader = new ByteReader(
-    stamped ? splitStampBlock(payload, PUBLISH_STAMP_BYTES, 'publish batch') : payload,
-  );
+  if (stamped) checkStampBlock(payload, PUBLISH_STAMP_BYTES, 'publish batch');
+  const reader = new ByteReader(payload, 0, payload.byteLength - (stamped ? PUBLISH_STAMP_BYTES : 0));
   const acked = (flags & FLAG_BINARY_PUBLISH_ACKED) !== 0;
   let requestId: number | undefined;
   let ack: AckMode | undefined;
@@ -200,14 +199,17 @@ function encodeAnyEventBatch(
   return frame;
 }
 
-/** Decodes an event batch, per-subscription (0x02) or shared (0x04), with or without offsets (0x20). */
-export function decodeEventBatch(flags: number, payload: Uint8Array): BinaryEventBatch {
+/**
+ * Decodes an event batch, per-subscription (0x02) or shared (0x04), with or without offsets (0x20). With
+ * TIMINGS the stamp block is skipped, and read into `stamps` unless `withStamps` is false (a caller that
+ * reads the stamps from the payload itself, allocating nothing for them).
+ */
+export function decodeEventBatch(flags: number, payload: Uint8Array, withStamps = true): BinaryEventBatch {
   const stamped = (flags & FLAG_TIMINGS) !== 0;
-  const reader = new ByteReader(
-    stamped ? splitStampBlock(payload, EVENT_STAMP_BYTES, 'event batch', true) : payload,
-  );
+  if (stamped) checkStampBlock(payload, EVENT_STAMP_BYTES, 'event batch');
+  const reader = new ByteReader(payload, stamped ? EVENT_STAMP_BYTES : 0);
   const batch: BinaryEventBatch = { type: 'binary_event_batch', payloads: [] };
-  if (stamped) batch.stamps = readEventStamps(payload);
+  if (stamped && withStamps) batch.stamps = readEventStamps(payload);
   if ((flags & FLAG_BINARY_EVENT_BATCH) !== 0) batch.subscription_id = reader.u64('subscription_id');
   if ((flags & FLAG_EVENT_BATCH_OFFSETS) !== 0) batch.base_offset = reader.u64('base_offset');
   batch.payloads = readPayloadList(reader, 'event batch');

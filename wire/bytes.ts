@@ -12,14 +12,18 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class ByteReader {
   private readonly bytes: Uint8Array;
-  private position = 0;
+  private position: number;
+  private readonly end: number;
 
-  constructor(bytes: Uint8Array) {
+  /** Reads `bytes[start..end)`: a part of a payload is read in place, without a view of its own. */
+  constructor(bytes: Uint8Array, start = 0, end = bytes.byteLength) {
     this.bytes = bytes;
+    this.position = start;
+    this.end = end;
   }
 
   get remaining(): number {
-    return this.bytes.byteLength - this.position;
+    return this.end - this.position;
   }
 
   u8(): number {
@@ -92,7 +96,7 @@ export class ByteReader {
   }
 
   private need(length: number, what: string): void {
-    if (this.bytes.byteLength - this.position < length) {
+    if (this.end - this.position < length) {
       throw new WireError(
         'truncated',
         `payload ends before ${what} (${length} bytes needed, ${this.remaining} left)`,

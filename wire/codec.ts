@@ -36,9 +36,10 @@ export function decodeMessage(flags: number, payload: Uint8Array): Message {
 /**
  * Decodes any frame according to its flags: JSON and MessagePack messages, binary publish batches (as
  * `publish_batch`), binary publish acks (as `publish_ok`/`publish_error`) and binary event batches.
- * The same aliasing rule as decodeMessage applies to every byte field and payload list.
+ * The same aliasing rule as decodeMessage applies to every byte field and payload list. `withStamps`:
+ * see decodeEventBatch.
  */
-export function decodeFramePayload(flags: number, payload: Uint8Array): DecodedFrame {
+export function decodeFramePayload(flags: number, payload: Uint8Array, withStamps = true): DecodedFrame {
   switch (payloadLayout(flags)) {
     case 'json':
       return decodeJsonMessage(payload);
@@ -51,6 +52,6 @@ export function decodeFramePayload(flags: number, payload: Uint8Array): DecodedF
       return decodeBinaryPublishAck(payload);
     case 'binary_event_batch':
     case 'binary_shared_event_batch':
-      return decodeEventBatch(flags, payload);
+      return decodeEventBatch(flags, payload, withStamps);
   }
 }

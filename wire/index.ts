@@ -67,7 +67,8 @@ export {
   readStamp,
   writeStamp,
   readEventStamps,
-  timingsEventHeader,
+  EVENT_STAMP_PREFIX_BYTES,
+  writeEventStampPrefix,
   encodeEventStampPrefix,
   type EventStamps,
 } from './timings.js';

@@ -7,8 +7,8 @@
  *   event batch + 0x80:    u64 send_ns, u64 decode_ns, u64 enqueue_ns, u64 write_ns, then the batch as usual
  *                          (publisher send of the batch's first event, broker decode done, broker fanout
  *                          enqueue, broker write to this subscriber's stream). First, not last: the broker
- *                          sends the FLX1 header and this block as one small write per subscriber, followed
- *                          by the batch bytes every subscriber shares.
+ *                          writes the FLX1 header and this block per subscriber in front of the batch bytes
+ *                          every subscriber shares, in room it leaves there, and sends them as one buffer.
  *
  * Without the flag no stamp byte travels. A stamp of 0 means "not known".
  */
@@ -27,11 +27,32 @@ export interface EventStamps {
 }
 
 /**
+ * The offset of performance.now() on CLOCK_MONOTONIC, in ns. Both read libuv's uv_hrtime (CLOCK_MONOTONIC),
+ * performance.now() counting from this process's start; the offset is taken from the closest of a few
+ * paired reads, so it is off by less than one read of the clock (well under a microsecond).
+ */
+const PERFORMANCE_ORIGIN_NS = ((): number => {
+  let gap = Infinity;
+  let origin = 0;
+  for (let i = 0; i < 5; i++) {
+    const before = performance.now();
+    const ns = Number(process.hrtime.bigint());
+    const after = performance.now();
+    if (after - before < gap) {
+      gap = after - before;
+      origin = ns - ((before + after) / 2) * 1e6;
+    }
+  }
+  return origin;
+})();
+
+/**
  * Nanoseconds of CLOCK_MONOTONIC as a JS number. Exact to the nanosecond for 104 days of uptime and
- * within a few nanoseconds for years after, which differences of microseconds never notice.
+ * within a few nanoseconds for years after, which differences of microseconds never notice. Read through
+ * performance.now() (the same clock): unlike process.hrtime.bigint() it allocates nothing per stamp.
  */
 export function monotonicNs(): number {
-  return Number(process.hrtime.bigint());
+  return Math.round(PERFORMANCE_ORIGIN_NS + performance.now() * 1e6);
 }
 
 // Byte by byte, big-endian: no DataView or Buffer wrapper per stamp on this per-batch path.
@@ -64,20 +85,14 @@ export function readStamp(source: Uint8Array, offset: number): number {
   return hi * 0x1_0000_0000 + lo;
 }
 
-/** Splits a TIMINGS payload into the layout's own bytes and its stamp block (leading or trailing). */
-export function splitStampBlock(
-  payload: Uint8Array,
-  blockBytes: number,
-  what: string,
-  leading = false,
-): Uint8Array {
+/** Fails unless a TIMINGS payload is long enough for its stamp block. */
+export function checkStampBlock(payload: Uint8Array, blockBytes: number, what: string): void {
   if (payload.byteLength < blockBytes) {
     throw new WireError(
       'truncated',
       `${what} with TIMINGS is shorter than its ${blockBytes}-byte stamp block`,
     );
   }
-  return leading ? payload.subarray(blockBytes) : payload.subarray(0, payload.byteLength - blockBytes);
 }
 
 /** The stamps that lead an event batch's TIMINGS payload. */
@@ -90,33 +105,50 @@ export function readEventStamps(payload: Uint8Array): EventStamps {
   };
 }
 
-/**
- * The 12-byte header that turns an already encoded event-batch frame into its TIMINGS form: this header,
- * a stamp block, then the same body bytes. The body is shared; only header and block are per subscriber.
- */
-export function timingsEventHeader(frame: Uint8Array): Buffer {
-  const header = Buffer.from(frame.subarray(0, HEADER_BYTES));
-  header.writeUInt16BE(header.readUInt16BE(6) | FLAG_TIMINGS, 6);
-  header.writeUInt32BE(header.readUInt32BE(8) + EVENT_STAMP_BYTES, 8);
-  return header;
-}
+/** What precedes the shared body of a TIMINGS event batch: its FLX1 header and the stamp block. */
+export const EVENT_STAMP_PREFIX_BYTES = HEADER_BYTES + EVENT_STAMP_BYTES;
 
 /**
- * What a subscriber gets before the shared body of a TIMINGS event batch, in one buffer (one write): the
- * TIMINGS header (timingsEventHeader) and the stamps, the write stamp being this subscriber's.
+ * Writes, at the start of `target`, what a subscriber gets before the shared body of an already encoded
+ * event-batch `frame` (its bytes from offset HEADER_BYTES on; only its header is read, so `frame` may be
+ * just that): the header turned into its TIMINGS form (FLAG_TIMINGS set, length grown by the block) and the
+ * stamps, the write stamp being this subscriber's. Allocates nothing: the broker writes it into the room it
+ * leaves in front of each frame.
  */
+export function writeEventStampPrefix(
+  target: Uint8Array,
+  frame: Uint8Array,
+  sendNs: number,
+  decodeNs: number,
+  enqueueNs: number,
+  writeNs: number,
+): void {
+  for (let i = 0; i < 6; i++) target[i] = frame[i]!;
+  // flags (u16 at 6) | FLAG_TIMINGS
+  target[6] = frame[6]! | (FLAG_TIMINGS >>> 8);
+  target[7] = frame[7]! | (FLAG_TIMINGS & 0xff);
+  // length (u32 at 8) + the block
+  const length =
+    (((frame[8]! << 24) | (frame[9]! << 16) | (frame[10]! << 8) | frame[11]!) >>> 0) + EVENT_STAMP_BYTES;
+  target[8] = length >>> 24;
+  target[9] = (length >>> 16) & 0xff;
+  target[10] = (length >>> 8) & 0xff;
+  target[11] = length & 0xff;
+  writeStamp(target, HEADER_BYTES, sendNs);
+  writeStamp(target, HEADER_BYTES + 8, decodeNs);
+  writeStamp(target, HEADER_BYTES + 16, enqueueNs);
+  writeStamp(target, HEADER_BYTES + 24, writeNs);
+}
+
+/** writeEventStampPrefix into a buffer of its own. */
 export function encodeEventStampPrefix(
-  timingsHeader: Uint8Array,
+  frame: Uint8Array,
   sendNs: number,
   decodeNs: number,
   enqueueNs: number,
   writeNs: number,
 ): Buffer {
-  const prefix = Buffer.allocUnsafe(HEADER_BYTES + EVENT_STAMP_BYTES);
-  prefix.set(timingsHeader, 0);
-  writeStamp(prefix, HEADER_BYTES, sendNs);
-  writeStamp(prefix, HEADER_BYTES + 8, decodeNs);
-  writeStamp(prefix, HEADER_BYTES + 16, enqueueNs);
-  writeStamp(prefix, HEADER_BYTES + 24, writeNs);
+  const prefix = Buffer.allocUnsafe(EVENT_STAMP_PREFIX_BYTES);
+  writeEventStampPrefix(prefix, frame, sendNs, decodeNs, enqueueNs, writeNs);
   return prefix;
 }

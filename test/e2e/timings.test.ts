@@ -123,6 +123,72 @@ describe('per-hop timings', () => {
     expect(bytes).toBe(encodeSharedEventBatch([PAYLOAD], 0).length + EVENT_STAMP_BYTES);
   });
 
+  it('stamps each timed subscriber in place and leaves the shared frame intact for plain ones and for replay', async () => {
+    const node = await startBroker({ FELIX_FANOUT_BATCH: '4' });
+    const conn = await connectRaw({ quicAddress: { port: node.quicAddress.port } });
+    const byId = eventStreams(conn);
+    const subscribe = async (id: number, flags: number, start?: { offset: number }): Promise<RawStream> => {
+      const control = await RawStream.open(conn, { client_flags: flags });
+      control.send({
+        type: 'subscribe',
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 'mix',
+        subscription_id: id,
+        start,
+      });
+      await control.next();
+      await until(() => byId.has(id), `event stream ${id}`);
+      return byId.get(id)!;
+    };
+    const timedA = await subscribe(1, KNOWN_FLAGS);
+    const plain = await subscribe(2, KNOWN_FLAGS & ~FLAG_TIMINGS);
+    const timedB = await subscribe(3, KNOWN_FLAGS);
+    const pub = await RawStream.open(conn, { client_flags: KNOWN_FLAGS });
+    const payloads = Array.from({ length: 40 }, (_, i) => Buffer.alloc(50 + i, i));
+    const publish = (from: number, to: number): void => {
+      for (let i = from; i < to; i += 4)
+        pub.write(
+          encodeBinaryPublishBatch({
+            tenant_id: 't1',
+            namespace: 'ns',
+            stream: 'mix',
+            payloads: payloads.slice(i, i + 4),
+            send_ns: monotonicNs(),
+          }),
+        );
+    };
+    const batches = (raw: RawStream): BinaryEventBatch[] =>
+      raw.frames.filter(
+        (f): f is BinaryEventBatch => !(f instanceof WireError) && f.type === 'binary_event_batch',
+      );
+    const events = (raw: RawStream): Buffer[] =>
+      batches(raw).flatMap((b) => b.payloads.map((p) => Buffer.from(p)));
+    publish(0, 20);
+    for (const raw of [timedA, plain, timedB]) await until(() => events(raw).length === 20, 'twenty events');
+    // A late subscriber replays the history (plain: its queueing was no hop), then gets live events stamped.
+    const late = await subscribe(4, KNOWN_FLAGS, { offset: 0 });
+    await until(() => events(late).length === 20, 'the replay');
+    publish(20, 40);
+    for (const raw of [timedA, plain, timedB, late]) {
+      await until(() => events(raw).length === 40, 'forty events');
+      expect(events(raw)).toEqual(payloads);
+      expect(raw.frames.filter((f) => f instanceof WireError)).toEqual([]);
+    }
+    expect(batches(plain).every((b) => b.stamps === undefined)).toBe(true);
+    for (const raw of [timedA, timedB]) {
+      for (const b of batches(raw)) {
+        expect(b.stamps!.decode_ns).toBeLessThan(b.stamps!.enqueue_ns);
+        expect(b.stamps!.enqueue_ns).toBeLessThan(b.stamps!.write_ns);
+      }
+    }
+    // Each subscriber's write stamp is its own.
+    expect(batches(timedA)[0]!.stamps!.write_ns).not.toBe(batches(timedB)[0]!.stamps!.write_ns);
+    const lateBatches = batches(late);
+    expect(lateBatches.filter((b) => b.stamps === undefined).length).toBeGreaterThan(0);
+    expect(lateBatches.at(-1)!.stamps).toBeDefined();
+  });
+
   it('exposes the broker hop histograms at /metrics and per-subscription hop statistics in the SDK', async () => {
     const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
     const client = await connect({

@@ -50,7 +50,7 @@ describe('transport streams over real QUIC on loopback', () => {
     expect((await done).equals(Buffer.concat(parts))).toBe(true);
   });
 
-  it('writeCopy lets the writer reuse its buffer at once, even when quiche cannot take the bytes yet', async () => {
+  it('writeTransient lets the writer reuse its buffer at once, even when quiche cannot take the bytes yet', async () => {
     let received: Promise<Buffer> | undefined;
     const server = await startServer(
       (c) => {
@@ -67,7 +67,7 @@ describe('transport streams over real QUIC on loopback', () => {
     for (let i = 0; i < 200; i++) {
       scratch.fill(i & 0xff);
       expected.push(Buffer.from(scratch));
-      s.writeCopy(scratch);
+      s.writeTransient(scratch);
     }
     // The window holds most of it back: everything after the first few KiB waits in the transport.
     expect(s.writableLength).toBeGreaterThan(100_000);
@@ -178,7 +178,8 @@ describe('transport streams over real QUIC on loopback', () => {
     replies.forEach((r, i) => expect(r.toString()).toBe(`conn ${i}`));
   });
 
-  it('tells the writer to wait under a tiny window and still delivers every byte in order', async () => {
+  /** A client stream to a server whose 4 KiB receive window holds most writes back; `received` is what arrived. */
+  async function tinyWindowStream(): Promise<{ s: Stream; received: () => Promise<Buffer> }> {
     let received: Promise<Buffer> | undefined;
     const server = await startServer(
       (c) => {
@@ -189,9 +190,19 @@ describe('transport streams over real QUIC on loopback', () => {
       { streamRecvWindow: 4096, connRecvWindow: 16384 },
     );
     const conn = await (await startClient(server.port, { sendWindow: 0 })).connect();
+    return {
+      s: conn.openStream(),
+      received: async () => {
+        await until(() => received !== undefined, 'server stream');
+        return received!;
+      },
+    };
+  }
+
+  it('tells the writer to wait under a tiny window and still delivers every byte in order', async () => {
+    const { s, received } = await tinyWindowStream();
     const data = Buffer.alloc(2 << 20);
     for (let i = 0; i < data.length; i += 4) data.writeUInt32BE(i / 4, i);
-    const s = conn.openStream();
     let drains = 0;
     const writing = writeAll(s, data, 32 << 10);
     const pump = s.onDrain!;
@@ -200,12 +211,32 @@ describe('transport streams over real QUIC on loopback', () => {
       pump();
     };
     const waits = await writing;
-    await until(() => received !== undefined, 'server stream');
-    const got = await received!;
+    const got = await received();
     expect(waits).toBeGreaterThan(0);
     expect(drains).toBe(waits);
     expect(got.length).toBe(data.length);
     expect(got.equals(data)).toBe(true);
+  });
+
+  it('copies what it cannot send at once of a transient write, so the caller may reuse its buffer', async () => {
+    const { s, received } = await tinyWindowStream();
+    const scratch = Buffer.alloc(64);
+    const body = Buffer.alloc(3000, 0xbb);
+    // A buffer whose first 64 bytes change after every write, the rest never.
+    const framed = Buffer.concat([Buffer.alloc(64), Buffer.alloc(3000, 0xcc)]);
+    const expected: Buffer[] = [];
+    // 200 × 2 × (64 + 3000) bytes against a 4 KiB stream window: most writes are queued, not sent at once.
+    for (let i = 0; i < 200; i++) {
+      scratch.fill(i);
+      s.writeTransient(scratch);
+      s.write(body);
+      framed.fill(i, 0, 64);
+      s.writeTransient(framed, 64);
+      expected.push(Buffer.alloc(64, i), body, Buffer.from(framed));
+    }
+    framed.fill(0xff, 0, 64);
+    s.end();
+    expect((await received()).equals(Buffer.concat(expected))).toBe(true);
   });
 
   it('pauses reading so flow control holds the writer back, then delivers everything on resume', async () => {

@@ -10,7 +10,8 @@ import {
   encodeSharedEventBatch,
   monotonicNs,
   readStamp,
-  timingsEventHeader,
+  writeEventStampPrefix,
+  EVENT_STAMP_PREFIX_BYTES,
   writeStamp,
 } from '../../wire/index.js';
 
@@ -36,7 +37,8 @@ describe('TIMINGS stamps', () => {
 
   it('turns a shared event batch into its stamped form with a new header and a trailing block only', () => {
     const shared = encodeSharedEventBatch([Buffer.from('x'), Buffer.from('yz')], 40);
-    const prefix = encodeEventStampPrefix(timingsEventHeader(shared), 1, 2, 3, 4);
+    const prefix = encodeEventStampPrefix(shared, 1, 2, 3, 4);
+    expect(prefix.length).toBe(EVENT_STAMP_PREFIX_BYTES);
     const stamped = Buffer.concat([prefix, shared.subarray(12)]);
     expect(stamped.length - shared.length).toBe(EVENT_STAMP_BYTES);
     const frame = decodeWholeFrame(stamped);
@@ -45,6 +47,18 @@ describe('TIMINGS stamps', () => {
     expect(decoded.base_offset).toBe(40);
     expect(decoded.payloads.map((p) => Buffer.from(p).toString())).toEqual(['x', 'yz']);
     expect(decoded.stamps).toEqual({ send_ns: 1, decode_ns: 2, enqueue_ns: 3, write_ns: 4 });
+  });
+
+  it('writes the same prefix into a reused buffer, leaving the shared frame untouched', () => {
+    const shared = encodeSharedEventBatch([Buffer.from('x')], 7);
+    const before = Buffer.from(shared);
+    const scratch = Buffer.alloc(EVENT_STAMP_PREFIX_BYTES, 0xee);
+    writeEventStampPrefix(scratch, shared, 5, 6, 7, 8);
+    expect(scratch).toEqual(encodeEventStampPrefix(shared, 5, 6, 7, 8));
+    expect(shared).toEqual(before);
+    writeEventStampPrefix(scratch, shared, 9, 10, 11, 2 ** 40 + 3);
+    const decoded = decodeEventBatch(0xa4, Buffer.concat([scratch, shared.subarray(12)]).subarray(12));
+    expect(decoded.stamps).toEqual({ send_ns: 9, decode_ns: 10, enqueue_ns: 11, write_ns: 2 ** 40 + 3 });
   });
 
   it('keeps stamps of years of uptime to within nanoseconds, and reads the clock as it moves', () => {
