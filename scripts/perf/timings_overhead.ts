@@ -1,7 +1,10 @@
 // What per-hop timings cost: latencydemo at fanout 1 / batch 64 / 256 B with FELIX_DISABLE_TIMINGS=0 and
 // =1, alternating trials in one run (the broker and the client read the same variable), medians with
 // min–max and the ratio of delivered msg/s. Acceptance: timings cost at most 5%.
-//   npm run build && node dist/scripts/perf/timings_overhead.js [--trials 5] [--total 200000]
+//   npm run build && node dist/scripts/perf/timings_overhead.js [--trials 10] [--total 300000] [--warmup 300000]
+// The warm-up is as long as the measurement: after latencydemo's own 6400 events (100 batches) V8 has not
+// yet optimised the per-batch paths, and a measurement of ~1 s then mostly sees the JIT at work, more so
+// with the stamp code in those paths (docs/benchmarks.md, "Per-hop timings").
 import { Command } from 'commander';
 import { runChild } from './child_run.js';
 import { positiveInteger, runIfMain } from './cli.js';
@@ -20,7 +23,7 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function runTrial(timings: boolean, total: number): Promise<Trial> {
+async function runTrial(timings: boolean, total: number, warmup: number): Promise<Trial> {
   const env = { ...process.env, FELIX_DISABLE_TIMINGS: timings ? '0' : '1' };
   const args = [
     DEMO,
@@ -31,7 +34,7 @@ async function runTrial(timings: boolean, total: number): Promise<Trial> {
     '--payload',
     '256',
     '--warmup',
-    '6400',
+    String(warmup),
     '--total',
     String(total),
     '--json',
@@ -51,16 +54,17 @@ async function runTrial(timings: boolean, total: number): Promise<Trial> {
 
 async function main(): Promise<number> {
   const opts = new Command('timings_overhead')
-    .option('--trials <n>', 'trials per setting', positiveInteger, 5)
-    .option('--total <n>', 'measured messages per trial', positiveInteger, 200_000)
+    .option('--trials <n>', 'trials per setting', positiveInteger, 10)
+    .option('--total <n>', 'measured messages per trial', positiveInteger, 300_000)
+    .option('--warmup <n>', 'unmeasured messages before each measurement', positiveInteger, 300_000)
     .parse(process.argv)
-    .opts<{ trials: number; total: number }>();
+    .opts<{ trials: number; total: number; warmup: number }>();
   const trials: Trial[] = [];
   for (let i = 0; i < opts.trials; i++) {
     // Alternate, and swap who goes first each round, so drift in the machine's load hits both alike.
     const order = i % 2 === 0 ? [true, false] : [false, true];
     for (const timings of order) {
-      const t = await runTrial(timings, opts.total);
+      const t = await runTrial(timings, opts.total, opts.warmup);
       trials.push(t);
       console.error(
         `trial ${i + 1}/${opts.trials} timings ${timings ? 'on ' : 'off'}: ${t.deliveredMsgs.toFixed(0)} msg/s, p50 ${t.p50Us} us`,
