@@ -1,5 +1,6 @@
-import * as hdr from 'hdr-histogram-js';
+import type * as hdr from 'hdr-histogram-js';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { hopHistogram, recordHopNs, summarizeHops, type HopSummary } from '../wire/index.js';
 
 /** The hops the broker measures itself. Low cardinality on purpose: per hop, never per stream or client. */
 export const BROKER_HOPS = ['publish_to_broker', 'decode_to_enqueue', 'queue'] as const;
@@ -8,12 +9,7 @@ export type BrokerHop = (typeof BROKER_HOPS)[number];
 export const HOP = { publish_to_broker: 0, decode_to_enqueue: 1, queue: 2 } as const;
 export type BrokerHopIndex = (typeof HOP)[BrokerHop];
 
-export interface HopSummary {
-  readonly count: number;
-  readonly p50_us: number;
-  readonly p99_us: number;
-  readonly p999_us: number;
-}
+export type { HopSummary };
 
 /** One sampled event batch with the hops it took inside the broker, for the dashboard's recent list. */
 export interface SampledBatch {
@@ -26,15 +22,6 @@ export interface SampledBatch {
 }
 
 const SAMPLE_RING = 100;
-
-function histogram(): hdr.Histogram {
-  // Microseconds from 1 µs to 1 h at 3 significant digits: a few tens of KiB per hop.
-  return hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 3_600_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-}
 
 // Measurements held before they are recorded into the histograms.
 const PENDING = 1024;
@@ -49,8 +36,8 @@ const PENDING = 1024;
  * ClientStream.publish and Subscription.send, which then no longer inlined the transport's write.
  */
 export class HopTimings {
-  private readonly total: hdr.Histogram[] = BROKER_HOPS.map(histogram);
-  private interval: hdr.Histogram[] = BROKER_HOPS.map(histogram);
+  private readonly total: hdr.Histogram[] = BROKER_HOPS.map(hopHistogram);
+  private interval: hdr.Histogram[] = BROKER_HOPS.map(hopHistogram);
   private readonly pendingHop = new Uint8Array(PENDING);
   private readonly pendingNs = new Float64Array(PENDING);
   private pendingCount = 0;
@@ -82,15 +69,15 @@ export class HopTimings {
 
   summary(): Record<BrokerHop, HopSummary> {
     this.recordPending();
-    return summarize(this.total);
+    return summarizeHops(BROKER_HOPS, this.total);
   }
 
   /** This interval's per-hop summary; starts the next interval. */
   takeInterval(): Record<BrokerHop, HopSummary> {
     this.recordPending();
     const done = this.interval;
-    this.interval = BROKER_HOPS.map(histogram);
-    return summarize(done);
+    this.interval = BROKER_HOPS.map(hopHistogram);
+    return summarizeHops(BROKER_HOPS, done);
   }
 
   private recordPending(): void {
@@ -98,9 +85,8 @@ export class HopTimings {
     const interval = this.interval;
     for (let i = 0; i < this.pendingCount; i++) {
       const hop = this.pendingHop[i]!;
-      const us = Math.max(1, Math.round(this.pendingNs[i]! / 1000));
-      total[hop]!.recordValue(us);
-      interval[hop]!.recordValue(us);
+      recordHopNs(total[hop]!, this.pendingNs[i]!);
+      recordHopNs(interval[hop]!, this.pendingNs[i]!);
     }
     this.pendingCount = 0;
   }
@@ -136,18 +122,4 @@ export class HopTimings {
       },
     });
   }
-}
-
-function summarize(histograms: readonly hdr.Histogram[]): Record<BrokerHop, HopSummary> {
-  const out = {} as Record<BrokerHop, HopSummary>;
-  BROKER_HOPS.forEach((hop, i) => {
-    const h = histograms[i]!;
-    out[hop] = {
-      count: h.totalCount,
-      p50_us: h.totalCount === 0 ? 0 : h.getValueAtPercentile(50),
-      p99_us: h.totalCount === 0 ? 0 : h.getValueAtPercentile(99),
-      p999_us: h.totalCount === 0 ? 0 : h.getValueAtPercentile(99.9),
-    };
-  });
-  return out;
 }

@@ -4,8 +4,8 @@
  * latencies only when both processes read the same clock — the same host — so the hops that cross
  * processes are kept only then; the broker-internal ones (one clock) always.
  */
-import * as hdr from 'hdr-histogram-js';
-import { readStamp } from '../wire/index.js';
+import type * as hdr from 'hdr-histogram-js';
+import { hopHistogram, readStamp, recordHopNs, summarizeHops, type HopSummary } from '../wire/index.js';
 
 export const CLIENT_HOPS = [
   'publish_to_broker',
@@ -16,12 +16,7 @@ export const CLIENT_HOPS = [
 ] as const;
 export type ClientHop = (typeof CLIENT_HOPS)[number];
 
-export interface HopSummary {
-  readonly count: number;
-  readonly p50_us: number;
-  readonly p99_us: number;
-  readonly p999_us: number;
-}
+export type { HopSummary };
 
 // Batches whose stamps are held before they are recorded into the histograms.
 const PENDING_BATCHES = 256;
@@ -43,13 +38,7 @@ export class HopStats {
     /** The broker is on this host (a loopback address), so cross-process hops are measurable. */
     readonly sameHost: boolean,
   ) {
-    this.histograms = CLIENT_HOPS.map(() =>
-      hdr.build({
-        lowestDiscernibleValue: 1,
-        highestTrackableValue: 3_600_000_000,
-        numberOfSignificantValueDigits: 3,
-      }),
-    );
+    this.histograms = CLIENT_HOPS.map(hopHistogram);
   }
 
   /**
@@ -69,18 +58,7 @@ export class HopStats {
 
   summary(): Record<ClientHop, HopSummary> {
     this.recordPending();
-    const out = {} as Record<ClientHop, HopSummary>;
-    CLIENT_HOPS.forEach((hop, i) => {
-      const h = this.histograms[i]!;
-      const any = h.totalCount > 0;
-      out[hop] = {
-        count: h.totalCount,
-        p50_us: any ? h.getValueAtPercentile(50) : 0,
-        p99_us: any ? h.getValueAtPercentile(99) : 0,
-        p999_us: any ? h.getValueAtPercentile(99.9) : 0,
-      };
-    });
-    return out;
+    return summarizeHops(CLIENT_HOPS, this.histograms);
   }
 
   private recordPending(): void {
@@ -105,7 +83,6 @@ export class HopStats {
   }
 
   private add(index: number, ns: number): void {
-    if (ns < 0) return;
-    this.histograms[index]!.recordValue(Math.max(1, Math.round(ns / 1000)));
+    if (ns >= 0) recordHopNs(this.histograms[index]!, ns);
   }
 }

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { connect, type FelixClient } from '../client/index.js';
 import { sendWindowWarning } from './accounting.js';
 import { brokerEnvironment, type Environment } from './broker-env.js';
-import { spawnBroker, type BrokerProcess } from './broker-process.js';
+import { spawnBroker, type BrokerProcess } from '../broker/spawn.js';
 import { buildCaseReport, type CaseReport, type HopTiming } from './case-report.js';
 import type { CaseConfig } from './cases.js';
 import type { ProgressLine } from './progress.js';

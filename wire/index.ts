@@ -1,6 +1,7 @@
 /**
  * The wire unit: FLX1 framing, Felix's JSON messages and binary batches, and the felix-ts extensions
- * (MessagePack, chunked publish). Knows nothing of transport, broker or client. docs/protocol.md is
+ * (MessagePack, chunked publish), and the per-hop latency summary both sides report from the TIMINGS
+ * stamps. Knows nothing of transport, broker or client. docs/protocol.md is
  * the specification; this is its implementation.
  */
 export { WireError, isWireError, type WireErrorCode, type WireErrorContext } from './errors.js';
@@ -72,3 +73,4 @@ export {
   encodeEventStampPrefix,
   type EventStamps,
 } from './timings.js';
+export { hopHistogram, recordHopNs, summarizeHops, type HopSummary } from './hop-latency.js';

@@ -3,7 +3,7 @@
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { brokerEnvironment, felixVariables } from '../../latencydemo/broker-env.js';
-import { listeningPort } from '../../latencydemo/broker-process.js';
+import { listeningPort } from '../../broker/spawn.js';
 import { planCases } from '../../latencydemo/cases.js';
 import { parseCommandLine, type SettingDefaults } from '../../latencydemo/cli.js';
 import { eventsPerStream, planStreams, streamName } from '../../latencydemo/publish-plan.js';

@@ -1,23 +1,27 @@
 /**
- * The broker of one case, run as its own process (dist/broker/main.js), as NATS and Redis servers run when
- * they are compared: it never shares the demo's event loop or CPU core. Its ports come from its JSON log
- * line "felix-ts broker listening".
+ * The broker program (dist/broker/main.js) in its own process, for latencydemo and cachedemo: as NATS and
+ * Redis servers run when they are compared, it never shares the demo's event loop or CPU core. Its ports
+ * come from its JSON log line "felix-ts broker listening"; the caller's environment should bind ephemeral
+ * loopback ports and log at info (or more), or that line never comes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** dist/broker/main.js next to this file's dist/latencydemo/. */
-export const BROKER_MAIN = fileURLToPath(new URL('../broker/main.js', import.meta.url));
+/** dist/broker/main.js, next to this file. */
+const BROKER_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
 const LISTENING = 'felix-ts broker listening';
 const START_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 5_000;
+// A broker under --cpu-prof writes its profile as it exits.
+const STOP_TIMEOUT_MS = 10_000;
 // Enough of the broker's stderr and log to say why it failed, without keeping a long run's log.
 const KEPT_OUTPUT_CHARS = 4_000;
 
 export interface BrokerProcess {
   /** host:port to connect to. */
   readonly address: string;
+  /** Port of its HTTP endpoint (/metrics, /ready, /dashboard). */
+  readonly metricsPort: number;
   readonly pid: number | undefined;
   /** SIGTERM (the broker drains), then SIGKILL if it has not exited in time. */
   stop(): Promise<void>;
@@ -64,11 +68,16 @@ export function spawnBroker(
       while ((newline = pending.indexOf('\n')) >= 0) {
         const line = pending.slice(0, newline);
         pending = pending.slice(newline + 1);
-        const port = listeningPort(line);
-        if (port === undefined) continue;
+        const ports = listeningPorts(line);
+        if (ports === undefined) continue;
         listening = true;
         clearTimeout(timer);
-        resolve({ address: `127.0.0.1:${port}`, pid: child.pid, stop: () => stop(child, exited) });
+        resolve({
+          address: `127.0.0.1:${ports.quic}`,
+          metricsPort: ports.http,
+          pid: child.pid,
+          stop: () => stop(child, exited),
+        });
         return;
       }
     });
@@ -81,10 +90,29 @@ export function spawnBroker(
 
 /** The QUIC port of the broker's "listening" log line, or undefined for any other line. */
 export function listeningPort(line: string): number | undefined {
+  const port = listeningEntry(line)?.quic?.port;
+  return typeof port === 'number' ? port : undefined;
+}
+
+/** The QUIC and HTTP ports of the broker's "listening" log line, or undefined for any other line. */
+function listeningPorts(line: string): { quic: number; http: number } | undefined {
+  const entry = listeningEntry(line);
+  const quic = entry?.quic?.port;
+  const http = entry?.http?.port;
+  return typeof quic === 'number' && typeof http === 'number' ? { quic, http } : undefined;
+}
+
+interface ListeningEntry {
+  msg?: unknown;
+  quic?: { port?: unknown };
+  http?: { port?: unknown };
+}
+
+function listeningEntry(line: string): ListeningEntry | undefined {
   if (!line.includes(LISTENING)) return undefined;
   try {
-    const entry = JSON.parse(line) as { msg?: unknown; quic?: { port?: unknown } };
-    return entry.msg === LISTENING && typeof entry.quic?.port === 'number' ? entry.quic.port : undefined;
+    const entry = JSON.parse(line) as ListeningEntry;
+    return entry.msg === LISTENING ? entry : undefined;
   } catch {
     return undefined;
   }
