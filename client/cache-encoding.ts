@@ -11,10 +11,10 @@ import {
   NIL,
   binHeaderBytes,
   encodedString,
-  strHeaderBytes,
+  strBytes,
   uintBytes,
   writeBinHeader,
-  writeStrHeader,
+  writeStr,
   writeUint,
 } from '../wire/msgpack-bytes.js';
 
@@ -79,8 +79,7 @@ export function encodeCachePut(
   const valueBytes = value.byteLength;
   const length =
     prefix.length +
-    strHeaderBytes(keyBytes) +
-    keyBytes +
+    strBytes(keyBytes) +
     VALUE_NAME.length +
     binHeaderBytes(valueBytes) +
     valueBytes +
@@ -123,8 +122,7 @@ export function encodeCacheLookup(
   }
   const prefix = target.prefix(op);
   const keyBytes = Buffer.byteLength(key, 'utf8');
-  const length =
-    prefix.length + strHeaderBytes(keyBytes) + keyBytes + REQUEST_ID_NAME.length + uintBytes(requestId);
+  const length = prefix.length + strBytes(keyBytes) + REQUEST_ID_NAME.length + uintBytes(requestId);
   const frame = allocateFrame(FLAG_MSGPACK, length);
   const at = writeKey(frame, prefix, key, keyBytes);
   frame.set(REQUEST_ID_NAME, at);
@@ -157,6 +155,5 @@ function encodePrefix(op: CacheOp, fields: number, target: CacheTarget): Buffer 
 /** Copies the prefix after the frame header and writes the key string; returns where the next field goes. */
 function writeKey(frame: Buffer, prefix: Buffer, key: string, keyBytes: number): number {
   frame.set(prefix, HEADER_BYTES);
-  const at = writeStrHeader(frame, HEADER_BYTES + prefix.length, keyBytes);
-  return at + frame.write(key, at, keyBytes, 'utf8');
+  return writeStr(frame, HEADER_BYTES + prefix.length, key, keyBytes);
 }
