@@ -1,5 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BrokerStats } from './stats.js';
+import type { CacheStore } from './core/cache-store.js';
+import { BROKER_HOPS, type BrokerHop, type HopSummary, type HopTimings } from './core/hop-timings.js';
+import type { BrokerStats } from './core/stats.js';
 
 /** Live values only the broker can compute at scrape time (sums over subscriptions, open connections). */
 export interface BrokerGauges {
@@ -45,7 +47,12 @@ export function gaugeFromValue(registry: Registry, name: string, help: string, r
  * Prometheus registry of one broker node. A registry per node (not prom-client's global one) so several
  * brokers in one process, as in tests, never collide.
  */
-export function createMetricsRegistry(stats: BrokerStats, gauges: BrokerGauges): Registry {
+export function createMetricsRegistry(
+  stats: BrokerStats,
+  gauges: BrokerGauges,
+  cache: CacheStore,
+  timings: HopTimings | null,
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'felix_' });
 
@@ -139,6 +146,75 @@ export function createMetricsRegistry(stats: BrokerStats, gauges: BrokerGauges):
     'Malformed, oversized or unknown frames received',
     () => stats.protocolErrors,
   );
+  monotonic(
+    'felix_internal_errors_total',
+    'Unexpected exceptions while serving a connection (the connection was closed with code 0x1)',
+    () => stats.internalErrors,
+  );
   gauge('felix_draining', '1 while the broker drains for shutdown', () => (gauges.draining() ? 1 : 0));
+  registerCacheMetrics(registry, cache);
+  if (timings !== null) registerHopMetrics(registry, timings);
   return registry;
+}
+
+function registerCacheMetrics(registry: Registry, cache: CacheStore): void {
+  const counter = (name: string, help: string, read: () => number): void =>
+    counterFromTotal(registry, name, help, read);
+  counter('felix_cache_hits_total', 'Cache gets that found a live entry', () => cache.hits);
+  counter(
+    'felix_cache_misses_total',
+    'Cache gets that found nothing (or an expired entry)',
+    () => cache.misses,
+  );
+  counter('felix_cache_puts_total', 'Cache puts', () => cache.puts);
+  counter('felix_cache_deletes_total', 'Cache deletes that removed a live entry', () => cache.deletes);
+  counter(
+    'felix_cache_evictions_total',
+    'Entries evicted (LRU) to stay within FELIX_CACHE_MAX_BYTES',
+    () => cache.evictions,
+  );
+  counter(
+    'felix_cache_expirations_total',
+    'Entries removed because their TTL passed',
+    () => cache.expirations,
+  );
+  gaugeFromValue(registry, 'felix_cache_entries', 'Entries held', () => cache.size);
+  gaugeFromValue(
+    registry,
+    'felix_cache_bytes',
+    'Bytes held: keys, values and per-entry overhead',
+    () => cache.bytes,
+  );
+}
+
+function registerHopMetrics(registry: Registry, timings: HopTimings): void {
+  const summary = (): Record<BrokerHop, HopSummary> => timings.summary();
+  new Gauge({
+    name: 'felix_hop_latency_microseconds',
+    help: 'Per-hop latency quantiles since start (HDR histogram), with FELIX_DISABLE_TIMINGS=0',
+    labelNames: ['hop', 'quantile'],
+    registers: [registry],
+    collect() {
+      const s = summary();
+      for (const hop of BROKER_HOPS) {
+        this.set({ hop, quantile: '0.5' }, s[hop].p50_us);
+        this.set({ hop, quantile: '0.99' }, s[hop].p99_us);
+        this.set({ hop, quantile: '0.999' }, s[hop].p999_us);
+      }
+    },
+  });
+  const reported: Partial<Record<BrokerHop, number>> = {};
+  new Counter({
+    name: 'felix_hop_samples_total',
+    help: 'Measurements recorded per hop',
+    labelNames: ['hop'],
+    registers: [registry],
+    collect() {
+      const s = summary();
+      for (const hop of BROKER_HOPS) {
+        this.inc({ hop }, s[hop].count - (reported[hop] ?? 0));
+        reported[hop] = s[hop].count;
+      }
+    },
+  });
 }

@@ -6,6 +6,8 @@
 import type { Stream } from '../transport/index.js';
 import {
   FrameDecoder,
+  STREAM_CODE_CLIENT_GONE,
+  STREAM_CODE_CLIENT_PROTOCOL_ERROR,
   decodeFramePayload,
   encodeJsonMessage,
   encodeMessage,
@@ -13,12 +15,7 @@ import {
   type WireError,
 } from '../wire/index.js';
 import { FelixError, brokerError } from './errors.js';
-import { authMessage, negotiate, type Negotiated } from './negotiation.js';
-
-/** Application code on streams the client abandons because the broker broke the protocol. */
-export const STREAM_CODE_CLIENT_PROTOCOL_ERROR = 0x201;
-/** Application code on streams the client abandons on close or unsubscribe. */
-export const STREAM_CODE_CLIENT_GONE = 0x202;
+import { authMessage, negotiate, offeredFlags, type Negotiated } from './negotiation.js';
 
 export interface BrokerStreamHandler {
   /** A frame after auth. `payload` is valid only during the call. */
@@ -151,7 +148,7 @@ export class BrokerStream {
     const reply = decodeFramePayload(flags, payload);
     const waiter = this.authWaiter;
     if (reply.type === 'auth_ok' || reply.type === 'ok') {
-      this.negotiated = negotiate(reply);
+      this.negotiated = negotiate(reply, offeredFlags(this.options.timings !== false));
       this.authWaiter = null;
       waiter?.resolve(this.negotiated);
     } else if (reply.type === 'error') {

@@ -9,8 +9,13 @@
  * whose hello has not arrived yet (a new one beyond it is refused with STOP_SENDING).
  */
 import type { Connection, Stream } from '../transport/index.js';
-import { FrameDecoder, decodeFramePayload, type WireError } from '../wire/index.js';
-import { STREAM_CODE_CLIENT_GONE, STREAM_CODE_CLIENT_PROTOCOL_ERROR } from './broker-stream.js';
+import {
+  FrameDecoder,
+  STREAM_CODE_CLIENT_GONE,
+  STREAM_CODE_CLIENT_PROTOCOL_ERROR,
+  decodeFramePayload,
+  type WireError,
+} from '../wire/index.js';
 import type { ConnectionTenant } from './connection-pool.js';
 import { FelixError } from './errors.js';
 

@@ -36,19 +36,24 @@ export interface Negotiated {
   readonly timings: boolean;
 }
 
-/** `timings` false (FELIX_DISABLE_TIMINGS=1) keeps the TIMINGS flag out of the offer: then no stamp byte travels. */
+/** The flags the SDK offers. `timings` false (FELIX_DISABLE_TIMINGS=1) keeps TIMINGS out: then no stamp byte travels. */
+export function offeredFlags(timings = true): number {
+  return timings ? KNOWN_FLAGS : KNOWN_FLAGS & ~FLAG_TIMINGS;
+}
+
 export function authMessage(tenant: string, token: string, timings = true): AuthMessage {
   return {
     type: 'auth',
     tenant_id: tenant,
     token,
-    client_flags: timings ? KNOWN_FLAGS : KNOWN_FLAGS & ~FLAG_TIMINGS,
+    client_flags: offeredFlags(timings),
     client_features: KNOWN_FEATURES,
   };
 }
 
-export function negotiate(reply: AuthOkMessage | OkMessage): Negotiated {
-  const flags = negotiateFlags(reply.type === 'auth_ok' ? reply.server_flags : undefined);
+/** What to use towards the broker: what it advertised (its whole set) and we offered. */
+export function negotiate(reply: AuthOkMessage | OkMessage, offered: number = KNOWN_FLAGS): Negotiated {
+  const flags = negotiateFlags(reply.type === 'auth_ok' ? reply.server_flags : undefined, offered);
   const features = reply.type === 'auth_ok' ? ((reply.server_features ?? 0) & KNOWN_FEATURES) >>> 0 : 0;
   return Object.freeze({
     flags,

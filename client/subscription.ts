@@ -4,7 +4,12 @@
  * iterator with a bounded local queue, or synchronously through an `onEvent` callback (no promise, no
  * queue: the fast mode). Every event carries its offset; gaps the broker left are counted and reported.
  */
-import { FLAG_TIMINGS, monotonicNs } from '../wire/index.js';
+import {
+  FLAG_TIMINGS,
+  STREAM_CODE_CLIENT_GONE,
+  STREAM_CODE_SLOW_SUBSCRIBER,
+  monotonicNs,
+} from '../wire/index.js';
 import type { ClientHop, HopStats, HopSummary } from './hop-stats.js';
 import type { Stream } from '../transport/index.js';
 import {
@@ -16,14 +21,12 @@ import {
   type StartPosition,
 } from '../wire/index.js';
 import { AsyncQueue, type QueuePolicy } from './async-queue.js';
-import { STREAM_CODE_CLIENT_GONE, type BrokerStream, type BrokerStreamHandler } from './broker-stream.js';
+import type { BrokerStream, BrokerStreamHandler } from './broker-stream.js';
 import { noop, settledWithin } from './deadline.js';
 import { FelixError, brokerError } from './errors.js';
 import type { EventStreamSink } from './event-router.js';
 import { OffsetTracker } from './offset-tracker.js';
 
-/** The broker's code on an event stream it resets because the subscriber did not keep up. */
-export const STREAM_CODE_SLOW_SUBSCRIBER = 0x102;
 // After a reset, how long to wait for the control stream's error, which says why.
 const RESET_REASON_GRACE_MS = 1000;
 

@@ -27,7 +27,13 @@ export type TenantsInput = Readonly<
 >;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const NAME_RULE = `letters, digits, '.', '_' and '-', starting with a letter or digit, at most ${MAX_NAME_BYTES} bytes`;
+/** The rule every tenant, namespace, stream and cache name follows, in words. */
+export const NAME_RULE = `letters, digits, '.', '_' and '-', starting with a letter or digit, at most ${MAX_NAME_BYTES} bytes`;
+
+/** Whether `name` follows NAME_RULE: the YAML block and auto-creation on the wire apply the same rule. */
+export function isValidName(name: string): boolean {
+  return NAME_PATTERN.test(name) && Buffer.byteLength(name) <= MAX_NAME_BYTES;
+}
 
 /** Checks the block's shape level by level, naming the path (tenants.acme.namespaces…) of what is wrong. */
 class Walker {
@@ -54,7 +60,7 @@ class Walker {
   }
 
   name(raw: string, path: string): string {
-    if (!NAME_PATTERN.test(raw) || Buffer.byteLength(raw) > MAX_NAME_BYTES) {
+    if (!isValidName(raw)) {
       this.fail(path, `is not a valid name (${JSON.stringify(raw)}); allowed: ${NAME_RULE}`, raw);
     }
     return raw;

@@ -34,6 +34,8 @@ export interface WireErrorContext {
   frameLength?: number;
   /** The request id of the offending request, when it could still be read, so the reply can name it. */
   requestId?: number;
+  /** The offending message's `type`, when it could be read: the reply to a publish is a publish_error. */
+  messageType?: string;
 }
 
 export class WireError extends Error {
@@ -44,6 +46,7 @@ export class WireError extends Error {
   readonly flags: number | undefined;
   readonly frameLength: number | undefined;
   readonly requestId: number | undefined;
+  readonly messageType: string | undefined;
 
   constructor(code: WireErrorCode, message: string, context: WireErrorContext = {}) {
     super(message);
@@ -52,6 +55,7 @@ export class WireError extends Error {
     this.flags = context.flags;
     this.frameLength = context.frameLength;
     this.requestId = context.requestId;
+    this.messageType = context.messageType;
   }
 }
 
@@ -59,12 +63,17 @@ export function isWireError(value: unknown): value is WireError {
   return value instanceof WireError;
 }
 
-/** A copy of `error` that names the request it belongs to. */
-export function withRequestId(error: WireError, requestId: number | undefined): WireError {
-  if (requestId === undefined || error.requestId !== undefined) return error;
+/** A copy of `error` that names the request it belongs to (and its message type, when known). */
+export function withRequestId(
+  error: WireError,
+  requestId: number | undefined,
+  messageType?: string,
+): WireError {
+  if ((requestId === undefined || error.requestId !== undefined) && messageType === undefined) return error;
   return new WireError(error.code, error.message, {
     flags: error.flags,
     frameLength: error.frameLength,
-    requestId,
+    requestId: error.requestId ?? requestId,
+    messageType: error.messageType ?? messageType,
   });
 }

@@ -60,7 +60,8 @@ export {
   type BinaryPublishBatchInput,
 } from './binary.js';
 export { splitPublish, PublishChunkAssembler, type PublishChunkAssemblerOptions } from './chunks.js';
-export { copyBytes } from './bytes.js';
+export { copyBytes, writeU64 } from './bytes.js';
+export * from './codes.js';
 export {
   PUBLISH_STAMP_BYTES,
   EVENT_STAMP_BYTES,

@@ -192,6 +192,7 @@ export function fromWireObject(wire: unknown, representation: ValueRepresentatio
   if (fields === undefined) {
     throw new WireError('unknown_type', `unknown message type ${JSON.stringify(type.slice(0, 64))}`, {
       requestId,
+      messageType: type.slice(0, 64),
     });
   }
   const message: Record<string, unknown> = { type };
@@ -209,7 +210,7 @@ export function fromWireObject(wire: unknown, representation: ValueRepresentatio
     const problem = rule?.(message as unknown as Message);
     if (problem !== undefined) throw malformed(`${type}: ${problem}`);
   } catch (error) {
-    throw error instanceof WireError ? withRequestId(error, requestId) : error;
+    throw error instanceof WireError ? withRequestId(error, requestId, type) : error;
   }
   return message as unknown as Message;
 }

@@ -1,6 +1,6 @@
 // Measures what one cache entry really costs beyond its key and value bytes, to keep
 // ENTRY_OVERHEAD_BYTES honest. Run: npm run build && node --expose-gc dist/bench/broker/cache-entry-overhead.js
-import { CacheStore, ENTRY_OVERHEAD_BYTES } from '../../broker/cache-store.js';
+import { CacheStore, ENTRY_OVERHEAD_BYTES } from '../../broker/core/cache-store.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');

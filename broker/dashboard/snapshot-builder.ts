@@ -1,6 +1,6 @@
-import type { HopTimings } from '../hop-timings.js';
-import type { BrokerStats } from '../stats.js';
-import type { SubscriberQueue } from '../subscriber-queue.js';
+import type { HopTimings } from '../core/hop-timings.js';
+import type { BrokerStats } from '../core/stats.js';
+import type { SubscriberQueue } from '../core/subscriber-queue.js';
 import type {
   CounterReading,
   DashboardSnapshot,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CacheStore, ENTRY_OVERHEAD_BYTES } from '../../broker/cache-store.js';
+import { CacheStore, ENTRY_OVERHEAD_BYTES } from '../../broker/core/cache-store.js';
 
 function store(maxBytes = 1 << 20, clock = { t: 0 }) {
   const s = new CacheStore(

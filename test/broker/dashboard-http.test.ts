@@ -11,7 +11,7 @@ import { Dashboard } from '../../broker/dashboard/dashboard.js';
 import type { DashboardSources } from '../../broker/dashboard/snapshot-builder.js';
 import type { DashboardSnapshot } from '../../broker/dashboard/snapshot-types.js';
 import { createHttpServer } from '../../broker/http.js';
-import { BrokerStats } from '../../broker/stats.js';
+import { BrokerStats } from '../../broker/core/stats.js';
 
 function sources(): DashboardSources & { stats: BrokerStats } {
   return {

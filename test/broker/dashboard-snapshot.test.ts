@@ -9,8 +9,8 @@ import {
   type StreamSource,
   type SubscriptionSource,
 } from '../../broker/dashboard/snapshot-builder.js';
-import type { SampledBatch } from '../../broker/hop-timings.js';
-import { BrokerStats } from '../../broker/stats.js';
+import type { SampledBatch } from '../../broker/core/hop-timings.js';
+import { BrokerStats } from '../../broker/core/stats.js';
 
 function stream(name: string, publishedEvents = 0, fannedOutEvents = 0, subscribers = 1): StreamSource {
   return {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { EventBatchBuilder } from '../../broker/event-batch-builder.js';
+import { EventBatchBuilder } from '../../broker/core/event-batch-builder.js';
 import { encodeSharedEventBatch } from '../../wire/index.js';
 
 describe('EventBatchBuilder', () => {

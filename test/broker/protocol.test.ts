@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   encodeBinaryPublishBatch,
   encodeFrame,
+  KNOWN_FLAGS,
   WireError,
   type BinaryEventBatch,
   type DecodedFrame,
@@ -19,12 +20,12 @@ function events(stream: RawStream): { offset: number; text: string }[] {
 }
 
 describe('broker protocol over real QUIC', () => {
-  it('answers auth with auth_ok, and a pre-negotiation auth with ok', async () => {
+  it('answers auth with auth_ok advertising its whole set (not the offer), and a pre-negotiation auth with ok', async () => {
     const node = await startBroker();
     const conn = await connectRaw(node);
     const s = await RawStream.open(conn, null);
-    s.send({ type: 'auth', tenant_id: 't1', token: 'x', client_flags: 0x7f });
-    expect(await s.next()).toMatchObject({ type: 'auth_ok', server_flags: 0x7f });
+    s.send({ type: 'auth', tenant_id: 't1', token: 'x', client_flags: 0x19 });
+    expect(await s.next()).toMatchObject({ type: 'auth_ok', server_flags: KNOWN_FLAGS });
     const old = await RawStream.open(conn, null);
     old.send({ type: 'auth', tenant_id: 't1', token: 'x' });
     expect(await old.next()).toEqual({ type: 'ok' });

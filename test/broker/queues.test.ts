@@ -1,11 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { StreamLog } from '../../broker/stream-log.js';
-import { SubscriberQueue } from '../../broker/subscriber-queue.js';
-import type { EventFrame } from '../../broker/event-frame.js';
+import { StreamLog } from '../../broker/core/stream-log.js';
+import { SubscriberQueue } from '../../broker/core/subscriber-queue.js';
+import type { EventFrame } from '../../broker/core/event-frame.js';
 
 function frames(log: StreamLog, sizes: number[]): EventFrame[] {
   return sizes.map((count) => {
-    const f = { bytes: Buffer.alloc(0), firstOffset: log.reserve(count), count, timing: null };
+    const f = {
+      bytes: Buffer.alloc(0),
+      firstOffset: log.reserve(count),
+      count,
+      timing: null,
+      messages: null,
+    };
     log.append(f);
     return f;
   });
@@ -39,6 +45,7 @@ describe('SubscriberQueue policies', () => {
     firstOffset,
     count,
     timing: null,
+    messages: null,
   });
 
   it('drop_new drops the incoming frame when full and counts it', () => {

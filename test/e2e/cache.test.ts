@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ENTRY_OVERHEAD_BYTES } from '../../broker/cache-store.js';
+import { ENTRY_OVERHEAD_BYTES } from '../../broker/core/cache-store.js';
 import { BrokerNode } from '../../broker/node.js';
 import { FelixError, type ConnectOptions } from '../../client/index.js';
 import { client, eventually, startBroker } from './sdk-harness.js';

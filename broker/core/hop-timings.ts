@@ -1,6 +1,5 @@
 import type * as hdr from 'hdr-histogram-js';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import { hopHistogram, recordHopNs, summarizeHops, type HopSummary } from '../wire/index.js';
+import { hopHistogram, recordHopNs, summarizeHops, type HopSummary } from '../../wire/index.js';
 
 /** The hops the broker measures itself. Low cardinality on purpose: per hop, never per stream or client. */
 export const BROKER_HOPS = ['publish_to_broker', 'decode_to_enqueue', 'queue'] as const;
@@ -33,7 +32,7 @@ const PENDING = 1024;
  * record() only appends the measurement to a small buffer; the HDR recording happens in batches of
  * PENDING, and before every read. The per-batch call sites stay a few stores long: recording there
  * directly, V8 inlined HDR's call chain (about ten small functions per value, twice) into the optimised
- * ClientStream.publish and Subscription.send, which then no longer inlined the transport's write.
+ * PublishHandler.publish and the event writer, which then no longer inlined the transport's write.
  */
 export class HopTimings {
   private readonly total: hdr.Histogram[] = BROKER_HOPS.map(hopHistogram);
@@ -89,37 +88,5 @@ export class HopTimings {
       recordHopNs(interval[hop]!, this.pendingNs[i]!);
     }
     this.pendingCount = 0;
-  }
-
-  registerMetrics(registry: Registry): void {
-    const summary = (): Record<BrokerHop, HopSummary> => this.summary();
-    new Gauge({
-      name: 'felix_hop_latency_microseconds',
-      help: 'Per-hop latency quantiles since start (HDR histogram), with FELIX_DISABLE_TIMINGS=0',
-      labelNames: ['hop', 'quantile'],
-      registers: [registry],
-      collect() {
-        const s = summary();
-        for (const hop of BROKER_HOPS) {
-          this.set({ hop, quantile: '0.5' }, s[hop].p50_us);
-          this.set({ hop, quantile: '0.99' }, s[hop].p99_us);
-          this.set({ hop, quantile: '0.999' }, s[hop].p999_us);
-        }
-      },
-    });
-    const reported: Partial<Record<BrokerHop, number>> = {};
-    new Counter({
-      name: 'felix_hop_samples_total',
-      help: 'Measurements recorded per hop',
-      labelNames: ['hop'],
-      registers: [registry],
-      collect() {
-        const s = summary();
-        for (const hop of BROKER_HOPS) {
-          this.inc({ hop }, s[hop].count - (reported[hop] ?? 0));
-          reported[hop] = s[hop].count;
-        }
-      },
-    });
   }
 }

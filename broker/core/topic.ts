@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { EVENT_STAMP_BYTES, monotonicNs } from '../wire/index.js';
+import { EVENT_STAMP_BYTES, monotonicNs } from '../../wire/index.js';
 import { EventBatchBuilder } from './event-batch-builder.js';
 import type { EventFrame } from './event-frame.js';
 import { HOP, type HopTimings } from './hop-timings.js';
@@ -205,6 +205,7 @@ export class Topic {
       count,
       bytes,
       timing: this.timings === null ? null : this.timeFrame(bytes, firstOffset, count),
+      messages: null,
     };
     this.log.append(frame);
     const accounts = this.chargedAccounts;

@@ -19,6 +19,8 @@ export class BrokerStats {
   readonly drops: Record<QueuePolicy, number> = { block: 0, drop_new: 0, drop_old: 0 };
   readonly disconnects: Record<string, number> = {};
   protocolErrors = 0;
+  /** Exceptions no handler expected, caught by the per-connection guard (each closed its connection). */
+  internalErrors = 0;
 
   noteDisconnect(reason: string): void {
     this.disconnects[reason] = (this.disconnects[reason] ?? 0) + 1;

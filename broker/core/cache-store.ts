@@ -1,9 +1,6 @@
-import type { Registry } from 'prom-client';
-import type { Message } from '../wire/index.js';
-import type { BrokerConfig } from './config.js';
-import { counterFromTotal, gaugeFromValue } from './metrics.js';
+import type { BrokerConfig } from '../config.js';
 import type { TopicRegistry } from './registry.js';
-import type { CacheRequest, CacheService, ReplyTarget } from './session.js';
+import type { CacheRequest, CacheService, ReplyTarget } from './ports.js';
 
 /**
  * Bytes an entry costs beyond its key and value: the entry object, its Map slot, the key string's
@@ -78,28 +75,24 @@ export class CacheStore implements CacheService {
   handle(m: CacheRequest, tenant: string, target: ReplyTarget): void {
     const requestId = m.request_id;
     if (m.tenant_id !== tenant) {
-      target.send(
-        errorReply(
-          `stream authenticated for tenant ${tenant} may not use tenant ${m.tenant_id}`,
-          'forbidden',
-          requestId,
-        ),
+      target.sendError(
+        `stream authenticated for tenant ${tenant} may not use tenant ${m.tenant_id}`,
+        'forbidden',
+        requestId,
       );
       return;
     }
     const allowed = this.registry.cacheAllowed(m.tenant_id, m.namespace, m.cache);
     if (!allowed.ok) {
-      target.send(errorReply(allowed.message, 'not_found', requestId));
+      target.sendError(allowed.message, allowed.code, requestId);
       return;
     }
     const keyBytes = Buffer.byteLength(m.key);
     if (keyBytes > this.config.cacheMaxKeyBytes) {
-      target.send(
-        errorReply(
-          `cache key is ${keyBytes} bytes; the limit is ${this.config.cacheMaxKeyBytes} (FELIX_CACHE_MAX_KEY_BYTES)`,
-          'limit_exceeded',
-          requestId,
-        ),
+      target.sendError(
+        `cache key is ${keyBytes} bytes; the limit is ${this.config.cacheMaxKeyBytes} (FELIX_CACHE_MAX_KEY_BYTES)`,
+        'limit_exceeded',
+        requestId,
       );
       return;
     }
@@ -107,18 +100,18 @@ export class CacheStore implements CacheService {
     switch (m.type) {
       case 'cache_put': {
         if (m.value.length > this.config.cacheMaxValueBytes) {
-          target.send(
-            errorReply(
-              `cache value is ${m.value.length} bytes; the limit is ${this.config.cacheMaxValueBytes} (FELIX_CACHE_MAX_VALUE_BYTES)`,
-              'limit_exceeded',
-              requestId,
-            ),
+          target.sendError(
+            `cache value is ${m.value.length} bytes; the limit is ${this.config.cacheMaxValueBytes} (FELIX_CACHE_MAX_VALUE_BYTES)`,
+            'limit_exceeded',
+            requestId,
           );
           return;
         }
         if (m.ttl_ms !== null && m.ttl_ms <= 0) {
-          target.send(
-            errorReply(`ttl_ms must be at least 1 or null, got ${m.ttl_ms}`, 'invalid_request', requestId),
+          target.sendError(
+            `ttl_ms must be at least 1 or null, got ${m.ttl_ms}`,
+            'invalid_request',
+            requestId,
           );
           return;
         }
@@ -207,36 +200,6 @@ export class CacheStore implements CacheService {
     return removed;
   }
 
-  registerMetrics(registry: Registry): void {
-    const counter = (name: string, help: string, read: () => number): void =>
-      counterFromTotal(registry, name, help, read);
-    counter('felix_cache_hits_total', 'Cache gets that found a live entry', () => this.hits);
-    counter(
-      'felix_cache_misses_total',
-      'Cache gets that found nothing (or an expired entry)',
-      () => this.misses,
-    );
-    counter('felix_cache_puts_total', 'Cache puts', () => this.puts);
-    counter('felix_cache_deletes_total', 'Cache deletes that removed a live entry', () => this.deletes);
-    counter(
-      'felix_cache_evictions_total',
-      'Entries evicted (LRU) to stay within FELIX_CACHE_MAX_BYTES',
-      () => this.evictions,
-    );
-    counter(
-      'felix_cache_expirations_total',
-      'Entries removed because their TTL passed',
-      () => this.expirations,
-    );
-    gaugeFromValue(registry, 'felix_cache_entries', 'Entries held', () => this.entries.size);
-    gaugeFromValue(
-      registry,
-      'felix_cache_bytes',
-      'Bytes held: keys, values and per-entry overhead',
-      () => this.bytes,
-    );
-  }
-
   private evictOverBound(keep: Entry): void {
     while (this.bytes > this.config.cacheMaxBytes && this.oldest !== null) {
       const victim = this.oldest === keep ? keep.newer : this.oldest;
@@ -314,10 +277,4 @@ export class CacheStore implements CacheService {
     e[i] = lastEntry;
     return top;
   }
-}
-
-function errorReply(message: string, code: string, requestId: number | undefined): Message {
-  return requestId === undefined
-    ? { type: 'error', message, code }
-    : { type: 'error', message, code, request_id: requestId };
 }

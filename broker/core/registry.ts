@@ -1,11 +1,13 @@
-import type { TenantDeclaration } from './config.js';
+import { isValidName, NAME_RULE } from '../../config/tenants.js';
+import type { TenantDeclaration } from '../config.js';
 import type { HopTimings } from './hop-timings.js';
 import type { PublishBudget } from './publish-budget.js';
 import type { BrokerStats } from './stats.js';
 import { Topic, type BatchingOptions } from './topic.js';
 
 export type Lookup<T> =
-  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly code: 'not_found' | 'invalid_request'; readonly message: string };
 
 export interface RegistryOptions {
   readonly autoCreate: boolean;
@@ -52,8 +54,10 @@ export class TopicRegistry {
     const existing = this.topics.get(k);
     if (existing !== undefined) return { ok: true, value: existing };
     if (!this.options.autoCreate && !this.declaredStreams.has(k)) {
-      return { ok: false, message: this.missing(tenant, namespace, `stream ${stream}`) };
+      return { ok: false, code: 'not_found', message: this.missing(tenant, namespace, `stream ${stream}`) };
     }
+    const bad = badName(tenant, namespace, 'stream', stream);
+    if (bad !== undefined) return bad;
     const created = new Topic(
       tenant,
       namespace,
@@ -71,10 +75,11 @@ export class TopicRegistry {
 
   /** Whether a cache may be used (it exists once named when auto-create is on). */
   cacheAllowed(tenant: string, namespace: string, cache: string): Lookup<true> {
-    if (this.options.autoCreate || this.declaredCaches.has(key(tenant, namespace, cache))) {
-      return { ok: true, value: true };
+    if (this.declaredCaches.has(key(tenant, namespace, cache))) return { ok: true, value: true };
+    if (!this.options.autoCreate) {
+      return { ok: false, code: 'not_found', message: this.missing(tenant, namespace, `cache ${cache}`) };
     }
-    return { ok: false, message: this.missing(tenant, namespace, `cache ${cache}`) };
+    return badName(tenant, namespace, 'cache', cache) ?? { ok: true, value: true };
   }
 
   private missing(tenant: string, namespace: string, what: string): string {
@@ -83,6 +88,27 @@ export class TopicRegistry {
     if (!this.declaredNamespaces.has(`${tenant}\u0000${namespace}`)) return 'namespace not found';
     return `${what.split(' ')[0]} not found`;
   }
+}
+
+/** A refusal when a name of the address breaks the name rules (checked before anything is created). */
+function badName(
+  tenant: string,
+  namespace: string,
+  kind: 'stream' | 'cache',
+  name: string,
+): { ok: false; code: 'invalid_request'; message: string } | undefined {
+  const parts: [string, string][] = [
+    ['tenant', tenant],
+    ['namespace', namespace],
+    [kind, name],
+  ];
+  for (const [what, value] of parts) {
+    if (!isValidName(value)) {
+      const shown = JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+      return { ok: false, code: 'invalid_request', message: `invalid ${what} name ${shown}: ${NAME_RULE}` };
+    }
+  }
+  return undefined;
 }
 
 function key(tenant: string, namespace: string, name: string): string {

@@ -1,19 +1,8 @@
-import type { Stream } from '../transport/index.js';
-import {
-  EVENT_STAMP_BYTES,
-  EVENT_STAMP_PREFIX_BYTES,
-  HEADER_BYTES,
-  monotonicNs,
-  writeEventStampPrefix,
-} from '../wire/index.js';
-import { HOP, type HopTimings } from './hop-timings.js';
-import type { EventFrame, FrameTiming } from './event-frame.js';
+import type { EventFrame } from './event-frame.js';
+import type { EventOutput } from './ports.js';
 import type { BrokerStats } from './stats.js';
 import { SubscriberQueue, type QueuePolicy } from './subscriber-queue.js';
 import type { Topic } from './topic.js';
-
-// A frame's plain header while its TIMINGS form is being written over it.
-const plainHeader = new Uint8Array(HEADER_BYTES);
 
 export interface SubscriptionLimits {
   readonly queueCapacity: number;
@@ -27,9 +16,9 @@ export interface SubscriptionLimits {
 }
 
 /**
- * One subscriber: its bounded queue of shared frames and the broker-opened stream they are written to.
- * Frames move from the queue to the transport only while the transport holds less than the write-ahead
- * for this stream, so a stalled subscriber fills its own queue (where the policy applies) and nothing else.
+ * One subscriber: its bounded queue of shared frames and the output they are written to (its event
+ * stream). Frames move from the queue to the output only while the output holds less than the write-ahead,
+ * so a stalled subscriber fills its own queue (where the policy applies) and nothing else.
  */
 export class Subscription {
   readonly queue: SubscriberQueue;
@@ -42,18 +31,15 @@ export class Subscription {
   constructor(
     readonly id: number,
     readonly topic: Topic,
-    private readonly stream: Stream,
+    private readonly output: EventOutput,
     private readonly limits: SubscriptionLimits,
     private readonly stats: BrokerStats,
     /** Ends the subscription from the broker's side with a reason (slow subscriber). */
     private readonly evict: (sub: Subscription, reason: string) => void,
-    /** Set when this subscriber negotiated TIMINGS and the broker records hops. */
-    private readonly timings: HopTimings | null,
   ) {
     this.liveFrom = topic.log.next;
     this.queue = new SubscriberQueue(limits.queueCapacity, limits.policy);
-    stream.highWaterMark = limits.writeAheadBytes;
-    stream.onDrain = () => this.pump();
+    output.onDrain = () => this.pump();
   }
 
   get isClosed(): boolean {
@@ -62,14 +48,14 @@ export class Subscription {
 
   /** Whether the queue and the transport hold nothing more for this subscriber. */
   get idle(): boolean {
-    return this.queue.isEmpty && this.stream.writableLength === 0;
+    return this.queue.isEmpty && this.output.backlogBytes === 0;
   }
 
   /** A new frame from the topic (or from replay). */
   offer(frame: EventFrame, now: number): void {
     if (this.closed) return;
     const q = this.queue;
-    if (q.isEmpty && this.stream.writableLength <= this.limits.writeAheadBytes) {
+    if (q.isEmpty && this.output.backlogBytes <= this.limits.writeAheadBytes) {
       this.send(frame);
       return;
     }
@@ -103,17 +89,12 @@ export class Subscription {
     }
   }
 
-  /** Writes a first frame that is not from the fanout (the stream hello). */
-  writeRaw(bytes: Uint8Array): void {
-    this.stream.write(bytes);
-  }
-
   /** Ends the event stream after what is queued (FIN), e.g. on unsubscribe or shutdown. */
   finish(): void {
     if (this.closed) return;
     this.closed = true;
     this.release();
-    if (this.stream.writable) this.stream.end();
+    this.output.finish();
   }
 
   /** Ends the event stream at once with an application code (eviction). */
@@ -121,15 +102,15 @@ export class Subscription {
     if (this.closed) return;
     this.closed = true;
     this.release();
-    if (this.stream.writable) this.stream.reset(code);
+    this.output.abort(code);
   }
 
   /** Moves queued frames to the transport while it has room for this stream. */
   pump(): void {
     const q = this.queue;
-    const stream = this.stream;
+    const output = this.output;
     let frame = q.peek();
-    while (frame !== undefined && !this.closed && stream.writableLength <= this.limits.writeAheadBytes) {
+    while (frame !== undefined && !this.closed && output.backlogBytes <= this.limits.writeAheadBytes) {
       q.shift();
       this.send(frame);
       frame = q.peek();
@@ -138,32 +119,10 @@ export class Subscription {
   }
 
   private send(frame: EventFrame): void {
-    if (!this.stream.writable) return;
-    const timing = frame.timing;
-    if (this.timings !== null && timing !== null && frame.firstOffset >= this.liveFrom) {
-      this.sendStamped(timing, this.timings);
-    } else {
-      this.stream.write(frame.bytes);
-    }
+    this.output.write(frame, frame.firstOffset >= this.liveFrom);
     this.stats.deliveredEvents += frame.count;
     this.stats.deliveredBytes += frame.bytes.length;
     this.stats.deliveredFrames++;
-  }
-
-  /** A live frame in its TIMINGS form, with this subscriber's write stamp (apart from send's plain path). */
-  private sendStamped(timing: FrameTiming, timings: HopTimings): void {
-    // The frame in its TIMINGS form, as one buffer: this subscriber's header and stamps written in the
-    // room in front of the shared frame (over its plain header), then the shared body. The transport
-    // copies whatever of the prefix it does not send at once, so the plain header can be put back at once
-    // for other subscribers and the replay log.
-    const stamped = timing.stamped;
-    const header = EVENT_STAMP_BYTES;
-    for (let i = 0; i < HEADER_BYTES; i++) plainHeader[i] = stamped[header + i]!;
-    const writeNs = monotonicNs();
-    writeEventStampPrefix(stamped, plainHeader, timing.sendNs, timing.decodeNs, timing.enqueueNs, writeNs);
-    this.stream.writeTransient(stamped, EVENT_STAMP_PREFIX_BYTES);
-    for (let i = 0; i < HEADER_BYTES; i++) stamped[header + i] = plainHeader[i]!;
-    timings.record(HOP.queue, writeNs - timing.enqueueNs);
   }
 
   private release(): void {

@@ -3,7 +3,7 @@ import {
   FLAG_EVENT_BATCH_OFFSETS,
   HEADER_BYTES,
   writeFrameHeader,
-} from '../wire/index.js';
+} from '../../wire/index.js';
 
 const FLAGS = FLAG_BINARY_EVENT_BATCH_SHARED | FLAG_EVENT_BATCH_OFFSETS;
 // FLX1 header, u64 base offset, u32 count.

@@ -8,7 +8,7 @@
  * one packet made them take turns (measured in docs/benchmarks.md, "Cache": 75k → 142k get/s at 256 B
  * for 8 answers per packet; 16 gave 115k, 4 gave 130k).
  */
-import type { Stream } from '../transport/index.js';
+import type { ByteStream } from './stream-port.js';
 
 export const ANSWERS_PER_PACKET = 8;
 const INITIAL_BYTES = 16 * 1024;
@@ -22,7 +22,7 @@ export class AnswerWriter {
   private reading = false;
 
   constructor(
-    private readonly stream: Stream,
+    private readonly stream: ByteStream,
     /** The stream's send queue is over its mark: stop reading requests until it drains. */
     private readonly onBackedUp: () => void,
   ) {}

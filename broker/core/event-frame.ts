@@ -8,6 +8,16 @@ export interface EventFrame {
   readonly count: number;
   /** Set while timings are on: the batch's stamps, shared like the bytes. */
   readonly timing: FrameTiming | null;
+  /**
+   * The same events as message frames (`event`/`event_batch`), for subscribers that negotiated no binary
+   * batches: made by the first such subscriber, then shared like `bytes`. Null until then.
+   */
+  messages: MessageEncodings | null;
+}
+
+export interface MessageEncodings {
+  json?: Buffer;
+  msgpack?: Buffer;
 }
 
 export interface FrameTiming {
@@ -20,7 +30,7 @@ export interface FrameTiming {
   /**
    * `bytes` with the EVENT_STAMP_BYTES in front of them that the batch builder left free: where a
    * subscriber's TIMINGS header and stamps are written (over the plain header, restored right after) so that
-   * the stamped frame goes to the transport as one buffer. See Subscription.sendStamped.
+   * the stamped frame goes to the transport as one buffer. See EventStreamWriter.writeStamped (broker/quic).
    */
   readonly stamped: Uint8Array;
 }

@@ -1,0 +1,152 @@
+/**
+ * The broker's state and logic, with no transport: streams and their fanout, subscriptions, the publish
+ * budget, the cache, hop timings and counters. The protocol port (broker/quic/) drives it; BrokerNode
+ * (broker/node.ts) puts it behind a QUIC endpoint and an HTTP server; tests drive it with in-memory streams.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../config.js';
+import type { BrokerCore } from './broker-core.js';
+import { CacheStore } from './cache-store.js';
+import { HopTimings } from './hop-timings.js';
+import { PublishBudget } from './publish-budget.js';
+import { TopicRegistry } from './registry.js';
+import { BrokerStats } from './stats.js';
+import type { Subscription, SubscriptionLimits } from './subscription.js';
+import type { Topic } from './topic.js';
+
+const STALL_SWEEP_MS = 250;
+
+export class Broker implements BrokerCore {
+  readonly stats = new BrokerStats();
+  readonly registry: TopicRegistry;
+  readonly budget: PublishBudget;
+  readonly cache: CacheStore;
+  readonly subscriptionLimits: SubscriptionLimits;
+  /** Per-hop histograms; null with FELIX_DISABLE_TIMINGS=1, which removes all stamp work. */
+  readonly timings: HopTimings | null;
+  readonly subscriptions = new Set<Subscription>();
+  draining = false;
+
+  private subscriptionIds = 0;
+  private pendingTopics: Topic[] = [];
+  private flushQueued = false;
+  private readonly flushTopicsBound = (): void => this.flushTopics();
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly config: BrokerConfig,
+    readonly log: Logger,
+  ) {
+    this.budget = new PublishBudget(config.brokerPublishInflightBytes, config.brokerPublishConnInflightBytes);
+    this.timings = config.disableTimings ? null : new HopTimings();
+    this.registry = new TopicRegistry(
+      {
+        autoCreate: config.autoCreateStreams,
+        tenants: config.tenants,
+        replayCapacity: config.streamReplayCapacity,
+        batching: {
+          // Felix: FELIX_FANOUT_BATCH <= 1 means one frame per event; otherwise it caps the batch too.
+          maxEvents: config.fanoutBatch <= 1 ? 1 : Math.min(config.eventBatchMaxEvents, config.fanoutBatch),
+          maxBytes: config.eventBatchMaxBytes,
+          gapMs: config.fanoutBatch <= 1 ? 0 : config.eventBatchMaxDelayUs / 1000,
+        },
+      },
+      this.stats,
+      (t) => this.scheduleTopic(t),
+      this.budget,
+      this.timings,
+    );
+    this.cache = new CacheStore(config, this.registry);
+    this.subscriptionLimits = {
+      queueCapacity: config.subQueueCapacity,
+      policy: config.subQueuePolicy,
+      maxDrops: config.slowSubMaxDrops,
+      maxFullMs: config.slowSubMaxFullMs,
+      // FELIX_EVENT_SEND_WINDOW: what the transport may hold for one subscriber beyond what quiche accepted;
+      // the rest waits in the subscriber's queue, where the queue policy applies.
+      writeAheadBytes: config.eventSendWindow,
+    };
+  }
+
+  /** Starts the background work: slow-subscriber sweeps and cache expiry. */
+  start(): void {
+    this.sweepTimer = setInterval(() => this.sweep(), STALL_SWEEP_MS);
+    this.sweepTimer.unref();
+    this.cache.start();
+  }
+
+  stop(): void {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    this.cache.stop();
+  }
+
+  nextSubscriptionId(): number {
+    return ++this.subscriptionIds;
+  }
+
+  subscriptionOpened(sub: Subscription): void {
+    this.subscriptions.add(sub);
+    this.stats.subscriptionsOpened++;
+  }
+
+  subscriptionClosed(sub: Subscription): void {
+    if (this.subscriptions.delete(sub)) this.stats.subscriptionsClosed++;
+  }
+
+  /** Whether every subscriber's queue and output are empty. */
+  get delivered(): boolean {
+    for (const sub of this.subscriptions) if (!sub.idle) return false;
+    return true;
+  }
+
+  /** Events queued for subscribers, summed, and the deepest single queue. */
+  queueDepth(): { total: number; max: number } {
+    let total = 0;
+    let max = 0;
+    for (const sub of this.subscriptions) {
+      total += sub.queue.depth;
+      if (sub.queue.depth > max) max = sub.queue.depth;
+    }
+    return { total, max };
+  }
+
+  /** Cuts every batch being built now, whatever its coalescing delay (shutdown). */
+  flushAll(): void {
+    this.flushTopics(true);
+  }
+
+  private scheduleTopic(topic: Topic): void {
+    if (topic.scheduled) return;
+    topic.scheduled = true;
+    this.pendingTopics.push(topic);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      // After the transport's flush that delivered these publishes returns: everything read in one poll
+      // batch lands in one frame per stream.
+      process.nextTick(this.flushTopicsBound);
+    }
+  }
+
+  private flushTopics(force = false): void {
+    this.flushQueued = false;
+    const topics = this.pendingTopics;
+    this.pendingTopics = [];
+    const now = performance.now();
+    for (const t of topics) {
+      if (t.flushIfQuiet(now, force)) t.scheduled = false;
+      else this.pendingTopics.push(t);
+    }
+    if (this.pendingTopics.length !== 0 && !this.flushQueued) {
+      // Still inside a coalescing gap: look again on the next loop turn, after new I/O had its chance.
+      this.flushQueued = true;
+      setImmediate(this.flushTopicsBound);
+    }
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const sub of this.subscriptions) sub.checkStall(now);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * What the broker's core needs from the outside, as interfaces: the protocol port (broker/quic/) implements
+ * them over QUIC streams, tests implement them in memory. Nothing here knows of sockets or the transport.
+ */
+import type { ErrorCode, Message, MessageOf } from '../../wire/index.js';
+import type { EventFrame } from './event-frame.js';
+
+export type CacheRequest = MessageOf<'cache_put'> | MessageOf<'cache_get'> | MessageOf<'cache_delete'>;
+
+/** Where a request's answer goes: the stream it came on, which encodes it as its client negotiated. */
+export interface ReplyTarget {
+  send(message: Message): void;
+  /** An `error` answering the request `requestId` (when it had one). */
+  sendError(message: string, code: ErrorCode, requestId?: number): void;
+  /** cache_value for `request` (its address and request_id) holding `value`, null for none. */
+  sendCacheValue(request: CacheRequest, value: Uint8Array | null): void;
+  /** The answer to a stored put: cache_ok, or Felix's plain ok to a put without request_id. */
+  sendCacheOk(requestId: number | undefined): void;
+}
+
+/** Serves cache requests; answers through `target`, each as it completes, matched by request_id. */
+export interface CacheService {
+  handle(request: CacheRequest, tenant: string, target: ReplyTarget): void;
+}
+
+/**
+ * Where one subscriber's events go. The core decides which frames a subscriber gets and when (queue,
+ * policy, write-ahead); the output decides how they look on the wire (the encodings its client negotiated).
+ */
+export interface EventOutput {
+  /** Bytes handed to write() that the transport has not yet taken. */
+  readonly backlogBytes: number;
+  /** Set by the subscription: called when the backlog fell back under the write-ahead after a write. */
+  onDrain: (() => void) | null;
+  /** Sends one shared frame. `live`: a frame published after the subscription started (not replay). */
+  write(frame: EventFrame, live: boolean): void;
+  /** Ends the event stream after what was written (FIN). */
+  finish(): void;
+  /** Ends the event stream at once with an application code. */
+  abort(code: number): void;
+}

@@ -1,0 +1,132 @@
+/**
+ * One client connection: its streams, subscriptions and share of the publish budget, and the guard that
+ * keeps a broker bug met on this connection from reaching any other.
+ */
+import {
+  CONNECTION_CODE_INTERNAL_ERROR,
+  STREAM_CODE_PROTOCOL_ERROR,
+  STREAM_CODE_SLOW_SUBSCRIBER,
+} from '../../wire/index.js';
+import type { BrokerCore } from '../core/broker-core.js';
+import type { EventOutput } from '../core/ports.js';
+import { BudgetAccount } from '../core/publish-budget.js';
+import { Subscription } from '../core/subscription.js';
+import type { Topic } from '../core/topic.js';
+import type { SubscribeHandler } from './subscribe-handler.js';
+import { StreamSession } from './stream-session.js';
+import type { ByteStream, PeerConnection } from './stream-port.js';
+
+export class ConnectionSession {
+  readonly account = new BudgetAccount();
+  private readonly streams = new Set<StreamSession>();
+  private readonly subscriptions = new Map<number, { sub: Subscription; owner: SubscribeHandler }>();
+  private closed = false;
+
+  constructor(
+    private readonly core: BrokerCore,
+    readonly connection: PeerConnection,
+    /**
+     * The client runs on this host, so its monotonic clock is ours and differences of its stamps and ours
+     * are latencies. Across hosts they would be a difference of two clocks, which is reported nowhere.
+     */
+    readonly sameHost: boolean,
+  ) {}
+
+  get subscriptionCount(): number {
+    return this.subscriptions.size;
+  }
+
+  get allSubscriptions(): IterableIterator<{ sub: Subscription }> {
+    return this.subscriptions.values();
+  }
+
+  hasSubscription(id: number): boolean {
+    return this.subscriptions.has(id);
+  }
+
+  /** A subscription id the broker picks: unique on this connection, even beside ids clients chose. */
+  freeSubscriptionId(): number {
+    let id = this.core.nextSubscriptionId();
+    while (this.subscriptions.has(id)) id = this.core.nextSubscriptionId();
+    return id;
+  }
+
+  openEventStream(): ByteStream {
+    return this.connection.openStream(false);
+  }
+
+  addSubscription(id: number, topic: Topic, output: EventOutput, owner: SubscribeHandler): Subscription {
+    const sub = new Subscription(
+      id,
+      topic,
+      output,
+      this.core.subscriptionLimits,
+      this.core.stats,
+      (s, reason) => this.evict(s, reason),
+    );
+    this.subscriptions.set(id, { sub, owner });
+    this.core.subscriptionOpened(sub);
+    return sub;
+  }
+
+  /** Ends a subscription: gracefully (FIN after what is queued) or at once. */
+  dropSubscription(sub: Subscription, graceful: boolean): void {
+    if (!this.subscriptions.delete(sub.id)) return;
+    if (graceful) sub.finish();
+    else sub.abort(STREAM_CODE_SLOW_SUBSCRIBER);
+    this.core.subscriptionClosed(sub);
+  }
+
+  /** A stream finished; forget it. */
+  streamEnded(stream: StreamSession): void {
+    this.streams.delete(stream);
+  }
+
+  /** A stream the client opened. */
+  onStream(stream: ByteStream): void {
+    if (!stream.bidirectional) {
+      // Clients publish on bidirectional streams only; a unidirectional one has nowhere to send acks or
+      // errors, so refuse it outright.
+      stream.stop(STREAM_CODE_PROTOCOL_ERROR);
+      return;
+    }
+    this.streams.add(new StreamSession(this.core, this, stream));
+  }
+
+  /**
+   * Last resort, for what no handler expected (a broker bug, never a peer's input, which every handler
+   * answers itself): log it, count it, close this connection alone and release what it held.
+   */
+  internalError(err: unknown): void {
+    this.core.stats.internalErrors++;
+    this.core.log.error(
+      { err, remote: this.connection.remote },
+      'internal error serving a connection; closing it',
+    );
+    if (this.closed) return;
+    this.connection.close(CONNECTION_CODE_INTERNAL_ERROR, 'internal error');
+    this.dispose();
+  }
+
+  /** The connection ended: release everything without writing. */
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.streams) s.dispose();
+    this.streams.clear();
+    for (const { sub } of this.subscriptions.values()) {
+      sub.abort(0);
+      this.core.subscriptionClosed(sub);
+    }
+    this.subscriptions.clear();
+  }
+
+  private evict(sub: Subscription, reason: string): void {
+    const entry = this.subscriptions.get(sub.id);
+    if (entry === undefined) return;
+    this.core.stats.noteDisconnect('slow_subscriber');
+    this.core.log.warn({ subscription: sub.id, stream: sub.topic.name, reason }, 'evicting slow subscriber');
+    this.dropSubscription(sub, false);
+    entry.owner.evicted(sub, reason);
+  }
+}

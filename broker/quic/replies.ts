@@ -1,0 +1,100 @@
+/**
+ * The answers of one client stream, in the encoding its auth negotiated: MessagePack or JSON messages, and
+ * `code` on errors only for a client that offered ERROR_CODES (as Felix does). Everything goes through the
+ * stream's AnswerWriter, so the answers to one read share a write.
+ */
+import {
+  encodeBinaryPublishAck,
+  encodeMessage,
+  type ErrorCode,
+  type MessageOf,
+  type Message,
+  type PublishErrorMessage,
+} from '../../wire/index.js';
+import {
+  cacheOkFrameBytes,
+  cacheValueFrameBytes,
+  measureAddress,
+  writeCacheOkFrame,
+  writeCacheValueFrame,
+  type AddressLengths,
+} from '../../wire/cache-frames.js';
+import type { CacheRequest, ReplyTarget } from '../core/ports.js';
+import type { AnswerWriter } from './answer-writer.js';
+import type { ByteStream } from './stream-port.js';
+
+/** How an acked publish is answered: the binary ack (0x10) for binary batches, messages otherwise. */
+export type AckForm = 'binary' | 'message';
+
+export class Replies implements ReplyTarget {
+  /** Messages go as MessagePack (both sides offered 0x40). */
+  msgpack = false;
+  /** The client offered ERROR_CODES: errors carry `code`. */
+  errorCodes = false;
+  private readonly addressLengths: AddressLengths = { tenant: 0, namespace: 0, cache: 0, key: 0 };
+
+  constructor(
+    private readonly stream: ByteStream,
+    private readonly answers: AnswerWriter,
+  ) {}
+
+  send(message: Message): void {
+    if (this.stream.writable) this.answers.append(encodeMessage(message, { msgpack: this.msgpack }));
+  }
+
+  sendError(message: string, code: ErrorCode, requestId?: number): void {
+    const reply: MessageOf<'error'> = { type: 'error', message };
+    if (this.errorCodes) reply.code = code;
+    if (requestId !== undefined) reply.request_id = requestId;
+    this.send(reply);
+  }
+
+  publishOk(requestId: number, form: AckForm): void {
+    if (!this.stream.writable) return;
+    const ok: Message = { type: 'publish_ok', request_id: requestId };
+    this.answers.append(
+      form === 'binary' ? encodeBinaryPublishAck(ok) : encodeMessage(ok, { msgpack: this.msgpack }),
+    );
+  }
+
+  publishError(requestId: number, message: string, code: ErrorCode, form: AckForm): void {
+    if (!this.stream.writable) return;
+    const err: PublishErrorMessage = { type: 'publish_error', request_id: requestId, message };
+    if (this.errorCodes) err.code = code;
+    // The binary ack has no room for a code: a client that takes codes gets the message form instead.
+    const binary = form === 'binary' && !this.errorCodes;
+    this.answers.append(binary ? encodeBinaryPublishAck(err) : encodeMessage(err, { msgpack: this.msgpack }));
+  }
+
+  sendCacheValue(request: CacheRequest, value: Uint8Array | null): void {
+    if (!this.msgpack) {
+      const reply: Message = {
+        type: 'cache_value',
+        tenant_id: request.tenant_id,
+        namespace: request.namespace,
+        cache: request.cache,
+        key: request.key,
+        value,
+      };
+      if (request.request_id !== undefined) reply.request_id = request.request_id;
+      this.send(reply);
+      return;
+    }
+    if (!this.stream.writable) return;
+    const lengths = this.addressLengths;
+    measureAddress(request, lengths);
+    const answers = this.answers;
+    const at = answers.reserve(cacheValueFrameBytes(lengths, value, request.request_id));
+    answers.commit(writeCacheValueFrame(answers.buffer, at, request, lengths, value));
+  }
+
+  sendCacheOk(requestId: number | undefined): void {
+    if (requestId === undefined) this.send({ type: 'ok' });
+    else if (!this.msgpack) this.send({ type: 'cache_ok', request_id: requestId });
+    else if (this.stream.writable) {
+      const answers = this.answers;
+      const at = answers.reserve(cacheOkFrameBytes(requestId));
+      answers.commit(writeCacheOkFrame(answers.buffer, at, requestId));
+    }
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The narrow view of a QUIC stream and connection that the protocol sessions are written against.
+ * transport/'s Stream and Connection implement it as they are; the engine tests drive the very same session
+ * code with in-memory streams, without sockets.
+ */
+
+/** One stream: bytes in through handlers set once, bytes out with backpressure. */
+export interface ByteStream {
+  /** Received bytes; `chunk` is valid only during the call. */
+  onData: ((chunk: Buffer, fin: boolean) => void) | null;
+  onDrain: (() => void) | null;
+  onReset: ((code: number) => void) | null;
+  onStopSending: ((code: number) => void) | null;
+  /** Queued bytes beyond which write() returns false. */
+  highWaterMark: number;
+  readonly bidirectional: boolean;
+  readonly writable: boolean;
+  /** Bytes written that the transport has not yet handed to the network. */
+  readonly writableLength: number;
+  /** Writes bytes kept by reference; false: wait for onDrain. */
+  write(data: Uint8Array, fin?: boolean): boolean;
+  /** Writes bytes whose first `transientBytes` the caller reuses as soon as this returns. */
+  writeTransient(data: Uint8Array, transientBytes?: number): boolean;
+  /** FIN after everything written. */
+  end(data?: Uint8Array): boolean;
+  /** Abandons the sending side with an application code (RESET_STREAM). */
+  reset(code: number): void;
+  /** Asks the peer to stop sending, with an application code (STOP_SENDING). */
+  stop(code: number): void;
+  /** Leaves received bytes unread, so flow control holds the peer back. */
+  pause(): void;
+  resume(): void;
+  /** Puts what was written so far on the wire now. */
+  sendNow(): void;
+}
+
+/** One client connection, as the sessions see it. The streams the client opens are handed to the session. */
+export interface PeerConnection {
+  readonly remote: { readonly host: string; readonly port: number };
+  /** Opens a broker-initiated stream (unidirectional for events). */
+  openStream(bidirectional: boolean): ByteStream;
+  /** Closes the connection with an application code and a reason. */
+  close(code: number, reason: string): void;
+}

@@ -1,0 +1,105 @@
+/**
+ * The subscriptions made on one client stream (its control stream): checks, replay, the broker-opened event
+ * stream in the encoding the client negotiated, and the end of each subscription with its control stream.
+ */
+import type { MessageOf } from '../../wire/index.js';
+import type { BrokerCore } from '../core/broker-core.js';
+import type { EventFrame } from '../core/event-frame.js';
+import type { Subscription } from '../core/subscription.js';
+import type { ConnectionSession } from './connection-session.js';
+import type { EventEncoding } from './event-encoding.js';
+import { EventStreamWriter } from './event-writer.js';
+import { tenantRefusal } from './publish-handler.js';
+import type { Replies } from './replies.js';
+import type { ByteStream } from './stream-port.js';
+
+export class SubscribeHandler {
+  private readonly subscriptions: Subscription[] = [];
+
+  constructor(
+    private readonly core: BrokerCore,
+    private readonly session: ConnectionSession,
+    private readonly replies: Replies,
+  ) {}
+
+  subscribe(m: MessageOf<'subscribe'>, tenant: string, encoding: EventEncoding): void {
+    const core = this.core;
+    const replies = this.replies;
+    if (core.draining) {
+      replies.sendError('broker is draining for shutdown', 'draining');
+      return;
+    }
+    if (m.tenant_id !== tenant) {
+      replies.sendError(tenantRefusal(tenant, m.tenant_id), 'forbidden');
+      return;
+    }
+    if (this.session.subscriptionCount >= core.config.maxSubscriptionsPerConn) {
+      replies.sendError('max subscriptions per connection exceeded', 'limit_exceeded');
+      return;
+    }
+    const found = core.registry.topic(m.tenant_id, m.namespace, m.stream);
+    if (!found.ok) {
+      replies.sendError(found.message, found.code);
+      return;
+    }
+    const topic = found.value;
+    const id = m.subscription_id ?? this.session.freeSubscriptionId();
+    if (this.session.hasSubscription(id)) {
+      replies.sendError(`subscription_id ${id} is already in use on this connection`, 'invalid_request');
+      return;
+    }
+    const start = m.start ?? 'latest';
+    let replay: readonly EventFrame[] | undefined;
+    if (start === 'earliest' || typeof start === 'object') {
+      const from = start === 'earliest' ? topic.log.oldest : start.offset;
+      const r = topic.log.replayFrom(from);
+      if (!r.ok) {
+        replies.send({
+          type: 'subscribe_cursor_error',
+          reason: r.error,
+          requested: from,
+          available: r.error === 'too_old' ? r.oldest : r.next,
+        });
+        return;
+      }
+      replay = r.frames;
+    }
+    let events: ByteStream;
+    try {
+      events = this.session.openEventStream();
+    } catch (err) {
+      replies.sendError(`cannot open the event stream: ${(err as Error).message}`, 'limit_exceeded');
+      return;
+    }
+    const writer = new EventStreamWriter(
+      events,
+      id,
+      topic,
+      encoding,
+      encoding.timings ? core.timings : null,
+      core.subscriptionLimits.writeAheadBytes,
+    );
+    const sub = this.session.addSubscription(id, topic, writer, this);
+    this.subscriptions.push(sub);
+    replies.send({ type: 'subscribed', subscription_id: id });
+    if (replay !== undefined) sub.replay(replay);
+    topic.addSubscriber(sub);
+  }
+
+  /** Broker side of an eviction: tell the subscriber why on its control stream. */
+  evicted(sub: Subscription, reason: string): void {
+    const i = this.subscriptions.indexOf(sub);
+    if (i >= 0) this.subscriptions.splice(i, 1);
+    // Written only while the control stream is open (Replies checks).
+    this.replies.sendError(`subscription ${sub.id} evicted: ${reason}`, 'limit_exceeded');
+  }
+
+  /**
+   * The control stream ended: its subscriptions end too — `graceful`ly (after what was queued for them)
+   * when the client closed it, at once when the connection is gone.
+   */
+  endAll(graceful: boolean): void {
+    for (const sub of this.subscriptions) this.session.dropSubscription(sub, graceful);
+    this.subscriptions.length = 0;
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * Application error codes that travel in QUIC frames rather than in FLX1 frames: RESET_STREAM and
+ * STOP_SENDING codes on streams, and CONNECTION_CLOSE codes. One list for broker and client, documented in
+ * docs/protocol.md ("Stream and connection codes").
+ */
+
+/** Broker → client, on a stream: the stream broke the protocol (bad framing, no auth first, a unidirectional stream). */
+export const STREAM_CODE_PROTOCOL_ERROR = 0x101;
+/** Broker → client, on an event stream: the subscriber was evicted (slow subscriber). */
+export const STREAM_CODE_SLOW_SUBSCRIBER = 0x102;
+/** Broker → client, on a stream: the broker is shutting down. */
+export const STREAM_CODE_SHUTDOWN = 0x103;
+/** Client → broker, on a stream: the broker sent something the client cannot decode. */
+export const STREAM_CODE_CLIENT_PROTOCOL_ERROR = 0x201;
+/** Client → broker, on a stream: the client abandons the stream (unsubscribe, close). */
+export const STREAM_CODE_CLIENT_GONE = 0x202;
+
+/** CONNECTION_CLOSE: a graceful close (shutdown, idle); the reason text says why. */
+export const CONNECTION_CODE_NO_ERROR = 0x0;
+/** CONNECTION_CLOSE: the broker hit an unexpected error serving this connection and closed it alone. */
+export const CONNECTION_CODE_INTERNAL_ERROR = 0x1;
