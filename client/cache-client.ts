@@ -6,7 +6,7 @@
  */
 import { FEATURE_CACHE_DELETE, HEADER_BYTES, supportsFeature } from '../wire/index.js';
 import type { CacheDispatcher } from './cache-dispatcher.js';
-import { CacheTarget, encodeCacheLookup, encodeCachePut } from './cache-encoding.js';
+import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../wire/cache-request-writer.js';
 import { CacheDeleteReply, CacheGetReply, CachePutReply, type CacheReply } from './cache-reply.js';
 import { FelixError, toFelixError } from './errors.js';
 import type { Negotiated } from './negotiation.js';

@@ -5,7 +5,7 @@
  * however it settles (answer, error, timeout, stream lost), so the in-flight bound cannot leak.
  */
 import type { DecodedFrame } from '../wire/index.js';
-import type { CacheOp, CacheTarget } from './cache-encoding.js';
+import type { CacheOp, CacheTarget } from '../wire/cache-request-writer.js';
 import { FelixError, brokerError } from './errors.js';
 import type { Settleable } from './pending-requests.js';
 

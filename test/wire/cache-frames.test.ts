@@ -1,6 +1,6 @@
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../../client/cache-encoding.js';
+import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../../wire/cache-request-writer.js';
 import {
   cacheOkFrameBytes,
   cacheValueFrameBytes,

@@ -1,12 +1,14 @@
 /**
- * Cache request frames, encoded once, straight into the buffer that is sent. With MessagePack (flag 0x40)
+ * Cache request frames as a client writes them, encoded once, straight into the buffer that is sent. With MessagePack (flag 0x40)
  * the frame is written by hand: the part every request to one cache shares (type, tenant, namespace,
  * cache, the "key" field name) is encoded once per cache and copied in, then the key, the value as raw
  * bytes, the request id and the TTL follow. The bytes are exactly what encodeMessage would produce (the
  * tests compare them), without the intermediate object, the msgpackr pass and the copy into a frame.
  * Towards a JSON-only broker the generic codec is used: that path is for compatibility, not speed.
  */
-import { FLAG_MSGPACK, HEADER_BYTES, allocateFrame, encodeMessage } from '../wire/index.js';
+import { encodeMessage } from './codec.js';
+import { FLAG_MSGPACK } from './flags.js';
+import { HEADER_BYTES, allocateFrame } from './frame.js';
 import {
   NIL,
   binHeaderBytes,
@@ -16,7 +18,7 @@ import {
   writeBinHeader,
   writeStr,
   writeUint,
-} from '../wire/msgpack-bytes.js';
+} from './msgpack-bytes.js';
 
 export type CacheOp = 'cache_put' | 'cache_get' | 'cache_delete';
 

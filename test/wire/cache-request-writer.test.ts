@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../../client/cache-encoding.js';
+import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../../wire/cache-request-writer.js';
 import { FLAG_MSGPACK, decodeWholeFrame, encodeMessage, type Message } from '../../wire/index.js';
 
 const target = new CacheTarget('t1', 'default', 'primary');
