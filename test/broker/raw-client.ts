@@ -41,11 +41,19 @@ export async function connectRaw(
 /** A stream whose every decoded frame (or wire error) lands in `frames`. */
 export class RawStream {
   readonly frames: (DecodedFrame | WireError)[] = [];
+  /** The header flags of each frame in `frames` (-1 for a wire error). */
+  readonly flags: number[] = [];
   ended = false;
   resetCode: number | null = null;
   private readonly decoder = new FrameDecoder({
-    onFrame: (flags, payload) => this.frames.push(decodeFramePayload(flags, Buffer.from(payload))),
-    onError: (e) => this.frames.push(e),
+    onFrame: (flags, payload) => {
+      this.flags.push(flags);
+      this.frames.push(decodeFramePayload(flags, Buffer.from(payload)));
+    },
+    onError: (e) => {
+      this.flags.push(-1);
+      this.frames.push(e);
+    },
   });
 
   constructor(readonly stream: Stream) {
