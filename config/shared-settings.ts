@@ -29,8 +29,9 @@ export const sharedSettings = {
     min: 4 * KiB,
     max: MAX_FRAME_LIMIT,
     doc:
-      'Largest FLX1 frame payload accepted on any stream. A peer announcing a longer frame gets an error and ' +
-      'its stream is closed instead of making this process allocate the announced length. Publish chunks, ' +
+      'Largest FLX1 frame payload accepted on any stream. A longer frame is refused from its header: its ' +
+      'payload is read and discarded without being buffered, the sender gets an error (limit_exceeded) and ' +
+      'the stream carries on with the next frame. Publish chunks, ' +
       'event batches and cache values must fit in it with room for their envelope (see the rules below). ' +
       'Keep it equal on broker and clients: a frame one side may send and the other refuses is lost.',
   }),
