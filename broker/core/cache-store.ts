@@ -5,9 +5,14 @@ import type { CacheRequest, CacheService, ReplyTarget } from './ports.js';
 /**
  * Bytes an entry costs beyond its key and value: the entry object, its Map slot, the key string's
  * header, the value's Buffer object, the heap slot when it has a TTL. bench/broker/cache-entry-overhead.ts
- * measured 346 B without TTL and 371 B with one (200k entries, Node 20); rounded up so the bound holds.
+ * measured 356 B without TTL and 385 B with one (200k entries, Node 20, with the heap's deadline slot);
+ * rounded up so the bound holds.
  */
-export const ENTRY_OVERHEAD_BYTES = 384;
+export const ENTRY_OVERHEAD_BYTES = 400;
+
+// Below this many nodes the expiry heap is never compacted: not worth a pass.
+const HEAP_COMPACT_MIN = 1024;
+const NO_VALUE = Buffer.alloc(0);
 
 interface Entry {
   readonly key: string;
@@ -15,6 +20,8 @@ interface Entry {
   /** performance.now() deadline, Infinity without TTL. */
   expiresAt: number;
   bytes: number;
+  /** Bumped whenever the entry gets a deadline: only the heap node carrying the current one is live. */
+  deadline: number;
   // LRU list: head is the most recently used.
   newer: Entry | null;
   older: Entry | null;
@@ -32,6 +39,7 @@ export class CacheStore implements CacheService {
   /** Min-heap of (deadline, entry) for active expiry; stale nodes are skipped when popped. */
   private readonly heapAt: number[] = [];
   private readonly heapEntry: Entry[] = [];
+  private readonly heapDeadline: number[] = [];
   private timer: NodeJS.Timeout | null = null;
 
   bytes = 0;
@@ -57,6 +65,11 @@ export class CacheStore implements CacheService {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Nodes in the expiry heap, stale ones included: at most twice the entries (or a small constant). */
+  get expiryQueueLength(): number {
+    return this.heapAt.length;
   }
 
   start(): void {
@@ -145,13 +158,15 @@ export class CacheStore implements CacheService {
       entry.bytes = bytes;
       this.touch(entry);
     } else {
-      entry = { key, value: copy, expiresAt, bytes, newer: null, older: null };
+      entry = { key, value: copy, expiresAt, bytes, deadline: 0, newer: null, older: null };
       this.entries.set(key, entry);
       this.bytes += bytes;
       this.linkNewest(entry);
     }
-    if (expiresAt !== Infinity) this.heapPush(expiresAt, entry);
+    if (expiresAt !== Infinity) this.heapPush(expiresAt, entry, ++entry.deadline);
     this.evictOverBound(entry);
+    if (this.heapAt.length > HEAP_COMPACT_MIN && this.heapAt.length > 2 * this.entries.size)
+      this.compactHeap();
   }
 
   get(key: string): Buffer | null {
@@ -175,13 +190,14 @@ export class CacheStore implements CacheService {
   delete(key: string): Buffer | null {
     const entry = this.entries.get(key);
     if (entry === undefined) return null;
+    const value = entry.value;
     this.remove(entry);
     if (entry.expiresAt !== Infinity && entry.expiresAt <= this.now()) {
       this.expirations++;
       return null;
     }
     this.deletes++;
-    return entry.value;
+    return value;
   }
 
   /** Removes at most `budget` expired entries, soonest deadline first. */
@@ -189,10 +205,10 @@ export class CacheStore implements CacheService {
     const now = this.now();
     let removed = 0;
     while (removed < budget && this.heapAt.length !== 0 && this.heapAt[0]! <= now) {
-      const at = this.heapAt[0]!;
+      const live = this.isLive(0);
       const entry = this.heapPop();
       // Stale node: the entry was removed, replaced or given another deadline since.
-      if (this.entries.get(entry.key) !== entry || entry.expiresAt !== at) continue;
+      if (!live) continue;
       this.remove(entry);
       this.expirations++;
       removed++;
@@ -213,6 +229,9 @@ export class CacheStore implements CacheService {
     this.entries.delete(entry.key);
     this.bytes -= entry.bytes;
     this.unlink(entry);
+    // The expiry heap may still point at the entry until its deadline: it must not keep the value alive,
+    // or evicted and deleted values would escape FELIX_CACHE_MAX_BYTES for as long as their TTL.
+    entry.value = NO_VALUE;
   }
 
   private touch(entry: Entry): void {
@@ -238,43 +257,94 @@ export class CacheStore implements CacheService {
     entry.older = null;
   }
 
-  private heapPush(at: number, entry: Entry): void {
+  /**
+   * Drops heap nodes whose entry is gone or has another deadline since (replaced, deleted, evicted). Run
+   * when the heap holds more than twice the live entries, so its memory stays proportional to what the
+   * cache holds, whatever the TTLs; amortised O(1) per put.
+   */
+  private compactHeap(): void {
+    const at = this.heapAt;
+    const entries = this.heapEntry;
+    const deadlines = this.heapDeadline;
+    let n = 0;
+    for (let i = 0; i < at.length; i++) {
+      if (!this.isLive(i)) continue;
+      at[n] = at[i]!;
+      entries[n] = entries[i]!;
+      deadlines[n] = deadlines[i]!;
+      n++;
+    }
+    at.length = n;
+    entries.length = n;
+    deadlines.length = n;
+    // Heapify bottom-up.
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  /** Whether heap node `i` carries its entry's current deadline (the entry still being stored). */
+  private isLive(i: number): boolean {
+    const entry = this.heapEntry[i]!;
+    return this.entries.get(entry.key) === entry && entry.deadline === this.heapDeadline[i];
+  }
+
+  private siftDown(start: number): void {
     const a = this.heapAt;
     const e = this.heapEntry;
+    const d = this.heapDeadline;
+    const n = a.length;
+    const at = a[start]!;
+    const entry = e[start]!;
+    const deadline = d[start]!;
+    let i = start;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && a[child + 1]! < a[child]!) child++;
+      if (a[child]! >= at) break;
+      a[i] = a[child]!;
+      e[i] = e[child]!;
+      d[i] = d[child]!;
+      i = child;
+    }
+    a[i] = at;
+    e[i] = entry;
+    d[i] = deadline;
+  }
+
+  private heapPush(at: number, entry: Entry, deadline: number): void {
+    const a = this.heapAt;
+    const e = this.heapEntry;
+    const d = this.heapDeadline;
     let i = a.length;
     a.push(at);
     e.push(entry);
+    d.push(deadline);
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (a[parent]! <= at) break;
       a[i] = a[parent]!;
       e[i] = e[parent]!;
+      d[i] = d[parent]!;
       i = parent;
     }
     a[i] = at;
     e[i] = entry;
+    d[i] = deadline;
   }
 
   private heapPop(): Entry {
     const a = this.heapAt;
     const e = this.heapEntry;
+    const d = this.heapDeadline;
     const top = e[0]!;
     const lastAt = a.pop()!;
     const lastEntry = e.pop()!;
-    const n = a.length;
-    if (n === 0) return top;
-    let i = 0;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && a[child + 1]! < a[child]!) child++;
-      if (a[child]! >= lastAt) break;
-      a[i] = a[child]!;
-      e[i] = e[child]!;
-      i = child;
-    }
-    a[i] = lastAt;
-    e[i] = lastEntry;
+    const lastDeadline = d.pop()!;
+    if (a.length === 0) return top;
+    a[0] = lastAt;
+    e[0] = lastEntry;
+    d[0] = lastDeadline;
+    this.siftDown(0);
     return top;
   }
 }

@@ -74,4 +74,27 @@ describe('CacheStore', () => {
     s.put('key', Buffer.alloc(10), null);
     expect(s.bytes).toBe(3 + 10 + ENTRY_OVERHEAD_BYTES);
   });
+
+  it('keeps neither evicted values nor an unbounded expiry heap when TTL puts overflow the byte cap', () => {
+    const { s } = store(64 * 1024);
+    const value = Buffer.alloc(1024, 7);
+    // An hour's TTL: nothing expires during the test, so only eviction and compaction can bound the heap.
+    for (let i = 0; i < 20_000; i++) s.put(`key-${i}`, value, 3_600_000);
+    expect(s.bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(s.evictions).toBeGreaterThan(19_000);
+    expect(s.expiryQueueLength).toBeLessThanOrEqual(Math.max(1024, 2 * s.size) + 1);
+    // Replacing one key again and again is the same story.
+    for (let i = 0; i < 5_000; i++) s.put('hot', value, 3_600_000);
+    expect(s.expiryQueueLength).toBeLessThanOrEqual(Math.max(1024, 2 * s.size) + 1);
+    expect(s.get('hot')?.length).toBe(1024);
+  });
+
+  it('still expires soonest first after a compaction', () => {
+    const { s, clock } = store(1 << 30);
+    for (let i = 0; i < 3000; i++) s.put(`k${i % 1000}`, Buffer.from('v'), 10_000 - (i % 1000));
+    clock.t = 9_500;
+    // Deadlines 9001..10000 for the live keys: exactly those at or below 9,500 go.
+    expect(s.expireSome(10_000)).toBe(500);
+    expect(s.size).toBe(500);
+  });
 });
