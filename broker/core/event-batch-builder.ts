@@ -6,6 +6,7 @@ import {
 } from '../../wire/index.js';
 
 const FLAGS = FLAG_BINARY_EVENT_BATCH_SHARED | FLAG_EVENT_BATCH_OFFSETS;
+const NO_SLAB = Buffer.alloc(0);
 // FLX1 header, u64 base offset, u32 count.
 const PREFIX_BYTES = HEADER_BYTES + 8 + 4;
 
@@ -32,7 +33,9 @@ export class EventBatchBuilder {
     private readonly slabBytes = 256 * 1024,
     readonly headroom = 0,
   ) {
-    this.slab = Buffer.allocUnsafeSlow(slabBytes);
+    // The first slab comes with the first event: a stream that is named but never published to (or an
+    // auto-created one nobody uses) costs no buffer.
+    this.slab = NO_SLAB;
   }
 
   add(payload: Uint8Array): void {
