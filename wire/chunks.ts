@@ -81,6 +81,13 @@ export class PublishChunkAssembler {
     return this.pending.size;
   }
 
+  /** Payload bytes held by the publishes in progress. */
+  get heldBytes(): number {
+    let held = 0;
+    for (const p of this.pending.values()) held += p.received;
+    return held;
+  }
+
   /**
    * Takes the next chunk (its payload is copied, so it may be a transient view). Returns the complete
    * publish when this chunk was its last, otherwise undefined. A chunk that breaks the sequence throws a

@@ -108,17 +108,16 @@ export class PublishHandler {
       whole = this.chunks.accept(m);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
-      this.refuse(reply, 'message', err.message, 'invalid_request');
+      // The broken publish was dropped: what its earlier pieces held is free again.
+      this.chargeHeldChunks();
+      this.refuse(err.requestId ?? reply, 'message', err.message, 'invalid_request');
       return;
     }
     // Reassembly holds the pieces: they count against the in-flight budget until the publish completes.
     // The stream is never paused mid-publish (its own last chunk is what frees the budget); unacked
     // publishes feel backpressure once complete, in publish().
-    budget.charge(this.account, m.payload.length);
-    this.chunkBytes += m.payload.length;
+    this.chargeHeldChunks();
     if (whole === undefined) return;
-    budget.release(this.account, whole.payload.length);
-    this.chunkBytes -= whole.payload.length;
     this.publish(
       whole.tenant_id,
       whole.namespace,
@@ -129,6 +128,15 @@ export class PublishHandler {
       'message',
       0,
     );
+  }
+
+  /** Charges (or releases) the budget so that it holds exactly what reassembly holds. */
+  private chargeHeldChunks(): void {
+    const held = this.chunks!.heldBytes;
+    const change = held - this.chunkBytes;
+    if (change > 0) this.core.budget.charge(this.account, change);
+    else if (change < 0) this.core.budget.release(this.account, -change);
+    this.chunkBytes = held;
   }
 
   /** The stream ended: unfinished chunked publishes are dropped and their bytes released. */

@@ -12,6 +12,7 @@
  */
 import {
   FEATURE_ERROR_CODES,
+  FEATURE_TOPOLOGY,
   FLAG_MSGPACK,
   FLAG_TIMINGS,
   FrameDecoder,
@@ -39,6 +40,10 @@ import { PublishHandler, type PublishingStream } from './publish-handler.js';
 import { Replies } from './replies.js';
 import { SubscribeHandler } from './subscribe-handler.js';
 import type { ByteStream } from './stream-port.js';
+
+// Every feature the broker serves. Not TOPOLOGY: a single node has no topology to report, and a client
+// must not send `topology` to a broker that does not advertise it.
+const BROKER_FEATURES = (KNOWN_FEATURES & ~FEATURE_TOPOLOGY) >>> 0;
 
 // Answers beyond this wait in the transport before the stream stops reading requests.
 const REPLY_WRITE_AHEAD = 4 * 1024 * 1024;
@@ -179,6 +184,14 @@ export class StreamSession implements PublishingStream {
   }
 
   private onAuth(flags: number, payload: Uint8Array): void {
+    if (flags !== 0) {
+      // Nothing is negotiated before auth: it is JSON (flags 0), whatever the client hopes to use later.
+      this.fail(
+        `auth expected as a JSON frame (flags 0), got flags 0x${flags.toString(16)}`,
+        'unauthenticated',
+      );
+      return;
+    }
     let message: Message;
     try {
       message = decodeMessage(flags, payload);
@@ -203,7 +216,7 @@ export class StreamSession implements PublishingStream {
     } else {
       // The broker's whole set, not the intersection: each side then uses what both advertised.
       this.answers.append(
-        encodeJsonMessage({ type: 'auth_ok', server_flags: own, server_features: KNOWN_FEATURES }),
+        encodeJsonMessage({ type: 'auth_ok', server_flags: own, server_features: BROKER_FEATURES }),
       );
     }
     this.replies.msgpack = (this.negotiated & FLAG_MSGPACK) !== 0;
