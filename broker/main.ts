@@ -39,6 +39,10 @@ async function main(): Promise<void> {
       },
     );
   };
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading the JWKS');
+    node.reloadAuth().catch((err: unknown) => log.error({ err }, 'JWKS reload failed'));
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheStore } from './core/cache-store.js';
 import { BROKER_HOPS, type BrokerHop, type HopSummary, type HopTimings } from './core/hop-timings.js';
 import type { BrokerStats } from './core/stats.js';
+import type { DurableStore } from './storage/index.js';
 
 /** Live values only the broker can compute at scrape time (sums over subscriptions, open connections). */
 export interface BrokerGauges {
@@ -52,6 +53,8 @@ export function createMetricsRegistry(
   gauges: BrokerGauges,
   cache: CacheStore,
   timings: HopTimings | null,
+  /** The broker's durable streams (broker.storage), when it has any. */
+  storage: DurableStore | null = null,
 ): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'felix_' });
@@ -147,6 +150,17 @@ export function createMetricsRegistry(
     () => stats.protocolErrors,
   );
   monotonic(
+    'felix_auth_failures_total',
+    'Stream auths refused (bad, expired or foreign tokens)',
+    () => stats.authFailures,
+  );
+  labelled(
+    'felix_connections_refused_total',
+    'Connections refused at the handshake, by reason (protected mode, limits)',
+    'reason',
+    () => stats.refusedConnections,
+  );
+  monotonic(
     'felix_internal_errors_total',
     'Unexpected exceptions while serving a connection (the connection was closed with code 0x1)',
     () => stats.internalErrors,
@@ -154,7 +168,76 @@ export function createMetricsRegistry(
   gauge('felix_draining', '1 while the broker drains for shutdown', () => (gauges.draining() ? 1 : 0));
   registerCacheMetrics(registry, cache);
   if (timings !== null) registerHopMetrics(registry, timings);
+  if (storage !== null) registerStorageMetrics(registry, storage);
   return registry;
+}
+
+/** Durable streams: log size, segments, writes, fsync latency and errors (docs/durability.md). */
+export function registerStorageMetrics(registry: Registry, storage: DurableStore): void {
+  const stats = storage.stats;
+  const counter = (name: string, help: string, read: () => number): void =>
+    counterFromTotal(registry, name, help, read);
+  const gauge = (name: string, help: string, read: () => number): void =>
+    gaugeFromValue(registry, name, help, read);
+  gauge(
+    'felix_storage_log_bytes',
+    "Bytes of the durable streams' logs on disk",
+    () => storage.totals().bytes,
+  );
+  gauge('felix_storage_segments', 'Segment files of the durable streams', () => storage.totals().segments);
+  gauge('felix_storage_streams', 'Durable streams open', () => storage.totals().streams);
+  gauge(
+    'felix_storage_streams_refusing',
+    'Durable streams refusing publishes after a storage error (storage_full / storage_error)',
+    () => storage.totals().refusing,
+  );
+  counter(
+    'felix_storage_writes_total',
+    'Writes to durable logs (each carries every frame waiting)',
+    () => stats.writes,
+  );
+  counter(
+    'felix_storage_records_written_total',
+    'Records (event-batch frames) written',
+    () => stats.recordsWritten,
+  );
+  counter(
+    'felix_storage_bytes_written_total',
+    'Frame bytes written to durable logs',
+    () => stats.bytesWritten,
+  );
+  counter('felix_storage_fsyncs_total', 'fdatasync calls on durable logs', () => stats.fsyncs);
+  counter('felix_storage_fsync_seconds_total', 'Time spent in fdatasync, summed', () => stats.fsyncSeconds);
+  gauge('felix_storage_fsync_max_seconds', 'Longest fdatasync since the previous scrape', () =>
+    stats.takeFsyncMax(),
+  );
+  counter(
+    'felix_storage_write_errors_total',
+    'Failed writes (the stream refuses publishes until a retry succeeds)',
+    () => stats.writeErrors,
+  );
+  counter(
+    'felix_storage_fsync_errors_total',
+    'Failed fsyncs (the stream refuses publishes until restart)',
+    () => stats.fsyncErrors,
+  );
+  counter(
+    'felix_storage_corrupt_records_total',
+    'Damaged records found on read (never served)',
+    () => stats.corruptRecords,
+  );
+  counter('felix_storage_torn_tails_total', 'Torn tails cut at recovery', () => stats.tornTails);
+  counter(
+    'felix_storage_truncated_bytes_total',
+    'Bytes cut from torn tails at recovery',
+    () => stats.truncatedBytes,
+  );
+  counter(
+    'felix_storage_segments_removed_total',
+    'Segments removed by retention',
+    () => stats.segmentsRemoved,
+  );
+  counter('felix_storage_bytes_removed_total', 'Bytes removed by retention', () => stats.bytesRemoved);
 }
 
 function registerCacheMetrics(registry: Registry, cache: CacheStore): void {

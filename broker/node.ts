@@ -13,7 +13,8 @@ import {
   type ServerTls,
 } from '../transport/index.js';
 import { transportSettingsFrom } from '../config/transport-settings.js';
-import { CONNECTION_CODE_NO_ERROR } from '../wire/index.js';
+import { CONNECTION_CODE_NO_ERROR, CONNECTION_CODE_REFUSED } from '../wire/index.js';
+import { authModeOf, TokenVerifier, verifierOptionsOf, type AuthMode } from './auth/index.js';
 import type { BrokerConfig } from './config.js';
 import { Broker } from './core/broker.js';
 import type { BrokerStats } from './core/stats.js';
@@ -50,11 +51,16 @@ export class BrokerNode {
   private readonly sessions = new Map<Connection, ConnectionSession>();
   private stopping: Promise<void> | null = null;
 
+  /** How clients are let in: verified tokens (jwt), loopback peers only (protected), or anyone (none). */
+  readonly authMode: AuthMode;
+
   private constructor(
     readonly config: BrokerConfig,
     readonly log: Logger,
+    private readonly verifier: TokenVerifier | null,
   ) {
-    const broker = (this.broker = new Broker(config, log));
+    this.authMode = authModeOf(config);
+    const broker = (this.broker = new Broker(config, log, verifier));
     this.metrics = createMetricsRegistry(
       broker.stats,
       {
@@ -66,6 +72,7 @@ export class BrokerNode {
       },
       broker.cache,
       broker.timings,
+      broker.storage,
     );
     this.dashboard = new Dashboard({
       stats: broker.stats,
@@ -86,9 +93,15 @@ export class BrokerNode {
   /** Starts listening on FELIX_QUIC_BIND and FELIX_BROKER_METRICS_BIND. */
   static async start(config: BrokerConfig, options: BrokerNodeOptions = {}): Promise<BrokerNode> {
     const log = options.logger ?? pino({ name: 'felix-broker', level: config.logLevel });
-    const node = new BrokerNode(config, log);
+    const verifier = await openVerifier(config, log);
+    const node = new BrokerNode(config, log, verifier);
     await node.listen(options.tls);
     return node;
+  }
+
+  /** Rereads FELIX_AUTH_JWKS now (SIGHUP); a file that does not parse leaves the keys in force. */
+  async reloadAuth(): Promise<void> {
+    await this.verifier?.reload();
   }
 
   /** The bound QUIC address (the port is real even when 0 was asked for). */
@@ -165,7 +178,17 @@ export class BrokerNode {
       connection.close(SHUTDOWN_CLOSE_CODE, 'broker is draining');
       return;
     }
-    const session = new ConnectionSession(this.broker, connection, isLoopbackHost(connection.remote.host));
+    const loopback = isLoopbackHost(connection.remote.host);
+    if (this.authMode === 'protected' && !loopback) {
+      // Redis's protected mode: with no authentication configured, only this host's clients are served.
+      this.broker.stats.noteRefused('protected_mode');
+      connection.close(
+        CONNECTION_CODE_REFUSED,
+        'protected mode: no authentication is configured (FELIX_AUTH_JWKS), so only loopback clients are served; set FELIX_AUTH=none to serve everyone without authentication',
+      );
+      return;
+    }
+    const session = new ConnectionSession(this.broker, connection, loopback);
     connection.onStream = (stream) => session.onStream(stream);
     this.sessions.set(connection, session);
     this.broker.stats.connectionsOpened++;
@@ -179,7 +202,8 @@ export class BrokerNode {
 
   private async drainAndClose(reason: string): Promise<void> {
     const broker = this.broker;
-    broker.draining = true;
+    // Tells every connection's clients `draining` (those that offered DRAINING), so they stop sending.
+    broker.beginDraining();
     const deadline = performance.now() + this.config.shutdownDrainTimeoutMs;
     this.log.info({ timeoutMs: this.config.shutdownDrainTimeoutMs }, 'draining for shutdown');
     this.endpoint?.stopAccepting();
@@ -197,6 +221,7 @@ export class BrokerNode {
     const left = this.sessions.size;
     await this.endpoint?.close({ code: SHUTDOWN_CLOSE_CODE, reason, timeoutMs: 500 });
     broker.stop();
+    this.verifier?.close();
     this.dashboard.close();
     if (this.http !== null) {
       this.http.closeAllConnections();
@@ -208,4 +233,31 @@ export class BrokerNode {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The token verifier for FELIX_AUTH jwt (null otherwise), with the start-up warnings of the other modes. */
+async function openVerifier(config: BrokerConfig, log: Logger): Promise<TokenVerifier | null> {
+  const mode = authModeOf(config);
+  if (mode === 'protected') {
+    log.warn(
+      'protected mode: no authentication configured (FELIX_AUTH_JWKS unset), serving loopback clients only',
+    );
+  } else if (mode === 'none') {
+    log.warn(
+      'FELIX_AUTH=none: any client that reaches the QUIC port may publish, subscribe and use the cache of any tenant',
+    );
+  }
+  const options = verifierOptionsOf(config, {
+    onReload: (outcome) =>
+      outcome.ok
+        ? log.info({ jwks: outcome }, 'JWKS reloaded')
+        : log.error({ jwks: outcome }, 'JWKS reload failed; the keys in force stay'),
+  });
+  if (options === undefined) return null;
+  const verifier = await TokenVerifier.open(options);
+  log.info(
+    { jwks: config.authJwks, kids: verifier.kids },
+    'authentication: JWT (Ed25519) with the JWKS keys',
+  );
+  return verifier;
 }

@@ -59,7 +59,9 @@ export class BrokerStream {
     stream.onReset = (code) => this.fail(this.closedError(`reset by the broker (code ${code})`));
     stream.onStopSending = (code) =>
       this.fail(this.closedError(`the broker stopped reading it (code ${code})`));
-    stream.onDrain = () => handler.onDrain();
+    stream.onDrain = () => {
+      if (!this.ended) handler.onDrain();
+    };
   }
 
   get isEnded(): boolean {
@@ -104,6 +106,18 @@ export class BrokerStream {
     this.fail(error);
     this.stream.reset(code);
     this.stream.stop(code);
+  }
+
+  /**
+   * Its connection is gone and the owner carries on elsewhere: ends the stream without telling the owner
+   * (no onEnd), failing only an auth still awaited. Idempotent.
+   */
+  abandon(error: FelixError): void {
+    if (this.ended) return;
+    this.ended = true;
+    const waiter = this.authWaiter;
+    this.authWaiter = null;
+    waiter?.reject(error);
   }
 
   /** Ends the stream for its owner (e.g. its connection closed). Idempotent. */

@@ -129,7 +129,7 @@ export class CacheDispatcher {
     this.load[lane]!++;
     this.sent[lane]!++;
     reply.lane = lane;
-    this.lanes.worker(lane).request(frame, requestId, reply);
+    this.lanes.worker(lane).request(frame, requestId, reply, undefined, reply.retries);
   }
 
   /** The first lane in fill order with a free slot, or -1 when all are full. */

@@ -23,6 +23,8 @@ export interface SlottedRequest extends Settleable {
   requestId: number;
   /** When it started waiting for a slot (Date.now()). */
   waitingSince: number;
+  /** How often it is sent again when its connection is lost while it is in flight. */
+  readonly retries: number;
 }
 
 /** accept()'s answer for a message that does not answer this kind of request. */
@@ -41,6 +43,7 @@ function captureSettlers(resolve: (value: never) => void, reject: (error: Error)
 export abstract class CacheReply<T> implements SlottedRequest {
   readonly promise: Promise<T>;
   abstract readonly op: CacheOp;
+  abstract readonly retries: number;
   settled = false;
   lane = -1;
   frame: Buffer | null = null;
@@ -101,8 +104,14 @@ export abstract class CacheReply<T> implements SlottedRequest {
   }
 }
 
+/** A put or delete leaves the same state however often it is applied: retried until it is answered. */
+const WRITE_RETRIES = Number.POSITIVE_INFINITY;
+/** A read is retried once: an application that still needs it after a second lost connection asks again. */
+const READ_RETRIES = 1;
+
 export class CachePutReply extends CacheReply<void> {
   readonly op = 'cache_put';
+  readonly retries = WRITE_RETRIES;
 
   protected accept(message: DecodedFrame): Accepted<void> {
     return message.type === 'cache_ok' ? undefined : UNEXPECTED;
@@ -111,6 +120,7 @@ export class CachePutReply extends CacheReply<void> {
 
 export class CacheGetReply extends CacheReply<Uint8Array | undefined> {
   readonly op = 'cache_get';
+  readonly retries = READ_RETRIES;
 
   protected accept(message: DecodedFrame): Accepted<Uint8Array | undefined> {
     if (message.type !== 'cache_value') return UNEXPECTED;
@@ -120,6 +130,7 @@ export class CacheGetReply extends CacheReply<Uint8Array | undefined> {
 
 export class CacheDeleteReply extends CacheReply<boolean> {
   readonly op = 'cache_delete';
+  readonly retries = WRITE_RETRIES;
 
   protected accept(message: DecodedFrame): Accepted<boolean> {
     // The broker answers a delete with the value it removed, null when there was none.

@@ -5,16 +5,23 @@
  * FELIX_CACHE_STREAMS_PER_CONN long-lived cache streams), each on its own endpoint so each family's
  * flow-control windows are its own. Pools connect lazily; connect() opens one publish stream so that a
  * wrong address, certificate or token fails there, with a clear error, rather than at the first publish.
+ *
+ * Once connected, every pooled connection that is lost reconnects by itself (FELIX_RECONNECT_*), what ran
+ * on it carries over (publish and cache workers with what they had in flight, subscriptions from where
+ * their events left off), and status() reports each step. Only when the attempts run out does the client
+ * close, with the error, which `closed` then resolves with.
  */
 import { Endpoint, type ClientTlsOptions } from '../transport/index.js';
 import { CacheClient } from './cache-client.js';
 import { CacheDispatcher } from './cache-dispatcher.js';
 import type { ClientConfig } from './config.js';
-import { ConnectionPool } from './connection-pool.js';
+import type { ReconnectPolicy } from './backoff.js';
+import { ConnectionPool, type PoolListener } from './connection-pool.js';
 import { FelixError, toFelixError, withContext } from './errors.js';
 import { EventRouter } from './event-router.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { Publisher, type Payload, type PublishOptions } from './publisher.js';
+import { StatusHub, type StatusEvent } from './status.js';
 import { Subscriber } from './subscriber.js';
 import type { Subscription, SubscribeOptions } from './subscription.js';
 import { clientTlsOptions } from './tls.js';
@@ -42,6 +49,11 @@ export class FelixClient {
   readonly namespace: string;
   /** host:port connected to. */
   readonly broker: string;
+  /**
+   * Settles when the client is finally closed: with undefined after close(), or with the error that
+   * ended it (reconnect attempts ran out). Never rejects.
+   */
+  readonly closed: Promise<FelixError | undefined>;
 
   private readonly endpoints = new Map<PoolFamily, Promise<Endpoint>>();
   private readonly warned = new Set<string>();
@@ -52,6 +64,9 @@ export class FelixClient {
   private readonly subscriber: Subscriber;
   private publisher: Publisher | null = null;
   private closing: Promise<void> | null = null;
+  private readonly statusHub = new StatusHub();
+  private endError: FelixError | undefined = undefined;
+  private resolveClosed!: (error: FelixError | undefined) => void;
 
   /** @internal use connect() */
   constructor(
@@ -65,12 +80,23 @@ export class FelixClient {
     this.broker = options.host.includes(':')
       ? `[${options.host}]:${options.port}`
       : `${options.host}:${options.port}`;
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    const reconnect: ReconnectPolicy = {
+      initialMs: config.reconnectInitialMs,
+      maxMs: config.reconnectMaxMs,
+      attempts: config.reconnectAttempts,
+    };
+    const onStatus = (event: StatusEvent): void => this.statusHub.emit(event);
+    // A pool that gave up on a connection ends the client: the broker is out of reach.
+    const giveUp: PoolListener<unknown> = { gaveUp: (_index, error) => this.fail(error) };
     this.publishPool = this.requestPool(
       'publish',
       'pub',
       config.pubConnPool,
       config.pubStreamsPerConn,
       options.publishQueueBytes,
+      reconnect,
+      onStatus,
     );
     // Cache streams are bounded by count instead: FELIX_CACHE_STREAM_MAX_INFLIGHT requests of one frame.
     this.cachePool = this.requestPool(
@@ -79,12 +105,18 @@ export class FelixClient {
       config.cacheConnPool,
       config.cacheStreamsPerConn,
       Number.POSITIVE_INFINITY,
+      reconnect,
+      onStatus,
     );
+    this.publishPool.listen(giveUp);
+    this.cachePool.listen(giveUp);
     this.eventPool = new ConnectionPool<EventRouter>({
       name: 'event',
       size: config.eventConnPool,
       endpoint: () => this.endpoint('event'),
       connectTimeoutMs: options.connectTimeoutMs,
+      reconnect,
+      onStatus,
       attach: (connection, index) =>
         new EventRouter(connection, {
           maxFrameBytes: config.maxFrameBytes,
@@ -105,7 +137,9 @@ export class FelixClient {
       closeTimeoutMs: options.closeTimeoutMs,
       onWarning: options.onWarning,
       timings: !config.disableTimings,
+      onStatus,
     });
+    this.eventPool.listen(giveUp);
   }
 
   /** The broker's key-value cache: put, get, delete (see CacheClient). */
@@ -116,6 +150,15 @@ export class FelixClient {
 
   get isClosed(): boolean {
     return this.closing !== null;
+  }
+
+  /**
+   * The client's connection events from now on, in the order they happen (see StatusEvent): `disconnect`,
+   * `reconnecting` (per attempt), `reconnect`, `draining` and `error`, each naming its pool and connection.
+   * The iteration ends when the client is closed. As nats.js's status().
+   */
+  status(): AsyncIterableIterator<StatusEvent> {
+    return this.statusHub.reader();
   }
 
   /**
@@ -153,7 +196,10 @@ export class FelixClient {
    * closeTimeoutMs; what is still outstanding then fails with `timeout` or `connection_closed`.
    */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
+    this.closing ??= this.shutdown().finally(() => {
+      this.statusHub.end();
+      this.resolveClosed(this.endError);
+    });
     return this.closing;
   }
 
@@ -178,22 +224,40 @@ export class FelixClient {
         maxFrameBytes: this.config.maxFrameBytes,
       });
     } catch (error) {
-      await this.close();
-      throw withContext(
+      const felixError = withContext(
         toFelixError(error, 'connect_failed', 'connect'),
         `cannot connect to the broker at ${this.broker}`,
       );
+      this.endError = felixError;
+      await this.close();
+      throw felixError;
     }
+    // Connected: from now on a lost connection is reopened instead of failing what runs on it.
+    this.publishPool.arm();
+    this.cachePool.arm();
+    this.eventPool.arm();
+  }
+
+  /** Ends the client with `error` (reconnect attempts ran out): everything outstanding fails. */
+  private fail(error: FelixError): void {
+    if (this.closing !== null) return;
+    this.endError = error;
+    void this.close();
   }
 
   private async shutdown(): Promise<void> {
     const timeoutMs = this.options.closeTimeoutMs;
-    this.eventPool.markClosed();
+    // After a give-up, what is outstanding fails with why the client ended.
+    const reason = this.endError;
+    // Subscriptions first: one waiting for a lost connection then simply ends (unsubscribed), before the
+    // event pool gives its reconnects up.
+    const subscriptions = this.subscriber.close(reason);
+    this.eventPool.markClosed(reason);
     this.cacheClient?.close();
     await Promise.all([
-      this.publishPool.close(timeoutMs),
-      this.cachePool.close(timeoutMs),
-      this.subscriber.close(),
+      this.publishPool.close(timeoutMs, reason),
+      this.cachePool.close(timeoutMs, reason),
+      subscriptions,
     ]);
     const endpoints = await Promise.allSettled(this.endpoints.values());
     await Promise.all(
@@ -212,6 +276,8 @@ export class FelixClient {
     size: number,
     streamsPerConnection: number,
     maxQueuedBytes: number,
+    reconnect: ReconnectPolicy,
+    onStatus: (event: StatusEvent) => void,
   ): WorkerPool {
     const { options } = this;
     return new WorkerPool({
@@ -220,6 +286,8 @@ export class FelixClient {
         size,
         endpoint: () => this.endpoint(family),
         connectTimeoutMs: options.connectTimeoutMs,
+        reconnect,
+        onStatus,
       },
       streamsPerConnection,
       stream: {

@@ -1,10 +1,21 @@
 /**
  * A fixed number of QUIC connections of one family (publish, event or cache) on one client endpoint, so
- * the family's windows are real transport settings. Slots connect lazily, on first use, and a slot whose
- * connection closed reconnects on its next use; what ran on the old connection is told it closed.
+ * the family's windows are real transport settings. Slots connect lazily, on first use.
+ *
+ * Reconnect. Once the client is connected (arm()), a slot whose connection is lost reopens it by itself,
+ * with jittered exponential backoff (client/backoff.ts), and reports each step as a status event:
+ * `disconnect`, `reconnecting` per attempt, then `reconnect` — or `error` when FELIX_RECONNECT_ATTEMPTS
+ * ran out. Meanwhile get() hands out the connection to come, so new work waits for it instead of failing.
+ * Listeners (the worker pool, the subscriber) hear that a slot was lost, restored or given up, and move
+ * what ran on it over. A broker that announces `draining` (lame duck) gets no new work: its slot already
+ * waits for the next connection, which is sought once the broker closed the old one.
+ *
+ * Before arm() (while connect() checks the broker) nothing is retried: a failure is reported at once.
  */
 import { TransportError, type CloseInfo, type Connection, type Endpoint } from '../transport/index.js';
+import { attemptAllowed, reconnectDelay, type ReconnectPolicy } from './backoff.js';
 import { FelixError } from './errors.js';
+import type { StatusEvent } from './status.js';
 
 /** What a pool runs on each connection (request streams, an event router); told when it closes. */
 export interface ConnectionTenant {
@@ -12,7 +23,7 @@ export interface ConnectionTenant {
 }
 
 export interface ConnectionPoolOptions<T extends ConnectionTenant> {
-  /** Names the pool in errors ("publish connection 2"). */
+  /** Names the pool in errors ("publish connection 2") and status events ("publish"). */
   readonly name: string;
   readonly size: number;
   /** The family's endpoint, created on first use. */
@@ -21,32 +32,81 @@ export interface ConnectionPoolOptions<T extends ConnectionTenant> {
   readonly connectTimeoutMs: number;
   /** Sets up what runs on a new connection. */
   readonly attach: (connection: Connection, index: number) => T;
+  /** How lost connections are reopened once armed; absent: never (a lost slot reconnects on next use). */
+  readonly reconnect?: ReconnectPolicy;
+  /** Receives the status events of this pool's connections. */
+  readonly onStatus?: (event: StatusEvent) => void;
+  /** Random numbers for the backoff's jitter (tests make it predictable). */
+  readonly random?: () => number;
 }
 
 export interface PooledConnection<T> {
   readonly connection: Connection;
   readonly tenant: T;
   readonly index: number;
+  /** The broker announced `draining` on this connection: it gets no new work. */
+  draining: boolean;
+}
+
+/** What moves work between the connections of one slot. Every method is optional. */
+export interface PoolListener<T> {
+  /**
+   * Slot `index` lost its connection. `resuming`: a new one is being sought (keep what is outstanding);
+   * otherwise it fails.
+   */
+  lost?(index: number, error: FelixError, resuming: boolean): void;
+  /** Slot `index` has a new connection (after lost(…, true)). */
+  restored?(entry: PooledConnection<T>): void;
+  /** Slot `index` will not be reconnected (attempts ran out, or the client closed). */
+  gaveUp?(index: number, error: FelixError): void;
+  /** The broker announced draining on slot `index`'s connection: send it no new work. */
+  draining?(index: number): void;
+}
+
+/** The connection a slot is waiting for, and the loop that looks for it. */
+interface Recovery<T> {
+  readonly promise: Promise<PooledConnection<T>>;
+  resolve(entry: PooledConnection<T>): void;
+  reject(error: FelixError): void;
+  started: boolean;
+}
+
+interface Slot<T> {
+  /** What get() returns: the connection, the attempt to open it, or the reconnect in progress. */
+  promise: Promise<PooledConnection<T>> | undefined;
+  live: PooledConnection<T> | undefined;
+  recovery: Recovery<T> | null;
 }
 
 export class ConnectionPool<T extends ConnectionTenant> {
-  private readonly slots: (Promise<PooledConnection<T>> | undefined)[];
-  private readonly live: (PooledConnection<T> | undefined)[];
+  private readonly slots: Slot<T>[];
+  private readonly listeners: PoolListener<T>[] = [];
+  private readonly sleeps = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   private cursor = 0;
   private closed = false;
+  private armed = false;
 
   constructor(private readonly options: ConnectionPoolOptions<T>) {
-    this.slots = new Array<Promise<PooledConnection<T>> | undefined>(options.size).fill(undefined);
-    this.live = new Array<PooledConnection<T> | undefined>(options.size).fill(undefined);
+    this.slots = Array.from({ length: options.size }, () => ({
+      promise: undefined,
+      live: undefined,
+      recovery: null,
+    }));
   }
 
   get size(): number {
     return this.options.size;
   }
 
+  get name(): string {
+    return this.options.name;
+  }
+
   /** Connections currently established. */
   get connected(): readonly PooledConnection<T>[] {
-    return this.live.filter((entry): entry is PooledConnection<T> => entry !== undefined);
+    const out: PooledConnection<T>[] = [];
+    for (const slot of this.slots) if (slot.live !== undefined) out.push(slot.live);
+    return out;
   }
 
   /** The next slot in round-robin order. */
@@ -56,28 +116,176 @@ export class ConnectionPool<T extends ConnectionTenant> {
     return index;
   }
 
-  /** The connection of slot `index`, connecting it first if needed. */
+  /** From now on lost connections are reopened (the client is connected). */
+  arm(): void {
+    this.armed = true;
+  }
+
+  listen(listener: PoolListener<T>): void {
+    this.listeners.push(listener);
+  }
+
+  /** The connection of slot `index`, connecting it first if needed (or the one a reconnect will bring). */
   get(index: number): Promise<PooledConnection<T>> {
     if (this.closed) {
       return Promise.reject(
         new FelixError('not_connected', `${this.options.name} pool: the client is closed`),
       );
     }
-    let slot = this.slots[index];
-    if (slot === undefined) {
-      slot = this.connect(index);
-      this.slots[index] = slot;
-      // A failed attempt frees the slot, so the next use tries again.
-      slot.catch(() => {
-        if (this.slots[index] === slot) this.slots[index] = undefined;
-      });
+    const slot = this.slots[index]!;
+    if (slot.promise !== undefined) return slot.promise;
+    if (this.resuming) {
+      // Armed: even a first connection is retried, so new work waits through an outage.
+      const recovery = this.recoveryOf(slot);
+      void this.recover(index, null);
+      return recovery.promise;
     }
-    return slot;
+    const attempt = this.connect(index);
+    slot.promise = attempt;
+    // A failed attempt frees the slot, so the next use tries again.
+    attempt.catch(() => {
+      if (slot.promise === attempt) slot.promise = undefined;
+    });
+    return attempt;
   }
 
-  /** Stops handing out connections; the caller closes the endpoint, which closes them all. */
-  markClosed(): void {
+  /**
+   * The broker said `draining` on `connection` (slot `index`): report it once, and from now on hand out
+   * the connection that will replace it. What runs on it finishes; the broker then closes it.
+   */
+  markDraining(index: number, connection: Connection): void {
+    const slot = this.slots[index];
+    const entry = slot?.live;
+    if (entry === undefined || entry.connection !== connection || entry.draining) return;
+    entry.draining = true;
+    this.status({ type: 'draining', pool: this.options.name, connection: index });
+    if (this.resuming) slot!.promise = this.recoveryOf(slot!).promise;
+    for (const listener of this.listeners) listener.draining?.(index);
+  }
+
+  /**
+   * Stops handing out connections and reconnecting; the caller closes the endpoint, which closes them all.
+   * A slot still waiting for a new connection gives up at once: what waits on it fails with `reason`
+   * (connection_closed: the client closed while it was reconnecting, unless a reason is given).
+   */
+  markClosed(reason?: FelixError): void {
     this.closed = true;
+    for (const sleep of this.sleeps) {
+      clearTimeout(sleep.timer);
+      sleep.wake();
+    }
+    this.sleeps.clear();
+    for (const [index, slot] of this.slots.entries()) {
+      const recovery = slot.recovery;
+      if (recovery === null) continue;
+      slot.recovery = null;
+      if (slot.promise === recovery.promise) slot.promise = undefined;
+      const error =
+        reason ??
+        new FelixError(
+          'connection_closed',
+          `${this.options.name} connection ${index}: the client closed while reconnecting`,
+        );
+      recovery.reject(error);
+      for (const listener of this.listeners) listener.gaveUp?.(index, error);
+    }
+  }
+
+  private get resuming(): boolean {
+    return this.armed && !this.closed && this.options.reconnect !== undefined;
+  }
+
+  private status(event: StatusEvent): void {
+    this.options.onStatus?.(event);
+  }
+
+  private recoveryOf(slot: Slot<T>): Recovery<T> {
+    if (slot.recovery !== null) return slot.recovery;
+    let resolve!: (entry: PooledConnection<T>) => void;
+    let reject!: (error: FelixError) => void;
+    const promise = new Promise<PooledConnection<T>>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Waiters see the outcome through their own get(); nobody may be waiting at all.
+    promise.catch(() => undefined);
+    const recovery: Recovery<T> = { promise, resolve, reject, started: false };
+    slot.recovery = recovery;
+    slot.promise = promise;
+    return recovery;
+  }
+
+  /**
+   * Looks for a new connection for slot `index` until one opens or the attempts run out. `lost` is the
+   * error that ended the previous connection; null for a slot's first connection, tried at once.
+   */
+  private async recover(index: number, lost: FelixError | null): Promise<void> {
+    const slot = this.slots[index]!;
+    const recovery = this.recoveryOf(slot);
+    if (recovery.started) return;
+    recovery.started = true;
+    const policy = this.options.reconnect!;
+    const pool = this.options.name;
+    let lastError = lost;
+    if (lastError === null) {
+      try {
+        this.restored(slot, recovery, await this.connect(index), 0);
+        return;
+      } catch (error) {
+        if (this.closed) return;
+        lastError = error as FelixError;
+        if (!this.closed) this.status({ type: 'disconnect', pool, connection: index, error: lastError });
+      }
+    }
+    let attempt = 0;
+    while (!this.closed && attemptAllowed(policy, attempt + 1)) {
+      attempt++;
+      const delayMs = reconnectDelay(policy, attempt, this.options.random);
+      this.status({ type: 'reconnecting', pool, connection: index, attempt, delayMs });
+      await this.sleep(delayMs);
+      if (this.closed) break;
+      try {
+        this.restored(slot, recovery, await this.connect(index), attempt);
+        return;
+      } catch (error) {
+        lastError = error as FelixError;
+      }
+    }
+    // Closed meanwhile: markClosed() already settled this recovery.
+    if (this.closed || slot.recovery !== recovery) return;
+    slot.recovery = null;
+    if (slot.promise === recovery.promise) slot.promise = undefined;
+    const error = new FelixError(
+      'connection_closed',
+      `${pool} connection ${index}: gave up after ${attempt} reconnect attempt${attempt === 1 ? '' : 's'} ` +
+        `(FELIX_RECONNECT_ATTEMPTS): ${lastError?.message ?? 'lost'}`,
+      { cause: lastError },
+    );
+    this.status({ type: 'error', pool, connection: index, error });
+    recovery.reject(error);
+    for (const listener of this.listeners) listener.gaveUp?.(index, error);
+  }
+
+  private restored(slot: Slot<T>, recovery: Recovery<T>, entry: PooledConnection<T>, attempts: number): void {
+    slot.recovery = null;
+    recovery.resolve(entry);
+    // A slot's first connection, opened at the first try, replaces nothing.
+    if (attempts === 0) return;
+    this.status({ type: 'reconnect', pool: this.options.name, connection: entry.index, attempts });
+    for (const listener of this.listeners) listener.restored?.(entry);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const sleep = {
+        timer: setTimeout(() => {
+          this.sleeps.delete(sleep);
+          resolve();
+        }, ms),
+        wake: resolve,
+      };
+      this.sleeps.add(sleep);
+    });
   }
 
   private async connect(index: number): Promise<PooledConnection<T>> {
@@ -100,16 +308,32 @@ export class ConnectionPool<T extends ConnectionTenant> {
       throw new FelixError('not_connected', `${label}: the client is closed`);
     }
     const tenant = this.options.attach(connection, index);
-    const entry: PooledConnection<T> = { connection, tenant, index };
-    this.live[index] = entry;
-    connection.onClose = (info) => {
-      if (this.live[index] === entry) {
-        this.live[index] = undefined;
-        this.slots[index] = undefined;
-      }
-      tenant.onConnectionClosed(closedError(label, info));
-    };
+    const entry: PooledConnection<T> = { connection, tenant, index, draining: false };
+    const slot = this.slots[index]!;
+    slot.live = entry;
+    if (slot.recovery === null) slot.promise = Promise.resolve(entry);
+    connection.onClose = (info) => this.onClose(entry, closedError(label, info));
     return entry;
+  }
+
+  private onClose(entry: PooledConnection<T>, error: FelixError): void {
+    const slot = this.slots[entry.index]!;
+    if (slot.live !== entry) {
+      entry.tenant.onConnectionClosed(error);
+      return;
+    }
+    slot.live = undefined;
+    const resuming = this.resuming;
+    if (resuming) {
+      this.status({ type: 'disconnect', pool: this.options.name, connection: entry.index, error });
+      // A draining slot already hands out the connection to come; otherwise it starts now.
+      this.recoveryOf(slot);
+    } else if (slot.recovery === null) {
+      slot.promise = undefined;
+    }
+    for (const listener of this.listeners) listener.lost?.(entry.index, error, resuming);
+    entry.tenant.onConnectionClosed(error);
+    if (resuming) void this.recover(entry.index, error);
   }
 }
 

@@ -7,6 +7,7 @@
  *   const sub = await client.subscribe('orders', { start: 'earliest' });
  *   for await (const event of sub) handle(event.payload, event.offset);
  *   await client.cache.put('default', 'primary', 'key', value, { ttlMs: 60_000 });
+ *   for await (const s of client.status()) console.log(s.type, s.pool, s.connection); // reconnects
  *   await client.close();
  */
 export { connect, type FelixClient } from './client.js';
@@ -14,6 +15,7 @@ export type { ConnectOptions, SessionOptions, ConfigSourceOptions } from './opti
 export type { Payload, PublishOptions } from './publisher.js';
 export type { Subscription, SubscribeOptions, FelixEvent, GapInfo } from './subscription.js';
 export type { QueuePolicy } from './async-queue.js';
+export type { StatusEvent, StatusType, ConnectionRef } from './status.js';
 export type { CacheClient, CachePutOptions } from './cache-client.js';
 export { FelixError, isFelixError, type FelixErrorCode } from './errors.js';
 export { loadClientConfig, ConfigError, type ClientConfig, type ClientSettingOptions } from './config.js';

@@ -4,9 +4,11 @@
  * it gets the original three flags and no features (docs/protocol.md, Negotiation).
  */
 import {
+  FEATURE_IDEMPOTENT_PUBLISH,
   FEATURE_PUBLISH_CHUNK,
   FLAG_BINARY_PUBLISH_ACKED,
   FLAG_BINARY_PUBLISH_BATCH,
+  FLAG_BINARY_PUBLISH_PRODUCER,
   FLAG_MSGPACK,
   FLAG_TIMINGS,
   KNOWN_FEATURES,
@@ -32,6 +34,13 @@ export interface Negotiated {
   readonly binaryAckedPublish: boolean;
   /** The broker reassembles `publish_chunk`. */
   readonly publishChunks: boolean;
+  /**
+   * The broker suppresses retried acked publishes (IDEMPOTENT_PUBLISH): they carry producer_id and
+   * sequence, and those in flight when a connection drops are sent again after the reconnect.
+   */
+  readonly idempotentPublish: boolean;
+  /** Acked binary batches may carry producer_id and sequence (flag 0x0100, as 0x0109). */
+  readonly binaryProducer: boolean;
   /** Publishes carry send stamps and event batches stamp blocks (flag 0x80). */
   readonly timings: boolean;
 }
@@ -62,6 +71,11 @@ export function negotiate(reply: AuthOkMessage | OkMessage, offered: number = KN
     binaryPublish: supportsFlags(flags, FLAG_BINARY_PUBLISH_BATCH),
     binaryAckedPublish: supportsFlags(flags, FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED),
     publishChunks: supportsFeature(features, FEATURE_PUBLISH_CHUNK),
+    idempotentPublish: supportsFeature(features, FEATURE_IDEMPOTENT_PUBLISH),
+    binaryProducer: supportsFlags(
+      flags,
+      FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED | FLAG_BINARY_PUBLISH_PRODUCER,
+    ),
     timings: supportsFlags(flags, FLAG_TIMINGS),
   });
 }

@@ -26,6 +26,14 @@ export class OffsetTracker {
   }
 
   /**
+   * Forgets the cursor: the next event fixes it again. For offsets that count anew (the broker lost the
+   * stream's history); the counters stay.
+   */
+  restart(): void {
+    this.expected = -1;
+  }
+
+  /**
    * Takes the offset of the next event received. Returns -1 when the event must be skipped, otherwise
    * how many offsets were missed right before it (0 normally).
    */

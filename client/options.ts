@@ -19,7 +19,10 @@ export interface SessionOptions {
   broker?: string;
   /** Tenant every stream authenticates as, and whose streams publish/subscribe name. Default 't1'. */
   tenant?: string;
-  /** Sent in `auth`. Default ''. */
+  /**
+   * Sent in every stream's `auth`: the explicit form of FELIX_AUTH_TOKEN (the same as option `authToken`;
+   * set one of the two). Default: FELIX_AUTH_TOKEN, else ''.
+   */
   token?: string;
   /** Namespace used when a call does not name one. Default 'default'. */
   namespace?: string;
@@ -101,6 +104,7 @@ export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
   }
   const overrides: Record<string, unknown> = {};
   for (const key of settingKeys) overrides[key] = (options as Record<string, unknown>)[key];
+  overrides.authToken = tokenOption(options);
   const loaded = loadClientConfig({
     env: options.env,
     profile: options.profile,
@@ -115,7 +119,7 @@ export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
     host,
     port,
     tenant: name(options.tenant, 'tenant', 't1'),
-    token: options.token ?? '',
+    token: loaded.config.authToken ?? '',
     namespace: name(options.namespace, 'namespace', 'default'),
     requestTimeoutMs: positiveInteger(options.requestTimeoutMs, 'requestTimeoutMs', 30_000),
     connectTimeoutMs: positiveInteger(options.connectTimeoutMs, 'connectTimeoutMs', 10_000),
@@ -123,6 +127,19 @@ export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
     publishQueueBytes: positiveInteger(options.publishQueueBytes, 'publishQueueBytes', 4 * MiB),
     onWarning,
   });
+}
+
+/** `token` is the SDK's name for the authToken setting; both at once would be ambiguous. */
+function tokenOption(options: ConnectOptions): string | undefined {
+  if (options.token !== undefined && options.authToken !== undefined) {
+    throw new ConfigError(
+      'Connect options token and authToken are both set, but they name the same setting; set only token.',
+      {
+        setting: 'token',
+      },
+    );
+  }
+  return options.token ?? (options.authToken as string | undefined);
 }
 
 /** `host:port`, `[v6]:port`, or a bare host (port 5000). Port 0 cannot be connected to. */

@@ -12,6 +12,11 @@
  * frames queued meanwhile go out between its chunks, so one huge publish does not hold up small ones. The
  * `order` key (the target stream) keeps per-stream order: a frame for a stream with a chunked publish in
  * progress waits behind that publish's last chunk, because the broker appends the publish only then.
+ *
+ * Reconnect. detach() stops writing when the stream is lost (or its broker drains) and keeps everything
+ * not yet written — frames admitted, waiting, and chunked publishes, which start over from their first
+ * chunk since the broker dropped the pieces it had — for the next attach(). While detached, frames are
+ * admitted up to the same bound and then wait: publishes without ack are buffered, then pushed back.
  */
 
 /** Where frames go: the transport stream. false means "stop until drained()"; the frame was still taken. */
@@ -45,6 +50,8 @@ class Item {
     readonly chunks: readonly Buffer[] | null,
     readonly order: object | undefined,
     readonly bytes: number,
+    /** The request this frame carries (its answer is awaited), or -1. */
+    readonly requestId: number,
   ) {}
 }
 
@@ -88,11 +95,38 @@ export class OutboundQueue {
     return this.queued === 0 && this.waitingHead === this.waiting.length;
   }
 
-  /** The stream is ready (authenticated): start writing. */
-  attach(sink: FrameSink): void {
+  /** The stream is ready (authenticated): start writing. `blocked`: the sink already pushes back. */
+  attach(sink: FrameSink, blocked = false): void {
     this.sink = sink;
-    this.blocked = false;
+    this.blocked = blocked;
     this.pump();
+  }
+
+  /**
+   * Stops writing (the stream was lost, or its broker drains) and keeps what is not written yet for the
+   * next attach(). A chunked publish cut short starts over: the broker drops the pieces of a publish
+   * whose stream ended.
+   */
+  detach(): void {
+    this.sink = null;
+    this.blocked = false;
+    for (const job of this.chunkJobs) {
+      for (let i = 0; i < job.next; i++) this.queued += job.chunks![i]!.byteLength;
+      job.next = 0;
+    }
+  }
+
+  /** Request ids of the frames not (entirely) written yet: they still go out from here. */
+  unwrittenRequests(): Set<number> {
+    const ids = new Set<number>();
+    const note = (item: Item): void => {
+      if (item.requestId >= 0) ids.add(item.requestId);
+      if (item.behind !== null) for (const behind of item.behind) note(behind);
+    };
+    for (let i = this.readyHead; i < this.ready.length; i++) note(this.ready[i]!);
+    for (const job of this.chunkJobs) note(job);
+    for (let i = this.waitingHead; i < this.waiting.length; i++) note(this.waiting[i]!);
+    return ids;
   }
 
   /** The transport can take more (its onDrain). */
@@ -106,7 +140,7 @@ export class OutboundQueue {
    * promise that resolves when it is admitted (or rejects when the queue fails first). With `notify`
    * false no promise is made: the caller already has one (an ack) that covers the wait.
    */
-  send(frame: Buffer, order?: object, notify = true): Promise<void> | undefined {
+  send(frame: Buffer, order?: object, notify = true, requestId = -1): Promise<void> | undefined {
     if (
       this.sink !== null &&
       !this.blocked &&
@@ -118,14 +152,19 @@ export class OutboundQueue {
       if (!this.sink.write(frame)) this.blocked = true;
       return undefined;
     }
-    return this.enqueue(new Item(frame, null, order, frame.byteLength), notify);
+    return this.enqueue(new Item(frame, null, order, frame.byteLength, requestId), notify);
   }
 
   /** Sends a chunked publish, one chunk per turn; same contract as send(). */
-  sendChunked(chunks: readonly Buffer[], order?: object, notify = true): Promise<void> | undefined {
+  sendChunked(
+    chunks: readonly Buffer[],
+    order?: object,
+    notify = true,
+    requestId = -1,
+  ): Promise<void> | undefined {
     let bytes = 0;
     for (let i = 0; i < chunks.length; i++) bytes += chunks[i]!.byteLength;
-    return this.enqueue(new Item(null, chunks, order, bytes), notify);
+    return this.enqueue(new Item(null, chunks, order, bytes, requestId), notify);
   }
 
   /** Drops everything: waiting senders get `error`. The owner fails the requests it registered. */

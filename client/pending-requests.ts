@@ -3,6 +3,10 @@
  * answer, no closure per request. Timeouts are swept by a single timer per stream instead of a timer per
  * request: every request gets the same timeout, so deadlines grow in insertion order and a sweep stops at
  * the first request still in time.
+ *
+ * Each request keeps the frame(s) it was sent in until it is answered, so that after a reconnect what was
+ * in flight can be sent again as it was (same request id, producer id and sequence): `retries` says how
+ * many times it may be (0 for what must not be sent twice, Infinity for idempotent requests).
  */
 import { FelixError } from './errors.js';
 
@@ -54,6 +58,19 @@ export class PendingReply<T = void> implements Settleable {
 interface Entry {
   readonly reply: Settleable;
   readonly deadline: number;
+  /** What was sent: one frame, or the chunks of a chunked publish. */
+  readonly frame: Buffer | null;
+  readonly chunks: readonly Buffer[] | null;
+  /** Resends still allowed after a lost connection. */
+  retries: number;
+  /** To be sent again on the next stream (it was in flight when the last one was lost, or refused as draining). */
+  resend: boolean;
+}
+
+/** A request to send again, as it was first sent. */
+export interface Resend {
+  readonly frame: Buffer | null;
+  readonly chunks: readonly Buffer[] | null;
 }
 
 export class PendingRequests {
@@ -72,8 +89,21 @@ export class PendingRequests {
     return this.entries.size;
   }
 
-  add(requestId: number, reply: Settleable): void {
-    this.entries.set(requestId, { reply, deadline: this.now() + this.timeoutMs });
+  add(
+    requestId: number,
+    reply: Settleable,
+    frame: Buffer | null = null,
+    chunks: readonly Buffer[] | null = null,
+    retries = 0,
+  ): void {
+    this.entries.set(requestId, {
+      reply,
+      deadline: this.now() + this.timeoutMs,
+      frame,
+      chunks,
+      retries,
+      resend: false,
+    });
     // Armed lazily and re-armed only while requests remain: a ping-pong publisher does not create and
     // clear a timer per message.
     if (this.timer === null) this.arm();
@@ -85,6 +115,45 @@ export class PendingRequests {
     if (entry === undefined) return undefined;
     this.entries.delete(requestId);
     return entry.reply;
+  }
+
+  /**
+   * The stream was lost with these requests outstanding. Those whose frames are still unwritten
+   * (`unwritten`) go out from the send queue as usual; of the others, each that may be retried is marked to
+   * be sent again (spending one retry), and each that may not fails with `error`: it may or may not have
+   * reached the broker.
+   */
+  lost(unwritten: ReadonlySet<number>, error: Error): void {
+    for (const [requestId, entry] of this.entries) {
+      if (entry.resend || unwritten.has(requestId)) continue;
+      if (entry.retries > 0 && (entry.frame !== null || entry.chunks !== null)) {
+        entry.retries--;
+        entry.resend = true;
+      } else {
+        this.entries.delete(requestId);
+        entry.reply.fail(error);
+      }
+    }
+    if (this.entries.size === 0) this.disarm();
+  }
+
+  /** The broker refused `requestId` for now (it drains): send it again on the next stream. */
+  resendLater(requestId: number): boolean {
+    const entry = this.entries.get(requestId);
+    if (entry === undefined || (entry.frame === null && entry.chunks === null)) return false;
+    entry.resend = true;
+    return true;
+  }
+
+  /** The requests to send again on a new stream, in the order they were first sent; clears their marks. */
+  takeResends(): Resend[] {
+    const out: Resend[] = [];
+    for (const entry of this.entries.values()) {
+      if (!entry.resend) continue;
+      entry.resend = false;
+      out.push(entry);
+    }
+    return out;
   }
 
   /** Fails every request (the stream or connection ended). */

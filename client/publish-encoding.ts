@@ -67,11 +67,24 @@ export function planBatch(
 }
 
 // Reused for every frame: encoding is synchronous, so one input object serves all calls.
-const scratch: BinaryPublishBatchInput = { tenant_id: '', namespace: '', stream: '', payloads: [] };
+// Every field is present from the start, so the object keeps one shape whatever a call sets.
+const scratch: BinaryPublishBatchInput = {
+  tenant_id: '',
+  namespace: '',
+  stream: '',
+  payloads: [],
+  request_id: undefined,
+  ack: undefined,
+  producer_id: undefined,
+  sequence: undefined,
+  send_ns: undefined,
+};
 
 /**
- * One publish frame for `payloads`. `requestId` must be given exactly when `ack` is not 'none'. Throws
- * FelixError `payload_too_large` when the frame would exceed the broker's frame limit.
+ * One publish frame for `payloads`. `requestId` must be given exactly when `ack` is not 'none'; so may
+ * `producerId` and `sequence` (non-zero: IDEMPOTENT_PUBLISH), which an acked binary batch carries only
+ * where the broker confirmed flag 0x0100 (otherwise the frame is a message). Throws FelixError
+ * `payload_too_large` when the frame would exceed the broker's frame limit.
  */
 export function encodePublishFrame(
   target: PublishTarget,
@@ -80,16 +93,25 @@ export function encodePublishFrame(
   requestId: number | undefined,
   negotiated: Negotiated,
   maxFrameBytes: number,
+  producerId = 0,
+  sequence = 0,
 ): Buffer {
   const acked = ack !== 'none';
+  const producer = acked && producerId !== 0;
   let frame: Buffer;
-  if (acked ? negotiated.binaryAckedPublish : negotiated.binaryPublish) {
+  if (
+    acked
+      ? negotiated.binaryAckedPublish && (!producer || negotiated.binaryProducer)
+      : negotiated.binaryPublish
+  ) {
     scratch.tenant_id = target.tenant;
     scratch.namespace = target.namespace;
     scratch.stream = target.stream;
     scratch.payloads = payloads;
     scratch.request_id = acked ? requestId : undefined;
     scratch.ack = acked ? ack : undefined;
+    scratch.producer_id = producer ? producerId : undefined;
+    scratch.sequence = producer ? sequence : undefined;
     // The publisher's hop starts here: the stamp is read when the frame is built for sending.
     scratch.send_ns = negotiated.timings ? monotonicNs() : undefined;
     try {
@@ -106,6 +128,7 @@ export function encodePublishFrame(
         stream: target.stream,
         payloads,
         ...(acked ? { request_id: requestId, ack } : {}),
+        ...(producer ? { producer_id: producerId, sequence } : {}),
       },
       { msgpack: negotiated.msgpack },
     );
@@ -129,6 +152,8 @@ export function encodeChunkedPublish(
   publishId: number,
   chunkBytes: number,
   negotiated: Negotiated,
+  producerId = 0,
+  sequence = 0,
 ): Buffer[] {
   const whole: PublishMessage = {
     type: 'publish',
@@ -140,6 +165,10 @@ export function encodeChunkedPublish(
   if (ack !== 'none') {
     whole.request_id = requestId;
     whole.ack = ack;
+    if (producerId !== 0) {
+      whole.producer_id = producerId;
+      whole.sequence = sequence;
+    }
   }
   const encoding = { msgpack: negotiated.msgpack };
   return splitPublish(whole, chunkBytes, publishId).map((chunk) => encodeMessage(chunk, encoding));

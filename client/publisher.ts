@@ -2,6 +2,11 @@
  * publish() and publishBatch(): picks the worker (sharding), encodes once into the frame that is sent, and
  * registers the ack. Acked publishes are pipelined (many in flight per worker, each answer a Map lookup);
  * an unacknowledged publish allocates no promise unless it has to wait for room in its worker's queue.
+ *
+ * Idempotent publish: with a broker advertising IDEMPOTENT_PUBLISH every acked frame carries its worker's
+ * producer id and the next sequence, and may be sent again after a reconnect (the broker acks a retry it
+ * already accepted without appending it again). Without it, an acked publish in flight when its
+ * connection is lost fails with `connection_closed` instead: sending it again could deliver it twice.
  */
 import type { AckMode } from '../wire/index.js';
 import { noop } from './deadline.js';
@@ -41,6 +46,8 @@ export interface PublisherOptions {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Resends after lost connections: a retried idempotent publish is suppressed by the broker. */
+const IDEMPOTENT_RETRIES = Number.POSITIVE_INFINITY;
 
 /** One part of a batch on the wire: a frame, or the chunks of one large payload. */
 interface EncodedPart {
@@ -52,6 +59,9 @@ interface EncodedPart {
 export class Publisher {
   private readonly picker: WorkerPicker;
   private readonly targets = new Map<string, Map<string, PublishTarget>>();
+  /** IDEMPOTENT_PUBLISH: acked frames carry producer id and sequence, and are resent after a reconnect. */
+  private readonly idempotent: boolean;
+  private readonly retries: number;
 
   constructor(
     private readonly pool: WorkerPool,
@@ -59,6 +69,8 @@ export class Publisher {
     private readonly options: PublisherOptions,
   ) {
     this.picker = new WorkerPicker(options.sharding, pool.size);
+    this.idempotent = negotiated.idempotentPublish;
+    this.retries = this.idempotent ? IDEMPOTENT_RETRIES : 0;
   }
 
   publish(stream: string, payload: Payload, options?: PublishOptions): Promise<void> {
@@ -83,16 +95,26 @@ export class Publisher {
         return worker.send(frame, target) ?? RESOLVED;
       }
       const requestId = worker.nextRequestId();
-      const frame = encodePublishFrame(
-        target,
-        payloads,
-        ack,
-        requestId,
-        this.negotiated,
-        this.options.maxFrameBytes,
-      );
+      const mark = worker.sequenceMark;
+      let frame: Buffer;
+      try {
+        frame = encodePublishFrame(
+          target,
+          payloads,
+          ack,
+          requestId,
+          this.negotiated,
+          this.options.maxFrameBytes,
+          this.idempotent ? worker.producerId : 0,
+          this.idempotent ? worker.nextSequence() : 0,
+        );
+      } catch (error) {
+        // Nothing was sent: the sequence is given to the next publish, so the broker sees no hole.
+        worker.rewindSequences(mark);
+        throw error;
+      }
       const reply = new PendingReply<void>(1, target.what);
-      worker.request(frame, requestId, reply, target);
+      worker.request(frame, requestId, reply, target, this.retries);
       return reply.promise;
     } catch (error) {
       return Promise.reject(toFelixError(error, 'invalid_argument', `publish to ${stream}`));
@@ -126,8 +148,9 @@ export class Publisher {
       }
       const reply = new PendingReply<void>(frames.length, target.what);
       for (const part of frames) {
-        if (part.frame !== undefined) worker.request(part.frame, part.requestId!, reply, target);
-        else worker.requestChunked(part.chunks!, part.requestId!, reply, target);
+        if (part.frame !== undefined)
+          worker.request(part.frame, part.requestId!, reply, target, this.retries);
+        else worker.requestChunked(part.chunks!, part.requestId!, reply, target, this.retries);
       }
       return reply.promise;
     } catch (error) {
@@ -142,9 +165,28 @@ export class Publisher {
     bytes: Uint8Array[],
     ack: AckMode,
   ): EncodedPart[] {
+    const producerId = this.idempotent && ack !== 'none' ? worker.producerId : 0;
+    const mark = worker.sequenceMark;
+    try {
+      return this.encodeParts(worker, target, bytes, ack, producerId);
+    } catch (error) {
+      // Nothing was sent: the sequences go to the next publishes, so the broker sees no hole.
+      worker.rewindSequences(mark);
+      throw error;
+    }
+  }
+
+  private encodeParts(
+    worker: RequestStream,
+    target: PublishTarget,
+    bytes: Uint8Array[],
+    ack: AckMode,
+    producerId: number,
+  ): EncodedPart[] {
     const { chunkBytes, maxFrameBytes } = this.options;
     return planBatch(bytes, chunkBytes, this.negotiated.publishChunks).map((part): EncodedPart => {
       const requestId = ack === 'none' ? undefined : worker.nextRequestId();
+      const sequence = producerId === 0 ? 0 : worker.nextSequence();
       if (part.kind === 'chunked') {
         const chunkAck = ack === 'per_batch' ? 'per_message' : ack;
         const payload = bytes[part.index]!;
@@ -159,13 +201,24 @@ export class Publisher {
             publishId,
             chunkBytes,
             this.negotiated,
+            producerId,
+            sequence,
           ),
         };
       }
       const slice = part.start === 0 && part.end === bytes.length ? bytes : bytes.slice(part.start, part.end);
       return {
         requestId,
-        frame: encodePublishFrame(target, slice, ack, requestId, this.negotiated, maxFrameBytes),
+        frame: encodePublishFrame(
+          target,
+          slice,
+          ack,
+          requestId,
+          this.negotiated,
+          maxFrameBytes,
+          producerId,
+          sequence,
+        ),
       };
     });
   }
@@ -178,6 +231,7 @@ export class Publisher {
   ): Promise<void> {
     const requestId = ack === 'none' ? undefined : worker.nextRequestId();
     const publishId = worker.nextRequestId();
+    const producer = this.idempotent && requestId !== undefined;
     const chunks = encodeChunkedPublish(
       target,
       payload,
@@ -186,10 +240,12 @@ export class Publisher {
       publishId,
       this.options.chunkBytes,
       this.negotiated,
+      producer ? worker.producerId : 0,
+      producer ? worker.nextSequence() : 0,
     );
     if (requestId === undefined) return worker.sendChunked(chunks, target) ?? RESOLVED;
     const reply = new PendingReply<void>(1, target.what);
-    worker.requestChunked(chunks, requestId, reply, target);
+    worker.requestChunked(chunks, requestId, reply, target, this.retries);
     return reply.promise;
   }
 

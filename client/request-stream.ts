@@ -3,7 +3,17 @@
  * flight at once (pipelined), answers matched by request_id in whatever order they come, the send side
  * bounded and interleaved by an OutboundQueue. Everything on the hot path is synchronous: a request is a
  * Map insert and a write, an answer a Map lookup.
+ *
+ * Outliving the connection. When its connection is lost and the pool seeks a new one, the stream is
+ * `disconnected`, not ended: requests stay registered, new ones queue (publishes without ack up to the
+ * queue's bound, then they wait). Once reattach()ed to the new connection it opens a new broker stream,
+ * authenticates, sends again — byte for byte, so with the same request id, producer id and sequence — each
+ * request that was in flight and may be retried, then whatever waited in the queue. A request that may not
+ * be retried fails with `connection_closed` (it may or may not have reached the broker). When the broker
+ * announces `draining`, nothing new is written to it; what is in flight is still answered there, and a
+ * publish it refuses as draining goes again on the next connection.
  */
+import { randomBytes } from 'node:crypto';
 import type { Connection } from '../transport/index.js';
 import {
   FLAG_BINARY_PUBLISH_ACK,
@@ -39,7 +49,18 @@ export interface RequestStreamOptions {
   readonly timings?: boolean;
 }
 
-type State = 'opening' | 'open' | 'ended';
+/**
+ * opening: connecting or authenticating (first or again); open: writing; draining: the broker drains, no
+ * new writes; disconnected: the connection was lost, a new one is awaited; ended: for good.
+ */
+type State = 'opening' | 'open' | 'draining' | 'disconnected' | 'ended';
+
+/** A random producer id: non-zero, below 2^53. */
+function newProducerId(): number {
+  const bytes = randomBytes(8);
+  const id = (bytes.readUInt32BE(0) & 0x1f_ffff) * 0x1_0000_0000 + bytes.readUInt32BE(4);
+  return id === 0 ? 1 : id;
+}
 
 export class RequestStream implements BrokerStreamHandler {
   /** Resolves once authenticated; rejects if the stream could not be opened. */
@@ -47,10 +68,23 @@ export class RequestStream implements BrokerStreamHandler {
   negotiated: Negotiated | null = null;
   /** Told once when the stream has ended, so its pool can replace it. */
   onEnded: ((stream: RequestStream) => void) | null = null;
+  /** Told when the broker announces `draining` on this stream, with the connection it came on. */
+  onBrokerDraining: ((connection: Connection) => void) | null = null;
+  /**
+   * This worker as a producer (IDEMPOTENT_PUBLISH): kept across reconnects, so a publish sent again is
+   * recognised by the broker as the same one.
+   */
+  readonly producerId = newProducerId();
 
   private state: State = 'opening';
   private endError: FelixError | null = null;
   private broker: BrokerStream | null = null;
+  private connection: Connection | null = null;
+  private sequences = 0;
+  /** The broker of the current connection announced `draining` (possibly before auth was through). */
+  private drainNoticed = false;
+  private resolveReady!: (negotiated: Negotiated) => void;
+  private rejectReady!: (error: FelixError) => void;
   private readonly queue: OutboundQueue;
   private readonly pending: PendingRequests;
   private requestIds = 0;
@@ -69,14 +103,23 @@ export class RequestStream implements BrokerStreamHandler {
     });
     this.queue.onIdle = () => this.checkIdle();
     this.pending = new PendingRequests(options.requestTimeoutMs, options.label);
-    this.ready = this.open(connection);
+    this.ready = new Promise<Negotiated>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
     // Failures reach callers through their own requests; an unobserved `ready` must not crash the process.
     this.ready.catch(noop);
+    void this.open(connection);
   }
 
   /** False once the stream has ended: its pool opens a new one for the next request. */
   get usable(): boolean {
     return this.state !== 'ended';
+  }
+
+  /** Waiting for a new connection after the last one was lost. */
+  get disconnected(): boolean {
+    return this.state === 'disconnected';
   }
 
   /** Requests awaiting an answer. */
@@ -88,18 +131,41 @@ export class RequestStream implements BrokerStreamHandler {
     return ++this.requestIds;
   }
 
-  /** Registers `reply` for `requestId`, then sends the frame; the answer settles it. */
-  request(frame: Buffer, requestId: number, reply: Settleable, order?: object): void {
+  /** The next sequence of this producer: one per acked publish frame, from 1. */
+  nextSequence(): number {
+    return ++this.sequences;
+  }
+
+  /** The last sequence taken, to rewind to when the frames about to take the next ones are not sent. */
+  get sequenceMark(): number {
+    return this.sequences;
+  }
+
+  rewindSequences(mark: number): void {
+    if (mark < this.sequences) this.sequences = mark;
+  }
+
+  /**
+   * Registers `reply` for `requestId`, then sends the frame; the answer settles it. `retries`: how often it
+   * is sent again after a lost connection (0: it fails instead, its outcome unknown).
+   */
+  request(frame: Buffer, requestId: number, reply: Settleable, order?: object, retries = 0): void {
     if (this.endError !== null) return reply.fail(this.endError);
-    this.pending.add(requestId, reply);
-    this.queue.send(frame, order, false);
+    this.pending.add(requestId, reply, frame, null, retries);
+    this.queue.send(frame, order, false, requestId);
   }
 
   /** The same for a chunked publish: the answer follows its last chunk. */
-  requestChunked(chunks: readonly Buffer[], requestId: number, reply: Settleable, order?: object): void {
+  requestChunked(
+    chunks: readonly Buffer[],
+    requestId: number,
+    reply: Settleable,
+    order?: object,
+    retries = 0,
+  ): void {
     if (this.endError !== null) return reply.fail(this.endError);
-    this.pending.add(requestId, reply);
-    this.queue.sendChunked(chunks, order, false);
+    this.pending.add(requestId, reply, null, chunks, retries);
+    this.queue.sendChunked(chunks, order, false, requestId);
   }
 
   /** Sends a frame no answer comes for; a promise only when it must wait for room in the queue. */
@@ -126,8 +192,8 @@ export class RequestStream implements BrokerStreamHandler {
     if (this.state === 'ended') return;
     const started = Date.now();
     await settledWithin(this.flush(), timeoutMs);
-    if (this.state === 'open') {
-      this.broker!.end();
+    if ((this.state === 'open' || this.state === 'draining') && this.broker !== null) {
+      this.broker.end();
       await settledWithin(this.ended(), timeoutMs - (Date.now() - started));
     }
     if (this.usable) {
@@ -140,10 +206,41 @@ export class RequestStream implements BrokerStreamHandler {
     }
   }
 
-  /** Ends the stream at once (its connection closed); whatever is outstanding fails with `error`. */
+  /** Ends the stream at once (its connection closed for good); whatever is outstanding fails with `error`. */
   fail(error: FelixError): void {
     if (this.broker !== null) this.broker.fail(error);
     else this.end(error);
+  }
+
+  /**
+   * The connection was lost and a new one is being sought: keep what is outstanding for reattach(). What
+   * was written and may be retried is marked to go again; what may not fails with `error`.
+   */
+  disconnect(error: FelixError): void {
+    if (this.state === 'ended' || this.state === 'disconnected') return;
+    this.state = 'disconnected';
+    this.drainNoticed = false;
+    const broker = this.broker;
+    this.broker = null;
+    this.connection = null;
+    broker?.abandon(error);
+    this.queue.detach();
+    this.pending.lost(this.queue.unwrittenRequests(), error);
+    this.checkIdle();
+  }
+
+  /** The new connection: reopen, send again what was in flight, then what waited. */
+  reattach(connection: Connection): void {
+    if (this.state !== 'disconnected') return;
+    this.state = 'opening';
+    void this.open(Promise.resolve(connection));
+  }
+
+  /** The broker drains: nothing new is written to it (it goes to the next connection instead). */
+  pauseForDrain(): void {
+    if (this.state !== 'open') return;
+    this.state = 'draining';
+    this.queue.detach();
   }
 
   onFrame(flags: number, payload: Uint8Array): void {
@@ -164,7 +261,16 @@ export class RequestStream implements BrokerStreamHandler {
     }
     const requestId = (message as { request_id?: number }).request_id;
     if (requestId === undefined) {
-      this.onUnmatched(message);
+      if (message.type === 'draining') this.onDrainingNotice();
+      else this.onUnmatched(message);
+      return;
+    }
+    if (
+      message.type === 'publish_error' &&
+      message.code === 'draining' &&
+      this.pending.resendLater(requestId)
+    ) {
+      // Refused only because the broker is going away: it goes again, as it was, on the next connection.
       return;
     }
     const reply = this.pending.take(requestId);
@@ -208,11 +314,16 @@ export class RequestStream implements BrokerStreamHandler {
     this.queue.drained();
   }
 
-  private async open(connection: Promise<Connection>): Promise<Negotiated> {
+  /**
+   * Opens a broker stream on `connection` and authenticates; then sends again what was in flight on a lost
+   * predecessor and starts the queue. Superseded quietly when the connection is lost meanwhile (the stream
+   * is then disconnected and waits for the next one); any other failure ends the stream.
+   */
+  private async open(connection: Promise<Connection>): Promise<void> {
     const { label, connectTimeoutMs } = this.options;
     try {
       const conn = await connection;
-      if (!this.usable) throw new FelixError('connection_closed', `${label}: closed while opening`);
+      if (this.state !== 'opening') return;
       const broker = new BrokerStream(conn.openStream(true), this, {
         maxFrameBytes: this.options.maxFrameBytes,
         onWarning: this.options.onWarning,
@@ -220,6 +331,7 @@ export class RequestStream implements BrokerStreamHandler {
         timings: this.options.timings,
       });
       this.broker = broker;
+      this.connection = conn;
       const negotiated = await withDeadline(
         broker.authenticate(this.options.tenant, this.options.token),
         connectTimeoutMs,
@@ -232,25 +344,48 @@ export class RequestStream implements BrokerStreamHandler {
           return error;
         },
       );
-      if (!this.usable) throw new FelixError('connection_closed', `${label}: closed while opening`);
+      if (this.state !== 'opening' || this.broker !== broker) return;
       this.negotiated = negotiated;
+      if (this.drainNoticed) {
+        // `draining` came right behind auth_ok: this broker takes nothing more; wait for the next one.
+        this.state = 'draining';
+        this.resolveReady(negotiated);
+        return;
+      }
       this.state = 'open';
-      this.queue.attach(broker);
-      return negotiated;
+      // What was in flight on the lost stream goes first, exactly as it was sent; then what waited.
+      let blocked = false;
+      for (const resend of this.pending.takeResends()) {
+        if (resend.frame !== null) blocked = !broker.write(resend.frame) || blocked;
+        else for (const chunk of resend.chunks!) blocked = !broker.write(chunk) || blocked;
+      }
+      this.queue.attach(broker, blocked);
+      this.resolveReady(negotiated);
     } catch (error) {
-      const felixError = toFelixError(error, 'connect_failed', label);
-      this.end(felixError);
-      throw felixError;
+      // The connection was lost meanwhile (disconnect() took over) or the stream ended already.
+      if (this.state !== 'opening') return;
+      this.end(toFelixError(error, 'connect_failed', label));
     }
+  }
+
+  /** The broker said `draining` on this stream: stop writing, and let the pool tell the connection's others. */
+  private onDrainingNotice(): void {
+    const connection = this.connection;
+    this.drainNoticed = true;
+    this.pauseForDrain();
+    if (connection !== null) this.onBrokerDraining?.(connection);
   }
 
   private end(error: FelixError): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.endError = error;
+    this.broker = null;
+    this.connection = null;
     this.queue.fail(error);
     this.pending.failAll(error);
     this.pending.dispose();
+    this.rejectReady(error);
     this.onEnded?.(this);
     this.checkIdle();
     const waiters = this.endWaiters;

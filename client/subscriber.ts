@@ -2,15 +2,20 @@
  * The subscribe flow: pick an event connection (round robin over FELIX_EVENT_CONN_POOL), register a fresh
  * subscription id with its router, open the control stream, auth, send `subscribe`, and wait for the
  * broker's answer. Events may start flowing before `subscribed` arrives; they are kept.
+ *
+ * Each subscription stays on its pool slot. When the slot's connection is lost and the pool reconnects,
+ * the subscriptions on it are suspended and, once the new connection is up, subscribe again there from
+ * where their events left off (Subscription.subscribeRequest); when the pool gives up, they end.
  */
-import { isLoopbackHost } from '../transport/index.js';
+import { isLoopbackHost, type Connection } from '../transport/index.js';
 import { HopStats } from './hop-stats.js';
 import type { QueuePolicy } from './async-queue.js';
 import { BrokerStream } from './broker-stream.js';
-import type { ConnectionPool } from './connection-pool.js';
+import type { ConnectionPool, PooledConnection } from './connection-pool.js';
 import { settledWithin, withDeadline } from './deadline.js';
 import { FelixError, toFelixError } from './errors.js';
 import type { EventRouter } from './event-router.js';
+import type { StatusEvent } from './status.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 
 export interface SubscriberOptions {
@@ -26,10 +31,13 @@ export interface SubscriberOptions {
   readonly onWarning: (message: string) => void;
   /** Offer TIMINGS and keep per-subscription hop statistics (false with FELIX_DISABLE_TIMINGS=1). */
   readonly timings?: boolean;
+  /** Receives `error` when a subscription could not be resumed after a reconnect. */
+  readonly onStatus?: (event: StatusEvent) => void;
 }
 
-/** The part of the event pool the subscriber uses. */
-export type EventConnections = Pick<ConnectionPool<EventRouter>, 'nextIndex' | 'get'>;
+/** The part of the event pool the subscriber uses (listen and markDraining: when it reconnects). */
+export type EventConnections = Pick<ConnectionPool<EventRouter>, 'nextIndex' | 'get'> &
+  Partial<Pick<ConnectionPool<EventRouter>, 'listen' | 'markDraining' | 'name'>>;
 
 export class Subscriber {
   private readonly live = new Set<Subscription>();
@@ -37,7 +45,20 @@ export class Subscriber {
   constructor(
     private readonly pool: EventConnections,
     private readonly options: SubscriberOptions,
-  ) {}
+  ) {
+    pool.listen?.({
+      lost: (index, error, resuming) => {
+        // Without a reconnect the router ends them, with the error.
+        if (resuming) for (const sub of this.on(index)) sub.suspend(error);
+      },
+      restored: (entry) => {
+        for (const sub of this.on(entry.index)) if (sub.isSuspended) void this.resume(sub, entry);
+      },
+      gaveUp: (index, error) => {
+        for (const sub of this.on(index)) sub.end(error);
+      },
+    });
+  }
 
   /** Subscriptions not yet ended. */
   get active(): number {
@@ -54,54 +75,44 @@ export class Subscriber {
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
       throw new FelixError('invalid_argument', `queueCapacity must be a positive integer, got ${capacity}`);
     }
-    const { connection, tenant: router } = await this.pool.get(this.pool.nextIndex());
-    const id = router.nextSubscriptionId();
-    const start = options.start ?? 'latest';
+    const slot = this.pool.nextIndex();
+    // Through an outage the pool hands out the connection to come: bounded like any request.
+    const { connection, tenant: router } = await withDeadline(this.pool.get(slot), o.requestTimeoutMs, () => {
+      return new FelixError(
+        'timeout',
+        `subscribe to ${o.tenant}/${namespace}/${stream}: no connection to the broker within ${o.requestTimeoutMs} ms`,
+      );
+    });
     const subscription = new Subscription({
-      id,
+      slot,
       tenant: o.tenant,
       namespace,
       stream,
-      start,
+      start: options.start ?? 'latest',
       onEvent: options.onEvent,
       onGap: options.onGap,
       queueCapacity: capacity,
       queuePolicy: options.queuePolicy ?? o.queuePolicy,
       closeTimeoutMs: o.closeTimeoutMs,
       onWarning: o.onWarning,
-      onEnded: (ended) => {
-        router.unregister(ended.id);
-        this.live.delete(ended);
-      },
+      onEnded: (ended) => this.live.delete(ended),
       hops: o.timings === false ? null : new HopStats(isLoopbackHost(connection.remote.host)),
+      onDraining: (on) => this.pool.markDraining?.(slot, on),
     });
-    // Registered before `subscribe` is sent, so the event stream's hello finds it in either order.
-    router.register(id, subscription.eventSink);
     this.live.add(subscription);
-    const label = `subscription ${id} to ${o.tenant}/${namespace}/${stream}`;
+    const label = `subscription to ${o.tenant}/${namespace}/${stream}`;
     try {
-      const control = new BrokerStream(connection.openStream(true), subscription.controlHandler, {
-        maxFrameBytes: o.maxFrameBytes,
-        onWarning: o.onWarning,
-        label: `${label} (control stream)`,
-        timings: o.timings,
-      });
-      subscription.attachControl(control);
-      await withDeadline(control.authenticate(o.tenant, o.token), o.connectTimeoutMs, () =>
-        this.timeout(subscription, `${label}: no answer to auth within ${o.connectTimeoutMs} ms`),
-      );
-      control.write(
-        control.encode({
-          type: 'subscribe',
-          tenant_id: o.tenant,
-          namespace,
-          stream,
-          subscription_id: id,
-          start,
-        }),
-      );
+      try {
+        await this.open(subscription, connection, router);
+      } catch (error) {
+        // Lost with its connection while subscribing: it subscribes on the next one (within the timeout).
+        if (!subscription.isSuspended) throw error;
+      }
       await withDeadline(subscription.subscribed, o.requestTimeoutMs, () =>
-        this.timeout(subscription, `${label}: no answer to subscribe within ${o.requestTimeoutMs} ms`),
+        this.timeout(
+          subscription,
+          `${label} (subscription ${subscription.id}): no answer to subscribe within ${o.requestTimeoutMs} ms`,
+        ),
       );
       return subscription;
     } catch (error) {
@@ -111,10 +122,65 @@ export class Subscriber {
     }
   }
 
-  /** Unsubscribes everything, bounded by closeTimeoutMs. */
-  async close(): Promise<void> {
+  /**
+   * Unsubscribes everything, bounded by closeTimeoutMs; with `reason` (the client gave up reconnecting)
+   * every subscription ends with it instead.
+   */
+  async close(reason?: FelixError): Promise<void> {
+    if (reason !== undefined) {
+      for (const subscription of [...this.live]) subscription.end(reason);
+      return;
+    }
     const all = [...this.live].map((subscription) => subscription.unsubscribe());
     await settledWithin(Promise.all(all), this.options.closeTimeoutMs);
+  }
+
+  /**
+   * Registers `sub` with `router` (before `subscribe` is sent, so the event stream's hello finds it in
+   * either order), opens its control stream, authenticates and sends `subscribe`.
+   */
+  private async open(sub: Subscription, connection: Connection, router: EventRouter): Promise<void> {
+    const o = this.options;
+    sub.bind(router, connection);
+    const label = `subscription ${sub.id} to ${o.tenant}/${sub.namespace}/${sub.stream}`;
+    const control = new BrokerStream(connection.openStream(true), sub.controlHandler, {
+      maxFrameBytes: o.maxFrameBytes,
+      onWarning: o.onWarning,
+      label: `${label} (control stream)`,
+      timings: o.timings,
+    });
+    sub.attachControl(control);
+    await withDeadline(control.authenticate(o.tenant, o.token), o.connectTimeoutMs, () =>
+      this.timeout(sub, `${label}: no answer to auth within ${o.connectTimeoutMs} ms`),
+    );
+    if (!control.writable) return;
+    control.write(control.encode(sub.subscribeRequest()));
+  }
+
+  /** Subscribes `sub` again on the slot's new connection; a failure other than another loss ends it. */
+  private async resume(sub: Subscription, entry: PooledConnection<EventRouter>): Promise<void> {
+    try {
+      await this.open(sub, entry.connection, entry.tenant);
+    } catch (error) {
+      // Lost again: the next reconnect resumes it.
+      if (sub.isSuspended) return;
+      const felixError = toFelixError(
+        error,
+        'broker_error',
+        `resubscribing to ${this.options.tenant}/${sub.namespace}/${sub.stream}`,
+      );
+      this.options.onStatus?.({
+        type: 'error',
+        pool: this.pool.name ?? 'event',
+        connection: entry.index,
+        error: felixError,
+      });
+      sub.end(felixError);
+    }
+  }
+
+  private on(index: number): Subscription[] {
+    return [...this.live].filter((sub) => sub.slot === index);
   }
 
   private timeout(subscription: Subscription, message: string): FelixError {

@@ -3,6 +3,14 @@
  * and the event stream the broker opened for it. Events reach the application either through an async
  * iterator with a bounded local queue, or synchronously through an `onEvent` callback (no promise, no
  * queue: the fast mode). Every event carries its offset; gaps the broker left are counted and reported.
+ *
+ * Resuming. When its connection is lost and the pool reconnects, the subscription is suspended (its
+ * iterator keeps what it had queued) and then subscribes again on the new connection from `nextOffset`,
+ * naming the stream epoch it knows. Offsets never silently change meaning: when the broker lost the
+ * stream's history (it restarted: `epoch_changed`), the subscription starts again from the oldest event of
+ * the new epoch and reports a gap of unknown size (`missed` undefined, `epochChanged`); when retention
+ * moved past `nextOffset` (`too_old`) it continues from the oldest retained event and the gap names the
+ * events missed.
  */
 import {
   FLAG_TIMINGS,
@@ -18,17 +26,22 @@ import {
   decodeMessage,
   type DecodedFrame,
   type Message,
+  type MessageOf,
   type StartPosition,
 } from '../wire/index.js';
 import { AsyncQueue, type QueuePolicy } from './async-queue.js';
+import type { Connection } from '../transport/index.js';
 import type { BrokerStream, BrokerStreamHandler } from './broker-stream.js';
 import { noop, settledWithin } from './deadline.js';
 import { FelixError, brokerError } from './errors.js';
-import type { EventStreamSink } from './event-router.js';
+import type { EventRouter, EventStreamSink } from './event-router.js';
 import { OffsetTracker } from './offset-tracker.js';
 
 // After a reset, how long to wait for the control stream's error, which says why.
 const RESET_REASON_GRACE_MS = 1000;
+// Cursor errors one resume may meet before it gives up (each sends a corrected subscribe; only a stream
+// whose retention races ahead of the cursor, or a broker restarting again and again, needs more than one).
+const MAX_RESUME_CURSOR_ERRORS = 8;
 
 export interface FelixEvent {
   readonly tenant: string;
@@ -38,8 +51,17 @@ export interface FelixEvent {
   readonly payload: Uint8Array;
   /** The per-stream offset; -1 only from a broker that sends no offsets (Felix without 0x20). */
   readonly offset: number;
-  /** Events the broker dropped for this subscriber right before this one (0 normally). */
+  /**
+   * Events missed right before this one: 0 normally; the count the broker dropped for this subscriber or
+   * retention discarded before a resume; Infinity when unknown (see `epochChanged`).
+   */
   readonly gap: number;
+  /**
+   * True on the first event after the broker lost the stream's history (it restarted: a new epoch). The
+   * events after the last one received before are gone, how many is unknown, and offsets count anew.
+   * Always set by the SDK (optional only so that events built by hand, in tests, need not name it).
+   */
+  readonly epochChanged?: boolean;
 }
 
 class SubscriptionEvent implements FelixEvent {
@@ -50,17 +72,28 @@ class SubscriptionEvent implements FelixEvent {
     readonly payload: Uint8Array,
     readonly offset: number,
     readonly gap: number,
+    readonly epochChanged: boolean,
   ) {}
 }
 
-/** A run of offsets the broker skipped (its queue policy dropped them for this subscriber). */
+/**
+ * Events this subscriber will never see: a run of offsets the broker skipped (its queue policy dropped
+ * them), retention discarded before a resume, or — `epochChanged` — history the broker lost entirely.
+ */
 export interface GapInfo {
-  /** The first missing offset. */
+  /** The first missing offset (in the epoch before the change, when the epoch changed; -1 if none was known). */
   readonly expected: number;
   /** The offset that arrived instead. */
   readonly offset: number;
-  /** offset − expected. */
-  readonly missed: number;
+  /** offset − expected; undefined when unknown (the epoch changed). */
+  readonly missed: number | undefined;
+  /** The stream epoch `offset` belongs to (undefined from a broker that sends none). */
+  readonly epoch?: number;
+  /**
+   * The broker lost the stream's history (a restart): offsets count anew from `offset`. Always set by the
+   * SDK (optional only so that gaps built by hand, in tests, need not name it).
+   */
+  readonly epochChanged?: boolean;
 }
 
 export interface SubscribeOptions {
@@ -84,7 +117,8 @@ export interface SubscribeOptions {
 
 /** @internal what the subscriber hands a new subscription */
 export interface SubscriptionParams {
-  readonly id: number;
+  /** The event pool slot (connection index) it lives on, across reconnects. */
+  readonly slot: number;
   readonly tenant: string;
   readonly namespace: string;
   readonly stream: string;
@@ -99,12 +133,23 @@ export interface SubscriptionParams {
   readonly onEnded: (subscription: Subscription) => void;
   /** Hop statistics from the TIMINGS stamps, or null when timings are off. */
   readonly hops: HopStats | null;
+  /** The broker announced `draining` on the control stream (its connection gets no new work). */
+  readonly onDraining?: (connection: Connection) => void;
 }
 
-type State = 'subscribing' | 'active' | 'unsubscribing' | 'ended';
+/**
+ * subscribing: `subscribe` sent (first or again), not yet confirmed; active; suspended: the connection was
+ * lost, a new one is awaited; unsubscribing; ended.
+ */
+type State = 'subscribing' | 'active' | 'suspended' | 'unsubscribing' | 'ended';
+
+/** What the next event learns about history the broker lost (set by a resume). */
+interface HistoryGap {
+  readonly expected: number;
+  readonly epochChanged: boolean;
+}
 
 export class Subscription implements AsyncIterable<FelixEvent> {
-  readonly id: number;
   readonly tenant: string;
   readonly namespace: string;
   readonly stream: string;
@@ -121,6 +166,14 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   readonly eventSink: EventStreamSink;
 
   private state: State = 'subscribing';
+  /** `subscribed` arrived once: the subscribe() call has resolved, later answers belong to resumes. */
+  private confirmed = false;
+  private currentId = 0;
+  private router: EventRouter | null = null;
+  private connection: Connection | null = null;
+  private currentEpoch: number | undefined = undefined;
+  private historyGap: HistoryGap | null = null;
+  private cursorErrors = 0;
   private control: BrokerStream | null = null;
   private events: Stream | null = null;
   private eventsEnded = false;
@@ -134,7 +187,6 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   private rejectSubscribed!: (error: FelixError) => void;
 
   constructor(private readonly params: SubscriptionParams) {
-    this.id = params.id;
     this.tenant = params.tenant;
     this.namespace = params.namespace;
     this.stream = params.stream;
@@ -163,6 +215,29 @@ export class Subscription implements AsyncIterable<FelixEvent> {
       onEventStreamEnd: (ending) => this.onEventStreamEnd(ending),
       onConnectionClosed: (error) => this.end(error),
     };
+  }
+
+  /** The subscription id on its current connection (a resume on a new connection may change it). */
+  get id(): number {
+    return this.currentId;
+  }
+
+  /**
+   * The stream's epoch (its incarnation on the broker) as of the last `subscribed`; offsets mean
+   * something only together with it. Undefined from a broker that sends none.
+   */
+  get epoch(): number | undefined {
+    return this.currentEpoch;
+  }
+
+  /** @internal the event pool slot it lives on */
+  get slot(): number {
+    return this.params.slot;
+  }
+
+  /** @internal waiting for a new connection */
+  get isSuspended(): boolean {
+    return this.state === 'suspended';
   }
 
   /**
@@ -252,15 +327,60 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     };
   }
 
+  /** @internal registers with `router` under a fresh id, before `subscribe` is sent. Throws beyond its bound. */
+  bind(router: EventRouter, connection: Connection): number {
+    const id = router.nextSubscriptionId();
+    router.register(id, this.eventSink);
+    this.router = router;
+    this.connection = connection;
+    this.currentId = id;
+    return id;
+  }
+
   /** @internal the control stream is open (auth not yet answered) */
   attachControl(control: BrokerStream): void {
     this.control = control;
+    this.controlEnded = false;
+    this.events = null;
+    this.eventsEnded = false;
+    if (this.state === 'suspended') this.state = 'subscribing';
+  }
+
+  /**
+   * @internal the `subscribe` to send: the caller's start the first time; after a lost connection, where
+   * the events left off (`nextOffset`) in the epoch they belong to.
+   */
+  subscribeRequest(): MessageOf<'subscribe'> {
+    if (!this.confirmed) return this.request(this.params.start, undefined);
+    const next = this.tracker.nextOffset;
+    this.cursorErrors = 0;
+    return this.request(next >= 0 ? { offset: next } : this.params.start, this.currentEpoch);
+  }
+
+  /**
+   * @internal the connection was lost and the pool seeks a new one: keep the queue and the cursor, drop the
+   * streams (they are gone with the connection), and wait to be resumed.
+   */
+  suspend(error: FelixError): void {
+    if (this.state === 'ended' || this.state === 'suspended') return;
+    if (this.state === 'unsubscribing') {
+      // The broker ended the subscription with the connection: the unsubscribe is complete.
+      this.end(undefined);
+      return;
+    }
+    this.state = 'suspended';
+    if (this.resetTimer !== null) clearTimeout(this.resetTimer);
+    this.resetTimer = null;
+    this.control?.abandon(error);
+    this.control = null;
+    this.events = null;
+    this.unbind();
   }
 
   /** @internal ends with `error` (undefined: normally). Idempotent. */
   end(error: FelixError | undefined): void {
     if (this.state === 'ended') return;
-    const wasSubscribing = this.state === 'subscribing';
+    const wasSubscribing = !this.confirmed;
     this.state = 'ended';
     if (this.resetTimer !== null) clearTimeout(this.resetTimer);
     this.resetTimer = null;
@@ -280,8 +400,63 @@ export class Subscription implements AsyncIterable<FelixEvent> {
         error ?? new FelixError('connection_closed', `${this.label()}: closed while subscribing`),
       );
     }
+    this.unbind();
     this.params.onEnded(this);
     this.resolveClosed(error);
+  }
+
+  private unbind(): void {
+    this.router?.unregister(this.currentId);
+    this.router = null;
+    this.connection = null;
+  }
+
+  private request(start: StartPosition, epoch: number | undefined): MessageOf<'subscribe'> {
+    const request: MessageOf<'subscribe'> = {
+      type: 'subscribe',
+      tenant_id: this.tenant,
+      namespace: this.namespace,
+      stream: this.stream,
+      subscription_id: this.currentId,
+      start,
+    };
+    if (epoch !== undefined) request.epoch = epoch;
+    return request;
+  }
+
+  /** Asks again on the same control stream (the refused id is free again), after a cursor error. */
+  private resubscribe(start: StartPosition, epoch: number | undefined): void {
+    const control = this.control;
+    if (control === null || !control.writable) return;
+    if (++this.cursorErrors > MAX_RESUME_CURSOR_ERRORS) {
+      this.end(
+        new FelixError(
+          'connection_closed',
+          `${this.label()}: could not resume: ${MAX_RESUME_CURSOR_ERRORS} cursor errors in a row`,
+        ),
+      );
+      return;
+    }
+    control.write(control.encode(this.request(start, epoch)));
+  }
+
+  /** A cursor error answering a resume: continue where the broker can, with the gap reported. */
+  private onResumeCursorError(message: MessageOf<'subscribe_cursor_error'>): void {
+    if (message.reason === 'too_old') {
+      // The events from nextOffset to `available` are gone; the next event's offset shows how many.
+      this.resubscribe({ offset: message.available }, message.epoch ?? this.currentEpoch);
+      return;
+    }
+    // epoch_changed: the broker restarted and the stream's history is another one. in_future (from a
+    // broker that sends no epoch): the offsets are beyond its tail, so the same has happened. Either way
+    // the old offsets mean nothing here: start from the oldest event there is, gap of unknown size.
+    this.historyGap = {
+      expected: this.tracker.nextOffset,
+      epochChanged: message.reason === 'epoch_changed',
+    };
+    this.tracker.restart();
+    if (message.epoch !== undefined) this.currentEpoch = message.epoch;
+    this.resubscribe('earliest', message.epoch);
   }
 
   private onControlFrame(flags: number, payload: Uint8Array): void {
@@ -295,7 +470,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     switch (message.type) {
       case 'subscribed':
         if (this.state !== 'subscribing') return;
-        if (message.subscription_id !== this.id) {
+        if (message.subscription_id !== this.currentId) {
           this.end(
             new FelixError(
               'protocol_error',
@@ -304,10 +479,31 @@ export class Subscription implements AsyncIterable<FelixEvent> {
           );
           return;
         }
+        if (message.epoch !== undefined) {
+          if (
+            this.currentEpoch !== undefined &&
+            message.epoch !== this.currentEpoch &&
+            this.historyGap === null
+          ) {
+            // Confirmed in another epoch than the one asked about (a broker that ignores `epoch`): the
+            // offsets cannot be trusted to continue the old ones.
+            this.historyGap = { expected: this.tracker.nextOffset, epochChanged: true };
+            this.tracker.restart();
+          }
+          this.currentEpoch = message.epoch;
+        }
         this.state = 'active';
-        this.resolveSubscribed();
+        if (!this.confirmed) {
+          this.confirmed = true;
+          this.resolveSubscribed();
+        }
         return;
       case 'subscribe_cursor_error':
+        if (this.state !== 'subscribing') return;
+        if (this.confirmed) {
+          this.onResumeCursorError(message);
+          return;
+        }
         this.end(
           new FelixError(
             message.reason === 'too_old' ? 'cursor_too_old' : 'cursor_in_future',
@@ -320,12 +516,19 @@ export class Subscription implements AsyncIterable<FelixEvent> {
         );
         return;
       case 'error':
+        if (this.state === 'subscribing' && this.confirmed && message.code === 'draining') {
+          // A resume that reached a broker going away: the next connection will take it.
+          return;
+        }
         // Before `subscribed` it refuses the subscribe; after, it is why the broker ended it (eviction).
         this.end(
           this.state === 'subscribing'
             ? brokerError('broker_error', `${this.label()}: subscribe refused`, message)
             : brokerError('subscription_evicted', `${this.label()}: ended by the broker`, message),
         );
+        return;
+      case 'draining':
+        if (this.connection !== null) this.params.onDraining?.(this.connection);
         return;
       default:
         this.params.onWarning(`${this.label()}: unexpected ${message.type} on the control stream`);
@@ -408,6 +611,28 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     }
   }
 
+  /** The first event after history was lost: a gap of unknown size, reported once. */
+  private reportHistoryGap(offset: number): number {
+    const lost = this.historyGap!;
+    this.historyGap = null;
+    this.tracker.gaps++;
+    const onGap = this.params.onGap;
+    if (onGap !== undefined) {
+      try {
+        onGap({
+          expected: lost.expected,
+          offset,
+          missed: undefined,
+          epoch: this.currentEpoch,
+          epochChanged: lost.epochChanged,
+        });
+      } catch (error) {
+        this.params.onWarning(`${this.label()}: onGap threw: ${(error as Error).message}`);
+      }
+    }
+    return Number.POSITIVE_INFINITY;
+  }
+
   private deliverAll(payloads: Uint8Array[], baseOffset: number | undefined): void {
     for (let i = 0; i < payloads.length; i++) {
       this.deliver(payloads[i]!, baseOffset === undefined ? -1 : baseOffset + i);
@@ -417,13 +642,25 @@ export class Subscription implements AsyncIterable<FelixEvent> {
 
   private deliver(payload: Uint8Array, offset: number): void {
     let gap = 0;
+    let epochChanged = false;
     if (offset >= 0) {
       gap = this.tracker.accept(offset);
       if (gap < 0) return;
-      if (gap > 0) this.reportGap(offset, gap);
+      if (this.historyGap !== null) {
+        epochChanged = this.historyGap.epochChanged;
+        gap = this.reportHistoryGap(offset);
+      } else if (gap > 0) this.reportGap(offset, gap);
     }
     this.received++;
-    const event = new SubscriptionEvent(this.tenant, this.namespace, this.stream, payload, offset, gap);
+    const event = new SubscriptionEvent(
+      this.tenant,
+      this.namespace,
+      this.stream,
+      payload,
+      offset,
+      gap,
+      epochChanged,
+    );
     const onEvent = this.onEvent;
     if (onEvent === undefined) {
       this.queue.push(event);
@@ -440,7 +677,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     const onGap = this.params.onGap;
     if (onGap === undefined) return;
     try {
-      onGap({ expected: offset - missed, offset, missed });
+      onGap({ expected: offset - missed, offset, missed, epoch: this.currentEpoch, epochChanged: false });
     } catch (error) {
       this.params.onWarning(`${this.label()}: onGap threw: ${(error as Error).message}`);
     }

@@ -1,29 +1,29 @@
 /**
  * The long-lived request streams of one family: FELIX_*_CONN_POOL connections × FELIX_*_STREAMS_PER_CONN
- * streams, each a RequestStream ("worker"). Publishing uses it now; the cache client is meant to reuse it
- * unchanged with its own connection pool and settings. Workers open lazily; one whose stream or
- * connection ended is replaced on its next use.
+ * streams, each a RequestStream ("worker"); publishing and the cache client each have one. Workers open
+ * lazily. Worker i runs on connection i mod FELIX_*_CONN_POOL: when that connection is lost and the pool
+ * reconnects, the worker waits (disconnected) and is reattached to the new connection, keeping what it had
+ * outstanding; when the pool gives up, or does not reconnect, it fails and is replaced on its next use.
  */
 import { noop, settledWithin } from './deadline.js';
 import type { FelixError } from './errors.js';
-import { ConnectionPool, type ConnectionPoolOptions, type ConnectionTenant } from './connection-pool.js';
+import {
+  ConnectionPool,
+  type ConnectionPoolOptions,
+  type ConnectionTenant,
+  type PoolListener,
+  type PooledConnection,
+} from './connection-pool.js';
 import type { Negotiated } from './negotiation.js';
 import { RequestStream, type RequestStreamOptions } from './request-stream.js';
 
-/** The workers running on one pooled connection, failed together when it closes. */
-class WorkerConnection implements ConnectionTenant {
-  readonly workers = new Set<RequestStream>();
-
-  onConnectionClosed(error: FelixError): void {
-    for (const worker of this.workers) worker.fail(error);
-    this.workers.clear();
-  }
-}
+/** Workers follow their connection through the pool's listener, so a connection needs nothing of its own. */
+const NO_TENANT: ConnectionTenant = { onConnectionClosed: noop };
 
 export interface WorkerPoolOptions {
   /** "publish" or "cache": names connections and streams in messages. */
   readonly name: string;
-  readonly connections: Omit<ConnectionPoolOptions<WorkerConnection>, 'name' | 'attach'>;
+  readonly connections: Omit<ConnectionPoolOptions<ConnectionTenant>, 'name' | 'attach'>;
   readonly streamsPerConnection: number;
   readonly stream: Omit<RequestStreamOptions, 'label'>;
 }
@@ -32,17 +32,44 @@ export class WorkerPool {
   readonly size: number;
   /** What the broker confirmed to the first worker that authenticated. */
   negotiated: Negotiated | null = null;
-  private readonly connections: ConnectionPool<WorkerConnection>;
+  private readonly connections: ConnectionPool<ConnectionTenant>;
   private readonly workers: (RequestStream | undefined)[];
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.connections = new ConnectionPool({
       ...options.connections,
       name: options.name,
-      attach: () => new WorkerConnection(),
+      attach: () => NO_TENANT,
     });
     this.size = options.connections.size * options.streamsPerConnection;
     this.workers = new Array<RequestStream | undefined>(this.size).fill(undefined);
+    this.connections.listen({
+      lost: (index, error, resuming) => {
+        for (const worker of this.on(index)) {
+          if (resuming) worker.disconnect(error);
+          else worker.fail(error);
+        }
+      },
+      restored: (entry: PooledConnection<ConnectionTenant>) => {
+        for (const worker of this.on(entry.index)) worker.reattach(entry.connection);
+      },
+      gaveUp: (index, error: FelixError) => {
+        for (const worker of this.on(index)) worker.fail(error);
+      },
+      draining: (index) => {
+        for (const worker of this.on(index)) worker.pauseForDrain();
+      },
+    });
+  }
+
+  /** From now on lost connections are reopened and workers carried over (the client is connected). */
+  arm(): void {
+    this.connections.arm();
+  }
+
+  /** Hears what happens to the pool's connections (after the workers have). */
+  listen(listener: PoolListener<ConnectionTenant>): void {
+    this.connections.listen(listener);
   }
 
   /**
@@ -59,11 +86,10 @@ export class WorkerPool {
       pooled.then((entry) => entry.connection),
       { ...this.options.stream, label },
     );
-    // So that the connection closing fails this worker's requests at once.
-    pooled.then((entry) => entry.tenant.workers.add(worker), noop);
     worker.onEnded = (ended) => {
       if (this.workers[index] === ended) this.workers[index] = undefined;
     };
+    worker.onBrokerDraining = (connection) => this.connections.markDraining(connectionIndex, connection);
     worker.ready.then((negotiated) => (this.negotiated ??= negotiated), noop);
     this.workers[index] = worker;
     return worker;
@@ -74,13 +100,27 @@ export class WorkerPool {
     await Promise.all(this.live().map((worker) => worker.flush()));
   }
 
-  /** Flushes and finishes every worker within `timeoutMs`; the caller then closes the endpoint. */
-  async close(timeoutMs: number): Promise<void> {
-    this.connections.markClosed();
+  /**
+   * Flushes and finishes every worker within `timeoutMs`; the caller then closes the endpoint. Workers
+   * waiting for a lost connection fail at once, with `reason` when given (see ConnectionPool.markClosed).
+   */
+  async close(timeoutMs: number, reason?: FelixError): Promise<void> {
+    this.connections.markClosed(reason);
     await settledWithin(Promise.all(this.live().map((worker) => worker.close(timeoutMs))), timeoutMs);
   }
 
   private live(): RequestStream[] {
     return this.workers.filter((worker): worker is RequestStream => worker !== undefined);
+  }
+
+  /** The workers on connection `index`. */
+  private on(index: number): RequestStream[] {
+    const size = this.options.connections.size;
+    const out: RequestStream[] = [];
+    for (let i = index; i < this.workers.length; i += size) {
+      const worker = this.workers[i];
+      if (worker !== undefined) out.push(worker);
+    }
+    return out;
   }
 }

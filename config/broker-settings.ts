@@ -30,6 +30,15 @@ const QUEUE_POLICY_DOC =
   'drop_new discards the event that does not fit; drop_old discards the oldest queued event to make room. ' +
   'Every event carries its stream offset, so a subscriber sees the gap a drop leaves.';
 
+export const AUTH_MODES = ['auto', 'jwt', 'none'] as const;
+export const DURABLE_FSYNC_POLICIES = ['none', 'periodic', 'on_commit'] as const;
+export type AuthModeSetting = (typeof AUTH_MODES)[number];
+
+// RFC 7519 allows any string in iss and aud; refuse only what is surely a mistake: control characters and
+// leading or trailing spaces, which no issuer would mint and which would make every token fail.
+const CLAIM_TEXT_PATTERN = /^(?!\s)[^\p{Cc}]{1,1024}(?<!\s)$/u;
+const CLAIM_TEXT_RULE = '1–1024 chars, no control chars or edge spaces';
+
 const brokerSettings = defineSettings({
   quicBind: bindAddress({
     env: 'FELIX_QUIC_BIND',
@@ -38,8 +47,11 @@ const brokerSettings = defineSettings({
   }),
   brokerMetricsBind: bindAddress({
     env: 'FELIX_BROKER_METRICS_BIND',
-    default: '0.0.0.0:8080',
-    doc: 'TCP address of the HTTP server answering /live, /ready, /metrics (Prometheus) and /dashboard (the live view).',
+    default: '127.0.0.1:8080',
+    doc:
+      'TCP address of the HTTP server answering /live, /ready, /metrics (Prometheus) and /dashboard (the live ' +
+      'view). Loopback by default: the metrics and the dashboard name streams and tenants, and nothing on this ' +
+      'port is authenticated — bind it elsewhere only behind something that is.',
   }),
   tlsCert: filePath({
     env: 'FELIX_TLS_CERT',
@@ -51,6 +63,88 @@ const brokerSettings = defineSettings({
   tlsKey: filePath({
     env: 'FELIX_TLS_KEY',
     doc: 'PEM private key of FELIX_TLS_CERT. Set both or neither.',
+  }),
+  auth: oneOf({
+    env: 'FELIX_AUTH',
+    values: AUTH_MODES,
+    default: 'auto',
+    doc:
+      'Who may use the broker. jwt: every stream must authenticate with a token (an Ed25519-signed JWT ' +
+      'whose tid claim is its tenant and whose perms claim lists what it may do) verified against ' +
+      'FELIX_AUTH_JWKS; anything else is refused. none: no authentication at all, any peer may use any ' +
+      'tenant (the broker logs this risk at start). auto: jwt when FELIX_AUTH_JWKS is set; otherwise ' +
+      'protected mode, in which the broker serves loopback peers only, refuses every other address at the ' +
+      'handshake, and logs a warning at start. `felix-ts auth keygen` and `felix-ts auth mint` make keys and ' +
+      'tokens.',
+  }),
+  authJwks: filePath({
+    env: 'FELIX_AUTH_JWKS',
+    doc:
+      'JSON Web Key Set file of the Ed25519 public keys tokens may be signed with, each with a kid (a token ' +
+      "names its key in its header's kid). Several keys may be listed at once, which is how keys rotate: add " +
+      'the new key, move token issuers to it, then remove the old one. The broker reloads the file when it ' +
+      'changes (see FELIX_AUTH_JWKS_POLL_MS) and on SIGHUP; a reload that cannot be used is logged and the ' +
+      'keys in force stay. Tokens signed by a removed key stop working at once.',
+  }),
+  authJwksPollMs: duration({
+    env: 'FELIX_AUTH_JWKS_POLL_MS',
+    default: 1_000,
+    min: 0,
+    max: 3_600_000,
+    zeroMeans: 'never checks: the file is reloaded only on SIGHUP',
+    doc:
+      'How often the broker checks FELIX_AUTH_JWKS for changes (one stat of the path; it also notices the ' +
+      'file being replaced, as editors and Kubernetes ConfigMaps do).',
+  }),
+  authIssuer: text({
+    env: 'FELIX_AUTH_ISSUER',
+    pattern: CLAIM_TEXT_PATTERN,
+    describe: CLAIM_TEXT_RULE,
+    doc:
+      "When set, a token's iss claim must equal it (Felix's control plane issues felix-auth). Unset, iss is " +
+      'not checked.',
+  }),
+  authAudience: text({
+    env: 'FELIX_AUTH_AUDIENCE',
+    pattern: CLAIM_TEXT_PATTERN,
+    describe: CLAIM_TEXT_RULE,
+    doc:
+      "When set, a token's aud claim must be it or a list containing it (Felix's control plane uses " +
+      'felix-broker). Unset, aud is not checked.',
+  }),
+  authCacheEntries: integer({
+    env: 'FELIX_AUTH_CACHE_ENTRIES',
+    default: 100_000,
+    min: 0,
+    max: 10_000_000,
+    unit: 'tokens',
+    zeroMeans: 'caches nothing: every stream verifies its token',
+    doc:
+      'Verified tokens the broker remembers (keyed by their SHA-256, until each expires), so that a stream ' +
+      'opened with a token seen before costs no signature check. Rejected tokens are remembered in a ' +
+      'second cache of the same size, so bad tokens cannot push out good ones. Least recently used entries ' +
+      'go first. A verified token costs about 260 bytes when other tokens carry the same permission list ' +
+      '(compiled lists are shared), plus about 320 bytes per permission otherwise; a rejected one about 220.',
+  }),
+  authNegativeCacheMs: duration({
+    env: 'FELIX_AUTH_NEGATIVE_CACHE_MS',
+    default: 5_000,
+    min: 0,
+    max: 3_600_000,
+    zeroMeans: 'remembers no rejection',
+    doc:
+      'How long a rejected token is answered from the cache without being checked again. A change of the ' +
+      'key set forgets all rejections at once, and a token rejected as not yet valid is checked again once ' +
+      'its nbf is reached.',
+  }),
+  authClockToleranceMs: duration({
+    env: 'FELIX_AUTH_CLOCK_TOLERANCE_MS',
+    default: 60_000,
+    min: 0,
+    max: 600_000,
+    doc:
+      'Allowance for clock differences between token issuers and the broker: a token is accepted until exp ' +
+      "plus this, and from nbf minus this (Felix's broker allows 60 s).",
   }),
   ...sharedSettings,
   eventSendWindow: eventWindows.eventSendWindow,
@@ -186,6 +280,107 @@ const brokerSettings = defineSettings({
       'Most recent events each stream keeps in memory so that a subscriber can start from an earlier ' +
       'offset. Costs up to this many payloads per stream.',
   }),
+  durableStorageDir: text({
+    env: 'FELIX_DURABLE_STORAGE_DIR',
+    pattern: /^[^\p{Cc}]{1,4096}$/u,
+    describe: 'a directory path (created when missing)',
+    doc:
+      'Directory of the durable streams: one folder per stream (<tenant>/<namespace>/<stream>/) holding its ' +
+      'segment files and stream.json (its epoch). Every durable stream found there is recovered at start: ' +
+      'offsets and epochs continue, a torn tail is cut (and logged). Needed as soon as any stream is durable ' +
+      '(FELIX_DURABLE_DEFAULT or `durable: true` in the YAML tenants block). See docs/durability.md.',
+  }),
+  durableDefault: flag({
+    env: 'FELIX_DURABLE_DEFAULT',
+    default: false,
+    doc:
+      'Makes every stream durable (kept on disk under FELIX_DURABLE_STORAGE_DIR), including auto-created ' +
+      'ones. Off, only the streams the YAML declares with `durable: true` are; the others keep only their ' +
+      'in-memory replay ring (FELIX_STREAM_REPLAY_CAPACITY) and lose it on restart.',
+  }),
+  durableFsync: oneOf({
+    env: 'FELIX_DURABLE_FSYNC',
+    values: DURABLE_FSYNC_POLICIES,
+    default: 'periodic',
+    doc:
+      'When durable streams force their writes to disk (fdatasync). none: never, the OS writes back when it ' +
+      'likes (a broker crash loses nothing written, a machine crash loses recent data). periodic: every ' +
+      'FELIX_DURABLE_FSYNC_INTERVAL_MS (like Redis appendfsync everysec: a machine crash loses at most that ' +
+      'much). on_commit: after every write, before acks (with FELIX_ACK_ON_COMMIT) go out; many publishes ' +
+      'share one fsync (group commit).',
+  }),
+  durableFsyncIntervalMs: duration({
+    env: 'FELIX_DURABLE_FSYNC_INTERVAL_MS',
+    default: 1_000,
+    min: 1,
+    max: 600_000,
+    doc:
+      'The period of FELIX_DURABLE_FSYNC=periodic. With FELIX_ACK_ON_COMMIT acks (and deliveries) wait up to ' +
+      'this long, so keep it short when that is on.',
+  }),
+  ackOnCommit: flag({
+    env: 'FELIX_ACK_ON_COMMIT',
+    default: false,
+    doc:
+      'Acks of publishes to durable streams wait until the events are committed under FELIX_DURABLE_FSYNC ' +
+      '(written with none, fsynced with periodic or on_commit), and subscribers receive events only once ' +
+      'committed, so no subscriber ever sees an event a crash could take back. Off, acks go out once the ' +
+      'events are in the stream (as for in-memory streams) and the disk catches up behind.',
+  }),
+  durableRetentionBytes: byteSize({
+    env: 'FELIX_DURABLE_RETENTION_BYTES',
+    default: 0,
+    min: 0,
+    max: 2 ** 50,
+    zeroMeans: 'no limit by size (FELIX_DURABLE_RETENTION_MS still applies)',
+    doc:
+      'Default most bytes a durable stream keeps on disk (0: no limit); a stream may set its own in the YAML ' +
+      '(`retention_bytes`). Whole segments are removed oldest first, in the background, until the stream is ' +
+      'under it; the segment being written is never removed.',
+  }),
+  durableRetentionMs: duration({
+    env: 'FELIX_DURABLE_RETENTION_MS',
+    default: 7 * 24 * 3_600_000,
+    min: 0,
+    max: 100 * 365 * 24 * 3_600_000,
+    zeroMeans: 'keeps data forever (or until FELIX_DURABLE_RETENTION_BYTES)',
+    doc:
+      'Default oldest data a durable stream keeps (7 days, as Kafka); a stream may set its own in the YAML ' +
+      '(`retention_ms`). A segment is removed once its newest record is older than this.',
+  }),
+  durableSegmentBytes: byteSize({
+    env: 'FELIX_DURABLE_SEGMENT_BYTES',
+    default: 64 * MiB,
+    min: 4 * KiB,
+    max: 4 * 1024 * MiB,
+    doc:
+      'Size at which a durable stream starts a new segment file. Retention removes whole segments, so this ' +
+      'is its granularity; recovery reads through the last segment only, so this bounds start-up time too.',
+  }),
+  dedupWindowMs: duration({
+    env: 'FELIX_DEDUP_WINDOW_MS',
+    default: 120_000,
+    min: 0,
+    max: 86_400_000,
+    zeroMeans:
+      'keeps no producer state and does not advertise IDEMPOTENT_PUBLISH: a retried publish is appended again',
+    doc:
+      'How long the broker remembers a publishing producer (an SDK publish worker: producer_id and the ' +
+      'sequences of its acked publishes) after its last publish. A retry within it, such as a publish ' +
+      'resent after a reconnect, is acknowledged again and not appended twice; a retry arriving after it ' +
+      'is appended again. Outlive the longest outage clients ride out, within memory.',
+  }),
+  dedupMaxProducers: integer({
+    env: 'FELIX_DEDUP_MAX_PRODUCERS',
+    default: 100_000,
+    min: 1,
+    max: 10_000_000,
+    unit: 'producers',
+    doc:
+      'Producers whose sequences the broker remembers at once (each costs about 100 bytes, 600 while ' +
+      'its publishes arrive out of order); beyond it the least recently used is forgotten first, and a ' +
+      'retry of its publishes would be appended again.',
+  }),
   cacheMaxBytes: byteSize({
     env: 'FELIX_CACHE_MAX_BYTES',
     default: 256 * MiB,
@@ -317,6 +512,35 @@ const brokerChecks: readonly CrossCheck<BrokerConfig>[] = [
     settings: ['tlsCert', 'tlsKey'],
     rule: 'FELIX_TLS_CERT and FELIX_TLS_KEY must be set together: a certificate is useless without its key',
     holds: (c) => (c.tlsCert === null) === (c.tlsKey === null),
+  },
+  {
+    settings: ['auth', 'authJwks'],
+    rule: 'FELIX_AUTH=jwt needs FELIX_AUTH_JWKS: without keys no token could verify',
+    holds: (c) => c.auth !== 'jwt' || c.authJwks !== null,
+  },
+  {
+    settings: ['auth', 'authJwks'],
+    rule: 'FELIX_AUTH=none cannot be set together with FELIX_AUTH_JWKS: the keys would be ignored',
+    holds: (c) => c.auth !== 'none' || c.authJwks === null,
+  },
+  {
+    settings: ['authIssuer', 'authJwks'],
+    rule: 'FELIX_AUTH_ISSUER needs FELIX_AUTH_JWKS: without keys no token is verified, so nothing checks the issuer',
+    holds: (c) => c.authIssuer === null || c.authJwks !== null,
+  },
+  {
+    settings: ['authAudience', 'authJwks'],
+    rule: 'FELIX_AUTH_AUDIENCE needs FELIX_AUTH_JWKS: without keys no token is verified, so nothing checks the audience',
+    holds: (c) => c.authAudience === null || c.authJwks !== null,
+  },
+  {
+    settings: ['durableStorageDir', 'durableDefault', 'tenants'],
+    rule:
+      'durable streams (FELIX_DURABLE_DEFAULT or `durable: true` in the YAML tenants block) need ' +
+      'FELIX_DURABLE_STORAGE_DIR: the directory their logs are kept in',
+    holds: (c) =>
+      c.durableStorageDir !== null ||
+      (!c.durableDefault && c.tenants.every((t) => t.namespaces.every((ns) => ns.durable === undefined))),
   },
   {
     settings: ['autoCreateStreams', 'tenants'],

@@ -2,11 +2,13 @@ import { fitsWithReserve } from './checks.js';
 import {
   byteSize,
   defineSettings,
+  duration,
   filePath,
   flag,
   integer,
   oneOf,
   text,
+  type Setting,
   type SettingsOf,
 } from './setting.js';
 import {
@@ -23,10 +25,31 @@ import { HOSTNAME_PATTERN } from './kinds.js';
 import { defineSide, type CrossCheck } from './side.js';
 import { KiB, MiB } from './units.js';
 
+// Tokens are a few hundred bytes; the broker refuses longer than this unread (broker/auth/verifier.ts).
+const MAX_TOKEN_CHARS = 65_536;
+const TOKEN_PATTERN = new RegExp(`^[\\x21-\\x7e]{0,${MAX_TOKEN_CHARS}}$`);
+
+/** A setting whose value must not appear in logs or reports: it is shown only as set or unset. */
+function secret(setting: Setting<string | null>): Setting<string | null> {
+  return Object.freeze({
+    ...setting,
+    kind: { ...setting.kind, format: (value: string | null) => (value === null ? 'unset' : '(set, hidden)') },
+  });
+}
+
 // The broker's transport lets one connection open this many bidirectional streams at once.
 const MAX_STREAMS_PER_CONN = 1024;
 // Each pooled connection is a QUIC connection with its own handshake, timers and windows.
 const MAX_POOL = 256;
+
+/** An integer setting whose -1 (a documented switch) may also come as text, which integers read as digits only. */
+function minusOneAllowed(setting: Setting<number>): Setting<number> {
+  const parse = setting.kind.parse;
+  return Object.freeze({
+    ...setting,
+    kind: { ...setting.kind, parse: (raw: unknown) => (raw === '-1' ? parse(-1) : parse(raw)) },
+  });
+}
 
 const clientSettings = defineSettings({
   ...sharedSettings,
@@ -137,6 +160,38 @@ const clientSettings = defineSettings({
     stream: 64 * MiB,
     send: 256 * MiB,
   }),
+  reconnectInitialMs: duration({
+    env: 'FELIX_RECONNECT_INITIAL_MS',
+    default: 100,
+    min: 1,
+    max: 60_000,
+    doc:
+      'Wait before the first attempt to reopen a pooled connection that was lost (or refused while the ' +
+      'broker drains); each further attempt waits twice as long, up to FELIX_RECONNECT_MAX_MS. Every wait ' +
+      'is jittered (between half and all of it), so clients that lost the same broker do not return in ' +
+      'step.',
+  }),
+  reconnectMaxMs: duration({
+    env: 'FELIX_RECONNECT_MAX_MS',
+    default: 5_000,
+    min: 1,
+    max: 3_600_000,
+    doc: 'Longest wait between two attempts to reopen a lost connection.',
+  }),
+  reconnectAttempts: minusOneAllowed(
+    integer({
+      env: 'FELIX_RECONNECT_ATTEMPTS',
+      default: -1,
+      min: -1,
+      max: 1_000_000,
+      unit: 'attempts',
+      zeroMeans: 'never reconnects: a lost connection fails what was in flight and closes the client',
+      doc:
+        'Attempts to reopen one lost connection before the client gives up: it then closes, rejecting what ' +
+        'is outstanding with connection_closed, and `client.closed` resolves with the error. -1: unlimited ' +
+        '(each attempt is still bounded by connectTimeoutMs).',
+    }),
+  ),
   tlsCa: filePath({
     env: 'FELIX_TLS_CA',
     doc:
@@ -160,6 +215,19 @@ const clientSettings = defineSettings({
       '(localhost for loopback addresses). Needed when connecting by IP address to a broker whose ' +
       'certificate names it by DNS name.',
   }),
+  authToken: secret(
+    text({
+      env: 'FELIX_AUTH_TOKEN',
+      pattern: TOKEN_PATTERN,
+      describe: `up to ${MAX_TOKEN_CHARS} visible ASCII characters`,
+      doc:
+        "The token every stream sends in its auth message: a JWT signed with a key of the broker's " +
+        'FELIX_AUTH_JWKS, made with `felix-ts auth mint` or by a Felix control plane. Its tid claim must ' +
+        'name the tenant the client uses. Unset, the client sends an empty token, which only a broker ' +
+        "without token auth accepts. The SDK's connect option `token` sets the same value. Logs show only " +
+        'whether it is set.',
+    }),
+  ),
 });
 
 export type ClientConfig = SettingsOf<typeof clientSettings>;
@@ -176,6 +244,11 @@ const clientChecks: readonly CrossCheck<ClientConfig>[] = [
     'maxFrameBytes',
     'a full publish chunk and its frame envelope must fit in one frame',
   ),
+  {
+    settings: ['reconnectInitialMs', 'reconnectMaxMs'],
+    rule: 'FELIX_RECONNECT_INITIAL_MS must not exceed FELIX_RECONNECT_MAX_MS: the first wait is the shortest',
+    holds: (c) => c.reconnectInitialMs <= c.reconnectMaxMs,
+  },
   {
     settings: ['tlsCa', 'tlsInsecure'],
     rule: 'FELIX_TLS_INSECURE cannot be on while FELIX_TLS_CA is set: the CA would verify and the flag would do nothing',

@@ -2,11 +2,28 @@ import { ConfigError, showValue } from './errors.js';
 import { MAX_NAME_BYTES } from './shared-settings.js';
 import type { Section } from './side.js';
 import { didYouMean, suggestNames } from './suggest.js';
+import { parseByteSize, parseDecimalInteger } from './units.js';
+
+/** A durable stream's own retention (each unset: the FELIX_DURABLE_RETENTION_* default). */
+export interface DurableStreamDeclaration {
+  readonly bytes?: number;
+  readonly ms?: number;
+}
 
 export interface NamespaceDeclaration {
   readonly name: string;
   readonly streams: readonly string[];
   readonly caches: readonly string[];
+  /** The streams declared `durable: true`, by name, with their retention overrides (absent when none). */
+  readonly durable?: Readonly<Record<string, DurableStreamDeclaration>>;
+}
+
+/** A stream listed with options instead of by name alone. */
+export interface StreamEntryInput {
+  readonly name: string;
+  readonly durable?: boolean;
+  readonly retention_bytes?: number | string;
+  readonly retention_ms?: number | string;
 }
 
 export interface TenantDeclaration {
@@ -20,7 +37,10 @@ export type TenantsInput = Readonly<
     string,
     {
       readonly namespaces: Readonly<
-        Record<string, { readonly streams?: readonly string[]; readonly caches?: readonly string[] }>
+        Record<
+          string,
+          { readonly streams?: readonly (string | StreamEntryInput)[]; readonly caches?: readonly string[] }
+        >
       >;
     }
   >
@@ -81,12 +101,83 @@ class Walker {
   }
 }
 
+const STREAM_ENTRY_FIELDS = ['name', 'durable', 'retention_bytes', 'retention_ms'];
+
+/**
+ * The streams list: each item a name, or a mapping `{name, durable, retention_bytes, retention_ms}` for a
+ * stream with options. Returns the plain list of names (as a list of names alone would) and the durable ones.
+ */
+function parseStreams(
+  walker: Walker,
+  raw: unknown,
+  path: string,
+): { names: readonly string[]; durable: Readonly<Record<string, DurableStreamDeclaration>> } {
+  if (!Array.isArray(raw)) return { names: walker.names(raw, path), durable: Object.freeze({}) };
+  const names: unknown[] = [];
+  const durable: Record<string, DurableStreamDeclaration> = {};
+  for (const [index, item] of raw.entries()) {
+    if (typeof item !== 'object' || item === null) {
+      names.push(item);
+      continue;
+    }
+    const itemPath = `${path}[${index}]`;
+    const fields = walker.mapping(item, itemPath, STREAM_ENTRY_FIELDS);
+    if (typeof fields.name !== 'string')
+      walker.fail(`${itemPath}.name`, `must be a name, got ${showValue(fields.name)}`);
+    names.push(fields.name);
+    if (fields.durable !== undefined && typeof fields.durable !== 'boolean') {
+      walker.fail(
+        `${itemPath}.durable`,
+        `must be true or false, got ${showValue(fields.durable)}`,
+        fields.durable,
+      );
+    }
+    const bytes = retentionValue(
+      walker,
+      fields.retention_bytes,
+      `${itemPath}.retention_bytes`,
+      parseByteSize,
+    );
+    const ms = retentionValue(walker, fields.retention_ms, `${itemPath}.retention_ms`, parseDecimalInteger);
+    if (fields.durable !== true) {
+      if (bytes !== undefined || ms !== undefined)
+        walker.fail(itemPath, 'sets a retention but is not durable: true');
+      continue;
+    }
+    durable[fields.name] = Object.freeze({
+      ...(bytes !== undefined && { bytes }),
+      ...(ms !== undefined && { ms }),
+    });
+  }
+  return { names: walker.names(names, path), durable: Object.freeze(durable) };
+}
+
+function retentionValue(
+  walker: Walker,
+  raw: unknown,
+  path: string,
+  parse: (text: string) => number | undefined,
+): number | undefined {
+  if (raw === undefined) return undefined;
+  const value =
+    typeof raw === 'number'
+      ? Number.isSafeInteger(raw) && raw >= 0
+        ? raw
+        : undefined
+      : typeof raw === 'string'
+        ? parse(raw)
+        : undefined;
+  if (value === undefined) walker.fail(path, `must be a non-negative integer, got ${showValue(raw)}`, raw);
+  return value;
+}
+
 function parseNamespace(walker: Walker, name: string, raw: unknown, path: string): NamespaceDeclaration {
   const fields = walker.mapping(raw, path, ['streams', 'caches']);
-  const streams = walker.names(fields.streams, `${path}.streams`);
+  const { names: streams, durable } = parseStreams(walker, fields.streams, `${path}.streams`);
   const caches = walker.names(fields.caches, `${path}.caches`);
   if (streams.length === 0 && caches.length === 0) walker.fail(path, 'declares no streams and no caches');
-  return Object.freeze({ name: walker.name(name, path), streams, caches });
+  const declared = Object.keys(durable).length > 0 ? { durable } : {};
+  return Object.freeze({ name: walker.name(name, path), streams, caches, ...declared });
 }
 
 function parseTenant(walker: Walker, id: string, raw: unknown, path: string): TenantDeclaration {
@@ -132,7 +223,9 @@ export const tenantsSection: Section<readonly TenantDeclaration[], TenantsInput>
     'FELIX_AUTO_CREATE_STREAMS=0 they are the only ones it serves: a publish, subscribe or cache request ' +
     'naming anything else is refused. With auto-creation on they are created up front and others are ' +
     `added on first use. Names use ${NAME_RULE}. Only the YAML file (or an explicit option) can declare ` +
-    'them; there is no environment variable for this block.',
+    'them; there is no environment variable for this block. A stream may be listed as a mapping ' +
+    '`{name, durable: true, retention_bytes, retention_ms}` to keep it on disk (FELIX_DURABLE_STORAGE_DIR) ' +
+    'with its own retention (otherwise FELIX_DURABLE_RETENTION_BYTES / _MS).',
   example: [
     'tenants:',
     '  acme:',
@@ -140,6 +233,9 @@ export const tenantsSection: Section<readonly TenantDeclaration[], TenantsInput>
     '      orders:',
     '        streams: [created, shipped]',
     '        caches: [sessions]',
+    '      audit:',
+    '        streams:',
+    '          - { name: events, durable: true, retention_bytes: 10GiB, retention_ms: 2592000000 }',
     '      billing:',
     '        streams: [invoices]',
   ].join('\n'),

@@ -1,6 +1,8 @@
 import {
   FEATURE_CACHE_DELETE,
+  FEATURE_DRAINING,
   FEATURE_ERROR_CODES,
+  FEATURE_IDEMPOTENT_PUBLISH,
   FEATURE_PUBLISH_CHUNK,
   FEATURE_TOPOLOGY,
   FLAG_MSGPACK,
@@ -23,7 +25,13 @@ import type { BrokerLink } from './link.js';
 export const DEFAULT_OFFER = 0x3f;
 /** Every feature the protocol defines, ERROR_CODES included, so error replies carry codes. */
 export const ALL_FEATURES =
-  (FEATURE_TOPOLOGY | FEATURE_CACHE_DELETE | FEATURE_ERROR_CODES | FEATURE_PUBLISH_CHUNK) >>> 0;
+  (FEATURE_TOPOLOGY |
+    FEATURE_CACHE_DELETE |
+    FEATURE_ERROR_CODES |
+    FEATURE_PUBLISH_CHUNK |
+    FEATURE_IDEMPOTENT_PUBLISH |
+    FEATURE_DRAINING) >>>
+  0;
 /** Felix's assumption about a peer that did not negotiate. */
 export const DEFAULT_FLAGS_WITHOUT_OFFER = 0x07;
 

@@ -4,11 +4,28 @@ import { randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Connection, type ConnectionDriver } from './connection.js';
-import { ConnectionClosedError, TransportError, type CloseInfo } from './errors.js';
-import { PacketType, quiche, type HostPort, type QuicheConfig } from './native.js';
+import { DatagramCounters, type DatagramStats, type DropReason } from './datagram-stats.js';
+import {
+  AlpnRefusedError,
+  ConnectionClosedError,
+  NO_APPLICATION_PROTOCOL,
+  TransportError,
+  type CloseInfo,
+} from './errors.js';
+import { initialDecrypts } from './initial-protection.js';
+import {
+  DCID_OFFSET,
+  LongHeader,
+  MIN_INITIAL_DATAGRAM,
+  MIN_INITIAL_DCID_LEN,
+  PACKET_INITIAL,
+  QUIC_V1,
+} from './long-header.js';
+import { quiche, type HostPort, type QuicheConfig, type QuicheConnection } from './native.js';
 import {
   MAX_UDP_PACKET,
   applySettings,
+  resolveAlpn,
   resolveTransportSettings,
   type TransportSettings,
 } from './settings.js';
@@ -27,9 +44,26 @@ const SCRATCH_BYTES = 32 << 10;
 const MAX_FLUSH_ROUNDS = 16;
 // Unauthenticated handshakes in progress; beyond this new Initials are ignored until some finish.
 const MAX_HANDSHAKES = 4096;
+// Version Negotiation answers per second at most: each costs a send, and garbage can ask for them.
+const MAX_VERSION_NEGOTIATIONS_PER_SECOND = 1000;
+/** Application close code for a connection whose handling threw (the last-resort guard). */
+export const INTERNAL_ERROR_CODE = 0x1;
 
 export interface EndpointOptions {
   readonly settings?: Partial<TransportSettings>;
+  /**
+   * Application protocol ids (ALPN): a client offers them, a server accepts them, in preference order.
+   * Default: Felix's, `felix`. A client whose offer the server does not accept fails at once with
+   * AlpnRefusedError (TLS alert no_application_protocol).
+   */
+  readonly alpn?: string | readonly string[];
+  /**
+   * An application callback (onConnection, onStream, onData, onDrain, onReset, onStopSending, onClose)
+   * threw, or, last resort, handling that connection threw: the endpoint has closed that connection
+   * with application code 0x1 (INTERNAL_ERROR_CODE) and reason 'internal error', and serves every other
+   * connection on. Without this option the error is reported with process.emitWarning.
+   */
+  readonly onCallbackError?: (error: unknown, connection: Connection) => void;
 }
 
 export interface ListenOptions extends EndpointOptions {
@@ -60,6 +94,12 @@ interface PendingConnect {
   reject(e: Error): void;
 }
 
+/** What the endpoint calls into the application with, besides the connections' own handlers. */
+interface EndpointHooks {
+  readonly onConnection: ((c: Connection) => void) | null;
+  readonly onCallbackError: ((error: unknown, connection: Connection) => void) | null;
+}
+
 /**
  * One UDP socket, many QUIC connections, one event-loop-driven engine: datagrams are fed to quiche as they
  * arrive and every connection touched in a poll batch is serviced once, in one flush (setImmediate), which
@@ -88,6 +128,11 @@ export class Endpoint implements ConnectionDriver {
   private reading: Connection[] = [];
   private readingSpare: Connection[] = [];
   private readonly timerBound = (c: Connection): void => this.onTimer(c);
+  private readonly counters = new DatagramCounters();
+  /** Reused for every long-header datagram that matches no connection. */
+  private readonly header = new LongHeader();
+  private versionNegotiationWindowStart = -Infinity;
+  private versionNegotiationsInWindow = 0;
 
   private constructor(
     private readonly socket: dgram.Socket,
@@ -96,9 +141,11 @@ export class Endpoint implements ConnectionDriver {
     /** The bound (server) or connected (client) local address: quiche needs the same one on every packet. */
     readonly local: HostPort,
     private readonly configs: { readonly wan: QuicheConfig; readonly loopback: QuicheConfig },
-    private readonly onConnection: ((c: Connection) => void) | null,
+    private readonly hooks: EndpointHooks,
     /** Client only: the one peer this endpoint's connected socket talks to. */
     private readonly peer: (HostPort & { readonly serverName: string }) | null,
+    /** The ALPN ids this endpoint offers (client) or accepts (server). */
+    readonly alpn: readonly string[],
   ) {
     this.settings = settings;
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
@@ -114,6 +161,7 @@ export class Endpoint implements ConnectionDriver {
   /** Starts a server endpoint. */
   static async listen(opts: ListenOptions): Promise<Endpoint> {
     const settings = resolveTransportSettings(opts.settings);
+    const alpn = resolveAlpn(opts.alpn);
     const host = opts.host ?? '0.0.0.0';
     const socket = createSocket(host, settings);
     await new Promise<void>((resolve, reject) => {
@@ -134,7 +182,7 @@ export class Endpoint implements ConnectionDriver {
         [enc.encode(opts.tls.certPem)],
         null,
       );
-      applySettings(c, settings, payload);
+      applySettings(c, settings, payload, alpn);
       return c;
     };
     const configs = {
@@ -147,14 +195,16 @@ export class Endpoint implements ConnectionDriver {
       settings,
       { host: addr.address, port: addr.port },
       configs,
-      opts.onConnection,
+      { onConnection: opts.onConnection, onCallbackError: opts.onCallbackError ?? null },
       null,
+      alpn,
     );
   }
 
   /** Creates a client endpoint whose socket is connected to one server; connect() opens connections to it. */
   static async client(opts: ClientEndpointOptions): Promise<Endpoint> {
     const settings = resolveTransportSettings(opts.settings);
+    const alpn = resolveAlpn(opts.alpn);
     const policy = resolveClientTlsPolicy(opts.host, opts.tls);
     if (policy.warning !== null) opts.onWarning?.(policy.warning);
     const address = isIP(opts.host) !== 0 ? opts.host : (await lookup(opts.host)).address;
@@ -170,7 +220,7 @@ export class Endpoint implements ConnectionDriver {
     const clientConfig = (payload: number): QuicheConfig => {
       const ca = policy.caPem === null ? null : new TextEncoder().encode(policy.caPem);
       const c = quiche.Config.withBoringSslCtx(policy.verifyPeer, false, ca, null, null, null);
-      applySettings(c, settings, payload);
+      applySettings(c, settings, payload, alpn);
       return c;
     };
     const loopback = isLoopbackHost(address);
@@ -181,8 +231,9 @@ export class Endpoint implements ConnectionDriver {
       settings,
       { host: addr.address, port: addr.port },
       { wan: config, loopback: config },
-      null,
+      { onConnection: null, onCallbackError: opts.onCallbackError ?? null },
       { host: address, port: opts.port, serverName: policy.serverName },
+      alpn,
     );
   }
 
@@ -193,6 +244,11 @@ export class Endpoint implements ConnectionDriver {
   /** Live connections (handshaking ones included). */
   get connections(): Connection[] {
     return this.slots.filter((c): c is Connection => c !== undefined);
+  }
+
+  /** What happened to datagrams that matched no connection (a copy of the counters). */
+  datagramStats(): DatagramStats {
+    return this.counters.snapshot();
   }
 
   /**
@@ -266,7 +322,13 @@ export class Endpoint implements ConnectionDriver {
       byPeer: false,
       timedOut: false,
     };
-    for (const c of this.connections) this.finalize(c, localClose);
+    for (const c of this.connections) {
+      try {
+        this.finalize(c, localClose);
+      } catch (error) {
+        this.callbackFailed(c, error);
+      }
+    }
     const deadline = performance.now() + (opts.timeoutMs ?? 1000);
     while (this.socket.getSendQueueCount() > 0 && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 1));
@@ -297,25 +359,33 @@ export class Endpoint implements ConnectionDriver {
     const now = performance.now();
     for (const c of this.slots) {
       if (c === undefined || !c.established || c.closed || now - c.lastSentAt < intervalMs) continue;
-      c.q.sendAckEliciting();
+      try {
+        c.q.sendAckEliciting();
+      } catch (error) {
+        this.callbackFailed(c, error); // not a callback, but the same last resort: only c pays
+        continue;
+      }
       this.markDirty(c);
     }
   }
 
   private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (msg.length < 1 + CID_LEN) return;
+    if (msg.length === 0) {
+      this.drop('malformed');
+      return;
+    }
     let c: Connection | undefined;
     if ((msg[0]! & 0x80) === 0) {
-      c = this.route(msg, 1);
-    } else {
-      // Long header: flags(1) version(4) dcid_len(1) dcid
-      if (msg[5] === CID_LEN) c = this.route(msg, 6);
+      if (msg.length >= 1 + CID_LEN) c = this.route(msg, 1);
       if (c === undefined) {
-        if (!this.isServer) return;
-        c = this.acceptInitial(msg, rinfo);
+        this.onUnknownShortHeader(msg, rinfo);
+        return;
       }
+    } else {
+      c = this.routeLongHeader(msg, rinfo);
+      if (c === undefined) return;
     }
-    if (c === undefined || c.finalized) return;
+    if (c.finalized) return;
     try {
       c.q.recv(msg, c.recvInfo);
     } catch {
@@ -325,8 +395,44 @@ export class Endpoint implements ConnectionDriver {
     this.markDirty(c);
   }
 
+  /**
+   * A short-header packet for no connection of ours (or for a slot whose connection is gone): dropped.
+   * This is where a stateless reset (RFC 9000 §10.3) will be sent from, once connections carry reset
+   * tokens: only for datagrams long enough to be a reset in turn, rate-limited, never in answer to
+   * something that may itself be a reset.
+   */
+  private onUnknownShortHeader(_msg: Buffer, _rinfo: dgram.RemoteInfo): void {
+    this.drop('unknown_connection');
+  }
+
+  private drop(reason: DropReason): undefined {
+    this.counters.dropped[reason]++;
+    return undefined;
+  }
+
+  /** Routes a long-header packet: our CID by slot, a client's original DCID by map, else a new Initial. */
+  private routeLongHeader(msg: Buffer, rinfo: dgram.RemoteInfo): Connection | undefined {
+    const h = this.header;
+    if (!h.read(msg)) return this.drop('malformed');
+    if (h.dcidLen === CID_LEN) {
+      const c = this.route(msg, DCID_OFFSET);
+      if (c !== undefined) return c;
+    }
+    if (this.byOriginalDcid.size !== 0) {
+      // Retransmitted Initials and 0-RTT packets still carry the client's original DCID.
+      const known = this.byOriginalDcid.get(originalDcidKey(msg, h.dcidLen));
+      if (known !== undefined) return known;
+    }
+    if (!this.isServer) return this.drop('unknown_connection');
+    this.acceptInitial(msg, rinfo, h);
+    return undefined;
+  }
+
   private route(msg: Buffer, offset: number): Connection | undefined {
-    const c = this.slots[msg.readUInt32BE(offset)];
+    const slot = msg.readUInt32BE(offset);
+    // Bounds first: a forged slot lies far past the table, and reading past an array is V8's slow path.
+    if (slot >= this.slots.length) return undefined;
+    const c = this.slots[slot];
     if (c === undefined) return undefined;
     const w = c.cidWords;
     if (
@@ -339,54 +445,90 @@ export class Endpoint implements ConnectionDriver {
     return c;
   }
 
-  private acceptInitial(msg: Buffer, rinfo: dgram.RemoteInfo): Connection | undefined {
-    let hdr;
-    try {
-      hdr = quiche.Header.fromSlice(msg, CID_LEN);
-    } catch {
-      return undefined;
+  /**
+   * A long-header datagram for no connection, on a server. The cheap checks come first (byte reads,
+   * endpoint state), then the Initial's AEAD check; only a datagram that decrypts gets a quiche
+   * connection, and only one that quiche accepts gets a slot, a map entry, a Connection and a timer.
+   */
+  private acceptInitial(msg: Buffer, rinfo: dgram.RemoteInfo, h: LongHeader): void {
+    if (h.version !== QUIC_V1) {
+      // Version 0 is a Version Negotiation packet: never answered. A short datagram could not have
+      // started a connection in any version, so it gets no answer either (RFC 9000 §5.2.2, §14.1).
+      if (h.version !== 0 && msg.length >= MIN_INITIAL_DATAGRAM && this.mayNegotiateVersion()) {
+        this.negotiateVersion(msg, rinfo, h);
+      }
+      this.drop('unsupported_version');
+      return;
     }
-    const key = Buffer.from(hdr.dcid.buffer, hdr.dcid.byteOffset, hdr.dcid.byteLength).toString('hex');
-    const known = this.byOriginalDcid.get(key);
-    if (known !== undefined) return known;
-    if (hdr.ty !== PacketType.Initial || this.closing || !this.accepting) return undefined;
-    if (!quiche.versionIsSupported(hdr.version)) {
-      const out = Buffer.allocUnsafe(1200);
-      const n = quiche.negotiateVersion(hdr.scid, hdr.dcid, out);
-      this.socket.send(out, 0, n, rinfo.port, rinfo.address);
-      return undefined;
-    }
+    if (h.type !== PACKET_INITIAL || !h.fixedBit) return this.drop('not_initial');
     // RFC 9000 §14.1: a client Initial below 1200 bytes must be dropped (amplification defence).
-    if (msg.length < quiche.MIN_CLIENT_INITIAL_LEN || this.handshakes >= MAX_HANDSHAKES) return undefined;
+    if (msg.length < MIN_INITIAL_DATAGRAM || h.dcidLen < MIN_INITIAL_DCID_LEN)
+      return this.drop('small_initial');
+    if (!h.readInitial(msg)) return this.drop('malformed');
+    if (this.closing || !this.accepting) return this.drop('not_accepting');
+    if (this.handshakes >= MAX_HANDSHAKES) return this.drop('handshake_limit');
+    if (!initialDecrypts(msg, h)) return this.drop('undecryptable');
+
     const peer = { host: rinfo.address, port: rinfo.port };
     const config = isLoopbackHost(peer.host) ? this.configs.loopback : this.configs.wan;
     const slot = this.allocateSlot();
     const scid = makeCid(slot);
-    let q;
+    let q: QuicheConnection;
     try {
       q = quiche.Connection.accept(scid, null, this.local, peer, config);
     } catch {
       this.freeSlots.push(slot);
-      return undefined;
+      return;
     }
-    const conn = new Connection(q, this, true, this.local, peer, slot, cidWords(scid));
+    const recvInfo = { from: peer, to: this.local };
     try {
-      q.recv(msg, conn.recvInfo);
+      q.recv(msg, recvInfo);
     } catch {
-      // handled below: nothing was accepted
+      // handled below: a local error means quiche refused the handshake
     }
-    // An Initial that fails to decrypt leaves quiche with nothing received: forget it at once instead of
-    // holding a slot until the idle timeout (a flood of forged Initials must not exhaust the table).
+    if (q.localError() !== null) {
+      // Refused in the first flight (no ALPN in common, a TLS or protocol error): send quiche's
+      // CONNECTION_CLOSE now and keep nothing; a retransmitted Initial is refused again the same way.
+      this.freeSlots.push(slot);
+      this.counters.handshakesRefused++;
+      this.drainPackets(q, peer);
+      return;
+    }
     if (q.stats().recv === 0) {
       this.freeSlots.push(slot);
-      return undefined;
+      this.drop('undecryptable');
+      return;
     }
+    const conn = new Connection(q, this, true, this.local, peer, slot, cidWords(scid));
+    const key = originalDcidKey(msg, h.dcidLen);
     this.slots[slot] = conn;
     this.byOriginalDcid.set(key, conn);
     conn.originalDcid = key;
     this.handshakes++;
     this.markDirty(conn);
-    return undefined; // already fed to quiche
+  }
+
+  private mayNegotiateVersion(): boolean {
+    const now = performance.now();
+    if (now - this.versionNegotiationWindowStart >= 1000) {
+      this.versionNegotiationWindowStart = now;
+      this.versionNegotiationsInWindow = 0;
+    }
+    return this.versionNegotiationsInWindow++ < MAX_VERSION_NEGOTIATIONS_PER_SECOND;
+  }
+
+  private negotiateVersion(msg: Buffer, rinfo: dgram.RemoteInfo, h: LongHeader): void {
+    const dcid = msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen);
+    const scid = msg.subarray(h.scidOffset, h.scidOffset + h.scidLen);
+    const out = Buffer.allocUnsafe(MIN_INITIAL_DATAGRAM);
+    let n: number;
+    try {
+      n = quiche.negotiateVersion(scid, dcid, out);
+    } catch {
+      return;
+    }
+    this.counters.versionNegotiations++;
+    this.socket.send(out, 0, n, rinfo.port, rinfo.address);
   }
 
   /**
@@ -410,7 +552,12 @@ export class Endpoint implements ConnectionDriver {
         const c = list[i]!;
         // Stays dirty until its send: writes made meanwhile do not queue it again, the send picks them up.
         c.dirty = true;
-        this.read(c);
+        // One guard per connection, not per packet or callback: a throw ends this connection's read.
+        try {
+          this.read(c);
+        } catch (error) {
+          this.callbackFailed(c, error);
+        }
         this.reading.push(c);
       }
       list.length = 0;
@@ -422,16 +569,55 @@ export class Endpoint implements ConnectionDriver {
   private sendPhase(): void {
     const list = this.reading;
     this.reading = this.readingSpare;
-    for (let i = 0; i < list.length; i++) this.send(list[i]!);
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      try {
+        this.send(c);
+      } catch (error) {
+        this.callbackFailed(c, error);
+      }
+    }
     list.length = 0;
     this.readingSpare = list;
   }
 
-  /** Reads and sends at once (timers, shutdown): nothing is waiting to answer. */
-  private service(c: Connection): void {
-    c.dirty = true;
-    this.read(c);
-    this.send(c);
+  /**
+   * The last-resort guard: handling `c` threw (an application callback, or a defect). Only `c` pays:
+   * it is closed with INTERNAL_ERROR_CODE, its application hears onClose now and no other callback
+   * after, the error is reported, and the endpoint serves every other connection on.
+   */
+  private callbackFailed(c: Connection, error: unknown): void {
+    c.close(INTERNAL_ERROR_CODE, INTERNAL_ERROR_REASON);
+    // The throw may have cut a read or send short: service the connection again so the close leaves.
+    if (!c.finalized) {
+      c.dirty = false;
+      this.markDirty(c);
+    }
+    this.reportCallbackError(error, c);
+    try {
+      this.notifyClosed(c, INTERNAL_ERROR_CLOSE);
+    } catch (again) {
+      this.reportCallbackError(again, c); // onClose threw too; it is not called again
+    }
+  }
+
+  private reportCallbackError(error: unknown, c: Connection): void {
+    const report = this.hooks.onCallbackError;
+    let detail = describeError(error);
+    if (report !== null) {
+      try {
+        report(error, c);
+        return;
+      } catch (reportError) {
+        detail = `${detail}\n(onCallbackError threw in turn: ${describeError(reportError)})`;
+      }
+    }
+    // Nobody to tell, or the teller failed: the process hears it, and keeps running.
+    process.emitWarning(
+      `a callback threw while handling the connection from ${c.remote.host}:${c.remote.port}; ` +
+        `it was closed with code 0x1: ${detail}`,
+      'TransportCallbackError',
+    );
   }
 
   private read(c: Connection): void {
@@ -458,7 +644,7 @@ export class Endpoint implements ConnectionDriver {
     c.established = true;
     if (this.isServer) {
       this.handshakes--;
-      this.onConnection?.(c);
+      this.hooks.onConnection?.(c);
     } else {
       const pending = this.connects.get(c);
       this.connects.delete(c);
@@ -473,10 +659,15 @@ export class Endpoint implements ConnectionDriver {
 
   private sendPackets(c: Connection): void {
     if (c.hasGathered) c.handOverGathered();
+    // A client's socket is connected to its one peer: no address per send.
+    if (this.drainPackets(c.q, this.isServer ? c.remote : null)) c.lastSentAt = performance.now();
+  }
+
+  /** Sends every packet quiche has ready for `q` (to `to`, or the connected peer); returns whether any. */
+  private drainPackets(q: QuicheConnection, to: HostPort | null): boolean {
     const socket = this.socket;
-    const q = c.q;
-    const connected = !this.isServer;
     let sent = false;
+    // quiche returns null once nothing is ready (congestion window, nothing queued): the loop ends.
     for (;;) {
       if (this.ringOffset + MAX_UDP_PACKET > this.ring.length) {
         // libuv may still hold unsent views of the ring (EAGAIN): only reuse it once its queue is empty.
@@ -492,13 +683,13 @@ export class Endpoint implements ConnectionDriver {
       }
       if (r === null) break;
       const n = r[0];
-      if (connected) socket.send(this.ring, offset, n);
-      else socket.send(this.ring, offset, n, c.remote.port, c.remote.host);
+      if (to === null) socket.send(this.ring, offset, n);
+      else socket.send(this.ring, offset, n, to.port, to.host);
       this.ringOffset = offset + n;
       sent = true;
     }
-    if (sent) c.lastSentAt = performance.now();
     if (socket.getSendQueueCount() === 0) this.ringOffset = 0;
+    return sent;
   }
 
   // One timer per connection; an earlier deadline replaces a later one, a later one waits for the
@@ -526,35 +717,46 @@ export class Endpoint implements ConnectionDriver {
     c.timer = null;
     c.deadline = Infinity;
     if (c.finalized) return;
-    const ms = c.q.timeout();
-    if (ms === null) return;
-    if (ms > 0) {
-      this.armTimer(c);
-      return;
+    try {
+      const ms = c.q.timeout();
+      if (ms === null) return;
+      if (ms > 0) {
+        this.armTimer(c);
+        return;
+      }
+      c.q.onTimeout();
+      // Read and send at once: nothing is waiting to answer.
+      c.dirty = true;
+      this.read(c);
+      this.send(c);
+    } catch (error) {
+      this.callbackFailed(c, error);
     }
-    c.q.onTimeout();
-    this.service(c);
   }
 
   private notifyClosed(c: Connection, info: CloseInfo): void {
     const pending = this.connects.get(c);
     if (pending !== undefined) {
       this.connects.delete(c);
-      pending.reject(new ConnectionClosedError(`connection failed: ${info.reason}`, info));
+      pending.reject(connectFailure(info, this.alpn));
     }
     c.notifyClosed(info);
   }
 
   private finalize(c: Connection, info: CloseInfo): void {
     if (c.finalized) return;
-    this.notifyClosed(c, info);
-    c.finalized = true;
-    if (c.timer !== null) clearTimeout(c.timer);
-    c.timer = null;
-    if (this.isServer && !c.established) this.handshakes--;
-    this.slots[c.slot] = undefined;
-    this.freeSlots.push(c.slot);
-    if (c.originalDcid !== null) this.byOriginalDcid.delete(c.originalDcid);
+    try {
+      this.notifyClosed(c, info);
+    } finally {
+      // Forgotten even when onClose throws: no slot, map entry or timer outlives the connection.
+      c.finalized = true;
+      if (c.timer !== null) clearTimeout(c.timer);
+      c.timer = null;
+      if (this.isServer && !c.established) this.handshakes--;
+      this.slots[c.slot] = undefined;
+      this.freeSlots.push(c.slot);
+      if (c.originalDcid !== null) this.byOriginalDcid.delete(c.originalDcid);
+    }
   }
 
   private allocateSlot(): number {
@@ -572,6 +774,30 @@ function createSocket(host: string, settings: TransportSettings): dgram.Socket {
     lookup: (address: string, _opts: unknown, cb: (e: Error | null, a: string, f: number) => void) =>
       cb(null, address, isIP(address) === 6 ? 6 : 4),
   } as dgram.SocketOptions);
+}
+
+const INTERNAL_ERROR_REASON = 'internal error';
+const INTERNAL_ERROR_CLOSE: CloseInfo = Object.freeze({
+  code: INTERNAL_ERROR_CODE,
+  reason: INTERNAL_ERROR_REASON,
+  isApp: true,
+  byPeer: false,
+  timedOut: false,
+});
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+/** Why a connect() failed, as the error its promise rejects with. */
+function connectFailure(info: CloseInfo, offered: readonly string[]): ConnectionClosedError {
+  if (!info.isApp && info.code === NO_APPLICATION_PROTOCOL) return new AlpnRefusedError(offered, info);
+  return new ConnectionClosedError(`connection failed: ${info.reason}`, info);
+}
+
+/** Map key for a client's original DCID: one char per byte, cheaper than hex. */
+function originalDcidKey(msg: Buffer, dcidLen: number): string {
+  return msg.toString('latin1', DCID_OFFSET, DCID_OFFSET + dcidLen);
 }
 
 function makeCid(slot: number): Buffer {

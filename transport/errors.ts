@@ -30,8 +30,31 @@ export class ConnectionClosedError extends TransportError {
   constructor(
     message: string,
     readonly info: CloseInfo,
+    code = 'connection_closed',
   ) {
-    super(message, 'connection_closed');
+    super(message, code);
+  }
+}
+
+/** QUIC crypto error 0x100 + TLS alert 120 (no_application_protocol): no ALPN both sides speak. */
+export const NO_APPLICATION_PROTOCOL = 0x178;
+
+/**
+ * The handshake failed because the server speaks none of the application protocols (ALPN) this client
+ * offered: the server answered at once with TLS alert no_application_protocol.
+ */
+export class AlpnRefusedError extends ConnectionClosedError {
+  override name = 'AlpnRefusedError';
+  constructor(
+    readonly offered: readonly string[],
+    info: CloseInfo,
+  ) {
+    super(
+      `the server refused ALPN ${offered.map((p) => JSON.stringify(p)).join(', ')}: ` +
+        `TLS alert no_application_protocol (QUIC error 0x178), it speaks none of them`,
+      info,
+      'alpn_refused',
+    );
   }
 }
 

@@ -1,4 +1,4 @@
-export { Endpoint, CID_LEN } from './endpoint.js';
+export { Endpoint, CID_LEN, INTERNAL_ERROR_CODE } from './endpoint.js';
 export type {
   ListenOptions,
   ClientEndpointOptions,
@@ -12,14 +12,18 @@ export {
   TransportError,
   TransportSettingsError,
   ConnectionClosedError,
+  AlpnRefusedError,
+  NO_APPLICATION_PROTOCOL,
   TlsPolicyError,
   type CloseInfo,
 } from './errors.js';
+export { DROP_REASONS, type DatagramStats, type DropReason } from './datagram-stats.js';
 export {
   DEFAULT_TRANSPORT_SETTINGS,
   TRANSPORT_RANGES,
   CONGESTION_CONTROLS,
   ALPN,
+  resolveAlpn,
   resolveTransportSettings,
   type TransportSettings,
   type CongestionControl,

@@ -120,9 +120,33 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 export const ALPN = 'felix';
 
+/**
+ * The application protocols (ALPN ids) an endpoint offers (client) or accepts (server), in preference
+ * order; defaults to Felix's. Each id is 1–255 bytes of UTF-8 (RFC 7301); throws TransportSettingsError.
+ */
+export function resolveAlpn(alpn: string | readonly string[] = [ALPN]): readonly string[] {
+  const list = typeof alpn === 'string' ? [alpn] : [...alpn];
+  const valid = (id: unknown): boolean => {
+    if (typeof id !== 'string') return false;
+    const bytes = Buffer.byteLength(id, 'utf8');
+    return bytes >= 1 && bytes <= 255;
+  };
+  if (list.length === 0 || !list.every(valid)) {
+    throw new TransportSettingsError('alpn', alpn, 'one or more protocol ids of 1 to 255 bytes');
+  }
+  return Object.freeze(list);
+}
+
 /** Applies the settings to a quiche Config already carrying its TLS context. */
-export function applySettings(config: QuicheConfig, s: TransportSettings, udpPayload: number): void {
-  config.setApplicationProtos([ALPN]);
+export function applySettings(
+  config: QuicheConfig,
+  s: TransportSettings,
+  udpPayload: number,
+  alpn: readonly string[] = [ALPN],
+): void {
+  // A server whose list holds none of the client's ids fails the handshake at once with TLS alert
+  // no_application_protocol (BoringSSL requires ALPN under QUIC; RFC 9001 §8.1).
+  config.setApplicationProtos([...alpn]);
   config.setMaxIdleTimeout(s.idleTimeoutMs);
   // What we accept from the peer: anything a UDP datagram can carry.
   config.setMaxRecvUdpPayloadSize(65_527);

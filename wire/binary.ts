@@ -2,6 +2,7 @@
  * Felix's binary layouts (felix-wire binary.rs), all big-endian:
  *
  *   publish batch (0x01):        [u64 request_id, u8 ack (1 per_message, 2 per_batch)]  ← only with 0x08
+ *                                [u64 producer_id, u64 sequence]  ← only with 0x0100 (on 0x09)
  *                                u16 len + tenant_id, u16 len + namespace, u16 len + stream,
  *                                u32 count, count × (u32 len + payload)
  *   publish ack (0x10):          u8 status (0 ok, 1 error), u64 request_id, u16 len + error message
@@ -23,6 +24,7 @@ import {
   FLAG_BINARY_PUBLISH_ACK,
   FLAG_BINARY_PUBLISH_ACKED,
   FLAG_BINARY_PUBLISH_BATCH,
+  FLAG_BINARY_PUBLISH_PRODUCER,
   FLAG_EVENT_BATCH_OFFSETS,
   FLAG_TIMINGS,
 } from './flags.js';
@@ -54,7 +56,8 @@ export type BinaryPublishBatchInput = Omit<PublishBatchMessage, 'type'>;
 /**
  * Encodes a publish batch as a binary frame. With `ack` per_message or per_batch it is an acked batch
  * (flags 0x09) and needs `request_id`; without `ack`, or with 'none', it is a plain batch (flags 0x01),
- * which has no room for a request id, so none may be given.
+ * which has no room for a request id, so none may be given. `producer_id` and `sequence` (acked only)
+ * add flag 0x0100 and their 16 bytes after the ack byte.
  */
 export function encodeBinaryPublishBatch(batch: BinaryPublishBatchInput): Buffer {
   const ackByte = ackModeToWire(batch.ack);
@@ -64,10 +67,17 @@ export function encodeBinaryPublishBatch(batch: BinaryPublishBatchInput): Buffer
   if (ackByte !== undefined && batch.request_id === undefined) {
     throw new WireError('malformed', `ack ${batch.ack} needs a request_id`);
   }
+  const producer = batch.producer_id !== undefined;
+  if (producer !== (batch.sequence !== undefined) || batch.producer_id === 0) {
+    throw new WireError('malformed', 'producer_id (non-zero) and sequence must be given together');
+  }
+  if (producer && ackByte === undefined) {
+    throw new WireError('malformed', 'only an acked binary publish batch carries a producer_id');
+  }
   const tenantLength = shortStringLength(batch.tenant_id, 'tenant_id');
   const namespaceLength = shortStringLength(batch.namespace, 'namespace');
   const streamLength = shortStringLength(batch.stream, 'stream');
-  const prefixLength = ackByte === undefined ? 0 : 9;
+  const prefixLength = ackByte === undefined ? 0 : producer ? 25 : 9;
   const stamped = batch.send_ns !== undefined;
   const length =
     prefixLength +
@@ -80,7 +90,9 @@ export function encodeBinaryPublishBatch(batch: BinaryPublishBatchInput): Buffer
   const flags =
     (ackByte === undefined
       ? FLAG_BINARY_PUBLISH_BATCH
-      : FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED) | (stamped ? FLAG_TIMINGS : 0);
+      : FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED) |
+    (stamped ? FLAG_TIMINGS : 0) |
+    (producer ? FLAG_BINARY_PUBLISH_PRODUCER : 0);
   const frame = allocateFrame(flags, length);
   if (stamped) writeStamp(frame, frame.length - PUBLISH_STAMP_BYTES, batch.send_ns!);
   let position = HEADER_BYTES;
@@ -88,6 +100,11 @@ export function encodeBinaryPublishBatch(batch: BinaryPublishBatchInput): Buffer
     writeU64(frame, position, batch.request_id as number);
     frame[position + 8] = ackByte;
     position += 9;
+    if (producer) {
+      writeU64(frame, position, batch.producer_id!);
+      writeU64(frame, position + 8, batch.sequence!);
+      position += 16;
+    }
   }
   position = writeShortString(frame, position, batch.tenant_id, tenantLength);
   position = writeShortString(frame, position, batch.namespace, namespaceLength);
@@ -97,7 +114,7 @@ export function encodeBinaryPublishBatch(batch: BinaryPublishBatchInput): Buffer
 }
 
 /**
- * Decodes a binary publish batch (flags 0x01 or 0x09) into the `publish_batch` message it stands for.
+ * Decodes a binary publish batch (flags 0x01, 0x09 or 0x0109) into the `publish_batch` message it stands for.
  * Payloads are views into `payload`. When an acked batch's body is bad, the error carries its
  * request_id so the broker can answer the client's pending request.
  */
@@ -113,6 +130,14 @@ export function decodeBinaryPublishBatch(flags: number, payload: Uint8Array): Pu
     ack = ackModeFromWire(reader.u8(), requestId);
   }
   try {
+    // The layout check (payloadLayout) admits 0x0100 only together with 0x09.
+    let producerId: number | undefined;
+    let sequence: number | undefined;
+    if (acked && (flags & FLAG_BINARY_PUBLISH_PRODUCER) !== 0) {
+      producerId = reader.u64('producer_id');
+      sequence = reader.u64('sequence');
+      if (producerId === 0) throw new WireError('malformed', 'producer_id must not be 0');
+    }
     const message: PublishBatchMessage = {
       type: 'publish_batch',
       tenant_id: reader.shortString('tenant_id'),
@@ -123,6 +148,10 @@ export function decodeBinaryPublishBatch(flags: number, payload: Uint8Array): Pu
     if (acked) {
       message.request_id = requestId;
       message.ack = ack;
+    }
+    if (producerId !== undefined) {
+      message.producer_id = producerId;
+      message.sequence = sequence;
     }
     if (stamped) message.send_ns = readStamp(payload, payload.byteLength - PUBLISH_STAMP_BYTES);
     return message;

@@ -9,7 +9,7 @@ import type { AckMode, PublishChunkMessage, PublishMessage } from './messages.js
 
 /**
  * Splits a publish into chunks of at most `chunkBytes` payload bytes. Chunk payloads are views into
- * `publish.payload`; `request_id` and `ack` ride on the first chunk only.
+ * `publish.payload`; `request_id` and `ack` (and `producer_id`/`sequence`) ride on the first chunk only.
  */
 export function splitPublish(
   publish: PublishMessage,
@@ -37,6 +37,10 @@ export function splitPublish(
     if (offset === 0) {
       if (publish.request_id !== undefined) chunk.request_id = publish.request_id;
       if (publish.ack !== undefined) chunk.ack = publish.ack;
+      if (publish.producer_id !== undefined) {
+        chunk.producer_id = publish.producer_id;
+        chunk.sequence = publish.sequence;
+      }
     }
     chunks.push(chunk);
     offset = end;
@@ -60,6 +64,8 @@ interface PendingPublish {
   parts: Buffer[];
   request_id?: number;
   ack?: AckMode;
+  producer_id?: number;
+  sequence?: number;
 }
 
 /**
@@ -81,11 +87,11 @@ export class PublishChunkAssembler {
     return this.pending.size;
   }
 
-  /** Payload bytes held by the publishes in progress. */
-  get heldBytes(): number {
-    let held = 0;
-    for (const p of this.pending.values()) held += p.received;
-    return held;
+  /** Payload bytes the publishes in progress will hold once complete (their total_len, summed). */
+  get reservedBytes(): number {
+    let reserved = 0;
+    for (const p of this.pending.values()) reserved += p.total_len;
+    return reserved;
   }
 
   /**
@@ -98,6 +104,7 @@ export class PublishChunkAssembler {
       this.pending.delete(chunk.publish_id);
       throw new WireError('malformed', `publish_chunk ${chunk.publish_id} runs past its total_len`, {
         requestId: chunk.request_id,
+        ackRequested: acks(chunk.ack),
       });
     }
     let publish = this.pending.get(chunk.publish_id);
@@ -106,7 +113,9 @@ export class PublishChunkAssembler {
     } else if (!continues(publish, chunk)) {
       this.pending.delete(chunk.publish_id);
       throw new WireError('malformed', `publish_chunk ${chunk.publish_id} does not continue its publish`, {
-        requestId: publish.request_id,
+        // The publish's own id (from its first piece), else the id this piece names.
+        requestId: publish.request_id ?? chunk.request_id,
+        ackRequested: publish.request_id !== undefined ? acks(publish.ack) : acks(chunk.ack),
       });
     }
     if (chunk.payload.byteLength > 0) publish.parts.push(copyBytes(chunk.payload));
@@ -123,12 +132,14 @@ export class PublishChunkAssembler {
 
   private start(chunk: PublishChunkMessage): PendingPublish {
     const requestId = chunk.request_id;
+    const ackRequested = acks(chunk.ack);
     if (chunk.byte_offset !== 0) {
       throw new WireError(
         'malformed',
         `publish_chunk ${chunk.publish_id} starts at ${chunk.byte_offset}, not 0`,
         {
           requestId,
+          ackRequested,
         },
       );
     }
@@ -136,7 +147,7 @@ export class PublishChunkAssembler {
       throw new WireError(
         'frame_too_large',
         `chunked publish of ${chunk.total_len} bytes exceeds the ${this.maxPayloadBytes}-byte limit`,
-        { requestId },
+        { requestId, ackRequested },
       );
     }
     if (this.pending.size >= this.maxPendingPublishes) {
@@ -145,6 +156,7 @@ export class PublishChunkAssembler {
         `more than ${this.maxPendingPublishes} chunked publishes in progress`,
         {
           requestId,
+          ackRequested,
         },
       );
     }
@@ -158,6 +170,10 @@ export class PublishChunkAssembler {
     };
     if (requestId !== undefined) publish.request_id = requestId;
     if (chunk.ack !== undefined) publish.ack = chunk.ack;
+    if (chunk.producer_id !== undefined) {
+      publish.producer_id = chunk.producer_id;
+      publish.sequence = chunk.sequence;
+    }
     this.pending.set(chunk.publish_id, publish);
     return publish;
   }
@@ -171,7 +187,9 @@ function continues(publish: PendingPublish, chunk: PublishChunkMessage): boolean
     chunk.namespace === publish.namespace &&
     chunk.stream === publish.stream &&
     (chunk.request_id === undefined || chunk.request_id === publish.request_id) &&
-    (chunk.ack === undefined || chunk.ack === publish.ack)
+    (chunk.ack === undefined || chunk.ack === publish.ack) &&
+    (chunk.producer_id === undefined || chunk.producer_id === publish.producer_id) &&
+    (chunk.sequence === undefined || chunk.sequence === publish.sequence)
   );
 }
 
@@ -185,5 +203,13 @@ function assembled(publish: PendingPublish): PublishMessage {
   };
   if (publish.request_id !== undefined) message.request_id = publish.request_id;
   if (publish.ack !== undefined) message.ack = publish.ack;
+  if (publish.producer_id !== undefined) {
+    message.producer_id = publish.producer_id;
+    message.sequence = publish.sequence;
+  }
   return message;
+}
+
+function acks(ack: AckMode | undefined): boolean {
+  return ack === 'per_message' || ack === 'per_batch';
 }

@@ -19,3 +19,7 @@ export const STREAM_CODE_CLIENT_GONE = 0x202;
 export const CONNECTION_CODE_NO_ERROR = 0x0;
 /** CONNECTION_CLOSE: the broker hit an unexpected error serving this connection and closed it alone. */
 export const CONNECTION_CODE_INTERNAL_ERROR = 0x1;
+/** CONNECTION_CLOSE: the broker refuses this peer (protected mode, a connection limit); the reason says which. */
+export const CONNECTION_CODE_REFUSED = 0x2;
+/** CONNECTION_CLOSE: the token that authenticated a stream of this connection expired (reason `token_expired`). */
+export const CONNECTION_CODE_TOKEN_EXPIRED = 0x3;

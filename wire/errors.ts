@@ -36,6 +36,8 @@ export interface WireErrorContext {
   requestId?: number;
   /** The offending message's `type`, when it could be read: the reply to a publish is a publish_error. */
   messageType?: string;
+  /** The offending message asked for an ack (`ack` per_message or per_batch could be read). */
+  ackRequested?: boolean;
 }
 
 export class WireError extends Error {
@@ -47,6 +49,7 @@ export class WireError extends Error {
   readonly frameLength: number | undefined;
   readonly requestId: number | undefined;
   readonly messageType: string | undefined;
+  readonly ackRequested: boolean;
 
   constructor(code: WireErrorCode, message: string, context: WireErrorContext = {}) {
     super(message);
@@ -56,6 +59,7 @@ export class WireError extends Error {
     this.frameLength = context.frameLength;
     this.requestId = context.requestId;
     this.messageType = context.messageType;
+    this.ackRequested = context.ackRequested === true;
   }
 }
 
@@ -63,17 +67,20 @@ export function isWireError(value: unknown): value is WireError {
   return value instanceof WireError;
 }
 
-/** A copy of `error` that names the request it belongs to (and its message type, when known). */
+/** A copy of `error` that names the request it belongs to (and what is known of it), where it did not. */
 export function withRequestId(
   error: WireError,
   requestId: number | undefined,
-  messageType?: string,
+  request: { messageType?: string; ackRequested?: boolean } = {},
 ): WireError {
-  if ((requestId === undefined || error.requestId !== undefined) && messageType === undefined) return error;
+  if ((requestId === undefined || error.requestId !== undefined) && request.messageType === undefined) {
+    return error;
+  }
   return new WireError(error.code, error.message, {
     flags: error.flags,
     frameLength: error.frameLength,
     requestId: error.requestId ?? requestId,
-    messageType: error.messageType ?? messageType,
+    messageType: error.messageType ?? request.messageType,
+    ackRequested: error.ackRequested || request.ackRequested === true,
   });
 }

@@ -23,6 +23,11 @@ export const FLAG_EVENT_BATCH_OFFSETS = 0x0020;
 export const FLAG_MSGPACK = 0x0040;
 /** Publish and event-batch frames carry a trailing block of monotonic-clock stamps (wire/timings.ts). */
 export const FLAG_TIMINGS = 0x0080;
+/**
+ * Modifier on an acked binary publish batch (0x09): `u64 producer_id, u64 sequence` follow the request id
+ * and ack byte (feature IDEMPOTENT_PUBLISH). The first bit of the high byte: the low byte is full.
+ */
+export const FLAG_BINARY_PUBLISH_PRODUCER = 0x0100;
 
 /** Every flag Felix defines. */
 export const FELIX_FLAGS =
@@ -41,7 +46,7 @@ export const ORIGINAL_V1_FLAGS =
   FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_EVENT_BATCH | FLAG_BINARY_EVENT_BATCH_SHARED;
 
 /** Every flag this version decodes. */
-export const KNOWN_FLAGS = FELIX_FLAGS | FLAG_MSGPACK | FLAG_TIMINGS;
+export const KNOWN_FLAGS = FELIX_FLAGS | FLAG_MSGPACK | FLAG_TIMINGS | FLAG_BINARY_PUBLISH_PRODUCER;
 
 /** True if `flags` has a bit outside `known`. */
 export function hasUnknownFlags(flags: number, known: number = KNOWN_FLAGS): boolean {
@@ -72,10 +77,26 @@ export const FEATURE_ERROR_CODES = 0x0000_0800;
  * allocates from bit 0 upwards.
  */
 export const FEATURE_PUBLISH_CHUNK = 0x8000_0000;
+/**
+ * felix-ts extension: the broker suppresses retried acked publishes (`producer_id` + `sequence`, flag
+ * 0x0100 on binary batches): a publish it already accepted is acknowledged again, not appended again.
+ */
+export const FEATURE_IDEMPOTENT_PUBLISH = 0x4000_0000;
+/**
+ * felix-ts extension: the client understands the `draining` message (offered in `client_features`); the
+ * broker advertises that it sends it when it starts draining for shutdown.
+ */
+export const FEATURE_DRAINING = 0x2000_0000;
 
 /** Every feature bit this version implements. */
 export const KNOWN_FEATURES =
-  (FEATURE_TOPOLOGY | FEATURE_CACHE_DELETE | FEATURE_ERROR_CODES | FEATURE_PUBLISH_CHUNK) >>> 0;
+  (FEATURE_TOPOLOGY |
+    FEATURE_CACHE_DELETE |
+    FEATURE_ERROR_CODES |
+    FEATURE_PUBLISH_CHUNK |
+    FEATURE_IDEMPOTENT_PUBLISH |
+    FEATURE_DRAINING) >>>
+  0;
 
 /** True if `features` advertises every bit of `feature`. Safe for bit 31 (JS bitwise ops are signed). */
 export function supportsFeature(features: number, feature: number): boolean {
@@ -119,6 +140,7 @@ export function payloadLayout(flags: number): PayloadLayout {
     case FLAG_BINARY_PUBLISH_BATCH:
       return 'binary_publish_batch';
     case FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED:
+    case FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED | FLAG_BINARY_PUBLISH_PRODUCER:
       return 'binary_acked_publish_batch';
     case FLAG_BINARY_PUBLISH_ACK:
       return 'binary_publish_ack';

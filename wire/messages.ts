@@ -18,8 +18,11 @@ export type AckMode = 'none' | 'per_message' | 'per_batch';
 /** Where a subscription starts: the live tail (the default), the oldest retained event, or an offset. */
 export type StartPosition = 'latest' | 'earliest' | { offset: number };
 
-/** Why a subscribe could not start where it asked to (Felix's CursorErrorReason). */
-export type CursorErrorReason = 'too_old' | 'in_future';
+/**
+ * Why a subscribe could not start where it asked to (Felix's CursorErrorReason, plus the felix-ts
+ * `epoch_changed`: the offset belongs to an earlier incarnation of the stream).
+ */
+export type CursorErrorReason = 'too_old' | 'in_future' | 'epoch_changed';
 
 /** Felix's typed error codes. A code this version does not know is kept as its string. */
 export type KnownErrorCode =
@@ -36,7 +39,11 @@ export type KnownErrorCode =
   | 'limit_exceeded'
   | 'draining'
   | 'internal'
-  | 'storage';
+  | 'storage'
+  // felix-ts durable streams: the stream's disk is full / its storage failed; the publish was not accepted
+  // (retry later: the broker takes publishes again once a write succeeds).
+  | 'storage_full'
+  | 'storage_error';
 // `string & {}` keeps editor completion for the known names while admitting unknown ones.
 export type ErrorCode = KnownErrorCode | (string & {});
 
@@ -107,14 +114,25 @@ export interface TopologyViewMessage {
 
 // --- Publish -------------------------------------------------------------------------------------
 
-export interface PublishMessage extends StreamAddress {
+/**
+ * felix-ts extension (feature IDEMPOTENT_PUBLISH): who sent an acked publish, so a retry of it is
+ * acknowledged again instead of appended twice. Both or neither; `producer_id` is non-zero.
+ */
+export interface ProducerFields {
+  /** Names one publish worker of one client instance (random, non-zero). */
+  producer_id?: number;
+  /** That worker's count of acked publish frames, from 1. */
+  sequence?: number;
+}
+
+export interface PublishMessage extends StreamAddress, ProducerFields {
   type: 'publish';
   payload: Uint8Array;
   request_id?: number;
   ack?: AckMode;
 }
 
-export interface PublishBatchMessage extends StreamAddress {
+export interface PublishBatchMessage extends StreamAddress, ProducerFields {
   type: 'publish_batch';
   payloads: Uint8Array[];
   request_id?: number;
@@ -131,9 +149,10 @@ export interface PublishBatchMessage extends StreamAddress {
  * The pieces of one publish share `publish_id` and arrive in order on one stream, each starting where
  * the previous ended; the publish is complete when `byte_offset + payload.length === total_len`. Other
  * frames may travel between the pieces, which is the point: a huge publish does not hold up the rest of
- * its stream. `request_id`/`ack` are taken from the first piece; the ack follows the last piece.
+ * its stream. `request_id`/`ack` (and `producer_id`/`sequence`) are taken from the first piece; the ack
+ * follows the last piece.
  */
-export interface PublishChunkMessage extends StreamAddress {
+export interface PublishChunkMessage extends StreamAddress, ProducerFields {
   type: 'publish_chunk';
   /** Distinguishes interleaved chunked publishes on one stream; chosen by the sender. */
   publish_id: number;
@@ -164,11 +183,18 @@ export interface SubscribeMessage extends StreamAddress {
   subscription_id?: number;
   /** Absent means 'latest'. */
   start?: StartPosition;
+  /**
+   * felix-ts extension: the stream epoch `start` refers to (from an earlier `subscribed`). When the stream's
+   * epoch is another one, the broker answers `subscribe_cursor_error` `epoch_changed`.
+   */
+  epoch?: number;
 }
 
 export interface SubscribedMessage {
   type: 'subscribed';
   subscription_id: number;
+  /** felix-ts extension: the stream's epoch (its incarnation); offsets mean something only with it. */
+  epoch?: number;
 }
 
 /** First frame on the broker-opened event stream, binding it to its subscription. */
@@ -196,8 +222,13 @@ export interface SubscribeCursorErrorMessage {
   reason: CursorErrorReason;
   /** The offset asked for. */
   requested: number;
-  /** The nearest offset that would work: the oldest retained (too_old) or the tail (in_future). */
+  /**
+   * The nearest offset that would work: the oldest retained (too_old, epoch_changed) or the tail
+   * (in_future).
+   */
   available: number;
+  /** felix-ts extension: the stream's current epoch. */
+  epoch?: number;
 }
 
 // --- Cache ---------------------------------------------------------------------------------------
@@ -239,6 +270,14 @@ export interface OkMessage {
   type: 'ok';
 }
 
+/**
+ * felix-ts extension (feature DRAINING, offered by the client): the broker is shutting down. It finishes
+ * what is in flight, then closes the connection; the client should send no new work on it and reconnect.
+ */
+export interface DrainingMessage {
+  type: 'draining';
+}
+
 export interface ErrorMessage extends TypedErrorFields {
   type: 'error';
   message: string;
@@ -271,6 +310,7 @@ export type Message =
   | CacheValueMessage
   | CacheOkMessage
   | OkMessage
+  | DrainingMessage
   | ErrorMessage;
 
 export type MessageType = Message['type'];

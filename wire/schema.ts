@@ -71,6 +71,8 @@ const CACHE_ADDRESS = [
   required('cache', 'string'),
   required('key', 'string'),
 ] as const;
+// felix-ts extension (IDEMPOTENT_PUBLISH), written after `ack`.
+const PRODUCER = [optional('producer_id', 'u64'), optional('sequence', 'u64')] as const;
 const ERROR_CODES = [
   optional('code', 'error_code'),
   optional('retry', 'retry_class'),
@@ -93,12 +95,14 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec<F
     required('payload', 'bytes'),
     optional('request_id', 'u64'),
     optional('ack', 'ack_mode'),
+    ...PRODUCER,
   ],
   publish_batch: [
     ...STREAM_ADDRESS,
     required('payloads', 'bytes_list'),
     optional('request_id', 'u64'),
     optional('ack', 'ack_mode'),
+    ...PRODUCER,
   ],
   publish_chunk: [
     ...STREAM_ADDRESS,
@@ -108,11 +112,18 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec<F
     required('payload', 'bytes'),
     optional('request_id', 'u64'),
     optional('ack', 'ack_mode'),
+    ...PRODUCER,
   ],
   publish_ok: [required('request_id', 'u64')],
   publish_error: [required('request_id', 'u64'), required('message', 'string'), ...ERROR_CODES],
-  subscribe: [...STREAM_ADDRESS, optional('subscription_id', 'u64'), optional('start', 'start')],
-  subscribed: [required('subscription_id', 'u64')],
+  // epoch: felix-ts extension, written last (after subscription_id in `subscribed`).
+  subscribe: [
+    ...STREAM_ADDRESS,
+    optional('subscription_id', 'u64'),
+    optional('start', 'start'),
+    optional('epoch', 'u64'),
+  ],
+  subscribed: [required('subscription_id', 'u64'), optional('epoch', 'u64')],
   event_stream_hello: [required('subscription_id', 'u64')],
   event: [...STREAM_ADDRESS, required('payload', 'bytes'), optional('offset', 'u64')],
   event_batch: [...STREAM_ADDRESS, required('payloads', 'bytes_list'), optional('base_offset', 'u64')],
@@ -120,6 +131,7 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec<F
     required('reason', 'cursor_reason'),
     required('requested', 'u64'),
     required('available', 'u64'),
+    optional('epoch', 'u64'),
   ],
   cache_put: [
     ...CACHE_ADDRESS,
@@ -132,17 +144,28 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec<F
   cache_value: [...CACHE_ADDRESS, nullable('value', 'bytes'), optional('request_id', 'u64')],
   cache_ok: [required('request_id', 'u64')],
   ok: [],
+  draining: [],
   // request_id: felix-ts extension, so an error about one of several in-flight requests names it.
   error: [required('message', 'string'), ...ERROR_CODES, optional('request_id', 'u64')],
 };
 
 /** Rules across fields, checked after the fields themselves decoded. Returns the problem, if any. */
 const MESSAGE_RULES: { readonly [T in MessageType]?: (message: MessageOf<T>) => string | undefined } = {
+  publish: producerRule,
+  publish_batch: producerRule,
   publish_chunk: (chunk) =>
     chunk.byte_offset + chunk.payload.byteLength > chunk.total_len
       ? `chunk ends at ${chunk.byte_offset + chunk.payload.byteLength}, past total_len ${chunk.total_len}`
-      : undefined,
+      : producerRule(chunk),
 };
+
+/** producer_id and sequence come together, and producer 0 names no producer. */
+function producerRule(m: { producer_id?: number; sequence?: number }): string | undefined {
+  if ((m.producer_id === undefined) !== (m.sequence === undefined))
+    return 'producer_id and sequence must be given together';
+  if (m.producer_id === 0) return 'producer_id must not be 0';
+  return undefined;
+}
 
 const FIELDS_BY_TYPE: ReadonlyMap<string, readonly FieldSpec[]> = new Map(Object.entries(MESSAGE_FIELDS));
 
@@ -156,7 +179,7 @@ export interface ValueRepresentation {
 }
 
 const ACK_MODES: readonly AckMode[] = ['none', 'per_message', 'per_batch'];
-const CURSOR_REASONS: readonly CursorErrorReason[] = ['too_old', 'in_future'];
+const CURSOR_REASONS: readonly CursorErrorReason[] = ['too_old', 'in_future', 'epoch_changed'];
 const RETRY_CLASSES: readonly RetryClass[] = ['retry', 'retry_after', 'redirect', 'outcome_unknown', 'fatal'];
 const MAX_BY_INT_KIND = { u16: 0xffff, u32: 0xffff_ffff, u64: Number.MAX_SAFE_INTEGER } as const;
 
@@ -210,7 +233,9 @@ export function fromWireObject(wire: unknown, representation: ValueRepresentatio
     const problem = rule?.(message as unknown as Message);
     if (problem !== undefined) throw malformed(`${type}: ${problem}`);
   } catch (error) {
-    throw error instanceof WireError ? withRequestId(error, requestId, type) : error;
+    throw error instanceof WireError
+      ? withRequestId(error, requestId, { messageType: type, ackRequested: readableAck(wire) })
+      : error;
   }
   return message as unknown as Message;
 }
@@ -354,6 +379,12 @@ function expectOneOf<T extends string>(value: unknown, allowed: readonly T[], fi
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value);
+}
+
+/** Whether a message asks for an ack, read before the rest of it is trusted (its refusal is then a publish_error). */
+function readableAck(wire: Record<string, unknown>): boolean {
+  const ack = Object.hasOwn(wire, 'ack') ? wire.ack : undefined;
+  return ack === 'per_message' || ack === 'per_batch';
 }
 
 /** A request id worth naming in an error reply, read before the rest of the message is trusted. */

@@ -12,6 +12,8 @@ export function grantFromClaims(
   payload: JWTPayload,
   kid: string,
   clockToleranceMs: number,
+  /** Compiles `perms`; the verifier passes one that shares compiled lists between tokens. */
+  compile: (perms: readonly string[]) => PermissionSet = PermissionSet.compile,
 ): Grant | AuthRejection {
   const { tid, perms, sub, exp } = payload as JWTPayload & { tid?: unknown; perms?: unknown };
   if (typeof tid !== 'string' || tid === '') {
@@ -22,7 +24,7 @@ export function grantFromClaims(
   }
   let permissions: PermissionSet;
   try {
-    permissions = PermissionSet.compile(perms as string[]);
+    permissions = compile(perms as string[]);
   } catch (error) {
     if (error instanceof PermissionSyntaxError)
       return rejection('bad_perms', `the token's perms hold an ${error.message}`);

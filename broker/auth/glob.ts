@@ -32,10 +32,6 @@ export class SegmentGlob {
     else this.mode = this.minLength === 0 ? 0 : 2;
   }
 
-  get matchesEverything(): boolean {
-    return this.mode === 0;
-  }
-
   matches(value: string): boolean {
     if (this.mode === 0) return true;
     if (this.mode === 1) return value === this.literal;
@@ -52,6 +48,30 @@ export class SegmentGlob {
     }
     return true;
   }
+}
+
+/** Distinct segment patterns kept for sharing; tokens repeat the same few (`*`, a tenant, a namespace). */
+const SHARED_SEGMENT_GLOBS = 8_192;
+const sharedSegmentGlobs = new Map<string, SegmentGlob>();
+
+/**
+ * The compiled glob for `pattern`, shared with every other permission using the same segment text: a
+ * cached grant's memory is mostly its compiled permissions. Bounded: when full, the oldest half is dropped.
+ */
+export function segmentGlob(pattern: string): SegmentGlob {
+  let glob = sharedSegmentGlobs.get(pattern);
+  if (glob === undefined) {
+    if (sharedSegmentGlobs.size >= SHARED_SEGMENT_GLOBS) {
+      let drop = SHARED_SEGMENT_GLOBS / 2;
+      for (const key of sharedSegmentGlobs.keys()) {
+        if (drop-- === 0) break;
+        sharedSegmentGlobs.delete(key);
+      }
+    }
+    glob = new SegmentGlob(pattern);
+    sharedSegmentGlobs.set(pattern, glob);
+  }
+  return glob;
 }
 
 /** The character at `index` of `prefix + tenant + "/" + namespace + "/" + name`. */

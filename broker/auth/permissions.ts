@@ -16,7 +16,7 @@
 //
 // A permission is compiled once, when its token is verified; `allows` is then a loop over a few
 // precompiled rules with no regular expression and no string building.
-import { SegmentGlob, VirtualGlob } from './glob.js';
+import { segmentGlob, type SegmentGlob, VirtualGlob } from './glob.js';
 
 /** The actions the broker authorizes, one per operation. */
 export const DATA_ACTIONS = ['stream.publish', 'stream.subscribe', 'cache.read', 'cache.write'] as const;
@@ -113,9 +113,9 @@ class ResourceRule {
       ? resourcePattern.slice(kindPrefix.length).split('/')
       : [];
     if (segments.length === 3) {
-      this.tenant = new SegmentGlob(segments[0]);
-      this.namespace = new SegmentGlob(segments[1]);
-      this.name = new SegmentGlob(segments[2]);
+      this.tenant = segmentGlob(segments[0]);
+      this.namespace = segmentGlob(segments[1]);
+      this.name = segmentGlob(segments[2]);
     } else {
       this.whole = new VirtualGlob(resourcePattern);
     }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
 import type { HopTimings } from './hop-timings.js';
-import type { CacheService } from './ports.js';
+import type { ProducerDedup } from './producer-dedup.js';
+import type { CacheService, TokenAuthority } from './ports.js';
 import type { PublishBudget } from './publish-budget.js';
 import type { TopicRegistry } from './registry.js';
 import type { BrokerStats } from './stats.js';
@@ -19,6 +20,12 @@ export interface BrokerCore {
   /** Per-hop histograms; null with FELIX_DISABLE_TIMINGS=1. */
   readonly timings: HopTimings | null;
   readonly draining: boolean;
+  /** Verifies stream tokens; null when the broker authenticates nobody (FELIX_AUTH none, protected mode). */
+  readonly tokens: TokenAuthority | null;
+  /** Retried acked publishes already accepted; null when FELIX_DEDUP_WINDOW_MS=0 (no IDEMPOTENT_PUBLISH). */
+  readonly dedup: ProducerDedup | null;
+  /** Calls `listener` once when the broker starts draining; returns what stops it. */
+  onDraining(listener: () => void): () => void;
   nextSubscriptionId(): number;
   subscriptionOpened(sub: Subscription): void;
   subscriptionClosed(sub: Subscription): void;

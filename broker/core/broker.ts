@@ -6,9 +6,12 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
+import { openDurableStore, type DurableStore } from '../storage/index.js';
 import type { BrokerCore } from './broker-core.js';
+import type { TokenAuthority } from './ports.js';
 import { CacheStore } from './cache-store.js';
 import { HopTimings } from './hop-timings.js';
+import { ProducerDedup } from './producer-dedup.js';
 import { PublishBudget } from './publish-budget.js';
 import { TopicRegistry } from './registry.js';
 import { BrokerStats } from './stats.js';
@@ -22,11 +25,16 @@ export class Broker implements BrokerCore {
   readonly registry: TopicRegistry;
   readonly budget: PublishBudget;
   readonly cache: CacheStore;
+  /** Durable streams' logs (FELIX_DURABLE_STORAGE_DIR); null when no directory is configured. */
+  readonly storage: DurableStore | null;
   readonly subscriptionLimits: SubscriptionLimits;
   /** Per-hop histograms; null with FELIX_DISABLE_TIMINGS=1, which removes all stamp work. */
   readonly timings: HopTimings | null;
   readonly subscriptions = new Set<Subscription>();
+  /** Retried acked publishes already accepted (IDEMPOTENT_PUBLISH); null with FELIX_DEDUP_WINDOW_MS=0. */
+  readonly dedup: ProducerDedup | null;
   draining = false;
+  private readonly drainListeners = new Set<() => void>();
 
   private subscriptionIds = 0;
   private pendingTopics: Topic[] = [];
@@ -37,14 +45,19 @@ export class Broker implements BrokerCore {
   constructor(
     readonly config: BrokerConfig,
     readonly log: Logger,
+    /** Verifies stream tokens (FELIX_AUTH jwt); null: no authentication. */
+    readonly tokens: TokenAuthority | null = null,
   ) {
     this.budget = new PublishBudget(config.brokerPublishInflightBytes, config.brokerPublishConnInflightBytes);
     this.timings = config.disableTimings ? null : new HopTimings();
+    // Recovers every durable stream on disk before anything can publish to it.
+    this.storage = openDurableStore(config, log);
     this.registry = new TopicRegistry(
       {
         autoCreate: config.autoCreateStreams,
         tenants: config.tenants,
         replayCapacity: config.streamReplayCapacity,
+        storage: this.storage,
         batching: {
           // Felix: FELIX_FANOUT_BATCH <= 1 means one frame per event; otherwise it caps the batch too.
           maxEvents: config.fanoutBatch <= 1 ? 1 : Math.min(config.eventBatchMaxEvents, config.fanoutBatch),
@@ -58,6 +71,13 @@ export class Broker implements BrokerCore {
       this.timings,
     );
     this.cache = new CacheStore(config, this.registry);
+    this.dedup =
+      config.dedupWindowMs === 0
+        ? null
+        : new ProducerDedup(
+            { windowMs: config.dedupWindowMs, maxProducers: config.dedupMaxProducers },
+            performance.now(),
+          );
     this.subscriptionLimits = {
       queueCapacity: config.subQueueCapacity,
       policy: config.subQueuePolicy,
@@ -74,12 +94,37 @@ export class Broker implements BrokerCore {
     this.sweepTimer = setInterval(() => this.sweep(), STALL_SWEEP_MS);
     this.sweepTimer.unref();
     this.cache.start();
+    this.storage?.start();
+    // Recovered durable streams exist from the start, with their offsets and epochs.
+    if (this.storage !== null) {
+      for (const s of this.storage.all) {
+        const [tenant, namespace, stream] = s.name.split('/') as [string, string, string];
+        this.registry.topic(tenant, namespace, stream);
+      }
+    }
   }
 
   stop(): void {
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     this.cache.stop();
+    this.storage?.stop();
+  }
+
+  /**
+   * Lame duck: from now on publishes and subscribes are refused with `draining`, and every listener (one
+   * per connection: it tells its clients `draining`) is told once.
+   */
+  beginDraining(): void {
+    if (this.draining) return;
+    this.draining = true;
+    for (const listener of [...this.drainListeners]) listener();
+  }
+
+  /** Calls `listener` when draining begins; returns what stops it. */
+  onDraining(listener: () => void): () => void {
+    this.drainListeners.add(listener);
+    return () => this.drainListeners.delete(listener);
   }
 
   nextSubscriptionId(): number {
@@ -95,10 +140,10 @@ export class Broker implements BrokerCore {
     if (this.subscriptions.delete(sub)) this.stats.subscriptionsClosed++;
   }
 
-  /** Whether every subscriber's queue and output are empty. */
+  /** Whether every subscriber's queue and output are empty, and the durable logs hold everything accepted. */
   get delivered(): boolean {
     for (const sub of this.subscriptions) if (!sub.idle) return false;
-    return true;
+    return this.storage?.idle ?? true;
   }
 
   /** Events queued for subscribers, summed, and the deepest single queue. */
@@ -148,5 +193,6 @@ export class Broker implements BrokerCore {
   private sweep(): void {
     const now = performance.now();
     for (const sub of this.subscriptions) sub.checkStall(now);
+    this.dedup?.sweep(now);
   }
 }

@@ -163,7 +163,9 @@ export class CacheStore implements CacheService {
       this.bytes += bytes;
       this.linkNewest(entry);
     }
-    if (expiresAt !== Infinity) this.heapPush(expiresAt, entry, ++entry.deadline);
+    // Every put retires the heap node of the entry's previous deadline, a put without TTL included.
+    entry.deadline++;
+    if (expiresAt !== Infinity) this.heapPush(expiresAt, entry, entry.deadline);
     this.evictOverBound(entry);
     if (this.heapAt.length > HEAP_COMPACT_MIN && this.heapAt.length > 2 * this.entries.size)
       this.compactHeap();

@@ -3,6 +3,7 @@
  * them over QUIC streams, tests implement them in memory. Nothing here knows of sockets or the transport.
  */
 import type { ErrorCode, Message, MessageOf } from '../../wire/index.js';
+import type { VerifyResult } from '../auth/index.js';
 import type { EventFrame } from './event-frame.js';
 
 export type CacheRequest = MessageOf<'cache_put'> | MessageOf<'cache_get'> | MessageOf<'cache_delete'>;
@@ -16,6 +17,12 @@ export interface ReplyTarget {
   sendCacheValue(request: CacheRequest, value: Uint8Array | null): void;
   /** The answer to a stored put: cache_ok, or Felix's plain ok to a put without request_id. */
   sendCacheOk(requestId: number | undefined): void;
+}
+
+/** Checks client tokens (FELIX_AUTH jwt): from its cache at once when it can, otherwise asynchronously. */
+export interface TokenAuthority {
+  lookup(token: string): VerifyResult | undefined;
+  verify(token: string): Promise<VerifyResult>;
 }
 
 /** Serves cache requests; answers through `target`, each as it completes, matched by request_id. */

@@ -2,18 +2,25 @@ import { isValidName, NAME_RULE } from '../../config/tenants.js';
 import type { TenantDeclaration } from '../config.js';
 import type { HopTimings } from './hop-timings.js';
 import type { PublishBudget } from './publish-budget.js';
+import type { StorageProvider, StreamStorage } from './stream-storage.js';
 import type { BrokerStats } from './stats.js';
 import { Topic, type BatchingOptions } from './topic.js';
 
 export type Lookup<T> =
   | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly code: 'not_found' | 'invalid_request'; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly code: 'not_found' | 'invalid_request' | 'storage_error';
+      readonly message: string;
+    };
 
 export interface RegistryOptions {
   readonly autoCreate: boolean;
   readonly tenants: readonly TenantDeclaration[];
   readonly replayCapacity: number;
   readonly batching: BatchingOptions;
+  /** Opens the durable log of the streams that have one (broker/storage/); null: every stream in memory. */
+  readonly storage?: StorageProvider | null;
 }
 
 /**
@@ -58,6 +65,16 @@ export class TopicRegistry {
     }
     const bad = badName(tenant, namespace, 'stream', stream);
     if (bad !== undefined) return bad;
+    let storage: StreamStorage | null = null;
+    try {
+      storage = this.options.storage?.open(tenant, namespace, stream) ?? null;
+    } catch (err) {
+      return {
+        ok: false,
+        code: 'storage_error',
+        message: `cannot open the durable log of stream ${stream}: ${(err as Error).message}`,
+      };
+    }
     const created = new Topic(
       tenant,
       namespace,
@@ -68,6 +85,7 @@ export class TopicRegistry {
       this.schedule,
       this.budget,
       this.timings,
+      storage,
     );
     this.topics.set(k, created);
     return { ok: true, value: created };

@@ -11,6 +11,8 @@ export class BrokerStats {
   publishedBytes = 0;
   publishErrors = 0;
   publishRejectedBudget = 0;
+  /** Acked publishes a producer retried after they were accepted: acked again, not appended. */
+  duplicatePublishes = 0;
   deliveredEvents = 0;
   deliveredBytes = 0;
   deliveredFrames = 0;
@@ -21,6 +23,15 @@ export class BrokerStats {
   protocolErrors = 0;
   /** Exceptions no handler expected, caught by the per-connection guard (each closed its connection). */
   internalErrors = 0;
+  /** Stream auths refused (bad, expired or foreign tokens). */
+  authFailures = 0;
+
+  /** Connections refused by reason (protected mode, limits), counted in /metrics. */
+  readonly refusedConnections: Record<string, number> = {};
+
+  noteRefused(reason: string): void {
+    this.refusedConnections[reason] = (this.refusedConnections[reason] ?? 0) + 1;
+  }
 
   noteDisconnect(reason: string): void {
     this.disconnects[reason] = (this.disconnects[reason] ?? 0) + 1;

@@ -5,7 +5,9 @@ import type { EventFrame } from './event-frame.js';
 import { HOP, type HopTimings } from './hop-timings.js';
 import type { BudgetAccount, PublishBudget } from './publish-budget.js';
 import type { BrokerStats } from './stats.js';
+import { newStreamEpoch } from './stream-epoch.js';
 import { StreamLog } from './stream-log.js';
+import type { StreamStorage } from './stream-storage.js';
 import type { Subscription } from './subscription.js';
 
 export interface BatchingOptions {
@@ -29,6 +31,11 @@ export interface Pausable {
  */
 export class Topic {
   readonly log: StreamLog;
+  /**
+   * This incarnation of the stream: its offsets mean something only together with it (`subscribed.epoch`).
+   * A durable stream keeps its epoch across restarts (it is stored with its log).
+   */
+  readonly epoch: number;
   readonly subscribers: Subscription[] = [];
   private readonly builder: EventBatchBuilder;
   private lastEventAt = 0;
@@ -61,8 +68,16 @@ export class Topic {
     private readonly budget: PublishBudget,
     /** The broker's hop histograms, or null when FELIX_DISABLE_TIMINGS is on (then no stamp work at all). */
     private readonly timings: HopTimings | null,
+    /** The stream's durable log (broker/storage/), null for an in-memory stream. */
+    readonly storage: StreamStorage | null = null,
   ) {
     this.log = new StreamLog(replayCapacity);
+    this.epoch = storage?.epoch ?? newStreamEpoch();
+    if (storage !== null) {
+      // Offsets continue where the log on disk ends.
+      this.log.next = storage.nextOffset;
+      storage.bind({ visible: (frame) => this.deliver(frame), drained: () => this.resumeHeld() });
+    }
     // While timings are on, every frame has room in front for a subscriber's stamp block (Subscription.send).
     this.builder = new EventBatchBuilder(undefined, timings === null ? 0 : EVENT_STAMP_BYTES);
   }
@@ -77,7 +92,13 @@ export class Topic {
 
   /** Whether publishers should hold back (a `block` subscriber is full). */
   get blocked(): boolean {
-    return this.blockedBy > 0;
+    return this.blockedBy > 0 || (this.storage?.backlogged ?? false);
+  }
+
+  /** The oldest offset a subscriber can start from: in the replay ring, or on disk for a durable stream. */
+  get oldestOffset(): number {
+    const inMemory = this.log.oldest;
+    return this.storage === null ? inMemory : Math.min(inMemory, this.storage.oldestOffset);
   }
 
   /** Whether the batch being built has its stamps (those of its first event) already. */
@@ -160,6 +181,12 @@ export class Topic {
     if (!sub.blocking) return;
     sub.blocking = false;
     if (--this.blockedBy > 0) return;
+    this.resumeHeld();
+  }
+
+  /** Lets held publishers go on, unless a full `block` subscriber or the storage backlog still holds them. */
+  private resumeHeld(): void {
+    if (this.blocked) return;
     const held = [...this.paused];
     this.paused.clear();
     for (const p of held) p.resume();
@@ -207,13 +234,25 @@ export class Topic {
       timing: this.timings === null ? null : this.timeFrame(bytes, firstOffset, count),
       messages: null,
     };
-    this.log.append(frame);
     const accounts = this.chargedAccounts;
     for (let i = 0; i < accounts.length; i++) this.budget.release(accounts[i]!, this.chargedBytes[i]!);
     accounts.length = 0;
     this.chargedBytes.length = 0;
+    const storage = this.storage;
+    if (storage !== null) {
+      storage.append(frame);
+      // With ack-on-commit, subscribers see the frame once it is committed (storage calls deliver then):
+      // never an event a crash could take back and whose offset a later event would then reuse.
+      if (storage.acksOnCommit) return;
+    }
+    this.deliver(frame);
+  }
+
+  /** Puts a frame in the replay ring and hands it to every subscriber. */
+  private deliver(frame: EventFrame): void {
+    this.log.append(frame);
     const subs = this.subscribers;
-    this.fannedOutEvents += count * subs.length;
+    this.fannedOutEvents += frame.count * subs.length;
     const now = performance.now();
     // Backwards: an offer may evict that subscriber, which swaps the last one into its slot — one this
     // loop has already served.

@@ -4,6 +4,7 @@
  */
 import {
   CONNECTION_CODE_INTERNAL_ERROR,
+  CONNECTION_CODE_TOKEN_EXPIRED,
   STREAM_CODE_PROTOCOL_ERROR,
   STREAM_CODE_SLOW_SUBSCRIBER,
 } from '../../wire/index.js';
@@ -21,6 +22,7 @@ export class ConnectionSession {
   private readonly streams = new Set<StreamSession>();
   private readonly subscriptions = new Map<number, { sub: Subscription; owner: SubscribeHandler }>();
   private closed = false;
+  private readonly stopDrainNotice: () => void;
 
   constructor(
     private readonly core: BrokerCore,
@@ -30,7 +32,11 @@ export class ConnectionSession {
      * are latencies. Across hosts they would be a difference of two clocks, which is reported nowhere.
      */
     readonly sameHost: boolean,
-  ) {}
+  ) {
+    this.stopDrainNotice = core.onDraining(() => {
+      for (const stream of this.streams) stream.announceDraining();
+    });
+  }
 
   get subscriptionCount(): number {
     return this.subscriptions.size;
@@ -108,10 +114,20 @@ export class ConnectionSession {
     this.dispose();
   }
 
+  /** A stream's token expired: the whole connection goes, as NATS does, and the client reconnects with a fresh one. */
+  tokenExpired(): void {
+    if (this.closed) return;
+    this.core.stats.noteDisconnect('token_expired');
+    this.core.log.info({ remote: this.connection.remote }, 'token expired; closing the connection');
+    this.connection.close(CONNECTION_CODE_TOKEN_EXPIRED, 'token_expired');
+    this.dispose();
+  }
+
   /** The connection ended: release everything without writing. */
   dispose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.stopDrainNotice();
     for (const s of this.streams) s.dispose();
     this.streams.clear();
     for (const { sub } of this.subscriptions.values()) {

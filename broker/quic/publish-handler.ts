@@ -14,18 +14,23 @@ import {
 import type { BrokerCore } from '../core/broker-core.js';
 import { HOP } from '../core/hop-timings.js';
 import type { BudgetAccount, BudgetHolder } from '../core/publish-budget.js';
+import type { CommitWaiter, StorageErrorCode } from '../core/stream-storage.js';
 import type { Pausable, Topic } from '../core/topic.js';
+import type { Access } from './access.js';
 import type { AckForm, Replies } from './replies.js';
 
 /** The stream a publish handler serves, as far as publishing is concerned. */
-export interface PublishingStream extends BudgetHolder, Pausable {
+export interface PublishingStream extends BudgetHolder, Pausable, Access {
   /** The tenant the stream's auth named. */
   readonly tenant: string;
   /** Publishers stamp their publishes (TIMINGS negotiated) on this host's clock. */
   readonly stampsComparable: boolean;
 }
 
-export class PublishHandler {
+/** The ack form travels with a pending ack as a number (no object per ack). */
+const FORM_TAGS: readonly AckForm[] = ['message', 'binary'];
+
+export class PublishHandler implements CommitWaiter {
   private chunks: PublishChunkAssembler | null = null;
   /** Bytes held by chunked publishes being reassembled, charged to the budget. */
   private chunkBytes = 0;
@@ -42,7 +47,9 @@ export class PublishHandler {
 
   /**
    * A publish of `payloads` (one event each). `sendNs`: the publisher's send stamp (0 when none).
-   * Unacked publishes are never answered, except by an error.
+   * `producerId`/`sequence` (0 when none, IDEMPOTENT_PUBLISH): an acked publish this producer retried
+   * after it was accepted is acknowledged again and not appended. Unacked publishes are never answered,
+   * except by an error.
    */
   publish(
     tenant: string,
@@ -53,14 +60,27 @@ export class PublishHandler {
     ack: AckMode | undefined,
     form: AckForm,
     sendNs: number,
+    producerId = 0,
+    sequence = 0,
   ): void {
     const acked = requestId !== undefined && ack !== undefined && ack !== 'none';
-    const reply = acked ? requestId : undefined;
-    const topic = this.findTopic(tenant, namespace, stream, reply, form);
+    const topic = this.findTopic(tenant, namespace, stream, requestId, acked, form);
     if (topic === undefined) return;
     const core = this.core;
+    // Checked before draining and the budget: a duplicate is already in the log, whatever happens now.
+    const producer = acked && producerId !== 0 ? core.dedup?.producer(tenant, producerId) : undefined;
+    if (producer !== undefined && producer.has(sequence)) {
+      core.stats.duplicatePublishes++;
+      this.replies.publishOk(requestId!, form);
+      return;
+    }
+    const storage = topic.storage;
+    if (storage?.refusal) {
+      this.refuse(requestId, form, storage.refusal.message, storage.refusal.code, acked);
+      return;
+    }
     if (core.draining) {
-      this.refuse(reply, form, 'broker is draining for shutdown', 'draining');
+      this.refuse(requestId, form, 'broker is draining for shutdown', 'draining', acked);
       return;
     }
     let bytes = 0;
@@ -68,7 +88,7 @@ export class PublishHandler {
     const budget = core.budget;
     if (acked && !budget.fits(this.account, bytes)) {
       core.stats.publishRejectedBudget++;
-      this.refuse(reply, form, budget.refusal(this.account, bytes), 'overloaded');
+      this.refuse(requestId, form, budget.refusal(this.account, bytes), 'overloaded', acked);
       return;
     }
     const timings = core.timings;
@@ -82,24 +102,41 @@ export class PublishHandler {
     }
     for (let i = 0; i < payloads.length; i++) topic.publish(payloads[i]!, this.account);
     topic.noteArrival();
+    producer?.add(sequence);
     // Acks go out once the events are in the stream's log: they are then never lost while the broker runs,
     // and graceful shutdown delivers them to current subscribers.
-    if (acked) this.replies.publishOk(requestId, form);
+    // With FELIX_ACK_ON_COMMIT a durable stream's acks wait for the commit (fsync under the policy) that
+    // covers the last event of this publish; one commit releases every ack it covers.
+    if (acked) {
+      if (storage !== null && storage.acksOnCommit) {
+        storage.whenCommitted(topic.log.next + topic.pendingEvents, this, requestId, FORM_TAGS.indexOf(form));
+      } else this.replies.publishOk(requestId, form);
+    }
     if (topic.blocked) topic.holdBack(this.owner);
     if (!acked && budget.overLimit(this.owner)) this.owner.pause();
   }
 
+  /** A publish waiting for its commit is durable (CommitWaiter). */
+  committed(requestId: number, tag: number): void {
+    this.replies.publishOk(requestId, FORM_TAGS[tag]!);
+  }
+
+  /** A publish waiting for its commit will not be committed now: the stream's storage failed. */
+  failed(requestId: number, tag: number, code: StorageErrorCode, message: string): void {
+    this.core.stats.publishErrors++;
+    this.replies.publishError(requestId, message, code, FORM_TAGS[tag]!);
+  }
+
   publishChunk(m: MessageOf<'publish_chunk'>): void {
     const acked = m.request_id !== undefined && m.ack !== undefined && m.ack !== 'none';
-    const reply = acked ? m.request_id : undefined;
     const budget = this.core.budget;
     this.chunks ??= new PublishChunkAssembler({ maxPayloadBytes: budget.connectionLimit });
     if (m.byte_offset === 0) {
-      // A publish larger than the connection's whole budget can never be admitted, acked or not; an acked
-      // one that does not fit now is refused now rather than after its last chunk.
-      if (m.total_len > budget.connectionLimit || (acked && !budget.fits(this.account, m.total_len))) {
+      // A chunked publish reserves its whole total_len from its first piece until it completes or is
+      // dropped, acked or not: unfinished publishes can never hold more than the in-flight budget.
+      if (!budget.fits(this.account, m.total_len)) {
         this.core.stats.publishRejectedBudget++;
-        this.refuse(reply, 'message', budget.refusal(this.account, m.total_len), 'overloaded');
+        this.refuse(m.request_id, 'message', budget.refusal(this.account, m.total_len), 'overloaded', acked);
         return;
       }
     }
@@ -110,12 +147,17 @@ export class PublishHandler {
       if (!(err instanceof WireError)) throw err;
       // The broken publish was dropped: what its earlier pieces held is free again.
       this.chargeHeldChunks();
-      this.refuse(err.requestId ?? reply, 'message', err.message, 'invalid_request');
+      this.refuse(
+        err.requestId,
+        'message',
+        err.message,
+        err.code === 'frame_too_large' ? 'limit_exceeded' : 'invalid_request',
+        err.ackRequested,
+      );
       return;
     }
-    // Reassembly holds the pieces: they count against the in-flight budget until the publish completes.
-    // The stream is never paused mid-publish (its own last chunk is what frees the budget); unacked
-    // publishes feel backpressure once complete, in publish().
+    // Reassembly holds the pieces: the publish's reservation stays charged until it completes. The stream
+    // is never paused mid-publish (its own last chunk is what frees the budget).
     this.chargeHeldChunks();
     if (whole === undefined) return;
     this.publish(
@@ -127,12 +169,14 @@ export class PublishHandler {
       whole.ack,
       'message',
       0,
+      whole.producer_id ?? 0,
+      whole.sequence ?? 0,
     );
   }
 
-  /** Charges (or releases) the budget so that it holds exactly what reassembly holds. */
+  /** Charges (or releases) the budget so that it holds exactly what reassembly has reserved. */
   private chargeHeldChunks(): void {
-    const held = this.chunks!.heldBytes;
+    const held = this.chunks!.reservedBytes;
     const change = held - this.chunkBytes;
     if (change > 0) this.core.budget.charge(this.account, change);
     else if (change < 0) this.core.budget.release(this.account, -change);
@@ -148,13 +192,19 @@ export class PublishHandler {
   }
 
   /**
-   * A refused publish: an acked one (`requestId` given) gets publish_error in the form it was sent in,
-   * anything else a plain error.
+   * A refused publish: an acked one gets publish_error in the form it was sent in, anything else an error
+   * (naming its request_id when it had one).
    */
-  refuse(requestId: number | undefined, form: AckForm, message: string, code: ErrorCode): void {
+  refuse(
+    requestId: number | undefined,
+    form: AckForm,
+    message: string,
+    code: ErrorCode,
+    acked = requestId !== undefined,
+  ): void {
     this.core.stats.publishErrors++;
-    if (requestId === undefined) this.replies.sendError(message, code);
-    else this.replies.publishError(requestId, message, code, form);
+    if (acked && requestId !== undefined) this.replies.publishError(requestId, message, code, form);
+    else this.replies.sendError(message, code, requestId);
   }
 
   private findTopic(
@@ -162,15 +212,21 @@ export class PublishHandler {
     namespace: string,
     stream: string,
     requestId: number | undefined,
+    acked: boolean,
     form: AckForm,
   ): Topic | undefined {
     if (tenant !== this.owner.tenant) {
-      this.refuse(requestId, form, tenantRefusal(this.owner.tenant, tenant), 'forbidden');
+      this.refuse(requestId, form, tenantRefusal(this.owner.tenant, tenant), 'forbidden', acked);
+      return undefined;
+    }
+    const denied = this.owner.denied('stream.publish', tenant, namespace, stream);
+    if (denied !== undefined) {
+      this.refuse(requestId, form, denied, 'forbidden', acked);
       return undefined;
     }
     const found = this.core.registry.topic(tenant, namespace, stream);
     if (!found.ok) {
-      this.refuse(requestId, form, found.message, found.code);
+      this.refuse(requestId, form, found.message, found.code, acked);
       return undefined;
     }
     return found.value;

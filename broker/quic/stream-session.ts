@@ -11,7 +11,9 @@
  * that connection alone.
  */
 import {
+  FEATURE_DRAINING,
   FEATURE_ERROR_CODES,
+  FEATURE_IDEMPOTENT_PUBLISH,
   FEATURE_TOPOLOGY,
   FLAG_MSGPACK,
   FLAG_TIMINGS,
@@ -20,18 +22,21 @@ import {
   KNOWN_FLAGS,
   STREAM_CODE_PROTOCOL_ERROR,
   WireError,
+  copyBytes,
   decodeBinaryPublishBatch,
   decodeMessage,
   encodeJsonMessage,
   negotiateFlags,
   payloadLayout,
   supportsFeature,
+  type AuthMessage,
   type ErrorCode,
   type Message,
 } from '../../wire/index.js';
 import { newCacheRequestSlot, readCacheRequest } from '../../wire/cache-frames.js';
 import type { BrokerCore } from '../core/broker-core.js';
-import type { CacheRequest } from '../core/ports.js';
+import { permissionFor, type DataAction, type Grant, type VerifyResult } from '../auth/index.js';
+import type { CacheRequest, TokenAuthority } from '../core/ports.js';
 import type { BudgetAccount } from '../core/publish-budget.js';
 import { AnswerWriter } from './answer-writer.js';
 import type { ConnectionSession } from './connection-session.js';
@@ -44,6 +49,8 @@ import type { ByteStream } from './stream-port.js';
 // Every feature the broker serves. Not TOPOLOGY: a single node has no topology to report, and a client
 // must not send `topology` to a broker that does not advertise it.
 const BROKER_FEATURES = (KNOWN_FEATURES & ~FEATURE_TOPOLOGY) >>> 0;
+// With FELIX_DEDUP_WINDOW_MS=0 retries are appended again, so a client must not count on suppression.
+const BROKER_FEATURES_WITHOUT_DEDUP = (BROKER_FEATURES & ~FEATURE_IDEMPOTENT_PUBLISH) >>> 0;
 
 // Answers beyond this wait in the transport before the stream stops reading requests.
 const REPLY_WRITE_AHEAD = 4 * 1024 * 1024;
@@ -55,12 +62,27 @@ export class StreamSession implements PublishingStream {
   private negotiated = 0;
   private events: EventEncoding | null = null;
   private ended = false;
+  /** The client offered DRAINING: it is told `draining` (once) when the broker starts draining. */
+  private drainingNotice = false;
   private readonly answers: AnswerWriter;
   private readonly replies: Replies;
   private readonly publishes: PublishHandler;
   private readonly subscriptions: SubscribeHandler;
   /** Reused by every MessagePack cache request read on the fast path. */
   private readonly cacheRequest = newCacheRequestSlot();
+  /** The transport holds more unread answers than REPLY_WRITE_AHEAD: requests wait in `held`. */
+  private answersBackedUp = false;
+  /** Publishes are held back (pause()). */
+  private publishHeld = false;
+  private readonly held: (WireError | { flags: number; payload: Uint8Array })[] = [];
+  /** The client finished its side while requests were held: end once they are handled. */
+  private finHeld = false;
+  /** What the stream's token allows (FELIX_AUTH jwt); null when the broker authenticates nobody. */
+  private grant: Grant | null = null;
+  /** The token is being verified: requests wait in `held` meanwhile. */
+  private verifying = false;
+  /** Closes the connection when the token expires. */
+  private expiry: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly core: BrokerCore,
@@ -68,14 +90,18 @@ export class StreamSession implements PublishingStream {
     private readonly stream: ByteStream,
   ) {
     this.decoder = new FrameDecoder(
-      { onFrame: (flags, payload) => this.onFrame(flags, payload), onError: (e) => this.onWireError(e) },
+      {
+        onFrame: (flags, payload) =>
+          this.holding ? this.hold(flags, payload) : this.onFrame(flags, payload),
+        onError: (e) => (this.holding ? this.held.push(e) : this.onWireError(e)),
+      },
       { maxFrameBytes: core.config.maxFrameBytes },
     );
     stream.highWaterMark = REPLY_WRITE_AHEAD;
     this.answers = new AnswerWriter(stream, () => this.holdUntilDrained());
     this.replies = new Replies(stream, this.answers);
     this.publishes = new PublishHandler(core, this, this.replies);
-    this.subscriptions = new SubscribeHandler(core, session, this.replies);
+    this.subscriptions = new SubscribeHandler(core, session, this.replies, this);
     stream.onData = (chunk, fin) => {
       this.answers.beginRead();
       try {
@@ -86,7 +112,10 @@ export class StreamSession implements PublishingStream {
         session.internalError(err);
         return;
       }
-      if (fin) this.onEnd();
+      if (fin) {
+        if (this.held.length === 0 && !this.verifying) this.onEnd();
+        else this.finHeld = true;
+      }
     };
     stream.onReset = () => this.onEnd();
     stream.onStopSending = () => this.onEnd();
@@ -104,12 +133,36 @@ export class StreamSession implements PublishingStream {
     return (this.negotiated & FLAG_TIMINGS) !== 0 && this.session.sameHost;
   }
 
+  /**
+   * Lame duck: tells a client that offered DRAINING, once, that the broker is draining, so it sends no new
+   * work here and reconnects once the broker closed the connection.
+   */
+  announceDraining(): void {
+    if (!this.drainingNotice || this.ended || this.authenticated === null) return;
+    this.drainingNotice = false;
+    this.replies.send({ type: 'draining' });
+  }
+
+  denied(action: DataAction, tenant: string, namespace: string, name: string): string | undefined {
+    const grant = this.grant;
+    if (grant === null || grant.allows(action, tenant, namespace, name)) return undefined;
+    return `permission denied: the token does not grant ${permissionFor(action, tenant, namespace, name)}`;
+  }
+
+  /** Requests wait in `held`: answers are backed up, or the token is being verified. */
+  private get holding(): boolean {
+    return this.answersBackedUp || this.verifying;
+  }
+
+  /** Holds the client's publishes back (budget, a `block` subscriber). */
   pause(): void {
+    this.publishHeld = true;
     this.stream.pause();
   }
 
   resume(): void {
-    this.stream.resume();
+    this.publishHeld = false;
+    if (!this.holding) this.stream.resume();
   }
 
   /** The connection went away: drop everything this stream owned, writing nothing. */
@@ -133,6 +186,9 @@ export class StreamSession implements PublishingStream {
   private releaseHeld(): void {
     this.publishes.release();
     this.core.budget.forget(this);
+    this.held.length = 0;
+    if (this.expiry !== null) clearTimeout(this.expiry);
+    this.expiry = null;
   }
 
   private onFrame(flags: number, payload: Uint8Array): void {
@@ -168,11 +224,13 @@ export class StreamSession implements PublishingStream {
         batch.ack,
         'binary',
         batch.send_ns ?? 0,
+        batch.producer_id ?? 0,
+        batch.sequence ?? 0,
       );
       return;
     }
     if (layout === 'msgpack' && readCacheRequest(payload, this.cacheRequest)) {
-      this.core.cache.handle(this.cacheRequest as CacheRequest, this.tenant, this.replies);
+      this.cache(this.cacheRequest as CacheRequest);
       return;
     }
     if (layout !== 'json' && layout !== 'msgpack') {
@@ -204,11 +262,79 @@ export class StreamSession implements PublishingStream {
       this.fail(`the first message on a stream must be auth, got ${message.type}`, 'unauthenticated');
       return;
     }
+    // Errors from here on carry codes when the client asked for them.
+    this.replies.errorCodes = supportsFeature(message.client_features ?? 0, FEATURE_ERROR_CODES);
+    const tokens = this.core.tokens;
+    if (tokens !== null) {
+      const known = tokens.lookup(message.token);
+      if (known === undefined) {
+        this.verifyThenAccept(tokens, message);
+        return;
+      }
+      if (!this.admit(known, message)) return;
+    }
+    this.accept(message);
+  }
+
+  /**
+   * A token the verifier's cache does not know: the stream reads nothing more until its signature is
+   * checked; what already arrived waits in `held`, in order.
+   */
+  private verifyThenAccept(tokens: TokenAuthority, message: AuthMessage): void {
+    this.verifying = true;
+    this.stream.pause();
+    void tokens.verify(message.token).then((result) => {
+      this.verifying = false;
+      if (this.ended) return;
+      try {
+        this.answers.beginRead();
+        if (this.admit(result, message)) this.accept(message);
+        this.answers.endRead();
+        this.handleHeld();
+      } catch (err) {
+        this.session.internalError(err);
+      }
+    });
+  }
+
+  /** Whether the verified token lets this auth in; a refusal ends the stream. */
+  private admit(result: VerifyResult, message: AuthMessage): boolean {
+    if (!result.ok) {
+      this.core.stats.authFailures++;
+      this.fail(`authentication failed (${result.reason}): ${result.message}`, 'unauthenticated');
+      return false;
+    }
+    const grant = result.grant;
+    if (grant.tenant !== message.tenant_id) {
+      this.core.stats.authFailures++;
+      this.fail(
+        `authentication failed (tenant_mismatch): the token is for tenant ${grant.tenant}, not ${message.tenant_id}`,
+        'unauthenticated',
+      );
+      return false;
+    }
+    this.grant = grant;
+    this.scheduleExpiry(grant.expiresAtMs);
+    return true;
+  }
+
+  /** The connection closes with `token_expired` when the stream's token does. */
+  private scheduleExpiry(atMs: number): void {
+    const left = Math.max(0, atMs - Date.now());
+    this.expiry = setTimeout(
+      () => (left > MAX_TIMER_MS ? this.scheduleExpiry(atMs) : this.session.tokenExpired()),
+      Math.min(left, MAX_TIMER_MS),
+    );
+    this.expiry.unref();
+  }
+
+  /** The stream is authenticated: negotiate and answer. */
+  private accept(message: AuthMessage): void {
     this.authenticated = message.tenant_id;
     const own = this.core.timings === null ? KNOWN_FLAGS & ~FLAG_TIMINGS : KNOWN_FLAGS;
     this.negotiated = negotiateFlags(message.client_flags, own);
     this.events = eventEncoding(this.negotiated);
-    this.replies.errorCodes = supportsFeature(message.client_features ?? 0, FEATURE_ERROR_CODES);
+    this.drainingNotice = supportsFeature(message.client_features ?? 0, FEATURE_DRAINING);
     // auth_ok is JSON whatever was offered: the client learns only from it whether MessagePack is on.
     if (message.client_flags === undefined) {
       // A client from before capability negotiation: Felix answers it with a plain ok.
@@ -216,10 +342,16 @@ export class StreamSession implements PublishingStream {
     } else {
       // The broker's whole set, not the intersection: each side then uses what both advertised.
       this.answers.append(
-        encodeJsonMessage({ type: 'auth_ok', server_flags: own, server_features: BROKER_FEATURES }),
+        encodeJsonMessage({
+          type: 'auth_ok',
+          server_flags: own,
+          server_features: this.core.dedup === null ? BROKER_FEATURES_WITHOUT_DEDUP : BROKER_FEATURES,
+        }),
       );
     }
     this.replies.msgpack = (this.negotiated & FLAG_MSGPACK) !== 0;
+    // A stream opened while the broker already drains learns it at once.
+    if (this.core.draining) this.announceDraining();
   }
 
   private onMessage(m: Message): void {
@@ -234,6 +366,8 @@ export class StreamSession implements PublishingStream {
           m.ack,
           'message',
           0,
+          m.producer_id ?? 0,
+          m.sequence ?? 0,
         );
         return;
       case 'publish_batch':
@@ -246,6 +380,8 @@ export class StreamSession implements PublishingStream {
           m.ack,
           'message',
           0,
+          m.producer_id ?? 0,
+          m.sequence ?? 0,
         );
         return;
       case 'publish_chunk':
@@ -257,7 +393,7 @@ export class StreamSession implements PublishingStream {
       case 'cache_put':
       case 'cache_get':
       case 'cache_delete':
-        this.core.cache.handle(m, this.tenant, this.replies);
+        this.cache(m);
         return;
       case 'auth':
         this.replies.sendError('already authenticated on this stream', 'invalid_request');
@@ -271,6 +407,19 @@ export class StreamSession implements PublishingStream {
     }
   }
 
+  /** A cache request, once the token allows it (another tenant's is refused by the cache itself). */
+  private cache(m: CacheRequest): void {
+    if (this.grant !== null && m.tenant_id === this.tenant) {
+      const action = m.type === 'cache_get' ? 'cache.read' : 'cache.write';
+      const denied = this.denied(action, m.tenant_id, m.namespace, m.cache);
+      if (denied !== undefined) {
+        this.replies.sendError(denied, 'forbidden', m.request_id);
+        return;
+      }
+    }
+    this.core.cache.handle(m, this.tenant, this.replies);
+  }
+
   /** A frame the wire unit refused: answered, and the stream ends only when framing is lost. */
   private onWireError(e: WireError): void {
     const core = this.core;
@@ -281,7 +430,7 @@ export class StreamSession implements PublishingStream {
       return;
     }
     const code: ErrorCode = e.code === 'frame_too_large' ? 'limit_exceeded' : 'invalid_request';
-    if (e.requestId !== undefined && isPublish(e.messageType)) {
+    if (e.requestId !== undefined && e.ackRequested && isPublish(e.messageType)) {
       this.publishes.refuse(e.requestId, 'message', e.message, code);
     } else {
       this.replies.sendError(e.message, code, e.requestId);
@@ -303,14 +452,44 @@ export class StreamSession implements PublishingStream {
     this.stream.stop(STREAM_CODE_PROTOCOL_ERROR);
   }
 
+  /**
+   * The client stopped reading answers (more than REPLY_WRITE_AHEAD wait in the transport): read no more of
+   * its requests, and keep the rest of the read that is being handled — at most one read's worth of request
+   * frames, however large their answers — until the answers drain.
+   */
   private holdUntilDrained(): void {
+    this.answersBackedUp = true;
     this.stream.pause();
     this.stream.onDrain = () => {
       this.stream.onDrain = null;
-      this.stream.resume();
+      this.answersBackedUp = false;
+      this.handleHeld();
     };
   }
+
+  private hold(flags: number, payload: Uint8Array): void {
+    this.held.push({ flags, payload: copyBytes(payload) });
+  }
+
+  private handleHeld(): void {
+    const held = this.held;
+    this.answers.beginRead();
+    let i = 0;
+    for (; i < held.length && !this.holding; i++) {
+      const input = held[i]!;
+      if (input instanceof WireError) this.onWireError(input);
+      else this.onFrame(input.flags, input.payload);
+    }
+    held.splice(0, i);
+    this.answers.endRead();
+    if (this.holding) return;
+    if (this.finHeld) this.onEnd();
+    else if (!this.publishHeld) this.stream.resume();
+  }
 }
+
+// setTimeout waits at most this long (about 24.8 days); a later token expiry is approached in steps.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Whether a refused message was a publish, so its answer is a publish_error. */
 function isPublish(type: string | undefined): boolean {

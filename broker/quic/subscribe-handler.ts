@@ -4,22 +4,27 @@
  */
 import type { MessageOf } from '../../wire/index.js';
 import type { BrokerCore } from '../core/broker-core.js';
+import { DiskCatchUp } from '../core/disk-catch-up.js';
 import type { EventFrame } from '../core/event-frame.js';
 import type { Subscription } from '../core/subscription.js';
 import type { ConnectionSession } from './connection-session.js';
 import type { EventEncoding } from './event-encoding.js';
 import { EventStreamWriter } from './event-writer.js';
 import { tenantRefusal } from './publish-handler.js';
+import type { Access } from './access.js';
 import type { Replies } from './replies.js';
 import type { ByteStream } from './stream-port.js';
 
 export class SubscribeHandler {
   private readonly subscriptions: Subscription[] = [];
+  /** Subscribers still reading a durable stream's history from disk. */
+  private readonly catchUps = new Map<Subscription, DiskCatchUp>();
 
   constructor(
     private readonly core: BrokerCore,
     private readonly session: ConnectionSession,
     private readonly replies: Replies,
+    private readonly access: Access,
   ) {}
 
   subscribe(m: MessageOf<'subscribe'>, tenant: string, encoding: EventEncoding): void {
@@ -31,6 +36,12 @@ export class SubscribeHandler {
     }
     if (m.tenant_id !== tenant) {
       replies.sendError(tenantRefusal(tenant, m.tenant_id), 'forbidden');
+      return;
+    }
+    // Replay is a subscription too: the same permission covers history and live events.
+    const denied = this.access.denied('stream.subscribe', m.tenant_id, m.namespace, m.stream);
+    if (denied !== undefined) {
+      replies.sendError(denied, 'forbidden');
       return;
     }
     if (this.session.subscriptionCount >= core.config.maxSubscriptionsPerConn) {
@@ -49,20 +60,38 @@ export class SubscribeHandler {
       return;
     }
     const start = m.start ?? 'latest';
+    if (m.epoch !== undefined && m.epoch !== topic.epoch) {
+      // The offsets the client holds count another incarnation of the stream (the broker restarted):
+      // never serve them as if they meant the same events.
+      const log = topic.log;
+      replies.send({
+        type: 'subscribe_cursor_error',
+        reason: 'epoch_changed',
+        requested:
+          typeof start === 'object' ? start.offset : start === 'earliest' ? topic.oldestOffset : log.next,
+        available: topic.oldestOffset,
+        epoch: topic.epoch,
+      });
+      return;
+    }
     let replay: readonly EventFrame[] | undefined;
+    /** Where a durable stream's subscriber starts reading its log, when the ring does not hold `from`. */
+    let fromDisk: number | undefined;
     if (start === 'earliest' || typeof start === 'object') {
-      const from = start === 'earliest' ? topic.log.oldest : start.offset;
+      const from = start === 'earliest' ? topic.oldestOffset : start.offset;
       const r = topic.log.replayFrom(from);
-      if (!r.ok) {
+      const onDisk = topic.storage !== null && from >= topic.storage.oldestOffset;
+      if (!r.ok && r.error === 'too_old' && onDisk) fromDisk = from;
+      else if (!r.ok) {
         replies.send({
           type: 'subscribe_cursor_error',
           reason: r.error,
           requested: from,
-          available: r.error === 'too_old' ? r.oldest : r.next,
+          available: r.error === 'too_old' ? topic.oldestOffset : r.next,
+          epoch: topic.epoch,
         });
         return;
-      }
-      replay = r.frames;
+      } else replay = r.frames;
     }
     let events: ByteStream;
     try {
@@ -81,15 +110,53 @@ export class SubscribeHandler {
     );
     const sub = this.session.addSubscription(id, topic, writer, this);
     this.subscriptions.push(sub);
-    replies.send({ type: 'subscribed', subscription_id: id });
+    replies.send({ type: 'subscribed', subscription_id: id, epoch: topic.epoch });
+    if (fromDisk !== undefined) {
+      this.catchUp(sub, writer, fromDisk);
+      return;
+    }
     if (replay !== undefined) sub.replay(replay);
     topic.addSubscriber(sub);
+  }
+
+  /** Serves the subscriber's history from the stream's log, then joins it to the live stream. */
+  private catchUp(sub: Subscription, writer: EventStreamWriter, from: number): void {
+    const catchUp = new DiskCatchUp(
+      sub.topic,
+      sub,
+      writer,
+      this.core.subscriptionLimits.writeAheadBytes,
+      from,
+      (err) => {
+        this.catchUps.delete(sub);
+        this.core.log.error(
+          { subscription: sub.id, stream: sub.topic.name, err },
+          'reading the stream log failed',
+        );
+        this.replies.sendError(
+          `subscription ${sub.id} ended: reading the stream log failed`,
+          'storage_error',
+        );
+        this.session.dropSubscription(sub, false);
+      },
+    );
+    this.catchUps.set(sub, catchUp);
+    // The subscription pumps its queue on drain; after that, the catch-up reads on.
+    const pump = writer.onDrain;
+    writer.onDrain = () => {
+      pump?.();
+      if (!catchUp.done) catchUp.step();
+      else this.catchUps.delete(sub);
+    };
+    catchUp.step();
   }
 
   /** Broker side of an eviction: tell the subscriber why on its control stream. */
   evicted(sub: Subscription, reason: string): void {
     const i = this.subscriptions.indexOf(sub);
     if (i >= 0) this.subscriptions.splice(i, 1);
+    this.catchUps.get(sub)?.close();
+    this.catchUps.delete(sub);
     // Written only while the control stream is open (Replies checks).
     this.replies.sendError(`subscription ${sub.id} evicted: ${reason}`, 'limit_exceeded');
   }
@@ -101,5 +168,7 @@ export class SubscribeHandler {
   endAll(graceful: boolean): void {
     for (const sub of this.subscriptions) this.session.dropSubscription(sub, graceful);
     this.subscriptions.length = 0;
+    for (const catchUp of this.catchUps.values()) catchUp.close();
+    this.catchUps.clear();
   }
 }

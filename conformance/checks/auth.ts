@@ -4,6 +4,7 @@ import {
   FEATURE_TOPOLOGY,
   FELIX_FLAGS,
   FLAG_MSGPACK,
+  KNOWN_FLAGS,
   supportsFeature,
 } from '../../wire/index.js';
 import { ConnectionClosedError } from '../../transport/index.js';
@@ -29,22 +30,25 @@ async function authOk(ctx: CheckContext, offer: AuthOffer): Promise<{ flags: num
 export const authChecks = area('auth', {
   /** auth_ok carries the broker's whole flag set and its features. */
   async auth_ok_full_set(ctx) {
-    const { flags, features } = await authOk(ctx, { flags: 0xff, features: ALL_FEATURES });
+    const { flags, features } = await authOk(ctx, { flags: KNOWN_FLAGS, features: ALL_FEATURES });
     const base = FELIX_FLAGS | FLAG_MSGPACK;
     expectThat((flags & base) === base, `server_flags ${hex(flags)} lacks some of ${hex(base)}`);
-    expectThat((flags & ~0xff) === 0, `server_flags ${hex(flags)} has bits beyond 0xff`);
+    expectThat(
+      (flags & ~KNOWN_FLAGS) === 0,
+      `server_flags ${hex(flags)} has bits beyond the defined ${hex(KNOWN_FLAGS)}`,
+    );
     expectThat(features !== undefined, 'auth_ok has no server_features');
     return `server_flags ${hex(flags)}, server_features ${hex(features >>> 0)}`;
   },
 
   /** server_flags is the broker's full set, not the intersection with the offer. */
   async server_flags_ignore_offer(ctx) {
-    const full = await authOk(ctx, { flags: 0xff });
-    for (const offer of [0x19, 0, 0x40, 0x07]) {
+    const full = await authOk(ctx, { flags: KNOWN_FLAGS });
+    for (const offer of [0x19, 0, 0x40, 0x07, 0xff]) {
       const got = await authOk(ctx, { flags: offer });
       expectThat(
         got.flags === full.flags,
-        `offering ${hex(offer)} got server_flags ${hex(got.flags)}; offering 0xff got ${hex(full.flags)} ` +
+        `offering ${hex(offer)} got server_flags ${hex(got.flags)}; offering ${hex(KNOWN_FLAGS)} got ${hex(full.flags)} ` +
           '(server_flags must be the broker’s full set, not the intersection)',
       );
     }

@@ -12,7 +12,7 @@ import { CheckFailure, during, expectThat } from '../failure.js';
 import type { FrameStream } from '../frame-stream.js';
 import { area, type Check } from '../registry.js';
 import { nestedArrays, rawBatchBody, rawHeader, type RawBatch } from '../raw-frames.js';
-import { ALL_FEATURES, NAMESPACE, type AuthedStream, type AuthOffer } from '../session.js';
+import { ALL_FEATURES, DEFAULT_OFFER, NAMESPACE, type AuthedStream, type AuthOffer } from '../session.js';
 import { expectEvents, readBack } from './common.js';
 
 const TWO_POW_53_PLUS_1 = '9007199254740993'; // 2^53 + 1: no JS number holds it
@@ -86,7 +86,10 @@ function batch(ctx: CheckContext, s: AuthedStream, fields: Partial<RawBatch>): R
   };
 }
 
-const INVALID_LAYOUTS = [0x0003, 0x0010, 0x0002, 0x0004, 0x0024, 0x0080, 0x0008, 0x0041, 0x00c0];
+// 0x0100 (PRODUCER) modifies an acked publish batch only: alone, on a plain batch or on a message it is no layout.
+const INVALID_LAYOUTS = [
+  0x0003, 0x0010, 0x0002, 0x0004, 0x0024, 0x0080, 0x0008, 0x0041, 0x00c0, 0x0100, 0x0101, 0x0140,
+];
 
 function invalidLayoutCheck(flags: number): Check {
   return {
@@ -204,7 +207,7 @@ export const errorChecks: Check[] = [
     async unknown_flag_bits(ctx) {
       await eachAnswered(
         ctx,
-        [0x0100, 0x8000, 0x0101].map((flags) => ({
+        [0x0200, 0x8000, 0x0209].map((flags) => ({
           what: `a frame with unknown flag bits ${hex(flags)}`,
           send: (s: AuthedStream) => s.fs.sendFrame(flags, Buffer.from('{}')),
           answer: { code: 'invalid_request' },
@@ -256,8 +259,8 @@ export const errorChecks: Check[] = [
       await s.expectError('an unacked publish with a space in its base64', { code: 'invalid_request' });
       const unacked = s.nextRequestId();
       s.fs.sendJsonText(publishJson(ctx, s, '"aGVsbG8"', `,"request_id":${unacked}`));
+      // Not acked, so no publish_error: an error naming the request.
       await s.expectError('a publish without ack, with a request_id, with unpadded base64', {
-        type: 'publish_error',
         code: 'invalid_request',
         requestId: unacked,
       });
@@ -362,6 +365,38 @@ export const errorChecks: Check[] = [
       await ctx.stillServed(s);
     },
 
+    /**
+     * IDEMPOTENT_PUBLISH fields that cannot stand: producer_id without sequence (or the reverse), producer
+     * 0 — on a message and on an acked binary batch (0x0109): publish_error naming the request.
+     */
+    async malformed_producer_fields(ctx) {
+      const s = await ctx.authed(undefined, { flags: DEFAULT_OFFER | 0x0100 });
+      const stream = ctx.names.next('bad-producer');
+      for (const fields of ['"producer_id":5', '"sequence":5', '"producer_id":0,"sequence":1']) {
+        const id = s.nextRequestId();
+        s.fs.sendJsonText(
+          `{"type":"publish","tenant_id":${JSON.stringify(s.tenant)},"namespace":"${NAMESPACE}","stream":"${stream}",` +
+            `"payload":"cA==","request_id":${id},"ack":"per_message",${fields}}`,
+        );
+        await s.expectError(`a publish with ${fields}`, {
+          type: 'publish_error',
+          code: 'invalid_request',
+          requestId: id,
+        });
+      }
+      const id = s.nextRequestId();
+      const body = rawBatchBody(batch(ctx, s, { acked: { requestId: id, ackByte: 1 } }));
+      const producer = Buffer.alloc(16);
+      producer.writeBigUInt64BE(1n, 8); // producer 0, sequence 1
+      s.fs.sendFrame(0x0109, Buffer.concat([body.subarray(0, 9), producer, body.subarray(9)]));
+      await s.expectError('an acked batch (0x0109) naming producer 0', {
+        type: 'publish_error',
+        code: 'invalid_request',
+        requestId: id,
+      });
+      await ctx.stillServed(s);
+    },
+
     async truncated_batch(ctx) {
       await answeredAndContinues(
         ctx,
@@ -416,8 +451,12 @@ export const errorChecks: Check[] = [
       });
       s.send({ type: 'publish', ...address, payload: Buffer.from('x') });
       await s.expectError('an unacked publish to another tenant', { code: 'forbidden' });
-      s.send({ type: 'publish', ...address, payload: Buffer.from('x'), request_id: s.nextRequestId() });
-      await s.expectError('a publish with request_id but no ack to another tenant', { code: 'forbidden' });
+      const unacked = s.nextRequestId();
+      s.send({ type: 'publish', ...address, payload: Buffer.from('x'), request_id: unacked });
+      await s.expectError('a publish with request_id but no ack to another tenant', {
+        code: 'forbidden',
+        requestId: unacked,
+      });
       id = s.nextRequestId();
       s.fs.write(
         encodeBinaryPublishBatch({

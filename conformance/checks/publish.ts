@@ -1,7 +1,11 @@
-// Each publish form and ack mode: docs/protocol.md "Publish", "Binary layouts", "Chunked publish".
+// Each publish form and ack mode: docs/protocol.md "Publish", "Binary layouts", "Chunked publish",
+// "Idempotent publish".
+import { randomInt } from 'node:crypto';
 import {
+  FEATURE_IDEMPOTENT_PUBLISH,
   FEATURE_PUBLISH_CHUNK,
   FLAG_BINARY_PUBLISH_ACK,
+  FLAG_BINARY_PUBLISH_PRODUCER,
   FLAG_TIMINGS,
   encodeBinaryPublishBatch,
   encodeMessage,
@@ -13,7 +17,7 @@ import type { CheckContext } from '../context.js';
 import { describeFrame, hex } from '../describe.js';
 import { CheckFailure, expectThat } from '../failure.js';
 import { area } from '../registry.js';
-import { NAMESPACE, type AuthedStream } from '../session.js';
+import { DEFAULT_OFFER, NAMESPACE, type AuthOffer, type AuthedStream } from '../session.js';
 import { expectEvents, readBack } from './common.js';
 
 /**
@@ -40,6 +44,43 @@ async function sentinel(s: AuthedStream, stream: string, what: string): Promise<
 
 function features(s: AuthedStream): number {
   return s.authReply.type === 'auth_ok' ? (s.authReply.server_features ?? 0) : 0;
+}
+
+/**
+ * A producer id of this run alone (the broker remembers producers for FELIX_DEDUP_WINDOW_MS, so a fixed
+ * one would meet the previous run's sequences).
+ */
+function freshProducerId(): number {
+  return randomInt(1, 2 ** 47) * 64 + randomInt(0, 64);
+}
+
+/** The idempotent-publish check: sends sequence 1, its retry on another connection, then sequence 2. */
+async function idempotentRetry(
+  ctx: CheckContext,
+  offer: AuthOffer,
+  send: (s: AuthedStream, stream: string, producer: number, sequence: number, text: string) => number,
+): Promise<string | undefined> {
+  const first = await ctx.authed(undefined, offer);
+  if (!supportsFeature(features(first), FEATURE_IDEMPOTENT_PUBLISH))
+    return 'IDEMPOTENT_PUBLISH not advertised: nothing to check';
+  const stream = ctx.names.next('idempotent');
+  const producer = freshProducerId();
+  const answer = async (s: AuthedStream, id: number, what: string): Promise<void> => {
+    const { frame, message } = await s.answer(`publish_ok for ${what} (request ${id})`);
+    expectThat(
+      message.type === 'publish_ok' && message.request_id === id,
+      `expected publish_ok for ${what} (request ${id}), got ${describeFrame(frame)}`,
+    );
+  };
+  await answer(first, send(first, stream, producer, 1, 'one'), 'sequence 1');
+  // The retry comes as a reconnected client sends it: on a new connection, the same producer and sequence.
+  const retry = await ctx.authed(undefined, offer);
+  await answer(retry, send(retry, stream, producer, 1, 'one'), 'sequence 1 sent again on another connection');
+  await answer(retry, send(retry, stream, producer, 1, 'one'), 'sequence 1 sent a third time');
+  await answer(retry, send(retry, stream, producer, 2, 'two'), 'sequence 2');
+  await sentinel(retry, stream, 'a retried publish');
+  expectEvents(await readBack(ctx, stream, 3), ['one', 'two', 'sentinel'], 0, 'the stream afterwards');
+  return undefined;
 }
 
 /** A JSON publish or publish_batch with the given ack fields, its reply read by the caller. */
@@ -336,5 +377,51 @@ export const publishChecks = area('publish', {
       `expected publish_error for request ${id}, got ${describeFrame(frame)}`,
     );
     await ctx.stillServed(s);
+  },
+
+  /**
+   * IDEMPOTENT_PUBLISH: a publish resent with the same producer_id and sequence — on another connection,
+   * as a client resends after a reconnect — is answered publish_ok each time and appended once.
+   */
+  async idempotent_retry_json(ctx) {
+    return idempotentRetry(ctx, {}, (s, stream, producer, sequence, text) => {
+      const id = s.nextRequestId();
+      s.send({
+        type: 'publish',
+        tenant_id: s.tenant,
+        namespace: NAMESPACE,
+        stream,
+        payload: Buffer.from(text),
+        request_id: id,
+        ack: 'per_message',
+        producer_id: producer,
+        sequence,
+      });
+      return id;
+    });
+  },
+
+  /**
+   * The same with acked binary batches carrying the producer (flags 0x0109, sent only after offering
+   * 0x0100), answered by binary acks.
+   */
+  async idempotent_retry_binary(ctx) {
+    const offer = { flags: DEFAULT_OFFER | FLAG_BINARY_PUBLISH_PRODUCER };
+    return idempotentRetry(ctx, offer, (s, stream, producer, sequence, text) => {
+      const id = s.nextRequestId();
+      s.fs.write(
+        encodeBinaryPublishBatch({
+          tenant_id: s.tenant,
+          namespace: NAMESPACE,
+          stream,
+          payloads: [Buffer.from(text)],
+          request_id: id,
+          ack: 'per_batch',
+          producer_id: producer,
+          sequence,
+        }),
+      );
+      return id;
+    });
   },
 });

@@ -1,7 +1,8 @@
-// Each subscribe start, cursor errors and subscription ids: docs/protocol.md "Subscribe".
+// Each subscribe start, cursor errors, subscription ids and stream epochs: docs/protocol.md "Subscribe".
 import type { CheckContext } from '../context.js';
 import { describeFrame } from '../describe.js';
 import { collectEvents, flatten } from '../events.js';
+import type { MessageOf } from '../../wire/index.js';
 import { CheckFailure, during, expectThat } from '../failure.js';
 import { area } from '../registry.js';
 import type { AuthedStream } from '../session.js';
@@ -23,6 +24,21 @@ async function streamWith(ctx: CheckContext, label: string, payloads: readonly s
 async function cursorError(s: AuthedStream, stream: string, offset: number) {
   s.send({ type: 'subscribe', tenant_id: s.tenant, namespace: 'conformance', stream, start: { offset } });
   return s.expect('subscribe_cursor_error', `subscribe_cursor_error for start {"offset":${offset}}`);
+}
+
+/** Sends a subscribe (any fields) and reads its answer: `subscribed` or `subscribe_cursor_error`. */
+async function subscribeAnswer(
+  s: AuthedStream,
+  request: Omit<MessageOf<'subscribe'>, 'type' | 'tenant_id' | 'namespace'>,
+  what: string,
+): Promise<MessageOf<'subscribed'> | MessageOf<'subscribe_cursor_error'>> {
+  s.send({ type: 'subscribe', tenant_id: s.tenant, namespace: 'conformance', ...request });
+  const { frame, message } = await s.answer(what);
+  if (message.type !== 'subscribed' && message.type !== 'subscribe_cursor_error')
+    throw new CheckFailure(
+      `expected subscribed or subscribe_cursor_error for ${what}, got ${describeFrame(frame)}`,
+    );
+  return message;
 }
 
 /** Live subscription (latest, explicit or by default): only events published after it. */
@@ -224,5 +240,74 @@ export const subscribeChecks = area('subscribe', {
       frame === null,
       `unexpected frame on the ended event stream: ${frame ? describeFrame(frame) : ''}`,
     );
+  },
+
+  /**
+   * `subscribed` names the stream's epoch: a positive integer below 2^53, the same for every subscription
+   * to the stream while the broker keeps it; cursor errors name it too.
+   */
+  async subscribed_names_the_epoch(ctx) {
+    const { s, stream } = await streamWith(ctx, 'epoch', ['x0', 'x1']);
+    const first = await subscribeAnswer(s, { stream, start: 'earliest' }, 'subscribe from earliest');
+    const second = await subscribeAnswer(s, { stream, start: { offset: 1 } }, 'subscribe from offset 1');
+    const beyond = await subscribeAnswer(s, { stream, start: { offset: 9 } }, 'subscribe beyond the tail');
+    expectThat(first.type === 'subscribed' && second.type === 'subscribed', 'both subscribes are confirmed');
+    const epoch = first.epoch;
+    expectThat(
+      epoch !== undefined && Number.isSafeInteger(epoch) && epoch > 0,
+      `subscribed carries no epoch (a positive integer): ${JSON.stringify(first)}`,
+    );
+    expectThat(
+      second.epoch === epoch,
+      `two subscriptions to one stream name epochs ${epoch} and ${second.epoch}`,
+    );
+    expectThat(
+      beyond.type === 'subscribe_cursor_error' && beyond.reason === 'in_future' && beyond.epoch === epoch,
+      `expected in_future naming epoch ${epoch}, got ${JSON.stringify(beyond)}`,
+    );
+    return `epoch ${epoch}`;
+  },
+
+  /**
+   * A subscribe naming another epoch is refused with subscribe_cursor_error `epoch_changed` (the current
+   * epoch, the oldest retained offset), whatever its start; naming the current epoch works as usual.
+   */
+  async epoch_changed(ctx) {
+    const { s, stream } = await streamWith(ctx, 'epoch-changed', ['y0', 'y1', 'y2']);
+    const current = await subscribeAnswer(s, { stream, start: 'earliest' }, 'subscribe from earliest');
+    const epoch = current.epoch;
+    if (current.type !== 'subscribed' || epoch === undefined)
+      throw new CheckFailure(`subscribed carries no epoch: ${JSON.stringify(current)}`);
+    const other = epoch === 1 ? 2 : epoch - 1;
+    for (const [start, requested] of [
+      [{ offset: 1 }, 1],
+      ['earliest', 0],
+    ] as const) {
+      const e = await subscribeAnswer(s, { stream, start, epoch: other }, `subscribe naming epoch ${other}`);
+      expectThat(
+        e.type === 'subscribe_cursor_error' &&
+          e.reason === 'epoch_changed' &&
+          e.requested === requested &&
+          e.available === 0 &&
+          e.epoch === epoch,
+        `expected epoch_changed requested ${requested} available 0 epoch ${epoch}, got ${JSON.stringify(e)}`,
+      );
+    }
+    const sub = await during('subscribing from offset 2 naming the current epoch', async () => {
+      const answer = await subscribeAnswer(
+        s,
+        { stream, start: { offset: 2 }, epoch },
+        'subscribe naming the epoch',
+      );
+      expectThat(answer.type === 'subscribed', `expected subscribed, got ${JSON.stringify(answer)}`);
+      return s.link.eventStream((answer as MessageOf<'subscribed'>).subscription_id);
+    });
+    const events = flatten(await collectEvents(sub.events, 1, 'the event at offset 2'));
+    const two = events.find((e) => e.offset === 2);
+    expectThat(
+      two?.payload.toString() === 'y2',
+      `expected y2 at offset 2, got ${two?.payload.toString() ?? 'nothing'}`,
+    );
+    await ctx.stillServed(s);
   },
 });

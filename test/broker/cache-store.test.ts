@@ -97,4 +97,13 @@ describe('CacheStore', () => {
     expect(s.expireSome(10_000)).toBe(500);
     expect(s.size).toBe(500);
   });
+
+  it('a put without TTL over an entry with one keeps it past the old deadline', () => {
+    const { s, clock } = store();
+    s.put('k', Buffer.from('short'), 100);
+    s.put('k', Buffer.from('kept'), null);
+    clock.t = 1000;
+    expect(s.expireSome(10)).toBe(0);
+    expect(s.get('k')?.toString()).toBe('kept');
+  });
 });

@@ -95,7 +95,11 @@ describe('event encodings follow each subscriber’s own negotiation', () => {
     const auth: Record<string, unknown> = { client_flags: c.offer };
     const control = await RawStream.open(conn, auth);
     control.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 'neg', subscription_id: 9 });
-    expect(await control.next()).toEqual({ type: 'subscribed', subscription_id: 9 });
+    expect(await control.next()).toEqual({
+      type: 'subscribed',
+      subscription_id: 9,
+      epoch: expect.any(Number),
+    });
 
     // The publisher negotiates everything: what it offers must not leak into the subscriber's encoding.
     const pub = await RawStream.open(conn);

@@ -37,7 +37,11 @@ describe('broker protocol over real QUIC', () => {
     const byId = eventStreams(conn);
     const control = await RawStream.open(conn);
     control.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 's', subscription_id: 7 });
-    expect(await control.next()).toEqual({ type: 'subscribed', subscription_id: 7 });
+    expect(await control.next()).toEqual({
+      type: 'subscribed',
+      subscription_id: 7,
+      epoch: expect.any(Number),
+    });
     const pub = await RawStream.open(conn);
     pub.write(
       encodeBinaryPublishBatch({
@@ -160,11 +164,14 @@ describe('broker protocol over real QUIC', () => {
     });
     const replies: DecodedFrame[] = [];
     for (let i = 0; i < 4; i++) replies.push((await c.next()) as DecodedFrame);
+    // Every answer names the stream's epoch, the same one throughout.
+    const epoch = (replies[0] as { epoch: number }).epoch;
+    expect(Number.isSafeInteger(epoch) && epoch > 0).toBe(true);
     expect(replies).toEqual([
-      { type: 'subscribed', subscription_id: 1 },
-      { type: 'subscribed', subscription_id: 2 },
-      { type: 'subscribe_cursor_error', reason: 'too_old', requested: 0, available: 2 },
-      { type: 'subscribe_cursor_error', reason: 'in_future', requested: 9, available: 6 },
+      { type: 'subscribed', subscription_id: 1, epoch },
+      { type: 'subscribed', subscription_id: 2, epoch },
+      { type: 'subscribe_cursor_error', reason: 'too_old', requested: 0, available: 2, epoch },
+      { type: 'subscribe_cursor_error', reason: 'in_future', requested: 9, available: 6, epoch },
     ]);
     await until(() => byId.has(1) && events(byId.get(1)!).length === 4, 'earliest replay');
     expect(events(byId.get(1)!).map((e) => e.text)).toEqual(['e2', 'e3', 'e4', 'e5']);
@@ -224,8 +231,8 @@ describe('broker limits', () => {
     const s = await RawStream.open(conn);
     for (let id = 1; id <= 3; id++)
       s.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 'x', subscription_id: id });
-    expect(await s.next()).toEqual({ type: 'subscribed', subscription_id: 1 });
-    expect(await s.next()).toEqual({ type: 'subscribed', subscription_id: 2 });
+    expect(await s.next()).toMatchObject({ type: 'subscribed', subscription_id: 1 });
+    expect(await s.next()).toMatchObject({ type: 'subscribed', subscription_id: 2 });
     expect(await s.next()).toMatchObject({
       type: 'error',
       code: 'limit_exceeded',

@@ -168,3 +168,56 @@ describe('encodeChunkedPublish', () => {
     expect(whole).toMatchObject({ request_id: 11, ack: 'per_message' });
   });
 });
+
+describe('producer id and sequence (IDEMPOTENT_PUBLISH)', () => {
+  const noProducerFlag = negotiate({
+    type: 'auth_ok',
+    server_flags: KNOWN_FLAGS & ~0x0100,
+    server_features: KNOWN_FEATURES,
+  });
+
+  it('rides on an acked binary batch as flag 0x0100 where the broker confirmed it', () => {
+    expect([felixTs.idempotentPublish, felixTs.binaryProducer]).toEqual([true, true]);
+    const frame = decodeWholeFrame(
+      encodePublishFrame(target, [bytes(3)], 'per_message', 9, felixTs, 1 << 20, 77, 5),
+    );
+    expect(frame.flags).toBe(0x0109);
+    expect(decodeFramePayload(frame.flags, frame.payload)).toMatchObject({
+      request_id: 9,
+      producer_id: 77,
+      sequence: 5,
+    });
+  });
+
+  it('falls back to a message where the broker takes no 0x0100, and to nothing on unacked publishes', () => {
+    const asMessage = decodeWholeFrame(
+      encodePublishFrame(target, [bytes(3)], 'per_batch', 9, noProducerFlag, 1 << 20, 77, 5),
+    );
+    expect(asMessage.flags).toBe(FLAG_MSGPACK);
+    expect(decodeMessage(asMessage.flags, asMessage.payload)).toMatchObject({ producer_id: 77, sequence: 5 });
+    const unacked = decodeWholeFrame(
+      encodePublishFrame(target, [bytes(3)], 'none', undefined, felixTs, 1 << 20, 77, 5),
+    );
+    expect(unacked.flags).toBe(FLAG_BINARY_PUBLISH_BATCH);
+    expect(decodeFramePayload(unacked.flags, unacked.payload)).not.toHaveProperty('producer_id');
+  });
+
+  it('rides on the first piece of a chunked publish', () => {
+    const chunks = encodeChunkedPublish(target, bytes(250), 'per_message', 4, 1, 100, felixTs, 77, 6).map(
+      (c) => decodeWholeFrame(c),
+    );
+    const pieces = chunks.map((c) => decodeMessage(c.flags, c.payload) as PublishChunkMessage);
+    expect(pieces.map((p) => [p.producer_id, p.sequence])).toEqual([
+      [77, 6],
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+  });
+
+  it('is not negotiated with a broker that does not advertise it', () => {
+    expect(oldBroker.idempotentPublish).toBe(false);
+    expect(
+      negotiate({ type: 'auth_ok', server_flags: KNOWN_FLAGS, server_features: 0 }).idempotentPublish,
+    ).toBe(false);
+  });
+});

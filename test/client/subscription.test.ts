@@ -46,7 +46,8 @@ function harness(queue: { capacity?: number; policy?: QueuePolicy } = {}, maxPen
   const subscriber = new Subscriber(
     {
       nextIndex: () => 0,
-      get: () => Promise.resolve({ connection: connection.asConnection(), tenant: router, index: 0 }),
+      get: () =>
+        Promise.resolve({ connection: connection.asConnection(), tenant: router, index: 0, draining: false }),
     },
     {
       tenant: 't1',
@@ -192,9 +193,10 @@ describe('events', () => {
     ]);
     expect([sub.gaps, sub.missed, sub.localDropped]).toEqual([2, 5, 0]);
     expect(gaps).toEqual([
-      { expected: 2, offset: 5, missed: 3 },
-      { expected: 7, offset: 9, missed: 2 },
+      { expected: 2, offset: 5, missed: 3, epoch: undefined, epochChanged: false },
+      { expected: 7, offset: 9, missed: 2, epoch: undefined, epochChanged: false },
     ]);
+    expect(got.every((e) => e.epochChanged === false)).toBe(true);
   });
 
   it('skips replayed events below the requested start', async () => {

@@ -103,6 +103,8 @@ describe('broker process', () => {
       request_id: 999,
       ack: 'per_message',
     });
+    // The client offered DRAINING: the lame-duck notice comes first, then the refusal.
+    expect(await pub.next()).toEqual({ type: 'draining' });
     expect(await pub.next()).toMatchObject({ type: 'publish_error', request_id: 999, code: 'draining' });
 
     events.stream.resume();

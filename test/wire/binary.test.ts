@@ -99,6 +99,46 @@ describe('publish batch layouts', () => {
     );
   });
 
+  it('acked batch with PRODUCER (0x0109) puts producer_id and sequence after the ack byte', () => {
+    const producer = {
+      ...batch,
+      request_id: 258,
+      ack: 'per_batch' as const,
+      producer_id: 2 ** 53 - 1,
+      sequence: 5,
+    };
+    const expected = be(
+      `${header(0x0109, 57)} 0000000000000102 02 001fffffffffffff 0000000000000005 ${body}`,
+    );
+    expect(encodeBinaryPublishBatch(producer)).toEqual(expected);
+    const frame = decodeWholeFrame(expected);
+    expect(normalize(decodeFramePayload(frame.flags, frame.payload))).toEqual(
+      normalize({ type: 'publish_batch', ...producer }),
+    );
+    // With TIMINGS the stamp block still trails the body.
+    const stamped = decodeWholeFrame(encodeBinaryPublishBatch({ ...producer, send_ns: 99 }));
+    expect(stamped.flags).toBe(0x0189);
+    expect(decodeFramePayload(stamped.flags, stamped.payload)).toMatchObject({
+      producer_id: 2 ** 53 - 1,
+      sequence: 5,
+      send_ns: 99,
+    });
+  });
+
+  it('refuses PRODUCER fields that cannot be sent, and producer 0 on decode naming the request', () => {
+    expectWireError(() => encodeBinaryPublishBatch({ ...batch, producer_id: 1, sequence: 1 }), 'malformed');
+    expectWireError(
+      () => encodeBinaryPublishBatch({ ...batch, request_id: 1, ack: 'per_message', producer_id: 1 }),
+      'malformed',
+    );
+    const zero = be(`0000000000000009 01 0000000000000000 0000000000000001 ${body}`);
+    const error = expectWireError(() => decodeFramePayload(0x0109, zero), 'malformed');
+    expect(error.requestId).toBe(9);
+    // A prefix cut short inside the producer fields still names the request.
+    const short = be(`0000000000000009 01 0000000000000003`);
+    expect(expectWireError(() => decodeFramePayload(0x0109, short), 'truncated').requestId).toBe(9);
+  });
+
   it('round-trips names in UTF-8, empty batches and zero-length payloads', () => {
     for (const input of [
       { tenant_id: 'tenant-ü', namespace: '名前', stream: '', payloads: [] },
@@ -234,6 +274,10 @@ describe('hostile counts and lengths', () => {
     expectWireError(() => decodeFramePayload(0x80, be('00')), 'invalid_flags');
     expectWireError(() => decodeFramePayload(0xc0, be('00')), 'invalid_flags');
     expectWireError(() => decodeFramePayload(0x90, be('00')), 'invalid_flags');
-    expectWireError(() => decodeFramePayload(0x100, be('00')), 'unknown_flags');
+    // PRODUCER only modifies an acked publish batch.
+    expectWireError(() => decodeFramePayload(0x100, be('00')), 'invalid_flags');
+    expectWireError(() => decodeFramePayload(0x101, be('00')), 'invalid_flags');
+    expectWireError(() => decodeFramePayload(0x140, be('00')), 'invalid_flags');
+    expectWireError(() => decodeFramePayload(0x200, be('00')), 'unknown_flags');
   });
 });

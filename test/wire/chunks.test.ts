@@ -45,6 +45,24 @@ describe('splitPublish', () => {
 });
 
 describe('PublishChunkAssembler', () => {
+  it('carries producer_id and sequence on the first chunk into the reassembled publish', () => {
+    const publish = publishOf(10, { request_id: 4, ack: 'per_message', producer_id: 77, sequence: 9 });
+    const chunks = splitPublish(publish, 4, 1);
+    expect(chunks.map((c) => [c.producer_id, c.sequence])).toEqual([
+      [77, 9],
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+    const assembler = new PublishChunkAssembler({ maxPayloadBytes: 1 << 20 });
+    let whole: PublishMessage | undefined;
+    for (const chunk of chunks) whole = assembler.accept(chunk);
+    expect(whole).toMatchObject({ request_id: 4, producer_id: 77, sequence: 9 });
+    // A later piece naming another sequence does not continue the publish.
+    const again = splitPublish(publish, 4, 2);
+    assembler.accept(again[0]!);
+    expectWireError(() => assembler.accept({ ...again[1]!, producer_id: 77, sequence: 10 }), 'malformed');
+  });
+
   it('reassembles chunks that went through the wire, with other frames and another publish interleaved', () => {
     const first = publishOf(40_000, { request_id: 1, ack: 'per_message' });
     const second = publishOf(9_000);

@@ -171,7 +171,7 @@ describe('FrameDecoder', () => {
   });
 
   it.each([
-    ['a bit above the known byte', 0x100],
+    ['a bit above the known ones', 0x200],
     ['a high bit', 0x4000],
   ])('skips a frame with %s flags with a typed error and decodes the next', (_what, flags) => {
     const next = encodeMessage({ type: 'ok' });

@@ -51,7 +51,7 @@ describe('JSON encoding follows Felix field order and omission rules', () => {
   it.each([
     [
       FULL_SAMPLES.publish,
-      '{"type":"publish","tenant_id":"t1","namespace":"default","stream":"orders","payload":"aGVsbG8=","request_id":9007199254740991,"ack":"per_message"}',
+      '{"type":"publish","tenant_id":"t1","namespace":"default","stream":"orders","payload":"aGVsbG8=","request_id":9007199254740991,"ack":"per_message","producer_id":9007199254740991,"sequence":1099511627776}',
     ],
     [
       MINIMAL_SAMPLES.cache_put,
@@ -63,8 +63,11 @@ describe('JSON encoding follows Felix field order and omission rules', () => {
     ],
     [
       FULL_SAMPLES.subscribe,
-      '{"type":"subscribe","tenant_id":"t1","namespace":"default","stream":"orders","subscription_id":3,"start":{"offset":8589934592}}',
+      '{"type":"subscribe","tenant_id":"t1","namespace":"default","stream":"orders","subscription_id":3,"start":{"offset":8589934592},"epoch":9007199254740991}',
     ],
+    [FULL_SAMPLES.subscribed, '{"type":"subscribed","subscription_id":4294967296,"epoch":8128812}'],
+    [MINIMAL_SAMPLES.subscribed, '{"type":"subscribed","subscription_id":0}'],
+    [FULL_SAMPLES.draining, '{"type":"draining"}'],
     [
       { type: 'subscribe', tenant_id: 't', namespace: 'n', stream: 's', start: 'earliest' } as Message,
       '{"type":"subscribe","tenant_id":"t","namespace":"n","stream":"s","start":"earliest"}',
@@ -92,11 +95,15 @@ describe('JSON encoding follows Felix field order and omission rules', () => {
     ],
     [
       FULL_SAMPLES.publish_chunk,
-      '{"type":"publish_chunk","tenant_id":"t1","namespace":"default","stream":"orders","publish_id":1099511627776,"total_len":10,"byte_offset":4,"payload":"Y2h1bmsh","request_id":5,"ack":"none"}',
+      '{"type":"publish_chunk","tenant_id":"t1","namespace":"default","stream":"orders","publish_id":1099511627776,"total_len":10,"byte_offset":4,"payload":"Y2h1bmsh","request_id":5,"ack":"none","producer_id":77,"sequence":3}',
     ],
     [
       FULL_SAMPLES.subscribe_cursor_error,
-      '{"type":"subscribe_cursor_error","reason":"too_old","requested":3,"available":17}',
+      '{"type":"subscribe_cursor_error","reason":"epoch_changed","requested":3,"available":17,"epoch":42}',
+    ],
+    [
+      MINIMAL_SAMPLES.subscribe_cursor_error,
+      '{"type":"subscribe_cursor_error","reason":"in_future","requested":9,"available":4}',
     ],
   ])('%o', (message, expected) => {
     expect(encodeJsonText(message)).toBe(expected);
@@ -185,6 +192,26 @@ describe('JSON decoding', () => {
     [
       'an unknown ack mode',
       '{"type":"publish","tenant_id":"t","namespace":"n","stream":"s","payload":"","ack":"maybe"}',
+      'malformed',
+    ],
+    [
+      'a producer_id without sequence',
+      '{"type":"publish","tenant_id":"t","namespace":"n","stream":"s","payload":"","request_id":1,"ack":"per_message","producer_id":5}',
+      'malformed',
+    ],
+    [
+      'a sequence without producer_id',
+      '{"type":"publish_batch","tenant_id":"t","namespace":"n","stream":"s","payloads":[],"sequence":5}',
+      'malformed',
+    ],
+    [
+      'producer_id 0',
+      '{"type":"publish_chunk","tenant_id":"t","namespace":"n","stream":"s","publish_id":1,"total_len":0,"byte_offset":0,"payload":"","producer_id":0,"sequence":1}',
+      'malformed',
+    ],
+    [
+      'an unknown cursor error reason',
+      '{"type":"subscribe_cursor_error","reason":"gone","requested":1,"available":2}',
       'malformed',
     ],
     [

@@ -1,0 +1,147 @@
+/**
+ * Which acked publishes of each producer the broker has already accepted (feature IDEMPOTENT_PUBLISH), so
+ * that a retry — the SDK resends what was in flight when a connection dropped, on a new connection — is
+ * acknowledged again instead of appended twice. Keyed by producer id alone, not by connection: the retry
+ * comes on another one.
+ *
+ * Per producer: `low`, below and at which every sequence counts as accepted, and while sequences arrive
+ * out of order (a pipelining client resending), a bitmap of the accepted ones in the WINDOW_SEQUENCES
+ * above it. In order — the usual case — a producer costs a few numbers and no bitmap.
+ *
+ * Bounds: a producer idle for `windowMs` is forgotten; beyond `maxProducers` the least recently used one
+ * is. The map is kept in use order by moving an entry to its end at most once per clock tick (the clock is
+ * the broker's periodic sweep), so the hot path pays one Map lookup per acked frame, and expiry walks only
+ * the expired entries at the front.
+ */
+
+/** Sequences above the contiguous mark a producer may have accepted out of order. */
+export const WINDOW_SEQUENCES = 4096;
+const WORDS = WINDOW_SEQUENCES / 32;
+
+export interface ProducerDedupOptions {
+  /** FELIX_DEDUP_WINDOW_MS: how long an idle producer is remembered. */
+  readonly windowMs: number;
+  /** FELIX_DEDUP_MAX_PRODUCERS. */
+  readonly maxProducers: number;
+}
+
+/** One producer's accepted sequences. */
+export class ProducerState {
+  /** Every sequence at or below it counts as accepted. */
+  private low = 0;
+  /** The highest sequence accepted. */
+  private high = 0;
+  /** Accepted sequences in (low, high], bit `sequence % WINDOW_SEQUENCES`; only while out of order. */
+  private bits: Uint32Array | null = null;
+  /** @internal the dedup clock when this producer was last moved to the end of the use order */
+  touched: number;
+
+  constructor(
+    readonly tenant: string,
+    touched: number,
+  ) {
+    this.touched = touched;
+  }
+
+  /** Whether `sequence` was accepted already (or lies below the window, where it counts as accepted). */
+  has(sequence: number): boolean {
+    if (sequence <= this.low) return true;
+    if (sequence > this.high || this.bits === null) return false;
+    return bitOf(this.bits, sequence);
+  }
+
+  /** Records `sequence` as accepted. Call only after has(sequence) returned false. */
+  add(sequence: number): void {
+    if (sequence === this.low + 1 && this.high === this.low) {
+      this.low = this.high = sequence;
+      return;
+    }
+    if (sequence - this.low > WINDOW_SEQUENCES) this.slide(sequence - WINDOW_SEQUENCES);
+    const bits = (this.bits ??= new Uint32Array(WORDS));
+    setBit(bits, sequence);
+    if (sequence > this.high) this.high = sequence;
+    // Absorb the run of accepted sequences above the contiguous mark.
+    while (this.low < this.high && bitOf(bits, this.low + 1)) {
+      clearBit(bits, ++this.low);
+    }
+    if (this.low === this.high) this.bits = null;
+  }
+
+  /**
+   * Moves the contiguous mark up to `low`: a producer more than a window ahead of a gap gave up on what
+   * the gap held (the SDK resends only what is still pending, in order), so it counts as settled.
+   */
+  private slide(low: number): void {
+    const bits = this.bits;
+    if (bits !== null) for (let s = this.low + 1; s <= Math.min(low, this.high); s++) clearBit(bits, s);
+    this.low = low;
+    if (this.high < low) this.high = low;
+  }
+}
+
+export class ProducerDedup {
+  private readonly producers = new Map<number, ProducerState>();
+  private clock: number;
+
+  constructor(
+    private readonly options: ProducerDedupOptions,
+    now: number,
+  ) {
+    this.clock = now;
+  }
+
+  /** Producers remembered. */
+  get size(): number {
+    return this.producers.size;
+  }
+
+  /**
+   * The state of `producerId` (created on first use), or undefined when another tenant already uses that
+   * id: then nothing is deduplicated, so one tenant can never suppress another's publishes.
+   */
+  producer(tenant: string, producerId: number): ProducerState | undefined {
+    const producers = this.producers;
+    let state = producers.get(producerId);
+    if (state === undefined) {
+      state = new ProducerState(tenant, this.clock);
+      producers.set(producerId, state);
+      if (producers.size > this.options.maxProducers) {
+        producers.delete(producers.keys().next().value as number);
+      }
+      return state;
+    }
+    if (state.tenant !== tenant) return undefined;
+    if (state.touched !== this.clock) {
+      // Most recently used last: the front of the map is what expires (and is evicted) first.
+      producers.delete(producerId);
+      producers.set(producerId, state);
+      state.touched = this.clock;
+    }
+    return state;
+  }
+
+  /** Advances the clock to `now` (ms) and forgets producers idle for longer than the window. */
+  sweep(now: number): void {
+    this.clock = now;
+    const oldest = now - this.options.windowMs;
+    for (const [id, state] of this.producers) {
+      if (state.touched >= oldest) break;
+      this.producers.delete(id);
+    }
+  }
+}
+
+function bitOf(bits: Uint32Array, sequence: number): boolean {
+  const i = sequence % WINDOW_SEQUENCES;
+  return (bits[i >>> 5]! & (1 << (i & 31))) !== 0;
+}
+
+function setBit(bits: Uint32Array, sequence: number): void {
+  const i = sequence % WINDOW_SEQUENCES;
+  bits[i >>> 5]! |= 1 << (i & 31);
+}
+
+function clearBit(bits: Uint32Array, sequence: number): void {
+  const i = sequence % WINDOW_SEQUENCES;
+  bits[i >>> 5]! &= ~(1 << (i & 31));
+}

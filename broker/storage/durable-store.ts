@@ -1,0 +1,206 @@
+/**
+ * Every durable stream of the broker: finds and recovers them at start (FELIX_DURABLE_STORAGE_DIR/<tenant>/
+ * <namespace>/<stream>/), opens new ones as streams are created, and runs the background work — periodic
+ * fsync, retention (a bounded number of segments per tick) and retries of failed writes.
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { newStreamEpoch } from '../core/stream-epoch.js';
+import type { StorageProvider, StreamStorage } from '../core/stream-storage.js';
+import { DurableStream, type DurablePolicy, type FsyncPolicy, type Retention } from './durable-stream.js';
+import { SegmentLog } from './segment-log.js';
+import { readStreamMeta, writeStreamMeta } from './stream-meta.js';
+import { StorageStats } from './storage-stats.js';
+
+export interface DurableStoreOptions {
+  readonly dir: string;
+  /** Auto-created streams are durable (FELIX_DURABLE_DEFAULT). */
+  readonly durableDefault: boolean;
+  /** Streams the YAML declares durable, by `tenant/namespace/stream`, with their own retention if any. */
+  readonly declared: ReadonlyMap<string, Partial<Retention>>;
+  readonly fsync: FsyncPolicy;
+  readonly fsyncIntervalMs: number;
+  readonly acksOnCommit: boolean;
+  readonly retention: Retention;
+  readonly segmentBytes: number;
+  readonly maxRecordBytes: number;
+  readonly backlogBytes?: number;
+  readonly readChunkBytes?: number;
+}
+
+/** Background passes per second of retention and write retries; each removes at most a few segments. */
+const MAINTENANCE_TICK_MS = 250;
+const SEGMENTS_REMOVED_PER_TICK = 4;
+const RETRY_EVERY_MS = 1000;
+
+export function streamKey(tenant: string, namespace: string, stream: string): string {
+  return `${tenant}/${namespace}/${stream}`;
+}
+
+export class DurableStore implements StorageProvider {
+  readonly stats = new StorageStats();
+  private readonly streams = new Map<string, DurableStream>();
+  private readonly policy: DurablePolicy;
+  private fsyncTimer: NodeJS.Timeout | null = null;
+  private maintenanceTimer: NodeJS.Timeout | null = null;
+  private nextRetryAt = 0;
+  /** Round-robin start of the retention pass, so that no stream is always served last. */
+  private retentionCursor = 0;
+
+  constructor(
+    private readonly options: DurableStoreOptions,
+    private readonly logger: Logger,
+  ) {
+    this.policy = {
+      fsync: options.fsync,
+      acksOnCommit: options.acksOnCommit,
+      backlogBytes: options.backlogBytes ?? 64 * 1024 * 1024,
+      readChunkBytes: options.readChunkBytes ?? 256 * 1024,
+      maxRecordBytes: options.maxRecordBytes,
+    };
+    fs.mkdirSync(options.dir, { recursive: true });
+    this.recoverAll();
+  }
+
+  /** Durable streams, open. */
+  get all(): IterableIterator<DurableStream> {
+    return this.streams.values();
+  }
+
+  /** Bytes on disk, summed over streams, and segments. */
+  totals(): { bytes: number; segments: number; streams: number; refusing: number } {
+    let bytes = 0;
+    let segments = 0;
+    let refusing = 0;
+    for (const s of this.streams.values()) {
+      bytes += s.log.bytes;
+      segments += s.log.segmentCount;
+      if (s.refusal !== null) refusing++;
+    }
+    return { bytes, segments, streams: this.streams.size, refusing };
+  }
+
+  /** Whether nothing waits to be written or committed in any stream. */
+  get idle(): boolean {
+    for (const s of this.streams.values()) if (!s.idle) return false;
+    return true;
+  }
+
+  open(tenant: string, namespace: string, stream: string): StreamStorage | null {
+    const key = streamKey(tenant, namespace, stream);
+    const existing = this.streams.get(key);
+    if (existing !== undefined) return existing;
+    if (!this.options.durableDefault && !this.options.declared.has(key)) return null;
+    const dir = join(this.options.dir, tenant, namespace, stream);
+    const meta =
+      readStreamMeta(dir) ??
+      writeStreamMeta(dir, {
+        tenant,
+        namespace,
+        stream,
+        epoch: newStreamEpoch(),
+        createdAt: new Date().toISOString(),
+      });
+    return this.openStream(key, dir, meta.epoch);
+  }
+
+  start(): void {
+    if (this.options.fsync === 'periodic') {
+      this.fsyncTimer = setInterval(() => {
+        for (const s of this.streams.values()) s.requestSync();
+      }, this.options.fsyncIntervalMs);
+      this.fsyncTimer.unref();
+    }
+    this.maintenanceTimer = setInterval(() => this.maintain(), MAINTENANCE_TICK_MS);
+    this.maintenanceTimer.unref();
+  }
+
+  /** Clean shutdown: every stream writes what it holds, syncs and closes. */
+  stop(): void {
+    if (this.fsyncTimer !== null) clearInterval(this.fsyncTimer);
+    if (this.maintenanceTimer !== null) clearInterval(this.maintenanceTimer);
+    this.fsyncTimer = null;
+    this.maintenanceTimer = null;
+    for (const s of this.streams.values()) s.close();
+  }
+
+  /** One background pass: retention (bounded) and, once a second, retries of failed writes. */
+  maintain(now = Date.now()): void {
+    const streams = [...this.streams.values()];
+    let removed = 0;
+    for (let i = 0; i < streams.length && removed < SEGMENTS_REMOVED_PER_TICK; i++) {
+      const s = streams[(this.retentionCursor + i) % streams.length]!;
+      if (s.enforceRetention(now)) removed++;
+    }
+    this.retentionCursor = streams.length === 0 ? 0 : (this.retentionCursor + 1) % streams.length;
+    if (now >= this.nextRetryAt) {
+      this.nextRetryAt = now + RETRY_EVERY_MS;
+      for (const s of streams) s.retry();
+    }
+  }
+
+  private openStream(key: string, dir: string, epoch: number): DurableStream {
+    const log = SegmentLog.open(dir, {
+      segmentBytes: this.options.segmentBytes,
+      maxRecordBytes: this.options.maxRecordBytes,
+    });
+    const r = log.recovery;
+    if (r.truncatedBytes > 0) {
+      this.stats.tornTails++;
+      this.stats.truncatedBytes += r.truncatedBytes;
+      this.logger.warn(
+        {
+          stream: key,
+          truncatedBytes: r.truncatedBytes,
+          because: r.truncatedBecause,
+          nextOffset: r.nextOffset,
+        },
+        'durable stream: torn tail truncated',
+      );
+    }
+    const declared = this.options.declared.get(key) ?? {};
+    const retention: Retention = {
+      bytes: declared.bytes ?? this.options.retention.bytes,
+      ms: declared.ms ?? this.options.retention.ms,
+    };
+    const stream = new DurableStream(key, log, epoch, this.policy, retention, this.stats, this.logger);
+    this.streams.set(key, stream);
+    return stream;
+  }
+
+  /** Opens every stream found on disk, so that offsets and epochs continue where they were. */
+  private recoverAll(): void {
+    const root = this.options.dir;
+    for (const tenant of subdirectories(root)) {
+      for (const namespace of subdirectories(join(root, tenant))) {
+        for (const stream of subdirectories(join(root, tenant, namespace))) {
+          const dir = join(root, tenant, namespace, stream);
+          const meta = readStreamMeta(dir);
+          if (meta === undefined) continue;
+          const key = streamKey(tenant, namespace, stream);
+          const opened = this.openStream(key, dir, meta.epoch);
+          this.logger.info(
+            {
+              stream: key,
+              epoch: meta.epoch,
+              segments: opened.log.segmentCount,
+              bytes: opened.log.bytes,
+              oldestOffset: opened.oldestOffset,
+              nextOffset: opened.nextOffset,
+            },
+            'durable stream recovered',
+          );
+        }
+      }
+    }
+  }
+}
+
+function subdirectories(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+}

@@ -1,0 +1,323 @@
+/**
+ * One durable stream's storage: takes the frames its topic cuts, writes them to the stream's segment log
+ * (one write in flight; frames cut meanwhile wait and go together in the next write), makes them durable
+ * under the fsync policy, and releases the acks and — with ack-on-commit — the frames themselves to
+ * subscribers once committed. Group commit: every frame and ack waiting when a write or fsync starts shares it.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { EventFrame } from '../core/event-frame.js';
+import type {
+  CommitWaiter,
+  StorageCursor,
+  StorageListener,
+  StorageRead,
+  StorageRefusal,
+  StreamStorage,
+} from '../core/stream-storage.js';
+import { LogReader } from './log-reader.js';
+import { PendingAcks } from './pending-acks.js';
+import type { SegmentLog } from './segment-log.js';
+import type { StorageStats } from './storage-stats.js';
+
+export type FsyncPolicy = 'none' | 'periodic' | 'on_commit';
+export const FSYNC_POLICIES: readonly FsyncPolicy[] = ['none', 'periodic', 'on_commit'];
+
+export interface DurablePolicy {
+  readonly fsync: FsyncPolicy;
+  readonly acksOnCommit: boolean;
+  /** Bytes waiting to be written (or committed) beyond which publishers are held back. */
+  readonly backlogBytes: number;
+  /** Bytes a subscriber catching up reads from disk at a time. */
+  readonly readChunkBytes: number;
+  readonly maxRecordBytes: number;
+}
+
+export interface Retention {
+  /** Most bytes kept (0: no limit). */
+  readonly bytes: number;
+  /** Oldest data kept, in ms (0: no limit). */
+  readonly ms: number;
+}
+
+export class DurableStream implements StreamStorage {
+  refusal: StorageRefusal | null = null;
+  private listener: StorageListener | null = null;
+  /** Frames cut and not yet handed to a write. */
+  private pending: EventFrame[] = [];
+  /** The frames of the write in flight. */
+  private inWrite: EventFrame[] = [];
+  /** Written frames waiting for their commit (only when delivery waits for commits). */
+  private awaiting: EventFrame[] = [];
+  private backlog = 0;
+  private wasBacklogged = false;
+  private readonly acks = new PendingAcks();
+  private busy = false;
+  private kickQueued = false;
+  private syncWanted = false;
+  private syncedEnd: number;
+  private committedEnd: number;
+  /** An fsync failed: what was written may not be on disk, and retrying the fsync proves nothing. */
+  private fatal = false;
+  private retryDue = false;
+  private closed = false;
+  private readonly kickBound = (): void => {
+    this.kickQueued = false;
+    this.kick();
+  };
+
+  constructor(
+    readonly name: string,
+    readonly log: SegmentLog,
+    readonly epoch: number,
+    private readonly policy: DurablePolicy,
+    public retention: Retention,
+    private readonly stats: StorageStats,
+    private readonly logger: Logger,
+  ) {
+    this.syncedEnd = log.nextOffset;
+    this.committedEnd = log.nextOffset;
+  }
+
+  get nextOffset(): number {
+    return this.log.nextOffset;
+  }
+
+  get oldestOffset(): number {
+    return this.log.oldestOffset;
+  }
+
+  get acksOnCommit(): boolean {
+    return this.policy.acksOnCommit;
+  }
+
+  get backlogged(): boolean {
+    return this.backlog > this.policy.backlogBytes;
+  }
+
+  get idle(): boolean {
+    return !this.busy && this.pending.length === 0 && this.awaiting.length === 0 && this.acks.size === 0;
+  }
+
+  get readableEnd(): number {
+    return this.policy.acksOnCommit ? this.committedEnd : this.log.nextOffset;
+  }
+
+  bind(listener: StorageListener): void {
+    this.listener = listener;
+  }
+
+  append(frame: EventFrame): void {
+    this.pending.push(frame);
+    this.backlog += frame.bytes.length;
+    if (this.backlog > this.policy.backlogBytes) this.wasBacklogged = true;
+    if (!this.busy && !this.kickQueued) {
+      // After this I/O turn: every frame cut in it goes in the same write.
+      this.kickQueued = true;
+      setImmediate(this.kickBound);
+    }
+  }
+
+  whenCommitted(end: number, waiter: CommitWaiter, requestId: number, tag: number): void {
+    if (end <= this.committedEnd) waiter.committed(requestId, tag);
+    else if (this.refusal !== null) waiter.failed(requestId, tag, this.refusal.code, this.refusal.message);
+    else this.acks.push(end, waiter, requestId, tag);
+  }
+
+  framesInMemory(from: number): EventFrame[] {
+    // With ack-on-commit only committed frames are visible, and those are readable from disk.
+    if (this.policy.acksOnCommit) return [];
+    const out: EventFrame[] = [];
+    for (const list of [this.inWrite, this.pending]) {
+      for (const f of list) if (f.firstOffset + f.count > from) out.push(f);
+    }
+    return out;
+  }
+
+  openCursor(): StorageCursor {
+    const reader = new LogReader(this.log, this.policy.maxRecordBytes);
+    const chunk = this.policy.readChunkBytes;
+    const stats = this.stats;
+    return {
+      read: (from, done) => {
+        reader.read(from, this.readableEnd, chunk, (err, r) => {
+          stats.corruptRecords += r.corrupt;
+          if (r.corrupt > 0)
+            this.logger.error({ stream: this.name, records: r.corrupt }, 'damaged record skipped');
+          const frames: EventFrame[] = r.records.map((rec) => ({
+            firstOffset: rec.firstOffset,
+            count: rec.count,
+            bytes: rec.bytes,
+            timing: null,
+            messages: null,
+          }));
+          const result: StorageRead = { frames, atEnd: r.atEnd, next: r.next };
+          done(err, result);
+        });
+      },
+      close: () => reader.close(),
+    };
+  }
+
+  /** Periodic fsync: called every FELIX_DURABLE_FSYNC_INTERVAL_MS. */
+  requestSync(): void {
+    if (this.log.nextOffset > this.syncedEnd) {
+      this.syncWanted = true;
+      this.kick();
+    }
+  }
+
+  /** Called periodically while the stream refuses publishes: tries the failed write again. */
+  retry(): void {
+    if (this.refusal === null || this.fatal) return;
+    this.retryDue = true;
+    this.kick();
+  }
+
+  /** Retention: removes at most one segment (old or over the byte limit); returns whether it did. */
+  enforceRetention(now: number): boolean {
+    // Sealed segments are never written again, so they may go while a write is in flight.
+    if (this.closed) return false;
+    const { bytes, ms } = this.retention;
+    const oldest = this.log.oldestSealed();
+    if (oldest === undefined) {
+      // A quiet stream's only segment ages too: seal it so that the next pass may remove it.
+      const active = this.log.segmentList[this.log.segmentList.length - 1]!;
+      if (ms > 0 && active.size > 0 && now - active.lastWriteMs > ms) this.log.sealActive();
+      return false;
+    }
+    const tooOld = ms > 0 && now - oldest.lastWriteMs > ms;
+    const tooBig = bytes > 0 && this.log.bytes > bytes;
+    if (!tooOld && !tooBig) return false;
+    const size = oldest.size;
+    this.log.dropOldestSegment((err) => {
+      if (err !== null) this.logger.warn({ stream: this.name, err }, 'could not remove a segment');
+    });
+    this.stats.segmentsRemoved++;
+    this.stats.bytesRemoved += size;
+    return true;
+  }
+
+  /** Clean shutdown: writes what is left, syncs and closes the files. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.busy) {
+      this.logger.warn({ stream: this.name }, 'closing with a write in flight: its frames may be lost');
+      return;
+    }
+    try {
+      if (this.pending.length > 0 && this.refusal === null) this.log.writeSync(this.pending);
+      this.log.syncAndCloseSync();
+    } catch (err) {
+      this.logger.error({ stream: this.name, err }, 'could not write the last frames at shutdown');
+    }
+  }
+
+  private kick(): void {
+    if (this.busy || this.closed || this.fatal) return;
+    if (this.refusal !== null && !this.retryDue) return;
+    this.retryDue = false;
+    if (this.pending.length > 0) this.write();
+    else if (this.syncWanted) this.sync();
+  }
+
+  private write(): void {
+    const batch = this.pending;
+    this.pending = [];
+    this.inWrite = batch;
+    this.busy = true;
+    this.log.write(batch, (err) => {
+      this.busy = false;
+      if (err !== null) {
+        this.pending = batch.concat(this.pending);
+        this.inWrite = [];
+        this.fail(err, 'write');
+        return;
+      }
+      let bytes = 0;
+      for (const f of batch) bytes += f.bytes.length;
+      const stats = this.stats;
+      stats.writes++;
+      stats.recordsWritten += batch.length;
+      stats.bytesWritten += bytes;
+      if (this.refusal !== null) {
+        this.logger.info({ stream: this.name }, 'storage writable again: accepting publishes');
+        this.refusal = null;
+      }
+      this.inWrite = [];
+      if (this.policy.acksOnCommit) for (const f of batch) this.awaiting.push(f);
+      else this.backlog -= bytes;
+      this.noteBacklog();
+      switch (this.policy.fsync) {
+        case 'on_commit':
+          this.sync();
+          return;
+        case 'none':
+          this.log.closeSealed();
+          this.commit(this.log.nextOffset);
+          break;
+        case 'periodic':
+          // Committed by the next periodic fsync.
+          break;
+      }
+      this.kick();
+    });
+  }
+
+  private sync(): void {
+    this.syncWanted = false;
+    this.busy = true;
+    const target = this.log.nextOffset;
+    const started = performance.now();
+    this.log.sync((err) => {
+      this.busy = false;
+      this.stats.noteFsync((performance.now() - started) / 1000);
+      if (err !== null) {
+        this.fatal = true;
+        this.fail(err, 'fsync');
+        return;
+      }
+      this.syncedEnd = target;
+      this.commit(target);
+      this.kick();
+    });
+  }
+
+  private commit(end: number): void {
+    if (end <= this.committedEnd) return;
+    this.committedEnd = end;
+    if (this.policy.acksOnCommit) {
+      const awaiting = this.awaiting;
+      let i = 0;
+      for (; i < awaiting.length && awaiting[i]!.firstOffset < end; i++) {
+        const f = awaiting[i]!;
+        this.backlog -= f.bytes.length;
+        this.listener?.visible(f);
+      }
+      this.awaiting = i === awaiting.length ? [] : awaiting.slice(i);
+    }
+    this.acks.release(end);
+    this.noteBacklog();
+  }
+
+  private noteBacklog(): void {
+    const over = this.backlogged;
+    if (this.wasBacklogged && !over) this.listener?.drained();
+    this.wasBacklogged = over;
+  }
+
+  private fail(err: NodeJS.ErrnoException, during: 'write' | 'fsync'): void {
+    const full = err.code === 'ENOSPC' || err.code === 'EDQUOT';
+    const code = full ? 'storage_full' : 'storage_error';
+    const message = full
+      ? `stream storage is full (${err.code}): publishes are refused until space is freed`
+      : `stream storage failed (${during}: ${err.code ?? err.message})`;
+    if (during === 'write') this.stats.writeErrors++;
+    else this.stats.fsyncErrors++;
+    if (this.refusal === null)
+      this.logger.error({ stream: this.name, err, during }, 'durable stream storage failed');
+    this.refusal = { code, message };
+    this.acks.failAll(code, message);
+  }
+}

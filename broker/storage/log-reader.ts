@@ -1,0 +1,194 @@
+/**
+ * Reads one stream's log from any offset still on disk, a bounded chunk at a time, without loading the
+ * log into memory. Every record's checksum is verified before it is handed out: a damaged record is never
+ * served; the reader skips past the rest of that segment (the offsets it skipped show as a gap) and counts it.
+ */
+import * as fs from 'node:fs';
+import { parseRecord, type StoredRecord } from './record-format.js';
+import type { Segment } from './segment.js';
+import type { SegmentLog } from './segment-log.js';
+
+export interface ReadResult {
+  readonly records: StoredRecord[];
+  /** Records found damaged (and skipped) by this read. */
+  readonly corrupt: number;
+  /** Nothing more is on disk below the limit now (an empty result without it means: read again). */
+  readonly atEnd: boolean;
+  /** Where the next read should start (past any damaged record skipped). */
+  readonly next: number;
+}
+
+type Finish = (
+  err: Error | null,
+  records: StoredRecord[],
+  corrupt: number,
+  atEnd: boolean,
+  next: number,
+) => void;
+
+export class LogReader {
+  private segment: Segment | null = null;
+  private fd = -1;
+  /** Position in `segment` of the record holding `expected`, when the reader is positioned. */
+  private position = 0;
+  /** The offset the next read is expected to ask for: a read from it continues at `position`. */
+  private expected = -1;
+  private busy = false;
+  private closed = false;
+
+  constructor(
+    private readonly log: SegmentLog,
+    private readonly maxRecordBytes: number,
+  ) {}
+
+  /**
+   * Records holding `from` and after it (the first may start before `from`), about `maxBytes` of them, none
+   * at or past `limit`. An empty result means nothing more is on disk below `limit` now. When `from` is older
+   * than the log's oldest offset (retention removed it), reading starts at the oldest.
+   */
+  read(
+    from: number,
+    limit: number,
+    maxBytes: number,
+    done: (err: Error | null, result: ReadResult) => void,
+  ): void {
+    if (this.busy || this.closed)
+      throw new Error('LogReader.read: a read is in flight or the reader is closed');
+    this.busy = true;
+    const finish: Finish = (err, records, corrupt, atEnd, next) => {
+      this.busy = false;
+      done(err, { records, corrupt, atEnd, next });
+    };
+    this.readFrom(from, limit, maxBytes, [], 0, 0, finish);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeFile();
+  }
+
+  private readFrom(
+    from: number,
+    limit: number,
+    maxBytes: number,
+    records: StoredRecord[],
+    corrupt: number,
+    hops: number,
+    finish: Finish,
+  ): void {
+    if (this.closed || from >= limit) {
+      finish(null, records, corrupt, true, from);
+      return;
+    }
+    // Bounded: a run of empty or damaged segments is crossed over several reads.
+    if (hops > 64 || this.locate(from) === undefined) {
+      finish(null, records, corrupt, hops <= 64, from);
+      return;
+    }
+    const seg = this.segment!;
+    const readable = seg.size - this.position;
+    if (readable <= 0) {
+      // This segment is read through: move on when a later one exists.
+      if (!this.log.segmentList.some((s) => s.baseOffset > seg.baseOffset)) {
+        finish(null, records, corrupt, true, from);
+        return;
+      }
+      this.expected = -1;
+      this.readFrom(Math.max(from, seg.nextOffset), limit, maxBytes, records, corrupt, hops + 1, finish);
+      return;
+    }
+    const buf = Buffer.allocUnsafeSlow(Math.min(maxBytes, readable));
+    const start = this.position;
+    fs.read(this.fd, buf, 0, buf.length, start, (err, got) => {
+      if (err !== null) {
+        this.expected = -1;
+        finish(err, records, corrupt, false, from);
+        return;
+      }
+      if (this.closed) {
+        finish(null, records, corrupt, true, from);
+        return;
+      }
+      let at = 0;
+      let next = from;
+      let damaged = false;
+      while (at < got) {
+        const r = parseRecord(buf, at, got, this.maxRecordBytes);
+        if (r.status === 'short') {
+          if (at === 0 && start + r.needed <= seg.size) {
+            // One record larger than the chunk: read it whole next time.
+            this.position = start;
+            this.expected = from;
+            this.readFrom(from, limit, Math.max(maxBytes, r.needed), records, corrupt, hops + 1, finish);
+            return;
+          }
+          if (start + at + r.needed > seg.size) damaged = true; // a sealed segment ending inside a record
+          break;
+        }
+        if (r.status === 'corrupt') {
+          damaged = true;
+          break;
+        }
+        seg.noteRecord(start + at, r.firstOffset, start + r.end);
+        if (r.firstOffset >= limit) break;
+        at = r.end;
+        if (r.firstOffset + r.count <= next) continue; // before the cursor: skipped
+        records.push({
+          firstOffset: r.firstOffset,
+          count: r.count,
+          bytes: buf.subarray(r.payloadStart, r.end),
+        });
+        next = r.firstOffset + r.count;
+      }
+      this.position = start + at;
+      if (damaged) {
+        // Never served: skip the rest of this segment.
+        corrupt++;
+        this.position = seg.size;
+        next = Math.max(next, seg.nextOffset);
+      }
+      this.expected = next;
+      if (records.length === 0 && (damaged || this.position >= seg.size)) {
+        // Nothing usable in what was read: carry on into the next segment.
+        this.readFrom(next, limit, maxBytes, records, corrupt, hops + 1, finish);
+        return;
+      }
+      finish(null, records, corrupt, false, next);
+    });
+  }
+
+  /** Positions the reader at the record holding `from` (or the oldest, when `from` was removed). */
+  private locate(from: number): true | undefined {
+    if (this.segment !== null && from === this.expected) return true;
+    const segments = this.log.segmentList;
+    if (segments.length === 0) return undefined;
+    let i = segments.length - 1;
+    while (i > 0 && segments[i]!.baseOffset > from) i--;
+    const seg = segments[i]!;
+    if (!this.open(seg)) return undefined;
+    this.position = from <= seg.baseOffset ? 0 : seg.seek(from);
+    this.expected = from;
+    return true;
+  }
+
+  private open(seg: Segment): boolean {
+    if (this.segment === seg) return true;
+    this.closeFile();
+    try {
+      this.fd = fs.openSync(seg.path, 'r');
+    } catch {
+      // Removed by retention between the lookup and the open.
+      return false;
+    }
+    this.segment = seg;
+    this.position = 0;
+    return true;
+  }
+
+  private closeFile(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+    this.segment = null;
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * One stream's log on disk: append-only segment files of checksummed records (record-format.ts), the shape
+ * of Kafka's log and NATS's filestore. Writes are positional and one at a time (the caller keeps one in
+ * flight), so a failed write can be cut back to the last whole record; reads are bounded by what completed
+ * writes put in the file, so a reader never sees half a record that is still being written.
+ */
+import * as fs from 'node:fs';
+import {
+  parseRecord,
+  recordBytes,
+  writeRecord,
+  RECORD_HEADER_BYTES,
+  type StoredRecord,
+} from './record-format.js';
+import { Segment, parseSegmentFileName } from './segment.js';
+
+export interface SegmentLogOptions {
+  /** A segment is sealed and a new one started once it holds this many bytes. */
+  readonly segmentBytes: number;
+  /** Largest record payload accepted when reading: a larger length field marks a damaged record. */
+  readonly maxRecordBytes: number;
+}
+
+/** What recovery found at open. */
+export interface RecoveryReport {
+  readonly segments: number;
+  readonly bytes: number;
+  readonly nextOffset: number;
+  /** Bytes cut from the end of the last segment: a record torn by a crash mid-write. */
+  readonly truncatedBytes: number;
+  /** Why the tail was cut ('short': the file ends inside a record; 'corrupt': a checksum mismatch). */
+  readonly truncatedBecause: 'short' | 'corrupt' | null;
+  readonly emptySegmentsRemoved: number;
+}
+
+const RECOVERY_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export class SegmentLog {
+  private readonly segments: Segment[];
+  /** The active (last) segment's file, open for positional writes. */
+  private fd: number;
+  /** Sealed segments written since the last sync: synced (then closed) by the next sync(). */
+  private unsyncedFds: number[] = [];
+  private writing = false;
+  private closed = false;
+  /** Offset after the last record written. */
+  nextOffset: number;
+  /** Bytes of all segments. */
+  bytes: number;
+  readonly recovery: RecoveryReport;
+
+  private constructor(
+    readonly dir: string,
+    private readonly options: SegmentLogOptions,
+    segments: Segment[],
+    recovery: RecoveryReport,
+  ) {
+    this.segments = segments;
+    const active = segments[segments.length - 1]!;
+    this.fd = fs.openSync(active.path, 'r+');
+    this.nextOffset = active.nextOffset;
+    this.bytes = recovery.bytes;
+    this.recovery = recovery;
+  }
+
+  /**
+   * Opens the log in `dir` (creating it, with a first segment at `firstOffset`, when empty) and recovers it:
+   * sealed segments are taken as they are (their end is the next one's base); the last one is read through,
+   * every record's checksum verified, and whatever follows the last whole record is truncated.
+   */
+  static open(dir: string, options: SegmentLogOptions, firstOffset = 0): SegmentLog {
+    fs.mkdirSync(dir, { recursive: true });
+    const bases = fs
+      .readdirSync(dir)
+      .map(parseSegmentFileName)
+      .filter((b): b is number => b !== undefined)
+      .sort((a, b) => a - b);
+    let emptySegmentsRemoved = 0;
+    const segments: Segment[] = [];
+    for (let i = 0; i < bases.length; i++) {
+      const base = bases[i]!;
+      const seg = new Segment(dir, base, 0, i + 1 < bases.length ? bases[i + 1]! : base, 0);
+      const st = fs.statSync(seg.path);
+      seg.size = st.size;
+      seg.lastWriteMs = st.mtimeMs;
+      // An empty sealed segment (a crash right after a roll, then a new roll) holds nothing: drop it.
+      if (st.size === 0 && i + 1 < bases.length) {
+        fs.unlinkSync(seg.path);
+        emptySegmentsRemoved++;
+        continue;
+      }
+      segments.push(seg);
+    }
+    if (segments.length === 0) {
+      const seg = new Segment(dir, firstOffset, 0, firstOffset, Date.now());
+      fs.closeSync(fs.openSync(seg.path, 'wx'));
+      syncDirectory(dir);
+      segments.push(seg);
+    }
+    const tail = recoverTail(segments[segments.length - 1]!, options.maxRecordBytes);
+    let bytes = 0;
+    for (const s of segments) bytes += s.size;
+    return new SegmentLog(dir, options, segments, {
+      segments: segments.length,
+      bytes,
+      nextOffset: segments[segments.length - 1]!.nextOffset,
+      truncatedBytes: tail.truncatedBytes,
+      truncatedBecause: tail.because,
+      emptySegmentsRemoved,
+    });
+  }
+
+  /** Oldest offset on disk (equals nextOffset when the log holds nothing). */
+  get oldestOffset(): number {
+    const first = this.segments[0]!;
+    return first.size === 0 ? this.nextOffset : first.baseOffset;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** @internal for readers: the segments, oldest first (the last is the active one). */
+  get segmentList(): readonly Segment[] {
+    return this.segments;
+  }
+
+  /**
+   * Appends `records` (consecutive, the first at nextOffset) with one positional write. On failure the file
+   * is cut back to where the write started, so it still ends with a whole record, and nothing is counted.
+   */
+  write(records: readonly StoredRecord[], done: (err: NodeJS.ErrnoException | null) => void): void {
+    if (records.length === 0) {
+      queueMicrotask(() => done(null));
+      return;
+    }
+    const { active, buf, start } = this.prepare(records);
+    const fd = this.fd;
+    const total = buf.length;
+    this.writing = true;
+    const finish = (err: NodeJS.ErrnoException | null): void => {
+      this.writing = false;
+      if (err !== null) {
+        // Cut a partial write back to the last whole record (ENOSPC usually writes part, then fails).
+        fs.ftruncate(fd, start, () => done(err));
+        return;
+      }
+      this.completed(active, records, start, total);
+      done(null);
+    };
+    const writeFrom = (offset: number): void => {
+      fs.write(fd, buf, offset, total - offset, start + offset, (err, written) => {
+        if (err !== null) finish(err);
+        else if (offset + written < total) writeFrom(offset + written);
+        else finish(null);
+      });
+    };
+    writeFrom(0);
+  }
+
+  /** The same as write(), blocking: for the last frames at shutdown. Throws on failure. */
+  writeSync(records: readonly StoredRecord[]): void {
+    if (records.length === 0) return;
+    const { active, buf, start } = this.prepare(records);
+    let offset = 0;
+    try {
+      while (offset < buf.length)
+        offset += fs.writeSync(this.fd, buf, offset, buf.length - offset, start + offset);
+    } catch (err) {
+      fs.ftruncateSync(this.fd, start);
+      throw err;
+    }
+    this.completed(active, records, start, buf.length);
+  }
+
+  /** Checks a write, rolls the segment when it would grow past its size, and encodes the records. */
+  private prepare(records: readonly StoredRecord[]): { active: Segment; buf: Buffer; start: number } {
+    if (this.writing || this.closed) throw new Error('SegmentLog: a write is in flight or the log is closed');
+    if (records[0]!.firstOffset !== this.nextOffset) {
+      throw new Error(`SegmentLog: expected offset ${this.nextOffset}, got ${records[0]!.firstOffset}`);
+    }
+    let total = 0;
+    for (const r of records) total += recordBytes(r.bytes.length);
+    let active = this.segments[this.segments.length - 1]!;
+    if (active.size > 0 && active.size + total > this.options.segmentBytes) active = this.roll();
+    // Copied once into one buffer: one syscall, and the frames' own memory is free to change after this.
+    const buf = Buffer.allocUnsafeSlow(total);
+    let at = 0;
+    for (const r of records) at = writeRecord(buf, at, r);
+    return { active, buf, start: active.size };
+  }
+
+  private completed(active: Segment, records: readonly StoredRecord[], start: number, total: number): void {
+    let position = start;
+    for (const r of records) {
+      const end = position + recordBytes(r.bytes.length);
+      active.noteRecord(position, r.firstOffset, end);
+      position = end;
+    }
+    const last = records[records.length - 1]!;
+    active.size += total;
+    active.nextOffset = last.firstOffset + last.count;
+    active.lastWriteMs = Date.now();
+    this.nextOffset = active.nextOffset;
+    this.bytes += total;
+  }
+
+  /** Makes everything written so far durable (fdatasync of the active segment and of any sealed since). */
+  sync(done: (err: NodeJS.ErrnoException | null) => void): void {
+    const sealed = this.unsyncedFds;
+    this.unsyncedFds = [];
+    // The segment active now: a roll during this sync hands it to the next sync, which syncs it again.
+    const active = this.fd;
+    let i = 0;
+    const next = (err: NodeJS.ErrnoException | null): void => {
+      if (err !== null) {
+        for (const fd of sealed.slice(i)) fs.close(fd, () => undefined);
+        done(err);
+        return;
+      }
+      if (i < sealed.length) {
+        const fd = sealed[i++]!;
+        fs.fdatasync(fd, (e) => fs.close(fd, () => next(e)));
+      } else fs.fdatasync(active, done);
+    };
+    next(null);
+  }
+
+  /** Closes sealed segments' files without syncing them (fsync policy none: the OS writes them back). */
+  closeSealed(): void {
+    for (const fd of this.unsyncedFds) fs.close(fd, () => undefined);
+    this.unsyncedFds = [];
+  }
+
+  /** Seals the active segment (when it holds anything) so that retention may remove it. */
+  sealActive(): void {
+    if (this.writing || this.closed) return;
+    if (this.segments[this.segments.length - 1]!.size > 0) this.roll();
+  }
+
+  /** The oldest sealed segment, which retention may remove; undefined when only the active one exists. */
+  oldestSealed():
+    { readonly size: number; readonly lastWriteMs: number; readonly nextOffset: number } | undefined {
+    return this.segments.length > 1 ? this.segments[0] : undefined;
+  }
+
+  /** Removes the oldest sealed segment (retention). Readers holding it open finish reading it. */
+  dropOldestSegment(done: (err: NodeJS.ErrnoException | null) => void): void {
+    if (this.segments.length <= 1) {
+      queueMicrotask(() => done(null));
+      return;
+    }
+    const seg = this.segments.shift()!;
+    this.bytes -= seg.size;
+    fs.unlink(seg.path, (err) => done(err));
+  }
+
+  /** Closes the files. Call with no write in flight. */
+  closeSync(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const fd of this.unsyncedFds) fs.closeSync(fd);
+    this.unsyncedFds = [];
+    fs.closeSync(this.fd);
+  }
+
+  /** Syncs and closes (clean shutdown). */
+  syncAndCloseSync(): void {
+    if (this.closed) return;
+    for (const fd of this.unsyncedFds) fs.fdatasyncSync(fd);
+    fs.fdatasyncSync(this.fd);
+    this.closeSync();
+  }
+
+  private roll(): Segment {
+    const seg = new Segment(this.dir, this.nextOffset, 0, this.nextOffset, Date.now());
+    const fd = fs.openSync(seg.path, 'wx+');
+    // The new file's name must survive a crash as surely as the records that will go into it.
+    syncDirectory(this.dir);
+    this.unsyncedFds.push(this.fd);
+    this.fd = fd;
+    this.segments.push(seg);
+    return seg;
+  }
+}
+
+function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Reads the last segment through, checking every record, indexing it as it goes; cuts the file after the
+ * last whole, valid record. Sets the segment's size and nextOffset.
+ */
+function recoverTail(
+  seg: Segment,
+  maxRecordBytes: number,
+): { truncatedBytes: number; because: 'short' | 'corrupt' | null } {
+  const fd = fs.openSync(seg.path, 'r+');
+  try {
+    const fileSize = fs.fstatSync(fd).size;
+    let position = 0;
+    let next = seg.baseOffset;
+    let buf = Buffer.allocUnsafe(Math.min(RECOVERY_CHUNK_BYTES, Math.max(fileSize, RECORD_HEADER_BYTES)));
+    let because: 'short' | 'corrupt' | null = null;
+    // Each pass reads one chunk from `position` and consumes the whole records in it.
+    while (position < fileSize) {
+      const want = Math.min(buf.length, fileSize - position);
+      const got = fs.readSync(fd, buf, 0, want, position);
+      let at = 0;
+      let grew = false;
+      while (at < got && because === null) {
+        const r = parseRecord(buf, at, got, maxRecordBytes);
+        if (r.status === 'ok') {
+          // Offsets must continue record to record: anything else is damage the CRC could not see.
+          if (r.firstOffset !== next) because = 'corrupt';
+          else {
+            seg.noteRecord(position + at, r.firstOffset, position + r.end);
+            next = r.firstOffset + r.count;
+            at = r.end;
+          }
+        } else if (r.status === 'short' && position + at + r.needed <= fileSize) {
+          // A whole record that did not fit in this chunk: read on (with a larger buffer when it needs one).
+          if (r.needed > buf.length) {
+            buf = Buffer.allocUnsafe(r.needed);
+            grew = true;
+          }
+          break;
+        } else because = r.status;
+      }
+      position += at;
+      // No progress and no larger buffer to try: the file ends inside a record.
+      if (because === null && at === 0 && !grew) because = 'short';
+      if (because !== null) break;
+    }
+    const truncatedBytes = fileSize - position;
+    if (truncatedBytes > 0) {
+      fs.ftruncateSync(fd, position);
+      fs.fdatasyncSync(fd);
+    }
+    seg.size = position;
+    seg.nextOffset = next;
+    return { truncatedBytes, because: truncatedBytes > 0 ? (because ?? 'short') : null };
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Plain counters of the durable storage, bumped with `++` where things happen; broker/metrics.ts reads them
+ * when Prometheus scrapes.
+ */
+export class StorageStats {
+  writes = 0;
+  recordsWritten = 0;
+  bytesWritten = 0;
+  fsyncs = 0;
+  fsyncSeconds = 0;
+  /** Longest fsync since the last scrape read it (reset by takeFsyncMax). */
+  fsyncMaxSeconds = 0;
+  writeErrors = 0;
+  fsyncErrors = 0;
+  /** Records found damaged when read: never served. */
+  corruptRecords = 0;
+  /** Torn tails cut at recovery, and their bytes. */
+  tornTails = 0;
+  truncatedBytes = 0;
+  /** Segments (and their bytes) removed by retention. */
+  segmentsRemoved = 0;
+  bytesRemoved = 0;
+
+  noteFsync(seconds: number): void {
+    this.fsyncs++;
+    this.fsyncSeconds += seconds;
+    if (seconds > this.fsyncMaxSeconds) this.fsyncMaxSeconds = seconds;
+  }
+
+  takeFsyncMax(): number {
+    const max = this.fsyncMaxSeconds;
+    this.fsyncMaxSeconds = 0;
+    return max;
+  }
+}

@@ -1,0 +1,307 @@
+// Durable streams against real broker processes: replay from disk larger than the ring (from earliest and
+// from an offset) joining the live stream, offsets and epoch across a restart, retention by bytes and by
+// age (with a per-stream override from the YAML), torn-tail recovery, and a full disk.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../broker/raw-client.js';
+import { runBrokerExpectingFailure } from '../e2e/broker-process.js';
+import {
+  NAMESPACE,
+  Publisher,
+  RawClient,
+  TENANT,
+  contiguousFromZero,
+  logLine,
+  startDurableBroker,
+  stopBroker,
+  storageDir,
+  type Event,
+} from './durable-harness.js';
+
+function streamDir(root: string, stream: string): string {
+  return join(root, TENANT, NAMESPACE, stream);
+}
+
+function segmentFiles(root: string, stream: string): string[] {
+  const dir = streamDir(root, stream);
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((n) => n.endsWith('.log'))
+        .sort()
+    : [];
+}
+
+function segmentBytes(root: string, stream: string): number {
+  return segmentFiles(root, stream).reduce(
+    (sum, n) => sum + fs.statSync(join(streamDir(root, stream), n)).size,
+    0,
+  );
+}
+
+/** Publishes `count` events `<tag>-<i>` (acked) and waits for every ack. */
+async function publishAll(
+  client: RawClient,
+  stream: string,
+  tag: string,
+  count: number,
+  bytes = 0,
+): Promise<Publisher> {
+  const p = new Publisher(client, stream, tag, 8, 16, count, bytes);
+  await p.finish();
+  expect(p.refused).toEqual([]);
+  expect(p.acked.length).toBe(count);
+  return p;
+}
+
+/** Subscribes from earliest and reads until every payload of `wanted` arrived; returns what arrived. */
+async function readUntil(
+  client: RawClient,
+  stream: string,
+  id: number,
+  wanted: ReadonlySet<string>,
+): Promise<Event[]> {
+  expect((await client.subscribe(stream, id, 'earliest')).type).toBe('subscribed');
+  await until(() => {
+    const got = new Set(client.received(id).map((e) => e.payload));
+    for (const w of wanted) if (!got.has(w)) return false;
+    return true;
+  }, `every acked event of ${stream}`);
+  return client.received(id);
+}
+
+function yamlFile(dir: string, text: string): string {
+  const path = join(dir, 'broker.yml');
+  fs.writeFileSync(path, text);
+  return path;
+}
+
+describe('durable streams: replay from disk', () => {
+  it('serves a log larger than the ring from earliest and from an offset, then live without gap or duplicate', async () => {
+    const dir = storageDir();
+    const env = { FELIX_STREAM_REPLAY_CAPACITY: '16', FELIX_DURABLE_SEGMENT_BYTES: '16384' };
+    const broker = await startDurableBroker(dir, env);
+    const client = await RawClient.connect(broker);
+    await publishAll(client, 'history', 'h', 3000, 100);
+    // Live publishing goes on while the two subscribers catch up from disk.
+    const live = new Publisher(await RawClient.connect(broker), 'history', 'live', 8, 4, 1000);
+    const fromStart = await RawClient.connect(broker);
+    const fromMiddle = await RawClient.connect(broker);
+    expect((await fromStart.subscribe('history', 1, 'earliest')).type).toBe('subscribed');
+    expect((await fromMiddle.subscribe('history', 2, { offset: 1234 })).type).toBe('subscribed');
+    await live.finish();
+    const last = 3999;
+    const reached = (c: RawClient, id: number) => () => c.received(id).some((e) => e.offset === last);
+    await until(reached(fromStart, 1), 'the earliest subscriber reaching the live end');
+    await until(reached(fromMiddle, 2), 'the offset subscriber reaching the live end');
+    const a = fromStart.received(1);
+    expect(a.length).toBe(4000);
+    expect(contiguousFromZero(a)).toBe(true);
+    expect(a.slice(0, 3000).every((e) => e.payload.startsWith(`h-${e.offset}.`))).toBe(true);
+    expect(a.slice(3000).map((e) => e.payload)).toEqual(live.acked);
+    // From an offset: the frame holding it may start earlier (the client skips those), then every offset once.
+    const b = fromMiddle.received(2).filter((e) => e.offset >= 1234);
+    expect(b.map((e) => e.offset)).toEqual(Array.from({ length: 4000 - 1234 }, (_, i) => 1234 + i));
+    expect(b.map((e) => e.payload)).toEqual(a.slice(1234).map((e) => e.payload));
+    expect(segmentFiles(dir, 'history').length).toBeGreaterThan(10);
+
+    // A restart keeps the offsets and the epoch: the next event is 4000.
+    const epoch = (await client.subscribe('history', 3, 'latest')).epoch;
+    await stopBroker(broker);
+    const again = await startDurableBroker(dir, env);
+    const after = await RawClient.connect(again);
+    expect(await after.nextOffset('history', 1)).toBe(4000);
+    expect((await after.subscribe('history', 2, { offset: 3990 }, epoch as number)).type).toBe('subscribed');
+    await publishAll(after, 'history', 'after', 5);
+    await until(() => after.received(2).some((e) => e.offset === 4004), 'the events after the restart');
+    const tail = after.received(2).filter((e) => e.offset >= 3990);
+    expect(tail.map((e) => e.offset)).toEqual(Array.from({ length: 15 }, (_, i) => 3990 + i));
+    expect(tail.slice(10).map((e) => e.payload)).toEqual([
+      'after-0',
+      'after-1',
+      'after-2',
+      'after-3',
+      'after-4',
+    ]);
+    await stopBroker(again);
+  }, 60_000);
+});
+
+describe('durable streams: retention', () => {
+  it('removes the oldest segments beyond FELIX_DURABLE_RETENTION_BYTES; subscribers start at the oldest kept', async () => {
+    const dir = storageDir();
+    const broker = await startDurableBroker(dir, {
+      FELIX_STREAM_REPLAY_CAPACITY: '16',
+      FELIX_DURABLE_SEGMENT_BYTES: '8192',
+      FELIX_DURABLE_RETENTION_BYTES: '32768',
+    });
+    const client = await RawClient.connect(broker);
+    await publishAll(client, 'capped', 'c', 1500, 100);
+    await until(() => segmentBytes(dir, 'capped') <= 32768, 'retention to bring the log under 32 KiB');
+    expect(segmentFiles(dir, 'capped')[0]).not.toBe('00000000000000000000.log');
+    const tooOld = await client.subscribe('capped', 1, { offset: 0 });
+    expect(tooOld).toMatchObject({ type: 'subscribe_cursor_error', reason: 'too_old' });
+    const oldest = tooOld.available as number;
+    expect(oldest).toBeGreaterThan(0);
+    const { events } = await client.readLog('capped', 2, 1500);
+    expect(events[0]!.offset).toBeLessThanOrEqual(oldest);
+    const kept = events.filter((e) => e.offset >= oldest);
+    expect(kept.map((e) => e.offset)).toEqual(Array.from({ length: 1500 - oldest }, (_, i) => oldest + i));
+    await stopBroker(broker);
+  }, 60_000);
+
+  it('removes data older than FELIX_DURABLE_RETENTION_MS, except on a stream whose YAML says otherwise', async () => {
+    const dir = storageDir();
+    const config = yamlFile(
+      dir,
+      [
+        'tenants:',
+        `  ${TENANT}:`,
+        '    namespaces:',
+        `      ${NAMESPACE}:`,
+        '        streams:',
+        '          - { name: kept, durable: true, retention_ms: 0 }',
+        '          - { name: aged, durable: true }',
+      ].join('\n'),
+    );
+    const broker = await startDurableBroker(join(dir, 'data'), {
+      FELIX_BROKER_CONFIG: config,
+      FELIX_DURABLE_DEFAULT: '0',
+      FELIX_DURABLE_RETENTION_MS: '800',
+      FELIX_STREAM_REPLAY_CAPACITY: '16',
+    });
+    const client = await RawClient.connect(broker);
+    await publishAll(client, 'aged', 'a', 200);
+    await publishAll(client, 'kept', 'k', 200);
+    const data = join(dir, 'data');
+    await until(() => segmentBytes(data, 'aged') === 0, 'the aged stream emptied by retention');
+    expect(segmentBytes(data, 'kept')).toBeGreaterThan(0);
+    // Offsets go on where they were; the kept stream still serves everything.
+    await publishAll(client, 'aged', 'a2', 8);
+    // Below the 16 events the ring keeps, nothing is left.
+    const cursor = await client.subscribe('aged', 1, { offset: 0 });
+    expect(cursor).toMatchObject({ type: 'subscribe_cursor_error', reason: 'too_old' });
+    expect(cursor.available).toBeGreaterThanOrEqual(200 - 16);
+    const { events } = await client.readLog('kept', 2, 200);
+    expect(contiguousFromZero(events)).toBe(true);
+    await stopBroker(broker);
+  }, 60_000);
+});
+
+describe('durable streams: recovery', () => {
+  it('truncates a torn tail at start (with a log line), serves what came before, and continues the offsets', async () => {
+    const dir = storageDir();
+    const env = { FELIX_DURABLE_FSYNC: 'on_commit', FELIX_ACK_ON_COMMIT: '1' };
+    const broker = await startDurableBroker(dir, env);
+    const client = await RawClient.connect(broker);
+    await publishAll(client, 'torn', 't', 100, 50);
+    await stopBroker(broker);
+    const files = segmentFiles(dir, 'torn');
+    const file = join(streamDir(dir, 'torn'), files[files.length - 1]!);
+    const size = fs.statSync(file).size;
+    // Cut the file 30 bytes into the middle of its last record, as a crash in the middle of a write would.
+    fs.truncateSync(file, size - 30);
+    const again = await startDurableBroker(dir, env);
+    const line = await logLine(again, 'durable stream: torn tail truncated');
+    expect(line).toMatchObject({ stream: `${TENANT}/${NAMESPACE}/torn` });
+    expect(line.truncatedBytes).toBeGreaterThan(0);
+    const reader = await RawClient.connect(again);
+    const end = await reader.nextOffset('torn', 1);
+    expect(end).toBeLessThan(100);
+    expect(end).toBeGreaterThan(0);
+    const { events } = await reader.readLog('torn', 2, end);
+    expect(contiguousFromZero(events)).toBe(true);
+    expect(events.every((e) => e.payload.startsWith(`t-${e.offset}.`))).toBe(true);
+    await publishAll(reader, 'torn', 'next', 1);
+    await until(() => reader.received(2).some((e) => e.payload === 'next-0'), 'the next event');
+    expect(reader.received(2).find((e) => e.payload === 'next-0')!.offset).toBe(end);
+    await stopBroker(again);
+  }, 60_000);
+});
+
+describe('durable streams: a full disk', () => {
+  const mounted: string[] = [];
+  afterEach(() => {
+    for (const m of mounted.splice(0)) execFileSync('umount', ['-l', m]);
+  });
+
+  it('refuses publishes with storage_full, keeps serving reads and other streams, loses nothing acked', async () => {
+    const root = storageDir();
+    const data = join(root, 'disk');
+    fs.mkdirSync(data);
+    const env: Record<string, string> = {
+      FELIX_BROKER_CONFIG: yamlFile(
+        root,
+        [
+          'tenants:',
+          `  ${TENANT}:`,
+          '    namespaces:',
+          `      ${NAMESPACE}:`,
+          '        streams: [{ name: big, durable: true }, other]',
+        ].join('\n'),
+      ),
+      FELIX_DURABLE_FSYNC: 'on_commit',
+      FELIX_ACK_ON_COMMIT: '1',
+      FELIX_AUTO_CREATE_STREAMS: '0',
+    };
+    const filler = join(data, 'filler');
+    const release = join(root, 'release');
+    let how: string;
+    try {
+      // FELIX_TEST_NO_MOUNT=1 exercises the injected path on a machine that could mount.
+      if (process.env.FELIX_TEST_NO_MOUNT === '1') throw new Error('mounting disabled');
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', data], { stdio: 'ignore' });
+      mounted.push(data);
+      fs.writeFileSync(filler, Buffer.alloc(256 * 1024));
+      how = 'a 2 MiB tmpfs mounted by the test';
+    } catch {
+      env.NODE_OPTIONS = `--import ${fileURLToPath(new URL('./fixtures/enospc-preload.mjs', import.meta.url))}`;
+      env.FELIX_TEST_ENOSPC_AFTER_BYTES = String(1536 * 1024);
+      env.FELIX_TEST_ENOSPC_RELEASE = release;
+      how = 'an injected ENOSPC (no tmpfs mount possible here)';
+    }
+    process.stdout.write(`disk full test: ${how}\n`);
+    const broker = await startDurableBroker(data, env);
+    const client = await RawClient.connect(broker);
+    const p = new Publisher(client, 'big', 'b', 8, 4, Number.MAX_SAFE_INTEGER, 4000);
+    await until(() => p.refused.length > 0, 'a publish refused for a full disk');
+    await p.settle();
+    expect(p.refused[0]!.code).toBe('storage_full');
+    expect(p.acked.length).toBeGreaterThan(0);
+    // Reads go on: every acked event is there, in order.
+    const reader = await RawClient.connect(broker);
+    const acked = new Set(p.acked);
+    const events = await readUntil(reader, 'big', 2, acked);
+    expect(contiguousFromZero(events)).toBe(true);
+    // Other streams go on.
+    await publishAll(reader, 'other', 'o', 16);
+    // Space comes back: within a retry or two the stream takes publishes again.
+    if (mounted.length > 0) fs.rmSync(filler);
+    else fs.writeFileSync(release, '');
+    let accepted = false;
+    for (let attempt = 0; attempt < 50 && !accepted; attempt++) {
+      const probe = new Publisher(client, 'big', `again${attempt}`, 1, 1, 1, 10);
+      await probe.finish();
+      accepted = probe.acked.length === 1;
+      if (!accepted) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(accepted, 'publishes accepted again once space was freed').toBe(true);
+    await stopBroker(broker);
+    // Nothing acked is lost across a restart either.
+    const again = await startDurableBroker(data, env);
+    const check = await RawClient.connect(again);
+    expect(contiguousFromZero(await readUntil(check, 'big', 2, acked))).toBe(true);
+    await stopBroker(again);
+  }, 90_000);
+});
+
+describe('durable streams: configuration', () => {
+  it('refuses to start with durable streams but no FELIX_DURABLE_STORAGE_DIR, naming the setting', async () => {
+    const { code, stderr } = await runBrokerExpectingFailure({ FELIX_DURABLE_DEFAULT: '1' });
+    expect(code).toBe(2);
+    expect(stderr).toContain('FELIX_DURABLE_STORAGE_DIR');
+  });
+});

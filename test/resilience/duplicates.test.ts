@@ -1,0 +1,86 @@
+// Issue 12 (d): a publish resent with the same producer id and sequence — as the SDK resends what was in
+// flight after a reconnect, on a new connection — is acknowledged each time and delivered once. Raw
+// protocol clients against the broker process, with the very frames the SDK encodes.
+import { describe, expect, it } from 'vitest';
+import { negotiate } from '../../client/negotiation.js';
+import { encodePublishFrame, type PublishTarget } from '../../client/publish-encoding.js';
+import { KNOWN_FEATURES, KNOWN_FLAGS, WireError, type BinaryEventBatch } from '../../wire/index.js';
+import { RawStream, connectRaw, eventStreams, until } from '../broker/raw-client.js';
+import { spawnBroker } from '../e2e/broker-process.js';
+
+const target: PublishTarget = {
+  tenant: 't1',
+  namespace: 'ns',
+  stream: 'dup',
+  hash: 0,
+  what: 'publish to t1/ns/dup',
+};
+
+function texts(stream: RawStream): string[] {
+  const out: string[] = [];
+  for (const f of stream.frames) {
+    if (f instanceof WireError || f.type !== 'binary_event_batch') continue;
+    for (const p of (f as BinaryEventBatch).payloads) out.push(Buffer.from(p).toString());
+  }
+  return out;
+}
+
+describe('duplicate suppression against the broker process', () => {
+  it.each([
+    // TIMINGS rides along on the binary form (0x80), as the SDK sends it.
+    ['binary batches (flags 0x0109)', KNOWN_FLAGS, 0x0189],
+    ['MessagePack messages', KNOWN_FLAGS & ~0x01, 0x40],
+    ['JSON messages', 0x06, 0x00],
+  ])(
+    'acks a publish resent with the same producer and sequence again, and delivers it once: %s',
+    async (_what, flags, frameFlags) => {
+      const broker = await spawnBroker();
+      const process = { quicAddress: { port: broker.quicPort } };
+      const negotiated = negotiate({ type: 'auth_ok', server_flags: flags, server_features: KNOWN_FEATURES });
+      const producer = 4_503_599_627_370_497; // 2^52 + 1
+      const frame = (text: string, requestId: number, sequence: number): Buffer =>
+        encodePublishFrame(
+          target,
+          [Buffer.from(text)],
+          'per_message',
+          requestId,
+          negotiated,
+          1 << 20,
+          producer,
+          sequence,
+        );
+
+      expect(frame('x', 1, 1).readUInt16BE(6)).toBe(frameFlags);
+
+      const subscriber = await connectRaw(process);
+      const byId = eventStreams(subscriber);
+      const control = await RawStream.open(subscriber);
+      control.send({
+        type: 'subscribe',
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 'dup',
+        subscription_id: 1,
+        start: 'earliest',
+      });
+      expect(await control.next()).toMatchObject({ type: 'subscribed' });
+
+      // First connection: three publishes, all acked.
+      const first = await RawStream.open(await connectRaw(process), { client_flags: flags });
+      for (const [i, text] of ['a', 'b', 'c'].entries()) first.write(frame(text, i + 1, i + 1));
+      for (let i = 1; i <= 3; i++)
+        expect(await first.next()).toMatchObject({ type: 'publish_ok', request_id: i });
+
+      // The "reconnected" producer: the same frames again on a new connection, then a new one.
+      const second = await RawStream.open(await connectRaw(process), { client_flags: flags });
+      for (const [i, text] of ['a', 'b', 'c'].entries()) second.write(frame(text, i + 1, i + 1));
+      second.write(frame('d', 4, 4));
+      for (let i = 1; i <= 4; i++)
+        expect(await second.next()).toMatchObject({ type: 'publish_ok', request_id: i });
+
+      await until(() => byId.has(1) && texts(byId.get(1)!).includes('d'), 'the new publish');
+      expect(texts(byId.get(1)!)).toEqual(['a', 'b', 'c', 'd']);
+    },
+    30_000,
+  );
+});

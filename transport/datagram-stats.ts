@@ -1,0 +1,51 @@
+// What an endpoint did with datagrams that matched none of its connections: plain counters, cheap to
+// bump per datagram, for an operator's metrics (a garbage flood shows up here, not in any connection).
+
+export const DROP_REASONS = [
+  /** Too short for its own header, or lengths inside it run past the datagram. */
+  'malformed',
+  /** A short-header packet (or, on a client, any packet) for a connection ID we do not have. */
+  'unknown_connection',
+  /** A long header of a version we do not speak (answered with Version Negotiation when allowed). */
+  'unsupported_version',
+  /** A long header other than Initial (Handshake, 0-RTT, Retry, fixed bit clear) for no connection. */
+  'not_initial',
+  /** An Initial in a datagram below 1200 bytes, or with a DCID below 8 bytes (RFC 9000 §14.1, §7.2). */
+  'small_initial',
+  /** An Initial whose payload fails authentication with the keys its DCID gives. */
+  'undecryptable',
+  /** A new connection while the endpoint is closing or told to stop accepting. */
+  'not_accepting',
+  /** A new connection while too many handshakes are in progress. */
+  'handshake_limit',
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+export interface DatagramStats {
+  /** Datagrams dropped before any connection saw them, by reason. */
+  readonly dropped: Readonly<Record<DropReason, number>>;
+  /** Version Negotiation packets sent (at most a fixed number per second). */
+  readonly versionNegotiations: number;
+  /**
+   * Handshakes refused at the client's first flight, with a CONNECTION_CLOSE and no state kept:
+   * a wrong or missing ALPN (TLS alert no_application_protocol) and other TLS or protocol errors in it.
+   */
+  readonly handshakesRefused: number;
+}
+
+/** Mutable counters behind an endpoint's DatagramStats. */
+export class DatagramCounters {
+  readonly dropped: Record<DropReason, number> = Object.fromEntries(
+    DROP_REASONS.map((r) => [r, 0]),
+  ) as Record<DropReason, number>;
+  versionNegotiations = 0;
+  handshakesRefused = 0;
+
+  snapshot(): DatagramStats {
+    return {
+      dropped: { ...this.dropped },
+      versionNegotiations: this.versionNegotiations,
+      handshakesRefused: this.handshakesRefused,
+    };
+  }
+}
