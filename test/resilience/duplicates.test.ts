@@ -1,12 +1,16 @@
 // Issue 12 (d): a publish resent with the same producer id and sequence — as the SDK resends what was in
-// flight after a reconnect, on a new connection — is acknowledged each time and delivered once. Raw
-// protocol clients against the broker process, with the very frames the SDK encodes.
+// flight after a reconnect, on a new connection — is acknowledged each time and delivered once: raw
+// protocol clients against the broker process, with the very frames the SDK encodes; then the SDK itself,
+// its connection cut between the broker's append and its ack.
 import { describe, expect, it } from 'vitest';
 import { negotiate } from '../../client/negotiation.js';
 import { encodePublishFrame, type PublishTarget } from '../../client/publish-encoding.js';
 import { KNOWN_FEATURES, KNOWN_FLAGS, WireError, type BinaryEventBatch } from '../../wire/index.js';
+import { ProducerState } from '../../broker/core/producer-dedup.js';
 import { RawStream, connectRaw, eventStreams, until } from '../broker/raw-client.js';
 import { spawnBroker } from '../e2e/broker-process.js';
+import { startBroker } from '../e2e/sdk-harness.js';
+import { Timeline, client, eventually } from './harness.js';
 
 const target: PublishTarget = {
   tenant: 't1',
@@ -83,4 +87,47 @@ describe('duplicate suppression against the broker process', () => {
     },
     30_000,
   );
+});
+
+describe('duplicate suppression through the SDK', () => {
+  it('a publish whose ack was lost with the connection is resent after the reconnect, acked once, delivered once', async () => {
+    // In-process broker, so the test can cut every connection at the one moment that matters: right after
+    // the broker appended the publish and before its ack left.
+    const node = await startBroker();
+    const timeline = new Timeline();
+    const c = await client(`127.0.0.1:${node.quicAddress.port}`, {
+      reconnectInitialMs: 20,
+      reconnectMaxMs: 100,
+      pubConnPool: 1,
+      pubStreamsPerConn: 1,
+      eventConnPool: 1,
+    });
+    timeline.follow(c);
+    await c.subscribe('lost-ack', { start: 'earliest', onEvent: timeline.onEvent });
+    await c.publish('lost-ack', 'first');
+
+    const sessions = (
+      node as unknown as { sessions: Map<{ close(code: number, reason: string): void }, unknown> }
+    ).sessions;
+    const add = ProducerState.prototype.add;
+    let cut = 0;
+    ProducerState.prototype.add = function (this: ProducerState, sequence: number): void {
+      add.call(this, sequence);
+      if (cut++ === 0) for (const connection of sessions.keys()) connection.close(0, 'cut before the ack');
+    };
+    try {
+      await c.publish('lost-ack', 'second');
+    } finally {
+      ProducerState.prototype.add = add;
+    }
+    await c.publish('lost-ack', 'third');
+    await eventually(() => timeline.delivered.includes('third'), 'the publish after the reconnect');
+
+    expect(cut).toBe(1);
+    expect(node.stats.duplicatePublishes).toBe(1);
+    expect(timeline.delivered).toEqual(['first', 'second', 'third']);
+    const publish = timeline.statuses('publish', 0).map((e) => e.type);
+    expect(publish[0]).toBe('disconnect');
+    expect(publish.at(-1)).toBe('reconnect');
+  }, 30_000);
 });
