@@ -150,6 +150,11 @@ export function createMetricsRegistry(
     () => stats.protocolErrors,
   );
   monotonic(
+    'felix_publish_duplicates_total',
+    'Retried acked publishes recognised by producer id and sequence: acked again, not appended',
+    () => stats.duplicatePublishes,
+  );
+  monotonic(
     'felix_auth_failures_total',
     'Stream auths refused (bad, expired or foreign tokens)',
     () => stats.authFailures,
