@@ -16,6 +16,7 @@ import {
 } from '../wire/index.js';
 import { FelixError, brokerError } from './errors.js';
 import { authMessage, negotiate, offeredFlags, type Negotiated } from './negotiation.js';
+import type { TokenSource } from './options.js';
 
 export interface BrokerStreamHandler {
   /** A frame after auth. `payload` is valid only during the call. */
@@ -68,11 +69,29 @@ export class BrokerStream {
     return this.ended;
   }
 
-  /** Sends `auth` (always JSON: nothing is negotiated yet) and resolves with what the broker confirmed. */
-  authenticate(tenant: string, token: string): Promise<Negotiated> {
+  /**
+   * Sends `auth` (always JSON: nothing is negotiated yet) and resolves with what the broker confirmed. A
+   * token provider is asked first (a fresh token on every connect and reconnect).
+   */
+  async authenticate(tenant: string, token: TokenSource): Promise<Negotiated> {
+    let presented: string;
+    try {
+      presented = typeof token === 'string' ? token : await token();
+    } catch (err) {
+      throw new FelixError('auth_failed', `the token provider failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    if (typeof presented !== 'string') {
+      throw new FelixError('auth_failed', 'the token provider returned no string');
+    }
     return new Promise<Negotiated>((resolve, reject) => {
       this.authWaiter = { resolve, reject };
-      this.stream.write(encodeJsonMessage(authMessage(tenant, token, this.options.timings !== false)));
+      if (!this.stream.writable) {
+        reject(this.closedError('it closed before auth'));
+        return;
+      }
+      this.stream.write(encodeJsonMessage(authMessage(tenant, presented, this.options.timings !== false)));
     });
   }
 

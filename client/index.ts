@@ -11,7 +11,7 @@
  *   await client.close();
  */
 export { connect, type FelixClient } from './client.js';
-export type { ConnectOptions, SessionOptions, ConfigSourceOptions } from './options.js';
+export type { ConnectOptions, SessionOptions, ConfigSourceOptions, TokenProvider } from './options.js';
 export type { Payload, PublishOptions } from './publisher.js';
 export type { Subscription, SubscribeOptions, FelixEvent, GapInfo } from './subscription.js';
 export type { QueuePolicy } from './async-queue.js';

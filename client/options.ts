@@ -13,6 +13,11 @@ import { loadClientConfig, type ClientConfig, type ClientSettingOptions } from '
 export const DEFAULT_BROKER = '127.0.0.1:5000';
 const DEFAULT_PORT = 5000;
 
+/** Supplies the token a stream authenticates with; asked at every auth, so it can refresh. */
+export type TokenProvider = () => string | Promise<string>;
+/** A fixed token or a provider. */
+export type TokenSource = string | TokenProvider;
+
 /** Options of the SDK itself, which are not FELIX_* settings. */
 export interface SessionOptions {
   /** host:port of the broker's QUIC endpoint; the port defaults to 5000. Default 127.0.0.1:5000. */
@@ -24,6 +29,12 @@ export interface SessionOptions {
    * set one of the two). Default: FELIX_AUTH_TOKEN, else ''.
    */
   token?: string;
+  /**
+   * Called for a token each time a stream authenticates (at connect, and on every reconnect): how a client
+   * whose tokens expire supplies fresh ones. The broker closes a connection when its token expires
+   * (`token_expired`); the SDK reconnects and asks again. Instead of `token`, not with it.
+   */
+  tokenProvider?: TokenProvider;
   /** Namespace used when a call does not name one. Default 'default'. */
   namespace?: string;
   /** How long a publish waits for its ack before it fails with `timeout`. Default 30000 ms. */
@@ -59,7 +70,8 @@ export interface ResolvedOptions {
   readonly host: string;
   readonly port: number;
   readonly tenant: string;
-  readonly token: string;
+  /** A fixed token, or the provider asked at every auth. */
+  readonly token: TokenSource;
   readonly namespace: string;
   readonly requestTimeoutMs: number;
   readonly connectTimeoutMs: number;
@@ -72,6 +84,7 @@ const SESSION_KEYS = [
   'broker',
   'tenant',
   'token',
+  'tokenProvider',
   'namespace',
   'requestTimeoutMs',
   'connectTimeoutMs',
@@ -119,7 +132,7 @@ export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
     host,
     port,
     tenant: name(options.tenant, 'tenant', 't1'),
-    token: loaded.config.authToken ?? '',
+    token: tokenSource(options, loaded.config.authToken),
     namespace: name(options.namespace, 'namespace', 'default'),
     requestTimeoutMs: positiveInteger(options.requestTimeoutMs, 'requestTimeoutMs', 30_000),
     connectTimeoutMs: positiveInteger(options.connectTimeoutMs, 'connectTimeoutMs', 10_000),
@@ -127,6 +140,22 @@ export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
     publishQueueBytes: positiveInteger(options.publishQueueBytes, 'publishQueueBytes', 4 * MiB),
     onWarning,
   });
+}
+
+/** The provider when one was given, else the fixed token (FELIX_AUTH_TOKEN / `token`), else ''. */
+function tokenSource(options: ConnectOptions, token: string | null | undefined): TokenSource {
+  if (options.tokenProvider === undefined) return token ?? '';
+  if (typeof options.tokenProvider !== 'function') {
+    throw new ConfigError('Connect option tokenProvider must be a function returning a token.', {
+      setting: 'tokenProvider',
+    });
+  }
+  if (options.token !== undefined || options.authToken !== undefined) {
+    throw new ConfigError('Connect options token and tokenProvider are both set; set only one.', {
+      setting: 'tokenProvider',
+    });
+  }
+  return options.tokenProvider;
 }
 
 /** `token` is the SDK's name for the authToken setting; both at once would be ambiguous. */

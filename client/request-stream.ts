@@ -13,6 +13,7 @@
  * announces `draining`, nothing new is written to it; what is in flight is still answered there, and a
  * publish it refuses as draining goes again on the next connection.
  */
+import type { TokenSource } from './options.js';
 import { randomBytes } from 'node:crypto';
 import type { Connection } from '../transport/index.js';
 import {
@@ -36,7 +37,7 @@ export interface RequestStreamOptions {
   /** Names the stream in errors and warnings ("publish stream 3"). */
   readonly label: string;
   readonly tenant: string;
-  readonly token: string;
+  readonly token: TokenSource;
   readonly maxFrameBytes: number;
   readonly requestTimeoutMs: number;
   /** Bound on waiting for the connection and the auth answer. */

@@ -7,6 +7,7 @@
  * the subscriptions on it are suspended and, once the new connection is up, subscribe again there from
  * where their events left off (Subscription.subscribeRequest); when the pool gives up, they end.
  */
+import type { TokenSource } from './options.js';
 import { isLoopbackHost, type Connection } from '../transport/index.js';
 import { HopStats } from './hop-stats.js';
 import type { QueuePolicy } from './async-queue.js';
@@ -20,7 +21,7 @@ import { Subscription, type SubscribeOptions } from './subscription.js';
 
 export interface SubscriberOptions {
   readonly tenant: string;
-  readonly token: string;
+  readonly token: TokenSource;
   readonly namespace: string;
   readonly maxFrameBytes: number;
   readonly queueCapacity: number;

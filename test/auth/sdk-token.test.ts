@@ -1,0 +1,60 @@
+// The SDK's side of authentication against a broker with FELIX_AUTH_JWKS: a refused token fails connect()
+// with auth_failed and the broker's reason; a token provider is asked again when the broker closes the
+// connection because the token expired, and publishing carries on with the fresh token.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connect, type FelixClient, type StatusEvent } from '../../client/index.js';
+import { startBroker, until } from '../broker/raw-client.js';
+import { cliKeygen, cliMint, scratchDir } from '../cli/run-cli.js';
+
+const PERMS = ['--perm', 'stream.publish:stream:t1/*/*', '--perm', 'stream.subscribe:stream:t1/*/*'];
+
+async function authBroker() {
+  const key = await cliKeygen();
+  const jwks = join(scratchDir(), 'jwks.json');
+  writeFileSync(jwks, readFileSync(key.jwksPath));
+  const node = await startBroker({ FELIX_AUTH_JWKS: jwks, FELIX_AUTH_CLOCK_TOLERANCE_MS: '0' });
+  return { key, node, broker: `127.0.0.1:${node.quicAddress.port}` };
+}
+
+describe('SDK authentication', () => {
+  it('fails connect() with auth_failed and the broker’s reason for a bad token', async () => {
+    const { broker } = await authBroker();
+    const err = await connect({ broker, token: 'not.a.token', onWarning: () => {} }).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(err?.code).toBe('auth_failed');
+    expect(err?.message).toContain('malformed');
+  });
+
+  it('asks the token provider again after token_expired and keeps publishing', async () => {
+    const { key, node, broker } = await authBroker();
+    let asked = 0;
+    const client: FelixClient = await connect({
+      broker,
+      onWarning: () => {},
+      pubConnPool: 1,
+      pubStreamsPerConn: 1,
+      // Short-lived tokens: the broker closes the connection when each one expires.
+      tokenProvider: async () => {
+        asked++;
+        return cliMint(key, '--tenant', 't1', ...PERMS, '--ttl', '2s');
+      },
+    });
+    const status: StatusEvent[] = [];
+    void (async () => {
+      for await (const e of client.status()) status.push(e);
+    })();
+    await client.publish('s', 'before');
+    const askedBefore = asked;
+    // The first token expires: the broker closes the connection, the SDK reconnects with a new token.
+    await until(() => status.some((e) => e.type === 'reconnect'), 'a reconnect after token_expired');
+    await client.publish('s', 'after');
+    expect(asked).toBeGreaterThan(askedBefore);
+    expect(status.map((e) => e.type)).toContain('reconnect');
+    expect(node.stats.disconnects.token_expired).toBeGreaterThanOrEqual(1);
+    await client.close();
+  });
+});
