@@ -232,6 +232,46 @@ const brokerSettings = defineSettings({
       'subscription with an error. Under the block policy this is what frees the publishers a stuck ' +
       'subscriber is holding up.',
   }),
+  maxAutoStreamsPerTenant: integer({
+    env: 'FELIX_MAX_AUTO_STREAMS_PER_TENANT',
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+    unit: 'streams',
+    doc:
+      'Streams one tenant may have created by naming them (FELIX_AUTO_CREATE_STREAMS); a publish or subscribe ' +
+      'naming one more is refused with limit_exceeded. Streams declared in the YAML do not count. Bounds what ' +
+      'one client can make the broker keep by inventing names.',
+  }),
+  streamIdleTimeoutMs: duration({
+    env: 'FELIX_STREAM_IDLE_TIMEOUT_MS',
+    default: 600_000,
+    min: 0,
+    max: 604_800_000,
+    zeroMeans: 'never: auto-created streams stay until the broker stops',
+    doc:
+      'An auto-created, in-memory stream with no subscriber and no publish for this long is removed with its ' +
+      'history (named again, it starts over under a new epoch). Declared and durable streams are never removed.',
+  }),
+  connPartialFrameBytes: byteSize({
+    env: 'FELIX_CONN_PARTIAL_FRAME_BYTES',
+    default: 64 * MiB,
+    min: 4 * KiB,
+    max: 4 * TiB,
+    doc:
+      'Bytes of frames still being received that one connection may hold, over all its streams. A stream ' +
+      'whose partial frame would pass it is answered limit_exceeded and ended. Must be at least ' +
+      'FELIX_MAX_FRAME_BYTES, so one frame of the largest size can always arrive.',
+  }),
+  partialFrameBytes: byteSize({
+    env: 'FELIX_PARTIAL_FRAME_BYTES',
+    default: 512 * MiB,
+    min: 4 * KiB,
+    max: 4 * TiB,
+    doc:
+      'Bytes of frames still being received that the whole broker may hold, over all connections. Past it, ' +
+      'the stream whose frame would pass it is answered limit_exceeded and ended.',
+  }),
   maxSubscriptionsPerConn: integer({
     env: 'FELIX_MAX_SUBSCRIPTIONS_PER_CONN',
     default: 4096,
@@ -477,6 +517,18 @@ const brokerChecks: readonly CrossCheck<BrokerConfig>[] = [
     'brokerPublishConnInflightBytes',
     'brokerPublishInflightBytes',
     "one connection's share cannot be larger than the whole budget",
+  ),
+  notAbove(
+    brokerSettings,
+    'maxFrameBytes',
+    'connPartialFrameBytes',
+    'one frame of the largest allowed size must be able to arrive on a connection',
+  ),
+  notAbove(
+    brokerSettings,
+    'connPartialFrameBytes',
+    'partialFrameBytes',
+    "one connection's share cannot be larger than the whole bound",
   ),
   notAbove(
     brokerSettings,

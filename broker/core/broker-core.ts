@@ -20,6 +20,8 @@ export interface BrokerCore {
   /** Per-hop histograms; null with FELIX_DISABLE_TIMINGS=1. */
   readonly timings: HopTimings | null;
   readonly draining: boolean;
+  /** Bytes of frames still being received, over all connections (bounded by FELIX_PARTIAL_FRAME_BYTES). */
+  partialFrameBytes: number;
   /** Verifies stream tokens; null when the broker authenticates nobody (FELIX_AUTH none, protected mode). */
   readonly tokens: TokenAuthority | null;
   /** Retried acked publishes already accepted; null when FELIX_DEDUP_WINDOW_MS=0 (no IDEMPOTENT_PUBLISH). */

@@ -19,6 +19,7 @@ import type { Subscription, SubscriptionLimits } from './subscription.js';
 import type { Topic } from './topic.js';
 
 const STALL_SWEEP_MS = 250;
+const IDLE_SWEEP_EVERY = 20;
 
 export class Broker implements BrokerCore {
   readonly stats = new BrokerStats();
@@ -34,9 +35,11 @@ export class Broker implements BrokerCore {
   /** Retried acked publishes already accepted (IDEMPOTENT_PUBLISH); null with FELIX_DEDUP_WINDOW_MS=0. */
   readonly dedup: ProducerDedup | null;
   draining = false;
+  partialFrameBytes = 0;
   private readonly drainListeners = new Set<() => void>();
 
   private subscriptionIds = 0;
+  private sweeps = 0;
   private pendingTopics: Topic[] = [];
   private flushQueued = false;
   private readonly flushTopicsBound = (): void => this.flushTopics();
@@ -58,6 +61,8 @@ export class Broker implements BrokerCore {
         tenants: config.tenants,
         replayCapacity: config.streamReplayCapacity,
         storage: this.storage,
+        maxAutoStreamsPerTenant: config.maxAutoStreamsPerTenant,
+        idleTimeoutMs: config.streamIdleTimeoutMs,
         batching: {
           // Felix: FELIX_FANOUT_BATCH <= 1 means one frame per event; otherwise it caps the batch too.
           maxEvents: config.fanoutBatch <= 1 ? 1 : Math.min(config.eventBatchMaxEvents, config.fanoutBatch),
@@ -193,6 +198,8 @@ export class Broker implements BrokerCore {
   private sweep(): void {
     const now = performance.now();
     for (const sub of this.subscriptions) sub.checkStall(now);
+    // Idle streams are looked for every IDLE_SWEEP_EVERY sweeps: a pass over every auto-created stream.
+    if (++this.sweeps % IDLE_SWEEP_EVERY === 0) this.stats.streamsRemovedIdle += this.registry.sweepIdle(now);
     this.dedup?.sweep(now);
   }
 }

@@ -10,7 +10,7 @@ export type Lookup<T> =
   | { readonly ok: true; readonly value: T }
   | {
       readonly ok: false;
-      readonly code: 'not_found' | 'invalid_request' | 'storage_error';
+      readonly code: 'not_found' | 'invalid_request' | 'storage_error' | 'limit_exceeded';
       readonly message: string;
     };
 
@@ -21,6 +21,20 @@ export interface RegistryOptions {
   readonly batching: BatchingOptions;
   /** Opens the durable log of the streams that have one (broker/storage/); null: every stream in memory. */
   readonly storage?: StorageProvider | null;
+  /** FELIX_MAX_AUTO_STREAMS_PER_TENANT (default: no bound). */
+  readonly maxAutoStreamsPerTenant?: number;
+  /** FELIX_STREAM_IDLE_TIMEOUT_MS: idle auto-created in-memory streams are removed after it (0: never). */
+  readonly idleTimeoutMs?: number;
+}
+
+/** An auto-created stream, watched for idleness without any cost on its publish path. */
+interface AutoStream {
+  readonly key: string;
+  readonly topic: Topic;
+  /** topic.publishedEvents when last swept: unchanged means no publish since. */
+  seenEvents: number;
+  /** When it was first seen idle (no subscriber, nothing pending, no publish); 0: not idle. */
+  idleSince: number;
 }
 
 /**
@@ -33,6 +47,8 @@ export class TopicRegistry {
   private readonly declaredCaches = new Set<string>();
   private readonly declaredTenants = new Set<string>();
   private readonly declaredNamespaces = new Set<string>();
+  private readonly autoStreams = new Map<string, AutoStream>();
+  private readonly autoPerTenant = new Map<string, number>();
 
   constructor(
     private readonly options: RegistryOptions,
@@ -65,6 +81,16 @@ export class TopicRegistry {
     }
     const bad = badName(tenant, namespace, 'stream', stream);
     if (bad !== undefined) return bad;
+    const declared = this.declaredStreams.has(k);
+    const autoCount = declared ? 0 : (this.autoPerTenant.get(tenant) ?? 0);
+    const maxAuto = this.options.maxAutoStreamsPerTenant ?? Infinity;
+    if (!declared && autoCount >= maxAuto) {
+      return {
+        ok: false,
+        code: 'limit_exceeded',
+        message: `tenant ${tenant} already has ${autoCount} auto-created streams (FELIX_MAX_AUTO_STREAMS_PER_TENANT)`,
+      };
+    }
     let storage: StreamStorage | null = null;
     try {
       storage = this.options.storage?.open(tenant, namespace, stream) ?? null;
@@ -88,7 +114,48 @@ export class TopicRegistry {
       storage,
     );
     this.topics.set(k, created);
+    if (!declared) {
+      this.autoPerTenant.set(tenant, autoCount + 1);
+      // Durable streams keep their history on disk: never removed for idleness.
+      if (storage === null) this.autoStreams.set(k, { key: k, topic: created, seenEvents: 0, idleSince: 0 });
+    }
     return { ok: true, value: created };
+  }
+
+  /** Auto-created streams of `tenant` (for the limit). */
+  autoCreatedStreams(tenant: string): number {
+    return this.autoPerTenant.get(tenant) ?? 0;
+  }
+
+  /**
+   * Removes auto-created in-memory streams that had no subscriber, nothing pending and no publish for
+   * FELIX_STREAM_IDLE_TIMEOUT_MS. Called every few seconds; costs one pass over the auto-created streams.
+   */
+  sweepIdle(now: number): number {
+    const timeout = this.options.idleTimeoutMs ?? 0;
+    if (timeout === 0) return 0;
+    let removed = 0;
+    for (const auto of this.autoStreams.values()) {
+      const topic = auto.topic;
+      const quiet =
+        topic.subscribers.length === 0 &&
+        topic.pendingEvents === 0 &&
+        topic.publishedEvents === auto.seenEvents;
+      auto.seenEvents = topic.publishedEvents;
+      if (!quiet) {
+        auto.idleSince = 0;
+      } else if (auto.idleSince === 0) {
+        auto.idleSince = now;
+      } else if (now - auto.idleSince >= timeout) {
+        this.autoStreams.delete(auto.key);
+        this.topics.delete(auto.key);
+        const left = (this.autoPerTenant.get(topic.tenant) ?? 1) - 1;
+        if (left === 0) this.autoPerTenant.delete(topic.tenant);
+        else this.autoPerTenant.set(topic.tenant, left);
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /** Whether a cache may be used (it exists once named when auto-create is on). */

@@ -19,6 +19,8 @@ import type { ByteStream, PeerConnection } from './stream-port.js';
 
 export class ConnectionSession {
   readonly account = new BudgetAccount();
+  /** Bytes of frames its streams are still receiving (bounded by FELIX_CONN_PARTIAL_FRAME_BYTES). */
+  partialFrameBytes = 0;
   private readonly streams = new Set<StreamSession>();
   private readonly subscriptions = new Map<number, { sub: Subscription; owner: SubscribeHandler }>();
   private closed = false;

@@ -70,6 +70,8 @@ export class StreamSession implements PublishingStream {
   private readonly subscriptions: SubscribeHandler;
   /** Reused by every MessagePack cache request read on the fast path. */
   private readonly cacheRequest = newCacheRequestSlot();
+  /** Bytes of a partial frame counted against the connection's and the broker's bounds. */
+  private partialBytes = 0;
   /** The transport holds more unread answers than REPLY_WRITE_AHEAD: requests wait in `held`. */
   private answersBackedUp = false;
   /** Publishes are held back (pause()). */
@@ -107,6 +109,12 @@ export class StreamSession implements PublishingStream {
       try {
         this.decoder.push(chunk);
         this.answers.endRead();
+        if (!this.ended && this.decoder.bufferedBytes !== this.partialBytes) this.accountPartial();
+        // An ended stream lets go of its partial-frame buffer at once (not from inside the decoder's push).
+        if (this.ended) {
+          this.decoder.reset();
+          return;
+        }
       } catch (err) {
         // Not a peer's input (every frame is answered inside onFrame): a broker bug. Only this connection pays.
         session.internalError(err);
@@ -183,7 +191,32 @@ export class StreamSession implements PublishingStream {
     if (this.stream.writable) this.stream.end();
   }
 
+  /**
+   * Counts the bytes of the frame this stream is still receiving against its connection's and the broker's
+   * bounds; past either, the stream is refused (limit_exceeded) and ended.
+   */
+  private accountPartial(): void {
+    const now = this.ended ? 0 : this.decoder.bufferedBytes;
+    const change = now - this.partialBytes;
+    this.partialBytes = now;
+    this.session.partialFrameBytes += change;
+    this.core.partialFrameBytes += change;
+    if (change <= 0) return;
+    const config = this.core.config;
+    let over: string | undefined;
+    if (this.session.partialFrameBytes > config.connPartialFrameBytes) {
+      over = `this connection's frames still being received hold ${this.session.partialFrameBytes} bytes, over FELIX_CONN_PARTIAL_FRAME_BYTES (${config.connPartialFrameBytes})`;
+    } else if (this.core.partialFrameBytes > config.partialFrameBytes) {
+      over = `the broker's frames still being received hold ${this.core.partialFrameBytes} bytes, over FELIX_PARTIAL_FRAME_BYTES (${config.partialFrameBytes})`;
+    }
+    if (over === undefined) return;
+    this.core.stats.protocolErrors++;
+    this.fail(over, 'limit_exceeded');
+  }
+
   private releaseHeld(): void {
+    // A partial frame is dropped with its stream: its bytes no longer count (`ended` is set by now).
+    if (this.partialBytes !== 0) this.accountPartial();
     this.publishes.release();
     this.core.budget.forget(this);
     this.held.length = 0;

@@ -1,0 +1,156 @@
+/**
+ * Bounds a client cannot talk its way past, through the stream port without sockets: bytes of frames still
+ * being received (per connection and for the whole broker), auto-created streams per tenant, and the
+ * removal of idle auto-created streams.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { KNOWN_FEATURES, encodeJsonMessage } from '../../wire/index.js';
+import {
+  EngineConnection,
+  createBroker,
+  decodeAnswers,
+  settle,
+  type EngineBroker,
+} from './engine-harness.js';
+import { rawHeader } from './hostile-frames.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+let engine: EngineBroker;
+const connections: EngineConnection[] = [];
+afterEach(() => {
+  for (const c of connections.splice(0)) c.dispose();
+  expect(engine.broker.stats.internalErrors).toBe(0);
+});
+
+function connect(): EngineConnection {
+  const c = new EngineConnection(engine.broker);
+  connections.push(c);
+  return c;
+}
+
+const AUTH = { client_flags: 0x3f, client_features: KNOWN_FEATURES };
+
+describe('limits', () => {
+  it('bounds the bytes of partial frames per connection, and gives them back when streams end', async () => {
+    engine = createBroker({
+      FELIX_MAX_FRAME_BYTES: String(1 * MiB),
+      FELIX_CACHE_MAX_VALUE_BYTES: String(64 * KiB),
+      FELIX_EVENT_BATCH_MAX_BYTES: String(64 * KiB),
+      FELIX_PUBLISH_CHUNK_BYTES: String(64 * KiB),
+      FELIX_CONN_PARTIAL_FRAME_BYTES: String(2 * MiB),
+      FELIX_PARTIAL_FRAME_BYTES: String(64 * MiB),
+      FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(4 * MiB),
+    });
+    const conn = connect();
+    const streams = [];
+    // Each stream starts a 1 MiB frame and sends 900 KiB of it: the third passes the connection's 2 MiB.
+    for (let i = 0; i < 3; i++) {
+      const s = conn.authedStream(AUTH);
+      s.clientWrite(rawHeader(0, 1 * MiB));
+      s.clientWrite(Buffer.alloc(900 * KiB, 0x20));
+      streams.push(s);
+    }
+    await settle();
+    const answers = streams.map((s) => decodeAnswers(s.received()).map((a) => a.frame));
+    expect(answers[0]).toEqual([expect.objectContaining({ type: 'auth_ok' })]);
+    expect(answers[1]).toEqual([expect.objectContaining({ type: 'auth_ok' })]);
+    expect(answers[2]![1]).toMatchObject({ type: 'error', code: 'limit_exceeded' });
+    expect(streams[2]!.stopCode).toBe(0x101);
+    expect(conn.session.partialFrameBytes).toBe(1800 * KiB);
+    // Another connection is unaffected by this one's bound.
+    const other = connect().authedStream(AUTH);
+    other.clientWrite(rawHeader(0, 1 * MiB));
+    other.clientWrite(Buffer.alloc(900 * KiB, 0x20));
+    await settle();
+    expect(decodeAnswers(other.received()).map((a) => a.frame?.type)).toEqual(['auth_ok']);
+    expect(engine.broker.partialFrameBytes).toBe(2700 * KiB);
+    // Streams that end give their bytes back.
+    streams[0]!.clientReset(0x202);
+    streams[1]!.clientReset(0x202);
+    await settle();
+    expect(conn.session.partialFrameBytes).toBe(0);
+    expect(engine.broker.partialFrameBytes).toBe(900 * KiB);
+  });
+
+  it('bounds the partial-frame bytes of the whole broker', async () => {
+    engine = createBroker({
+      FELIX_MAX_FRAME_BYTES: String(1 * MiB),
+      FELIX_CACHE_MAX_VALUE_BYTES: String(64 * KiB),
+      FELIX_EVENT_BATCH_MAX_BYTES: String(64 * KiB),
+      FELIX_PUBLISH_CHUNK_BYTES: String(64 * KiB),
+      FELIX_CONN_PARTIAL_FRAME_BYTES: String(2 * MiB),
+      FELIX_PARTIAL_FRAME_BYTES: String(3 * MiB),
+      FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(4 * MiB),
+    });
+    const refused = [];
+    for (let i = 0; i < 5; i++) {
+      const s = connect().authedStream(AUTH);
+      s.clientWrite(rawHeader(0, 1 * MiB));
+      s.clientWrite(Buffer.alloc(900 * KiB, 0x20));
+      await settle();
+      const frames = decodeAnswers(s.received()).map((a) => a.frame);
+      if (frames.some((f) => f?.type === 'error')) refused.push(i);
+    }
+    expect(refused).toEqual([3, 4]);
+    expect(engine.broker.partialFrameBytes).toBeLessThanOrEqual(3 * MiB);
+  });
+
+  it('refuses auto-created streams past the per-tenant cap with limit_exceeded, other tenants unaffected', async () => {
+    engine = createBroker({ FELIX_MAX_AUTO_STREAMS_PER_TENANT: '3', FELIX_EVENT_BATCH_MAX_DELAY_US: '0' });
+    const s = connect().authedStream(AUTH);
+    for (let i = 0; i < 4; i++) {
+      s.clientWrite(
+        encodeJsonMessage({
+          type: 'publish',
+          tenant_id: 't1',
+          namespace: 'ns',
+          stream: `s${i}`,
+          payload: Buffer.from('x'),
+          request_id: i,
+          ack: 'per_message',
+        }),
+      );
+    }
+    await settle();
+    const frames = decodeAnswers(s.received()).map((a) => a.frame);
+    expect(frames.slice(1, 4).map((f) => f?.type)).toEqual(['publish_ok', 'publish_ok', 'publish_ok']);
+    expect(frames[4]).toMatchObject({ type: 'publish_error', request_id: 3, code: 'limit_exceeded' });
+    // The limit is per tenant.
+    const t2 = connect().authedStream({ ...AUTH, tenant_id: 't2' });
+    t2.clientWrite(
+      encodeJsonMessage({
+        type: 'publish',
+        tenant_id: 't2',
+        namespace: 'ns',
+        stream: 's0',
+        payload: Buffer.from('x'),
+        request_id: 1,
+        ack: 'per_message',
+      }),
+    );
+    await settle();
+    expect(decodeAnswers(t2.received())[1]?.frame).toMatchObject({ type: 'publish_ok' });
+  });
+
+  it('removes an idle auto-created stream, keeps one with a subscriber, and frees its slot under the cap', async () => {
+    engine = createBroker({ FELIX_MAX_AUTO_STREAMS_PER_TENANT: '2', FELIX_STREAM_IDLE_TIMEOUT_MS: '1000' });
+    const registry = engine.broker.registry;
+    expect(registry.topic('t1', 'ns', 'idle').ok).toBe(true);
+    const busy = registry.topic('t1', 'ns', 'watched');
+    if (!busy.ok) throw new Error(busy.message);
+    // A subscriber keeps a stream, however quiet.
+    busy.value.subscribers.push({} as never);
+    let now = 0;
+    registry.sweepIdle((now += 100));
+    registry.sweepIdle((now += 500));
+    expect(registry.autoCreatedStreams('t1')).toBe(2);
+    registry.sweepIdle((now += 1000));
+    expect(registry.autoCreatedStreams('t1')).toBe(1);
+    expect([...registry.all].map((t) => t.name)).toEqual(['watched']);
+    // Its slot is free again.
+    expect(registry.topic('t1', 'ns', 'another').ok).toBe(true);
+    busy.value.subscribers.pop();
+  });
+});
