@@ -7,6 +7,7 @@ import {
 
 const FLAGS = FLAG_BINARY_EVENT_BATCH_SHARED | FLAG_EVENT_BATCH_OFFSETS;
 const NO_SLAB = Buffer.alloc(0);
+const FIRST_SLAB_BYTES = 1024;
 // FLX1 header, u64 base offset, u32 count.
 const PREFIX_BYTES = HEADER_BYTES + 8 + 4;
 
@@ -28,6 +29,8 @@ export class EventBatchBuilder {
   payloadBytes = 0;
   /** A frame's prefix is reserved at frameStart (set before its first event is copied). */
   private open = false;
+  /** Size of the next slab: FIRST_SLAB_BYTES, growing fourfold per slab up to slabBytes. */
+  private nextSlabBytes = FIRST_SLAB_BYTES;
 
   constructor(
     private readonly slabBytes = 256 * 1024,
@@ -78,7 +81,10 @@ export class EventBatchBuilder {
     const building = this.open ? this.position - this.frameStart : 0;
     // An open frame keeps its headroom; a frame about to open reserves it itself.
     const room = this.open ? this.headroom : 0;
-    const next = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, 2 * (room + building + bytes)));
+    // Slabs grow with use: a stream that sees one small event keeps a small slab (100k such streams must
+    // not cost 100k × slabBytes); a busy one reaches slabBytes after a few slabs.
+    const next = Buffer.allocUnsafeSlow(Math.max(this.nextSlabBytes, 2 * (room + building + bytes)));
+    this.nextSlabBytes = Math.min(this.slabBytes, this.nextSlabBytes * 4);
     if (building > 0) this.slab.copy(next, room, this.frameStart, this.position);
     this.slab = next;
     this.frameStart = room;

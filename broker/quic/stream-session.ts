@@ -176,6 +176,13 @@ export class StreamSession implements PublishingStream {
   /** The connection went away: drop everything this stream owned, writing nothing. */
   dispose(): void {
     this.ended = true;
+    // The transport may keep its stream a while after the connection closed: it must not keep this session
+    // (and its partial-frame buffer) with it.
+    const stream = this.stream;
+    stream.onData = null;
+    stream.onReset = null;
+    stream.onStopSending = null;
+    stream.onDrain = null;
     this.subscriptions.endAll(false);
     this.releaseHeld();
   }

@@ -1,0 +1,122 @@
+// What clients can make a broker process hold, measured as its resident set (VmRSS) from another process:
+// the cache's byte cap with long TTLs, many auto-created streams, and half-sent frames on many streams. The
+// envelopes are stated in docs/benchmarks.md ("Memory bounds"); each case prints what it measured.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { connect } from '../../client/index.js';
+import { Endpoint } from '../../transport/index.js';
+import { HEADER_BYTES, KNOWN_FEATURES, encodeJsonMessage, writeFrameHeader } from '../../wire/index.js';
+import { spawnBroker, type BrokerProcess } from '../e2e/broker-process.js';
+
+const MiB = 1024 * 1024;
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
+  return kb / 1024;
+}
+
+/** RSS once it stops moving (the broker's GC and allocator settle after a load). */
+async function settledRss(broker: BrokerProcess): Promise<number> {
+  let last = rssMiB(broker.child.pid!);
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = rssMiB(broker.child.pid!);
+    if (Math.abs(now - last) < 1) return now;
+    last = now;
+  }
+  return last;
+}
+
+function client(broker: BrokerProcess, extra: Record<string, unknown> = {}) {
+  return connect({ broker: `127.0.0.1:${broker.quicPort}`, onWarning: () => {}, ...extra });
+}
+
+describe('broker memory bounds (RSS of a broker process)', () => {
+  it('the cache stays near FELIX_CACHE_MAX_BYTES with hour-long TTLs, four times over', async () => {
+    const broker = await spawnBroker({ FELIX_CACHE_MAX_BYTES: String(64 * MiB) });
+    const c = await client(broker);
+    const value = Buffer.alloc(4096, 7);
+    for (let i = 0; i < 1000; i++) await c.cache.put('default', 'warm', `k${i}`, value, { ttlMs: 3_600_000 });
+    const before = await settledRss(broker);
+    // 256 MiB of distinct keys, each with a 1 h TTL, into a 64 MiB cache: 32 in flight at a time.
+    const total = (256 * MiB) / value.length;
+    for (let i = 0; i < total; i += 32) {
+      const batch = [];
+      for (let j = i; j < i + 32; j++)
+        batch.push(c.cache.put('default', 'c', `key-${j}`, value, { ttlMs: 3_600_000 }));
+      await Promise.all(batch);
+    }
+    const after = await settledRss(broker);
+    console.log(
+      `memory: cache 256 MiB of TTL puts under a 64 MiB cap: RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB`,
+    );
+    await c.close();
+    // The cap (64 MiB) plus what the heap and allocator keep around it.
+    expect(after - before).toBeLessThan(64 + 96);
+  });
+
+  it('100k auto-created streams cost a bounded amount each', async () => {
+    const broker = await spawnBroker({ FELIX_MAX_AUTO_STREAMS_PER_TENANT: '200000' });
+    const c = await client(broker, { pubConnPool: 1, pubStreamsPerConn: 1 });
+    await c.publish('warm', 'x');
+    const before = await settledRss(broker);
+    const streams = 100_000;
+    for (let i = 0; i < streams; i += 100) {
+      const batch = [];
+      for (let j = i; j < i + 100; j++)
+        batch.push(c.publish(`s-${j}`, 'one event of 64 bytes.........................................'));
+      await Promise.all(batch);
+    }
+    const after = await settledRss(broker);
+    const perStream = ((after - before) * MiB) / streams;
+    console.log(
+      `memory: ${streams} auto-created streams with one event each: RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB, ${(perStream / 1024).toFixed(2)} KiB per stream`,
+    );
+    await c.close();
+    expect(perStream).toBeLessThan(8 * 1024);
+  });
+
+  it('half-sent frames on many streams hold about the per-connection bound, and no more round after round', async () => {
+    const broker = await spawnBroker({});
+    const before = await settledRss(broker);
+    // 16 streams each announce a 16 MiB frame and send 15 MiB of it: 240 MiB unbounded, 64 MiB allowed per
+    // connection (FELIX_CONN_PARTIAL_FRAME_BYTES). Three rounds, each on a new connection that then closes.
+    const piece = Buffer.alloc(MiB, 0x20);
+    const header = Buffer.alloc(HEADER_BYTES);
+    writeFrameHeader(header, 0, 0, 16 * MiB);
+    const rounds: { holding: number; closed: number }[] = [];
+    for (let round = 0; round < 3; round++) {
+      const endpoint = await Endpoint.client({ host: '127.0.0.1', port: broker.quicPort });
+      const conn = await endpoint.connect();
+      for (let i = 0; i < 16; i++) {
+        const s = conn.openStream(true);
+        s.onData = () => {};
+        s.write(
+          encodeJsonMessage({
+            type: 'auth',
+            tenant_id: 't1',
+            token: '',
+            client_flags: 0x3f,
+            client_features: KNOWN_FEATURES,
+          }),
+        );
+        s.write(Buffer.from(header));
+        for (let m = 0; m < 15; m++) s.write(piece);
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      const holding = await settledRss(broker);
+      await endpoint.close({ timeoutMs: 200 });
+      await new Promise((r) => setTimeout(r, 500));
+      rounds.push({ holding, closed: await settledRss(broker) });
+    }
+    console.log(
+      `memory: 16 streams × 15 MiB of unfinished frames, 3 rounds: RSS ${before.toFixed(0)} MiB before, ` +
+        rounds.map((r) => `${r.holding.toFixed(0)} holding / ${r.closed.toFixed(0)} closed`).join(', '),
+    );
+    for (const r of rounds) expect(r.holding - before).toBeLessThan(64 + 96);
+    // Nothing accumulates: the third round holds what the first did. (What a closed round leaves behind is
+    // garbage until the broker's next collection, which the next round's load brings.)
+    expect(rounds[2]!.holding - rounds[0]!.holding).toBeLessThan(32);
+  });
+});
