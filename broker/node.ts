@@ -142,6 +142,15 @@ export class BrokerNode {
       tls: served,
       settings,
       onConnection: (c) => this.onConnection(c),
+      // The transport closed that connection (0x1) after one of our handlers threw: count, log, release.
+      onCallbackError: (err, c) => {
+        const session = this.sessions.get(c);
+        if (session !== undefined) session.internalError(err);
+        else {
+          this.broker.stats.internalErrors++;
+          this.log.error({ err, remote: c.remote }, 'internal error serving a connection; closed it');
+        }
+      },
     });
     this.http = createHttpServer({
       registry: this.metrics,
