@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DatagramStats } from '../transport/index.js';
 import type { CacheStore } from './core/cache-store.js';
 import { BROKER_HOPS, type BrokerHop, type HopSummary, type HopTimings } from './core/hop-timings.js';
 import type { BrokerStats } from './core/stats.js';
@@ -12,6 +13,8 @@ export interface BrokerGauges {
   queueDepth(): { total: number; max: number };
   publishInflightBytes(): number;
   draining(): boolean;
+  /** What the QUIC endpoint dropped before any connection saw it (garbage, floods), once it listens. */
+  datagrams(): DatagramStats | null;
 }
 
 /**
@@ -148,6 +151,17 @@ export function createMetricsRegistry(
     'felix_protocol_errors_total',
     'Malformed, oversized or unknown frames received',
     () => stats.protocolErrors,
+  );
+  labelled(
+    'felix_dropped_datagrams_total',
+    'UDP datagrams the QUIC endpoint dropped before any connection saw them, by reason',
+    'reason',
+    () => gauges.datagrams()?.dropped ?? {},
+  );
+  monotonic(
+    'felix_handshakes_refused_total',
+    'Handshakes refused at the first flight (wrong ALPN, TLS errors), without keeping any state',
+    () => gauges.datagrams()?.handshakesRefused ?? 0,
   );
   monotonic(
     'felix_publish_duplicates_total',

@@ -69,6 +69,7 @@ export class BrokerNode {
         queueDepth: () => broker.queueDepth(),
         publishInflightBytes: () => broker.budget.total,
         draining: () => broker.draining,
+        datagrams: () => this.endpoint?.datagramStats() ?? null,
       },
       broker.cache,
       broker.timings,
