@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { isLoopbackHost } from '../transport/index.js';
 import type { Dashboard } from './dashboard/dashboard.js';
 
 export interface HttpEndpoints {
@@ -8,12 +9,26 @@ export interface HttpEndpoints {
   ready(): boolean;
   /** /dashboard and everything under it. */
   readonly dashboard?: Pick<Dashboard, 'handle'>;
+  /** POST /drain (from loopback only): lame duck, then shutdown, as on SIGTERM. */
+  drain?(): void;
 }
 
 /** /live, /ready, /metrics and the live /dashboard on the broker's HTTP port. */
 export function createHttpServer(endpoints: HttpEndpoints): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (path === '/drain' && endpoints.drain !== undefined) {
+      if (req.method !== 'POST') {
+        res.writeHead(405, { allow: 'POST' }).end();
+      } else if (!isLoopbackHost((req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''))) {
+        // Nothing on this port is authenticated: only this host may shut the broker down.
+        res.writeHead(403, { 'content-type': 'text/plain' }).end('drain is accepted from loopback only\n');
+      } else {
+        res.writeHead(202, { 'content-type': 'text/plain' }).end('draining\n');
+        endpoints.drain();
+      }
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;

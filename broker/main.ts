@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     log.info('SIGHUP: reloading the JWKS');
     node.reloadAuth().catch((err: unknown) => log.error({ err }, 'JWKS reload failed'));
   });
+  node.onDrainRequest = () => shutdown('POST /drain');
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

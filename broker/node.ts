@@ -43,6 +43,11 @@ export class BrokerNode {
   readonly metrics: Registry;
   /** /dashboard: reads the broker's counters once a second, only while a dashboard is open. */
   readonly dashboard: Dashboard;
+  /**
+   * What POST /drain does (loopback only). The process entry sets it to its SIGTERM shutdown (lame duck,
+   * drain, exit); unset, POST /drain is answered but does nothing beyond what the caller wires.
+   */
+  onDrainRequest: (() => void) | null = null;
   /** The certificate served, so clients (and tests) can verify against it. */
   certificatePem = '';
 
@@ -157,6 +162,7 @@ export class BrokerNode {
       registry: this.metrics,
       ready: () => this.ready,
       dashboard: this.dashboard,
+      drain: () => this.onDrainRequest?.(),
     });
     this.http.listen(config.brokerMetricsBind.port, config.brokerMetricsBind.host);
     await once(this.http, 'listening');

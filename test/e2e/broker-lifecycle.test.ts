@@ -10,6 +10,19 @@ async function httpGet(port: number, path: string): Promise<{ status: number; te
 }
 
 describe('broker process', () => {
+  it('POST /drain from loopback puts it in lame duck and shuts it down as SIGTERM does', async () => {
+    const broker = await spawnBroker();
+    const conn = await connectRaw({ quicAddress: { port: broker.quicPort } });
+    const s = await RawStream.open(conn);
+    expect((await fetch(`http://127.0.0.1:${broker.httpPort}/drain`)).status).toBe(405);
+    const drain = await fetch(`http://127.0.0.1:${broker.httpPort}/drain`, { method: 'POST' });
+    expect(drain.status).toBe(202);
+    // The client offered DRAINING: it is told before the broker stops.
+    expect(await s.next()).toEqual({ type: 'draining' });
+    expect(await broker.exited).toBe(0);
+    expect(broker.logs.some((l) => l.msg === 'draining for shutdown')).toBe(true);
+  });
+
   it('refuses to start on a bad setting, naming the setting, the value and the allowed range', async () => {
     const { code, stderr } = await runBrokerExpectingFailure({ FELIX_SUB_QUEUE_CAPACITY: '0' });
     expect(code).toBe(2);
