@@ -18,6 +18,12 @@ export const DROP_REASONS = [
   'not_accepting',
   /** A new connection while too many handshakes are in progress. */
   'handshake_limit',
+  /** A new connection while the endpoint holds maxConnections (dropped unanswered). */
+  'connection_limit',
+  /** A new connection from an address holding maxConnectionsPerAddress (dropped unanswered). */
+  'address_limit',
+  /** A new connection past maxHandshakesPerSecond (dropped unanswered). */
+  'handshake_rate',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -31,6 +37,8 @@ export interface DatagramStats {
    * a wrong or missing ALPN (TLS alert no_application_protocol) and other TLS or protocol errors in it.
    */
   readonly handshakesRefused: number;
+  /** Handshakes dropped, their slots freed, for not completing within handshakeTimeoutMs. */
+  readonly handshakesTimedOut: number;
 }
 
 /** Mutable counters behind an endpoint's DatagramStats. */
@@ -40,12 +48,14 @@ export class DatagramCounters {
   ) as Record<DropReason, number>;
   versionNegotiations = 0;
   handshakesRefused = 0;
+  handshakesTimedOut = 0;
 
   snapshot(): DatagramStats {
     return {
       dropped: { ...this.dropped },
       versionNegotiations: this.versionNegotiations,
       handshakesRefused: this.handshakesRefused,
+      handshakesTimedOut: this.handshakesTimedOut,
     };
   }
 }

@@ -3,6 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { Admission, type AdmissionLimits } from './admission.js';
 import { Connection, type ConnectionDriver } from './connection.js';
 import { DatagramCounters, type DatagramStats, type DropReason } from './datagram-stats.js';
 import {
@@ -46,6 +47,7 @@ const MAX_FLUSH_ROUNDS = 16;
 const MAX_HANDSHAKES = 4096;
 // Version Negotiation answers per second at most: each costs a send, and garbage can ask for them.
 const MAX_VERSION_NEGOTIATIONS_PER_SECOND = 1000;
+
 /** Application close code for a connection whose handling threw (the last-resort guard). */
 export const INTERNAL_ERROR_CODE = 0x1;
 
@@ -66,7 +68,16 @@ export interface EndpointOptions {
   readonly onCallbackError?: (error: unknown, connection: Connection) => void;
 }
 
-export interface ListenOptions extends EndpointOptions {
+/**
+ * A server's limits (AdmissionLimits) are enforced when a new connection would be accepted, before any
+ * quiche state exists: the client's Initial is dropped unanswered (its retransmissions too, until room
+ * frees), and counted in datagramStats().dropped as connection_limit, address_limit or handshake_rate.
+ * No CONNECTION_CLOSE is sent: quiche 0.18 builds one only inside a connection that has processed the
+ * ClientHello, and then sends it in Handshake packets, which the client cannot read yet (RFC 9000
+ * §10.2.3 asks for an Initial copy too). A handshake not done within handshakeTimeoutMs is dropped and
+ * its slot freed (datagramStats().handshakesTimedOut).
+ */
+export interface ListenOptions extends EndpointOptions, AdmissionLimits {
   readonly host?: string;
   readonly port?: number;
   readonly tls: ServerTls;
@@ -133,6 +144,8 @@ export class Endpoint implements ConnectionDriver {
   private readonly header = new LongHeader();
   private versionNegotiationWindowStart = -Infinity;
   private versionNegotiationsInWindow = 0;
+  /** Handshakes in progress with a handshake deadline, and its timer. */
+  private readonly handshakeTimers = new Map<Connection, NodeJS.Timeout>();
 
   private constructor(
     private readonly socket: dgram.Socket,
@@ -146,6 +159,8 @@ export class Endpoint implements ConnectionDriver {
     private readonly peer: (HostPort & { readonly serverName: string }) | null,
     /** The ALPN ids this endpoint offers (client) or accepts (server). */
     readonly alpn: readonly string[],
+    /** Server only: which new connections are taken on. */
+    private readonly admission: Admission,
   ) {
     this.settings = settings;
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
@@ -162,6 +177,7 @@ export class Endpoint implements ConnectionDriver {
   static async listen(opts: ListenOptions): Promise<Endpoint> {
     const settings = resolveTransportSettings(opts.settings);
     const alpn = resolveAlpn(opts.alpn);
+    const admission = new Admission(opts);
     const host = opts.host ?? '0.0.0.0';
     const socket = createSocket(host, settings);
     await new Promise<void>((resolve, reject) => {
@@ -198,6 +214,7 @@ export class Endpoint implements ConnectionDriver {
       { onConnection: opts.onConnection, onCallbackError: opts.onCallbackError ?? null },
       null,
       alpn,
+      admission,
     );
   }
 
@@ -234,6 +251,7 @@ export class Endpoint implements ConnectionDriver {
       { onConnection: null, onCallbackError: opts.onCallbackError ?? null },
       { host: address, port: opts.port, serverName: policy.serverName },
       alpn,
+      new Admission(),
     );
   }
 
@@ -467,7 +485,11 @@ export class Endpoint implements ConnectionDriver {
     if (!h.readInitial(msg)) return this.drop('malformed');
     if (this.closing || !this.accepting) return this.drop('not_accepting');
     if (this.handshakes >= MAX_HANDSHAKES) return this.drop('handshake_limit');
+    const overLimit = this.admission.limitRefusal(rinfo.address);
+    if (overLimit !== null) return this.drop(overLimit);
     if (!initialDecrypts(msg, h)) return this.drop('undecryptable');
+    // Taken only by an Initial that decrypts: garbage cannot spend the handshake budget.
+    if (!this.admission.takeHandshakeToken()) return this.drop('handshake_rate');
 
     const peer = { host: rinfo.address, port: rinfo.port };
     const config = isLoopbackHost(peer.host) ? this.configs.loopback : this.configs.wan;
@@ -505,7 +527,36 @@ export class Endpoint implements ConnectionDriver {
     this.byOriginalDcid.set(key, conn);
     conn.originalDcid = key;
     this.handshakes++;
+    this.admission.admitted(peer.host);
+    const timeoutMs = this.admission.limits.handshakeTimeoutMs;
+    if (timeoutMs > 0) {
+      const timer = setTimeout(() => this.handshakeTimedOut(conn), timeoutMs);
+      timer.unref();
+      this.handshakeTimers.set(conn, timer);
+    }
     this.markDirty(conn);
+  }
+
+  /**
+   * A handshake outlived handshakeTimeoutMs: forgotten now, without a packet (the peer's address was
+   * never validated, so nothing more is sent to it), freeing its slot for someone else.
+   */
+  private handshakeTimedOut(c: Connection): void {
+    this.handshakeTimers.delete(c);
+    if (c.established || c.finalized) return;
+    this.counters.handshakesTimedOut++;
+    try {
+      this.finalize(c, HANDSHAKE_TIMEOUT_CLOSE);
+    } catch (error) {
+      this.reportCallbackError(error, c);
+    }
+  }
+
+  private clearHandshakeTimer(c: Connection): void {
+    const timer = this.handshakeTimers.get(c);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.handshakeTimers.delete(c);
   }
 
   private mayNegotiateVersion(): boolean {
@@ -644,6 +695,7 @@ export class Endpoint implements ConnectionDriver {
     c.established = true;
     if (this.isServer) {
       this.handshakes--;
+      this.clearHandshakeTimer(c);
       this.hooks.onConnection?.(c);
     } else {
       const pending = this.connects.get(c);
@@ -752,7 +804,11 @@ export class Endpoint implements ConnectionDriver {
       c.finalized = true;
       if (c.timer !== null) clearTimeout(c.timer);
       c.timer = null;
-      if (this.isServer && !c.established) this.handshakes--;
+      if (this.isServer) {
+        if (!c.established) this.handshakes--;
+        this.clearHandshakeTimer(c);
+        this.admission.released(c.remote.host);
+      }
       this.slots[c.slot] = undefined;
       this.freeSlots.push(c.slot);
       if (c.originalDcid !== null) this.byOriginalDcid.delete(c.originalDcid);
@@ -777,6 +833,13 @@ function createSocket(host: string, settings: TransportSettings): dgram.Socket {
 }
 
 const INTERNAL_ERROR_REASON = 'internal error';
+const HANDSHAKE_TIMEOUT_CLOSE: CloseInfo = Object.freeze({
+  code: 0,
+  reason: 'handshake timeout',
+  isApp: false,
+  byPeer: false,
+  timedOut: true,
+});
 const INTERNAL_ERROR_CLOSE: CloseInfo = Object.freeze({
   code: INTERNAL_ERROR_CODE,
   reason: INTERNAL_ERROR_REASON,
