@@ -159,6 +159,11 @@ export function createMetricsRegistry(
     () => gauges.datagrams()?.dropped ?? {},
   );
   monotonic(
+    'felix_handshakes_timed_out_total',
+    'Handshakes dropped for not completing within FELIX_HANDSHAKE_TIMEOUT_MS (their slots freed)',
+    () => gauges.datagrams()?.handshakesTimedOut ?? 0,
+  );
+  monotonic(
     'felix_handshakes_refused_total',
     'Handshakes refused at the first flight (wrong ALPN, TLS errors), without keeping any state',
     () => gauges.datagrams()?.handshakesRefused ?? 0,

@@ -146,7 +146,11 @@ export class BrokerNode {
       host: config.quicBind.host,
       port: config.quicBind.port,
       tls: served,
-      settings,
+      settings: { ...settings, maxStreamsBidi: config.maxStreamsPerConn },
+      maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      maxHandshakesPerSecond: config.maxHandshakesPerSec,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
       onConnection: (c) => this.onConnection(c),
       // The transport closed that connection (0x1) after one of our handlers threw: count, log, release.
       onCallbackError: (err, c) => {

@@ -272,6 +272,61 @@ const brokerSettings = defineSettings({
       'Bytes of frames still being received that the whole broker may hold, over all connections. Past it, ' +
       'the stream whose frame would pass it is answered limit_exceeded and ended.',
   }),
+  maxConnections: integer({
+    env: 'FELIX_MAX_CONNECTIONS',
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+    unit: 'connections',
+    doc:
+      'QUIC connections the broker holds at once, handshaking ones included. The Initial of one more is ' +
+      'dropped unanswered (the client retransmits and gets in once a connection closes, or times out), ' +
+      "before any connection state is made; counted in the transport's dropped datagrams as connection_limit.",
+  }),
+  maxConnectionsPerAddress: integer({
+    env: 'FELIX_MAX_CONNECTIONS_PER_ADDRESS',
+    default: 1_000,
+    min: 1,
+    max: 10_000_000,
+    unit: 'connections',
+    doc:
+      'QUIC connections one source IP address may hold at once; one more from it is dropped like one past ' +
+      'FELIX_MAX_CONNECTIONS (counted as address_limit). Clients behind one NAT share this.',
+  }),
+  maxHandshakesPerSec: integer({
+    env: 'FELIX_MAX_HANDSHAKES_PER_SEC',
+    default: 2_000,
+    min: 1,
+    max: 10_000_000,
+    unit: 'handshakes/s',
+    doc:
+      "New QUIC handshakes the broker starts per second (a token bucket holding one second's worth, so a " +
+      "burst of this many is taken at once). Past it a new client's Initial is dropped unanswered and the " +
+      'client gets in with a later retransmission. Only Initials that decrypt spend the budget. Bounds the CPU ' +
+      'and memory a flood of Initials can take.',
+  }),
+  handshakeTimeoutMs: duration({
+    env: 'FELIX_HANDSHAKE_TIMEOUT_MS',
+    default: 5_000,
+    min: 0,
+    max: 600_000,
+    zeroMeans: 'no handshake timeout: an unfinished handshake lasts until the idle timeout',
+    doc:
+      'A connection whose handshake has not completed this long after its first Initial is dropped without ' +
+      'a packet and its slot freed, so handshakes that are started and never finished cannot hold the ' +
+      'handshake table (4,096 slots) or FELIX_MAX_CONNECTIONS.',
+  }),
+  maxStreamsPerConn: integer({
+    env: 'FELIX_MAX_STREAMS_PER_CONN',
+    default: 1_024,
+    min: 1,
+    max: 1_000_000,
+    unit: 'streams',
+    doc:
+      'Bidirectional streams a client may have open at once on one connection (QUIC initial_max_streams_bidi). ' +
+      'A client cannot open one more until one ends: QUIC flow control holds it back, no error is sent. ' +
+      'Streams the broker opens (one per subscription) are bounded by FELIX_MAX_SUBSCRIPTIONS_PER_CONN.',
+  }),
   maxSubscriptionsPerConn: integer({
     env: 'FELIX_MAX_SUBSCRIPTIONS_PER_CONN',
     default: 4096,
