@@ -246,6 +246,8 @@ describe('durable streams: a full disk', () => {
       FELIX_DURABLE_FSYNC: 'on_commit',
       FELIX_ACK_ON_COMMIT: '1',
       FELIX_AUTO_CREATE_STREAMS: '0',
+      // Only `big` is durable: `other` lives in memory, so the full disk cannot touch it.
+      FELIX_DURABLE_DEFAULT: '0',
     };
     const filler = join(data, 'filler');
     const release = join(root, 'release');
