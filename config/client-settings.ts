@@ -33,6 +33,7 @@ const TOKEN_PATTERN = new RegExp(`^[\\x21-\\x7e]{0,${MAX_TOKEN_CHARS}}$`);
 function secret(setting: Setting<string | null>): Setting<string | null> {
   return Object.freeze({
     ...setting,
+    secret: true,
     kind: { ...setting.kind, format: (value: string | null) => (value === null ? 'unset' : '(set, hidden)') },
   });
 }

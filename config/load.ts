@@ -149,7 +149,9 @@ function resolveSetting(context: LoadContext, key: string, setting: Setting<unkn
   for (const layer of settingLayers(context, key, setting)) {
     const value = setting.kind.parse(layer.raw);
     if (value === undefined) {
-      throw invalidValueError(setting.env, layer.origin, layer.raw, setting.kind.allowed);
+      // A credential's value stays out of the message: an operator sees which setting, not the secret.
+      const shown = setting.secret === true ? '(hidden)' : layer.raw;
+      throw invalidValueError(setting.env, layer.origin, shown, setting.kind.allowed);
     }
     resolved = { value, provenance: layer.provenance };
   }

@@ -35,6 +35,8 @@ export interface Setting<T> {
   readonly profiles: Readonly<Partial<Record<TunedProfile, T>>>;
   /** One paragraph: what the value changes, for docs/configuration.md. */
   readonly doc: string;
+  /** A credential: its value never appears in errors, logs or reports (only whether it is set). */
+  readonly secret?: boolean;
 }
 
 export type SettingValue<S> = S extends Setting<infer T> ? T : never;
