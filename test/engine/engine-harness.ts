@@ -4,6 +4,7 @@
  * ConnectionSession over in-memory streams, and decoding of what a stream received.
  */
 import { pino, type Logger } from 'pino';
+import { afterEach, expect } from 'vitest';
 import { loadBrokerConfig } from '../../broker/config.js';
 import { Broker } from '../../broker/core/broker.js';
 import { ConnectionSession } from '../../broker/quic/connection-session.js';
@@ -113,4 +114,36 @@ export async function until(condition: () => boolean, what: string, maxMs = 5_00
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise<void>((resolve) => setTimeout(resolve, 1));
   }
+}
+
+/**
+ * A test file's broker and connections: `use(env)` makes the broker a test runs against, `connect()` a
+ * client connection to it; after each test every connection is disposed and the broker's internal-error
+ * count must still be 0 (nothing a test did reached the per-connection guard).
+ */
+export function engineFixture(): {
+  use(env?: Record<string, string>): EngineBroker;
+  connect(): EngineConnection;
+  readonly engine: EngineBroker;
+} {
+  let engine: EngineBroker | undefined;
+  const connections: EngineConnection[] = [];
+  afterEach(() => {
+    for (const c of connections.splice(0)) c.dispose();
+    if (engine !== undefined) expect(engine.broker.stats.internalErrors).toBe(0);
+  });
+  return {
+    use(env = {}) {
+      engine = createBroker(env);
+      return engine;
+    },
+    connect() {
+      const c = new EngineConnection(engine!.broker);
+      connections.push(c);
+      return c;
+    },
+    get engine() {
+      return engine!;
+    },
+  };
 }

@@ -3,38 +3,21 @@
  * being received (per connection and for the whole broker), auto-created streams per tenant, and the
  * removal of idle auto-created streams.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KNOWN_FEATURES, encodeJsonMessage } from '../../wire/index.js';
-import {
-  EngineConnection,
-  createBroker,
-  decodeAnswers,
-  settle,
-  type EngineBroker,
-} from './engine-harness.js';
+import { decodeAnswers, engineFixture, settle } from './engine-harness.js';
 import { rawHeader } from './hostile-frames.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-let engine: EngineBroker;
-const connections: EngineConnection[] = [];
-afterEach(() => {
-  for (const c of connections.splice(0)) c.dispose();
-  expect(engine.broker.stats.internalErrors).toBe(0);
-});
-
-function connect(): EngineConnection {
-  const c = new EngineConnection(engine.broker);
-  connections.push(c);
-  return c;
-}
+const { use, connect } = engineFixture();
 
 const AUTH = { client_flags: 0x3f, client_features: KNOWN_FEATURES };
 
 describe('limits', () => {
   it('bounds the bytes of partial frames per connection, and gives them back when streams end', async () => {
-    engine = createBroker({
+    const engine = use({
       FELIX_MAX_FRAME_BYTES: String(1 * MiB),
       FELIX_CACHE_MAX_VALUE_BYTES: String(64 * KiB),
       FELIX_EVENT_BATCH_MAX_BYTES: String(64 * KiB),
@@ -75,7 +58,7 @@ describe('limits', () => {
   });
 
   it('bounds the partial-frame bytes of the whole broker', async () => {
-    engine = createBroker({
+    const engine = use({
       FELIX_MAX_FRAME_BYTES: String(1 * MiB),
       FELIX_CACHE_MAX_VALUE_BYTES: String(64 * KiB),
       FELIX_EVENT_BATCH_MAX_BYTES: String(64 * KiB),
@@ -98,7 +81,7 @@ describe('limits', () => {
   });
 
   it('refuses auto-created streams past the per-tenant cap with limit_exceeded, other tenants unaffected', async () => {
-    engine = createBroker({ FELIX_MAX_AUTO_STREAMS_PER_TENANT: '3', FELIX_EVENT_BATCH_MAX_DELAY_US: '0' });
+    use({ FELIX_MAX_AUTO_STREAMS_PER_TENANT: '3', FELIX_EVENT_BATCH_MAX_DELAY_US: '0' });
     const s = connect().authedStream(AUTH);
     for (let i = 0; i < 4; i++) {
       s.clientWrite(
@@ -135,7 +118,7 @@ describe('limits', () => {
   });
 
   it('removes an idle auto-created stream, keeps one with a subscriber, and frees its slot under the cap', async () => {
-    engine = createBroker({ FELIX_MAX_AUTO_STREAMS_PER_TENANT: '2', FELIX_STREAM_IDLE_TIMEOUT_MS: '1000' });
+    const engine = use({ FELIX_MAX_AUTO_STREAMS_PER_TENANT: '2', FELIX_STREAM_IDLE_TIMEOUT_MS: '1000' });
     const registry = engine.broker.registry;
     expect(registry.topic('t1', 'ns', 'idle').ok).toBe(true);
     const busy = registry.topic('t1', 'ns', 'watched');
