@@ -13,26 +13,36 @@ const MiB = 1024 * KiB;
 
 const { use, connect } = engineFixture();
 
+/** Frames up to 1 MiB, 2 MiB of partial frames per connection, `total` for the broker. */
+function partialFrameLimits(total: number): Record<string, string> {
+  return {
+    FELIX_MAX_FRAME_BYTES: String(1 * MiB),
+    FELIX_CACHE_MAX_VALUE_BYTES: String(64 * KiB),
+    FELIX_EVENT_BATCH_MAX_BYTES: String(64 * KiB),
+    FELIX_PUBLISH_CHUNK_BYTES: String(64 * KiB),
+    FELIX_CONN_PARTIAL_FRAME_BYTES: String(2 * MiB),
+    FELIX_PARTIAL_FRAME_BYTES: String(total),
+    FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(4 * MiB),
+  };
+}
+
+/** Announces a 1 MiB frame on `stream` and sends 900 KiB of it, never the rest. */
+function startLargeFrame(stream: { clientWrite(bytes: Uint8Array): void }): void {
+  stream.clientWrite(rawHeader(0, 1 * MiB));
+  stream.clientWrite(Buffer.alloc(900 * KiB, 0x20));
+}
+
 const AUTH = { client_flags: 0x3f, client_features: KNOWN_FEATURES };
 
 describe('limits', () => {
   it('bounds the bytes of partial frames per connection, and gives them back when streams end', async () => {
-    const engine = use({
-      FELIX_MAX_FRAME_BYTES: String(1 * MiB),
-      FELIX_CACHE_MAX_VALUE_BYTES: String(64 * KiB),
-      FELIX_EVENT_BATCH_MAX_BYTES: String(64 * KiB),
-      FELIX_PUBLISH_CHUNK_BYTES: String(64 * KiB),
-      FELIX_CONN_PARTIAL_FRAME_BYTES: String(2 * MiB),
-      FELIX_PARTIAL_FRAME_BYTES: String(64 * MiB),
-      FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(4 * MiB),
-    });
+    const engine = use(partialFrameLimits(64 * MiB));
     const conn = connect();
     const streams = [];
     // Each stream starts a 1 MiB frame and sends 900 KiB of it: the third passes the connection's 2 MiB.
     for (let i = 0; i < 3; i++) {
       const s = conn.authedStream(AUTH);
-      s.clientWrite(rawHeader(0, 1 * MiB));
-      s.clientWrite(Buffer.alloc(900 * KiB, 0x20));
+      startLargeFrame(s);
       streams.push(s);
     }
     await settle();
@@ -44,8 +54,7 @@ describe('limits', () => {
     expect(conn.session.partialFrameBytes).toBe(1800 * KiB);
     // Another connection is unaffected by this one's bound.
     const other = connect().authedStream(AUTH);
-    other.clientWrite(rawHeader(0, 1 * MiB));
-    other.clientWrite(Buffer.alloc(900 * KiB, 0x20));
+    startLargeFrame(other);
     await settle();
     expect(decodeAnswers(other.received()).map((a) => a.frame?.type)).toEqual(['auth_ok']);
     expect(engine.broker.partialFrameBytes).toBe(2700 * KiB);
@@ -58,20 +67,11 @@ describe('limits', () => {
   });
 
   it('bounds the partial-frame bytes of the whole broker', async () => {
-    const engine = use({
-      FELIX_MAX_FRAME_BYTES: String(1 * MiB),
-      FELIX_CACHE_MAX_VALUE_BYTES: String(64 * KiB),
-      FELIX_EVENT_BATCH_MAX_BYTES: String(64 * KiB),
-      FELIX_PUBLISH_CHUNK_BYTES: String(64 * KiB),
-      FELIX_CONN_PARTIAL_FRAME_BYTES: String(2 * MiB),
-      FELIX_PARTIAL_FRAME_BYTES: String(3 * MiB),
-      FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(4 * MiB),
-    });
+    const engine = use(partialFrameLimits(3 * MiB));
     const refused = [];
     for (let i = 0; i < 5; i++) {
       const s = connect().authedStream(AUTH);
-      s.clientWrite(rawHeader(0, 1 * MiB));
-      s.clientWrite(Buffer.alloc(900 * KiB, 0x20));
+      startLargeFrame(s);
       await settle();
       const frames = decodeAnswers(s.received()).map((a) => a.frame);
       if (frames.some((f) => f?.type === 'error')) refused.push(i);

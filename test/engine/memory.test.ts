@@ -5,7 +5,7 @@
  */
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   HEADER_BYTES,
   KNOWN_FEATURES,
@@ -14,14 +14,7 @@ import {
   encodeJsonMessage,
 } from '../../wire/index.js';
 import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../../wire/cache-request-writer.js';
-import {
-  EngineConnection,
-  createBroker,
-  framesOf,
-  decodeAnswers,
-  settle,
-  type EngineBroker,
-} from './engine-harness.js';
+import { framesOf, decodeAnswers, settle, engineFixture } from './engine-harness.js';
 import { rawHeader } from './hostile-frames.js';
 
 const KiB = 1024;
@@ -35,18 +28,9 @@ const ENV = {
   FELIX_EVENT_BATCH_MAX_BYTES: String(16 * KiB),
 };
 
-let engine: EngineBroker;
-const connections: EngineConnection[] = [];
-afterEach(() => {
-  for (const c of connections.splice(0)) c.dispose();
-  expect(engine.broker.stats.internalErrors).toBe(0);
-});
-
-function connect(): EngineConnection {
-  const c = new EngineConnection(engine.broker);
-  connections.push(c);
-  return c;
-}
+// The file's broker and connections; every test must leave the internal-error count at 0.
+const fixture = engineFixture();
+const { connect } = fixture;
 
 async function externalAfterGc(): Promise<number> {
   setFlagsFromString('--expose-gc');
@@ -59,7 +43,7 @@ async function externalAfterGc(): Promise<number> {
 
 describe('memory a client can make the broker hold', () => {
   it('partial frames cost what arrived, not what their headers declare', async () => {
-    engine = createBroker(ENV);
+    fixture.use(ENV);
     const conn = connect();
     const streams = Array.from({ length: 64 }, () => conn.authedStream());
     // Every stream declares a frame at the limit and sends 100 bytes of it.
@@ -73,7 +57,7 @@ describe('memory a client can make the broker hold', () => {
   });
 
   it('a frame over the limit is skipped unbuffered however long it is', async () => {
-    engine = createBroker(ENV);
+    fixture.use(ENV);
     const s = connect().authedStream({ client_flags: 0x1f, client_features: KNOWN_FEATURES });
     s.clientWrite(rawHeader(0, 0xffffffff));
     const before = await externalAfterGc();
@@ -86,7 +70,7 @@ describe('memory a client can make the broker hold', () => {
   });
 
   it('a client that reads no answers makes the broker stop reading its requests near the write-ahead', async () => {
-    engine = createBroker(ENV);
+    fixture.use(ENV);
     const s = connect().authedStream({ client_flags: KNOWN_FLAGS, client_features: KNOWN_FEATURES });
     const cache = new CacheTarget('t1', 'ns', 'c');
     s.clientWrite(encodeCachePut(cache, 'big', Buffer.alloc(32 * KiB, 0x42), 1, null, true));
@@ -104,7 +88,7 @@ describe('memory a client can make the broker hold', () => {
 
   it('unfinished chunked publishes hold no more than the connection’s in-flight budget', async () => {
     const limit = 1 * MiB;
-    engine = createBroker({ ...ENV, FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(limit) });
+    fixture.use({ ...ENV, FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(limit) });
     const conn = connect();
     // 40 KiB: as base64 in JSON it still fits the 64 KiB frame.
     const piece = Buffer.alloc(40 * KiB, 0x43);
@@ -143,7 +127,7 @@ describe('memory a client can make the broker hold', () => {
   });
 
   it('a chunked publish the broker abandons gives its bytes back to the budget', async () => {
-    engine = createBroker(ENV);
+    fixture.use(ENV);
     const conn = connect();
     const s = conn.authedStream({ client_flags: 0x1f, client_features: KNOWN_FEATURES });
     const chunk = (byte_offset: number, request_id?: number) =>
@@ -169,11 +153,11 @@ describe('memory a client can make the broker hold', () => {
     ]);
     // Nothing is held for the stream any more, so nothing may stay charged to its connection.
     expect(conn.session.account.bytes).toBe(0);
-    expect(engine.broker.budget.total).toBe(0);
+    expect(fixture.engine.broker.budget.total).toBe(0);
   });
 
   it('event streams of a stalled subscriber hold at most the event send window', async () => {
-    engine = createBroker({
+    fixture.use({
       ...ENV,
       FELIX_EVENT_SEND_WINDOW: String(256 * KiB),
       FELIX_FANOUT_BATCH: '1',
@@ -201,6 +185,6 @@ describe('memory a client can make the broker hold', () => {
     }
     await settle();
     expect(events.writableLength).toBeLessThanOrEqual(256 * KiB + 16 * KiB + HEADER_BYTES + 16);
-    expect(engine.broker.stats.drops.drop_new).toBeGreaterThan(0);
+    expect(fixture.engine.broker.stats.drops.drop_new).toBeGreaterThan(0);
   });
 });

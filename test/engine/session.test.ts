@@ -3,7 +3,7 @@
  * in-memory streams. Publish → subscribe → event delivery, and the event encodings each subscriber's own
  * auth negotiated (docs/protocol.md, "Event encodings").
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   FEATURE_ERROR_CODES,
   FLAG_MSGPACK,
@@ -18,32 +18,15 @@ import {
   type DecodedFrame,
   type Message,
 } from '../../wire/index.js';
-import {
-  EngineConnection,
-  createBroker,
-  decodeAnswers,
-  framesOf,
-  until,
-  type EngineBroker,
-} from './engine-harness.js';
+import { EngineConnection, decodeAnswers, framesOf, until, engineFixture } from './engine-harness.js';
 import type { MemoryStream } from './memory-stream.js';
 
 const text = (b: Uint8Array): string => Buffer.from(b).toString();
 const address = { tenant_id: 't1', namespace: 'ns', stream: 's' } as const;
 
-let engine: EngineBroker;
-const connections: EngineConnection[] = [];
-afterEach(() => {
-  for (const c of connections.splice(0)) c.dispose();
-  // Nothing a test did may have reached the per-connection guard.
-  expect(engine.broker.stats.internalErrors).toBe(0);
-});
-
-function connect(): EngineConnection {
-  const c = new EngineConnection(engine.broker);
-  connections.push(c);
-  return c;
-}
+// The file's broker and connections; every test must leave the internal-error count at 0.
+const fixture = engineFixture();
+const { connect } = fixture;
 
 function send(stream: MemoryStream, message: Message): void {
   stream.clientWrite(encodeMessage(message));
@@ -80,7 +63,7 @@ async function eventFrames(
 
 describe('engine without sockets', () => {
   it('answers auth, acks publishes and delivers them to a subscriber with offsets', async () => {
-    engine = createBroker({ FELIX_FANOUT_BATCH: '1' });
+    fixture.use({ FELIX_FANOUT_BATCH: '1' });
     const conn = connect();
     const control = conn.authedStream({
       client_flags: KNOWN_FLAGS & ~FLAG_MSGPACK,
@@ -122,7 +105,7 @@ describe('engine without sockets', () => {
   });
 
   it('keeps cache values and publishes intact although every received chunk is overwritten after onData', async () => {
-    engine = createBroker();
+    fixture.use();
     const conn = connect();
     const s = conn.authedStream({ client_flags: KNOWN_FLAGS, client_features: KNOWN_FEATURES });
     const value = Buffer.from('the value, not the poison');
@@ -154,7 +137,7 @@ describe('engine without sockets', () => {
   });
 
   it('ends a stream whose first frame is not auth with unauthenticated, FIN and STOP_SENDING 0x101', () => {
-    engine = createBroker();
+    fixture.use();
     const conn = connect();
     const s = conn.stream();
     send(s, { type: 'publish', ...address, payload: Buffer.from('x') });
@@ -165,7 +148,7 @@ describe('engine without sockets', () => {
   });
 
   it('picks unique positive subscription ids and refuses a client-chosen id already in use', () => {
-    engine = createBroker();
+    fixture.use();
     const conn = connect();
     const control = conn.authedStream({ client_flags: 0x27, client_features: FEATURE_ERROR_CODES });
     send(control, { type: 'subscribe', ...address, subscription_id: 2 });
@@ -182,7 +165,7 @@ describe('engine without sockets', () => {
   });
 
   it('with FELIX_DISABLE_TIMINGS=1 advertises its set without 0x80 (0x7f of the low byte) and sends no stamps to a subscriber that offered them', async () => {
-    engine = createBroker({ FELIX_DISABLE_TIMINGS: '1' });
+    fixture.use({ FELIX_DISABLE_TIMINGS: '1' });
     const conn = connect();
     const control = conn.authedStream({ client_flags: KNOWN_FLAGS & ~FLAG_MSGPACK });
     const events = subscribe(conn, control, 3);
@@ -196,7 +179,7 @@ describe('engine without sockets', () => {
   });
 
   it('refuses a client-opened unidirectional stream with STOP_SENDING 0x101', () => {
-    engine = createBroker();
+    fixture.use();
     const conn = connect();
     const uni = conn.peer.openClientStream(false);
     expect(uni.stopCode).toBe(STREAM_CODE_PROTOCOL_ERROR);
@@ -255,7 +238,7 @@ describe('event encodings follow each subscriber’s own negotiation', () => {
   for (const c of NEGOTIATION) {
     const name = c.offer === undefined ? 'absent' : `0x${c.offer.toString(16).padStart(2, '0')}`;
     it(`client_flags ${name} → event frames with flags 0x${c.eventFlags.toString(16).padStart(2, '0')}`, async () => {
-      engine = createBroker();
+      fixture.use();
       const conn = connect();
       const auth: Partial<Extract<Message, { type: 'auth' }>> = { client_features: FEATURE_ERROR_CODES };
       if (c.offer !== undefined) auth.client_flags = c.offer;
