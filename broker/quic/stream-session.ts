@@ -323,18 +323,26 @@ export class StreamSession implements PublishingStream {
   private verifyThenAccept(tokens: TokenAuthority, message: AuthMessage): void {
     this.verifying = true;
     this.stream.pause();
-    void tokens.verify(message.token).then((result) => {
-      this.verifying = false;
-      if (this.ended) return;
-      try {
-        this.answers.beginRead();
-        if (this.admit(result, message)) this.accept(message);
-        this.answers.endRead();
-        this.handleHeld();
-      } catch (err) {
+    void tokens.verify(message.token).then(
+      (result) => {
+        this.verifying = false;
+        if (this.ended) return;
+        try {
+          this.answers.beginRead();
+          if (this.admit(result, message)) this.accept(message);
+          this.answers.endRead();
+          this.handleHeld();
+        } catch (err) {
+          this.session.internalError(err);
+        }
+      },
+      (err: unknown) => {
+        // The verifier is documented never to reject; if it ever does, only this connection pays — an
+        // unhandled rejection would end the process.
+        this.verifying = false;
         this.session.internalError(err);
-      }
-    });
+      },
+    );
   }
 
   /** Whether the verified token lets this auth in; a refusal ends the stream. */
