@@ -8,11 +8,15 @@ import { Packr, Unpackr } from 'msgpackr';
 import { WireError } from './errors.js';
 import { encodeFrame } from './frame.js';
 import { FLAG_MSGPACK } from './flags.js';
+import { msgpackNestsDeeperThan } from './msgpack-depth.js';
 import type { Message } from './messages.js';
 import { fromWireObject, toWireObject, type ValueRepresentation } from './schema.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+/** Deeper than any Felix message (a map holding an array of bin), far below what exhausts the stack. */
+export const MAX_MSGPACK_NESTING = 16;
 
 const MSGPACK_VALUES: ValueRepresentation = {
   encodeBytes: (bytes) => bytes,
@@ -40,6 +44,8 @@ export function encodeMsgpackMessage(message: Message): Buffer {
  * from an owned copy to keep them past the frame callback.
  */
 export function decodeMsgpackMessage(payload: Uint8Array): Message {
+  if (msgpackNestsDeeperThan(payload, MAX_MSGPACK_NESTING))
+    throw new WireError('malformed', `MessagePack nested deeper than ${MAX_MSGPACK_NESTING} levels`);
   firstValue = undefined;
   firstValueEnd = 0;
   try {

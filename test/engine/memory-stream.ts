@@ -52,6 +52,11 @@ export class MemoryStream implements ByteStream {
   resetCode: number | null = null;
   /** The broker's STOP_SENDING code, if it asked the client to stop sending. */
   stopCode: number | null = null;
+  /**
+   * The client's own STOP_SENDING code: from then on the client reads nothing more, so what it received may
+   * end inside a frame (quiche answers with RESET_STREAM and discards the rest, as it would here).
+   */
+  clientStopCode: number | null = null;
   /** Times the broker paused reading this stream. */
   pauses = 0;
 
@@ -221,6 +226,7 @@ export class MemoryStream implements ByteStream {
   clientStopSending(code: number): void {
     if (this.writeClosed) return;
     this.writeClosed = true;
+    this.clientStopCode = code;
     this.waiting.length = 0;
     this.waitingBytes = 0;
     this.finWaiting = false;

@@ -396,11 +396,10 @@ function checkFrames(what: string, s: MemoryStream, fail: (why: string) => never
   );
   decoder.push(s.received());
   if (bad !== null) fail(`${what} carried a broken frame: ${bad}`);
-  if (decoder.bufferedBytes !== 0 && (s.finReceived || s.resetCode === null)) {
-    // A reset may cut a frame short (RESET_STREAM discards the rest); nothing else may.
-    if (s.resetCode === null)
-      fail(`${what} ended with ${decoder.bufferedBytes} bytes of an unfinished frame`);
-  }
+  // A reset may cut a frame short (RESET_STREAM discards the rest), and so may the client's own STOP_SENDING
+  // (it reads nothing after it); nothing else may.
+  if (decoder.bufferedBytes !== 0 && s.resetCode === null && s.clientStopCode === null)
+    fail(`${what} ended with ${decoder.bufferedBytes} bytes of an unfinished frame`);
   const undecodable = decodeAnswers(s.received()).find((a) => a.frame === null);
   if (undecodable !== undefined) fail(`${what} carried an undecodable frame: ${undecodable.undecodable}`);
 }
