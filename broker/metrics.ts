@@ -169,6 +169,21 @@ export function createMetricsRegistry(
     () => gauges.datagrams()?.handshakesRefused ?? 0,
   );
   monotonic(
+    'felix_retries_sent_total',
+    'QUIC Retry packets sent: new clients asked to prove their address before the broker kept any state',
+    () => gauges.datagrams()?.retriesSent ?? 0,
+  );
+  monotonic(
+    'felix_retries_validated_total',
+    'New connections whose source address a Retry token proved',
+    () => gauges.datagrams()?.retriesValidated ?? 0,
+  );
+  monotonic(
+    'felix_stateless_resets_sent_total',
+    'QUIC stateless resets sent to packets of connections the broker does not have (it forgot them, or restarted)',
+    () => gauges.datagrams()?.statelessResetsSent ?? 0,
+  );
+  monotonic(
     'felix_publish_duplicates_total',
     'Retried acked publishes recognised by producer id and sequence: acked again, not appended',
     () => stats.duplicatePublishes,

@@ -23,6 +23,7 @@ import { latencyBandsFrom } from './dashboard/latency-bands.js';
 import { createHttpServer } from './http.js';
 import { createMetricsRegistry } from './metrics.js';
 import { ConnectionSession } from './quic/connection-session.js';
+import { resolveResetKey } from './reset-key.js';
 
 export interface BrokerNodeOptions {
   readonly logger?: Logger;
@@ -142,6 +143,7 @@ export class BrokerNode {
       stream: config.brokerStreamRecvWindow,
       send: config.brokerSendWindow,
     });
+    const resetKey = resolveResetKey(config);
     this.endpoint = await Endpoint.listen({
       host: config.quicBind.host,
       port: config.quicBind.port,
@@ -151,6 +153,9 @@ export class BrokerNode {
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       maxHandshakesPerSecond: config.maxHandshakesPerSec,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      retry: config.quicRetry,
+      retryAboveHandshakesPerSecond: config.quicRetryAbovePerSec,
+      statelessResetKey: resetKey.key,
       onConnection: (c) => this.onConnection(c),
       // The transport closed that connection (0x1) after one of our handlers threw: count, log, release.
       onCallbackError: (err, c) => {
@@ -172,7 +177,13 @@ export class BrokerNode {
     await once(this.http, 'listening');
     this.broker.start();
     this.log.info(
-      { quic: this.endpoint.address, http: this.httpAddress, alpn: 'felix' },
+      {
+        quic: this.endpoint.address,
+        http: this.httpAddress,
+        alpn: 'felix',
+        retry: config.quicRetry,
+        statelessResetKey: resetKey.source,
+      },
       'felix-ts broker listening',
     );
   }

@@ -8,6 +8,7 @@ import {
   flag,
   integer,
   oneOf,
+  secret,
   text,
   type SettingsOf,
 } from './setting.js';
@@ -24,6 +25,9 @@ import {
 import { defineSide, type CrossCheck, type SectionsOf } from './side.js';
 import { tenantsSection } from './tenants.js';
 import { KiB, MiB, TiB } from './units.js';
+
+/** When a new client must prove its source address with a QUIC Retry before the broker keeps any state. */
+export const QUIC_RETRY_MODES = ['always', 'never', 'auto'] as const;
 
 const QUEUE_POLICY_DOC =
   'block makes the producer wait for room (nothing is lost, a slow consumer slows its producers); ' +
@@ -196,13 +200,14 @@ const brokerSettings = defineSettings({
   subQueueCapacity: integer({
     env: 'FELIX_SUB_QUEUE_CAPACITY',
     envAliases: ['FELIX_SUBSCRIBER_QUEUE_CAPACITY'],
-    default: 512,
+    default: 8192,
     min: 1,
     max: 1_048_576,
     unit: 'events',
     doc:
-      "Events queued in the broker for one subscription while its connection's send window is full. " +
-      'When the queue is full, FELIX_SUB_QUEUE_POLICY decides what happens.',
+      'Events the broker holds for one subscription: queued, plus those written to its event stream that the ' +
+      'transport has not yet handed to QUIC. At this bound (or FELIX_SUB_QUEUE_MAX_BYTES) ' +
+      'FELIX_SUB_QUEUE_POLICY decides what happens, whatever the QUIC windows are.',
   }),
   subQueuePolicy: oneOf({
     env: 'FELIX_SUB_QUEUE_POLICY',
@@ -210,27 +215,40 @@ const brokerSettings = defineSettings({
     default: 'drop_new',
     doc: `What a full subscription queue does with the next event. ${QUEUE_POLICY_DOC}`,
   }),
+  subQueueMaxBytes: byteSize({
+    env: 'FELIX_SUB_QUEUE_MAX_BYTES',
+    default: 8 * MiB,
+    min: 4 * KiB,
+    max: 4 * TiB,
+    doc:
+      'Bytes the broker holds for one subscription, counted like FELIX_SUB_QUEUE_CAPACITY (queued plus what ' +
+      "sits in the transport's send buffer for its event stream); at most a quarter of it, and no more than " +
+      'FELIX_EVENT_SEND_WINDOW, is handed to the transport ahead. Bounds what a slow consumer can pin in the ' +
+      'broker: the policy applies at this bound, not when the connection windows fill.',
+  }),
   slowSubMaxDrops: integer({
     env: 'FELIX_SLOW_SUB_MAX_DROPS',
-    default: 0,
+    default: 10_000,
     min: 0,
     max: 1_000_000_000,
     unit: 'events',
     zeroMeans: 'never disconnects for drops',
     doc:
-      'Events a subscription may lose to its queue policy before the broker ends it with an error, so a ' +
-      'consumer that cannot keep up learns so instead of silently seeing most events missing.',
+      'Events a subscription may lose to its queue policy without catching up (getting back under half its ' +
+      'bounds) before the broker disconnects it as a slow consumer (reason slow_consumer), so a consumer that ' +
+      'cannot keep up learns so instead of silently seeing most events missing.',
   }),
   slowSubMaxFullMs: duration({
     env: 'FELIX_SLOW_SUB_MAX_FULL_MS',
-    default: 30_000,
+    default: 2_000,
     min: 0,
     max: 3_600_000,
     zeroMeans: 'never disconnects for a full queue',
     doc:
-      'How long a subscription queue may stay full without draining before the broker ends the ' +
-      'subscription with an error. Under the block policy this is what frees the publishers a stuck ' +
-      'subscriber is holding up.',
+      'How long a subscription may stay at its bound (FELIX_SUB_QUEUE_CAPACITY / FELIX_SUB_QUEUE_MAX_BYTES) ' +
+      'without getting back under half of it before the broker disconnects it as a slow consumer (reason ' +
+      'slow_consumer). Under the block policy this is the longest one stuck subscriber holds up the ' +
+      'publishers, and with them every other subscriber of the stream.',
   }),
   maxAutoStreamsPerTenant: integer({
     env: 'FELIX_MAX_AUTO_STREAMS_PER_TENANT',
@@ -315,6 +333,49 @@ const brokerSettings = defineSettings({
       'A connection whose handshake has not completed this long after its first Initial is dropped without ' +
       'a packet and its slot freed, so handshakes that are started and never finished cannot hold the ' +
       'handshake table (4,096 slots) or FELIX_MAX_CONNECTIONS.',
+  }),
+  quicRetry: oneOf({
+    env: 'FELIX_QUIC_RETRY',
+    values: QUIC_RETRY_MODES,
+    default: 'auto',
+    doc:
+      "Address validation with QUIC Retry: the broker answers a new client's first packet with a Retry (a " +
+      'token the client must bring back from its source address, one extra round trip) and keeps no state ' +
+      'until it does, so a flood of Initials from forged or never-finishing sources costs one small packet ' +
+      'each. always: every new connection; never: none (QUIC still sends an unvalidated address at most 3× ' +
+      'what it received); auto: while more than FELIX_QUIC_RETRY_ABOVE_PER_SEC new clients arrive per second.',
+  }),
+  quicRetryAbovePerSec: integer({
+    env: 'FELIX_QUIC_RETRY_ABOVE_PER_SEC',
+    default: 200,
+    min: 0,
+    max: 10_000_000,
+    unit: 'handshakes/s',
+    doc:
+      'With FELIX_QUIC_RETRY=auto: the rate of new clients (over the last second) above which each new one ' +
+      'is asked for a Retry. Below it clients connect in one round trip less.',
+  }),
+  resetKey: secret(
+    text({
+      env: 'FELIX_RESET_KEY',
+      pattern: /^[0-9a-fA-F]{32,128}$/,
+      describe: '32 to 128 hex digits (16 to 64 bytes)',
+      doc:
+        "Key the connections' QUIC stateless reset tokens are derived from. A broker that restarts with the " +
+        "same key answers the previous run's clients with a stateless reset, so they notice the restart and " +
+        'reconnect at once instead of at their idle timeout. Unset: FELIX_RESET_KEY_FILE; else derived from ' +
+        "FELIX_TLS_KEY's file; else kept in stateless-reset.key under FELIX_DURABLE_STORAGE_DIR; else random " +
+        'at each start (resets then only reach clients of connections this run forgot). Logs show only ' +
+        'whether it is set.',
+    }),
+  ),
+  resetKeyFile: text({
+    env: 'FELIX_RESET_KEY_FILE',
+    pattern: /^[^\0]{1,4096}$/,
+    describe: 'a file path (the file may not exist yet)',
+    doc:
+      'File holding the stateless reset key (hex, as FELIX_RESET_KEY); created with a random key, readable ' +
+      'by its owner only, when missing. Keep it with the broker so it outlives restarts.',
   }),
   maxStreamsPerConn: integer({
     env: 'FELIX_MAX_STREAMS_PER_CONN',

@@ -7,6 +7,7 @@ import {
   flag,
   integer,
   oneOf,
+  secret,
   text,
   type Setting,
   type SettingsOf,
@@ -28,15 +29,6 @@ import { KiB, MiB } from './units.js';
 // Tokens are a few hundred bytes; the broker refuses longer than this unread (broker/auth/verifier.ts).
 const MAX_TOKEN_CHARS = 65_536;
 const TOKEN_PATTERN = new RegExp(`^[\\x21-\\x7e]{0,${MAX_TOKEN_CHARS}}$`);
-
-/** A setting whose value must not appear in logs or reports: it is shown only as set or unset. */
-function secret(setting: Setting<string | null>): Setting<string | null> {
-  return Object.freeze({
-    ...setting,
-    secret: true,
-    kind: { ...setting.kind, format: (value: string | null) => (value === null ? 'unset' : '(set, hidden)') },
-  });
-}
 
 // The broker's transport lets one connection open this many bidirectional streams at once.
 const MAX_STREAMS_PER_CONN = 1024;

@@ -137,6 +137,15 @@ export function filePath(
   return makeSetting({ ...spec, default: null }, filePathKind);
 }
 
+/** A setting whose value must not appear in logs or reports: it is shown only as set or unset. */
+export function secret(setting: Setting<string | null>): Setting<string | null> {
+  return Object.freeze({
+    ...setting,
+    secret: true,
+    kind: { ...setting.kind, format: (value: string | null) => (value === null ? 'unset' : '(set, hidden)') },
+  });
+}
+
 /** Freezes a side's settings after checking each property is named after its setting. */
 export function defineSettings<S extends SettingsSchema>(settings: S): S {
   for (const [key, setting] of Object.entries(settings)) {

@@ -1,4 +1,10 @@
-import { ConnectionClosedError, TransportError, parseStreamError, type CloseInfo } from './errors.js';
+import {
+  ConnectionClosedError,
+  STATELESS_RESET_REASON,
+  TransportError,
+  parseStreamError,
+  type CloseInfo,
+} from './errors.js';
 import { Shutdown, type HostPort, type QuicheConnection, type RecvInfo } from './native.js';
 import type { TransportSettings } from './settings.js';
 import { EMPTY, Stream } from './stream.js';
@@ -77,6 +83,11 @@ export class Connection {
   wroteDuringRead = false;
   /** @internal server side: the client's original destination CID, routed by map until the handshake ends */
   originalDcid: string | null = null;
+  /**
+   * @internal server side, after a Retry: the connection ID the Retry gave the client, which quiche keeps
+   * as this connection's own. It carries no routing slot, so packets to it are routed by map.
+   */
+  retryCid: string | null = null;
   /** @internal */ readonly streams = new Map<number, Stream>();
   /** @internal */ readonly recvInfo: RecvInfo;
 
@@ -413,7 +424,9 @@ export class Connection {
     if (peer !== null) return errorInfo(peer, true);
     const local = q.localError();
     if (local !== null) return errorInfo(local, false);
-    return { code: 0, reason: 'closed', isApp: false, byPeer: false, timedOut: false };
+    // Closed with no error on either side and no timeout: quiche does that only when a datagram ended in
+    // the peer's stateless reset token (RFC 9000 §10.3) — the peer has lost this connection's state.
+    return { code: 0, reason: STATELESS_RESET_REASON, isApp: false, byPeer: true, timedOut: false };
   }
 
   /** @internal Marks the connection ended for the application and drops its queued writes. Idempotent. */

@@ -24,6 +24,8 @@ export const DROP_REASONS = [
   'address_limit',
   /** A new connection past maxHandshakesPerSecond (dropped unanswered). */
   'handshake_rate',
+  /** An Initial whose token is not a fresh Retry token of this endpoint for this address (forged, replayed, stale). */
+  'invalid_token',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -39,6 +41,12 @@ export interface DatagramStats {
   readonly handshakesRefused: number;
   /** Handshakes dropped, their slots freed, for not completing within handshakeTimeoutMs. */
   readonly handshakesTimedOut: number;
+  /** Retry packets sent: new clients asked to prove their address before any handshake state exists. */
+  readonly retriesSent: number;
+  /** New connections whose address a Retry token proved. */
+  readonly retriesValidated: number;
+  /** Stateless resets sent to packets of connections this endpoint does not have (at most a fixed number per second). */
+  readonly statelessResetsSent: number;
 }
 
 /** Mutable counters behind an endpoint's DatagramStats. */
@@ -49,6 +57,9 @@ export class DatagramCounters {
   versionNegotiations = 0;
   handshakesRefused = 0;
   handshakesTimedOut = 0;
+  retriesSent = 0;
+  retriesValidated = 0;
+  statelessResetsSent = 0;
 
   snapshot(): DatagramStats {
     return {
@@ -56,6 +67,9 @@ export class DatagramCounters {
       versionNegotiations: this.versionNegotiations,
       handshakesRefused: this.handshakesRefused,
       handshakesTimedOut: this.handshakesTimedOut,
+      retriesSent: this.retriesSent,
+      retriesValidated: this.retriesValidated,
+      statelessResetsSent: this.statelessResetsSent,
     };
   }
 }

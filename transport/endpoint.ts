@@ -1,9 +1,10 @@
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import { randomFillSync } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Admission, type AdmissionLimits } from './admission.js';
+import { AddressValidator, type RetryOptions } from './address-validation.js';
 import { Connection, type ConnectionDriver } from './connection.js';
 import { DatagramCounters, type DatagramStats, type DropReason } from './datagram-stats.js';
 import {
@@ -14,6 +15,8 @@ import {
   type CloseInfo,
 } from './errors.js';
 import { initialDecrypts } from './initial-protection.js';
+import { PerSecondBudget } from './per-second.js';
+import { StatelessResetKey } from './stateless-reset.js';
 import {
   DCID_OFFSET,
   LongHeader,
@@ -45,8 +48,15 @@ const SCRATCH_BYTES = 32 << 10;
 const MAX_FLUSH_ROUNDS = 16;
 // Unauthenticated handshakes in progress; beyond this new Initials are ignored until some finish.
 const MAX_HANDSHAKES = 4096;
-// Version Negotiation answers per second at most: each costs a send, and garbage can ask for them.
+// Version Negotiation and Stateless Reset answers per second at most: each costs a send, and garbage can
+// ask for them (from a forged source address, too).
 const MAX_VERSION_NEGOTIATIONS_PER_SECOND = 1000;
+const MAX_STATELESS_RESETS_PER_SECOND = 1000;
+// RFC 9000 §10.3: the shortest datagram that can be a stateless reset.
+const MIN_STATELESS_RESET = 21;
+// Retry packets per second at most. A Retry is smaller than the Initial it answers, so this only bounds the
+// work of a flood; a client refused a Retry now gets one for a retransmission.
+const MAX_RETRIES_PER_SECOND = 20_000;
 
 /** Application close code for a connection whose handling threw (the last-resort guard). */
 export const INTERNAL_ERROR_CODE = 0x1;
@@ -76,11 +86,24 @@ export interface EndpointOptions {
  * ClientHello, and then sends it in Handshake packets, which the client cannot read yet (RFC 9000
  * §10.2.3 asks for an Initial copy too). A handshake not done within handshakeTimeoutMs is dropped and
  * its slot freed (datagramStats().handshakesTimedOut).
+ *
+ * Address validation (RetryOptions): a new client's Initial may be answered with a QUIC Retry instead of a
+ * handshake — always, never, or (auto, the default) while more than retryAboveHandshakesPerSecond new
+ * clients arrive per second — so a flood of Initials from forged or never-finishing sources keeps no state.
+ * Until its address is validated (by a Retry, or by the handshake) quiche sends a client at most three
+ * times the bytes it received from it (RFC 9000 §8.1).
  */
-export interface ListenOptions extends EndpointOptions, AdmissionLimits {
+export interface ListenOptions extends EndpointOptions, AdmissionLimits, RetryOptions {
   readonly host?: string;
   readonly port?: number;
   readonly tls: ServerTls;
+  /**
+   * Key the connections' stateless reset tokens are derived from (at least 16 bytes). Give the same key
+   * after a restart and the restarted server's resets are recognised by the previous run's clients, which
+   * then learn of the restart at once; without it a random key of this process is used, which still ends
+   * connections the server forgot while running.
+   */
+  readonly statelessResetKey?: Uint8Array;
   /** A new connection whose handshake completed. */
   readonly onConnection: (connection: Connection) => void;
 }
@@ -142,8 +165,11 @@ export class Endpoint implements ConnectionDriver {
   private readonly counters = new DatagramCounters();
   /** Reused for every long-header datagram that matches no connection. */
   private readonly header = new LongHeader();
-  private versionNegotiationWindowStart = -Infinity;
-  private versionNegotiationsInWindow = 0;
+  private readonly versionNegotiationBudget = new PerSecondBudget(MAX_VERSION_NEGOTIATIONS_PER_SECOND);
+  private readonly statelessResetBudget = new PerSecondBudget(MAX_STATELESS_RESETS_PER_SECOND);
+  private readonly retryBudget = new PerSecondBudget(MAX_RETRIES_PER_SECOND);
+  /** Connections that went through a Retry, by the connection ID it gave them (which has no routing slot). */
+  private readonly byRetryCid = new Map<string, Connection>();
   /** Handshakes in progress with a handshake deadline, and its timer. */
   private readonly handshakeTimers = new Map<Connection, NodeJS.Timeout>();
 
@@ -161,6 +187,10 @@ export class Endpoint implements ConnectionDriver {
     readonly alpn: readonly string[],
     /** Server only: which new connections are taken on. */
     private readonly admission: Admission,
+    /** Server only: when new clients must prove their address with a Retry. */
+    private readonly validator: AddressValidator | null,
+    /** Server only: what stateless reset tokens are derived from. */
+    private readonly resetKey: StatelessResetKey | null,
   ) {
     this.settings = settings;
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
@@ -178,6 +208,8 @@ export class Endpoint implements ConnectionDriver {
     const settings = resolveTransportSettings(opts.settings);
     const alpn = resolveAlpn(opts.alpn);
     const admission = new Admission(opts);
+    const validator = new AddressValidator(opts);
+    const resetKey = new StatelessResetKey(opts.statelessResetKey ?? randomBytes(32));
     const host = opts.host ?? '0.0.0.0';
     const socket = createSocket(host, settings);
     await new Promise<void>((resolve, reject) => {
@@ -215,6 +247,8 @@ export class Endpoint implements ConnectionDriver {
       null,
       alpn,
       admission,
+      validator,
+      resetKey,
     );
   }
 
@@ -252,6 +286,8 @@ export class Endpoint implements ConnectionDriver {
       { host: address, port: opts.port, serverName: policy.serverName },
       alpn,
       new Admission(),
+      null,
+      null,
     );
   }
 
@@ -414,13 +450,46 @@ export class Endpoint implements ConnectionDriver {
   }
 
   /**
-   * A short-header packet for no connection of ours (or for a slot whose connection is gone): dropped.
-   * This is where a stateless reset (RFC 9000 §10.3) will be sent from, once connections carry reset
-   * tokens: only for datagrams long enough to be a reset in turn, rate-limited, never in answer to
-   * something that may itself be a reset.
+   * A short-header packet for no connection of ours (or for a slot whose connection is gone): a server
+   * answers it with a stateless reset (RFC 9000 §10.3), so a client of a connection this process forgot —
+   * or of a previous run, when the reset key outlived it — stops at once instead of at its idle timeout.
+   * Only datagrams long enough to be answered by a shorter reset are (so two endpoints that both lost state
+   * cannot reset each other forever), at most a fixed number per second.
    */
-  private onUnknownShortHeader(_msg: Buffer, _rinfo: dgram.RemoteInfo): void {
+  private onUnknownShortHeader(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     this.drop('unknown_connection');
+    if (!this.isServer) {
+      this.checkStatelessReset(msg);
+      return;
+    }
+    const key = this.resetKey;
+    if (key === null || msg.length < 1 + CID_LEN || this.closing) return;
+    const reset = key.resetFor(msg.subarray(1, 1 + CID_LEN), msg.length);
+    if (reset === null || !this.statelessResetBudget.take()) return;
+    this.counters.statelessResetsSent++;
+    this.socket.send(reset, rinfo.port, rinfo.address);
+  }
+
+  /**
+   * Client: a stateless reset carries no connection ID of ours (its first bytes are random), so it routes
+   * nowhere. quiche recognises one by the token at its end, the server's for that connection: each of this
+   * endpoint's connections (a client endpoint holds few, all to one server) is shown the datagram, and the
+   * one whose token it ends with closes. Anything else is dropped by quiche as undecryptable.
+   */
+  private checkStatelessReset(msg: Buffer): void {
+    if (msg.length < MIN_STATELESS_RESET) return;
+    for (const c of this.slots) {
+      if (c === undefined || c.finalized) continue;
+      try {
+        c.q.recv(msg, c.recvInfo);
+      } catch {
+        // not a packet of this connection
+      }
+      if (c.q.isClosed()) {
+        this.markDirty(c);
+        return;
+      }
+    }
   }
 
   private drop(reason: DropReason): undefined {
@@ -449,18 +518,21 @@ export class Endpoint implements ConnectionDriver {
   private route(msg: Buffer, offset: number): Connection | undefined {
     const slot = msg.readUInt32BE(offset);
     // Bounds first: a forged slot lies far past the table, and reading past an array is V8's slow path.
-    if (slot >= this.slots.length) return undefined;
-    const c = this.slots[slot];
-    if (c === undefined) return undefined;
-    const w = c.cidWords;
-    if (
-      msg.readUInt32BE(offset + 4) !== w[0] ||
-      msg.readUInt32BE(offset + 8) !== w[1] ||
-      msg.readUInt32BE(offset + 12) !== w[2]
-    ) {
-      return undefined;
+    const c = slot < this.slots.length ? this.slots[slot] : undefined;
+    if (c !== undefined) {
+      const w = c.cidWords;
+      if (
+        msg.readUInt32BE(offset + 4) === w[0] &&
+        msg.readUInt32BE(offset + 8) === w[1] &&
+        msg.readUInt32BE(offset + 12) === w[2]
+      ) {
+        return c;
+      }
     }
-    return c;
+    // Connections set up through a Retry keep the Retry's connection ID, which carries no slot.
+    return this.byRetryCid.size === 0
+      ? undefined
+      : this.byRetryCid.get(msg.toString('latin1', offset, offset + CID_LEN));
   }
 
   /**
@@ -484,20 +556,40 @@ export class Endpoint implements ConnectionDriver {
       return this.drop('small_initial');
     if (!h.readInitial(msg)) return this.drop('malformed');
     if (this.closing || !this.accepting) return this.drop('not_accepting');
+    // A token can only be one of our Retry tokens (we issue no NEW_TOKEN): it names the client's original
+    // connection ID, and proves the client receives at its source address.
+    let odcid: Buffer | null = null;
+    if (h.tokenLen !== 0) {
+      odcid = this.validator!.validate(
+        msg.subarray(h.tokenOffset, h.tokenOffset + h.tokenLen),
+        rinfo.address,
+        msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen),
+      );
+      if (odcid === null) return this.drop('invalid_token');
+    }
     if (this.handshakes >= MAX_HANDSHAKES) return this.drop('handshake_limit');
     const overLimit = this.admission.limitRefusal(rinfo.address);
     if (overLimit !== null) return this.drop(overLimit);
     if (!initialDecrypts(msg, h)) return this.drop('undecryptable');
+    if (odcid === null && this.validator!.retryRequired()) {
+      this.sendRetry(msg, rinfo, h);
+      return;
+    }
     // Taken only by an Initial that decrypts: garbage cannot spend the handshake budget.
     if (!this.admission.takeHandshakeToken()) return this.drop('handshake_rate');
 
     const peer = { host: rinfo.address, port: rinfo.port };
     const config = isLoopbackHost(peer.host) ? this.configs.loopback : this.configs.wan;
     const slot = this.allocateSlot();
-    const scid = makeCid(slot);
+    // After a Retry the connection keeps the ID the Retry gave the client (quiche checks it against the
+    // retry_source_connection_id it announces); otherwise a fresh one carrying the routing slot.
+    const scid =
+      odcid === null ? makeCid(slot) : Buffer.from(msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen));
     let q: QuicheConnection;
     try {
-      q = quiche.Connection.accept(scid, null, this.local, peer, config);
+      // quiche copies the token into this connection's transport parameters at accept.
+      config.setStatelessResetToken(this.resetKey!.tokenValue(scid));
+      q = quiche.Connection.accept(scid, odcid, this.local, peer, config);
     } catch {
       this.freeSlots.push(slot);
       return;
@@ -522,10 +614,17 @@ export class Endpoint implements ConnectionDriver {
       return;
     }
     const conn = new Connection(q, this, true, this.local, peer, slot, cidWords(scid));
-    const key = originalDcidKey(msg, h.dcidLen);
     this.slots[slot] = conn;
-    this.byOriginalDcid.set(key, conn);
-    conn.originalDcid = key;
+    const key = originalDcidKey(msg, h.dcidLen);
+    if (odcid === null) {
+      this.byOriginalDcid.set(key, conn);
+      conn.originalDcid = key;
+    } else {
+      // The Initial's DCID is the Retry's connection ID, now this connection's own for good.
+      this.byRetryCid.set(key, conn);
+      conn.retryCid = key;
+      this.counters.retriesValidated++;
+    }
     this.handshakes++;
     this.admission.admitted(peer.host);
     const timeoutMs = this.admission.limits.handshakeTimeoutMs;
@@ -535,6 +634,29 @@ export class Endpoint implements ConnectionDriver {
       this.handshakeTimers.set(conn, timer);
     }
     this.markDirty(conn);
+  }
+
+  /**
+   * Answers a new client's Initial with a Retry (RFC 9000 §17.2.5): a new connection ID to use and a token
+   * to come back with. Nothing is kept; the Retry is smaller than the Initial, so a forged source address
+   * gains an attacker nothing.
+   */
+  private sendRetry(msg: Buffer, rinfo: dgram.RemoteInfo, h: LongHeader): void {
+    if (!this.retryBudget.take()) return;
+    const dcid = msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen);
+    const scid = msg.subarray(h.scidOffset, h.scidOffset + h.scidLen);
+    // Random, with no slot: the connection is created, and a slot taken, only when the client comes back.
+    const retryScid = randomFillSync(Buffer.allocUnsafe(CID_LEN));
+    const token = this.validator!.mint(rinfo.address, dcid, retryScid);
+    const out = Buffer.allocUnsafe(MIN_INITIAL_DATAGRAM);
+    let n: number;
+    try {
+      n = quiche.retry(scid, dcid, retryScid, token, h.version, out);
+    } catch {
+      return;
+    }
+    this.counters.retriesSent++;
+    this.socket.send(out, 0, n, rinfo.port, rinfo.address);
   }
 
   /**
@@ -560,12 +682,7 @@ export class Endpoint implements ConnectionDriver {
   }
 
   private mayNegotiateVersion(): boolean {
-    const now = performance.now();
-    if (now - this.versionNegotiationWindowStart >= 1000) {
-      this.versionNegotiationWindowStart = now;
-      this.versionNegotiationsInWindow = 0;
-    }
-    return this.versionNegotiationsInWindow++ < MAX_VERSION_NEGOTIATIONS_PER_SECOND;
+    return this.versionNegotiationBudget.take();
   }
 
   private negotiateVersion(msg: Buffer, rinfo: dgram.RemoteInfo, h: LongHeader): void {
@@ -812,6 +929,7 @@ export class Endpoint implements ConnectionDriver {
       this.slots[c.slot] = undefined;
       this.freeSlots.push(c.slot);
       if (c.originalDcid !== null) this.byOriginalDcid.delete(c.originalDcid);
+      if (c.retryCid !== null) this.byRetryCid.delete(c.retryCid);
     }
   }
 

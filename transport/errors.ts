@@ -85,3 +85,6 @@ export function parseStreamError(err: unknown): { kind: string; code: number } {
   const m = /^(\w+)(?:\((\d+)\))?/.exec(message);
   return { kind: m?.[1] ?? 'Unknown', code: m?.[2] !== undefined ? Number(m[2]) : 0 };
 }
+
+/** CloseInfo.reason of a connection ended by the peer's stateless reset: it restarted or forgot the connection. */
+export const STATELESS_RESET_REASON = 'stateless reset';

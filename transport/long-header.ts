@@ -31,6 +31,9 @@ export class LongHeader {
   dcidLen = 0;
   scidOffset = 0;
   scidLen = 0;
+  /** Initial only: where its token starts, and its length (0: no token). */
+  tokenOffset = 0;
+  tokenLen = 0;
   /** Initial only: where the (protected) packet number starts. */
   pnOffset = 0;
   /** Initial only: where the packet ends (pnOffset + its Length field); later bytes are other packets. */
@@ -61,14 +64,16 @@ export class LongHeader {
   /**
    * After read(), for a version 1 Initial (RFC 9000 §17.2.2): the token and the Length field must fit
    * the datagram, and the packet must be long enough to hold a header-protection sample and an AEAD tag.
-   * The token's content is not judged here: this endpoint issues none (no Retry, no NEW_TOKEN), and
-   * RFC 9000 §8.1.3 asks a server to ignore a token it cannot use rather than drop the packet.
+   * The token's content is not judged here (transport/address-validation.ts does that).
    */
   readInitial(msg: Buffer): boolean {
     let o = this.scidOffset + this.scidLen;
     const tokenLen = readVarint(msg, o);
     if (tokenLen < 0) return false;
-    o += varintSize(msg[o]!) + tokenLen;
+    o += varintSize(msg[o]!);
+    this.tokenOffset = o;
+    this.tokenLen = tokenLen;
+    o += tokenLen;
     const length = readVarint(msg, o);
     if (length < MIN_INITIAL_LENGTH) return false;
     o += varintSize(msg[o]!);

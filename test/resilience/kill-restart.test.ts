@@ -4,18 +4,19 @@
 import { describe, expect, it } from 'vitest';
 import { RestartableBroker, Timeline, client, eventually, followsDocumentedOrder } from './harness.js';
 
-// A SIGKILLed broker sends nothing, and until QUIC stateless reset exists (issue 12 item 2, transport work
-// to come) a client learns that its connection is gone only from the idle timeout. A short one on the
-// client (QUIC takes the smaller of the two sides' values) keeps this test short; keep-alives hold quiet
-// connections open meanwhile.
-const NOTICE_KILL_QUICKLY = { idleTimeoutMs: 1_500, keepaliveMs: 300 } as const;
+// A SIGKILLed broker sends nothing. The restarted one, given the same FELIX_RESET_KEY, answers the old
+// connections' packets with a QUIC stateless reset, so the client learns at once — not at its idle timeout,
+// which is set long here: were no reset recognised, the disconnect would say "idle timeout" and this test
+// would fail on it. Keep-alives make the client send soon after the restart even when it has nothing to say.
+const RESET_KEY = 'a1'.repeat(32);
+const LONG_IDLE = { idleTimeoutMs: 30_000, keepaliveMs: 300 } as const;
 
 describe('SIGKILL and a restart on the same port', () => {
   it('reconnects, resubscribes, and reports the lost history as a gap with the new epoch', async () => {
-    const broker = await RestartableBroker.start();
+    const broker = await RestartableBroker.start({ FELIX_RESET_KEY: RESET_KEY });
     const timeline = new Timeline();
     const c = await client(broker.address, {
-      ...NOTICE_KILL_QUICKLY,
+      ...LONG_IDLE,
       connectTimeoutMs: 2_000,
       reconnectInitialMs: 50,
       reconnectMaxMs: 500,
@@ -44,12 +45,13 @@ describe('SIGKILL and a restart on the same port', () => {
       ...[0, 1, 2, 3, 4].map((i) => `before-${i}`),
       ...[0, 1, 2].map((i) => `after-${i}`),
     ]);
-    // The event connection: lost (idle timeout), attempts, back — in that order.
+    // The event connection: lost (to the restarted broker's stateless reset), attempts, back — in that order.
     const events = timeline.statuses('event', 0);
     expect(followsDocumentedOrder(events)).toBe(true);
     expect(events.map((e) => e.type)).toContain('reconnect');
     const lost = events[0]!;
     expect(lost.type === 'disconnect' && lost.error.code).toBe('connection_closed');
+    expect(lost.type === 'disconnect' && lost.error.message).toMatch(/stateless reset/);
     // The gap: after the reconnect, before the first event of the new epoch, of unknown size.
     const gaps = timeline.gaps();
     expect(gaps).toHaveLength(1);
