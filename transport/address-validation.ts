@@ -5,8 +5,9 @@
 // over what the server must check when it comes back: when it was made, the client's address, the
 // connection ID the Retry told the client to use, and the client's original connection ID (which quiche
 // needs to finish the handshake and which the token carries back, since the server keeps nothing).
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { TransportSettingsError } from './errors.js';
+import { hmacSha256 } from './hmac.js';
 import { RateEstimate } from './per-second.js';
 
 /** always: every new client proves its address; never: none does; auto: only above a handshake rate. */
@@ -84,11 +85,6 @@ export class AddressValidator {
   }
 
   private mac(body: Uint8Array, clientIp: string, retryScid: Uint8Array): Buffer {
-    return createHmac('sha256', this.key)
-      .update(body)
-      .update(clientIp)
-      .update(retryScid)
-      .digest()
-      .subarray(0, MAC_BYTES);
+    return hmacSha256(this.key, body, clientIp, retryScid).subarray(0, MAC_BYTES);
   }
 }

@@ -5,8 +5,8 @@
 // native objects' release later): ~45 µs before the datagram's own cost. This check is node:crypto
 // without a connection and leaves nothing behind; quiche decrypts a genuine Initial again, one extra
 // check per new connection.
-import * as nodeCrypto from 'node:crypto';
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { hmacSha256 } from './hmac.js';
 import { DCID_OFFSET, type LongHeader } from './long-header.js';
 
 // RFC 9001 §5.2: the version 1 initial salt.
@@ -30,34 +30,7 @@ const QUIC_KEY = expandLabelInfo('quic key', 16);
 const QUIC_IV = expandLabelInfo('quic iv', 12);
 const QUIC_HP = expandLabelInfo('quic hp', 16);
 
-const SHA256_BLOCK = 64;
-const SHA256_LEN = 32;
-// HMAC's two padded inputs, reused: every key here is at most one block (salt 20, secrets 32 bytes),
-// and every message fits the room left after the pad (a DCID ≤ 20 bytes, an info ≤ 22 bytes).
-const inner = Buffer.alloc(SHA256_BLOCK + 32);
-const outer = Buffer.alloc(SHA256_BLOCK + SHA256_LEN);
-
-// crypto.hash (Node 20.12 and later), read off the namespace: a named import would fail to link on an
-// older Node, which gets createHmac instead.
-const hash = nodeCrypto.hash as typeof nodeCrypto.hash | undefined;
-
-/**
- * HMAC-SHA256 (RFC 2104) as two one-shot hashes: about half the cost of createHmac, and no native
- * object per call for the garbage collector.
- */
-const hmac: (key: Buffer, data: Buffer) => Buffer =
-  hash !== undefined
-    ? (key, data) => {
-        for (let i = 0; i < SHA256_BLOCK; i++) {
-          const k = i < key.length ? key[i]! : 0;
-          inner[i] = k ^ 0x36;
-          outer[i] = k ^ 0x5c;
-        }
-        data.copy(inner, SHA256_BLOCK);
-        hash('sha256', inner.subarray(0, SHA256_BLOCK + data.length), 'buffer').copy(outer, SHA256_BLOCK);
-        return hash('sha256', outer, 'buffer');
-      }
-    : (key, data) => createHmac('sha256', key).update(data).digest();
+const hmac = (key: Buffer, data: Buffer): Buffer => hmacSha256(key, data);
 
 /**
  * Whether the first packet of `msg`, a version 1 Initial whose header `h` has read (read() and

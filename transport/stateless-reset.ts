@@ -3,7 +3,8 @@
 // the peer learns at once instead of after its idle timeout. The token must be one the server can compute
 // again without state: it is an HMAC of the connection ID under a key, and a key that survives restarts
 // (configured by the application) makes the tokens survive them too.
-import { createHmac, randomFillSync } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
+import { hmacSha256 } from './hmac.js';
 
 export const RESET_TOKEN_BYTES = 16;
 /** The least key material accepted: an HMAC-SHA256 key shorter than this would be guessable. */
@@ -24,7 +25,7 @@ export class StatelessResetKey {
 
   /** The token of the connection whose ID is `cid`: what the server announces, and what a reset ends with. */
   token(cid: Uint8Array): Buffer {
-    return createHmac('sha256', this.key).update(cid).digest().subarray(0, RESET_TOKEN_BYTES);
+    return hmacSha256(this.key, cid).subarray(0, RESET_TOKEN_BYTES);
   }
 
   /** The token as quiche takes it (a u128 read big-endian, as it is written on the wire). */

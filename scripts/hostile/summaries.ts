@@ -35,3 +35,17 @@ export interface FloodSummary {
   /** Datagrams the broker sent back (version negotiation, say). */
   received: number;
 }
+
+export interface InitialFloodSummary {
+  /** Genuine client Initials sent, and their bytes. */
+  sent: number;
+  sentBytes: number;
+  sendErrors: number;
+  /** Datagrams (and bytes) the server sent back: Retries, or the first flights of handshakes it started. */
+  received: number;
+  receivedBytes: number;
+  /** How many of them were Retry packets. */
+  retries: number;
+  /** How long sending took (a slow machine stretches it; the count is fixed). */
+  elapsedMs: number;
+}

@@ -170,6 +170,22 @@ describe('QUIC Retry', () => {
     raw.send(withToken);
     await until(() => s.datagramStats().retriesValidated === 1, 'the token accepted');
   });
+
+  it('answers forged Initials with a Retry smaller than each, before spending an AEAD check on them', async () => {
+    const s = await server({ retry: 'always' });
+    const raw = await RawClient.open(s.address.port);
+    const genuine = raw.nextDatagram()!;
+    // The genuine header with noise for a payload: only the AEAD check could tell it from a real Initial.
+    for (let i = 0; i < 20; i++) {
+      const forged = Buffer.from(genuine);
+      randomBytes(600).copy(forged, forged.length - 600);
+      raw.send(forged);
+    }
+    await until(() => raw.datagrams.length === 20, 'a Retry for each forged Initial');
+    expect(raw.datagrams.every((d) => packetType(d) === 3 && d.length < genuine.length)).toBe(true);
+    expect(s.datagramStats().dropped.undecryptable).toBe(0);
+    expect(s.connections).toHaveLength(0);
+  });
 });
 
 describe('anti-amplification (RFC 9000 §8.1)', () => {

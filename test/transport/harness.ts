@@ -8,6 +8,7 @@ import {
   type Stream,
   type TransportSettings,
   type ClientTlsOptions,
+  type ListenOptions,
 } from '../../transport/index.js';
 
 let certPromise: Promise<GeneratedCertificate> | undefined;
@@ -32,6 +33,7 @@ export interface ServerFixture {
 export async function startServer(
   onConnection: (c: Connection) => void = () => undefined,
   settings: Partial<TransportSettings> = {},
+  listen: Partial<Omit<ListenOptions, 'onConnection'>> = {},
 ): Promise<ServerFixture> {
   const cert = await serverCert();
   const connections: Connection[] = [];
@@ -41,6 +43,7 @@ export async function startServer(
     port: 0,
     tls: cert,
     settings,
+    ...listen,
     onConnection(c) {
       connections.push(c);
       onConnection(c);
