@@ -9,3 +9,8 @@ export const EXIT_USAGE = 2;
 export class CliFailure extends Error {
   override readonly name = 'CliFailure';
 }
+
+/** Arguments that parsed but do not fit together, found by a command itself; exit status EXIT_USAGE. */
+export class CliUsageError extends Error {
+  override readonly name = 'CliUsageError';
+}

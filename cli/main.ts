@@ -1,13 +1,20 @@
 #!/usr/bin/env node
 /**
- * felix-ts: the package's command line (the `felix-ts` bin).
+ * felix-ts: the package's command line (the `felix-ts` bin). `felix-ts --help` lists the commands:
  *
- *   felix-ts auth keygen --out DIR [--kid ID] [--force]
- *   felix-ts auth mint --key FILE --tenant T --perm PERMISSION… [--ttl 1h] [--not-before D] [--issuer ISS]
- *       [--audience AUD] [--subject SUB] [--kid ID]
+ *   felix-ts broker [broker flags]                  the broker (as felix-broker / npm start)
+ *   felix-ts pub <stream> [message|-]               publish (--count, --rate, --ack)
+ *   felix-ts sub <stream> [--from P] [--count N]    print events with their offsets and gaps
+ *   felix-ts cache get|put|del <cache> <key> …      the key-value cache (--ttl)
+ *   felix-ts status                                 a broker's /metrics on one screen
+ *   felix-ts bench latency|cache [demo flags]       latencydemo and cachedemo
+ *   felix-ts auth keygen|mint                       development keys and tokens
  *
  * Exit status: 0 success, 1 the command failed (the message says why), 2 bad arguments.
  */
 import { runCli } from './program.js';
 
-process.exitCode = await runCli(process.argv.slice(2));
+const status = await runCli(process.argv.slice(2));
+// `broker` and `bench` run another program in this process, which sets its own exit status (perhaps
+// already, perhaps later); only a status nobody set yet is ours to set.
+process.exitCode ??= status;

@@ -1,0 +1,113 @@
+/**
+ * The connection flags `felix-ts pub|sub|cache` share, named like the SDK's connect options and merged the
+ * same way: a flag is an explicit connect option, so it wins over the environment (FELIX_AUTH_TOKEN,
+ * FELIX_TLS_CA, …), which wins over the YAML file (FELIX_CLIENT_CONFIG or --config) and the profile.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import {
+  connect,
+  ConfigError,
+  isFelixError,
+  type ConnectOptions,
+  type FelixClient,
+} from '../client/index.js';
+import { DEFAULT_BROKER, parseBroker } from '../client/options.js';
+import { isValidName, NAME_RULE } from '../config/tenants.js';
+import { CliFailure, CliUsageError } from './exit-codes.js';
+
+export interface ConnectionFlags {
+  broker?: string;
+  tenant?: string;
+  namespace?: string;
+  token?: string;
+  ca?: string;
+  config?: string;
+  profile?: string;
+}
+
+export const DEFAULT_TENANT = 't1';
+export const DEFAULT_NAMESPACE = 'default';
+
+function brokerArgument(text: string): string {
+  try {
+    parseBroker(text);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+  return text;
+}
+
+export function nameArgument(what: string): (text: string) => string {
+  return (text) => {
+    if (!isValidName(text)) {
+      throw new InvalidArgumentError(`expected a ${what} name (${NAME_RULE}); got ${JSON.stringify(text)}`);
+    }
+    return text;
+  };
+}
+
+export function addConnectionFlags(command: Command): Command {
+  return command
+    .option('--broker <host:port>', `QUIC address of the broker (default ${DEFAULT_BROKER})`, brokerArgument)
+    .option(
+      '--tenant <tenant>',
+      `tenant to act as; a token's tid must name it (default ${DEFAULT_TENANT})`,
+      nameArgument('tenant'),
+    )
+    .option(
+      '--namespace <namespace>',
+      `namespace of names that do not give one (default ${DEFAULT_NAMESPACE})`,
+      nameArgument('namespace'),
+    )
+    .option('--token <jwt>', 'auth token (default FELIX_AUTH_TOKEN; prefer the variable: flags show in ps)')
+    .option(
+      '--ca <pem-file>',
+      "certificate(s) to verify the broker's certificate with (default FELIX_TLS_CA)",
+    )
+    .option('--config <yaml-file>', 'client settings file (default FELIX_CLIENT_CONFIG)')
+    .option('--profile <name>', 'settings profile: balanced or high-memory (default FELIX_PROFILE)');
+}
+
+/** Help text naming the environment the flags fall back to, for the commands that connect. */
+export const CONNECTION_HELP = `
+Connection: flags win over the environment, as the SDK's connect options do: FELIX_AUTH_TOKEN,
+FELIX_TLS_CA, FELIX_TLS_INSECURE, FELIX_TLS_SERVER_NAME, FELIX_CLIENT_CONFIG, FELIX_PROFILE and every
+other client FELIX_* setting (docs/configuration.md) apply unless a flag says otherwise.`;
+
+/** The connect options the flags ask for; unset flags stay unset so the environment and YAML apply. */
+export function connectOptionsFrom(flags: ConnectionFlags, tenant: string | undefined): ConnectOptions {
+  const options: Record<string, string | undefined> = {
+    broker: flags.broker,
+    tenant: tenant ?? flags.tenant,
+    namespace: flags.namespace,
+    token: flags.token,
+    tlsCa: flags.ca,
+    configPath: flags.config,
+    profile: flags.profile,
+  };
+  // Unset flags stay absent, so the environment and the YAML file apply to them.
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+}
+
+/**
+ * connect() with the flags' options. A bad setting (from a flag, the environment or the YAML file) is a
+ * usage error, as it is for the broker; a broker that cannot be reached or refuses us is a failure.
+ */
+export async function connectWithFlags(options: ConnectOptions): Promise<FelixClient> {
+  const warned = new Set<string>();
+  try {
+    return await connect({
+      ...options,
+      onWarning: (message) => {
+        if (warned.has(message)) return;
+        warned.add(message);
+        process.stderr.write(`felix-ts: warning: ${message}\n`);
+      },
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliUsageError(error.message);
+    if (isFelixError(error)) throw new CliFailure(`${error.code}: ${error.message}`);
+    throw error;
+  }
+}
