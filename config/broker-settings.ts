@@ -164,9 +164,10 @@ const brokerSettings = defineSettings({
     max: 65_536,
     unit: 'events',
     doc:
-      'Most events sent to one subscription in one batch frame. A batch is sent as soon as it is full, ' +
-      'reaches FELIX_EVENT_BATCH_MAX_BYTES, or has waited FELIX_EVENT_BATCH_MAX_DELAY_US. 1 sends every ' +
-      'event on its own (lowest latency, most frames).',
+      'Most events sent to one subscription in one batch frame. A batch is sent as soon as it is full or ' +
+      'reaches FELIX_EVENT_BATCH_MAX_BYTES, and otherwise at the end of the event-loop turn its events ' +
+      'arrived in (see FELIX_EVENT_BATCH_MAX_DELAY_US for when it waits longer). 1 sends every event on ' +
+      'its own (most frames).',
   }),
   eventBatchMaxBytes: byteSize({
     env: 'FELIX_EVENT_BATCH_MAX_BYTES',
@@ -182,10 +183,15 @@ const brokerSettings = defineSettings({
     default: 250,
     min: 0,
     max: 1_000_000,
-    zeroMeans: 'sends what is pending at once, without waiting for more',
+    zeroMeans: 'a batch never waits past the event-loop turn its events arrived in',
     doc:
-      'Longest time the first event of a batch waits for others to join it. Trades latency for fewer, ' +
-      'fuller frames; it only matters when events arrive slower than FELIX_EVENT_BATCH_MAX_EVENTS fill a batch.',
+      'Longest time the first event of a batch waits for others to join it; later events never extend it. ' +
+      'A batch holds what arrived in one event-loop turn and is sent at the end of that turn, so an event ' +
+      'reaching an idle subscriber goes out at once. Only while every subscriber of the stream still has ' +
+      'bytes its connection has not taken (a backlog) does a batch wait longer, to go out as fewer, fuller ' +
+      'frames: until a subscriber is free again, the batch is full, or this delay has passed since its first ' +
+      'event (checked as events arrive, else by a timer, which Node fires 1 ms after at the soonest). ' +
+      'Without batching (FELIX_FANOUT_BATCH=1) it does not apply.',
   }),
   fanoutBatch: integer({
     env: 'FELIX_FANOUT_BATCH',

@@ -41,8 +41,18 @@ export class Broker implements BrokerCore {
   private subscriptionIds = 0;
   private sweeps = 0;
   private pendingTopics: Topic[] = [];
+  private spareTopics: Topic[] = [];
   private flushQueued = false;
   private readonly flushTopicsBound = (): void => this.flushTopics();
+  /** Streams whose batch waits past its turn (Topic.endOfTurn), and the one timer for the earliest deadline. */
+  private heldTopics: Topic[] = [];
+  private heldTimer: NodeJS.Timeout | null = null;
+  private heldDeadline = Infinity;
+  private readonly heldTimerBound = (): void => {
+    this.heldTimer = null;
+    this.heldDeadline = Infinity;
+    this.flushHeld(performance.now(), false);
+  };
   private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -67,7 +77,7 @@ export class Broker implements BrokerCore {
           // Felix: FELIX_FANOUT_BATCH <= 1 means one frame per event; otherwise it caps the batch too.
           maxEvents: config.fanoutBatch <= 1 ? 1 : Math.min(config.eventBatchMaxEvents, config.fanoutBatch),
           maxBytes: config.eventBatchMaxBytes,
-          gapMs: config.fanoutBatch <= 1 ? 0 : config.eventBatchMaxDelayUs / 1000,
+          maxDelayMs: config.fanoutBatch <= 1 ? 0 : config.eventBatchMaxDelayUs / 1000,
         },
       },
       this.stats,
@@ -112,6 +122,8 @@ export class Broker implements BrokerCore {
   stop(): void {
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    if (this.heldTimer !== null) clearTimeout(this.heldTimer);
+    this.heldTimer = null;
     this.cache.stop();
     this.storage?.stop();
   }
@@ -179,20 +191,59 @@ export class Broker implements BrokerCore {
     }
   }
 
+  /**
+   * The end of an I/O turn for every stream that took events in it: each cuts its batch or, while all its
+   * subscribers are backlogged, holds it until its deadline (Topic.endOfTurn). Nothing polls while a batch
+   * is held: it is looked at again when its stream takes more events, when any stream's turn ends past
+   * the earliest deadline, or by one timer for that deadline.
+   */
   private flushTopics(force = false): void {
     this.flushQueued = false;
     const topics = this.pendingTopics;
-    this.pendingTopics = [];
+    this.pendingTopics = this.spareTopics;
     const now = performance.now();
-    for (const t of topics) {
-      if (t.flushIfQuiet(now, force)) t.scheduled = false;
-      else this.pendingTopics.push(t);
+    for (let i = 0; i < topics.length; i++) {
+      const t = topics[i]!;
+      t.scheduled = false;
+      const wasHeld = t.held;
+      const deadline = t.endOfTurn(now, force);
+      if (deadline < 0) continue;
+      if (!wasHeld) this.heldTopics.push(t);
+      this.armHeldTimer(deadline, now);
     }
-    if (this.pendingTopics.length !== 0 && !this.flushQueued) {
-      // Still inside a coalescing gap: look again on the next loop turn, after new I/O had its chance.
-      this.flushQueued = true;
-      setImmediate(this.flushTopicsBound);
+    topics.length = 0;
+    this.spareTopics = topics;
+    if (this.heldTopics.length !== 0 && (force || now >= this.heldDeadline)) this.flushHeld(now, force);
+  }
+
+  /** Held batches past their deadline (or all, when forced) are cut; the timer is armed for the rest. */
+  private flushHeld(now: number, force: boolean): void {
+    const held = this.heldTopics;
+    this.heldTopics = [];
+    let earliest = Infinity;
+    for (let i = 0; i < held.length; i++) {
+      const t = held[i]!;
+      // Cut since it was held (a full batch, or a later turn that found a subscriber idle).
+      if (!t.held) continue;
+      const deadline = t.endOfTurn(now, force);
+      if (deadline < 0) continue;
+      this.heldTopics.push(t);
+      if (deadline < earliest) earliest = deadline;
     }
+    if (this.heldTimer !== null) clearTimeout(this.heldTimer);
+    this.heldTimer = null;
+    this.heldDeadline = Infinity;
+    if (earliest !== Infinity) this.armHeldTimer(earliest, now);
+  }
+
+  private armHeldTimer(deadline: number, now: number): void {
+    if (deadline >= this.heldDeadline) return;
+    if (this.heldTimer !== null) clearTimeout(this.heldTimer);
+    this.heldDeadline = deadline;
+    // Node's timers fire 1 ms after at the soonest: a held batch that nothing else looks at again waits
+    // that long even under a shorter delay (the backlog ahead of it is usually longer).
+    this.heldTimer = setTimeout(this.heldTimerBound, Math.max(1, deadline - now));
+    this.heldTimer.unref();
   }
 
   private sweep(): void {

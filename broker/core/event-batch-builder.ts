@@ -16,6 +16,11 @@ const PREFIX_BYTES = HEADER_BYTES + 8 + 4;
  * from the receive scratch straight into its place in the frame. Frames are cut from large slabs, so a
  * small frame costs no allocation of its own; the slab lives as long as any frame cut from it.
  *
+ * A frame is contiguous, so one that outgrows its slab would have to be moved (copied) to a bigger one. To
+ * keep that off the steady path, a frame starts in a fresh slab whenever the rest of the current one could
+ * not hold a frame as large as the recent ones (plus one event), and slabs hold several such frames: a
+ * stream whose batches are larger than the slab (64 × 4 KiB) builds every one of them in place.
+ *
  * With `headroom`, that many bytes of the slab are left free in front of every frame, so that per-subscriber
  * bytes (the TIMINGS header and stamps) can be written there and sent with the frame's body as one buffer.
  */
@@ -31,6 +36,15 @@ export class EventBatchBuilder {
   private open = false;
   /** Size of the next slab: FIRST_SLAB_BYTES, growing fourfold per slab up to slabBytes. */
   private nextSlabBytes = FIRST_SLAB_BYTES;
+  /** Bytes (prefix and events) a new frame is expected to need: the recent frames' size, slowly forgotten. */
+  private expectedFrameBytes = 0;
+  /** Largest event (with its length field) in the last frame: the margin a frame may overshoot by. */
+  private largestEvent = 0;
+  private frameLargestEvent = 0;
+  /** Upper bound of a frame's size from the batching limits (expectFrames), 0 when unknown. */
+  private frameLimit = 0;
+  /** Bytes of frames under construction moved to a fresh slab (the copy this class avoids): for tests. */
+  movedBytes = 0;
 
   constructor(
     private readonly slabBytes = 256 * 1024,
@@ -41,14 +55,18 @@ export class EventBatchBuilder {
     this.slab = NO_SLAB;
   }
 
+  /**
+   * The batching limits frames are cut at (the last event may overshoot maxBytes): bounds how much room a
+   * new frame reserves, so the slabs stay a few frames large.
+   */
+  expectFrames(maxEvents: number, maxBytes: number): void {
+    this.frameLimit = PREFIX_BYTES + 4 * maxEvents + maxBytes;
+  }
+
   add(payload: Uint8Array): void {
-    if (!this.open) {
-      this.ensure(this.headroom + PREFIX_BYTES);
-      this.frameStart += this.headroom;
-      this.position = this.frameStart + PREFIX_BYTES;
-      this.open = true;
-    }
     const need = 4 + payload.length;
+    if (!this.open) this.openFrame(need);
+    if (need > this.frameLargestEvent) this.frameLargestEvent = need;
     this.ensure(need);
     const slab = this.slab;
     slab.writeUInt32BE(payload.length, this.position);
@@ -68,11 +86,34 @@ export class EventBatchBuilder {
     slab.writeUInt32BE(baseOffset >>> 0, start + HEADER_BYTES + 4);
     slab.writeUInt32BE(this.count, start + HEADER_BYTES + 8);
     const frame = slab.subarray(start, this.position);
+    // Forgotten by an eighth per frame: one small frame between large ones does not shrink the reservation.
+    const expected = this.expectedFrameBytes;
+    this.expectedFrameBytes = Math.max(frame.length, expected - (expected >>> 3));
+    this.largestEvent = this.frameLargestEvent;
+    this.frameLargestEvent = 0;
     this.frameStart = this.position;
     this.open = false;
     this.count = 0;
     this.payloadBytes = 0;
     return frame;
+  }
+
+  /** Opens a frame where the slab has room for one like the recent ones, starting a fresh slab if needed. */
+  private openFrame(firstEvent: number): void {
+    let room = Math.max(this.expectedFrameBytes + this.largestEvent, PREFIX_BYTES + firstEvent);
+    if (this.frameLimit > 0) room = Math.min(room, this.frameLimit + this.largestEvent);
+    room += this.headroom;
+    if (this.frameStart + room > this.slab.length) {
+      // Nothing of the frame is written yet: a fresh slab costs no copy (the old one's tail stays unused).
+      // Room for four such frames keeps that unused tail a small part of the slab, also when frames are
+      // larger than slabBytes.
+      this.slab = Buffer.allocUnsafeSlow(Math.max(this.nextSlabBytes, 4 * room));
+      this.nextSlabBytes = Math.min(this.slabBytes, this.nextSlabBytes * 4);
+      this.frameStart = 0;
+    }
+    this.frameStart += this.headroom;
+    this.position = this.frameStart + PREFIX_BYTES;
+    this.open = true;
   }
 
   private ensure(bytes: number): void {
@@ -85,7 +126,10 @@ export class EventBatchBuilder {
     // not cost 100k × slabBytes); a busy one reaches slabBytes after a few slabs.
     const next = Buffer.allocUnsafeSlow(Math.max(this.nextSlabBytes, 2 * (room + building + bytes)));
     this.nextSlabBytes = Math.min(this.slabBytes, this.nextSlabBytes * 4);
-    if (building > 0) this.slab.copy(next, room, this.frameStart, this.position);
+    if (building > 0) {
+      this.slab.copy(next, room, this.frameStart, this.position);
+      this.movedBytes += building;
+    }
     this.slab = next;
     this.frameStart = room;
     this.position = room + building;

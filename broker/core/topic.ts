@@ -15,8 +15,11 @@ export interface BatchingOptions {
   readonly maxEvents: number;
   /** Payload bytes per frame at most (FELIX_EVENT_BATCH_MAX_BYTES). */
   readonly maxBytes: number;
-  /** A frame is cut once no event arrived for this long (FELIX_EVENT_BATCH_MAX_DELAY_US), in ms. */
-  readonly gapMs: number;
+  /**
+   * Longest wait of a batch's first event (FELIX_EVENT_BATCH_MAX_DELAY_US), in ms; 0: a batch never outlives
+   * the I/O turn its events arrived in. See Topic.endOfTurn for when a batch waits at all.
+   */
+  readonly maxDelayMs: number;
 }
 
 /** Something that holds back publishers while a `block` subscriber is full. */
@@ -38,9 +41,14 @@ export class Topic {
   readonly epoch: number;
   readonly subscribers: Subscription[] = [];
   private readonly builder: EventBatchBuilder;
-  private lastEventAt = 0;
+  /** When the first event of the batch being built arrived (performance.now() ms; read only with a delay). */
+  private batchOpenedAt = 0;
+  /** A frame was cut since the last end of turn (a full batch): what follows it is the tail of a burst. */
+  private cutInTurn = false;
   /** @internal queued with the broker for a flush at the end of this I/O turn */
   scheduled = false;
+  /** @internal the batch is held past its turn (every subscriber backlogged); the broker's deadline timer knows it */
+  held = false;
   /** Events accepted on this stream. A plain counter: the dashboard reads it once a second. */
   publishedEvents = 0;
   /** Events handed to subscribers (one per subscriber per event), before their queue policies apply. */
@@ -80,6 +88,7 @@ export class Topic {
     }
     // While timings are on, every frame has room in front for a subscriber's stamp block (Subscription.send).
     this.builder = new EventBatchBuilder(undefined, timings === null ? 0 : EVENT_STAMP_BYTES);
+    this.builder.expectFrames(batching.maxEvents, batching.maxBytes);
   }
 
   get pendingEvents(): number {
@@ -119,6 +128,7 @@ export class Topic {
    */
   publish(payload: Uint8Array, account: BudgetAccount): void {
     const b = this.builder;
+    if (b.count === 0 && this.batching.maxDelayMs > 0) this.batchOpenedAt = performance.now();
     b.add(payload);
     const n = this.chargedAccounts.length;
     if (n !== 0 && this.chargedAccounts[n - 1] === account) this.chargedBytes[n - 1]! += payload.length;
@@ -132,21 +142,52 @@ export class Topic {
     this.publishedEvents++;
     if (b.count >= this.batching.maxEvents || b.payloadBytes >= this.batching.maxBytes) {
       this.cut();
-      return;
+      // Without a delay nothing is ever held, so cutInTurn means nothing; with one, the end of the turn
+      // clears it (and cuts the tail of the burst, if one follows).
+      if (this.batching.maxDelayMs === 0) return;
+      this.cutInTurn = true;
     }
     this.schedule(this);
   }
 
-  /** Marks the arrival of a publish frame (once per frame, not per event): the coalescing gap counts from here. */
-  noteArrival(): void {
-    if (this.batching.gapMs > 0 && this.builder.count !== 0) this.lastEventAt = performance.now();
+  /**
+   * The broker's end of an I/O turn (after everything read in it was handled), or its deadline timer: cuts
+   * the batch being built, unless waiting can only help. Returns the deadline (performance.now() ms) of a
+   * batch it holds, or -1 when nothing is held.
+   *
+   * As NATS's flusher, the batch is what arrived in one turn: a lone event at an idle subscriber goes out
+   * in the turn it arrived in. A batch is held past its turn only while there is a backlog — every
+   * subscriber still has bytes its transport has not taken, so a frame cut now would only queue behind them
+   * — and never past its first event's arrival + FELIX_EVENT_BATCH_MAX_DELAY_US, whatever keeps arriving:
+   * the deadline counts from the first event and no later event moves it. The tail of a burst that already
+   * cut a full frame in this turn is not held (the transport has not taken that frame yet, which is not a
+   * backlog).
+   */
+  endOfTurn(now: number, force: boolean): number {
+    const cutInTurn = this.cutInTurn;
+    this.cutInTurn = false;
+    this.held = false;
+    if (this.builder.count === 0) return -1;
+    const deadline = this.batchOpenedAt + this.batching.maxDelayMs;
+    if (
+      force ||
+      this.batching.maxDelayMs === 0 ||
+      cutInTurn ||
+      now >= deadline ||
+      !this.everySubscriberBacklogged()
+    ) {
+      this.cut();
+      return -1;
+    }
+    this.held = true;
+    return deadline;
   }
 
-  /** Called by the broker's flush: cuts the frame when the coalescing gap has passed. Returns false to be asked again. */
-  flushIfQuiet(now: number, force: boolean): boolean {
-    if (this.builder.count === 0) return true;
-    if (!force && this.batching.gapMs > 0 && now - this.lastEventAt < this.batching.gapMs) return false;
-    this.cut();
+  /** Whether no subscriber could put a frame on the wire now (and there is at least one). */
+  private everySubscriberBacklogged(): boolean {
+    const subs = this.subscribers;
+    if (subs.length === 0) return false;
+    for (let i = 0; i < subs.length; i++) if (subs[i]!.idle) return false;
     return true;
   }
 

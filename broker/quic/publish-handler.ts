@@ -101,7 +101,6 @@ export class PublishHandler implements CommitWaiter {
       topic.stamp(comparable, decodeNs);
     }
     for (let i = 0; i < payloads.length; i++) topic.publish(payloads[i]!, this.account);
-    topic.noteArrival();
     producer?.add(sequence);
     // Acks go out once the events are in the stream's log: they are then never lost while the broker runs,
     // and graceful shutdown delivers them to current subscribers.

@@ -28,4 +28,30 @@ describe('EventBatchBuilder', () => {
       frames.forEach((f, i) => expect(f.equals(expected[i]!)).toBe(true));
     },
   );
+
+  it.each([
+    ['64 × 4 KiB frames, larger than the 256 KiB slab', 64, 1024 * 1024, 4096],
+    ['16 × 4 KiB frames cut at 64 KiB, four and a bit per slab', 64, 64 * 1024, 4096],
+    ['64 × 256 B frames', 64, 64 * 1024, 256],
+  ])('builds %s in place once warm: no frame is moved to a fresh slab', (_, maxEvents, maxBytes, size) => {
+    const builder = new EventBatchBuilder(undefined, 16);
+    builder.expectFrames(maxEvents, maxBytes);
+    let offset = 0;
+    let movedWhenWarm = -1;
+    for (let frame = 0; frame < 40; frame++) {
+      const payloads: Buffer[] = [];
+      // Cut as Topic cuts: at maxEvents, or once maxBytes is reached.
+      while (payloads.length < maxEvents && builder.payloadBytes < maxBytes) {
+        const p = randomBytes(size);
+        payloads.push(p);
+        builder.add(p);
+      }
+      const bytes = builder.finish(offset);
+      expect(bytes.equals(encodeSharedEventBatch(payloads, offset))).toBe(true);
+      offset += payloads.length;
+      // The first slabs are small and grow with use (a quiet stream must stay cheap): moves while warming up.
+      if (frame === 4) movedWhenWarm = builder.movedBytes;
+    }
+    expect(builder.movedBytes).toBe(movedWhenWarm);
+  });
 });
