@@ -130,6 +130,62 @@ describe('durable streams: replay from disk', () => {
   }, 60_000);
 });
 
+describe('durable streams: a read error during replay', () => {
+  it('ends only the replaying subscription with storage_error; the stream, the broker and the data stay', async () => {
+    const dir = storageDir();
+    const broker = await startDurableBroker(dir, {
+      FELIX_STREAM_REPLAY_CAPACITY: '16',
+      FELIX_DURABLE_SEGMENT_BYTES: '16384',
+    });
+    const client = await RawClient.connect(broker);
+    await publishAll(client, 'unreadable', 'u', 2000, 100);
+    await publishAll(client, 'neighbour', 'n', 50);
+    const segments = segmentFiles(dir, 'unreadable');
+    expect(segments.length).toBeGreaterThan(6);
+    // A sealed segment in the middle becomes unreadable for real: its path now names a directory, so the
+    // broker's read(2) of it fails (EISDIR) as a failing disk's would (EIO), while the data waits aside.
+    const broken = join(streamDir(dir, 'unreadable'), segments[3]!);
+    fs.renameSync(broken, `${broken}.aside`);
+    fs.mkdirSync(broken);
+
+    const reader = await RawClient.connect(broker);
+    expect((await reader.subscribe('unreadable', 1, 'earliest')).type).toBe('subscribed');
+    await until(
+      () => reader.control.frames.some((f) => 'type' in f && f.type === 'error'),
+      'the error ending the replay',
+    );
+    const error = reader.control.frames.find((f) => 'type' in f && f.type === 'error') as unknown as {
+      code: string;
+      message: string;
+    };
+    expect(error.code).toBe('storage_error');
+    expect(error.message).toMatch(/subscription 1 ended/);
+    // What it got before the bad segment is the log's start, in order, nothing past the hole.
+    const got = reader.received(1);
+    expect(got.length).toBeGreaterThan(0);
+    expect(contiguousFromZero(got)).toBe(true);
+    expect(got.every((e) => e.payload.startsWith(`u-${e.offset}.`))).toBe(true);
+    expect(got.length).toBeLessThan(2000);
+
+    // The broker, the stream and its neighbour go on: acked publishes, live delivery, other replays.
+    expect(broker.child.exitCode).toBe(null);
+    await publishAll(client, 'unreadable', 'later', 3);
+    const neighbour = await readUntil(reader, 'neighbour', 2, new Set(['n-0', 'n-49']));
+    expect(contiguousFromZero(neighbour)).toBe(true);
+    const tail = await RawClient.connect(broker);
+    expect((await tail.subscribe('unreadable', 3, { offset: 1990 })).type).toBe('subscribed');
+    await until(() => tail.received(3).some((e) => e.offset === 2002), 'the tail past the hole');
+
+    // Nothing was lost: with the segment readable again, a replay from earliest has every event.
+    fs.rmdirSync(broken);
+    fs.renameSync(`${broken}.aside`, broken);
+    const { events } = await (await RawClient.connect(broker)).readLog('unreadable', 4, 2003);
+    expect(events.length).toBe(2003);
+    expect(contiguousFromZero(events)).toBe(true);
+    await stopBroker(broker);
+  }, 60_000);
+});
+
 describe('durable streams: retention', () => {
   it('removes the oldest segments beyond FELIX_DURABLE_RETENTION_BYTES; subscribers start at the oldest kept', async () => {
     const dir = storageDir();
