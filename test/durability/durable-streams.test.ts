@@ -160,12 +160,12 @@ describe('durable streams: a read error during replay', () => {
     };
     expect(error.code).toBe('storage_error');
     expect(error.message).toMatch(/subscription 1 ended/);
-    // What it got before the bad segment is the log's start, in order, nothing past the hole.
+    // What it got before the error is the log's start, in order, and nothing from the bad segment on (the
+    // read that met the error may have read the segments before it in the same call: those are not sent).
     const got = reader.received(1);
-    expect(got.length).toBeGreaterThan(0);
-    expect(contiguousFromZero(got)).toBe(true);
-    expect(got.every((e) => e.payload.startsWith(`u-${e.offset}.`))).toBe(true);
-    expect(got.length).toBeLessThan(2000);
+    const holeStart = Number(segments[3]!.replace(/\.log$/, ''));
+    expect(got.every((e, i) => e.offset === i && e.payload.startsWith(`u-${e.offset}.`))).toBe(true);
+    expect(got.length).toBeLessThanOrEqual(Number.isFinite(holeStart) ? holeStart : 2000);
 
     // The broker, the stream and its neighbour go on: acked publishes, live delivery, other replays.
     expect(broker.child.exitCode).toBe(null);

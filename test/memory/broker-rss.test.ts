@@ -119,7 +119,9 @@ describe('broker memory bounds (RSS of a broker process)', () => {
     // same again) until the broker's next collection.
     for (const r of rounds) expect(r.holding - before).toBeLessThan(64 + 160);
     // Nothing accumulates: once the garbage of one earlier round is in the picture (round 2), round 3 holds
-    // no more. Round 1 alone can sit lower, with no earlier round's garbage awaiting collection.
-    expect(rounds[2]!.holding - rounds[1]!.holding).toBeLessThan(48);
+    // at most one more round's bound (64 MiB) of garbage awaiting collection — measured +18 to +52 beside a
+    // loaded machine; an accumulating leak adds the whole 240 MiB a round sends. Round 1 alone can sit
+    // lower, with no earlier round's garbage awaiting collection.
+    expect(rounds[2]!.holding - rounds[1]!.holding).toBeLessThan(64);
   });
 });
