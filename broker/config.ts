@@ -1,6 +1,6 @@
 import { brokerSide, type BrokerConfig } from '../config/broker-settings.js';
 import { catalogue } from '../config/catalogue.js';
-import { addSettingFlags, loadOptionsFromFlags } from '../config/cli-flags.js';
+import { addSettingFlags, addVersionFlag, loadOptionsFromFlags } from '../config/cli-flags.js';
 import { loadSide, type LoadedConfig, type LoadOptions } from '../config/load.js';
 import type { Command } from 'commander';
 
@@ -21,9 +21,12 @@ export function loadBrokerConfig(options: BrokerLoadOptions = {}): LoadedBrokerC
   return loadSide(brokerSide, catalogue, options);
 }
 
-/** Adds --profile, --config and a flag per broker setting (--quic-bind, --sub-queue-policy, …). */
+/**
+ * Adds --version, --profile, --config, a flag per broker setting (--quic-bind, --sub-queue-policy, …) and
+ * the shorthands --pretty and --write-cert.
+ */
 export function addBrokerFlags(command: Command): Command {
-  return addSettingFlags(command, brokerSide.settings);
+  return addSettingFlags(addVersionFlag(command), brokerSide.settings);
 }
 
 /** Loads the configuration with the flags parsed by a command prepared with addBrokerFlags. */

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { isLoopbackHost } from '../transport/index.js';
 import type { Dashboard } from './dashboard/dashboard.js';
@@ -15,7 +15,12 @@ export interface HttpEndpoints {
 
 /** /live, /ready, /metrics and the live /dashboard on the broker's HTTP port. */
 export function createHttpServer(endpoints: HttpEndpoints): Server {
-  return createServer((req, res) => {
+  return createServer(httpRequestHandler(endpoints));
+}
+
+/** The broker's HTTP answers, for a server bound before the broker behind them exists (BrokerNode.start). */
+export function httpRequestHandler(endpoints: HttpEndpoints): RequestListener {
+  return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/drain' && endpoints.drain !== undefined) {
       if (req.method !== 'POST') {
@@ -49,5 +54,5 @@ export function createHttpServer(endpoints: HttpEndpoints): Server {
     } else if (endpoints.dashboard?.handle(req, res, path) !== true) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
-  });
+  };
 }

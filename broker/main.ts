@@ -1,9 +1,17 @@
 #!/usr/bin/env node
-// The broker process: `npm start` / `node dist/broker/main.js [flags]`.
+// The broker process: `npm start` / `node dist/broker/main.js [flags]` / `felix-ts broker [flags]`.
 import { Command } from 'commander';
 import { addBrokerFlags, ConfigError, loadBrokerConfigFromFlags } from './config.js';
 import { createLogger } from './logger.js';
 import { BrokerNode } from './node.js';
+
+/** A bad setting or a start-up failure the operator must fix: one line naming the setting, exit 2. */
+function exitOnConfigError(err: unknown): void {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`felix-broker: ${err.message}\n`);
+    process.exit(2);
+  }
+}
 
 async function main(): Promise<void> {
   const program = addBrokerFlags(
@@ -14,16 +22,19 @@ async function main(): Promise<void> {
   try {
     loaded = loadBrokerConfigFromFlags(program.opts());
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`felix-broker: ${err.message}\n`);
-      process.exit(2);
-    }
+    exitOnConfigError(err);
     throw err;
   }
-  const log = createLogger(loaded.config.logLevel);
+  const log = createLogger(loaded.config.logLevel, 'felix-broker', loaded.config.logPretty);
   for (const w of loaded.warnings) log.warn(w);
   log.debug({ settings: loaded.report }, 'configuration');
-  const node = await BrokerNode.start(loaded.config, { logger: log });
+  let node: BrokerNode;
+  try {
+    node = await BrokerNode.start(loaded.config, { logger: log, profile: loaded.profile });
+  } catch (err) {
+    exitOnConfigError(err);
+    throw err;
+  }
   let signals = 0;
   const shutdown = (signal: string): void => {
     if (++signals > 1) {

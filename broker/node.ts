@@ -1,6 +1,7 @@
+import { lookup } from 'node:dns/promises';
 import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { isIP, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -8,10 +9,12 @@ import {
   Endpoint,
   generateSelfSignedCertificate,
   isLoopbackHost,
-  readPemFile,
+  type CloseInfo,
   type Connection,
   type ServerTls,
 } from '../transport/index.js';
+import { packageVersion } from '../cli/version.js';
+import { formatBindAddress, type BindAddress } from '../config/kinds.js';
 import { transportSettingsFrom } from '../config/transport-settings.js';
 import { CONNECTION_CODE_NO_ERROR, CONNECTION_CODE_REFUSED } from '../wire/index.js';
 import { authModeOf, TokenVerifier, verifierOptionsOf, type AuthMode } from './auth/index.js';
@@ -19,19 +22,41 @@ import type { BrokerConfig } from './config.js';
 import { Broker } from './core/broker.js';
 import type { BrokerStats } from './core/stats.js';
 import { Dashboard } from './dashboard/dashboard.js';
+import type { ConnectionDetail } from './dashboard/snapshot-builder.js';
 import { latencyBandsFrom } from './dashboard/latency-bands.js';
-import { createHttpServer } from './http.js';
+import { httpRequestHandler } from './http.js';
 import { createMetricsRegistry } from './metrics.js';
 import { ConnectionSession } from './quic/connection-session.js';
 import { resolveResetKey } from './reset-key.js';
+import { bindFailure } from './startup-error.js';
+import { loadTlsFiles, writeServedCertificate } from './tls-files.js';
 
 export interface BrokerNodeOptions {
   readonly logger?: Logger;
   /** Certificate and key to serve; otherwise FELIX_TLS_CERT/KEY, otherwise a generated self-signed one. */
   readonly tls?: ServerTls;
+  /** The settings profile the configuration was loaded with (FELIX_PROFILE), shown on /dashboard. */
+  readonly profile?: string;
 }
 
 const SHUTDOWN_CLOSE_CODE = CONNECTION_CODE_NO_ERROR;
+
+/** What start-up bound and chose before the node exists: nothing of it is announced until all succeeded. */
+interface Bound {
+  readonly endpoint: Endpoint;
+  readonly http: Server;
+  readonly served: ServerTls;
+  /** The SHA-256 fingerprint of a certificate generated for this run; null for FELIX_TLS_CERT (or options.tls). */
+  readonly generatedFingerprint: string | null;
+  readonly resetKeySource: string;
+}
+
+/** A connection's session (once accepted) with what its open and close log lines say. */
+interface SessionEntry {
+  readonly session: ConnectionSession;
+  readonly id: number;
+  readonly openedAt: number;
+}
 
 /**
  * A broker node: the broker (broker/core/) behind a QUIC endpoint serving publish, subscribe and cache
@@ -50,12 +75,17 @@ export class BrokerNode {
    */
   onDrainRequest: (() => void) | null = null;
   /** The certificate served, so clients (and tests) can verify against it. */
-  certificatePem = '';
+  readonly certificatePem: string;
+  /** Wall-clock time the node was listening (ms since the epoch), for its uptime. */
+  readonly startedAt = Date.now();
 
-  private endpoint: Endpoint | null = null;
-  private http: Server | null = null;
-  private readonly sessions = new Map<Connection, ConnectionSession>();
+  private readonly endpoint: Endpoint;
+  private readonly http: Server;
+  private readonly sessions = new Map<Connection, SessionEntry>();
+  private connectionIds = 0;
   private stopping: Promise<void> | null = null;
+  /** What serve() logs once the node exists. */
+  private readonly announcement: Pick<Bound, 'generatedFingerprint' | 'resetKeySource'>;
 
   /** How clients are let in: verified tokens (jwt), loopback peers only (protected), or anyone (none). */
   readonly authMode: AuthMode;
@@ -64,8 +94,14 @@ export class BrokerNode {
     readonly config: BrokerConfig,
     readonly log: Logger,
     private readonly verifier: TokenVerifier | null,
+    bound: Bound,
+    profile: string | null,
   ) {
+    this.announcement = bound;
     this.authMode = authModeOf(config);
+    this.endpoint = bound.endpoint;
+    this.http = bound.http;
+    this.certificatePem = bound.served.certPem;
     const broker = (this.broker = new Broker(config, log, verifier));
     this.metrics = createMetricsRegistry(
       broker.stats,
@@ -75,12 +111,21 @@ export class BrokerNode {
         queueDepth: () => broker.queueDepth(),
         publishInflightBytes: () => broker.budget.total,
         draining: () => broker.draining,
-        datagrams: () => this.endpoint?.datagramStats() ?? null,
+        datagrams: () => this.endpoint.datagramStats(),
       },
       broker.cache,
       broker.timings,
       broker.storage,
     );
+    const identity = {
+      version: packageVersion(),
+      startedAt: this.startedAt,
+      quicBind: formatBindAddress(this.quicAddress),
+      httpBind: formatBindAddress(this.httpAddress),
+      profile,
+      auth: this.authMode,
+      pid: process.pid,
+    };
     this.dashboard = new Dashboard({
       stats: broker.stats,
       streams: () => broker.registry.all,
@@ -89,6 +134,9 @@ export class BrokerNode {
       cache: broker.cache,
       timings: broker.timings,
       latencyBandsUs: latencyBandsFrom(config.dashboardLatencyBandsUs),
+      identity: () => identity,
+      connectionDetails: () => this.connectionDetails(),
+      storage: broker.storage,
     });
   }
 
@@ -97,12 +145,46 @@ export class BrokerNode {
     return this.broker.stats;
   }
 
-  /** Starts listening on FELIX_QUIC_BIND and FELIX_BROKER_METRICS_BIND. */
+  /**
+   * Binds FELIX_BROKER_METRICS_BIND and FELIX_QUIC_BIND, then starts serving. Whatever the operator must
+   * fix (a certificate file, a port in use, a host that does not resolve) fails before anything is
+   * generated, recovered, written or logged as started, with a StartupError naming the setting (the process
+   * entry prints it on one line and exits 2).
+   */
   static async start(config: BrokerConfig, options: BrokerNodeOptions = {}): Promise<BrokerNode> {
     const log = options.logger ?? pino({ name: 'felix-broker', level: config.logLevel });
+    const files = options.tls ?? loadTlsFiles(config);
     const verifier = await openVerifier(config, log);
-    const node = new BrokerNode(config, log, verifier);
-    await node.listen(options.tls);
+    let node: BrokerNode | null = null;
+    let http: Server | null = null;
+    let endpoint: Endpoint | null = null;
+    try {
+      // HTTP first: it needs no certificate, so a port in use there is found before one is generated.
+      http = await bindHttp(config.brokerMetricsBind);
+      const generated = files === null ? await generateSelfSignedCertificate() : null;
+      const served = files ?? generated!;
+      const resetKey = resolveResetKey(config);
+      endpoint = await bindQuic(config, served, resetKey.key, {
+        // The node is made in the same turn of the event loop as the bind completes: nothing arrives before.
+        onConnection: (c) => node?.onConnection(c),
+        onCallbackError: (err, c) => node?.onCallbackError(err, c),
+      });
+      if (config.tlsWriteCert !== null) writeServedCertificate(config.tlsWriteCert, served.certPem);
+      const bound: Bound = {
+        endpoint,
+        http,
+        served,
+        generatedFingerprint: generated?.fingerprint256 ?? null,
+        resetKeySource: resetKey.source,
+      };
+      node = new BrokerNode(config, log, verifier, bound, options.profile ?? null);
+    } catch (error) {
+      await endpoint?.close({ code: SHUTDOWN_CLOSE_CODE, reason: 'broker start-up failed', timeoutMs: 0 });
+      if (http !== null) await closeHttp(http);
+      verifier?.close();
+      throw error;
+    }
+    node.serve();
     return node;
   }
 
@@ -113,16 +195,16 @@ export class BrokerNode {
 
   /** The bound QUIC address (the port is real even when 0 was asked for). */
   get quicAddress(): { host: string; port: number } {
-    return this.endpoint!.address;
+    return this.endpoint.address;
   }
 
   get httpAddress(): { host: string; port: number } {
-    const a = this.http!.address() as AddressInfo;
+    const a = this.http.address() as AddressInfo;
     return { host: a.address, port: a.port };
   }
 
   get ready(): boolean {
-    return this.endpoint !== null && !this.broker.draining;
+    return !this.broker.draining;
   }
 
   /**
@@ -134,74 +216,44 @@ export class BrokerNode {
     return this.stopping;
   }
 
-  private async listen(tls: ServerTls | undefined): Promise<void> {
-    const config = this.config;
-    const served = tls ?? (await this.loadTls());
-    this.certificatePem = served.certPem;
-    const settings = transportSettingsFrom(config, {
-      conn: config.brokerConnRecvWindow,
-      stream: config.brokerStreamRecvWindow,
-      send: config.brokerSendWindow,
-    });
-    const resetKey = resolveResetKey(config);
-    this.endpoint = await Endpoint.listen({
-      host: config.quicBind.host,
-      port: config.quicBind.port,
-      tls: served,
-      settings: { ...settings, maxStreamsBidi: config.maxStreamsPerConn },
-      maxConnections: config.maxConnections,
-      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
-      maxHandshakesPerSecond: config.maxHandshakesPerSec,
-      handshakeTimeoutMs: config.handshakeTimeoutMs,
-      retry: config.quicRetry,
-      retryAboveHandshakesPerSecond: config.quicRetryAbovePerSec,
-      statelessResetKey: resetKey.key,
-      onConnection: (c) => this.onConnection(c),
-      // The transport closed that connection (0x1) after one of our handlers threw: count, log, release.
-      onCallbackError: (err, c) => {
-        const session = this.sessions.get(c);
-        if (session !== undefined) session.internalError(err);
-        else {
-          this.broker.stats.internalErrors++;
-          this.log.error({ err, remote: c.remote }, 'internal error serving a connection; closed it');
-        }
-      },
-    });
-    this.http = createHttpServer({
-      registry: this.metrics,
-      ready: () => this.ready,
-      dashboard: this.dashboard,
-      drain: () => this.onDrainRequest?.(),
-    });
-    this.http.listen(config.brokerMetricsBind.port, config.brokerMetricsBind.host);
-    await once(this.http, 'listening');
+  /** Everything is bound: answer HTTP, start the background work and say so. */
+  private serve(): void {
+    const { config, log } = this;
+    this.http.removeAllListeners('request');
+    this.http.on(
+      'request',
+      httpRequestHandler({
+        registry: this.metrics,
+        ready: () => this.ready,
+        dashboard: this.dashboard,
+        drain: () => this.onDrainRequest?.(),
+      }),
+    );
+    logAuthMode(config, log, this.verifier);
+    const { generatedFingerprint, resetKeySource } = this.announcement;
+    if (generatedFingerprint !== null) {
+      log.info(
+        { sha256: generatedFingerprint },
+        'no FELIX_TLS_CERT/FELIX_TLS_KEY: serving a generated self-signed certificate',
+      );
+    }
+    if (config.tlsWriteCert !== null) {
+      log.info(
+        { path: config.tlsWriteCert },
+        'wrote the served certificate (FELIX_TLS_WRITE_CERT): clients verify the broker with FELIX_TLS_CA set to it',
+      );
+    }
     this.broker.start();
-    this.log.info(
+    log.info(
       {
         quic: this.endpoint.address,
         http: this.httpAddress,
         alpn: 'felix',
         retry: config.quicRetry,
-        statelessResetKey: resetKey.source,
+        statelessResetKey: resetKeySource,
       },
       'felix-ts broker listening',
     );
-  }
-
-  private async loadTls(): Promise<ServerTls> {
-    const { tlsCert, tlsKey } = this.config;
-    if (tlsCert !== null && tlsKey !== null) {
-      return {
-        certPem: readPemFile(tlsCert, 'FELIX_TLS_CERT'),
-        keyPem: readPemFile(tlsKey, 'FELIX_TLS_KEY'),
-      };
-    }
-    const generated = await generateSelfSignedCertificate();
-    this.log.info(
-      { sha256: generated.fingerprint256 },
-      'no FELIX_TLS_CERT/FELIX_TLS_KEY: serving a generated self-signed certificate',
-    );
-    return generated;
   }
 
   private onConnection(connection: Connection): void {
@@ -220,15 +272,56 @@ export class BrokerNode {
       return;
     }
     const session = new ConnectionSession(this.broker, connection, loopback);
+    const entry: SessionEntry = { session, id: ++this.connectionIds, openedAt: Date.now() };
     connection.onStream = (stream) => session.onStream(stream);
-    this.sessions.set(connection, session);
+    // Logged once its first stream authenticates, when the line can say for which tenant.
+    session.onFirstAuth = (tenant) =>
+      this.log.info(
+        { connection: entry.id, remote: `${connection.remote.host}:${connection.remote.port}`, tenant },
+        'connection opened',
+      );
+    this.sessions.set(connection, entry);
     this.broker.stats.connectionsOpened++;
     connection.onClose = (info) => {
       this.sessions.delete(connection);
       this.broker.stats.connectionsClosed++;
       session.dispose();
-      this.log.debug({ remote: connection.remote, ...info }, 'connection closed');
+      this.log.info(
+        {
+          connection: entry.id,
+          remote: `${connection.remote.host}:${connection.remote.port}`,
+          tenant: session.tenant,
+          reason: closeReason(info),
+          code: info.code,
+          by: info.byPeer ? 'client' : 'broker',
+          ageMs: Date.now() - entry.openedAt,
+        },
+        'connection closed',
+      );
     };
+  }
+
+  /** The transport closed that connection (0x1) after one of our handlers threw: count, log, release. */
+  private onCallbackError(err: unknown, connection: Connection): void {
+    const entry = this.sessions.get(connection);
+    if (entry !== undefined) entry.session.internalError(err);
+    else {
+      this.broker.stats.internalErrors++;
+      this.log.error({ err, remote: connection.remote }, 'internal error serving a connection; closed it');
+    }
+  }
+
+  /** The open connections, oldest first, for /dashboard (it shows the first few). */
+  private *connectionDetails(): Generator<ConnectionDetail> {
+    for (const [connection, entry] of this.sessions) {
+      yield {
+        id: entry.id,
+        remote: `${connection.remote.host}:${connection.remote.port}`,
+        tenant: entry.session.tenant,
+        openedAt: entry.openedAt,
+        subscriptions: entry.session.subscriptionCount,
+      };
+    }
   }
 
   private async drainAndClose(reason: string): Promise<void> {
@@ -237,7 +330,7 @@ export class BrokerNode {
     broker.beginDraining();
     const deadline = performance.now() + this.config.shutdownDrainTimeoutMs;
     this.log.info({ timeoutMs: this.config.shutdownDrainTimeoutMs }, 'draining for shutdown');
-    this.endpoint?.stopAccepting();
+    this.endpoint.stopAccepting();
     broker.flushAll();
     const delivered = (): boolean => {
       if (!broker.delivered) return false;
@@ -250,14 +343,11 @@ export class BrokerNode {
     for (const c of this.sessions.keys()) rtt = Math.max(rtt, c.stats().rttMs);
     await sleep(Math.min(Math.max(20, 4 * rtt), Math.max(0, deadline - performance.now())));
     const left = this.sessions.size;
-    await this.endpoint?.close({ code: SHUTDOWN_CLOSE_CODE, reason, timeoutMs: 500 });
+    await this.endpoint.close({ code: SHUTDOWN_CLOSE_CODE, reason, timeoutMs: 500 });
     broker.stop();
     this.verifier?.close();
     this.dashboard.close();
-    if (this.http !== null) {
-      this.http.closeAllConnections();
-      await new Promise<void>((r) => this.http!.close(() => r()));
-    }
+    await closeHttp(this.http);
     this.log.info({ connectionsClosed: left }, 'broker stopped');
   }
 }
@@ -266,8 +356,91 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** The token verifier for FELIX_AUTH jwt (null otherwise), with the start-up warnings of the other modes. */
+/** Why a connection ended, in words: its close reason, or what the transport says happened. */
+function closeReason(info: CloseInfo): string {
+  if (info.timedOut) return 'idle timeout';
+  if (info.reason !== '') return info.reason;
+  return info.byPeer ? 'closed by the client' : 'closed by the broker';
+}
+
+/** Binds the HTTP port; until the node exists, requests are answered 503 (starting). */
+async function bindHttp(bind: BindAddress): Promise<Server> {
+  const starting: RequestListener = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'text/plain' }).end('starting\n');
+  };
+  const server = createServer(starting);
+  server.listen(bind.port, bind.host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    throw bindFailure('FELIX_BROKER_METRICS_BIND', 'TCP', bind, error);
+  }
+  return server;
+}
+
+async function closeHttp(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+}
+
+async function bindQuic(
+  config: BrokerConfig,
+  tls: ServerTls,
+  statelessResetKey: Buffer,
+  hooks: {
+    onConnection: (c: Connection) => void;
+    onCallbackError: (err: unknown, c: Connection) => void;
+  },
+): Promise<Endpoint> {
+  const settings = transportSettingsFrom(config, {
+    conn: config.brokerConnRecvWindow,
+    stream: config.brokerStreamRecvWindow,
+    send: config.brokerSendWindow,
+  });
+  const bind = config.quicBind;
+  let host = bind.host;
+  try {
+    // The UDP socket takes addresses only: a host name (localhost, this host's name) is resolved here.
+    if (isIP(host) === 0) host = (await lookup(host)).address;
+    return await Endpoint.listen({
+      host,
+      port: config.quicBind.port,
+      tls,
+      settings: { ...settings, maxStreamsBidi: config.maxStreamsPerConn },
+      maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      maxHandshakesPerSecond: config.maxHandshakesPerSec,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      retry: config.quicRetry,
+      retryAboveHandshakesPerSecond: config.quicRetryAbovePerSec,
+      statelessResetKey,
+      onConnection: hooks.onConnection,
+      onCallbackError: hooks.onCallbackError,
+    });
+  } catch (error) {
+    // The socket's bind fails with an errno (in use, no such address, no such host); anything else is not
+    // the operator's to fix and keeps its stack.
+    if (typeof (error as NodeJS.ErrnoException).code === 'string') {
+      throw bindFailure('FELIX_QUIC_BIND', 'UDP', bind, error);
+    }
+    throw error;
+  }
+}
+
+/** The token verifier for FELIX_AUTH jwt (null otherwise). Opening it reads FELIX_AUTH_JWKS. */
 async function openVerifier(config: BrokerConfig, log: Logger): Promise<TokenVerifier | null> {
+  const options = verifierOptionsOf(config, {
+    onReload: (outcome) =>
+      outcome.ok
+        ? log.info({ jwks: outcome }, 'JWKS reloaded')
+        : log.error({ jwks: outcome }, 'JWKS reload failed; the keys in force stay'),
+  });
+  if (options === undefined) return null;
+  return TokenVerifier.open(options);
+}
+
+/** The start-up notes on who is let in (warnings for the modes that do not authenticate). */
+function logAuthMode(config: BrokerConfig, log: Logger, verifier: TokenVerifier | null): void {
   const mode = authModeOf(config);
   if (mode === 'protected') {
     log.warn(
@@ -278,17 +451,10 @@ async function openVerifier(config: BrokerConfig, log: Logger): Promise<TokenVer
       'FELIX_AUTH=none: any client that reaches the QUIC port may publish, subscribe and use the cache of any tenant',
     );
   }
-  const options = verifierOptionsOf(config, {
-    onReload: (outcome) =>
-      outcome.ok
-        ? log.info({ jwks: outcome }, 'JWKS reloaded')
-        : log.error({ jwks: outcome }, 'JWKS reload failed; the keys in force stay'),
-  });
-  if (options === undefined) return null;
-  const verifier = await TokenVerifier.open(options);
-  log.info(
-    { jwks: config.authJwks, kids: verifier.kids },
-    'authentication: JWT (Ed25519) with the JWKS keys',
-  );
-  return verifier;
+  if (verifier !== null) {
+    log.info(
+      { jwks: config.authJwks, kids: verifier.kids },
+      'authentication: JWT (Ed25519) with the JWKS keys',
+    );
+  }
 }

@@ -24,7 +24,7 @@ import { Publisher, type Payload, type PublishOptions } from './publisher.js';
 import { StatusHub, type StatusEvent } from './status.js';
 import { Subscriber } from './subscriber.js';
 import type { Subscription, SubscribeOptions } from './subscription.js';
-import { clientTlsOptions } from './tls.js';
+import { clientTlsOptions, tlsNoticeOncePerProcess } from './tls.js';
 import { transportSettingsFor, type PoolFamily } from './transport-settings.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -311,7 +311,7 @@ export class FelixClient {
         port: this.options.port,
         settings: transportSettingsFor(this.config, family),
         tls: this.tls,
-        onWarning: (message) => this.warnOnce(message),
+        onWarning: (message) => tlsNoticeOncePerProcess(message, (m) => this.warnOnce(m)),
       });
       this.endpoints.set(family, endpoint);
       // A failed endpoint is retried on next use; its error reaches the caller through the pool.

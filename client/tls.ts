@@ -15,3 +15,16 @@ export function clientTlsOptions(config: ClientConfig): ClientTlsOptions {
   if (config.tlsServerName !== null) tls.serverName = config.tlsServerName;
   return tls;
 }
+
+/** TLS notices this process has given already (the loopback CA warning, FELIX_TLS_INSECURE). */
+const givenTlsNotices = new Set<string>();
+
+/**
+ * Gives a TLS notice once per process: every client, pool and connection to the same broker would repeat
+ * the same words, and a process that opens many clients (a benchmark, a test suite) would print them all.
+ */
+export function tlsNoticeOncePerProcess(message: string, warn: (message: string) => void): void {
+  if (givenTlsNotices.has(message)) return;
+  givenTlsNotices.add(message);
+  warn(message);
+}

@@ -36,6 +36,8 @@ const QUEUE_POLICY_DOC =
 
 export const AUTH_MODES = ['auto', 'jwt', 'none'] as const;
 export const DURABLE_FSYNC_POLICIES = ['none', 'periodic', 'on_commit'] as const;
+/** FELIX_LOG_PRETTY: auto follows whether stdout is a terminal. */
+export const LOG_PRETTY_MODES = ['auto', '1', '0'] as const;
 export type AuthModeSetting = (typeof AUTH_MODES)[number];
 
 // RFC 7519 allows any string in iss and aud; refuse only what is surely a mistake: control characters and
@@ -67,6 +69,27 @@ const brokerSettings = defineSettings({
   tlsKey: filePath({
     env: 'FELIX_TLS_KEY',
     doc: 'PEM private key of FELIX_TLS_CERT. Set both or neither.',
+  }),
+  tlsWriteCert: text({
+    env: 'FELIX_TLS_WRITE_CERT',
+    pattern: /^[^\p{Cc}]{1,4096}$/u,
+    describe: 'a file path (written, replacing what is there; its directory must exist)',
+    doc:
+      'Once the broker listens, it writes the certificate it serves (PEM, the generated one or ' +
+      'FELIX_TLS_CERT) to this file, so that clients on other hosts can verify it with FELIX_TLS_CA instead ' +
+      'of FELIX_TLS_INSECURE. Only the certificate is written, never the key. A generated certificate is new ' +
+      'at every start, so remote clients need the file again after a restart; set FELIX_TLS_CERT and ' +
+      'FELIX_TLS_KEY for one that stays (and give clients the CA that issued it). The flag --write-cert FILE ' +
+      'does the same.',
+  }),
+  logPretty: oneOf({
+    env: 'FELIX_LOG_PRETTY',
+    values: LOG_PRETTY_MODES,
+    default: 'auto',
+    doc:
+      'How the log is written on stdout. auto: one human-readable, coloured line per entry when stdout is a ' +
+      'terminal, JSON lines (one object per entry, for log collectors) otherwise. 1: always human-readable. ' +
+      '0: always JSON. The flag --pretty is --log-pretty 1.',
   }),
   auth: oneOf({
     env: 'FELIX_AUTH',

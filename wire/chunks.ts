@@ -87,6 +87,11 @@ export class PublishChunkAssembler {
     return this.pending.size;
   }
 
+  /** Whether a publish with this id is being reassembled. */
+  inProgress(publishId: number): boolean {
+    return this.pending.has(publishId);
+  }
+
   /** Payload bytes the publishes in progress will hold once complete (their total_len, summed). */
   get reservedBytes(): number {
     let reserved = 0;

@@ -43,7 +43,10 @@ export type KnownErrorCode =
   // felix-ts durable streams: the stream's disk is full / its storage failed; the publish was not accepted
   // (retry later: the broker takes publishes again once a write succeeds).
   | 'storage_full'
-  | 'storage_error';
+  | 'storage_error'
+  // felix-ts: a publish whose payload is larger than the largest message the broker takes (the message
+  // names the limit and the setting that sets it). Not retryable: the same publish is refused again.
+  | 'payload_too_large';
 // `string & {}` keeps editor completion for the known names while admitting unknown ones.
 export type ErrorCode = KnownErrorCode | (string & {});
 

@@ -100,6 +100,14 @@ export class CacheStore implements CacheService {
       target.sendError(allowed.message, allowed.code, requestId);
       return;
     }
+    if (m.key === '') {
+      target.sendError(
+        'invalid cache key "": a key is 1 or more bytes of UTF-8',
+        'invalid_request',
+        requestId,
+      );
+      return;
+    }
     const keyBytes = Buffer.byteLength(m.key);
     if (keyBytes > this.config.cacheMaxKeyBytes) {
       target.sendError(

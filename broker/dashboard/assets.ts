@@ -6,6 +6,10 @@ import { fileURLToPath } from 'node:url';
 /** Where `npm run build` (scripts/build-dashboard.mjs) writes the page and its bundles. */
 export const BUILT_ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
 export const PAGE_FILE = 'index.html';
+/** Where the page template (broker/dashboard/page/index.html) takes the first snapshot. */
+export const FIRST_SNAPSHOT_MARKER = '<!--first-snapshot-->';
+/** The element the page script reads its first snapshot from. */
+export const FIRST_SNAPSHOT_ID = 'first-snapshot';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -50,8 +54,8 @@ export class DashboardAssets {
     return this.files.has(PAGE_FILE);
   }
 
-  /** Answers GET /dashboard. */
-  servePage(res: ServerResponse): void {
+  /** Answers GET /dashboard, with `firstSnapshot` embedded where the page has its marker. */
+  servePage(res: ServerResponse, firstSnapshot?: () => unknown): void {
     const page = this.files.get(PAGE_FILE);
     if (page === undefined) {
       res
@@ -59,7 +63,20 @@ export class DashboardAssets {
         .end('dashboard not built: run npm run build\n');
       return;
     }
-    send(res, page, REVALIDATE);
+    const at = firstSnapshot === undefined ? -1 : page.body.indexOf(FIRST_SNAPSHOT_MARKER);
+    if (at < 0) {
+      send(res, page, REVALIDATE);
+      return;
+    }
+    const embedded = Buffer.from(
+      `<script type="application/json" id="${FIRST_SNAPSHOT_ID}">${scriptSafeJson(firstSnapshot!())}</script>`,
+    );
+    const body = Buffer.concat([
+      page.body.subarray(0, at),
+      embedded,
+      page.body.subarray(at + FIRST_SNAPSHOT_MARKER.length),
+    ]);
+    send(res, { body, contentType: page.contentType }, REVALIDATE);
   }
 
   /** Answers GET /dashboard/assets/<name>. */
@@ -71,6 +88,14 @@ export class DashboardAssets {
     }
     send(res, asset, IMMUTABLE);
   }
+}
+
+/**
+ * JSON that cannot end the script element it sits in: stream names and tenants come from clients, so a
+ * `</script>` in one must stay text. `<` is escaped as JSON allows, and JSON.parse reads it back unchanged.
+ */
+export function scriptSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
 function send(res: ServerResponse, asset: Asset, cacheControl: string): void {

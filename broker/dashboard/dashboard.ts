@@ -17,20 +17,20 @@ export interface DashboardOptions {
 /** The live dashboard on the broker's HTTP port: the page, its bundled scripts, and its event stream. */
 export class Dashboard {
   private readonly assets: DashboardAssets;
+  private readonly snapshots: SnapshotBuilder;
   readonly feed: DashboardEventFeed;
 
   constructor(sources: DashboardSources, options: DashboardOptions = {}) {
     this.assets = new DashboardAssets(options.assetsDir);
-    this.feed = new DashboardEventFeed(
-      new SnapshotBuilder(sources, options.clock),
-      options.feed ?? DEFAULT_FEED_OPTIONS,
-    );
+    this.snapshots = new SnapshotBuilder(sources, options.clock);
+    this.feed = new DashboardEventFeed(this.snapshots, options.feed ?? DEFAULT_FEED_OPTIONS);
   }
 
   /** Answers a GET or HEAD under /dashboard and returns true; returns false for any other path. */
   handle(req: IncomingMessage, res: ServerResponse, path: string): boolean {
     if (path === DASHBOARD_PATH || path === `${DASHBOARD_PATH}/`) {
-      this.assets.servePage(res);
+      // The page carries a first snapshot, so it shows the broker before the event stream's first tick.
+      this.assets.servePage(res, () => this.snapshots.preview());
     } else if (path === EVENTS_PATH) {
       // A HEAD would otherwise hold a connection open that can never carry an event.
       if (req.method === 'HEAD') res.writeHead(200, { 'content-type': 'text/event-stream' }).end();

@@ -5,6 +5,8 @@ export interface SnapshotSource {
   /** Called when the first client connects, so the first interval starts then. */
   reset(): void;
   take(): DashboardSnapshot;
+  /** Called when the last client left (the ticker stopped). */
+  idle?(): void;
 }
 
 export interface EventFeedOptions {
@@ -87,7 +89,10 @@ export class DashboardEventFeed {
   }
 
   private stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) {
+      clearInterval(this.timer);
+      this.snapshots.idle?.();
+    }
     this.timer = null;
     this.latest = null;
   }

@@ -51,6 +51,66 @@ export interface RecentBatch {
   readonly hops: Readonly<Partial<Record<string, number>>>;
 }
 
+/** Who the broker is: fixed from start-up. */
+export interface BrokerIdentity {
+  readonly version: string;
+  /** Wall-clock start (ms since the epoch). */
+  readonly startedAt: number;
+  /** The bound addresses (real ports, even where 0 was asked for). */
+  readonly quicBind: string;
+  readonly httpBind: string;
+  /** FELIX_PROFILE the settings were loaded with; null when the broker was started without one (embedded). */
+  readonly profile: string | null;
+  /** jwt, protected (loopback only) or none. */
+  readonly auth: string;
+  readonly pid: number;
+}
+
+/** The broker process's health over the last interval. */
+export interface ProcessHealth {
+  readonly rssBytes: number;
+  readonly heapUsedBytes: number;
+  /** CPU time (user + system) over wall time, percent of one core; null before the first interval. */
+  readonly cpuPercent: number | null;
+  /** Event-loop delay over the interval (ms); null before the first interval. */
+  readonly eventLoopLagMs: { readonly p50: number; readonly p99: number; readonly max: number } | null;
+}
+
+/** One open connection. */
+export interface ConnectionRow {
+  readonly id: number;
+  readonly remote: string;
+  /** The tenant its first stream authenticated for; null before any stream authenticated. */
+  readonly tenant: string | null;
+  readonly ageMs: number;
+  readonly subscriptions: number;
+}
+
+/** Cache requests answered, by kind. */
+export interface CacheRequestRates {
+  /** Hits and misses. */
+  readonly gets: CounterReading;
+  readonly puts: CounterReading;
+  /** Deletes that removed a live entry. */
+  readonly deletes: CounterReading;
+}
+
+/** Durable streams' storage (issue 13): what /metrics has as felix_storage_*. */
+export interface StorageReading {
+  readonly streams: number;
+  readonly logBytes: number;
+  readonly segments: number;
+  /** Streams refusing publishes after a storage error. */
+  readonly refusing: number;
+  readonly bytesWritten: CounterReading;
+  readonly fsyncs: CounterReading;
+  /** Mean fdatasync time over the interval (ms); null when there was none. */
+  readonly fsyncMeanMs: number | null;
+  readonly writeErrors: number;
+  readonly fsyncErrors: number;
+  readonly corruptRecords: number;
+}
+
 export interface DashboardSnapshot {
   /** 1 for the first snapshot since the first dashboard connected, then one more per second. */
   readonly tick: number;
@@ -78,4 +138,22 @@ export interface DashboardSnapshot {
   readonly recent: readonly RecentBatch[];
   /** FELIX_DASHBOARD_LATENCY_BANDS_US: ascending thresholds in microseconds. */
   readonly latencyBandsUs: readonly number[];
+  /** Version, binds, profile; null for a broker that did not say (tests' sources). */
+  readonly broker: BrokerIdentity | null;
+  /** How long the broker has run at `at` (ms); null with `broker`. */
+  readonly uptimeMs: number | null;
+  readonly process: ProcessHealth;
+  /** The oldest open connections (at most MAX_CONNECTIONS_SHOWN; `connections` is the count). */
+  readonly connectionList: readonly ConnectionRow[];
+  readonly cacheRequests: CacheRequestRates;
+  /** Payload bytes accepted from publishers. */
+  readonly publishedBytes: CounterReading;
+  /** Frame bytes handed to subscriber streams. */
+  readonly deliveredBytes: CounterReading;
+  /** Publishes answered with an error (budget, size, names, permissions, draining, storage). */
+  readonly publishRejects: CounterReading;
+  /** Malformed, oversized or unknown frames received. */
+  readonly protocolErrors: CounterReading;
+  /** null when the broker has no durable storage (FELIX_DURABLE_STORAGE_DIR unset). */
+  readonly storage: StorageReading | null;
 }

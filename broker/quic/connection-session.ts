@@ -25,6 +25,10 @@ export class ConnectionSession {
   private readonly subscriptions = new Map<number, { sub: Subscription; owner: SubscribeHandler }>();
   private closed = false;
   private readonly stopDrainNotice: () => void;
+  /** The tenant its first authenticated stream named (null until one authenticates): for logs and /dashboard. */
+  tenant: string | null = null;
+  /** Called once, when the first stream of this connection authenticates (the broker logs it then). */
+  onFirstAuth: ((tenant: string) => void) | null = null;
 
   constructor(
     private readonly core: BrokerCore,
@@ -83,6 +87,13 @@ export class ConnectionSession {
     if (graceful) sub.finish();
     else sub.abort(STREAM_CODE_SLOW_SUBSCRIBER);
     this.core.subscriptionClosed(sub);
+  }
+
+  /** A stream authenticated for `tenant`. Once per stream, never per message. */
+  authenticated(tenant: string): void {
+    if (this.tenant !== null) return;
+    this.tenant = tenant;
+    this.onFirstAuth?.(tenant);
   }
 
   /** A stream finished; forget it. */

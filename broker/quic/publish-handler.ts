@@ -13,6 +13,7 @@ import {
 } from '../../wire/index.js';
 import type { BrokerCore } from '../core/broker-core.js';
 import { HOP } from '../core/hop-timings.js';
+import { largestMessage, tooLargeMessage, type MessageSizeLimit } from '../core/message-size.js';
 import type { BudgetAccount, BudgetHolder } from '../core/publish-budget.js';
 import type { CommitWaiter, StorageErrorCode } from '../core/stream-storage.js';
 import type { Pausable, Topic } from '../core/topic.js';
@@ -29,17 +30,27 @@ export interface PublishingStream extends BudgetHolder, Pausable, Access {
 
 /** The ack form travels with a pending ack as a number (no object per ack). */
 const FORM_TAGS: readonly AckForm[] = ['message', 'binary'];
+/** Refused chunked publishes whose remaining pieces are dropped unanswered (as many as may be in progress). */
+const MAX_REFUSED_CHUNKED = 16;
 
 export class PublishHandler implements CommitWaiter {
   private chunks: PublishChunkAssembler | null = null;
   /** Bytes held by chunked publishes being reassembled, charged to the budget. */
   private chunkBytes = 0;
+  /**
+   * Chunked publishes refused at their first piece (too large, over budget), by publish_id: their later
+   * pieces are dropped without an answer each, the one refusal having said it all.
+   */
+  private refusedChunked: Set<number> | null = null;
+  private readonly largest: MessageSizeLimit;
 
   constructor(
     private readonly core: BrokerCore,
     private readonly owner: PublishingStream,
     private readonly replies: Replies,
-  ) {}
+  ) {
+    this.largest = largestMessage(core.config);
+  }
 
   private get account(): BudgetAccount {
     return this.owner.account;
@@ -84,7 +95,17 @@ export class PublishHandler implements CommitWaiter {
       return;
     }
     let bytes = 0;
-    for (let i = 0; i < payloads.length; i++) bytes += payloads[i]!.length;
+    let largest = 0;
+    for (let i = 0; i < payloads.length; i++) {
+      const length = payloads[i]!.length;
+      bytes += length;
+      if (length > largest) largest = length;
+    }
+    if (largest > this.largest.bytes) {
+      // Accepted, it could never be delivered: no subscriber takes a frame that large.
+      this.refuse(requestId, form, tooLargeMessage(largest, this.largest), 'payload_too_large', acked);
+      return;
+    }
     const budget = core.budget;
     if (acked && !budget.fits(this.account, bytes)) {
       core.stats.publishRejectedBudget++;
@@ -129,13 +150,25 @@ export class PublishHandler implements CommitWaiter {
   publishChunk(m: MessageOf<'publish_chunk'>): void {
     const acked = m.request_id !== undefined && m.ack !== undefined && m.ack !== 'none';
     const budget = this.core.budget;
-    this.chunks ??= new PublishChunkAssembler({ maxPayloadBytes: budget.connectionLimit });
+    this.chunks ??= new PublishChunkAssembler({ maxPayloadBytes: this.largest.bytes });
+    const refused = this.refusedChunked;
+    if (refused !== null && refused.has(m.publish_id)) {
+      if (m.byte_offset !== 0) {
+        if (m.byte_offset + m.payload.length >= m.total_len) refused.delete(m.publish_id);
+        return;
+      }
+      refused.delete(m.publish_id); // the id starts a new publish
+    }
     if (m.byte_offset === 0) {
+      if (m.total_len > this.largest.bytes) {
+        this.refuseChunked(m, tooLargeMessage(m.total_len, this.largest), 'payload_too_large', acked);
+        return;
+      }
       // A chunked publish reserves its whole total_len from its first piece until it completes or is
       // dropped, acked or not: unfinished publishes can never hold more than the in-flight budget.
       if (!budget.fits(this.account, m.total_len)) {
         this.core.stats.publishRejectedBudget++;
-        this.refuse(m.request_id, 'message', budget.refusal(this.account, m.total_len), 'overloaded', acked);
+        this.refuseChunked(m, budget.refusal(this.account, m.total_len), 'overloaded', acked);
         return;
       }
     }
@@ -173,6 +206,22 @@ export class PublishHandler implements CommitWaiter {
     );
   }
 
+  /** Refuses a chunked publish at its first piece; its later pieces are dropped quietly. */
+  private refuseChunked(
+    m: MessageOf<'publish_chunk'>,
+    message: string,
+    code: ErrorCode,
+    acked: boolean,
+  ): void {
+    this.refuse(m.request_id, 'message', message, code, acked);
+    // Its only piece, or an id whose publish goes on (a first piece repeating the id of one in progress is
+    // what the assembler answers for): nothing to drop.
+    if (m.payload.length >= m.total_len || this.chunks!.inProgress(m.publish_id)) return;
+    const refused = (this.refusedChunked ??= new Set());
+    if (refused.size === MAX_REFUSED_CHUNKED) refused.delete(refused.values().next().value!);
+    refused.add(m.publish_id);
+  }
+
   /** Charges (or releases) the budget so that it holds exactly what reassembly has reserved. */
   private chargeHeldChunks(): void {
     const held = this.chunks!.reservedBytes;
@@ -188,6 +237,7 @@ export class PublishHandler implements CommitWaiter {
     this.chunkBytes = 0;
     this.chunks?.clear();
     this.chunks = null;
+    this.refusedChunked = null;
   }
 
   /**

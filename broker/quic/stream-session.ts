@@ -379,6 +379,7 @@ export class StreamSession implements PublishingStream {
   /** The stream is authenticated: negotiate and answer. */
   private accept(message: AuthMessage): void {
     this.authenticated = message.tenant_id;
+    this.session.authenticated(message.tenant_id);
     const own = this.core.timings === null ? KNOWN_FLAGS & ~FLAG_TIMINGS : KNOWN_FLAGS;
     this.negotiated = negotiateFlags(message.client_flags, own);
     this.events = eventEncoding(this.negotiated);

@@ -175,13 +175,32 @@ export const cacheChecks = area('cache', {
     }
   },
 
-  /** Keys are any UTF-8 string, not names. */
+  /** Keys are any non-empty UTF-8 string, not names. */
   async keys_any_utf8(ctx) {
     const c = new CacheClient(await ctx.authed(), ctx);
-    for (const key of ['bad key!', 'ünïcödé/ключ', 'line\nbreak', '', '.']) {
+    for (const key of ['bad key!', 'ünïcödé/ключ', 'line\nbreak', ' ', '.']) {
       await c.put(key, `v:${key}`);
       expectThat((await c.get(key)) === `v:${key}`, `get of key ${JSON.stringify(key)} lost its value`);
     }
+  },
+
+  /** An empty key is refused with invalid_request, naming the request; the stream serves on. */
+  async empty_key_refused(ctx) {
+    const s = await ctx.authed();
+    const c = new CacheClient(s, ctx);
+    const id = s.nextRequestId();
+    s.send({
+      type: 'cache_put',
+      tenant_id: s.tenant,
+      namespace: NAMESPACE,
+      cache: c.cache,
+      key: '',
+      value: Buffer.from('v'),
+      request_id: id,
+      ttl_ms: null,
+    });
+    await s.expectError('cache_put with an empty key', { code: 'invalid_request', requestId: id });
+    await ctx.stillServed(s);
   },
 
   /** Caches and namespaces are separate key spaces. */

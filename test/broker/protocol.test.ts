@@ -205,10 +205,13 @@ describe('broker limits', () => {
       request_id,
       ack: 'per_message',
     });
-    s.send(chunk(1, 2 << 20));
+    // Each within the largest message (payload_too_large otherwise); the first, unfinished, holds 768 KiB
+    // of the 1 MiB budget, so the second does not fit.
+    s.send(chunk(1, 768 << 10));
+    s.send(chunk(3, 768 << 10));
     expect(await s.next()).toMatchObject({
       type: 'publish_error',
-      request_id: 1,
+      request_id: 3,
       code: 'overloaded',
       message: expect.stringMatching(/FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES/),
     });

@@ -1,53 +1,23 @@
 // The live dashboard in a real browser: a broker process under a little SDK load, /dashboard in Debian's
 // headless Chromium (driven by playwright-core), its figures checked against /metrics, and the README's
 // screenshot saved. Never asserts a latency: timings depend on the machine.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { connect, type FelixClient } from '../../client/index.js';
+import { headlessChromium } from './headless-chromium.js';
 import { spawnBroker, type BrokerProcess } from './broker-process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 // The README's picture is refreshed only on request (UPDATE_SCREENSHOT=1), so an ordinary test run
 // leaves the tree clean; otherwise the screenshot still happens, into a temporary file.
 const SCREENSHOT =
   process.env.UPDATE_SCREENSHOT === '1'
     ? fileURLToPath(new URL('../../docs/assets/dashboard.png', import.meta.url))
     : join(tmpdir(), `felix-dashboard-${process.pid}.png`);
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-let profileDir = '';
-let browser: BrowserContext;
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does so for CI)`);
-  }
-  // A fresh profile each run, so nothing cached by an earlier run (an old bundle) is ever used.
-  profileDir = mkdtempSync(join(tmpdir(), 'felix-dashboard-chromium-'));
-  browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 1000 },
-  });
-});
-afterAll(async () => {
-  await browser?.close();
-  rmSync(profileDir, { recursive: true, force: true });
-});
+const browser = headlessChromium();
 
 /** What the page shows, read in one evaluation, so all of it comes from the same snapshot. */
 interface Shown {
@@ -120,7 +90,7 @@ function startLoad(client: FelixClient): { stop(): Promise<void> } {
 }
 
 async function openDashboard(broker: BrokerProcess): Promise<Page> {
-  const page = await browser.newPage();
+  const page = await browser.get().newPage();
   const failures: string[] = [];
   page.on('pageerror', (error) => failures.push(error.message));
   page.on('requestfailed', (request) => failures.push(`${request.url()}: ${request.failure()?.errorText}`));

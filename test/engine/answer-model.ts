@@ -10,6 +10,7 @@
  * done by matchAnswers().
  */
 import { Unpackr } from 'msgpackr';
+import { FRAME_ENVELOPE_RESERVE_BYTES } from '../../config/shared-settings.js';
 import { isValidName } from '../../config/tenants.js';
 import {
   FEATURE_ERROR_CODES,
@@ -87,7 +88,7 @@ export function expectAnswers(
   },
 ): StreamExpectation {
   const answers: ExpectedAnswer[] = [];
-  const chunks = new ChunkModel(options.connectionBudget);
+  const chunks = new ChunkModel(options.connectionBudget, options.maxFrameBytes);
   let authenticated = false;
   let negotiated = 0;
   let errorCodes = false;
@@ -302,24 +303,46 @@ class ChunkModel {
   private readonly assembler: PublishChunkAssembler;
   /** The ack of each publish in progress, from its first piece. */
   private readonly acks = new Map<number, { requestId: number | undefined; acked: boolean }>();
+  /** The largest message: FELIX_MAX_FRAME_BYTES less the event envelope, within the connection budget. */
+  private readonly largest: number;
+  /** Publishes refused at their first piece: their later pieces get no answer. */
+  private readonly refused = new Set<number>();
 
-  constructor(private readonly connectionBudget: number) {
-    this.assembler = new PublishChunkAssembler({ maxPayloadBytes: connectionBudget });
+  constructor(
+    private readonly connectionBudget: number,
+    maxFrameBytes: number,
+  ) {
+    this.largest = Math.min(connectionBudget, maxFrameBytes - FRAME_ENVELOPE_RESERVE_BYTES);
+    this.assembler = new PublishChunkAssembler({ maxPayloadBytes: this.largest });
   }
 
   expect(m: Extract<Message, { type: 'publish_chunk' }>, tenant: string): RequestExpectation {
     const ownAck = m.request_id !== undefined && m.ack !== undefined && m.ack !== 'none';
+    if (this.refused.has(m.publish_id)) {
+      if (m.byte_offset !== 0) {
+        if (m.byte_offset + m.payload.length >= m.total_len) this.refused.delete(m.publish_id);
+        return {
+          need: 'none',
+          types: ERROR,
+          requestId: undefined,
+          what: `refused publish_chunk ${m.publish_id}`,
+        };
+      }
+      this.refused.delete(m.publish_id);
+    }
     const first = !this.acks.has(m.publish_id);
     const pending = first ? { requestId: m.request_id, acked: ownAck } : this.acks.get(m.publish_id)!;
-    if (m.byte_offset === 0 && m.total_len > this.connectionBudget) {
-      // Refused from its first piece, before reassembly: it could never be admitted. (Several unfinished
-      // publishes that together pass the budget are refused too; the generated ones stay far below it.)
+    if (m.byte_offset === 0 && m.total_len > Math.min(this.largest, this.connectionBudget)) {
+      // Refused from its first piece, before reassembly: it could never be delivered (payload_too_large) or
+      // admitted (overloaded). (Several unfinished publishes that together pass the budget are refused too;
+      // the generated ones stay far below it.) Its later pieces are dropped unanswered.
+      if (m.payload.length < m.total_len && first) this.refused.add(m.publish_id);
       return {
         need: 'one',
         types: ownAck ? new Set(['publish_error']) : ERROR,
-        code: 'overloaded',
+        code: m.total_len > this.largest ? 'payload_too_large' : 'overloaded',
         requestId: m.request_id,
-        what: `publish_chunk ${m.publish_id} over the budget`,
+        what: `publish_chunk ${m.publish_id} too large`,
       };
     }
     let whole;

@@ -90,14 +90,17 @@ describe('memory a client can make the broker hold', () => {
     const limit = 1 * MiB;
     fixture.use({ ...ENV, FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(limit) });
     const conn = connect();
-    // 40 KiB: as base64 in JSON it still fits the 64 KiB frame.
-    const piece = Buffer.alloc(40 * KiB, 0x43);
+    // The largest message (one frame less the event envelope): a publish announcing more is refused outright.
+    const total = MAX_FRAME - KiB;
+    // 16 KiB: as base64 in JSON it still fits the 64 KiB frame.
+    const piece = Buffer.alloc(16 * KiB, 0x43);
     const streams = [];
-    // Four streams, each starting sixteen unacked chunked publishes of the whole budget and never ending them.
+    // Four streams, each starting sixteen unacked chunked publishes of the largest message and never ending
+    // them: 64 of them would hold four times the budget.
     for (let stream = 0; stream < 4; stream++) {
       const s = conn.authedStream({ client_flags: 0x1f, client_features: KNOWN_FEATURES });
       streams.push(s);
-      for (let offset = 0; offset < limit - piece.length; offset += piece.length) {
+      for (let offset = 0; offset < total - piece.length; offset += piece.length) {
         for (let id = 0; id < 16; id++) {
           s.clientWrite(
             encodeJsonMessage({
@@ -106,7 +109,7 @@ describe('memory a client can make the broker hold', () => {
               namespace: 'ns',
               stream: 's',
               publish_id: id,
-              total_len: limit,
+              total_len: total,
               byte_offset: offset,
               payload: piece,
             }),
@@ -115,8 +118,8 @@ describe('memory a client can make the broker hold', () => {
       }
     }
     await settle();
-    // A chunked publish reserves its whole length from its first piece: the first one fills the budget,
-    // every later one is refused with an error (and its later pieces, which continue nothing, too).
+    // A chunked publish reserves its whole length from its first piece: the first ones fill the budget,
+    // every later one is refused with an error (and its later pieces are dropped unanswered).
     const answers = streams.flatMap((s) => decodeAnswers(s.received()).map((a) => a.frame?.type));
     expect(answers.filter((t) => t === 'auth_ok')).toHaveLength(4);
     expect(answers.filter((t) => t === 'error').length).toBeGreaterThan(0);
@@ -137,7 +140,7 @@ describe('memory a client can make the broker hold', () => {
         namespace: 'ns',
         stream: 's',
         publish_id: 1,
-        total_len: 100 * KiB,
+        total_len: 60 * KiB,
         byte_offset,
         payload: Buffer.alloc(20 * KiB, 0x44),
         ...(request_id === undefined ? {} : { request_id, ack: 'per_message' as const }),
@@ -145,7 +148,7 @@ describe('memory a client can make the broker hold', () => {
     s.clientWrite(chunk(0, 8));
     s.clientWrite(chunk(20 * KiB));
     // A piece that does not continue the publish: refused, and the publish is dropped with its 40 KiB.
-    s.clientWrite(chunk(60 * KiB));
+    s.clientWrite(chunk(30 * KiB));
     await settle();
     // Refused naming the acked publish the piece belongs to (its first piece carried request 8).
     expect(framesOf(s).slice(1)).toEqual([

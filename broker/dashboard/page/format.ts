@@ -38,3 +38,28 @@ export function formatClock(epochMs: number): string {
   const two = (n: number): string => String(n).padStart(2, '0');
   return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
+
+/** An uptime or age: the two largest units, e.g. 3 d 4 h, 2 h 5 min, 4 min 9 s, 12 s. */
+export function formatDuration(ms: number): string {
+  const seconds = Math.floor(Math.max(0, ms) / 1000);
+  const units: [number, string][] = [
+    [86_400, 'd'],
+    [3_600, 'h'],
+    [60, 'min'],
+    [1, 's'],
+  ];
+  for (let i = 0; i < units.length - 1; i++) {
+    const [size, name] = units[i]!;
+    if (seconds >= size) {
+      const [nextSize, nextName] = units[i + 1]!;
+      return `${Math.floor(seconds / size)} ${name} ${Math.floor((seconds % size) / nextSize)} ${nextName}`;
+    }
+  }
+  return `${seconds} s`;
+}
+
+/** Milliseconds with the precision that matters at that size: 0.42 ms, 3.1 ms, 250 ms. */
+export function formatMillis(ms: number): string {
+  const digits = ms < 1 ? 2 : ms < 10 ? 1 : 0;
+  return `${new Intl.NumberFormat('en-US', { maximumFractionDigits: digits }).format(ms)} ms`;
+}

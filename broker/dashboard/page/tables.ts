@@ -1,5 +1,13 @@
 import type { DashboardSnapshot, RecentBatch } from '../snapshot-types.js';
-import { formatClock, formatCount, formatMicros, formatRate } from './format.js';
+import {
+  formatBytes,
+  formatClock,
+  formatCount,
+  formatDuration,
+  formatMicros,
+  formatMillis,
+  formatRate,
+} from './format.js';
 import { bandLabels, bandOf } from './latency-bands.js';
 
 type Cell = string | { readonly text: string; readonly className: string };
@@ -80,6 +88,50 @@ export function renderSlowSubscribers(s: DashboardSnapshot): void {
     ['reason', 'subscribers disconnected'],
     Object.entries(s.disconnects).map(([reason, count]) => [reason, formatCount(count)]),
     'none so far',
+  );
+}
+
+export function renderConnections(s: DashboardSnapshot): void {
+  const shown = s.connectionList ?? [];
+  fillTable(
+    table('connections-table'),
+    ['id', 'tenant', 'remote', 'age', 'subscriptions'],
+    shown.map((c) => [
+      String(c.id),
+      c.tenant ?? '(not authenticated)',
+      c.remote,
+      formatDuration(c.ageMs),
+      formatCount(c.subscriptions),
+    ]),
+    'no connections',
+  );
+  const note = document.getElementById('connections-shown');
+  if (note !== null) {
+    note.textContent =
+      shown.length < s.connections ? `(oldest ${shown.length} of ${formatCount(s.connections)})` : '';
+  }
+}
+
+export function renderStorage(s: DashboardSnapshot): void {
+  const st = s.storage ?? null;
+  fillTable(
+    table('storage-table'),
+    ['durable streams', 'log bytes', 'segments', 'written/s', 'fsyncs/s', 'fsync mean', 'errors'],
+    st === null
+      ? []
+      : [
+          [
+            formatCount(st.streams),
+            formatBytes(st.logBytes),
+            formatCount(st.segments),
+            `${formatBytes(st.bytesWritten.perSecond)}/s`,
+            formatRate(st.fsyncs.perSecond),
+            st.fsyncMeanMs === null ? '–' : formatMillis(st.fsyncMeanMs),
+            `${formatCount(st.writeErrors)} write, ${formatCount(st.fsyncErrors)} fsync, ` +
+              `${formatCount(st.corruptRecords)} corrupt, ${formatCount(st.refusing)} refusing`,
+          ],
+        ],
+    'no durable storage (FELIX_DURABLE_STORAGE_DIR unset)',
   );
 }
 

@@ -1,0 +1,147 @@
+// Issue 16 (scope 6): size errors say what they are, and the documented name rules hold on every path.
+// Over real QUIC on loopback: the SDK against an in-process broker, and the raw client for frames the SDK
+// never sends (a whole, unchunked publish just over the largest message; an unacked refusal).
+import { describe, expect, it } from 'vitest';
+import { connect, type FelixClient, type FelixError } from '../../client/index.js';
+import { encodeBinaryPublishBatch } from '../../wire/index.js';
+import { connectRaw, RawStream, startBroker, until } from '../broker/raw-client.js';
+
+const MiB = 1024 * 1024;
+/** FELIX_MAX_FRAME_BYTES (16 MiB) less the 1 KiB kept for an event's envelope. */
+const LARGEST_DEFAULT = 16 * MiB - 1024;
+
+async function client(port: number, warnings: string[] = []): Promise<FelixClient> {
+  const c = await connect({ broker: `127.0.0.1:${port}`, env: {}, onWarning: (w) => warnings.push(w) });
+  return c;
+}
+
+async function failure(promise: Promise<unknown>): Promise<FelixError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as FelixError;
+  }
+  throw new Error('expected a refusal, got success');
+}
+
+describe('the largest message', () => {
+  it('refuses a 20 MiB publish with payload_too_large naming the limit, delivers the largest one, and goes on', async () => {
+    const node = await startBroker();
+    const warnings: string[] = [];
+    const c = await client(node.quicAddress.port, warnings);
+    try {
+      const sizes: number[] = [];
+      await c.subscribe('big', { onEvent: (e) => sizes.push(e.payload.length) });
+
+      const refused = await failure(c.publish('big', Buffer.alloc(20 * MiB)));
+      expect(refused.code).toBe('publish_rejected');
+      expect(refused.brokerCode).toBe('payload_too_large');
+      expect(refused.message).toContain(`message of ${20 * MiB} bytes`);
+      expect(refused.message).toContain(`${LARGEST_DEFAULT} bytes`);
+      expect(refused.message).toContain('FELIX_MAX_FRAME_BYTES');
+      // One byte over is refused the same way; the largest itself goes through and reaches the subscriber.
+      expect((await failure(c.publish('big', Buffer.alloc(LARGEST_DEFAULT + 1)))).brokerCode).toBe(
+        'payload_too_large',
+      );
+      await c.publish('big', Buffer.alloc(LARGEST_DEFAULT, 7));
+      await until(() => sizes.length === 1, 'the largest message delivered');
+      expect(sizes).toEqual([LARGEST_DEFAULT]);
+      // The connection goes on publishing.
+      await c.publish('other', 'small, after');
+      // The refused publishes' later pieces were dropped quietly: no error per piece reached the client.
+      expect(warnings.filter((w) => !w.includes('FELIX_TLS_CA'))).toEqual([]);
+      expect(node.stats.publishErrors).toBe(2);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('refuses a whole publish frame within the frame limit whose payload is over the largest message', async () => {
+    const node = await startBroker({
+      FELIX_MAX_FRAME_BYTES: '65536',
+      FELIX_CACHE_MAX_VALUE_BYTES: '32768',
+      FELIX_EVENT_BATCH_MAX_BYTES: '16384',
+    });
+    const s = await RawStream.open(await connectRaw(node));
+    // One byte over 64 KiB − 1 KiB: it fits a frame only in a binary batch, which carries payloads raw.
+    const payload = Buffer.alloc(65536 - 1024 + 1);
+    s.write(
+      encodeBinaryPublishBatch({
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 'raw',
+        payloads: [payload],
+        request_id: 9,
+        ack: 'per_message',
+      }),
+    );
+    expect(await s.next()).toMatchObject({
+      type: 'publish_error',
+      request_id: 9,
+      code: 'payload_too_large',
+      message: expect.stringContaining(`${65536 - 1024} bytes (FELIX_MAX_FRAME_BYTES 65536`),
+    });
+    // The stream carries on.
+    s.send({
+      type: 'publish',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'raw',
+      payload: Buffer.from('fine'),
+      request_id: 10,
+      ack: 'per_message',
+    });
+    expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 10 });
+  });
+});
+
+describe('name rules', () => {
+  it('refuses names breaking the rules on publish, subscribe and every cache operation, and an empty key', async () => {
+    const node = await startBroker();
+    const c = await client(node.quicAddress.port);
+    try {
+      const publish = await failure(c.publish('bad name!', 'x'));
+      expect(publish).toMatchObject({ code: 'publish_rejected', brokerCode: 'invalid_request' });
+      expect(publish.message).toContain('invalid stream name "bad name!"');
+      const namespace = await failure(c.publish('ok', 'x', { namespace: 'bad ns!' }));
+      expect(namespace.message).toContain('invalid namespace name "bad ns!"');
+      const subscribe = await failure(c.subscribe('bad name!', { onEvent: () => {} }));
+      expect(subscribe.brokerCode).toBe('invalid_request');
+      for (const op of [
+        () => c.cache.put('default', 'bad cache!', 'k', 'v'),
+        () => c.cache.get('default', 'bad cache!', 'k'),
+        () => c.cache.delete('default', 'bad cache!', 'k'),
+      ]) {
+        const refused = await failure(op());
+        expect(refused.brokerCode).toBe('invalid_request');
+        expect(refused.message).toContain('invalid cache name "bad cache!"');
+      }
+      for (const op of [
+        () => c.cache.put('default', 'sessions', '', 'v'),
+        () => c.cache.get('default', 'sessions', ''),
+        () => c.cache.delete('default', 'sessions', ''),
+      ]) {
+        const refused = await failure(op());
+        expect(refused.brokerCode).toBe('invalid_request');
+        expect(refused.message).toContain('invalid cache key ""');
+      }
+      // A name of 255 bytes is still a name; one of 256 is not.
+      await c.publish('s'.repeat(255), 'x');
+      expect((await failure(c.publish('s'.repeat(256), 'x'))).brokerCode).toBe('invalid_request');
+      // Nothing was created for the refused names, and good names still work.
+      const names = [...node.broker.registry.all].map((t) => t.name);
+      expect(names).not.toContain('bad name!');
+      await c.cache.put('default', 'sessions', 'k', 'v');
+      expect(Buffer.from((await c.cache.get('default', 'sessions', 'k'))!).toString()).toBe('v');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('answers an unacked publish to a bad name with an error', async () => {
+    const node = await startBroker();
+    const s = await RawStream.open(await connectRaw(node));
+    s.send({ type: 'publish', tenant_id: 't1', namespace: 'ns', stream: '', payload: Buffer.from('x') });
+    expect(await s.next()).toMatchObject({ type: 'error', code: 'invalid_request' });
+  });
+});
