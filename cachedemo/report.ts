@@ -50,10 +50,16 @@ export function jsonRows(results: readonly OpResult[]): Record<string, unknown>[
     p50_us: r.stats.p50Us,
     p99_us: r.stats.p99Us,
     p999_us: r.stats.p999Us,
+    max_us: r.stats.maxUs,
     avg_us: r.stats.avgUs,
     throughput_ops: r.stats.throughputOps,
     unexpected: r.unexpected,
     client_cpu_us_per_op: r.clientCpuUsPerOp,
     server_cpu_us_per_op: r.serverCpuUsPerOp,
+    // The open loop (--rate): latency counts from each operation's scheduled start; null when closed-loop.
+    rate_ops: r.stats.openLoop?.rateOps ?? null,
+    achieved_rate_ops: r.stats.openLoop?.achievedRateOps ?? null,
+    start_lag_p99_us: r.stats.openLoop?.startLagP99Us ?? null,
+    start_lag_max_us: r.stats.openLoop?.startLagMaxUs ?? null,
   }));
 }

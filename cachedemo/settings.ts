@@ -29,6 +29,12 @@ export interface BenchSettings {
   readonly connStats: boolean;
   /** Felix's per-stage timings; felix-ts has none, the flag only says so. */
   readonly timings: boolean;
+  /**
+   * felix-ts extension (--rate, flag only): measure in an open loop, starting this many operations a second
+   * evenly spaced whatever is still in flight, latency from each one's scheduled start; null: the closed
+   * loop (--concurrency in flight). Warm-up stays closed-loop.
+   */
+  readonly rate: number | null;
 }
 
 interface SettingSpec<K extends keyof BenchSettings> {
@@ -141,6 +147,9 @@ const SPECS: readonly SettingSpec<keyof BenchSettings>[] = [
 /** Every FELIX_CACHE_BENCH_* name the demo reads. */
 export const benchEnvNames = (): string[] => SPECS.map((s) => s.env);
 
+const RATE_FLAG = '--rate';
+const MAX_RATE = 10_000_000;
+
 /** Adds one flag per setting to `command`. */
 export function addBenchFlags(command: Command): Command {
   for (const s of SPECS) {
@@ -148,6 +157,21 @@ export function addBenchFlags(command: Command): Command {
     if (s.flag.includes('<')) option.argParser((text: string) => parseOrThrow(s, text, InvalidArgumentError));
     command.addOption(option);
   }
+  command.addOption(
+    new Option(
+      `${RATE_FLAG} <ops/s>`,
+      'open loop: start this many operations a second, evenly spaced, whatever is in flight; latency ' +
+        'counts from each scheduled start (replaces --concurrency while measuring)',
+    ).argParser((text: string) => {
+      try {
+        return count(text, 1, MAX_RATE);
+      } catch (error) {
+        throw new InvalidArgumentError(
+          `invalid ${RATE_FLAG}=${JSON.stringify(text)}: ${(error as Error).message}`,
+        );
+      }
+    }),
+  );
   return command;
 }
 
@@ -165,6 +189,7 @@ export function resolveBenchSettings(
       settings[s.key] = parseOrThrow(s, text, BenchSettingError, s.env);
     else settings[s.key] = s.default;
   }
+  settings.rate = typeof flags.rate === 'number' ? flags.rate : null;
   return Object.freeze(settings) as unknown as BenchSettings;
 }
 

@@ -9,8 +9,20 @@ export interface BenchStats {
   readonly p50Us: number;
   readonly p99Us: number;
   readonly p999Us: number;
+  readonly maxUs: number;
   readonly avgUs: number;
   readonly throughputOps: number;
+  /** The open loop's pacing (--rate); absent for the closed loop. */
+  readonly openLoop?: OpenLoopStats;
+}
+
+export interface OpenLoopStats {
+  readonly rateOps: number;
+  /** Operations per second actually started, first to last. */
+  readonly achievedRateOps: number;
+  /** How far behind its scheduled time an operation was started, microseconds. */
+  readonly startLagP99Us: number;
+  readonly startLagMaxUs: number;
 }
 
 /** Records one run: latencies as they complete, and how long the whole run took. */
@@ -37,6 +49,7 @@ export class LatencyRecorder {
       p50Us: h.getValueAtPercentile(50),
       p99Us: h.getValueAtPercentile(99),
       p999Us: h.getValueAtPercentile(99.9),
+      maxUs: h.maxValue,
       avgUs: this.count === 0 ? 0 : this.sumUs / this.count,
       throughputOps: elapsedMs <= 0 ? 0 : this.count / (elapsedMs / 1000),
     };
@@ -47,10 +60,15 @@ export class LatencyRecorder {
   }
 }
 
-/** Felix's print_stats line. */
+/** Felix's print_stats line (and, in the open loop, what the pacing achieved). */
 export function felixLine(label: string, s: BenchStats): string {
-  return (
+  const line =
     `${label}: n=${s.count} p50=${s.p50Us.toFixed(2)}us p99=${s.p99Us.toFixed(2)}us ` +
-    `p999=${s.p999Us.toFixed(2)}us avg=${s.avgUs.toFixed(2)}us throughput=${s.throughputOps.toFixed(2)} ops/s`
+    `p999=${s.p999Us.toFixed(2)}us avg=${s.avgUs.toFixed(2)}us throughput=${s.throughputOps.toFixed(2)} ops/s`;
+  const o = s.openLoop;
+  if (o === undefined) return line;
+  return (
+    `${line} open_loop: rate=${o.rateOps} ops/s achieved=${o.achievedRateOps.toFixed(2)} ops/s ` +
+    `start_lag_p99=${o.startLagP99Us}us start_lag_max=${o.startLagMaxUs}us`
   );
 }

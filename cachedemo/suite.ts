@@ -8,7 +8,7 @@ import type { CacheBackend } from './backend.js';
 import { payloadsPerKey } from './payload.js';
 import { BENCH_OPS, type BenchOp, type BenchSettings } from './settings.js';
 import { felixLine, type BenchStats } from './stats.js';
-import { keyNames, runOps, type Operation } from './workload.js';
+import { keyNames, runOps, runOpsAtRate, type Operation } from './workload.js';
 
 export interface OpResult {
   readonly op: BenchOp;
@@ -76,14 +76,16 @@ export async function runPayloadSuite(
           };
     const serverBefore = await serverCpuSeconds?.();
     const clientBefore = process.cpuUsage();
-    const stats = await runOps(operation, {
-      ...base,
-      record: true,
+    const measured = {
       total: settings.samples,
       durationMs: settings.durationMs,
       keys: keyNames(prefix, size, settings.keys),
-      check,
-    });
+      ...(check === undefined ? {} : { check }),
+    };
+    const stats =
+      settings.rate === null
+        ? await runOps(operation, { ...base, ...measured, record: true })
+        : await runOpsAtRate(operation, { ...measured, rate: settings.rate });
     const clientCpu = process.cpuUsage(clientBefore);
     const serverAfter = await serverCpuSeconds?.();
     const n = stats!.count;

@@ -29,8 +29,9 @@ export function brokerEnvironment(env: Environment, c: CaseSettings): Record<str
   out.FELIX_BROKER_METRICS_BIND = '127.0.0.1:0';
   // The "listening" line the demo waits for is logged at info.
   if (!VERBOSE_LOG_LEVELS.has(out.FELIX_LOG_LEVEL ?? '')) out.FELIX_LOG_LEVEL = 'info';
-  // Felix: FELIX_FANOUT_BATCH follows --batch, so batch 1 sends every event in its own frame.
-  out.FELIX_FANOUT_BATCH = String(c.batch);
+  // Felix: FELIX_FANOUT_BATCH follows --batch, so batch 1 sends every event in its own frame. The open loop
+  // publishes single messages and measures the broker as configured (its batching included).
+  if (c.rate === undefined) out.FELIX_FANOUT_BATCH = String(c.batch);
   // Felix sizes its subscriber queues to hold the whole run (FELIX_EVENT_QUEUE_DEPTH = max(events, 1024)),
   // so a demo run is never shortened by drops; an explicit FELIX_SUB_QUEUE_CAPACITY is kept, to study drops.
   if (env.FELIX_SUB_QUEUE_CAPACITY === undefined) {

@@ -12,6 +12,7 @@
 import type { HopSummary } from '../client/index.js';
 import { judgeDeliveries } from './accounting.js';
 import type { CaseConfig, Workload } from './cases.js';
+import type { OpenLoopReport } from './open-loop.js';
 import { eventBytes } from './stamp.js';
 import type { LatencySummary } from './subscribers.js';
 
@@ -55,6 +56,11 @@ export interface CaseReport extends Workload {
    * Subscription.hopStats()), null when timings are off (FELIX_DISABLE_TIMINGS=1 or the high-memory profile).
    */
   readonly timings: Readonly<Record<string, HopTiming>> | null;
+  /**
+   * The open loop's rate, achieved rate and publisher lag (--rate); null for the closed loop. Its latencies
+   * above count from each message's scheduled send time.
+   */
+  readonly open_loop: OpenLoopReport | null;
 }
 
 /** One hop's statistics, exactly as the SDK's Subscription.hopStats() reports them. */
@@ -71,6 +77,7 @@ export interface CaseMeasurement {
   readonly elapsedMs: number;
   readonly warnings: readonly string[];
   readonly timings?: Readonly<Record<string, HopTiming>> | null;
+  readonly openLoop?: OpenLoopReport | null;
 }
 
 const micros = (ns: number | undefined): number | null => (ns === undefined ? null : Math.trunc(ns / 1000));
@@ -119,5 +126,6 @@ export function buildCaseReport(c: CaseConfig, m: CaseMeasurement): CaseReport {
     duration_s: round(seconds, 6),
     warnings: [...m.warnings],
     timings: m.timings ?? null,
+    open_loop: m.openLoop ?? null,
   };
 }

@@ -31,6 +31,11 @@ export interface CaseSettings extends Workload {
    * undefined: sized to each case's batches (defaultPubWindow).
    */
   readonly pubWindow: number | undefined;
+  /**
+   * Open loop (--rate): messages per second, one unacknowledged publish each at its scheduled time,
+   * latency measured from that time; undefined: the closed loop (publish, wait, publish).
+   */
+  readonly rate?: number | undefined;
 }
 
 export interface CaseConfig extends Omit<CaseSettings, 'pubWindow'> {
@@ -51,23 +56,28 @@ export interface CasePlanRequest {
 }
 
 export function caseName(group: string, c: CaseSettings): string {
+  if (c.rate !== undefined) return `${group}/f${c.fanout}-r${c.rate}-p${c.payload}`;
   const binary = c.binary ? '-binary' : '';
   const pool = group === 'scaling' ? `-pc${c.pubConns}x${c.pubStreamsPerConn}` : '';
   return `${group}/f${c.fanout}-b${c.batch}-p${c.payload}${binary}${pool}`;
 }
 
 function named(group: string, c: CaseSettings): CaseConfig {
-  return { ...c, name: caseName(group, c), pubWindow: c.pubWindow ?? defaultPubWindow(c.batch, c.payload) };
+  // The open loop bounds nothing in flight: the rate is the load.
+  const pubWindow = c.rate !== undefined ? 0 : (c.pubWindow ?? defaultPubWindow(c.batch, c.payload));
+  return { ...c, name: caseName(group, c), pubWindow };
 }
 
 export function planCases(request: CasePlanRequest): CaseConfig[] {
   const { base } = request;
   switch (request.mode) {
     case 'single':
-      return [named('single', base)];
+      return [named(base.rate === undefined ? 'single' : 'open-loop', base)];
     case 'matrix':
       return request.payloads.flatMap((payload) =>
-        request.fanouts.map((fanout) => named('matrix', { ...base, payload, fanout })),
+        request.fanouts.map((fanout) =>
+          named(base.rate === undefined ? 'matrix' : 'open-loop', { ...base, payload, fanout }),
+        ),
       );
     case 'all':
       return allCases(base);
@@ -100,6 +110,12 @@ function allCases(base: CaseSettings): CaseConfig[] {
 
 /** Felix's note printed before each case. */
 export function expectationNote(c: CaseSettings): string {
+  if (c.rate !== undefined) {
+    return (
+      `Expectation: open loop at ${c.rate} msg/s, one unacknowledged publish per message at its scheduled ` +
+      'time; latency counts from that time, so any queueing shows.'
+    );
+  }
   return c.batch <= 1 && !c.binary
     ? 'Expectation: latency-focused run; p999 <= 1 ms on localhost if not saturated.'
     : 'Expectation: throughput-focused run; higher p999 is normal due to queueing.';

@@ -52,6 +52,15 @@ function integerList(min: number): (text: string) => number[] {
   };
 }
 
+/** A positive number of seconds (fractions allowed), at most an hour. */
+function seconds(text: string): number {
+  const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(value > 0) || value > 3600) {
+    throw new InvalidArgumentError(`expected seconds above 0 and at most 3600, got "${text}"`);
+  }
+  return value;
+}
+
 interface RawOptions {
   warmup?: number;
   total?: number;
@@ -66,6 +75,8 @@ interface RawOptions {
   pubStreamCount?: number;
   subConns?: number;
   pubWindow?: number;
+  rate?: number;
+  duration?: number;
   all?: boolean;
   matrix?: boolean;
   payloads?: number[];
@@ -125,6 +136,17 @@ export function buildProgram(): Command {
         '(default: as many as hold 1 MiB per subscriber, 2 to 16)',
       integer(0),
     )
+    .option(
+      '--rate <msgs/s>',
+      'open loop: publish this many messages a second, evenly spaced, one unacknowledged publish each; ' +
+        "latency counts from each message's scheduled send time (not in Felix)",
+      integer(1, 10_000_000),
+    )
+    .option(
+      '--duration <s>',
+      'with --rate: measure for this long (--total = rate × duration; warmup: --warmup messages first)',
+      seconds,
+    )
     .option('--all', "Felix's full sweep: latency cases, throughput cases, publisher scaling")
     .option('--matrix', 'every --payloads × --fanouts case (warmup 200, total 2000 unless given)')
     .option('--payloads <csv>', '--matrix payloads (default 0,256,1024,4096)', integerList(0))
@@ -145,13 +167,17 @@ export function parseCommandLine(args: readonly string[], defaults: SettingDefau
   program.parse([...args], { from: 'user' });
   const o = program.opts<RawOptions>();
   if (o.all === true && o.matrix === true) program.error('--all and --matrix exclude each other');
+  checkOpenLoopFlags(program, o);
   // Felix runs --all when no flag is given; its own docs call that bare command a single run, which is
   // what a bare `npm run demo:latency` should be on a shared two-core machine. --all is explicit here.
   const mode: RunMode = o.all === true ? 'all' : o.matrix === true ? 'matrix' : 'single';
   const sized = mode === 'matrix' ? MATRIX_DEFAULTS : FELIX_DEFAULTS;
   const base: CaseSettings = {
     warmup: o.warmup ?? sized.warmup,
-    total: o.total ?? sized.total,
+    total:
+      o.rate !== undefined && o.duration !== undefined
+        ? Math.max(1, Math.round(o.rate * o.duration))
+        : (o.total ?? sized.total),
     payload: o.payload ?? FELIX_DEFAULTS.payload,
     fanout: o.fanout ?? FELIX_DEFAULTS.fanout,
     batch: o.batch ?? FELIX_DEFAULTS.batch,
@@ -163,6 +189,7 @@ export function parseCommandLine(args: readonly string[], defaults: SettingDefau
     pubStreamCount: o.pubStreamCount ?? 1,
     subConns: o.subConns ?? defaults.subConns,
     pubWindow: o.pubWindow,
+    rate: o.rate,
   };
   return {
     mode,
@@ -174,4 +201,25 @@ export function parseCommandLine(args: readonly string[], defaults: SettingDefau
     broker: o.broker,
     brokerNodeFlags: o.brokerNodeFlags?.split(/\s+/).filter((flag) => flag !== '') ?? [],
   };
+}
+
+/**
+ * The open loop publishes single unacknowledged messages on a schedule: the closed loop's batch, ack and
+ * window flags have no meaning there, and saying so beats ignoring them. (The broker's own batching is
+ * FELIX_FANOUT_BATCH, left as configured in the open loop.)
+ */
+function checkOpenLoopFlags(program: Command, o: RawOptions): void {
+  if (o.rate === undefined) {
+    if (o.duration !== undefined) program.error('--duration needs --rate (the open loop)');
+    return;
+  }
+  if (o.duration !== undefined && o.total !== undefined) {
+    program.error('--duration and --total exclude each other (--total = rate × duration)');
+  }
+  if (o.all === true) program.error('--rate and --all exclude each other');
+  if (o.batch !== undefined && o.batch !== 1) {
+    program.error('--rate publishes one message at a time: --batch does not apply (set FELIX_FANOUT_BATCH)');
+  }
+  if (o.binary === true) program.error('--rate publishes unacknowledged messages already: drop --binary');
+  if (o.pubWindow !== undefined) program.error('--rate bounds nothing in flight: drop --pub-window');
 }

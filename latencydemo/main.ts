@@ -6,6 +6,8 @@
  *       [--idle-ms MS] [--pub-conns N] [--pub-streams-per-conn N] [--pub-sharding hash_stream|rr]
  *       [--pub-stream-count N] [--sub-conns N] [--all | --matrix [--payloads CSV] [--fanouts CSV]]
  *       [--broker HOST:PORT] [--broker-node-flags FLAGS] [--json] [--progress]
+ *   node dist/latencydemo/main.js --rate MSGS_PER_S [--duration S | --total N] [--warmup N] [--payload B]
+ *       [--fanout N] [--matrix …] …        (open loop: latency from each message's scheduled send time)
  *
  * Exit status: 0, or 3 when a case is an INVALID RUN (the report is printed either way), 2 for a bad flag
  * or setting, 1 when a case could not run.

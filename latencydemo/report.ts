@@ -8,6 +8,7 @@ import type { HopTiming } from './case-report.js';
 import { invalidRunLine } from './accounting.js';
 import type { CaseReport } from './case-report.js';
 import { expectationNote, type CaseConfig } from './cases.js';
+import type { OpenLoopReport } from './open-loop.js';
 
 export const JSON_SCHEMA = 1;
 
@@ -77,6 +78,7 @@ export function caseResults(r: CaseReport): string {
     `  deliveries: expected ${r.expected_deliveries}, received ${r.delivered_total}, ` +
       `reported dropped ${r.reported_drops}, unaccounted ${r.unaccounted}`,
     ...(r.timings === null ? [] : [timingsLine(r.timings)]),
+    ...(r.open_loop === null ? [] : [openLoopLine(r.open_loop)]),
     ...r.warnings.map((w) => `  warning: ${w}`),
   ];
   const invalid = invalidRunLine({
@@ -94,6 +96,15 @@ export function timingsLine(timings: Readonly<Record<string, HopTiming>>): strin
     ([hop, t]) => `${hop} p50=${t.p50_us}us p99=${t.p99_us}us p999=${t.p999_us}us n=${t.count}`,
   );
   return `  timings: ${hops.join(' | ')}`;
+}
+
+/** The open loop's line: the rate asked for, the rate achieved, and how far the publisher lagged. */
+export function openLoopLine(o: OpenLoopReport): string {
+  return (
+    `  open loop: rate ${o.rate_msgs} msg/s, achieved ${o.achieved_rate_msgs.toFixed(2)} msg/s, ` +
+    `publisher lag p50 = ${formatMicros(o.publisher_lag_p50_us)}, p99 = ${formatMicros(o.publisher_lag_p99_us)}, ` +
+    `max = ${formatMicros(o.publisher_lag_max_us)}`
+  );
 }
 
 function parseTimings(text: string): Record<string, HopTiming> {
@@ -130,6 +141,9 @@ const LINE_RES = {
   deliveries: /^ {2}deliveries: expected (\d+), received (\d+), reported dropped (\d+), unaccounted (-?\d+)$/,
   warning: /^ {2}warning: (.*)$/,
   timings: /^ {2}timings: (.*)$/,
+  openLoop: new RegExp(
+    String.raw`^  open loop: rate (\d+) msg\/s, achieved ([0-9.]+) msg\/s, publisher lag p50 = ${DURATION}, p99 = ${DURATION}, max = ${DURATION}$`,
+  ),
   invalid: /^INVALID RUN: /,
 };
 
@@ -170,7 +184,15 @@ function parseCaseLine(line: string, f: Fields): void {
     });
   } else if ((m = LINE_RES.delivered.exec(line))) f.delivered_total = Number(m[1]);
   else if ((m = LINE_RES.timings.exec(line))) f.timings = parseTimings(m[1]!);
-  else if ((m = LINE_RES.p50.exec(line))) f.p50_us = parseMicros(m[1]!);
+  else if ((m = LINE_RES.openLoop.exec(line))) {
+    f.open_loop = {
+      rate_msgs: Number(m[1]),
+      achieved_rate_msgs: Number(m[2]),
+      publisher_lag_p50_us: parseMicros(m[3]!),
+      publisher_lag_p99_us: parseMicros(m[4]!),
+      publisher_lag_max_us: parseMicros(m[5]!),
+    };
+  } else if ((m = LINE_RES.p50.exec(line))) f.p50_us = parseMicros(m[1]!);
   else if ((m = LINE_RES.p99.exec(line))) f.p99_us = parseMicros(m[1]!);
   else if ((m = LINE_RES.p999.exec(line))) f.p999_us = parseMicros(m[1]!);
   else if ((m = LINE_RES.max.exec(line))) f.max_us = parseMicros(m[1]!);
@@ -235,6 +257,7 @@ const CASE_KEYS: readonly (keyof CaseReport)[] = [
   'duration_s',
   'warnings',
   'timings',
+  'open_loop',
 ];
 
 function toCaseReport(f: Fields): CaseReport {
@@ -259,7 +282,7 @@ export function parseTextReport(text: string): CaseReport[] {
     const start = CASE_RE.exec(line);
     if (start) {
       if (current !== null) cases.push(toCaseReport(current));
-      current = { name: start[1], warnings: [], valid: true, timings: null };
+      current = { name: start[1], warnings: [], valid: true, timings: null, open_loop: null };
     } else if (current !== null) {
       parseCaseLine(line, current);
     }

@@ -14,6 +14,7 @@ import type { CaseConfig } from './cases.js';
 import type { ProgressLine } from './progress.js';
 import { planStreams } from './publish-plan.js';
 import { LoadPublisher } from './publisher.js';
+import { OpenLoopPublisher, openLoopReport } from './open-loop.js';
 import { SubscriberGroup } from './subscribers.js';
 
 export interface CaseRunContext {
@@ -53,7 +54,9 @@ export async function runCase(c: CaseConfig, ctx: CaseRunContext): Promise<CaseR
       },
     });
     try {
-      return await measure(c, ctx, client, spawned === null);
+      return c.rate === undefined
+        ? await measure(c, ctx, client, spawned === null)
+        : await measureOpenLoop(c, c.rate, ctx, client, spawned === null);
     } finally {
       ctx.progress.stop();
       await client.close();
@@ -126,6 +129,62 @@ async function measure(
     elapsedMs,
     warnings,
     timings: hopTimings(group.primarySubscription?.hopStats() ?? null),
+  });
+}
+
+/**
+ * The open loop: subscribers as in the closed loop, then warmup and measured events as one paced schedule
+ * (no drain between them, so the measured phase starts in the steady state the warmup reached), then up to
+ * --idle-ms of silence for stragglers. Elapsed time runs from the first measured event's scheduled time.
+ */
+async function measureOpenLoop(
+  c: CaseConfig,
+  rate: number,
+  ctx: CaseRunContext,
+  client: FelixClient,
+  sharedBroker: boolean,
+): Promise<CaseReport> {
+  const warnings: string[] = [];
+  const tag = sharedBroker ? randomBytes(4).toString('hex') : undefined;
+  const plan = planStreams(c.warmup, c.total, 1, c.pubStreamCount, tag);
+  const group = new SubscriberGroup(plan, c.fanout, c.warmup);
+  await group.subscribeAll(client);
+  const publisher = new OpenLoopPublisher(client, {
+    rate,
+    warmup: c.warmup,
+    total: c.total,
+    payload: c.payload,
+    streams: plan.map((s) => s.name),
+  });
+  ctx.progress.show(
+    () =>
+      `${ctx.label} ${c.name} open loop ${rate} msg/s: published ${publisher.published}/${c.warmup + c.total}, ` +
+      `delivered ${group.accounted}/${group.warmupTarget + group.measuredTarget}`,
+  );
+  const paced = await publisher.run();
+  await client.flush();
+  const published = performance.now();
+  await group.waitFor('measured', c.idleMs);
+  if (group.warmupAccounted < group.warmupTarget) {
+    warnings.push(`warmup incomplete: ${group.warmupAccounted} of ${group.warmupTarget} warmup deliveries`);
+  }
+  const start = paced.startAt + (c.warmup * 1000) / rate;
+  const primaryEnd = group.primaryDoneAt >= 0 ? group.primaryDoneAt : group.primaryLastAt;
+  if (sharedBroker)
+    warnings.push("--broker: the broker's own settings apply (subscriber queue size not set)");
+  warnings.push(...publisher.warnings, ...group.warnings);
+  const latencies = group.latencies();
+  return buildCaseReport(c, {
+    sampleTotal: group.primaryTarget,
+    primaryReceived: group.primaryReceived,
+    deliveredTotal: group.measuredReceived,
+    reportedDrops: group.measuredDropped,
+    primary: latencies.primary,
+    all: latencies.all,
+    elapsedMs: Math.max(published, primaryEnd) - start,
+    warnings,
+    timings: hopTimings(group.primarySubscription?.hopStats() ?? null),
+    openLoop: openLoopReport(rate, paced),
   });
 }
 

@@ -63,6 +63,8 @@ export interface AggRow {
   readonly binary: boolean;
   readonly warmup: number;
   readonly total: number;
+  /** The open loop's rate (msg/s); absent for closed-loop cells (and so from their CSV). */
+  readonly rate_msgs?: number;
   /** Distinct trials attempted. */
   readonly trial_count: number;
   /** Trials with a measurement; the medians are over these. */
@@ -146,6 +148,7 @@ function aggregateGroup(records: readonly RunRecord[]): AggRow {
     binary: first.workload.binary,
     warmup: first.workload.warmup,
     total: first.workload.total,
+    ...(first.workload.rate === undefined ? {} : { rate_msgs: first.workload.rate }),
     trial_count: trials.size,
     measured_trials: measuredByTrial.size,
     failed_trials: trials.size - measuredByTrial.size,

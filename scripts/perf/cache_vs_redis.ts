@@ -8,7 +8,8 @@
  * side; ioredis on one connection with auto-pipelining off (its default) unless --redis-auto-pipelining.
  * Trials alternate felix/redis (the order flips every trial) and wait for the machine to be quiet first.
  * Prints medians with min–max and the felix/redis ratios, as a table and as markdown for
- * docs/benchmarks.md.
+ * docs/benchmarks.md. With --rate both sides run cachedemo's open loop at that rate (the same pacer):
+ * the table then compares latencies (from each operation's scheduled start), since both deliver the rate.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +32,7 @@ interface Options {
   redisAutoPipelining?: boolean;
   maxLoad: string;
   loadWaitS: string;
+  rate?: string;
 }
 
 /** One row of a child's JSON document (cachedemo/report.ts jsonRows). */
@@ -40,7 +42,10 @@ interface Row {
   n: number;
   p50_us: number;
   p99_us: number;
+  p999_us: number;
+  max_us?: number;
   throughput_ops: number;
+  achieved_rate_ops?: number | null;
   unexpected: number;
   client_cpu_us_per_op: number;
   server_cpu_us_per_op: number | null;
@@ -62,6 +67,7 @@ async function main(): Promise<number> {
     .option('--keys <n>', 'distinct keys', '1024')
     .option('--warmup <n>', 'unmeasured operations per op and payload', '20000')
     .option('--samples <n>', 'measured operations per op and payload', '200000')
+    .option('--rate <ops/s>', "open loop at this rate on both sides (cachedemo's --rate)")
     .option('--redis-auto-pipelining', "turn on ioredis' enableAutoPipelining (off by default)")
     .option('--max-load <load>', 'wait before each trial until the 1-minute load is below this', '0.5')
     .option('--load-wait-s <s>', 'longest wait for a quiet machine before each trial', '90');
@@ -77,6 +83,7 @@ async function main(): Promise<number> {
   const workload = [
     ...['--payloads', o.payloads, '--ops', o.ops, '--concurrency', o.concurrency, '--keys', o.keys],
     ...['--warmup', o.warmup, '--samples', o.samples, '--json'],
+    ...(o.rate === undefined ? [] : ['--rate', o.rate]),
   ];
   const redisArgs = o.redisAutoPipelining === true ? ['--auto-pipelining'] : [];
   say(`felix-ts cache vs redis ${found.version}: ${o.trials} trials each, ${workload.join(' ')}`);
@@ -102,9 +109,9 @@ async function main(): Promise<number> {
   }
   const loadAfter = loadAverage();
   const mode = o.redisAutoPipelining === true ? 'on' : 'off';
-  process.stdout.write(
-    `${report(trials, machine, found.version, mode, loadAfter, ['npm run perf:cache-peers --', ...process.argv.slice(2)].join(' '))}\n`,
-  );
+  const command = ['npm run perf:cache-peers --', ...process.argv.slice(2)].join(' ');
+  const table = o.rate === undefined ? report : openLoopReport;
+  process.stdout.write(`${table(trials, machine, found.version, mode, loadAfter, command)}\n`);
   return 0;
 }
 
@@ -154,6 +161,19 @@ function spread(values: number[], digits = 0): string {
   return `${f(median(values))} (${f(Math.min(...values))}–${f(Math.max(...values))})`;
 }
 
+/** The cells (op and payload) the trials measured, and each system's row of a cell, trial by trial. */
+function rowsByCell(trials: Trial[]): {
+  keys: string[];
+  rowsOf: (system: Trial['system'], key: string) => Row[];
+} {
+  const keys = [...new Set(trials.flatMap((t) => t.rows.map((r) => `${r.op}|${r.payload_bytes}`)))];
+  const rowsOf = (system: Trial['system'], key: string): Row[] =>
+    trials
+      .filter((t) => t.system === system)
+      .map((t) => t.rows.find((r) => `${r.op}|${r.payload_bytes}` === key)!);
+  return { keys, rowsOf };
+}
+
 function report(
   trials: Trial[],
   machine: MachineInfo,
@@ -162,11 +182,7 @@ function report(
   loadAfter: number,
   command: string,
 ): string {
-  const keys = [...new Set(trials.flatMap((t) => t.rows.map((r) => `${r.op}|${r.payload_bytes}`)))];
-  const rowsOf = (system: Trial['system'], key: string) =>
-    trials
-      .filter((t) => t.system === system)
-      .map((t) => t.rows.find((r) => `${r.op}|${r.payload_bytes}` === key)!);
+  const { keys, rowsOf } = rowsByCell(trials);
   const lines = [
     '| op | payload | felix ops/s, median (min–max) | redis ops/s, median (min–max) | felix/redis | p50 µs felix / redis | CPU µs/op felix client + broker | CPU µs/op redis client + server |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -190,6 +206,46 @@ function report(
     '',
     `- Command: \`${command}\``,
     `- Redis ${redisVersionText} (redis-server --save '' --appendonly no, loopback), ioredis one connection, auto-pipelining ${mode}; felix-ts broker in its own process (cachedemo), client settings at their defaults unless the environment set them.`,
+    `- Machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.kernel}, Node ${machine.node}, ${machine.date}.`,
+    `- Load (1-minute) before each trial: ${loads.map((l) => l.toFixed(2)).join(', ')}; after: ${loadAfter.toFixed(2)}.`,
+  ].join('\n');
+}
+
+/** The open loop's table: both sides start the same rate, so latencies are what differ. */
+function openLoopReport(
+  trials: Trial[],
+  machine: MachineInfo,
+  redisVersionText: string,
+  mode: string,
+  loadAfter: number,
+  command: string,
+): string {
+  const { keys, rowsOf } = rowsByCell(trials);
+  const lines = [
+    '| op | payload | achieved ops/s felix / redis | p50 µs felix | p50 µs redis | p50 felix/redis | p99 µs felix | p99 µs redis | p99 felix/redis | p999 µs felix / redis |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const key of keys) {
+    const [op, payload] = key.split('|');
+    const felix = rowsOf('felix', key);
+    const redis = rowsOf('redis', key);
+    const m = (rows: Row[], pick: (r: Row) => number) => median(rows.map(pick));
+    const achieved = (rows: Row[]) => m(rows, (r) => r.achieved_rate_ops ?? NaN).toFixed(0);
+    const ratio = (pick: (r: Row) => number) => (m(felix, pick) / m(redis, pick)).toFixed(2);
+    lines.push(
+      `| ${op} | ${payload} B | ${achieved(felix)} / ${achieved(redis)} | ` +
+        `${spread(felix.map((r) => r.p50_us))} | ${spread(redis.map((r) => r.p50_us))} | **${ratio((r) => r.p50_us)}** | ` +
+        `${spread(felix.map((r) => r.p99_us))} | ${spread(redis.map((r) => r.p99_us))} | **${ratio((r) => r.p99_us)}** | ` +
+        `${m(felix, (r) => r.p999_us).toFixed(0)} / ${m(redis, (r) => r.p999_us).toFixed(0)} |`,
+    );
+  }
+  const loads = trials.map((t) => t.loadBefore);
+  return [
+    ...lines,
+    '',
+    `- Command: \`${command}\``,
+    `- Open loop: operations start evenly spaced at the rate whatever is in flight (the same pacer on both sides), latency from each operation's scheduled start; warm-up closed-loop. Medians of the trials, min–max in brackets.`,
+    `- Redis ${redisVersionText} (redis-server --save '' --appendonly no, loopback), ioredis one connection, auto-pipelining ${mode}; felix-ts broker in its own process (cachedemo), client settings at their defaults.`,
     `- Machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.kernel}, Node ${machine.node}, ${machine.date}.`,
     `- Load (1-minute) before each trial: ${loads.map((l) => l.toFixed(2)).join(', ')}; after: ${loadAfter.toFixed(2)}.`,
   ].join('\n');

@@ -11,6 +11,11 @@ export interface Workload {
   readonly warmup: number;
   readonly total: number;
   readonly binary: boolean;
+  /**
+   * latencydemo's open loop (--rate): messages per second, one publish each (batch 1); absent for the
+   * closed loop.
+   */
+  readonly rate?: number;
 }
 
 export interface MatrixCell {
@@ -92,6 +97,12 @@ export function buildMatrix(config: PerfConfig, trials: number, cliFilters: read
 
 /** latencydemo's flags for a workload: the part the NATS harness shares. */
 export function workloadArgs(w: Workload): string[] {
+  if (w.rate !== undefined) {
+    return [
+      ...['--warmup', String(w.warmup), '--total', String(w.total), '--payload', String(w.payload_bytes)],
+      ...['--fanout', String(w.fanout), '--rate', String(w.rate)],
+    ];
+  }
   return [
     '--warmup',
     String(w.warmup),
@@ -124,7 +135,8 @@ export function presetArgs(p: PublisherPreset): string[] {
 /** Identifies a cell across attempts and sessions (what --resume skips). */
 export function cellKey(cell: Pick<MatrixCell, 'profile' | 'preset' | 'workload' | 'trial'>): string {
   const w = cell.workload;
-  return `${cell.profile}/f${w.fanout}/b${w.batch}/p${w.payload_bytes}/${encodingName(w.binary)}/${cell.preset}/t${cell.trial}`;
+  const rate = w.rate === undefined ? '' : `/r${w.rate}`;
+  return `${cell.profile}/f${w.fanout}/b${w.batch}/p${w.payload_bytes}/${encodingName(w.binary)}${rate}/${cell.preset}/t${cell.trial}`;
 }
 
 /** A file-name-safe label of a cell. */

@@ -1,10 +1,16 @@
 // latencydemo's workload against NATS: the same flags, the same measurement and the same JSON report, so
 // that the comparison reads both alike. It borrows latencydemo's own pieces for everything that defines a
 // number (the 16-byte stamp header, the HDR percentiles, the case report with Felix's definitions of
-// elapsed time and rates); only the transport differs. Core NATS has no batch publish: a batch here is
-// `batch` publishes back to back followed by a flush (a PING/PONG round trip, which is how its client
-// batches), the next batch waiting for it. Fanout = that many subscriber connections. Without --server it
-// starts its own nats-server process, as latencydemo spawns its own broker.
+// elapsed time and rates, the open loop's pacer); only the transport differs. Fanout = that many
+// subscriber connections. Without --server it starts its own nats-server process, as latencydemo spawns
+// its own broker.
+//
+// Batches in flight are latencydemo's: core NATS has no batch publish, so a batch is `batch` publishes back
+// to back. At batch 1 without --binary (latencydemo's acked mode, where each publish awaits the broker's
+// ack) each publish is followed by a flush (a PING/PONG round trip to the server). Otherwise at most
+// --window batches are in flight until delivered to every subscriber, exactly latencydemo's --pub-window
+// (default: latencydemo's default for the batch and payload; 0 for no bound). --rate is latencydemo's
+// open loop: one publish per message at its scheduled time, latency from that time.
 import { build, type Histogram } from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
@@ -13,7 +19,11 @@ import { buildCaseReport, type CaseReport } from '../../latencydemo/case-report.
 import type { CaseConfig, CaseSettings } from '../../latencydemo/cases.js';
 import { allocatePayload, readSentAt, readSeq, writeStamp } from '../../latencydemo/stamp.js';
 import { summarize } from '../../latencydemo/subscribers.js';
-import { nonNegativeInteger, positiveInteger, runIfMain } from './cli.js';
+import { openLoopReport, type OpenLoopReport } from '../../latencydemo/open-loop.js';
+import { pace } from '../../latencydemo/pacer.js';
+import { defaultPubWindow } from '../../latencydemo/publish-window.js';
+import { TURN_BATCHES, usesAcks } from '../../latencydemo/publisher.js';
+import { nonNegativeInteger, positiveInteger, runIfMain, UsageError } from './cli.js';
 import type { LatencyReport } from './latency_report.js';
 import { encodingName } from './matrix.js';
 import { requireNatsServer, startNatsServer, type RunningNatsServer } from './nats_server.js';
@@ -24,6 +34,10 @@ type HarnessOptions = Pick<
   'warmup' | 'total' | 'payload' | 'fanout' | 'batch' | 'binary' | 'idleMs'
 > & {
   readonly server: string;
+  /** Batches in flight until delivered (latencydemo's --pub-window); undefined: latencydemo's default. */
+  readonly window?: number | undefined;
+  /** Open loop: messages per second; undefined: the closed loop. */
+  readonly rate?: number | undefined;
 };
 
 const SUBJECT = 'latency';
@@ -50,63 +64,138 @@ class Deliveries {
     private readonly total: number,
   ) {}
 
+  /** The pending wait's condition and completion: checked on every delivery, as latencydemo's waits are. */
+  private waiter: { done: () => boolean; settle: (complete: boolean) => void } | null = null;
+
   listener(primary: boolean): (payload: Uint8Array) => void {
     return (payload) => {
       const now = performance.now();
       this.lastEventAt = now;
       if (readSeq(payload) < this.warmup) {
         this.warmupReceived++;
-        return;
+      } else {
+        const latencyNs = Math.round((now - readSentAt(payload)) * NS_PER_MS);
+        this.allLatencies.recordValue(latencyNs);
+        this.measuredReceived++;
+        if (primary) {
+          this.primaryLatencies.recordValue(latencyNs);
+          this.primaryLastAt = now;
+          if (++this.primaryReceived === this.total) this.primaryDoneAt = now;
+        }
       }
-      const latencyNs = Math.round((now - readSentAt(payload)) * NS_PER_MS);
-      this.allLatencies.recordValue(latencyNs);
-      this.measuredReceived++;
-      if (primary) {
-        this.primaryLatencies.recordValue(latencyNs);
-        this.primaryLastAt = now;
-        if (++this.primaryReceived === this.total) this.primaryDoneAt = now;
-      }
+      if (this.waiter !== null && this.waiter.done()) this.waiter.settle(true);
     };
   }
 
-  /** Resolves once `done()` holds, or after idleMs without any delivery. */
+  /** Deliveries so far, both phases, all subscribers (what the publish window counts). */
+  get accounted(): number {
+    return this.warmupReceived + this.measuredReceived;
+  }
+
+  /** Resolves once `done()` holds (checked on each delivery), or after idleMs without any delivery. */
   waitFor(done: () => boolean, idleMs: number): Promise<boolean> {
-    this.lastEventAt = Math.max(this.lastEventAt, performance.now());
+    if (done()) return Promise.resolve(true);
+    const started = performance.now();
     return new Promise((resolve) => {
-      const check = (): void => {
-        if (done()) resolve(true);
-        else if (performance.now() - this.lastEventAt >= idleMs) resolve(false);
-        else setTimeout(check, 1);
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (complete: boolean): void => {
+        clearTimeout(timer);
+        this.waiter = null;
+        resolve(complete);
       };
-      check();
+      const checkIdle = (): void => {
+        const quiet = performance.now() - Math.max(this.lastEventAt, started);
+        if (quiet >= idleMs) settle(false);
+        else timer = setTimeout(checkIdle, idleMs - quiet);
+      };
+      this.waiter = { done, settle };
+      timer = setTimeout(checkIdle, idleMs);
     });
   }
 }
 
-async function publishPhase(
-  nc: NatsConnection,
-  c: CaseConfig,
-  count: number,
-  firstSeq: number,
-): Promise<void> {
-  for (let sent = 0; sent < count;) {
-    const n = Math.min(c.batch, count - sent);
-    // One send time per batch, as latencydemo stamps a batch. A fresh buffer per message: the NATS client
-    // keeps a reference to it until its next write, where latencydemo's SDK copies.
-    const sentAt = performance.now();
-    for (let i = 0; i < n; i++) {
-      const payload = allocatePayload(c.payload);
-      writeStamp(payload, sentAt, firstSeq + sent + i);
-      nc.publish(SUBJECT, payload);
+/** Publishes one phase of the closed loop; `published` counts the messages out so far (both phases). */
+class ClosedLoopPublisher {
+  published = 0;
+  readonly warnings: string[] = [];
+  private windowDeliveries: number;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly c: CaseConfig,
+    private readonly deliveries: Deliveries,
+  ) {
+    this.windowDeliveries = c.pubWindow * c.batch * c.fanout;
+  }
+
+  async publishPhase(count: number, firstSeq: number): Promise<void> {
+    const c = this.c;
+    const acked = usesAcks(c);
+    for (let sent = 0, batches = 1; sent < count; batches++) {
+      const n = Math.min(c.batch, count - sent);
+      if (!acked && this.windowDeliveries > 0 && this.inFlight() + n * c.fanout > this.windowDeliveries) {
+        await this.waitForRoom();
+      }
+      // One send time per batch, as latencydemo stamps a batch. A fresh buffer per message: the NATS client
+      // keeps a reference to it until its next write, where latencydemo's SDK copies.
+      const sentAt = performance.now();
+      for (let i = 0; i < n; i++) {
+        const payload = allocatePayload(c.payload);
+        writeStamp(payload, sentAt, firstSeq + sent + i);
+        this.nc.publish(SUBJECT, payload);
+      }
+      sent += n;
+      this.published += n;
+      // latencydemo's acked mode awaits each publish's ack from the broker: here the server's PONG.
+      if (acked) await this.nc.flush();
+      // Otherwise nats.js writes what was published at the end of this microtask; yield a turn now and then
+      // so the deliveries are read (as latencydemo does every TURN_BATCHES batches).
+      else if (batches % TURN_BATCHES === 0) await new Promise((resolve) => setImmediate(resolve));
     }
-    await nc.flush();
-    sent += n;
+    await this.nc.flush();
+  }
+
+  private inFlight(): number {
+    return this.published * this.c.fanout - this.deliveries.accounted;
+  }
+
+  /** As latencydemo: waits until half the window is free, or gives the window up after idleMs of silence. */
+  private async waitForRoom(): Promise<void> {
+    const target = this.published * this.c.fanout - Math.floor(this.windowDeliveries / 2);
+    if (await this.deliveries.waitFor(() => this.deliveries.accounted >= target, this.c.idleMs)) return;
+    this.warnings.push(
+      `publish window disabled: no delivery for ${this.c.idleMs} ms with ${this.inFlight()} in flight`,
+    );
+    this.windowDeliveries = 0;
   }
 }
 
+/** The open loop: warmup and measured messages as one paced schedule, each stamped with its scheduled time. */
+async function publishOpenLoop(
+  nc: NatsConnection,
+  c: CaseConfig,
+  rate: number,
+): Promise<{ report: OpenLoopReport; startAt: number }> {
+  const paced = await pace(
+    c.warmup + c.total,
+    rate,
+    (seq, scheduledAt) => {
+      const payload = allocatePayload(c.payload);
+      writeStamp(payload, scheduledAt, seq);
+      nc.publish(SUBJECT, payload);
+    },
+    { measuredFrom: c.warmup },
+  );
+  await nc.flush();
+  return { report: openLoopReport(rate, paced), startAt: paced.startAt + (c.warmup * 1000) / rate };
+}
+
 export async function measureNats(o: HarnessOptions): Promise<CaseReport> {
+  const openLoop = o.rate !== undefined;
   const c: CaseConfig = {
-    name: `nats/f${o.fanout}-b${o.batch}-p${o.payload}-${encodingName(o.binary)}`,
+    name: openLoop
+      ? `nats/f${o.fanout}-r${o.rate}-p${o.payload}`
+      : `nats/f${o.fanout}-b${o.batch}-p${o.payload}-${encodingName(o.binary)}`,
     warmup: o.warmup,
     total: o.total,
     payload: o.payload,
@@ -119,8 +208,8 @@ export async function measureNats(o: HarnessOptions): Promise<CaseReport> {
     pubSharding: 'hash_stream',
     pubStreamCount: 1,
     subConns: o.fanout,
-    // One batch in flight to the server (the flush), where latencydemo bounds batches until delivered.
-    pubWindow: 1,
+    pubWindow: openLoop ? 0 : (o.window ?? defaultPubWindow(o.batch, o.payload)),
+    rate: o.rate,
   };
   const warnings = o.binary ? ['NATS has one encoding: --binary changes nothing'] : [];
   const deliveries = new Deliveries(c.warmup, c.total);
@@ -137,14 +226,27 @@ export async function measureNats(o: HarnessOptions): Promise<CaseReport> {
     const publisher = await connect({ servers: o.server, name: 'nats-latency-pub' });
     connections.push(publisher);
 
-    await publishPhase(publisher, c, c.warmup, 0);
-    if (!(await deliveries.waitFor(() => deliveries.warmupReceived >= c.warmup * c.fanout, c.idleMs))) {
-      warnings.push(`warmup incomplete: ${deliveries.warmupReceived} of ${c.warmup * c.fanout} deliveries`);
+    let start: number;
+    let openLoopResult: OpenLoopReport | null = null;
+    if (o.rate === undefined) {
+      const load = new ClosedLoopPublisher(publisher, c, deliveries);
+      await load.publishPhase(c.warmup, 0);
+      if (!(await deliveries.waitFor(() => deliveries.warmupReceived >= c.warmup * c.fanout, c.idleMs))) {
+        warnings.push(`warmup incomplete: ${deliveries.warmupReceived} of ${c.warmup * c.fanout} deliveries`);
+      }
+      start = performance.now();
+      await load.publishPhase(c.total, c.warmup);
+      warnings.push(...load.warnings);
+    } else {
+      const run = await publishOpenLoop(publisher, c, o.rate);
+      start = run.startAt;
+      openLoopResult = run.report;
     }
-    const start = performance.now();
-    await publishPhase(publisher, c, c.total, c.warmup);
     const published = performance.now();
     await deliveries.waitFor(() => deliveries.measuredReceived >= c.total * c.fanout, c.idleMs);
+    if (openLoopResult !== null && deliveries.warmupReceived < c.warmup * c.fanout) {
+      warnings.push(`warmup incomplete: ${deliveries.warmupReceived} of ${c.warmup * c.fanout} deliveries`);
+    }
     // latencydemo's clock: until the publisher is done and the primary subscriber has everything.
     const primaryEnd = deliveries.primaryDoneAt >= 0 ? deliveries.primaryDoneAt : deliveries.primaryLastAt;
     const report = buildCaseReport(c, {
@@ -157,6 +259,7 @@ export async function measureNats(o: HarnessOptions): Promise<CaseReport> {
       all: summarize(deliveries.allLatencies),
       elapsedMs: Math.max(published, primaryEnd) - start,
       warnings,
+      openLoop: openLoopResult,
     });
     return { ...report, pub_sharding: 'none' };
   } finally {
@@ -173,6 +276,13 @@ function printHuman(c: CaseReport): void {
   console.log(`  p50 = ${c.p50_us} us, p99 = ${c.p99_us} us, p999 = ${c.p999_us} us, max = ${c.max_us} us`);
   console.log(`  throughput = ${c.throughput_msgs} msg/s, delivered = ${c.delivered_throughput_msgs} msg/s`);
   console.log(`  delivered = ${c.delivered_mb_s} MB/s`);
+  const o = c.open_loop;
+  if (o !== null) {
+    console.log(
+      `  open loop: rate ${o.rate_msgs} msg/s, achieved ${o.achieved_rate_msgs} msg/s, publisher lag ` +
+        `p50 ${o.publisher_lag_p50_us} us, p99 ${o.publisher_lag_p99_us} us, max ${o.publisher_lag_max_us} us`,
+    );
+  }
   for (const warning of c.warnings) console.log(`  warning: ${warning}`);
 }
 
@@ -183,7 +293,19 @@ async function main(): Promise<number> {
     .option('--total <n>', 'measured messages', positiveInteger, 10000)
     .option('--payload <bytes>', 'bytes after the 16-byte stamp header', nonNegativeInteger, 0)
     .option('--fanout <n>', 'subscriber connections', positiveInteger, 1)
-    .option('--batch <n>', 'publishes per flush', positiveInteger, 1)
+    .option('--batch <n>', 'publishes per batch', positiveInteger, 1)
+    .option(
+      '--window <batches>',
+      "batches in flight until delivered to every subscriber, as latencydemo's --pub-window; 0: unbounded " +
+        "(default: latencydemo's default for the batch and payload)",
+      nonNegativeInteger,
+    )
+    .option(
+      '--rate <msgs/s>',
+      "open loop, as latencydemo's --rate: evenly spaced single publishes, latency from the scheduled time",
+      positiveInteger,
+    )
+    .option('--duration <s>', 'with --rate: measure for this long (--total = rate × duration)', Number)
     .option('--binary', 'accepted for symmetry with latencydemo; NATS has one encoding', false)
     .option(
       '--idle-ms <ms>',
@@ -194,12 +316,21 @@ async function main(): Promise<number> {
     .option('--server <host:port>', 'a running nats-server (default: start one)')
     .option('--json', 'print the report as JSON (latencydemo schema 1)', false)
     .parse()
-    .opts<Omit<HarnessOptions, 'server'> & { server?: string; json: boolean }>();
+    .opts<Omit<HarnessOptions, 'server'> & { server?: string; json: boolean; duration?: number }>();
+  let total = o.total;
+  if (o.duration !== undefined) {
+    if (o.rate === undefined || !(o.duration > 0))
+      throw new UsageError('--duration needs --rate and seconds > 0');
+    total = Math.max(1, Math.round(o.rate * o.duration));
+  }
+  if (o.rate !== undefined && (o.batch !== 1 || o.binary || o.window !== undefined)) {
+    throw new UsageError('--rate publishes single messages: --batch, --binary and --window do not apply');
+  }
 
   let spawned: RunningNatsServer | undefined;
   if (o.server === undefined) spawned = await startNatsServer(requireNatsServer());
   try {
-    const result = await measureNats({ ...o, server: o.server ?? spawned!.address });
+    const result = await measureNats({ ...o, total, server: o.server ?? spawned!.address });
     if (!o.json) {
       printHuman(result);
     } else {

@@ -3,17 +3,19 @@
 // median ratios felix/NATS and the acceptance checks. Usage: node dist/scripts/perf/peers_nats.js --help
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { Command } from 'commander';
 import { nonNegativeInteger, positiveInteger, runIfMain, UsageError } from './cli.js';
+import { defaultPubWindow } from '../../latencydemo/publish-window.js';
 import {
+  ALL_PEER_WORKLOADS,
   comparisonTable,
   compareWithNats,
   FELIX_PEER_PRESET,
   FELIX_PEER_PROFILE,
-  PEER_WORKLOADS,
   peerWorkloadId,
   type ComparisonLine,
+  type PeerWorkload,
 } from './comparison.js';
 import { toCsv } from './csv.js';
 import { presetArgs, workloadArgs, type Workload } from './matrix.js';
@@ -36,6 +38,7 @@ interface PeerOptions {
   readonly maxLoad: number;
   readonly loadWaitS: number;
   readonly maxRetries: number;
+  readonly workloads: readonly PeerWorkload[];
 }
 
 /** Waits until the 1-minute load average is below maxLoad, at most waitS; returns the load it started with. */
@@ -50,8 +53,21 @@ async function waitForLowLoad(maxLoad: number, waitS: number): Promise<number> {
 type PeerRun = Pick<RunRecord, 'profile' | 'profile_env' | 'preset' | 'preset_spec'> & { args: string[] };
 
 /**
+ * The batches each side keeps in flight until delivered to every subscriber: latencydemo's default window
+ * for the workload, passed explicitly to both (latencydemo --pub-window, nats_latency --window), so that no
+ * cell compares a pipelined felix-ts with a flush-per-batch NATS. The open loop bounds nothing (the rate is
+ * the load) and the acked batch-1 mode has one request in flight on both sides: no window flag there.
+ */
+export function peerWindowArgs(system: MeasuredSystem, w: Workload): string[] {
+  if (w.rate !== undefined || (w.batch <= 1 && !w.binary)) return [];
+  const window = String(defaultPubWindow(w.batch, w.payload_bytes));
+  return system === 'nats' ? ['--window', window] : ['--pub-window', window];
+}
+
+/**
  * Each system with the same connections: one publisher connection (felix-ts: the preset, one stream) and
- * one connection per subscriber, as the NATS harness has. The broker runs the balanced profile.
+ * one connection per subscriber, as the NATS harness has, and the same batches in flight. The broker runs
+ * the balanced profile.
  */
 function peerRuns(): (system: MeasuredSystem, workload: Workload) => PeerRun {
   const config = loadPerfConfig(PATHS.presets);
@@ -64,11 +80,22 @@ function peerRuns(): (system: MeasuredSystem, workload: Workload) => PeerRun {
   }
   return (system, workload) => {
     if (system === 'nats') {
-      const args = [PATHS.natsLatencyMain, ...workloadArgs(workload), '--json'];
+      const args = [
+        PATHS.natsLatencyMain,
+        ...workloadArgs(workload),
+        ...peerWindowArgs('nats', workload),
+        '--json',
+      ];
       return { args, profile: 'nats', profile_env: {}, preset: 'nats', preset_spec: null };
     }
     const spec = { ...preset, sub_conns: workload.fanout };
-    const args = [PATHS.latencydemoMain, ...workloadArgs(workload), ...presetArgs(spec), '--json'];
+    const args = [
+      PATHS.latencydemoMain,
+      ...workloadArgs(workload),
+      ...peerWindowArgs('felix', workload),
+      ...presetArgs(spec),
+      '--json',
+    ];
     return {
       args,
       profile: FELIX_PEER_PROFILE,
@@ -85,13 +112,13 @@ async function runComparison(o: PeerOptions, session: string): Promise<number> {
   const outputsDir = join(PATHS.runOutputsDir, session);
   const loadBefore = await waitForLowLoad(o.maxLoad, o.loadWaitS);
   console.error(`session ${session}: 1-minute load ${loadBefore.toFixed(2)} at start`);
-  const progress = startProgress(o.trials * PEER_WORKLOADS.length * 2, 'runs');
+  const progress = startProgress(o.trials * o.workloads.length * 2, 'runs');
   let failed = 0;
   try {
     for (let trial = 1; trial <= o.trials; trial++) {
       // Alternate who goes first, so that neither system always runs on a machine the other just warmed.
       const order: MeasuredSystem[] = trial % 2 === 1 ? ['felix', 'nats'] : ['nats', 'felix'];
-      for (const { id, workload } of PEER_WORKLOADS) {
+      for (const { id, workload } of o.workloads) {
         for (const system of order) {
           progress.starting(`${system} ${id} trial ${trial}`);
           const last = await runMeasured(
@@ -150,30 +177,49 @@ function reportMarkdown(lines: readonly ComparisonLine[], records: readonly RunR
       `${first.session_id}, git ${first.git_sha.slice(0, 12)}${records.some((r) => r.git_dirty) ? ' (uncommitted changes)' : ''}, ` +
       `${first.timestamp.slice(0, 10)}.`,
     `felix-ts: profile ${FELIX_PEER_PROFILE}, preset ${FELIX_PEER_PRESET} (one publish connection and stream), ` +
-      'one event connection per subscriber; NATS: one connection for the publisher and one per subscriber.',
+      'one event connection per subscriber; NATS: one connection for the publisher and one per subscriber. ' +
+      "Both keep the same batches in flight (latencydemo's default window, given to both); the open-loop " +
+      'rows (r = msg/s) pace single publishes with the same code and count latency from the scheduled send time.',
     `Machine: ${describeHost(first.host, first.node)}. 1-minute load average when each run started: ${loadRange(records)}.`,
     ...runWarnings(records),
     '',
   ].join('\n');
 }
 
-function writeReport(records: readonly RunRecord[]): ComparisonLine[] {
+/** Where the table goes: data/derived by default, or --derived-dir (a trial run that must not replace it). */
+function writeReport(records: readonly RunRecord[], derivedDir: string | undefined): ComparisonLine[] {
+  const csvPath = derivedDir === undefined ? PATHS.peersCsv : join(derivedDir, basename(PATHS.peersCsv));
+  const markdownPath =
+    derivedDir === undefined ? PATHS.peersMarkdown : join(derivedDir, basename(PATHS.peersMarkdown));
   const lines = compareWithNats(records);
   const markdown = reportMarkdown(lines, records);
-  mkdirSync(dirname(PATHS.peersCsv), { recursive: true });
+  mkdirSync(dirname(csvPath), { recursive: true });
   writeFileSync(
-    PATHS.peersCsv,
+    csvPath,
     toCsv(
       ['workloadId', 'metric', 'felix', 'nats', 'ratio', 'target', 'verdict', 'felixTrials', 'natsTrials'],
       lines,
     ),
   );
-  writeFileSync(PATHS.peersMarkdown, markdown);
+  writeFileSync(markdownPath, markdown);
   console.log(markdown);
-  console.error(
-    `wrote ${relative(REPO_ROOT, PATHS.peersCsv)} and ${relative(REPO_ROOT, PATHS.peersMarkdown)}`,
-  );
+  console.error(`wrote ${relative(REPO_ROOT, csvPath)} and ${relative(REPO_ROOT, markdownPath)}`);
   return lines;
+}
+
+/** The workloads --workloads names (all by default), or only the open-loop ones with --open-loop. */
+export function selectWorkloads(ids: string | undefined, openLoopOnly: boolean): PeerWorkload[] {
+  let selected = openLoopOnly
+    ? ALL_PEER_WORKLOADS.filter((w) => w.workload.rate !== undefined)
+    : [...ALL_PEER_WORKLOADS];
+  if (ids !== undefined) {
+    const wanted = ids.split(',').map((id) => id.trim());
+    const unknown = wanted.filter((id) => !ALL_PEER_WORKLOADS.some((w) => w.id === id));
+    if (unknown.length > 0) throw new UsageError(`unknown workload ${unknown.join(', ')}`);
+    selected = selected.filter((w) => wanted.includes(w.id));
+  }
+  if (selected.length === 0) throw new UsageError('no workload selected');
+  return selected;
 }
 
 async function main(): Promise<number> {
@@ -188,9 +234,24 @@ async function main(): Promise<number> {
     .option('--max-load <load>', 'wait for the 1-minute load average to fall below this first', Number, 0.5)
     .option('--load-wait <s>', 'at most this long', nonNegativeInteger, 300)
     .option('--max-retries <n>', 'retries of a run that failed', nonNegativeInteger, 1)
+    .option(
+      '--workloads <ids>',
+      `comma-separated workload ids (default: all): ${ALL_PEER_WORKLOADS.map((w) => w.id).join(', ')}`,
+    )
+    .option('--open-loop', 'only the open-loop workloads (the r<rate> ones)', false)
+    .option('--derived-dir <dir>', 'write peers_nats.csv and peers_nats.md here instead of data/derived')
     .option('--report-only', 'recompute the table from the latest recorded session, running nothing', false)
     .parse()
-    .opts<{ trials: number; maxLoad: number; loadWait: number; maxRetries: number; reportOnly: boolean }>();
+    .opts<{
+      trials: number;
+      maxLoad: number;
+      loadWait: number;
+      maxRetries: number;
+      reportOnly: boolean;
+      workloads?: string;
+      openLoop: boolean;
+      derivedDir?: string;
+    }>();
 
   let failed = 0;
   let session: string | undefined;
@@ -205,10 +266,13 @@ async function main(): Promise<number> {
         throw new UsageError(`${relative(REPO_ROOT, program)} does not exist: build first (npm run build)`);
     }
     session = newSessionId();
-    failed = await runComparison({ ...o, loadWaitS: o.loadWait }, session);
+    failed = await runComparison(
+      { ...o, loadWaitS: o.loadWait, workloads: selectWorkloads(o.workloads, o.openLoop) },
+      session,
+    );
   }
   const records = readRecords(PATHS.peerRunsJsonl).records.filter((r) => r.session_id === session);
-  writeReport(records);
+  writeReport(records, o.derivedDir);
   if (failed > 0) console.error(`${failed} run(s) measured nothing after their retries`);
   // Like the transport benchmark: a failed run is an error, a ratio that misses its target is a result.
   return failed > 0 ? 1 : 0;

@@ -1,24 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import {
   ACCEPTANCE_RATIOS,
+  ALL_PEER_WORKLOADS,
   comparisonTable,
   compareWithNats,
+  OPEN_LOOP_PEER_WORKLOADS,
   PEER_WORKLOADS,
 } from '../../scripts/perf/comparison.js';
+import { workloadArgs } from '../../scripts/perf/matrix.js';
+import { peerWindowArgs, selectWorkloads } from '../../scripts/perf/peers_nats.js';
 import type { Workload } from '../../scripts/perf/matrix.js';
 import { NATS_INSTALL_HINT } from '../../scripts/perf/nats_server.js';
 import type { RunRecord } from '../../scripts/perf/run_records.js';
 import { record } from './helpers.js';
 
 function workload(id: string): Workload {
-  return PEER_WORKLOADS.find((w) => w.id === id)!.workload;
+  return ALL_PEER_WORKLOADS.find((w) => w.id === id)!.workload;
 }
 
 /** Three trials per system of one workload, with the given medians (the other trials around them). */
 function trials(
   system: 'felix' | 'nats',
   id: string,
-  m: { msgs: number; mbs: number; p50: number; p99: number },
+  m: { msgs: number; mbs: number; p50: number; p99: number; p999?: number },
 ): RunRecord[] {
   return [0.9, 1, 1.1].map((f, i) =>
     record({
@@ -32,6 +36,7 @@ function trials(
         delivered_mb_s: m.mbs * f,
         p50_us: m.p50 * f,
         p99_us: m.p99 * f,
+        p999_us: (m.p999 ?? m.p99) * f,
       },
     }),
   );
@@ -45,7 +50,60 @@ describe('felix-ts vs NATS', () => {
       ['f10_b64_4096B', true],
     ]);
     for (const check of ACCEPTANCE_RATIOS)
-      expect(PEER_WORKLOADS.map((w) => w.id)).toContain(check.workloadId);
+      expect(ALL_PEER_WORKLOADS.map((w) => w.id)).toContain(check.workloadId);
+  });
+
+  it('runs the open loop at 5k and 10k msg/s, fanout 1 and 10, with the same flags on both sides', () => {
+    expect(OPEN_LOOP_PEER_WORKLOADS.map((w) => w.id)).toEqual([
+      'f1_r5000_256B',
+      'f10_r5000_256B',
+      'f1_r10000_256B',
+      'f10_r10000_256B',
+    ]);
+    const w = workload('f10_r10000_256B');
+    expect(workloadArgs(w)).toEqual([
+      '--warmup',
+      '10000',
+      '--total',
+      '50000',
+      '--payload',
+      '256',
+      '--fanout',
+      '10',
+      '--rate',
+      '10000',
+    ]);
+    expect(peerWindowArgs('felix', w)).toEqual([]);
+    expect(peerWindowArgs('nats', w)).toEqual([]);
+    expect(selectWorkloads(undefined, true)).toEqual(OPEN_LOOP_PEER_WORKLOADS);
+    expect(selectWorkloads('f1_b1_256B,f1_r5000_256B', false).map((p) => p.id)).toEqual([
+      'f1_b1_256B',
+      'f1_r5000_256B',
+    ]);
+    expect(() => selectWorkloads('f3_b9_1B', false)).toThrow('unknown workload f3_b9_1B');
+  });
+
+  it('gives both systems the same window of batches in flight', () => {
+    // latencydemo's default window: 1 MiB per subscriber, 2 to 16 batches.
+    expect(peerWindowArgs('felix', workload('f1_b64_256B'))).toEqual(['--pub-window', '16']);
+    expect(peerWindowArgs('nats', workload('f1_b64_256B'))).toEqual(['--window', '16']);
+    expect(peerWindowArgs('felix', workload('f10_b64_4096B'))).toEqual(['--pub-window', '3']);
+    expect(peerWindowArgs('nats', workload('f10_b64_4096B'))).toEqual(['--window', '3']);
+    // Batch 1 without --binary: one acknowledged request in flight on felix-ts, one flush on NATS.
+    expect(peerWindowArgs('nats', workload('f1_b1_256B'))).toEqual([]);
+  });
+
+  it('compares the open loop on latency, to the tail, and judges the 10k msg/s targets', () => {
+    const lines = compareWithNats([
+      ...trials('felix', 'f1_r10000_256B', { msgs: 10_000, mbs: 2.7, p50: 150, p99: 900, p999: 3000 }),
+      ...trials('nats', 'f1_r10000_256B', { msgs: 10_000, mbs: 2.7, p50: 100, p99: 1000, p999: 2000 }),
+    ]);
+    expect(lines.map((l) => [l.metric, Number(l.ratio!.toFixed(3)), l.verdict])).toEqual([
+      ['delivered msg/s', 1, undefined],
+      ['p50 µs', 1.5, 'FAIL'],
+      ['p99 µs', 0.9, 'PASS'],
+      ['p999 µs', 1.5, undefined],
+    ]);
   });
 
   it('divides felix medians by NATS medians and judges each required ratio', () => {
@@ -67,7 +125,9 @@ describe('felix-ts vs NATS', () => {
     ]);
     expect(lines.every((l) => l.felixTrials === 3 && l.natsTrials === 3)).toBe(true);
     const table = comparisonTable(lines);
-    expect(table).toContain('| f1_b64_256B | delivered msg/s | 300,000 | 250,000 | 1.20× | ≥ 1.0× | PASS |');
+    expect(table).toContain(
+      '| f1_b64_256B | delivered msg/s | 300,000 | 250,000 | 1.20× | ≥ 1.0× | PASS | 270,000–330,000 | 225,000–275,000 |',
+    );
     expect(table.split('\n')).toHaveLength(2 + 3 * 4);
   });
 

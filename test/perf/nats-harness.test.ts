@@ -47,4 +47,42 @@ describe.skipIf(natsServer === undefined)('nats_latency', () => {
       await server.stop();
     }
   });
+
+  it("keeps latencydemo's window of batches in flight, and reports it", async () => {
+    const server = await startNatsServer(natsServer!);
+    try {
+      const base = { warmup: 64, total: 2048, payload: 16, fanout: 2, batch: 16, binary: true, idleMs: 2000 };
+      const windowed = await measureNats({ ...base, window: 3, server: server.address });
+      expect(windowed).toMatchObject({ pub_window: 3, delivered_total: 4096, unaccounted: 0, valid: true });
+      // Without --window: latencydemo's default for the batch and payload (16 batches of 16 × 32 B).
+      const byDefault = await measureNats({ ...base, server: server.address });
+      expect(byDefault).toMatchObject({ pub_window: 16, valid: true });
+      expect(byDefault.warnings.filter((w) => w.includes('window'))).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("runs latencydemo's open loop (--rate) with every delivery accounted for", async () => {
+    const server = await startNatsServer(natsServer!);
+    try {
+      const result = await measureNats({
+        ...{ warmup: 50, total: 400, payload: 64, fanout: 2, batch: 1, binary: false, idleMs: 2000 },
+        rate: 2000,
+        server: server.address,
+      });
+      expect(result).toMatchObject({
+        name: 'nats/f2-r2000-p64',
+        pub_window: 0,
+        delivered_total: 800,
+        expected_deliveries: 800,
+        unaccounted: 0,
+        valid: true,
+      });
+      expect(result.open_loop).toMatchObject({ rate_msgs: 2000 });
+      expect(result.open_loop!.achieved_rate_msgs).toBeGreaterThan(0);
+    } finally {
+      await server.stop();
+    }
+  });
 });

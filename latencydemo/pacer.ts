@@ -1,0 +1,117 @@
+/**
+ * Open-loop pacing: `count` sends evenly spaced at `rate` per second, each handed its *scheduled* time, so
+ * that whatever measures latency from that time also counts the time a send spent waiting behind schedule
+ * (the queueing a closed loop hides: coordinated omission). The sends never wait for each other's results.
+ *
+ * The pacer checks the clock on every event-loop turn while the next send is due within SPIN_WITHIN_MS and
+ * sleeps otherwise (bench/broker/open-loop.ts's scheme): evenly spaced sends at the cost of one busy core in
+ * the sending process, as a paced sender in any client must. When it falls behind, every send that is due
+ * goes out at once, at most TURN_SENDS per turn, so the process still reads its replies and deliveries.
+ * Used by latencydemo, cachedemo and the NATS and Redis harnesses alike, so both sides of a comparison are
+ * paced by the same code.
+ */
+import { build } from 'hdr-histogram-js';
+import { performance } from 'node:perf_hooks';
+
+export const SPIN_WITHIN_MS = 2;
+/** Sends handed out in one event-loop turn at most while catching up. */
+export const TURN_SENDS = 256;
+/** Delay before the first send, so subscribers and timers are settled when the schedule starts. */
+export const START_DELAY_MS = 20;
+
+/** The clock and the two ways of waiting the pacer uses; tests substitute a fake one. */
+export interface PacerClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  nextTurn(): Promise<void>;
+}
+
+export const realClock: PacerClock = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  nextTurn: () => new Promise((resolve) => setImmediate(resolve)),
+};
+
+/** One send: `index` counts from 0; `scheduledAt` is on the clock's scale (milliseconds). */
+export type PacedSend = (index: number, scheduledAt: number) => void;
+
+export interface PaceResult {
+  readonly sent: number;
+  /** Scheduled time of send 0. */
+  readonly startAt: number;
+  /** When send `measuredFrom` and the last send actually went out. */
+  readonly firstSendAt: number;
+  readonly lastSendAt: number;
+  /** Sends per second actually achieved over [measuredFrom, count). */
+  readonly achievedRate: number;
+  /** How far behind schedule the sends of [measuredFrom, count) went out, in microseconds. */
+  readonly lagP50Us: number;
+  readonly lagP99Us: number;
+  readonly lagMaxUs: number;
+}
+
+/** The time send `index` is due. */
+export function scheduledAt(startAt: number, rate: number, index: number): number {
+  return startAt + (index * 1000) / rate;
+}
+
+/** Sends per second of `count` sends whose first and last went out at these times (ms). */
+export function achievedRate(count: number, firstSendAt: number, lastSendAt: number): number {
+  if (count < 2 || lastSendAt <= firstSendAt) return 0;
+  return ((count - 1) * 1000) / (lastSendAt - firstSendAt);
+}
+
+/**
+ * Runs the schedule; resolves once every send is out. Sends before `measuredFrom` (the warmup) are paced
+ * alike but left out of the achieved rate and the lag.
+ */
+export async function pace(
+  count: number,
+  rate: number,
+  send: PacedSend,
+  options: { readonly measuredFrom?: number; readonly clock?: PacerClock } = {},
+): Promise<PaceResult> {
+  if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`rate must be positive, got ${rate}`);
+  const clock = options.clock ?? realClock;
+  const measuredFrom = Math.min(options.measuredFrom ?? 0, count);
+  // Microseconds, three significant digits; the pure JavaScript histogram (one record per send is cheap).
+  const lag = build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, autoResize: true });
+  const startAt = clock.now() + START_DELAY_MS;
+  let sent = 0;
+  let firstSendAt = 0;
+  let lastSendAt = 0;
+  try {
+    while (sent < count) {
+      const now = clock.now();
+      const turnEnd = Math.min(count, sent + TURN_SENDS);
+      for (let due = scheduledAt(startAt, rate, sent); sent < turnEnd && due <= now;) {
+        send(sent, due);
+        if (sent >= measuredFrom) {
+          if (sent === measuredFrom) firstSendAt = now;
+          lastSendAt = now;
+          lag.recordValue(Math.round((now - due) * 1000));
+        }
+        sent++;
+        due = scheduledAt(startAt, rate, sent);
+      }
+      if (sent === count) break;
+      const wait = scheduledAt(startAt, rate, sent) - clock.now();
+      if (wait > SPIN_WITHIN_MS) await clock.sleep(wait - SPIN_WITHIN_MS);
+      else await clock.nextTurn();
+    }
+    const measured = count - measuredFrom;
+    const empty = lag.totalCount === 0;
+    return {
+      sent,
+      startAt,
+      firstSendAt,
+      lastSendAt,
+      achievedRate: achievedRate(measured, firstSendAt, lastSendAt),
+      lagP50Us: empty ? 0 : Math.min(lag.getValueAtPercentile(50), lag.maxValue),
+      lagP99Us: empty ? 0 : Math.min(lag.getValueAtPercentile(99), lag.maxValue),
+      lagMaxUs: empty ? 0 : lag.maxValue,
+    };
+  } finally {
+    lag.destroy();
+  }
+}

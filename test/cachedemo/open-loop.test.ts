@@ -1,0 +1,144 @@
+// cachedemo's open loop (--rate): operations started on a schedule whatever is in flight, latency from
+// each one's scheduled start (asserted on a fake clock), the flag, and the real program against its own
+// broker over QUIC on loopback with every answer as expected. No timing is asserted.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { addBenchFlags, resolveBenchSettings } from '../../cachedemo/settings.js';
+import { runOpsAtRate } from '../../cachedemo/workload.js';
+import type { PacerClock } from '../../latencydemo/pacer.js';
+import { SPIN_WITHIN_MS, START_DELAY_MS } from '../../latencydemo/pacer.js';
+
+/** A clock that moves only when the pacer waits or `advance` is called; every sleep wakes `lateMs` late. */
+function fakeClock(lateMs: number): PacerClock & { t: number } {
+  const clock = {
+    t: 0,
+    now: () => clock.t,
+    sleep: (ms: number) => {
+      clock.t += ms + lateMs;
+      return Promise.resolve();
+    },
+    nextTurn: () => {
+      clock.t += 0.01;
+      return Promise.resolve();
+    },
+  };
+  return clock;
+}
+
+function flags(argv: string[]): Record<string, unknown> {
+  const command = addBenchFlags(new Command('cachedemo')).exitOverride();
+  command.configureOutput({ writeErr: () => {} });
+  command.parse(argv, { from: 'user' });
+  return command.opts();
+}
+
+describe('cachedemo open loop', () => {
+  it('starts operations on schedule without waiting for earlier ones, latency from the scheduled start', async () => {
+    const clock = fakeClock(6);
+    const pending: (() => void)[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const keysSeen: string[] = [];
+    // Every operation stays unanswered until the whole schedule is out, then all answer 10 ms later.
+    const op = (_i: number, key: string): Promise<unknown> => {
+      keysSeen.push(key);
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      return new Promise((resolve) => pending.push(() => resolve('v')));
+    };
+    const checked: number[] = [];
+    const running = runOpsAtRate(op, {
+      rate: 200,
+      total: 10,
+      durationMs: null,
+      keys: ['a', 'b', 'c'],
+      check: (keyIndex) => checked.push(keyIndex),
+      clock,
+    });
+    // Let the pacer hand out all ten (the fake clock never blocks).
+    for (let i = 0; i < 100 && pending.length < 10; i++) await new Promise((r) => setImmediate(r));
+    expect(maxInFlight).toBe(10);
+    const lastStart = clock.t;
+    clock.t += 10;
+    pending.forEach((answer) => answer());
+    const stats = await running;
+    expect(stats.count).toBe(10);
+    expect(keysSeen).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c', 'a']);
+    expect(checked).toEqual([0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+    // Operation i was due at START_DELAY_MS + 5 i ms (the clock starts at 0) and answered at lastStart + 10:
+    // its latency counts from when it was due, not from when it was (late) started.
+    const answeredAt = lastStart + 10;
+    const dueAt = (i: number) => START_DELAY_MS + 5 * i;
+    expect(stats.maxUs).toBeGreaterThanOrEqual(Math.floor((answeredAt - dueAt(0)) * 1000 * 0.999));
+    expect(stats.maxUs).toBeLessThanOrEqual(Math.ceil((answeredAt - dueAt(0)) * 1000 * 1.001));
+    expect(stats.p50Us).toBeGreaterThanOrEqual(Math.floor((answeredAt - dueAt(5)) * 1000 * 0.999));
+    expect(stats.openLoop!.rateOps).toBe(200);
+    // Ten starts over 45 ms of schedule, each at most 4 ms late: 9 intervals in 41 to 49 ms.
+    expect(stats.openLoop!.achievedRateOps).toBeGreaterThanOrEqual(9000 / 49);
+    expect(stats.openLoop!.achievedRateOps).toBeLessThanOrEqual(9000 / 41);
+    // A sleep that wakes 6 ms late, SPIN_WITHIN_MS of which was kept in hand, starts an operation 4 ms late.
+    expect(stats.openLoop!.startLagMaxUs).toBeGreaterThanOrEqual((6 - SPIN_WITHIN_MS) * 1000 - 10);
+  });
+
+  it('runs rate × duration operations when a duration is given, and passes a failure on', async () => {
+    const clock = fakeClock(0);
+    let calls = 0;
+    const stats = await runOpsAtRate(
+      () => {
+        calls++;
+        return Promise.resolve(null);
+      },
+      { rate: 1000, total: 1, durationMs: 50, keys: ['k'], clock },
+    );
+    expect(calls).toBe(50);
+    expect(stats.count).toBe(50);
+    await expect(
+      runOpsAtRate(() => Promise.reject(new Error('boom')), {
+        rate: 1000,
+        total: 5,
+        durationMs: null,
+        keys: ['k'],
+        clock: fakeClock(0),
+      }),
+    ).rejects.toThrow('boom');
+  });
+
+  it('takes --rate as a flag only (null without it)', () => {
+    expect(resolveBenchSettings({}, flags([])).rate).toBeNull();
+    expect(resolveBenchSettings({}, flags(['--rate', '5000'])).rate).toBe(5000);
+    expect(() => flags(['--rate', '0'])).toThrow(/invalid --rate="0"/);
+  });
+
+  it('runs against a broker it starts: every answer as expected, the achieved rate reported', async () => {
+    const demo = fileURLToPath(new URL('../../dist/cachedemo/main.js', import.meta.url));
+    const args = ['--payloads', '64', '--warmup', '20', '--samples', '300', '--keys', '50'];
+    const { code, stdout, stderr } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve) => {
+      const child = spawn(process.execPath, [demo, ...args, '--rate', '2000', '--json'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('exit', (exit) => resolve({ code: exit, stdout: out, stderr: err }));
+    });
+    expect(code, stderr).toBe(0);
+    const document = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      settings: { rate: number };
+      results: { op: string; n: number; unexpected: number; rate_ops: number; achieved_rate_ops: number }[];
+      invalid: string[];
+    };
+    expect(document.settings.rate).toBe(2000);
+    expect(document.results.map((r) => r.op)).toEqual(['put', 'get_hit', 'get_miss']);
+    for (const r of document.results) {
+      expect(r).toMatchObject({ n: 300, unexpected: 0, rate_ops: 2000 });
+      expect(r.achieved_rate_ops).toBeGreaterThan(0);
+    }
+    expect(document.invalid).toEqual([]);
+  });
+});
