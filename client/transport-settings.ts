@@ -23,5 +23,12 @@ export function transportSettingsFor(config: ClientConfig, family: PoolFamily): 
       send: config.cacheSendWindow,
     },
   }[family];
-  return transportSettingsFrom(config, windows);
+  const settings = transportSettingsFrom(config, windows);
+  // The broker opens one unidirectional stream per subscription: the event connections grant as many as
+  // the transport allows, so what bounds subscriptions per connection is the broker's settings
+  // (FELIX_MAX_SUBSCRIPTIONS_PER_CONN, FELIX_MAX_STREAMS_PER_CONN), not a credit of 1,024 here.
+  return family === 'event' ? { ...settings, maxStreamsUni: EVENT_STREAMS_UNI } : settings;
 }
+
+/** The transport's largest unidirectional stream credit (transport/settings.ts bounds). */
+const EVENT_STREAMS_UNI = 1_000_000;

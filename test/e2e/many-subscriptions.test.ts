@@ -1,0 +1,54 @@
+// Issue 14: thousands of subscriptions on one connection. Each subscription is a control stream of the
+// client and an event stream of the broker; the client grants event streams without a limit of its own,
+// so the broker's settings are the bound (FELIX_MAX_STREAMS_PER_CONN, FELIX_MAX_SUBSCRIPTIONS_PER_CONN,
+// raised here past 10,000). A broker process over real QUIC; nothing is timed.
+import { afterEach, expect, it } from 'vitest';
+import { connect, type FelixClient, type Subscription } from '../../client/index.js';
+import { spawnBroker, type BrokerProcess } from './broker-process.js';
+
+const SUBSCRIPTIONS = 10_000;
+const STREAMS = 200;
+
+let broker: BrokerProcess | undefined;
+const clients: FelixClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  broker?.child.kill('SIGKILL');
+});
+
+it('serves 10,000 subscriptions on one connection, each receiving its own stream', async () => {
+  broker = await spawnBroker({
+    FELIX_MAX_STREAMS_PER_CONN: '12000',
+    FELIX_MAX_SUBSCRIPTIONS_PER_CONN: '12000',
+  });
+  const client = await connect({
+    broker: `127.0.0.1:${broker.quicPort}`,
+    env: {},
+    eventConnPool: 1,
+    requestTimeoutMs: 60_000,
+    onWarning: () => undefined,
+  });
+  clients.push(client);
+  const received = new Map<number, string[]>();
+  const subs: Subscription[] = await Promise.all(
+    Array.from({ length: SUBSCRIPTIONS }, (_, i) =>
+      client.subscribe(`many-${i % STREAMS}`, {
+        start: 'latest',
+        onEvent: (e) => {
+          const list = received.get(i) ?? [];
+          list.push(Buffer.from(e.payload).toString());
+          received.set(i, list);
+        },
+      }),
+    ),
+  );
+  expect(new Set(subs.map((s) => s.id)).size).toBe(SUBSCRIPTIONS);
+  for (let s = 0; s < STREAMS; s++) await client.publish(`many-${s}`, `to-${s}`);
+  const deadline = Date.now() + 60_000; // a bound on waiting, not a speed check
+  while ([...received.values()].reduce((n, l) => n + l.length, 0) < SUBSCRIPTIONS && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < SUBSCRIPTIONS; i++)
+    expect(received.get(i), `subscription ${i}`).toEqual([`to-${i % STREAMS}`]);
+  const metrics = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
+  expect(Number(/^felix_subscriptions (\d+)/m.exec(metrics)?.[1] ?? NaN)).toBe(SUBSCRIPTIONS);
+}, 120_000);
