@@ -137,6 +137,13 @@ export function createMetricsRegistry(
     'reason',
     () => stats.disconnects,
   );
+  labelled(
+    'felix_slow_consumer_disconnects_total',
+    'Subscribers disconnected as slow consumers (reason slow_consumer), by the limit reached: max_drops ' +
+      '(FELIX_SLOW_SUB_MAX_DROPS) or max_full_ms (FELIX_SLOW_SUB_MAX_FULL_MS)',
+    'limit',
+    () => stats.slowConsumerDisconnects,
+  );
   gauge(
     'felix_subscriber_queue_depth_events',
     'Events queued for all subscribers',

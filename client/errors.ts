@@ -24,7 +24,10 @@ export type FelixErrorCode =
   | 'cursor_too_old'
   /** `start: {offset}` is beyond the stream's tail; `available` is the tail. */
   | 'cursor_in_future'
-  /** The broker ended the subscription because it did not keep up (its queue policy's last resort). */
+  /**
+   * The broker ended the subscription because it did not keep up (its queue policy's last resort); `reason`
+   * says why (`slow_consumer`).
+   */
   | 'subscription_evicted'
   /** A payload the broker cannot take: larger than a frame, and the broker has no chunked publish. */
   | 'payload_too_large'
@@ -64,7 +67,15 @@ export class FelixError extends Error {
     this.requested = options.requested;
     this.available = options.available;
   }
+
+  /** Why, in a word, when the broker said (`detail.reason`): e.g. `slow_consumer` on subscription_evicted. */
+  get reason(): string | undefined {
+    return this.detail?.reason;
+  }
 }
+
+/** The reason a subscription_evicted error carries when the broker disconnected a slow consumer. */
+export const SLOW_CONSUMER = 'slow_consumer';
 
 export function isFelixError(value: unknown): value is FelixError {
   return value instanceof FelixError;

@@ -33,7 +33,7 @@ import { AsyncQueue, type QueuePolicy } from './async-queue.js';
 import type { Connection } from '../transport/index.js';
 import type { BrokerStream, BrokerStreamHandler } from './broker-stream.js';
 import { noop, settledWithin } from './deadline.js';
-import { FelixError, brokerError } from './errors.js';
+import { FelixError, SLOW_CONSUMER, brokerError } from './errors.js';
 import type { EventRouter, EventStreamSink } from './event-router.js';
 import { OffsetTracker } from './offset-tracker.js';
 
@@ -570,7 +570,11 @@ export class Subscription implements AsyncIterable<FelixEvent> {
 
   private resetError(code: number): FelixError {
     return code === STREAM_CODE_SLOW_SUBSCRIBER
-      ? new FelixError('subscription_evicted', `${this.label()}: evicted by the broker as a slow subscriber`)
+      ? new FelixError(
+          'subscription_evicted',
+          `${this.label()}: evicted by the broker as a slow subscriber (${SLOW_CONSUMER})`,
+          { detail: { reason: SLOW_CONSUMER } },
+        )
       : new FelixError(
           'connection_closed',
           `${this.label()}: the broker reset the event stream (code ${code})`,

@@ -229,7 +229,7 @@ const brokerSettings = defineSettings({
   subQueueCapacity: integer({
     env: 'FELIX_SUB_QUEUE_CAPACITY',
     envAliases: ['FELIX_SUBSCRIBER_QUEUE_CAPACITY'],
-    default: 8192,
+    default: 131_072,
     min: 1,
     max: 1_048_576,
     unit: 'events',
@@ -246,7 +246,7 @@ const brokerSettings = defineSettings({
   }),
   subQueueMaxBytes: byteSize({
     env: 'FELIX_SUB_QUEUE_MAX_BYTES',
-    default: 8 * MiB,
+    default: 32 * MiB,
     min: 4 * KiB,
     max: 4 * TiB,
     doc:
@@ -269,7 +269,7 @@ const brokerSettings = defineSettings({
   }),
   slowSubMaxFullMs: duration({
     env: 'FELIX_SLOW_SUB_MAX_FULL_MS',
-    default: 2_000,
+    default: 5_000,
     min: 0,
     max: 3_600_000,
     zeroMeans: 'never disconnects for a full queue',

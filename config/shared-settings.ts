@@ -228,6 +228,8 @@ export const eventWindows = {
       "Event send window. On the broker: bytes queued for one subscription's event stream beyond what quiche " +
       "has accepted; past it the subscription's own queue (FELIX_SUB_QUEUE_CAPACITY) fills and its " +
       'FELIX_SUB_QUEUE_POLICY applies, so it is the burst a subscriber absorbs before blocking or drops. ' +
-      'On the client: bytes its event connections may hold queued for sending.',
+      'Capped on the broker at a quarter of FELIX_SUB_QUEUE_MAX_BYTES, so that what waits in the transport ' +
+      'never hides a slow subscriber from its bound. On the client: bytes its event connections may hold ' +
+      'queued for sending.',
   }),
 };

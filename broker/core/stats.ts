@@ -1,3 +1,4 @@
+import type { SlowConsumerLimit } from './subscription.js';
 import type { QueuePolicy } from './subscriber-queue.js';
 
 /**
@@ -20,6 +21,8 @@ export class BrokerStats {
   subscriptionsClosed = 0;
   readonly drops: Record<QueuePolicy, number> = { block: 0, drop_new: 0, drop_old: 0 };
   readonly disconnects: Record<string, number> = {};
+  /** Subscribers disconnected as slow consumers (reason slow_consumer), by the limit they reached. */
+  readonly slowConsumerDisconnects: Record<SlowConsumerLimit, number> = { max_drops: 0, max_full_ms: 0 };
   protocolErrors = 0;
   /** Exceptions no handler expected, caught by the per-connection guard (each closed its connection). */
   internalErrors = 0;

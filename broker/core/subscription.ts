@@ -7,18 +7,42 @@ import type { Topic } from './topic.js';
 export interface SubscriptionLimits {
   readonly queueCapacity: number;
   readonly policy: QueuePolicy;
-  /** Disconnect after this many drops without progress (0: never). */
+  /** Disconnect after this many drops without catching up (0: never). */
   readonly maxDrops: number;
-  /** Disconnect after being full this long, in ms (0: never). */
+  /** Disconnect after being at the bound this long without catching up, in ms (0: never). */
   readonly maxFullMs: number;
-  /** Bytes handed to the transport for this subscriber before waiting for it to drain. */
+  /**
+   * Bytes handed to the transport for this subscriber before waiting for it to drain (FELIX_EVENT_SEND_WINDOW);
+   * with a byte bound, at most a quarter of it (see transportShare).
+   */
   readonly writeAheadBytes: number;
 }
 
+/** Which limit a slow consumer was disconnected at (the label of its disconnect counter). */
+export type SlowConsumerLimit = 'max_drops' | 'max_full_ms';
+
+/** The `detail.reason` of the eviction notice, and what the SDK reports. */
+export const SLOW_CONSUMER_REASON = 'slow_consumer';
+
+/**
+ * How much of a subscriber's byte bound (FELIX_SUB_QUEUE_MAX_BYTES) may be handed to the transport ahead:
+ * a quarter, and never more than the event send window. The rest waits in the subscriber's queue, where
+ * drop_old can still choose what to drop; what the transport holds is past dropping.
+ */
+export function transportShare(writeAheadBytes: number, maxBytes: number): number {
+  return Math.min(writeAheadBytes, Math.floor(maxBytes / 4));
+}
+
+// Frames in the transport's backlog are tracked in a ring of this initial size (grown by doubling).
+const INITIAL_IN_TRANSPORT = 64;
+
 /**
  * One subscriber: its bounded queue of shared frames and the output they are written to (its event
- * stream). Frames move from the queue to the output only while the output holds less than the write-ahead,
- * so a stalled subscriber fills its own queue (where the policy applies) and nothing else.
+ * stream). Its bound (FELIX_SUB_QUEUE_CAPACITY events, FELIX_SUB_QUEUE_MAX_BYTES bytes) counts what is
+ * queued and what sits in the transport's send buffer for its stream, so the queue policy and the
+ * slow-consumer disconnect engage at that bound whatever the QUIC windows are. Frames move from the queue to
+ * the output only while the output holds less than the write-ahead (see transportShare), so a stalled
+ * subscriber fills its own bound and nothing else.
  */
 export class Subscription {
   readonly queue: SubscriberQueue;
@@ -27,6 +51,18 @@ export class Subscription {
   private closed = false;
   /** Frames below this offset are replayed history: sent plain, their queueing is not a hop. */
   private liveFrom: number;
+  /** Bytes the output may hold before frames wait in the queue. */
+  private writeAhead: number;
+  // Events still in the transport's backlog, found without any per-frame object: every byte our writes
+  // added to the backlog is counted in `backlogIn`; a frame is gone from the backlog (which is FIFO) once
+  // `backlogIn - backlogBytes` (the bytes it drained) reaches where the frame ended. The ring holds, oldest
+  // first, each such frame's end and event count.
+  private backlogIn = 0;
+  private inTransportEnds = new Float64Array(INITIAL_IN_TRANSPORT);
+  private inTransportCounts = new Uint32Array(INITIAL_IN_TRANSPORT);
+  private inTransportHead = 0;
+  private inTransportTail = 0;
+  private inTransportEvents = 0;
 
   constructor(
     readonly id: number,
@@ -39,7 +75,18 @@ export class Subscription {
   ) {
     this.liveFrom = topic.log.next;
     this.queue = new SubscriberQueue(limits.queueCapacity, limits.policy);
+    this.writeAhead = limits.writeAheadBytes;
     output.onDrain = () => this.pump();
+  }
+
+  /**
+   * Bounds the bytes held for this subscriber (FELIX_SUB_QUEUE_MAX_BYTES), queued and in the transport; the
+   * output's write-ahead must be transportShare(limits.writeAheadBytes, maxBytes). Called once, before the
+   * first frame.
+   */
+  limitBytes(maxBytes: number): void {
+    this.queue.maxBytes = maxBytes;
+    this.writeAhead = transportShare(this.limits.writeAheadBytes, maxBytes);
   }
 
   get isClosed(): boolean {
@@ -51,19 +98,37 @@ export class Subscription {
     return this.queue.isEmpty && this.output.backlogBytes === 0;
   }
 
+  /** Events written to the output that the transport still holds (queued before QUIC took them). */
+  get eventsInTransport(): number {
+    return this.inTransportHead === this.inTransportTail
+      ? 0
+      : this.eventsInTransportNow(this.output.backlogBytes);
+  }
+
   /** A new frame from the topic (or from replay). */
   offer(frame: EventFrame, now: number): void {
     if (this.closed) return;
     const q = this.queue;
-    if (q.isEmpty && this.output.backlogBytes <= this.limits.writeAheadBytes) {
+    const backlog = this.output.backlogBytes;
+    const inTransport =
+      this.inTransportHead === this.inTransportTail ? 0 : this.eventsInTransportNow(backlog);
+    if (
+      q.isEmpty &&
+      backlog <= this.writeAhead &&
+      inTransport + frame.count <= this.limits.queueCapacity &&
+      backlog + frame.bytes.length <= q.maxBytes
+    ) {
       this.send(frame);
       return;
     }
-    const outcome = q.enqueue(frame, now);
+    const outcome = q.enqueue(frame, now, inTransport, backlog);
     if (outcome.dropped > 0) {
       this.stats.drops[this.limits.policy] += outcome.dropped;
       if (this.limits.maxDrops > 0 && q.dropsSinceProgress >= this.limits.maxDrops) {
-        this.evict(this, `slow subscriber: ${q.dropsSinceProgress} events dropped without progress`);
+        this.evictSlow(
+          'max_drops',
+          `${q.dropsSinceProgress} events dropped without catching up (FELIX_SLOW_SUB_MAX_DROPS ${this.limits.maxDrops})`,
+        );
         return;
       }
     }
@@ -80,12 +145,19 @@ export class Subscription {
     this.pump();
   }
 
-  /** Checked periodically: a queue full for too long is evicted. */
+  /** Checked periodically: a subscriber at its bound for too long is disconnected as a slow consumer. */
   checkStall(now: number): void {
-    const since = this.queue.fullSince;
-    if (this.closed || this.limits.maxFullMs === 0 || since < 0) return;
+    if (this.closed) return;
+    const q = this.queue;
+    const backlog = this.output.backlogBytes;
+    q.settle(this.eventsInTransportNow(backlog), backlog);
+    const since = q.fullSince;
+    if (this.limits.maxFullMs === 0 || since < 0) return;
     if (now - since >= this.limits.maxFullMs) {
-      this.evict(this, `slow subscriber: queue full for ${Math.round(now - since)} ms`);
+      this.evictSlow(
+        'max_full_ms',
+        `at its bound for ${Math.round(now - since)} ms (FELIX_SLOW_SUB_MAX_FULL_MS ${this.limits.maxFullMs})`,
+      );
     }
   }
 
@@ -110,19 +182,77 @@ export class Subscription {
     const q = this.queue;
     const output = this.output;
     let frame = q.peek();
-    while (frame !== undefined && !this.closed && output.backlogBytes <= this.limits.writeAheadBytes) {
+    while (frame !== undefined && !this.closed && output.backlogBytes <= this.writeAhead) {
       q.shift();
       this.send(frame);
       frame = q.peek();
     }
-    if (this.blocking && !q.isFull) this.topic.unblock(this);
+    if (this.closed) return;
+    const backlog = output.backlogBytes;
+    const inTransport = this.eventsInTransportNow(backlog);
+    q.settle(inTransport, backlog);
+    if (this.blocking && !q.isFullWith(inTransport, backlog)) this.topic.unblock(this);
   }
 
   private send(frame: EventFrame): void {
-    this.output.write(frame, frame.firstOffset >= this.liveFrom);
+    const output = this.output;
+    const before = output.backlogBytes;
+    output.write(frame, frame.firstOffset >= this.liveFrom);
+    // What of this frame the transport could not pass on at once (a write may also drain older bytes,
+    // which only makes the frame look gone a little early).
+    const added = output.backlogBytes - before;
+    if (added > 0) {
+      this.backlogIn += added;
+      this.noteInTransport(this.backlogIn, frame.count);
+    }
     this.stats.deliveredEvents += frame.count;
     this.stats.deliveredBytes += frame.bytes.length;
     this.stats.deliveredFrames++;
+  }
+
+  /** Forgets frames the transport has passed on, given its backlog now; returns the events still in it. */
+  private eventsInTransportNow(backlog: number): number {
+    const drained = this.backlogIn - backlog;
+    const ends = this.inTransportEnds;
+    const mask = ends.length - 1;
+    let head = this.inTransportHead;
+    const tail = this.inTransportTail;
+    while (head !== tail && ends[head & mask]! <= drained) {
+      this.inTransportEvents -= this.inTransportCounts[head & mask]!;
+      head++;
+    }
+    this.inTransportHead = head;
+    return this.inTransportEvents;
+  }
+
+  private noteInTransport(end: number, count: number): void {
+    if (this.inTransportTail - this.inTransportHead === this.inTransportEnds.length) this.growInTransport();
+    const mask = this.inTransportEnds.length - 1;
+    this.inTransportEnds[this.inTransportTail & mask] = end;
+    this.inTransportCounts[this.inTransportTail & mask] = count;
+    this.inTransportTail++;
+    this.inTransportEvents += count;
+  }
+
+  private growInTransport(): void {
+    const size = this.inTransportEnds.length;
+    const ends = new Float64Array(size * 2);
+    const counts = new Uint32Array(size * 2);
+    for (let i = 0; i < size; i++) {
+      const from = (this.inTransportHead + i) & (size - 1);
+      ends[i] = this.inTransportEnds[from]!;
+      counts[i] = this.inTransportCounts[from]!;
+    }
+    this.inTransportEnds = ends;
+    this.inTransportCounts = counts;
+    this.inTransportHead = 0;
+    this.inTransportTail = size;
+  }
+
+  /** Disconnects this subscriber as a slow consumer, counted by the limit it reached. */
+  private evictSlow(limit: SlowConsumerLimit, why: string): void {
+    this.stats.slowConsumerDisconnects[limit]++;
+    this.evict(this, `slow subscriber (${SLOW_CONSUMER_REASON}): ${why}`);
   }
 
   private release(): void {

@@ -153,7 +153,7 @@ export class ConnectionSession {
   private evict(sub: Subscription, reason: string): void {
     const entry = this.subscriptions.get(sub.id);
     if (entry === undefined) return;
-    this.core.stats.noteDisconnect('slow_subscriber');
+    this.core.stats.noteDisconnect('slow_consumer');
     this.core.log.warn({ subscription: sub.id, stream: sub.topic.name, reason }, 'evicting slow subscriber');
     this.dropSubscription(sub, false);
     entry.owner.evicted(sub, reason);

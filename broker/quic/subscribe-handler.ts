@@ -6,7 +6,7 @@ import type { MessageOf } from '../../wire/index.js';
 import type { BrokerCore } from '../core/broker-core.js';
 import { DiskCatchUp } from '../core/disk-catch-up.js';
 import type { EventFrame } from '../core/event-frame.js';
-import type { Subscription } from '../core/subscription.js';
+import { SLOW_CONSUMER_REASON, transportShare, type Subscription } from '../core/subscription.js';
 import type { ConnectionSession } from './connection-session.js';
 import type { EventEncoding } from './event-encoding.js';
 import { EventStreamWriter } from './event-writer.js';
@@ -100,15 +100,17 @@ export class SubscribeHandler {
       replies.sendError(`cannot open the event stream: ${(err as Error).message}`, 'limit_exceeded');
       return;
     }
+    const maxBytes = core.config.subQueueMaxBytes;
     const writer = new EventStreamWriter(
       events,
       id,
       topic,
       encoding,
       encoding.timings ? core.timings : null,
-      core.subscriptionLimits.writeAheadBytes,
+      transportShare(core.subscriptionLimits.writeAheadBytes, maxBytes),
     );
     const sub = this.session.addSubscription(id, topic, writer, this);
+    sub.limitBytes(maxBytes);
     this.subscriptions.push(sub);
     replies.send({ type: 'subscribed', subscription_id: id, epoch: topic.epoch });
     if (fromDisk !== undefined) {
@@ -157,8 +159,18 @@ export class SubscribeHandler {
     if (i >= 0) this.subscriptions.splice(i, 1);
     this.catchUps.get(sub)?.close();
     this.catchUps.delete(sub);
-    // Written only while the control stream is open (Replies checks).
-    this.replies.sendError(`subscription ${sub.id} evicted: ${reason}`, 'limit_exceeded');
+    // Every eviction is of a slow consumer: its reason travels in `detail` (with ERROR_CODES) so the SDK
+    // reports it without parsing the message. Written only while the control stream is open (Replies checks).
+    const replies = this.replies;
+    const notice: MessageOf<'error'> = {
+      type: 'error',
+      message: `subscription ${sub.id} evicted: ${reason}`,
+    };
+    if (replies.errorCodes) {
+      notice.code = 'limit_exceeded';
+      notice.detail = { reason: SLOW_CONSUMER_REASON };
+    }
+    replies.send(notice);
   }
 
   /**

@@ -172,7 +172,7 @@ describe('SnapshotBuilder', () => {
     const f = fixture();
     f.builder.reset();
     f.stats.drops.drop_new = 30;
-    f.stats.noteDisconnect('slow_subscriber');
+    f.stats.noteDisconnect('slow_consumer');
     f.advance(2000);
     const s = f.builder.take();
     expect(s.drops).toEqual({
@@ -180,7 +180,7 @@ describe('SnapshotBuilder', () => {
       drop_new: { total: 30, perSecond: 15 },
       drop_old: { total: 0, perSecond: 0 },
     });
-    expect(s.disconnects).toEqual({ slow_subscriber: 1 });
+    expect(s.disconnects).toEqual({ slow_consumer: 1 });
   });
 
   it(`lists the ${MAX_SLOW_SUBSCRIBERS_SHOWN} deepest queues, the most dropped first among equals`, () => {

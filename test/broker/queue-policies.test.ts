@@ -63,8 +63,16 @@ async function publishInWaves(
   }
 }
 
-// Small windows make a stall visible after a few dozen events instead of hundreds of megabytes.
-const SMALL = { FELIX_SUB_QUEUE_CAPACITY: '64', FELIX_FANOUT_BATCH: '1', FELIX_EVENT_SEND_WINDOW: '65536' };
+// Small windows make a stall visible after a few dozen events instead of hundreds of megabytes. The
+// bound of 64 events counts what the transport holds too (at most 16 KiB of it here); these tests stall a
+// subscriber for as long as they need, so the slow-consumer disconnect (on by default) is off.
+const SMALL = {
+  FELIX_SUB_QUEUE_CAPACITY: '64',
+  FELIX_FANOUT_BATCH: '1',
+  FELIX_EVENT_SEND_WINDOW: '16384',
+  FELIX_SLOW_SUB_MAX_FULL_MS: '0',
+  FELIX_SLOW_SUB_MAX_DROPS: '0',
+};
 
 describe.each(['drop_new', 'drop_old'] as const)(
   'queue policy %s with a stalled and a fast subscriber',
@@ -90,8 +98,9 @@ describe.each(['drop_new', 'drop_old'] as const)(
       expect(gapTotal(seen)).toBe(dropped);
       expect(seen.length + dropped).toBe(TOTAL + 1);
       if (policy === 'drop_old') {
-        // The newest events survived: the last TOTAL-1 .. TOTAL-64 range is intact before the final one.
-        expect(seen.slice(-65, -1)).toEqual(Array.from({ length: 64 }, (_, i) => TOTAL - 64 + i));
+        // The newest events survived: the queue's share of the bound of 64 (what the transport's 16 KiB
+        // does not hold) is intact before the final one.
+        expect(seen.slice(-33, -1)).toEqual(Array.from({ length: 32 }, (_, i) => TOTAL - 32 + i));
       } else {
         // The oldest survived: delivery is contiguous from 0 up to where the queue filled.
         expect(seen.slice(0, 64)).toEqual(Array.from({ length: 64 }, (_, i) => i));
@@ -121,9 +130,9 @@ describe('queue policy block', () => {
 describe('slow subscriber eviction', () => {
   it('disconnects a subscriber past the drop threshold with a reason, and keeps serving others', async () => {
     const node = await startBroker({
+      ...SMALL,
       FELIX_SUB_QUEUE_POLICY: 'drop_new',
       FELIX_SLOW_SUB_MAX_DROPS: '100',
-      ...SMALL,
     });
     const conn = await connectRaw(node, { streamRecvWindow: 16 * 1024 });
     const byId = eventStreams(conn);
@@ -139,6 +148,6 @@ describe('slow subscriber eviction', () => {
       message: expect.stringMatching(/subscription 9 evicted: slow subscriber/),
     });
     await until(() => offsetsOf(fast).length === TOTAL, 'the other subscriber to get everything');
-    expect(node.stats.disconnects.slow_subscriber).toBe(1);
+    expect(node.stats.disconnects.slow_consumer).toBe(1);
   });
 });

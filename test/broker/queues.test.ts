@@ -80,7 +80,7 @@ describe('SubscriberQueue policies', () => {
     expect(q.droppedTotal).toBe(0);
   });
 
-  it('tracks drops since progress and when it became full, reset by progress', () => {
+  it('tracks drops since catching up and when it became full, reset once back under half the bound', () => {
     const q = new SubscriberQueue(1, 'drop_new');
     q.enqueue(frame(0), 10);
     q.enqueue(frame(1), 20);
@@ -88,6 +88,10 @@ describe('SubscriberQueue policies', () => {
     expect(q.dropsSinceProgress).toBe(2);
     expect(q.fullSince).toBe(10);
     q.shift();
+    // The frame went on to the transport, which still holds it: not caught up yet.
+    q.settle(1, 0);
+    expect(q.dropsSinceProgress).toBe(2);
+    q.settle(0, 0);
     expect(q.dropsSinceProgress).toBe(0);
     expect(q.fullSince).toBe(-1);
   });

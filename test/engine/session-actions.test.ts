@@ -457,7 +457,7 @@ describe('hostile stream actions on one connection (fast-check)', () => {
       const stats = engine.broker.stats;
       console.log(
         `stream actions (${policy.name}): ${stats.subscriptionsOpened} subscriptions, drops ${JSON.stringify(stats.drops)}, ` +
-          `evictions ${stats.disconnects.slow_subscriber ?? 0}, ${totals.pauses} pauses, ${totals.stalledBytes} bytes left waiting at most`,
+          `evictions ${stats.disconnects.slow_consumer ?? 0}, ${totals.pauses} pauses, ${totals.stalledBytes} bytes left waiting at most`,
       );
       expect(stats.internalErrors).toBe(0);
     }, 120_000);

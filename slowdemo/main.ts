@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/**
+ * slowdemo: what one slow consumer costs the others. A publisher at a fixed rate, --concurrency fast
+ * subscribers and one slow subscriber (--slow-ms ± --jitter-ms per event, or --stall), run once per broker
+ * queue policy, each against a broker process of its own on the default profile, and once without the slow
+ * subscriber (the baseline). With --broker it is a client simulator against that broker instead.
+ *
+ *   npm run demo:slow-consumer -- [--rate N] [--payload-bytes B] [--duration S] [--concurrency N]
+ *       [--slow-ms MS] [--jitter-ms MS] [--stall] [--slow-recv-window B] [--policies LIST] [--no-baseline]
+ *       [--broker HOST:PORT] [--json]
+ *
+ * Exit status: 0; 2 for a bad flag; 1 when a run could not be made.
+ */
+import { CommanderError } from 'commander';
+import { parseCommandLine, type DemoRequest } from './cli.js';
+import { formatRun, verdict } from './report.js';
+import { runOnce, type RunResult } from './run.js';
+
+const EXIT_USAGE = 2;
+
+async function main(args: readonly string[]): Promise<number> {
+  let request: DemoRequest;
+  try {
+    request = parseCommandLine(args);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    throw error;
+  }
+  const warned = new Set<string>();
+  const onWarning = (message: string): void => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    process.stderr.write(`slowdemo: ${message}\n`);
+  };
+  const say = (text: string): void => {
+    if (!request.json) process.stdout.write(`${text}\n`);
+  };
+  say(
+    `slowdemo: ${request.rate} events/s × ${request.payloadBytes} B for ${request.durationS} s, ` +
+      `${request.concurrency} fast subscriber(s), one ` +
+      (Number.isFinite(request.slowMs)
+        ? `slow subscriber (${request.slowMs}±${request.jitterMs} ms per event)`
+        : 'stalled subscriber (never reads)') +
+      `, its receive window ${request.slowRecvWindow} B\n`,
+  );
+  const runs: RunResult[] = [];
+  let baseline: RunResult | undefined;
+  if (request.broker !== undefined) {
+    runs.push(await runOnce(request, 'external', onWarning));
+    say(formatRun(runs[0]!));
+  } else {
+    if (request.baseline) {
+      baseline = await runOnce(request, 'baseline', onWarning);
+      runs.push(baseline);
+      say(`${formatRun(baseline)}\n`);
+    }
+    for (const policy of request.policies) {
+      const run = await runOnce(request, policy, onWarning);
+      runs.push(run);
+      say(`${formatRun(run)}\n`);
+    }
+  }
+  const verdicts = runs.filter((r) => r.label !== 'baseline').map((r) => verdict(r, baseline));
+  for (const line of verdicts) say(line);
+  if (request.json) process.stdout.write(`${JSON.stringify({ request, runs, verdicts }, null, 2)}\n`);
+  return 0;
+}
+
+// Interrupted: exit through process.exit, whose 'exit' handlers stop the brokers this demo spawned.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `slowdemo: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,156 @@
+// The per-subscription bound counts what the transport still holds for the subscriber, not only its queue:
+// driven through Subscription with an output whose backlog the test controls (nothing reaches QUIC until
+// the test says so), so no QUIC window can hide a stall.
+import { describe, expect, it } from 'vitest';
+import type { EventFrame } from '../../broker/core/event-frame.js';
+import type { EventOutput } from '../../broker/core/ports.js';
+import { BrokerStats } from '../../broker/core/stats.js';
+import { Subscription, type SubscriptionLimits } from '../../broker/core/subscription.js';
+import type { QueuePolicy } from '../../broker/core/subscriber-queue.js';
+import type { Topic } from '../../broker/core/topic.js';
+
+/** A transport that keeps every byte written until drain() passes it on. */
+class HeldOutput implements EventOutput {
+  backlogBytes = 0;
+  onDrain: (() => void) | null = null;
+  readonly written: number[] = [];
+
+  write(frame: EventFrame): void {
+    this.backlogBytes += frame.bytes.length;
+    this.written.push(frame.firstOffset);
+  }
+
+  drain(bytes = this.backlogBytes): void {
+    this.backlogBytes -= bytes;
+    this.onDrain?.();
+  }
+
+  finish(): void {}
+  abort(): void {}
+}
+
+class FakeTopic {
+  readonly log = { next: 0 };
+  blockedBy = 0;
+  block(sub: Subscription): void {
+    sub.blocking = true;
+    this.blockedBy++;
+  }
+  unblock(sub: Subscription): void {
+    sub.blocking = false;
+    this.blockedBy--;
+  }
+  removeSubscriber(): void {}
+}
+
+let nextOffset = 0;
+const frame = (bytes: number, count = 1): EventFrame => {
+  const f = { bytes: Buffer.alloc(bytes), firstOffset: nextOffset, count, timing: null, messages: null };
+  nextOffset += count;
+  return f;
+};
+
+function subscription(policy: QueuePolicy, limits: Partial<SubscriptionLimits>, maxBytes: number) {
+  nextOffset = 0;
+  const output = new HeldOutput();
+  const topic = new FakeTopic();
+  const stats = new BrokerStats();
+  const evicted: string[] = [];
+  const sub = new Subscription(
+    1,
+    topic as unknown as Topic,
+    output,
+    {
+      queueCapacity: 1000,
+      policy,
+      maxDrops: 0,
+      maxFullMs: 0,
+      writeAheadBytes: 1 << 30,
+      ...limits,
+    },
+    stats,
+    (_s, reason) => evicted.push(reason),
+  );
+  sub.limitBytes(maxBytes);
+  return { sub, output, topic, stats, evicted };
+}
+
+describe('the per-subscription bound', () => {
+  it('counts the bytes the transport holds: drop_new drops once queue and transport hold the byte bound', () => {
+    // 4000 bytes in all, a quarter of it (1000) handed to the transport ahead.
+    const { sub, output, stats } = subscription('drop_new', {}, 4000);
+    for (let i = 0; i < 100; i++) sub.offer(frame(100), 0);
+    expect(output.backlogBytes + sub.queue.bytes).toBe(4000);
+    expect(output.backlogBytes).toBeLessThanOrEqual(1000 + 100);
+    expect(stats.drops.drop_new).toBe(60);
+    // The transport passes everything on: the queue moves up, and room opens for new events.
+    output.drain();
+    sub.offer(frame(100), 0);
+    expect(stats.drops.drop_new).toBe(60);
+  });
+
+  it('counts the events the transport holds against FELIX_SUB_QUEUE_CAPACITY', () => {
+    const { sub, output, stats } = subscription('drop_new', { queueCapacity: 20 }, 1 << 20);
+    for (let i = 0; i < 50; i++) sub.offer(frame(10), 0);
+    expect(sub.eventsInTransport + sub.queue.depth).toBe(20);
+    expect(stats.drops.drop_new).toBe(30);
+    output.drain();
+    expect(sub.eventsInTransport).toBe(0);
+  });
+
+  it('drop_old keeps the newest events in the queue', () => {
+    const { sub, output, stats } = subscription('drop_old', {}, 4000);
+    for (let i = 0; i < 100; i++) sub.offer(frame(100), 0);
+    expect(stats.drops.drop_old).toBe(60);
+    output.drain();
+    output.drain();
+    output.drain();
+    // What the transport took first, then the 29 newest.
+    expect(output.written.slice(-29)).toEqual(Array.from({ length: 29 }, (_, i) => 71 + i));
+  });
+
+  it('disconnects a subscriber at its bound for FELIX_SLOW_SUB_MAX_FULL_MS as a slow consumer', () => {
+    const { sub, stats, evicted } = subscription('drop_new', { maxFullMs: 2000 }, 4000);
+    for (let i = 0; i < 50; i++) sub.offer(frame(100), 10);
+    sub.checkStall(1000);
+    expect(evicted).toEqual([]);
+    sub.checkStall(2010);
+    expect(evicted).toHaveLength(1);
+    expect(evicted[0]).toMatch(/slow_consumer/);
+    expect(stats.slowConsumerDisconnects).toEqual({ max_drops: 0, max_full_ms: 1 });
+  });
+
+  it('forgives a subscriber that got back under half its bound, not one that only made a little room', () => {
+    const { sub, output, evicted } = subscription('drop_new', { maxFullMs: 2000 }, 4000);
+    for (let i = 0; i < 50; i++) sub.offer(frame(100), 10);
+    // A little room: still slow.
+    output.drain(200);
+    sub.checkStall(1000);
+    sub.offer(frame(100), 1500);
+    sub.checkStall(2010);
+    expect(evicted).toHaveLength(1);
+
+    const caughtUp = subscription('drop_new', { maxFullMs: 2000 }, 4000);
+    for (let i = 0; i < 50; i++) caughtUp.sub.offer(frame(100), 10);
+    for (let i = 0; i < 4; i++) caughtUp.output.drain();
+    caughtUp.sub.checkStall(1000);
+    caughtUp.sub.checkStall(2010);
+    expect(caughtUp.evicted).toEqual([]);
+  });
+
+  it('disconnects after FELIX_SLOW_SUB_MAX_DROPS drops without catching up', () => {
+    const { sub, stats, evicted } = subscription('drop_new', { maxDrops: 10 }, 4000);
+    for (let i = 0; i < 60 && evicted.length === 0; i++) sub.offer(frame(100), 0);
+    expect(evicted[0]).toMatch(/slow_consumer.*10 events dropped/);
+    expect(stats.slowConsumerDisconnects.max_drops).toBe(1);
+  });
+
+  it('block: holds the publishers at the bound, counting the transport, and lets them go once there is room', () => {
+    const { sub, output, topic, stats } = subscription('block', {}, 4000);
+    for (let i = 0; i < 40; i++) sub.offer(frame(100), 0);
+    expect(topic.blockedBy).toBe(1);
+    expect(stats.drops.block).toBe(0);
+    output.drain();
+    expect(topic.blockedBy).toBe(0);
+  });
+});
