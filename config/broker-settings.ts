@@ -463,7 +463,9 @@ const brokerSettings = defineSettings({
     zeroMeans: 'keeps no history: subscribers only see events published after they subscribe',
     doc:
       'Most recent events each stream keeps in memory so that a subscriber can start from an earlier ' +
-      'offset. Costs up to this many payloads per stream.',
+      'offset. Costs up to this many payloads per stream, within 1.5× once framing and batch slabs count ' +
+      '(kept events share the 256 KiB slabs their batches were built in), plus about 0.3 KiB per batch ' +
+      'and one slab: 64 KiB events at the default hold at most ~96 MiB (docs/benchmarks.md, Memory bounds).',
   }),
   durableStorageDir: text({
     env: 'FELIX_DURABLE_STORAGE_DIR',

@@ -1,6 +1,7 @@
 // What clients can make a broker process hold, measured as its resident set (VmRSS) from another process:
-// the cache's byte cap with long TTLs, many auto-created streams, and half-sent frames on many streams. The
-// envelopes are stated in docs/benchmarks.md ("Memory bounds"); each case prints what it measured.
+// the cache's byte cap with long TTLs, many auto-created streams, half-sent frames on many streams and a
+// stream's replay ring. The envelopes are stated in docs/benchmarks.md ("Memory bounds"); each case prints
+// what it measured.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../client/index.js';
@@ -123,5 +124,38 @@ describe('broker memory bounds (RSS of a broker process)', () => {
     // loaded machine; an accumulating leak adds the whole 240 MiB a round sends. Round 1 alone can sit
     // lower, with no earlier round's garbage awaiting collection.
     expect(rounds[2]!.holding - rounds[1]!.holding).toBeLessThan(64);
+  });
+
+  it('a stream with no subscriber holds about its replay ring (FELIX_STREAM_REPLAY_CAPACITY), not more', async () => {
+    // 1,024 events of 64 KiB (the default capacity): a 64 MiB ring. 512 MiB is published to stream a, which
+    // fills its ring and brings the heap and allocator to where this traffic keeps them; then 512 MiB to
+    // stream b, whose ring is what that adds. No subscriber on either.
+    const broker = await spawnBroker({ FELIX_STREAM_REPLAY_CAPACITY: '1024' });
+    const c = await client(broker);
+    const payload = Buffer.alloc(64 * 1024, 7);
+    const nominal = (1024 * payload.length) / MiB;
+    const batch = [payload, payload, payload, payload];
+    async function publish512MiB(stream: string): Promise<void> {
+      for (let sent = 0; sent < 512 * MiB; sent += 8 * batch.length * payload.length) {
+        const inFlight = [];
+        for (let k = 0; k < 8; k++) inFlight.push(c.publishBatch(stream, batch));
+        await Promise.all(inFlight);
+      }
+    }
+    const before = await settledRss(broker);
+    await publish512MiB('a');
+    const oneRing = await settledRss(broker);
+    await publish512MiB('b');
+    const twoRings = await settledRss(broker);
+    console.log(
+      `memory: 512 MiB of 64 KiB events to each of two streams (${nominal} MiB rings), no subscriber: RSS ` +
+        `${before.toFixed(0)} -> ${oneRing.toFixed(0)} -> ${twoRings.toFixed(0)} MiB: the second ring costs ` +
+        `${(twoRings - oneRing).toFixed(0)} MiB`,
+    );
+    await c.close();
+    // The envelope (docs/benchmarks.md): 1.5 × nominal, the ring's frames being views into the batch
+    // builder's slabs, each at least 3/4 used (85.5 MiB of slabs here), plus 16 MiB of RSS spread (84 to 94 MiB
+    // measured). Before evicted frames were let go at once, up to 1,024 of them kept their slabs alive: 161 MiB.
+    expect(twoRings - oneRing).toBeLessThan(1.5 * nominal + 16);
   });
 });
