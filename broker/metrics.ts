@@ -181,6 +181,11 @@ export function createMetricsRegistry(
     () => gauges.datagrams()?.retriesSent ?? 0,
   );
   monotonic(
+    'felix_initial_refusals_sent_total',
+    'New clients refused by FELIX_MAX_CONNECTIONS or _PER_ADDRESS and told so (CONNECTION_REFUSED in an Initial)',
+    () => gauges.datagrams()?.refusalsSent ?? 0,
+  );
+  monotonic(
     'felix_retries_validated_total',
     'New connections whose source address a Retry token proved',
     () => gauges.datagrams()?.retriesValidated ?? 0,

@@ -326,9 +326,10 @@ const brokerSettings = defineSettings({
     max: 10_000_000,
     unit: 'connections',
     doc:
-      'QUIC connections the broker holds at once, handshaking ones included. The Initial of one more is ' +
-      'dropped unanswered (the client retransmits and gets in once a connection closes, or times out), ' +
-      "before any connection state is made; counted in the transport's dropped datagrams as connection_limit.",
+      'QUIC connections the broker holds at once, handshaking ones included. One more is refused before any ' +
+      'connection state is made: its Initial is answered with QUIC CONNECTION_REFUSED and the reason ' +
+      '"connection limit reached", so the client fails at once rather than at a timeout; counted in ' +
+      "the transport's dropped datagrams as connection_limit.",
   }),
   maxConnectionsPerAddress: integer({
     env: 'FELIX_MAX_CONNECTIONS_PER_ADDRESS',
@@ -337,7 +338,7 @@ const brokerSettings = defineSettings({
     max: 10_000_000,
     unit: 'connections',
     doc:
-      'QUIC connections one source IP address may hold at once; one more from it is dropped like one past ' +
+      'QUIC connections one source IP address may hold at once; one more from it is refused like one past ' +
       'FELIX_MAX_CONNECTIONS (counted as address_limit). Clients behind one NAT share this.',
   }),
   maxHandshakesPerSec: integer({

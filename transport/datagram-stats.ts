@@ -18,9 +18,9 @@ export const DROP_REASONS = [
   'not_accepting',
   /** A new connection while too many handshakes are in progress. */
   'handshake_limit',
-  /** A new connection while the endpoint holds maxConnections (dropped unanswered). */
+  /** A new connection while the endpoint holds maxConnections (answered with CONNECTION_REFUSED). */
   'connection_limit',
-  /** A new connection from an address holding maxConnectionsPerAddress (dropped unanswered). */
+  /** A new connection from an address holding maxConnectionsPerAddress (answered with CONNECTION_REFUSED). */
   'address_limit',
   /** A new connection past maxHandshakesPerSecond (dropped unanswered). */
   'handshake_rate',
@@ -43,6 +43,8 @@ export interface DatagramStats {
   readonly handshakesTimedOut: number;
   /** Retry packets sent: new clients asked to prove their address before any handshake state exists. */
   readonly retriesSent: number;
+  /** CONNECTION_CLOSE (CONNECTION_REFUSED) answers to Initials refused by a connection limit. */
+  readonly refusalsSent: number;
   /** New connections whose address a Retry token proved. */
   readonly retriesValidated: number;
   /** Stateless resets sent to packets of connections this endpoint does not have (at most a fixed number per second). */
@@ -58,6 +60,7 @@ export class DatagramCounters {
   handshakesRefused = 0;
   handshakesTimedOut = 0;
   retriesSent = 0;
+  refusalsSent = 0;
   retriesValidated = 0;
   statelessResetsSent = 0;
 
@@ -68,6 +71,7 @@ export class DatagramCounters {
       handshakesRefused: this.handshakesRefused,
       handshakesTimedOut: this.handshakesTimedOut,
       retriesSent: this.retriesSent,
+      refusalsSent: this.refusalsSent,
       retriesValidated: this.retriesValidated,
       statelessResetsSent: this.statelessResetsSent,
     };

@@ -3,7 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Admission, type AdmissionLimits } from './admission.js';
+import { Admission, type AdmissionLimits, type AdmissionRefusal } from './admission.js';
 import { AddressValidator, type RetryOptions } from './address-validation.js';
 import { Connection, type ConnectionDriver } from './connection.js';
 import { DatagramCounters, type DatagramStats, type DropReason } from './datagram-stats.js';
@@ -14,7 +14,7 @@ import {
   TransportError,
   type CloseInfo,
 } from './errors.js';
-import { initialDecrypts } from './initial-protection.js';
+import { initialDecrypts, sealInitialRefusal } from './initial-protection.js';
 import { PerSecondBudget } from './per-second.js';
 import { StatelessResetKey } from './stateless-reset.js';
 import {
@@ -52,6 +52,13 @@ const MAX_HANDSHAKES = 4096;
 // ask for them (from a forged source address, too).
 const MAX_VERSION_NEGOTIATIONS_PER_SECOND = 1000;
 const MAX_STATELESS_RESETS_PER_SECOND = 1000;
+// Refusals (CONNECTION_CLOSE in an Initial) per second at most: each is a send a forged Initial can ask for.
+const MAX_REFUSALS_PER_SECOND = 1000;
+/** The reason a refused client reads (CloseInfo.reason on its side), by limit. */
+const REFUSAL_REASONS: Readonly<Record<AdmissionRefusal, string>> = {
+  connection_limit: 'connection limit reached: the server holds its maximum of connections',
+  address_limit: 'connection limit reached for this address',
+};
 // RFC 9000 §10.3: the shortest datagram that can be a stateless reset.
 const MIN_STATELESS_RESET = 21;
 // Retry packets per second at most. A Retry is smaller than the Initial it answers, so this only bounds the
@@ -82,9 +89,9 @@ export interface EndpointOptions {
  * A server's limits (AdmissionLimits) are enforced when a new connection would be accepted, before any
  * quiche state exists: the client's Initial is dropped unanswered (its retransmissions too, until room
  * frees), and counted in datagramStats().dropped as connection_limit, address_limit or handshake_rate.
- * No CONNECTION_CLOSE is sent: quiche 0.18 builds one only inside a connection that has processed the
- * ClientHello, and then sends it in Handshake packets, which the client cannot read yet (RFC 9000
- * §10.2.3 asks for an Initial copy too). A handshake not done within handshakeTimeoutMs is dropped and
+ * A client refused by a connection limit is also told, in an Initial it can read (CONNECTION_REFUSED,
+ * transport code 0x2, with the limit as the reason; datagramStats().refusalsSent), so its connect fails
+ * at once; a handshake-rate refusal is transient and stays silent (the client's retransmission gets in). A handshake not done within handshakeTimeoutMs is dropped and
  * its slot freed (datagramStats().handshakesTimedOut).
  *
  * Address validation (RetryOptions): a new client's Initial may be answered with a QUIC Retry instead of a
@@ -168,6 +175,7 @@ export class Endpoint implements ConnectionDriver {
   private readonly versionNegotiationBudget = new PerSecondBudget(MAX_VERSION_NEGOTIATIONS_PER_SECOND);
   private readonly statelessResetBudget = new PerSecondBudget(MAX_STATELESS_RESETS_PER_SECOND);
   private readonly retryBudget = new PerSecondBudget(MAX_RETRIES_PER_SECOND);
+  private readonly refusalBudget = new PerSecondBudget(MAX_REFUSALS_PER_SECOND);
   /** Connections that went through a Retry, by the connection ID it gave them (which has no routing slot). */
   private readonly byRetryCid = new Map<string, Connection>();
   /** Handshakes in progress with a handshake deadline, and its timer. */
@@ -569,7 +577,10 @@ export class Endpoint implements ConnectionDriver {
     }
     if (this.handshakes >= MAX_HANDSHAKES) return this.drop('handshake_limit');
     const overLimit = this.admission.limitRefusal(rinfo.address);
-    if (overLimit !== null) return this.drop(overLimit);
+    if (overLimit !== null) {
+      this.refuse(msg, rinfo, h, overLimit);
+      return this.drop(overLimit);
+    }
     // Retry before the AEAD check: the check is the dearest step before state (two native cipher contexts
     // per Initial, freed only by a later GC), and a Retry is a tenth of the Initial's size, so answering a
     // forged Initial with one gains a forger nothing.
@@ -637,6 +648,23 @@ export class Endpoint implements ConnectionDriver {
       this.handshakeTimers.set(conn, timer);
     }
     this.markDirty(conn);
+  }
+
+  /**
+   * Tells a client refused by a connection limit so, in an Initial it can read (CONNECTION_REFUSED with the
+   * limit as the reason): its connect fails at once with that reason instead of retransmitting into silence
+   * until its own timeout. Nothing is kept; at most a fixed number per second, each a few dozen bytes.
+   */
+  private refuse(msg: Buffer, rinfo: dgram.RemoteInfo, h: LongHeader, why: AdmissionRefusal): void {
+    if (!this.refusalBudget.take()) return;
+    const packet = sealInitialRefusal(
+      msg.subarray(h.scidOffset, h.scidOffset + h.scidLen),
+      msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen),
+      randomFillSync(Buffer.allocUnsafe(8)),
+      REFUSAL_REASONS[why],
+    );
+    this.counters.refusalsSent++;
+    this.socket.send(packet, rinfo.port, rinfo.address);
   }
 
   /**

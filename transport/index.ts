@@ -15,10 +15,13 @@ export {
   ConnectionClosedError,
   AlpnRefusedError,
   NO_APPLICATION_PROTOCOL,
+  STATELESS_RESET_REASON,
   TlsPolicyError,
   type CloseInfo,
 } from './errors.js';
 export { DROP_REASONS, type DatagramStats, type DropReason } from './datagram-stats.js';
+export { CONNECTION_REFUSED } from './initial-protection.js';
+export { RETRY_MODES, type RetryMode, type RetryOptions } from './address-validation.js';
 export {
   DEFAULT_TRANSPORT_SETTINGS,
   TRANSPORT_RANGES,

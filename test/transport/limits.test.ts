@@ -4,7 +4,14 @@
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Endpoint, type AdmissionLimits, type Connection } from '../../transport/index.js';
+import {
+  CONNECTION_REFUSED,
+  ConnectionClosedError,
+  Endpoint,
+  type AdmissionLimits,
+  type Connection,
+  type ListenOptions,
+} from '../../transport/index.js';
 import { quiche } from '../../transport/native.js';
 import { applySettings, resolveTransportSettings } from '../../transport/settings.js';
 import { connectRaw, startBroker } from '../broker/raw-client.js';
@@ -12,7 +19,7 @@ import { collect, echoStreams, serverCert, startClient, startServer, until } fro
 
 const open: Endpoint[] = [];
 
-async function limitedServer(limits: AdmissionLimits): Promise<Endpoint> {
+async function limitedServer(limits: AdmissionLimits & Partial<ListenOptions>): Promise<Endpoint> {
   const endpoint = await Endpoint.listen({
     host: '127.0.0.1',
     port: 0,
@@ -41,7 +48,7 @@ async function echoes(c: Connection): Promise<void> {
  */
 async function refusedAttempt(
   server: Endpoint,
-  reason: 'connection_limit' | 'address_limit' | 'handshake_rate',
+  reason: 'handshake_rate',
 ): Promise<{ readonly connection: Promise<Connection> }> {
   const before = server.datagramStats().dropped[reason];
   const client = await startClient(server.address.port);
@@ -50,6 +57,21 @@ async function refusedAttempt(
   await until(() => server.datagramStats().dropped[reason] > before, `an Initial dropped for ${reason}`);
   // Wrapped: an async function returning the promise itself would wait for it.
   return { connection: attempt };
+}
+
+/**
+ * A connect refused by a limit: it fails (not times out) with QUIC's CONNECTION_REFUSED from the server
+ * and the limit as the reason.
+ */
+async function expectRefused(attempt: Promise<Connection>, reason: RegExp): Promise<void> {
+  const error = await attempt.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConnectionClosedError);
+  const info = (error as ConnectionClosedError).info;
+  expect(info).toMatchObject({ code: CONNECTION_REFUSED, isApp: false, byPeer: true, timedOut: false });
+  expect(info.reason).toMatch(reason);
 }
 
 /** Sends one genuine client Initial from a socket that never answers: a handshake that never finishes. */
@@ -72,21 +94,23 @@ async function halfOpenHandshake(port: number): Promise<dgram.Socket> {
 }
 
 describe('connection limits', () => {
-  it('drops the connection past maxConnections, serves the others, and accepts it once one closes', async () => {
+  it('refuses the connection past maxConnections with a reason it reads at once, serves the others, and accepts a new one once one closes', async () => {
     const server = await limitedServer({ maxConnections: 2 });
     try {
       const port = server.address.port;
       const first = await connectNew(port);
       const second = await connectNew(port);
 
-      const third = await refusedAttempt(server, 'connection_limit');
+      await expectRefused(connectNew(port), /connection limit reached: the server holds its maximum/);
+      expect(server.datagramStats().dropped.connection_limit).toBeGreaterThanOrEqual(1);
+      expect(server.datagramStats().refusalsSent).toBeGreaterThanOrEqual(1);
       expect(server.connections.length).toBe(2);
       await echoes(first);
       await echoes(second);
 
       first.close(0, 'done');
-      // The refused client's next retransmitted Initial finds the freed slot.
-      await echoes(await third.connection);
+      await until(() => server.connections.length === 1, 'the server to forget the closed connection');
+      await echoes(await connectNew(port));
       await echoes(second);
       expect(server.datagramStats().dropped.address_limit).toBe(0);
     } finally {
@@ -94,17 +118,18 @@ describe('connection limits', () => {
     }
   });
 
-  it('drops a second connection from one address past maxConnectionsPerAddress', async () => {
+  it('refuses a second connection from one address past maxConnectionsPerAddress', async () => {
     const server = await limitedServer({ maxConnections: 100, maxConnectionsPerAddress: 1 });
     try {
       const first = await connectNew(server.address.port);
-      const second = await refusedAttempt(server, 'address_limit');
+      await expectRefused(connectNew(server.address.port), /connection limit reached for this address/);
       expect(server.datagramStats().dropped.connection_limit).toBe(0);
       expect(server.connections.length).toBe(1);
       await echoes(first);
 
       first.close(0, 'done');
-      await echoes(await second.connection);
+      await until(() => server.connections.length === 0, 'the server to forget the closed connection');
+      await echoes(await connectNew(server.address.port));
     } finally {
       await Promise.all(open.splice(0).map((e) => e.close({ timeoutMs: 200 })));
     }
@@ -133,13 +158,14 @@ describe('handshake limits', () => {
   });
 
   it('forgets a handshake that does not finish within handshakeTimeoutMs and frees its slot', async () => {
-    const server = await limitedServer({ maxConnections: 1, handshakeTimeoutMs: 300 });
+    const server = await limitedServer({ maxConnections: 1, handshakeTimeoutMs: 300, retry: 'never' });
     const silent = await halfOpenHandshake(server.address.port);
     try {
       await until(() => server.connections.length === 1, 'the half-open handshake to be accepted');
       // The half-open handshake holds the only slot until its timeout frees it.
-      const next = await refusedAttempt(server, 'connection_limit');
-      await echoes(await next.connection);
+      await expectRefused(connectNew(server.address.port), /connection limit reached/);
+      await until(() => server.datagramStats().handshakesTimedOut === 1, 'the handshake timeout');
+      await echoes(await connectNew(server.address.port));
       expect(server.datagramStats().handshakesTimedOut).toBe(1);
       expect(server.connections.length).toBe(1);
     } finally {
@@ -198,14 +224,12 @@ describe('broker settings', () => {
     first.openStream();
     expect(() => first.openStream()).toThrow(expect.objectContaining({ code: 'stream_limit' }));
 
-    const second = connectRaw(node);
-    second.catch(() => undefined);
-    const httpPort = node.httpAddress.port;
-    for (let i = 0; i < 400 && (await droppedFor(httpPort, 'address_limit')) === 0; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    expect(await droppedFor(httpPort, 'address_limit')).toBeGreaterThanOrEqual(1);
+    await expectRefused(connectRaw(node), /connection limit reached for this address/);
+    expect(await droppedFor(node.httpAddress.port, 'address_limit')).toBeGreaterThanOrEqual(1);
     first.close(0, 'done');
-    expect((await second).established).toBe(true);
+    // Refused at once while the broker has not yet seen the close; accepted once it has.
+    let next: Awaited<ReturnType<typeof connectRaw>> | undefined;
+    for (let i = 0; i < 200 && next === undefined; i++) next = await connectRaw(node).catch(() => undefined);
+    expect(next?.established).toBe(true);
   });
 });
