@@ -160,8 +160,14 @@ export function applySettings(
   config.setInitialMaxStreamsBidi(s.maxStreamsBidi);
   config.setInitialMaxStreamsUni(s.maxStreamsUni);
   config.setCcAlgorithmName(s.congestionControl);
-  // Nothing here honours SendInfo.at, so pacing would only cost work.
-  config.enablePacing(false);
+  // Pacing on, although nothing here honours SendInfo.at (the binding hands it over as an opaque value):
+  // quiche 0.18 stamps each sent packet, the time its RTT sample is measured from, with its pacer's
+  // next_time. With pacing off that clock moves only when the pacer resets, which stops happening once
+  // cwnd < 0.8 × the initial window (after a loss) while packets keep flowing — the smoothed RTT then
+  // becomes the connection's age and the PTO follows (issue 12 item 6). With pacing on the pacer counts
+  // bytes and the stamp stays current, except until a connection has sent 10 × its datagram size.
+  // quiche ≥ 0.24.7 stamps `now` instead (cloudflare/quiche#2297).
+  config.enablePacing(true);
   // recvInfo.to is fixed per connection (one bound address), so a migrated path could not be served.
   config.setDisableActiveMigration(true);
 }
