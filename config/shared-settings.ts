@@ -44,8 +44,20 @@ export const sharedSettings = {
       'Largest UDP payload sent to a non-loopback peer (quiche max_send_udp_payload_size). 1350 fits the ' +
       'usual 1500-byte Ethernet MTU with IPv6 and tunnel headers; raise it only on paths known to carry ' +
       'larger datagrams. QUIC forbids less than 1200 bytes, and quiche never builds a packet above 16383 ' +
-      'bytes (its length field stays a 2-byte varint). Loopback peers are raised automatically to a large ' +
-      'payload, because fewer, larger packets cost far less CPU.',
+      'bytes (its length field stays a 2-byte varint). Loopback peers get FELIX_LOOPBACK_UDP_PAYLOAD ' +
+      'instead.',
+  }),
+  loopbackUdpPayload: byteSize({
+    env: 'FELIX_LOOPBACK_UDP_PAYLOAD',
+    default: 16_383,
+    min: 1200,
+    max: 16_383,
+    doc:
+      'Largest UDP payload sent to a loopback peer. Loopback carries 64 KiB datagrams, and fewer, larger ' +
+      "packets cost far less CPU, so the default is quiche's largest packet. Set 1350 to make a loopback " +
+      'run behave as a real network path does (the packet counts, and the loss and pacing behaviour, of ' +
+      'FELIX_MAX_UDP_PAYLOAD): benchmarks and impairment tests use it to report the WAN figure beside ' +
+      "loopback's.",
   }),
   udpSendBuffer: byteSize({
     env: 'FELIX_UDP_SEND_BUFFER',

@@ -3,6 +3,7 @@ import type { TransportSettings } from '../transport/index.js';
 /** The transport knobs both sides read under the same FELIX_* names. */
 export interface SharedTransportConfig {
   readonly maxUdpPayload: number;
+  readonly loopbackUdpPayload: number;
   readonly udpSendBuffer: number;
   readonly udpRecvBuffer: number;
   readonly cc: TransportSettings['congestionControl'];
@@ -27,6 +28,7 @@ export function transportSettingsFrom(
     streamRecvWindow: windows.stream,
     sendWindow: windows.send,
     maxUdpPayload: config.maxUdpPayload,
+    loopbackUdpPayload: config.loopbackUdpPayload,
     udpSendBuffer: config.udpSendBuffer,
     udpRecvBuffer: config.udpRecvBuffer,
     congestionControl: config.cc,
