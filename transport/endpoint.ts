@@ -219,15 +219,7 @@ export class Endpoint implements ConnectionDriver {
     const validator = new AddressValidator(opts);
     const resetKey = new StatelessResetKey(opts.statelessResetKey ?? randomBytes(32));
     const host = opts.host ?? '0.0.0.0';
-    const socket = createSocket(host, settings);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(opts.port ?? 0, host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = socket.address();
+    // The TLS configs first, so that whatever quiche refuses in them fails before a socket exists.
     const serverConfig = (payload: number): QuicheConfig => {
       const enc = new TextEncoder();
       const c = quiche.Config.withBoringSslCtx(
@@ -245,6 +237,19 @@ export class Endpoint implements ConnectionDriver {
       wan: serverConfig(settings.maxUdpPayload),
       loopback: serverConfig(settings.loopbackUdpPayload),
     };
+    const socket = createSocket(host, settings);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (error) => {
+        // A failed bind leaves the socket open: release it, or an in-process caller leaks one per try.
+        socket.close();
+        reject(error);
+      });
+      socket.bind(opts.port ?? 0, host, () => {
+        socket.removeAllListeners('error');
+        resolve();
+      });
+    });
+    const addr = socket.address();
     return new Endpoint(
       socket,
       true,
