@@ -114,6 +114,11 @@ export class BrokerStream {
     return !this.ended && this.stream.writable;
   }
 
+  /** Puts what was written so far on the wire now instead of at the transport's next flush. */
+  sendNow(): void {
+    if (this.stream.writable) this.stream.sendNow();
+  }
+
   /** Finishes our side (FIN after everything written); the broker answers what it has and finishes its side. */
   end(): void {
     if (this.stream.writable) this.stream.end();

@@ -211,9 +211,11 @@ export class Broker implements BrokerCore {
       if (!wasHeld) this.heldTopics.push(t);
       this.armHeldTimer(deadline, now);
     }
+    if (this.heldTopics.length !== 0 && (force || now >= this.heldDeadline)) this.flushHeld(now, force);
+    // Every stream's turn has ended: what they delivered goes on the wire now (Topic.pushSubscribers).
+    for (let i = 0; i < topics.length; i++) topics[i]!.pushSubscribers();
     topics.length = 0;
     this.spareTopics = topics;
-    if (this.heldTopics.length !== 0 && (force || now >= this.heldDeadline)) this.flushHeld(now, force);
   }
 
   /** Held batches past their deadline (or all, when forced) are cut; the timer is armed for the rest. */
@@ -226,6 +228,7 @@ export class Broker implements BrokerCore {
       // Cut since it was held (a full batch, or a later turn that found a subscriber idle).
       if (!t.held) continue;
       const deadline = t.endOfTurn(now, force);
+      t.pushSubscribers();
       if (deadline < 0) continue;
       this.heldTopics.push(t);
       if (deadline < earliest) earliest = deadline;

@@ -41,6 +41,11 @@ export interface EventOutput {
   onDrain: (() => void) | null;
   /** Sends one shared frame. `live`: a frame published after the subscription started (not replay). */
   write(frame: EventFrame, live: boolean): void;
+  /**
+   * Puts what was written in this turn on the wire now instead of at the transport's next flush, a loop turn
+   * later (optional: an output without a flush of its own leaves it out).
+   */
+  push?(): void;
   /** Ends the event stream after what was written (FIN). */
   finish(): void;
   /** Ends the event stream at once with an application code. */

@@ -177,6 +177,11 @@ export class Subscription {
     this.output.abort(code);
   }
 
+  /** The end of the turn that wrote frames for this subscriber: they go on the wire now (EventOutput.push). */
+  push(): void {
+    if (!this.closed) this.output.push?.();
+  }
+
   /** Moves queued frames to the transport while it has room for this stream. */
   pump(): void {
     const q = this.queue;

@@ -36,6 +36,11 @@ const plainHeader = new Uint8Array(HEADER_BYTES);
 
 export class EventStreamWriter implements EventOutput {
   onDrain: (() => void) | null = null;
+  /**
+   * What push() has to send: nothing, bytes quiche took at once (a large frame: its packets wait inside
+   * quiche), or bytes in the transport's gather buffer.
+   */
+  private unpushed: 'none' | 'in_quiche' | 'gathered' = 'none';
 
   constructor(
     private readonly stream: ByteStream,
@@ -64,6 +69,22 @@ export class EventStreamWriter implements EventOutput {
   write(frame: EventFrame, live: boolean): void {
     const stream = this.stream;
     if (!stream.writable) return;
+    this.writeFrame(frame, live);
+    this.unpushed = stream.writableLength === 0 ? 'in_quiche' : 'gathered';
+  }
+
+  push(): void {
+    const unpushed = this.unpushed;
+    if (unpushed === 'none') return;
+    this.unpushed = 'none';
+    // A send takes every stream's gathered bytes on the connection: when another subscription's push on it
+    // went first, nothing of ours is left to send and the call is saved (one packet for the connection).
+    if (unpushed === 'gathered' && this.stream.writableLength === 0) return;
+    if (this.stream.writable) this.stream.sendNow();
+  }
+
+  private writeFrame(frame: EventFrame, live: boolean): void {
+    const stream = this.stream;
     const encoding = this.encoding;
     switch (encoding.layout) {
       case 'shared':

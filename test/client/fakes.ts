@@ -16,8 +16,14 @@ export class FakeStream {
   stoppedWith: number | null = null;
   resetWith: number | null = null;
   highWaterMark = Infinity;
+  /** Times the client asked for what it wrote to go on the wire at once (sendNow). */
+  sendNows = 0;
 
   constructor(readonly bidirectional = true) {}
+
+  sendNow(): void {
+    this.sendNows++;
+  }
 
   write(data: Uint8Array, fin = false): boolean {
     if (!this.writable) throw new Error('write after end');
