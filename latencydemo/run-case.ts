@@ -118,18 +118,7 @@ async function measure(
     );
   }
   warnings.push(...publisher.warnings, ...group.warnings);
-  const latencies = group.latencies();
-  return buildCaseReport(c, {
-    sampleTotal: group.primaryTarget,
-    primaryReceived: group.primaryReceived,
-    deliveredTotal: group.measuredReceived,
-    reportedDrops: group.measuredDropped,
-    primary: latencies.primary,
-    all: latencies.all,
-    elapsedMs,
-    warnings,
-    timings: hopTimings(group.primarySubscription?.hopStats() ?? null),
-  });
+  return reportOf(c, group, elapsedMs, warnings);
 }
 
 /**
@@ -173,6 +162,17 @@ async function measureOpenLoop(
   if (sharedBroker)
     warnings.push("--broker: the broker's own settings apply (subscriber queue size not set)");
   warnings.push(...publisher.warnings, ...group.warnings);
+  return reportOf(c, group, Math.max(published, primaryEnd) - start, warnings, openLoopReport(rate, paced));
+}
+
+/** The case's report from what the subscribers received, however the messages were published. */
+function reportOf(
+  c: CaseConfig,
+  group: SubscriberGroup,
+  elapsedMs: number,
+  warnings: string[],
+  openLoop?: ReturnType<typeof openLoopReport>,
+): CaseReport {
   const latencies = group.latencies();
   return buildCaseReport(c, {
     sampleTotal: group.primaryTarget,
@@ -181,13 +181,12 @@ async function measureOpenLoop(
     reportedDrops: group.measuredDropped,
     primary: latencies.primary,
     all: latencies.all,
-    elapsedMs: Math.max(published, primaryEnd) - start,
+    elapsedMs,
     warnings,
     timings: hopTimings(group.primarySubscription?.hopStats() ?? null),
-    openLoop: openLoopReport(rate, paced),
+    ...(openLoop !== undefined && { openLoop }),
   });
 }
-
 /** The SDK's hop statistics as the report's timings, or null when no batch carried stamps (timings off). */
 function hopTimings(
   stats: Readonly<Record<string, HopTiming>> | null,

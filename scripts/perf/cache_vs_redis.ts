@@ -200,15 +200,28 @@ function report(
         `${cpu(felix)} | ${cpu(redis)} |`,
     );
   }
-  const loads = trials.map((t) => t.loadBefore);
   return [
     ...lines,
     '',
     `- Command: \`${command}\``,
+    ...setupLines(trials, machine, redisVersionText, mode, loadAfter),
+  ].join('\n');
+}
+
+/** How the run was made: the two systems, the machine, and its load around the trials. */
+function setupLines(
+  trials: Trial[],
+  machine: MachineInfo,
+  redisVersionText: string,
+  mode: string,
+  loadAfter: number,
+): string[] {
+  const loads = trials.map((t) => t.loadBefore);
+  return [
     `- Redis ${redisVersionText} (redis-server --save '' --appendonly no, loopback), ioredis one connection, auto-pipelining ${mode}; felix-ts broker in its own process (cachedemo), client settings at their defaults unless the environment set them.`,
     `- Machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.kernel}, Node ${machine.node}, ${machine.date}.`,
     `- Load (1-minute) before each trial: ${loads.map((l) => l.toFixed(2)).join(', ')}; after: ${loadAfter.toFixed(2)}.`,
-  ].join('\n');
+  ];
 }
 
 /** The open loop's table: both sides start the same rate, so latencies are what differ. */
@@ -239,15 +252,12 @@ function openLoopReport(
         `${m(felix, (r) => r.p999_us).toFixed(0)} / ${m(redis, (r) => r.p999_us).toFixed(0)} |`,
     );
   }
-  const loads = trials.map((t) => t.loadBefore);
   return [
     ...lines,
     '',
     `- Command: \`${command}\``,
     `- Open loop: operations start evenly spaced at the rate whatever is in flight (the same pacer on both sides), latency from each operation's scheduled start; warm-up closed-loop. Medians of the trials, min–max in brackets.`,
-    `- Redis ${redisVersionText} (redis-server --save '' --appendonly no, loopback), ioredis one connection, auto-pipelining ${mode}; felix-ts broker in its own process (cachedemo), client settings at their defaults.`,
-    `- Machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.kernel}, Node ${machine.node}, ${machine.date}.`,
-    `- Load (1-minute) before each trial: ${loads.map((l) => l.toFixed(2)).join(', ')}; after: ${loadAfter.toFixed(2)}.`,
+    ...setupLines(trials, machine, redisVersionText, mode, loadAfter),
   ].join('\n');
 }
 
