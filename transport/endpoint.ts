@@ -476,9 +476,11 @@ export class Endpoint implements ConnectionDriver {
       return;
     }
     const key = this.resetKey;
-    if (key === null || msg.length < 1 + CID_LEN || this.closing) return;
+    // The cheap checks and the budget before the HMAC: a flood past the budget costs no hashing.
+    if (key === null || msg.length <= MIN_STATELESS_RESET || msg.length < 1 + CID_LEN || this.closing) return;
+    if (!this.statelessResetBudget.take()) return;
     const reset = key.resetFor(msg.subarray(1, 1 + CID_LEN), msg.length);
-    if (reset === null || !this.statelessResetBudget.take()) return;
+    if (reset === null) return;
     this.counters.statelessResetsSent++;
     this.socket.send(reset, rinfo.port, rinfo.address);
   }
