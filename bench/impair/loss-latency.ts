@@ -8,6 +8,11 @@
  * and QUIC's RTT estimates start afresh), one client publishing with acks at --rate and subscribed to the
  * same stream. Delay and reordering stay the same at every level; only loss changes. A trial in which an
  * acked payload went missing, arrived twice or out of order is reported INVALID.
+ *
+ * The proxy stands for a network path, so both ends send the datagrams a network path carries:
+ * --udp-payload (default 1350, FELIX_MAX_UDP_PAYLOAD's default) is given to the broker and the client as
+ * FELIX_LOOPBACK_UDP_PAYLOAD, which they would otherwise use toward the proxy's loopback address (16,383 B,
+ * datagrams no real path carries). `--udp-payload 16383` measures loopback-sized datagrams under loss.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -87,10 +92,14 @@ async function runTrial(
     reorder: number;
     reorderDelay: number;
     payload: number;
+    udpPayload: number;
+    settleMs: number;
   },
 ): Promise<Trial> {
+  const datagramSize = { FELIX_LOOPBACK_UDP_PAYLOAD: String(o.udpPayload) };
   const broker = await spawnBroker({
     ...process.env,
+    ...datagramSize,
     FELIX_QUIC_BIND: '127.0.0.1:0',
     FELIX_BROKER_METRICS_BIND: '127.0.0.1:0',
     FELIX_LOG_LEVEL: 'info',
@@ -110,7 +119,7 @@ async function runTrial(
     const started = performance.now();
     const client = await connect({
       broker: proxy.address,
-      env: {},
+      env: datagramSize,
       onWarning: () => undefined,
       pubConnPool: 1,
       eventConnPool: 1,
@@ -121,6 +130,7 @@ async function runTrial(
       rate: o.rate,
       durationMs: o.durationMs,
       payloadBytes: o.payload,
+      settleMs: o.settleMs,
     });
     await client.close();
     return {
@@ -148,11 +158,11 @@ function cell(values: readonly number[]): string {
   return `${f(median(values))} (${f(Math.min(...values))}–${f(Math.max(...values))})`;
 }
 
-function invalid(t: Trial): string | null {
+function invalid(t: Trial, settleMs: number): string | null {
   const r = t.result;
   const problems = [
     r.failed > 0 ? `${r.failed} publishes failed (${r.failures[0]})` : '',
-    r.lost > 0 ? `${r.lost} acked payloads lost` : '',
+    r.lost > 0 ? `${r.lost} acked payloads not delivered ${settleMs / 1000} s after the last ack` : '',
     r.duplicates > 0 ? `${r.duplicates} duplicates` : '',
     r.outOfOrder > 0 ? `${r.outOfOrder} out of order` : '',
     r.corrupted > 0 ? `${r.corrupted} corrupted` : '',
@@ -171,6 +181,9 @@ async function main(): Promise<void> {
       reorder: { type: 'string', default: '25' },
       'reorder-delay': { type: 'string', default: '10' },
       payload: { type: 'string', default: '128' },
+      'udp-payload': { type: 'string', default: '1350' },
+      // How long acked payloads may take to arrive after the last ack before they count as lost.
+      settle: { type: 'string', default: '30' },
     },
   });
   const levels = values.levels.split(',').map(Number);
@@ -182,11 +195,14 @@ async function main(): Promise<void> {
     reorder: Number(values.reorder),
     reorderDelay: Number(values['reorder-delay']),
     payload: Number(values.payload),
+    udpPayload: Number(values['udp-payload']),
+    settleMs: Number(values.settle) * 1000,
   };
   const machine = describeMachine();
   console.log(
     `loss-latency: ${o.rate} acked msg/s of ${o.payload} B for ${o.durationMs / 1000} s per trial, ${trials} trials; ` +
-      `proxy delay ${o.delay} ms, ${o.reorder}% reordered by +${o.reorderDelay} ms, both ways`,
+      `proxy delay ${o.delay} ms, ${o.reorder}% reordered by +${o.reorderDelay} ms, both ways; ` +
+      `UDP payload ${o.udpPayload} B both ways`,
   );
   const rows: string[] = [];
   for (const loss of levels) {
@@ -194,7 +210,7 @@ async function main(): Promise<void> {
     for (let trial = 0; trial < trials; trial++) {
       const t = await runTrial(loss, 1000 * loss + trial + 1, o);
       done.push(t);
-      const bad = invalid(t);
+      const bad = invalid(t, o.settleMs);
       console.log(
         `  loss ${loss}% trial ${trial + 1}: connect ${t.connectMs.toFixed(0)} ms, ack p50/p99 ${t.ackP50.toFixed(1)}/` +
           `${t.ackP99.toFixed(1)} ms, deliver p50/p99 ${t.deliverP50.toFixed(1)}/${t.deliverP99.toFixed(1)} ms, ` +
@@ -202,7 +218,7 @@ async function main(): Promise<void> {
           `${t.datagramsDropped} datagrams dropped${bad === null ? '' : ` — INVALID RUN: ${bad}`}`,
       );
     }
-    const valid = done.filter((t) => invalid(t) === null).length;
+    const valid = done.filter((t) => invalid(t, o.settleMs) === null).length;
     rows.push(
       `| ${loss}% | ${cell(done.map((t) => t.ackP50))} | ${cell(done.map((t) => t.ackP99))} | ` +
         `${cell(done.map((t) => t.deliverP50))} | ${cell(done.map((t) => t.deliverP99))} | ` +
