@@ -71,9 +71,11 @@ export class BrokerStream {
 
   /**
    * Sends `auth` (always JSON: nothing is negotiated yet) and resolves with what the broker confirmed. A
-   * token provider is asked first (a fresh token on every connect and reconnect).
+   * token provider is asked first (a fresh token on every connect and reconnect). `pipelined`, if given,
+   * is written right behind the `auth` (also JSON) instead of a round trip later: the broker reads it once
+   * the auth is accepted, and never if it is refused (docs/protocol.md, Session).
    */
-  async authenticate(tenant: string, token: TokenSource): Promise<Negotiated> {
+  async authenticate(tenant: string, token: TokenSource, pipelined?: Message): Promise<Negotiated> {
     let presented: string;
     try {
       presented = typeof token === 'string' ? token : await token();
@@ -92,6 +94,7 @@ export class BrokerStream {
         return;
       }
       this.stream.write(encodeJsonMessage(authMessage(tenant, presented, this.options.timings !== false)));
+      if (pipelined !== undefined) this.stream.write(encodeJsonMessage(pipelined));
     });
   }
 

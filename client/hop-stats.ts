@@ -28,25 +28,28 @@ const FIELDS = 5;
  * PENDING_BATCHES, and before every summary(). The per-batch call stays a few loads and stores: HDR's
  * call chain (about ten small functions per value) is kept out of the optimised code of the event path,
  * into which V8 inlined it.
+ *
+ * Both are made on first use, not with the subscription: the five histograms are ~93 KiB each, and a
+ * subscription that is made and closed before its first timed event (or that never gets one) would
+ * otherwise cost half a megabyte of allocation and the garbage collections it triggers — measured, they
+ * were a quarter of the client's CPU in a subscribe/unsubscribe loop.
  */
 export class HopStats {
-  private readonly histograms: hdr.Histogram[];
-  private readonly pending = new Float64Array(PENDING_BATCHES * FIELDS);
+  private histograms: hdr.Histogram[] | null = null;
+  private pending: Float64Array | null = null;
   private pendingCount = 0;
 
   constructor(
     /** The broker is on this host (a loopback address), so cross-process hops are measurable. */
     readonly sameHost: boolean,
-  ) {
-    this.histograms = CLIENT_HOPS.map(hopHistogram);
-  }
+  ) {}
 
   /**
    * One batch: the stamp block that leads its TIMINGS payload (wire/timings.ts) and when it arrived here
    * (monotonic ns).
    */
   recordBlock(payload: Uint8Array, receivedNs: number): void {
-    const p = this.pending;
+    const p = (this.pending ??= new Float64Array(PENDING_BATCHES * FIELDS));
     const at = this.pendingCount * FIELDS;
     p[at] = readStamp(payload, 0);
     p[at + 1] = readStamp(payload, 8);
@@ -58,11 +61,17 @@ export class HopStats {
 
   summary(): Record<ClientHop, HopSummary> {
     this.recordPending();
-    return summarizeHops(CLIENT_HOPS, this.histograms);
+    return summarizeHops(CLIENT_HOPS, this.histogramsInUse());
+  }
+
+  private histogramsInUse(): hdr.Histogram[] {
+    return (this.histograms ??= CLIENT_HOPS.map(hopHistogram));
   }
 
   private recordPending(): void {
     const p = this.pending;
+    if (p === null || this.pendingCount === 0) return;
+    const histograms = this.histogramsInUse();
     for (let b = 0; b < this.pendingCount; b++) {
       const at = b * FIELDS;
       const send = p[at]!;
@@ -70,19 +79,19 @@ export class HopStats {
       const enqueue = p[at + 2]!;
       const write = p[at + 3]!;
       const received = p[at + 4]!;
-      this.add(1, enqueue - decode);
-      this.add(2, write - enqueue);
+      add(histograms[1]!, enqueue - decode);
+      add(histograms[2]!, write - enqueue);
       if (!this.sameHost) continue;
       if (send !== 0) {
-        this.add(0, decode - send);
-        this.add(4, received - send);
+        add(histograms[0]!, decode - send);
+        add(histograms[4]!, received - send);
       }
-      this.add(3, received - write);
+      add(histograms[3]!, received - write);
     }
     this.pendingCount = 0;
   }
+}
 
-  private add(index: number, ns: number): void {
-    if (ns >= 0) recordHopNs(this.histograms[index]!, ns);
-  }
+function add(histogram: hdr.Histogram, ns: number): void {
+  if (ns >= 0) recordHopNs(histogram, ns);
 }

@@ -1,6 +1,6 @@
 /**
  * The subscribe flow: pick an event connection (round robin over FELIX_EVENT_CONN_POOL), register a fresh
- * subscription id with its router, open the control stream, auth, send `subscribe`, and wait for the
+ * subscription id with its router, open the control stream, send `auth` and `subscribe` together, and wait for the
  * broker's answer. Events may start flowing before `subscribed` arrives; they are kept.
  *
  * Each subscription stays on its pool slot. When the slot's connection is lost and the pool reconnects,
@@ -8,7 +8,7 @@
  * where their events left off (Subscription.subscribeRequest); when the pool gives up, they end.
  */
 import type { TokenSource } from './options.js';
-import { isLoopbackHost, type Connection } from '../transport/index.js';
+import { TransportError, isLoopbackHost, type Connection, type Stream } from '../transport/index.js';
 import { HopStats } from './hop-stats.js';
 import type { QueuePolicy } from './async-queue.js';
 import { BrokerStream } from './broker-stream.js';
@@ -138,24 +138,59 @@ export class Subscriber {
 
   /**
    * Registers `sub` with `router` (before `subscribe` is sent, so the event stream's hello finds it in
-   * either order), opens its control stream, authenticates and sends `subscribe`.
+   * either order), opens its control stream and sends `auth` with `subscribe` right behind it.
    */
   private async open(sub: Subscription, connection: Connection, router: EventRouter): Promise<void> {
     const o = this.options;
     sub.bind(router, connection);
     const label = `subscription ${sub.id} to ${o.tenant}/${sub.namespace}/${sub.stream}`;
-    const control = new BrokerStream(connection.openStream(true), sub.controlHandler, {
+    const stream = await this.openControlStream(sub, connection, label);
+    if (stream === null) return;
+    const control = new BrokerStream(stream, sub.controlHandler, {
       maxFrameBytes: o.maxFrameBytes,
       onWarning: o.onWarning,
       label: `${label} (control stream)`,
       timings: o.timings,
     });
     sub.attachControl(control);
-    await withDeadline(control.authenticate(o.tenant, o.token), o.connectTimeoutMs, () =>
-      this.timeout(sub, `${label}: no answer to auth within ${o.connectTimeoutMs} ms`),
+    // `subscribe` goes right behind `auth`: one round trip to `subscribed`, not two.
+    await withDeadline(
+      control.authenticate(o.tenant, o.token, sub.subscribeRequest()),
+      o.connectTimeoutMs,
+      () => this.timeout(sub, `${label}: no answer to auth within ${o.connectTimeoutMs} ms`),
     );
-    if (!control.writable) return;
-    control.write(control.encode(sub.subscribeRequest()));
+  }
+
+  /**
+   * A new stream for `sub`'s control, or null when `sub` ended meanwhile. Each subscription holds a stream
+   * for its life, so past the broker's FELIX_MAX_STREAMS_PER_CONN this waits, within requestTimeoutMs, for
+   * one to end (the broker's MAX_STREAMS), as that setting documents, rather than failing at once.
+   */
+  private async openControlStream(
+    sub: Subscription,
+    connection: Connection,
+    label: string,
+  ): Promise<Stream | null> {
+    const o = this.options;
+    const giveUpAt = performance.now() + o.requestTimeoutMs;
+    const tooLong = (): FelixError =>
+      this.timeout(
+        sub,
+        `${label}: the broker allowed no more streams on this connection (FELIX_MAX_STREAMS_PER_CONN) ` +
+          `within ${o.requestTimeoutMs} ms`,
+      );
+    for (;;) {
+      if (sub.isClosed) return null;
+      try {
+        return connection.openStream(true);
+      } catch (error) {
+        // At the limit, or another opener took the stream it allowed: wait for the next.
+        if (!(error instanceof TransportError && error.code === 'stream_limit')) throw error;
+      }
+      const left = giveUpAt - performance.now();
+      if (left <= 0) throw tooLong();
+      await withDeadline(connection.whenStreamCredit(true), left, tooLong);
+    }
   }
 
   /** Subscribes `sub` again on the slot's new connection; a failure other than another loss ends it. */

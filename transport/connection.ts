@@ -55,6 +55,12 @@ const TRANSPORT_ERROR_NAMES: Record<number, string> = {
   0x178: 'TLS: no application protocol (ALPN mismatch)',
 };
 
+interface CreditWaiter {
+  readonly bidi: boolean;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
 // Up to this many streams, readable ones are found by asking quiche per stream (see readStreams).
 const PROBE_STREAMS_MAX = 16;
 // Writes up to this size are gathered (see streamWrite), into a buffer of this size per stream.
@@ -99,6 +105,8 @@ export class Connection {
   private drainWaiters: Stream[] = [];
   private drainRound: Stream[] = [];
   private gathering: Stream[] = [];
+  // Openers waiting for the peer to allow one more stream (its MAX_STREAMS), oldest first.
+  private creditWaiters: CreditWaiter[] = [];
 
   constructor(
     /** @internal */ readonly q: QuicheConnection,
@@ -118,6 +126,36 @@ export class Connection {
 
   get closed(): boolean {
     return this.closeInfo !== null;
+  }
+
+  /** How many more streams of this kind the peer allows us to open now. */
+  streamsLeft(bidi = true): number {
+    return bidi ? this.q.peerStreamsLeftBidi() : this.q.peerStreamsLeftUni();
+  }
+
+  /**
+   * Resolves once the peer allows one more stream of this kind — at once when it does now, else when its
+   * MAX_STREAMS arrives as streams end — so an opener can wait instead of failing with `stream_limit`.
+   * Rejects when the connection closes. Waiters are woken oldest first, one per stream allowed.
+   */
+  whenStreamCredit(bidi = true): Promise<void> {
+    this.assertOpen();
+    if (this.creditWaiters.length === 0 && this.streamsLeft(bidi) > 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.creditWaiters.push({ bidi, resolve, reject }));
+  }
+
+  /** @internal After each read: wakes the openers the peer's stream limit now lets through. */
+  checkStreamCredit(): void {
+    if (this.creditWaiters.length === 0) return;
+    let bidiLeft = this.streamsLeft(true);
+    let uniLeft = this.streamsLeft(false);
+    const waiting = this.creditWaiters;
+    this.creditWaiters = [];
+    for (const waiter of waiting) {
+      const allowed = waiter.bidi ? bidiLeft-- > 0 : uniLeft-- > 0;
+      if (allowed) waiter.resolve();
+      else this.creditWaiters.push(waiter);
+    }
   }
 
   /** Opens a stream of ours; bidirectional unless `bidi` is false. Throws when the peer's stream limit is reached. */
@@ -446,6 +484,10 @@ export class Connection {
       stream.inGatherList = false;
     }
     this.gathering.length = 0;
+    const waiting = this.creditWaiters;
+    this.creditWaiters = [];
+    for (const waiter of waiting)
+      waiter.reject(new ConnectionClosedError(`connection closed: ${info.reason}`, info));
     this.onClose?.(info);
   }
 

@@ -828,7 +828,9 @@ export class Endpoint implements ConnectionDriver {
 
   private read(c: Connection): void {
     if (!c.established && c.q.isEstablished()) this.onEstablished(c);
-    if (c.established && !c.closed) c.readStreams(this.scratch);
+    if (!c.established || c.closed) return;
+    c.readStreams(this.scratch);
+    c.checkStreamCredit();
   }
 
   private send(c: Connection): void {
