@@ -66,6 +66,18 @@ const PROBE_STREAMS_MAX = 16;
 // Writes up to this size are gathered (see streamWrite), into a buffer of this size per stream.
 const GATHER_MAX_WRITE = 2048;
 const GATHER_BYTES = 16 * 1024;
+// A stream holds a gather buffer only while it has gathered bytes (until they are handed to quiche, in the
+// same turn of the event loop), then returns it here for the next stream to gather into. Kept for the
+// stream's life, each short-lived stream left 16 KiB for the GC, and connection churn grew the broker's
+// malloc heap with them (issue 12).
+const spareGatherBuffers: Buffer[] = [];
+const SPARE_GATHER_BUFFERS_MAX = 64;
+
+function releaseGather(stream: Stream): void {
+  if (stream.gather !== null && spareGatherBuffers.length < SPARE_GATHER_BUFFERS_MAX)
+    spareGatherBuffers.push(stream.gather);
+  stream.gather = null;
+}
 
 export class Connection {
   /** A stream the peer opened. Set its handlers here, synchronously. */
@@ -241,7 +253,7 @@ export class Connection {
       stream.queued === 0 &&
       stream.gathered + data.length <= GATHER_BYTES
     ) {
-      const gather = (stream.gather ??= Buffer.allocUnsafe(GATHER_BYTES));
+      const gather = (stream.gather ??= spareGatherBuffers.pop() ?? Buffer.allocUnsafe(GATHER_BYTES));
       gather.set(data, stream.gathered);
       stream.gathered += data.length;
       if (!stream.inGatherList) {
@@ -276,8 +288,9 @@ export class Connection {
   private handOver(stream: Stream): void {
     const bytes = stream.gather!.subarray(0, stream.gathered);
     stream.gathered = 0;
-    if (this.closeInfo !== null || stream.writeClosed) return;
-    this.sendOrQueue(stream, bytes, false, bytes.length);
+    // All of it is transient: what quiche does not take is queued as a copy, so the buffer is free after.
+    if (this.closeInfo === null && !stream.writeClosed) this.sendOrQueue(stream, bytes, false, bytes.length);
+    releaseGather(stream);
   }
 
   /** Offers `data` to quiche now unless bytes wait before it; queues the rest (see streamWrite). */
@@ -482,6 +495,7 @@ export class Connection {
     for (const stream of this.gathering) {
       stream.gathered = 0;
       stream.inGatherList = false;
+      releaseGather(stream);
     }
     this.gathering.length = 0;
     const waiting = this.creditWaiters;
@@ -584,6 +598,7 @@ export class Connection {
 
   private dropPending(stream: Stream): void {
     stream.gathered = 0;
+    releaseGather(stream);
     this.queuedBytes -= stream.queued;
     stream.pending.length = 0;
     stream.pendingHead = 0;

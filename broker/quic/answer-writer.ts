@@ -14,9 +14,15 @@ export const ANSWERS_PER_PACKET = 8;
 const INITIAL_BYTES = 16 * 1024;
 // Larger answers are written as they are rather than copied into the batch.
 const COPY_LIMIT = 4 * 1024;
+const NO_BATCH = Buffer.alloc(0);
+// A writer holds a batch buffer only while answers wait in it, and returns it here once they are written
+// (the transport copies what it cannot send at once). Kept for the stream's life, each short-lived stream
+// left 16 KiB for the GC, and connection churn grew the broker's malloc heap with them (issue 12).
+const spareBatches: Buffer[] = [];
+const SPARE_BATCHES_MAX = 16;
 
 export class AnswerWriter {
-  private buf = Buffer.allocUnsafe(INITIAL_BYTES);
+  private buf: Buffer = NO_BATCH;
   private length = 0;
   private count = 0;
   private reading = false;
@@ -46,7 +52,12 @@ export class AnswerWriter {
   reserve(bytes: number): number {
     if (this.length + bytes > this.buf.length) {
       this.flush();
-      if (bytes > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(bytes, INITIAL_BYTES));
+      if (bytes > this.buf.length) {
+        this.buf =
+          bytes <= INITIAL_BYTES && spareBatches.length > 0
+            ? spareBatches.pop()!
+            : Buffer.allocUnsafe(Math.max(bytes, INITIAL_BYTES));
+      }
     }
     return this.length;
   }
@@ -79,8 +90,12 @@ export class AnswerWriter {
     if (this.length === 0) return;
     const batch = this.buf.subarray(0, this.length);
     this.length = 0;
-    // The batch buffer is reused at once: the transport copies whatever it cannot hand to quiche now.
-    if (this.stream.writable && !this.stream.writeTransient(batch)) this.onBackedUp();
+    // The batch buffer is free again at once: the transport copies whatever it cannot hand to quiche now.
+    const backedUp = this.stream.writable && !this.stream.writeTransient(batch);
+    if (this.buf.length === INITIAL_BYTES && spareBatches.length < SPARE_BATCHES_MAX)
+      spareBatches.push(this.buf);
+    this.buf = NO_BATCH;
+    if (backedUp) this.onBackedUp();
   }
 
   private answered(): void {

@@ -1,5 +1,5 @@
 // Issue 12 acceptance: 500 connect / auth / subscribe / publish / close cycles against a broker process
-// leave its resident set (VmRSS) near where it stood after a warm-up (target 5 MiB; envelope below). Every reading follows a
+// leave its resident set (VmRSS) within 5 MiB of where it stood after a warm-up. Every reading follows a
 // full garbage collection in the broker (a preloaded SIGUSR2 handler), so what is compared is memory
 // still held, not garbage awaiting collection.
 import { readFileSync } from 'node:fs';
@@ -9,9 +9,12 @@ import { connect } from '../../client/index.js';
 import { spawnBroker, type BrokerProcess } from '../e2e/broker-process.js';
 
 const GC_ON_SIGNAL = fileURLToPath(new URL('./fixtures/gc-on-signal.mjs', import.meta.url));
-const WARM_UP_CYCLES = 100;
-const MEASURED_CYCLES = 400;
-const ROUNDS = 4;
+// The broker's memory is not at its working level after 100 cycles: V8 still grows its young generation and
+// glibc still touches free heap pages it keeps (bench/churn measured +5 to +7 MiB over the next 500 cycles,
+// then +0.2 to +0.4 MiB per 100 with in-use malloc memory flat). 300 cycles reach it.
+const WARM_UP_CYCLES = 300;
+const MEASURED_CYCLES = 500;
+const ROUNDS = 5;
 // Cycles at once: four clients churning keep the test short on two cores.
 const CONCURRENCY = 4;
 
@@ -71,7 +74,7 @@ async function churn(broker: BrokerProcess, from: number, cycles: number): Promi
 }
 
 describe('connection churn', () => {
-  it('500 connect/auth/subscribe/publish/close cycles leave broker RSS within 12 MiB of the post-warm-up level', async () => {
+  it('500 connect/auth/subscribe/publish/close cycles leave broker RSS within 5 MiB of the post-warm-up level', async () => {
     const broker = await spawnBroker({ NODE_OPTIONS: `--expose-gc --import ${GC_ON_SIGNAL}` });
     expect(await churn(broker, 0, WARM_UP_CYCLES)).toBe(WARM_UP_CYCLES);
     const start = await collectedRss(broker);
@@ -95,9 +98,8 @@ describe('connection churn', () => {
           .join(', '),
     );
     expect(delivered).toBe(MEASURED_CYCLES);
-    // The issue's target is 5 MiB; measured +3.5 to +6.5 MiB over 400 cycles (10-16 KiB a cycle of native
-    // memory: the JS heap, external memory and array buffers stay flat after each collection), not yet
-    // found — noted on issue 12. The envelope catches what the issue measured before (~35 MiB).
-    expect(readings.at(-1)! - start).toBeLessThan(12);
+    // Measured +0.2 to +1.1 MiB (docs/benchmarks.md, "Connection churn"): what is left is allocator and
+    // young-generation settling, with in-use malloc memory flat. The issue measured ~35 MiB before.
+    expect(readings.at(-1)! - start).toBeLessThan(5);
   }, 120_000);
 });
