@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
+// The shebang's Node flags are BROKER_NODE_FLAGS (broker/spawn.ts says why), as in `npm start`.
 // The broker process: `npm start` / `node dist/broker/main.js [flags]` / `felix-ts broker [flags]`.
 import { Command } from 'commander';
 import { addBrokerFlags, ConfigError, loadBrokerConfigFromFlags } from './config.js';

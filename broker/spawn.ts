@@ -33,13 +33,29 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Starts `main` with `nodeFlags` (e.g. --cpu-prof, which NODE_OPTIONS does not take) and `env`. */
+/**
+ * The Node flags the broker process runs with. A 4 MiB semi-space instead of V8's 16 MiB: Node gives every
+ * received datagram its own malloc'd buffer, freed only by the next young-generation collection, and glibc
+ * keeps the pages those buffers reached. On the default young generation 30,000 datagrams from anyone (a
+ * flood of Initials, or garbage nobody answers) leave the broker ~33 MiB larger (V8 returns its share after
+ * ~95 s idle, glibc keeps the rest); with 4 MiB, ~14 MiB. No throughput cost measured; batch-1 p99 may pay ~0.1 ms (docs/benchmarks.md, "Initial flood").
+ * `npm start` and the bins' shebangs carry the same flags (test/broker/node-flags.test.ts).
+ */
+export const BROKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
+/**
+ * Starts `main` with BROKER_NODE_FLAGS, then `nodeFlags` (e.g. --cpu-prof, which NODE_OPTIONS does not
+ * take; a later flag overrides an earlier one), and `env`.
+ */
 export function spawnBroker(
   env: Record<string, string>,
   nodeFlags: readonly string[] = [],
   main: string = BROKER_MAIN,
 ): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [...nodeFlags, main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...BROKER_NODE_FLAGS, ...nodeFlags, main], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {

@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
+// The shebang's Node flags are the broker's (BROKER_NODE_FLAGS, broker/spawn.ts): `felix-ts broker` runs it in
+// this process.
 /**
  * felix-ts: the package's command line (the `felix-ts` bin). `felix-ts --help` lists the commands:
  *
