@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect } from '../../client/index.js';
+import { churn } from './cycle.js';
 
 const BROKER_MAIN = fileURLToPath(new URL('../../broker/main.js', import.meta.url));
 
@@ -177,37 +177,6 @@ function signalNodeDescendant(pid: number): void {
     if (children !== '') queue.push(...children.split(/\s+/).map(Number));
   }
   throw new Error(`no node process under ${pid}`);
-}
-
-async function cycle(port: number, n: number): Promise<number> {
-  const c = await connect({
-    broker: `127.0.0.1:${port}`,
-    env: {},
-    onWarning: () => undefined,
-    pubConnPool: 1,
-    eventConnPool: 1,
-    cacheConnPool: 1,
-  });
-  try {
-    let delivered = 0;
-    const stream = `churn-${n % 8}`;
-    const sub = await c.subscribe(stream, { start: 'latest', onEvent: () => delivered++ });
-    await c.publish(stream, `cycle ${n}`);
-    for (let i = 0; i < 1000 && delivered === 0; i++) await new Promise((r) => setTimeout(r, 2));
-    await sub.close();
-    return delivered;
-  } finally {
-    await c.close();
-  }
-}
-
-async function churn(port: number, from: number, cycles: number, concurrency: number): Promise<number> {
-  let delivered = 0;
-  for (let n = from; n < from + cycles; n += concurrency) {
-    const batch = await Promise.all(Array.from({ length: concurrency }, (_, i) => cycle(port, n + i)));
-    delivered += batch.reduce((a, b) => a + b, 0);
-  }
-  return delivered;
 }
 
 async function main(): Promise<void> {

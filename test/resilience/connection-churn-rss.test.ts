@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { connect } from '../../client/index.js';
+import { churn } from '../../bench/churn/cycle.js';
 import { spawnBroker, type BrokerProcess } from '../e2e/broker-process.js';
 
 const GC_ON_SIGNAL = fileURLToPath(new URL('./fixtures/gc-on-signal.mjs', import.meta.url));
@@ -40,49 +40,16 @@ async function collectedRss(broker: BrokerProcess): Promise<number> {
   return last;
 }
 
-/** One client's whole life: connect and authenticate, subscribe, publish, see its event, close. */
-async function cycle(broker: BrokerProcess, n: number): Promise<number> {
-  const c = await connect({
-    broker: `127.0.0.1:${broker.quicPort}`,
-    env: {},
-    onWarning: () => undefined,
-    pubConnPool: 1,
-    eventConnPool: 1,
-    cacheConnPool: 1,
-  });
-  try {
-    let delivered = 0;
-    // Streams are reused across cycles, as clients of one application would.
-    const stream = `churn-${n % 8}`;
-    const sub = await c.subscribe(stream, { start: 'latest', onEvent: () => delivered++ });
-    await c.publish(stream, `cycle ${n}`);
-    for (let i = 0; i < 1000 && delivered === 0; i++) await new Promise((r) => setTimeout(r, 2));
-    await sub.close();
-    return delivered;
-  } finally {
-    await c.close();
-  }
-}
-
-async function churn(broker: BrokerProcess, from: number, cycles: number): Promise<number> {
-  let delivered = 0;
-  for (let n = from; n < from + cycles; n += CONCURRENCY) {
-    const batch = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => cycle(broker, n + i)));
-    delivered += batch.reduce((a, b) => a + b, 0);
-  }
-  return delivered;
-}
-
 describe('connection churn', () => {
   it('500 connect/auth/subscribe/publish/close cycles leave broker RSS within 5 MiB of the post-warm-up level', async () => {
     const broker = await spawnBroker({ NODE_OPTIONS: `--expose-gc --import ${GC_ON_SIGNAL}` });
-    expect(await churn(broker, 0, WARM_UP_CYCLES)).toBe(WARM_UP_CYCLES);
+    expect(await churn(broker.quicPort, 0, WARM_UP_CYCLES, CONCURRENCY)).toBe(WARM_UP_CYCLES);
     const start = await collectedRss(broker);
     const readings: number[] = [];
     let delivered = 0;
     const perRound = MEASURED_CYCLES / ROUNDS;
     for (let round = 0; round < ROUNDS; round++) {
-      delivered += await churn(broker, WARM_UP_CYCLES + round * perRound, perRound);
+      delivered += await churn(broker.quicPort, WARM_UP_CYCLES + round * perRound, perRound, CONCURRENCY);
       readings.push(await collectedRss(broker));
     }
     console.log(
