@@ -29,6 +29,8 @@ export interface DemoRequest {
   readonly broker: string | undefined;
   readonly stream: string;
   readonly json: boolean;
+  /** Internal (a child of the demo): make only this run and print its result as JSON (see isolated.ts). */
+  readonly onlyRun: Policy | 'baseline' | undefined;
 }
 
 function number(min: number, max: number): (text: string) => number {
@@ -72,6 +74,7 @@ interface RawOptions {
   broker?: string;
   stream: string;
   json?: boolean;
+  onlyRun?: Policy | 'baseline';
 }
 
 export function buildProgram(): Command {
@@ -121,6 +124,11 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--stream <name>', 'stream to publish on').default('slowdemo'))
     .addOption(new Option('--json', 'print the results as JSON'))
+    .addOption(
+      new Option('--only-run <label>', 'internal: one run in this process, its result as JSON')
+        .choices(['baseline', ...POLICIES])
+        .hideHelp(),
+    )
     .exitOverride();
 }
 
@@ -142,5 +150,6 @@ export function parseCommandLine(args: readonly string[]): DemoRequest {
     broker: o.broker,
     stream: o.stream,
     json: o.json === true,
+    onlyRun: o.onlyRun,
   };
 }

@@ -3,7 +3,8 @@
  * slowdemo: what one slow consumer costs the others. A publisher at a fixed rate, --concurrency fast
  * subscribers and one slow subscriber (--slow-ms ± --jitter-ms per event, or --stall), run once per broker
  * queue policy, each against a broker process of its own on the default profile, and once without the slow
- * subscriber (the baseline). With --broker it is a client simulator against that broker instead.
+ * subscriber (the baseline); each run's clients in a demo process of their own (isolated.ts). With --broker
+ * it is a client simulator against that broker instead.
  *
  *   npm run demo:slow-consumer -- [--rate N] [--payload-bytes B] [--duration S] [--concurrency N]
  *       [--slow-ms MS] [--jitter-ms MS] [--stall] [--slow-recv-window B] [--policies LIST] [--no-baseline]
@@ -14,6 +15,7 @@
 import { CommanderError } from 'commander';
 import { parseCommandLine, type DemoRequest } from './cli.js';
 import { formatRun, verdict } from './report.js';
+import { encodeRun, runInChild } from './isolated.js';
 import { runOnce, type RunResult } from './run.js';
 
 const EXIT_USAGE = 2;
@@ -32,6 +34,10 @@ async function main(args: readonly string[]): Promise<number> {
     warned.add(message);
     process.stderr.write(`slowdemo: ${message}\n`);
   };
+  if (request.onlyRun !== undefined) {
+    process.stdout.write(`${encodeRun(await runOnce(request, request.onlyRun, onWarning))}\n`);
+    return 0;
+  }
   const say = (text: string): void => {
     if (!request.json) process.stdout.write(`${text}\n`);
   };
@@ -49,13 +55,15 @@ async function main(args: readonly string[]): Promise<number> {
     runs.push(await runOnce(request, 'external', onWarning));
     say(formatRun(runs[0]!));
   } else {
+    // Each run in a process of its own, so that no run inherits the heap an earlier one shaped (isolated.ts).
+    const runSeconds = request.warmupS + request.durationS;
     if (request.baseline) {
-      baseline = await runOnce(request, 'baseline', onWarning);
+      baseline = await runInChild(args, 'baseline', runSeconds);
       runs.push(baseline);
       say(`${formatRun(baseline)}\n`);
     }
     for (const policy of request.policies) {
-      const run = await runOnce(request, policy, onWarning);
+      const run = await runInChild(args, policy, runSeconds);
       runs.push(run);
       say(`${formatRun(run)}\n`);
     }
