@@ -38,7 +38,8 @@ process.on('exit', () => {
  * received datagram its own malloc'd buffer, freed only by the next young-generation collection, and glibc
  * keeps the pages those buffers reached. On the default young generation 30,000 datagrams from anyone (a
  * flood of Initials, or garbage nobody answers) leave the broker ~33 MiB larger (V8 returns its share after
- * ~95 s idle, glibc keeps the rest); with 4 MiB, ~14 MiB. No throughput cost measured; batch-1 p99 may pay ~0.1 ms (docs/benchmarks.md, "Initial flood").
+ * ~95 s idle, glibc keeps the rest); with 4 MiB, ~14 MiB. Its cost: none measured at f1 b64, ~0.1 ms at
+ * batch-1 p99, ~4% of fanout-10 × 4 KiB throughput (docs/benchmarks.md, "Initial flood").
  * `npm start` and the bins' shebangs carry the same flags (test/broker/node-flags.test.ts).
  */
 export const BROKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
