@@ -1,6 +1,7 @@
 // The SDK's side of authentication against a broker with FELIX_AUTH_JWKS: a refused token fails connect()
 // with auth_failed and the broker's reason; a token provider is asked again when the broker closes the
-// connection because the token expired, and publishing carries on with the fresh token.
+// connection because the token expired, and publishing carries on with the fresh token; a subscribe sent
+// right behind a refused auth (the SDK does not wait for auth_ok) is never acted on.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,6 +56,40 @@ describe('SDK authentication', () => {
     expect(asked).toBeGreaterThan(askedBefore);
     expect(status.map((e) => e.type)).toContain('reconnect');
     expect(node.stats.disconnects.token_expired).toBeGreaterThanOrEqual(1);
+    await client.close();
+  });
+
+  it('a subscribe written behind a refused auth fails with auth_failed and is never opened', async () => {
+    const { key, node, broker } = await authBroker();
+    let refuse = false;
+    let asked = 0;
+    const client: FelixClient = await connect({
+      broker,
+      onWarning: () => {},
+      pubConnPool: 1,
+      eventConnPool: 1,
+      // Good tokens while the client connects; then one the broker refuses, for the subscription's stream.
+      tokenProvider: async () => {
+        asked++;
+        return refuse ? 'not.a.token' : cliMint(key, '--tenant', 't1', ...PERMS);
+      },
+    });
+    await client.publish('s', 'x');
+    refuse = true;
+    const asksBefore = asked;
+    const err = await client.subscribe('s').then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(asked).toBeGreaterThan(asksBefore);
+    expect(err?.code).toBe('auth_failed');
+    // The broker refused the auth and read nothing behind it: no subscription was ever opened.
+    expect(node.stats.subscriptionsOpened).toBe(0);
+    // A good token still subscribes on the same connection.
+    refuse = false;
+    const sub = await client.subscribe('s');
+    expect(node.stats.subscriptionsOpened).toBe(1);
+    await sub.unsubscribe();
     await client.close();
   });
 });
