@@ -188,8 +188,7 @@ export class Subscriber {
         if (!(error instanceof TransportError && error.code === 'stream_limit')) throw error;
       }
       const left = giveUpAt - performance.now();
-      if (left <= 0) throw tooLong();
-      await withDeadline(connection.whenStreamCredit(true), left, tooLong);
+      if (left <= 0 || !(await connection.whenStreamCredit(true, left))) throw tooLong();
     }
   }
 

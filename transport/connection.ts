@@ -57,7 +57,8 @@ const TRANSPORT_ERROR_NAMES: Record<number, string> = {
 
 interface CreditWaiter {
   readonly bidi: boolean;
-  readonly resolve: () => void;
+  readonly timer: NodeJS.Timeout;
+  readonly resolve: (allowed: boolean) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -146,14 +147,26 @@ export class Connection {
   }
 
   /**
-   * Resolves once the peer allows one more stream of this kind — at once when it does now, else when its
-   * MAX_STREAMS arrives as streams end — so an opener can wait instead of failing with `stream_limit`.
+   * Resolves true once the peer allows one more stream of this kind — at once when it does now, else when
+   * its MAX_STREAMS arrives as streams end — so an opener can wait instead of failing with `stream_limit`;
+   * false after `timeoutMs` without one (the wait is withdrawn, so it takes no stream from later openers).
    * Rejects when the connection closes. Waiters are woken oldest first, one per stream allowed.
    */
-  whenStreamCredit(bidi = true): Promise<void> {
+  whenStreamCredit(bidi: boolean, timeoutMs: number): Promise<boolean> {
     this.assertOpen();
-    if (this.creditWaiters.length === 0 && this.streamsLeft(bidi) > 0) return Promise.resolve();
-    return new Promise((resolve, reject) => this.creditWaiters.push({ bidi, resolve, reject }));
+    if (this.creditWaiters.length === 0 && this.streamsLeft(bidi) > 0) return Promise.resolve(true);
+    return new Promise((resolve, reject) => {
+      const waiter: CreditWaiter = {
+        bidi,
+        timer: setTimeout(() => {
+          this.creditWaiters = this.creditWaiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, timeoutMs),
+        resolve,
+        reject,
+      };
+      this.creditWaiters.push(waiter);
+    });
   }
 
   /** @internal After each read: wakes the openers the peer's stream limit now lets through. */
@@ -165,8 +178,12 @@ export class Connection {
     this.creditWaiters = [];
     for (const waiter of waiting) {
       const allowed = waiter.bidi ? bidiLeft-- > 0 : uniLeft-- > 0;
-      if (allowed) waiter.resolve();
-      else this.creditWaiters.push(waiter);
+      if (!allowed) {
+        this.creditWaiters.push(waiter);
+        continue;
+      }
+      clearTimeout(waiter.timer);
+      waiter.resolve(true);
     }
   }
 
@@ -500,8 +517,10 @@ export class Connection {
     this.gathering.length = 0;
     const waiting = this.creditWaiters;
     this.creditWaiters = [];
-    for (const waiter of waiting)
+    for (const waiter of waiting) {
+      clearTimeout(waiter.timer);
       waiter.reject(new ConnectionClosedError(`connection closed: ${info.reason}`, info));
+    }
     this.onClose?.(info);
   }
 
