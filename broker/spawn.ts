@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { onJsonLines, type JsonLine } from './json-lines.js';
 
 /** dist/broker/main.js, next to this file. */
 const BROKER_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -70,33 +71,27 @@ export function spawnBroker(
   };
   child.stderr!.setEncoding('utf8').on('data', keep);
   return new Promise<BrokerProcess>((resolve, reject) => {
-    let pending = '';
     let listening = false;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the broker did not report listening within ${START_TIMEOUT_MS} ms:\n${output}`));
     }, START_TIMEOUT_MS);
-    // Read stdout to the end, or a chatty broker would block on a full pipe.
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      if (listening) return;
-      keep(chunk);
-      pending += chunk;
-      let newline;
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, newline);
-        pending = pending.slice(newline + 1);
-        const ports = listeningPorts(line);
-        if (ports === undefined) continue;
-        listening = true;
-        clearTimeout(timer);
-        resolve({
-          address: `127.0.0.1:${ports.quic}`,
-          metricsPort: ports.http,
-          pid: child.pid,
-          stop: () => stop(child, exited),
-        });
-        return;
-      }
+      if (!listening) keep(chunk);
+    });
+    // Once it listens, the rest of its log is drained unparsed: the demos' clients share this process.
+    const stopParsing = onJsonLines(child.stdout!, (entry) => {
+      const ports = listening ? undefined : portsOf(entry);
+      if (ports === undefined) return;
+      listening = true;
+      stopParsing();
+      clearTimeout(timer);
+      resolve({
+        address: `127.0.0.1:${ports.quic}`,
+        metricsPort: ports.http,
+        pid: child.pid,
+        stop: () => stop(child, exited),
+      });
     });
     void exited.then((code) => {
       clearTimeout(timer);
@@ -107,32 +102,22 @@ export function spawnBroker(
 
 /** The QUIC port of the broker's "listening" log line, or undefined for any other line. */
 export function listeningPort(line: string): number | undefined {
-  const port = listeningEntry(line)?.quic?.port;
-  return typeof port === 'number' ? port : undefined;
-}
-
-/** The QUIC and HTTP ports of the broker's "listening" log line, or undefined for any other line. */
-function listeningPorts(line: string): { quic: number; http: number } | undefined {
-  const entry = listeningEntry(line);
-  const quic = entry?.quic?.port;
-  const http = entry?.http?.port;
-  return typeof quic === 'number' && typeof http === 'number' ? { quic, http } : undefined;
-}
-
-interface ListeningEntry {
-  msg?: unknown;
-  quic?: { port?: unknown };
-  http?: { port?: unknown };
-}
-
-function listeningEntry(line: string): ListeningEntry | undefined {
   if (!line.includes(LISTENING)) return undefined;
   try {
-    const entry = JSON.parse(line) as ListeningEntry;
-    return entry.msg === LISTENING ? entry : undefined;
+    const entry = JSON.parse(line) as JsonLine;
+    const port = entry.msg === LISTENING ? (entry.quic as { port?: unknown } | undefined)?.port : undefined;
+    return typeof port === 'number' ? port : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The QUIC and HTTP ports of the broker's "listening" log entry, or undefined for any other entry. */
+function portsOf(entry: JsonLine): { quic: number; http: number } | undefined {
+  if (entry.msg !== LISTENING) return undefined;
+  const quic = (entry.quic as { port?: unknown } | undefined)?.port;
+  const http = (entry.http as { port?: unknown } | undefined)?.port;
+  return typeof quic === 'number' && typeof http === 'number' ? { quic, http } : undefined;
 }
 
 async function stop(child: ChildProcess, exited: Promise<number | null>): Promise<void> {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { onJsonLines } from '../../broker/json-lines.js';
 import { churn } from './cycle.js';
 
 const BROKER_MAIN = fileURLToPath(new URL('../../broker/main.js', import.meta.url));
@@ -56,23 +57,10 @@ function spawnBroker(wrap: string[], env: Record<string, string>, nodeOptions: s
   });
   const logs: Record<string, unknown>[] = [];
   return new Promise((resolve, reject) => {
-    let pending = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      pending += d.toString();
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        logs.push(entry);
-        if (entry.msg === 'felix-ts broker listening') {
-          resolve({ child, quicPort: (entry.quic as { port: number }).port, logs });
-        }
+    onJsonLines(child.stdout!, (entry) => {
+      logs.push(entry);
+      if (entry.msg === 'felix-ts broker listening') {
+        resolve({ child, quicPort: (entry.quic as { port: number }).port, logs });
       }
     });
     child.on('exit', (code) => reject(new Error(`broker exited with ${code} before listening`)));

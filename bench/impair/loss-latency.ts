@@ -17,6 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { onJsonLines } from '../../broker/json-lines.js';
 import { spawnBroker } from '../../broker/spawn.js';
 import { connect } from '../../client/index.js';
 import { currentLoad, describeMachine, renderMachine } from '../transport/machine.js';
@@ -46,17 +47,11 @@ function startProxy(
   args: string[],
 ): Promise<{ child: ChildProcess; address: string; stats: () => Promise<number> }> {
   const child = spawn(process.execPath, [PROXY_MAIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let pending = '';
   const lines: Record<string, unknown>[] = [];
   let onLine: (() => void) | null = null;
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    let nl;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      lines.push(JSON.parse(pending.slice(0, nl)) as Record<string, unknown>);
-      pending = pending.slice(nl + 1);
-      onLine?.();
-    }
+  onJsonLines(child.stdout!, (entry) => {
+    lines.push(entry);
+    onLine?.();
   });
   const next = (msg: string): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {

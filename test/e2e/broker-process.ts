@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
+import { onJsonLines } from '../../broker/json-lines.js';
 
 export const BROKER_MAIN = fileURLToPath(new URL('../../dist/broker/main.js', import.meta.url));
 
@@ -36,25 +37,12 @@ export function spawnBroker(env: Record<string, string> = {}): Promise<BrokerPro
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
-    let pending = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      pending += d.toString();
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        logs.push(entry);
-        if (entry.msg === 'felix-ts broker listening') {
-          const quic = entry.quic as { port: number };
-          const http = entry.http as { port: number };
-          resolve({ child, quicPort: quic.port, httpPort: http.port, logs, exited });
-        }
+    onJsonLines(child.stdout!, (entry) => {
+      logs.push(entry);
+      if (entry.msg === 'felix-ts broker listening') {
+        const quic = entry.quic as { port: number };
+        const http = entry.http as { port: number };
+        resolve({ child, quicPort: quic.port, httpPort: http.port, logs, exited });
       }
     });
     void exited.then((code) => reject(new Error(`broker exited with ${code} before listening: ${stderr}`)));

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { onJsonLines } from '../../broker/json-lines.js';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
 const BROKER_MAIN = `${DIST}broker/main.js`;
@@ -53,24 +54,12 @@ export class BrokerProcess {
     });
     const broker = new BrokerProcess(child);
     return new Promise((resolve, reject) => {
-      let pending = '';
-      const onData = (d: Buffer): void => {
-        pending += d.toString();
-        let nl;
-        while ((nl = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, nl);
-          pending = pending.slice(nl + 1);
-          if (!line.includes('felix-ts broker listening')) continue;
-          const entry = JSON.parse(line) as { quic: { port: number }; http: { port: number } };
-          broker.quicPort = entry.quic.port;
-          broker.httpPort = entry.http.port;
-          // Keep draining stdout, or a chatty broker would block on a full pipe.
-          child.stdout!.off('data', onData);
-          child.stdout!.resume();
-          resolve(broker);
-        }
-      };
-      child.stdout!.on('data', onData);
+      onJsonLines(child.stdout!, (entry) => {
+        if (entry.msg !== 'felix-ts broker listening') return;
+        broker.quicPort = (entry.quic as { port: number }).port;
+        broker.httpPort = (entry.http as { port: number }).port;
+        resolve(broker);
+      });
       void broker.exited.then(() =>
         reject(new Error(`the broker exited before listening: ${broker.describeExit()}`)),
       );
