@@ -61,7 +61,9 @@ export class HopStats {
 
   summary(): Record<ClientHop, HopSummary> {
     this.recordPending();
-    return summarizeHops(CLIENT_HOPS, this.histogramsInUse());
+    // Nothing recorded yet: every hop is empty, and reading that allocates nothing.
+    if (this.histograms === null) return emptySummary();
+    return summarizeHops(CLIENT_HOPS, this.histograms);
   }
 
   private histogramsInUse(): hdr.Histogram[] {
@@ -90,6 +92,11 @@ export class HopStats {
     }
     this.pendingCount = 0;
   }
+}
+
+function emptySummary(): Record<ClientHop, HopSummary> {
+  const none: HopSummary = { count: 0, p50_us: 0, p99_us: 0, p999_us: 0 };
+  return Object.fromEntries(CLIENT_HOPS.map((hop) => [hop, none])) as Record<ClientHop, HopSummary>;
 }
 
 function add(histogram: hdr.Histogram, ns: number): void {
