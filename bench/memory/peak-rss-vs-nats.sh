@@ -36,7 +36,7 @@ run() {
   local peak
   peak=$(peak_rss "$pattern" "$runner")
   wait "$runner"
-  printf '%s peak RSS %.1f MiB\n' "$system" "$(echo "$peak / 1024" | bc -l)"
+  awk -v name="$system" -v kib="$peak" 'BEGIN { printf "%s peak RSS %.1f MiB\n", name, kib / 1024 }'
 }
 
 echo "workload: ${workload[*]}; $trials alternating trials"
