@@ -66,6 +66,21 @@ export async function runCase(c: CaseConfig, ctx: CaseRunContext): Promise<CaseR
   }
 }
 
+/** The case's streams (for `batch`-sized publishes) and its subscribers, all subscribed. */
+async function subscribedGroup(
+  c: CaseConfig,
+  batch: number,
+  client: FelixClient,
+  sharedBroker: boolean,
+): Promise<{ plan: ReturnType<typeof planStreams>; group: SubscriberGroup }> {
+  // On a shared broker each case gets streams of its own, so their offsets start at 0 like a fresh broker's.
+  const tag = sharedBroker ? randomBytes(4).toString('hex') : undefined;
+  const plan = planStreams(c.warmup, c.total, batch, c.pubStreamCount, tag);
+  const group = new SubscriberGroup(plan, c.fanout, c.warmup);
+  await group.subscribeAll(client);
+  return { plan, group };
+}
+
 async function measure(
   c: CaseConfig,
   ctx: CaseRunContext,
@@ -73,11 +88,7 @@ async function measure(
   sharedBroker: boolean,
 ): Promise<CaseReport> {
   const warnings: string[] = [];
-  // On a shared broker each case gets streams of its own, so their offsets start at 0 like a fresh broker's.
-  const tag = sharedBroker ? randomBytes(4).toString('hex') : undefined;
-  const plan = planStreams(c.warmup, c.total, c.batch, c.pubStreamCount, tag);
-  const group = new SubscriberGroup(plan, c.fanout, c.warmup);
-  await group.subscribeAll(client);
+  const { plan, group } = await subscribedGroup(c, c.batch, client, sharedBroker);
   const publisher = new LoadPublisher(
     client,
     c,
@@ -134,10 +145,7 @@ async function measureOpenLoop(
   sharedBroker: boolean,
 ): Promise<CaseReport> {
   const warnings: string[] = [];
-  const tag = sharedBroker ? randomBytes(4).toString('hex') : undefined;
-  const plan = planStreams(c.warmup, c.total, 1, c.pubStreamCount, tag);
-  const group = new SubscriberGroup(plan, c.fanout, c.warmup);
-  await group.subscribeAll(client);
+  const { plan, group } = await subscribedGroup(c, 1, client, sharedBroker);
   const publisher = new OpenLoopPublisher(client, {
     rate,
     warmup: c.warmup,
