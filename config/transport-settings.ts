@@ -7,6 +7,8 @@ export interface SharedTransportConfig {
   readonly udpSendBuffer: number;
   readonly udpRecvBuffer: number;
   readonly cc: TransportSettings['congestionControl'];
+  readonly udpGso: TransportSettings['udpGso'];
+  readonly udpRecvmmsg: TransportSettings['udpRecvmmsg'];
   readonly idleTimeoutMs: number;
   readonly keepaliveMs: number;
 }
@@ -32,6 +34,8 @@ export function transportSettingsFrom(
     udpSendBuffer: config.udpSendBuffer,
     udpRecvBuffer: config.udpRecvBuffer,
     congestionControl: config.cc,
+    udpGso: config.udpGso,
+    udpRecvmmsg: config.udpRecvmmsg,
     idleTimeoutMs: config.idleTimeoutMs,
     keepAliveMs: config.keepaliveMs,
   };

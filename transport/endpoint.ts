@@ -16,7 +16,16 @@ import {
 } from './errors.js';
 import { initialDecrypts, sealInitialRefusal } from './initial-protection.js';
 import { PerSecondBudget } from './per-second.js';
+import type { DatagramSource } from './sockaddr.js';
 import { StatelessResetKey } from './stateless-reset.js';
+import { BatchReceiver, type BatchReceiveStats } from './udp-mmsg.js';
+import {
+  GSO_MAX_BYTES,
+  GSO_MAX_SEGMENT_BYTES,
+  GSO_MAX_SEGMENTS,
+  SegmentedSender,
+  type SegmentedSendStats,
+} from './udp-gso.js';
 import {
   DCID_OFFSET,
   LongHeader,
@@ -156,6 +165,14 @@ export class Endpoint implements ConnectionDriver {
   private scheduled = false;
   private ring = Buffer.allocUnsafe(SEND_RING_BYTES);
   private ringOffset = 0;
+  /** Segmentation offload on this socket, or null (with the reason in gsoUnavailable). */
+  private readonly gso: SegmentedSender | null;
+  private readonly gsoUnavailable: string | null;
+  /** The ring's memory address, for offloaded sends. */
+  private ringAddress = 0;
+  /** recvmmsg reading of the socket, or null (with the reason in batchReceiveUnavailable). */
+  private readonly batchReceiver: BatchReceiver | null;
+  private readonly batchReceiveUnavailable: string | null;
   private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
   private handshakes = 0;
   private closing = false;
@@ -201,7 +218,16 @@ export class Endpoint implements ConnectionDriver {
     private readonly resetKey: StatelessResetKey | null,
   ) {
     this.settings = settings;
+    const gso = SegmentedSender.open(socket, settings.udpGso);
+    this.gso = typeof gso === 'string' ? null : gso;
+    this.gsoUnavailable = typeof gso === 'string' ? gso : null;
+    if (this.gso !== null) this.ringAddress = this.gso.addressOf(this.ring);
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    const receiver = BatchReceiver.open(socket, settings.udpRecvmmsg, (msg, from) =>
+      this.onDatagram(msg, from),
+    );
+    this.batchReceiver = typeof receiver === 'string' ? null : receiver;
+    this.batchReceiveUnavailable = typeof receiver === 'string' ? receiver : null;
     // Send errors (e.g. ICMP unreachable reported on a connected socket) are per packet; QUIC recovers
     // or times out, so they must not crash the process.
     socket.on('error', () => undefined);
@@ -318,6 +344,18 @@ export class Endpoint implements ConnectionDriver {
     return this.counters.snapshot();
   }
 
+  /** Whether datagrams leave through segmentation offload, and how many did. */
+  segmentedSendStats(): SegmentedSendStats {
+    if (this.gso !== null) return this.gso.stats();
+    return { active: false, segmentedSends: 0, segmentedDatagrams: 0, inactiveReason: this.gsoUnavailable };
+  }
+
+  /** Whether the socket is read with recvmmsg, and how many datagrams were. */
+  batchReceiveStats(): BatchReceiveStats {
+    if (this.batchReceiver !== null) return this.batchReceiver.stats();
+    return { active: false, calls: 0, datagrams: 0, inactiveReason: this.batchReceiveUnavailable };
+  }
+
   /**
    * Client only: opens a new connection to the endpoint's server; resolves when the handshake completes,
    * rejects with a TransportError 'connect_timeout' (after closing the attempt) when `timeoutMs` passes first.
@@ -402,6 +440,7 @@ export class Endpoint implements ConnectionDriver {
     }
     this.socketClosed = true;
     if (this.keepAliveTimer !== null) clearInterval(this.keepAliveTimer);
+    this.batchReceiver?.close();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
@@ -436,7 +475,7 @@ export class Endpoint implements ConnectionDriver {
     }
   }
 
-  private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onDatagram(msg: Buffer, rinfo: DatagramSource): void {
     if (msg.length === 0) {
       this.drop('malformed');
       return;
@@ -469,7 +508,7 @@ export class Endpoint implements ConnectionDriver {
    * Only datagrams long enough to be answered by a shorter reset are (so two endpoints that both lost state
    * cannot reset each other forever), at most a fixed number per second.
    */
-  private onUnknownShortHeader(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onUnknownShortHeader(msg: Buffer, rinfo: DatagramSource): void {
     this.drop('unknown_connection');
     if (!this.isServer) {
       this.checkStatelessReset(msg);
@@ -513,7 +552,7 @@ export class Endpoint implements ConnectionDriver {
   }
 
   /** Routes a long-header packet: our CID by slot, a client's original DCID by map, else a new Initial. */
-  private routeLongHeader(msg: Buffer, rinfo: dgram.RemoteInfo): Connection | undefined {
+  private routeLongHeader(msg: Buffer, rinfo: DatagramSource): Connection | undefined {
     const h = this.header;
     if (!h.read(msg)) return this.drop('malformed');
     if (h.dcidLen === CID_LEN) {
@@ -555,7 +594,7 @@ export class Endpoint implements ConnectionDriver {
    * endpoint state), then the Initial's AEAD check; only a datagram that decrypts gets a quiche
    * connection, and only one that quiche accepts gets a slot, a map entry, a Connection and a timer.
    */
-  private acceptInitial(msg: Buffer, rinfo: dgram.RemoteInfo, h: LongHeader): void {
+  private acceptInitial(msg: Buffer, rinfo: DatagramSource, h: LongHeader): void {
     if (h.version !== QUIC_V1) {
       // Version 0 is a Version Negotiation packet: never answered. A short datagram could not have
       // started a connection in any version, so it gets no answer either (RFC 9000 §5.2.2, §14.1).
@@ -662,7 +701,7 @@ export class Endpoint implements ConnectionDriver {
    * limit as the reason): its connect fails at once with that reason instead of retransmitting into silence
    * until its own timeout. Nothing is kept; at most a fixed number per second, each a few dozen bytes.
    */
-  private refuse(msg: Buffer, rinfo: dgram.RemoteInfo, h: LongHeader, why: AdmissionRefusal): void {
+  private refuse(msg: Buffer, rinfo: DatagramSource, h: LongHeader, why: AdmissionRefusal): void {
     if (!this.refusalBudget.take()) return;
     const packet = sealInitialRefusal(
       msg.subarray(h.scidOffset, h.scidOffset + h.scidLen),
@@ -679,7 +718,7 @@ export class Endpoint implements ConnectionDriver {
    * to come back with. Nothing is kept; the Retry is smaller than the Initial, so a forged source address
    * gains an attacker nothing.
    */
-  private sendRetry(msg: Buffer, rinfo: dgram.RemoteInfo, h: LongHeader): void {
+  private sendRetry(msg: Buffer, rinfo: DatagramSource, h: LongHeader): void {
     if (!this.retryBudget.take()) return;
     const dcid = msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen);
     const scid = msg.subarray(h.scidOffset, h.scidOffset + h.scidLen);
@@ -723,7 +762,7 @@ export class Endpoint implements ConnectionDriver {
     return this.versionNegotiationBudget.take();
   }
 
-  private negotiateVersion(msg: Buffer, rinfo: dgram.RemoteInfo, h: LongHeader): void {
+  private negotiateVersion(msg: Buffer, rinfo: DatagramSource, h: LongHeader): void {
     const dcid = msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen);
     const scid = msg.subarray(h.scidOffset, h.scidOffset + h.scidLen);
     const out = Buffer.allocUnsafe(MIN_INITIAL_DATAGRAM);
@@ -872,15 +911,33 @@ export class Endpoint implements ConnectionDriver {
     if (this.drainPackets(c.q, this.isServer ? c.remote : null)) c.lastSentAt = performance.now();
   }
 
-  /** Sends every packet quiche has ready for `q` (to `to`, or the connected peer); returns whether any. */
+  /**
+   * Sends every packet quiche has ready for `q` (to `to`, or the connected peer); returns whether any.
+   * With offload, packets written back to back into the ring form runs of one size (the last may be
+   * shorter) that leave in one sendmsg each; otherwise, and whenever libuv still queues earlier sends
+   * (their order is kept), each packet goes through Node's socket.
+   */
   private drainPackets(q: QuicheConnection, to: HostPort | null): boolean {
     const socket = this.socket;
+    const gso = this.gso !== null && this.gso.active && socket.getSendQueueCount() === 0;
     let sent = false;
+    let runStart = 0;
+    let runBytes = 0;
+    let runSegment = 0;
+    let runCount = 0;
     // quiche returns null once nothing is ready (congestion window, nothing queued): the loop ends.
     for (;;) {
       if (this.ringOffset + MAX_UDP_PACKET > this.ring.length) {
+        // A run must be contiguous: it leaves before the ring wraps.
+        if (runCount > 0) {
+          this.sendRun(runStart, runBytes, runSegment, to);
+          runCount = 0;
+        }
         // libuv may still hold unsent views of the ring (EAGAIN): only reuse it once its queue is empty.
-        if (socket.getSendQueueCount() !== 0) this.ring = Buffer.allocUnsafe(SEND_RING_BYTES);
+        if (socket.getSendQueueCount() !== 0) {
+          this.ring = Buffer.allocUnsafe(SEND_RING_BYTES);
+          if (this.gso !== null) this.ringAddress = this.gso.addressOf(this.ring);
+        }
         this.ringOffset = 0;
       }
       const offset = this.ringOffset;
@@ -892,13 +949,53 @@ export class Endpoint implements ConnectionDriver {
       }
       if (r === null) break;
       const n = r[0];
-      if (to === null) socket.send(this.ring, offset, n);
-      else socket.send(this.ring, offset, n, to.port, to.host);
       this.ringOffset = offset + n;
       sent = true;
+      if (!gso || n > GSO_MAX_SEGMENT_BYTES) {
+        if (runCount > 0) {
+          this.sendRun(runStart, runBytes, runSegment, to);
+          runCount = 0;
+        }
+        this.sendOne(offset, n, to);
+        continue;
+      }
+      if (runCount > 0 && (n > runSegment || runCount === GSO_MAX_SEGMENTS || runBytes + n > GSO_MAX_BYTES)) {
+        this.sendRun(runStart, runBytes, runSegment, to);
+        runCount = 0;
+      }
+      if (runCount === 0) {
+        runStart = offset;
+        runSegment = n;
+        runBytes = 0;
+      }
+      runBytes += n;
+      runCount++;
+      if (n < runSegment) {
+        // Only a run's last datagram may be shorter than its segment size.
+        this.sendRun(runStart, runBytes, runSegment, to);
+        runCount = 0;
+      }
     }
+    if (runCount > 0) this.sendRun(runStart, runBytes, runSegment, to);
     if (socket.getSendQueueCount() === 0) this.ringOffset = 0;
     return sent;
+  }
+
+  /** One offloaded sendmsg for a run of the ring; what the kernel does not take goes through Node. */
+  private sendRun(start: number, bytes: number, segment: number, to: HostPort | null): void {
+    const gso = this.gso;
+    // Once libuv queues a send (a full buffer), later runs follow it through Node to keep their order.
+    if (gso !== null && gso.active && this.socket.getSendQueueCount() === 0) {
+      if (gso.send(this.ringAddress, start, bytes, segment, to) === 'sent') return;
+    }
+    const end = start + bytes;
+    for (let offset = start; offset < end; offset += segment)
+      this.sendOne(offset, Math.min(segment, end - offset), to);
+  }
+
+  private sendOne(offset: number, n: number, to: HostPort | null): void {
+    if (to === null) this.socket.send(this.ring, offset, n);
+    else this.socket.send(this.ring, offset, n, to.port, to.host);
   }
 
   // One timer per connection; an earlier deadline replaces a later one, a later one waits for the

@@ -3,6 +3,8 @@ import { quiche, type QuicheConfig } from './native.js';
 
 export type CongestionControl = 'cubic' | 'reno' | 'bbr';
 export const CONGESTION_CONTROLS: readonly CongestionControl[] = ['cubic', 'reno', 'bbr'];
+export type UdpGsoMode = 'auto' | 'off';
+export const UDP_GSO_MODES: readonly UdpGsoMode[] = ['auto', 'off'];
 
 /** Every knob here changes real quiche or socket behaviour; none is advisory. */
 export interface TransportSettings {
@@ -19,6 +21,16 @@ export interface TransportSettings {
   readonly udpSendBuffer: number;
   readonly udpRecvBuffer: number;
   readonly congestionControl: CongestionControl;
+  /**
+   * Segmentation offload (Linux UDP_SEGMENT): 'auto' sends a run of a connection's equal-sized packets in
+   * one sendmsg wherever the kernel takes it, 'off' sends every datagram through Node's dgram.
+   */
+  readonly udpGso: UdpGsoMode;
+  /**
+   * Batched receive: 'auto' reads every waiting datagram with one recvmmsg into a reused buffer (Linux x64),
+   * 'off' lets Node's dgram read them one by one.
+   */
+  readonly udpRecvmmsg: UdpGsoMode;
   /** Milliseconds of silence after which the connection is closed; 0 disables the idle timeout. */
   readonly idleTimeoutMs: number;
   /**
@@ -45,6 +57,8 @@ export const DEFAULT_TRANSPORT_SETTINGS: TransportSettings = Object.freeze({
   udpSendBuffer: 8 * MiB,
   udpRecvBuffer: 8 * MiB,
   congestionControl: 'cubic',
+  udpGso: 'auto',
+  udpRecvmmsg: 'auto',
   idleTimeoutMs: 30_000,
   keepAliveMs: 10_000,
   maxStreamsBidi: 1024,
@@ -60,7 +74,7 @@ interface IntRange {
 // Windows are QUIC varints, but quiche keeps them in u64 and Node numbers stay exact below 2^53;
 // 4 GiB is far beyond any useful window on this hardware and keeps arithmetic exact.
 export const TRANSPORT_RANGES: Readonly<
-  Record<Exclude<keyof TransportSettings, 'congestionControl'>, IntRange>
+  Record<Exclude<keyof TransportSettings, 'congestionControl' | 'udpGso' | 'udpRecvmmsg'>, IntRange>
 > = {
   connRecvWindow: { min: 16 * KiB, max: 4 * GiB, unit: 'bytes' },
   streamRecvWindow: { min: 1 * KiB, max: 4 * GiB, unit: 'bytes' },
@@ -108,6 +122,12 @@ export function resolveTransportSettings(overrides: Partial<TransportSettings> =
       merged.congestionControl,
       CONGESTION_CONTROLS.join(' | '),
     );
+  }
+  if (!UDP_GSO_MODES.includes(merged.udpGso)) {
+    throw new TransportSettingsError('udpGso', merged.udpGso, UDP_GSO_MODES.join(' | '));
+  }
+  if (!UDP_GSO_MODES.includes(merged.udpRecvmmsg)) {
+    throw new TransportSettingsError('udpRecvmmsg', merged.udpRecvmmsg, UDP_GSO_MODES.join(' | '));
   }
   return Object.freeze(merged);
 }

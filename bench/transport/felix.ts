@@ -30,9 +30,13 @@ class StreamChannel implements ByteChannel {
   }
 }
 
-// Both fields: the bench talks over loopback, where the endpoint uses loopbackUdpPayload.
+// Both fields: the bench talks over loopback, where the endpoint uses loopbackUdpPayload. FELIX_UDP_GSO=off
+// and FELIX_UDP_RECVMMSG=off measure the transport without batched sends or receives, as the broker and
+// clients read those variables.
 function payloadSettings(udpPayload: number): Partial<TransportSettings> {
-  return { maxUdpPayload: udpPayload, loopbackUdpPayload: udpPayload };
+  const udpGso = process.env.FELIX_UDP_GSO === 'off' ? 'off' : 'auto';
+  const udpRecvmmsg = process.env.FELIX_UDP_RECVMMSG === 'off' ? 'off' : 'auto';
+  return { maxUdpPayload: udpPayload, loopbackUdpPayload: udpPayload, udpGso, udpRecvmmsg };
 }
 
 export const felixStack: BenchStack = {

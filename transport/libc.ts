@@ -1,0 +1,96 @@
+import { createRequire } from 'node:module';
+
+/**
+ * The few Linux socket calls Node's dgram does not make (sendmsg with a segment size, recvmmsg), through
+ * koffi, an FFI whose npm package carries prebuilt binaries. Loaded once, on first use; where it cannot
+ * be (another OS or architecture, koffi missing) the reason is returned and the transport keeps to Node's
+ * own socket calls.
+ */
+export interface Libc {
+  readonly sendmsg: (fd: number, msg: number, flags: number) => number;
+  readonly recvmmsg: (fd: number, vec: number, vlen: number, flags: number, timeout: number) => number;
+  readonly dup: (fd: number) => number;
+  readonly close: (fd: number) => number;
+  /** errno of the last call on this thread. */
+  readonly errno: () => number;
+  /** The address of a Buffer's first byte (stable: a Buffer's memory is never moved once it has one). */
+  readonly address: (b: Buffer) => number;
+  /**
+   * Watches `fd` for readability in Node's event loop (libuv uv_poll); the handle must be kept referenced.
+   * `failed`: the descriptor reported an error (POLLERR), and libuv stopped watching it (restart()).
+   */
+  readonly pollReadable: (fd: number, onReadable: (failed: boolean) => void) => PollHandle;
+}
+
+export interface PollHandle {
+  /** Watches again after libuv stopped on an error. */
+  restart(): void;
+  stop(): void;
+  close(): void;
+}
+
+export const EINTR = 4;
+export const EAGAIN = 11;
+export const MSG_DONTWAIT = 0x40;
+
+let loaded: Libc | string | undefined;
+
+export function loadLibc(): Libc | string {
+  if (loaded !== undefined) return loaded;
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    loaded = `Linux x64 only (this is ${process.platform} ${process.arch})`;
+    return loaded;
+  }
+  try {
+    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    const lib = koffi.load('libc.so.6');
+    const poll = koffi.node.poll;
+    loaded = {
+      sendmsg: lib.func('long sendmsg(int fd, uintptr_t msg, int flags)') as Libc['sendmsg'],
+      recvmmsg: lib.func(
+        'int recvmmsg(int fd, uintptr_t vec, unsigned int vlen, int flags, uintptr_t timeout)',
+      ) as Libc['recvmmsg'],
+      dup: lib.func('int dup(int fd)') as Libc['dup'],
+      close: lib.func('int close(int fd)') as Libc['close'],
+      errno: () => koffi.errno(),
+      address: (b) => Number(koffi.address(b)),
+      pollReadable: (fd, onReadable) => {
+        // koffi calls back with (status, events) (src/koffi/src/uv.cc); its typings name only the events.
+        type PollCallback = (ev: import('koffi').node.PollEvents) => void;
+        const listener = ((status: number): void => onReadable(status < 0)) as unknown as PollCallback;
+        const handle = poll(fd, { readable: true }, listener);
+        return {
+          restart: () => handle.start({ readable: true }, listener),
+          stop: () => handle.stop(),
+          close: () => handle.close(),
+        };
+      },
+    };
+  } catch (error) {
+    loaded = `koffi or libc.so.6 could not be loaded: ${(error as Error).message}`;
+  }
+  return loaded;
+}
+
+/** The descriptor of a bound or connected dgram socket's libuv handle, and the handle (-1, null: none). */
+export function socketHandle(socket: object): { fd: number; handle: UdpHandle | null } {
+  for (const key of Object.getOwnPropertySymbols(socket)) {
+    const state = (socket as Record<symbol, { handle?: UdpHandle } | undefined>)[key];
+    const handle = state?.handle;
+    if (handle !== undefined && typeof handle.fd === 'number') return { fd: handle.fd, handle };
+  }
+  return { fd: -1, handle: null };
+}
+
+/** The part of Node's internal UDP handle the transport uses: where it reads, and stopping that. */
+export interface UdpHandle {
+  readonly fd: number;
+  recvStart(): number;
+  recvStop(): number;
+}
+
+/** Writes a user-space address (below 2^53) as a little-endian u64 without a BigInt. */
+export function writeAddress(buf: Buffer, at: number, address: number): void {
+  buf.writeUInt32LE(address % 0x1_0000_0000, at);
+  buf.writeUInt32LE(Math.floor(address / 0x1_0000_0000), at + 4);
+}
