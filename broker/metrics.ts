@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DatagramStats } from '../transport/index.js';
+import type { BatchReceiveStats, DatagramStats, SegmentedSendStats } from '../transport/index.js';
 import type { CacheStore } from './core/cache-store.js';
 import { BROKER_HOPS, type BrokerHop, type HopSummary, type HopTimings } from './core/hop-timings.js';
 import type { BrokerStats } from './core/stats.js';
@@ -15,6 +15,8 @@ export interface BrokerGauges {
   draining(): boolean;
   /** What the QUIC endpoint dropped before any connection saw it (garbage, floods), once it listens. */
   datagrams(): DatagramStats | null;
+  /** How the endpoint's socket sends and reads (segmentation offload, recvmmsg), once it listens. */
+  udpBatching(): { readonly send: SegmentedSendStats; readonly receive: BatchReceiveStats } | null;
 }
 
 /**
@@ -164,6 +166,36 @@ export function createMetricsRegistry(
     'UDP datagrams the QUIC endpoint dropped before any connection saw them, by reason',
     'reason',
     () => gauges.datagrams()?.dropped ?? {},
+  );
+  gauge(
+    'felix_udp_segmentation_offload',
+    '1 while datagrams leave through UDP segmentation offload (FELIX_UDP_GSO), 0 when off or unavailable',
+    () => (gauges.udpBatching()?.send.active === true ? 1 : 0),
+  );
+  monotonic(
+    'felix_udp_segmented_sends_total',
+    'sendmsg calls that carried several datagrams (segmentation offload)',
+    () => gauges.udpBatching()?.send.segmentedSends ?? 0,
+  );
+  monotonic(
+    'felix_udp_segmented_datagrams_total',
+    'Datagrams sent in segmented sendmsg calls',
+    () => gauges.udpBatching()?.send.segmentedDatagrams ?? 0,
+  );
+  gauge(
+    'felix_udp_batched_receive',
+    '1 while the socket is read with recvmmsg (FELIX_UDP_RECVMMSG), 0 when off, unavailable or handed back to Node',
+    () => (gauges.udpBatching()?.receive.active === true ? 1 : 0),
+  );
+  monotonic(
+    'felix_udp_batched_reads_total',
+    'recvmmsg calls that returned datagrams',
+    () => gauges.udpBatching()?.receive.calls ?? 0,
+  );
+  monotonic(
+    'felix_udp_batched_read_datagrams_total',
+    'Datagrams read by recvmmsg',
+    () => gauges.udpBatching()?.receive.datagrams ?? 0,
   );
   monotonic(
     'felix_handshakes_timed_out_total',

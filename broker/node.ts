@@ -112,6 +112,10 @@ export class BrokerNode {
         publishInflightBytes: () => broker.budget.total,
         draining: () => broker.draining,
         datagrams: () => this.endpoint.datagramStats(),
+        udpBatching: () => ({
+          send: this.endpoint.segmentedSendStats(),
+          receive: this.endpoint.batchReceiveStats(),
+        }),
       },
       broker.cache,
       broker.timings,
@@ -251,6 +255,8 @@ export class BrokerNode {
         alpn: 'felix',
         retry: config.quicRetry,
         statelessResetKey: resetKeySource,
+        udpSegmentationOffload: describeBatching(this.endpoint.segmentedSendStats()),
+        udpBatchedReceive: describeBatching(this.endpoint.batchReceiveStats()),
       },
       'felix-ts broker listening',
     );
@@ -457,4 +463,12 @@ function logAuthMode(config: BrokerConfig, log: Logger, verifier: TokenVerifier 
       'authentication: JWT (Ed25519) with the JWKS keys',
     );
   }
+}
+
+/** 'on', or why not: the operator sees at start whether the socket's batched paths are in use. */
+function describeBatching(stats: {
+  readonly active: boolean;
+  readonly inactiveReason: string | null;
+}): string {
+  return stats.active ? 'on' : `off: ${stats.inactiveReason ?? 'unknown'}`;
 }

@@ -20,6 +20,8 @@ export {
   type CloseInfo,
 } from './errors.js';
 export { DROP_REASONS, type DatagramStats, type DropReason } from './datagram-stats.js';
+export type { SegmentedSendStats } from './udp-gso.js';
+export type { BatchReceiveStats } from './udp-mmsg.js';
 export { CONNECTION_REFUSED } from './initial-protection.js';
 export { RETRY_MODES, type RetryMode, type RetryOptions } from './address-validation.js';
 export {

@@ -155,7 +155,14 @@ export class BatchReceiver {
         vec.writeUInt32LE(NAME_BYTES, at + 8); // the kernel wrote the name's length over it
         source.index = i;
         // A view of the slab: every consumer copies what it keeps before the next call overwrites it.
-        this.onDatagram(this.data.subarray(i * SLOT_BYTES, i * SLOT_BYTES + length), source);
+        const msg = this.data.subarray(i * SLOT_BYTES, i * SLOT_BYTES + length);
+        try {
+          this.onDatagram(msg, source);
+        } catch (error) {
+          // A defect handling one datagram: the rest of the batch is still served, and the process hears it
+          // (an exception cannot travel out of a libuv poll callback the way it leaves a 'message' event).
+          process.emitWarning(`handling a datagram threw: ${String(error)}`, 'TransportDatagramError');
+        }
         if (this.closed) return;
       }
       if (n < SLOTS) return;

@@ -57,6 +57,13 @@ describe('broker process', () => {
     const drops = families.find((f) => f.name === 'felix_subscriber_dropped_events_total')!;
     expect(drops.metrics.map((m) => m.labels?.policy).sort()).toEqual(['block', 'drop_new', 'drop_old']);
     expect(families.some((f) => f.name === 'felix_cache_hits_total')).toBe(true);
+    // Batched UDP I/O: whether each path is on here is in the start log line, and the counters agree.
+    const listening = broker.logs.find((l) => l.msg === 'felix-ts broker listening')!;
+    const receiveOn = listening.udpBatchedReceive === 'on';
+    expect(value('felix_udp_batched_receive')).toBe(receiveOn ? 1 : 0);
+    if (receiveOn) expect(value('felix_udp_batched_read_datagrams_total')).toBeGreaterThan(0);
+    else console.warn(`batched receive not checked: ${String(listening.udpBatchedReceive)}`);
+    expect(value('felix_udp_segmentation_offload')).toBe(listening.udpSegmentationOffload === 'on' ? 1 : 0);
   });
 
   it('drains on SIGTERM: /ready turns 503, every acked message reaches the subscriber, then it exits', async () => {
