@@ -7,9 +7,9 @@ import type { HostPort } from './native.js';
  * UDP generic segmentation offload (Linux's UDP_SEGMENT, 4.18+) for an endpoint's socket: a run of
  * equal-sized QUIC packets to one peer leaves in one sendmsg, which the kernel cuts into datagrams of
  * that size after routing and checksumming the whole once. Node's dgram has no such call, so it is made
- * through koffi (an FFI with prebuilt binaries in its npm package) on the socket's own descriptor; libuv
- * keeps reading the socket, and keeps sending whatever this path hands back (a full send buffer, an
- * error), so behaviour without offload is exactly Node's.
+ * through koffi (an FFI with prebuilt binaries in its npm package) on the socket's own descriptor; Node
+ * keeps sending whatever this path hands back (a full send buffer, an error), so behaviour without offload
+ * is exactly Node's.
  */
 
 /** How many datagrams one sendmsg may carry (the kernel's UDP_MAX_SEGMENTS is 64 before 6.9, 128 after). */
