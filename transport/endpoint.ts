@@ -951,12 +951,17 @@ export class Endpoint implements ConnectionDriver {
       const n = r[0];
       this.ringOffset = offset + n;
       sent = true;
-      if (!gso || n > GSO_MAX_SEGMENT_BYTES) {
+      if (!gso) {
+        this.sendOne(offset, n, to);
+        continue;
+      }
+      if (n > GSO_MAX_SEGMENT_BYTES) {
+        // Too large to gain from segmentation: alone, but still one direct sendmsg.
         if (runCount > 0) {
           this.sendRun(runStart, runBytes, runSegment, to);
           runCount = 0;
         }
-        this.sendOne(offset, n, to);
+        this.sendRun(offset, n, n, to);
         continue;
       }
       if (runCount > 0 && (n > runSegment || runCount === GSO_MAX_SEGMENTS || runBytes + n > GSO_MAX_BYTES)) {

@@ -17,7 +17,7 @@ export const GSO_MAX_SEGMENTS = 64;
 /** Payload bytes one sendmsg may carry: an IPv4 datagram's 65,535 less its IP and UDP headers, with room. */
 export const GSO_MAX_BYTES = 65_000;
 /**
- * Datagrams above this size leave one per call through Node. Loopback's 16 KB datagrams gain nothing from
+ * Datagrams above this size leave one per sendmsg, unsegmented. Loopback's 16 KB datagrams gain nothing from
  * segmentation (three per call at most, and the kernel copies each segment again where the device does not
  * segment): measured f1 b64 256 B at 0.90× the rate with it. Network-sized ones (1,350 B, ~48 per call) gain.
  */
