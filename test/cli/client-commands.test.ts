@@ -177,8 +177,9 @@ describe('felix-ts sub shows gaps', () => {
       '128KiB',
     ]);
     const where = ['--broker', lossy.address];
-    // Nobody reads this subscriber's stdout for a while: once the pipe is full its writes block, so it
-    // stops taking events and the broker's queue overflows.
+    // The subscriber is stopped (SIGSTOP) while the events are published, so it takes none of them and the
+    // broker's queue overflows. (Not reading its stdout is not enough: Node buffers writes to a full pipe,
+    // and a subscriber quick enough keeps up with the whole publish.)
     const sub = spawn(process.execPath, [CLI_MAIN, 'sub', 'gappy', ...where], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
@@ -193,21 +194,26 @@ describe('felix-ts sub shows gaps', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(stderr).toContain('subscribed to t1/default/gappy');
-    // 2 MB of events: far more than the pipe, the windows and the queue together hold.
+    // 2 MB of events: far more than the windows and the queue together hold.
     const total = 2000;
-    await expectOk([
-      'pub',
-      'gappy',
-      `${'x'.repeat(1000)}{{seq}}`,
-      '--count',
-      String(total),
-      '--ack',
-      'per_batch',
-      ...where,
-    ]);
     let stdout = '';
     sub.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    await expectOk(['pub', 'gappy', 'end', ...where]);
+    sub.kill('SIGSTOP');
+    try {
+      await expectOk([
+        'pub',
+        'gappy',
+        `${'x'.repeat(1000)}{{seq}}`,
+        '--count',
+        String(total),
+        '--ack',
+        'per_batch',
+        ...where,
+      ]);
+      await expectOk(['pub', 'gappy', 'end', ...where]);
+    } finally {
+      sub.kill('SIGCONT');
+    }
     for (let attempt = 0; attempt < 600 && !stdout.includes('\tend\n'); attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
