@@ -9,7 +9,11 @@ import { createRequire } from 'node:module';
 export interface Libc {
   readonly sendmsg: (fd: number, msg: number, flags: number) => number;
   readonly recvmmsg: (fd: number, vec: number, vlen: number, flags: number, timeout: number) => number;
-  readonly dup: (fd: number) => number;
+  /**
+   * A duplicate of `fd` closed on exec (fcntl F_DUPFD_CLOEXEC): a child process started later does not
+   * inherit it, and so cannot keep the socket, and its port, open after this process closes it.
+   */
+  readonly dupCloexec: (fd: number) => number;
   readonly close: (fd: number) => number;
   /** errno of the last call on this thread. */
   readonly errno: () => number;
@@ -32,6 +36,7 @@ export interface PollHandle {
 export const EINTR = 4;
 export const EAGAIN = 11;
 export const MSG_DONTWAIT = 0x40;
+const F_DUPFD_CLOEXEC = 1030;
 
 let loaded: Libc | string | undefined;
 
@@ -50,7 +55,10 @@ export function loadLibc(): Libc | string {
       recvmmsg: lib.func(
         'int recvmmsg(int fd, uintptr_t vec, unsigned int vlen, int flags, uintptr_t timeout)',
       ) as Libc['recvmmsg'],
-      dup: lib.func('int dup(int fd)') as Libc['dup'],
+      dupCloexec: ((): Libc['dupCloexec'] => {
+        const fcntl = lib.func('int fcntl(int fd, int cmd, ...)');
+        return (fd) => fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0) as number;
+      })(),
       close: lib.func('int close(int fd)') as Libc['close'],
       errno: () => koffi.errno(),
       address: (b) => Number(koffi.address(b)),

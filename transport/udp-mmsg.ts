@@ -107,7 +107,7 @@ export class BatchReceiver {
     if (typeof lib === 'string') return `batched receive unavailable: ${lib}`;
     const { fd, handle } = socketHandle(socket);
     if (fd < 0 || handle === null) return 'the socket has no descriptor Node exposes';
-    const own = lib.dup(fd);
+    const own = lib.dupCloexec(fd);
     if (own < 0) return `dup of the socket failed (errno ${lib.errno()})`;
     handle.recvStop();
     return new BatchReceiver(lib, own, handle, onDatagram);

@@ -3,7 +3,9 @@
 // receive (FELIX_UDP_RECVMMSG): many datagrams per read, senders' addresses as Node reports them, and a
 // client still hears a server that went away and came back on the same port. Off means Node's dgram.
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { Endpoint, type Connection, type TransportSettings } from '../../transport/index.js';
 import { serverCert, startClient, startServer, echoStreams } from './harness.js';
@@ -126,6 +128,32 @@ describe.skipIf(receiveUnavailable !== null)('batched receive', () => {
     expect((await roundTrip(c2, Buffer.from('two'))).toString()).toBe('two');
     expect(second.connections).toHaveLength(1);
     expect(client.batchReceiveStats().active).toBe(true);
+  });
+});
+
+describe.skipIf(receiveUnavailable !== null)('batched receive and child processes', () => {
+  it('releases its port on close even while a child process started meanwhile still runs', async () => {
+    const endpoint = await Endpoint.listen({
+      host: '127.0.0.1',
+      port: 0,
+      tls: await serverCert(),
+      onConnection: () => undefined,
+    });
+    expect(endpoint.batchReceiveStats().active).toBe(true);
+    const port = endpoint.address.port;
+    // A child started while the endpoint is open inherits every descriptor not marked close-on-exec.
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' });
+    try {
+      await endpoint.close({ timeoutMs: 50 });
+      const again = dgram.createSocket('udp4');
+      await new Promise<void>((resolve, reject) => {
+        again.once('error', reject);
+        again.bind(port, '127.0.0.1', () => resolve());
+      });
+      again.close();
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
 
