@@ -16,10 +16,9 @@ import { decodeSockaddr, type DatagramSource } from './sockaddr.js';
  * Reads an endpoint's socket with recvmmsg: every datagram waiting is fetched in one system call into
  * one reused slab, and handed over as a view of it. Node's dgram makes one recvmsg, one malloc'd Buffer,
  * one address object and one callback into JavaScript per datagram (~2.4 µs of CPU each here, against
- * ~0.6 µs this way), and its Buffers wait for a scavenge: a flood of datagrams nobody answers grew the
- * broker's young generation and malloc arena by tens of MiB. Node stops reading the socket (its handle's
- * recvStop); a close-on-exec duplicate of the descriptor is watched in the same event loop (libuv poll, through koffi),
- * so Node's own sends on the socket are untouched.
+ * ~0.6 µs this way), and its Buffers wait for a scavenge. Node stops reading the socket (its handle's
+ * recvStop); a close-on-exec duplicate of the descriptor is watched in the same event loop (libuv poll,
+ * through koffi), so Node's own sends on the socket are untouched.
  */
 
 /** Datagrams one call may fetch. */
