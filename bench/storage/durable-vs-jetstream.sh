@@ -5,7 +5,8 @@
 # felix-ts: latencydemo against its spawned broker with every stream durable (FELIX_DURABLE_DEFAULT=1,
 # FELIX_DURABLE_FSYNC=${FSYNC:-periodic}, FELIX_ACK_ON_COMMIT=${ACK_ON_COMMIT:-0}), one publish connection
 # and stream, one event connection per subscriber, batch 64 binary (as the NATS comparison);
-# JetStream: bench/storage/jetstream-latency.ts (nats-server -js, file storage, PubAck per publish).
+# JetStream: bench/storage/jetstream-latency.ts (nats-server -js, file storage, PubAck per publish). Both
+# keep the same batches in flight: latencydemo's default --pub-window, which the JetStream harness takes too.
 # Prints: system workload delivered_msgs p50_us p99_us valid.
 set -euo pipefail
 trials=${1:-3}

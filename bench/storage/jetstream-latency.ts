@@ -1,9 +1,12 @@
 // latencydemo's workload against NATS JetStream with file storage (`nats-server -js`), for the durable
 // comparison of issue 13: the same 16-byte stamp header, HDR percentiles and case report as latencydemo
 // (its own code), like scripts/perf/nats_latency.ts does for core NATS. Publishes are JetStream publishes
-// (each answered by a PubAck once stored); a batch is `batch` publishes whose PubAcks are awaited together,
-// the next batch waiting for them. Each subscriber is an ordered push consumer on its own connection,
-// starting at new messages. The server is started here, storing in a fresh directory.
+// (each answered by a PubAck once stored). Batch 1 awaits each PubAck before the next publish, as latencydemo
+// awaits each ack at batch 1. Larger batches keep the same window as latencydemo (--window, default
+// latencydemo's --pub-window default): at most that many batches in flight until delivered to every
+// subscriber, and at most that many batches whose PubAcks are still awaited. Each subscriber is an ordered
+// push consumer on its own connection, starting at new messages. The server is started here, storing in a
+// fresh directory.
 //   node dist/bench/storage/jetstream-latency.js --fanout 1 --batch 64 --payload 256 --total 200000 [--json]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +17,7 @@ import { Command } from 'commander';
 import { build } from 'hdr-histogram-js';
 import { connect, consumerOpts, StorageType, type NatsConnection } from 'nats';
 import { buildCaseReport } from '../../latencydemo/case-report.js';
+import { defaultPubWindow } from '../../latencydemo/publish-window.js';
 import type { CaseConfig } from '../../latencydemo/cases.js';
 import { allocatePayload, readSentAt, readSeq, writeStamp } from '../../latencydemo/stamp.js';
 import { summarize } from '../../latencydemo/subscribers.js';
@@ -61,6 +65,11 @@ async function main(): Promise<void> {
     .option('--fanout <n>', 'subscribers', (v) => Number(v), 1)
     .option('--batch <n>', 'publishes per awaited batch', (v) => Number(v), 1)
     .option('--idle-ms <ms>', 'give up after this long without a delivery', (v) => Number(v), 2000)
+    .option(
+      '--window <batches>',
+      "batches in flight (until delivered to every subscriber, and until PubAcked) at batch > 1; default latencydemo's --pub-window default",
+      (v) => Number(v),
+    )
     .option('--json', 'print latencydemo-style JSON', false)
     .parse()
     .opts<{
@@ -70,6 +79,7 @@ async function main(): Promise<void> {
       fanout: number;
       batch: number;
       idleMs: number;
+      window?: number;
       json: boolean;
     }>();
   const bin = findNatsServer();
@@ -90,7 +100,8 @@ async function main(): Promise<void> {
     pubSharding: 'hash_stream',
     pubStreamCount: 1,
     subConns: o.fanout,
-    pubWindow: 1,
+    // Batch 1 is acked one publish at a time, as latencydemo's acked batch 1.
+    pubWindow: o.batch <= 1 ? 1 : (o.window ?? defaultPubWindow(o.batch, o.payload)),
   };
   const connections: NatsConnection[] = [];
   try {
@@ -106,6 +117,29 @@ async function main(): Promise<void> {
     let primaryReceived = 0;
     let primaryDoneAt = -1;
     let lastAt = performance.now();
+    /** Deliveries to all subscribers, both phases (what the window counts). */
+    let delivered = 0;
+    let publishedTotal = 0;
+    /** The publisher waiting for room in the window: woken by the delivery that makes it. */
+    let room: { target: number; resolve: () => void } | null = null;
+    let windowOpen = true;
+    const warnings: string[] = [];
+    const waitForRoom = (target: number): Promise<void> =>
+      new Promise((resolve) => {
+        const idle = setInterval(() => {
+          if (performance.now() - lastAt < c.idleMs) return;
+          // As latencydemo: a window that never frees is given up, with a warning, rather than hang.
+          windowOpen = false;
+          warnings.push(`publish window disabled: no delivery for ${c.idleMs} ms`);
+          done();
+        }, c.idleMs);
+        const done = (): void => {
+          clearInterval(idle);
+          room = null;
+          resolve();
+        };
+        room = { target, resolve: done };
+      });
     for (let i = 0; i < c.fanout; i++) {
       const nc = await connect({ servers: server.address });
       connections.push(nc);
@@ -116,6 +150,8 @@ async function main(): Promise<void> {
         if (err !== null || msg === null) return;
         const now = performance.now();
         lastAt = now;
+        delivered++;
+        if (room !== null && delivered >= room.target) room.resolve();
         if (readSeq(msg.data) < c.warmup) {
           warmupReceived++;
           return;
@@ -131,9 +167,18 @@ async function main(): Promise<void> {
       await js.subscribe(SUBJECT, opts);
       await nc.flush();
     }
+    const windowDeliveries = c.pubWindow * c.batch * c.fanout;
     const publish = async (count: number, first: number): Promise<void> => {
+      /** PubAcks of the batches still awaited, oldest first: at most the window of them. */
+      const pending: Promise<unknown>[] = [];
       for (let sent = 0; sent < count;) {
         const n = Math.min(c.batch, count - sent);
+        if (pending.length >= c.pubWindow) await pending.shift();
+        // As latencydemo: once the window of deliveries is full, wait until half of it is free.
+        if (windowOpen && publishedTotal * c.fanout + n * c.fanout - delivered > windowDeliveries) {
+          lastAt = Math.max(lastAt, performance.now());
+          await waitForRoom(publishedTotal * c.fanout - Math.floor(windowDeliveries / 2));
+        }
         const sentAt = performance.now();
         const acks = [];
         for (let k = 0; k < n; k++) {
@@ -141,9 +186,11 @@ async function main(): Promise<void> {
           writeStamp(payload, sentAt, first + sent + k);
           acks.push(js.publish(SUBJECT, payload));
         }
-        await Promise.all(acks);
+        pending.push(Promise.all(acks));
         sent += n;
+        publishedTotal += n;
       }
+      await Promise.all(pending);
     };
     const waitFor = (done: () => boolean): Promise<void> =>
       new Promise((resolve) => {
@@ -168,7 +215,7 @@ async function main(): Promise<void> {
       primary: summarize(primary),
       all: summarize(all),
       elapsedMs: Math.max(published, primaryDoneAt) - start,
-      warnings: [],
+      warnings,
     });
     if (o.json)
       console.log(
