@@ -35,13 +35,15 @@ process.on('exit', () => {
 });
 
 /**
- * The Node flags the broker process runs with. A 4 MiB semi-space instead of V8's 16 MiB: Node gives every
- * received datagram its own malloc'd buffer, freed only by the next young-generation collection, and glibc
- * keeps the pages those buffers reached. On the default young generation 30,000 datagrams from anyone (a
- * flood of Initials, or garbage nobody answers) leave the broker ~33 MiB larger (V8 returns its share after
- * ~95 s idle, glibc keeps the rest); with 4 MiB, ~14 MiB. Its cost: none measured at f1 b64, ~0.1 ms at
- * batch-1 p99, ~4% of fanout-10 × 4 KiB throughput (docs/benchmarks.md, "Initial flood").
- * `npm start` and the bins' shebangs carry the same flags (test/broker/node-flags.test.ts).
+ * The Node flags the broker process runs with. A 4 MiB semi-space instead of V8's 16 MiB: what a flood of
+ * datagrams leaves behind (the Initials' handling, and where the socket is read by Node rather than with
+ * recvmmsg a malloc'd Buffer per datagram) waits for the next young-generation collection, and glibc keeps
+ * the pages it reached. On the default young generation 30,000 never-finished Initials leave the broker
+ * ~33 MiB larger (still so with recvmmsg; V8 returns its share after ~95 s idle, glibc keeps the rest); with
+ * 4 MiB, ~12–14 MiB. Its cost: none measured at f1 b64, ~0.1 ms at batch-1 p99, ~4% of fanout-10 × 4 KiB
+ * throughput, ~15% of cache put 4 KiB at 32 in flight (docs/benchmarks.md, "Initial flood", "The same
+ * targets after batched UDP I/O"). `npm start` and the bins' shebangs carry the same flags
+ * (test/broker/node-flags.test.ts).
  */
 export const BROKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 

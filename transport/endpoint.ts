@@ -170,6 +170,8 @@ export class Endpoint implements ConnectionDriver {
   private readonly gsoUnavailable: string | null;
   /** The ring's memory address, for offloaded sends. */
   private ringAddress = 0;
+  /** The run of equal-sized packets drainPackets gathers for one offloaded sendmsg (offload: still usable). */
+  private readonly run = { start: 0, bytes: 0, segment: 0, count: 0, offload: false };
   /** recvmmsg reading of the socket, or null (with the reason in batchReceiveUnavailable). */
   private readonly batchReceiver: BatchReceiver | null;
   private readonly batchReceiveUnavailable: string | null;
@@ -914,25 +916,20 @@ export class Endpoint implements ConnectionDriver {
   /**
    * Sends every packet quiche has ready for `q` (to `to`, or the connected peer); returns whether any.
    * With offload, packets written back to back into the ring form runs of one size (the last may be
-   * shorter) that leave in one sendmsg each; otherwise, and whenever libuv still queues earlier sends
-   * (their order is kept), each packet goes through Node's socket.
+   * shorter) that leave in one sendmsg each; otherwise, and once libuv queues a send (its order is kept),
+   * each packet goes through Node's socket.
    */
   private drainPackets(q: QuicheConnection, to: HostPort | null): boolean {
     const socket = this.socket;
-    const gso = this.gso !== null && this.gso.active && socket.getSendQueueCount() === 0;
+    const run = this.run;
+    run.count = 0;
+    run.offload = this.gso !== null && this.gso.active && socket.getSendQueueCount() === 0;
     let sent = false;
-    let runStart = 0;
-    let runBytes = 0;
-    let runSegment = 0;
-    let runCount = 0;
     // quiche returns null once nothing is ready (congestion window, nothing queued): the loop ends.
     for (;;) {
       if (this.ringOffset + MAX_UDP_PACKET > this.ring.length) {
         // A run must be contiguous: it leaves before the ring wraps.
-        if (runCount > 0) {
-          this.sendRun(runStart, runBytes, runSegment, to);
-          runCount = 0;
-        }
+        this.sendRun(to);
         // libuv may still hold unsent views of the ring (EAGAIN): only reuse it once its queue is empty.
         if (socket.getSendQueueCount() !== 0) {
           this.ring = Buffer.allocUnsafe(SEND_RING_BYTES);
@@ -951,51 +948,45 @@ export class Endpoint implements ConnectionDriver {
       const n = r[0];
       this.ringOffset = offset + n;
       sent = true;
-      if (!gso) {
-        this.sendOne(offset, n, to);
-        continue;
-      }
-      if (n > GSO_MAX_SEGMENT_BYTES) {
-        // Too large to gain from segmentation: alone, but still one direct sendmsg.
-        if (runCount > 0) {
-          this.sendRun(runStart, runBytes, runSegment, to);
-          runCount = 0;
-        }
-        this.sendRun(offset, n, n, to);
-        continue;
-      }
-      if (runCount > 0 && (n > runSegment || runCount === GSO_MAX_SEGMENTS || runBytes + n > GSO_MAX_BYTES)) {
-        this.sendRun(runStart, runBytes, runSegment, to);
-        runCount = 0;
-      }
-      if (runCount === 0) {
-        runStart = offset;
-        runSegment = n;
-        runBytes = 0;
-      }
-      runBytes += n;
-      runCount++;
-      if (n < runSegment) {
-        // Only a run's last datagram may be shorter than its segment size.
-        this.sendRun(runStart, runBytes, runSegment, to);
-        runCount = 0;
-      }
+      if (run.offload) this.addToRun(offset, n, to);
+      else this.sendOne(offset, n, to);
     }
-    if (runCount > 0) this.sendRun(runStart, runBytes, runSegment, to);
+    this.sendRun(to);
     if (socket.getSendQueueCount() === 0) this.ringOffset = 0;
     return sent;
   }
 
-  /** One offloaded sendmsg for a run of the ring; what the kernel does not take goes through Node. */
-  private sendRun(start: number, bytes: number, segment: number, to: HostPort | null): void {
-    const gso = this.gso;
-    // Once libuv queues a send (a full buffer), later runs follow it through Node to keep their order.
-    if (gso !== null && gso.active && this.socket.getSendQueueCount() === 0) {
-      if (gso.send(this.ringAddress, start, bytes, segment, to) === 'sent') return;
+  /** Adds the packet at `offset` to the run, sending the run first or after when it cannot grow. */
+  private addToRun(offset: number, n: number, to: HostPort | null): void {
+    const run = this.run;
+    if (run.count > 0 && (n > run.segment || run.count === GSO_MAX_SEGMENTS || run.bytes + n > GSO_MAX_BYTES))
+      this.sendRun(to);
+    if (run.count === 0) {
+      run.start = offset;
+      run.segment = n;
+      run.bytes = 0;
     }
-    const end = start + bytes;
-    for (let offset = start; offset < end; offset += segment)
-      this.sendOne(offset, Math.min(segment, end - offset), to);
+    run.bytes += n;
+    run.count++;
+    // Only a run's last datagram may be shorter than its segment size; one too large to gain from
+    // segmentation leaves alone, still in one direct sendmsg.
+    if (n < run.segment || n > GSO_MAX_SEGMENT_BYTES) this.sendRun(to);
+  }
+
+  /**
+   * One offloaded sendmsg for the run; what the kernel does not take goes through Node, and so does the
+   * rest of the drain.
+   */
+  private sendRun(to: HostPort | null): void {
+    const run = this.run;
+    if (run.count === 0) return;
+    run.count = 0;
+    if (run.offload && this.gso!.send(this.ringAddress, run.start, run.bytes, run.segment, to)) return;
+    // A full send buffer (libuv now queues, and later packets must follow in order) or a refused send.
+    run.offload = false;
+    const end = run.start + run.bytes;
+    for (let offset = run.start; offset < end; offset += run.segment)
+      this.sendOne(offset, Math.min(run.segment, end - offset), to);
   }
 
   private sendOne(offset: number, n: number, to: HostPort | null): void {

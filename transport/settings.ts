@@ -3,8 +3,9 @@ import { quiche, type QuicheConfig } from './native.js';
 
 export type CongestionControl = 'cubic' | 'reno' | 'bbr';
 export const CONGESTION_CONTROLS: readonly CongestionControl[] = ['cubic', 'reno', 'bbr'];
-export type UdpGsoMode = 'auto' | 'off';
-export const UDP_GSO_MODES: readonly UdpGsoMode[] = ['auto', 'off'];
+/** Whether a batched UDP path (segmentation offload, recvmmsg) is used where the platform allows it. */
+export type UdpBatchingMode = 'auto' | 'off';
+export const UDP_BATCHING_MODES: readonly UdpBatchingMode[] = ['auto', 'off'];
 
 /** Every knob here changes real quiche or socket behaviour; none is advisory. */
 export interface TransportSettings {
@@ -25,12 +26,12 @@ export interface TransportSettings {
    * Segmentation offload (Linux UDP_SEGMENT): 'auto' sends a run of a connection's equal-sized packets in
    * one sendmsg wherever the kernel takes it, 'off' sends every datagram through Node's dgram.
    */
-  readonly udpGso: UdpGsoMode;
+  readonly udpGso: UdpBatchingMode;
   /**
    * Batched receive: 'auto' reads every waiting datagram with one recvmmsg into a reused buffer (Linux x64),
    * 'off' lets Node's dgram read them one by one.
    */
-  readonly udpRecvmmsg: UdpGsoMode;
+  readonly udpRecvmmsg: UdpBatchingMode;
   /** Milliseconds of silence after which the connection is closed; 0 disables the idle timeout. */
   readonly idleTimeoutMs: number;
   /**
@@ -123,11 +124,11 @@ export function resolveTransportSettings(overrides: Partial<TransportSettings> =
       CONGESTION_CONTROLS.join(' | '),
     );
   }
-  if (!UDP_GSO_MODES.includes(merged.udpGso)) {
-    throw new TransportSettingsError('udpGso', merged.udpGso, UDP_GSO_MODES.join(' | '));
+  if (!UDP_BATCHING_MODES.includes(merged.udpGso)) {
+    throw new TransportSettingsError('udpGso', merged.udpGso, UDP_BATCHING_MODES.join(' | '));
   }
-  if (!UDP_GSO_MODES.includes(merged.udpRecvmmsg)) {
-    throw new TransportSettingsError('udpRecvmmsg', merged.udpRecvmmsg, UDP_GSO_MODES.join(' | '));
+  if (!UDP_BATCHING_MODES.includes(merged.udpRecvmmsg)) {
+    throw new TransportSettingsError('udpRecvmmsg', merged.udpRecvmmsg, UDP_BATCHING_MODES.join(' | '));
   }
   return Object.freeze(merged);
 }

@@ -2,6 +2,7 @@ import type dgram from 'node:dgram';
 import { EAGAIN, EINTR, loadLibc, socketHandle, writeAddress, type Libc } from './libc.js';
 import { encodeSockaddr } from './sockaddr.js';
 import type { HostPort } from './native.js';
+import type { UdpBatchingMode } from './settings.js';
 
 /**
  * UDP generic segmentation offload (Linux's UDP_SEGMENT, 4.18+) for an endpoint's socket: a run of
@@ -22,8 +23,6 @@ export const GSO_MAX_BYTES = 65_000;
  * segment): measured f1 b64 256 B at 0.90× the rate with it. Network-sized ones (1,350 B, ~48 per call) gain.
  */
 export const GSO_MAX_SEGMENT_BYTES = 9000;
-
-export type SendOutcome = 'sent' | 'again' | 'refused';
 
 /** What an endpoint's sends did: how many left through offload, for metrics and tests. */
 export interface SegmentedSendStats {
@@ -76,7 +75,7 @@ export class SegmentedSender {
    * Offload for `socket` (bound or connected), or the reason there is none: off by setting, not Linux
    * x64, koffi missing, or no descriptor. The kernel's own support shows at the first segmented send.
    */
-  static open(socket: dgram.Socket, mode: 'auto' | 'off'): SegmentedSender | string {
+  static open(socket: dgram.Socket, mode: UdpBatchingMode): SegmentedSender | string {
     if (mode === 'off') return 'off by setting (FELIX_UDP_GSO=off)';
     const lib = loadLibc();
     if (typeof lib === 'string') return `segmentation offload unavailable: ${lib}`;
@@ -101,11 +100,10 @@ export class SegmentedSender {
   /**
    * Sends `bytes` of `buf` (whose memory starts at `bufAddress`) from `offset` as datagrams of `segment`
    * bytes each, the last possibly shorter (`segment` 0 or ≥ bytes: one datagram), to `to` (null: the
-   * connected peer). 'again': the send buffer is full; 'refused': the kernel refused the send (for a
-   * segmented send offload is then switched off for good). Either way nothing left: the caller sends the
-   * datagrams through Node.
+   * connected peer). False when nothing left: the send buffer is full, or the kernel refused the send (a
+   * refused segmented send switches offload off for good); the caller then sends through Node.
    */
-  send(bufAddress: number, offset: number, bytes: number, segment: number, to: HostPort | null): SendOutcome {
+  send(bufAddress: number, offset: number, bytes: number, segment: number, to: HostPort | null): boolean {
     const h = this.header;
     const segmented = segment > 0 && segment < bytes;
     if (to === null) {
@@ -114,7 +112,7 @@ export class SegmentedSender {
       h.writeUInt32LE(0, MSG + 8);
       this.lastName = null;
     } else if (!this.setName(to)) {
-      return 'refused';
+      return false;
     }
     writeAddress(h, IOV, bufAddress + offset);
     h.writeUInt32LE(bytes, IOV + 8);
@@ -134,14 +132,14 @@ export class SegmentedSender {
         this.segmentedSends++;
         this.segmentedDatagrams += Math.ceil(bytes / segment);
       }
-      return 'sent';
+      return true;
     }
     const errno = this.lib.errno();
-    if (errno === EAGAIN) return 'again';
+    if (errno === EAGAIN) return false;
     // EIO (a device without checksum offload), EINVAL, EOPNOTSUPP: this path cannot segment. A single
     // datagram's error (ECONNREFUSED from an ICMP, EMSGSIZE) is the packet's, as it would be through Node.
     if (segmented) this.inactiveReason = `the kernel refused a segmented send (errno ${errno})`;
-    return 'refused';
+    return false;
   }
 
   /** The address of the buffer's first byte, for send(); stable for a Buffer of its own ArrayBuffer. */

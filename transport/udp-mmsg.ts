@@ -10,6 +10,7 @@ import {
   type PollHandle,
   type UdpHandle,
 } from './libc.js';
+import type { UdpBatchingMode } from './settings.js';
 import { decodeSockaddr, type DatagramSource } from './sockaddr.js';
 
 /**
@@ -98,7 +99,7 @@ export class BatchReceiver {
    */
   static open(
     socket: dgram.Socket,
-    mode: 'auto' | 'off',
+    mode: UdpBatchingMode,
     onDatagram: (msg: Buffer, from: DatagramSource) => void,
   ): BatchReceiver | string {
     if (mode === 'off') return 'off by setting (FELIX_UDP_RECVMMSG=off)';

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { onJsonLines } from '../../broker/json-lines.js';
 import { spawnBroker } from '../../broker/spawn.js';
+import { spread } from '../../scripts/perf/stats.js';
 import { connect } from '../../client/index.js';
 import { currentLoad, describeMachine, renderMachine } from '../transport/machine.js';
 import { runPacedLoad, type PacedLoadResult } from './paced-load.js';
@@ -144,13 +145,8 @@ async function runTrial(
   }
 }
 
-function median(values: readonly number[]): number {
-  return percentile(values, 50);
-}
-
 function cell(values: readonly number[]): string {
-  const f = (v: number): string => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
-  return `${f(median(values))} (${f(Math.min(...values))}–${f(Math.max(...values))})`;
+  return spread(values, (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(1)));
 }
 
 function invalid(t: Trial, settleMs: number): string | null {

@@ -19,6 +19,7 @@ import { connect as natsConnect, type NatsConnection } from 'nats';
 import { spawnBroker } from '../../broker/spawn.js';
 import { connect, type FelixClient } from '../../client/index.js';
 import { requireNatsServer, startNatsServer } from '../../scripts/perf/nats_server.js';
+import { percentileOfSorted, spread } from '../../scripts/perf/stats.js';
 import { currentLoad, describeMachine, renderMachine } from '../transport/machine.js';
 
 interface TrialResult {
@@ -133,15 +134,20 @@ function natsSystem(bin: string): System {
   };
 }
 
+/** Nearest-rank percentile of one trial's samples. */
 function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+  return (
+    percentileOfSorted(
+      [...values].sort((a, b) => a - b),
+      q,
+    ) ?? NaN
+  );
 }
 
 const median = (values: readonly number[]): number => quantile(values, 0.5);
 
 function cell(values: readonly number[], digits = 0): string {
-  return `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+  return spread(values, (v) => v.toFixed(digits));
 }
 
 async function main(): Promise<void> {

@@ -17,6 +17,7 @@ import { Command } from 'commander';
 import { runMain } from '../../cachedemo/cli.js';
 import { loadAverage, machineInfo, waitForQuiet, type MachineInfo } from './lib/cache_machine.js';
 import { redisVersion, startRedis } from './lib/cache_redis_server.js';
+import { spread } from './stats.js';
 
 const CACHEDEMO = fileURLToPath(new URL('../../cachedemo/main.js', import.meta.url));
 const REDIS_BENCH = fileURLToPath(new URL('./lib/cache_redis_bench.js', import.meta.url));
@@ -153,12 +154,6 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** "median (min–max)" of one field over a system's trials. */
-function spread(values: number[], digits = 0): string {
-  const f = (v: number) => v.toFixed(digits);
-  return `${f(median(values))} (${f(Math.min(...values))}–${f(Math.max(...values))})`;
 }
 
 /** The cells (op and payload) the trials measured, and each system's row of a cell, trial by trial. */

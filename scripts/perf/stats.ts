@@ -14,6 +14,16 @@ export function median(values: readonly number[]): number | undefined {
   return quantile(values, 0.5);
 }
 
+/** A few trials as a table cell: "median (min–max)", each number written by `format`; "–" for none. */
+export function spread(
+  values: readonly number[],
+  format: (v: number) => string = (v) => v.toFixed(0),
+): string {
+  const mid = median(values);
+  if (mid === undefined) return '–';
+  return `${format(mid)} (${format(Math.min(...values))}–${format(Math.max(...values))})`;
+}
+
 /**
  * Nearest-rank percentile of samples already sorted ascending (what latency tools report: a value that
  * was actually observed); null for no samples.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { aggregateRuns, aggRowsFromCsv, runRow } from '../../scripts/perf/aggregate.js';
 import { parseCsv, rowsToCsv, toCsv } from '../../scripts/perf/csv.js';
 import { selectSession } from '../../scripts/perf/normalize_and_aggregate.js';
-import { median, percentileOfSorted, quantile } from '../../scripts/perf/stats.js';
+import { median, percentileOfSorted, quantile, spread } from '../../scripts/perf/stats.js';
 import { record } from './helpers.js';
 
 const at = (minute: number) => `2025-01-02T03:${String(minute).padStart(2, '0')}:00.000Z`;
@@ -107,6 +107,12 @@ describe('statistics', () => {
     expect(percentileOfSorted(Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), 0.99)).toBe(10);
     expect(percentileOfSorted(Float64Array.from([1, 2, 3, 4]), 0.5)).toBe(2);
     expect(percentileOfSorted(new Float64Array(0), 0.5)).toBeNull();
+  });
+
+  it('writes a few trials as "median (min–max)"', () => {
+    expect(spread([120.4, 98.2, 101.7])).toBe('102 (98–120)');
+    expect(spread([1.25, 1.5], (v) => v.toFixed(2))).toBe('1.38 (1.25–1.50)');
+    expect(spread([])).toBe('–');
   });
 
   it('quotes CSV fields that need it', () => {
