@@ -9,6 +9,7 @@
  * connection is lost fails with `connection_closed` instead: sending it again could deliver it twice.
  */
 import type { AckMode } from '../wire/index.js';
+import { ackModeOf, batchPayloads, payloadBytes, type Payload } from './arguments.js';
 import { noop } from './deadline.js';
 import { FelixError, toFelixError } from './errors.js';
 import type { Negotiated } from './negotiation.js';
@@ -24,7 +25,7 @@ import { WorkerPicker, streamHash, type ShardingMode } from './sharding.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** A payload: bytes, or a string sent as UTF-8. */
-export type Payload = Uint8Array | string;
+export type { Payload } from './arguments.js';
 
 export interface PublishOptions {
   /** Namespace of the stream; defaults to the client's `namespace` option. */
@@ -76,8 +77,8 @@ export class Publisher {
   publish(stream: string, payload: Payload, options?: PublishOptions): Promise<void> {
     try {
       const target = this.target(options?.namespace ?? this.options.namespace, stream);
-      const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-      const ack = options?.ack ?? 'per_message';
+      const bytes = payloadBytes(payload);
+      const ack = ackModeOf(options?.ack, 'per_message');
       const worker = this.pool.worker(this.picker.pick(target.hash));
       if (bytes.byteLength > this.options.chunkBytes && this.negotiated.publishChunks) {
         return this.publishChunked(worker, target, bytes, ack === 'per_batch' ? 'per_message' : ack);
@@ -128,10 +129,10 @@ export class Publisher {
    */
   publishBatch(stream: string, payloads: readonly Payload[], options?: PublishOptions): Promise<void> {
     try {
-      if (payloads.length === 0) return RESOLVED;
+      const bytes = batchPayloads(payloads).map(payloadBytes);
+      const ack = ackModeOf(options?.ack, 'per_batch');
+      if (bytes.length === 0) return RESOLVED;
       const target = this.target(options?.namespace ?? this.options.namespace, stream);
-      const bytes = payloads.map(toBytes);
-      const ack = options?.ack ?? 'per_batch';
       const worker = this.pool.worker(this.picker.pick(target.hash));
       const frames = this.encodeBatch(worker, target, bytes, ack);
       if (ack === 'none') {
@@ -273,8 +274,4 @@ export class Publisher {
     }
     return target;
   }
-}
-
-function toBytes(payload: Payload): Uint8Array {
-  return typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
 }

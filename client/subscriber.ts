@@ -11,6 +11,7 @@ import type { TokenSource } from './options.js';
 import { TransportError, isLoopbackHost, type Connection, type Stream } from '../transport/index.js';
 import { HopStats } from './hop-stats.js';
 import type { QueuePolicy } from './async-queue.js';
+import { callbackOf, queuePolicyOf, startPositionOf } from './arguments.js';
 import { BrokerStream } from './broker-stream.js';
 import type { ConnectionPool, PooledConnection } from './connection-pool.js';
 import { settledWithin, withDeadline } from './deadline.js';
@@ -69,13 +70,18 @@ export class Subscriber {
   async subscribe(stream: string, options: SubscribeOptions = {}): Promise<Subscription> {
     const o = this.options;
     const namespace = options.namespace ?? o.namespace;
-    if (typeof stream !== 'string' || stream === '' || namespace === '') {
+    if (typeof stream !== 'string' || stream === '' || typeof namespace !== 'string' || namespace === '') {
       throw new FelixError('invalid_argument', 'stream and namespace must be non-empty strings');
     }
     const capacity = options.queueCapacity ?? o.queueCapacity;
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
       throw new FelixError('invalid_argument', `queueCapacity must be a positive integer, got ${capacity}`);
     }
+    // Checked before anything is sent: a wrong option fails here, not as the broker's refusal.
+    const start = startPositionOf(options.start);
+    const queuePolicy = queuePolicyOf(options.queuePolicy, o.queuePolicy);
+    const onEvent = callbackOf<NonNullable<SubscribeOptions['onEvent']>>('onEvent', options.onEvent);
+    const onGap = callbackOf<NonNullable<SubscribeOptions['onGap']>>('onGap', options.onGap);
     const slot = this.pool.nextIndex();
     // Through an outage the pool hands out the connection to come: bounded like any request.
     const { connection, tenant: router } = await withDeadline(this.pool.get(slot), o.requestTimeoutMs, () => {
@@ -89,11 +95,11 @@ export class Subscriber {
       tenant: o.tenant,
       namespace,
       stream,
-      start: options.start ?? 'latest',
-      onEvent: options.onEvent,
-      onGap: options.onGap,
+      start,
+      onEvent,
+      onGap,
       queueCapacity: capacity,
-      queuePolicy: options.queuePolicy ?? o.queuePolicy,
+      queuePolicy,
       closeTimeoutMs: o.closeTimeoutMs,
       onWarning: o.onWarning,
       onEnded: (ended) => this.live.delete(ended),
