@@ -11,6 +11,7 @@ import {
   type UdpHandle,
 } from './libc.js';
 import type { UdpBatchingMode } from './settings.js';
+import { PerSecondBudget } from './per-second.js';
 import { decodeSockaddr, type DatagramSource } from './sockaddr.js';
 
 /**
@@ -65,6 +66,9 @@ export class BatchReceiver {
   private datagrams = 0;
   private inactiveReason: string | null = null;
   private closed = false;
+  /** One warning a second for datagrams whose handling threw; the rest are counted into the next one. */
+  private readonly warningBudget = new PerSecondBudget(1);
+  private unreportedThrows = 0;
 
   private constructor(
     private readonly lib: Libc,
@@ -161,7 +165,8 @@ export class BatchReceiver {
         } catch (error) {
           // A defect handling one datagram: the rest of the batch is still served, and the process hears it
           // (an exception cannot travel out of a libuv poll callback the way it leaves a 'message' event).
-          process.emitWarning(`handling a datagram threw: ${String(error)}`, 'TransportDatagramError');
+          // At most one a second: a defect a peer can trigger must not turn its flood into a flood of warnings.
+          this.reportThrow(error);
         }
         if (this.closed) return;
       }
@@ -170,6 +175,20 @@ export class BatchReceiver {
   }
 
   /** An error this path cannot read past: Node reads the socket again, as it did before open(). */
+  private reportThrow(error: unknown): void {
+    if (!this.warningBudget.take()) {
+      this.unreportedThrows++;
+      return;
+    }
+    const earlier = this.unreportedThrows;
+    this.unreportedThrows = 0;
+    process.emitWarning(
+      `handling a datagram threw: ${String(error)}` +
+        (earlier === 0 ? '' : ` (and ${earlier} more since the last warning, not reported one by one)`),
+      'TransportDatagramError',
+    );
+  }
+
   private handBack(reason: string): void {
     this.inactiveReason = reason;
     this.close();

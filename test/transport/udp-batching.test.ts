@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { Endpoint, type Connection, type TransportSettings } from '../../transport/index.js';
+import { BatchReceiver } from '../../transport/udp-mmsg.js';
 import { serverCert, startClient, startServer, echoStreams } from './harness.js';
 
 const NETWORK_PATH: Partial<TransportSettings> = { loopbackUdpPayload: 1350 };
@@ -128,6 +129,48 @@ describe.skipIf(receiveUnavailable !== null)('batched receive', () => {
     expect((await roundTrip(c2, Buffer.from('two'))).toString()).toBe('two');
     expect(second.connections).toHaveLength(1);
     expect(client.batchReceiveStats().active).toBe(true);
+  });
+});
+
+describe.skipIf(receiveUnavailable !== null)('batched receive, a handler that throws', () => {
+  it('reads on past every throw and warns at most once a second, counting the rest', async () => {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      if (w.name === 'TransportDatagramError') warnings.push(w.message);
+    };
+    process.on('warning', onWarning);
+    let handled = 0;
+    const receiver = BatchReceiver.open(socket, 'auto', () => {
+      handled++;
+      throw new Error(`defect ${handled}`);
+    });
+    if (typeof receiver === 'string') throw new Error(receiver);
+    const sender = dgram.createSocket('udp4');
+    try {
+      const total = 2_000;
+      for (let i = 0; i < total; i++) {
+        await new Promise<void>((r) =>
+          sender.send(Buffer.from([i & 0xff]), socket.address().port, '127.0.0.1', () => r()),
+        );
+        if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+      }
+      const deadline = Date.now() + 10_000;
+      while (handled < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(handled).toBe(total);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      // The sends took well under a few seconds: a warning for each second at most, the first one at once.
+      expect(warnings.length).toBeGreaterThanOrEqual(1);
+      expect(warnings.length).toBeLessThan(10);
+      expect(warnings[0]).toMatch(/handling a datagram threw: Error: defect 1$/);
+      expect(receiver.stats().active).toBe(true);
+    } finally {
+      process.off('warning', onWarning);
+      receiver.close();
+      sender.close();
+      socket.close();
+    }
   });
 });
 
