@@ -3,6 +3,7 @@
 // The broker process: `npm start` / `node dist/broker/main.js [flags]` / `felix-ts broker [flags]`.
 import { Command } from 'commander';
 import { addBrokerFlags, ConfigError, loadBrokerConfigFromFlags } from './config.js';
+import { applyHeapGrowing } from './heap-growth.js';
 import { createLogger } from './logger.js';
 import { BrokerNode } from './node.js';
 
@@ -29,9 +30,10 @@ async function main(): Promise<void> {
   const log = createLogger(loaded.config.logLevel, 'felix-broker', loaded.config.logPretty);
   for (const w of loaded.warnings) log.warn(w);
   log.debug({ settings: loaded.report }, 'configuration');
+  const heapGrowing = applyHeapGrowing(loaded.config.heapGrowingPercent);
   let node: BrokerNode;
   try {
-    node = await BrokerNode.start(loaded.config, { logger: log, profile: loaded.profile });
+    node = await BrokerNode.start(loaded.config, { logger: log, profile: loaded.profile, heapGrowing });
   } catch (err) {
     exitOnConfigError(err);
     throw err;

@@ -37,6 +37,8 @@ export interface BrokerNodeOptions {
   readonly tls?: ServerTls;
   /** The settings profile the configuration was loaded with (FELIX_PROFILE), shown on /dashboard. */
   readonly profile?: string;
+  /** How the process's V8 heap grows (FELIX_HEAP_GROWING_PERCENT, as applied by broker/main.ts), for the start log. */
+  readonly heapGrowing?: string;
 }
 
 const SHUTDOWN_CLOSE_CODE = CONNECTION_CODE_NO_ERROR;
@@ -188,7 +190,7 @@ export class BrokerNode {
       verifier?.close();
       throw error;
     }
-    node.serve();
+    node.serve(options.heapGrowing);
     return node;
   }
 
@@ -221,7 +223,7 @@ export class BrokerNode {
   }
 
   /** Everything is bound: answer HTTP, start the background work and say so. */
-  private serve(): void {
+  private serve(heapGrowing: string | undefined): void {
     const { config, log } = this;
     this.http.removeAllListeners('request');
     this.http.on(
@@ -257,6 +259,7 @@ export class BrokerNode {
         statelessResetKey: resetKeySource,
         udpSegmentationOffload: describeBatching(this.endpoint.segmentedSendStats()),
         udpBatchedReceive: describeBatching(this.endpoint.batchReceiveStats()),
+        ...(heapGrowing === undefined ? {} : { heapGrowing }),
       },
       'felix-ts broker listening',
     );

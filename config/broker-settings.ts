@@ -455,6 +455,22 @@ const brokerSettings = defineSettings({
       'cache creates it. When off, only what the YAML `tenants:` block declares exists and anything else ' +
       'is refused, which catches misspelt names.',
   }),
+  heapGrowingPercent: integer({
+    env: 'FELIX_HEAP_GROWING_PERCENT',
+    default: 100,
+    profiles: { 'high-memory': 200 },
+    min: 0,
+    max: 1000,
+    unit: 'percent',
+    zeroMeans: "V8's own adaptive growth",
+    doc:
+      'How far the broker process lets its JavaScript heap grow past what survived the last full garbage ' +
+      "collection before starting the next one (V8's --heap-growing-percent, set at start by the broker " +
+      'process, not by a broker embedded in another program). V8 on its own grows a small heap ~20% and ' +
+      'then collects it in full every few tens of milliseconds under load. 100 measured +7–8% delivered ' +
+      '4 KiB batches and +32% cache puts of 4 KiB for ~10 MiB more peak memory; 200 +12–25% and +35% for ' +
+      '~30 MiB (docs/benchmarks.md, "Heap growth").',
+  }),
   streamReplayCapacity: integer({
     env: 'FELIX_STREAM_REPLAY_CAPACITY',
     default: 1024,

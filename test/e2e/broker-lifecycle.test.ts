@@ -34,6 +34,20 @@ describe('broker process', () => {
     expect(policy.stderr).toMatch(/FELIX_SUB_QUEUE_POLICY.*drop_oldest.*block, drop_new, drop_old/s);
   });
 
+  it('sets its V8 heap growth from FELIX_HEAP_GROWING_PERCENT and its profile, and says so when it starts', async () => {
+    const growing = async (env: Record<string, string>): Promise<unknown> => {
+      const broker = await spawnBroker(env);
+      return broker.logs.find((l) => l.msg === 'felix-ts broker listening')!.heapGrowing;
+    };
+    expect(await growing({})).toBe('100%');
+    expect(await growing({ FELIX_PROFILE: 'high-memory' })).toBe('200%');
+    expect(await growing({ FELIX_HEAP_GROWING_PERCENT: '350' })).toBe('350%');
+    expect(await growing({ FELIX_HEAP_GROWING_PERCENT: '0' })).toBe("V8's adaptive growth");
+    const refused = await runBrokerExpectingFailure({ FELIX_HEAP_GROWING_PERCENT: '1001' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/FELIX_HEAP_GROWING_PERCENT.*"1001".*from 0 to 1000/s);
+  });
+
   it('serves /live, /ready and /metrics in Prometheus text format', async () => {
     const broker = await spawnBroker();
     expect((await httpGet(broker.httpPort, '/live')).status).toBe(200);
