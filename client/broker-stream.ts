@@ -14,6 +14,7 @@ import {
   type Message,
   type WireError,
 } from '../wire/index.js';
+import { FULL_FRAME_AFTER } from './decoding.js';
 import { FelixError, brokerError } from './errors.js';
 import { authMessage, negotiate, offeredFlags, type Negotiated } from './negotiation.js';
 import type { TokenSource } from './options.js';
@@ -54,7 +55,7 @@ export class BrokerStream {
   ) {
     this.decoder = new FrameDecoder(
       { onFrame: (flags, payload) => this.onFrame(flags, payload), onError: (e) => this.onWireError(e) },
-      { maxFrameBytes: options.maxFrameBytes },
+      { maxFrameBytes: options.maxFrameBytes, fullFrameAfter: FULL_FRAME_AFTER },
     );
     stream.onData = (chunk, fin) => this.onData(chunk, fin);
     stream.onReset = (code) => this.fail(this.closedError(`reset by the broker (code ${code})`));

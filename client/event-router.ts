@@ -17,6 +17,7 @@ import {
   type WireError,
 } from '../wire/index.js';
 import type { ConnectionTenant } from './connection-pool.js';
+import { FULL_FRAME_AFTER } from './decoding.js';
 import { FelixError } from './errors.js';
 
 /** What receives one event stream: a subscription. */
@@ -52,7 +53,7 @@ class EventStreamReader {
         onFrame: (flags, payload, owned) => this.onFrame(flags, payload, owned),
         onError: (error) => this.onWireError(error),
       },
-      { maxFrameBytes },
+      { maxFrameBytes, fullFrameAfter: FULL_FRAME_AFTER },
     );
   }
 

@@ -4,6 +4,8 @@ import {
   encodeFrame,
   encodeMessage,
   FrameDecoder,
+  HEADER_BYTES,
+  writeFrameHeader,
   type FrameDecoderOptions,
   type WireError,
 } from '../../wire/index.js';
@@ -158,6 +160,57 @@ describe('FrameDecoder', () => {
     decoder.push(Buffer.concat([header, Buffer.from([0x00, 0xff, 0xff, 0xff]), Buffer.alloc(100)]));
     expect(decoder.bufferedBytes).toBe(100);
     expect(decoder.bufferCapacity).toBeLessThanOrEqual(4096);
+  });
+
+  it('with fullFrameAfter, assembles a large frame in one buffer of its length once that share arrived', () => {
+    const length = 256 * 1024;
+    const big = Buffer.alloc(HEADER_BYTES + length);
+    writeFrameHeader(big, 0, 0, length);
+    for (let i = 0; i < length; i++) big[HEADER_BYTES + i] = (i * 7) & 0xff;
+    for (const [share, chunk, allocations] of [
+      [1 / 8, 16 * 1024, 3], // two chunks' worth grown as they come, then the frame's 256 KiB (an eighth)
+      [1 / 8, 64 * 1024, 1], // the first chunk is already an eighth
+      [undefined, 16 * 1024, 6], // without it: doubling from 16 KiB, and once more for the last bytes
+    ] as const) {
+      const capacities = new Set<number>();
+      let delivered: Buffer | undefined;
+      let owned = false;
+      const decoder = new FrameDecoder(
+        {
+          onFrame: (_flags, payload, handedOver) => {
+            delivered = Buffer.from(payload);
+            owned = handedOver;
+          },
+          onError: (error) => {
+            throw error;
+          },
+        },
+        { fullFrameAfter: share, maxFrameBytes: 1 << 20 },
+      );
+      for (let at = 0; at < big.length; at += chunk) {
+        decoder.push(big.subarray(at, at + chunk));
+        if (decoder.bufferCapacity > 0) capacities.add(decoder.bufferCapacity);
+      }
+      expect(capacities.size, `share ${share}, ${chunk}-byte chunks`).toBe(allocations);
+      expect(delivered!.equals(big.subarray(HEADER_BYTES))).toBe(true);
+      expect(owned).toBe(true);
+    }
+  });
+
+  it('with fullFrameAfter 1/8, never holds more than 8× the bytes of a frame that arrived', () => {
+    const decoder = new FrameDecoder({ onFrame: () => {}, onError: () => {} }, { fullFrameAfter: 1 / 8 });
+    const header = Buffer.alloc(HEADER_BYTES);
+    writeFrameHeader(header, 0, 0, 16 * 1024 * 1024 - 1);
+    decoder.push(header);
+    const random = prng(7);
+    let received = 0;
+    while (received < 4 * 1024 * 1024) {
+      const size = 1 + Math.floor(random() * 70_000);
+      decoder.push(Buffer.alloc(size));
+      received += size;
+      expect(decoder.bufferedBytes).toBe(received);
+      expect(decoder.bufferCapacity).toBeLessThanOrEqual(Math.max(4096, 8 * received));
+    }
   });
 
   it('releases a buffer grown by a big frame once that frame is delivered', () => {
