@@ -14,6 +14,7 @@ import type { MessageOf } from './messages.js';
 import {
   MsgpackCursor,
   NIL,
+  TextMemo,
   binHeaderBytes,
   encodedString,
   strBytes,
@@ -67,6 +68,10 @@ export function newCacheAnswerSlot(): CacheAnswerSlot {
 
 const EMPTY = Buffer.alloc(0);
 const cursor = new MsgpackCursor();
+// The address a client repeats in every request: decoded once while it stays the same.
+const tenantMemo = new TextMemo();
+const namespaceMemo = new TextMemo();
+const cacheMemo = new TextMemo();
 
 const name = (text: string): Buffer => Buffer.from(text, 'latin1');
 const N_TYPE = name('type');
@@ -133,15 +138,15 @@ export function readCacheRequest(payload: Uint8Array, out: CacheRequestSlot): bo
         break;
       case F_TENANT:
         if (!c.asciiStr()) return false;
-        out.tenant_id = c.text();
+        out.tenant_id = c.memoText(tenantMemo);
         break;
       case F_NAMESPACE:
         if (!c.asciiStr()) return false;
-        out.namespace = c.text();
+        out.namespace = c.memoText(namespaceMemo);
         break;
       case F_CACHE:
         if (!c.asciiStr()) return false;
-        out.cache = c.text();
+        out.cache = c.memoText(cacheMemo);
         break;
       case F_REQUEST_ID:
         if (!c.nil()) {

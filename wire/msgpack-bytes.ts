@@ -108,6 +108,13 @@ export function writeUint(out: Buffer, at: number, value: number): number {
  * read returns a sentinel (-1, or null) instead of throwing when the bytes are not the expected form:
  * the caller then hands the frame to the generic codec, which gives the precise error.
  */
+/** The last short text one field decoded to (MsgpackCursor.memoText); longer texts are not kept. */
+export class TextMemo {
+  readonly bytes = Buffer.alloc(64);
+  length = -1;
+  text = '';
+}
+
 export class MsgpackCursor {
   buf: Buffer = EMPTY;
   at = 0;
@@ -176,6 +183,29 @@ export class MsgpackCursor {
   /** The text of the last asciiStr(). */
   text(): string {
     return this.buf.toString('latin1', this.start, this.stop);
+  }
+
+  /**
+   * The text of the last asciiStr(), the same string as last time when `memo` saw the same bytes: the
+   * names a client repeats in every request (tenant, namespace, cache) are compared, not decoded again,
+   * and come back as one string the caller can compare by identity.
+   */
+  memoText(memo: TextMemo): string {
+    const { buf, start, stop } = this;
+    const length = stop - start;
+    const seen = memo.bytes;
+    if (length === memo.length) {
+      let i = 0;
+      while (i < length && buf[start + i] === seen[i]) i++;
+      if (i === length) return memo.text;
+    }
+    const text = buf.toString('latin1', start, stop);
+    if (length <= seen.length) {
+      buf.copy(seen, 0, start, stop);
+      memo.length = length;
+      memo.text = text;
+    }
+    return text;
   }
 
   bin(): boolean {

@@ -41,6 +41,16 @@ export class CacheStore implements CacheService {
   private readonly heapEntry: Entry[] = [];
   private readonly heapDeadline: number[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * The last cache a request was allowed to use, and its entries' key prefix: a client's requests mostly
+   * name one cache, so the name checks and the prefix run once per change of cache, not per request.
+   * Whether a cache may be used never changes while the broker runs (declared caches and
+   * FELIX_AUTO_CREATE_STREAMS are read at start), so a remembered yes stays true.
+   */
+  private allowedTenant = '';
+  private allowedNamespace = '';
+  private allowedCache = '';
+  private allowedPrefix: string | null = null;
 
   bytes = 0;
   hits = 0;
@@ -95,10 +105,23 @@ export class CacheStore implements CacheService {
       );
       return;
     }
-    const allowed = this.registry.cacheAllowed(m.tenant_id, m.namespace, m.cache);
-    if (!allowed.ok) {
-      target.sendError(allowed.message, allowed.code, requestId);
-      return;
+    let prefix = this.allowedPrefix;
+    if (
+      prefix === null ||
+      m.cache !== this.allowedCache ||
+      m.namespace !== this.allowedNamespace ||
+      m.tenant_id !== this.allowedTenant
+    ) {
+      const allowed = this.registry.cacheAllowed(m.tenant_id, m.namespace, m.cache);
+      if (!allowed.ok) {
+        target.sendError(allowed.message, allowed.code, requestId);
+        return;
+      }
+      prefix = `${m.tenant_id}\u0000${m.namespace}\u0000${m.cache}\u0000`;
+      this.allowedTenant = m.tenant_id;
+      this.allowedNamespace = m.namespace;
+      this.allowedCache = m.cache;
+      this.allowedPrefix = prefix;
     }
     if (m.key === '') {
       target.sendError(
@@ -117,7 +140,7 @@ export class CacheStore implements CacheService {
       );
       return;
     }
-    const fullKey = `${m.tenant_id}\u0000${m.namespace}\u0000${m.cache}\u0000${m.key}`;
+    const fullKey = prefix + m.key;
     switch (m.type) {
       case 'cache_put': {
         if (m.value.length > this.config.cacheMaxValueBytes) {

@@ -55,6 +55,25 @@ describe('cache client against the broker', () => {
     expect(await metric(broker, 'felix_cache_deletes_total')).toBe(1);
   });
 
+  it("checks every request's cache name, also right after requests to an allowed cache", async () => {
+    const broker = await startBroker();
+    const c = await client(broker, ONE_STREAM);
+    await c.cache.put('default', 'primary', 'k', 'one');
+    await c.cache.put('default', 'primar', 'k', 'two'); // a name of other length, then back
+    const refused = await rejection(c.cache.put('default', 'bad name!', 'k', 'x'));
+    expect(refused.code).toBe('broker_error');
+    expect(refused.brokerCode).toBe('invalid_request');
+    expect(text(await c.cache.get('default', 'primary', 'k'))).toBe('one');
+    expect((await rejection(c.cache.get('default', 'bad name!', 'k'))).brokerCode).toBe('invalid_request');
+    expect(text(await c.cache.get('default', 'primar', 'k'))).toBe('two');
+    // The same key in another namespace and another tenant's stream are apart.
+    expect(await c.cache.get('other', 'primary', 'k')).toBeUndefined();
+    const other = await client(broker, { ...ONE_STREAM, tenant: 't2' });
+    expect(await other.cache.get('default', 'primary', 'k')).toBeUndefined();
+    await other.cache.put('default', 'primary', 'k', 'theirs');
+    expect(text(await c.cache.get('default', 'primary', 'k'))).toBe('one');
+  });
+
   it('copies the value at put: the caller may reuse its buffer at once', async () => {
     const broker = await startBroker();
     const { cache } = await client(broker);

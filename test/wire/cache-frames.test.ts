@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../../wire/cache-request-writer.js';
@@ -103,6 +104,48 @@ describe('cache requests read by hand', () => {
         }
       }
     }
+  });
+
+  it('reads a run of requests whose names repeat, change and share lengths as the generic codec does', () => {
+    // The reader keeps the last tenant, namespace and cache it decoded and compares the next ones' bytes:
+    // names of equal length that differ, names longer than it keeps, and the same name after another.
+    const names = [
+      't1',
+      't2',
+      'default',
+      'defaulu',
+      'primary',
+      'primarz',
+      'n'.repeat(64),
+      'm'.repeat(65),
+      'a',
+    ];
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            tenant: fc.constantFrom(...names),
+            namespace: fc.constantFrom(...names),
+            cache: fc.constantFrom(...names),
+            key: fc.constantFrom('k', 'key-1', 'x'.repeat(40)),
+            put: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        (requests) => {
+          const slot = newCacheRequestSlot();
+          for (const [i, r] of requests.entries()) {
+            const target = new CacheTarget(r.tenant, r.namespace, r.cache);
+            const frame = r.put
+              ? encodeCachePut(target, r.key, Buffer.from([i & 0xff]), i, null, true)
+              : encodeCacheLookup('cache_get', target, r.key, i, true);
+            expect(readCacheRequest(payloadOf(frame), slot)).toBe(true);
+            expect(slotAsMessage(slot)).toEqual(normalise(generic(payloadOf(frame)) as Message));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('reads fields in any order and without request_id, as the generic codec does', () => {
