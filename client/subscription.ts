@@ -135,6 +135,11 @@ export interface SubscriptionParams {
   readonly hops: HopStats | null;
   /** The broker announced `draining` on the control stream (its connection gets no new work). */
   readonly onDraining?: (connection: Connection) => void;
+  /**
+   * Called once, synchronously, when the broker first confirms (`subscribed`): subscribe() resolves from
+   * here rather than through its set-up's promise chain.
+   */
+  readonly onSubscribed?: (subscription: Subscription) => void;
 }
 
 /**
@@ -496,6 +501,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
         if (!this.confirmed) {
           this.confirmed = true;
           this.resolveSubscribed();
+          this.params.onSubscribed?.(this);
         }
         return;
       case 'subscribe_cursor_error':
