@@ -12,6 +12,7 @@ import {
   headerLength,
 } from './frame.js';
 import { KNOWN_FLAGS } from './flags.js';
+import type { FrameBufferPool } from './frame-buffer-pool.js';
 
 export interface FrameSink {
   /**
@@ -51,6 +52,13 @@ export interface FrameDecoderOptions {
    * it chose; a broker reading clients keeps the default (never).
    */
   fullFrameAfter?: number;
+  /**
+   * Where frames larger than the retained buffer are assembled: a buffer that holds the whole frame is
+   * taken from the pool when it has one (otherwise grown as without a pool) and given back once the sink
+   * has returned, so such frames reach the sink with `owned` false. Only for sinks that copy what they
+   * keep (the broker's). Without a pool such a frame's buffer is handed over (`owned` true).
+   */
+  pool?: FrameBufferPool;
 }
 
 const DEFAULT_RETAIN_BUFFER_BYTES = 64 * 1024;
@@ -71,6 +79,7 @@ export class FrameDecoder {
   private readonly retainBufferBytes: number;
   /** fullFrameAfter as a multiplier of the bytes received (8 for 1/8); 0: never early. */
   private readonly fullFrameFactor: number;
+  private readonly pool: FrameBufferPool | null;
 
   private state = State.Header;
   /** Holds a header split across chunks. */
@@ -82,6 +91,8 @@ export class FrameDecoder {
   private remaining = 0;
   /** Holds a payload split across chunks; grown with the data received (see fullFrameAfter), not the declared length. */
   private buffer: Uint8Array = EMPTY;
+  /** The retained (small) buffer, kept aside while a large frame is assembled in another. */
+  private spare: Uint8Array = EMPTY;
   private buffered = 0;
   private pushing = false;
 
@@ -92,6 +103,7 @@ export class FrameDecoder {
     this.retainBufferBytes = options.retainBufferBytes ?? DEFAULT_RETAIN_BUFFER_BYTES;
     const share = options.fullFrameAfter;
     this.fullFrameFactor = share !== undefined && share > 0 && share <= 1 ? 1 / share : 0;
+    this.pool = options.pool ?? null;
   }
 
   /** True after a fatal error; further input is ignored until reset(). */
@@ -240,34 +252,61 @@ export class FrameDecoder {
   }
 
   private deliverBuffered(): void {
-    const payload = this.buffer.subarray(0, this.length);
+    const buffer = this.buffer;
+    const payload = buffer.subarray(0, this.length);
     this.state = State.Header;
     this.buffered = 0;
-    if (this.buffer.byteLength > this.retainBufferBytes) {
-      // Too large to keep for the next partial frame anyway: hand it over instead of having the sink copy it.
-      this.buffer = EMPTY;
+    if (buffer.byteLength <= this.retainBufferBytes) {
+      this.sink.onFrame(this.flags, payload, false);
+      return;
+    }
+    // A large frame's buffer: too large to keep for the next partial frame, so back to the pool once the
+    // sink is done with it, or, without a pool, handed over instead of having the sink copy the frame.
+    this.buffer = this.spare;
+    this.spare = EMPTY;
+    const pool = this.pool;
+    if (pool === null) {
       this.sink.onFrame(this.flags, payload, true);
       return;
     }
-    this.sink.onFrame(this.flags, payload, false);
+    try {
+      this.sink.onFrame(this.flags, payload, false);
+    } finally {
+      pool.give(buffer);
+    }
   }
 
   private ensureCapacity(needed: number): void {
     if (this.buffer.byteLength >= needed) return;
-    // Grow with what arrived (doubling), capped by the frame's length: a header that merely claims a
-    // large payload costs nothing until the bytes actually come (with fullFrameAfter, until that share came).
-    const doubled = Math.max(MIN_BUFFER_BYTES, this.buffer.byteLength * 2);
-    const capacity =
-      this.fullFrameFactor > 0 && needed * this.fullFrameFactor >= this.length
-        ? this.length
-        : Math.max(needed, Math.min(doubled, this.length));
-    const grown = Buffer.allocUnsafeSlow(capacity);
-    if (this.buffered > 0) grown.set(this.buffer.subarray(0, this.buffered));
+    // A large frame takes a pooled buffer that holds all of it, when there is one. Otherwise grow with what
+    // arrived (doubling), capped by the frame's length: a header that merely claims a large payload costs
+    // nothing until the bytes actually come (with fullFrameAfter, until that share came).
+    let grown = this.length > this.retainBufferBytes ? (this.pool?.take(this.length) ?? null) : null;
+    if (grown === null) {
+      const doubled = Math.max(MIN_BUFFER_BYTES, this.buffer.byteLength * 2);
+      const capacity =
+        this.fullFrameFactor > 0 && needed * this.fullFrameFactor >= this.length
+          ? this.length
+          : Math.max(needed, Math.min(doubled, this.length));
+      grown = Buffer.allocUnsafeSlow(capacity);
+    }
+    const previous = this.buffer;
+    if (this.buffered > 0) grown.set(previous.subarray(0, this.buffered));
     this.buffer = grown;
+    // The retained buffer waits for the next small frame; an outgrown large one goes back to the pool (or
+    // is dropped, without one).
+    if (previous.byteLength <= this.retainBufferBytes) {
+      if (this.spare.byteLength === 0) this.spare = previous;
+    } else {
+      this.pool?.give(previous);
+    }
   }
 
   private releaseLargeBuffer(): void {
-    if (this.buffer.byteLength > this.retainBufferBytes) this.buffer = EMPTY;
+    if (this.buffer.byteLength <= this.retainBufferBytes) return;
+    this.pool?.give(this.buffer);
+    this.buffer = this.spare;
+    this.spare = EMPTY;
   }
 
   private context(): { flags: number; frameLength: number } {

@@ -47,6 +47,7 @@ export {
   type PayloadLayout,
 } from './flags.js';
 export { FrameDecoder, type FrameSink, type FrameDecoderOptions } from './decoder.js';
+export { FrameBufferPool } from './frame-buffer-pool.js';
 export type * from './messages.js';
 export { MESSAGE_TYPES } from './schema.js';
 export { encodeMessage, decodeMessage, decodeFramePayload, type EncodeOptions } from './codec.js';

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { FrameBufferPool } from '../../wire/index.js';
 import type { BrokerConfig } from '../config.js';
 import type { HopTimings } from './hop-timings.js';
 import type { ProducerDedup } from './producer-dedup.js';
@@ -22,6 +23,8 @@ export interface BrokerCore {
   readonly draining: boolean;
   /** Bytes of frames still being received, over all connections (bounded by FELIX_PARTIAL_FRAME_BYTES). */
   partialFrameBytes: number;
+  /** Where the streams' decoders assemble frames larger than their own buffer (taken and given back). */
+  readonly frameBuffers: FrameBufferPool;
   /** Verifies stream tokens; null when the broker authenticates nobody (FELIX_AUTH none, protected mode). */
   readonly tokens: TokenAuthority | null;
   /** Retried acked publishes already accepted; null when FELIX_DEDUP_WINDOW_MS=0 (no IDEMPOTENT_PUBLISH). */

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
+import { FrameBufferPool } from '../../wire/index.js';
 import { openDurableStore, type DurableStore } from '../storage/index.js';
 import type { BrokerCore } from './broker-core.js';
 import type { TokenAuthority } from './ports.js';
@@ -19,6 +20,9 @@ import type { Subscription, SubscriptionLimits } from './subscription.js';
 import type { Topic } from './topic.js';
 
 const STALL_SWEEP_MS = 250;
+// Large partial-frame buffers kept for the next large frames (cache values above 64 KiB): a few
+// clients' worth; beyond it, buffers are left to the garbage collector.
+const FRAME_BUFFER_POOL_BYTES = 8 * 1024 * 1024;
 const IDLE_SWEEP_EVERY = 20;
 
 export class Broker implements BrokerCore {
@@ -36,6 +40,7 @@ export class Broker implements BrokerCore {
   readonly dedup: ProducerDedup | null;
   draining = false;
   partialFrameBytes = 0;
+  readonly frameBuffers = new FrameBufferPool(FRAME_BUFFER_POOL_BYTES);
   private readonly drainListeners = new Set<() => void>();
 
   private subscriptionIds = 0;

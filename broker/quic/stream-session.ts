@@ -97,7 +97,8 @@ export class StreamSession implements PublishingStream {
           this.holding ? this.hold(flags, payload) : this.onFrame(flags, payload),
         onError: (e) => (this.holding ? this.held.push(e) : this.onWireError(e)),
       },
-      { maxFrameBytes: core.config.maxFrameBytes },
+      // Every handler copies what it keeps of a frame, so large frames are built in pooled buffers.
+      { maxFrameBytes: core.config.maxFrameBytes, pool: core.frameBuffers },
     );
     stream.highWaterMark = REPLY_WRITE_AHEAD;
     this.answers = new AnswerWriter(stream, () => this.holdUntilDrained());
