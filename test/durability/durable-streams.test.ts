@@ -35,9 +35,10 @@ function segmentFiles(root: string, stream: string): string[] {
     : [];
 }
 
+/** Bytes of the stream's segments; a segment retention removes between the listing and its stat counts 0. */
 function segmentBytes(root: string, stream: string): number {
   return segmentFiles(root, stream).reduce(
-    (sum, n) => sum + fs.statSync(join(streamDir(root, stream), n)).size,
+    (sum, n) => sum + (fs.statSync(join(streamDir(root, stream), n), { throwIfNoEntry: false })?.size ?? 0),
     0,
   );
 }
