@@ -104,7 +104,15 @@ export function until(predicate: () => boolean, what: string, limitMs = 15_000):
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const tick = (): void => {
-      if (predicate()) resolve();
+      let met: boolean;
+      try {
+        met = predicate();
+      } catch (error) {
+        // The wait fails with the predicate's error, instead of leaving it uncaught in a timer.
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      if (met) resolve();
       else if (Date.now() - started > limitMs) reject(new Error(`gave up waiting for ${what}`));
       else setTimeout(tick, 2);
     };
