@@ -293,13 +293,10 @@ export class FrameDecoder {
     const previous = this.buffer;
     if (this.buffered > 0) grown.set(previous.subarray(0, this.buffered));
     this.buffer = grown;
-    // The retained buffer waits for the next small frame; an outgrown large one goes back to the pool (or
-    // is dropped, without one).
-    if (previous.byteLength <= this.retainBufferBytes) {
-      if (this.spare.byteLength === 0) this.spare = previous;
-    } else {
-      this.pool?.give(previous);
-    }
+    // Growing into a large buffer, the retained one waits aside for the next small frame; an outgrown large
+    // one goes back to the pool (or is dropped, without one); an outgrown small one is dropped.
+    if (previous.byteLength > this.retainBufferBytes) this.pool?.give(previous);
+    else if (grown.byteLength > this.retainBufferBytes) this.spare = previous;
   }
 
   private releaseLargeBuffer(): void {

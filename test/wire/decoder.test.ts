@@ -213,6 +213,20 @@ describe('FrameDecoder', () => {
     }
   });
 
+  it('after a large frame, goes on with the small buffer it had grown last, not an older one', () => {
+    const { frames, decoder } = collect();
+    const inChunks = (f: Buffer, chunk: number): void => {
+      for (let at = 0; at < f.length; at += chunk) decoder.push(f.subarray(at, at + chunk));
+    };
+    inChunks(frameWithLength(0, 10_000), 5_000); // grows a small buffer
+    inChunks(frameWithLength(0, 40_000), 5_000); // outgrows it: still small (under 64 KiB)
+    const small = decoder.bufferCapacity;
+    expect(small).toBeGreaterThanOrEqual(40_000);
+    inChunks(frameWithLength(0, 200_000), 30_000); // a large frame in a buffer of its own
+    expect(frames).toHaveLength(3);
+    expect(decoder.bufferCapacity).toBe(small);
+  });
+
   it('releases a buffer grown by a big frame once that frame is delivered', () => {
     const { frames, decoder } = collect({ retainBufferBytes: 8192 });
     const big = frameWithLength(0, 100_000);
