@@ -6,19 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ENTRY_OVERHEAD_BYTES } from '../../broker/core/cache-store.js';
-import { BrokerNode } from '../../broker/node.js';
 import { FelixError, type ConnectOptions } from '../../client/index.js';
-import { client, eventually, startBroker } from './sdk-harness.js';
+import { client, eventually, metric, startBroker } from './sdk-harness.js';
 
 /** Every cache request on one stream of one connection. */
 const ONE_STREAM: ConnectOptions = { cacheConnPool: 1, cacheStreamsPerConn: 1 };
-
-async function metric(broker: BrokerNode, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${broker.httpAddress.port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  if (line === undefined) throw new Error(`no metric ${name}`);
-  return Number(line.slice(name.length + 1));
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (value: Uint8Array | undefined) =>

@@ -1,9 +1,8 @@
 // What an application passes to publish and subscribe is checked at the call: a wrong value is rejected
 // with invalid_argument naming the option, nothing of it reaches the broker, and the client carries on.
 import { describe, expect, it } from 'vitest';
-import type { BrokerNode } from '../../broker/node.js';
 import { FelixError, type FelixEvent } from '../../client/index.js';
-import { client, eventually, startBroker } from './sdk-harness.js';
+import { client, eventually, metric, startBroker } from './sdk-harness.js';
 
 async function rejection(attempt: () => Promise<unknown>): Promise<FelixError> {
   try {
@@ -17,13 +16,6 @@ async function rejection(attempt: () => Promise<unknown>): Promise<FelixError> {
 
 // Values a JavaScript caller (no compiler to stop it) can pass; `as never` stands for that caller.
 const wrong = (value: unknown): never => value as never;
-
-async function metric(broker: BrokerNode, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${broker.httpAddress.port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  if (line === undefined) throw new Error(`no metric ${name}`);
-  return Number(line.slice(name.length + 1));
-}
 
 describe('SDK arguments', () => {
   it('refuses wrong publish arguments with invalid_argument, and nothing is published', async () => {

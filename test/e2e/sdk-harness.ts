@@ -39,6 +39,14 @@ export async function client(broker: BrokerNode, options: ConnectOptions = {}): 
   return c;
 }
 
+/** One unlabelled value of the broker's /metrics. */
+export async function metric(broker: BrokerNode, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${broker.httpAddress.port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  if (line === undefined) throw new Error(`no metric ${name}`);
+  return Number(line.slice(name.length + 1));
+}
+
 /** A bound on waiting so a broken build fails with a message instead of hanging; never a speed check. */
 export async function eventually(
   predicate: () => boolean | Promise<boolean>,
