@@ -100,6 +100,8 @@ export class Connection {
   /** @internal */ queuedBytes = 0;
   /** @internal a handler wrote while this connection's streams were being read */
   wroteDuringRead = false;
+  /** @internal what a read wrote waits for the end of the flush's send phase (Stream.sendAtTurnEnd) */
+  sendLast = false;
   /** @internal server side: the client's original destination CID, routed by map until the handshake ends */
   originalDcid: string | null = null;
   /**
@@ -247,6 +249,12 @@ export class Connection {
     if (this.closeInfo !== null) return;
     this.wroteDuringRead = false;
     this.driver.sendNow(this);
+  }
+
+  /** @internal See Stream.sendAtTurnEnd: the flush's send phase takes what the read wrote, last. */
+  sendAtTurnEnd(): void {
+    this.wroteDuringRead = false;
+    this.sendLast = true;
   }
 
   /** @internal Re-runs the flush for this connection (e.g. after a paused stream resumes). */

@@ -816,16 +816,28 @@ export class Endpoint implements ConnectionDriver {
   private sendPhase(): void {
     const list = this.reading;
     this.reading = this.readingSpare;
+    // Connections whose answers wait for the turn's end (Stream.sendAtTurnEnd) go after the others, so
+    // what their reads delivered elsewhere leaves first; the rest keep the order they were read in.
+    let last = 0;
     for (let i = 0; i < list.length; i++) {
       const c = list[i]!;
-      try {
-        this.send(c);
-      } catch (error) {
-        this.callbackFailed(c, error);
+      if (c.sendLast) {
+        list[last++] = c;
+        continue;
       }
+      this.sendGuarded(c);
     }
+    for (let i = 0; i < last; i++) this.sendGuarded(list[i]!);
     list.length = 0;
     this.readingSpare = list;
+  }
+
+  private sendGuarded(c: Connection): void {
+    try {
+      this.send(c);
+    } catch (error) {
+      this.callbackFailed(c, error);
+    }
   }
 
   /**
@@ -877,6 +889,7 @@ export class Endpoint implements ConnectionDriver {
   private send(c: Connection): void {
     // Clean before sending: a drain handler that writes to it again queues it for the next flush.
     c.dirty = false;
+    c.sendLast = false;
     if (c.finalized) return;
     const q = c.q;
     if (c.established && !c.closed && c.hasPendingWrites) c.retryPending();

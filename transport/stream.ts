@@ -97,6 +97,15 @@ export class Stream {
   }
 
   /**
+   * What a handler wrote during the current read leaves with the end of this event-loop turn's flush
+   * instead of right after the handler returns: the handler queued work for the turn's end (events to
+   * deliver) that should reach the wire first.
+   */
+  sendAtTurnEnd(): void {
+    this.connection.sendAtTurnEnd();
+  }
+
+  /**
    * write() for a buffer whose first `transientBytes` (all of it by default) the caller changes as soon as
    * this returns, e.g. a scratch buffer, or per-stream bytes written in front of a shared body: what quiche
    * does not take of them at once is copied; the rest is kept by reference, as write() keeps everything.

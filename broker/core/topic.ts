@@ -209,6 +209,10 @@ export class Topic {
     return true;
   }
 
+  get hasSubscribers(): boolean {
+    return this.subscribers.length !== 0;
+  }
+
   addSubscriber(sub: Subscription): void {
     this.subscribers.push(sub);
   }

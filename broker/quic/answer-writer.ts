@@ -26,6 +26,8 @@ export class AnswerWriter {
   private length = 0;
   private count = 0;
   private reading = false;
+  /** This read delivered events that leave at the end of the turn: its answers go after them. */
+  private behindDeliveries = false;
 
   constructor(
     private readonly stream: ByteStream,
@@ -43,6 +45,20 @@ export class AnswerWriter {
   endRead(): void {
     this.reading = false;
     this.flush();
+    if (this.behindDeliveries) {
+      this.behindDeliveries = false;
+      if (this.stream.writable) this.stream.sendAtTurnEnd();
+    }
+  }
+
+  /**
+   * The read handled a publish whose events subscribers are waiting for: its answers (the acks) leave
+   * with the end of the turn, after those events, instead of before them. A subscriber then hears of
+   * an event before its publisher hears of the ack, and the publisher's next message, sent on the ack,
+   * does not compete with the delivery of the last one.
+   */
+  answerAfterDeliveries(): void {
+    if (this.reading) this.behindDeliveries = true;
   }
 
   /**

@@ -130,7 +130,12 @@ export class PublishHandler implements CommitWaiter {
     if (acked) {
       if (storage !== null && storage.acksOnCommit) {
         storage.whenCommitted(topic.log.next + topic.pendingEvents, this, requestId, FORM_TAGS.indexOf(form));
-      } else this.replies.publishOk(requestId, form);
+      } else {
+        this.replies.publishOk(requestId, form);
+        // A lone event's delivery is what its latency is made of: its ack waits until it is on the wire.
+        // A batch's ack leaves at once, keeping the publisher's window moving.
+        if (payloads.length === 1 && topic.hasSubscribers) this.replies.afterDeliveries();
+      }
     }
     if (topic.blocked) topic.holdBack(this.owner);
     if (!acked && budget.overLimit(this.owner)) this.owner.pause();

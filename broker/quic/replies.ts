@@ -49,6 +49,11 @@ export class Replies implements ReplyTarget {
     this.send(reply);
   }
 
+  /** See AnswerWriter.answerAfterDeliveries. */
+  afterDeliveries(): void {
+    this.answers.answerAfterDeliveries();
+  }
+
   publishOk(requestId: number, form: AckForm): void {
     if (!this.stream.writable) return;
     const ok: Message = { type: 'publish_ok', request_id: requestId };

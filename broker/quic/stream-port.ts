@@ -32,6 +32,8 @@ export interface ByteStream {
   resume(): void;
   /** Puts what was written so far on the wire now. */
   sendNow(): void;
+  /** What was written during the current read waits for the end of the event-loop turn's flush. */
+  sendAtTurnEnd(): void;
 }
 
 /** One client connection, as the sessions see it. The streams the client opens are handed to the session. */

@@ -33,6 +33,10 @@ class RecordingStream implements ByteStream {
   sendNow(): void {
     this.log.push('|send|');
   }
+
+  sendAtTurnEnd(): void {
+    this.log.push('|turn-end|');
+  }
 }
 
 function answer(writer: AnswerWriter, text: string): void {
@@ -69,5 +73,21 @@ describe('AnswerWriter', () => {
       '|send|',
       texts.slice(ANSWERS_PER_PACKET).join(''),
     ]);
+  });
+
+  it('holds a read’s answers for the end of the turn only when that read delivered events', () => {
+    const stream = new RecordingStream();
+    const writer = new AnswerWriter(stream, () => undefined);
+    writer.beginRead();
+    answer(writer, 'ack');
+    writer.answerAfterDeliveries();
+    writer.endRead();
+    writer.beginRead();
+    answer(writer, 'next');
+    writer.endRead();
+    // Outside a read there is no turn-end flush to wait for.
+    writer.answerAfterDeliveries();
+    answer(writer, 'late');
+    expect(stream.log).toEqual(['ack', '|turn-end|', 'next', 'late']);
   });
 });
