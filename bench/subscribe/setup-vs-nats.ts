@@ -10,9 +10,13 @@
  * - 1,000 at once: `--many` subscriptions to distinct streams/subjects issued together on one connection,
  *   timed until every one is confirmed as above.
  *
+ * `--warmup N` makes N untimed one-at-a-time cycles first on both sides (0 by default, as before): a fresh
+ * broker and client spend their first few hundred set-ups compiling their code, which a running system
+ * has done long before its next subscriber arrives. The 1,000 at once use streams the warm-up did not.
+ *
  * Trials alternate which system goes first; medians with min–max and the felix/NATS ratio of medians.
  *
- *   flock /tmp/felix-bench.lock node dist/bench/subscribe/setup-vs-nats.js [--trials 5] [--count 300] [--many 1000]
+ *   flock /tmp/felix-bench.lock node dist/bench/subscribe/setup-vs-nats.js [--trials 5] [--count 300] [--many 1000] [--warmup 300]
  */
 import { parseArgs } from 'node:util';
 import { connect as natsConnect, type NatsConnection } from 'nats';
@@ -31,7 +35,7 @@ interface TrialResult {
 
 interface System {
   readonly name: string;
-  trial(count: number, many: number, trial: number): Promise<TrialResult>;
+  trial(count: number, many: number, trial: number, warmup: number): Promise<TrialResult>;
 }
 
 const nowUs = (): number => performance.now() * 1000;
@@ -59,7 +63,7 @@ function arrival(what: string): { readonly arrived: () => void; wait(): Promise<
 function felixSystem(): System {
   return {
     name: 'felix-ts',
-    async trial(count, many, trial) {
+    async trial(count, many, trial, warmup) {
       const broker = await spawnBroker({
         ...process.env,
         FELIX_QUIC_BIND: '127.0.0.1:0',
@@ -72,21 +76,24 @@ function felixSystem(): System {
         client = await connect({ broker: broker.address, env: {} });
         const c = client;
         // Streams exist before the timing, as NATS subjects need no creation.
-        const streams = Array.from({ length: Math.max(count, many) }, (_, i) => `setup-${trial}-${i}`);
+        const streams = Array.from(
+          { length: Math.max(count, many) + warmup },
+          (_, i) => `setup-${trial}-${i}`,
+        );
         await Promise.all(streams.map((s) => c.publish(s, 'create')));
         const oneUs: number[] = [];
-        for (let i = 0; i < count; i++) {
+        for (let i = 0; i < warmup + count; i++) {
           const live = arrival(`felix-ts event on ${streams[i]}`);
           const started = nowUs();
           const sub = await c.subscribe(streams[i]!, { onEvent: live.arrived });
-          oneUs.push(nowUs() - started);
+          if (i >= warmup) oneUs.push(nowUs() - started);
           await c.publish(streams[i]!, 'live');
           await live.wait();
           await sub.unsubscribe();
         }
         const started = performance.now();
         const subs = await Promise.all(
-          streams.slice(0, many).map((s) => c.subscribe(s, { onEvent: () => {} })),
+          streams.slice(warmup, warmup + many).map((s) => c.subscribe(s, { onEvent: () => {} })),
         );
         const manyMs = performance.now() - started;
         await Promise.all(subs.map((s) => s.unsubscribe()));
@@ -102,26 +109,29 @@ function felixSystem(): System {
 function natsSystem(bin: string): System {
   return {
     name: 'NATS',
-    async trial(count, many, trial) {
+    async trial(count, many, trial, warmup) {
       const server = await startNatsServer(bin);
       let nc: NatsConnection | undefined;
       try {
         nc = await natsConnect({ servers: server.address });
         const c = nc;
-        const subjects = Array.from({ length: Math.max(count, many) }, (_, i) => `setup.${trial}.${i}`);
+        const subjects = Array.from(
+          { length: Math.max(count, many) + warmup },
+          (_, i) => `setup.${trial}.${i}`,
+        );
         const oneUs: number[] = [];
-        for (let i = 0; i < count; i++) {
+        for (let i = 0; i < warmup + count; i++) {
           const live = arrival(`NATS message on ${subjects[i]}`);
           const started = nowUs();
           const sub = c.subscribe(subjects[i]!, { callback: live.arrived });
           await c.flush();
-          oneUs.push(nowUs() - started);
+          if (i >= warmup) oneUs.push(nowUs() - started);
           c.publish(subjects[i]!, 'live');
           await live.wait();
           sub.unsubscribe();
         }
         const started = performance.now();
-        const subs = subjects.slice(0, many).map((s) => c.subscribe(s, { callback: () => {} }));
+        const subs = subjects.slice(warmup, warmup + many).map((s) => c.subscribe(s, { callback: () => {} }));
         await c.flush();
         const manyMs = performance.now() - started;
         for (const s of subs) s.unsubscribe();
@@ -156,19 +166,23 @@ async function main(): Promise<void> {
       trials: { type: 'string', default: '5' },
       count: { type: 'string', default: '300' },
       many: { type: 'string', default: '1000' },
+      warmup: { type: 'string', default: '0' },
     },
   });
   const trials = Number(values.trials);
   const count = Number(values.count);
   const many = Number(values.many);
+  const warmup = Number(values.warmup);
   const machine = describeMachine();
   const systems = [felixSystem(), natsSystem(requireNatsServer())];
   const results = new Map<string, TrialResult[]>(systems.map((s) => [s.name, []]));
-  console.log(`subscriber set-up: ${count} one at a time, ${many} at once, ${trials} alternating trials`);
+  console.log(
+    `subscriber set-up: ${count} one at a time (after ${warmup} untimed), ${many} at once, ${trials} alternating trials`,
+  );
   for (let t = 0; t < trials; t++) {
     const order = t % 2 === 0 ? systems : [...systems].reverse();
     for (const system of order) {
-      const r = await system.trial(count, many, t);
+      const r = await system.trial(count, many, t, warmup);
       results.get(system.name)!.push(r);
       console.log(
         `  trial ${t + 1} ${system.name}: one at a time p50 ${median(r.oneUs).toFixed(0)} µs, ` +
