@@ -14,13 +14,13 @@
 import { Endpoint, type ClientTlsOptions } from '../transport/index.js';
 import { CacheClient } from './cache-client.js';
 import { CacheDispatcher } from './cache-dispatcher.js';
-import type { ClientConfig } from './config.js';
+import { FRAME_ENVELOPE_RESERVE_BYTES, type ClientConfig } from './config.js';
 import type { ReconnectPolicy } from './backoff.js';
 import { ConnectionPool, type PoolListener } from './connection-pool.js';
 import { FelixError, toFelixError, withContext } from './errors.js';
 import { EventRouter } from './event-router.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
-import { Publisher, type Payload, type PublishOptions } from './publisher.js';
+import { Publisher, wholePayloadLimit, type Payload, type PublishOptions } from './publisher.js';
 import { StatusHub, type StatusEvent } from './status.js';
 import { Subscriber } from './subscriber.js';
 import type { Subscription, SubscribeOptions } from './subscription.js';
@@ -212,6 +212,12 @@ export class FelixClient {
         namespace: this.namespace,
         sharding: this.config.pubSharding,
         chunkBytes: this.config.publishChunkBytes,
+        wholeMaxBytes: wholePayloadLimit(
+          this.config.publishWholeMaxBytes,
+          this.config.publishChunkBytes,
+          this.config.maxFrameBytes,
+          FRAME_ENVELOPE_RESERVE_BYTES,
+        ),
         maxFrameBytes: this.config.maxFrameBytes,
       });
       const dispatcher = new CacheDispatcher(this.cachePool, {

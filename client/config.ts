@@ -5,6 +5,7 @@ import { loadSide, type LoadedConfig, type LoadOptions } from '../config/load.js
 export type { ClientConfig } from '../config/client-settings.js';
 export type { Provenance, ReportLine, Source } from '../config/load.js';
 export { ConfigError } from '../config/errors.js';
+export { FRAME_ENVELOPE_RESERVE_BYTES } from '../config/shared-settings.js';
 
 export type ClientLoadOptions = LoadOptions<typeof clientSide.settings, typeof clientSide.sections>;
 export type LoadedClientConfig = LoadedConfig<ClientConfig>;

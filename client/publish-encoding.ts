@@ -35,13 +35,13 @@ export type BatchPart =
 
 /**
  * Splits a batch into frames carrying at most `chunkBytes` payload bytes each (at least one payload per
- * frame), in order. With `chunking`, a payload above `chunkBytes` becomes its own chunked publish;
- * without it, it travels alone in a frame and must fit the frame limit.
+ * frame), in order. A payload above `chunkBytes` travels alone: in a frame of its own (it must fit the
+ * frame limit), or as its own chunked publish when it is above `chunkedAbove` (Infinity: never).
  */
 export function planBatch(
   payloads: readonly Uint8Array[],
   chunkBytes: number,
-  chunking: boolean,
+  chunkedAbove: number,
 ): BatchPart[] {
   const parts: BatchPart[] = [];
   let start = 0;
@@ -50,7 +50,9 @@ export function planBatch(
     const size = payloads[i]!.byteLength;
     if (size > chunkBytes) {
       if (i > start) parts.push({ kind: 'frame', start, end: i });
-      parts.push(chunking ? { kind: 'chunked', index: i } : { kind: 'frame', start: i, end: i + 1 });
+      parts.push(
+        size > chunkedAbove ? { kind: 'chunked', index: i } : { kind: 'frame', start: i, end: i + 1 },
+      );
       start = i + 1;
       bytes = 0;
       continue;

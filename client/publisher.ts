@@ -43,7 +43,22 @@ export interface PublisherOptions {
   readonly namespace: string;
   readonly sharding: ShardingMode;
   readonly chunkBytes: number;
+  /** Payloads above this go as chunked publishes (when the broker takes them); see wholePayloadLimit. */
+  readonly wholeMaxBytes: number;
   readonly maxFrameBytes: number;
+}
+
+/**
+ * The largest payload a publisher sends whole, from FELIX_PUBLISH_WHOLE_MAX_BYTES: never below the chunk
+ * size (a payload that fits a batch frame is never chunked), nor above what a frame holds with its envelope.
+ */
+export function wholePayloadLimit(
+  wholeMaxBytes: number,
+  chunkBytes: number,
+  maxFrameBytes: number,
+  envelopeBytes: number,
+): number {
+  return Math.max(chunkBytes, Math.min(wholeMaxBytes, maxFrameBytes - envelopeBytes));
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -80,7 +95,7 @@ export class Publisher {
       const bytes = payloadBytes(payload);
       const ack = ackModeOf(options?.ack, 'per_message');
       const worker = this.pool.worker(this.picker.pick(target.hash));
-      if (bytes.byteLength > this.options.chunkBytes && this.negotiated.publishChunks) {
+      if (bytes.byteLength > this.options.wholeMaxBytes && this.negotiated.publishChunks) {
         return this.publishChunked(worker, target, bytes, ack === 'per_batch' ? 'per_message' : ack);
       }
       const payloads = [bytes];
@@ -185,7 +200,8 @@ export class Publisher {
     producerId: number,
   ): EncodedPart[] {
     const { chunkBytes, maxFrameBytes } = this.options;
-    return planBatch(bytes, chunkBytes, this.negotiated.publishChunks).map((part): EncodedPart => {
+    const chunkedAbove = this.negotiated.publishChunks ? this.options.wholeMaxBytes : Infinity;
+    return planBatch(bytes, chunkBytes, chunkedAbove).map((part): EncodedPart => {
       const requestId = ack === 'none' ? undefined : worker.nextRequestId();
       const sequence = producerId === 0 ? 0 : worker.nextSequence();
       if (part.kind === 'chunked') {

@@ -7,6 +7,7 @@ import {
   planBatch,
   type PublishTarget,
 } from '../../client/publish-encoding.js';
+import { wholePayloadLimit } from '../../client/publisher.js';
 import {
   FLAG_BINARY_PUBLISH_ACKED,
   FLAG_BINARY_PUBLISH_BATCH,
@@ -40,30 +41,45 @@ const bytes = (n: number, fill = 1) => Buffer.alloc(n, fill);
 
 describe('planBatch', () => {
   it('keeps a batch within the chunk size in one frame', () => {
-    expect(planBatch([bytes(10), bytes(10)], 100, true)).toEqual([{ kind: 'frame', start: 0, end: 2 }]);
+    expect(planBatch([bytes(10), bytes(10)], 100, 1000)).toEqual([{ kind: 'frame', start: 0, end: 2 }]);
   });
 
   it('splits a larger batch into frames of at most chunkBytes payload bytes, in order', () => {
     const payloads = [bytes(40), bytes(40), bytes(40), bytes(10), bytes(90)];
-    expect(planBatch(payloads, 100, true)).toEqual([
+    expect(planBatch(payloads, 100, 1000)).toEqual([
       { kind: 'frame', start: 0, end: 2 },
       { kind: 'frame', start: 2, end: 4 },
       { kind: 'frame', start: 4, end: 5 },
     ]);
   });
 
-  it('sends a payload above chunkBytes as a chunked publish, or alone when chunks are not available', () => {
-    const payloads = [bytes(10), bytes(500), bytes(10)];
-    expect(planBatch(payloads, 100, true)).toEqual([
-      { kind: 'frame', start: 0, end: 1 },
-      { kind: 'chunked', index: 1 },
-      { kind: 'frame', start: 2, end: 3 },
-    ]);
-    expect(planBatch(payloads, 100, false)).toEqual([
+  it('sends a payload above chunkBytes alone: whole up to chunkedAbove, as a chunked publish beyond', () => {
+    const payloads = [bytes(10), bytes(500), bytes(10), bytes(5000), bytes(10)];
+    expect(planBatch(payloads, 100, 1000)).toEqual([
       { kind: 'frame', start: 0, end: 1 },
       { kind: 'frame', start: 1, end: 2 },
       { kind: 'frame', start: 2, end: 3 },
+      { kind: 'chunked', index: 3 },
+      { kind: 'frame', start: 4, end: 5 },
     ]);
+    // A broker that takes no chunks gets every payload whole.
+    expect(planBatch(payloads, 100, Infinity)).toEqual([
+      { kind: 'frame', start: 0, end: 1 },
+      { kind: 'frame', start: 1, end: 2 },
+      { kind: 'frame', start: 2, end: 3 },
+      { kind: 'frame', start: 3, end: 4 },
+      { kind: 'frame', start: 4, end: 5 },
+    ]);
+  });
+});
+
+describe('wholePayloadLimit', () => {
+  it('is FELIX_PUBLISH_WHOLE_MAX_BYTES within the chunk size and what a frame holds', () => {
+    expect(wholePayloadLimit(1 << 20, 16 << 10, 16 << 20, 1024)).toBe(1 << 20);
+    // Never below the chunk size: a payload that fits a batch frame is never chunked.
+    expect(wholePayloadLimit(4 << 10, 16 << 10, 16 << 20, 1024)).toBe(16 << 10);
+    // Never above a frame with its envelope.
+    expect(wholePayloadLimit(1 << 20, 16 << 10, 256 << 10, 1024)).toBe((256 << 10) - 1024);
   });
 });
 

@@ -62,9 +62,14 @@ describe('client SDK against the broker', () => {
     });
   });
 
-  it('sends a payload above FELIX_PUBLISH_CHUNK_BYTES in chunks; it arrives whole and in stream order', async () => {
+  it('sends a payload above FELIX_PUBLISH_WHOLE_MAX_BYTES in chunks; it arrives whole and in stream order', async () => {
     const broker = await startBroker();
-    const c = await client(broker, { publishChunkBytes: 16 * 1024, pubConnPool: 1, pubStreamsPerConn: 1 });
+    const c = await client(broker, {
+      publishChunkBytes: 16 * 1024,
+      publishWholeMaxBytes: 16 * 1024,
+      pubConnPool: 1,
+      pubStreamsPerConn: 1,
+    });
     const sub = await c.subscribe('big');
     const other: string[] = [];
     await c.subscribe('small', { onEvent: (e) => other.push(Buffer.from(e.payload).toString()) });
