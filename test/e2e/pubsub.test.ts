@@ -95,6 +95,20 @@ describe('client SDK against the broker', () => {
     expect(events.map((e) => e.offset)).toEqual(range(50).map((i) => i + 2));
   });
 
+  it('sends payloads between the chunk size and FELIX_PUBLISH_WHOLE_MAX_BYTES whole, alone and in order', async () => {
+    const broker = await startBroker();
+    const c = await client(broker, { pubConnPool: 1, pubStreamsPerConn: 1 });
+    const sub = await c.subscribe('whole');
+    const single = randomBytes(200 * 1024);
+    const batch = [Buffer.from('small'), randomBytes(64 * 1024), Buffer.from('tail')];
+    await c.publish('whole', single);
+    await c.publishBatch('whole', batch);
+    const events = await take(sub, 4);
+    const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+    expect(events.map((e) => digest(e.payload))).toEqual([single, ...batch].map(digest));
+    expect(events.map((e) => e.offset)).toEqual([0, 1, 2, 3]);
+  });
+
   it('replays from earliest, resumes from an offset, and reports cursors out of range', async () => {
     const broker = await startBroker({ streamReplayCapacity: 8 });
     const c = await client(broker);
