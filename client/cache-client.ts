@@ -4,7 +4,7 @@
  * stream; the answer comes back on that stream and is matched by request_id, in whatever order answers
  * arrive. Per request: one frame, one reply object (holding the promise), no closure, no timer.
  */
-import { FEATURE_CACHE_DELETE, HEADER_BYTES, supportsFeature } from '../wire/index.js';
+import { FEATURE_CACHE_DELETE, HEADER_BYTES, supportsFeature, type FrameAllocator } from '../wire/index.js';
 import type { CacheDispatcher } from './cache-dispatcher.js';
 import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../wire/cache-request-writer.js';
 import { CacheDeleteReply, CacheGetReply, CachePutReply, type CacheReply } from './cache-reply.js';
@@ -21,6 +21,8 @@ export interface CacheClientOptions {
   readonly tenant: string;
   /** FELIX_MAX_FRAME_BYTES: a request that would not fit one frame fails before it is sent. */
   readonly maxFrameBytes: number;
+  /** Where put frames are made (the client's FrameRecycler: they come back once the put succeeded). */
+  readonly allocate: FrameAllocator;
 }
 
 export class CacheClient {
@@ -59,7 +61,7 @@ export class CacheClient {
       }
       const ttlMs = ttlOf(options);
       const requestId = this.dispatcher.nextRequestId();
-      const frame = encodeCachePut(target, key, bytes, requestId, ttlMs, this.msgpack);
+      const frame = encodeCachePut(target, key, bytes, requestId, ttlMs, this.msgpack, this.options.allocate);
       return this.submit(new CachePutReply(target, key, this.dispatcher), frame, requestId);
     } catch (error) {
       return Promise.reject(toFelixError(error, 'invalid_argument', `cache put of ${key}`));

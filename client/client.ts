@@ -18,6 +18,7 @@ import { FRAME_ENVELOPE_RESERVE_BYTES, type ClientConfig } from './config.js';
 import type { ReconnectPolicy } from './backoff.js';
 import { ConnectionPool, type PoolListener } from './connection-pool.js';
 import { FelixError, toFelixError, withContext } from './errors.js';
+import { FrameRecycler } from './frame-recycler.js';
 import { EventRouter } from './event-router.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { Publisher, wholePayloadLimit, type Payload, type PublishOptions } from './publisher.js';
@@ -27,6 +28,9 @@ import type { Subscription, SubscribeOptions } from './subscription.js';
 import { clientTlsOptions, tlsNoticeOncePerProcess } from './tls.js';
 import { transportSettingsFor, type PoolFamily } from './transport-settings.js';
 import { WorkerPool } from './worker-pool.js';
+
+/** What the client keeps of answered request frames for reuse (FrameRecycler). */
+const RECYCLED_FRAME_BYTES = 4 * 1024 * 1024;
 
 // Bound on waiting for close packets to leave the socket once every stream is finished.
 const ENDPOINT_CLOSE_MS = 500;
@@ -65,6 +69,9 @@ export class FelixClient {
   private publisher: Publisher | null = null;
   private closing: Promise<void> | null = null;
   private readonly statusHub = new StatusHub();
+  /** Acked publish and cache put frames, reused once answered (publishing and the cache share it). */
+  private readonly frames = new FrameRecycler(RECYCLED_FRAME_BYTES);
+  private readonly recycleFrame = (frame: Buffer): void => this.frames.recycle(frame);
   private endError: FelixError | undefined = undefined;
   private resolveClosed!: (error: FelixError | undefined) => void;
 
@@ -219,6 +226,7 @@ export class FelixClient {
           FRAME_ENVELOPE_RESERVE_BYTES,
         ),
         maxFrameBytes: this.config.maxFrameBytes,
+        allocate: this.frames.allocate,
       });
       const dispatcher = new CacheDispatcher(this.cachePool, {
         connections: this.config.cacheConnPool,
@@ -228,6 +236,7 @@ export class FelixClient {
       this.cacheClient = new CacheClient(dispatcher, negotiated, {
         tenant: this.tenant,
         maxFrameBytes: this.config.maxFrameBytes,
+        allocate: this.frames.allocate,
       });
     } catch (error) {
       const felixError = withContext(
@@ -305,6 +314,7 @@ export class FelixClient {
         maxQueuedBytes,
         onWarning: options.onWarning,
         timings: !options.config.disableTimings,
+        recycle: this.recycleFrame,
       },
     });
   }

@@ -83,6 +83,8 @@ export class PendingRequests {
     /** Names the stream in timeout messages. */
     private readonly label: string,
     private readonly now: () => number = Date.now,
+    /** Takes back the frame of a request that succeeded (FrameRecycler.recycle). */
+    private readonly recycle: ((frame: Buffer) => void) | null = null,
   ) {}
 
   get size(): number {
@@ -109,11 +111,15 @@ export class PendingRequests {
     if (this.timer === null) this.arm();
   }
 
-  /** Removes and returns the request answered by `requestId`, or undefined for an unknown (late) id. */
-  take(requestId: number): Settleable | undefined {
+  /**
+   * Removes and returns the request answered by `requestId`, or undefined for an unknown (late) id. With
+   * `succeeded`, its frame goes back to be reused: the broker read all of it, so nothing refers to it now.
+   */
+  take(requestId: number, succeeded = false): Settleable | undefined {
     const entry = this.entries.get(requestId);
     if (entry === undefined) return undefined;
     this.entries.delete(requestId);
+    if (succeeded && entry.frame !== null) this.recycle?.(entry.frame);
     return entry.reply;
   }
 

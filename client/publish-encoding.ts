@@ -6,12 +6,14 @@
  */
 import {
   HEADER_BYTES,
+  allocateFrame,
   encodeBinaryPublishBatch,
   encodeMessage,
   monotonicNs,
   splitPublish,
   type AckMode,
   type BinaryPublishBatchInput,
+  type FrameAllocator,
   type PublishMessage,
 } from '../wire/index.js';
 import { FelixError } from './errors.js';
@@ -83,7 +85,8 @@ const scratch: BinaryPublishBatchInput = {
 };
 
 /**
- * One publish frame for `payloads`. `requestId` must be given exactly when `ack` is not 'none'; so may
+ * One publish frame for `payloads` (a binary one in a buffer from `allocate`). `requestId` must be given
+ * exactly when `ack` is not 'none'; so may
  * `producerId` and `sequence` (non-zero: IDEMPOTENT_PUBLISH), which an acked binary batch carries only
  * where the broker confirmed flag 0x0100 (otherwise the frame is a message). Throws FelixError
  * `payload_too_large` when the frame would exceed the broker's frame limit.
@@ -97,6 +100,7 @@ export function encodePublishFrame(
   maxFrameBytes: number,
   producerId = 0,
   sequence = 0,
+  allocate: FrameAllocator = allocateFrame,
 ): Buffer {
   const acked = ack !== 'none';
   const producer = acked && producerId !== 0;
@@ -117,7 +121,7 @@ export function encodePublishFrame(
     // The publisher's hop starts here: the stamp is read when the frame is built for sending.
     scratch.send_ns = negotiated.timings ? monotonicNs() : undefined;
     try {
-      frame = encodeBinaryPublishBatch(scratch);
+      frame = encodeBinaryPublishBatch(scratch, allocate);
     } finally {
       scratch.payloads = [];
     }

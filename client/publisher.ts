@@ -8,7 +8,7 @@
  * already accepted without appending it again). Without it, an acked publish in flight when its
  * connection is lost fails with `connection_closed` instead: sending it again could deliver it twice.
  */
-import type { AckMode } from '../wire/index.js';
+import { allocateFrame, type AckMode, type FrameAllocator } from '../wire/index.js';
 import { ackModeOf, batchPayloads, payloadBytes, type Payload } from './arguments.js';
 import { noop } from './deadline.js';
 import { FelixError, toFelixError } from './errors.js';
@@ -46,6 +46,8 @@ export interface PublisherOptions {
   /** Payloads above this go as chunked publishes (when the broker takes them); see wholePayloadLimit. */
   readonly wholeMaxBytes: number;
   readonly maxFrameBytes: number;
+  /** Where acked frames are made (the client's FrameRecycler: they come back when acked). */
+  readonly allocate: FrameAllocator;
 }
 
 /**
@@ -123,6 +125,7 @@ export class Publisher {
           this.options.maxFrameBytes,
           this.idempotent ? worker.producerId : 0,
           this.idempotent ? worker.nextSequence() : 0,
+          this.options.allocate,
         );
       } catch (error) {
         // Nothing was sent: the sequence is given to the next publish, so the broker sees no hole.
@@ -235,6 +238,8 @@ export class Publisher {
           maxFrameBytes,
           producerId,
           sequence,
+          // Only an answered frame comes back to the recycler.
+          ack === 'none' ? allocateFrame : this.options.allocate,
         ),
       };
     });

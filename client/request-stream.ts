@@ -48,6 +48,8 @@ export interface RequestStreamOptions {
   readonly scheduleTurn?: TurnScheduler;
   /** Offer TIMINGS at auth (false with FELIX_DISABLE_TIMINGS=1). */
   readonly timings?: boolean;
+  /** Takes back the frames of requests that succeeded (the client's FrameRecycler). */
+  readonly recycle?: (frame: Buffer) => void;
 }
 
 /**
@@ -106,7 +108,12 @@ export class RequestStream implements BrokerStreamHandler {
       scheduleTurn: options.scheduleTurn,
     });
     this.queue.onIdle = () => this.checkIdle();
-    this.pending = new PendingRequests(options.requestTimeoutMs, options.label);
+    this.pending = new PendingRequests(
+      options.requestTimeoutMs,
+      options.label,
+      Date.now,
+      options.recycle ?? null,
+    );
     this.ready = new Promise<Negotiated>((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -297,7 +304,9 @@ export class RequestStream implements BrokerStreamHandler {
       // Refused only because the broker is going away: it goes again, as it was, on the next connection.
       return;
     }
-    const reply = this.pending.take(requestId);
+    const succeeded =
+      message.type === 'publish_ok' || message.type === 'cache_ok' || message.type === 'cache_value';
+    const reply = this.pending.take(requestId, succeeded);
     // Unknown ids are answers to requests that already timed out.
     if (reply === undefined) return;
     if (message.type === 'publish_error') {
@@ -314,7 +323,8 @@ export class RequestStream implements BrokerStreamHandler {
 
   private onCacheAnswer(): void {
     const answer = this.cacheAnswer;
-    const reply = this.pending.take(answer.request_id);
+    // Only cache_ok and cache_value are read here: the request succeeded.
+    const reply = this.pending.take(answer.request_id, true);
     if (reply !== undefined) {
       // The value is a view into the frame, which is gone once this call returns.
       if (answer.value !== null) answer.value = copyBytes(answer.value);

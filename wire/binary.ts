@@ -17,7 +17,7 @@
  */
 import { ByteReader, writeU64 } from './bytes.js';
 import { WireError, withRequestId } from './errors.js';
-import { allocateFrame, HEADER_BYTES } from './frame.js';
+import { allocateFrame, HEADER_BYTES, type FrameAllocator } from './frame.js';
 import {
   FLAG_BINARY_EVENT_BATCH,
   FLAG_BINARY_EVENT_BATCH_SHARED,
@@ -59,7 +59,10 @@ export type BinaryPublishBatchInput = Omit<PublishBatchMessage, 'type'>;
  * which has no room for a request id, so none may be given. `producer_id` and `sequence` (acked only)
  * add flag 0x0100 and their 16 bytes after the ack byte.
  */
-export function encodeBinaryPublishBatch(batch: BinaryPublishBatchInput): Buffer {
+export function encodeBinaryPublishBatch(
+  batch: BinaryPublishBatchInput,
+  allocate: FrameAllocator = allocateFrame,
+): Buffer {
   const ackByte = ackModeToWire(batch.ack);
   if (ackByte === undefined && batch.request_id !== undefined) {
     throw new WireError('malformed', 'an unacked binary publish batch cannot carry a request_id');
@@ -93,7 +96,7 @@ export function encodeBinaryPublishBatch(batch: BinaryPublishBatchInput): Buffer
       : FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED) |
     (stamped ? FLAG_TIMINGS : 0) |
     (producer ? FLAG_BINARY_PUBLISH_PRODUCER : 0);
-  const frame = allocateFrame(flags, length);
+  const frame = allocate(flags, length);
   if (stamped) writeStamp(frame, frame.length - PUBLISH_STAMP_BYTES, batch.send_ns!);
   let position = HEADER_BYTES;
   if (ackByte !== undefined) {

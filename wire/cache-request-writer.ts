@@ -8,7 +8,7 @@
  */
 import { encodeMessage } from './codec.js';
 import { FLAG_MSGPACK } from './flags.js';
-import { HEADER_BYTES, allocateFrame } from './frame.js';
+import { HEADER_BYTES, allocateFrame, type FrameAllocator } from './frame.js';
 import {
   NIL,
   binHeaderBytes,
@@ -55,7 +55,7 @@ export class CacheTarget {
 const PUT_FIELDS = 8;
 const GET_FIELDS = 6;
 
-/** A cache_put frame. `ttlMs` null means no expiry. */
+/** A cache_put frame, in a buffer from `allocate`. `ttlMs` null means no expiry. */
 export function encodeCachePut(
   target: CacheTarget,
   key: string,
@@ -63,6 +63,7 @@ export function encodeCachePut(
   requestId: number,
   ttlMs: number | null,
   msgpack: boolean,
+  allocate: FrameAllocator = allocateFrame,
 ): Buffer {
   if (!msgpack) {
     return encodeMessage({
@@ -89,7 +90,7 @@ export function encodeCachePut(
     uintBytes(requestId) +
     TTL_NAME.length +
     (ttlMs === null ? 1 : uintBytes(ttlMs));
-  const frame = allocateFrame(FLAG_MSGPACK, length);
+  const frame = allocate(FLAG_MSGPACK, length);
   let at = writeKey(frame, prefix, key, keyBytes);
   frame.set(VALUE_NAME, at);
   at = writeBinHeader(frame, at + VALUE_NAME.length, valueBytes);

@@ -40,6 +40,9 @@ export function writeFrameHeader(target: Uint8Array, offset: number, flags: numb
  * A Buffer holding a header for `payloadLength` bytes, with room for the payload after it. Encoders
  * fill the payload in place, so a frame is one allocation and no copy.
  */
+/** Makes the buffer of a frame of `payloadLength` payload bytes with `flags`, its header written. */
+export type FrameAllocator = (flags: number, payloadLength: number) => Buffer;
+
 export function allocateFrame(flags: number, payloadLength: number): Buffer {
   if (payloadLength > MAX_ENCODABLE_PAYLOAD_BYTES) {
     throw new WireError('frame_too_large', `payload of ${payloadLength} bytes does not fit a u32 length`, {

@@ -13,6 +13,7 @@ export {
   MAX_ENCODABLE_PAYLOAD_BYTES,
   type FrameHeader,
   type WholeFrame,
+  type FrameAllocator,
   writeFrameHeader,
   allocateFrame,
   encodeFrame,

@@ -7,6 +7,7 @@ import { WorkerPool } from '../../client/worker-pool.js';
 import type { Endpoint } from '../../transport/index.js';
 import {
   FEATURE_CACHE_DELETE,
+  allocateFrame,
   FLAG_MSGPACK,
   KNOWN_FEATURES,
   KNOWN_FLAGS,
@@ -74,7 +75,11 @@ function setup(options: Setup = {}) {
     server_flags: serverFlags,
     server_features: serverFeatures,
   });
-  const cache = new CacheClient(dispatcher, negotiated, { tenant: 't1', maxFrameBytes: 1 << 20 });
+  const cache = new CacheClient(dispatcher, negotiated, {
+    tenant: 't1',
+    maxFrameBytes: 1 << 20,
+    allocate: allocateFrame,
+  });
   clients.push(cache);
   const authOk = encodeJsonMessage({
     type: 'auth_ok',
