@@ -219,12 +219,7 @@ export class FelixClient {
         namespace: this.namespace,
         sharding: this.config.pubSharding,
         chunkBytes: this.config.publishChunkBytes,
-        wholeMaxBytes: wholePayloadLimit(
-          this.config.publishWholeMaxBytes,
-          this.config.publishChunkBytes,
-          this.config.maxFrameBytes,
-          FRAME_ENVELOPE_RESERVE_BYTES,
-        ),
+        wholeMaxBytes: this.publishWholeMaxBytes(),
         maxFrameBytes: this.config.maxFrameBytes,
         allocate: this.frames.allocate,
       });
@@ -315,8 +310,21 @@ export class FelixClient {
         onWarning: options.onWarning,
         timings: !options.config.disableTimings,
         recycle: this.recycleFrame,
+        // A chunked publish holds its stream for at most what a payload sent whole does.
+        chunkBytesPerTurn: name === 'publish' ? this.publishWholeMaxBytes() : 0,
       },
     });
+  }
+
+  /** FELIX_PUBLISH_WHOLE_MAX_BYTES as the publisher applies it (wholePayloadLimit). */
+  private publishWholeMaxBytes(): number {
+    const { config } = this.options;
+    return wholePayloadLimit(
+      config.publishWholeMaxBytes,
+      config.publishChunkBytes,
+      config.maxFrameBytes,
+      FRAME_ENVELOPE_RESERVE_BYTES,
+    );
   }
 
   private endpoint(family: PoolFamily): Promise<Endpoint> {

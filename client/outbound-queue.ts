@@ -8,8 +8,11 @@
  * client holds at most `maxQueuedBytes` (plus one frame or chunked publish that started below the bound)
  * per worker, and callers that await their publishes are slowed to the broker's pace.
  *
- * Chunks. A chunked publish (a run of `publish_chunk` frames) sends one chunk per turn of the event loop;
- * frames queued meanwhile go out between its chunks, so one huge publish does not hold up small ones. The
+ * Chunks. A chunked publish (a run of `publish_chunk` frames) sends `chunkBytesPerTurn` of chunks per turn
+ * of the event loop (at least one chunk); frames queued meanwhile go out between turns, so one huge publish
+ * holds up small ones for at most that many bytes — the publisher's FELIX_PUBLISH_WHOLE_MAX_BYTES, what a
+ * payload sent whole holds its stream for anyway. (One 16 KiB chunk per turn made a 1 MiB publish 65
+ * turns: 0.55× the rate of the same payload sent whole.) The
  * `order` key (the target stream) keeps per-stream order: a frame for a stream with a chunked publish in
  * progress waits behind that publish's last chunk, because the broker appends the publish only then.
  *
@@ -30,6 +33,8 @@ export type TurnScheduler = (turn: () => void) => void;
 export interface OutboundQueueOptions {
   readonly maxQueuedBytes: number;
   readonly scheduleTurn?: TurnScheduler;
+  /** Chunk bytes written per turn (at least one chunk); 0 (the default): one chunk per turn. */
+  readonly chunkBytesPerTurn?: number;
 }
 
 /** Waiting frames' senders get this; only allocated for a frame that actually has to wait. */
@@ -74,11 +79,13 @@ export class OutboundQueue {
   private turnScheduled = false;
   private readonly maxQueuedBytes: number;
   private readonly scheduleTurn: TurnScheduler;
+  private readonly chunkBytesPerTurn: number;
   private readonly turnBound = (): void => this.turn();
 
   constructor(options: OutboundQueueOptions) {
     this.maxQueuedBytes = options.maxQueuedBytes;
     this.scheduleTurn = options.scheduleTurn ?? defaultScheduler;
+    this.chunkBytesPerTurn = options.chunkBytesPerTurn ?? 0;
   }
 
   /** Bytes admitted and not yet written. */
@@ -252,15 +259,21 @@ export class OutboundQueue {
     return admitted && !this.blocked && this.readyHead < this.ready.length;
   }
 
-  /** One chunk of the oldest chunked publish, after everything that became ready since the last turn. */
+  /**
+   * chunkBytesPerTurn of chunks (at least one) of the oldest chunked publishes, after everything that
+   * became ready since the last turn.
+   */
   private turn(): void {
     // turnScheduled stays set until the end, so the pumps below do not schedule a second turn.
     this.pump();
     const sink = this.sink;
-    if (sink !== null && !this.blocked && this.chunkJobs.length > 0) {
+    let budget = this.chunkBytesPerTurn;
+    for (let first = true; sink !== null && !this.blocked && this.chunkJobs.length > 0; first = false) {
+      if (!first && budget <= 0) break;
       const job = this.chunkJobs[0]!;
       const chunk = job.chunks![job.next++]!;
       this.queued -= chunk.byteLength;
+      budget -= chunk.byteLength;
       if (!sink.write(chunk)) this.blocked = true;
       if (job.next === job.chunks!.length) {
         this.chunkJobs.shift();

@@ -50,6 +50,8 @@ export interface RequestStreamOptions {
   readonly timings?: boolean;
   /** Takes back the frames of requests that succeeded (the client's FrameRecycler). */
   readonly recycle?: (frame: Buffer) => void;
+  /** Chunk bytes of chunked publishes written per event-loop turn (OutboundQueueOptions). */
+  readonly chunkBytesPerTurn?: number;
 }
 
 /**
@@ -106,6 +108,7 @@ export class RequestStream implements BrokerStreamHandler {
     this.queue = new OutboundQueue({
       maxQueuedBytes: options.maxQueuedBytes,
       scheduleTurn: options.scheduleTurn,
+      chunkBytesPerTurn: options.chunkBytesPerTurn,
     });
     this.queue.onIdle = () => this.checkIdle();
     this.pending = new PendingRequests(

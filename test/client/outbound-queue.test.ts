@@ -131,6 +131,32 @@ describe('OutboundQueue', () => {
     expect(queue.idle).toBe(true);
   });
 
+  it('sends chunkBytesPerTurn of chunks per turn (at least one), other frames going between turns', () => {
+    const sink = new RecordingSink();
+    const turns = new ManualTurns();
+    // Chunks of 2 bytes, 5 bytes a turn: three chunks (the third crosses the budget), then the rest.
+    const queue = new OutboundQueue({
+      maxQueuedBytes: 1 << 20,
+      scheduleTurn: turns.schedule,
+      chunkBytesPerTurn: 5,
+    });
+    queue.attach(sink);
+    queue.sendChunked(['A1', 'A2', 'A3', 'A4', 'A5'].map(frame), streamA);
+    queue.sendChunked([frame('C1'), frame('C2')], { stream: 'c' });
+    turns.run();
+    expect(sink.written).toEqual(['A1', 'A2', 'A3']);
+    queue.send(frame('b1'), streamB);
+    turns.run();
+    expect(sink.written).toEqual(['A1', 'A2', 'A3', 'b1', 'A4', 'A5', 'C1']);
+    turns.run();
+    expect(sink.written).toEqual(['A1', 'A2', 'A3', 'b1', 'A4', 'A5', 'C1', 'C2']);
+    expect(queue.idle).toBe(true);
+    // A chunk larger than the budget still goes, alone in its turn.
+    queue.sendChunked([frame('large-1'), frame('large-2')], streamA);
+    turns.run();
+    expect(sink.written.slice(8)).toEqual(['large-1']);
+  });
+
   it('keeps a stream in order: its later frames wait behind its chunked publish', () => {
     const { sink, turns, queue } = setup();
     queue.attach(sink);
