@@ -95,7 +95,8 @@ const clientSettings = defineSettings({
       'FELIX_PUBLISH_CHUNK_BYTES (to a broker that takes them), so that other publishes on its stream can ' +
       'pass it. A payload above FELIX_PUBLISH_CHUNK_BYTES and up to this travels alone in one binary frame: ' +
       'the pieces, each a message the broker decodes, buffers and joins, cost 64 KiB payloads 40% of their ' +
-      'rate, while a whole 1 MiB payload holds its stream for about 2 ms. Never below ' +
+      'rate, while a whole 1 MiB payload holds its stream for about 2 ms. A chunked publish is written this ' +
+      'many bytes per event-loop turn, so none holds its stream longer at a time. Never below ' +
       'FELIX_PUBLISH_CHUNK_BYTES, nor above what fits in FELIX_MAX_FRAME_BYTES with its envelope.',
   }),
   ...windowSettings('pub', "the client's publish connections", {
