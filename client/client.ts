@@ -72,6 +72,8 @@ export class FelixClient {
   /** Acked publish and cache put frames, reused once answered (publishing and the cache share it). */
   private readonly frames = new FrameRecycler(RECYCLED_FRAME_BYTES);
   private readonly recycleFrame = (frame: Buffer): void => this.frames.recycle(frame);
+  /** FELIX_PUBLISH_WHOLE_MAX_BYTES as the publisher applies it (wholePayloadLimit). */
+  private readonly wholeMaxBytes: number;
   private endError: FelixError | undefined = undefined;
   private resolveClosed!: (error: FelixError | undefined) => void;
 
@@ -82,6 +84,12 @@ export class FelixClient {
   ) {
     const { config } = options;
     this.config = config;
+    this.wholeMaxBytes = wholePayloadLimit(
+      config.publishWholeMaxBytes,
+      config.publishChunkBytes,
+      config.maxFrameBytes,
+      FRAME_ENVELOPE_RESERVE_BYTES,
+    );
     this.tenant = options.tenant;
     this.namespace = options.namespace;
     this.broker = options.host.includes(':')
@@ -219,7 +227,7 @@ export class FelixClient {
         namespace: this.namespace,
         sharding: this.config.pubSharding,
         chunkBytes: this.config.publishChunkBytes,
-        wholeMaxBytes: this.publishWholeMaxBytes(),
+        wholeMaxBytes: this.wholeMaxBytes,
         maxFrameBytes: this.config.maxFrameBytes,
         allocate: this.frames.allocate,
       });
@@ -311,20 +319,9 @@ export class FelixClient {
         timings: !options.config.disableTimings,
         recycle: this.recycleFrame,
         // A chunked publish holds its stream for at most what a payload sent whole does.
-        chunkBytesPerTurn: name === 'publish' ? this.publishWholeMaxBytes() : 0,
+        chunkBytesPerTurn: name === 'publish' ? this.wholeMaxBytes : 0,
       },
     });
-  }
-
-  /** FELIX_PUBLISH_WHOLE_MAX_BYTES as the publisher applies it (wholePayloadLimit). */
-  private publishWholeMaxBytes(): number {
-    const { config } = this.options;
-    return wholePayloadLimit(
-      config.publishWholeMaxBytes,
-      config.publishChunkBytes,
-      config.maxFrameBytes,
-      FRAME_ENVELOPE_RESERVE_BYTES,
-    );
   }
 
   private endpoint(family: PoolFamily): Promise<Endpoint> {

@@ -267,9 +267,9 @@ export class OutboundQueue {
     // turnScheduled stays set until the end, so the pumps below do not schedule a second turn.
     this.pump();
     const sink = this.sink;
-    let budget = this.chunkBytesPerTurn;
-    for (let first = true; sink !== null && !this.blocked && this.chunkJobs.length > 0; first = false) {
-      if (!first && budget <= 0) break;
+    // At least one chunk: a budget of 0 (or below one chunk) still sends one.
+    let budget = Math.max(this.chunkBytesPerTurn, 1);
+    while (budget > 0 && sink !== null && !this.blocked && this.chunkJobs.length > 0) {
       const job = this.chunkJobs[0]!;
       const chunk = job.chunks![job.next++]!;
       this.queued -= chunk.byteLength;

@@ -2,8 +2,9 @@
  * Acked publishes one at a time (f1 b1) with the publisher, the subscriber and the broker each in its own
  * process, as users run them (latencydemo keeps its publisher and subscribers in one process, where each
  * waits for the other's handling). The publisher awaits each ack before its next publish; the subscriber
- * stamps each event's arrival against the publisher's send stamp on the machine's clock
- * (performance.timeOrigin + now in both processes). Prints the publisher's rate and the delivery p50/p99 µs.
+ * stamps each event's arrival against the publisher's send stamp (latencydemo's 16-byte header) on the
+ * machine's monotonic clock (monotonicNs, the per-hop timings' clock, comparable across processes) into an
+ * HDR histogram. Prints the publisher's rate and the delivery p50/p99 µs.
  *
  *   npm run build
  *   node dist/bench/broker/acked-separate-processes.js [--total 20000] [--warmup 2000] [--payload 256] [--json]
@@ -13,6 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { spawnBroker } from '../../broker/spawn.js';
 import { connect } from '../../client/index.js';
+import { allocatePayload, readSentAt, readSeq, writeStamp } from '../../latencydemo/stamp.js';
+import { latencyHistogram, summarize } from '../../latencydemo/subscribers.js';
+import { monotonicNs } from '../../wire/index.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -25,25 +29,33 @@ const { values, positionals } = parseArgs({
 });
 const total = Number(values.total);
 const warmup = Number(values.warmup);
-const payloadBytes = Math.max(8, Number(values.payload));
+const payloadBytes = Number(values.payload);
 const STREAM = 'acked-separate';
-const clock = (): number => performance.timeOrigin + performance.now();
+/** Milliseconds of CLOCK_MONOTONIC: the same in every process of the machine. */
+const clock = (): number => monotonicNs() / 1e6;
 const [role, address] = positionals;
 
 /** Messages between the processes: readiness, the go signal, and the results. */
-type Report = { ready: true } | { latenciesMs: number[] } | { rate: number };
+type Report = { ready: true } | { p50Ns: number; p99Ns: number; delivered: number } | { rate: number };
 
 async function subscriber(broker: string): Promise<void> {
   const client = await connect({ broker, env: {}, onWarning: () => undefined });
-  const latenciesMs: number[] = [];
+  const histogram = latencyHistogram();
   let seen = 0;
   await client.subscribe(STREAM, {
     onEvent: (event) => {
-      const p = event.payload;
-      const sentAt = Buffer.from(p.buffer, p.byteOffset, p.byteLength).readDoubleLE(0);
-      if (sentAt === 0) return; // the stream's creating publish
-      if (seen++ >= warmup) latenciesMs.push(clock() - sentAt);
-      if (seen === warmup + total) process.send!({ latenciesMs } satisfies Report);
+      const now = clock();
+      if (readSentAt(event.payload) === 0) return; // the stream's creating publish
+      if (readSeq(event.payload) >= warmup)
+        histogram.recordValue(Math.max(1, Math.round((now - readSentAt(event.payload)) * 1e6)));
+      if (++seen === warmup + total) {
+        const summary = summarize(histogram)!;
+        process.send!({
+          p50Ns: summary.p50Ns,
+          p99Ns: summary.p99Ns,
+          delivered: histogram.totalCount,
+        } satisfies Report);
+      }
     },
   });
   process.send!({ ready: true } satisfies Report);
@@ -51,13 +63,13 @@ async function subscriber(broker: string): Promise<void> {
 
 async function publisher(broker: string): Promise<void> {
   const client = await connect({ broker, env: {}, onWarning: () => undefined });
-  const payload = Buffer.alloc(payloadBytes);
+  const payload = allocatePayload(payloadBytes);
   await client.publish(STREAM, payload);
   process.once('message', () => {
     void (async () => {
       const started = performance.now();
       for (let i = 0; i < warmup + total; i++) {
-        payload.writeDoubleLE(clock(), 0);
+        writeStamp(payload, clock(), i);
         await client.publish(STREAM, payload, { ack: 'per_message' });
       }
       process.send!({ rate: ((warmup + total) * 1000) / (performance.now() - started) } satisfies Report);
@@ -93,14 +105,12 @@ async function main(): Promise<void> {
     const rate = nextReport(pub);
     pub.send('go');
     const [l, r] = await Promise.all([latencies, rate]);
-    const sorted = ('latenciesMs' in l ? l.latenciesMs : []).sort((a, b) => a - b);
-    const us = (q: number): number =>
-      Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]! * 1000);
+    const us = (ns: number): number => Math.round(ns / 1000);
     const result = {
       rate_msgs: Math.round('rate' in r ? r.rate : NaN),
-      p50_us: us(0.5),
-      p99_us: us(0.99),
-      delivered: sorted.length,
+      p50_us: 'p50Ns' in l ? us(l.p50Ns) : NaN,
+      p99_us: 'p99Ns' in l ? us(l.p99Ns) : NaN,
+      delivered: 'delivered' in l ? l.delivered : 0,
     };
     console.log(
       values.json
