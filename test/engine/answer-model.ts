@@ -65,8 +65,9 @@ export interface StreamExpectation {
   readonly endsAt: number | null;
   /** The bytes end between frames, with the decoder expecting a header: a later request is read as one. */
   readonly atBoundary: boolean;
-  /** The stream authenticated, and with which negotiated flags / error codes. */
+  /** The stream authenticated, for which tenant, and with which negotiated flags / error codes. */
   readonly authenticated: boolean;
+  readonly tenant: string;
   readonly negotiated: number;
   readonly errorCodes: boolean;
 }
@@ -189,6 +190,7 @@ export function expectAnswers(
     endsAt,
     atBoundary: endsAt === null && atBoundary,
     authenticated,
+    tenant,
     negotiated,
     errorCodes,
   };
