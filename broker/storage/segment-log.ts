@@ -5,6 +5,7 @@
  * writes put in the file, so a reader never sees half a record that is still being written.
  */
 import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import {
   parseRecord,
   recordBytes,
@@ -35,6 +36,21 @@ export interface RecoveryReport {
 
 const RECOVERY_CHUNK_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Writes up to this size go to the file from the event loop, as Redis writes its AOF: a page-cache copy of a
+ * few KiB costs less than the thread pool's hand-off, wake-up and completion turn (durable f1 b1: rate
+ * +10%, p99 −45%, docs/benchmarks.md "Small writes from the event loop"). Larger ones — a batched load's
+ * group commits — stay in the thread pool, where a long copy does not hold up every other stream.
+ */
+export const SYNC_WRITE_MAX_BYTES = 16 * 1024;
+/**
+ * A write from the event loop that took longer than this (dirty-page throttling, a journal commit forced by
+ * another stream's fsync, a slow device) sends this log's writes back to the thread pool for
+ * SLOW_WRITE_BACKOFF_MS: a stalled disk must not stall the broker's other streams and clients.
+ */
+export const SLOW_SYNC_WRITE_MS = 1;
+export const SLOW_WRITE_BACKOFF_MS = 1000;
+
 export class SegmentLog {
   private readonly segments: Segment[];
   /** The active (last) segment's file, open for positional writes. */
@@ -43,6 +59,13 @@ export class SegmentLog {
   private unsyncedFds: number[] = [];
   private writing = false;
   private closed = false;
+  /** Until when (performance.now()) writes go to the thread pool after a slow write from the event loop. */
+  private threadPoolUntil = 0;
+  /** Reused by writes from the event loop: their bytes are in the page cache once the call returns. */
+  private readonly smallWrite = Buffer.allocUnsafeSlow(SYNC_WRITE_MAX_BYTES);
+  /** Writes made from the event loop, and those of them that were slow (see SLOW_SYNC_WRITE_MS). */
+  loopWrites = 0;
+  slowLoopWrites = 0;
   /** Offset after the last record written. */
   nextOffset: number;
   /** Bytes of all segments. */
@@ -128,13 +151,20 @@ export class SegmentLog {
   /**
    * Appends `records` (consecutive, the first at nextOffset) with one positional write. On failure the file
    * is cut back to where the write started, so it still ends with a whole record, and nothing is counted.
+   * A small write is made at once, from the event loop, and `done` is called before this returns; a larger
+   * one (or any while the disk was recently slow) goes through the thread pool.
    */
   write(records: readonly StoredRecord[], done: (err: NodeJS.ErrnoException | null) => void): void {
     if (records.length === 0) {
       queueMicrotask(() => done(null));
       return;
     }
-    const { active, buf, start } = this.prepare(records);
+    const bytes = this.recordsBytes(records);
+    if (bytes <= SYNC_WRITE_MAX_BYTES && performance.now() >= this.threadPoolUntil) {
+      this.writeFromLoop(records, bytes, done);
+      return;
+    }
+    const { active, buf, start } = this.prepare(records, bytes, null);
     const fd = this.fd;
     const total = buf.length;
     this.writing = true;
@@ -158,33 +188,75 @@ export class SegmentLog {
     writeFrom(0);
   }
 
+  private writeFromLoop(
+    records: readonly StoredRecord[],
+    bytes: number,
+    done: (err: NodeJS.ErrnoException | null) => void,
+  ): void {
+    const started = performance.now();
+    let failure: NodeJS.ErrnoException | null = null;
+    try {
+      this.writeBlocking(records, bytes, this.smallWrite);
+    } catch (err) {
+      failure = err as NodeJS.ErrnoException;
+    }
+    const ended = performance.now();
+    this.loopWrites++;
+    if (ended - started > SLOW_SYNC_WRITE_MS) {
+      this.slowLoopWrites++;
+      this.threadPoolUntil = ended + SLOW_WRITE_BACKOFF_MS;
+    }
+    done(failure);
+  }
+
   /** The same as write(), blocking: for the last frames at shutdown. Throws on failure. */
   writeSync(records: readonly StoredRecord[]): void {
     if (records.length === 0) return;
-    const { active, buf, start } = this.prepare(records);
+    this.writeBlocking(records, this.recordsBytes(records), null);
+  }
+
+  private writeBlocking(records: readonly StoredRecord[], bytes: number, into: Buffer | null): void {
+    const { active, buf, start } = this.prepare(records, bytes, into);
     let offset = 0;
     try {
       while (offset < buf.length)
         offset += fs.writeSync(this.fd, buf, offset, buf.length - offset, start + offset);
     } catch (err) {
-      fs.ftruncateSync(this.fd, start);
+      // Cut a partial write back to the last whole record (ENOSPC usually writes part, then fails).
+      try {
+        fs.ftruncateSync(this.fd, start);
+      } catch {
+        // Recovery at the next start truncates a torn tail too; the write's own error is the one to report.
+      }
       throw err;
     }
     this.completed(active, records, start, buf.length);
   }
 
-  /** Checks a write, rolls the segment when it would grow past its size, and encodes the records. */
-  private prepare(records: readonly StoredRecord[]): { active: Segment; buf: Buffer; start: number } {
+  private recordsBytes(records: readonly StoredRecord[]): number {
+    let total = 0;
+    for (const r of records) total += recordBytes(r.bytes.length);
+    return total;
+  }
+
+  /**
+   * Checks a write, rolls the segment when it would grow past its size, and encodes the records into
+   * `into` (when given, and large enough) or a buffer of their own.
+   */
+  private prepare(
+    records: readonly StoredRecord[],
+    total: number,
+    into: Buffer | null,
+  ): { active: Segment; buf: Buffer; start: number } {
     if (this.writing || this.closed) throw new Error('SegmentLog: a write is in flight or the log is closed');
     if (records[0]!.firstOffset !== this.nextOffset) {
       throw new Error(`SegmentLog: expected offset ${this.nextOffset}, got ${records[0]!.firstOffset}`);
     }
-    let total = 0;
-    for (const r of records) total += recordBytes(r.bytes.length);
     let active = this.segments[this.segments.length - 1]!;
     if (active.size > 0 && active.size + total > this.options.segmentBytes) active = this.roll();
     // Copied once into one buffer: one syscall, and the frames' own memory is free to change after this.
-    const buf = Buffer.allocUnsafeSlow(total);
+    const buf =
+      into !== null && into.length >= total ? into.subarray(0, total) : Buffer.allocUnsafeSlow(total);
     let at = 0;
     for (const r of records) at = writeRecord(buf, at, r);
     return { active, buf, start: active.size };

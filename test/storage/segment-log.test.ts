@@ -1,12 +1,13 @@
 // The storage engine alone: segment files of checksummed records, recovery, reads from any offset, retention.
 import * as fs from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import fsModule, { mkdtempSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogReader } from '../../broker/storage/log-reader.js';
 import { RECORD_HEADER_BYTES, type StoredRecord } from '../../broker/storage/record-format.js';
-import { SegmentLog } from '../../broker/storage/segment-log.js';
+import { SLOW_SYNC_WRITE_MS, SYNC_WRITE_MAX_BYTES, SegmentLog } from '../../broker/storage/segment-log.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -185,6 +186,121 @@ describe('SegmentLog', () => {
     expect(log.nextOffset).toBe(5);
     await write(log, records(5, 3));
     expect((await readAll(log, 0)).recs.length).toBe(8);
+    log.closeSync();
+  });
+});
+
+/** fs.writeSync in the form the log calls it. */
+type BufferWriteSync = (
+  fd: number,
+  buffer: NodeJS.ArrayBufferView,
+  offset: number,
+  length: number,
+  position: number,
+) => number;
+
+/** Replaces fs.writeSync (as the log module sees it) for the test's duration. */
+function withWriteSync(
+  replacement: (real: BufferWriteSync) => BufferWriteSync,
+  body: () => Promise<void>,
+): Promise<void> {
+  const real = fsModule.writeSync;
+  fsModule.writeSync = replacement(real as BufferWriteSync) as typeof fs.writeSync;
+  syncBuiltinESMExports();
+  return body().finally(() => {
+    fsModule.writeSync = real;
+    syncBuiltinESMExports();
+  });
+}
+
+describe('SegmentLog writes from the event loop', () => {
+  it('makes a small write before write() returns and a large one through the thread pool; both read back', async () => {
+    const log = SegmentLog.open(tempDir(), { ...OPTIONS, segmentBytes: 1 << 20 });
+    let small = false;
+    log.write(records(0, 3), (err) => {
+      expect(err).toBeNull();
+      small = true;
+    });
+    expect(small).toBe(true);
+    expect(log.nextOffset).toBe(3);
+    let large = false;
+    const big = records(3, 2, 1, SYNC_WRITE_MAX_BYTES);
+    const done = new Promise<void>((resolve) =>
+      log.write(big, (err) => {
+        expect(err).toBeNull();
+        large = true;
+        resolve();
+      }),
+    );
+    expect(large).toBe(false);
+    await done;
+    const all = await readAll(log, 0, 64 * 1024);
+    expect(all.recs.map((r) => r.firstOffset)).toEqual([0, 1, 2, 3, 4]);
+    expect(all.recs.map((r) => r.bytes.length)).toEqual([
+      100,
+      100,
+      100,
+      SYNC_WRITE_MAX_BYTES,
+      SYNC_WRITE_MAX_BYTES,
+    ]);
+    expect(log.loopWrites).toBe(1);
+    log.closeSync();
+  });
+
+  it('sends the writes after a slow one to the thread pool (a stalled disk must not stall the loop)', async () => {
+    const log = SegmentLog.open(tempDir(), { ...OPTIONS, segmentBytes: 1 << 20 });
+    await withWriteSync(
+      (real) => (fd, buffer, offset, length, position) => {
+        // A device that takes three times the threshold for this write.
+        const until = performance.now() + 3 * SLOW_SYNC_WRITE_MS;
+        while (performance.now() < until);
+        return real(fd, buffer, offset, length, position);
+      },
+      async () => {
+        let first = false;
+        log.write(records(0, 1), () => (first = true));
+        expect(first).toBe(true);
+        expect(log.slowLoopWrites).toBe(1);
+      },
+    );
+    let second = false;
+    const done = new Promise<void>((resolve) =>
+      log.write(records(1, 1), (err) => {
+        expect(err).toBeNull();
+        second = true;
+        resolve();
+      }),
+    );
+    expect(second).toBe(false);
+    await done;
+    expect(log.loopWrites).toBe(1);
+    expect((await readAll(log, 0)).recs.map((r) => r.firstOffset)).toEqual([0, 1]);
+    log.closeSync();
+  });
+
+  it('cuts a partial write from the loop back to the last whole record (injected ENOSPC after half)', async () => {
+    const dir = tempDir();
+    const log = SegmentLog.open(dir, { ...OPTIONS, segmentBytes: 1 << 20 });
+    await write(log, records(0, 4));
+    const sizeBefore = fs.statSync(join(dir, fs.readdirSync(dir)[0]!)).size;
+    let calls = 0;
+    await withWriteSync(
+      (real) => (fd, buffer, offset, length, position) => {
+        // The first call writes half of what it was given, the next finds the disk full.
+        if (calls++ === 0) return real(fd, buffer, offset, Math.floor(length / 2), position);
+        throw Object.assign(new Error('ENOSPC: no space left on device (injected)'), { code: 'ENOSPC' });
+      },
+      async () => {
+        let failure: NodeJS.ErrnoException | null = null;
+        log.write(records(4, 3), (err) => (failure = err));
+        expect(failure).toMatchObject({ code: 'ENOSPC' });
+      },
+    );
+    expect(calls).toBe(2);
+    expect(log.nextOffset).toBe(4);
+    expect(fs.statSync(join(dir, fs.readdirSync(dir)[0]!)).size).toBe(sizeBefore);
+    await write(log, records(4, 3));
+    expect((await readAll(log, 0)).recs.map((r) => r.firstOffset)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     log.closeSync();
   });
 });
