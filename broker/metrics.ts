@@ -133,6 +133,12 @@ export function createMetricsRegistry(
     'policy',
     () => stats.drops,
   );
+  monotonic(
+    'felix_subscriber_skipped_too_large_events_total',
+    'Events skipped for a subscriber because its encoding (JSON: payloads in base64) made them larger ' +
+      'than FELIX_MAX_FRAME_BYTES',
+    () => stats.eventsTooLargeForEncoding,
+  );
   labelled(
     'felix_subscriber_disconnects_total',
     'Subscribers disconnected by the broker, by reason',

@@ -480,7 +480,9 @@ const brokerSettings = defineSettings({
     zeroMeans: 'keeps no history: subscribers only see events published after they subscribe',
     doc:
       'Most recent events each stream keeps in memory so that a subscriber can start from an earlier ' +
-      'offset. Costs up to this many payloads per stream, within 1.5× once framing and batch slabs count ' +
+      'offset: always the last this many, in the batch frames they were sent in, so the oldest frame kept ' +
+      'may hold up to one batch (FELIX_EVENT_BATCH_MAX_BYTES) of older ones too. ' +
+      'Costs up to this many payloads per stream and that batch, within 1.5× once framing and batch slabs count ' +
       '(kept events share the 256 KiB slabs their batches were built in), plus about 0.3 KiB per batch ' +
       'and one slab: 64 KiB events at the default hold at most ~96 MiB (docs/benchmarks.md, Memory bounds).',
   }),

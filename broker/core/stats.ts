@@ -20,6 +20,8 @@ export class BrokerStats {
   subscriptionsOpened = 0;
   subscriptionsClosed = 0;
   readonly drops: Record<QueuePolicy, number> = { block: 0, drop_new: 0, drop_old: 0 };
+  /** Events not sent to a subscriber whose encoding (JSON's base64) made them larger than a frame may be. */
+  eventsTooLargeForEncoding = 0;
   readonly disconnects: Record<string, number> = {};
   /** Subscribers disconnected as slow consumers (reason slow_consumer), by the limit they reached. */
   readonly slowConsumerDisconnects: Record<SlowConsumerLimit, number> = { max_drops: 0, max_full_ms: 0 };

@@ -11,7 +11,9 @@ export type ReplayResult =
 
 /**
  * The recent history of one stream, kept as the very frames sent to subscribers (so replay costs no
- * re-encoding and no second copy of the payloads). Bounded by events retained; whole frames are evicted.
+ * re-encoding and no second copy of the payloads). It always holds the last `capacityEvents` events (what
+ * docs/protocol.md promises `earliest` starts from): whole frames are evicted, so an oldest frame that still
+ * holds one of them is kept whole — at most one frame's events beyond the capacity.
  *
  * An evicted frame must become unreachable at once: frames are views into the batch builder's shared slabs
  * (up to 4 × a frame's size, 256 KiB by default), so each one left behind keeps its whole slab alive. Slots
@@ -44,8 +46,8 @@ export class StreamLog {
     if (this.capacityEvents === 0) return;
     this.frames.push(frame);
     this.retained += frame.count;
-    // Keep at most capacityEvents, but always the newest frame even when it alone is larger.
-    while (this.retained > this.capacityEvents && this.head < this.frames.length - 1) {
+    // The oldest frame goes only when the frames after it still hold capacityEvents events.
+    while (this.retained - this.frames[this.head]!.count >= this.capacityEvents) {
       this.retained -= this.frames[this.head]!.count;
       this.frames[this.head] = undefined;
       this.head++;

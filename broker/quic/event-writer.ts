@@ -50,6 +50,10 @@ export class EventStreamWriter implements EventOutput {
     /** The broker's hop histograms when this subscriber gets stamped frames, else null. */
     private readonly timings: HopTimings | null,
     writeAheadBytes: number,
+    /** FELIX_MAX_FRAME_BYTES: no frame this writer sends is longer (message forms can outgrow a payload). */
+    private readonly maxFrameBytes: number,
+    /** Called for each event skipped because even alone its message form exceeds maxFrameBytes. */
+    private readonly onTooLarge: () => void,
   ) {
     stream.highWaterMark = writeAheadBytes;
     stream.onDrain = () => this.onDrain?.();
@@ -101,8 +105,41 @@ export class EventStreamWriter implements EventOutput {
         );
         return;
       case 'msgpack':
-      case 'json':
-        stream.write(this.messageFrame(frame, encoding.layout === 'msgpack'));
+      case 'json': {
+        const msgpack = encoding.layout === 'msgpack';
+        const encoded = this.messageFrame(frame, msgpack);
+        if (encoded.length - HEADER_BYTES <= this.maxFrameBytes) stream.write(encoded);
+        else this.writeEventsApart(frame, msgpack);
+      }
+    }
+  }
+
+  /**
+   * A frame whose message form outgrew the frame limit (JSON carries payloads in base64, a third larger):
+   * its events go one per `event` frame, and an event that does not fit even alone is skipped — the
+   * subscriber sees the gap in its offsets, as after a queue drop (docs/protocol.md, "Largest message").
+   * Rare (payloads above ~12 MiB to a JSON subscriber), so nothing here is cached.
+   */
+  private writeEventsApart(frame: EventFrame, msgpack: boolean): void {
+    const batch = decodeEventBatch(
+      FLAG_BINARY_EVENT_BATCH_SHARED | FLAG_EVENT_BATCH_OFFSETS,
+      frame.bytes.subarray(HEADER_BYTES),
+    );
+    const topic = this.topic;
+    for (let i = 0; i < batch.payloads.length; i++) {
+      const encoded = encodeMessage(
+        {
+          type: 'event',
+          tenant_id: topic.tenant,
+          namespace: topic.namespace,
+          stream: topic.name,
+          payload: batch.payloads[i]!,
+          offset: frame.firstOffset + i,
+        },
+        { msgpack },
+      );
+      if (encoded.length - HEADER_BYTES <= this.maxFrameBytes) this.stream.write(encoded);
+      else this.onTooLarge();
     }
   }
 

@@ -286,7 +286,7 @@ export class StreamSession implements PublishingStream {
     if (flags !== 0) {
       // Nothing is negotiated before auth: it is JSON (flags 0), whatever the client hopes to use later.
       this.fail(
-        `auth expected as a JSON frame (flags 0), got flags 0x${flags.toString(16)}`,
+        `unauthenticated: auth expected as a JSON frame (flags 0), got flags 0x${flags.toString(16)}`,
         'unauthenticated',
       );
       return;
@@ -296,11 +296,14 @@ export class StreamSession implements PublishingStream {
       message = decodeMessage(flags, payload);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
-      this.fail(`auth expected: ${err.message}`, 'unauthenticated');
+      this.fail(`unauthenticated: auth expected: ${err.message}`, 'unauthenticated');
       return;
     }
     if (message.type !== 'auth') {
-      this.fail(`the first message on a stream must be auth, got ${message.type}`, 'unauthenticated');
+      this.fail(
+        `unauthenticated: the first message on a stream must be auth, got ${message.type}`,
+        'unauthenticated',
+      );
       return;
     }
     // Errors from here on carry codes when the client asked for them.

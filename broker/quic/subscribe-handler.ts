@@ -108,10 +108,14 @@ export class SubscribeHandler {
       encoding,
       encoding.timings ? core.timings : null,
       transportShare(core.subscriptionLimits.writeAheadBytes, maxBytes),
+      core.config.maxFrameBytes,
+      () => core.stats.eventsTooLargeForEncoding++,
     );
     const sub = this.session.addSubscription(id, topic, writer, this);
     sub.limitBytes(maxBytes);
     this.subscriptions.push(sub);
+    // Heard when a write to the stream finds it stopped; ended after that write, outside the fan-out.
+    events.onStopSending = () => queueMicrotask(() => this.abandoned(sub));
     replies.send({ type: 'subscribed', subscription_id: id, epoch: topic.epoch });
     if (fromDisk !== undefined) {
       this.catchUp(sub, writer, fromDisk);
@@ -171,6 +175,20 @@ export class SubscribeHandler {
       notice.detail = { reason: SLOW_CONSUMER_REASON };
     }
     replies.send(notice);
+  }
+
+  /**
+   * The client stopped the subscription's event stream (STOP_SENDING, any code): the subscription ends as
+   * if unsubscribed — no error notice, its id free again; the control stream and its other subscriptions
+   * go on.
+   */
+  private abandoned(sub: Subscription): void {
+    const i = this.subscriptions.indexOf(sub);
+    if (i < 0) return;
+    this.subscriptions.splice(i, 1);
+    this.catchUps.get(sub)?.close();
+    this.catchUps.delete(sub);
+    this.session.dropSubscription(sub, false);
   }
 
   /**

@@ -3,6 +3,7 @@ import {
   encodeBinaryPublishBatch,
   encodeFrame,
   KNOWN_FLAGS,
+  STREAM_CODE_CLIENT_GONE,
   WireError,
   type BinaryEventBatch,
   type DecodedFrame,
@@ -72,6 +73,120 @@ describe('broker protocol over real QUIC', () => {
     ]);
   });
 
+  it('ends a subscription whose event stream the client stops, and only that one', async () => {
+    const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
+    const conn = await connectRaw(node);
+    const byId = eventStreams(conn);
+    const control = await RawStream.open(conn);
+    const subscribe = (id: number): void =>
+      control.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 's', subscription_id: id });
+    subscribe(7);
+    subscribe(8);
+    expect(await control.next()).toMatchObject({ type: 'subscribed', subscription_id: 7 });
+    expect(await control.next()).toMatchObject({ type: 'subscribed', subscription_id: 8 });
+    const pub = await RawStream.open(conn);
+    const publish = (text: string, id: number): void =>
+      pub.send({
+        type: 'publish',
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 's',
+        payload: Buffer.from(text),
+        request_id: id,
+        ack: 'per_message',
+      });
+    publish('a', 1);
+    await until(() => byId.has(7) && byId.has(8) && events(byId.get(8)!).length === 1, 'event a');
+    const stopped = byId.get(7)!;
+    stopped.stream.stop(STREAM_CODE_CLIENT_GONE);
+    // The broker hears the stop when it next writes to that stream: with this event.
+    publish('b', 2);
+    await until(() => events(byId.get(8)!).length === 2, 'event b to the other subscription');
+    // Its id is free again: a new subscription 7 on the same control stream, with an event stream of its own.
+    subscribe(7);
+    expect(await control.next()).toMatchObject({ type: 'subscribed', subscription_id: 7 });
+    await until(() => byId.get(7) !== stopped, 'the new event stream of subscription 7');
+    publish('c', 3);
+    await until(() => events(byId.get(8)!).length === 3 && events(byId.get(7)!).length === 1, 'event c');
+    expect(events(byId.get(7)!)).toEqual([{ offset: 2, text: 'c' }]);
+    expect(events(stopped).map((e) => e.text)).toEqual(['a']);
+    expect(control.ended).toBe(false);
+    const metrics = await (await fetch(`http://127.0.0.1:${node.httpAddress.port}/metrics`)).text();
+    expect(metrics).toMatch(/^felix_subscriptions 2$/m);
+  });
+
+  it('never sends a JSON subscriber a frame over FELIX_MAX_FRAME_BYTES: batches go apart, a too-large event is skipped', async () => {
+    const maxFrame = 64 * 1024;
+    const node = await startBroker({
+      FELIX_MAX_FRAME_BYTES: String(maxFrame),
+      FELIX_EVENT_BATCH_MAX_BYTES: String(60 * 1024),
+      FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(maxFrame),
+      FELIX_CACHE_MAX_VALUE_BYTES: String(16 * 1024),
+    });
+    const conn = await connectRaw(node);
+    const byId = eventStreams(conn);
+    // Subscription 1 takes events as JSON, 2 as shared binary batches.
+    for (const [id, auth] of [
+      [1, { client_flags: 0, client_features: 0 }],
+      [2, {}],
+    ] as const) {
+      const control = await RawStream.open(conn, auth);
+      control.send({
+        type: 'subscribe',
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 'big',
+        subscription_id: id,
+      });
+      expect(await control.next()).toMatchObject({ type: 'subscribed' });
+    }
+    const pub = await RawStream.open(conn);
+    // 60,000 bytes fit a frame, but not as base64 (80,000); three of 18,000 fit as events, not as one batch.
+    const alone = Buffer.alloc(60_000, 0x61);
+    const parts = [0x62, 0x63, 0x64].map((b) => Buffer.alloc(18_000, b));
+    pub.write(
+      encodeBinaryPublishBatch({
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 'big',
+        payloads: [alone],
+        request_id: 1,
+        ack: 'per_batch',
+      }),
+    );
+    expect(await pub.next()).toEqual({ type: 'publish_ok', request_id: 1 });
+    pub.write(
+      encodeBinaryPublishBatch({
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 'big',
+        payloads: parts,
+        request_id: 2,
+        ack: 'per_batch',
+      }),
+    );
+    expect(await pub.next()).toEqual({ type: 'publish_ok', request_id: 2 });
+    await until(
+      () => byId.has(2) && events(byId.get(2)!).length === 4,
+      'four events to the binary subscriber',
+    );
+    const json = (): { offset: number; bytes: number; first: number }[] =>
+      (byId.get(1)?.frames ?? []).flatMap((f) =>
+        !(f instanceof WireError) && f.type === 'event'
+          ? [{ offset: f.offset!, bytes: f.payload.length, first: f.payload[0]! }]
+          : [],
+      );
+    await until(() => json().length === 3, 'three events to the JSON subscriber');
+    expect(json()).toEqual([
+      { offset: 1, bytes: 18_000, first: 0x62 },
+      { offset: 2, bytes: 18_000, first: 0x63 },
+      { offset: 3, bytes: 18_000, first: 0x64 },
+    ]);
+    expect(byId.get(1)!.flags.every((f) => f !== -1)).toBe(true);
+    const metrics = await (await fetch(`http://127.0.0.1:${node.httpAddress.port}/metrics`)).text();
+    expect(metrics).toMatch(/^felix_subscriber_skipped_too_large_events_total 1$/m);
+  });
+
   it('answers an oversized frame and an unknown flag with errors and keeps serving the stream', async () => {
     const node = await startBroker({ FELIX_MAX_FRAME_BYTES: '131072', FELIX_CACHE_MAX_VALUE_BYTES: '65536' });
     const conn = await connectRaw(node);
@@ -98,7 +213,10 @@ describe('broker protocol over real QUIC', () => {
     const s = await RawStream.open(conn, null);
     s.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 's' });
     // Before auth the broker cannot know the client takes error codes, so the message says it.
-    expect(await s.next()).toMatchObject({ type: 'error', message: expect.stringMatching(/must be auth/) });
+    expect(await s.next()).toMatchObject({
+      type: 'error',
+      message: expect.stringMatching(/^unauthenticated: .*must be auth/),
+    });
     const t = await RawStream.open(conn);
     t.send({
       type: 'publish',

@@ -31,11 +31,37 @@ describe('StreamLog (replay ring)', () => {
 
   it('evicts whole frames beyond capacity and reports too_old and in_future', () => {
     const log = new StreamLog(5);
-    frames(log, [2, 2, 2, 2]); // offsets 0..7, keeps at most 5 events => frames from offset 4
-    expect(log.oldest).toBe(4);
-    expect(log.replayFrom(3)).toMatchObject({ ok: false, error: 'too_old', oldest: 4, next: 8 });
-    expect(log.replayFrom(9)).toMatchObject({ ok: false, error: 'in_future', oldest: 4, next: 8 });
-    expect(log.replayFrom(4).ok).toBe(true);
+    frames(log, [2, 2, 2, 2]); // offsets 0..7; the last 5 are 3..7, and 3 shares a frame with 2
+    expect(log.oldest).toBe(2);
+    expect(log.replayFrom(1)).toMatchObject({ ok: false, error: 'too_old', oldest: 2, next: 8 });
+    expect(log.replayFrom(9)).toMatchObject({ ok: false, error: 'in_future', oldest: 2, next: 8 });
+    expect(log.replayFrom(3).ok).toBe(true);
+  });
+
+  it('always holds the last capacity events, whatever the frame sizes (never fewer, at most a frame more)', () => {
+    for (const capacity of [1, 5, 64, 1024]) {
+      const log = new StreamLog(capacity);
+      let seed = capacity;
+      for (let i = 0; i < 500; i++) {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        const count = 1 + (seed % 80);
+        const first = log.reserve(count);
+        log.append({ bytes: Buffer.alloc(0), firstOffset: first, count, timing: null, messages: null });
+        const held = log.next - log.oldest;
+        expect(held).toBeGreaterThanOrEqual(Math.min(capacity, log.next));
+        const r = log.replayFrom(log.oldest);
+        expect(r.ok).toBe(true);
+        const frames = r.ok ? r.frames : [];
+        // Evicting the oldest frame would have left fewer than the capacity.
+        expect(held - frames[0]!.count).toBeLessThan(capacity);
+      }
+    }
+  });
+
+  it('keeps nothing at capacity 0', () => {
+    const log = new StreamLog(0);
+    frames(log, [3, 1]);
+    expect(log.oldest).toBe(log.next);
   });
 });
 

@@ -2,8 +2,16 @@
 // acks, chunked publishes, replay and cursors, gaps and eviction, close.
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { FelixError, type FelixEvent, type Subscription } from '../../client/index.js';
+import { FelixError, type FelixClient, type FelixEvent, type Subscription } from '../../client/index.js';
 import { client, eventually, startBroker, type BrokerOverrides } from './sdk-harness.js';
+
+/** Subscribes to `stream` from earliest and collects its events until offset `last` has arrived. */
+async function replayEarliest(c: FelixClient, stream: string, last: number): Promise<FelixEvent[]> {
+  const replayed: FelixEvent[] = [];
+  await c.subscribe(stream, { start: 'earliest', onEvent: (e) => replayed.push(e) });
+  await eventually(() => replayed.at(-1)?.offset === last, `the replay up to offset ${last}`);
+  return replayed;
+}
 
 async function take(sub: Subscription, count: number): Promise<FelixEvent[]> {
   const out: FelixEvent[] = [];
@@ -113,9 +121,7 @@ describe('client SDK against the broker', () => {
     const broker = await startBroker({ streamReplayCapacity: 8 });
     const c = await client(broker);
     for (let i = 0; i < 300; i++) await c.publish('history', `e${i}`);
-    const replayed: FelixEvent[] = [];
-    await c.subscribe('history', { start: 'earliest', onEvent: (e) => replayed.push(e) });
-    await eventually(() => replayed.at(-1)?.offset === 299, 'the replay up to offset 299');
+    const replayed = await replayEarliest(c, 'history', 299);
     // Retention kept only the newest events, from some offset on, consecutively.
     const oldest = replayed[0]!.offset;
     expect(oldest).toBeGreaterThan(0);
@@ -136,6 +142,23 @@ describe('client SDK against the broker', () => {
       code: 'cursor_in_future',
       available: 300,
     });
+  });
+
+  it('replays at least the last FELIX_STREAM_REPLAY_CAPACITY events from earliest, whatever the batches', async () => {
+    const broker = await startBroker({ streamReplayCapacity: 10 });
+    const c = await client(broker);
+    // Four frames of 7 events (offsets 0..27): the last 10 start at 18, inside the frame of 14..20.
+    for (let b = 0; b < 4; b++)
+      await c.publishBatch(
+        'batched',
+        range(7).map((i) => `e${b * 7 + i}`),
+      );
+    const replayed = await replayEarliest(c, 'batched', 27);
+    const oldest = replayed[0]!.offset;
+    expect(oldest).toBeLessThanOrEqual(18);
+    expect(replayed.map((e) => e.offset)).toEqual(range(28 - oldest).map((i) => oldest + i));
+    const last10 = await c.subscribe('batched', { start: { offset: 18 } });
+    expect((await take(last10, 10)).map((e) => e.offset)).toEqual(range(10).map((i) => 18 + i));
   });
 
   it('rejects a publish the broker refuses with publish_rejected and the broker code', async () => {
