@@ -159,6 +159,13 @@ export class DurableStore implements StorageProvider {
         'durable stream: torn tail truncated',
       );
     }
+    if (r.holes > 0) {
+      this.stats.corruptRecords += r.holes;
+      this.logger.error(
+        { stream: key, holes: r.holes, holeBytes: r.holeBytes, nextOffset: r.nextOffset },
+        'durable stream: damaged records in the last segment skipped; the whole records after them kept',
+      );
+    }
     const declared = this.options.declared.get(key) ?? {};
     const retention: Retention = {
       bytes: declared.bytes ?? this.options.retention.bytes,

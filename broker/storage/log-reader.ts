@@ -1,10 +1,11 @@
 /**
  * Reads one stream's log from any offset still on disk, a bounded chunk at a time, without loading the
  * log into memory. Every record's checksum is verified before it is handed out: a damaged record is never
- * served; the reader skips past the rest of that segment (the offsets it skipped show as a gap) and counts it.
+ * served; the reader skips it to the next whole record after it (or, when none follows within one largest
+ * record, past the rest of that segment) — the offsets it skipped show as a gap — and counts it.
  */
 import * as fs from 'node:fs';
-import { parseRecord, type StoredRecord } from './record-format.js';
+import { findRecordAfterDamage, parseRecord, type StoredRecord } from './record-format.js';
 import type { Segment } from './segment.js';
 import type { SegmentLog } from './segment-log.js';
 
@@ -31,6 +32,8 @@ export class LogReader {
   private fd = -1;
   /** Position in `segment` of the record holding `expected`, when the reader is positioned. */
   private position = 0;
+  /** The first offset of the record at `position` (what a damaged record there should have held). */
+  private positionOffset = 0;
   /** The offset the next read is expected to ask for: a read from it continues at `position`. */
   private expected = -1;
   private busy = false;
@@ -113,6 +116,7 @@ export class LogReader {
       let at = 0;
       let next = from;
       let damaged = false;
+      let atOffset = this.positionOffset;
       while (at < got) {
         const r = parseRecord(buf, at, got, this.maxRecordBytes);
         if (r.status === 'short') {
@@ -133,6 +137,7 @@ export class LogReader {
         seg.noteRecord(start + at, r.firstOffset, start + r.end);
         if (r.firstOffset >= limit) break;
         at = r.end;
+        atOffset = r.firstOffset + r.count;
         if (r.firstOffset + r.count <= next) continue; // before the cursor: skipped
         records.push({
           firstOffset: r.firstOffset,
@@ -142,11 +147,20 @@ export class LogReader {
         next = r.firstOffset + r.count;
       }
       this.position = start + at;
+      this.positionOffset = atOffset;
       if (damaged) {
-        // Never served: skip the rest of this segment.
+        // Never served: on to the next whole record after it, else past the rest of this segment.
         corrupt++;
-        this.position = seg.size;
-        next = Math.max(next, seg.nextOffset);
+        const found = findRecordAfterDamage(this.fd, start + at, seg.size, atOffset, this.maxRecordBytes);
+        if (found !== null) {
+          seg.noteGap(start + at, found.position);
+          this.position = found.position;
+          this.positionOffset = found.firstOffset;
+          next = Math.max(next, found.firstOffset);
+        } else {
+          this.position = seg.size;
+          next = Math.max(next, seg.nextOffset);
+        }
       }
       this.expected = next;
       if (records.length === 0 && (damaged || this.position >= seg.size)) {
@@ -167,7 +181,9 @@ export class LogReader {
     while (i > 0 && segments[i]!.baseOffset > from) i--;
     const seg = segments[i]!;
     if (!this.open(seg)) return undefined;
-    this.position = from <= seg.baseOffset ? 0 : seg.seek(from);
+    const entry = seg.seek(from);
+    this.position = entry.position;
+    this.positionOffset = entry.firstOffset;
     this.expected = from;
     return true;
   }
@@ -183,6 +199,7 @@ export class LogReader {
     }
     this.segment = seg;
     this.position = 0;
+    this.positionOffset = seg.baseOffset;
     return true;
   }
 

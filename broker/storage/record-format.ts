@@ -8,6 +8,7 @@
  * torn or damaged is recognised and never served. CRC-32 is node:zlib's (zlib's own, hardware-assisted
  * where the CPU has it): no checksum code of our own.
  */
+import { readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 
 export const RECORD_HEADER_BYTES = 20;
@@ -74,4 +75,64 @@ export function parseRecord(
   const firstOffset = buf.readUInt32BE(at + 8) * 0x1_0000_0000 + buf.readUInt32BE(at + 12);
   const count = buf.readUInt32BE(at + 16);
   return { status: 'ok', firstOffset, count, payloadStart: at + RECORD_HEADER_BYTES, end };
+}
+
+/** Where a record found past damage starts, and what it holds. */
+export interface FoundRecord {
+  readonly position: number;
+  readonly firstOffset: number;
+  readonly count: number;
+  readonly end: number;
+}
+
+const SCAN_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * After damage at `from` in the file `fd` (a record whose checksum, header or offset is wrong): the first
+ * whole record after it — checksum verified, within `fileEnd` — whose first offset is `minOffset` or more,
+ * and no more above it than the damaged bytes could have held events. Damage that spares the records after
+ * it (a flipped bit, a page lost out of order) is then a hole in the file, not its end; only when nothing
+ * follows is it a torn tail. The search looks no further than one largest record past `from` (a damaged
+ * length cannot hide more) and checks a checksum only where a plausible header starts, so it reads about
+ * that window once. Synchronous: it runs only when damage was found, which is rare.
+ */
+export function findRecordAfterDamage(
+  fd: number,
+  from: number,
+  fileEnd: number,
+  minOffset: number,
+  maxPayload: number,
+): FoundRecord | null {
+  const lastStart = Math.min(fileEnd - RECORD_HEADER_BYTES, from + RECORD_HEADER_BYTES + maxPayload);
+  const chunk = Buffer.allocUnsafe(SCAN_CHUNK_BYTES + RECORD_HEADER_BYTES);
+  let record: Buffer | null = null;
+  for (let base = from + 1; base <= lastStart; base += SCAN_CHUNK_BYTES) {
+    const got = readFully(fd, chunk, Math.min(chunk.length, fileEnd - base), base);
+    const starts = Math.min(SCAN_CHUNK_BYTES, lastStart - base + 1, got - RECORD_HEADER_BYTES + 1);
+    for (let i = 0; i < starts; i++) {
+      const length = chunk.readUInt32BE(i);
+      if (length > maxPayload || base + i + RECORD_HEADER_BYTES + length > fileEnd) continue;
+      const count = chunk.readUInt32BE(i + 16);
+      if (count === 0) continue;
+      const firstOffset = chunk.readUInt32BE(i + 8) * 0x1_0000_0000 + chunk.readUInt32BE(i + 12);
+      // Every event of a record takes at least a byte: the damage can have held no more than that.
+      if (firstOffset < minOffset || firstOffset > minOffset + (base + i - from)) continue;
+      const bytes = RECORD_HEADER_BYTES + length;
+      if (record === null || record.length < bytes) record = Buffer.allocUnsafe(Math.max(bytes, 4096));
+      if (readFully(fd, record, bytes, base + i) < bytes) continue;
+      const r = parseRecord(record, 0, bytes, maxPayload);
+      if (r.status === 'ok') return { position: base + i, firstOffset, count, end: base + i + bytes };
+    }
+  }
+  return null;
+}
+
+function readFully(fd: number, buf: Buffer, length: number, position: number): number {
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
 }

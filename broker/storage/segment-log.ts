@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import {
+  findRecordAfterDamage,
   parseRecord,
   recordBytes,
   writeRecord,
@@ -32,6 +33,16 @@ export interface RecoveryReport {
   /** Why the tail was cut ('short': the file ends inside a record; 'corrupt': a checksum mismatch). */
   readonly truncatedBecause: 'short' | 'corrupt' | null;
   readonly emptySegmentsRemoved: number;
+  /** Damaged stretches of the last segment with whole records after them: kept, skipped by readers. */
+  readonly holes: number;
+  readonly holeBytes: number;
+}
+
+interface TailRecovery {
+  readonly truncatedBytes: number;
+  readonly because: 'short' | 'corrupt' | null;
+  readonly holes: number;
+  readonly holeBytes: number;
 }
 
 const RECOVERY_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -130,6 +141,8 @@ export class SegmentLog {
       truncatedBytes: tail.truncatedBytes,
       truncatedBecause: tail.because,
       emptySegmentsRemoved,
+      holes: tail.holes,
+      holeBytes: tail.holeBytes,
     });
   }
 
@@ -369,10 +382,7 @@ function syncDirectory(dir: string): void {
  * Reads the last segment through, checking every record, indexing it as it goes; cuts the file after the
  * last whole, valid record. Sets the segment's size and nextOffset.
  */
-function recoverTail(
-  seg: Segment,
-  maxRecordBytes: number,
-): { truncatedBytes: number; because: 'short' | 'corrupt' | null } {
+function recoverTail(seg: Segment, maxRecordBytes: number): TailRecovery {
   const fd = fs.openSync(seg.path, 'r+');
   try {
     const fileSize = fs.fstatSync(fd).size;
@@ -380,35 +390,51 @@ function recoverTail(
     let next = seg.baseOffset;
     let buf = Buffer.allocUnsafe(Math.min(RECOVERY_CHUNK_BYTES, Math.max(fileSize, RECORD_HEADER_BYTES)));
     let because: 'short' | 'corrupt' | null = null;
-    // Each pass reads one chunk from `position` and consumes the whole records in it.
-    while (position < fileSize) {
-      const want = Math.min(buf.length, fileSize - position);
-      const got = fs.readSync(fd, buf, 0, want, position);
-      let at = 0;
-      let grew = false;
-      while (at < got && because === null) {
-        const r = parseRecord(buf, at, got, maxRecordBytes);
-        if (r.status === 'ok') {
-          // Offsets must continue record to record: anything else is damage the CRC could not see.
-          if (r.firstOffset !== next) because = 'corrupt';
-          else {
-            seg.noteRecord(position + at, r.firstOffset, position + r.end);
-            next = r.firstOffset + r.count;
-            at = r.end;
-          }
-        } else if (r.status === 'short' && position + at + r.needed <= fileSize) {
-          // A whole record that did not fit in this chunk: read on (with a larger buffer when it needs one).
-          if (r.needed > buf.length) {
-            buf = Buffer.allocUnsafe(r.needed);
-            grew = true;
-          }
-          break;
-        } else because = r.status;
+    let holes = 0;
+    let holeBytes = 0;
+    for (;;) {
+      // Each pass reads one chunk from `position` and consumes the whole records in it.
+      while (position < fileSize) {
+        const want = Math.min(buf.length, fileSize - position);
+        const got = fs.readSync(fd, buf, 0, want, position);
+        let at = 0;
+        let grew = false;
+        while (at < got && because === null) {
+          const r = parseRecord(buf, at, got, maxRecordBytes);
+          if (r.status === 'ok') {
+            // Offsets must continue record to record: anything else is damage the CRC could not see.
+            if (r.firstOffset !== next) because = 'corrupt';
+            else {
+              seg.noteRecord(position + at, r.firstOffset, position + r.end);
+              next = r.firstOffset + r.count;
+              at = r.end;
+            }
+          } else if (r.status === 'short' && position + at + r.needed <= fileSize) {
+            // A whole record that did not fit in this chunk: read on (with a larger buffer when it needs one).
+            if (r.needed > buf.length) {
+              buf = Buffer.allocUnsafe(r.needed);
+              grew = true;
+            }
+            break;
+          } else because = r.status;
+        }
+        position += at;
+        // No progress and no larger buffer to try: the file ends inside a record.
+        if (because === null && at === 0 && !grew) because = 'short';
+        if (because !== null) break;
       }
-      position += at;
-      // No progress and no larger buffer to try: the file ends inside a record.
-      if (because === null && at === 0 && !grew) because = 'short';
-      if (because !== null) break;
+      if (because === null) break;
+      // Damage at `position`. Whole records after it make it a hole (rot, a page lost out of order): they
+      // were written — perhaps acked — and are kept, their offsets with them; readers skip the hole and see
+      // the gap. Only damage that nothing follows is a torn tail, cut off below.
+      const found = findRecordAfterDamage(fd, position, fileSize, next, maxRecordBytes);
+      if (found === null) break;
+      holes++;
+      holeBytes += found.position - position;
+      seg.noteGap(position, found.position);
+      next = found.firstOffset;
+      position = found.position;
+      because = null;
     }
     const truncatedBytes = fileSize - position;
     if (truncatedBytes > 0) {
@@ -417,7 +443,7 @@ function recoverTail(
     }
     seg.size = position;
     seg.nextOffset = next;
-    return { truncatedBytes, because: truncatedBytes > 0 ? (because ?? 'short') : null };
+    return { truncatedBytes, because: truncatedBytes > 0 ? (because ?? 'short') : null, holes, holeBytes };
   } finally {
     fs.closeSync(fd);
   }

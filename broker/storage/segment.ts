@@ -56,8 +56,16 @@ export class Segment {
     this.indexedTo = end;
   }
 
-  /** The position of an indexed record at or before the one holding `offset` (0 when none is indexed). */
-  seek(offset: number): number {
+  /** Notes a damaged stretch from `position` to `end` (readers skip it): indexing goes on past it. */
+  noteGap(position: number, end: number): void {
+    if (position === this.indexedTo) this.indexedTo = end;
+  }
+
+  /**
+   * An indexed record at or before the one holding `offset`: its position and first offset (the segment's
+   * start when none is indexed).
+   */
+  seek(offset: number): { readonly position: number; readonly firstOffset: number } {
     const offsets = this.offsets;
     let lo = 0;
     let hi = offsets.length - 1;
@@ -69,6 +77,8 @@ export class Segment {
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    return found < 0 ? 0 : this.positions[found]!;
+    return found < 0
+      ? { position: 0, firstOffset: this.baseOffset }
+      : { position: this.positions[found]!, firstOffset: offsets[found]! };
   }
 }

@@ -277,6 +277,47 @@ describe('durable streams: recovery', () => {
     expect(reader.received(2).find((e) => e.payload === 'next-0')!.offset).toBe(end);
     await stopBroker(again);
   }, 60_000);
+
+  it('keeps the acked records after a damaged one in the last segment, and never gives its offsets out again', async () => {
+    const dir = storageDir();
+    const env = { FELIX_DURABLE_FSYNC: 'on_commit', FELIX_ACK_ON_COMMIT: '1' };
+    const broker = await startDurableBroker(dir, env);
+    const client = await RawClient.connect(broker);
+    await publishAll(client, 'rot', 'r', 100, 50);
+    await stopBroker(broker);
+    const files = segmentFiles(dir, 'rot');
+    const file = join(streamDir(dir, 'rot'), files[files.length - 1]!);
+    // One byte flipped in the middle of the file, as media rot would: the records around it are whole.
+    const fd = fs.openSync(file, 'r+');
+    const middle = Math.floor(fs.statSync(file).size / 2);
+    const byte = Buffer.alloc(1);
+    fs.readSync(fd, byte, 0, 1, middle);
+    byte[0] = byte[0]! ^ 0xff;
+    fs.writeSync(fd, byte, 0, 1, middle);
+    fs.closeSync(fd);
+    const again = await startDurableBroker(dir, env);
+    const line = await logLine(
+      again,
+      'durable stream: damaged records in the last segment skipped; the whole records after them kept',
+    );
+    expect(line).toMatchObject({ stream: `${TENANT}/${NAMESPACE}/rot`, holes: 1, nextOffset: 100 });
+    expect(again.logs.some((l) => l.msg === 'durable stream: torn tail truncated')).toBe(false);
+    const reader = await RawClient.connect(again);
+    expect(await reader.nextOffset('rot', 1)).toBe(100);
+    const { events } = await reader.readLog('rot', 2, 100);
+    // Everything but the damaged record's events (one batch frame: one run of offsets, wherever the flip
+    // fell), each payload the one published at its offset, the records after the damage included.
+    expect(events.every((e) => e.payload.startsWith(`r-${e.offset}.`))).toBe(true);
+    const served = new Set(events.map((e) => e.offset));
+    const missing = Array.from({ length: 100 }, (_, i) => i).filter((o) => !served.has(o));
+    expect(missing.length).toBeGreaterThan(0);
+    expect(missing.at(-1)! - missing[0]! + 1).toBe(missing.length);
+    expect(events.at(-1)!.offset).toBe(99);
+    await publishAll(reader, 'rot', 'after', 1);
+    await until(() => reader.received(2).some((e) => e.payload === 'after-0'), 'the next event');
+    expect(reader.received(2).find((e) => e.payload === 'after-0')!.offset).toBe(100);
+    await stopBroker(again);
+  }, 60_000);
 });
 
 describe('durable streams: a full disk', () => {
