@@ -122,6 +122,8 @@ export class Subscriber {
       hops: o.timings === false ? null : new HopStats(isLoopbackHost(connection.remote.host)),
       onDraining: (on) => this.pool.markDraining?.(slot, on),
       onSubscribed: confirmed,
+      onResumeFailed: (failed, error) =>
+        o.onStatus?.({ type: 'error', pool: this.pool.name ?? 'event', connection: failed.slot, error }),
     });
     this.live.add(subscription);
     const label = `subscription to ${o.tenant}/${namespace}/${stream}`;

@@ -140,6 +140,8 @@ export interface SubscriptionParams {
    * here rather than through its set-up's promise chain.
    */
   readonly onSubscribed?: (subscription: Subscription) => void;
+  /** The subscription was confirmed once, then could not be resumed on a new connection: it ends with `error`. */
+  readonly onResumeFailed?: (subscription: Subscription, error: FelixError) => void;
 }
 
 /**
@@ -434,7 +436,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     const control = this.control;
     if (control === null || !control.writable) return;
     if (++this.cursorErrors > MAX_RESUME_CURSOR_ERRORS) {
-      this.end(
+      this.failResume(
         new FelixError(
           'connection_closed',
           `${this.label()}: could not resume: ${MAX_RESUME_CURSOR_ERRORS} cursor errors in a row`,
@@ -445,11 +447,19 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     control.write(control.encode(this.request(start, epoch)));
   }
 
+  /** A subscription confirmed before could not be resumed: the client's status hears it, then it ends. */
+  private failResume(error: FelixError): void {
+    this.params.onResumeFailed?.(this, error);
+    this.end(error);
+  }
+
   /** A cursor error answering a resume: continue where the broker can, with the gap reported. */
   private onResumeCursorError(message: MessageOf<'subscribe_cursor_error'>): void {
     if (message.reason === 'too_old') {
-      // The events from nextOffset to `available` are gone; the next event's offset shows how many.
-      this.resubscribe({ offset: message.available }, message.epoch ?? this.currentEpoch);
+      // The events from nextOffset on are gone; the next event's offset shows how many. From the oldest
+      // the broker still holds — asked for as `earliest`, not as `available`: on a busy stream the next
+      // publish evicts that very offset, and a resume asking for it lost the race again and again.
+      this.resubscribe('earliest', message.epoch ?? this.currentEpoch);
       return;
     }
     // epoch_changed: the broker restarted and the stream's history is another one. in_future (from a
@@ -527,11 +537,15 @@ export class Subscription implements AsyncIterable<FelixEvent> {
           return;
         }
         // Before `subscribed` it refuses the subscribe; after, it is why the broker ended it (eviction).
-        this.end(
-          this.state === 'subscribing'
-            ? brokerError('broker_error', `${this.label()}: subscribe refused`, message)
-            : brokerError('subscription_evicted', `${this.label()}: ended by the broker`, message),
-        );
+        if (this.state !== 'subscribing') {
+          this.end(brokerError('subscription_evicted', `${this.label()}: ended by the broker`, message));
+          return;
+        }
+        if (this.confirmed) {
+          this.failResume(brokerError('broker_error', `${this.label()}: resubscribe refused`, message));
+          return;
+        }
+        this.end(brokerError('broker_error', `${this.label()}: subscribe refused`, message));
         return;
       case 'draining':
         if (this.connection !== null) this.params.onDraining?.(this.connection);

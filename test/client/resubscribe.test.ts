@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { PoolListener, PooledConnection } from '../../client/connection-pool.js';
 import { FelixError } from '../../client/errors.js';
 import { EventRouter } from '../../client/event-router.js';
+import type { StatusEvent } from '../../client/status.js';
 import { Subscriber } from '../../client/subscriber.js';
 import type { FelixEvent, GapInfo, Subscription } from '../../client/subscription.js';
 import {
@@ -112,7 +113,9 @@ function confirm(pool: FakeEventPool, control: FakeStream, epoch: number): FakeS
 
 async function subscribedAt(epoch: number) {
   const pool = new FakeEventPool();
+  const statuses: StatusEvent[] = [];
   const subscriber = new Subscriber(pool, {
+    onStatus: (s) => statuses.push(s),
     tenant: 't1',
     token: '',
     namespace: 'default',
@@ -139,7 +142,7 @@ async function subscribedAt(epoch: number) {
   const events = confirm(pool, control, epoch);
   const sub = await pending;
   events.receive(batch(0, 'a', 'b', 'c'));
-  return { pool, sub, recorded };
+  return { pool, sub, recorded, statuses };
 }
 
 /** Loses the connection and returns the new control stream, authenticated. */
@@ -205,13 +208,26 @@ describe('a subscription across a lost connection', () => {
       msg({ type: 'subscribe_cursor_error', reason: 'too_old', requested: 3, available: 10, epoch: 100 }),
     );
     await settle();
-    expect(lastSubscribe(control)).toMatchObject({ start: { offset: 10 }, epoch: 100 });
+    // `earliest` in the same epoch, not offset 10: the next publish may already have evicted that one.
+    expect(lastSubscribe(control)).toMatchObject({ start: 'earliest', epoch: 100 });
     const events = confirm(pool, control, 100);
     events.receive(batch(10, 'k'));
     expect(texts(recorded)).toEqual(['a', 'b', 'c', 'k']);
     expect(recorded.gaps).toEqual([{ expected: 3, offset: 10, missed: 7, epoch: 100, epochChanged: false }]);
     expect(recorded.events.at(-1)!.gap).toBe(7);
     expect(sub.missed).toBe(7);
+  });
+
+  it('reports a resume the broker refuses as an error status, and ends the subscription with it', async () => {
+    const { pool, sub, statuses } = await subscribedAt(100);
+    const control = await reconnect(pool, sub);
+    control.receive(msg({ type: 'error', message: 'stream not found', code: 'not_found' }));
+    await settle();
+    expect(sub.isClosed).toBe(true);
+    await expect(sub.closed).resolves.toMatchObject({ code: 'broker_error', brokerCode: 'not_found' });
+    expect(statuses.filter((s) => s.type === 'error')).toEqual([
+      expect.objectContaining({ type: 'error', error: expect.objectContaining({ brokerCode: 'not_found' }) }),
+    ]);
   });
 
   it('waits for the next connection when the resume meets a draining broker, and reports its draining notice', async () => {
