@@ -2,7 +2,7 @@ import { isValidName, NAME_RULE } from '../../config/tenants.js';
 import type { TenantDeclaration } from '../config.js';
 import type { HopTimings } from './hop-timings.js';
 import type { PublishBudget } from './publish-budget.js';
-import type { StorageProvider, StreamStorage } from './stream-storage.js';
+import { StorageOpenError, type StorageProvider, type StreamStorage } from './stream-storage.js';
 import type { BrokerStats } from './stats.js';
 import { Topic, type BatchingOptions } from './topic.js';
 
@@ -10,7 +10,7 @@ export type Lookup<T> =
   | { readonly ok: true; readonly value: T }
   | {
       readonly ok: false;
-      readonly code: 'not_found' | 'invalid_request' | 'storage_error' | 'limit_exceeded';
+      readonly code: 'not_found' | 'invalid_request' | 'storage_error' | 'storage_full' | 'limit_exceeded';
       readonly message: string;
     };
 
@@ -97,7 +97,7 @@ export class TopicRegistry {
     } catch (err) {
       return {
         ok: false,
-        code: 'storage_error',
+        code: err instanceof StorageOpenError ? err.code : 'storage_error',
         message: `cannot open the durable log of stream ${stream}: ${(err as Error).message}`,
       };
     }

@@ -66,8 +66,21 @@ export interface StreamStorage {
   openCursor(): StorageCursor;
 }
 
+/** A stream's storage could not be opened; `code` is what its publishes are answered with. */
+export class StorageOpenError extends Error {
+  constructor(
+    readonly code: StorageErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Decides which streams are durable and opens their storage. */
 export interface StorageProvider {
-  /** The storage of a stream, or null when the stream is not durable. Throws when it cannot be opened. */
+  /**
+   * The storage of a stream, or null when the stream is not durable. Throws when it cannot be opened (a
+   * StorageOpenError when the cause is known, e.g. a full disk).
+   */
   open(tenant: string, namespace: string, stream: string): StreamStorage | null;
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { newStreamEpoch } from '../core/stream-epoch.js';
-import type { StorageProvider, StreamStorage } from '../core/stream-storage.js';
+import { StorageOpenError, type StorageProvider, type StreamStorage } from '../core/stream-storage.js';
 import { DurableStream, type DurablePolicy, type FsyncPolicy, type Retention } from './durable-stream.js';
 import { SegmentLog } from './segment-log.js';
 import { readStreamMeta, writeStreamMeta } from './stream-meta.js';
@@ -41,6 +41,8 @@ export function streamKey(tenant: string, namespace: string, stream: string): st
 export class DurableStore implements StorageProvider {
   readonly stats = new StorageStats();
   private readonly streams = new Map<string, DurableStream>();
+  /** Streams whose files could not be created (a full disk): logged and counted once until they open. */
+  private readonly openFailures = new Set<string>();
   private readonly policy: DurablePolicy;
   private fsyncTimer: NodeJS.Timeout | null = null;
   private maintenanceTimer: NodeJS.Timeout | null = null;
@@ -93,16 +95,31 @@ export class DurableStore implements StorageProvider {
     if (existing !== undefined) return existing;
     if (!this.options.durableDefault && !this.options.declared.has(key)) return null;
     const dir = join(this.options.dir, tenant, namespace, stream);
-    const meta =
-      readStreamMeta(dir) ??
-      writeStreamMeta(dir, {
-        tenant,
-        namespace,
-        stream,
-        epoch: newStreamEpoch(),
-        createdAt: new Date().toISOString(),
-      });
-    return this.openStream(key, dir, meta.epoch);
+    try {
+      const meta =
+        readStreamMeta(dir) ??
+        writeStreamMeta(dir, {
+          tenant,
+          namespace,
+          stream,
+          epoch: newStreamEpoch(),
+          createdAt: new Date().toISOString(),
+        });
+      const opened = this.openStream(key, dir, meta.epoch);
+      this.openFailures.delete(key);
+      return opened;
+    } catch (err) {
+      // A new stream's files on a full disk: its publishes are refused as any full stream's are
+      // (storage_full), and the failure is counted and logged like a failed write — once until it opens.
+      const code = (err as NodeJS.ErrnoException).code;
+      const full = code === 'ENOSPC' || code === 'EDQUOT';
+      if (!this.openFailures.has(key)) {
+        this.openFailures.add(key);
+        this.stats.writeErrors++;
+        this.logger.error({ stream: key, err }, 'durable stream storage failed');
+      }
+      throw new StorageOpenError(full ? 'storage_full' : 'storage_error', (err as Error).message);
+    }
   }
 
   start(): void {

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registerStorageMetrics } from '../../broker/metrics.js';
+import { StorageOpenError } from '../../broker/core/stream-storage.js';
 import { DurableStore } from '../../broker/storage/index.js';
 
 const dirs: string[] = [];
@@ -52,6 +53,45 @@ describe('storage metrics', () => {
     expect(value(text, 'felix_storage_fsyncs_total')).toBe(1);
     expect(value(text, 'felix_storage_fsync_seconds_total')).toBeGreaterThan(0);
     expect(value(text, 'felix_storage_write_errors_total')).toBe(0);
+    store.stop();
+  });
+
+  it('refuse a stream whose files cannot be created with a storage error, counted once until it opens', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'felix-storage-open-'));
+    dirs.push(dir);
+    const store = new DurableStore(
+      {
+        dir,
+        durableDefault: true,
+        declared: new Map(),
+        fsync: 'periodic',
+        fsyncIntervalMs: 1000,
+        acksOnCommit: false,
+        retention: { bytes: 0, ms: 0 },
+        segmentBytes: 1 << 20,
+        maxRecordBytes: 1 << 20,
+      },
+      pino({ level: 'silent' }),
+    );
+    // The tenant's directory is taken by a file: the stream's directory cannot be made (ENOTDIR).
+    fs.writeFileSync(join(dir, 't'), 'in the way');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const failure = (() => {
+        try {
+          store.open('t', 'n', 's');
+        } catch (err) {
+          return err;
+        }
+        return null;
+      })();
+      expect(failure).toBeInstanceOf(StorageOpenError);
+      expect(failure).toMatchObject({ code: 'storage_error' });
+    }
+    const registry = new Registry();
+    registerStorageMetrics(registry, store);
+    expect(value(await registry.metrics(), 'felix_storage_write_errors_total')).toBe(1);
+    fs.rmSync(join(dir, 't'));
+    expect(store.open('t', 'n', 's')).not.toBeNull();
     store.stop();
   });
 });
