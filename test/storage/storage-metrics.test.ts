@@ -21,24 +21,29 @@ function value(text: string, name: string): number {
   return Number(line.split(' ')[1]);
 }
 
+/** Every stream durable, in `dir`. */
+function openStore(dir: string, fsync: 'on_commit' | 'periodic'): DurableStore {
+  return new DurableStore(
+    {
+      dir,
+      durableDefault: true,
+      declared: new Map(),
+      fsync,
+      fsyncIntervalMs: 1000,
+      acksOnCommit: false,
+      retention: { bytes: 0, ms: 0 },
+      segmentBytes: 1 << 20,
+      maxRecordBytes: 1 << 20,
+    },
+    pino({ level: 'silent' }),
+  );
+}
+
 describe('storage metrics', () => {
   it('show log bytes, segments, writes, fsyncs and their time', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'felix-storage-metrics-'));
     dirs.push(dir);
-    const store = new DurableStore(
-      {
-        dir,
-        durableDefault: true,
-        declared: new Map(),
-        fsync: 'on_commit',
-        fsyncIntervalMs: 1000,
-        acksOnCommit: false,
-        retention: { bytes: 0, ms: 0 },
-        segmentBytes: 1 << 20,
-        maxRecordBytes: 1 << 20,
-      },
-      pino({ level: 'silent' }),
-    );
+    const store = openStore(dir, 'on_commit');
     const stream = store.open('t', 'n', 's')!;
     stream.bind({ visible: () => undefined, drained: () => undefined });
     stream.append({ firstOffset: 0, count: 3, bytes: Buffer.alloc(100), timing: null, messages: null });
@@ -59,20 +64,7 @@ describe('storage metrics', () => {
   it('refuse a stream whose files cannot be created with a storage error, counted once until it opens', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'felix-storage-open-'));
     dirs.push(dir);
-    const store = new DurableStore(
-      {
-        dir,
-        durableDefault: true,
-        declared: new Map(),
-        fsync: 'periodic',
-        fsyncIntervalMs: 1000,
-        acksOnCommit: false,
-        retention: { bytes: 0, ms: 0 },
-        segmentBytes: 1 << 20,
-        maxRecordBytes: 1 << 20,
-      },
-      pino({ level: 'silent' }),
-    );
+    const store = openStore(dir, 'periodic');
     // The tenant's directory is taken by a file: the stream's directory cannot be made (ENOTDIR).
     fs.writeFileSync(join(dir, 't'), 'in the way');
     for (let attempt = 0; attempt < 3; attempt++) {
