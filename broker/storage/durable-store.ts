@@ -161,6 +161,7 @@ export class DurableStore implements StorageProvider {
     const log = SegmentLog.open(dir, {
       segmentBytes: this.options.segmentBytes,
       maxRecordBytes: this.options.maxRecordBytes,
+      writeFromLoop: this.options.fsync !== 'on_commit',
     });
     const r = log.recovery;
     if (r.truncatedBytes > 0) {

@@ -292,6 +292,21 @@ describe('SegmentLog writes from the event loop', () => {
     log.closeSync();
   });
 
+  it('makes every write through the thread pool when told not to write from the loop', async () => {
+    const log = SegmentLog.open(tempDir(), { ...OPTIONS, segmentBytes: 1 << 20, writeFromLoop: false });
+    let done = false;
+    const written = new Promise<void>((resolve) =>
+      log.write(records(0, 1), () => {
+        done = true;
+        resolve();
+      }),
+    );
+    expect(done).toBe(false);
+    await written;
+    expect(log.loopWrites).toBe(0);
+    log.closeSync();
+  });
+
   it('sends the writes after a slow one to the thread pool (a stalled disk must not stall the loop)', async () => {
     const log = SegmentLog.open(tempDir(), { ...OPTIONS, segmentBytes: 1 << 20 });
     await withWriteSync(
