@@ -561,7 +561,9 @@ const brokerSettings = defineSettings({
     max: 4 * 1024 * MiB,
     doc:
       'Size at which a durable stream starts a new segment file. Retention removes whole segments, so this ' +
-      'is its granularity; recovery reads through the last segment only, so this bounds start-up time too.',
+      'is its granularity and its pace (at most 64 segments a second over all streams: keep it above a ' +
+      'sixty-fourth of the write rate); recovery reads through the last segment only, so this bounds ' +
+      'start-up time too.',
   }),
   dedupWindowMs: duration({
     env: 'FELIX_DEDUP_WINDOW_MS',
