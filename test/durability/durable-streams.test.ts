@@ -249,15 +249,22 @@ describe('durable streams: retention', () => {
 });
 
 describe('durable streams: recovery', () => {
+  const ACK_ON_COMMIT = { FELIX_DURABLE_FSYNC: 'on_commit', FELIX_ACK_ON_COMMIT: '1' };
+
+  /** 100 acked events of 50 bytes (tagged `tag`) on `stream`, the broker stopped: its last segment file. */
+  async function stoppedWith100(dir: string, stream: string, tag: string): Promise<string> {
+    const broker = await startDurableBroker(dir, ACK_ON_COMMIT);
+    const client = await RawClient.connect(broker);
+    await publishAll(client, stream, tag, 100, 50);
+    await stopBroker(broker);
+    const files = segmentFiles(dir, stream);
+    return join(streamDir(dir, stream), files[files.length - 1]!);
+  }
+
   it('truncates a torn tail at start (with a log line), serves what came before, and continues the offsets', async () => {
     const dir = storageDir();
-    const env = { FELIX_DURABLE_FSYNC: 'on_commit', FELIX_ACK_ON_COMMIT: '1' };
-    const broker = await startDurableBroker(dir, env);
-    const client = await RawClient.connect(broker);
-    await publishAll(client, 'torn', 't', 100, 50);
-    await stopBroker(broker);
-    const files = segmentFiles(dir, 'torn');
-    const file = join(streamDir(dir, 'torn'), files[files.length - 1]!);
+    const env = ACK_ON_COMMIT;
+    const file = await stoppedWith100(dir, 'torn', 't');
     const size = fs.statSync(file).size;
     // Cut the file 30 bytes into the middle of its last record, as a crash in the middle of a write would.
     fs.truncateSync(file, size - 30);
@@ -280,13 +287,8 @@ describe('durable streams: recovery', () => {
 
   it('keeps the acked records after a damaged one in the last segment, and never gives its offsets out again', async () => {
     const dir = storageDir();
-    const env = { FELIX_DURABLE_FSYNC: 'on_commit', FELIX_ACK_ON_COMMIT: '1' };
-    const broker = await startDurableBroker(dir, env);
-    const client = await RawClient.connect(broker);
-    await publishAll(client, 'rot', 'r', 100, 50);
-    await stopBroker(broker);
-    const files = segmentFiles(dir, 'rot');
-    const file = join(streamDir(dir, 'rot'), files[files.length - 1]!);
+    const env = ACK_ON_COMMIT;
+    const file = await stoppedWith100(dir, 'rot', 'r');
     // One byte flipped in the middle of the file, as media rot would: the records around it are whole.
     const fd = fs.openSync(file, 'r+');
     const middle = Math.floor(fs.statSync(file).size / 2);
