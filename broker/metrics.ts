@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchReceiveStats, DatagramStats, SegmentedSendStats } from '../transport/index.js';
 import type { CacheStore } from './core/cache-store.js';
 import { BROKER_HOPS, type BrokerHop, type HopSummary, type HopTimings } from './core/hop-timings.js';
+import type { SubscriberBacklog } from './core/broker.js';
 import type { BrokerStats } from './core/stats.js';
 import type { DurableStore } from './storage/index.js';
 
@@ -10,7 +11,7 @@ export interface BrokerGauges {
   connections(): number;
   subscriptions(): number;
   /** Events queued for subscribers, summed, and the deepest single queue. */
-  queueDepth(): { total: number; max: number };
+  queueDepth(): SubscriberBacklog;
   publishInflightBytes(): number;
   draining(): boolean;
   /** What the QUIC endpoint dropped before any connection saw it (garbage, floods), once it listens. */
@@ -161,6 +162,17 @@ export function createMetricsRegistry(
     'felix_subscriber_queue_depth_max_events',
     'Events queued for the most backed-up subscriber',
     () => gauges.queueDepth().max,
+  );
+  gauge(
+    'felix_subscriber_transport_backlog_events',
+    "Events written to subscribers' event streams that the transport still queues (not in the queue depth)",
+    () => gauges.queueDepth().transportEvents,
+  );
+  gauge(
+    'felix_subscriber_transport_backlog_bytes',
+    "Bytes written to subscribers' event streams that the transport still queues, at most " +
+      'min(FELIX_EVENT_SEND_WINDOW, FELIX_SUB_QUEUE_MAX_BYTES / 4) per subscription',
+    () => gauges.queueDepth().transportBytes,
   );
   monotonic(
     'felix_protocol_errors_total',

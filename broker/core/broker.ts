@@ -25,6 +25,16 @@ const STALL_SWEEP_MS = 250;
 const FRAME_BUFFER_POOL_BYTES = 8 * 1024 * 1024;
 const IDLE_SWEEP_EVERY = 20;
 
+/** What waits for subscribers, summed at scrape time. */
+export interface SubscriberBacklog {
+  /** Events in the subscribers' queues, and the deepest queue. */
+  readonly total: number;
+  readonly max: number;
+  /** Events and bytes already written to their event streams that the transport still queues. */
+  readonly transportEvents: number;
+  readonly transportBytes: number;
+}
+
 export class Broker implements BrokerCore {
   readonly stats = new BrokerStats();
   readonly registry: TopicRegistry;
@@ -169,14 +179,18 @@ export class Broker implements BrokerCore {
   }
 
   /** Events queued for subscribers, summed, and the deepest single queue. */
-  queueDepth(): { total: number; max: number } {
+  queueDepth(): SubscriberBacklog {
     let total = 0;
     let max = 0;
+    let transportEvents = 0;
+    let transportBytes = 0;
     for (const sub of this.subscriptions) {
       total += sub.queue.depth;
       if (sub.queue.depth > max) max = sub.queue.depth;
+      transportEvents += sub.eventsInTransport;
+      transportBytes += sub.bytesInTransport;
     }
-    return { total, max };
+    return { total, max, transportEvents, transportBytes };
   }
 
   /** Cuts every batch being built now, whatever its coalescing delay (shutdown). */

@@ -98,6 +98,11 @@ export class Subscription {
     return this.queue.isEmpty && this.output.backlogBytes === 0;
   }
 
+  /** Bytes written to the output that the transport still holds (queued before QUIC took them). */
+  get bytesInTransport(): number {
+    return this.output.backlogBytes;
+  }
+
   /** Events written to the output that the transport still holds (queued before QUIC took them). */
   get eventsInTransport(): number {
     return this.inTransportHead === this.inTransportTail

@@ -3,7 +3,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FelixError, type FelixClient, type FelixEvent, type Subscription } from '../../client/index.js';
-import { client, eventually, startBroker, type BrokerOverrides } from './sdk-harness.js';
+import type { BrokerNode } from '../../broker/node.js';
+import { client, eventually, metric, startBroker, type BrokerOverrides } from './sdk-harness.js';
 
 /** Subscribes to `stream` from earliest and collects its events until offset `last` has arrived. */
 async function replayEarliest(c: FelixClient, stream: string, last: number): Promise<FelixEvent[]> {
@@ -186,7 +187,10 @@ describe('client SDK against the broker', () => {
    * hands it at most FELIX_EVENT_SEND_WINDOW bytes beyond what it read; the rest waits in the broker's
    * queue of 16 events, where the broker's policy applies, while 5000 acked publishes go through.
    */
-  async function stalledSubscriber(policy: BrokerOverrides): Promise<Subscription> {
+  async function stalledSubscriber(
+    policy: BrokerOverrides,
+    whileStalled: (broker: BrokerNode) => Promise<void> = async () => undefined,
+  ): Promise<Subscription> {
     const broker = await startBroker({ eventSendWindow: 64 * 1024, subQueueCapacity: 16, ...policy });
     const publisher = await client(broker);
     const slow = await client(broker, {
@@ -197,11 +201,24 @@ describe('client SDK against the broker', () => {
     const sub = await slow.subscribe('firehose', { queueCapacity: 1, queuePolicy: 'block' });
     const payload = Buffer.alloc(200, 7);
     await Promise.all(range(5000).map(() => publisher.publish('firehose', payload)));
+    await whileStalled(broker);
     return sub;
   }
 
   it('shows the events a slow subscriber lost as gaps in the offsets', async () => {
-    const sub = await stalledSubscriber({ subQueuePolicy: 'drop_old', slowSubMaxFullMs: 0 });
+    let transportBytes = 0;
+    let transportEvents = 0;
+    const sub = await stalledSubscriber(
+      { subQueuePolicy: 'drop_old', slowSubMaxFullMs: 0 },
+      async (broker) => {
+        // /metrics shows what the stalled stream holds in the transport, beside the queue depth.
+        transportBytes = await metric(broker, 'felix_subscriber_transport_backlog_bytes');
+        transportEvents = await metric(broker, 'felix_subscriber_transport_backlog_events');
+      },
+    );
+    expect(transportBytes).toBeGreaterThan(0);
+    expect(transportBytes).toBeLessThanOrEqual(64 * 1024 + 64 * 1024);
+    expect(transportEvents).toBeGreaterThan(0);
     const seen: FelixEvent[] = [];
     for await (const event of sub) {
       seen.push(event);
