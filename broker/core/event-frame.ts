@@ -18,6 +18,12 @@ export interface EventFrame {
 export interface MessageEncodings {
   json?: Buffer;
   msgpack?: Buffer;
+  /**
+   * When the message form is longer than a frame may be: one `event` frame per event, null for an event
+   * too large alone (broker/quic/event-writer.ts).
+   */
+  jsonApart?: readonly (Buffer | null)[];
+  msgpackApart?: readonly (Buffer | null)[];
 }
 
 export interface FrameTiming {

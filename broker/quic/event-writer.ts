@@ -107,6 +107,14 @@ export class EventStreamWriter implements EventOutput {
       case 'msgpack':
       case 'json': {
         const msgpack = encoding.layout === 'msgpack';
+        const made = frame.messages;
+        if (
+          (msgpack ? made?.msgpackApart : made?.jsonApart) !== undefined ||
+          this.surelyTooLong(frame, msgpack)
+        ) {
+          this.writeEventsApart(frame, msgpack);
+          return;
+        }
         const encoded = this.messageFrame(frame, msgpack);
         if (encoded.length - HEADER_BYTES <= this.maxFrameBytes) stream.write(encoded);
         else this.writeEventsApart(frame, msgpack);
@@ -118,29 +126,60 @@ export class EventStreamWriter implements EventOutput {
    * A frame whose message form outgrew the frame limit (JSON carries payloads in base64, a third larger):
    * its events go one per `event` frame, and an event that does not fit even alone is skipped — the
    * subscriber sees the gap in its offsets, as after a queue drop (docs/protocol.md, "Largest message").
-   * Rare (payloads above ~12 MiB to a JSON subscriber), so nothing here is cached.
+   * Made once per frame and encoding and shared, like the message form: every JSON subscriber of a stream
+   * of 12 MiB payloads must not encode each one again.
    */
   private writeEventsApart(frame: EventFrame, msgpack: boolean): void {
+    const made = (frame.messages ??= {});
+    let parts = msgpack ? made.msgpackApart : made.jsonApart;
+    if (parts === undefined) {
+      parts = this.eventsApart(frame, msgpack);
+      // The whole form cannot be sent: the frame (kept in the replay ring) holds only the parts.
+      if (msgpack) {
+        made.msgpackApart = parts;
+        delete made.msgpack;
+      } else {
+        made.jsonApart = parts;
+        delete made.json;
+      }
+    }
+    for (const part of parts) {
+      if (part !== null) this.stream.write(part);
+      else this.onTooLarge();
+    }
+  }
+
+  /**
+   * JSON's base64 of the payloads alone (a third more than their bytes: the shared body less its offset,
+   * count and one length per payload) exceeds the limit: the whole form need not be encoded to know.
+   */
+  private surelyTooLong(frame: EventFrame, msgpack: boolean): boolean {
+    if (msgpack) return false;
+    const payloadBytes = frame.bytes.length - SHARED_COUNT - 4 - 4 * frame.count;
+    return (payloadBytes / 3) * 4 > this.maxFrameBytes;
+  }
+
+  /** Each event of `frame` as its own `event` frame; null for one that would exceed maxFrameBytes. */
+  private eventsApart(frame: EventFrame, msgpack: boolean): (Buffer | null)[] {
     const batch = decodeEventBatch(
       FLAG_BINARY_EVENT_BATCH_SHARED | FLAG_EVENT_BATCH_OFFSETS,
       frame.bytes.subarray(HEADER_BYTES),
     );
     const topic = this.topic;
-    for (let i = 0; i < batch.payloads.length; i++) {
+    return batch.payloads.map((payload, i) => {
       const encoded = encodeMessage(
         {
           type: 'event',
           tenant_id: topic.tenant,
           namespace: topic.namespace,
           stream: topic.name,
-          payload: batch.payloads[i]!,
+          payload,
           offset: frame.firstOffset + i,
         },
         { msgpack },
       );
-      if (encoded.length - HEADER_BYTES <= this.maxFrameBytes) this.stream.write(encoded);
-      else this.onTooLarge();
-    }
+      return encoded.length - HEADER_BYTES <= this.maxFrameBytes ? encoded : null;
+    });
   }
 
   finish(): void {

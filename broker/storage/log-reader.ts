@@ -151,9 +151,14 @@ export class LogReader {
       if (damaged) {
         // Never served: on to the next whole record after it, else past the rest of this segment.
         corrupt++;
-        const found = findRecordAfterDamage(this.fd, start + at, seg.size, atOffset, this.maxRecordBytes);
+        const damagedAt = start + at;
+        let found = seg.recordAfterDamage(damagedAt) ?? null;
+        if (found === null) {
+          found = findRecordAfterDamage(this.fd, damagedAt, seg.size, atOffset, this.maxRecordBytes);
+          if (found !== null) seg.noteRecordAfterDamage(damagedAt, found);
+        }
         if (found !== null) {
-          seg.noteGap(start + at, found.position);
+          seg.noteGap(damagedAt, found.position);
           this.position = found.position;
           this.positionOffset = found.firstOffset;
           next = Math.max(next, found.firstOffset);

@@ -104,8 +104,17 @@ export function findRecordAfterDamage(
   maxPayload: number,
 ): FoundRecord | null {
   const lastStart = Math.min(fileEnd - RECORD_HEADER_BYTES, from + RECORD_HEADER_BYTES + maxPayload);
+  // Usually the damage spared the length: the next record then starts right after the damaged one.
+  const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
+  if (readFully(fd, header, RECORD_HEADER_BYTES, from) === RECORD_HEADER_BYTES) {
+    const length = header.readUInt32BE(0);
+    const next = from + RECORD_HEADER_BYTES + length;
+    if (length <= maxPayload && next <= lastStart) {
+      const found = checkCandidate(fd, next, fileEnd, from, minOffset, maxPayload);
+      if (found !== null) return found;
+    }
+  }
   const chunk = Buffer.allocUnsafe(SCAN_CHUNK_BYTES + RECORD_HEADER_BYTES);
-  let record: Buffer | null = null;
   for (let base = from + 1; base <= lastStart; base += SCAN_CHUNK_BYTES) {
     const got = readFully(fd, chunk, Math.min(chunk.length, fileEnd - base), base);
     const starts = Math.min(SCAN_CHUNK_BYTES, lastStart - base + 1, got - RECORD_HEADER_BYTES + 1);
@@ -117,14 +126,34 @@ export function findRecordAfterDamage(
       const firstOffset = chunk.readUInt32BE(i + 8) * 0x1_0000_0000 + chunk.readUInt32BE(i + 12);
       // Every event of a record takes at least a byte: the damage can have held no more than that.
       if (firstOffset < minOffset || firstOffset > minOffset + (base + i - from)) continue;
-      const bytes = RECORD_HEADER_BYTES + length;
-      if (record === null || record.length < bytes) record = Buffer.allocUnsafe(Math.max(bytes, 4096));
-      if (readFully(fd, record, bytes, base + i) < bytes) continue;
-      const r = parseRecord(record, 0, bytes, maxPayload);
-      if (r.status === 'ok') return { position: base + i, firstOffset, count, end: base + i + bytes };
+      const found = checkCandidate(fd, base + i, fileEnd, from, minOffset, maxPayload);
+      if (found !== null) return found;
     }
   }
   return null;
+}
+
+/** The whole, checksum-verified record at `at` if its header is plausible after damage at `from`. */
+function checkCandidate(
+  fd: number,
+  at: number,
+  fileEnd: number,
+  from: number,
+  minOffset: number,
+  maxPayload: number,
+): FoundRecord | null {
+  const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
+  if (readFully(fd, header, RECORD_HEADER_BYTES, at) < RECORD_HEADER_BYTES) return null;
+  const length = header.readUInt32BE(0);
+  const count = header.readUInt32BE(16);
+  const firstOffset = header.readUInt32BE(8) * 0x1_0000_0000 + header.readUInt32BE(12);
+  const bytes = RECORD_HEADER_BYTES + length;
+  if (length > maxPayload || at + bytes > fileEnd || count === 0) return null;
+  if (firstOffset < minOffset || firstOffset > minOffset + (at - from)) return null;
+  const record = Buffer.allocUnsafe(bytes);
+  if (readFully(fd, record, bytes, at) < bytes) return null;
+  const r = parseRecord(record, 0, bytes, maxPayload);
+  return r.status === 'ok' ? { position: at, firstOffset, count, end: at + bytes } : null;
 }
 
 function readFully(fd: number, buf: Buffer, length: number, position: number): number {

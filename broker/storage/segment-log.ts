@@ -442,6 +442,7 @@ function recoverTail(seg: Segment, maxRecordBytes: number): TailRecovery {
       holes++;
       holeBytes += found.position - position;
       seg.noteGap(position, found.position);
+      seg.noteRecordAfterDamage(position, found);
       next = found.firstOffset;
       position = found.position;
       because = null;

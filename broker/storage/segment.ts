@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { FoundRecord } from './record-format.js';
 
 /** Bytes of log between two entries of a segment's sparse index. */
 const INDEX_INTERVAL_BYTES = 4096;
@@ -54,6 +55,20 @@ export class Segment {
       this.positions.push(position);
     }
     this.indexedTo = end;
+  }
+
+  /**
+   * Where the whole record after the damage at a position starts, once someone has looked: found once per
+   * broker, not by every reader that meets the damage (the search reads up to one largest record).
+   */
+  private readonly afterDamage = new Map<number, FoundRecord>();
+
+  recordAfterDamage(position: number): FoundRecord | undefined {
+    return this.afterDamage.get(position);
+  }
+
+  noteRecordAfterDamage(position: number, found: FoundRecord): void {
+    this.afterDamage.set(position, found);
   }
 
   /** Notes a damaged stretch from `position` to `end` (readers skip it): indexing goes on past it. */

@@ -129,6 +129,7 @@ describe('broker protocol over real QUIC', () => {
     for (const [id, auth] of [
       [1, { client_flags: 0, client_features: 0 }],
       [2, {}],
+      [3, { client_flags: 0, client_features: 0 }],
     ] as const) {
       const control = await RawStream.open(conn, auth);
       control.send({
@@ -170,21 +171,24 @@ describe('broker protocol over real QUIC', () => {
       () => byId.has(2) && events(byId.get(2)!).length === 4,
       'four events to the binary subscriber',
     );
-    const json = (): { offset: number; bytes: number; first: number }[] =>
-      (byId.get(1)?.frames ?? []).flatMap((f) =>
+    // Two JSON subscribers (1 and 3): the parts are made once and both get the same.
+    const json = (id: number): { offset: number; bytes: number; first: number }[] =>
+      (byId.get(id)?.frames ?? []).flatMap((f) =>
         !(f instanceof WireError) && f.type === 'event'
           ? [{ offset: f.offset!, bytes: f.payload.length, first: f.payload[0]! }]
           : [],
       );
-    await until(() => json().length === 3, 'three events to the JSON subscriber');
-    expect(json()).toEqual([
-      { offset: 1, bytes: 18_000, first: 0x62 },
-      { offset: 2, bytes: 18_000, first: 0x63 },
-      { offset: 3, bytes: 18_000, first: 0x64 },
-    ]);
-    expect(byId.get(1)!.flags.every((f) => f !== -1)).toBe(true);
+    await until(() => json(1).length === 3 && json(3).length === 3, 'three events to each JSON subscriber');
+    for (const id of [1, 3]) {
+      expect(json(id)).toEqual([
+        { offset: 1, bytes: 18_000, first: 0x62 },
+        { offset: 2, bytes: 18_000, first: 0x63 },
+        { offset: 3, bytes: 18_000, first: 0x64 },
+      ]);
+      expect(byId.get(id)!.flags.every((f) => f !== -1)).toBe(true);
+    }
     const metrics = await (await fetch(`http://127.0.0.1:${node.httpAddress.port}/metrics`)).text();
-    expect(metrics).toMatch(/^felix_subscriber_skipped_too_large_events_total 1$/m);
+    expect(metrics).toMatch(/^felix_subscriber_skipped_too_large_events_total 2$/m);
   });
 
   it('answers an oversized frame and an unknown flag with errors and keeps serving the stream', async () => {
