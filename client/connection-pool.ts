@@ -69,6 +69,8 @@ interface Recovery<T> {
   resolve(entry: PooledConnection<T>): void;
   reject(error: FelixError): void;
   started: boolean;
+  /** The slot's first connection is being opened (not a reconnect): close() lets it finish. */
+  firstTry: boolean;
 }
 
 interface Slot<T> {
@@ -178,17 +180,30 @@ export class ConnectionPool<T extends ConnectionTenant> {
     for (const [index, slot] of this.slots.entries()) {
       const recovery = slot.recovery;
       if (recovery === null) continue;
-      slot.recovery = null;
-      if (slot.promise === recovery.promise) slot.promise = undefined;
-      const error =
+      // A slot's first connection, still being opened when close() began (slots connect on first use):
+      // what was handed to it — unacknowledged publishes have no promise to fail — is flushed once it
+      // opens, within the close timeout, as on any open connection. Only after a give-up (`reason`) not.
+      if (recovery.firstTry && reason === undefined) continue;
+      this.giveUp(
+        slot,
+        recovery,
         reason ??
-        new FelixError(
-          'connection_closed',
-          `${this.options.name} connection ${index}: the client closed while reconnecting`,
-        );
-      recovery.reject(error);
-      for (const listener of this.listeners) listener.gaveUp?.(index, error);
+          new FelixError(
+            'connection_closed',
+            `${this.options.name} connection ${index}: the client closed while reconnecting`,
+          ),
+      );
     }
+  }
+
+  /** Settles `slot`'s recovery with `error`: what waits for the slot fails. */
+  private giveUp(slot: Slot<T>, recovery: Recovery<T>, error: FelixError): void {
+    if (slot.recovery !== recovery) return;
+    slot.recovery = null;
+    if (slot.promise === recovery.promise) slot.promise = undefined;
+    recovery.reject(error);
+    const index = this.slots.indexOf(slot);
+    for (const listener of this.listeners) listener.gaveUp?.(index, error);
   }
 
   private get resuming(): boolean {
@@ -209,7 +224,7 @@ export class ConnectionPool<T extends ConnectionTenant> {
     });
     // Waiters see the outcome through their own get(); nobody may be waiting at all.
     promise.catch(() => undefined);
-    const recovery: Recovery<T> = { promise, resolve, reject, started: false };
+    const recovery: Recovery<T> = { promise, resolve, reject, started: false, firstTry: false };
     slot.recovery = recovery;
     slot.promise = promise;
     return recovery;
@@ -228,11 +243,19 @@ export class ConnectionPool<T extends ConnectionTenant> {
     const pool = this.options.name;
     let lastError = lost;
     if (lastError === null) {
+      recovery.firstTry = true;
       try {
-        this.restored(slot, recovery, await this.connect(index), 0);
+        const entry = await this.connect(index, true);
+        recovery.firstTry = false;
+        this.restored(slot, recovery, entry, 0);
         return;
       } catch (error) {
-        if (this.closed) return;
+        recovery.firstTry = false;
+        if (this.closed) {
+          // close() left this first try to finish (see markClosed): it failed, so what waits fails too.
+          this.giveUp(slot, recovery, error as FelixError);
+          return;
+        }
         lastError = error as FelixError;
         if (!this.closed) this.status({ type: 'disconnect', pool, connection: index, error: lastError });
       }
@@ -288,7 +311,8 @@ export class ConnectionPool<T extends ConnectionTenant> {
     });
   }
 
-  private async connect(index: number): Promise<PooledConnection<T>> {
+  /** `firstTry`: a slot's first connection, which close() lets finish so what waits for it is flushed. */
+  private async connect(index: number, firstTry = false): Promise<PooledConnection<T>> {
     const { name, connectTimeoutMs } = this.options;
     const label = `${name} connection ${index}`;
     let connection: Connection;
@@ -303,7 +327,7 @@ export class ConnectionPool<T extends ConnectionTenant> {
         cause: error,
       });
     }
-    if (this.closed) {
+    if (this.closed && !firstTry) {
       connection.close(0, 'client closed');
       throw new FelixError('not_connected', `${label}: the client is closed`);
     }

@@ -248,6 +248,21 @@ describe('client SDK against the broker', () => {
     expect(await sub.closed).toBe(error);
   });
 
+  it('close() delivers unacknowledged publishes handed to connections still opening (slots connect on first use)', async () => {
+    const broker = await startBroker();
+    const c = await client(broker, { pubConnPool: 4, pubStreamsPerConn: 2 });
+    // Sixteen streams spread over the eight publish workers, most on connections not yet opened.
+    const streams = range(16).map((i) => `lazy-${i}`);
+    for (const stream of streams) void c.publish(stream, `only-${stream}`, { ack: 'none' });
+    await c.close();
+    const reader = await client(broker);
+    for (const stream of streams) {
+      const sub = await reader.subscribe(stream, { start: 'earliest' });
+      const [event] = await take(sub, 1);
+      expect(Buffer.from(event!.payload).toString()).toBe(`only-${stream}`);
+    }
+  });
+
   it('unsubscribes: the iterator finishes and later events are not delivered', async () => {
     const broker = await startBroker();
     const c = await client(broker);
