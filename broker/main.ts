@@ -19,6 +19,8 @@ async function main(): Promise<void> {
   const program = addBrokerFlags(
     new Command('felix-broker').description('felix-ts broker: pub/sub and key-value cache over QUIC'),
   );
+  // Bad arguments (an unknown flag, a missing value) exit 2 like a bad setting; --help and --version 0.
+  program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.parse(process.argv);
   let loaded;
   try {

@@ -155,6 +155,18 @@ describe('start-up failures', () => {
     expect(outcome.stdout).not.toContain('felix-ts broker listening');
   });
 
+  it('exits 2 on an unknown flag or a flag without its value, naming it, with nothing started', async () => {
+    for (const [args, says] of [
+      [['--nonsense'], /unknown option '--nonsense'/],
+      [['--quic-bind'], /--quic-bind/],
+    ] as const) {
+      const outcome = await runBroker({}, [...args]);
+      expect(outcome.code).toBe(2);
+      expect(outcome.stderr).toMatch(says);
+      expectNothingStarted(outcome);
+    }
+  });
+
   it('prints its version with --version and -V', async () => {
     for (const flag of ['--version', '-V']) {
       const outcome = await runBroker({}, [flag]);
