@@ -126,11 +126,13 @@ export const sharedSettings = {
     default: 10_000,
     min: 0,
     max: 86_400_000,
-    zeroMeans: 'sends no keep-alives',
+    zeroMeans:
+      'sends no keep-alives (and a quiet stream the peer stopped is heard of only at its next write)',
     doc:
       'A connection that sent nothing for this long sends a PING, so a quiet but live connection (a ' +
       'subscription waiting for events) outlives FELIX_IDLE_TIMEOUT_MS while a vanished peer is still ' +
-      'noticed. Must be below the idle timeout when both are on.',
+      'noticed. Checked every half interval, which is also when quiet streams the peer stopped ' +
+      '(STOP_SENDING) are heard of. Must be below the idle timeout when both are on.',
   }),
   logLevel: oneOf({
     env: 'FELIX_LOG_LEVEL',

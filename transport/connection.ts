@@ -80,6 +80,9 @@ function releaseGather(stream: Stream): void {
   stream.gather = null;
 }
 
+/** The STOP_SENDING code reported for a stopped stream quiche had already forgotten (its code unknown). */
+export const STOP_CODE_FORGOTTEN = 0;
+
 export class Connection {
   /** A stream the peer opened. Set its handlers here, synchronously. */
   onStream: ((stream: Stream) => void) | null = null;
@@ -186,6 +189,24 @@ export class Connection {
       }
       clearTimeout(waiter.timer);
       waiter.resolve(true);
+    }
+  }
+
+  /**
+   * Hears STOP_SENDING on streams that have nothing to send: quiche reports a stopped stream only to a write
+   * (or a capacity query), so a quiet stream's stop would otherwise wait for its next write. Called on the
+   * keep-alive tick; one native call per writable stream.
+   */
+  pollStopped(): void {
+    if (this.closeInfo !== null) return;
+    for (const stream of this.streams.values()) {
+      if (stream.writeClosed || stream.queued !== 0) continue;
+      try {
+        this.q.streamCapacity(stream.id);
+      } catch (err) {
+        const { kind } = parseStreamError(err);
+        if (kind === 'StreamStopped' || kind === 'InvalidStreamState') this.onSendError(stream, err);
+      }
     }
   }
 
@@ -638,6 +659,9 @@ export class Connection {
     this.dropPending(stream);
     stream.writeClosed = true;
     if (kind === 'StreamStopped') stream.onStopSending?.(code);
+    // quiche forgets a stream the peer stopped once our reset of it was acknowledged: a later write or
+    // capacity query finds no such stream. It was stopped all the same; its code is gone with it.
+    else if (kind === 'InvalidStreamState') stream.onStopSending?.(STOP_CODE_FORGOTTEN);
     this.retireIfDone(stream);
   }
 

@@ -466,7 +466,14 @@ export class Endpoint implements ConnectionDriver {
   private keepAlive(intervalMs: number): void {
     const now = performance.now();
     for (const c of this.slots) {
-      if (c === undefined || !c.established || c.closed || now - c.lastSentAt < intervalMs) continue;
+      if (c === undefined || !c.established || c.closed) continue;
+      try {
+        c.pollStopped();
+      } catch (error) {
+        this.callbackFailed(c, error); // an onStopSending handler threw: only c pays
+        continue;
+      }
+      if (now - c.lastSentAt < intervalMs) continue;
       try {
         c.q.sendAckEliciting();
       } catch (error) {

@@ -115,6 +115,42 @@ describe('broker protocol over real QUIC', () => {
     expect(metrics).toMatch(/^felix_subscriptions 2$/m);
   });
 
+  it('hears the stop of a quiet event stream at its keep-alive tick: the subscription ends, its id free', async () => {
+    const node = await startBroker({ FELIX_KEEPALIVE_MS: '200' });
+    const conn = await connectRaw(node);
+    const byId = eventStreams(conn);
+    const control = await RawStream.open(conn);
+    const subscribe = (): void =>
+      control.send({
+        type: 'subscribe',
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 'quiet',
+        subscription_id: 5,
+      });
+    subscribe();
+    expect(await control.next()).toMatchObject({ type: 'subscribed', subscription_id: 5 });
+    await until(() => byId.has(5), 'the event stream of subscription 5');
+    const first = byId.get(5)!;
+    // Nothing is ever published to this stream: only the keep-alive tick can hear the stop.
+    first.stream.stop(STREAM_CODE_CLIENT_GONE);
+    let subscriptions = -1;
+    let asking = false;
+    await until(() => {
+      if (!asking) {
+        asking = true;
+        void fetch(`http://127.0.0.1:${node.httpAddress.port}/metrics`)
+          .then((r) => r.text())
+          .then((t) => (subscriptions = Number(/^felix_subscriptions (\d+)$/m.exec(t)?.[1] ?? -1)))
+          .finally(() => (asking = false));
+      }
+      return subscriptions === 0;
+    }, 'the stopped subscription to end');
+    subscribe();
+    expect(await control.next()).toMatchObject({ type: 'subscribed', subscription_id: 5 });
+    await until(() => byId.get(5) !== first, 'the new event stream');
+  });
+
   it('never sends a JSON subscriber a frame over FELIX_MAX_FRAME_BYTES: batches go apart, a too-large event is skipped', async () => {
     const maxFrame = 64 * 1024;
     const node = await startBroker({
