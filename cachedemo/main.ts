@@ -26,6 +26,8 @@ async function main(): Promise<number> {
     .option('--broker <addr>', 'host:port of a running broker (default: start one in its own process)')
     .option('--json', 'print one JSON document on stdout (progress goes to stderr)')
     .option('--broker-cpu-prof <dir>', 'run the started broker under node --cpu-prof, writing into <dir>');
+  // A bad flag or value exits 2 (as a bad FELIX_CACHE_BENCH_* setting does); --help and --version 0.
+  program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.parse(process.argv);
   const flags = program.opts<DemoFlags & Record<string, unknown>>();
   const settings = settingsOrComplain('cachedemo', flags);

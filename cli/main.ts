@@ -16,6 +16,13 @@
  */
 import { runCli } from './program.js';
 
+// `felix-ts cache get … | head -c 10`: a reader that stops early closes the pipe; that ends the command
+// quietly, as it does for other command-line tools, instead of an unhandled EPIPE and a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(process.exitCode ?? 0);
+});
+
 const status = await runCli(process.argv.slice(2));
 // `broker` and `bench` run another program in this process, which sets its own exit status (perhaps
 // already, perhaps later); only a status nobody set yet is ours to set.

@@ -25,6 +25,9 @@ export interface CacheClientOptions {
   readonly allocate: FrameAllocator;
 }
 
+/** A UTF-16 surrogate without its pair (String#isWellFormed, without needing the ES2024 library). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export class CacheClient {
   private readonly targets = new Map<string, Map<string, CacheTarget>>();
   private readonly msgpack: boolean;
@@ -128,6 +131,9 @@ export class CacheClient {
   private target(namespace: string, cache: string, key: string): CacheTarget {
     if (this.closed !== null) throw this.closed;
     if (typeof key !== 'string') throw new FelixError('invalid_argument', 'a cache key must be a string');
+    // A lone surrogate has no UTF-8 form: encoding would turn it into U+FFFD, another key.
+    if (LONE_SURROGATE.test(key))
+      throw new FelixError('invalid_argument', 'a cache key must be well-formed Unicode (no lone surrogate)');
     let caches = this.targets.get(namespace);
     if (caches === undefined) {
       if (typeof namespace !== 'string' || namespace === '') {

@@ -595,8 +595,9 @@ const brokerSettings = defineSettings({
     min: MiB,
     max: TiB,
     doc:
-      'Memory the cache may hold for keys and values, across all caches. A write that would exceed it ' +
-      'evicts the least recently used entries first.',
+      'Memory the cache may hold for keys and values, across all caches of all tenants. A write that would ' +
+      'exceed it evicts the least recently used entries first, whichever tenant owns them (no per-tenant ' +
+      'quota). The cache lives in memory only: a restart empties it.',
   }),
   cacheMaxKeyBytes: byteSize({
     env: 'FELIX_CACHE_MAX_KEY_BYTES',

@@ -18,7 +18,7 @@ const MAX_TTL_MS = 3_650 * 86_400_000;
 
 const CACHE_HELP = `
 Cache: <cache>, <namespace>/<cache> or <tenant>/<namespace>/<cache>; what it leaves out comes from
---namespace and --tenant. Keys and values are any bytes; the broker limits their sizes
+--namespace and --tenant. Keys are text (UTF-8), values any bytes; the broker limits their sizes
 (FELIX_CACHE_MAX_KEY_BYTES, FELIX_CACHE_MAX_VALUE_BYTES).
 ${CONNECTION_HELP}
 

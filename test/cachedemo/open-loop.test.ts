@@ -110,15 +110,15 @@ describe('cachedemo open loop', () => {
     expect(() => flags(['--rate', '0'])).toThrow(/invalid --rate="0"/);
   });
 
-  it('runs against a broker it starts: every answer as expected, the achieved rate reported', async () => {
+  /** dist/cachedemo/main.js with `args` (and FELIX_* `env` for the broker it starts), as a process. */
+  function runDemo(
+    args: string[],
+    env: Record<string, string> = {},
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const demo = fileURLToPath(new URL('../../dist/cachedemo/main.js', import.meta.url));
-    const args = ['--payloads', '64', '--warmup', '20', '--samples', '300', '--keys', '50'];
-    const { code, stdout, stderr } = await new Promise<{
-      code: number | null;
-      stdout: string;
-      stderr: string;
-    }>((resolve) => {
-      const child = spawn(process.execPath, [demo, ...args, '--rate', '2000', '--json'], {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [demo, ...args], {
+        env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
@@ -127,6 +127,25 @@ describe('cachedemo open loop', () => {
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       child.on('exit', (exit) => resolve({ code: exit, stdout: out, stderr: err }));
     });
+  }
+
+  it('exits 2 on a bad flag or value, and 3 with its report when the cache is too small for the keys', async () => {
+    for (const bad of [['--bogus'], ['--concurrency', '0']]) expect((await runDemo(bad)).code).toBe(2);
+    const small = await runDemo(
+      ['--payloads', '900', '--keys', '2000', '--warmup', '20', '--samples', '300'],
+      {
+        FELIX_CACHE_MAX_BYTES: '1MiB',
+        FELIX_CACHE_MAX_VALUE_BYTES: '65536',
+      },
+    );
+    expect(small.code, small.stderr).toBe(3);
+    expect(small.stdout).toMatch(/INVALID RUN: get_hit 900 B/);
+    expect(small.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('runs against a broker it starts: every answer as expected, the achieved rate reported', async () => {
+    const args = ['--payloads', '64', '--warmup', '20', '--samples', '300', '--keys', '50'];
+    const { code, stdout, stderr } = await runDemo([...args, '--rate', '2000', '--json']);
     expect(code, stderr).toBe(0);
     const document = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
       settings: { rate: number };
