@@ -14,6 +14,7 @@ import {
 } from './setting.js';
 import {
   FRAME_ENVELOPE_RESERVE_BYTES,
+  MAX_NAME_BYTES,
   MAX_FRAME_LIMIT,
   QUEUE_POLICIES,
   eventWindows,
@@ -38,6 +39,17 @@ export const AUTH_MODES = ['auto', 'jwt', 'none'] as const;
 export const DURABLE_FSYNC_POLICIES = ['none', 'periodic', 'on_commit'] as const;
 /** FELIX_LOG_PRETTY: auto follows whether stdout is a terminal. */
 export const LOG_PRETTY_MODES = ['auto', '1', '0'] as const;
+
+/**
+ * Bytes a cache entry costs beyond its key, value and path: the entry object, its Map slot, the key
+ * string's header, the value's Buffer object, the heap slot when it has a TTL. bench/broker/cache-entry-
+ * overhead.ts measured 356 B without TTL and 385 B with one (200k entries, Node 20, with the heap's
+ * deadline slot); rounded up so the bound holds. The cache store counts it; the checks below keep the
+ * largest entry within FELIX_CACHE_MAX_BYTES.
+ */
+export const CACHE_ENTRY_OVERHEAD_BYTES = 400;
+/** The longest tenant/namespace/cache path a cache key is stored under: three names and their separators. */
+export const CACHE_PATH_MAX_BYTES = 3 * (MAX_NAME_BYTES + 1);
 export type AuthModeSetting = (typeof AUTH_MODES)[number];
 
 // RFC 7519 allows any string in iss and aud; refuse only what is surely a mistake: control characters and
@@ -718,9 +730,13 @@ const brokerChecks: readonly CrossCheck<BrokerConfig>[] = [
   {
     settings: ['cacheMaxKeyBytes', 'cacheMaxValueBytes', 'cacheMaxBytes'],
     rule:
-      'FELIX_CACHE_MAX_KEY_BYTES plus FELIX_CACHE_MAX_VALUE_BYTES must not exceed FELIX_CACHE_MAX_BYTES: ' +
-      'an entry the limits allow must fit in the cache',
-    holds: (c) => c.cacheMaxKeyBytes + c.cacheMaxValueBytes <= c.cacheMaxBytes,
+      'FELIX_CACHE_MAX_KEY_BYTES plus FELIX_CACHE_MAX_VALUE_BYTES plus what an entry costs besides ' +
+      `(its tenant/namespace/cache path, at most ${CACHE_PATH_MAX_BYTES} bytes, and ` +
+      `${CACHE_ENTRY_OVERHEAD_BYTES} bytes of bookkeeping) must not exceed FELIX_CACHE_MAX_BYTES: an entry ` +
+      'the limits allow must fit in the cache',
+    holds: (c) =>
+      c.cacheMaxKeyBytes + c.cacheMaxValueBytes + CACHE_PATH_MAX_BYTES + CACHE_ENTRY_OVERHEAD_BYTES <=
+      c.cacheMaxBytes,
   },
   {
     settings: ['dashboardLatencyBandsUs'],

@@ -1,14 +1,10 @@
+import { CACHE_ENTRY_OVERHEAD_BYTES } from '../../config/broker-settings.js';
 import type { BrokerConfig } from '../config.js';
 import type { TopicRegistry } from './registry.js';
 import type { CacheRequest, CacheService, ReplyTarget } from './ports.js';
 
-/**
- * Bytes an entry costs beyond its key and value: the entry object, its Map slot, the key string's
- * header, the value's Buffer object, the heap slot when it has a TTL. bench/broker/cache-entry-overhead.ts
- * measured 356 B without TTL and 385 B with one (200k entries, Node 20, with the heap's deadline slot);
- * rounded up so the bound holds.
- */
-export const ENTRY_OVERHEAD_BYTES = 400;
+/** Bytes an entry costs beyond its key and value (config/broker-settings.ts says what and why). */
+export const ENTRY_OVERHEAD_BYTES = CACHE_ENTRY_OVERHEAD_BYTES;
 
 // Below this many nodes the expiry heap is never compacted: not worth a pass.
 const HEAP_COMPACT_MIN = 1024;

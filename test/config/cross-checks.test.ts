@@ -82,6 +82,15 @@ describe('rules between settings', () => {
       broker({ FELIX_CACHE_MAX_BYTES: '2MiB', FELIX_CACHE_MAX_VALUE_BYTES: '2MiB' }),
     );
     expect(error.message).toContain('must not exceed FELIX_CACHE_MAX_BYTES');
+    // What an entry costs besides its key and value counts too: key + value alone at the bound is refused,
+    // and leaving room for the path and the bookkeeping is not.
+    const tight = { FELIX_CACHE_MAX_BYTES: '1MiB', FELIX_CACHE_MAX_KEY_BYTES: '16' };
+    expect(
+      configErrorOf(broker({ ...tight, FELIX_CACHE_MAX_VALUE_BYTES: String(1024 * 1024 - 16) })).message,
+    ).toContain('at most 768 bytes, and 400 bytes of bookkeeping');
+    expect(() =>
+      broker({ ...tight, FELIX_CACHE_MAX_VALUE_BYTES: String(1024 * 1024 - 16 - 768 - 400) })(),
+    ).not.toThrow();
   });
 
   it('a TLS certificate needs its key, and the other way round', () => {
