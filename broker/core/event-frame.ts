@@ -16,14 +16,12 @@ export interface EventFrame {
 }
 
 export interface MessageEncodings {
-  json?: Buffer;
-  msgpack?: Buffer;
   /**
-   * When the message form is longer than a frame may be: one `event` frame per event, null for an event
-   * too large alone (broker/quic/event-writer.ts).
+   * The frame as message frames (broker/quic/message-forms.ts): one `event`/`event_batch`, or one `event`
+   * per event when that would exceed FELIX_MAX_FRAME_BYTES, null for an event too large even alone.
    */
-  jsonApart?: readonly (Buffer | null)[];
-  msgpackApart?: readonly (Buffer | null)[];
+  json?: readonly (Buffer | null)[];
+  msgpack?: readonly (Buffer | null)[];
 }
 
 export interface FrameTiming {

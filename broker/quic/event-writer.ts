@@ -11,19 +11,18 @@ import {
   FLAG_BINARY_EVENT_BATCH_SHARED,
   FLAG_EVENT_BATCH_OFFSETS,
   HEADER_BYTES,
-  decodeEventBatch,
   encodeMessage,
   monotonicNs,
   writeEventStampPrefix,
   writeFrameHeader,
   writeU64,
-  type Message,
 } from '../../wire/index.js';
 import type { EventFrame, FrameTiming } from '../core/event-frame.js';
 import { HOP, type HopTimings } from '../core/hop-timings.js';
 import type { EventOutput } from '../core/ports.js';
 import type { Topic } from '../core/topic.js';
 import type { EventEncoding } from './event-encoding.js';
+import { messageForms } from './message-forms.js';
 import type { ByteStream } from './stream-port.js';
 
 // Shared frames are flags 0x24: header, u64 base offset, u32 count, payloads.
@@ -106,80 +105,14 @@ export class EventStreamWriter implements EventOutput {
         return;
       case 'msgpack':
       case 'json': {
-        const msgpack = encoding.layout === 'msgpack';
-        const made = frame.messages;
-        if (
-          (msgpack ? made?.msgpackApart : made?.jsonApart) !== undefined ||
-          this.surelyTooLong(frame, msgpack)
-        ) {
-          this.writeEventsApart(frame, msgpack);
-          return;
+        const forms = messageForms(frame, this.topic, encoding.layout === 'msgpack', this.maxFrameBytes);
+        for (let i = 0; i < forms.length; i++) {
+          const form = forms[i]!;
+          if (form !== null) stream.write(form);
+          else this.onTooLarge();
         }
-        const encoded = this.messageFrame(frame, msgpack);
-        if (encoded.length - HEADER_BYTES <= this.maxFrameBytes) stream.write(encoded);
-        else this.writeEventsApart(frame, msgpack);
       }
     }
-  }
-
-  /**
-   * A frame whose message form outgrew the frame limit (JSON carries payloads in base64, a third larger):
-   * its events go one per `event` frame, and an event that does not fit even alone is skipped — the
-   * subscriber sees the gap in its offsets, as after a queue drop (docs/protocol.md, "Largest message").
-   * Made once per frame and encoding and shared, like the message form: every JSON subscriber of a stream
-   * of 12 MiB payloads must not encode each one again.
-   */
-  private writeEventsApart(frame: EventFrame, msgpack: boolean): void {
-    const made = (frame.messages ??= {});
-    let parts = msgpack ? made.msgpackApart : made.jsonApart;
-    if (parts === undefined) {
-      parts = this.eventsApart(frame, msgpack);
-      // The whole form cannot be sent: the frame (kept in the replay ring) holds only the parts.
-      if (msgpack) {
-        made.msgpackApart = parts;
-        delete made.msgpack;
-      } else {
-        made.jsonApart = parts;
-        delete made.json;
-      }
-    }
-    for (const part of parts) {
-      if (part !== null) this.stream.write(part);
-      else this.onTooLarge();
-    }
-  }
-
-  /**
-   * JSON's base64 of the payloads alone (a third more than their bytes: the shared body less its offset,
-   * count and one length per payload) exceeds the limit: the whole form need not be encoded to know.
-   */
-  private surelyTooLong(frame: EventFrame, msgpack: boolean): boolean {
-    if (msgpack) return false;
-    const payloadBytes = frame.bytes.length - SHARED_COUNT - 4 - 4 * frame.count;
-    return (payloadBytes / 3) * 4 > this.maxFrameBytes;
-  }
-
-  /** Each event of `frame` as its own `event` frame; null for one that would exceed maxFrameBytes. */
-  private eventsApart(frame: EventFrame, msgpack: boolean): (Buffer | null)[] {
-    const batch = decodeEventBatch(
-      FLAG_BINARY_EVENT_BATCH_SHARED | FLAG_EVENT_BATCH_OFFSETS,
-      frame.bytes.subarray(HEADER_BYTES),
-    );
-    const topic = this.topic;
-    return batch.payloads.map((payload, i) => {
-      const encoded = encodeMessage(
-        {
-          type: 'event',
-          tenant_id: topic.tenant,
-          namespace: topic.namespace,
-          stream: topic.name,
-          payload,
-          offset: frame.firstOffset + i,
-        },
-        { msgpack },
-      );
-      return encoded.length - HEADER_BYTES <= this.maxFrameBytes ? encoded : null;
-    });
   }
 
   finish(): void {
@@ -202,40 +135,6 @@ export class EventStreamWriter implements EventOutput {
     writeFrameHeader(prefix, 0, flags, at - HEADER_BYTES + bytes.length - body);
     this.stream.writeTransient(prefix.subarray(0, at));
     this.stream.write(bytes.subarray(body));
-  }
-
-  /** The frame as `event` (one event) or `event_batch`, made once per frame and encoding. */
-  private messageFrame(frame: EventFrame, msgpack: boolean): Buffer {
-    const made = (frame.messages ??= {});
-    const existing = msgpack ? made.msgpack : made.json;
-    if (existing !== undefined) return existing;
-    const batch = decodeEventBatch(
-      FLAG_BINARY_EVENT_BATCH_SHARED | FLAG_EVENT_BATCH_OFFSETS,
-      frame.bytes.subarray(HEADER_BYTES),
-    );
-    const topic = this.topic;
-    const message: Message =
-      batch.payloads.length === 1
-        ? {
-            type: 'event',
-            tenant_id: topic.tenant,
-            namespace: topic.namespace,
-            stream: topic.name,
-            payload: batch.payloads[0]!,
-            offset: frame.firstOffset,
-          }
-        : {
-            type: 'event_batch',
-            tenant_id: topic.tenant,
-            namespace: topic.namespace,
-            stream: topic.name,
-            payloads: batch.payloads,
-            base_offset: frame.firstOffset,
-          };
-    const encoded = encodeMessage(message, { msgpack });
-    if (msgpack) made.msgpack = encoded;
-    else made.json = encoded;
-    return encoded;
   }
 
   /** A live frame in its TIMINGS form, with this subscriber's write stamp, as one buffer. */
