@@ -185,7 +185,7 @@ export class ConnectionPool<T extends ConnectionTenant> {
       // opens, within the close timeout, as on any open connection. Only after a give-up (`reason`) not.
       if (recovery.firstTry && reason === undefined) continue;
       this.giveUp(
-        slot,
+        index,
         recovery,
         reason ??
           new FelixError(
@@ -196,13 +196,13 @@ export class ConnectionPool<T extends ConnectionTenant> {
     }
   }
 
-  /** Settles `slot`'s recovery with `error`: what waits for the slot fails. */
-  private giveUp(slot: Slot<T>, recovery: Recovery<T>, error: FelixError): void {
+  /** Settles slot `index`'s recovery with `error`: what waits for the slot fails. */
+  private giveUp(index: number, recovery: Recovery<T>, error: FelixError): void {
+    const slot = this.slots[index]!;
     if (slot.recovery !== recovery) return;
     slot.recovery = null;
     if (slot.promise === recovery.promise) slot.promise = undefined;
     recovery.reject(error);
-    const index = this.slots.indexOf(slot);
     for (const listener of this.listeners) listener.gaveUp?.(index, error);
   }
 
@@ -253,7 +253,7 @@ export class ConnectionPool<T extends ConnectionTenant> {
         recovery.firstTry = false;
         if (this.closed) {
           // close() left this first try to finish (see markClosed): it failed, so what waits fails too.
-          this.giveUp(slot, recovery, error as FelixError);
+          this.giveUp(index, recovery, error as FelixError);
           return;
         }
         lastError = error as FelixError;
@@ -276,8 +276,6 @@ export class ConnectionPool<T extends ConnectionTenant> {
     }
     // Closed meanwhile: markClosed() already settled this recovery.
     if (this.closed || slot.recovery !== recovery) return;
-    slot.recovery = null;
-    if (slot.promise === recovery.promise) slot.promise = undefined;
     const error = new FelixError(
       'connection_closed',
       `${pool} connection ${index}: gave up after ${attempt} reconnect attempt${attempt === 1 ? '' : 's'} ` +
@@ -285,8 +283,7 @@ export class ConnectionPool<T extends ConnectionTenant> {
       { cause: lastError },
     );
     this.status({ type: 'error', pool, connection: index, error });
-    recovery.reject(error);
-    for (const listener of this.listeners) listener.gaveUp?.(index, error);
+    this.giveUp(index, recovery, error);
   }
 
   private restored(slot: Slot<T>, recovery: Recovery<T>, entry: PooledConnection<T>, attempts: number): void {

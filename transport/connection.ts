@@ -81,7 +81,7 @@ function releaseGather(stream: Stream): void {
 }
 
 /** The STOP_SENDING code reported for a stopped stream quiche had already forgotten (its code unknown). */
-export const STOP_CODE_FORGOTTEN = 0;
+const STOP_CODE_FORGOTTEN = 0;
 
 export class Connection {
   /** A stream the peer opened. Set its handlers here, synchronously. */

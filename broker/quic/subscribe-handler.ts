@@ -114,8 +114,16 @@ export class SubscribeHandler {
     const sub = this.session.addSubscription(id, topic, writer, this);
     sub.limitBytes(maxBytes);
     this.subscriptions.push(sub);
-    // Heard when a write to the stream finds it stopped; ended after that write, outside the fan-out.
-    events.onStopSending = () => queueMicrotask(() => this.abandoned(sub));
+    // Heard when a write to the stream finds it stopped; ended after that write, outside the fan-out. A
+    // microtask is outside the transport's per-connection guard, so it brings its own.
+    events.onStopSending = () =>
+      queueMicrotask(() => {
+        try {
+          this.abandoned(sub);
+        } catch (err) {
+          this.session.internalError(err);
+        }
+      });
     replies.send({ type: 'subscribed', subscription_id: id, epoch: topic.epoch });
     if (fromDisk !== undefined) {
       this.catchUp(sub, writer, fromDisk);

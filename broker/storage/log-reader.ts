@@ -5,7 +5,7 @@
  * record, past the rest of that segment) — the offsets it skipped show as a gap — and counts it.
  */
 import * as fs from 'node:fs';
-import { findRecordAfterDamage, parseRecord, type StoredRecord } from './record-format.js';
+import { parseRecord, type StoredRecord } from './record-format.js';
 import type { Segment } from './segment.js';
 import type { SegmentLog } from './segment-log.js';
 
@@ -151,14 +151,8 @@ export class LogReader {
       if (damaged) {
         // Never served: on to the next whole record after it, else past the rest of this segment.
         corrupt++;
-        const damagedAt = start + at;
-        let found = seg.recordAfterDamage(damagedAt) ?? null;
-        if (found === null) {
-          found = findRecordAfterDamage(this.fd, damagedAt, seg.size, atOffset, this.maxRecordBytes);
-          if (found !== null) seg.noteRecordAfterDamage(damagedAt, found);
-        }
+        const found = seg.skipDamage(this.fd, start + at, seg.size, atOffset, this.maxRecordBytes);
         if (found !== null) {
-          seg.noteGap(damagedAt, found.position);
           this.position = found.position;
           this.positionOffset = found.firstOffset;
           next = Math.max(next, found.firstOffset);

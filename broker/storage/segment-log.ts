@@ -7,7 +7,6 @@
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import {
-  findRecordAfterDamage,
   parseRecord,
   recordBytes,
   writeRecord,
@@ -441,12 +440,10 @@ function recoverTail(seg: Segment, maxRecordBytes: number): TailRecovery {
       // Damage at `position`. Whole records after it make it a hole (rot, a page lost out of order): they
       // were written — perhaps acked — and are kept, their offsets with them; readers skip the hole and see
       // the gap. Only damage that nothing follows is a torn tail, cut off below.
-      const found = findRecordAfterDamage(fd, position, fileSize, next, maxRecordBytes);
+      const found = seg.skipDamage(fd, position, fileSize, next, maxRecordBytes);
       if (found === null) break;
       holes++;
       holeBytes += found.position - position;
-      seg.noteGap(position, found.position);
-      seg.noteRecordAfterDamage(position, found);
       next = found.firstOffset;
       position = found.position;
       because = null;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { FoundRecord } from './record-format.js';
+import { findRecordAfterDamage, type FoundRecord } from './damage-search.js';
 
 /** Bytes of log between two entries of a segment's sparse index. */
 const INDEX_INTERVAL_BYTES = 4096;
@@ -63,12 +63,25 @@ export class Segment {
    */
   private readonly afterDamage = new Map<number, FoundRecord>();
 
-  recordAfterDamage(position: number): FoundRecord | undefined {
-    return this.afterDamage.get(position);
-  }
-
-  noteRecordAfterDamage(position: number, found: FoundRecord): void {
+  /**
+   * The whole record after damage at `position` in this segment's file `fd` (see damage-search.ts), or
+   * null when none follows before `fileEnd`. Found, the damaged stretch is noted: indexing goes on past it.
+   */
+  skipDamage(
+    fd: number,
+    position: number,
+    fileEnd: number,
+    minOffset: number,
+    maxPayload: number,
+  ): FoundRecord | null {
+    let found = this.afterDamage.get(position);
+    if (found !== undefined) return found;
+    const searched = findRecordAfterDamage(fd, position, fileEnd, minOffset, maxPayload);
+    if (searched === null) return null;
+    found = searched;
     this.afterDamage.set(position, found);
+    this.noteGap(position, found.position);
+    return found;
   }
 
   /** Notes a damaged stretch from `position` to `end` (readers skip it): indexing goes on past it. */
