@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { newStreamEpoch } from '../core/stream-epoch.js';
 import { StorageOpenError, type StorageProvider, type StreamStorage } from '../core/stream-storage.js';
-import { DurableStream, type DurablePolicy, type FsyncPolicy, type Retention } from './durable-stream.js';
+import {
+  DurableStream,
+  refusalCode,
+  type DurablePolicy,
+  type FsyncPolicy,
+  type Retention,
+} from './durable-stream.js';
 import { SegmentLog } from './segment-log.js';
 import { readStreamMeta, writeStreamMeta } from './stream-meta.js';
 import { StorageStats } from './storage-stats.js';
@@ -116,14 +122,12 @@ export class DurableStore implements StorageProvider {
     } catch (err) {
       // A new stream's files on a full disk: its publishes are refused as any full stream's are
       // (storage_full), and the failure is counted and logged like a failed write — once until it opens.
-      const code = (err as NodeJS.ErrnoException).code;
-      const full = code === 'ENOSPC' || code === 'EDQUOT';
       if (!this.openFailures.has(key)) {
         this.openFailures.add(key);
         this.stats.writeErrors++;
         this.logger.error({ stream: key, err }, 'durable stream storage failed');
       }
-      throw new StorageOpenError(full ? 'storage_full' : 'storage_error', (err as Error).message);
+      throw new StorageOpenError(refusalCode(err), (err as Error).message);
     }
   }
 

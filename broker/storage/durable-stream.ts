@@ -10,6 +10,7 @@ import type { EventFrame } from '../core/event-frame.js';
 import type {
   CommitWaiter,
   StorageCursor,
+  StorageErrorCode,
   StorageListener,
   StorageRead,
   StorageRefusal,
@@ -38,6 +39,12 @@ export interface Retention {
   readonly bytes: number;
   /** Oldest data kept, in ms (0: no limit). */
   readonly ms: number;
+}
+
+/** What publishes are refused with after `err`: storage_full for a full disk or quota, storage_error else. */
+export function refusalCode(err: unknown): StorageErrorCode {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT' ? 'storage_full' : 'storage_error';
 }
 
 export class DurableStream implements StreamStorage {
@@ -308,8 +315,8 @@ export class DurableStream implements StreamStorage {
   }
 
   private fail(err: NodeJS.ErrnoException, during: 'write' | 'fsync'): void {
-    const full = err.code === 'ENOSPC' || err.code === 'EDQUOT';
-    const code = full ? 'storage_full' : 'storage_error';
+    const code = refusalCode(err);
+    const full = code === 'storage_full';
     const message = full
       ? `stream storage is full (${err.code}): publishes are refused until space is freed`
       : `stream storage failed (${during}: ${err.code ?? err.message})`;
