@@ -12,6 +12,12 @@
  * stream, at a fifth of the throughput. Lowering FELIX_CACHE_STREAM_MAX_INFLIGHT spreads requests over
  * more streams, then connections, where that pays (e.g. to let two batches overlap).
  *
+ * Requests of one key keep to one lane while any of them is in flight or waiting, so they reach the broker
+ * in the order they were issued (it applies a stream's requests in order; across streams it may not):
+ * two puts of a key issued together leave the second value, a get issued after a put sees it — Redis's
+ * order within a connection. Only a key with requests in flight is pinned; the next one takes whatever
+ * lane has room.
+ *
  * Request ids come from one counter for all lanes, so a frame can be encoded once, before its lane is
  * known.
  */
@@ -36,6 +42,23 @@ export interface CacheDispatcherOptions {
   readonly now?: () => number;
 }
 
+/**
+ * One key's requests that are in flight or waiting for a slot: while there are any, the next request of
+ * the key goes on their lane, after them. Pooled: a key with nothing in flight has none.
+ */
+export class KeyOrder {
+  /** The lane its requests in flight are on (meaningful while inFlight > 0). */
+  lane = -1;
+  inFlight = 0;
+  waiting = 0;
+  keys: Map<string, KeyOrder> | null = null;
+  key = '';
+}
+
+// How far past the head a freed slot looks for a waiting request that may use it (one whose key is pinned
+// to another lane may not): bounds the work of one release when a hot key's requests fill the queue.
+const SCAN_LIMIT = 256;
+
 export class CacheDispatcher {
   private readonly load: Uint32Array;
   /** Lanes in fill order: every stream of connection 0, then of connection 1, … */
@@ -44,8 +67,15 @@ export class CacheDispatcher {
   private readonly maxInFlight: number;
   private readonly waitTimeoutMs: number;
   private readonly now: () => number;
+  /** Oldest first; a request sent from the middle leaves a hole (undefined). */
   private waiting: (SlottedRequest | undefined)[] = [];
   private waitingHead = 0;
+  private waitingLive = 0;
+  /** Lanes with maxInFlight requests on them. */
+  private fullLanes = 0;
+  /** Key orders by cache target (an object built once per cache) and key. */
+  private readonly orders = new Map<object, Map<string, KeyOrder>>();
+  private readonly spareOrders: KeyOrder[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly sweepBound = (): void => this.onTimer();
   private requestIds = 0;
@@ -76,7 +106,14 @@ export class CacheDispatcher {
 
   /** Requests waiting for a slot. */
   get waitingCount(): number {
-    return this.waiting.length - this.waitingHead;
+    return this.waitingLive;
+  }
+
+  /** Keys with requests in flight or waiting (each pinned to one lane). */
+  get orderedKeys(): number {
+    let total = 0;
+    for (const keys of this.orders.values()) total += keys.size;
+    return total;
   }
 
   /** Requests sent so far on each lane (for the demo's per-connection statistics). */
@@ -84,10 +121,12 @@ export class CacheDispatcher {
     return this.sent.slice();
   }
 
-  /** Sends `frame` (carrying `requestId`) for `reply` on the first lane with room, or queues it. */
+  /** Sends `frame` (carrying `requestId`) for `reply` on a lane with room, or queues it. */
   submit(reply: SlottedRequest, frame: Buffer, requestId: number): void {
     if (this.closed !== null) return reply.fail(this.closed);
-    const lane = this.waitingHead === this.waiting.length ? this.firstFree() : -1;
+    const order = this.orderOf(reply);
+    // Behind whatever waits: a waiting request of the same key, or older requests that came first.
+    const lane = this.waitingLive === 0 ? this.laneFor(order) : -1;
     if (lane >= 0) {
       this.send(lane, reply, frame, requestId);
       return;
@@ -95,23 +134,24 @@ export class CacheDispatcher {
     reply.frame = frame;
     reply.requestId = requestId;
     reply.waitingSince = this.now();
+    order.waiting++;
     this.waiting.push(reply);
+    this.waitingLive++;
     if (this.timer === null) this.arm();
+    // Room on some lane while requests wait means they are pinned to full lanes: this one may not be.
+    if (this.fullLanes < this.load.length) this.dispatchWaiting();
   }
 
-  /** A request on `lane` settled: its slot goes to the oldest waiting request, if any. */
-  release(lane: number): void {
-    this.load[lane]!--;
-    while (this.waitingHead < this.waiting.length) {
-      const reply = this.waiting[this.waitingHead]!;
-      this.waiting[this.waitingHead++] = undefined;
-      if (reply.settled) continue;
-      const frame = reply.frame!;
-      reply.frame = null;
-      this.send(lane, reply, frame, reply.requestId);
-      break;
+  /** A request on `lane` settled: its slot goes to the oldest waiting request that may use it, if any. */
+  release(lane: number, reply: SlottedRequest): void {
+    if (this.load[lane]!-- === this.maxInFlight) this.fullLanes--;
+    const order = reply.keyOrder;
+    if (order !== null) {
+      reply.keyOrder = null;
+      order.inFlight--;
+      this.forgetIfIdle(order);
     }
-    this.compact();
+    if (this.waitingLive !== 0) this.dispatchWaiting();
   }
 
   /** No more requests: waiting ones fail with `error`, later ones too. In-flight ones finish as usual. */
@@ -122,18 +162,113 @@ export class CacheDispatcher {
     const head = this.waitingHead;
     this.waiting = [];
     this.waitingHead = 0;
-    for (let i = head; i < waiting.length; i++) waiting[i]!.fail(error);
+    this.waitingLive = 0;
+    for (let i = head; i < waiting.length; i++) {
+      const reply = waiting[i];
+      if (reply === undefined) continue;
+      this.leaveQueue(reply, true);
+      reply.fail(error);
+    }
   }
 
   private send(lane: number, reply: SlottedRequest, frame: Buffer, requestId: number): void {
-    this.load[lane]!++;
+    if (++this.load[lane]! === this.maxInFlight) this.fullLanes++;
     this.sent[lane]!++;
     reply.lane = lane;
+    const order = reply.keyOrder!;
+    order.lane = lane;
+    order.inFlight++;
     this.lanes.worker(lane).request(frame, requestId, reply, undefined, reply.retries);
+  }
+
+  /** Where a request of `order`'s key may go now: its key's lane while that has requests, else any. */
+  private laneFor(order: KeyOrder): number {
+    if (order.inFlight === 0) return this.firstFree();
+    return this.load[order.lane]! < this.maxInFlight ? order.lane : -1;
+  }
+
+  /**
+   * Sends waiting requests, oldest first, while lanes have room: each takes the lane its key allows; one
+   * whose key's lane is full stays, and so do the later requests of that key (they share its KeyOrder).
+   */
+  private dispatchWaiting(): void {
+    const waiting = this.waiting;
+    let scanned = 0;
+    for (let i = this.waitingHead; i < waiting.length && scanned < SCAN_LIMIT; i++) {
+      if (this.fullLanes === this.load.length) break;
+      const reply = waiting[i];
+      if (reply === undefined) continue;
+      scanned++;
+      if (reply.settled) {
+        this.take(i, reply, true);
+        continue;
+      }
+      const lane = this.laneFor(reply.keyOrder!);
+      if (lane < 0) continue;
+      this.take(i, reply, false);
+      const frame = reply.frame!;
+      reply.frame = null;
+      this.send(lane, reply, frame, reply.requestId);
+    }
+    this.compact();
+  }
+
+  /** Removes the waiting request at `index` (a hole unless it is the head); `ended`: it goes unsent. */
+  private take(index: number, reply: SlottedRequest, ended: boolean): void {
+    this.waiting[index] = undefined;
+    this.waitingLive--;
+    if (index === this.waitingHead) this.skipHoles();
+    this.leaveQueue(reply, ended);
+  }
+
+  private skipHoles(): void {
+    const waiting = this.waiting;
+    let head = this.waitingHead;
+    while (head < waiting.length && waiting[head] === undefined) head++;
+    this.waitingHead = head;
+  }
+
+  /** A request no longer waits: sent (`ended` false: it stays in its key's order) or ended unsent. */
+  private leaveQueue(reply: SlottedRequest, ended: boolean): void {
+    const order = reply.keyOrder;
+    if (order === null) return;
+    order.waiting--;
+    if (ended) {
+      reply.keyOrder = null;
+      this.forgetIfIdle(order);
+    }
+  }
+
+  /** The KeyOrder of `reply`'s key, made when the key has none; attached to the reply. */
+  private orderOf(reply: SlottedRequest): KeyOrder {
+    let keys = this.orders.get(reply.target);
+    if (keys === undefined) {
+      keys = new Map();
+      this.orders.set(reply.target, keys);
+    }
+    let order = keys.get(reply.key);
+    if (order === undefined) {
+      order = this.spareOrders.pop() ?? new KeyOrder();
+      order.keys = keys;
+      order.key = reply.key;
+      keys.set(reply.key, order);
+    }
+    reply.keyOrder = order;
+    return order;
+  }
+
+  private forgetIfIdle(order: KeyOrder): void {
+    if (order.inFlight !== 0 || order.waiting !== 0) return;
+    order.keys!.delete(order.key);
+    order.keys = null;
+    order.key = '';
+    order.lane = -1;
+    this.spareOrders.push(order);
   }
 
   /** The first lane in fill order with a free slot, or -1 when all are full. */
   private firstFree(): number {
+    if (this.fullLanes === this.load.length) return -1;
     const { load, fillOrder } = this;
     const max = this.maxInFlight;
     for (let i = 0; i < fillOrder.length; i++) {
@@ -144,10 +279,13 @@ export class CacheDispatcher {
   }
 
   private compact(): void {
-    if (this.waitingHead === this.waiting.length && this.waitingHead > 0) {
+    if (this.waitingLive === 0) {
       this.waiting.length = 0;
       this.waitingHead = 0;
       this.disarm();
+    } else if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.waitingHead);
+      this.waitingHead = 0;
     }
   }
 
@@ -155,10 +293,11 @@ export class CacheDispatcher {
   private onTimer(): void {
     this.timer = null;
     const deadline = this.now() - this.waitTimeoutMs;
-    while (this.waitingHead < this.waiting.length) {
-      const reply = this.waiting[this.waitingHead]!;
+    while (this.waitingLive !== 0) {
+      const index = this.waitingHead;
+      const reply = this.waiting[index]!;
       if (!reply.settled && reply.waitingSince > deadline) break;
-      this.waiting[this.waitingHead++] = undefined;
+      this.take(index, reply, true);
       reply.fail(
         new FelixError(
           'timeout',
@@ -168,7 +307,7 @@ export class CacheDispatcher {
       );
     }
     this.compact();
-    if (this.waitingHead < this.waiting.length) this.arm();
+    if (this.waitingLive !== 0) this.arm();
   }
 
   private arm(): void {

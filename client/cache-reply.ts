@@ -5,13 +5,14 @@
  * however it settles (answer, error, timeout, stream lost), so the in-flight bound cannot leak.
  */
 import type { DecodedFrame } from '../wire/index.js';
+import type { KeyOrder } from './cache-dispatcher.js';
 import type { CacheOp, CacheTarget } from '../wire/cache-request-writer.js';
 import { FelixError, brokerError } from './errors.js';
 import type { Settleable } from './pending-requests.js';
 
-/** Whoever hands out stream slots: told once when a request sent on `lane` no longer occupies it. */
+/** Whoever hands out stream slots: told once when `request`, sent on `lane`, no longer occupies it. */
 export interface SlotOwner {
-  release(lane: number): void;
+  release(lane: number, request: SlottedRequest): void;
 }
 
 /** What the dispatcher sees of a request: where it is sent, or what it waits to send. */
@@ -25,6 +26,11 @@ export interface SlottedRequest extends Settleable {
   waitingSince: number;
   /** How often it is sent again when its connection is lost while it is in flight. */
   readonly retries: number;
+  /** The cache it addresses (one object per cache) and its key: requests of one key keep their order. */
+  readonly target: object;
+  readonly key: string;
+  /** Set by the dispatcher while the request is waiting or in flight. */
+  keyOrder: KeyOrder | null;
 }
 
 /** accept()'s answer for a message that does not answer this kind of request. */
@@ -49,6 +55,7 @@ export abstract class CacheReply<T> implements SlottedRequest {
   frame: Buffer | null = null;
   requestId = 0;
   waitingSince = 0;
+  keyOrder: KeyOrder | null = null;
   private resolveFn!: (value: T) => void;
   private rejectFn!: (error: Error) => void;
 
@@ -100,7 +107,7 @@ export abstract class CacheReply<T> implements SlottedRequest {
     const lane = this.lane;
     if (lane < 0) return;
     this.lane = -1;
-    this.slots.release(lane);
+    this.slots.release(lane, this);
   }
 }
 

@@ -227,6 +227,104 @@ describe('CacheClient', () => {
     expect(requests(lane1!).map((m) => m.key)).toEqual(['k6', 'k7']);
   });
 
+  it("keeps a key's requests on its stream, in issue order, while one of them is in flight", async () => {
+    const { cache, dispatcher, opened, streams, requests, answer } = setup({
+      connections: 2,
+      streamsPerConnection: 2,
+      maxInFlight: 2,
+    });
+    const firstPut = track(cache.put('default', 'primary', 'hot', 'v1'));
+    void cache.get('default', 'primary', 'a');
+    // Lane 0 is full: fill order would put these on lane 2; the key's order keeps them on lane 0, behind v1.
+    const secondPut = track(cache.put('default', 'primary', 'hot', 'v2'));
+    const read = track(cache.get('default', 'primary', 'hot'));
+    // Another key is not held back by them: it takes the next lane with room.
+    void cache.get('default', 'primary', 'b');
+    await streams();
+    const [lane0, lane2] = opened[0]!.opened;
+    expect(requests(lane0!).map((m) => [m.type, m.key])).toEqual([
+      ['cache_put', 'hot'],
+      ['cache_get', 'a'],
+    ]);
+    expect(requests(lane2!).map((m) => m.key)).toEqual(['b']);
+    expect(dispatcher.waitingCount).toBe(2);
+
+    answer(lane0!, { type: 'cache_ok', request_id: requests(lane0!)[0]!.request_id! });
+    await settle();
+    expect(firstPut.done).toBe(true);
+    const next = requests(lane0!).slice(2);
+    expect(next.map((m) => [m.type, m.key])).toEqual([['cache_put', 'hot']]);
+    expect(Buffer.from((next[0] as { value: Uint8Array }).value).toString()).toBe('v2');
+    // The get waits for room on lane 0 although lane 2 has some.
+    expect(dispatcher.waitingCount).toBe(1);
+    expect(requests(lane2!).map((m) => m.key)).toEqual(['b']);
+
+    answer(lane0!, {
+      type: 'cache_value',
+      ...address,
+      key: 'a',
+      value: null,
+      request_id: requests(lane0!)[1]!.request_id,
+    });
+    await settle();
+    expect(
+      requests(lane0!)
+        .slice(3)
+        .map((m) => [m.type, m.key]),
+    ).toEqual([['cache_get', 'hot']]);
+    for (const m of requests(lane0!).slice(2)) {
+      answer(
+        lane0!,
+        m.type === 'cache_put'
+          ? { type: 'cache_ok', request_id: m.request_id! }
+          : {
+              type: 'cache_value',
+              ...address,
+              key: m.key,
+              value: Buffer.from('v2'),
+              request_id: m.request_id,
+            },
+      );
+    }
+    await settle();
+    expect(secondPut.done && read.done).toBe(true);
+    expect(Buffer.from(read.value as Uint8Array).toString()).toBe('v2');
+    expect(dispatcher.orderedKeys).toBe(1); // 'b' is still in flight
+    const b = requests(lane2!)[0]!;
+    answer(lane2!, { type: 'cache_value', ...address, key: 'b', value: null, request_id: b.request_id });
+    await settle();
+    expect(dispatcher.orderedKeys).toBe(0);
+    expect(dispatcher.inFlight).toBe(0);
+
+    // With nothing in flight the key is free again: its next request takes the first lane with room.
+    void cache.get('default', 'primary', 'x');
+    void cache.get('default', 'primary', 'y');
+    void cache.put('default', 'primary', 'hot', 'v3');
+    await settle();
+    expect(
+      requests(lane2!)
+        .slice(1)
+        .map((m) => m.key),
+    ).toEqual(['hot']);
+  });
+
+  it('forgets the order of a key whose waiting requests time out or are closed', async () => {
+    const { cache, dispatcher, streams, requests, answer } = setup({ maxInFlight: 1, waitTimeoutMs: 40 });
+    const first = cache.put('default', 'primary', 'k', 'v1');
+    const waited = cache.put('default', 'primary', 'k', 'v2').catch((e: unknown) => e);
+    const [wire] = await streams();
+    expect(((await waited) as FelixError).code).toBe('timeout');
+    expect(dispatcher.orderedKeys).toBe(1);
+    answer(wire!, { type: 'cache_ok', request_id: requests(wire!)[0]!.request_id! });
+    await first;
+    expect(dispatcher.orderedKeys).toBe(0);
+    void cache.put('default', 'primary', 'k', 'v3');
+    const closed = cache.put('default', 'primary', 'k', 'v4').catch((e: unknown) => e);
+    cache.close();
+    expect(((await closed) as FelixError).code).toBe('not_connected');
+    expect(dispatcher.waitingCount).toBe(0);
+  });
+
   it('keeps light traffic on one stream', async () => {
     const { cache, streams, requests, answer } = setup({ connections: 2, streamsPerConnection: 2 });
     for (let i = 0; i < 3; i++) {

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ENTRY_OVERHEAD_BYTES } from '../../broker/core/cache-store.js';
-import { FelixError, type ConnectOptions } from '../../client/index.js';
+import { FelixError, connect, type ConnectOptions } from '../../client/index.js';
+import { spawnBroker } from './broker-process.js';
 import { client, eventually, metric, startBroker } from './sdk-harness.js';
 
 /** Every cache request on one stream of one connection. */
@@ -71,7 +72,7 @@ describe('cache client against the broker', () => {
     const { cache } = await client(broker);
     const buffer = Buffer.from('first');
     const stored = cache.put('default', 'primary', 'reused', buffer);
-    buffer.write('XXXXX');
+    buffer.write('XXX');
     await stored;
     expect(text(await cache.get('default', 'primary', 'reused'))).toBe('first');
   });
@@ -242,6 +243,42 @@ describe('cache client against the broker', () => {
     expect(await metric(broker, 'felix_connections')).toBe(2 + 1 + 2);
     const perStream = spread.cache.sentPerStream();
     expect(perStream.every((n) => n > 0)).toBe(true);
+  });
+
+  it("applies one key's requests in the order they were issued, over every stream", async () => {
+    // A broker in its own process: answers then come back in their own time, and a request that waited
+    // for a slot goes out on whichever stream frees first.
+    const broker = await spawnBroker();
+    const c = await connect({
+      broker: `127.0.0.1:${broker.quicPort}`,
+      env: {},
+      // Four one-request streams over two connections: a burst of writes to one key spills over all.
+      cacheConnPool: 2,
+      cacheStreamsPerConn: 2,
+      cacheStreamMaxInflight: 1,
+      onWarning: () => undefined,
+    });
+    try {
+      const trials = 80;
+      const writes = 12;
+      let stale = 0;
+      let reordered = 0;
+      for (let t = 0; t < trials; t++) {
+        const key = `order-${t}`;
+        const done: Promise<unknown>[] = [];
+        for (let i = 0; i < writes; i++) done.push(c.cache.put('default', 'primary', key, `v${i}`));
+        const read = c.cache.get('default', 'primary', key);
+        done.push(c.cache.get('default', 'primary', `other-${t}`));
+        await Promise.all(done);
+        if (text(await read) !== `v${writes - 1}`) stale++;
+        if (text(await c.cache.get('default', 'primary', key)) !== `v${writes - 1}`) reordered++;
+      }
+      expect({ stale, reordered }).toEqual({ stale: 0, reordered: 0 });
+      // Another key's request was not held behind the key's writes: it took a stream with room.
+      expect(c.cache.sentPerStream().filter((n) => n > 0).length).toBeGreaterThan(1);
+    } finally {
+      await c.close();
+    }
   });
 
   it('rejects bad arguments locally and everything after close', async () => {
