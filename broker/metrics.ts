@@ -171,7 +171,8 @@ export function createMetricsRegistry(
   gauge(
     'felix_subscriber_transport_backlog_bytes',
     "Bytes written to subscribers' event streams that the transport still queues, at most " +
-      'min(FELIX_EVENT_SEND_WINDOW, FELIX_SUB_QUEUE_MAX_BYTES / 4) per subscription',
+      'min(FELIX_EVENT_SEND_WINDOW, FELIX_SUB_QUEUE_MAX_BYTES / 4) per subscription, and about ' +
+      'FELIX_BROKER_SEND_WINDOW per connection',
     () => gauges.queueDepth().transportBytes,
   );
   monotonic(

@@ -187,11 +187,15 @@ const brokerSettings = defineSettings({
   }),
   ...sharedSettings,
   eventSendWindow: eventWindows.eventSendWindow,
-  ...windowSettings('broker', 'every connection the broker accepts', {
-    conn: 256 * MiB,
-    stream: 64 * MiB,
-    send: 256 * MiB,
-  }),
+  ...windowSettings(
+    'broker',
+    'every connection the broker accepts',
+    { conn: 256 * MiB, stream: 64 * MiB, send: 256 * MiB },
+    ' The subscriptions of one connection share it: each hands the transport up to its own ' +
+      'FELIX_EVENT_SEND_WINDOW share ahead, but one that already holds a backlog waits while the connection ' +
+      'is over this window (its events wait in its queue, where FELIX_SUB_QUEUE_POLICY applies), so a client ' +
+      'whose many subscriptions stop reading pins about this much in the transport, not a write-ahead each.',
+  ),
   eventBatchMaxEvents: integer({
     env: 'FELIX_EVENT_BATCH_MAX_EVENTS',
     default: 64,

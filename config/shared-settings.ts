@@ -174,6 +174,8 @@ export function windowSettings<P extends WindowPrefix>(
   prefix: P,
   traffic: string,
   defaults: { readonly conn: number; readonly stream: number; readonly send: number },
+  /** What the send window means besides, on this side (appended to its doc). */
+  sendNote = '',
 ): Record<WindowKeys<P>, Setting<number>> {
   const env = `FELIX_${prefix.toUpperCase()}` as const;
   return {
@@ -208,7 +210,8 @@ export function windowSettings<P extends WindowPrefix>(
       zeroMeans: 'means nothing is queued beyond what quiche accepts',
       doc:
         `Send window on ${traffic}: bytes a connection may hold queued for sending beyond what quiche has ` +
-        'accepted. Writers that would exceed it wait, which is where backpressure starts.',
+        'accepted. Writers that would exceed it wait, which is where backpressure starts.' +
+        sendNote,
     }),
   } as Record<WindowKeys<P>, Setting<number>>;
 }
@@ -261,7 +264,8 @@ export const eventWindows = {
     zeroMeans: 'means the broker queues nothing for a subscriber beyond what quiche accepts',
     doc:
       "Event send window. On the broker: bytes queued for one subscription's event stream beyond what quiche " +
-      "has accepted; past it the subscription's own queue (FELIX_SUB_QUEUE_CAPACITY) fills and its " +
+      'has accepted (and, once it holds any, none more while its connection is over FELIX_BROKER_SEND_WINDOW); ' +
+      "past it the subscription's own queue (FELIX_SUB_QUEUE_CAPACITY) fills and its " +
       'FELIX_SUB_QUEUE_POLICY applies, so it is the burst a subscriber absorbs before blocking or drops. ' +
       'Capped on the broker at a quarter of FELIX_SUB_QUEUE_MAX_BYTES, so that what waits in the transport ' +
       'never hides a slow subscriber from its bound. On the client: bytes its event connections may hold ' +

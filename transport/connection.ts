@@ -387,6 +387,16 @@ export class Connection {
     return true;
   }
 
+  /** @internal See Stream.connectionHasRoom. */
+  hasRoomFor(stream: Stream): boolean {
+    if (this.queuedBytes <= this.driver.settings.sendWindow) return true;
+    if (!stream.needDrain) {
+      stream.needDrain = true;
+      this.drainWaiters.push(stream);
+    }
+    return false;
+  }
+
   /** @internal */
   streamReset(stream: Stream, code: number): void {
     if (this.closeInfo !== null) return;

@@ -116,6 +116,16 @@ export class Stream {
     return this.connection.streamWrite(this, data, false, transientBytes);
   }
 
+  /**
+   * Whether the connection is within its send window (TransportSettings.sendWindow): false while it holds
+   * more queued; onDrain then fires once it is back within it, or once this stream has nothing queued
+   * (a stream quiche takes everything from is not what fills the window). For writers that decide before
+   * writing, e.g. many streams of one connection sharing its window.
+   */
+  connectionHasRoom(): boolean {
+    return this.connection.hasRoomFor(this);
+  }
+
   /** Sends FIN after everything queued (and after `data`, when given). */
   end(data?: Uint8Array): boolean {
     return this.write(data ?? EMPTY, true);

@@ -39,6 +39,12 @@ export interface EventOutput {
   readonly backlogBytes: number;
   /** Set by the subscription: called when the backlog fell back under the write-ahead after a write. */
   onDrain: (() => void) | null;
+  /**
+   * Whether the output may take more while it holds a backlog: false while its connection holds more than
+   * the connection's send window (FELIX_BROKER_SEND_WINDOW), shared by all the subscriptions on it; it calls
+   * onDrain once it may (optional: an output without a connection of its own leaves it out).
+   */
+  connectionHasRoom?(): boolean;
   /** Sends one shared frame. `live`: a frame published after the subscription started (not replay). */
   write(frame: EventFrame, live: boolean): void;
   /**

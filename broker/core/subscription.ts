@@ -42,7 +42,9 @@ const INITIAL_IN_TRANSPORT = 64;
  * queued and what sits in the transport's send buffer for its stream, so the queue policy and the
  * slow-consumer disconnect engage at that bound whatever the QUIC windows are. Frames move from the queue to
  * the output only while the output holds less than the write-ahead (see transportShare), so a stalled
- * subscriber fills its own bound and nothing else.
+ * subscriber fills its own bound and nothing else — and, once it holds any backlog, only while its
+ * connection is within the connection's send window (FELIX_BROKER_SEND_WINDOW), so many stalled
+ * subscriptions on one connection hold that window between them, not one write-ahead each.
  */
 export class Subscription {
   readonly queue: SubscriberQueue;
@@ -119,7 +121,7 @@ export class Subscription {
       this.inTransportHead === this.inTransportTail ? 0 : this.eventsInTransportNow(backlog);
     if (
       q.isEmpty &&
-      backlog <= this.writeAhead &&
+      this.mayWrite(backlog) &&
       inTransport + frame.count <= this.limits.queueCapacity &&
       backlog + frame.bytes.length <= q.maxBytes
     ) {
@@ -192,7 +194,7 @@ export class Subscription {
     const q = this.queue;
     const output = this.output;
     let frame = q.peek();
-    while (frame !== undefined && !this.closed && output.backlogBytes <= this.writeAhead) {
+    while (frame !== undefined && !this.closed && this.mayWrite(output.backlogBytes)) {
       q.shift();
       this.send(frame);
       frame = q.peek();
@@ -202,6 +204,15 @@ export class Subscription {
     const inTransport = this.eventsInTransportNow(backlog);
     q.settle(inTransport, backlog);
     if (this.blocking && !q.isFullWith(inTransport, backlog)) this.topic.unblock(this);
+  }
+
+  /**
+   * Whether a frame may go to the output now: under the write-ahead, and with a backlog only while the
+   * connection has room (the output calls onDrain when it gets some back).
+   */
+  private mayWrite(backlog: number): boolean {
+    if (backlog > this.writeAhead) return false;
+    return backlog === 0 || this.output.connectionHasRoom?.() !== false;
   }
 
   private send(frame: EventFrame): void {

@@ -69,6 +69,10 @@ export class EventStreamWriter implements EventOutput {
     return this.stream.writableLength;
   }
 
+  connectionHasRoom(): boolean {
+    return this.stream.connectionHasRoom();
+  }
+
   write(frame: EventFrame, live: boolean): void {
     const stream = this.stream;
     if (!stream.writable) return;

@@ -21,6 +21,11 @@ export interface ByteStream {
   write(data: Uint8Array, fin?: boolean): boolean;
   /** Writes bytes whose first `transientBytes` the caller reuses as soon as this returns. */
   writeTransient(data: Uint8Array, transientBytes?: number): boolean;
+  /**
+   * Whether the connection is within its send window; false: wait for onDrain (it fires once the
+   * connection is back within it, or this stream has nothing queued).
+   */
+  connectionHasRoom(): boolean;
   /** FIN after everything written. */
   end(data?: Uint8Array): boolean;
   /** Abandons the sending side with an application code (RESET_STREAM). */

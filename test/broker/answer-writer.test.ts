@@ -34,6 +34,10 @@ class RecordingStream implements ByteStream {
     this.log.push('|send|');
   }
 
+  connectionHasRoom(): boolean {
+    return true;
+  }
+
   sendAtTurnEnd(): void {
     this.log.push('|turn-end|');
   }

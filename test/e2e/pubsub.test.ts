@@ -231,6 +231,52 @@ describe('client SDK against the broker', () => {
     expect(sub.localDropped).toBe(0);
   });
 
+  it("holds many stalled subscriptions of one connection to the connection's send window, then delivers all", async () => {
+    // Eight subscriptions on one event connection that stops reading: each may hand the transport 64 KiB
+    // ahead (FELIX_EVENT_SEND_WINDOW), but together no more than the connection's 64 KiB window
+    // (FELIX_BROKER_SEND_WINDOW) plus a frame each (at most 64 events, under 16 KiB here); the rest waits
+    // in their queues, dropping nothing.
+    const window = 64 * 1024;
+    const broker = await startBroker({
+      eventSendWindow: window,
+      brokerSendWindow: window,
+      subQueueCapacity: 100_000,
+      slowSubMaxFullMs: 0,
+      slowSubMaxDrops: 0,
+    });
+    const publisher = await client(broker);
+    const slow = await client(broker, {
+      eventConnPool: 1,
+      eventConnRecvWindow: 16 * 1024,
+      eventStreamRecvWindow: 4 * 1024,
+    });
+    const streams = range(8).map((i) => `stalled-${i}`);
+    const subs = await Promise.all(
+      streams.map((s) => slow.subscribe(s, { queueCapacity: 1, queuePolicy: 'block' })),
+    );
+    const payload = Buffer.alloc(200, 7);
+    const perStream = 1500;
+    for (let round = 0; round < perStream / 100; round++) {
+      await Promise.all(streams.flatMap((s) => range(100).map(() => publisher.publish(s, payload))));
+    }
+    const held = await metric(broker, 'felix_subscriber_transport_backlog_bytes');
+    // Without the connection's window each would hold its own 64 KiB: 8 × 64 KiB.
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThanOrEqual(window + 8 * 16 * 1024);
+    expect(await metric(broker, 'felix_subscriber_queue_depth_events')).toBeGreaterThan(0);
+    // Reading again, every subscription gets every event, in order: the waiting ones were woken.
+    await Promise.all(
+      subs.map(async (sub) => {
+        let next = 0;
+        for await (const event of sub) {
+          expect(event.offset).toBe(next++);
+          if (next === perStream) break;
+        }
+        expect(sub.missed).toBe(0);
+      }),
+    );
+  });
+
   it('ends a subscription the broker evicts with subscription_evicted', async () => {
     const sub = await stalledSubscriber({ subQueuePolicy: 'drop_new', slowSubMaxDrops: 10 });
     const error = await (async () => {

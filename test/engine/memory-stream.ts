@@ -146,6 +146,10 @@ export class MemoryStream implements ByteStream {
     // Nothing to hurry: the network takes bytes at once ('open') or when the test says ('stalled').
   }
 
+  connectionHasRoom(): boolean {
+    return true;
+  }
+
   sendAtTurnEnd(): void {
     // Nothing to hold back either: there is no turn-end flush in memory.
   }
