@@ -50,6 +50,32 @@ describe('transport streams over real QUIC on loopback', () => {
     expect((await done).equals(Buffer.concat(parts))).toBe(true);
   });
 
+  it('a client that only receives still acknowledges all of it', async () => {
+    const data = randomBytes(8 << 20);
+    const server = await startServer((c) => {
+      // The server sends on its own unidirectional stream: the client writes nothing at all.
+      void writeAll(c.openStream(false), data, 64 << 10);
+    });
+    const conn = await (await startClient(server.port)).connect();
+    const received = new Promise<Buffer>((resolve) => {
+      conn.onStream = (s) => {
+        const parts: Buffer[] = [];
+        s.onData = (chunk, fin) => {
+          parts.push(Buffer.from(chunk));
+          if (fin) resolve(Buffer.concat(parts));
+        };
+      };
+    });
+    // Without ACKs the server's congestion window closes after its first flight and the rest never comes.
+    expect(sha256(await received)).toBe(sha256(data));
+    const sender = server.connections[0]!.stats();
+    expect(sender.packetsLost).toBe(0);
+    // The client's packets are ACKs (and window updates), fewer than the packets they acknowledge.
+    const receiver = conn.stats();
+    expect(receiver.packetsSent).toBeGreaterThan(0);
+    expect(receiver.packetsSent).toBeLessThan(receiver.packetsReceived);
+  });
+
   it('moves 64 MiB intact on a bidirectional stream (hash compared)', async () => {
     const received: Buffer[] = [];
     let finished: (b: Buffer) => void = () => undefined;
