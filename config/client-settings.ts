@@ -138,11 +138,13 @@ const clientSettings = defineSettings({
   clientSubQueuePolicy: oneOf({
     env: 'FELIX_CLIENT_SUB_QUEUE_POLICY',
     values: QUEUE_POLICIES,
-    default: 'drop_new',
+    default: 'block',
     doc:
-      'What a full client subscription buffer does with the next event. block stops reading the event ' +
-      'stream, so QUIC flow control pushes back on the broker (whose own queue policy then applies); ' +
-      'drop_new and drop_old discard, leaving a gap in the offsets the application sees.',
+      'What a full client subscription buffer does with the next event. block (the default) stops reading ' +
+      'the event stream, so QUIC flow control pushes back on the broker (whose own queue policy and ' +
+      'slow-consumer limits then apply, and which paces a replay): an application reading slower than the ' +
+      'stream never loses events silently in the client. drop_new and drop_old discard in the client, ' +
+      'leaving a gap in the offsets the application sees (counted in localDropped).',
   }),
   cacheConnPool: integer({
     env: 'FELIX_CACHE_CONN_POOL',

@@ -33,7 +33,7 @@ describe('FELIX_* variables nobody reads', () => {
   it("ignore the other side's values entirely, even invalid ones", () => {
     expect(
       loadClientConfig({ env: { FELIX_SUB_QUEUE_POLICY: 'nonsense' } }).config.clientSubQueuePolicy,
-    ).toBe('drop_new');
+    ).toBe('block');
   });
 
   it('do not include FELIX_PROFILE and the file variables', () => {

@@ -118,6 +118,29 @@ describe('client SDK against the broker', () => {
     expect(events.map((e) => e.offset)).toEqual([0, 1, 2, 3]);
   });
 
+  it('an iterator with the default queue reads a replay far larger than its queue, losing nothing', async () => {
+    const broker = await startBroker({ streamReplayCapacity: 4096 });
+    const c = await client(broker);
+    const total = 3000;
+    for (let round = 0; round < total / 500; round++) {
+      await c.publishBatch(
+        'long-history',
+        range(500).map((i) => `e${round * 500 + i}`),
+      );
+    }
+    // FELIX_CLIENT_SUB_QUEUE_CAPACITY is 256: the replay arrives in frames of many events, faster than
+    // this reader takes them.
+    const sub = await c.subscribe('long-history', { start: 'earliest' });
+    let next = 0;
+    for await (const event of sub) {
+      expect(event.offset).toBe(next++);
+      if (next % 100 === 0) await new Promise((r) => setTimeout(r, 1));
+      if (next === total) break;
+    }
+    expect(sub.localDropped).toBe(0);
+    expect(sub.missed).toBe(0);
+  });
+
   it('replays from earliest, resumes from an offset, and reports cursors out of range', async () => {
     const broker = await startBroker({ streamReplayCapacity: 8 });
     const c = await client(broker);
