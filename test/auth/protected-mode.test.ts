@@ -1,6 +1,6 @@
 // Protected mode over a real non-loopback path: the broker listens on one end of a veth pair, the client
-// runs inside a network namespace this test makes (its own test host, 192.0.2.0/24, a documentation
-// range nothing else uses). Needs root and iproute2; where the machine forbids that, the test says why and
+// runs inside a network namespace this test makes (its own test host, in a documentation range no local
+// interface uses). Needs root and iproute2; where the machine forbids that, the test says why and
 // skips, and the decision itself is covered below the socket by the loopback tests.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,10 +15,25 @@ const suffix = String(process.pid % 100000);
 const NS = `fxns${suffix}`;
 const HOST_IF = `fxa${suffix}`;
 const PEER_IF = `fxb${suffix}`;
+/**
+ * The first documentation range (RFC 5737) no local interface uses: a machine may itself sit in one
+ * (this one's eth0 is 192.0.2.2/24, which made a pid ending in 0 mod 60 pick its very address).
+ */
+function freeTestNet(): string {
+  let local = '';
+  try {
+    local = execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' });
+  } catch {
+    // no iproute2: beforeAll says so and skips
+  }
+  const used = new Set([...local.matchAll(/inet (\d+\.\d+\.\d+)\.\d+\//g)].map((m) => m[1]));
+  return ['198.51.100', '203.0.113', '192.0.2'].find((net) => !used.has(net)) ?? '198.51.100';
+}
 // A /30 per process, so parallel runs never share addresses.
+const testNet = freeTestNet();
 const block = (process.pid % 60) * 4;
-const HOST_IP = `192.0.2.${block + 1}`;
-const PEER_IP = `192.0.2.${block + 2}`;
+const HOST_IP = `${testNet}.${block + 1}`;
+const PEER_IP = `${testNet}.${block + 2}`;
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: 'pipe' });
