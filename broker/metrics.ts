@@ -299,6 +299,18 @@ export function registerStorageMetrics(registry: Registry, storage: DurableStore
     () => stats.writes,
   );
   counter(
+    'felix_storage_loop_writes_total',
+    'Writes to durable logs made from the event loop (at most 16 KiB; larger ones, and all under ' +
+      'FELIX_DURABLE_FSYNC=on_commit, go through the thread pool)',
+    () => stats.loopWrites,
+  );
+  counter(
+    'felix_storage_slow_loop_writes_total',
+    'Event-loop writes that took over 1 ms: the log writes through the thread pool for the next second ' +
+      '(a slow disk shows here before it shows in latency)',
+    () => stats.slowLoopWrites,
+  );
+  counter(
     'felix_storage_records_written_total',
     'Records (event-batch frames) written',
     () => stats.recordsWritten,

@@ -166,11 +166,17 @@ export class DurableStore implements StorageProvider {
     }
   }
 
+  private readonly countLoopWrite = (slow: boolean): void => {
+    this.stats.loopWrites++;
+    if (slow) this.stats.slowLoopWrites++;
+  };
+
   private openStream(key: string, dir: string, epoch: number): DurableStream {
     const log = SegmentLog.open(dir, {
       segmentBytes: this.options.segmentBytes,
       maxRecordBytes: this.options.maxRecordBytes,
       writeFromLoop: this.options.fsync !== 'on_commit',
+      onLoopWrite: this.countLoopWrite,
     });
     const r = log.recovery;
     if (r.truncatedBytes > 0) {

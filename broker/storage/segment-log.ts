@@ -26,6 +26,8 @@ export interface SegmentLogOptions {
    * writes measured slower (durable ack-on-commit b1: 0.86× the rate, +8% p50; docs/benchmarks.md).
    */
   readonly writeFromLoop?: boolean;
+  /** Told of each write made from the event loop; `slow`: it took over SLOW_SYNC_WRITE_MS. */
+  readonly onLoopWrite?: (slow: boolean) => void;
 }
 
 /** What recovery found at open. */
@@ -228,10 +230,12 @@ export class SegmentLog {
     }
     const ended = performance.now();
     this.loopWrites++;
-    if (ended - started > SLOW_SYNC_WRITE_MS) {
+    const slow = ended - started > SLOW_SYNC_WRITE_MS;
+    if (slow) {
       this.slowLoopWrites++;
       this.threadPoolUntil = ended + SLOW_WRITE_BACKOFF_MS;
     }
+    this.options.onLoopWrite?.(slow);
     done(failure);
   }
 

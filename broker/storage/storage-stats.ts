@@ -4,6 +4,9 @@
  */
 export class StorageStats {
   writes = 0;
+  /** Writes made from the event loop (small ones), and those slower than 1 ms (see SegmentLog). */
+  loopWrites = 0;
+  slowLoopWrites = 0;
   recordsWritten = 0;
   bytesWritten = 0;
   fsyncs = 0;

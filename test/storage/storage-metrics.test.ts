@@ -58,6 +58,27 @@ describe('storage metrics', () => {
     expect(value(text, 'felix_storage_fsyncs_total')).toBe(1);
     expect(value(text, 'felix_storage_fsync_seconds_total')).toBeGreaterThan(0);
     expect(value(text, 'felix_storage_write_errors_total')).toBe(0);
+    // Under on_commit every write goes through the thread pool.
+    expect(value(text, 'felix_storage_loop_writes_total')).toBe(0);
+    store.stop();
+  });
+
+  it('count small writes made from the event loop (periodic fsync)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'felix-storage-loop-'));
+    dirs.push(dir);
+    const store = openStore(dir, 'periodic');
+    const stream = store.open('t', 'n', 's')!;
+    stream.bind({ visible: () => undefined, drained: () => undefined });
+    for (let i = 0; i < 3; i++) {
+      stream.append({ firstOffset: i, count: 1, bytes: Buffer.alloc(100), timing: null, messages: null });
+      for (let k = 0; k < 1000 && !store.idle; k++) await new Promise((r) => setTimeout(r, 1));
+    }
+    const registry = new Registry();
+    registerStorageMetrics(registry, store);
+    const text = await registry.metrics();
+    expect(value(text, 'felix_storage_writes_total')).toBe(3);
+    expect(value(text, 'felix_storage_loop_writes_total')).toBe(3);
+    expect(value(text, 'felix_storage_slow_loop_writes_total')).toBeLessThanOrEqual(3);
     store.stop();
   });
 
