@@ -5,12 +5,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CacheDispatcher, type CacheLanes } from '../../client/cache-dispatcher.js';
-import { CacheGetReply, CachePutReply, type CacheReply } from '../../client/cache-reply.js';
+import { CacheGetReply, CachePutReply } from '../../client/cache-reply.js';
 import type { RequestStream } from '../../client/request-stream.js';
 import { CacheTarget } from '../../wire/cache-request-writer.js';
 
+type AnyReply = CachePutReply | CacheGetReply;
+
 interface Sent {
-  readonly reply: CacheReply<unknown>;
+  readonly reply: AnyReply;
   readonly lane: number;
   readonly key: string;
   readonly issued: number;
@@ -24,13 +26,13 @@ class RecordingLanes implements CacheLanes {
 
   constructor(
     readonly size: number,
-    issuedOf: (reply: CacheReply<unknown>) => number,
+    issuedOf: (reply: AnyReply) => number,
   ) {
     this.streams = Array.from(
       { length: size },
       (_, lane) =>
         ({
-          request: (_frame: Buffer, _id: number, reply: CacheReply<unknown>) => {
+          request: (_frame: Buffer, _id: number, reply: AnyReply) => {
             const entry = { reply, lane, key: reply.key, issued: issuedOf(reply) };
             this.sent.push(entry);
             this.inFlight.add(entry);
@@ -63,14 +65,14 @@ describe('cache dispatcher (property)', () => {
         fc.array(step, { maxLength: 120 }),
         (connections, streamsPerConnection, maxInFlight, steps) => {
           const target = new CacheTarget('t1', 'default', 'primary');
-          const issued = new Map<CacheReply<unknown>, number>();
+          const issued = new Map<AnyReply, number>();
           const lanes = new RecordingLanes(connections * streamsPerConnection, (r) => issued.get(r)!);
           const dispatcher = new CacheDispatcher(lanes, {
             connections,
             maxInFlightPerLane: maxInFlight,
             waitTimeoutMs: 60_000,
           });
-          const waiting: CacheReply<unknown>[] = [];
+          const waiting: AnyReply[] = [];
           let next = 0;
           const answer = (entry: Sent): void => {
             lanes.inFlight.delete(entry);
@@ -104,7 +106,7 @@ describe('cache dispatcher (property)', () => {
           for (const s of steps) {
             if (s.kind === 'issue') {
               const key = `k${s.key}`;
-              const reply: CacheReply<unknown> = s.put
+              const reply: AnyReply = s.put
                 ? new CachePutReply(target, key, dispatcher)
                 : new CacheGetReply(target, key, dispatcher);
               issued.set(reply, next++);
