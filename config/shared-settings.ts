@@ -268,7 +268,9 @@ export const eventWindows = {
       "past it the subscription's own queue (FELIX_SUB_QUEUE_CAPACITY) fills and its " +
       'FELIX_SUB_QUEUE_POLICY applies, so it is the burst a subscriber absorbs before blocking or drops. ' +
       'Capped on the broker at a quarter of FELIX_SUB_QUEUE_MAX_BYTES, so that what waits in the transport ' +
-      'never hides a slow subscriber from its bound. On the client: bytes its event connections may hold ' +
+      'never hides a slow subscriber from its bound. A subscription whose stream passed nothing on for a ' +
+      'second (its client stopped reading, or vanished) gets at most 64 KiB there until the stream moves ' +
+      'again: its events wait in its queue, a pointer each. On the client: bytes its event connections may hold ' +
       'queued for sending.',
   }),
 };

@@ -5,7 +5,12 @@ import { describe, expect, it } from 'vitest';
 import type { EventFrame } from '../../broker/core/event-frame.js';
 import type { EventOutput } from '../../broker/core/ports.js';
 import { BrokerStats } from '../../broker/core/stats.js';
-import { Subscription, type SubscriptionLimits } from '../../broker/core/subscription.js';
+import {
+  STALLED_AFTER_MS,
+  STALLED_WRITE_AHEAD,
+  Subscription,
+  type SubscriptionLimits,
+} from '../../broker/core/subscription.js';
 import type { QueuePolicy } from '../../broker/core/subscriber-queue.js';
 import type { Topic } from '../../broker/core/topic.js';
 
@@ -136,6 +141,31 @@ describe('the per-subscription bound', () => {
     caughtUp.sub.checkStall(1000);
     caughtUp.sub.checkStall(2010);
     expect(caughtUp.evicted).toEqual([]);
+  });
+
+  it('a subscriber whose transport passes nothing on for a while gets only a small write-ahead until it moves', () => {
+    // 16 KiB frames, a 1 MiB write-ahead: while the transport moves, frames go to it up to the write-ahead.
+    const { sub, output } = subscription('drop_new', { writeAheadBytes: 1 << 20 }, 1 << 30);
+    const kib16 = 16 * 1024;
+    for (let i = 0; i < 8; i++) sub.offer(frame(kib16), 0);
+    expect(output.written).toHaveLength(8);
+    output.drain(kib16); // progress
+    sub.checkStall(100);
+    sub.checkStall(100 + STALLED_AFTER_MS - 1);
+    for (let i = 0; i < 8; i++) sub.offer(frame(kib16), 200);
+    expect(output.written).toHaveLength(16); // not yet stalled
+    // Nothing passed on for STALLED_AFTER_MS: stalled; the backlog (240 KiB) is over the small write-ahead,
+    // so new frames wait in the queue (shared frames, a pointer each), not in the transport.
+    sub.checkStall(100 + STALLED_AFTER_MS);
+    for (let i = 0; i < 20; i++) sub.offer(frame(kib16), 1200);
+    expect(output.written).toHaveLength(16);
+    expect(sub.queue.depth).toBe(20);
+    expect(output.backlogBytes).toBeGreaterThan(STALLED_WRITE_AHEAD);
+    // The transport moves again: at the next look the queue goes on at once, the full write-ahead back.
+    output.backlogBytes -= 200 * 1024;
+    sub.checkStall(1300);
+    expect(output.written).toHaveLength(36);
+    expect(sub.queue.depth).toBe(0);
   });
 
   it('disconnects after FELIX_SLOW_SUB_MAX_DROPS drops without catching up', () => {
