@@ -77,7 +77,8 @@ export class Subscription {
   // Progress of the backlog, looked at by checkStall: what it had passed on at the last look, since when it
   // has passed on nothing, and whether that made the subscriber stalled.
   private drainedAtLook = 0;
-  private progressAt = 0;
+  /** -1 until the first look: a new subscription has not been seen stalling yet. */
+  private progressAt = -1;
   private stalled = false;
 
   constructor(
@@ -190,7 +191,7 @@ export class Subscription {
    */
   private checkProgress(backlog: number, now: number): void {
     const drained = this.backlogIn - backlog;
-    if (backlog === 0 || drained !== this.drainedAtLook) {
+    if (backlog === 0 || drained !== this.drainedAtLook || this.progressAt < 0) {
       this.drainedAtLook = drained;
       this.progressAt = now;
       if (this.stalled) {

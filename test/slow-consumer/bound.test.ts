@@ -166,6 +166,13 @@ describe('the per-subscription bound', () => {
     sub.checkStall(1300);
     expect(output.written).toHaveLength(36);
     expect(sub.queue.depth).toBe(0);
+
+    // A subscription first looked at long after the clock's zero, with a backlog, is not stalled yet.
+    const fresh = subscription('drop_new', { writeAheadBytes: 1 << 20 }, 1 << 30);
+    for (let i = 0; i < 8; i++) fresh.sub.offer(frame(kib16), 50_000);
+    fresh.sub.checkStall(50_000);
+    fresh.sub.offer(frame(kib16), 50_000);
+    expect(fresh.output.written).toHaveLength(9);
   });
 
   it('disconnects after FELIX_SLOW_SUB_MAX_DROPS drops without catching up', () => {
