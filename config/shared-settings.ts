@@ -188,7 +188,9 @@ export function windowSettings<P extends WindowPrefix>(
       doc:
         `Connection receive window on ${traffic}: the initial MAX_DATA granted to the peer and the ceiling ` +
         "quiche's window auto-tuning may grow it to. It bounds the bytes the peer may have in flight on one " +
-        'connection before they are read: larger absorbs bursts, at the cost of up to this much memory per connection.',
+        'connection before they are read: larger absorbs bursts, at the cost of up to this much memory per connection. ' +
+        "The ceiling is never below 1.5 × the stream window: quiche keeps the connection's window there, and a " +
+        'lower ceiling made it take back credit it had granted (the peer then failed with FLOW_CONTROL_ERROR).',
     }),
     [`${prefix}StreamRecvWindow`]: byteSize({
       env: `${env}_STREAM_RECV_WINDOW`,

@@ -158,6 +158,16 @@ export function resolveAlpn(alpn: string | readonly string[] = [ALPN]): readonly
   return Object.freeze(list);
 }
 
+/** quiche's CONNECTION_WINDOW_FACTOR: the connection window it keeps over any stream's window. */
+export const CONNECTION_WINDOW_FACTOR = 1.5;
+
+/** The connection receive window's ceiling: the setting, or quiche's bound over the stream window. */
+export function connectionWindowCeiling(
+  s: Pick<TransportSettings, 'connRecvWindow' | 'streamRecvWindow'>,
+): number {
+  return Math.max(s.connRecvWindow, Math.ceil(s.streamRecvWindow * CONNECTION_WINDOW_FACTOR));
+}
+
 /** Applies the settings to a quiche Config already carrying its TLS context. */
 export function applySettings(
   config: QuicheConfig,
@@ -173,7 +183,12 @@ export function applySettings(
   config.setMaxRecvUdpPayloadSize(65_527);
   config.setMaxSendUdpPayloadSize(udpPayload);
   config.setInitialMaxData(s.connRecvWindow);
-  config.setMaxConnectionWindow(s.connRecvWindow);
+  // quiche keeps the connection window at least CONNECTION_WINDOW_FACTOR × a stream's window, above the
+  // ceiling if need be; its next auto-tune then cuts the window back to the ceiling and with it the limit
+  // it checks arriving data against, below what it already granted the peer: the peer's next bytes end the
+  // connection with FLOW_CONTROL_ERROR (seen with equal stream and connection windows). So the ceiling is
+  // never below that bound.
+  config.setMaxConnectionWindow(connectionWindowCeiling(s));
   config.setInitialMaxStreamDataBidiLocal(s.streamRecvWindow);
   config.setInitialMaxStreamDataBidiRemote(s.streamRecvWindow);
   config.setInitialMaxStreamDataUni(s.streamRecvWindow);
