@@ -72,6 +72,15 @@ export class Stream {
     return this.queued + this.gathered;
   }
 
+  /**
+   * Bytes quiche refused that wait on this stream: what highWaterMark bounds (a write that takes them past
+   * it returns false, and onDrain follows). Gathered small writes are not among them: they go to quiche
+   * with this turn's send.
+   */
+  get waitingLength(): number {
+    return this.queued;
+  }
+
   get writable(): boolean {
     return !this.writeClosed && !this.connection.closed;
   }

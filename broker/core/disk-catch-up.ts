@@ -42,7 +42,9 @@ export class DiskCatchUp {
       this.close();
       return;
     }
-    if (!sub.queue.isEmpty || this.output.backlogBytes > this.writeAheadBytes) return;
+    // Past the write-ahead in refused bytes the output's drain calls step() again (see Subscription).
+    if (!sub.queue.isEmpty || (this.output.waitingBytes ?? this.output.backlogBytes) > this.writeAheadBytes)
+      return;
     const topic = this.topic;
     const storage = topic.storage!;
     if (this.next >= topic.log.oldest) {

@@ -37,6 +37,11 @@ export interface CacheService {
 export interface EventOutput {
   /** Bytes handed to write() that the transport has not yet taken. */
   readonly backlogBytes: number;
+  /**
+   * Of the backlog, the bytes the network refused for now (the rest leaves with this turn's send): past the
+   * write-ahead in these, the output calls onDrain once it is back under it. Absent: all of backlogBytes.
+   */
+  readonly waitingBytes?: number;
   /** Set by the subscription: called when the backlog fell back under the write-ahead after a write. */
   onDrain: (() => void) | null;
   /**

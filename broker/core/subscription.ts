@@ -196,7 +196,10 @@ export class Subscription {
       this.progressAt = now;
       if (this.stalled) {
         this.stalled = false;
-        this.pump();
+        // As a drain would: the queue goes on, and whatever else waits on this output's drain (a catch-up
+        // from disk) reads on.
+        if (this.output.onDrain !== null) this.output.onDrain();
+        else this.pump();
       }
     } else if (!this.stalled && now - this.progressAt >= STALLED_AFTER_MS) {
       this.stalled = true;
@@ -246,8 +249,13 @@ export class Subscription {
    * backlog only while the connection has room (the output calls onDrain when it gets some back).
    */
   private mayWrite(backlog: number): boolean {
-    if (backlog > (this.stalled ? STALLED_WRITE_AHEAD : this.writeAhead)) return false;
-    return backlog === 0 || this.output.connectionHasRoom?.() !== false;
+    if (backlog === 0) return true;
+    // The write-ahead counts what the network refused, as the output's high-water mark does: past it the
+    // output's drain wakes this subscription. Small writes gathered for this turn's send are not refused yet
+    // (counting them, a write-ahead under the gather buffer stopped with nothing left to wake it).
+    const waiting = this.output.waitingBytes ?? backlog;
+    if (waiting > (this.stalled ? STALLED_WRITE_AHEAD : this.writeAhead)) return false;
+    return this.output.connectionHasRoom?.() !== false;
   }
 
   private send(frame: EventFrame): void {

@@ -69,6 +69,10 @@ export class EventStreamWriter implements EventOutput {
     return this.stream.writableLength;
   }
 
+  get waitingBytes(): number {
+    return this.stream.waitingLength;
+  }
+
   connectionHasRoom(): boolean {
     return this.stream.connectionHasRoom();
   }

@@ -17,6 +17,8 @@ export interface ByteStream {
   readonly writable: boolean;
   /** Bytes written that the transport has not yet handed to the network. */
   readonly writableLength: number;
+  /** Of those, the bytes the network refused for now: what highWaterMark bounds (past it, onDrain follows). */
+  readonly waitingLength: number;
   /** Writes bytes kept by reference; false: wait for onDrain. */
   write(data: Uint8Array, fin?: boolean): boolean;
   /** Writes bytes whose first `transientBytes` the caller reuses as soon as this returns. */

@@ -139,7 +139,7 @@ export class SubscribeHandler {
       sub.topic,
       sub,
       writer,
-      this.core.subscriptionLimits.writeAheadBytes,
+      transportShare(this.core.subscriptionLimits.writeAheadBytes, this.core.config.subQueueMaxBytes),
       from,
       (err) => {
         this.catchUps.delete(sub);

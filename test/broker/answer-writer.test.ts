@@ -34,6 +34,8 @@ class RecordingStream implements ByteStream {
     this.log.push('|send|');
   }
 
+  readonly waitingLength = 0;
+
   connectionHasRoom(): boolean {
     return true;
   }

@@ -141,6 +141,18 @@ describe('client SDK against the broker', () => {
     expect(sub.missed).toBe(0);
   });
 
+  it('a write-ahead smaller than the transport gathers in a turn still delivers a whole replay', async () => {
+    // FELIX_EVENT_SEND_WINDOW 1 KiB: small frames are gathered (up to 16 KiB) for the turn's send; counted
+    // as backlog they stopped the subscription with nothing left to wake it until the next publish.
+    const broker = await startBroker({ eventSendWindow: 1024, streamReplayCapacity: 1024 });
+    const c = await client(broker, { eventConnPool: 1 });
+    for (let i = 0; i < 500; i++) await c.publish('tiny-window', `e${i}`);
+    const seen: number[] = [];
+    await c.subscribe('tiny-window', { start: 'earliest', onEvent: (e) => seen.push(e.offset) });
+    await eventually(() => seen.length === 500, 'the whole replay, with nothing published after it');
+    expect(seen).toEqual(range(500));
+  });
+
   it('replays from earliest, resumes from an offset, and reports cursors out of range', async () => {
     const broker = await startBroker({ streamReplayCapacity: 8 });
     const c = await client(broker);

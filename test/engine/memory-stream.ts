@@ -146,6 +146,10 @@ export class MemoryStream implements ByteStream {
     // Nothing to hurry: the network takes bytes at once ('open') or when the test says ('stalled').
   }
 
+  get waitingLength(): number {
+    return this.writableLength;
+  }
+
   connectionHasRoom(): boolean {
     return true;
   }
