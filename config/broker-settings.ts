@@ -194,7 +194,8 @@ const brokerSettings = defineSettings({
     ' The subscriptions of one connection share it: each hands the transport up to its own ' +
       'FELIX_EVENT_SEND_WINDOW share ahead, but one that already holds a backlog waits while the connection ' +
       'is over this window (its events wait in its queue, where FELIX_SUB_QUEUE_POLICY applies), so a client ' +
-      'whose many subscriptions stop reading pins about this much in the transport, not a write-ahead each.',
+      'whose many subscriptions stop reading pins about this much in the transport plus up to one frame per ' +
+      'subscription (a subscription with nothing there may always hand over one), not a write-ahead each.',
   ),
   eventBatchMaxEvents: integer({
     env: 'FELIX_EVENT_BATCH_MAX_EVENTS',
