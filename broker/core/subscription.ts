@@ -50,10 +50,11 @@ export const STALLED_WRITE_AHEAD = 64 * 1024;
  * stream). Its bound (FELIX_SUB_QUEUE_CAPACITY events, FELIX_SUB_QUEUE_MAX_BYTES bytes) counts what is
  * queued and what sits in the transport's send buffer for its stream, so the queue policy and the
  * slow-consumer disconnect engage at that bound whatever the QUIC windows are. Frames move from the queue to
- * the output only while the output holds less than the write-ahead (see transportShare), so a stalled
- * subscriber fills its own bound and nothing else — and, once it holds any backlog, only while its
- * connection is within the connection's send window (FELIX_BROKER_SEND_WINDOW), so many stalled
- * subscriptions on one connection hold that window between them, not one write-ahead each.
+ * the output only while what the network refused of its backlog is under the write-ahead (see
+ * transportShare; STALLED_WRITE_AHEAD once the backlog stopped moving), so a stalled subscriber fills its
+ * own bound and nothing else — and, once it holds any backlog, only while its connection is within the
+ * connection's send window (FELIX_BROKER_SEND_WINDOW), so many stalled subscriptions on one connection
+ * hold that window between them, not one write-ahead each.
  */
 export class Subscription {
   readonly queue: SubscriberQueue;
