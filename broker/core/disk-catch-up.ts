@@ -1,13 +1,12 @@
 /**
  * A subscriber of a durable stream that starts below what the replay ring holds: its history is read from
- * the stream's log a chunk at a time — the next chunk only once the subscriber's queue is empty and its
- * output under the write-ahead, so it is paced by the subscriber like live events and the log is never
- * loaded whole. Once the cursor reaches what is in memory (the ring, or the frames not yet readable from
+ * the stream's log a chunk at a time — the next chunk only once the subscriber can take more
+ * (Subscription.hasRoom), so it is paced by the subscriber like live events and the log is never loaded
+ * whole. Once the cursor reaches what is in memory (the ring, or the frames not yet readable from
  * disk) the subscriber joins the live stream in the same synchronous step, so no frame is missed or doubled.
  * While catching up it is not among the topic's subscribers: it holds back no publisher.
  */
 import type { EventFrame } from './event-frame.js';
-import type { EventOutput } from './ports.js';
 import type { StorageCursor } from './stream-storage.js';
 import type { Subscription } from './subscription.js';
 import type { Topic } from './topic.js';
@@ -20,8 +19,6 @@ export class DiskCatchUp {
   constructor(
     private readonly topic: Topic,
     private readonly sub: Subscription,
-    private readonly output: EventOutput,
-    private readonly writeAheadBytes: number,
     /** Offset of the next event the subscriber needs. */
     private next: number,
     /** Reading the log failed: the subscription cannot go on. */
@@ -42,9 +39,8 @@ export class DiskCatchUp {
       this.close();
       return;
     }
-    // Past the write-ahead in refused bytes the output's drain calls step() again (see Subscription).
-    if (!sub.queue.isEmpty || (this.output.waitingBytes ?? this.output.backlogBytes) > this.writeAheadBytes)
-      return;
+    // When it has no room, its output's drain calls step() again.
+    if (!sub.hasRoom) return;
     const topic = this.topic;
     const storage = topic.storage!;
     if (this.next >= topic.log.oldest) {

@@ -116,6 +116,14 @@ export class Subscription {
     return this.queue.isEmpty && this.output.backlogBytes === 0;
   }
 
+  /**
+   * Whether a frame handed to it now would go straight to the output (nothing queued, the output under its
+   * write-ahead and its connection under its window). When not, the output's onDrain follows once it is.
+   */
+  get hasRoom(): boolean {
+    return this.queue.isEmpty && this.mayWrite(this.output.backlogBytes);
+  }
+
   /** Bytes written to the output that the transport still holds (queued before QUIC took them). */
   get bytesInTransport(): number {
     return this.output.backlogBytes;

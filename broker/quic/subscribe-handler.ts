@@ -135,25 +135,15 @@ export class SubscribeHandler {
 
   /** Serves the subscriber's history from the stream's log, then joins it to the live stream. */
   private catchUp(sub: Subscription, writer: EventStreamWriter, from: number): void {
-    const catchUp = new DiskCatchUp(
-      sub.topic,
-      sub,
-      writer,
-      transportShare(this.core.subscriptionLimits.writeAheadBytes, this.core.config.subQueueMaxBytes),
-      from,
-      (err) => {
-        this.catchUps.delete(sub);
-        this.core.log.error(
-          { subscription: sub.id, stream: sub.topic.name, err },
-          'reading the stream log failed',
-        );
-        this.replies.sendError(
-          `subscription ${sub.id} ended: reading the stream log failed`,
-          'storage_error',
-        );
-        this.session.dropSubscription(sub, false);
-      },
-    );
+    const catchUp = new DiskCatchUp(sub.topic, sub, from, (err) => {
+      this.catchUps.delete(sub);
+      this.core.log.error(
+        { subscription: sub.id, stream: sub.topic.name, err },
+        'reading the stream log failed',
+      );
+      this.replies.sendError(`subscription ${sub.id} ended: reading the stream log failed`, 'storage_error');
+      this.session.dropSubscription(sub, false);
+    });
     this.catchUps.set(sub, catchUp);
     // The subscription pumps its queue on drain; after that, the catch-up reads on.
     const pump = writer.onDrain;
