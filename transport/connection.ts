@@ -378,10 +378,7 @@ export class Connection {
       this.pendingStreams.push(stream);
     }
     if (stream.queued > stream.highWaterMark || this.queuedBytes > this.driver.settings.sendWindow) {
-      if (!stream.needDrain) {
-        stream.needDrain = true;
-        this.drainWaiters.push(stream);
-      }
+      this.awaitDrain(stream);
       return false;
     }
     return true;
@@ -390,11 +387,15 @@ export class Connection {
   /** @internal See Stream.connectionHasRoom. */
   hasRoomFor(stream: Stream): boolean {
     if (this.queuedBytes <= this.driver.settings.sendWindow) return true;
-    if (!stream.needDrain) {
-      stream.needDrain = true;
-      this.drainWaiters.push(stream);
-    }
+    this.awaitDrain(stream);
     return false;
+  }
+
+  /** The stream's writer is told (onDrain) once it may write again: see fireDrains. */
+  private awaitDrain(stream: Stream): void {
+    if (stream.needDrain) return;
+    stream.needDrain = true;
+    this.drainWaiters.push(stream);
   }
 
   /** @internal */
