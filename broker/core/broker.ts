@@ -268,9 +268,25 @@ export class Broker implements BrokerCore {
     this.heldTimer.unref();
   }
 
+  private subscriberFailed(sub: Subscription, err: unknown): void {
+    if (sub.onFailure !== null) {
+      sub.onFailure(err);
+      return;
+    }
+    this.stats.internalErrors++;
+    this.log.error({ err, subscription: sub.id }, 'internal error serving a subscriber');
+  }
+
   private sweep(): void {
     const now = performance.now();
-    for (const sub of this.subscriptions) sub.checkStall(now);
+    for (const sub of this.subscriptions) {
+      // Outside the transport's per-connection guard (a timer): a throw here costs its connection only.
+      try {
+        sub.checkStall(now);
+      } catch (err) {
+        this.subscriberFailed(sub, err);
+      }
+    }
     // Idle streams are looked for every IDLE_SWEEP_EVERY sweeps: a pass over every auto-created stream.
     if (++this.sweeps % IDLE_SWEEP_EVERY === 0) this.stats.streamsRemovedIdle += this.registry.sweepIdle(now);
     this.dedup?.sweep(now);

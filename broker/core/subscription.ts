@@ -60,6 +60,11 @@ export class Subscription {
   readonly queue: SubscriberQueue;
   /** @internal counted by the topic while a `block` queue is full */
   blocking = false;
+  /**
+   * Told when work done for this subscriber outside its connection's handlers (the broker's sweep) threw:
+   * a defect, never a peer's input. Its connection's session sets it (it closes that connection alone).
+   */
+  onFailure: ((err: unknown) => void) | null = null;
   private closed = false;
   /** Frames below this offset are replayed history: sent plain, their queueing is not a hop. */
   private liveFrom: number;

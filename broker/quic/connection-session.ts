@@ -76,6 +76,7 @@ export class ConnectionSession {
       this.core.stats,
       (s, reason) => this.evict(s, reason),
     );
+    sub.onFailure = (err) => this.internalError(err);
     this.subscriptions.set(id, { sub, owner });
     this.core.subscriptionOpened(sub);
     return sub;

@@ -1,7 +1,11 @@
 // The per-subscription bound counts what the transport still holds for the subscriber, not only its queue:
 // driven through Subscription with an output whose backlog the test controls (nothing reaches QUIC until
 // the test says so), so no QUIC window can hide a stall.
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { loadBrokerConfig } from '../../broker/config.js';
+import { Broker } from '../../broker/core/broker.js';
 import type { EventFrame } from '../../broker/core/event-frame.js';
 import type { EventOutput } from '../../broker/core/ports.js';
 import { BrokerStats } from '../../broker/core/stats.js';
@@ -173,6 +177,39 @@ describe('the per-subscription bound', () => {
     fresh.sub.checkStall(50_000);
     fresh.sub.offer(frame(kib16), 50_000);
     expect(fresh.output.written).toHaveLength(9);
+  });
+
+  it("a throw in the broker's sweep for one subscriber reaches its failure hook; the sweep goes on", async () => {
+    const { config } = loadBrokerConfig({ env: {} });
+    const broker = new Broker(config, pino({ level: 'silent' }));
+    broker.start();
+    try {
+      const found = broker.registry.topic('t1', 'ns', 'swept');
+      if (!found.ok) throw new Error(found.message);
+      const limits = { ...broker.subscriptionLimits, maxFullMs: 1 };
+      const make = (id: number, evict: () => void) => {
+        const sub = new Subscription(id, found.value, new HeldOutput(), limits, broker.stats, evict);
+        sub.limitBytes(4000);
+        for (let i = 0; i < 60; i++) sub.offer(frame(100), performance.now());
+        broker.subscriptionOpened(sub);
+        return sub;
+      };
+      // A defect: the eviction the sweep starts throws. Its connection's hook hears it, not the process.
+      const failures: unknown[] = [];
+      const broken = make(1, () => {
+        throw new Error('defect in eviction');
+      });
+      broken.onFailure = (err) => failures.push(err);
+      const evicted: number[] = [];
+      make(2, () => evicted.push(2));
+      for (let i = 0; i < 400 && (failures.length === 0 || evicted.length === 0); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect((failures[0] as Error).message).toBe('defect in eviction');
+      expect(evicted[0]).toBe(2);
+    } finally {
+      broker.stop();
+    }
   });
 
   it('disconnects after FELIX_SLOW_SUB_MAX_DROPS drops without catching up', () => {
