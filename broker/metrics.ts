@@ -264,7 +264,7 @@ export function createMetricsRegistry(
   );
   monotonic(
     'felix_internal_errors_total',
-    'Unexpected exceptions while serving a connection (the connection was closed with code 0x1)',
+    "Unexpected exceptions in the broker, each closing the connection it served with code 0x1 (or, when cutting a stream's batch failed, its subscribers' connections)",
     () => stats.internalErrors,
   );
   gauge('felix_draining', '1 while the broker drains for shutdown', () => (gauges.draining() ? 1 : 0));

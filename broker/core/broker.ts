@@ -225,7 +225,7 @@ export class Broker implements BrokerCore {
       const t = topics[i]!;
       t.scheduled = false;
       const wasHeld = t.held;
-      const deadline = t.endOfTurn(now, force);
+      const deadline = this.endTurn(t, now, force);
       if (deadline < 0) continue;
       if (!wasHeld) this.heldTopics.push(t);
       this.armHeldTimer(deadline, now);
@@ -237,6 +237,26 @@ export class Broker implements BrokerCore {
     this.spareTopics = topics;
   }
 
+  /**
+   * Topic.endOfTurn, guarded: it runs after the transport's turn (a tick) or on a timer, outside every
+   * connection's handlers, so a defect in cutting one stream's batch costs that stream's subscribers their
+   * connections (they resume from their offsets on reconnecting), never the process. -1: nothing held.
+   */
+  private endTurn(t: Topic, now: number, force: boolean): number {
+    try {
+      return t.endOfTurn(now, force);
+    } catch (err) {
+      this.log.error(
+        { err, stream: t.name },
+        "internal error ending a stream's turn; closing its subscribers",
+      );
+      // Counted once per connection closed for it (each subscriber's failure), or once when none.
+      if (t.hasSubscribers) t.failSubscribers(err);
+      else this.stats.internalErrors++;
+      return -1;
+    }
+  }
+
   /** Held batches past their deadline (or all, when forced) are cut; the timer is armed for the rest. */
   private flushHeld(now: number, force: boolean): void {
     const held = this.heldTopics;
@@ -246,7 +266,7 @@ export class Broker implements BrokerCore {
       const t = held[i]!;
       // Cut since it was held (a full batch, or a later turn that found a subscriber idle).
       if (!t.held) continue;
-      const deadline = t.endOfTurn(now, force);
+      const deadline = this.endTurn(t, now, force);
       t.pushSubscribers();
       if (deadline < 0) continue;
       this.heldTopics.push(t);
@@ -268,15 +288,6 @@ export class Broker implements BrokerCore {
     this.heldTimer.unref();
   }
 
-  private subscriberFailed(sub: Subscription, err: unknown): void {
-    if (sub.onFailure !== null) {
-      sub.onFailure(err);
-      return;
-    }
-    this.stats.internalErrors++;
-    this.log.error({ err, subscription: sub.id }, 'internal error serving a subscriber');
-  }
-
   private sweep(): void {
     const now = performance.now();
     for (const sub of this.subscriptions) {
@@ -284,7 +295,7 @@ export class Broker implements BrokerCore {
       try {
         sub.checkStall(now);
       } catch (err) {
-        this.subscriberFailed(sub, err);
+        sub.failed(err);
       }
     }
     // Idle streams are looked for every IDLE_SWEEP_EVERY sweeps: a pass over every auto-created stream.

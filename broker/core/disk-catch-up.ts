@@ -7,7 +7,7 @@
  * While catching up it is not among the topic's subscribers: it holds back no publisher.
  */
 import type { EventFrame } from './event-frame.js';
-import type { StorageCursor } from './stream-storage.js';
+import type { StorageCursor, StorageRead } from './stream-storage.js';
 import type { Subscription } from './subscription.js';
 import type { Topic } from './topic.js';
 
@@ -33,6 +33,17 @@ export class DiskCatchUp {
 
   /** Reads on while the subscriber has room (call at start and whenever its output drained). */
   step(): void {
+    // Called from a disk read's completion and a timer too, outside every connection's handlers: a defect
+    // here ends this catch-up and costs the subscriber's connection (Subscription.failed), not the process.
+    try {
+      this.readOn();
+    } catch (err) {
+      this.close();
+      this.sub.failed(err);
+    }
+  }
+
+  private readOn(): void {
     const sub = this.sub;
     if (this.finished || this.reading) return;
     if (sub.isClosed) {
@@ -62,17 +73,28 @@ export class DiskCatchUp {
         this.onError(err);
         return;
       }
-      if (this.finished || sub.isClosed) {
+      try {
+        this.took(result);
+      } catch (failure) {
         this.close();
-        return;
+        sub.failed(failure);
       }
-      const before = this.next;
-      this.next = Math.max(before, result.next);
-      if (result.frames.length > 0) sub.replay(result.frames);
-      // Nothing read and no progress (the log changed under the read): look again shortly, never spin.
-      if (result.frames.length === 0 && this.next === before) setTimeout(() => this.step(), 10);
-      else this.step();
     });
+  }
+
+  /** What a read of the log brought: replayed, and the next read started. */
+  private took(result: StorageRead): void {
+    const sub = this.sub;
+    if (this.finished || sub.isClosed) {
+      this.close();
+      return;
+    }
+    const before = this.next;
+    this.next = Math.max(before, result.next);
+    if (result.frames.length > 0) sub.replay(result.frames);
+    // Nothing read and no progress (the log changed under the read): look again shortly, never spin.
+    if (result.frames.length === 0 && this.next === before) setTimeout(() => this.step(), 10);
+    else this.readOn();
   }
 
   close(): void {

@@ -61,8 +61,8 @@ export class Subscription {
   /** @internal counted by the topic while a `block` queue is full */
   blocking = false;
   /**
-   * Told when work done for this subscriber outside its connection's handlers (the broker's sweep) threw:
-   * a defect, never a peer's input. Its connection's session sets it (it closes that connection alone).
+   * Told when work done for this subscriber outside its own connection's handlers threw (see failed): a
+   * defect, never a peer's input. Its connection's session sets it (it closes that connection alone).
    */
   onFailure: ((err: unknown) => void) | null = null;
   private closed = false;
@@ -218,6 +218,20 @@ export class Subscription {
     } else if (!this.stalled && now - this.progressAt >= STALLED_AFTER_MS) {
       this.stalled = true;
     }
+  }
+
+  /**
+   * Serving this subscriber threw where its own connection's handlers are not on the stack — a fan-out run
+   * by a publisher's turn, a timer (the sweep, a held batch), a disk read or commit: a defect, never a
+   * peer's input. Its connection pays (onFailure), not the publisher whose turn it was, nor the process.
+   */
+  failed(err: unknown): void {
+    if (this.onFailure !== null) {
+      this.onFailure(err);
+      return;
+    }
+    this.stats.internalErrors++;
+    this.abort(0);
   }
 
   /** Ends the event stream after what is queued (FIN), e.g. on unsubscribe or shutdown. */

@@ -198,7 +198,16 @@ export class Topic {
     if (!this.deliveredInTurn) return;
     this.deliveredInTurn = false;
     const subs = this.subscribers;
-    for (let i = subs.length - 1; i >= 0; i--) subs[i]!.push();
+    let failures: Failure[] | null = null;
+    for (let i = subs.length - 1; i >= 0; i--) {
+      const sub = subs[i]!;
+      try {
+        sub.push();
+      } catch (err) {
+        (failures ??= []).push([sub, err]);
+      }
+    }
+    if (failures !== null) failAll(failures);
   }
 
   /** Whether no subscriber could put a frame on the wire now (and there is at least one). */
@@ -320,6 +329,30 @@ export class Topic {
     const now = performance.now();
     // Backwards: an offer may evict that subscriber, which swaps the last one into its slot — one this
     // loop has already served.
-    for (let i = subs.length - 1; i >= 0; i--) subs[i]!.offer(frame, now);
+    // One guard per subscriber: this runs in a publisher's turn, a timer or a disk callback, and a defect in
+    // serving one subscriber must cost its connection alone (Subscription.failed) — after the loop, since
+    // closing a connection removes all of its subscriptions at once.
+    let failures: Failure[] | null = null;
+    for (let i = subs.length - 1; i >= 0; i--) {
+      const sub = subs[i]!;
+      try {
+        sub.offer(frame, now);
+      } catch (err) {
+        (failures ??= []).push([sub, err]);
+      }
+    }
+    if (failures !== null) failAll(failures);
   }
+
+  /** Serving this stream threw outside any connection's handlers: every subscriber's connection pays. */
+  failSubscribers(err: unknown): void {
+    for (const sub of [...this.subscribers]) sub.failed(err);
+  }
+}
+
+/** A subscriber whose serving threw during a fan-out, and what it threw. */
+type Failure = [Subscription, unknown];
+
+function failAll(failures: readonly Failure[]): void {
+  for (const [sub, err] of failures) sub.failed(err);
 }

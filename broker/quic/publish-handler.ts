@@ -48,6 +48,8 @@ export class PublishHandler implements CommitWaiter {
     private readonly core: BrokerCore,
     private readonly owner: PublishingStream,
     private readonly replies: Replies,
+    /** Answering a commit threw (a defect): its connection pays, not the process (see committed). */
+    private readonly internalError: (err: unknown) => void,
   ) {
     this.largest = largestMessage(core.config);
   }
@@ -141,15 +143,27 @@ export class PublishHandler implements CommitWaiter {
     if (!acked && budget.overLimit(this.owner)) this.owner.pause();
   }
 
-  /** A publish waiting for its commit is durable (CommitWaiter). */
+  /**
+   * A publish waiting for its commit is durable (CommitWaiter). Called from the storage's write or fsync
+   * completion, outside every connection's handlers, with other publishers' acks behind it: a throw ends
+   * this connection alone.
+   */
   committed(requestId: number, tag: number): void {
-    this.replies.publishOk(requestId, FORM_TAGS[tag]!);
+    try {
+      this.replies.publishOk(requestId, FORM_TAGS[tag]!);
+    } catch (err) {
+      this.internalError(err);
+    }
   }
 
   /** A publish waiting for its commit will not be committed now: the stream's storage failed. */
   failed(requestId: number, tag: number, code: StorageErrorCode, message: string): void {
     this.core.stats.publishErrors++;
-    this.replies.publishError(requestId, message, code, FORM_TAGS[tag]!);
+    try {
+      this.replies.publishError(requestId, message, code, FORM_TAGS[tag]!);
+    } catch (err) {
+      this.internalError(err);
+    }
   }
 
   publishChunk(m: MessageOf<'publish_chunk'>): void {

@@ -103,7 +103,7 @@ export class StreamSession implements PublishingStream {
     stream.highWaterMark = REPLY_WRITE_AHEAD;
     this.answers = new AnswerWriter(stream, () => this.holdUntilDrained());
     this.replies = new Replies(stream, this.answers);
-    this.publishes = new PublishHandler(core, this, this.replies);
+    this.publishes = new PublishHandler(core, this, this.replies, (err) => session.internalError(err));
     this.subscriptions = new SubscribeHandler(core, session, this.replies, this);
     stream.onData = (chunk, fin) => {
       this.answers.beginRead();

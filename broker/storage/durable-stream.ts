@@ -225,8 +225,25 @@ export class DurableStream implements StreamStorage {
     if (this.busy || this.closed || this.fatal) return;
     if (this.refusal !== null && !this.retryDue) return;
     this.retryDue = false;
-    if (this.pending.length > 0) this.write();
-    else if (this.syncWanted) this.sync();
+    // Reached from timers and I/O completions too, outside every connection's handlers: see defect.
+    try {
+      if (this.pending.length > 0) this.write();
+      else if (this.syncWanted) this.sync();
+    } catch (err) {
+      this.defect(err, 'write');
+    }
+  }
+
+  /**
+   * Storing or committing threw (a defect, not an I/O error, which arrives as a callback's error): this
+   * stream stops writing and refuses publishes with storage_error, waiting acks are failed, and the broker
+   * serves its reads and every other stream on — as after a failed write — instead of ending the process.
+   */
+  private defect(err: unknown, during: 'write' | 'fsync'): void {
+    this.busy = false;
+    this.fatal = true;
+    this.logger.error({ stream: this.name, err, during }, 'internal error in durable stream storage');
+    this.fail(err instanceof Error ? err : new Error(String(err)), during);
   }
 
   private write(): void {
@@ -242,34 +259,43 @@ export class DurableStream implements StreamStorage {
         this.fail(err, 'write');
         return;
       }
-      let bytes = 0;
-      for (const f of batch) bytes += f.bytes.length;
-      const stats = this.stats;
-      stats.writes++;
-      stats.recordsWritten += batch.length;
-      stats.bytesWritten += bytes;
-      if (this.refusal !== null) {
-        this.logger.info({ stream: this.name }, 'storage writable again: accepting publishes');
-        this.refusal = null;
+      try {
+        this.written(batch);
+      } catch (failure) {
+        this.defect(failure, 'write');
       }
-      this.inWrite = [];
-      if (this.policy.acksOnCommit) for (const f of batch) this.awaiting.push(f);
-      else this.backlog -= bytes;
-      this.noteBacklog();
-      switch (this.policy.fsync) {
-        case 'on_commit':
-          this.sync();
-          return;
-        case 'none':
-          this.log.closeSealed();
-          this.commit(this.log.nextOffset);
-          break;
-        case 'periodic':
-          // Committed by the next periodic fsync.
-          break;
-      }
-      this.kick();
     });
+  }
+
+  /** A write completed: account it, and commit or sync under the policy. */
+  private written(batch: EventFrame[]): void {
+    let bytes = 0;
+    for (const f of batch) bytes += f.bytes.length;
+    const stats = this.stats;
+    stats.writes++;
+    stats.recordsWritten += batch.length;
+    stats.bytesWritten += bytes;
+    if (this.refusal !== null) {
+      this.logger.info({ stream: this.name }, 'storage writable again: accepting publishes');
+      this.refusal = null;
+    }
+    this.inWrite = [];
+    if (this.policy.acksOnCommit) for (const f of batch) this.awaiting.push(f);
+    else this.backlog -= bytes;
+    this.noteBacklog();
+    switch (this.policy.fsync) {
+      case 'on_commit':
+        this.sync();
+        return;
+      case 'none':
+        this.log.closeSealed();
+        this.commit(this.log.nextOffset);
+        break;
+      case 'periodic':
+        // Committed by the next periodic fsync.
+        break;
+    }
+    this.kick();
   }
 
   private sync(): void {
@@ -285,9 +311,13 @@ export class DurableStream implements StreamStorage {
         this.fail(err, 'fsync');
         return;
       }
-      this.syncedEnd = target;
-      this.commit(target);
-      this.kick();
+      try {
+        this.syncedEnd = target;
+        this.commit(target);
+        this.kick();
+      } catch (failure) {
+        this.defect(failure, 'fsync');
+      }
     });
   }
 
