@@ -391,8 +391,8 @@ export class Connection {
     return false;
   }
 
-  /** The stream's writer is told (onDrain) once it may write again: see fireDrains. */
-  private awaitDrain(stream: Stream): void {
+  /** @internal The stream's writer is told (onDrain) once it may write again: see fireDrains. */
+  awaitDrain(stream: Stream): void {
     if (stream.needDrain) return;
     stream.needDrain = true;
     this.drainWaiters.push(stream);

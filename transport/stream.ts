@@ -135,6 +135,15 @@ export class Stream {
     return this.connection.hasRoomFor(this);
   }
 
+  /**
+   * Moves highWaterMark. A stream that already holds more refused bytes than the new mark is then waited on
+   * as if a write had just passed it: onDrain fires once it is back within the mark.
+   */
+  setHighWaterMark(bytes: number): void {
+    this.highWaterMark = bytes;
+    if (this.queued > bytes) this.connection.awaitDrain(this);
+  }
+
   /** Sends FIN after everything queued (and after `data`, when given). */
   end(data?: Uint8Array): boolean {
     return this.write(data ?? EMPTY, true);

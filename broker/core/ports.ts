@@ -50,6 +50,12 @@ export interface EventOutput {
    * onDrain once it may (optional: an output without a connection of its own leaves it out).
    */
   connectionHasRoom?(): boolean;
+  /**
+   * Narrows the write-ahead to `bytes` (null: back to the output's own): already past it, the output calls
+   * onDrain once it is back within it, so a writer held at the narrower bound is woken as at the usual one
+   * (optional: an output that never refuses bytes leaves it out).
+   */
+  narrowWriteAhead?(bytes: number | null): void;
   /** Sends one shared frame. `live`: a frame published after the subscription started (not replay). */
   write(frame: EventFrame, live: boolean): void;
   /**

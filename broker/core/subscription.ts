@@ -210,6 +210,7 @@ export class Subscription {
       this.progressAt = now;
       if (this.stalled) {
         this.stalled = false;
+        this.output.narrowWriteAhead?.(null);
         // As a drain would: the queue goes on, and whatever else waits on this output's drain (a catch-up
         // from disk) reads on.
         if (this.output.onDrain !== null) this.output.onDrain();
@@ -217,6 +218,9 @@ export class Subscription {
       }
     } else if (!this.stalled && now - this.progressAt >= STALLED_AFTER_MS) {
       this.stalled = true;
+      // The output wakes this subscription once its backlog is under the small write-ahead: when the peer
+      // reads again the queue goes on at once, not at the next sweep.
+      this.output.narrowWriteAhead?.(STALLED_WRITE_AHEAD);
     }
   }
 

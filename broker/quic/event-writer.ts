@@ -40,6 +40,8 @@ export class EventStreamWriter implements EventOutput {
    * quiche), or bytes in the transport's gather buffer.
    */
   private unpushed: 'none' | 'in_quiche' | 'gathered' = 'none';
+  /** The write-ahead this writer was made with (narrowWriteAhead(null) goes back to it). */
+  private readonly writeAhead: number;
 
   constructor(
     private readonly stream: ByteStream,
@@ -55,6 +57,7 @@ export class EventStreamWriter implements EventOutput {
     private readonly onTooLarge: () => void,
   ) {
     stream.highWaterMark = writeAheadBytes;
+    this.writeAhead = writeAheadBytes;
     stream.onDrain = () => this.onDrain?.();
     // The hello binds the event stream to its subscription before any event.
     stream.write(
@@ -75,6 +78,10 @@ export class EventStreamWriter implements EventOutput {
 
   connectionHasRoom(): boolean {
     return this.stream.connectionHasRoom();
+  }
+
+  narrowWriteAhead(bytes: number | null): void {
+    this.stream.setHighWaterMark(bytes ?? this.writeAhead);
   }
 
   write(frame: EventFrame, live: boolean): void {

@@ -28,6 +28,8 @@ export interface ByteStream {
    * connection is back within it, or this stream has nothing queued).
    */
   connectionHasRoom(): boolean;
+  /** Moves highWaterMark; already past the new mark, onDrain follows once the stream is back within it. */
+  setHighWaterMark(bytes: number): void;
   /** FIN after everything written. */
   end(data?: Uint8Array): boolean;
   /** Abandons the sending side with an application code (RESET_STREAM). */

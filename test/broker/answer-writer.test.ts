@@ -39,6 +39,9 @@ class RecordingStream implements ByteStream {
   connectionHasRoom(): boolean {
     return true;
   }
+  setHighWaterMark(bytes: number): void {
+    this.highWaterMark = bytes;
+  }
 
   sendAtTurnEnd(): void {
     this.log.push('|turn-end|');

@@ -154,6 +154,11 @@ export class MemoryStream implements ByteStream {
     return true;
   }
 
+  setHighWaterMark(bytes: number): void {
+    this.highWaterMark = bytes;
+    if (this.waitingBytes > bytes) this.needDrain = true;
+  }
+
   sendAtTurnEnd(): void {
     // Nothing to hold back either: there is no turn-end flush in memory.
   }

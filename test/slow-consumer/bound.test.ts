@@ -38,6 +38,41 @@ class HeldOutput implements EventOutput {
   abort(): void {}
 }
 
+/**
+ * HeldOutput with the transport's drain rule: onDrain fires only for a writer that went past the
+ * high-water mark (or was past a mark narrowed under it), once the backlog is back within it.
+ */
+class WindowedOutput extends HeldOutput {
+  private mark: number;
+  private drainWanted = false;
+
+  constructor(private readonly writeAhead: number) {
+    super();
+    this.mark = writeAhead;
+  }
+
+  get waitingBytes(): number {
+    return this.backlogBytes;
+  }
+
+  override write(frame: EventFrame): void {
+    super.write(frame);
+    if (this.backlogBytes > this.mark) this.drainWanted = true;
+  }
+
+  narrowWriteAhead(bytes: number | null): void {
+    this.mark = bytes ?? this.writeAhead;
+    if (this.backlogBytes > this.mark) this.drainWanted = true;
+  }
+
+  override drain(bytes = this.backlogBytes): void {
+    this.backlogBytes -= bytes;
+    if (!this.drainWanted || this.backlogBytes > this.mark) return;
+    this.drainWanted = false;
+    this.onDrain?.();
+  }
+}
+
 class FakeTopic {
   readonly log = { next: 0 };
   blockedBy = 0;
@@ -177,6 +212,33 @@ describe('the per-subscription bound', () => {
     fresh.sub.checkStall(50_000);
     fresh.sub.offer(frame(kib16), 50_000);
     expect(fresh.output.written).toHaveLength(9);
+  });
+
+  it('a stalled subscriber whose transport moves again is woken by its drain, not by the next sweep', () => {
+    nextOffset = 0;
+    const kib16 = 16 * 1024;
+    const output = new WindowedOutput(1 << 20);
+    const sub = new Subscription(
+      1,
+      new FakeTopic() as unknown as Topic,
+      output,
+      { queueCapacity: 1000, policy: 'drop_new', maxDrops: 0, maxFullMs: 0, writeAheadBytes: 1 << 20 },
+      new BrokerStats(),
+      () => {},
+    );
+    sub.limitBytes(1 << 30);
+    // 128 KiB in the transport, under its 1 MiB mark: no write asked for a drain.
+    for (let i = 0; i < 8; i++) sub.offer(frame(kib16), 0);
+    sub.checkStall(0);
+    sub.checkStall(STALLED_AFTER_MS); // nothing passed on: stalled, over the small write-ahead
+    for (let i = 0; i < 20; i++) sub.offer(frame(kib16), STALLED_AFTER_MS);
+    expect(output.written).toHaveLength(8);
+    // The peer reads again. With no sweep in between, the drain alone moves the queue on.
+    output.drain();
+    expect(output.written.length).toBeGreaterThan(8);
+    while (output.backlogBytes > 0) output.drain();
+    expect(output.written).toHaveLength(28);
+    expect(sub.queue.depth).toBe(0);
   });
 
   it("a throw in the broker's sweep for one subscriber reaches its failure hook; the sweep goes on", async () => {

@@ -178,7 +178,9 @@ describe('transport streams over real QUIC on loopback', () => {
   });
 
   /** A client stream to a server whose 4 KiB receive window holds most writes back; `received` is what arrived. */
-  async function tinyWindowStream(): Promise<{ s: Stream; received: () => Promise<Buffer> }> {
+  async function tinyWindowStream(
+    clientSettings: Parameters<typeof startClient>[1] = { sendWindow: 0 },
+  ): Promise<{ s: Stream; received: () => Promise<Buffer> }> {
     let received: Promise<Buffer> | undefined;
     const server = await startServer(
       (c) => {
@@ -188,7 +190,7 @@ describe('transport streams over real QUIC on loopback', () => {
       },
       { streamRecvWindow: 4096, connRecvWindow: 16384 },
     );
-    const conn = await (await startClient(server.port, { sendWindow: 0 })).connect();
+    const conn = await (await startClient(server.port, clientSettings)).connect();
     return {
       s: conn.openStream(),
       received: async () => {
@@ -215,6 +217,25 @@ describe('transport streams over real QUIC on loopback', () => {
     expect(drains).toBe(waits);
     expect(got.length).toBe(data.length);
     expect(got.equals(data)).toBe(true);
+  });
+
+  it('a high-water mark lowered under what a stream holds wakes its writer once it is back within it', async () => {
+    const { s, received } = await tinyWindowStream({});
+    // A client with its default send window. Written under no mark and within that window: every write
+    // returns true, so nothing asked for a drain yet.
+    const data = Buffer.alloc(512 << 10, 0x5a);
+    for (let at = 0; at < data.length; at += 16 << 10)
+      expect(s.write(data.subarray(at, at + (16 << 10)))).toBe(true);
+    expect(s.waitingLength).toBeGreaterThan(64 << 10);
+    let drainedAt = -1;
+    s.onDrain = () => {
+      drainedAt = s.waitingLength;
+    };
+    s.setHighWaterMark(64 << 10);
+    await until(() => drainedAt >= 0, 'the drain once under the lowered mark');
+    expect(drainedAt).toBeLessThanOrEqual(64 << 10);
+    s.end();
+    expect((await received()).length).toBe(data.length);
   });
 
   it('copies what it cannot send at once of a transient write, so the caller may reuse its buffer', async () => {
