@@ -263,6 +263,11 @@ export function createMetricsRegistry(
     () => stats.refusedConnections,
   );
   monotonic(
+    'felix_write_deadline_closes_total',
+    'Client connections closed by FELIX_BROKER_WRITE_DEADLINE_MS: silent while bytes waited for them',
+    () => gauges.datagrams()?.writeDeadlineCloses ?? 0,
+  );
+  monotonic(
     'felix_internal_errors_total',
     "Unexpected exceptions in the broker, each closing the connection it served with code 0x1 (or, when cutting a stream's batch failed, its subscribers' connections)",
     () => stats.internalErrors,

@@ -415,7 +415,11 @@ async function bindQuic(
       host,
       port: config.quicBind.port,
       tls,
-      settings: { ...settings, maxStreamsBidi: config.maxStreamsPerConn },
+      settings: {
+        ...settings,
+        maxStreamsBidi: config.maxStreamsPerConn,
+        writeDeadlineMs: config.brokerWriteDeadlineMs,
+      },
       maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       maxHandshakesPerSecond: config.maxHandshakesPerSec,

@@ -381,6 +381,23 @@ const brokerSettings = defineSettings({
       'a packet and its slot freed, so handshakes that are started and never finished cannot hold the ' +
       'handshake table (4,096 slots) or FELIX_MAX_CONNECTIONS.',
   }),
+  brokerWriteDeadlineMs: duration({
+    env: 'FELIX_BROKER_WRITE_DEADLINE_MS',
+    default: 10_000,
+    min: 0,
+    max: 3_600_000,
+    zeroMeans: 'no write deadline: a silent client is closed at FELIX_IDLE_TIMEOUT_MS',
+    doc:
+      'A client connection with bytes waiting for it (events, answers) that has sent the broker nothing for ' +
+      'this long is closed (code 0x4, reason `write deadline`), its subscriptions and what they hold ' +
+      'released: a killed, cut-off or stopped client costs this long of queued events, not the idle ' +
+      "timeout's worth (NATS's write_deadline). A live client is never taken for a silent one because its " +
+      'application reads slowly: while bytes wait, a connection not heard from for a second is PINGed, ' +
+      "which a client's QUIC stack answers whatever its application does; only two unanswered PINGs and " +
+      'this long without a packet close it. A slow reader meets the queue policy and slow-consumer ' +
+      'limits instead. A stopped (SIGSTOP, debugger) client is silent: past this long it reconnects and ' +
+      'resumes from its offsets.',
+  }),
   quicRetry: oneOf({
     env: 'FELIX_QUIC_RETRY',
     values: QUIC_RETRY_MODES,

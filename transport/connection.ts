@@ -96,6 +96,12 @@ export class Connection {
   /** @internal */ closeInfo: CloseInfo | null = null;
   /** @internal performance.now() of the last packet sent, for keep-alives */
   lastSentAt = 0;
+  /** @internal a datagram of this connection arrived since the write deadline's last look */
+  heard = false;
+  /** @internal performance.now() of the write deadline's last look that found `heard` (or the handshake) */
+  lastHeardAt = 0;
+  /** @internal PINGs the write deadline sent since the peer was last heard */
+  unansweredProbes = 0;
   /** @internal set once quiche has fully closed and the endpoint forgot the connection */
   finalized = false;
   /** @internal streams holding bytes quiche has not yet accepted */

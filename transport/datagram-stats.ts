@@ -49,6 +49,8 @@ export interface DatagramStats {
   readonly retriesValidated: number;
   /** Stateless resets sent to packets of connections this endpoint does not have (at most a fixed number per second). */
   readonly statelessResetsSent: number;
+  /** Connections closed by the write deadline: silent peers with bytes waiting for them (writeDeadlineMs). */
+  readonly writeDeadlineCloses: number;
 }
 
 /** Mutable counters behind an endpoint's DatagramStats. */
@@ -63,6 +65,7 @@ export class DatagramCounters {
   refusalsSent = 0;
   retriesValidated = 0;
   statelessResetsSent = 0;
+  writeDeadlineCloses = 0;
 
   snapshot(): DatagramStats {
     return {
@@ -74,6 +77,7 @@ export class DatagramCounters {
       refusalsSent: this.refusalsSent,
       retriesValidated: this.retriesValidated,
       statelessResetsSent: this.statelessResetsSent,
+      writeDeadlineCloses: this.writeDeadlineCloses,
     };
   }
 }

@@ -76,6 +76,9 @@ const MAX_RETRIES_PER_SECOND = 20_000;
 
 /** Application close code for a connection whose handling threw (the last-resort guard). */
 export const INTERNAL_ERROR_CODE = 0x1;
+/** Application close code and reason for a connection closed by the write deadline (writeDeadlineMs). */
+export const WRITE_DEADLINE_CODE = 0x4;
+export const WRITE_DEADLINE_REASON = 'write deadline';
 
 export interface EndpointOptions {
   readonly settings?: Partial<TransportSettings>;
@@ -182,6 +185,7 @@ export class Endpoint implements ConnectionDriver {
   private socketClosed = false;
   private readonly connects = new Map<Connection, PendingConnect>();
   private readonly keepAliveTimer: NodeJS.Timeout | null;
+  private readonly writeDeadlineTimer: NodeJS.Timeout | null;
   private readonly flushBound = (): void => this.flush();
   private readonly sendPhaseBound = (): void => this.sendPhase();
   /** Connections read in this flush, whose packets the send phase sends. */
@@ -237,6 +241,11 @@ export class Endpoint implements ConnectionDriver {
     this.keepAliveTimer =
       keepAlive > 0 ? setInterval(() => this.keepAlive(keepAlive), Math.max(1, keepAlive >> 1)) : null;
     this.keepAliveTimer?.unref();
+    const deadline = settings.writeDeadlineMs;
+    const look = writeDeadlineLookMs(deadline);
+    this.writeDeadlineTimer =
+      deadline > 0 ? setInterval(() => this.checkWriteDeadline(deadline, look), look) : null;
+    this.writeDeadlineTimer?.unref();
   }
 
   /** Starts a server endpoint. */
@@ -442,6 +451,7 @@ export class Endpoint implements ConnectionDriver {
     }
     this.socketClosed = true;
     if (this.keepAliveTimer !== null) clearInterval(this.keepAliveTimer);
+    if (this.writeDeadlineTimer !== null) clearInterval(this.writeDeadlineTimer);
     this.batchReceiver?.close();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
@@ -484,6 +494,45 @@ export class Endpoint implements ConnectionDriver {
     }
   }
 
+  /**
+   * The write deadline's look at every connection: one that bytes wait for (refused by flow control or
+   * congestion) and that was not heard from since the last look is PINGed — a live peer answers at once,
+   * whatever its application is doing — and closed once silent for `deadlineMs` with two PINGs
+   * unanswered: killed, cut off or stopped. Its application hears onClose now, so what is queued for it
+   * is released at once, not at the idle timeout. A flag per datagram and this look, not a clock read per
+   * datagram.
+   */
+  private checkWriteDeadline(deadlineMs: number, lookMs: number): void {
+    const now = performance.now();
+    for (const c of this.slots) {
+      if (c === undefined || !c.established || c.closed) continue;
+      if (c.heard) {
+        c.heard = false;
+        c.lastHeardAt = now;
+        c.unansweredProbes = 0;
+        continue;
+      }
+      if (c.queuedBytes === 0) {
+        c.unansweredProbes = 0;
+        continue;
+      }
+      const silentMs = now - c.lastHeardAt;
+      try {
+        if (silentMs >= deadlineMs && c.unansweredProbes >= 2) {
+          this.counters.writeDeadlineCloses++;
+          c.close(WRITE_DEADLINE_CODE, WRITE_DEADLINE_REASON);
+          this.notifyClosed(c, WRITE_DEADLINE_CLOSE);
+        } else if (silentMs >= lookMs) {
+          c.q.sendAckEliciting();
+          c.unansweredProbes++;
+          this.markDirty(c);
+        }
+      } catch (error) {
+        this.callbackFailed(c, error); // onClose threw, or quiche did: only c pays
+      }
+    }
+  }
+
   private onDatagram(msg: Buffer, rinfo: DatagramSource): void {
     if (msg.length === 0) {
       this.drop('malformed');
@@ -501,6 +550,7 @@ export class Endpoint implements ConnectionDriver {
       if (c === undefined) return;
     }
     if (c.finalized) return;
+    c.heard = true;
     try {
       c.q.recv(msg, c.recvInfo);
     } catch {
@@ -911,6 +961,7 @@ export class Endpoint implements ConnectionDriver {
 
   private onEstablished(c: Connection): void {
     c.established = true;
+    c.lastHeardAt = performance.now();
     if (this.isServer) {
       this.handshakes--;
       this.clearHandshakeTimer(c);
@@ -1111,6 +1162,13 @@ const HANDSHAKE_TIMEOUT_CLOSE: CloseInfo = Object.freeze({
   byPeer: false,
   timedOut: true,
 });
+const WRITE_DEADLINE_CLOSE: CloseInfo = Object.freeze({
+  code: WRITE_DEADLINE_CODE,
+  reason: WRITE_DEADLINE_REASON,
+  isApp: true,
+  byPeer: false,
+  timedOut: false,
+});
 const INTERNAL_ERROR_CLOSE: CloseInfo = Object.freeze({
   code: INTERNAL_ERROR_CODE,
   reason: INTERNAL_ERROR_REASON,
@@ -1142,4 +1200,9 @@ function makeCid(slot: number): Buffer {
 
 function cidWords(cid: Buffer): [number, number, number] {
   return [cid.readUInt32BE(4), cid.readUInt32BE(8), cid.readUInt32BE(12)];
+}
+
+/** How often the write deadline looks: a few looks per deadline, at most once a second. */
+function writeDeadlineLookMs(deadlineMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(deadlineMs / 4)));
 }

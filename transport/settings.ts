@@ -39,6 +39,13 @@ export interface TransportSettings {
    * waiting for events) is not closed by the idle timeout; 0 disables keep-alives.
    */
   readonly keepAliveMs: number;
+  /**
+   * Close a connection whose peer answered nothing for this long (ms) while bytes waited for it (refused
+   * by flow control or congestion): a peer killed, cut off or stopped, noticed before the idle timeout
+   * and before what is queued for it grows (NATS's write_deadline). A live peer is probed (PING) first;
+   * 0 disables it.
+   */
+  readonly writeDeadlineMs: number;
   /** Concurrent streams of each direction kind the peer may open on one connection. */
   readonly maxStreamsBidi: number;
   readonly maxStreamsUni: number;
@@ -62,6 +69,7 @@ export const DEFAULT_TRANSPORT_SETTINGS: TransportSettings = Object.freeze({
   udpRecvmmsg: 'auto',
   idleTimeoutMs: 30_000,
   keepAliveMs: 10_000,
+  writeDeadlineMs: 0,
   maxStreamsBidi: 1024,
   maxStreamsUni: 1024,
 });
@@ -88,6 +96,7 @@ export const TRANSPORT_RANGES: Readonly<
   udpRecvBuffer: { min: 64 * KiB, max: 1 * GiB, unit: 'bytes' },
   idleTimeoutMs: { min: 0, max: 24 * 3600 * 1000, unit: 'ms' },
   keepAliveMs: { min: 0, max: 24 * 3600 * 1000, unit: 'ms' },
+  writeDeadlineMs: { min: 0, max: 24 * 3600 * 1000, unit: 'ms' },
   maxStreamsBidi: { min: 1, max: 1_000_000, unit: 'streams' },
   maxStreamsUni: { min: 1, max: 1_000_000, unit: 'streams' },
 };

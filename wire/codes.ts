@@ -23,3 +23,8 @@ export const CONNECTION_CODE_INTERNAL_ERROR = 0x1;
 export const CONNECTION_CODE_REFUSED = 0x2;
 /** CONNECTION_CLOSE: the token that authenticated a stream of this connection expired (reason `token_expired`). */
 export const CONNECTION_CODE_TOKEN_EXPIRED = 0x3;
+/**
+ * CONNECTION_CLOSE: the client sent nothing for FELIX_BROKER_WRITE_DEADLINE_MS (and left two PINGs
+ * unanswered) while bytes waited for it (reason `write deadline`).
+ */
+export const CONNECTION_CODE_WRITE_DEADLINE = 0x4;
