@@ -64,9 +64,10 @@ const MAX_STATELESS_RESETS_PER_SECOND = 1000;
 // Refusals (CONNECTION_CLOSE in an Initial) per second at most: each is a send a forged Initial can ask for.
 const MAX_REFUSALS_PER_SECOND = 1000;
 /** The reason a refused client reads (CloseInfo.reason on its side), by limit. */
-const REFUSAL_REASONS: Readonly<Record<AdmissionRefusal, string>> = {
+const REFUSAL_REASONS: Readonly<Record<AdmissionRefusal | 'not_accepting', string>> = {
   connection_limit: 'connection limit reached: the server holds its maximum of connections',
   address_limit: 'connection limit reached for this address',
+  not_accepting: 'not accepting connections: the server is shutting down',
 };
 // RFC 9000 §10.3: the shortest datagram that can be a stateless reset.
 const MIN_STATELESS_RESET = 21;
@@ -668,7 +669,11 @@ export class Endpoint implements ConnectionDriver {
     if (msg.length < MIN_INITIAL_DATAGRAM || h.dcidLen < MIN_INITIAL_DCID_LEN)
       return this.drop('small_initial');
     if (!h.readInitial(msg)) return this.drop('malformed');
-    if (this.closing || !this.accepting) return this.drop('not_accepting');
+    if (this.closing || !this.accepting) {
+      // Told at once, as a client over a limit is, rather than left to retransmit until its own timeout.
+      this.refuse(msg, rinfo, h, 'not_accepting');
+      return this.drop('not_accepting');
+    }
     // A token can only be one of our Retry tokens (we issue no NEW_TOKEN): it names the client's original
     // connection ID, and proves the client receives at its source address.
     let odcid: Buffer | null = null;
@@ -756,11 +761,16 @@ export class Endpoint implements ConnectionDriver {
   }
 
   /**
-   * Tells a client refused by a connection limit so, in an Initial it can read (CONNECTION_REFUSED with the
-   * limit as the reason): its connect fails at once with that reason instead of retransmitting into silence
-   * until its own timeout. Nothing is kept; at most a fixed number per second, each a few dozen bytes.
+   * Tells a client refused by a connection limit (or by a server that stopped accepting) so, in an Initial
+   * it can read (CONNECTION_REFUSED with the limit as the reason): its connect fails at once with that
+   * reason instead of retransmitting into silence until its own timeout. Nothing is kept; at most a fixed number per second, each a few dozen bytes.
    */
-  private refuse(msg: Buffer, rinfo: DatagramSource, h: LongHeader, why: AdmissionRefusal): void {
+  private refuse(
+    msg: Buffer,
+    rinfo: DatagramSource,
+    h: LongHeader,
+    why: AdmissionRefusal | 'not_accepting',
+  ): void {
     if (!this.refusalBudget.take()) return;
     const packet = sealInitialRefusal(
       msg.subarray(h.scidOffset, h.scidOffset + h.scidLen),

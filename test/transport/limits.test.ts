@@ -118,6 +118,23 @@ describe('connection limits', () => {
     }
   });
 
+  it('refuses a new connection at once once the server stops accepting (draining); the open ones go on', async () => {
+    const server = await limitedServer({ maxConnections: 100 });
+    try {
+      const first = await connectNew(server.address.port);
+      server.stopAccepting();
+      await expectRefused(
+        connectNew(server.address.port),
+        /not accepting connections: the server is shutting down/,
+      );
+      expect(server.datagramStats().dropped.not_accepting).toBeGreaterThanOrEqual(1);
+      expect(server.datagramStats().refusalsSent).toBeGreaterThanOrEqual(1);
+      await echoes(first);
+    } finally {
+      await Promise.all(open.splice(0).map((e) => e.close({ timeoutMs: 200 })));
+    }
+  });
+
   it('refuses a second connection from one address past maxConnectionsPerAddress', async () => {
     const server = await limitedServer({ maxConnections: 100, maxConnectionsPerAddress: 1 });
     try {
