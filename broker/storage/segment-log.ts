@@ -85,9 +85,6 @@ export class SegmentLog {
   private closed = false;
   /** Until when (performance.now()) writes go to the thread pool after a slow write from the event loop. */
   private threadPoolUntil = 0;
-  /** Writes made from the event loop, and those of them that were slow (see SLOW_SYNC_WRITE_MS). */
-  loopWrites = 0;
-  slowLoopWrites = 0;
   /** Offset after the last record written. */
   nextOffset: number;
   /** Bytes of all segments. */
@@ -229,12 +226,8 @@ export class SegmentLog {
       failure = err as NodeJS.ErrnoException;
     }
     const ended = performance.now();
-    this.loopWrites++;
     const slow = ended - started > SLOW_SYNC_WRITE_MS;
-    if (slow) {
-      this.slowLoopWrites++;
-      this.threadPoolUntil = ended + SLOW_WRITE_BACKOFF_MS;
-    }
+    if (slow) this.threadPoolUntil = ended + SLOW_WRITE_BACKOFF_MS;
     this.options.onLoopWrite?.(slow);
     done(failure);
   }
