@@ -43,6 +43,13 @@ import {
   type TransportSettings,
 } from './settings.js';
 import { isLoopbackHost, resolveClientTlsPolicy, type ClientTlsOptions, type ServerTls } from './tls.js';
+import {
+  WRITE_DEADLINE_CLOSE,
+  WRITE_DEADLINE_CODE,
+  WRITE_DEADLINE_REASON,
+  lookAt,
+  writeDeadlineLookMs,
+} from './write-deadline.js';
 
 /**
  * Our source connection IDs are [u32 routing slot][12 random bytes]: the slot routes a short-header
@@ -77,9 +84,6 @@ const MAX_RETRIES_PER_SECOND = 20_000;
 
 /** Application close code for a connection whose handling threw (the last-resort guard). */
 export const INTERNAL_ERROR_CODE = 0x1;
-/** Application close code and reason for a connection closed by the write deadline (writeDeadlineMs). */
-export const WRITE_DEADLINE_CODE = 0x4;
-export const WRITE_DEADLINE_REASON = 'write deadline';
 
 export interface EndpointOptions {
   readonly settings?: Partial<TransportSettings>;
@@ -495,37 +499,21 @@ export class Endpoint implements ConnectionDriver {
     }
   }
 
-  /**
-   * The write deadline's look at every connection: one that bytes wait for (refused by flow control or
-   * congestion) and that was not heard from since the last look is PINGed — a live peer answers at once,
-   * whatever its application is doing — and closed once silent for `deadlineMs` with two PINGs
-   * unanswered: killed, cut off or stopped. Its application hears onClose now, so what is queued for it
-   * is released at once, not at the idle timeout. A flag per datagram and this look, not a clock read per
-   * datagram.
-   */
+  /** The write deadline's look at every connection (see write-deadline.ts). */
   private checkWriteDeadline(deadlineMs: number, lookMs: number): void {
     const now = performance.now();
     for (const c of this.slots) {
       if (c === undefined || !c.established || c.closed) continue;
-      if (c.heard) {
-        c.heard = false;
-        c.lastHeardAt = now;
-        c.unansweredProbes = 0;
-        continue;
-      }
-      if (c.queuedBytes === 0) {
-        c.unansweredProbes = 0;
-        continue;
-      }
-      const silentMs = now - c.lastHeardAt;
+      const verdict = lookAt(c, now, deadlineMs, lookMs);
+      if (verdict === null) continue;
       try {
-        if (silentMs >= deadlineMs && c.unansweredProbes >= 2) {
+        if (verdict === 'close') {
           this.counters.writeDeadlineCloses++;
           c.close(WRITE_DEADLINE_CODE, WRITE_DEADLINE_REASON);
+          // Heard now, not at quiche's closing: what is queued for the peer is released at once.
           this.notifyClosed(c, WRITE_DEADLINE_CLOSE);
-        } else if (silentMs >= lookMs) {
+        } else {
           c.q.sendAckEliciting();
-          c.unansweredProbes++;
           this.markDirty(c);
         }
       } catch (error) {
@@ -1172,13 +1160,6 @@ const HANDSHAKE_TIMEOUT_CLOSE: CloseInfo = Object.freeze({
   byPeer: false,
   timedOut: true,
 });
-const WRITE_DEADLINE_CLOSE: CloseInfo = Object.freeze({
-  code: WRITE_DEADLINE_CODE,
-  reason: WRITE_DEADLINE_REASON,
-  isApp: true,
-  byPeer: false,
-  timedOut: false,
-});
 const INTERNAL_ERROR_CLOSE: CloseInfo = Object.freeze({
   code: INTERNAL_ERROR_CODE,
   reason: INTERNAL_ERROR_REASON,
@@ -1210,9 +1191,4 @@ function makeCid(slot: number): Buffer {
 
 function cidWords(cid: Buffer): [number, number, number] {
   return [cid.readUInt32BE(4), cid.readUInt32BE(8), cid.readUInt32BE(12)];
-}
-
-/** How often the write deadline looks: a few looks per deadline, at most once a second. */
-function writeDeadlineLookMs(deadlineMs: number): number {
-  return Math.max(10, Math.min(1000, Math.floor(deadlineMs / 4)));
 }
