@@ -388,15 +388,19 @@ const brokerSettings = defineSettings({
     max: 3_600_000,
     zeroMeans: 'no write deadline: a silent client is closed at FELIX_IDLE_TIMEOUT_MS',
     doc:
-      'A client connection with bytes waiting for it (events, answers) that has sent the broker nothing for ' +
-      'this long is closed (code 0x4, reason `write deadline`), its subscriptions and what they hold ' +
-      'released: a killed, cut-off or stopped client costs this long of queued events, not the idle ' +
-      "timeout's worth (NATS's write_deadline). A live client is never taken for a silent one because its " +
-      'application reads slowly: while bytes wait, a connection not heard from for a second is PINGed, ' +
-      "which a client's QUIC stack answers whatever its application does; only two unanswered PINGs and " +
-      'this long without a packet close it. A slow reader meets the queue policy and slow-consumer ' +
-      'limits instead. A stopped (SIGSTOP, debugger) client is silent: past this long it reconnects and ' +
-      'resumes from its offsets.',
+      'A client connection that bytes wait for (events or answers written since it last sent anything, or ' +
+      'refused by flow control) and that has sent the broker nothing for this long is closed (code 0x4, ' +
+      'reason `write deadline`), its subscriptions and what they hold released: a killed, cut-off or ' +
+      "stopped client costs this long of queued events, not the idle timeout's worth (NATS's " +
+      'write_deadline). A live client is not taken for a silent one because its application reads slowly: ' +
+      "while bytes wait, a connection not heard from for a quarter of this (at most a second) is PINGed, which a client's " +
+      'QUIC stack answers whatever its application does; it is closed only after this long without a packet ' +
+      'with two PINGs unanswered, the first sent at least three round trips earlier (so a path slower than ' +
+      'this only delays the close). A slow reader meets the queue policy and slow-consumer limits instead. ' +
+      'A client whose process is stopped (SIGSTOP, a debugger) or whose event loop is blocked for longer ' +
+      'is silent: it is closed, then reconnects and resumes from its offsets; so is one on a path that ' +
+      'loses nearly every packet for this long. Keep it well above such pauses and the path round trip. A ' +
+      'connection nothing waits for is left to FELIX_IDLE_TIMEOUT_MS.',
   }),
   quicRetry: oneOf({
     env: 'FELIX_QUIC_RETRY',

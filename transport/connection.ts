@@ -100,8 +100,11 @@ export class Connection {
   heard = false;
   /** @internal performance.now() of the write deadline's last look that found `heard` (or the handshake) */
   lastHeardAt = 0;
-  /** @internal PINGs the write deadline sent since the peer was last heard */
+  /** @internal PINGs the write deadline sent since the peer was last heard, and when the first was */
   unansweredProbes = 0;
+  /** @internal */ firstProbeAt = 0;
+  /** @internal the application wrote bytes for the peer since its last datagram (the write deadline) */
+  owed = false;
   /** @internal set once quiche has fully closed and the endpoint forgot the connection */
   finalized = false;
   /** @internal streams holding bytes quiche has not yet accepted */
@@ -251,6 +254,11 @@ export class Connection {
     this.driver.markDirty(this);
   }
 
+  /** @internal quiche's smoothed round-trip time of the active path, in ms (0 before any sample). */
+  roundTripMs(): number {
+    return this.q.pathStats()[0]?.rtt ?? 0;
+  }
+
   stats(): ConnectionStats {
     const s = this.q.stats();
     const path = this.q.pathStats()[0];
@@ -299,6 +307,7 @@ export class Connection {
    */
   streamWrite(stream: Stream, data: Uint8Array, fin: boolean, transientBytes: number): boolean {
     this.assertOpen();
+    this.owed = true;
     if (
       !fin &&
       data.length <= GATHER_MAX_WRITE &&

@@ -504,7 +504,7 @@ export class Endpoint implements ConnectionDriver {
     const now = performance.now();
     for (const c of this.slots) {
       if (c === undefined || !c.established || c.closed) continue;
-      const verdict = lookAt(c, now, deadlineMs, lookMs);
+      const verdict = lookAt(c, now, deadlineMs, lookMs, roundTripOf);
       if (verdict === null) continue;
       try {
         if (verdict === 'close') {
@@ -540,6 +540,7 @@ export class Endpoint implements ConnectionDriver {
     }
     if (c.finalized) return;
     c.heard = true;
+    c.owed = false;
     try {
       c.q.recv(msg, c.recvInfo);
     } catch {
@@ -1191,4 +1192,8 @@ function makeCid(slot: number): Buffer {
 
 function cidWords(cid: Buffer): [number, number, number] {
   return [cid.readUInt32BE(4), cid.readUInt32BE(8), cid.readUInt32BE(12)];
+}
+
+function roundTripOf(c: Connection): number {
+  return c.roundTripMs();
 }

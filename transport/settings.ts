@@ -40,10 +40,10 @@ export interface TransportSettings {
    */
   readonly keepAliveMs: number;
   /**
-   * Close a connection whose peer answered nothing for this long (ms) while bytes waited for it (refused
-   * by flow control or congestion): a peer killed, cut off or stopped, noticed before the idle timeout
-   * and before what is queued for it grows (NATS's write_deadline). A live peer is probed (PING) first;
-   * 0 disables it.
+   * Close a connection whose peer answered nothing for this long (ms) while bytes waited for it (written
+   * since it last sent anything, or refused by flow control or congestion): a peer killed, cut off or
+   * stopped, noticed before the idle timeout and before what is queued for it grows (NATS's
+   * write_deadline). A live peer is probed (PING) first; see write-deadline.ts. 0 disables it.
    */
   readonly writeDeadlineMs: number;
   /** Concurrent streams of each direction kind the peer may open on one connection. */

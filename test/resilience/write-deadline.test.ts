@@ -20,7 +20,7 @@ async function metric(httpPort: number, name: string): Promise<number> {
 }
 
 describe('the write deadline', () => {
-  it('closes a killed subscriber that events wait for; spares a live one whose application paused', async () => {
+  it('closes killed subscribers that events wait for, busy or trickling; spares a live one whose application paused', async () => {
     const broker = await spawnBroker({
       FELIX_BROKER_WRITE_DEADLINE_MS: String(DEADLINE_MS),
       FELIX_IDLE_TIMEOUT_MS: '600000',
@@ -33,14 +33,20 @@ describe('the write deadline', () => {
       clients.push(c);
       return c;
     };
-    const doomed = spawn(process.execPath, [CLI_MAIN, 'sub', 'busy', '--broker', address], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env },
-    });
+    // Two subscriber processes to kill: one of a busy stream, one of a trickle (a few small events a
+    // second, which quiche's buffers take whole: nothing is ever refused for it).
+    const doomed = ['busy', 'trickle'].map((stream) =>
+      spawn(process.execPath, [CLI_MAIN, 'sub', stream, '--broker', address], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...env },
+      }),
+    );
     try {
-      let stderr = '';
-      doomed.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      await eventually(() => stderr.includes('subscribed to'), 'the subscriber process to subscribe');
+      for (const child of doomed) {
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        await eventually(() => stderr.includes('subscribed to'), 'a subscriber process to subscribe');
+      }
 
       // A live subscriber whose application does not read for several deadlines.
       const paused = await sdk();
@@ -55,26 +61,29 @@ describe('the write deadline', () => {
         for (let i = 0; i < 20; i++)
           void publisher.publish('busy', Buffer.alloc(1024, published++ % 251), { ack: 'none' });
       }, 10);
+      const trickling = setInterval(() => void publisher.publish('trickle', 'tick', { ack: 'none' }), 100);
       try {
         await eventually(
-          async () => (await metric(broker.httpPort, 'felix_subscriptions')) === 2,
-          'two subscriptions',
+          async () => (await metric(broker.httpPort, 'felix_subscriptions')) === 3,
+          'three subscriptions',
         );
-        doomed.kill('SIGKILL');
-        // Only the deadline can close it: the idle timeout is ten minutes away.
+        for (const child of doomed) child.kill('SIGKILL');
+        // Only the deadline can close them: the idle timeout is ten minutes away.
         await eventually(
-          async () => (await metric(broker.httpPort, 'felix_write_deadline_closes_total')) === 1,
-          'the killed subscriber to be closed by the write deadline',
+          async () => (await metric(broker.httpPort, 'felix_write_deadline_closes_total')) === 2,
+          'the killed subscribers to be closed by the write deadline',
         );
         expect(await metric(broker.httpPort, 'felix_subscriptions')).toBe(1);
-        const closed = broker.logs.find(
+        const closed = broker.logs.filter(
           (l) => l.msg === 'connection closed' && l.reason === 'write deadline',
         );
-        expect(closed).toMatchObject({ code: 0x4, by: 'broker' });
+        expect(closed).toHaveLength(2);
+        expect(closed[0]).toMatchObject({ code: 0x4, by: 'broker' });
         // The paused subscriber has read nothing all along; its connection is flow-control blocked.
         await new Promise((r) => setTimeout(r, 4 * DEADLINE_MS));
       } finally {
         clearInterval(publishing);
+        clearInterval(trickling);
       }
       await publisher.flush();
       const last = published - 1;
@@ -87,9 +96,9 @@ describe('the write deadline', () => {
       expect(got.map((e) => e.offset)).toEqual(got.map((_, i) => got[0]!.offset + i));
       expect(got.at(-1)!.offset).toBe(last);
       expect(disconnects).toEqual([]);
-      expect(await metric(broker.httpPort, 'felix_write_deadline_closes_total')).toBe(1);
+      expect(await metric(broker.httpPort, 'felix_write_deadline_closes_total')).toBe(2);
     } finally {
-      doomed.kill('SIGKILL');
+      for (const child of doomed) child.kill('SIGKILL');
       await Promise.all(clients.map((c) => c.close()));
     }
   });
