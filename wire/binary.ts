@@ -71,8 +71,8 @@ export function encodeBinaryPublishBatch(
     throw new WireError('malformed', `ack ${batch.ack} needs a request_id`);
   }
   const producer = batch.producer_id !== undefined;
-  if (producer !== (batch.sequence !== undefined) || batch.producer_id === 0) {
-    throw new WireError('malformed', 'producer_id (non-zero) and sequence must be given together');
+  if (producer !== (batch.sequence !== undefined) || batch.producer_id === 0 || batch.sequence === 0) {
+    throw new WireError('malformed', 'producer_id and sequence (both non-zero) must be given together');
   }
   if (producer && ackByte === undefined) {
     throw new WireError('malformed', 'only an acked binary publish batch carries a producer_id');
@@ -140,6 +140,8 @@ export function decodeBinaryPublishBatch(flags: number, payload: Uint8Array): Pu
       producerId = reader.u64('producer_id');
       sequence = reader.u64('sequence');
       if (producerId === 0) throw new WireError('malformed', 'producer_id must not be 0');
+      // Sequences count from 1: a 0 would count as accepted already (ProducerState) and never be appended.
+      if (sequence === 0) throw new WireError('malformed', 'sequence counts from 1: it must not be 0');
     }
     const message: PublishBatchMessage = {
       type: 'publish_batch',

@@ -159,11 +159,16 @@ const MESSAGE_RULES: { readonly [T in MessageType]?: (message: MessageOf<T>) => 
       : producerRule(chunk),
 };
 
-/** producer_id and sequence come together, and producer 0 names no producer. */
+/**
+ * producer_id and sequence come together, producer 0 names no producer, and sequences count from 1 (the
+ * broker counts every sequence at or below a producer's contiguous mark, which starts at 0, as accepted:
+ * a 0 would be acked and never appended).
+ */
 function producerRule(m: { producer_id?: number; sequence?: number }): string | undefined {
   if ((m.producer_id === undefined) !== (m.sequence === undefined))
     return 'producer_id and sequence must be given together';
   if (m.producer_id === 0) return 'producer_id must not be 0';
+  if (m.sequence === 0) return 'sequence counts from 1: it must not be 0';
   return undefined;
 }
 

@@ -157,6 +157,53 @@ describe('idempotent publish', () => {
     expect(texts(byId.get(1)!)).toEqual(['one', 'two', 'three', 'four', 'end']);
   });
 
+  it('refuses sequence 0 (sequences count from 1) instead of acking a publish it never appends', async () => {
+    const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
+    const subscriberConn = await connectRaw(node);
+    const byId = eventStreams(subscriberConn);
+    await subscribedEpoch(await RawStream.open(subscriberConn), 'zero', 1);
+    const s = await RawStream.open(await connectRaw(node));
+    const producer = 4242;
+    s.send({
+      type: 'publish',
+      ...ADDRESS,
+      stream: 'zero',
+      payload: Buffer.from('json zero'),
+      request_id: 20,
+      ack: 'per_message',
+      producer_id: producer,
+      sequence: 0,
+    });
+    // The binary form, its u64 sequence (after the header, request id, ack byte and producer id) set to 0.
+    const binary = encodeBinaryPublishBatch({
+      ...ADDRESS,
+      stream: 'zero',
+      payloads: [Buffer.from('binary zero')],
+      request_id: 21,
+      ack: 'per_batch',
+      producer_id: producer,
+      sequence: 1,
+    });
+    binary.fill(0, 12 + 8 + 1 + 8, 12 + 8 + 1 + 8 + 8);
+    s.write(binary);
+    expect(await s.next()).toMatchObject({ type: 'publish_error', request_id: 20, code: 'invalid_request' });
+    expect(await s.next()).toMatchObject({ type: 'publish_error', request_id: 21, code: 'invalid_request' });
+    // The producer's first real sequence is appended.
+    s.send({
+      type: 'publish',
+      ...ADDRESS,
+      stream: 'zero',
+      payload: Buffer.from('one'),
+      request_id: 22,
+      ack: 'per_message',
+      producer_id: producer,
+      sequence: 1,
+    });
+    expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 22 });
+    await until(() => byId.has(1) && texts(byId.get(1)!).includes('one'), 'the first real sequence');
+    expect(texts(byId.get(1)!)).toEqual(['one']);
+  });
+
   it('never lets another tenant’s publish be taken for a duplicate', async () => {
     const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
     const conn = await connectRaw(node);

@@ -210,6 +210,11 @@ describe('JSON decoding', () => {
       'malformed',
     ],
     [
+      'sequence 0 (sequences count from 1)',
+      '{"type":"publish","tenant_id":"t","namespace":"n","stream":"s","payload":"","request_id":1,"ack":"per_message","producer_id":5,"sequence":0}',
+      'malformed',
+    ],
+    [
       'an unknown cursor error reason',
       '{"type":"subscribe_cursor_error","reason":"gone","requested":1,"available":2}',
       'malformed',

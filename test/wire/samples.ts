@@ -39,7 +39,8 @@ export const FULL_SAMPLES: { [T in MessageType]: MessageOf<T> } = {
     request_id: 9,
     ack: 'per_batch',
     producer_id: 1,
-    sequence: 0,
+    // The smallest: sequences count from 1.
+    sequence: 1,
   },
   publish_chunk: {
     ...stream,
