@@ -92,6 +92,17 @@ export class PublishChunkAssembler {
     return this.pending.has(publishId);
   }
 
+  /**
+   * Drops the publish in progress under `publishId` (a new first piece reuses its id), returning what its
+   * answer needs: the request it named on its first piece and whether it asked for an ack.
+   */
+  abandon(publishId: number): { requestId: number | undefined; ackRequested: boolean } | undefined {
+    const publish = this.pending.get(publishId);
+    if (publish === undefined) return undefined;
+    this.pending.delete(publishId);
+    return { requestId: publish.request_id, ackRequested: acks(publish.ack) };
+  }
+
   /** Payload bytes the publishes in progress will hold once complete (their total_len, summed). */
   get reservedBytes(): number {
     let reserved = 0;
@@ -105,14 +116,15 @@ export class PublishChunkAssembler {
    * WireError naming the publish's request_id, and that publish is dropped.
    */
   accept(chunk: PublishChunkMessage): PublishMessage | undefined {
+    let publish = this.pending.get(chunk.publish_id);
     if (chunk.byte_offset + chunk.payload.byteLength > chunk.total_len) {
+      // The publish this piece belongs to is dropped, and answered for under its own request id.
       this.pending.delete(chunk.publish_id);
       throw new WireError('malformed', `publish_chunk ${chunk.publish_id} runs past its total_len`, {
-        requestId: chunk.request_id,
-        ackRequested: acks(chunk.ack),
+        requestId: publish?.request_id ?? chunk.request_id,
+        ackRequested: publish?.request_id !== undefined ? acks(publish.ack) : acks(chunk.ack),
       });
     }
-    let publish = this.pending.get(chunk.publish_id);
     if (publish === undefined) {
       publish = this.start(chunk);
     } else if (!continues(publish, chunk)) {

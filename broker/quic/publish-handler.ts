@@ -179,6 +179,19 @@ export class PublishHandler implements CommitWaiter {
       refused.delete(m.publish_id); // the id starts a new publish
     }
     if (m.byte_offset === 0) {
+      // A new first piece under the id of a publish in progress: that one ends, answered for its own
+      // request, and this one starts (each request gets its answer; none waits forever).
+      const abandoned = this.chunks.abandon(m.publish_id);
+      if (abandoned !== undefined) {
+        this.chargeHeldChunks();
+        this.refuse(
+          abandoned.requestId,
+          'message',
+          `publish_chunk ${m.publish_id} was restarted by a new first piece before it completed`,
+          'invalid_request',
+          abandoned.ackRequested,
+        );
+      }
       if (m.total_len > this.largest.bytes) {
         this.refuseChunked(m, tooLargeMessage(m.total_len, this.largest), 'payload_too_large', acked);
         return;
@@ -192,12 +205,16 @@ export class PublishHandler implements CommitWaiter {
       }
     }
     let whole;
+    const wasInProgress = this.chunks.inProgress(m.publish_id);
     try {
       whole = this.chunks.accept(m);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
-      // The broken publish was dropped: what its earlier pieces held is free again.
+      // The broken publish was dropped: what its earlier pieces held is free again, and its later pieces
+      // are dropped quietly, as after a refusal at its first piece (one answer says it all).
       this.chargeHeldChunks();
+      // (Whatever this piece claimed of the end: it broke the publish, so its claim is not to be trusted.)
+      if (wasInProgress) this.dropLaterPieces(m.publish_id);
       this.refuse(
         err.requestId,
         'message',
@@ -233,12 +250,15 @@ export class PublishHandler implements CommitWaiter {
     acked: boolean,
   ): void {
     this.refuse(m.request_id, 'message', message, code, acked);
-    // Its only piece, or an id whose publish goes on (a first piece repeating the id of one in progress is
-    // what the assembler answers for): nothing to drop.
-    if (m.payload.length >= m.total_len || this.chunks!.inProgress(m.publish_id)) return;
+    // Its only piece: nothing to drop.
+    if (m.payload.length < m.total_len) this.dropLaterPieces(m.publish_id);
+  }
+
+  /** The pieces still to come of a refused or dropped chunked publish go unanswered. */
+  private dropLaterPieces(publishId: number): void {
     const refused = (this.refusedChunked ??= new Set());
     if (refused.size === MAX_REFUSED_CHUNKED) refused.delete(refused.values().next().value!);
-    refused.add(m.publish_id);
+    refused.add(publishId);
   }
 
   /** Charges (or releases) the budget so that it holds exactly what reassembly has reserved. */

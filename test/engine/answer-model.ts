@@ -183,7 +183,10 @@ export function expectAnswers(
       }
       continue;
     }
-    add({ start, answerableAt: end, ...expectRequest(flags, payload, tenant, chunks) });
+    // A chunk piece restarting a publish in progress answers for both: the one it ends, then itself.
+    for (const expected of [expectRequest(flags, payload, tenant, chunks)].flat()) {
+      add({ start, answerableAt: end, ...expected });
+    }
   }
   return {
     answers,
@@ -215,7 +218,7 @@ function expectRequest(
   payload: Buffer,
   tenant: string,
   chunks: ChunkModel,
-): RequestExpectation {
+): RequestExpectation | RequestExpectation[] {
   let layout;
   try {
     layout = payloadLayout(flags);
@@ -298,8 +301,9 @@ function expectRequest(
 /**
  * The pieces of chunked publishes on one stream, reassembled with wire/'s own assembler as the broker
  * reassembles them: a piece that breaks the sequence is refused naming the publish it belongs to (the
- * request_id of its first piece, the piece that carries it), the last piece of a publish is answered as
- * that publish, and other pieces get no answer.
+ * request_id of its first piece, the piece that carries it) and that publish's later pieces get no answer,
+ * a first piece reusing the id of a publish in progress ends that one (refused) and starts its own, the
+ * last piece of a publish is answered as that publish, and other pieces get no answer.
  */
 class ChunkModel {
   private readonly assembler: PublishChunkAssembler;
@@ -318,8 +322,33 @@ class ChunkModel {
     this.assembler = new PublishChunkAssembler({ maxPayloadBytes: this.largest });
   }
 
-  expect(m: Extract<Message, { type: 'publish_chunk' }>, tenant: string): RequestExpectation {
+  expect(
+    m: Extract<Message, { type: 'publish_chunk' }>,
+    tenant: string,
+  ): RequestExpectation | RequestExpectation[] {
     const ownAck = m.request_id !== undefined && m.ack !== undefined && m.ack !== 'none';
+    const ended = m.byte_offset === 0 ? this.restarted(m.publish_id) : undefined;
+    if (ended === undefined) return this.expectPiece(m, tenant, ownAck);
+    return [ended, this.expectPiece(m, tenant, ownAck)];
+  }
+
+  /**
+   * A first piece under the id of a publish in progress ends that publish, refused naming its own request
+   * (then the piece starts a new one).
+   */
+  private restarted(publishId: number): RequestExpectation | undefined {
+    const old = this.acks.get(publishId);
+    if (old === undefined) return undefined;
+    this.acks.delete(publishId);
+    this.assembler.abandon(publishId);
+    return refused(old.requestId, old.acked, `publish_chunk ${publishId} restarted`);
+  }
+
+  private expectPiece(
+    m: Extract<Message, { type: 'publish_chunk' }>,
+    tenant: string,
+    ownAck: boolean,
+  ): RequestExpectation {
     if (this.refused.has(m.publish_id)) {
       if (m.byte_offset !== 0) {
         if (m.byte_offset + m.payload.length >= m.total_len) this.refused.delete(m.publish_id);
@@ -353,6 +382,8 @@ class ChunkModel {
     } catch (err) {
       this.acks.delete(m.publish_id);
       if (!(err instanceof WireError)) throw err;
+      // A publish in progress that this piece broke: its later pieces get no answer.
+      if (!first) this.refused.add(m.publish_id);
       // The publish this piece breaks is refused, naming its request (from its first piece): publish_error
       // when it was acked, error otherwise. A publish whose first piece named no request is refused naming
       // this piece's, when this piece asks for an ack.

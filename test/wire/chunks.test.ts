@@ -63,6 +63,36 @@ describe('PublishChunkAssembler', () => {
     expectWireError(() => assembler.accept({ ...again[1]!, producer_id: 77, sequence: 10 }), 'malformed');
   });
 
+  it('drops a publish whose piece runs past its total_len, naming the request of its first piece', () => {
+    const assembler = new PublishChunkAssembler({ maxPayloadBytes: 1 << 20 });
+    const [first, second] = splitPublish(publishOf(8, { request_id: 6, ack: 'per_message' }), 4, 3);
+    assembler.accept(first!);
+    // Starts where the publish stands but carries one byte too many: refused as the publish (request 6).
+    const over = { ...second!, payload: Buffer.alloc(5) };
+    let error: unknown;
+    try {
+      assembler.accept(over);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toMatchObject({ code: 'malformed', requestId: 6, ackRequested: true });
+    expect(assembler.inProgress(3)).toBe(false);
+    // A first piece that overshoots names its own request.
+    expectWireError(
+      () => assembler.accept({ ...first!, publish_id: 4, request_id: 9, payload: Buffer.alloc(9) }),
+      'malformed',
+    );
+  });
+
+  it('abandons a publish in progress on request, telling which request it was', () => {
+    const assembler = new PublishChunkAssembler({ maxPayloadBytes: 1 << 20 });
+    const [first] = splitPublish(publishOf(8, { request_id: 6, ack: 'per_batch' }), 4, 3);
+    assembler.accept(first!);
+    expect(assembler.abandon(3)).toEqual({ requestId: 6, ackRequested: true });
+    expect(assembler.inProgress(3)).toBe(false);
+    expect(assembler.abandon(3)).toBeUndefined();
+  });
+
   it('reassembles chunks that went through the wire, with other frames and another publish interleaved', () => {
     const first = publishOf(40_000, { request_id: 1, ack: 'per_message' });
     const second = publishOf(9_000);

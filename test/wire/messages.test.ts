@@ -239,11 +239,6 @@ describe('JSON decoding', () => {
       '{"type":"event_batch","tenant_id":"t","namespace":"n","stream":"s","payloads":[1]}',
       'malformed',
     ],
-    [
-      'a chunk past its total_len',
-      '{"type":"publish_chunk","tenant_id":"t","namespace":"n","stream":"s","publish_id":1,"total_len":2,"byte_offset":1,"payload":"AAA="}',
-      'malformed',
-    ],
   ])('rejects %s', (_what, text, code) => {
     expectWireError(() => decodeJsonMessage(jsonPayload(text)), code);
   });

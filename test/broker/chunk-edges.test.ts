@@ -1,0 +1,83 @@
+// Chunked publishes that go wrong, over real QUIC with raw frames, as an outside implementer found them:
+// every request gets exactly one answer and none waits forever, a broken publish is answered once as the
+// publish (its first piece's request_id) and its later pieces go unanswered, and nothing half-assembled is
+// ever appended.
+import { describe, expect, it } from 'vitest';
+import { WireError, type BinaryEventBatch } from '../../wire/index.js';
+import { RawStream, connectRaw, eventStreams, startBroker, until } from './raw-client.js';
+
+const ADDRESS = { tenant_id: 't1', namespace: 'ns', stream: 'chunks' } as const;
+
+const piece = (
+  publish_id: number,
+  total_len: number,
+  byte_offset: number,
+  payload: string,
+  request_id?: number,
+) => ({
+  type: 'publish_chunk',
+  ...ADDRESS,
+  publish_id,
+  total_len,
+  byte_offset,
+  payload: Buffer.from(payload),
+  ...(request_id === undefined ? {} : { request_id, ack: 'per_message' }),
+});
+
+const sentinel = (request_id: number, text: string) => ({
+  type: 'publish',
+  ...ADDRESS,
+  payload: Buffer.from(text),
+  request_id,
+  ack: 'per_message',
+});
+
+function texts(stream: RawStream): string[] {
+  const out: string[] = [];
+  for (const f of stream.frames) {
+    if (f instanceof WireError || f.type !== 'binary_event_batch') continue;
+    for (const p of (f as BinaryEventBatch).payloads) out.push(Buffer.from(p).toString());
+  }
+  return out;
+}
+
+describe('chunked publishes that go wrong', () => {
+  it('answers each broken or restarted publish once, as itself, and appends only whole ones', async () => {
+    const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
+    const subscriberConn = await connectRaw(node);
+    const byId = eventStreams(subscriberConn);
+    const control = await RawStream.open(subscriberConn);
+    control.send({ type: 'subscribe', ...ADDRESS, subscription_id: 1, start: 'earliest' });
+    expect(await control.next()).toMatchObject({ type: 'subscribed', subscription_id: 1 });
+    const s = await RawStream.open(await connectRaw(node));
+
+    // 1. A later piece that starts right but runs past total_len: the publish (request 10) is refused;
+    //    its remaining pieces get no answer.
+    s.send(piece(1, 8, 0, 'abcd', 10));
+    s.send(piece(1, 8, 4, 'efghi'));
+    s.send(piece(1, 8, 6, 'gh'));
+    s.send(sentinel(11, 'after-overshoot'));
+    expect(await s.next()).toMatchObject({ type: 'publish_error', request_id: 10 });
+    expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 11 });
+
+    // 2. A new first piece reusing the id of a publish in progress: the old one (request 20) is refused,
+    //    the new one (request 21) completes and is acked.
+    s.send(piece(2, 8, 0, 'OLD-', 20));
+    s.send(piece(2, 6, 0, 'new-', 21));
+    s.send(piece(2, 6, 4, 'ok'));
+    expect(await s.next()).toMatchObject({ type: 'publish_error', request_id: 20 });
+    expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 21 });
+
+    // 3. A piece that does not continue its publish (wrong offset): refused once as the publish (30), its
+    //    later pieces unanswered.
+    s.send(piece(3, 12, 0, 'aaaa', 30));
+    s.send(piece(3, 12, 5, 'bbbb'));
+    s.send(piece(3, 12, 8, 'cccc'));
+    s.send(sentinel(31, 'end'));
+    expect(await s.next()).toMatchObject({ type: 'publish_error', request_id: 30 });
+    expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 31 });
+
+    await until(() => byId.has(1) && texts(byId.get(1)!).includes('end'), 'the last sentinel');
+    expect(texts(byId.get(1)!)).toEqual(['after-overshoot', 'new-ok', 'end']);
+  });
+});
