@@ -155,9 +155,11 @@ export class DurableStore implements StorageProvider {
   maintain(now = Date.now()): void {
     const streams = [...this.streams.values()];
     let removed = 0;
+    // The pass's budget is shared by all streams, from a cursor that moves on each pass so that none is
+    // starved; one stream may take all of it (a single busy stream keeps up to the documented rate).
     for (let i = 0; i < streams.length && removed < SEGMENTS_REMOVED_PER_TICK; i++) {
       const s = streams[(this.retentionCursor + i) % streams.length]!;
-      if (s.enforceRetention(now)) removed++;
+      while (removed < SEGMENTS_REMOVED_PER_TICK && s.enforceRetention(now)) removed++;
     }
     this.retentionCursor = streams.length === 0 ? 0 : (this.retentionCursor + 1) % streams.length;
     if (now >= this.nextRetryAt) {
