@@ -32,7 +32,9 @@ export const sharedSettings = {
       'Largest FLX1 frame payload accepted on any stream. A longer frame is refused from its header: its ' +
       'payload is read and discarded without being buffered, the sender gets an error (limit_exceeded) and ' +
       'the stream carries on with the next frame. Publish chunks, ' +
-      'event batches and cache values must fit in it with room for their envelope (see the rules below). ' +
+      'event batches and cache values must fit in it with room for their envelope (see the rules below: ' +
+      'below 65 KiB, lower FELIX_EVENT_BATCH_MAX_BYTES and FELIX_PUBLISH_CHUNK_BYTES with it, or the broker ' +
+      'and clients refuse to start). ' +
       'Keep it equal on broker and clients: a frame one side may send and the other refuses is lost.',
   }),
   maxUdpPayload: byteSize({

@@ -127,7 +127,9 @@ export class DurableStore implements StorageProvider {
         this.stats.writeErrors++;
         this.logger.error({ stream: key, err }, 'durable stream storage failed');
       }
-      throw new StorageOpenError(refusalCode(err), (err as Error).message);
+      // The client hears the kind of failure, not this host's paths (the log line has the whole error).
+      const errno = (err as NodeJS.ErrnoException).code ?? 'unexpected error';
+      throw new StorageOpenError(refusalCode(err), `the stream's files could not be opened (${errno})`);
     }
   }
 

@@ -99,6 +99,8 @@ describe('storage metrics', () => {
       })();
       expect(failure).toBeInstanceOf(StorageOpenError);
       expect(failure).toMatchObject({ code: 'storage_error' });
+      // What a client is told names the failure, never a path on the broker's host.
+      expect((failure as Error).message).toBe("the stream's files could not be opened (ENOTDIR)");
     }
     const registry = new Registry();
     registerStorageMetrics(registry, store);
