@@ -3,8 +3,7 @@
 // publish (its first piece's request_id) and its later pieces go unanswered, and nothing half-assembled is
 // ever appended.
 import { describe, expect, it } from 'vitest';
-import { WireError, type BinaryEventBatch } from '../../wire/index.js';
-import { RawStream, connectRaw, eventStreams, startBroker, until } from './raw-client.js';
+import { RawStream, connectRaw, eventStreams, eventTexts, startBroker, until } from './raw-client.js';
 
 const ADDRESS = { tenant_id: 't1', namespace: 'ns', stream: 'chunks' } as const;
 
@@ -31,15 +30,6 @@ const sentinel = (request_id: number, text: string) => ({
   request_id,
   ack: 'per_message',
 });
-
-function texts(stream: RawStream): string[] {
-  const out: string[] = [];
-  for (const f of stream.frames) {
-    if (f instanceof WireError || f.type !== 'binary_event_batch') continue;
-    for (const p of (f as BinaryEventBatch).payloads) out.push(Buffer.from(p).toString());
-  }
-  return out;
-}
 
 describe('chunked publishes that go wrong', () => {
   it('answers each broken or restarted publish once, as itself, and appends only whole ones', async () => {
@@ -77,7 +67,7 @@ describe('chunked publishes that go wrong', () => {
     expect(await s.next()).toMatchObject({ type: 'publish_error', request_id: 30 });
     expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 31 });
 
-    await until(() => byId.has(1) && texts(byId.get(1)!).includes('end'), 'the last sentinel');
-    expect(texts(byId.get(1)!)).toEqual(['after-overshoot', 'new-ok', 'end']);
+    await until(() => byId.has(1) && eventTexts(byId.get(1)!).includes('end'), 'the last sentinel');
+    expect(eventTexts(byId.get(1)!)).toEqual(['after-overshoot', 'new-ok', 'end']);
   });
 });

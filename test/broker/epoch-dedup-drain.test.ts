@@ -11,21 +11,11 @@ import {
   encodeMessage,
   splitPublish,
   supportsFeature,
-  type BinaryEventBatch,
   type DecodedFrame,
 } from '../../wire/index.js';
-import { RawStream, connectRaw, eventStreams, startBroker, until } from './raw-client.js';
+import { RawStream, connectRaw, eventStreams, eventTexts, startBroker, until } from './raw-client.js';
 
 const ADDRESS = { tenant_id: 't1', namespace: 'ns' } as const;
-
-function texts(stream: RawStream): string[] {
-  const out: string[] = [];
-  for (const f of stream.frames) {
-    if (f instanceof WireError || f.type !== 'binary_event_batch') continue;
-    for (const p of (f as BinaryEventBatch).payloads) out.push(Buffer.from(p).toString());
-  }
-  return out;
-}
 
 async function subscribedEpoch(s: RawStream, stream: string, id: number): Promise<number> {
   s.send({ type: 'subscribe', ...ADDRESS, stream, subscription_id: id, start: 'earliest' });
@@ -149,12 +139,12 @@ describe('idempotent publish', () => {
     for (let i = 0; i < 6; i++) acks.push(await retry.next());
     expect(acks).toEqual([11, 10, 12, 10, 13, 13].map((request_id) => ({ type: 'publish_ok', request_id })));
 
-    await until(() => byId.has(1) && texts(byId.get(1)!).length >= 4, 'the four distinct events');
+    await until(() => byId.has(1) && eventTexts(byId.get(1)!).length >= 4, 'the four distinct events');
     // A sentinel after everything proves nothing more is coming.
     retry.send(json(5, 'end', 14));
     expect(await retry.next()).toEqual({ type: 'publish_ok', request_id: 14 });
-    await until(() => texts(byId.get(1)!).includes('end'), 'the sentinel');
-    expect(texts(byId.get(1)!)).toEqual(['one', 'two', 'three', 'four', 'end']);
+    await until(() => eventTexts(byId.get(1)!).includes('end'), 'the sentinel');
+    expect(eventTexts(byId.get(1)!)).toEqual(['one', 'two', 'three', 'four', 'end']);
   });
 
   it('refuses sequence 0 (sequences count from 1) instead of acking a publish it never appends', async () => {
@@ -200,8 +190,8 @@ describe('idempotent publish', () => {
       sequence: 1,
     });
     expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 22 });
-    await until(() => byId.has(1) && texts(byId.get(1)!).includes('one'), 'the first real sequence');
-    expect(texts(byId.get(1)!)).toEqual(['one']);
+    await until(() => byId.has(1) && eventTexts(byId.get(1)!).includes('one'), 'the first real sequence');
+    expect(eventTexts(byId.get(1)!)).toEqual(['one']);
   });
 
   it('never lets another tenant’s publish be taken for a duplicate', async () => {
@@ -234,8 +224,8 @@ describe('idempotent publish', () => {
     });
     const byId = eventStreams(conn);
     expect(await t2.next()).toMatchObject({ type: 'subscribed' });
-    await until(() => byId.has(1) && texts(byId.get(1)!).length === 1, 'the other tenant’s event');
-    expect(texts(byId.get(1)!)).toEqual(['theirs']);
+    await until(() => byId.has(1) && eventTexts(byId.get(1)!).length === 1, 'the other tenant’s event');
+    expect(eventTexts(byId.get(1)!)).toEqual(['theirs']);
   });
 
   it('with FELIX_DEDUP_WINDOW_MS=0 neither advertises nor suppresses', async () => {
@@ -266,7 +256,7 @@ describe('idempotent publish', () => {
       });
       expect(await s.next()).toMatchObject({ type: 'publish_ok' });
     }
-    await until(() => byId.has(1) && texts(byId.get(1)!).length === 2, 'both copies');
+    await until(() => byId.has(1) && eventTexts(byId.get(1)!).length === 2, 'both copies');
   });
 });
 

@@ -6,10 +6,11 @@ import {
   FrameDecoder,
   KNOWN_FEATURES,
   KNOWN_FLAGS,
+  WireError,
   decodeFramePayload,
   encodeMessage,
+  type BinaryEventBatch,
   type DecodedFrame,
-  type WireError,
 } from '../../wire/index.js';
 import { BrokerNode } from '../../broker/node.js';
 import { loadBrokerConfig } from '../../broker/config.js';
@@ -118,6 +119,16 @@ export function until(predicate: () => boolean, what: string, limitMs = 15_000):
     };
     tick();
   });
+}
+
+/** The payloads, as text, of the binary event batches a raw event stream received so far. */
+export function eventTexts(stream: RawStream): string[] {
+  const out: string[] = [];
+  for (const f of stream.frames) {
+    if (f instanceof WireError || f.type !== 'binary_event_batch') continue;
+    for (const p of (f as BinaryEventBatch).payloads) out.push(Buffer.from(p).toString());
+  }
+  return out;
 }
 
 /** Collects the event streams the broker opens on `conn`, keyed by the subscription id of their hello. */

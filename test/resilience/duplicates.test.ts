@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { negotiate } from '../../client/negotiation.js';
 import { encodePublishFrame, type PublishTarget } from '../../client/publish-encoding.js';
-import { KNOWN_FEATURES, KNOWN_FLAGS, WireError, type BinaryEventBatch } from '../../wire/index.js';
+import { KNOWN_FEATURES, KNOWN_FLAGS } from '../../wire/index.js';
 import { ProducerState } from '../../broker/core/producer-dedup.js';
-import { RawStream, connectRaw, eventStreams, until } from '../broker/raw-client.js';
+import { RawStream, connectRaw, eventStreams, eventTexts, until } from '../broker/raw-client.js';
 import { spawnBroker } from '../e2e/broker-process.js';
 import { startBroker } from '../e2e/sdk-harness.js';
 import { Timeline, client, eventually } from './harness.js';
@@ -19,15 +19,6 @@ const target: PublishTarget = {
   hash: 0,
   what: 'publish to t1/ns/dup',
 };
-
-function texts(stream: RawStream): string[] {
-  const out: string[] = [];
-  for (const f of stream.frames) {
-    if (f instanceof WireError || f.type !== 'binary_event_batch') continue;
-    for (const p of (f as BinaryEventBatch).payloads) out.push(Buffer.from(p).toString());
-  }
-  return out;
-}
 
 describe('duplicate suppression against the broker process', () => {
   it.each([
@@ -82,8 +73,8 @@ describe('duplicate suppression against the broker process', () => {
       for (let i = 1; i <= 4; i++)
         expect(await second.next()).toMatchObject({ type: 'publish_ok', request_id: i });
 
-      await until(() => byId.has(1) && texts(byId.get(1)!).includes('d'), 'the new publish');
-      expect(texts(byId.get(1)!)).toEqual(['a', 'b', 'c', 'd']);
+      await until(() => byId.has(1) && eventTexts(byId.get(1)!).includes('d'), 'the new publish');
+      expect(eventTexts(byId.get(1)!)).toEqual(['a', 'b', 'c', 'd']);
     },
     30_000,
   );
