@@ -131,6 +131,8 @@ export class CacheClient {
   private target(namespace: string, cache: string, key: string): CacheTarget {
     if (this.closed !== null) throw this.closed;
     if (typeof key !== 'string') throw new FelixError('invalid_argument', 'a cache key must be a string');
+    // The broker refuses an empty key (invalid_request): said at the call, before anything is sent.
+    if (key === '') throw new FelixError('invalid_argument', 'a cache key must not be empty');
     // A lone surrogate has no UTF-8 form: encoding would turn it into U+FFFD, another key.
     if (LONE_SURROGATE.test(key))
       throw new FelixError('invalid_argument', 'a cache key must be well-formed Unicode (no lone surrogate)');

@@ -311,8 +311,14 @@ export class CacheDispatcher {
   }
 
   private arm(): void {
-    // A quarter of the timeout: a waiting request fails between 1× and 1.25× the timeout.
-    this.timer = setTimeout(this.sweepBound, Math.max(1, Math.ceil(this.waitTimeoutMs / 4)));
+    // At the oldest waiting request's deadline (those sent since are skipped): it fails at its timeout.
+    const waiting = this.waiting;
+    let i = this.waitingHead;
+    while (i < waiting.length && waiting[i]!.settled) i++;
+    const oldest = waiting[i];
+    if (oldest === undefined) return;
+    const due = oldest.waitingSince + this.waitTimeoutMs - this.now();
+    this.timer = setTimeout(this.sweepBound, Math.max(1, Math.ceil(due)));
   }
 
   private disarm(): void {

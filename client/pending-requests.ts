@@ -198,8 +198,12 @@ export class PendingRequests {
   }
 
   private arm(): void {
-    // A quarter of the timeout: a request fails between 1× and 1.25× its timeout.
-    this.timer = setTimeout(this.sweepBound, Math.max(1, Math.ceil(this.timeoutMs / 4)));
+    // At the oldest request's deadline (deadlines grow in insertion order): each request fails at its
+    // timeout, not up to a sweep interval later; while answers keep coming the timer fires about once per
+    // timeout, finds nothing due and moves to the oldest request then.
+    const oldest = this.entries.values().next().value;
+    if (oldest === undefined) return;
+    this.timer = setTimeout(this.sweepBound, Math.max(1, Math.ceil(oldest.deadline - this.now())));
   }
 
   private disarm(): void {

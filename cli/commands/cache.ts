@@ -10,7 +10,7 @@ import {
   type ConnectionFlags,
 } from '../connection-flags.js';
 import { durationMs } from '../durations.js';
-import { CliFailure } from '../exit-codes.js';
+import { CliFailure, CliUsageError } from '../exit-codes.js';
 import { stdinBytes, valueOrStdin } from '../input-lines.js';
 import { describeAddress, namespaceFor, parseResourceAddress, tenantFor } from '../resource-address.js';
 
@@ -44,6 +44,7 @@ async function withCache(
   use: (target: Target) => Promise<void>,
 ): Promise<void> {
   const address = parseResourceAddress('cache', cacheArg);
+  if (key === '') throw new CliUsageError('a cache key must not be empty');
   const tenant = tenantFor(address, flags.tenant);
   const namespace = namespaceFor(address, flags.namespace);
   const client = await connectWithFlags(connectOptionsFrom({ ...flags, namespace }, tenant));
@@ -51,6 +52,8 @@ async function withCache(
   try {
     await use({ client, namespace: client.namespace, cache: address.name, description });
   } catch (error) {
+    // An argument the SDK refuses before sending anything is a usage error (exit 2), like a bad name.
+    if (isFelixError(error) && error.code === 'invalid_argument') throw new CliUsageError(error.message);
     if (isFelixError(error))
       throw new CliFailure(`cache ${operation} of ${description} failed: ${error.code}: ${error.message}`);
     throw error;

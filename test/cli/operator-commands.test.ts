@@ -121,6 +121,7 @@ describe('bad arguments are usage errors (exit status 2, nothing on stdout)', ()
     [['cache', 'put', 'web', 'k', 'v', '--ttl', '5'], 'expected a duration'],
     [['cache', 'put', 'web', 'k', 'v', '--ttl', '0ms'], 'expected a duration'],
     [['cache', 'del', 'not valid', 'k'], 'invalid cache "not valid"'],
+    [['cache', 'put', 'web', '', 'v'], 'a cache key must not be empty'],
     [['status', '--sample', '1'], 'expected a duration'],
     [['status', '--metrics', 'http://['], 'expected host:port or a URL'],
     [['bench'], 'Usage: felix-ts bench'],

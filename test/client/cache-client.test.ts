@@ -459,6 +459,9 @@ describe('CacheClient', () => {
       'invalid_argument',
     );
     expect(await code(cache.get('default', 'primary', 7 as unknown as string))).toBe('invalid_argument');
+    // The broker would refuse an empty key: refused at the call instead.
+    expect(await code(cache.put('default', 'primary', '', 'v'))).toBe('invalid_argument');
+    expect(await code(cache.get('default', 'primary', ''))).toBe('invalid_argument');
     // Lone surrogates have no UTF-8 form (they would become U+FFFD, another key); a pair is fine.
     for (const key of ['\ud800', 'a\udc00b']) {
       expect(await code(cache.get('default', 'primary', key))).toBe('invalid_argument');

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FelixError } from '../../client/errors.js';
 import { PendingReply, PendingRequests } from '../../client/pending-requests.js';
 
@@ -26,6 +26,36 @@ describe('PendingRequests', () => {
     expect(replies.map((r) => r.value)).toEqual(['answer 1', 'answer 2', 'answer 3', 'answer 4']);
     expect(pending.size).toBe(0);
     pending.dispose();
+  });
+
+  it('fails each request at its own timeout, not at a later sweep (on a simulated clock)', async () => {
+    vi.useFakeTimers();
+    try {
+      const pending = new PendingRequests(1000, 'test stream');
+      const first = new PendingReply<void>();
+      const firstState = outcome(first.promise);
+      pending.add(1, first);
+      vi.advanceTimersByTime(400);
+      const second = new PendingReply<void>();
+      const secondState = outcome(second.promise);
+      pending.add(2, second);
+      vi.advanceTimersByTime(599); // 999 ms after the first
+      await Promise.resolve();
+      expect(firstState.settled).toBe(false);
+      vi.advanceTimersByTime(1); // its timeout
+      await Promise.resolve();
+      expect((firstState.error as FelixError).code).toBe('timeout');
+      expect(secondState.settled).toBe(false);
+      vi.advanceTimersByTime(399); // 999 ms after the second
+      await Promise.resolve();
+      expect(secondState.settled).toBe(false);
+      vi.advanceTimersByTime(1);
+      await Promise.resolve();
+      expect((secondState.error as FelixError).code).toBe('timeout');
+      pending.dispose();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('ignores an answer to an unknown (already timed out) id', () => {
