@@ -96,7 +96,10 @@ export function registerCacheCommands(program: Command): void {
     });
 
   cacheCommand(cache, 'put', 'store a value under a key, replacing what was there')
-    .argument('[value]', 'the value (UTF-8), or - to store all of standard input')
+    .argument(
+      '[value]',
+      'the value (UTF-8), or - to store all of standard input (left out: standard input, unless it is a terminal)',
+    )
     .option(
       '--ttl <duration>',
       'expire the entry after this long, e.g. 500ms, 30s, 15m, 1h (default: never)',
