@@ -116,14 +116,14 @@ describe('name rules', () => {
         expect(refused.brokerCode).toBe('invalid_request');
         expect(refused.message).toContain('invalid cache name "bad cache!"');
       }
+      // An empty key the SDK refuses at the call (the broker refuses it too: the conformance kit's
+      // cache checks send one raw).
       for (const op of [
         () => c.cache.put('default', 'sessions', '', 'v'),
         () => c.cache.get('default', 'sessions', ''),
         () => c.cache.delete('default', 'sessions', ''),
       ]) {
-        const refused = await failure(op());
-        expect(refused.brokerCode).toBe('invalid_request');
-        expect(refused.message).toContain('invalid cache key ""');
+        expect((await failure(op())).code).toBe('invalid_argument');
       }
       // A name of 255 bytes is still a name; one of 256 is not.
       await c.publish('s'.repeat(255), 'x');
