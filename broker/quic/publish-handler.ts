@@ -30,8 +30,12 @@ export interface PublishingStream extends BudgetHolder, Pausable, Access {
 
 /** The ack form travels with a pending ack as a number (no object per ack). */
 const FORM_TAGS: readonly AckForm[] = ['message', 'binary'];
-/** Refused chunked publishes whose remaining pieces are dropped unanswered (as many as may be in progress). */
-const MAX_REFUSED_CHUNKED = 16;
+/**
+ * Refused or broken chunked publishes whose remaining pieces are dropped unanswered: far more than may be
+ * in progress at once (16), so that a client refused many times in a row still hears once per publish; a
+ * few dozen KiB at most.
+ */
+const MAX_REFUSED_CHUNKED = 1024;
 
 export class PublishHandler implements CommitWaiter {
   private chunks: PublishChunkAssembler | null = null;
@@ -214,7 +218,12 @@ export class PublishHandler implements CommitWaiter {
       // are dropped quietly, as after a refusal at its first piece (one answer says it all).
       this.chargeHeldChunks();
       // (Whatever this piece claimed of the end: it broke the publish, so its claim is not to be trusted.)
-      if (wasInProgress) this.dropLaterPieces(m.publish_id);
+      // So do those of a publish refused at its first piece, and of one this broker never saw (a stray
+      // piece is answered once, not once per piece); only a refused publish that was all in one piece has
+      // nothing to follow.
+      if (wasInProgress || m.byte_offset !== 0 || m.payload.length < m.total_len) {
+        this.dropLaterPieces(m.publish_id);
+      }
       this.refuse(
         err.requestId,
         'message',

@@ -382,8 +382,9 @@ class ChunkModel {
     } catch (err) {
       this.acks.delete(m.publish_id);
       if (!(err instanceof WireError)) throw err;
-      // A publish in progress that this piece broke: its later pieces get no answer.
-      if (!first) this.refused.add(m.publish_id);
+      // A publish in progress that this piece broke, one refused at its first piece, or a stray piece of a
+      // publish never seen: its later pieces get no answer (unless it was all in one refused piece).
+      if (!first || m.byte_offset !== 0 || m.payload.length < m.total_len) this.refused.add(m.publish_id);
       // The publish this piece breaks is refused, naming its request (from its first piece): publish_error
       // when it was acked, error otherwise. A publish whose first piece named no request is refused naming
       // this piece's, when this piece asks for an ack.
