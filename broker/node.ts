@@ -160,8 +160,9 @@ export class BrokerNode {
   static async start(config: BrokerConfig, options: BrokerNodeOptions = {}): Promise<BrokerNode> {
     const log = options.logger ?? pino({ name: 'felix-broker', level: config.logLevel });
     const files = options.tls ?? loadTlsFiles(config);
-    const verifier = await openVerifier(config, log);
     let node: BrokerNode | null = null;
+    // A key removed from the JWKS: the streams it signed in for stop working at once (see keysChanged).
+    const verifier = await openVerifier(config, log, (kids) => node?.keysChanged(kids));
     let http: Server | null = null;
     let endpoint: Endpoint | null = null;
     try {
@@ -192,6 +193,15 @@ export class BrokerNode {
     }
     node.serve(options.heapGrowing);
     return node;
+  }
+
+  /**
+   * The JWKS now holds `kids`: every connection with a stream that signed in with a token of another key
+   * (one removed by rotation) is closed, as when a token expires — a removed key stops working at once,
+   * for the streams it already let in too, not only for new ones.
+   */
+  private keysChanged(kids: ReadonlySet<string>): void {
+    for (const { session } of [...this.sessions.values()]) session.keysChanged(kids);
   }
 
   /** Rereads FELIX_AUTH_JWKS now (SIGHUP); a file that does not parse leaves the keys in force. */
@@ -441,12 +451,20 @@ async function bindQuic(
 }
 
 /** The token verifier for FELIX_AUTH jwt (null otherwise). Opening it reads FELIX_AUTH_JWKS. */
-async function openVerifier(config: BrokerConfig, log: Logger): Promise<TokenVerifier | null> {
+async function openVerifier(
+  config: BrokerConfig,
+  log: Logger,
+  keysChanged: (kids: ReadonlySet<string>) => void,
+): Promise<TokenVerifier | null> {
   const options = verifierOptionsOf(config, {
-    onReload: (outcome) =>
-      outcome.ok
-        ? log.info({ jwks: outcome }, 'JWKS reloaded')
-        : log.error({ jwks: outcome }, 'JWKS reload failed; the keys in force stay'),
+    onReload: (outcome) => {
+      if (!outcome.ok) {
+        log.error({ jwks: outcome }, 'JWKS reload failed; the keys in force stay');
+        return;
+      }
+      log.info({ jwks: outcome }, 'JWKS reloaded');
+      if (outcome.changed) keysChanged(new Set(outcome.kids));
+    },
   });
   if (options === undefined) return null;
   return TokenVerifier.open(options);

@@ -130,10 +130,27 @@ export class ConnectionSession {
 
   /** A stream's token expired: the whole connection goes, as NATS does, and the client reconnects with a fresh one. */
   tokenExpired(): void {
+    this.endForToken('token_expired', 'token expired; closing the connection');
+  }
+
+  /** The JWKS now holds `kids`: a stream let in by a key no longer among them ends its connection. */
+  keysChanged(kids: ReadonlySet<string>): void {
+    for (const s of this.streams) {
+      if (!s.signedInWithKeyOutside(kids)) continue;
+      this.endForToken(
+        'key_removed',
+        "a stream's token was signed by a key removed from the JWKS; closing the connection",
+      );
+      return;
+    }
+  }
+
+  /** Closes the connection with code 0x3 (its token no longer stands); the client reconnects with a fresh one. */
+  private endForToken(reason: 'token_expired' | 'key_removed', what: string): void {
     if (this.closed) return;
-    this.core.stats.noteDisconnect('token_expired');
-    this.core.log.info({ remote: this.connection.remote }, 'token expired; closing the connection');
-    this.connection.close(CONNECTION_CODE_TOKEN_EXPIRED, 'token_expired');
+    this.core.stats.noteDisconnect(reason);
+    this.core.log.info({ remote: this.connection.remote }, what);
+    this.connection.close(CONNECTION_CODE_TOKEN_EXPIRED, reason);
     this.dispose();
   }
 

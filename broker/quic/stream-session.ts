@@ -370,6 +370,11 @@ export class StreamSession implements PublishingStream {
     return true;
   }
 
+  /** Whether this stream signed in with a token of a key not among `kids` (one removed from the JWKS). */
+  signedInWithKeyOutside(kids: ReadonlySet<string>): boolean {
+    return this.grant !== null && !kids.has(this.grant.kid);
+  }
+
   /** The connection closes with `token_expired` when the stream's token does. */
   private scheduleExpiry(atMs: number): void {
     const left = Math.max(0, atMs - Date.now());

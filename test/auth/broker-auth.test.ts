@@ -4,6 +4,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, importPKCS8, type JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../transport/index.js';
 import {
   CONNECTION_CODE_TOKEN_EXPIRED,
   KNOWN_FEATURES,
@@ -68,11 +69,11 @@ async function authed(
   setup: Setup,
   token: string,
   tenant = 't1',
-): Promise<{ s: RawStream; reply: DecodedFrame | WireError }> {
+): Promise<{ conn: Connection; s: RawStream; reply: DecodedFrame | WireError }> {
   const conn = await connectRaw(setup.node);
   const s = await RawStream.open(conn, null);
   s.send({ type: 'auth', tenant_id: tenant, token, client_flags: 0x3f, client_features: KNOWN_FEATURES });
-  return { s, reply: await s.next() };
+  return { conn, s, reply: await s.next() };
 }
 
 function errorOf(frame: DecodedFrame | WireError): { message: string; code?: string } {
@@ -177,11 +178,30 @@ describe('authentication', () => {
     write([...keys(setup.key.jwksPath), ...keys(next.jwksPath)]);
     await setup.node.reloadAuth();
     expect((await authed(setup, nextToken)).reply).toMatchObject({ type: 'auth_ok' });
+    // Streams let in by each key, held open across the retirement of the old one.
+    const oldToken = await mint(setup.key, 't1', ALL);
+    const heldOld = await authed(setup, oldToken);
+    const heldNew = await authed(setup, nextToken);
+    expect([heldOld.reply, heldNew.reply]).toMatchObject([{ type: 'auth_ok' }, { type: 'auth_ok' }]);
+    const oldClosed = new Promise<{ code: number; reason: string }>((resolve) => {
+      heldOld.conn.onClose = (info) => resolve({ code: info.code, reason: info.reason });
+    });
     write(keys(next.jwksPath));
     await setup.node.reloadAuth();
-    const oldToken = await mint(setup.key, 't1', ALL);
     expect(errorOf((await authed(setup, oldToken)).reply).message).toContain('unknown_kid');
     expect((await authed(setup, nextToken)).reply).toMatchObject({ type: 'auth_ok' });
+    // A removed key stops working at once for the streams it already let in, as for new ones.
+    expect(await oldClosed).toEqual({ code: CONNECTION_CODE_TOKEN_EXPIRED, reason: 'key_removed' });
+    heldNew.s.send({
+      type: 'publish',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'kept',
+      payload: Buffer.from('x'),
+      request_id: 5,
+      ack: 'per_message',
+    });
+    expect(await heldNew.s.next()).toEqual({ type: 'publish_ok', request_id: 5 });
   });
 });
 
