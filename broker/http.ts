@@ -28,6 +28,15 @@ export function httpRequestHandler(endpoints: HttpEndpoints): RequestListener {
       } else if (!isLoopbackHost((req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''))) {
         // Nothing on this port is authenticated: only this host may shut the broker down.
         res.writeHead(403, { 'content-type': 'text/plain' }).end('drain is accepted from loopback only\n');
+      } else if (req.headers.origin !== undefined || !namesLoopback(req.headers.host)) {
+        // A web page open on this host can POST here too (a form needs no preflight), and a DNS-rebound
+        // name reaches loopback under a foreign Host: a browser always sends Origin on such a request,
+        // and an operator's curl names a loopback host.
+        res
+          .writeHead(403, { 'content-type': 'text/plain' })
+          .end(
+            'drain is accepted from a loopback client outside any web page (no Origin, a loopback Host)\n',
+          );
       } else {
         res.writeHead(202, { 'content-type': 'text/plain' }).end('draining\n');
         endpoints.drain();
@@ -55,4 +64,11 @@ export function httpRequestHandler(endpoints: HttpEndpoints): RequestListener {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   };
+}
+
+/** Whether a Host header names this host by a loopback address or `localhost` (any port). */
+function namesLoopback(host: string | undefined): boolean {
+  if (host === undefined) return true; // HTTP/1.0 without Host: not from a browser
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '');
+  return name.toLowerCase() === 'localhost' || isLoopbackHost(name);
 }

@@ -1,8 +1,21 @@
+import { request } from 'node:http';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
 import { WireError, encodeBinaryPublishBatch, type BinaryEventBatch } from '../../wire/index.js';
 import { RawStream, connectRaw, eventStreams, until } from '../broker/raw-client.js';
 import { runBrokerExpectingFailure, spawnBroker } from './broker-process.js';
+
+/** A POST with exactly these headers (fetch would add its own), resolving with the status. */
+function post(port: number, path: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end('x');
+  });
+}
 
 async function httpGet(port: number, path: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -15,8 +28,10 @@ describe('broker process', () => {
     const conn = await connectRaw({ quicAddress: { port: broker.quicPort } });
     const s = await RawStream.open(conn);
     expect((await fetch(`http://127.0.0.1:${broker.httpPort}/drain`)).status).toBe(405);
-    const drain = await fetch(`http://127.0.0.1:${broker.httpPort}/drain`, { method: 'POST' });
-    expect(drain.status).toBe(202);
+    // What a web page on this host (a form POST, no preflight) or a DNS-rebound name would send: refused.
+    expect(await post(broker.httpPort, '/drain', { origin: 'http://evil.example' })).toBe(403);
+    expect(await post(broker.httpPort, '/drain', { host: 'evil.example' })).toBe(403);
+    expect(await post(broker.httpPort, '/drain', { host: `localhost:${broker.httpPort}` })).toBe(202);
     // The client offered DRAINING: it is told before the broker stops.
     expect(await s.next()).toEqual({ type: 'draining' });
     expect(await broker.exited).toBe(0);
