@@ -17,7 +17,7 @@ import { packageVersion } from '../cli/version.js';
 import { formatBindAddress, type BindAddress } from '../config/kinds.js';
 import { transportSettingsFrom } from '../config/transport-settings.js';
 import { CONNECTION_CODE_NO_ERROR, CONNECTION_CODE_REFUSED } from '../wire/index.js';
-import { authModeOf, TokenVerifier, verifierOptionsOf, type AuthMode } from './auth/index.js';
+import { authModeOf, JwksError, TokenVerifier, verifierOptionsOf, type AuthMode } from './auth/index.js';
 import type { BrokerConfig } from './config.js';
 import { Broker } from './core/broker.js';
 import type { BrokerStats } from './core/stats.js';
@@ -28,7 +28,7 @@ import { httpRequestHandler } from './http.js';
 import { createMetricsRegistry } from './metrics.js';
 import { ConnectionSession } from './quic/connection-session.js';
 import { resolveResetKey } from './reset-key.js';
-import { bindFailure } from './startup-error.js';
+import { bindFailure, fileFailure } from './startup-error.js';
 import { loadTlsFiles, writeServedCertificate } from './tls-files.js';
 
 export interface BrokerNodeOptions {
@@ -467,7 +467,15 @@ async function openVerifier(
     },
   });
   if (options === undefined) return null;
-  return TokenVerifier.open(options);
+  try {
+    return await TokenVerifier.open(options);
+  } catch (error) {
+    // A JWKS file that cannot be used is the operator's to fix: one line and exit 2, as a bad certificate.
+    if (error instanceof JwksError || typeof (error as NodeJS.ErrnoException).code === 'string') {
+      throw fileFailure('FELIX_AUTH_JWKS', config.authJwks ?? '', (error as Error).message);
+    }
+    throw error;
+  }
 }
 
 /** The start-up notes on who is let in (warnings for the modes that do not authenticate). */

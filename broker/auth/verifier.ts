@@ -107,6 +107,11 @@ interface Outcome {
 
 const NO_TOKEN = rejection('malformed', 'no token: auth.token is empty');
 const TOO_LONG = rejection('malformed', `the token is longer than ${MAX_TOKEN_CHARS} characters`);
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const NOT_COMPACT = rejection(
+  'malformed',
+  'not a JWT: expected header.payload.signature in unpadded base64url, nothing around it',
+);
 
 // crypto.hash (Node 20.12+) hashes a short string ~2.5× faster than a Hash object: it is most of a lookup.
 const sha256Base64: (text: string) => string =
@@ -234,6 +239,9 @@ export class TokenVerifier {
   private static refuseUnread(token: string): AuthRejection | undefined {
     if (typeof token !== 'string' || token === '') return NO_TOKEN;
     if (token.length > MAX_TOKEN_CHARS) return TOO_LONG;
+    // One spelling per token: base64url without padding or whitespace, three parts (the decoders would
+    // also take a trailing space or `=` padding, each a token of its own in the caches).
+    if (!COMPACT_JWS.test(token)) return NOT_COMPACT;
     return undefined;
   }
 

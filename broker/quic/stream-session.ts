@@ -484,7 +484,7 @@ export class StreamSession implements PublishingStream {
     core.stats.protocolErrors++;
     core.log.debug({ code: e.code, err: e.message }, 'bad frame from client');
     if (this.authenticated === null) {
-      this.fail(`auth expected: ${e.message}`, 'unauthenticated');
+      this.fail(`unauthenticated: auth expected: ${e.message}`, 'unauthenticated');
       return;
     }
     const code: ErrorCode = e.code === 'frame_too_large' ? 'limit_exceeded' : 'invalid_request';

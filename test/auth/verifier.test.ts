@@ -252,6 +252,12 @@ describe('each rejection has its reason', () => {
     for (const token of ['', 'not-a-token', 'a.b.c', hs256, none, noExp, 'x'.repeat(70_000)]) {
       expectRejected(await verifier.verify(token), 'malformed');
     }
+    // A good token has one spelling: with whitespace around it or padding after its signature it is not one.
+    const good = await cliMint(key, '--tenant', 't1', '--perm', PUBLISH_ALL);
+    grantOf(await verifier.verify(good));
+    for (const token of [`${good} `, ` ${good}`, `${good}==`, `${good}\n`]) {
+      expectRejected(await verifier.verify(token), 'malformed');
+    }
   });
 
   it('a token without kid is tried against every key, as Felix does', async () => {

@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   encodeBinaryPublishBatch,
   encodeFrame,
+  HEADER_BYTES,
   KNOWN_FLAGS,
   STREAM_CODE_CLIENT_GONE,
   WireError,
   type BinaryEventBatch,
   type DecodedFrame,
+  writeFrameHeader,
 } from '../../wire/index.js';
 import { RawStream, connectRaw, eventStreams, startBroker, until } from './raw-client.js';
 
@@ -256,6 +258,15 @@ describe('broker protocol over real QUIC', () => {
     expect(await s.next()).toMatchObject({
       type: 'error',
       message: expect.stringMatching(/^unauthenticated: .*must be auth/),
+    });
+    // A first frame too large to be read says so in the same form (docs/protocol.md, the errors table).
+    const big = await RawStream.open(conn, null);
+    const header = Buffer.alloc(HEADER_BYTES);
+    writeFrameHeader(header, 0, 0, 96 << 20);
+    big.write(header);
+    expect(await big.next()).toMatchObject({
+      type: 'error',
+      message: expect.stringMatching(/^unauthenticated: .*exceeds/),
     });
     const t = await RawStream.open(conn);
     t.send({

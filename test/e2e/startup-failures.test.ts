@@ -149,6 +149,18 @@ describe('start-up failures', () => {
     );
   });
 
+  it('names FELIX_AUTH_JWKS for a key set that cannot be used', async () => {
+    const dir = tempDir();
+    const notJson = join(dir, 'jwks.json');
+    writeFileSync(notJson, 'not json\n');
+    const outcome = await runBroker({ FELIX_AUTH_JWKS: notJson });
+    expectOneLine(outcome, `FELIX_AUTH_JWKS (${notJson})`, /not JSON/);
+    expectNothingStarted(outcome);
+    const empty = join(dir, 'empty.json');
+    writeFileSync(empty, '{"keys":[]}\n');
+    expectOneLine(await runBroker({ FELIX_AUTH_JWKS: empty }), `FELIX_AUTH_JWKS (${empty})`, /empty/);
+  });
+
   it('names FELIX_TLS_WRITE_CERT when the certificate cannot be written, and frees the ports', async () => {
     const outcome = await runBroker({}, ['--write-cert', join(tempDir(), 'missing-dir', 'broker.pem')]);
     expectOneLine(outcome, 'FELIX_TLS_WRITE_CERT', /cannot write it/);
