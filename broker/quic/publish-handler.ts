@@ -196,6 +196,13 @@ export class PublishHandler implements CommitWaiter {
           abandoned.ackRequested,
         );
       }
+      // Refused at its first piece when it may not be published at all (another tenant, no permission, a
+      // bad name): nothing of it is buffered only to be refused at its last.
+      const target = this.topicFor(m.tenant_id, m.namespace, m.stream);
+      if (!target.ok) {
+        this.refuseChunked(m, target.message, target.code, acked);
+        return;
+      }
       if (m.total_len > this.largest.bytes) {
         this.refuseChunked(m, tooLargeMessage(m.total_len, this.largest), 'payload_too_large', acked);
         return;
@@ -312,21 +319,26 @@ export class PublishHandler implements CommitWaiter {
     acked: boolean,
     form: AckForm,
   ): Topic | undefined {
-    if (tenant !== this.owner.tenant) {
-      this.refuse(requestId, form, tenantRefusal(this.owner.tenant, tenant), 'forbidden', acked);
-      return undefined;
-    }
-    const denied = this.owner.denied('stream.publish', tenant, namespace, stream);
-    if (denied !== undefined) {
-      this.refuse(requestId, form, denied, 'forbidden', acked);
-      return undefined;
-    }
-    const found = this.core.registry.topic(tenant, namespace, stream);
+    const found = this.topicFor(tenant, namespace, stream);
     if (!found.ok) {
       this.refuse(requestId, form, found.message, found.code, acked);
       return undefined;
     }
     return found.value;
+  }
+
+  /** The stream a publish goes to, or why this stream may not publish there (tenant, permission, name). */
+  private topicFor(
+    tenant: string,
+    namespace: string,
+    stream: string,
+  ): { ok: true; value: Topic } | { ok: false; code: ErrorCode; message: string } {
+    if (tenant !== this.owner.tenant) {
+      return { ok: false, code: 'forbidden', message: tenantRefusal(this.owner.tenant, tenant) };
+    }
+    const denied = this.owner.denied('stream.publish', tenant, namespace, stream);
+    if (denied !== undefined) return { ok: false, code: 'forbidden', message: denied };
+    return this.core.registry.topic(tenant, namespace, stream);
   }
 }
 

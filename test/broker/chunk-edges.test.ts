@@ -80,14 +80,29 @@ describe('chunked publishes that go wrong', () => {
     for (let id = 100; id < 116; id++) s.send(piece(id, 8, 4, 'efgh'));
     for (let id = 100; id < 116; id++) expect(await s.next()).toEqual({ type: 'publish_ok', request_id: id });
 
+    // 5. A chunked publish the stream may not make (another tenant, a bad name) is refused at its first
+    //    piece, before anything of it is held; its later pieces get no answer.
+    s.send({ ...piece(300, 8, 0, 'abcd', 50), tenant_id: 't2' });
+    s.send({ ...piece(301, 8, 0, 'abcd', 51), stream: 'bad name!' });
+    s.send(sentinel(52, 'after-refusals'));
+    expect(await s.next()).toMatchObject({ type: 'publish_error', request_id: 50, code: 'forbidden' });
+    expect(await s.next()).toMatchObject({ type: 'publish_error', request_id: 51, code: 'invalid_request' });
+    expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 52 });
+    s.send({ ...piece(300, 8, 4, 'efgh'), tenant_id: 't2' });
+    s.send({ ...piece(301, 8, 4, 'efgh'), stream: 'bad name!' });
+    s.send(sentinel(53, 'after-refused-pieces'));
+    expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 53 });
+
     await until(() => byId.has(1) && eventTexts(byId.get(1)!).includes('end'), 'the last sentinel');
-    await until(() => eventTexts(byId.get(1)!).length === 20, 'the sixteen whole publishes');
+    await until(() => eventTexts(byId.get(1)!).length === 22, 'the sixteen whole publishes');
     expect(eventTexts(byId.get(1)!)).toEqual([
       'after-overshoot',
       'new-ok',
       'end',
       'after-strays',
       ...Array.from({ length: 16 }, () => 'abcdefgh'),
+      'after-refusals',
+      'after-refused-pieces',
     ]);
   });
 });

@@ -363,6 +363,22 @@ class ChunkModel {
     }
     const first = !this.acks.has(m.publish_id);
     const pending = first ? { requestId: m.request_id, acked: ownAck } : this.acks.get(m.publish_id)!;
+    if (m.byte_offset === 0) {
+      // Refused at its first piece when it may not be published at all (another tenant, a bad name):
+      // its later pieces are dropped unanswered.
+      const refusal = addressRefusal(
+        m,
+        tenant,
+        m.stream,
+        m.request_id,
+        ownAck,
+        `publish_chunk ${m.publish_id}`,
+      );
+      if (refusal !== undefined) {
+        if (m.payload.length < m.total_len) this.refused.add(m.publish_id);
+        return refusal;
+      }
+    }
     if (m.byte_offset === 0 && m.total_len > Math.min(this.largest, this.connectionBudget)) {
       // Refused from its first piece, before reassembly: it could never be delivered (payload_too_large) or
       // admitted (overloaded). (Several unfinished publishes that together pass the budget are refused too;
