@@ -29,7 +29,7 @@ import { createMetricsRegistry } from './metrics.js';
 import { ConnectionSession } from './quic/connection-session.js';
 import { resolveResetKey } from './reset-key.js';
 import { bindFailure, fileFailure } from './startup-error.js';
-import { loadTlsFiles, writeServedCertificate } from './tls-files.js';
+import { certificateValidityProblem, loadTlsFiles, writeServedCertificate } from './tls-files.js';
 
 export interface BrokerNodeOptions {
   readonly logger?: Logger;
@@ -160,6 +160,13 @@ export class BrokerNode {
   static async start(config: BrokerConfig, options: BrokerNodeOptions = {}): Promise<BrokerNode> {
     const log = options.logger ?? pino({ name: 'felix-broker', level: config.logLevel });
     const files = options.tls ?? loadTlsFiles(config);
+    const invalid = files === null ? null : certificateValidityProblem(files.certPem, Date.now());
+    if (invalid !== null) {
+      log.warn(
+        { cert: config.tlsCert },
+        `FELIX_TLS_CERT: ${invalid}; clients that verify the broker (FELIX_TLS_CA) will refuse it`,
+      );
+    }
     let node: BrokerNode | null = null;
     // A key removed from the JWKS: the streams it signed in for stop working at once (see keysChanged).
     const verifier = await openVerifier(config, log, (kids) => node?.keysChanged(kids));

@@ -47,6 +47,20 @@ export function loadTlsFiles(config: Pick<BrokerConfig, 'tlsCert' | 'tlsKey'>): 
   return { certPem, keyPem };
 }
 
+/**
+ * Why the served certificate will be refused by clients that verify it (FELIX_TLS_CA), though it is
+ * usable (clients on loopback without a CA still connect, so it does not stop start-up): expired, or not
+ * valid yet. null when it is within its validity.
+ */
+export function certificateValidityProblem(certPem: string, nowMs: number): string | null {
+  const certificate = new X509Certificate(certPem);
+  const from = Date.parse(certificate.validFrom);
+  const to = Date.parse(certificate.validTo);
+  if (nowMs > to) return `it expired on ${certificate.validTo}`;
+  if (nowMs < from) return `it is not valid before ${certificate.validFrom}`;
+  return null;
+}
+
 /** FELIX_TLS_WRITE_CERT: the served certificate, for clients to verify the broker with (FELIX_TLS_CA). */
 export function writeServedCertificate(path: string, certPem: string): void {
   try {
