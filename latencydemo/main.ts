@@ -102,6 +102,11 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
   },
   (error: unknown) => {
+    // A setting found bad only once used (an unusable --broker address): one line and exit 2, as at parse.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`latencydemo: ${error.message}\n`);
+      process.exit(EXIT_USAGE);
+    }
     const text =
       error instanceof CaseFailure
         ? error.message

@@ -71,6 +71,14 @@ describe('latencydemo program', () => {
     expect(c.all_p999_us).toEqual(expect.any(Number));
   });
 
+  it('refuses an unusable --broker address with one line and exit 2, as a bad flag', async () => {
+    const run = await runDemo(['--broker', 'nohost:abc', '--total', '10']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^latencydemo: .*nohost:abc.*host:port/),
+    ]);
+  });
+
   it('prints the timings line by default and not under the high-memory profile', async () => {
     const balanced = await runDemo([...TINY, '--batch', '8']);
     expect(balanced.code, balanced.stderr).toBe(0);
