@@ -71,7 +71,9 @@ const MAX_STATELESS_RESETS_PER_SECOND = 1000;
 // Refusals (CONNECTION_CLOSE in an Initial) per second at most: each is a send a forged Initial can ask for.
 const MAX_REFUSALS_PER_SECOND = 1000;
 /** The reason a refused client reads (CloseInfo.reason on its side), by limit. */
-const REFUSAL_REASONS: Readonly<Record<AdmissionRefusal | 'not_accepting', string>> = {
+/** Why a new client's first packet is refused with CONNECTION_REFUSED: a limit, or a server not accepting. */
+type Refusal = AdmissionRefusal | 'not_accepting';
+const REFUSAL_REASONS: Readonly<Record<Refusal, string>> = {
   connection_limit: 'connection limit reached: the server holds its maximum of connections',
   address_limit: 'connection limit reached for this address',
   not_accepting: 'not accepting connections: the server is shutting down',
@@ -504,9 +506,10 @@ export class Endpoint implements ConnectionDriver {
     const now = performance.now();
     for (const c of this.slots) {
       if (c === undefined || !c.established || c.closed) continue;
-      const verdict = lookAt(c, now, deadlineMs, lookMs, roundTripOf);
-      if (verdict === null) continue;
+      // Guarded as a whole: the look may ask quiche for the path's round trip, and a timer has no other guard.
       try {
+        const verdict = lookAt(c, now, deadlineMs, lookMs, roundTripOf);
+        if (verdict === null) continue;
         if (verdict === 'close') {
           this.counters.writeDeadlineCloses++;
           c.close(WRITE_DEADLINE_CODE, WRITE_DEADLINE_REASON);
@@ -752,14 +755,10 @@ export class Endpoint implements ConnectionDriver {
   /**
    * Tells a client refused by a connection limit (or by a server that stopped accepting) so, in an Initial
    * it can read (CONNECTION_REFUSED with the limit as the reason): its connect fails at once with that
-   * reason instead of retransmitting into silence until its own timeout. Nothing is kept; at most a fixed number per second, each a few dozen bytes.
+   * reason instead of retransmitting into silence until its own timeout. Nothing is kept; at most a fixed
+   * number per second, each a few dozen bytes.
    */
-  private refuse(
-    msg: Buffer,
-    rinfo: DatagramSource,
-    h: LongHeader,
-    why: AdmissionRefusal | 'not_accepting',
-  ): void {
+  private refuse(msg: Buffer, rinfo: DatagramSource, h: LongHeader, why: Refusal): void {
     if (!this.refusalBudget.take()) return;
     const packet = sealInitialRefusal(
       msg.subarray(h.scidOffset, h.scidOffset + h.scidLen),

@@ -216,21 +216,14 @@ export class PublishHandler implements CommitWaiter {
       }
     }
     let whole;
-    const wasInProgress = this.chunks.inProgress(m.publish_id);
     try {
       whole = this.chunks.accept(m);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
-      // The broken publish was dropped: what its earlier pieces held is free again, and its later pieces
-      // are dropped quietly, as after a refusal at its first piece (one answer says it all).
+      // The broken (or refused, or never started) publish was dropped: what its earlier pieces held is free
+      // again, and its later pieces go unanswered (one answer says it all).
       this.chargeHeldChunks();
-      // (Whatever this piece claimed of the end: it broke the publish, so its claim is not to be trusted.)
-      // So do those of a publish refused at its first piece, and of one this broker never saw (a stray
-      // piece is answered once, not once per piece); only a refused publish that was all in one piece has
-      // nothing to follow.
-      if (wasInProgress || m.byte_offset !== 0 || m.payload.length < m.total_len) {
-        this.dropLaterPieces(m.publish_id);
-      }
+      this.dropLaterPieces(m);
       this.refuse(
         err.requestId,
         'message',
@@ -266,15 +259,19 @@ export class PublishHandler implements CommitWaiter {
     acked: boolean,
   ): void {
     this.refuse(m.request_id, 'message', message, code, acked);
-    // Its only piece: nothing to drop.
-    if (m.payload.length < m.total_len) this.dropLaterPieces(m.publish_id);
+    this.dropLaterPieces(m);
   }
 
-  /** The pieces still to come of a refused or dropped chunked publish go unanswered. */
-  private dropLaterPieces(publishId: number): void {
+  /**
+   * The pieces still to come of the publish `m` belongs to, refused or dropped at `m`, go unanswered —
+   * unless `m` was a whole publish in one piece. (A later piece's claim to be the last is not trusted: it
+   * broke its publish.)
+   */
+  private dropLaterPieces(m: MessageOf<'publish_chunk'>): void {
+    if (m.byte_offset === 0 && m.payload.length >= m.total_len) return;
     const refused = (this.refusedChunked ??= new Set());
     if (refused.size === MAX_REFUSED_CHUNKED) refused.delete(refused.values().next().value!);
-    refused.add(publishId);
+    refused.add(m.publish_id);
   }
 
   /** Charges (or releases) the budget so that it holds exactly what reassembly has reserved. */

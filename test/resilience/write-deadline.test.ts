@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { connect, type FelixClient, type FelixEvent, type StatusEvent } from '../../client/index.js';
+import { CONNECTION_CODE_WRITE_DEADLINE } from '../../wire/index.js';
 import { CLI_MAIN } from '../cli/run-cli.js';
 import { spawnBroker } from '../e2e/broker-process.js';
 import { eventually } from '../e2e/sdk-harness.js';
@@ -78,7 +79,7 @@ describe('the write deadline', () => {
           (l) => l.msg === 'connection closed' && l.reason === 'write deadline',
         );
         expect(closed).toHaveLength(2);
-        expect(closed[0]).toMatchObject({ code: 0x4, by: 'broker' });
+        expect(closed[0]).toMatchObject({ code: CONNECTION_CODE_WRITE_DEADLINE, by: 'broker' });
         // The paused subscriber has read nothing all along; its connection is flow-control blocked.
         await new Promise((r) => setTimeout(r, 4 * DEADLINE_MS));
       } finally {

@@ -4,8 +4,10 @@
 // after the deadline. The end-to-end case (real processes) is test/resilience/write-deadline.test.ts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CONNECTION_CODE_WRITE_DEADLINE } from '../../wire/index.js';
 import {
   PROBE_ROUND_TRIPS,
+  WRITE_DEADLINE_CLOSE,
   UNANSWERED_PROBES_TO_CLOSE,
   lookAt,
   writeDeadlineLookMs,
@@ -115,5 +117,9 @@ describe('the write deadline rule', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("closes with the application code docs/protocol.md lists for it (the transport's copy of the wire's)", () => {
+    expect(WRITE_DEADLINE_CLOSE).toMatchObject({ code: CONNECTION_CODE_WRITE_DEADLINE, isApp: true });
   });
 });
