@@ -256,6 +256,11 @@ export function createMetricsRegistry(
     'Stream auths refused (bad, expired or foreign tokens)',
     () => stats.authFailures,
   );
+  monotonic(
+    'felix_auth_timeout_closes_total',
+    'Connections closed (code 0x5) because none of their streams authenticated within FELIX_AUTH_TIMEOUT_MS',
+    () => stats.authTimeouts,
+  );
   labelled(
     'felix_connections_refused_total',
     'Connections refused at the handshake, by reason (protected mode, limits)',

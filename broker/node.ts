@@ -300,15 +300,19 @@ export class BrokerNode {
     const session = new ConnectionSession(this.broker, connection, loopback);
     const entry: SessionEntry = { session, id: ++this.connectionIds, openedAt: Date.now() };
     connection.onStream = (stream) => session.onStream(stream);
+    const authDeadline = this.authDeadlineFor(session);
     // Logged once its first stream authenticates, when the line can say for which tenant.
-    session.onFirstAuth = (tenant) =>
+    session.onFirstAuth = (tenant) => {
+      if (authDeadline !== null) clearTimeout(authDeadline);
       this.log.info(
         { connection: entry.id, remote: `${connection.remote.host}:${connection.remote.port}`, tenant },
         'connection opened',
       );
+    };
     this.sessions.set(connection, entry);
     this.broker.stats.connectionsOpened++;
     connection.onClose = (info) => {
+      if (authDeadline !== null) clearTimeout(authDeadline);
       this.sessions.delete(connection);
       this.broker.stats.connectionsClosed++;
       session.dispose();
@@ -325,6 +329,18 @@ export class BrokerNode {
         'connection closed',
       );
     };
+  }
+
+  /**
+   * With authentication on, a connection must authenticate a stream within FELIX_AUTH_TIMEOUT_MS of its
+   * handshake, or it is closed: one timer per connection, cleared by the first auth or the close.
+   */
+  private authDeadlineFor(session: ConnectionSession): NodeJS.Timeout | null {
+    const ms = this.config.authTimeoutMs;
+    if (this.authMode !== 'jwt' || ms === 0) return null;
+    const timer = setTimeout(() => session.authTimedOut(), ms);
+    timer.unref();
+    return timer;
   }
 
   /** The transport closed that connection (0x1) after one of our handlers threw: count, log, release. */

@@ -2,8 +2,9 @@
  * A fixed number of QUIC connections of one family (publish, event or cache) on one client endpoint, so
  * the family's windows are real transport settings. Slots connect lazily, on first use.
  *
- * Reconnect. Once the client is connected (arm()), a slot whose connection is lost reopens it by itself,
- * with jittered exponential backoff (client/backoff.ts), and reports each step as a status event:
+ * Reconnect. Once the client is connected (arm()), a slot whose connection is lost reopens it by itself
+ * if it carries work (PoolListener.holds: an event slot with no subscription left waits, silently, for its
+ * next use), with jittered exponential backoff (client/backoff.ts), and reports each step as a status event:
  * `disconnect`, `reconnecting` per attempt, then `reconnect` — or `error` when FELIX_RECONNECT_ATTEMPTS
  * ran out. Meanwhile get() hands out the connection to come, so new work waits for it instead of failing.
  * Listeners (the worker pool, the subscriber) hear that a slot was lost, restored or given up, and move
@@ -61,6 +62,12 @@ export interface PoolListener<T> {
   gaveUp?(index: number, error: FelixError): void;
   /** The broker announced draining on slot `index`'s connection: send it no new work. */
   draining?(index: number): void;
+  /**
+   * Whether slot `index` still carries this listener's work. A lost connection is reopened only for a slot
+   * some listener says it needs (or when no listener answers): an idle one waits for its next use, since
+   * the broker closes a connection that authenticates no stream (FELIX_AUTH_TIMEOUT_MS).
+   */
+  holds?(index: number): boolean;
 }
 
 /** The connection a slot is waiting for, and the loop that looks for it. */
@@ -295,6 +302,17 @@ export class ConnectionPool<T extends ConnectionTenant> {
     for (const listener of this.listeners) listener.restored?.(entry);
   }
 
+  /** Some listener has work on slot `index`, or none says (see PoolListener.holds). */
+  private needed(index: number): boolean {
+    let asked = false;
+    for (const listener of this.listeners) {
+      if (listener.holds === undefined) continue;
+      if (listener.holds(index)) return true;
+      asked = true;
+    }
+    return !asked;
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const sleep = {
@@ -344,7 +362,8 @@ export class ConnectionPool<T extends ConnectionTenant> {
       return;
     }
     slot.live = undefined;
-    const resuming = this.resuming;
+    // A draining slot already hands out the connection to come, so it is sought even for an idle slot.
+    const resuming = this.resuming && (slot.recovery !== null || this.needed(entry.index));
     if (resuming) {
       this.status({ type: 'disconnect', pool: this.options.name, connection: entry.index, error });
       // A draining slot already hands out the connection to come; otherwise it starts now.

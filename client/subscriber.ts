@@ -59,6 +59,8 @@ export class Subscriber {
       gaveUp: (index, error) => {
         for (const sub of this.on(index)) sub.end(error);
       },
+      // A slot whose subscriptions have all ended is not reconnected until a new one needs it.
+      holds: (index) => this.on(index).length > 0,
     });
   }
 

@@ -186,6 +186,18 @@ const brokerSettings = defineSettings({
       'Allowance for clock differences between token issuers and the broker: a token is accepted until exp ' +
       "plus this, and from nbf minus this (Felix's broker allows 60 s).",
   }),
+  authTimeoutMs: duration({
+    env: 'FELIX_AUTH_TIMEOUT_MS',
+    default: 5_000,
+    min: 0,
+    max: 600_000,
+    zeroMeans: 'no deadline: a connection may stay without an authenticated stream until its idle timeout',
+    doc:
+      'With authentication on (jwt mode), a connection none of whose streams has authenticated this long ' +
+      'after its handshake completed is closed (code 0x5, reason auth timeout), so peers without a valid ' +
+      "token cannot hold connection slots (FELIX_MAX_CONNECTIONS) by keeping quiet: NATS's auth_timeout. " +
+      'One authenticated stream is enough for the life of the connection. Not applied without authentication.',
+  }),
   ...sharedSettings,
   eventSendWindow: eventWindows.eventSendWindow,
   ...windowSettings(

@@ -28,3 +28,8 @@ export const CONNECTION_CODE_TOKEN_EXPIRED = 0x3;
  * unanswered) while bytes waited for it (reason `write deadline`).
  */
 export const CONNECTION_CODE_WRITE_DEADLINE = 0x4;
+/**
+ * CONNECTION_CLOSE: authentication is on and no stream of this connection authenticated within
+ * FELIX_AUTH_TIMEOUT_MS of its handshake (reason `auth timeout`).
+ */
+export const CONNECTION_CODE_AUTH_TIMEOUT = 0x5;

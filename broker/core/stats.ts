@@ -32,6 +32,8 @@ export class BrokerStats {
   streamsRemovedIdle = 0;
   /** Stream auths refused (bad, expired or foreign tokens). */
   authFailures = 0;
+  /** Connections closed because no stream authenticated within FELIX_AUTH_TIMEOUT_MS. */
+  authTimeouts = 0;
 
   /** Connections refused by reason (protected mode, limits), counted in /metrics. */
   readonly refusedConnections: Record<string, number> = {};

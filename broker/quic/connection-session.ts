@@ -3,6 +3,7 @@
  * keeps a broker bug met on this connection from reaching any other.
  */
 import {
+  CONNECTION_CODE_AUTH_TIMEOUT,
   CONNECTION_CODE_INTERNAL_ERROR,
   CONNECTION_CODE_TOKEN_EXPIRED,
   STREAM_CODE_PROTOCOL_ERROR,
@@ -125,6 +126,21 @@ export class ConnectionSession {
     );
     if (this.closed) return;
     this.connection.close(CONNECTION_CODE_INTERNAL_ERROR, 'internal error');
+    this.dispose();
+  }
+
+  /**
+   * FELIX_AUTH_TIMEOUT_MS passed and no stream authenticated: a peer without a valid token must not hold a
+   * connection slot by keeping quiet (NATS's auth_timeout). A no-op once one stream has authenticated.
+   */
+  authTimedOut(): void {
+    if (this.closed || this.tenant !== null) return;
+    this.core.stats.authTimeouts++;
+    this.core.log.info(
+      { remote: `${this.connection.remote.host}:${this.connection.remote.port}` },
+      'no stream authenticated within FELIX_AUTH_TIMEOUT_MS; closing the connection',
+    );
+    this.connection.close(CONNECTION_CODE_AUTH_TIMEOUT, 'auth timeout');
     this.dispose();
   }
 

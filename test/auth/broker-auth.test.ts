@@ -6,6 +6,7 @@ import { SignJWT, importPKCS8, type JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../../transport/index.js';
 import {
+  CONNECTION_CODE_AUTH_TIMEOUT,
   CONNECTION_CODE_TOKEN_EXPIRED,
   KNOWN_FEATURES,
   WireError,
@@ -13,6 +14,7 @@ import {
 } from '../../wire/index.js';
 import { RawStream, connectRaw, eventStreams, startBroker, until } from '../broker/raw-client.js';
 import { cliKeygen, cliMint, scratchDir, type CliKey } from '../cli/run-cli.js';
+import { metric } from '../e2e/sdk-harness.js';
 
 interface Setup {
   node: Awaited<ReturnType<typeof startBroker>>;
@@ -350,5 +352,39 @@ describe('authorization', () => {
     t2.s.send({ type: 'cache_get', tenant_id: 't2', namespace: 'ns', cache: 'c', key: 'k', request_id: 9 });
     const value = (await t2.s.next()) as DecodedFrame;
     expect(value.type === 'cache_value' && Buffer.from(value.value!).toString()).toBe('secret');
+  });
+});
+
+describe('the auth deadline (FELIX_AUTH_TIMEOUT_MS)', () => {
+  const closeOf = (conn: Connection): Promise<{ code: number; reason: string; byPeer: boolean }> =>
+    new Promise((resolve) => {
+      conn.onClose = (info) => resolve({ code: info.code, reason: info.reason, byPeer: info.byPeer });
+    });
+
+  it('closes a connection none of whose streams authenticated, and keeps one whose stream did', async () => {
+    const setup = await brokerWithAuth({ FELIX_AUTH_TIMEOUT_MS: '300' });
+    const good = await mint(setup.key, 't1', ALL);
+    // Authenticated first, then its stream ended: one auth is enough for the connection's life.
+    const kept = await authed(setup, good);
+    expect(kept.reply).toMatchObject({ type: 'auth_ok' });
+    kept.s.stream.end();
+    let keptClosed = false;
+    kept.conn.onClose = () => (keptClosed = true);
+    // No stream at all; a stream whose auth never completes; a stream whose auth was refused.
+    const silent = await connectRaw(setup.node);
+    const partial = await connectRaw(setup.node);
+    const refused = await authed(setup, `${good.slice(0, -4)}AAAA`);
+    expect(errorOf(refused.reply).message).toMatch(/^authentication failed/);
+    const closes = [closeOf(silent), closeOf(partial), closeOf(refused.conn)];
+    const half = await RawStream.open(partial, null);
+    half.write(Buffer.from('FLX1'));
+    for (const close of await Promise.all(closes)) {
+      expect(close).toEqual({ code: CONNECTION_CODE_AUTH_TIMEOUT, reason: 'auth timeout', byPeer: true });
+    }
+    // The three were opened after `kept` authenticated and have met their deadline: kept's has long passed.
+    expect(keptClosed).toBe(false);
+    expect(await metric(setup.node, 'felix_auth_timeout_closes_total')).toBe(3);
+    const again = await RawStream.open(kept.conn, { token: good });
+    expect(again.frames[0]).toMatchObject({ type: 'auth_ok' });
   });
 });
