@@ -11,6 +11,13 @@ export interface HttpEndpoints {
   readonly dashboard?: Pick<Dashboard, 'handle'>;
   /** POST /drain (from loopback only): lame duck, then shutdown, as on SIGTERM. */
   drain?(): void;
+  /**
+   * The port is bound to a loopback address (the default): every request must then name it by a loopback
+   * address or `localhost`. A web page under a DNS-rebound name reaches loopback with its own name as Host,
+   * and would otherwise read /metrics and /dashboard (tenants, streams, client addresses) from a browser
+   * on this host. Bound elsewhere, the operator has put the port behind something, and Host is theirs.
+   */
+  readonly loopbackBound?: boolean;
 }
 
 /** /live, /ready, /metrics and the live /dashboard on the broker's HTTP port. */
@@ -22,6 +29,12 @@ export function createHttpServer(endpoints: HttpEndpoints): Server {
 export function httpRequestHandler(endpoints: HttpEndpoints): RequestListener {
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (endpoints.loopbackBound === true && !namesLoopback(req.headers.host)) {
+      res
+        .writeHead(403, { 'content-type': 'text/plain' })
+        .end('this port is bound to loopback: name it by a loopback address or localhost in Host\n');
+      return;
+    }
     if (path === '/drain' && endpoints.drain !== undefined) {
       if (req.method !== 'POST') {
         res.writeHead(405, { allow: 'POST' }).end();

@@ -250,6 +250,7 @@ export class BrokerNode {
         ready: () => this.ready,
         dashboard: this.dashboard,
         drain: () => this.onDrainRequest?.(),
+        loopbackBound: isLoopbackHost(this.httpAddress.host),
       }),
     );
     logAuthMode(config, log, this.verifier);
