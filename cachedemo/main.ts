@@ -107,7 +107,7 @@ function configLine(s: BenchSettings, client: FelixClient): string {
     `Config: warmup=${s.warmup} ${measured} payloads=[${s.payloads.join(', ')}] ` +
     `ttl_ms=${s.ttlMs ?? 'None'} concurrency=${s.concurrency}${s.rate === null ? '' : ` rate=${s.rate}`} ` +
     `keys=${s.keys} ops=[${s.ops.join(', ')}] ` +
-    `timings=false cache_conn_pool=${cacheConnPool} streams_per_conn=${cacheStreamsPerConn} ` +
+    `timings=${s.timings} cache_conn_pool=${cacheConnPool} streams_per_conn=${cacheStreamsPerConn} ` +
     `stream_max_inflight=${cacheStreamMaxInflight}`
   );
 }

@@ -144,6 +144,12 @@ const SPECS: readonly SettingSpec<keyof BenchSettings>[] = [
   }),
 ];
 
+/** `; default …` for --help, or nothing for a default that is absence (null) or off (false). */
+function defaultText(value: BenchSettings[keyof BenchSettings]): string {
+  if (value === null || value === false) return '';
+  return `; default ${Array.isArray(value) ? value.join(',') : String(value)}`;
+}
+
 /** Every FELIX_CACHE_BENCH_* name the demo reads. */
 export const benchEnvNames = (): string[] => SPECS.map((s) => s.env);
 
@@ -153,7 +159,7 @@ const MAX_RATE = 10_000_000;
 /** Adds one flag per setting to `command`. */
 export function addBenchFlags(command: Command): Command {
   for (const s of SPECS) {
-    const option = new Option(s.flag, `${s.help} (${s.env})`);
+    const option = new Option(s.flag, `${s.help} (${s.env}${defaultText(s.default)})`);
     if (s.flag.includes('<')) option.argParser((text: string) => parseOrThrow(s, text, InvalidArgumentError));
     command.addOption(option);
   }

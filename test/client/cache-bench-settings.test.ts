@@ -25,6 +25,18 @@ describe('cachedemo settings', () => {
     });
   });
 
+  it('--help states every default that is a value, the same the settings resolve to', () => {
+    const help = addBenchFlags(new Command('cachedemo')).helpInformation().replace(/\s+/g, ' ');
+    const s = resolveBenchSettings({}, {});
+    expect(help).toContain(`FELIX_CACHE_BENCH_WARMUP; default ${s.warmup})`);
+    expect(help).toContain(`FELIX_CACHE_BENCH_CONCURRENCY; default ${s.concurrency})`);
+    expect(help).toContain(`FELIX_CACHE_BENCH_PAYLOADS; default ${s.payloads.join(',')})`);
+    expect(help).toContain(`FELIX_CACHE_BENCH_OPS; default ${s.ops.join(',')})`);
+    // No default to state: absent (no TTL) or off.
+    expect(help).toContain('(FELIX_CACHE_BENCH_TTL_MS)');
+    expect(help).toContain('(FELIX_CACHE_BENCH_TIMINGS)');
+  });
+
   it("reads Felix's variables, and flags win over them", () => {
     const env = {
       FELIX_CACHE_BENCH_CONCURRENCY: '8',
