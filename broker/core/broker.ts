@@ -108,6 +108,10 @@ export class Broker implements BrokerCore {
             { windowMs: config.dedupWindowMs, maxProducers: config.dedupMaxProducers },
             performance.now(),
           );
+    // The duplicate window outlives a restart: what the durable logs hold of each producer is in it again.
+    const recovered = this.storage?.takeRecoveredProducers() ?? [];
+    if (this.dedup !== null)
+      for (const c of recovered) this.dedup.restore(c.tenant, c.producerId, c.first, c.last);
     this.subscriptionLimits = {
       queueCapacity: config.subQueueCapacity,
       policy: config.subQueuePolicy,

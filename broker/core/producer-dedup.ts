@@ -120,6 +120,18 @@ export class ProducerDedup {
     return state;
   }
 
+  /**
+   * Marks `producerId`'s sequences first..last accepted (a durable log holds them: producer-journal.ts).
+   * Only the last WINDOW_SEQUENCES matter: below them every sequence counts as accepted anyway.
+   */
+  restore(tenant: string, producerId: number, first: number, last: number): void {
+    const state = this.producer(tenant, producerId);
+    if (state === undefined) return;
+    for (let s = Math.max(first, last - WINDOW_SEQUENCES + 1); s <= last; s++) {
+      if (!state.has(s)) state.add(s);
+    }
+  }
+
   /** Advances the clock to `now` (ms) and forgets producers idle for longer than the window. */
   sweep(now: number): void {
     this.clock = now;

@@ -59,6 +59,11 @@ export interface StreamStorage {
   bind(listener: StorageListener): void;
   /** Takes a frame just cut (offsets continue from the last one). */
   append(frame: EventFrame): void;
+  /**
+   * An acked publish of an idempotent producer was accepted, its events ending below `end`: once they are
+   * written the storage records that the log holds it, so that its retry is recognised after a restart.
+   */
+  noteProducer(tenant: string, producerId: number, sequence: number, end: number): void;
   /** Calls `waiter` once every event below `end` is committed (group commit: one fsync releases many). */
   whenCommitted(end: number, waiter: CommitWaiter, requestId: number, tag: number): void;
   /** Visible frames not yet readable from disk holding `from` and after; [] when none. */

@@ -128,7 +128,10 @@ export class PublishHandler implements CommitWaiter {
       topic.stamp(comparable, decodeNs);
     }
     for (let i = 0; i < payloads.length; i++) topic.publish(payloads[i]!, this.account);
-    producer?.add(sequence);
+    if (producer !== undefined) {
+      producer.add(sequence);
+      storage?.noteProducer(tenant, producerId, sequence, topic.log.next + topic.pendingEvents);
+    }
     // Acks go out once the events are in the stream's log: they are then never lost while the broker runs,
     // and graceful shutdown delivers them to current subscribers.
     // With FELIX_ACK_ON_COMMIT a durable stream's acks wait for the commit (fsync under the policy) that

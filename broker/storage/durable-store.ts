@@ -15,6 +15,7 @@ import {
   type FsyncPolicy,
   type Retention,
 } from './durable-stream.js';
+import { ProducerJournal, type ProducerClaim } from './producer-journal.js';
 import { SegmentLog } from './segment-log.js';
 import { readStreamMeta, writeStreamMeta } from './stream-meta.js';
 import { StorageStats } from './storage-stats.js';
@@ -33,6 +34,11 @@ export interface DurableStoreOptions {
   readonly maxRecordBytes: number;
   readonly backlogBytes?: number;
   readonly readChunkBytes?: number;
+  /**
+   * FELIX_DEDUP_WINDOW_MS: each stream journals which producers' publishes its log holds, for that long
+   * (producer-journal.ts). 0 or absent: no journal (the broker keeps no producer state).
+   */
+  readonly dedupWindowMs?: number;
 }
 
 /** Background passes per second of retention and write retries; each removes at most a few segments. */
@@ -60,6 +66,8 @@ export class DurableStore implements StorageProvider {
   private nextRetryAt = 0;
   /** Round-robin start of the retention pass, so that no stream is always served last. */
   private retentionCursor = 0;
+  /** What the journals of the streams recovered at start say their logs hold (takeRecoveredProducers). */
+  private recoveredProducers: ProducerClaim[] = [];
 
   constructor(
     private readonly options: DurableStoreOptions,
@@ -131,6 +139,16 @@ export class DurableStore implements StorageProvider {
       const errno = (err as NodeJS.ErrnoException).code ?? 'unexpected error';
       throw new StorageOpenError(refusalCode(err), `the stream's files could not be opened (${errno})`);
     }
+  }
+
+  /**
+   * The producers' publishes the recovered logs hold, by range, for the broker's duplicate window; handed
+   * over once (the list is then let go).
+   */
+  takeRecoveredProducers(): ProducerClaim[] {
+    const claims = this.recoveredProducers;
+    this.recoveredProducers = [];
+    return claims;
   }
 
   start(): void {
@@ -209,8 +227,35 @@ export class DurableStore implements StorageProvider {
       ms: declared.ms ?? this.options.retention.ms,
     };
     const stream = new DurableStream(key, log, epoch, this.policy, retention, this.stats, this.logger);
+    stream.journal = this.openJournal(key, dir, r.intactTo);
     this.streams.set(key, stream);
     return stream;
+  }
+
+  /**
+   * The stream's producer journal, its claims on a log whole below `intactTo` added to those recovered.
+   * One that cannot be read or written is logged and done without: publishes are never refused for it.
+   */
+  private openJournal(key: string, dir: string, intactTo: number): ProducerJournal | null {
+    const windowMs = this.options.dedupWindowMs ?? 0;
+    if (windowMs === 0) return null;
+    try {
+      const { journal, claims, dropped, unreadable } = ProducerJournal.open(dir, windowMs, intactTo);
+      for (const c of claims) this.recoveredProducers.push(c);
+      if (dropped > 0 || unreadable) {
+        this.logger.warn(
+          { stream: key, dropped, unreadable },
+          'producer journal: claims on events the log no longer holds (or past the dedup window) dropped',
+        );
+      }
+      return journal;
+    } catch (err) {
+      this.logger.warn(
+        { stream: key, err },
+        'producer journal could not be opened: publishes resent across a restart may be appended again',
+      );
+      return null;
+    }
   }
 
   /** Opens every stream found on disk, so that offsets and epochs continue where they were. */

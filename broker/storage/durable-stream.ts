@@ -18,6 +18,7 @@ import type {
 } from '../core/stream-storage.js';
 import { LogReader } from './log-reader.js';
 import { PendingAcks } from './pending-acks.js';
+import type { ProducerJournal } from './producer-journal.js';
 import type { SegmentLog } from './segment-log.js';
 import type { StorageStats } from './storage-stats.js';
 
@@ -68,6 +69,11 @@ export class DurableStream implements StreamStorage {
   private fatal = false;
   private retryDue = false;
   private closed = false;
+  /**
+   * Which producers' publishes the log holds, so that the duplicate window outlives a restart (null: the
+   * broker keeps no producer state, or the journal failed and was given up).
+   */
+  journal: ProducerJournal | null = null;
   private readonly kickBound = (): void => {
     this.kickQueued = false;
     this.kick();
@@ -123,6 +129,10 @@ export class DurableStream implements StreamStorage {
       this.kickQueued = true;
       setImmediate(this.kickBound);
     }
+  }
+
+  noteProducer(tenant: string, producerId: number, sequence: number, end: number): void {
+    this.journal?.note(tenant, producerId, sequence, end);
   }
 
   whenCommitted(end: number, waiter: CommitWaiter, requestId: number, tag: number): void {
@@ -219,6 +229,32 @@ export class DurableStream implements StreamStorage {
     } catch (err) {
       this.logger.error({ stream: this.name, err }, 'could not write the last frames at shutdown');
     }
+    this.journalWritten();
+    this.journal?.close();
+  }
+
+  /**
+   * The log is written up to its next offset: the journal notes which producers' publishes it holds. A
+   * journal that fails is given up (logged once): publishes go on, only their retries across a restart
+   * are no longer recognised — never a reason to refuse a publish or hold an ack.
+   */
+  private journalWritten(): void {
+    const journal = this.journal;
+    if (journal === null) return;
+    try {
+      journal.written(this.log.nextOffset, Date.now());
+    } catch (err) {
+      this.journal = null;
+      try {
+        journal.close();
+      } catch {
+        // Already failing: the first error is the one logged.
+      }
+      this.logger.warn(
+        { stream: this.name, err },
+        'producer journal failed: publishes resent across a restart may be appended again',
+      );
+    }
   }
 
   private kick(): void {
@@ -283,16 +319,21 @@ export class DurableStream implements StreamStorage {
     if (this.policy.acksOnCommit) for (const f of batch) this.awaiting.push(f);
     else this.backlog -= bytes;
     this.noteBacklog();
+    // The journal is written before any ack this write releases (so an ack means the journal has it),
+    // and with on_commit once the fsync is on its way, which it then overlaps.
     switch (this.policy.fsync) {
       case 'on_commit':
         this.sync();
+        this.journalWritten();
         return;
       case 'none':
+        this.journalWritten();
         this.log.closeSealed();
         this.commit(this.log.nextOffset);
         break;
       case 'periodic':
         // Committed by the next periodic fsync.
+        this.journalWritten();
         break;
     }
     this.kick();

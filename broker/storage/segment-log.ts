@@ -43,6 +43,8 @@ export interface RecoveryReport {
   /** Damaged stretches of the last segment with whole records after them: kept, skipped by readers. */
   readonly holes: number;
   readonly holeBytes: number;
+  /** The log is whole below this offset: where the first damage met began, or nextOffset when none was. */
+  readonly intactTo: number;
 }
 
 interface TailRecovery {
@@ -50,6 +52,8 @@ interface TailRecovery {
   readonly because: 'short' | 'corrupt' | null;
   readonly holes: number;
   readonly holeBytes: number;
+  /** The offset at which the first damage began (a hole or the torn tail); null when none. */
+  readonly damagedFrom: number | null;
 }
 
 const RECOVERY_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -151,6 +155,7 @@ export class SegmentLog {
       emptySegmentsRemoved,
       holes: tail.holes,
       holeBytes: tail.holeBytes,
+      intactTo: tail.damagedFrom ?? segments[segments.length - 1]!.nextOffset,
     });
   }
 
@@ -402,6 +407,7 @@ function recoverTail(seg: Segment, maxRecordBytes: number): TailRecovery {
     let because: 'short' | 'corrupt' | null = null;
     let holes = 0;
     let holeBytes = 0;
+    let damagedFrom: number | null = null;
     for (;;) {
       // Each pass reads one chunk from `position` and consumes the whole records in it.
       while (position < fileSize) {
@@ -434,6 +440,7 @@ function recoverTail(seg: Segment, maxRecordBytes: number): TailRecovery {
         if (because !== null) break;
       }
       if (because === null) break;
+      damagedFrom ??= next;
       // Damage at `position`. Whole records after it make it a hole (rot, a page lost out of order): they
       // were written — perhaps acked — and are kept, their offsets with them; readers skip the hole and see
       // the gap. Only damage that nothing follows is a torn tail, cut off below.
@@ -452,7 +459,13 @@ function recoverTail(seg: Segment, maxRecordBytes: number): TailRecovery {
     }
     seg.size = position;
     seg.nextOffset = next;
-    return { truncatedBytes, because: truncatedBytes > 0 ? (because ?? 'short') : null, holes, holeBytes };
+    return {
+      truncatedBytes,
+      because: truncatedBytes > 0 ? (because ?? 'short') : null,
+      holes,
+      holeBytes,
+      damagedFrom,
+    };
   } finally {
     fs.closeSync(fd);
   }
