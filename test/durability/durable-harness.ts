@@ -161,13 +161,15 @@ export class Publisher {
   private readonly ticker: NodeJS.Timeout;
 
   constructor(
-    private readonly client: RawClient,
+    private client: RawClient,
     private readonly stream: string,
     private readonly tag: string,
     private readonly perBatch = 8,
     private readonly window = 16,
     private readonly maxEvents = Number.MAX_SAFE_INTEGER,
     private readonly payloadBytes = 0,
+    /** Non-zero: publishes as this idempotent producer, one sequence per batch (request id = sequence). */
+    private readonly producerId = 0,
   ) {
     this.ticker = setInterval(() => this.pump(), 1);
     this.pump();
@@ -209,6 +211,31 @@ export class Publisher {
     this.stop();
   }
 
+  /**
+   * What the SDK does after reconnecting: sends every unanswered batch again, unchanged (same producer id
+   * and sequence), on `client`, and waits for the answers.
+   */
+  async resendUnanswered(client: RawClient, limitMs = 15_000): Promise<void> {
+    this.stop();
+    this.client = client;
+    this.read = 0;
+    for (const [requestId, payloads] of this.inFlight) this.send(requestId, payloads);
+    await this.settle(limitMs);
+  }
+
+  private send(requestId: number, payloads: string[]): void {
+    this.client.control.send({
+      type: 'publish_batch',
+      tenant_id: TENANT,
+      namespace: NAMESPACE,
+      stream: this.stream,
+      payloads: payloads.map((p) => Buffer.from(p)),
+      request_id: requestId,
+      ack: 'per_batch',
+      ...(this.producerId !== 0 && { producer_id: this.producerId, sequence: requestId }),
+    });
+  }
+
   private collect(): void {
     const frames = this.client.control.frames;
     for (; this.read < frames.length; this.read++) {
@@ -234,15 +261,7 @@ export class Publisher {
       }
       const requestId = this.nextRequest++;
       this.inFlight.set(requestId, payloads);
-      this.client.control.send({
-        type: 'publish_batch',
-        tenant_id: TENANT,
-        namespace: NAMESPACE,
-        stream: this.stream,
-        payloads: payloads.map((p) => Buffer.from(p)),
-        request_id: requestId,
-        ack: 'per_batch',
-      });
+      this.send(requestId, payloads);
     }
     if (this.sent >= this.maxEvents) this.stopped = true;
   }
