@@ -22,6 +22,8 @@ export interface AsyncQueueOptions {
   policy?: QueuePolicy;
   onFull?: () => void;
   onRoom?: () => void;
+  /** Told of each item as it is handed to the consumer (not of items dropped or discarded). */
+  onTake?: (item: T) => void;
 }
 
 export class AsyncQueue<T> implements AsyncIterableIterator<T> {
@@ -60,6 +62,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     if (waiter !== null) {
       this.waiter = null;
       this.failer = null;
+      this.options.onTake?.(item);
       waiter({ value: item, done: false });
       return 0;
     }
@@ -108,6 +111,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
         this.head = 0;
       }
       if (this.full && this.length <= this.lowWater) this.releaseFull();
+      this.options.onTake?.(value);
       return Promise.resolve({ value, done: false });
     }
     if (this.ended) {

@@ -186,7 +186,10 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   private eventsEnded = false;
   private controlEnded = false;
   private resetTimer: NodeJS.Timeout | null = null;
+  /** What the subscription has received, for gaps and for resuming across reconnects. */
   private readonly tracker: OffsetTracker;
+  /** The offset after the last event handed to the application (nextOffset). */
+  private resumeAt: number;
   private readonly queue: AsyncQueue<FelixEvent>;
   private readonly onEvent: ((event: FelixEvent) => void) | undefined;
   private resolveClosed!: (error: FelixError | undefined) => void;
@@ -204,7 +207,9 @@ export class Subscription implements AsyncIterable<FelixEvent> {
       policy: params.queuePolicy,
       onFull: () => this.events?.pause(),
       onRoom: () => this.events?.resume(),
+      onTake: (event) => this.consumed(event.offset),
     });
+    this.resumeAt = typeof params.start === 'object' ? params.start.offset : -1;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.subscribed = new Promise<void>((resolve, reject) => {
       this.resolveSubscribed = resolve;
@@ -282,11 +287,13 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   }
 
   /**
-   * The offset to resume from ({ offset: sub.nextOffset }) after this subscription ended; -1 before the
-   * first event of a 'latest'/'earliest' subscription.
+   * The offset to resume from ({ offset: sub.nextOffset }) after this subscription ended: the one after the
+   * last event the application was given (by the iterator or onEvent) — not after events still queued, nor
+   * after those a loop left early discarded. -1 before the first event of a 'latest'/'earliest'
+   * subscription.
    */
   get nextOffset(): number {
-    return this.tracker.nextOffset;
+    return this.resumeAt;
   }
 
   get isClosed(): boolean {
@@ -690,11 +697,16 @@ export class Subscription implements AsyncIterable<FelixEvent> {
       this.queue.push(event);
       return;
     }
+    this.consumed(offset);
     try {
       onEvent(event);
     } catch (error) {
       this.params.onWarning(`${this.label()}: onEvent threw: ${(error as Error).message}`);
     }
+  }
+
+  private consumed(offset: number): void {
+    if (offset >= 0) this.resumeAt = offset + 1;
   }
 
   private reportGap(offset: number, missed: number): void {

@@ -29,6 +29,29 @@ const text = (events: FelixEvent[]) => events.map((e) => Buffer.from(e.payload).
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe('client SDK against the broker', () => {
+  it('nextOffset is after the last event the application got: a loop left early resumes without a hole', async () => {
+    const broker = await startBroker();
+    const c = await client(broker);
+    await c.publishBatch('resume', range(10).map(String));
+    const sub = await c.subscribe('resume', { start: 'earliest' });
+    const seen: string[] = [];
+    // All ten are in the local queue long before the loop has taken five.
+    await eventually(() => sub.queued === 10, 'the ten events queued');
+    for await (const event of sub) {
+      seen.push(Buffer.from(event.payload).toString());
+      if (seen.length === 5) break;
+    }
+    expect(sub.nextOffset).toBe(5);
+    const again = await c.subscribe('resume', { start: { offset: sub.nextOffset } });
+    seen.push(...text(await take(again, 5)));
+    expect(seen).toEqual(range(10).map(String));
+    // With onEvent every event is the application's as it arrives.
+    const called: FelixEvent[] = [];
+    const viaCallback = await c.subscribe('resume', { start: { offset: 7 }, onEvent: (e) => called.push(e) });
+    await eventually(() => called.length === 3, 'the callback to get offsets 7-9');
+    expect(viaCallback.nextOffset).toBe(10);
+  });
+
   it('publishes and receives events with their offsets, singly and batched', async () => {
     const broker = await startBroker();
     const c = await client(broker);
