@@ -15,7 +15,7 @@ import type { QUEUE_POLICIES } from '../config/shared-settings.js';
 
 export type QueuePolicy = (typeof QUEUE_POLICIES)[number];
 
-export interface AsyncQueueOptions {
+export interface AsyncQueueOptions<T> {
   /** Most items queued; default unbounded. */
   capacity?: number;
   /** What a full queue does; default drop_new. */
@@ -40,7 +40,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   private full = false;
   private readonly lowWater: number;
 
-  constructor(private readonly options: AsyncQueueOptions = {}) {
+  constructor(private readonly options: AsyncQueueOptions<T> = {}) {
     this.capacity = options.capacity ?? Infinity;
     this.policy = options.policy ?? 'drop_new';
     this.lowWater = Math.floor(this.capacity / 2);

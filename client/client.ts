@@ -222,13 +222,28 @@ export class FelixClient {
   async verify(): Promise<void> {
     try {
       const negotiated = await this.publishPool.worker(0).ready;
+      // A broker with smaller frames than ours says so: sent larger, a frame would be refused before its
+      // request could be named, and the request would wait for its timeout.
+      const frameBytes = Math.min(this.config.maxFrameBytes, negotiated.maxFrameBytes ?? Infinity);
+      const chunkBytes = Math.max(
+        1,
+        Math.min(this.config.publishChunkBytes, frameBytes - FRAME_ENVELOPE_RESERVE_BYTES),
+      );
       this.publisher = new Publisher(this.publishPool, negotiated, {
         tenant: this.tenant,
         namespace: this.namespace,
         sharding: this.config.pubSharding,
-        chunkBytes: this.config.publishChunkBytes,
-        wholeMaxBytes: this.wholeMaxBytes,
-        maxFrameBytes: this.config.maxFrameBytes,
+        chunkBytes,
+        wholeMaxBytes: Math.min(
+          this.wholeMaxBytes,
+          wholePayloadLimit(
+            this.config.publishWholeMaxBytes,
+            chunkBytes,
+            frameBytes,
+            FRAME_ENVELOPE_RESERVE_BYTES,
+          ),
+        ),
+        maxFrameBytes: frameBytes,
         allocate: this.frames.allocate,
       });
       const dispatcher = new CacheDispatcher(this.cachePool, {
@@ -238,7 +253,7 @@ export class FelixClient {
       });
       this.cacheClient = new CacheClient(dispatcher, negotiated, {
         tenant: this.tenant,
-        maxFrameBytes: this.config.maxFrameBytes,
+        maxFrameBytes: frameBytes,
         allocate: this.frames.allocate,
       });
     } catch (error) {

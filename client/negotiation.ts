@@ -43,6 +43,8 @@ export interface Negotiated {
   readonly binaryProducer: boolean;
   /** Publishes carry send stamps and event batches stamp blocks (flag 0x80). */
   readonly timings: boolean;
+  /** The broker's FELIX_MAX_FRAME_BYTES (`auth_ok.max_frame_bytes`); null when it did not say. */
+  readonly maxFrameBytes: number | null;
 }
 
 /** The flags the SDK offers. `timings` false (FELIX_DISABLE_TIMINGS=1) keeps TIMINGS out: then no stamp byte travels. */
@@ -77,5 +79,6 @@ export function negotiate(reply: AuthOkMessage | OkMessage, offered: number = KN
       FLAG_BINARY_PUBLISH_BATCH | FLAG_BINARY_PUBLISH_ACKED | FLAG_BINARY_PUBLISH_PRODUCER,
     ),
     timings: supportsFlags(flags, FLAG_TIMINGS),
+    maxFrameBytes: reply.type === 'auth_ok' ? (reply.max_frame_bytes ?? null) : null,
   });
 }

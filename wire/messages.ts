@@ -104,6 +104,8 @@ export interface AuthOkMessage {
   type: 'auth_ok';
   server_flags: number;
   server_features?: number;
+  /** felix-ts extension: the broker's FELIX_MAX_FRAME_BYTES, so a client sends no frame it would refuse. */
+  max_frame_bytes?: number;
 }
 
 export interface TopologyMessage {

@@ -87,7 +87,12 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec<F
     optional('client_flags', 'u16'),
     optional('client_features', 'u32'),
   ],
-  auth_ok: [required('server_flags', 'u16'), optional('server_features', 'u32')],
+  auth_ok: [
+    required('server_flags', 'u16'),
+    optional('server_features', 'u32'),
+    // felix-ts extension: clients that do not know it ignore it (unknown fields are ignored).
+    optional('max_frame_bytes', 'u32'),
+  ],
   topology: [],
   topology_view: [required('brokers', 'brokers')],
   publish: [

@@ -404,6 +404,7 @@ export class StreamSession implements PublishingStream {
           type: 'auth_ok',
           server_flags: own,
           server_features: this.core.dedup === null ? BROKER_FEATURES_WITHOUT_DEDUP : BROKER_FEATURES,
+          max_frame_bytes: this.core.config.maxFrameBytes,
         }),
       );
     }

@@ -95,6 +95,40 @@ describe('the largest message', () => {
   });
 });
 
+describe('a broker with smaller frames than the client', () => {
+  it('is told the limit in auth_ok: a publish or put too large for it is refused with payload_too_large, not timed out', async () => {
+    const node = await startBroker({
+      FELIX_MAX_FRAME_BYTES: '65536',
+      FELIX_CACHE_MAX_VALUE_BYTES: '32768',
+      FELIX_EVENT_BATCH_MAX_BYTES: '16384',
+    });
+    const warnings: string[] = [];
+    // The client on its defaults (16 MiB frames); a timeout well inside the test's.
+    const c = await connect({
+      broker: `127.0.0.1:${node.quicAddress.port}`,
+      env: {},
+      requestTimeoutMs: 20_000,
+      onWarning: (w) => warnings.push(w),
+    });
+    try {
+      const sizes: number[] = [];
+      await c.subscribe('fit', { onEvent: (e) => sizes.push(e.payload.length) });
+      const publish = await failure(c.publish('fit', Buffer.alloc(200 * 1024)));
+      expect([publish.code, publish.brokerCode]).toEqual(['publish_rejected', 'payload_too_large']);
+      const put = await failure(c.cache.put('default', 'c', 'k', Buffer.alloc(100 * 1024)));
+      expect(put.code).toBe('payload_too_large');
+      // Below the broker's largest message (64 KiB − 1 KiB) a payload goes through, whole or chunked.
+      await c.publish('fit', Buffer.alloc(60 * 1024, 1));
+      await c.publishBatch('fit', [Buffer.alloc(30 * 1024), Buffer.alloc(30 * 1024)]);
+      await until(() => sizes.length === 3, 'the three payloads delivered');
+      expect(sizes).toEqual([60 * 1024, 30 * 1024, 30 * 1024]);
+      expect(warnings.filter((w) => w.includes('limit_exceeded'))).toEqual([]);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('name rules', () => {
   it('refuses names breaking the rules on publish, subscribe and every cache operation, and an empty key', async () => {
     const node = await startBroker();

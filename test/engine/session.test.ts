@@ -71,7 +71,12 @@ describe('engine without sockets', () => {
     });
     const events = subscribe(conn, control, 7);
     expect(framesOf(control)).toEqual([
-      { type: 'auth_ok', server_flags: KNOWN_FLAGS, server_features: expect.any(Number) },
+      {
+        type: 'auth_ok',
+        server_flags: KNOWN_FLAGS,
+        server_features: expect.any(Number),
+        max_frame_bytes: expect.any(Number),
+      },
       { type: 'subscribed', subscription_id: 7, epoch: expect.any(Number) },
     ]);
 
@@ -249,7 +254,12 @@ describe('event encodings follow each subscriber’s own negotiation', () => {
       expect(answers.map((a) => a.frame)).toEqual([
         c.offer === undefined
           ? { type: 'ok' }
-          : { type: 'auth_ok', server_flags: KNOWN_FLAGS, server_features: expect.any(Number) },
+          : {
+              type: 'auth_ok',
+              server_flags: KNOWN_FLAGS,
+              server_features: expect.any(Number),
+              max_frame_bytes: expect.any(Number),
+            },
         { type: 'subscribed', subscription_id: 9, epoch: expect.any(Number) },
       ]);
       // auth_ok is always JSON; later replies are MessagePack exactly when both offered it.

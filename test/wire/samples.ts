@@ -14,7 +14,7 @@ export const FULL_SAMPLES: { [T in MessageType]: MessageOf<T> } = {
     client_flags: 0x7f,
     client_features: 0x8000_0804,
   },
-  auth_ok: { type: 'auth_ok', server_flags: 0x7f, server_features: 0xffff_ffff },
+  auth_ok: { type: 'auth_ok', server_flags: 0x7f, server_features: 0xffff_ffff, max_frame_bytes: 65_536 },
   topology: { type: 'topology' },
   topology_view: {
     type: 'topology_view',
