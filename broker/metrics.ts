@@ -261,6 +261,11 @@ export function createMetricsRegistry(
     'Connections closed (code 0x5) because none of their streams authenticated within FELIX_AUTH_TIMEOUT_MS',
     () => stats.authTimeouts,
   );
+  monotonic(
+    'felix_stalled_streams_total',
+    'Client streams ended (limit_exceeded) because they sent nothing for FELIX_STREAM_STALL_TIMEOUT_MS while holding an unfinished frame or chunked publish',
+    () => stats.stalledStreams,
+  );
   labelled(
     'felix_connections_refused_total',
     'Connections refused at the handshake, by reason (protected mode, limits)',

@@ -394,6 +394,20 @@ const brokerSettings = defineSettings({
       'a packet and its slot freed, so handshakes that are started and never finished cannot hold the ' +
       'handshake table (4,096 slots) or FELIX_MAX_CONNECTIONS.',
   }),
+  streamStallTimeoutMs: duration({
+    env: 'FELIX_STREAM_STALL_TIMEOUT_MS',
+    default: 30_000,
+    min: 0,
+    max: 3_600_000,
+    zeroMeans:
+      'no limit: a stream may hold an unfinished frame or chunked publish for as long as it stays open',
+    doc:
+      'A client stream holding an unfinished frame (counted in FELIX_CONN_PARTIAL_FRAME_BYTES and ' +
+      'FELIX_PARTIAL_FRAME_BYTES) or an unfinished chunked publish (counted in the publish budgets) that ' +
+      'sends nothing for this long is answered limit_exceeded and ended, and what it held is released: ' +
+      "a peer cannot hold the broker's shared budgets by going quiet mid-frame. Time the broker itself " +
+      'holds the stream back (its publish budget, a blocked stream, a token being verified) does not count.',
+  }),
   brokerWriteDeadlineMs: duration({
     env: 'FELIX_BROKER_WRITE_DEADLINE_MS',
     default: 10_000,

@@ -103,11 +103,11 @@ export class PublishChunkAssembler {
     return { requestId: publish.request_id, ackRequested: acks(publish.ack) };
   }
 
-  /** Payload bytes the publishes in progress will hold once complete (their total_len, summed). */
-  get reservedBytes(): number {
-    let reserved = 0;
-    for (const p of this.pending.values()) reserved += p.total_len;
-    return reserved;
+  /** Payload bytes the publishes in progress hold (what has arrived of them, summed). */
+  get heldBytes(): number {
+    let held = 0;
+    for (const p of this.pending.values()) held += p.received;
+    return held;
   }
 
   /**

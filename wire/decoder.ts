@@ -74,7 +74,7 @@ const enum State {
 
 export class FrameDecoder {
   private readonly sink: FrameSink;
-  private readonly maxFrameBytes: number;
+  private maxFrameBytes: number;
   private readonly knownFlags: number;
   private readonly retainBufferBytes: number;
   /** fullFrameAfter as a multiplier of the bytes received (8 for 1/8); 0: never early. */
@@ -104,6 +104,14 @@ export class FrameDecoder {
     const share = options.fullFrameAfter;
     this.fullFrameFactor = share !== undefined && share > 0 && share <= 1 ? 1 / share : 0;
     this.pool = options.pool ?? null;
+  }
+
+  /**
+   * Changes the frame size limit from the next frame header on (the broker takes small frames until a
+   * stream has said who it is).
+   */
+  setMaxFrameBytes(bytes: number): void {
+    this.maxFrameBytes = bytes;
   }
 
   /** True after a fatal error; further input is ignored until reset(). */

@@ -34,6 +34,8 @@ export class BrokerStats {
   authFailures = 0;
   /** Connections closed because no stream authenticated within FELIX_AUTH_TIMEOUT_MS. */
   authTimeouts = 0;
+  /** Client streams ended by FELIX_STREAM_STALL_TIMEOUT_MS: quiet while holding an unfinished frame or chunked publish. */
+  stalledStreams = 0;
 
   /** Connections refused by reason (protected mode, limits), counted in /metrics. */
   readonly refusedConnections: Record<string, number> = {};

@@ -210,13 +210,26 @@ export class PublishHandler implements CommitWaiter {
         this.refuseChunked(m, tooLargeMessage(m.total_len, this.largest), 'payload_too_large', acked);
         return;
       }
-      // A chunked publish reserves its whole total_len from its first piece until it completes or is
-      // dropped, acked or not: unfinished publishes can never hold more than the in-flight budget.
-      if (!budget.fits(this.account, m.total_len)) {
-        this.core.stats.publishRejectedBudget++;
-        this.refuseChunked(m, budget.refusal(this.account, m.total_len), 'overloaded', acked);
-        return;
-      }
+    }
+    // A chunked publish holds what has arrived of it against the in-flight budget, acked or not, until it
+    // completes or is dropped: never what it announces (a first piece declaring 16 MiB and nothing more
+    // would hold 16 MiB for free), so holding the budget costs the bytes. A piece that does not fit ends
+    // its publish, answered for its own request.
+    if (m.payload.length > 0 && !budget.fits(this.account, m.payload.length)) {
+      this.core.stats.publishRejectedBudget++;
+      // Worded before the dropped publish's bytes are released: the numbers that refused the piece.
+      const why = budget.refusal(this.account, m.payload.length);
+      const dropped = m.byte_offset === 0 ? undefined : this.chunks.abandon(m.publish_id);
+      if (dropped !== undefined) this.chargeHeldChunks();
+      this.refuse(
+        dropped?.requestId ?? m.request_id,
+        'message',
+        why,
+        'overloaded',
+        dropped?.ackRequested ?? acked,
+      );
+      this.dropLaterPieces(m);
+      return;
     }
     let whole;
     try {
@@ -277,9 +290,14 @@ export class PublishHandler implements CommitWaiter {
     refused.add(m.publish_id);
   }
 
-  /** Charges (or releases) the budget so that it holds exactly what reassembly has reserved. */
+  /** Chunked publishes are being reassembled on this stream (their pieces wait for the next). */
+  get holdsChunks(): boolean {
+    return this.chunks !== null && this.chunks.pendingPublishes > 0;
+  }
+
+  /** Charges (or releases) the budget so that it holds exactly what reassembly holds. */
   private chargeHeldChunks(): void {
-    const held = this.chunks!.reservedBytes;
+    const held = this.chunks!.heldBytes;
     const change = held - this.chunkBytes;
     if (change > 0) this.core.budget.charge(this.account, change);
     else if (change < 0) this.core.budget.release(this.account, -change);

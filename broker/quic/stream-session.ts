@@ -46,6 +46,12 @@ import { Replies } from './replies.js';
 import { SubscribeHandler } from './subscribe-handler.js';
 import type { ByteStream } from './stream-port.js';
 
+/**
+ * Largest frame a stream may send before it has authenticated: an `auth` is a few KiB at most (a JWT with
+ * its permissions), and a peer that has shown no token must not make the broker buffer more.
+ */
+export const AUTH_FRAME_MAX_BYTES = 64 * 1024;
+
 // Every feature the broker serves. Not TOPOLOGY: a single node has no topology to report, and a client
 // must not send `topology` to a broker that does not advertise it.
 const BROKER_FEATURES = (KNOWN_FEATURES & ~FEATURE_TOPOLOGY) >>> 0;
@@ -85,6 +91,11 @@ export class StreamSession implements PublishingStream {
   private verifying = false;
   /** Closes the connection when the token expires. */
   private expiry: NodeJS.Timeout | null = null;
+  /** When the stream last delivered input (performance.now()), for FELIX_STREAM_STALL_TIMEOUT_MS. */
+  private lastInputAt = 0;
+  /** Armed while the stream holds an unfinished frame or chunked publish (see checkStall). */
+  private stallTimer: NodeJS.Timeout | null = null;
+  private readonly checkStallBound = (): void => this.checkStall();
 
   constructor(
     private readonly core: BrokerCore,
@@ -97,8 +108,9 @@ export class StreamSession implements PublishingStream {
           this.holding ? this.hold(flags, payload) : this.onFrame(flags, payload),
         onError: (e) => (this.holding ? this.held.push(e) : this.onWireError(e)),
       },
-      // Every handler copies what it keeps of a frame, so large frames are built in pooled buffers.
-      { maxFrameBytes: core.config.maxFrameBytes, pool: core.frameBuffers },
+      // Every handler copies what it keeps of a frame, so large frames are built in pooled buffers. Until
+      // the stream's auth has arrived, frames are small (AUTH_FRAME_MAX_BYTES).
+      { maxFrameBytes: Math.min(core.config.maxFrameBytes, AUTH_FRAME_MAX_BYTES), pool: core.frameBuffers },
     );
     stream.highWaterMark = REPLY_WRITE_AHEAD;
     this.answers = new AnswerWriter(stream, () => this.holdUntilDrained());
@@ -111,6 +123,8 @@ export class StreamSession implements PublishingStream {
         this.decoder.push(chunk);
         this.answers.endRead();
         if (!this.ended && this.decoder.bufferedBytes !== this.partialBytes) this.accountPartial();
+        this.lastInputAt = performance.now();
+        if (this.stallTimer === null && !this.ended && this.holdsInput) this.armStall(this.stallMs);
         // An ended stream lets go of its partial-frame buffer at once (not from inside the decoder's push).
         if (this.ended) {
           this.decoder.reset();
@@ -230,6 +244,52 @@ export class StreamSession implements PublishingStream {
     this.held.length = 0;
     if (this.expiry !== null) clearTimeout(this.expiry);
     this.expiry = null;
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+  }
+
+  /** The stream waits for more input to finish something it holds: a frame, or a chunked publish. */
+  private get holdsInput(): boolean {
+    return this.partialBytes > 0 || this.publishes.holdsChunks;
+  }
+
+  private get stallMs(): number {
+    return this.core.config.streamStallTimeoutMs;
+  }
+
+  private armStall(ms: number): void {
+    if (this.stallMs === 0) return;
+    this.stallTimer = setTimeout(this.checkStallBound, ms);
+    this.stallTimer.unref();
+  }
+
+  /**
+   * FELIX_STREAM_STALL_TIMEOUT_MS: a stream that holds an unfinished frame or chunked publish (bytes that
+   * count against the partial-frame and publish budgets, for every tenant) and then sends nothing more is
+   * ended, and what it held released — a peer cannot park budget by going quiet mid-frame. Time the
+   * broker itself holds the stream back (its budget, a token being verified) does not count.
+   */
+  private checkStall(): void {
+    this.stallTimer = null;
+    try {
+      if (this.ended || !this.holdsInput) return;
+      const now = performance.now();
+      if (this.publishHeld || this.verifying) this.lastInputAt = now;
+      const idle = now - this.lastInputAt;
+      if (idle < this.stallMs) {
+        this.armStall(this.stallMs - idle);
+        return;
+      }
+      this.core.stats.stalledStreams++;
+      const what = this.partialBytes > 0 ? 'the rest of a frame' : 'the next piece of a chunked publish';
+      this.fail(
+        `stream stalled: no input for ${this.stallMs} ms while waiting for ${what} (FELIX_STREAM_STALL_TIMEOUT_MS)`,
+        'limit_exceeded',
+      );
+    } catch (err) {
+      // A timer outside every handler: a defect here costs this connection, not the process.
+      this.session.internalError(err);
+    }
   }
 
   private onFrame(flags: number, payload: Uint8Array): void {
@@ -306,6 +366,9 @@ export class StreamSession implements PublishingStream {
       );
       return;
     }
+    // An auth (verified next, refused or let in within this read or the verifier's turn): what follows it
+    // may use the broker's whole frame size.
+    this.decoder.setMaxFrameBytes(this.core.config.maxFrameBytes);
     // Errors from here on carry codes when the client asked for them.
     this.replies.errorCodes = supportsFeature(message.client_features ?? 0, FEATURE_ERROR_CODES);
     const tokens = this.core.tokens;

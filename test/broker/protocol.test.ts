@@ -362,22 +362,22 @@ describe('broker limits', () => {
     const node = await startBroker(SMALL_BUDGET);
     const conn = await connectRaw(node);
     const s = await RawStream.open(conn);
-    const chunk = (request_id: number, total_len: number) => ({
+    const piece = (request_id: number, index: number) => ({
       type: 'publish_chunk',
       tenant_id: 't1',
       namespace: 'ns',
       stream: 'big',
       publish_id: request_id,
-      total_len,
-      byte_offset: 0,
-      payload: Buffer.alloc(16 << 10),
+      total_len: 900 << 10,
+      byte_offset: index * (64 << 10),
+      payload: Buffer.alloc(64 << 10),
       request_id,
       ack: 'per_message',
     });
-    // Each within the largest message (payload_too_large otherwise); the first, unfinished, holds 768 KiB
-    // of the 1 MiB budget, so the second does not fit.
-    s.send(chunk(1, 768 << 10));
-    s.send(chunk(3, 768 << 10));
+    // Unfinished chunked publishes hold what has arrived of them (never what they announce): 768 KiB of the
+    // first, then the second's pieces until the 1 MiB budget is full — the piece past it ends that publish.
+    for (let i = 0; i < 12; i++) s.send(piece(1, i));
+    for (let i = 0; i < 5; i++) s.send(piece(3, i));
     expect(await s.next()).toMatchObject({
       type: 'publish_error',
       request_id: 3,
