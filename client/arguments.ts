@@ -12,7 +12,7 @@ import { FelixError } from './errors.js';
 /** What publish and publishBatch take as one payload. */
 export type Payload = Uint8Array | string;
 
-function describe(value: unknown): string {
+export function describeArgument(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
@@ -28,20 +28,20 @@ function invalid(message: string): FelixError {
 export function ackModeOf(value: unknown, fallback: AckMode): AckMode {
   if (value === undefined) return fallback;
   if (value === 'per_message' || value === 'per_batch' || value === 'none') return value;
-  throw invalid(`ack must be 'per_message', 'per_batch' or 'none', got ${describe(value)}`);
+  throw invalid(`ack must be 'per_message', 'per_batch' or 'none', got ${describeArgument(value)}`);
 }
 
 /** One payload as bytes: a string is sent as its UTF-8 bytes, a Uint8Array as it is. */
 export function payloadBytes(payload: unknown): Uint8Array {
   if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
   if (payload instanceof Uint8Array) return payload;
-  throw invalid(`a payload must be a Uint8Array or a string, got ${describe(payload)}`);
+  throw invalid(`a payload must be a Uint8Array or a string, got ${describeArgument(payload)}`);
 }
 
 /** publishBatch's payloads: an array of payloads. */
 export function batchPayloads(payloads: unknown): readonly unknown[] {
   if (Array.isArray(payloads)) return payloads;
-  throw invalid(`payloads must be an array of Uint8Array or string, got ${describe(payloads)}`);
+  throw invalid(`payloads must be an array of Uint8Array or string, got ${describeArgument(payloads)}`);
 }
 
 /** The `start` option of subscribe, 'latest' when not given. */
@@ -54,10 +54,10 @@ export function startPositionOf(value: unknown): StartPosition {
   }
   const offset =
     typeof value === 'object' && value !== null
-      ? ` (offset ${describe((value as { offset?: unknown }).offset)})`
+      ? ` (offset ${describeArgument((value as { offset?: unknown }).offset)})`
       : '';
   throw invalid(
-    `start must be 'latest', 'earliest' or { offset: n }, n an integer ≥ 0, got ${describe(value)}${offset}`,
+    `start must be 'latest', 'earliest' or { offset: n }, n an integer ≥ 0, got ${describeArgument(value)}${offset}`,
   );
 }
 
@@ -66,7 +66,7 @@ export function queuePolicyOf(value: unknown, fallback: QueuePolicy): QueuePolic
   if (value === undefined) return fallback;
   if ((QUEUE_POLICIES as readonly unknown[]).includes(value)) return value as QueuePolicy;
   throw invalid(
-    `queuePolicy must be one of ${QUEUE_POLICIES.map((p) => `'${p}'`).join(', ')}, got ${describe(value)}`,
+    `queuePolicy must be one of ${QUEUE_POLICIES.map((p) => `'${p}'`).join(', ')}, got ${describeArgument(value)}`,
   );
 }
 
@@ -76,5 +76,5 @@ export function callbackOf<F extends (...args: never[]) => unknown>(
   value: unknown,
 ): F | undefined {
   if (value === undefined || typeof value === 'function') return value as F | undefined;
-  throw invalid(`${name} must be a function, got ${describe(value)}`);
+  throw invalid(`${name} must be a function, got ${describeArgument(value)}`);
 }

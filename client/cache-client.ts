@@ -8,6 +8,7 @@ import { FEATURE_CACHE_DELETE, HEADER_BYTES, supportsFeature, type FrameAllocato
 import type { CacheDispatcher } from './cache-dispatcher.js';
 import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../wire/cache-request-writer.js';
 import { CacheDeleteReply, CacheGetReply, CachePutReply, type CacheReply } from './cache-reply.js';
+import { describeArgument } from './arguments.js';
 import { FelixError, toFelixError } from './errors.js';
 import type { Negotiated } from './negotiation.js';
 import type { Payload } from './publisher.js';
@@ -160,7 +161,10 @@ function ttlOf(options: CachePutOptions | undefined): number | null {
   const ttl = options?.ttlMs;
   if (ttl === undefined || ttl === null) return null;
   if (!Number.isSafeInteger(ttl) || ttl <= 0) {
-    throw new FelixError('invalid_argument', `ttlMs must be a positive integer or null, got ${String(ttl)}`);
+    throw new FelixError(
+      'invalid_argument',
+      `ttlMs must be a positive integer or null, got ${describeArgument(ttl)}`,
+    );
   }
   return ttl;
 }

@@ -191,6 +191,11 @@ export class ConnectionPool<T extends ConnectionTenant> {
       // what was handed to it — unacknowledged publishes have no promise to fail — is flushed once it
       // opens, within the close timeout, as on any open connection. Only after a give-up (`reason`) not.
       if (recovery.firstTry && reason === undefined) continue;
+      // The client gave up (another connection's attempts ran out): this connection's episode ends with
+      // `error` too, so every connection's events end where they began — documented per connection.
+      if (reason !== undefined && recovery.started) {
+        this.status({ type: 'error', pool: this.options.name, connection: index, error: reason });
+      }
       this.giveUp(
         index,
         recovery,

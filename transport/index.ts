@@ -38,6 +38,7 @@ export {
 export {
   generateSelfSignedCertificate,
   certificateFingerprint,
+  interfaceAddresses,
   readPemFile,
   isLoopbackHost,
   resolveClientTlsPolicy,

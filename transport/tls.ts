@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 import { TlsPolicyError } from './errors.js';
@@ -67,7 +67,26 @@ export interface GeneratedCertificate extends ServerTls {
   readonly fingerprint256: string;
 }
 
-/** A fresh EC P-256 self-signed certificate for localhost, the loopback addresses and this host's name. */
+/**
+ * The addresses a client on another host may dial this one by: every non-loopback interface address at
+ * start-up (IPv6 link-local ones need a zone, which a certificate cannot name, so they are left out).
+ */
+export function interfaceAddresses(): string[] {
+  const out = new Set<string>();
+  for (const entries of Object.values(networkInterfaces())) {
+    for (const e of entries ?? []) {
+      if (e.internal || (e.family === 'IPv6' && e.address.toLowerCase().startsWith('fe80:'))) continue;
+      out.add(e.address);
+    }
+  }
+  return [...out];
+}
+
+/**
+ * A fresh EC P-256 self-signed certificate for localhost, the loopback addresses, this host's name and its
+ * interface addresses, so that a client elsewhere given it as its CA (FELIX_TLS_CA, written by
+ * --write-cert) can reach the broker by name or by address.
+ */
 export async function generateSelfSignedCertificate(days = 365): Promise<GeneratedCertificate> {
   const now = new Date();
   const result = await generate([{ name: 'commonName', value: 'felix-ts broker' }], {
@@ -89,6 +108,10 @@ export async function generateSelfSignedCertificate(days = 365): Promise<Generat
           { type: 2, value: hostname() },
           { type: 7, ip: '127.0.0.1' },
           { type: 7, ip: '::1' },
+          ...interfaceAddresses().map((ip) => ({ type: 7 as const, ip })),
+          // Also as names: the TLS stack checks a client's server name (an address it dialled) against
+          // DNS names only, as quiche hands it over.
+          ...interfaceAddresses().map((value) => ({ type: 2 as const, value })),
         ],
       },
     ],

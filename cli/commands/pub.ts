@@ -73,12 +73,7 @@ export function registerPubCommand(program: Command): void {
     .addOption(
       new Option('--ack <mode>', 'when a publish counts as done').choices(ACK_MODES).default('per_message'),
     )
-    .option(
-      '--batch <n>',
-      'messages per batch with --ack per_batch (default 64)',
-      integerArgument(1, 65_536),
-      64,
-    )
+    .option('--batch <n>', 'messages per batch with --ack per_batch', integerArgument(1, 65_536), 64)
     .addHelpText('after', PUB_HELP)
     .action(async (streamArg: string, messageArg: string | undefined, flags: PubFlags) => {
       const address = parseResourceAddress('stream', streamArg);

@@ -455,6 +455,10 @@ describe('CacheClient', () => {
     expect(await code(cache.delete('default', 'primary', 'k'))).toBe('broker_error');
     expect(await code(cache.put('default', 'primary', 'k', 'v', { ttlMs: -1 }))).toBe('invalid_argument');
     expect(await code(cache.put('default', 'primary', 'k', 'v', { ttlMs: 1.5 }))).toBe('invalid_argument');
+    // A string that looks like a number is named as a string.
+    await expect(
+      cache.put('default', 'primary', 'k', 'v', { ttlMs: '100' as unknown as number }),
+    ).rejects.toThrow('ttlMs must be a positive integer or null, got "100"');
     expect(await code(cache.put('default', 'primary', 'k', 42 as unknown as string))).toBe(
       'invalid_argument',
     );

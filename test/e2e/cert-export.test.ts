@@ -4,11 +4,11 @@
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { generateSelfSignedCertificate } from '../../transport/index.js';
+import { generateSelfSignedCertificate, interfaceAddresses } from '../../transport/index.js';
 import { BROKER_MAIN, spawnBroker } from './broker-process.js';
 
 const CLIENT_INDEX = fileURLToPath(new URL('../../dist/client/index.js', import.meta.url));
@@ -96,6 +96,46 @@ describe('certificate export', () => {
     await broker.exited;
   });
 
+  it('names localhost, this host, the loopback and every interface address, so other hosts can dial an IP', async () => {
+    const names = (new X509Certificate((await generateSelfSignedCertificate()).certPem).subjectAltName ?? '')
+      .split(', ')
+      .sort();
+    const addresses = interfaceAddresses();
+    if (addresses.length === 0) process.stdout.write('cert SANs: this machine has no non-loopback address\n');
+    const ip = (a: string): string => `IP Address:${a.includes(':') ? expandIpv6(a) : a}`;
+    expect(names).toEqual(
+      [
+        'DNS:localhost',
+        `DNS:${hostname()}`,
+        'IP Address:127.0.0.1',
+        ip('::1'),
+        ...addresses.map(ip),
+        // The same addresses as names: what the TLS stack compares a dialled address against.
+        ...addresses.map((a) => `DNS:${a}`),
+      ].sort(),
+    );
+  });
+
+  it('a client dialling this host by an interface address verifies the written certificate', async () => {
+    const ipv4 = interfaceAddresses().find((a) => !a.includes(':'));
+    if (ipv4 === undefined) {
+      process.stdout.write('cert by IP: skipped, this machine has no non-loopback IPv4 address\n');
+      return;
+    }
+    const certFile = join(mkdtempSync(join(tmpdir(), 'felix-cert-')), 'broker.pem');
+    // Every interface, no authentication (protected mode would refuse a non-loopback peer): traffic stays
+    // on this host, addressed to its own interface.
+    const broker = await spawnBroker({
+      FELIX_TLS_WRITE_CERT: certFile,
+      FELIX_QUIC_BIND: '0.0.0.0:0',
+      FELIX_AUTH: 'none',
+    });
+    const verified = await runClient(ROUND_TRIP, `${ipv4}:${broker.quicPort}`, { FELIX_TLS_CA: certFile });
+    expect(verified.stdout.trim(), verified.stderr).toBe('received verified hello');
+    broker.child.kill('SIGTERM');
+    await broker.exited;
+  });
+
   it('the flag --write-cert does the same as FELIX_TLS_WRITE_CERT', async () => {
     const certFile = join(mkdtempSync(join(tmpdir(), 'felix-cert-')), 'flag.pem');
     const inherited = Object.fromEntries(
@@ -126,3 +166,15 @@ describe('certificate export', () => {
     await broker.exited;
   });
 });
+
+/** OpenSSL prints IPv6 SANs in full, upper-case groups without leading zeros: 0:0:0:0:0:0:0:1. */
+function expandIpv6(address: string): string {
+  const [head, tail] = address.split('::') as [string, string | undefined];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return groups.map((g) => parseInt(g, 16).toString(16).toUpperCase()).join(':');
+}

@@ -3,7 +3,7 @@
  * apart (rates need two). Reads only the HTTP port (FELIX_BROKER_METRICS_BIND), which is unauthenticated
  * and loopback by default, so it runs on the broker's host or through whatever guards that port.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { durationMs } from '../../durations.js';
 import { CliFailure } from '../../exit-codes.js';
@@ -52,11 +52,11 @@ export function registerStatusCommand(program: Command): void {
       metricsUrl,
       metricsUrl(DEFAULT_METRICS),
     )
-    .option(
-      '--sample <duration>',
-      'time between the two scrapes rates are computed from (default 1s)',
-      durationMs(100, 60_000),
-      1_000,
+    .addOption(
+      // Shown as written ("1s"), not as the milliseconds it parses to.
+      new Option('--sample <duration>', 'time between the two scrapes rates are computed from')
+        .argParser(durationMs(100, 60_000))
+        .default(1_000, '1s'),
     )
     .addHelpText('after', STATUS_HELP)
     .action(async (flags: { metrics: string; sample: number }) => {
