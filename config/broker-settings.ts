@@ -651,7 +651,8 @@ const brokerSettings = defineSettings({
     unit: 'producers',
     doc:
       'Producers whose sequences the broker remembers at once (each costs about 100 bytes, 600 while ' +
-      'its publishes arrive out of order); beyond it the least recently used is forgotten first, and a ' +
+      'its publishes arrive out of order); beyond it the least recently used producer of the tenant ' +
+      'holding the most is forgotten first (so no tenant can push out the producers of another), and a ' +
       'retry of its publishes would be appended again.',
   }),
   cacheMaxBytes: byteSize({

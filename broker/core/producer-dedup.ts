@@ -9,9 +9,10 @@
  * above it. In order — the usual case — a producer costs a few numbers and no bitmap.
  *
  * Bounds: a producer idle for `windowMs` is forgotten; beyond `maxProducers` the least recently used one
- * is. The map is kept in use order by moving an entry to its end at most once per clock tick (the clock is
- * the broker's periodic sweep), so the hot path pays one Map lookup per acked frame, and expiry walks only
- * the expired entries at the front.
+ * of the tenant holding the most is, so no tenant can push another's producers out. Each tenant's map is
+ * kept in use order by moving an entry to its end at most once per clock tick (the clock is the broker's
+ * periodic sweep), so the hot path pays one or two Map lookups per acked frame, and expiry walks only the
+ * expired entries at the front of each.
  */
 
 /** Sequences above the contiguous mark a producer may have accepted out of order. */
@@ -80,7 +81,14 @@ export class ProducerState {
 }
 
 export class ProducerDedup {
+  /** Every producer remembered, by id (ids are random: one lookup per acked frame). */
   private readonly producers = new Map<number, ProducerState>();
+  /**
+   * The same producers per tenant, each map in use order (least recently used first). Past maxProducers
+   * the tenant holding the most gives up its least recently used: one tenant creating producers without
+   * end forgets its own, never another tenant's few.
+   */
+  private readonly byTenant = new Map<string, Map<number, ProducerState>>();
   private clock: number;
 
   constructor(
@@ -100,21 +108,22 @@ export class ProducerDedup {
    * id: then nothing is deduplicated, so one tenant can never suppress another's publishes.
    */
   producer(tenant: string, producerId: number): ProducerState | undefined {
-    const producers = this.producers;
-    let state = producers.get(producerId);
+    let state = this.producers.get(producerId);
     if (state === undefined) {
       state = new ProducerState(tenant, this.clock);
-      producers.set(producerId, state);
-      if (producers.size > this.options.maxProducers) {
-        producers.delete(producers.keys().next().value as number);
-      }
+      this.producers.set(producerId, state);
+      let own = this.byTenant.get(tenant);
+      if (own === undefined) this.byTenant.set(tenant, (own = new Map()));
+      own.set(producerId, state);
+      if (this.producers.size > this.options.maxProducers) this.evictOne();
       return state;
     }
     if (state.tenant !== tenant) return undefined;
     if (state.touched !== this.clock) {
-      // Most recently used last: the front of the map is what expires (and is evicted) first.
-      producers.delete(producerId);
-      producers.set(producerId, state);
+      // Most recently used last: the front of each tenant's map is what expires (and is evicted) first.
+      const own = this.byTenant.get(tenant)!;
+      own.delete(producerId);
+      own.set(producerId, state);
       state.touched = this.clock;
     }
     return state;
@@ -136,10 +145,31 @@ export class ProducerDedup {
   sweep(now: number): void {
     this.clock = now;
     const oldest = now - this.options.windowMs;
-    for (const [id, state] of this.producers) {
-      if (state.touched >= oldest) break;
-      this.producers.delete(id);
+    for (const [tenant, own] of this.byTenant) {
+      for (const [id, state] of own) {
+        if (state.touched >= oldest) break;
+        own.delete(id);
+        this.producers.delete(id);
+      }
+      if (own.size === 0) this.byTenant.delete(tenant);
     }
+  }
+
+  /** Forgets the least recently used producer of the tenant that holds the most. */
+  private evictOne(): void {
+    let largest: Map<number, ProducerState> | undefined;
+    let largestTenant = '';
+    for (const [tenant, own] of this.byTenant) {
+      if (largest === undefined || own.size > largest.size) {
+        largest = own;
+        largestTenant = tenant;
+      }
+    }
+    if (largest === undefined) return;
+    const id = largest.keys().next().value as number;
+    largest.delete(id);
+    this.producers.delete(id);
+    if (largest.size === 0) this.byTenant.delete(largestTenant);
   }
 }
 

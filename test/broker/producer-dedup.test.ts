@@ -83,6 +83,19 @@ describe('ProducerDedup', () => {
     expect(d.size).toBe(1);
   });
 
+  it('past maxProducers, the tenant holding the most forgets its own: another tenant keeps its producers', () => {
+    const d = dedup(60_000, 100);
+    expect(d.producer('victim', 1)!.has(1)).toBe(false);
+    d.producer('victim', 1)!.add(1);
+    // Another tenant creates producers without end (each acked publish with a new producer id).
+    for (let id = 1000; id < 1000 + 10_000; id++) d.producer('flooder', id)!.add(1);
+    expect(d.size).toBe(100);
+    expect(d.producer('victim', 1)!.has(1)).toBe(true);
+    // The flooder kept its most recent ones.
+    expect(d.producer('flooder', 1000 + 9_999)!.has(1)).toBe(true);
+    expect(d.producer('flooder', 1000)!.has(1)).toBe(false);
+  });
+
   it('holds at most maxProducers, forgetting the least recently used first', () => {
     const d = dedup(60_000, 3);
     for (const [i, producer] of [1, 2, 3].entries()) {
