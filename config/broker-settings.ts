@@ -549,7 +549,22 @@ const brokerSettings = defineSettings({
       'may hold up to one batch (FELIX_EVENT_BATCH_MAX_BYTES) of older ones too. ' +
       'Costs up to this many payloads per stream and that batch, within 1.5× once framing and batch slabs count ' +
       '(kept events share the 256 KiB slabs their batches were built in), plus about 0.3 KiB per batch ' +
-      'and one slab: 64 KiB events at the default hold at most ~96 MiB (docs/benchmarks.md, Memory bounds).',
+      'and one slab: 64 KiB events at the default hold at most ~96 MiB (docs/benchmarks.md, Memory bounds). ' +
+      'FELIX_STREAM_REPLAY_MAX_BYTES bounds the same history in bytes.',
+  }),
+  streamReplayMaxBytes: byteSize({
+    env: 'FELIX_STREAM_REPLAY_MAX_BYTES',
+    default: 64 * MiB,
+    min: 0,
+    max: TiB,
+    zeroMeans: 'no bound in bytes: FELIX_STREAM_REPLAY_CAPACITY events alone bound the history',
+    doc:
+      'Most bytes of event frames each stream keeps in memory for replay: past it the oldest frames go ' +
+      'even when fewer than FELIX_STREAM_REPLAY_CAPACITY events are kept (the newest frame always stays), so ' +
+      'large events cannot make one stream hold its capacity × 16 MiB. A subscriber asking for an offset no ' +
+      'longer kept gets subscribe_cursor_error too_old (the SDK continues from the oldest and reports the ' +
+      'gap); a durable stream serves it from disk. Applies per stream: with many streams, what they hold ' +
+      'together is this times their number at most.',
   }),
   durableStorageDir: text({
     env: 'FELIX_DURABLE_STORAGE_DIR',

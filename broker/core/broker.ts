@@ -85,6 +85,8 @@ export class Broker implements BrokerCore {
         autoCreate: config.autoCreateStreams,
         tenants: config.tenants,
         replayCapacity: config.streamReplayCapacity,
+        replayMaxBytes:
+          config.streamReplayMaxBytes === 0 ? Number.POSITIVE_INFINITY : config.streamReplayMaxBytes,
         storage: this.storage,
         maxAutoStreamsPerTenant: config.maxAutoStreamsPerTenant,
         idleTimeoutMs: config.streamIdleTimeoutMs,

@@ -18,6 +18,8 @@ export interface RegistryOptions {
   readonly autoCreate: boolean;
   readonly tenants: readonly TenantDeclaration[];
   readonly replayCapacity: number;
+  /** FELIX_STREAM_REPLAY_MAX_BYTES (default: no bound in bytes). */
+  readonly replayMaxBytes?: number;
   readonly batching: BatchingOptions;
   /** Opens the durable log of the streams that have one (broker/storage/); null: every stream in memory. */
   readonly storage?: StorageProvider | null;
@@ -105,7 +107,10 @@ export class TopicRegistry {
       tenant,
       namespace,
       stream,
-      this.options.replayCapacity,
+      {
+        events: this.options.replayCapacity,
+        bytes: this.options.replayMaxBytes ?? Number.POSITIVE_INFINITY,
+      },
       this.options.batching,
       this.stats,
       this.schedule,

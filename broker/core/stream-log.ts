@@ -11,9 +11,11 @@ export type ReplayResult =
 
 /**
  * The recent history of one stream, kept as the very frames sent to subscribers (so replay costs no
- * re-encoding and no second copy of the payloads). It always holds the last `capacityEvents` events (what
- * docs/protocol.md promises `earliest` starts from): whole frames are evicted, so an oldest frame that still
- * holds one of them is kept whole — at most one frame's events beyond the capacity.
+ * re-encoding and no second copy of the payloads). It holds the last `capacityEvents` events (what
+ * docs/protocol.md promises `earliest` starts from) unless their frames pass `capacityBytes`: then the
+ * oldest frames go until they fit, the newest frame always kept (large events must not let one stream hold
+ * 1,024 × 16 MiB). Whole frames are evicted, so an oldest frame that still holds one of the events kept is
+ * kept whole — at most one frame's events beyond the capacity.
  *
  * An evicted frame must become unreachable at once: frames are views into the batch builder's shared slabs
  * (up to 4 × a frame's size, 256 KiB by default), so each one left behind keeps its whole slab alive. Slots
@@ -25,10 +27,15 @@ export class StreamLog {
   private frames: (EventFrame | undefined)[] = [];
   private head = 0;
   private retained = 0;
+  /** Bytes of the retained frames. */
+  private retainedBytes = 0;
   /** Offset the next published event receives. */
   next = 0;
 
-  constructor(readonly capacityEvents: number) {}
+  constructor(
+    readonly capacityEvents: number,
+    readonly capacityBytes = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Oldest offset still retained (equals `next` when nothing is). */
   get oldest(): number {
@@ -46,9 +53,16 @@ export class StreamLog {
     if (this.capacityEvents === 0) return;
     this.frames.push(frame);
     this.retained += frame.count;
-    // The oldest frame goes only when the frames after it still hold capacityEvents events.
-    while (this.retained - this.frames[this.head]!.count >= this.capacityEvents) {
-      this.retained -= this.frames[this.head]!.count;
+    this.retainedBytes += frame.bytes.length;
+    // The oldest frame goes when the frames after it still hold capacityEvents events, or while the frames
+    // pass capacityBytes (the newest one stays, whatever its size).
+    for (;;) {
+      const oldest = this.frames[this.head]!;
+      const enoughAfter = this.retained - oldest.count >= this.capacityEvents;
+      const tooLarge = this.retainedBytes > this.capacityBytes && this.head < this.frames.length - 1;
+      if (!enoughAfter && !tooLarge) break;
+      this.retained -= oldest.count;
+      this.retainedBytes -= oldest.bytes.length;
       this.frames[this.head] = undefined;
       this.head++;
     }

@@ -71,7 +71,8 @@ export class Topic {
     readonly tenant: string,
     readonly namespace: string,
     readonly name: string,
-    replayCapacity: number,
+    /** History kept in memory: events (FELIX_STREAM_REPLAY_CAPACITY), and bytes (FELIX_STREAM_REPLAY_MAX_BYTES). */
+    replay: number | { readonly events: number; readonly bytes: number },
     private readonly batching: BatchingOptions,
     private readonly stats: BrokerStats,
     private readonly schedule: (topic: Topic) => void,
@@ -81,7 +82,8 @@ export class Topic {
     /** The stream's durable log (broker/storage/), null for an in-memory stream. */
     readonly storage: StreamStorage | null = null,
   ) {
-    this.log = new StreamLog(replayCapacity);
+    this.log =
+      typeof replay === 'number' ? new StreamLog(replay) : new StreamLog(replay.events, replay.bytes);
     this.epoch = storage?.epoch ?? newStreamEpoch();
     if (storage !== null) {
       // Offsets continue where the log on disk ends.

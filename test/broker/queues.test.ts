@@ -58,6 +58,24 @@ describe('StreamLog (replay ring)', () => {
     }
   });
 
+  it('past its byte bound drops the oldest frames however few events remain, keeping the newest always', () => {
+    const log = new StreamLog(1024, 3 * 1024);
+    const append = (bytes: number): void =>
+      log.append({
+        bytes: Buffer.alloc(bytes),
+        firstOffset: log.reserve(1),
+        count: 1,
+        timing: null,
+        messages: null,
+      });
+    for (let i = 0; i < 10; i++) append(1024); // offsets 0..9, 1 KiB each: the last three fit
+    expect(log.oldest).toBe(7);
+    append(10 * 1024); // larger than the bound alone: it stays, alone
+    expect(log.oldest).toBe(10);
+    expect(log.replayFrom(10)).toMatchObject({ ok: true });
+    expect(log.replayFrom(9)).toMatchObject({ ok: false, error: 'too_old', oldest: 10 });
+  });
+
   it('keeps nothing at capacity 0', () => {
     const log = new StreamLog(0);
     frames(log, [3, 1]);

@@ -164,4 +164,33 @@ describe('broker memory bounds (RSS of a broker process)', () => {
     // measured). Before evicted frames were let go at once, up to 1,024 of them kept their slabs alive: 161 MiB.
     expect(twoRings - oneRing).toBeLessThan(1.5 * nominal + 16);
   });
+
+  it('large events: a stream holds about FELIX_STREAM_REPLAY_MAX_BYTES, not its capacity in events', async () => {
+    // 1 MiB events: 1,024 of them (the default capacity) would be a 1 GiB ring per stream; the byte bound
+    // (64 MiB by default) keeps the newest that fit. 512 MiB to stream a, then to stream b, no subscriber.
+    const broker = await spawnBroker({ FELIX_HEAP_GROWING_PERCENT: '0' });
+    const c = await client(broker);
+    const payload = Buffer.alloc(MiB - 4096, 7);
+    async function publish512(stream: string): Promise<void> {
+      for (let sent = 0; sent < 512; sent += 8) {
+        const inFlight = [];
+        for (let k = 0; k < 8; k++) inFlight.push(c.publish(stream, payload));
+        await Promise.all(inFlight);
+      }
+    }
+    const before = await settledRss(broker);
+    await publish512('a');
+    const oneRing = await settledRss(broker);
+    await publish512('b');
+    const twoRings = await settledRss(broker);
+    console.log(
+      `memory: 512 events of 1 MiB to each of two streams (64 MiB byte bound), no subscriber: RSS ` +
+        `${before.toFixed(0)} -> ${oneRing.toFixed(0)} -> ${twoRings.toFixed(0)} MiB: the second ring costs ` +
+        `${(twoRings - oneRing).toFixed(0)} MiB`,
+    );
+    await c.close();
+    // The bound and what the allocator keeps of 1 MiB buffers freed around it: 109 MiB measured beside the
+    // suite; 512 MiB and more without the bound (FELIX_STREAM_REPLAY_MAX_BYTES=0).
+    expect(twoRings - oneRing).toBeLessThan(2 * 64 + 32);
+  });
 });
