@@ -13,6 +13,8 @@ export interface BrokerGauges {
   /** Events queued for subscribers, summed, and the deepest single queue. */
   queueDepth(): SubscriberBacklog;
   publishInflightBytes(): number;
+  /** Bytes of frames still being received, over all streams (FELIX_PARTIAL_FRAME_BYTES bounds it). */
+  partialFrameBytes(): number;
   draining(): boolean;
   /** What the QUIC endpoint dropped before any connection saw it (garbage, floods), once it listens. */
   datagrams(): DatagramStats | null;
@@ -110,6 +112,11 @@ export function createMetricsRegistry(
     'felix_publish_inflight_bytes',
     'Publish bytes accepted but not yet fanned out',
     gauges.publishInflightBytes,
+  );
+  gauge(
+    'felix_partial_frame_bytes',
+    'Bytes of frames still being received, over all client streams (bounded by FELIX_PARTIAL_FRAME_BYTES)',
+    gauges.partialFrameBytes,
   );
   monotonic(
     'felix_delivered_events_total',

@@ -112,6 +112,7 @@ export class BrokerNode {
         subscriptions: () => broker.subscriptions.size,
         queueDepth: () => broker.queueDepth(),
         publishInflightBytes: () => broker.budget.total,
+        partialFrameBytes: () => broker.partialFrameBytes,
         draining: () => broker.draining,
         datagrams: () => this.endpoint.datagramStats(),
         udpBatching: () => ({

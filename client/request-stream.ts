@@ -24,6 +24,7 @@ import {
   decodeBinaryPublishAck,
   decodeFramePayload,
   type DecodedFrame,
+  type ErrorCode,
 } from '../wire/index.js';
 import { newCacheAnswerSlot, readCacheAnswer } from '../wire/cache-frames.js';
 import { BrokerStream, type BrokerStreamHandler } from './broker-stream.js';
@@ -75,6 +76,8 @@ export class RequestStream implements BrokerStreamHandler {
   onEnded: ((stream: RequestStream) => void) | null = null;
   /** Told when the broker announces `draining` on this stream, with the connection it came on. */
   onBrokerDraining: ((connection: Connection) => void) | null = null;
+  /** The last error the broker sent naming no request: why, if it then ends the stream. */
+  private lastUnmatchedError: { message: string; code: ErrorCode | undefined } | null = null;
   /**
    * This worker as a producer (IDEMPOTENT_PUBLISH): kept across reconnects, so a publish sent again is
    * recognised by the broker as the same one.
@@ -338,11 +341,16 @@ export class RequestStream implements BrokerStreamHandler {
   }
 
   onEnd(error: FelixError | null): void {
+    // A broker that ends a stream says why first (an error naming no request, e.g. a stalled stream's
+    // limit_exceeded): the requests it takes down carry that reason.
+    const why = this.lastUnmatchedError;
     this.end(
       error ??
         new FelixError(
           'connection_closed',
-          `${this.options.label}: the broker ended the stream with requests outstanding`,
+          `${this.options.label}: the broker ended the stream with requests outstanding` +
+            (why === null ? '' : ` after reporting: ${why.message}`),
+          why === null ? {} : { brokerCode: why.code },
         ),
     );
   }
@@ -457,6 +465,7 @@ export class RequestStream implements BrokerStreamHandler {
   }
 
   private onUnmatched(message: DecodedFrame): void {
+    if (message.type === 'error') this.lastUnmatchedError = { message: message.message, code: message.code };
     // The broker answers a refused unacknowledged publish with a plain error: there is no caller to tell.
     const what =
       message.type === 'error'

@@ -3,8 +3,9 @@
 // never sends (a whole, unchunked publish just over the largest message; an unacked refusal).
 import { describe, expect, it } from 'vitest';
 import { connect, type FelixClient, type FelixError } from '../../client/index.js';
-import { encodeBinaryPublishBatch } from '../../wire/index.js';
+import { allocateFrame, encodeBinaryPublishBatch } from '../../wire/index.js';
 import { connectRaw, RawStream, startBroker, until } from '../broker/raw-client.js';
+import { eventually, metric } from './sdk-harness.js';
 
 const MiB = 1024 * 1024;
 /** FELIX_MAX_FRAME_BYTES (16 MiB) less the 1 KiB kept for an event's envelope. */
@@ -123,6 +124,35 @@ describe('a broker with smaller frames than the client', () => {
       await until(() => sizes.length === 3, 'the three payloads delivered');
       expect(sizes).toEqual([60 * 1024, 30 * 1024, 30 * 1024]);
       expect(warnings.filter((w) => w.includes('limit_exceeded'))).toEqual([]);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('a stream the broker ends', () => {
+  it('fails the requests it takes down with the reason the broker gave first', async () => {
+    const node = await startBroker({
+      FELIX_PARTIAL_FRAME_BYTES: String(1024 * 1024),
+      FELIX_CONN_PARTIAL_FRAME_BYTES: String(1024 * 1024),
+      FELIX_MAX_FRAME_BYTES: String(1024 * 1024),
+      FELIX_CACHE_MAX_VALUE_BYTES: String(256 * 1024),
+      FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(1024 * 1024),
+      FELIX_BROKER_PUBLISH_INFLIGHT_BYTES: String(4 * 1024 * 1024),
+    });
+    // Another client holds most of the broker-wide budget for frames still being received.
+    const hog = await RawStream.open(await connectRaw(node));
+    const header = allocateFrame(0, 900 * 1024);
+    hog.write(header.subarray(0, 12 + 800 * 1024));
+    await eventually(
+      async () => (await metric(node, 'felix_partial_frame_bytes')) >= 800 * 1024,
+      'the broker to hold the partial frame',
+    );
+    const c = await client(node.quicAddress.port);
+    try {
+      const refused = await failure(c.publish('s', Buffer.alloc(512 * 1024)));
+      expect(refused.message).toContain('FELIX_PARTIAL_FRAME_BYTES');
+      expect(refused.brokerCode).toBe('limit_exceeded');
     } finally {
       await c.close();
     }
