@@ -344,14 +344,20 @@ export class RequestStream implements BrokerStreamHandler {
     // A broker that ends a stream says why first (an error naming no request, e.g. a stalled stream's
     // limit_exceeded): the requests it takes down carry that reason.
     const why = this.lastUnmatchedError;
+    if (error !== null && why === null) {
+      this.end(error);
+      return;
+    }
+    // Ended by a FIN or by STOP_SENDING (the broker stops the client's side when it abandons a stream):
+    // either way, what the broker reported first is the reason.
+    const how = error === null ? 'ended the stream' : `ended the stream (${error.message})`;
     this.end(
-      error ??
-        new FelixError(
-          'connection_closed',
-          `${this.options.label}: the broker ended the stream with requests outstanding` +
-            (why === null ? '' : ` after reporting: ${why.message}`),
-          why === null ? {} : { brokerCode: why.code },
-        ),
+      new FelixError(
+        error?.code ?? 'connection_closed',
+        `${this.options.label}: the broker ${how} with requests outstanding` +
+          (why === null ? '' : ` after reporting: ${why.message}`),
+        why === null ? {} : { brokerCode: why.code, cause: error ?? undefined },
+      ),
     );
   }
 

@@ -188,7 +188,7 @@ const brokerSettings = defineSettings({
   }),
   authTimeoutMs: duration({
     env: 'FELIX_AUTH_TIMEOUT_MS',
-    default: 5_000,
+    default: 10_000,
     min: 0,
     max: 600_000,
     zeroMeans: 'no deadline: a connection may stay without an authenticated stream until its idle timeout',
@@ -196,7 +196,9 @@ const brokerSettings = defineSettings({
       'With authentication on (jwt mode), a connection none of whose streams has authenticated this long ' +
       'after its handshake completed is closed (code 0x5, reason auth timeout), so peers without a valid ' +
       "token cannot hold connection slots (FELIX_MAX_CONNECTIONS) by keeping quiet: NATS's auth_timeout. " +
-      'One authenticated stream is enough for the life of the connection. Not applied without authentication.',
+      'One authenticated stream is enough for the life of the connection. Not applied without authentication. ' +
+      "The default matches the SDK's connectTimeoutMs (10 s), which bounds its handshake and auth, a " +
+      'tokenProvider included: the SDK asks it for a token after the handshake.',
   }),
   ...sharedSettings,
   eventSendWindow: eventWindows.eventSendWindow,
@@ -501,7 +503,9 @@ const brokerSettings = defineSettings({
     doc:
       'Publish bytes the whole broker admits at once (received and not yet fanned out). An acked publish ' +
       'that does not fit is refused with an error; an unacked one is accepted and its stream stops being ' +
-      'read until room frees, so the publisher feels QUIC flow control.',
+      'read until room frees, so the publisher feels QUIC flow control. A chunked publish (acked or not) ' +
+      'holds what has arrived of it, and a piece that does not fit drops the whole publish (overloaded): ' +
+      'held back mid-publish, publishes that each wait for the others to finish could never complete.',
   }),
   brokerPublishConnInflightBytes: byteSize({
     env: 'FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES',

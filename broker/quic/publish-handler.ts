@@ -79,6 +79,8 @@ export class PublishHandler implements CommitWaiter {
     sendNs: number,
     producerId = 0,
     sequence = 0,
+    /** A chunked publish, found new at its first piece: its sequence may since lie below the window. */
+    knownNew = false,
   ): void {
     const acked = requestId !== undefined && ack !== undefined && ack !== 'none';
     const topic = this.findTopic(tenant, namespace, stream, requestId, acked, form);
@@ -86,7 +88,7 @@ export class PublishHandler implements CommitWaiter {
     const core = this.core;
     // Checked before draining and the budget: a duplicate is already in the log, whatever happens now.
     const producer = acked && producerId !== 0 ? core.dedup?.producer(tenant, producerId) : undefined;
-    if (producer !== undefined && producer.has(sequence)) {
+    if (producer !== undefined && !knownNew && producer.has(sequence)) {
       core.stats.duplicatePublishes++;
       this.replies.publishOk(requestId!, form);
       return;
@@ -129,7 +131,9 @@ export class PublishHandler implements CommitWaiter {
     }
     for (let i = 0; i < payloads.length; i++) topic.publish(payloads[i]!, this.account);
     if (producer !== undefined) {
-      producer.add(sequence);
+      // A chunked publish's sequence may have fallen below the window while its pieces came (it then counts
+      // as accepted already): adding it again would set a bit standing for another sequence.
+      if (!producer.has(sequence)) producer.add(sequence);
       storage?.noteProducer(tenant, producerId, sequence, topic.log.next + topic.pendingEvents);
     }
     // Acks go out once the events are in the stream's log: they are then never lost while the broker runs,
@@ -210,6 +214,19 @@ export class PublishHandler implements CommitWaiter {
         this.refuseChunked(m, tooLargeMessage(m.total_len, this.largest), 'payload_too_large', acked);
         return;
       }
+      // A retried chunked publish is recognised at its first piece, while its sequence is still among the
+      // producer's newest: decided at its last, thousands of later publishes could have moved the window
+      // past it, and a new publish would be taken for a duplicate and never appended.
+      const producer =
+        acked && m.producer_id !== undefined && m.producer_id !== 0
+          ? this.core.dedup?.producer(m.tenant_id, m.producer_id)
+          : undefined;
+      if (producer !== undefined && producer.has(m.sequence ?? 0)) {
+        this.core.stats.duplicatePublishes++;
+        this.replies.publishOk(m.request_id!, 'message');
+        this.dropLaterPieces(m);
+        return;
+      }
     }
     // A chunked publish holds what has arrived of it against the in-flight budget, acked or not, until it
     // completes or is dropped: never what it announces (a first piece declaring 16 MiB and nothing more
@@ -264,6 +281,7 @@ export class PublishHandler implements CommitWaiter {
       0,
       whole.producer_id ?? 0,
       whole.sequence ?? 0,
+      true,
     );
   }
 
@@ -308,7 +326,16 @@ export class PublishHandler implements CommitWaiter {
   release(): void {
     if (this.chunkBytes > 0) this.core.budget.release(this.account, this.chunkBytes);
     this.chunkBytes = 0;
-    this.chunks?.clear();
+    const dropped = this.chunks?.clear() ?? [];
+    // Their resends (after the client reconnects) must be appended, however far the producer's window
+    // moved while their pieces came.
+    const dedup = this.core.dedup;
+    for (const p of dropped) {
+      const acked = p.request_id !== undefined && p.ack !== undefined && p.ack !== 'none';
+      if (dedup !== null && acked && p.producer_id !== undefined && p.producer_id !== 0) {
+        dedup.markUnfinished(p.tenant_id, p.producer_id, p.sequence ?? 0);
+      }
+    }
     this.chunks = null;
     this.refusedChunked = null;
   }

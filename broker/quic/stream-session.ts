@@ -47,10 +47,11 @@ import { SubscribeHandler } from './subscribe-handler.js';
 import type { ByteStream } from './stream-port.js';
 
 /**
- * Largest frame a stream may send before it has authenticated: an `auth` is a few KiB at most (a JWT with
- * its permissions), and a peer that has shown no token must not make the broker buffer more.
+ * Largest frame a stream may send before it has authenticated: an `auth` is a few KiB (a JWT with its
+ * permissions), and a peer that has shown no token must not make the broker buffer more. Room for the
+ * longest token the SDK takes (FELIX_AUTH_TOKEN: 64 KiB) and the message around it.
  */
-export const AUTH_FRAME_MAX_BYTES = 64 * 1024;
+export const AUTH_FRAME_MAX_BYTES = 72 * 1024;
 
 // Every feature the broker serves. Not TOPOLOGY: a single node has no topology to report, and a client
 // must not send `topology` to a broker that does not advertise it.
@@ -185,6 +186,8 @@ export class StreamSession implements PublishingStream {
 
   resume(): void {
     this.publishHeld = false;
+    // The stall deadline counts from here: the peer could send nothing while the broker held it back.
+    this.lastInputAt = performance.now();
     if (!this.holding) this.stream.resume();
   }
 
@@ -393,6 +396,7 @@ export class StreamSession implements PublishingStream {
     void tokens.verify(message.token).then(
       (result) => {
         this.verifying = false;
+        this.lastInputAt = performance.now();
         if (this.ended) return;
         try {
           this.answers.beginRead();

@@ -31,6 +31,25 @@ const sentinel = (request_id: number, text: string) => ({
   ack: 'per_message',
 });
 
+/**
+ * `count` acked publishes of producer `producerId`, sequences 2.. (request ids 100..), to another stream:
+ * more than the broker's 4,096-sequence window past a chunked publish numbered 1.
+ */
+function overtake(s: RawStream, producerId: number, count: number): void {
+  for (let i = 0; i < count; i++) {
+    s.send({
+      type: 'publish',
+      ...ADDRESS,
+      stream: 'other',
+      payload: Buffer.from('x'),
+      request_id: 100 + i,
+      ack: 'per_message',
+      producer_id: producerId,
+      sequence: 2 + i,
+    });
+  }
+}
+
 describe('chunked publishes that go wrong', () => {
   it('answers each broken or restarted publish once, as itself, and appends only whole ones', async () => {
     const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
@@ -104,5 +123,61 @@ describe('chunked publishes that go wrong', () => {
       'after-refusals',
       'after-refused-pieces',
     ]);
+  });
+
+  it("a chunked publish overtaken by thousands of its producer's later publishes is still appended, once", async () => {
+    const node = await startBroker();
+    const subscriberConn = await connectRaw(node);
+    const byId = eventStreams(subscriberConn);
+    const control = await RawStream.open(subscriberConn);
+    const s = await RawStream.open(await connectRaw(node));
+    const producer = { producer_id: 77, ack: 'per_message' as const };
+    // Sequence 1: a chunked publish, its first piece now, its last after 5,000 more of the producer's
+    // publishes (sequences 2..5001) — more than the broker's 4,096-sequence window.
+    s.send({ ...piece(9, 8, 0, 'BIG-', 1), ...producer, sequence: 1 });
+    const small = 5_000;
+    overtake(s, producer.producer_id, small);
+    s.send(piece(9, 8, 4, 'LAST'));
+    const answers = (): unknown[] => s.frames.filter((f) => 'type' in f && f.type !== 'auth_ok');
+    await until(() => answers().length === small + 1, 'every publish answered');
+    expect(answers().filter((f) => (f as { type: string }).type !== 'publish_ok')).toEqual([]);
+    // Its retry (the same first piece, as after a reconnect) is recognised at once and not appended again.
+    s.send({ ...piece(10, 8, 0, 'BIG-', 2), ...producer, sequence: 1 });
+    s.send(piece(10, 8, 4, 'LAST'));
+    s.send(sentinel(3, 'after'));
+    await until(() => answers().length === small + 3, 'the retry and the sentinel answered');
+    expect(answers().slice(-2)).toEqual([
+      { type: 'publish_ok', request_id: 2 },
+      { type: 'publish_ok', request_id: 3 },
+    ]);
+    control.send({ type: 'subscribe', ...ADDRESS, subscription_id: 1, start: 'earliest' });
+    expect(await control.next()).toMatchObject({ type: 'subscribed', subscription_id: 1 });
+    await until(() => byId.has(1) && eventTexts(byId.get(1)!).includes('after'), 'the events');
+    expect(eventTexts(byId.get(1)!)).toEqual(['BIG-LAST', 'after']);
+  });
+
+  it('a chunked publish cut off by its connection after the window moved past it is appended when resent', async () => {
+    const node = await startBroker();
+    const producer = { producer_id: 78, ack: 'per_message' as const };
+    const first = await connectRaw(node);
+    const s = await RawStream.open(first);
+    s.send({ ...piece(9, 8, 0, 'CUT-', 1), ...producer, sequence: 1 });
+    const small = 5_000;
+    overtake(s, producer.producer_id, small);
+    const answered = (): number => s.frames.filter((f) => 'type' in f && f.type === 'publish_ok').length;
+    await until(() => answered() === small, 'the later publishes answered');
+    // The connection goes before the chunked publish's last piece: the client resends it on a new one.
+    first.close();
+    const again = await RawStream.open(await connectRaw(node));
+    again.send({ ...piece(9, 8, 0, 'CUT-', 1), ...producer, sequence: 1 });
+    again.send(piece(9, 8, 4, 'LAST'));
+    expect(await again.next()).toEqual({ type: 'publish_ok', request_id: 1 });
+    const readerConn = await connectRaw(node);
+    const byId = eventStreams(readerConn);
+    const control = await RawStream.open(readerConn);
+    control.send({ type: 'subscribe', ...ADDRESS, subscription_id: 1, start: 'earliest' });
+    expect(await control.next()).toMatchObject({ type: 'subscribed', subscription_id: 1 });
+    await until(() => byId.has(1) && eventTexts(byId.get(1)!).length > 0, 'the event');
+    expect(eventTexts(byId.get(1)!)).toEqual(['CUT-LAST']);
   });
 });

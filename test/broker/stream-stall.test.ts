@@ -92,7 +92,7 @@ describe('stalled streams and unfinished chunked publishes', () => {
     const refused = (await early.next()) as { type: string; message: string };
     expect(refused.type).toBe('error');
     expect(refused.message).toMatch(
-      /^unauthenticated: auth expected: frame of 1048576 bytes exceeds the 65536-byte limit/,
+      /^unauthenticated: auth expected: frame of 1048576 bytes exceeds the 73728-byte limit/,
     );
     // An auth, then at once a 1 MiB publish: taken.
     const s = await RawStream.open(conn);
