@@ -75,9 +75,11 @@ describe('the write deadline', () => {
           'the killed subscribers to be closed by the write deadline',
         );
         expect(await metric(broker.httpPort, 'felix_subscriptions')).toBe(1);
-        const closed = broker.logs.filter(
-          (l) => l.msg === 'connection closed' && l.reason === 'write deadline',
-        );
+        // The counter moves when the close starts; the log line comes when the connection has closed.
+        const closedLines = () =>
+          broker.logs.filter((l) => l.msg === 'connection closed' && l.reason === 'write deadline');
+        await eventually(() => closedLines().length === 2, 'both closes logged');
+        const closed = closedLines();
         expect(closed).toHaveLength(2);
         expect(closed[0]).toMatchObject({ code: CONNECTION_CODE_WRITE_DEADLINE, by: 'broker' });
         // The paused subscriber has read nothing all along; its connection is flow-control blocked.
