@@ -76,6 +76,8 @@ export class RequestStream implements BrokerStreamHandler {
   onEnded: ((stream: RequestStream) => void) | null = null;
   /** Told when the broker announces `draining` on this stream, with the connection it came on. */
   onBrokerDraining: ((connection: Connection) => void) | null = null;
+  /** Counts open() attempts: only the latest may settle the stream. */
+  private openAttempts = 0;
   /** The last error the broker sent naming no request: why, if it then ends the stream. */
   private lastUnmatchedError: { message: string; code: ErrorCode | undefined } | null = null;
   /**
@@ -372,9 +374,12 @@ export class RequestStream implements BrokerStreamHandler {
    */
   private async open(connection: Promise<Connection>): Promise<void> {
     const { label, connectTimeoutMs } = this.options;
+    // A slow token provider can outlast the connection: by the time this attempt's auth fails, the pool may
+    // have reconnected and started the next one, which this one must leave alone.
+    const attempt = ++this.openAttempts;
     try {
       const conn = await connection;
-      if (this.state !== 'opening') return;
+      if (this.state !== 'opening' || attempt !== this.openAttempts) return;
       const broker = new BrokerStream(conn.openStream(true), this, {
         maxFrameBytes: this.options.maxFrameBytes,
         onWarning: this.options.onWarning,
@@ -395,7 +400,7 @@ export class RequestStream implements BrokerStreamHandler {
           return error;
         },
       );
-      if (this.state !== 'opening' || this.broker !== broker) return;
+      if (this.state !== 'opening' || this.broker !== broker || attempt !== this.openAttempts) return;
       this.negotiated = negotiated;
       if (this.drainNoticed) {
         // `draining` came right behind auth_ok: this broker takes nothing more; wait for the next one.
@@ -413,8 +418,9 @@ export class RequestStream implements BrokerStreamHandler {
       this.queue.attach(broker, blocked);
       this.resolveReady(negotiated);
     } catch (error) {
-      // The connection was lost meanwhile (disconnect() took over) or the stream ended already.
-      if (this.state !== 'opening') return;
+      // The connection was lost meanwhile (disconnect() took over, perhaps reattach() already started the
+      // next attempt) or the stream ended already.
+      if (this.state !== 'opening' || attempt !== this.openAttempts) return;
       this.end(toFelixError(error, 'connect_failed', label));
     }
   }

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { connect, type FelixClient, type StatusEvent } from '../../client/index.js';
 import { startBroker, until } from '../broker/raw-client.js';
 import { cliKeygen, cliMint, scratchDir } from '../cli/run-cli.js';
+import { metric } from '../e2e/sdk-harness.js';
 
 const PERMS = ['--perm', 'stream.publish:stream:t1/*/*', '--perm', 'stream.subscribe:stream:t1/*/*'];
 
@@ -28,6 +29,48 @@ describe('SDK authentication', () => {
     );
     expect(err?.code).toBe('auth_failed');
     expect(err?.message).toContain('malformed');
+  });
+
+  it('a reconnect whose slow token provider outlasts the auth deadline gives way to the next attempt', async () => {
+    const key = await cliKeygen();
+    const jwks = join(scratchDir(), 'jwks.json');
+    writeFileSync(jwks, readFileSync(key.jwksPath));
+    const node = await startBroker({
+      FELIX_AUTH_JWKS: jwks,
+      FELIX_AUTH_CLOCK_TOLERANCE_MS: '0',
+      FELIX_AUTH_TIMEOUT_MS: '1000',
+    });
+    const shortLived = await cliMint(key, '--tenant', 't1', ...PERMS, '--ttl', '2s');
+    const lasting = await cliMint(key, '--tenant', 't1', ...PERMS, '--ttl', '1h');
+    // The first token expires (the broker closes the connection); the provider then takes 1.5 s — past the
+    // 1 s auth deadline, so that connection is closed too — and 0.9 s for the next, which succeeds. The slow
+    // attempt's failure comes while the next one is still authenticating: it must leave that one alone.
+    const delays = [0, 1500, 900];
+    let asked = 0;
+    const client: FelixClient = await connect({
+      broker: `127.0.0.1:${node.quicAddress.port}`,
+      onWarning: () => {},
+      pubConnPool: 1,
+      pubStreamsPerConn: 1,
+      reconnectInitialMs: 20,
+      reconnectMaxMs: 50,
+      tokenProvider: async () => {
+        const delay = delays[asked++] ?? 0;
+        await new Promise((r) => setTimeout(r, delay));
+        return asked === 1 ? shortLived : lasting;
+      },
+    });
+    const status: StatusEvent[] = [];
+    void (async () => {
+      for await (const e of client.status()) status.push(e);
+    })();
+    await until(() => status.some((e) => e.type === 'disconnect'), 'the first token to expire');
+    // Sent during the outage: it waits for the connection that works.
+    await client.publish('s', 'through the outage');
+    expect(asked).toBeGreaterThanOrEqual(3);
+    expect(node.stats.disconnects.token_expired).toBe(1);
+    expect(await metric(node, 'felix_auth_timeout_closes_total')).toBe(1);
+    await client.close();
   });
 
   it('asks the token provider again after token_expired and keeps publishing', async () => {
