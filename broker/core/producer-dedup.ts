@@ -34,6 +34,11 @@ export class ProducerState {
   private low = 0;
   /** The highest sequence accepted. */
   private high = 0;
+  /**
+   * The highest contiguous mark a slide set (see slide): at or below it, sequences count as accepted
+   * without being known to be — the producer was taken to have given them up.
+   */
+  private slidTo = 0;
   /** Accepted sequences in (low, high], bit `sequence % WINDOW_SEQUENCES`; only while out of order. */
   private bits: Uint32Array | null = null;
   /** @internal the dedup clock when this producer was last moved to the end of the use order */
@@ -57,6 +62,18 @@ export class ProducerState {
     if (sequence <= this.low) return true;
     if (sequence > this.high || this.bits === null) return false;
     return bitOf(this.bits, sequence);
+  }
+
+  /**
+   * Whether `sequence` is known to have been accepted: as has(), but a sequence the window only slid past
+   * is not. For the first piece of a chunked publish, which legitimately arrives after thousands of its
+   * producer's later publishes (they are sent between its pieces, and may be sent before it): taken for
+   * a duplicate there, a new publish would be acked and never appended; taken as new, a real retry of
+   * one that old is at worst appended twice.
+   */
+  surelyHas(sequence: number): boolean {
+    if (sequence <= this.slidTo) return false;
+    return this.has(sequence);
   }
 
   /** Records `sequence` as accepted. Call only after has(sequence) returned false. */
@@ -105,6 +122,7 @@ export class ProducerState {
     const bits = this.bits;
     if (bits !== null) for (let s = this.low + 1; s <= Math.min(low, this.high); s++) clearBit(bits, s);
     this.low = low;
+    this.slidTo = low;
     if (this.high < low) this.high = low;
   }
 }

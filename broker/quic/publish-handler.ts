@@ -214,14 +214,15 @@ export class PublishHandler implements CommitWaiter {
         this.refuseChunked(m, tooLargeMessage(m.total_len, this.largest), 'payload_too_large', acked);
         return;
       }
-      // A retried chunked publish is recognised at its first piece, while its sequence is still among the
-      // producer's newest: decided at its last, thousands of later publishes could have moved the window
-      // past it, and a new publish would be taken for a duplicate and never appended.
+      // A retried chunked publish is recognised at its first piece, and only when its sequence is known to
+      // have been accepted: the producer's later publishes may already have moved the window past it (the
+      // SDK sends them between — and even before — its pieces), and a new publish taken for a duplicate
+      // would be acked and never appended. Decided here, its last piece appends it (knownNew).
       const producer =
         acked && m.producer_id !== undefined && m.producer_id !== 0
           ? this.core.dedup?.producer(m.tenant_id, m.producer_id)
           : undefined;
-      if (producer !== undefined && producer.has(m.sequence ?? 0)) {
+      if (producer !== undefined && producer.surelyHas(m.sequence ?? 0)) {
         this.core.stats.duplicatePublishes++;
         this.replies.publishOk(m.request_id!, 'message');
         this.dropLaterPieces(m);

@@ -141,19 +141,23 @@ describe('chunked publishes that go wrong', () => {
     const answers = (): unknown[] => s.frames.filter((f) => 'type' in f && f.type !== 'auth_ok');
     await until(() => answers().length === small + 1, 'every publish answered');
     expect(answers().filter((f) => (f as { type: string }).type !== 'publish_ok')).toEqual([]);
-    // Its retry (the same first piece, as after a reconnect) is recognised at once and not appended again.
-    s.send({ ...piece(10, 8, 0, 'BIG-', 2), ...producer, sequence: 1 });
-    s.send(piece(10, 8, 4, 'LAST'));
+    // A chunked publish among the producer's newest (sequence 5002), then its retry (the same pieces, as
+    // after a reconnect): recognised at its first piece and not appended again.
+    s.send({ ...piece(10, 8, 0, 'NEW-', 2), ...producer, sequence: 2 + small });
+    s.send(piece(10, 8, 4, 'ONCE'));
+    s.send({ ...piece(11, 8, 0, 'NEW-', 4), ...producer, sequence: 2 + small });
+    s.send(piece(11, 8, 4, 'ONCE'));
     s.send(sentinel(3, 'after'));
-    await until(() => answers().length === small + 3, 'the retry and the sentinel answered');
-    expect(answers().slice(-2)).toEqual([
+    await until(() => answers().length === small + 4, 'the publish, its retry and the sentinel answered');
+    expect(answers().slice(-3)).toEqual([
       { type: 'publish_ok', request_id: 2 },
+      { type: 'publish_ok', request_id: 4 },
       { type: 'publish_ok', request_id: 3 },
     ]);
     control.send({ type: 'subscribe', ...ADDRESS, subscription_id: 1, start: 'earliest' });
     expect(await control.next()).toMatchObject({ type: 'subscribed', subscription_id: 1 });
     await until(() => byId.has(1) && eventTexts(byId.get(1)!).includes('after'), 'the events');
-    expect(eventTexts(byId.get(1)!)).toEqual(['BIG-LAST', 'after']);
+    expect(eventTexts(byId.get(1)!)).toEqual(['BIG-LAST', 'NEW-ONCE', 'after']);
   });
 
   it('a chunked publish cut off by its connection after the window moved past it is appended when resent', async () => {

@@ -29,6 +29,20 @@ const text = (events: FelixEvent[]) => events.map((e) => Buffer.from(e.payload).
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe('client SDK against the broker', () => {
+  it("a large publish overtaken by thousands of the same worker's small ones is appended, once", async () => {
+    const broker = await startBroker();
+    const c = await client(broker, { pubConnPool: 1, pubStreamsPerConn: 1, requestTimeoutMs: 60_000 });
+    // 4 MiB goes as chunks between the worker's other frames; 5,000 small publishes (more than the
+    // broker's 4,096-sequence duplicate window) are sent meanwhile, some before its first piece.
+    const big = Buffer.alloc(4 * 1024 * 1024, 7);
+    const bigAcked = c.publish('large', big);
+    await Promise.all(range(5_000).map((i) => c.publish('small', String(i))));
+    await bigAcked;
+    const sizes = (await replayEarliest(c, 'large', 0)).map((e) => e.payload.length);
+    expect(sizes).toEqual([big.length]);
+    expect(await metric(broker, 'felix_publish_duplicates_total')).toBe(0);
+  });
+
   it('nextOffset is after the last event the application got: a loop left early resumes without a hole', async () => {
     const broker = await startBroker();
     const c = await client(broker);
