@@ -116,6 +116,18 @@ export function followsDocumentedOrder(events: readonly StatusEvent[], complete 
   return (complete ? /^(n?dr+[ce])*$/ : /^(n?dr+[ce])*(n?(dr*)?)$/).test(word);
 }
 
+/**
+ * The resilience tests' client: reconnects quickly (a broker restarted on the same port is back within
+ * a second), one connection per pool it uses.
+ */
+export const QUICK_RECONNECT = {
+  connectTimeoutMs: 2_000,
+  reconnectInitialMs: 50,
+  reconnectMaxMs: 500,
+  pubConnPool: 1,
+  eventConnPool: 1,
+} as const;
+
 /** Connects an SDK client to `broker`, closed after the test. */
 export async function client(address: string, options: ConnectOptions = {}): Promise<FelixClient> {
   const c = await connect({ broker: address, env: {}, onWarning: () => undefined, ...options });

@@ -2,19 +2,20 @@
 // it is not reopened (a connection that authenticates no stream is closed by a broker with
 // FELIX_AUTH_TIMEOUT_MS, so reopening it would loop): it waits, silently, for the next subscription.
 import { describe, expect, it } from 'vitest';
-import { RestartableBroker, Timeline, client, eventually, followsDocumentedOrder } from './harness.js';
+import {
+  client,
+  eventually,
+  followsDocumentedOrder,
+  QUICK_RECONNECT,
+  RestartableBroker,
+  Timeline,
+} from './harness.js';
 
 describe('an idle event connection across a broker restart', () => {
   it('is not reopened until a subscription needs it, and then serves it', async () => {
     const broker = await RestartableBroker.start();
     const timeline = new Timeline();
-    const c = await client(broker.address, {
-      connectTimeoutMs: 2_000,
-      reconnectInitialMs: 50,
-      reconnectMaxMs: 500,
-      pubConnPool: 1,
-      eventConnPool: 1,
-    });
+    const c = await client(broker.address, QUICK_RECONNECT);
     timeline.follow(c);
     const first = await c.subscribe('idle');
     await first.unsubscribe();

@@ -2,7 +2,14 @@
 // resubscribes, and reports the history the restart lost as a gap in the stream's new epoch — in that
 // order, which is what is asserted (never a duration).
 import { describe, expect, it } from 'vitest';
-import { RestartableBroker, Timeline, client, eventually, followsDocumentedOrder } from './harness.js';
+import {
+  client,
+  eventually,
+  followsDocumentedOrder,
+  QUICK_RECONNECT,
+  RestartableBroker,
+  Timeline,
+} from './harness.js';
 
 // A SIGKILLed broker sends nothing. The restarted one, given the same FELIX_RESET_KEY, answers the old
 // connections' packets with a QUIC stateless reset, so the client learns at once — not at its idle timeout,
@@ -17,11 +24,7 @@ describe('SIGKILL and a restart on the same port', () => {
     const timeline = new Timeline();
     const c = await client(broker.address, {
       ...LONG_IDLE,
-      connectTimeoutMs: 2_000,
-      reconnectInitialMs: 50,
-      reconnectMaxMs: 500,
-      pubConnPool: 1,
-      eventConnPool: 1,
+      ...QUICK_RECONNECT,
     });
     timeline.follow(c);
     const sub = await c.subscribe('kill', {

@@ -4,7 +4,14 @@
 // documented order (draining, disconnect, reconnecting…, reconnect).
 import { describe, expect, it } from 'vitest';
 import type { FelixError } from '../../client/index.js';
-import { RestartableBroker, Timeline, client, eventually, followsDocumentedOrder } from './harness.js';
+import {
+  client,
+  eventually,
+  followsDocumentedOrder,
+  QUICK_RECONNECT,
+  RestartableBroker,
+  Timeline,
+} from './harness.js';
 
 const RESTARTS = 3;
 // Publishes in flight at once: enough to have some in flight at every drain.
@@ -17,14 +24,7 @@ describe('SIGTERM and a restart on the same port, three times, under acked load'
     // History enough that a resubscribe from the start of a new epoch finds everything published to it.
     const broker = await RestartableBroker.start({ FELIX_STREAM_REPLAY_CAPACITY: '1000000' });
     const timeline = new Timeline();
-    const c = await client(broker.address, {
-      connectTimeoutMs: 2_000,
-      reconnectInitialMs: 50,
-      reconnectMaxMs: 500,
-      pubConnPool: 1,
-      pubStreamsPerConn: 1,
-      eventConnPool: 1,
-    });
+    const c = await client(broker.address, { ...QUICK_RECONNECT, pubStreamsPerConn: 1 });
     timeline.follow(c);
     const sub = await c.subscribe('load', {
       start: 'earliest',
