@@ -234,14 +234,12 @@ export class FelixClient {
         namespace: this.namespace,
         sharding: this.config.pubSharding,
         chunkBytes,
-        wholeMaxBytes: Math.min(
-          this.wholeMaxBytes,
-          wholePayloadLimit(
-            this.config.publishWholeMaxBytes,
-            chunkBytes,
-            frameBytes,
-            FRAME_ENVELOPE_RESERVE_BYTES,
-          ),
+        // Never above the constructor's own limit: the chunk and frame sizes here are at most its own.
+        wholeMaxBytes: wholePayloadLimit(
+          this.config.publishWholeMaxBytes,
+          chunkBytes,
+          frameBytes,
+          FRAME_ENVELOPE_RESERVE_BYTES,
         ),
         maxFrameBytes: frameBytes,
         allocate: this.frames.allocate,

@@ -55,11 +55,6 @@ export interface PublishChunkAssemblerOptions {
   maxPendingPublishes?: number;
 }
 
-/** What a dropped publish in progress was, as its first piece said. */
-export type PendingPublishInfo = Readonly<
-  Pick<PendingPublish, 'tenant_id' | 'request_id' | 'ack' | 'producer_id' | 'sequence'>
->;
-
 interface PendingPublish {
   tenant_id: string;
   namespace: string;
@@ -147,11 +142,9 @@ export class PublishChunkAssembler {
     return assembled(publish);
   }
 
-  /** Drops every publish in progress (the stream closed), returning them (their first piece's fields). */
-  clear(): PendingPublishInfo[] {
-    const dropped: PendingPublishInfo[] = [...this.pending.values()];
+  /** Drops every publish in progress (the stream closed). */
+  clear(): void {
     this.pending.clear();
-    return dropped;
   }
 
   private start(chunk: PublishChunkMessage): PendingPublish {

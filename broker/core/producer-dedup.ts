@@ -17,8 +17,6 @@
 
 /** Sequences above the contiguous mark a producer may have accepted out of order. */
 export const WINDOW_SEQUENCES = 4096;
-/** Unfinished chunked publishes remembered per producer (16 may be in progress per stream). */
-const MAX_UNFINISHED = 64;
 const WORDS = WINDOW_SEQUENCES / 32;
 
 export interface ProducerDedupOptions {
@@ -43,11 +41,6 @@ export class ProducerState {
   private bits: Uint32Array | null = null;
   /** @internal the dedup clock when this producer was last moved to the end of the use order */
   touched: number;
-  /**
-   * Sequences of chunked publishes dropped unfinished (their stream ended mid-publish): never accepted,
-   * wherever the window has moved meanwhile, so that their resend after a reconnect is appended.
-   */
-  private unfinished: Set<number> | null = null;
 
   constructor(
     readonly tenant: string,
@@ -58,7 +51,6 @@ export class ProducerState {
 
   /** Whether `sequence` was accepted already (or lies below the window, where it counts as accepted). */
   has(sequence: number): boolean {
-    if (this.unfinished !== null && this.unfinished.has(sequence)) return false;
     if (sequence <= this.low) return true;
     if (sequence > this.high || this.bits === null) return false;
     return bitOf(this.bits, sequence);
@@ -78,11 +70,6 @@ export class ProducerState {
 
   /** Records `sequence` as accepted. Call only after has(sequence) returned false. */
   add(sequence: number): void {
-    if (this.unfinished !== null && this.unfinished.delete(sequence)) {
-      if (this.unfinished.size === 0) this.unfinished = null;
-      // Below the window it counts as accepted once it is no longer marked unfinished.
-      if (sequence <= this.low) return;
-    }
     if (sequence === this.low + 1 && this.high === this.low) {
       this.low = this.high = sequence;
       return;
@@ -96,22 +83,6 @@ export class ProducerState {
       clearBit(bits, ++this.low);
     }
     if (this.low === this.high) this.bits = null;
-  }
-
-  /**
-   * A chunked publish numbered `sequence` was dropped before its last piece (its stream ended): it was
-   * not accepted. While its pieces came, thousands of the producer's later publishes may have moved the
-   * window past it; marked, its resend is not taken for a duplicate. At most MAX_UNFINISHED are kept.
-   */
-  markUnfinished(sequence: number): void {
-    // Set in the window means accepted after all (a retry completed it on another stream). Below the
-    // window it can only have been slid past (the contiguous mark passes set sequences alone).
-    if (sequence > this.low && sequence <= this.high && this.bits !== null && bitOf(this.bits, sequence)) {
-      return;
-    }
-    const unfinished = (this.unfinished ??= new Set());
-    if (unfinished.size >= MAX_UNFINISHED) unfinished.delete(unfinished.values().next().value!);
-    unfinished.add(sequence);
   }
 
   /**
@@ -186,11 +157,6 @@ export class ProducerDedup {
     for (let s = Math.max(first, last - WINDOW_SEQUENCES + 1); s <= last; s++) {
       if (!state.has(s)) state.add(s);
     }
-  }
-
-  /** A chunked publish of `producerId` numbered `sequence` was dropped unfinished (ProducerState.markUnfinished). */
-  markUnfinished(tenant: string, producerId: number, sequence: number): void {
-    this.producer(tenant, producerId)?.markUnfinished(sequence);
   }
 
   /** Advances the clock to `now` (ms) and forgets producers idle for longer than the window. */

@@ -125,8 +125,7 @@ export class ConnectionSession {
       'internal error serving a connection; closing it',
     );
     if (this.closed) return;
-    this.connection.close(CONNECTION_CODE_INTERNAL_ERROR, 'internal error');
-    this.dispose();
+    this.closeWith(CONNECTION_CODE_INTERNAL_ERROR, 'internal error');
   }
 
   /**
@@ -137,11 +136,10 @@ export class ConnectionSession {
     if (this.closed || this.tenant !== null) return;
     this.core.stats.authTimeouts++;
     this.core.log.info(
-      { remote: `${this.connection.remote.host}:${this.connection.remote.port}` },
+      { remote: this.connection.remote },
       'no stream authenticated within FELIX_AUTH_TIMEOUT_MS; closing the connection',
     );
-    this.connection.close(CONNECTION_CODE_AUTH_TIMEOUT, 'auth timeout');
-    this.dispose();
+    this.closeWith(CONNECTION_CODE_AUTH_TIMEOUT, 'auth timeout');
   }
 
   /** A stream's token expired: the whole connection goes, as NATS does, and the client reconnects with a fresh one. */
@@ -166,7 +164,12 @@ export class ConnectionSession {
     if (this.closed) return;
     this.core.stats.noteDisconnect(reason);
     this.core.log.info({ remote: this.connection.remote }, what);
-    this.connection.close(CONNECTION_CODE_TOKEN_EXPIRED, reason);
+    this.closeWith(CONNECTION_CODE_TOKEN_EXPIRED, reason);
+  }
+
+  /** The broker ends the connection (CONNECTION_CLOSE with `code`) and releases what it held. */
+  private closeWith(code: number, reason: string): void {
+    this.connection.close(code, reason);
     this.dispose();
   }
 

@@ -14,6 +14,7 @@ import {
 import type { BrokerCore } from '../core/broker-core.js';
 import { HOP } from '../core/hop-timings.js';
 import { largestMessage, tooLargeMessage, type MessageSizeLimit } from '../core/message-size.js';
+import type { ProducerState } from '../core/producer-dedup.js';
 import type { BudgetAccount, BudgetHolder } from '../core/publish-budget.js';
 import type { CommitWaiter, StorageErrorCode } from '../core/stream-storage.js';
 import type { Pausable, Topic } from '../core/topic.js';
@@ -82,12 +83,12 @@ export class PublishHandler implements CommitWaiter {
     /** A chunked publish, found new at its first piece: its sequence may since lie below the window. */
     knownNew = false,
   ): void {
-    const acked = requestId !== undefined && ack !== undefined && ack !== 'none';
+    const acked = isAcked(requestId, ack);
     const topic = this.findTopic(tenant, namespace, stream, requestId, acked, form);
     if (topic === undefined) return;
     const core = this.core;
     // Checked before draining and the budget: a duplicate is already in the log, whatever happens now.
-    const producer = acked && producerId !== 0 ? core.dedup?.producer(tenant, producerId) : undefined;
+    const producer = this.producerOf(acked, tenant, producerId);
     if (producer !== undefined && !knownNew && producer.has(sequence)) {
       core.stats.duplicatePublishes++;
       this.replies.publishOk(requestId!, form);
@@ -178,7 +179,7 @@ export class PublishHandler implements CommitWaiter {
   }
 
   publishChunk(m: MessageOf<'publish_chunk'>): void {
-    const acked = m.request_id !== undefined && m.ack !== undefined && m.ack !== 'none';
+    const acked = isAcked(m.request_id, m.ack);
     const budget = this.core.budget;
     this.chunks ??= new PublishChunkAssembler({ maxPayloadBytes: this.largest.bytes });
     const refused = this.refusedChunked;
@@ -218,10 +219,7 @@ export class PublishHandler implements CommitWaiter {
       // have been accepted: the producer's later publishes may already have moved the window past it (the
       // SDK sends them between — and even before — its pieces), and a new publish taken for a duplicate
       // would be acked and never appended. Decided here, its last piece appends it (knownNew).
-      const producer =
-        acked && m.producer_id !== undefined && m.producer_id !== 0
-          ? this.core.dedup?.producer(m.tenant_id, m.producer_id)
-          : undefined;
+      const producer = this.producerOf(acked, m.tenant_id, m.producer_id ?? 0);
       if (producer !== undefined && producer.surelyHas(m.sequence ?? 0)) {
         this.core.stats.duplicatePublishes++;
         this.replies.publishOk(m.request_id!, 'message');
@@ -309,6 +307,11 @@ export class PublishHandler implements CommitWaiter {
     refused.add(m.publish_id);
   }
 
+  /** The duplicate-window state of an acked publish's producer (IDEMPOTENT_PUBLISH); undefined when none. */
+  private producerOf(acked: boolean, tenant: string, producerId: number): ProducerState | undefined {
+    return acked && producerId !== 0 ? this.core.dedup?.producer(tenant, producerId) : undefined;
+  }
+
   /** Chunked publishes are being reassembled on this stream (their pieces wait for the next). */
   get holdsChunks(): boolean {
     return this.chunks !== null && this.chunks.pendingPublishes > 0;
@@ -327,16 +330,7 @@ export class PublishHandler implements CommitWaiter {
   release(): void {
     if (this.chunkBytes > 0) this.core.budget.release(this.account, this.chunkBytes);
     this.chunkBytes = 0;
-    const dropped = this.chunks?.clear() ?? [];
-    // Their resends (after the client reconnects) must be appended, however far the producer's window
-    // moved while their pieces came.
-    const dedup = this.core.dedup;
-    for (const p of dropped) {
-      const acked = p.request_id !== undefined && p.ack !== undefined && p.ack !== 'none';
-      if (dedup !== null && acked && p.producer_id !== undefined && p.producer_id !== 0) {
-        dedup.markUnfinished(p.tenant_id, p.producer_id, p.sequence ?? 0);
-      }
-    }
+    this.chunks?.clear();
     this.chunks = null;
     this.refusedChunked = null;
   }
@@ -390,4 +384,9 @@ export class PublishHandler implements CommitWaiter {
 
 export function tenantRefusal(authenticated: string, asked: string): string {
   return `stream authenticated for tenant ${authenticated} may not use tenant ${asked}`;
+}
+
+/** Whether a publish asked for an ack: it names its request and its ack mode is not 'none'. */
+function isAcked(requestId: number | undefined, ack: AckMode | undefined): requestId is number {
+  return requestId !== undefined && ack !== undefined && ack !== 'none';
 }

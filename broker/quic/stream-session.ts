@@ -124,8 +124,12 @@ export class StreamSession implements PublishingStream {
         this.decoder.push(chunk);
         this.answers.endRead();
         if (!this.ended && this.decoder.bufferedBytes !== this.partialBytes) this.accountPartial();
-        this.lastInputAt = performance.now();
-        if (this.stallTimer === null && !this.ended && this.holdsInput) this.armStall(this.stallMs);
+        // The stall deadline's clock is read only by a read that leaves the stream holding input: the
+        // common read, whole frames and nothing left over, costs no clock read.
+        if (!this.ended && this.holdsInput) {
+          this.lastInputAt = performance.now();
+          if (this.stallTimer === null) this.armStall(this.stallMs);
+        }
         // An ended stream lets go of its partial-frame buffer at once (not from inside the decoder's push).
         if (this.ended) {
           this.decoder.reset();
