@@ -340,7 +340,14 @@ export class BrokerNode {
   private authDeadlineFor(session: ConnectionSession): NodeJS.Timeout | null {
     const ms = this.config.authTimeoutMs;
     if (this.authMode !== 'jwt' || ms === 0) return null;
-    const timer = setTimeout(() => session.authTimedOut(), ms);
+    const timer = setTimeout(() => {
+      // A timer outside every handler: a defect here costs this connection, not the process.
+      try {
+        session.authTimedOut();
+      } catch (err) {
+        session.internalError(err);
+      }
+    }, ms);
     timer.unref();
     return timer;
   }

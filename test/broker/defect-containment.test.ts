@@ -2,7 +2,7 @@
 // must cost one connection, not the process. The transport guards each connection's own handlers; these
 // cases throw where no such guard is on the stack: a fan-out run by a publisher's turn (after the
 // transport's flush, in a tick), a catch-up read completing from disk, an ack released by a commit on the
-// storage's I/O callback, and a stream's batch being cut. Without the guards each ends the process (here:
+// storage's I/O callback, a stream's batch being cut, and the auth deadline's timer. Without the guards each ends the process (here:
 // an unhandled error that fails the run). A real broker node (in process, real QUIC on loopback) and SDK
 // clients; the SDK's reconnect shows the victim resuming without a gap.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,8 +14,11 @@ import { loadBrokerConfig } from '../../broker/config.js';
 import { Subscription } from '../../broker/core/subscription.js';
 import { Topic } from '../../broker/core/topic.js';
 import { BrokerNode } from '../../broker/node.js';
+import { ConnectionSession } from '../../broker/quic/connection-session.js';
 import { Replies } from '../../broker/quic/replies.js';
 import { connect, type FelixClient, type StatusEvent } from '../../client/index.js';
+import { connectRaw } from './raw-client.js';
+import { cliKeygen } from '../cli/run-cli.js';
 import { eventually, metric } from '../e2e/sdk-harness.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -189,5 +192,19 @@ describe('a defect outside the transport guard costs one connection, not the pro
     // resumed after the last offset it had.
     await eventually(() => cutGot.length === 20, 'the resumed subscriber to read on');
     expect(payloads(cutGot)).toEqual(numbers(20));
+  });
+
+  it('the auth deadline throwing for a silent connection: that connection goes (0x1), the broker serves on', async () => {
+    const key = await cliKeygen();
+    const node = await startBroker({ FELIX_AUTH_JWKS: key.jwksPath, FELIX_AUTH_TIMEOUT_MS: '200' });
+    inject(ConnectionSession.prototype, 'authTimedOut', once());
+    const silent = await connectRaw({ quicAddress: node.quicAddress });
+    const closed = new Promise<number>((resolve) => (silent.onClose = (info) => resolve(info.code)));
+    expect(await closed).toBe(0x1);
+    expect(await metric(node, 'felix_internal_errors_total')).toBe(1);
+    // The next silent connection meets the deadline as usual.
+    const next = await connectRaw({ quicAddress: node.quicAddress });
+    const nextClosed = new Promise<string>((resolve) => (next.onClose = (info) => resolve(info.reason)));
+    expect(await nextClosed).toBe('auth timeout');
   });
 });
