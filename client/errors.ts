@@ -3,6 +3,7 @@
  * the code (retry, resubscribe from `available`, give up) and never parse messages.
  */
 import { ConnectionClosedError, TransportError } from '../transport/index.js';
+import { defaultRetryClass } from '../wire/index.js';
 import type { ErrorCode, ErrorDetail, RetryClass, TypedErrorFields } from '../wire/index.js';
 
 export type FelixErrorCode =
@@ -42,6 +43,7 @@ export interface FelixErrorOptions {
   cause?: unknown;
   /** The broker's error code (`error.code` / `publish_error.code`), when it sent one. */
   brokerCode?: ErrorCode;
+  /** What the application may do about it (docs/protocol.md, Retry classes). */
   retry?: RetryClass;
   detail?: ErrorDetail;
   /** Cursor errors: the offset asked for and the nearest one the broker can serve. */
@@ -81,7 +83,10 @@ export function isFelixError(value: unknown): value is FelixError {
   return value instanceof FelixError;
 }
 
-/** A FelixError carrying the typed fields of a broker `error`/`publish_error`. */
+/**
+ * A FelixError carrying the typed fields of a broker `error`/`publish_error`. A code without a class (a
+ * Felix broker, or an older felix-ts) gets the code's default class, as Felix's own client reads it.
+ */
 export function brokerError(
   code: FelixErrorCode,
   prefix: string,
@@ -89,7 +94,7 @@ export function brokerError(
 ) {
   return new FelixError(code, `${prefix}: ${reply.message}`, {
     brokerCode: reply.code,
-    retry: reply.retry,
+    retry: reply.retry ?? (reply.code === undefined ? undefined : defaultRetryClass(reply.code)),
     detail: reply.detail,
   });
 }

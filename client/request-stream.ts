@@ -358,7 +358,8 @@ export class RequestStream implements BrokerStreamHandler {
         error?.code ?? 'connection_closed',
         `${this.options.label}: the broker ${how} with requests outstanding` +
           (why === null ? '' : ` after reporting: ${why.message}`),
-        why === null ? {} : { brokerCode: why.code, cause: error ?? undefined },
+        // Whatever the report's class says of the request it names, these had no answer.
+        why === null ? {} : { brokerCode: why.code, retry: 'outcome_unknown', cause: error ?? undefined },
       ),
     );
   }

@@ -50,6 +50,7 @@ export {
 export { FrameDecoder, type FrameSink, type FrameDecoderOptions } from './decoder.js';
 export { FrameBufferPool } from './frame-buffer-pool.js';
 export type * from './messages.js';
+export { defaultRetryClass } from './retry-classes.js';
 export { MESSAGE_TYPES } from './schema.js';
 export { encodeMessage, decodeMessage, decodeFramePayload, type EncodeOptions } from './codec.js';
 export { encodeJsonMessage, encodeJsonText, decodeJsonMessage } from './json.js';

@@ -2,7 +2,7 @@
  * What the broker's core needs from the outside, as interfaces: the protocol port (broker/quic/) implements
  * them over QUIC streams, tests implement them in memory. Nothing here knows of sockets or the transport.
  */
-import type { ErrorCode, Message, MessageOf } from '../../wire/index.js';
+import type { ErrorCode, Message, MessageOf, RetryClass } from '../../wire/index.js';
 import type { VerifyResult } from '../auth/index.js';
 import type { EventFrame } from './event-frame.js';
 
@@ -11,8 +11,11 @@ export type CacheRequest = MessageOf<'cache_put'> | MessageOf<'cache_get'> | Mes
 /** Where a request's answer goes: the stream it came on, which encodes it as its client negotiated. */
 export interface ReplyTarget {
   send(message: Message): void;
-  /** An `error` answering the request `requestId` (when it had one). */
-  sendError(message: string, code: ErrorCode, requestId?: number): void;
+  /**
+   * An `error` answering the request `requestId` (when it had one); `retry` when the refusing site knows
+   * better than the code's default class (wire/retry-classes.ts).
+   */
+  sendError(message: string, code: ErrorCode, requestId?: number, retry?: RetryClass): void;
   /** cache_value for `request` (its address and request_id) holding `value`, null for none. */
   sendCacheValue(request: CacheRequest, value: Uint8Array | null): void;
   /** The answer to a stored put: cache_ok, or Felix's plain ok to a put without request_id. */

@@ -168,11 +168,14 @@ export class PublishHandler implements CommitWaiter {
     }
   }
 
-  /** A publish waiting for its commit will not be committed now: the stream's storage failed. */
+  /**
+   * A publish waiting for its commit will not be committed now: the stream's storage failed. Its events
+   * are in the stream and may still be written when a retried write succeeds: its outcome is unknown.
+   */
   failed(requestId: number, tag: number, code: StorageErrorCode, message: string): void {
     this.core.stats.publishErrors++;
     try {
-      this.replies.publishError(requestId, message, code, FORM_TAGS[tag]!);
+      this.replies.publishError(requestId, message, code, FORM_TAGS[tag]!, 'outcome_unknown');
     } catch (err) {
       this.internalError(err);
     }

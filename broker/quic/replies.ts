@@ -1,15 +1,17 @@
 /**
  * The answers of one client stream, in the encoding its auth negotiated: MessagePack or JSON messages, and
- * `code` on errors only for a client that offered ERROR_CODES (as Felix does). Everything goes through the
+ * `code` and `retry` on errors only for a client that offered ERROR_CODES (as Felix does). Everything goes through the
  * stream's AnswerWriter, so the answers to one read share a write.
  */
 import {
+  defaultRetryClass,
   encodeBinaryPublishAck,
   encodeMessage,
   type ErrorCode,
   type MessageOf,
   type Message,
   type PublishErrorMessage,
+  type RetryClass,
 } from '../../wire/index.js';
 import {
   cacheOkFrameBytes,
@@ -29,7 +31,7 @@ export type AckForm = 'binary' | 'message';
 export class Replies implements ReplyTarget {
   /** Messages go as MessagePack (both sides offered 0x40). */
   msgpack = false;
-  /** The client offered ERROR_CODES: errors carry `code`. */
+  /** The client offered ERROR_CODES: errors carry `code` and `retry`. */
   errorCodes = false;
   private readonly addressLengths: AddressLengths = { tenant: 0, namespace: 0, cache: 0, key: 0 };
 
@@ -42,9 +44,12 @@ export class Replies implements ReplyTarget {
     if (this.stream.writable) this.answers.append(encodeMessage(message, { msgpack: this.msgpack }));
   }
 
-  sendError(message: string, code: ErrorCode, requestId?: number): void {
+  sendError(message: string, code: ErrorCode, requestId?: number, retry?: RetryClass): void {
     const reply: MessageOf<'error'> = { type: 'error', message };
-    if (this.errorCodes) reply.code = code;
+    if (this.errorCodes) {
+      reply.code = code;
+      reply.retry = retry ?? defaultRetryClass(code);
+    }
     if (requestId !== undefined) reply.request_id = requestId;
     this.send(reply);
   }
@@ -62,10 +67,13 @@ export class Replies implements ReplyTarget {
     );
   }
 
-  publishError(requestId: number, message: string, code: ErrorCode, form: AckForm): void {
+  publishError(requestId: number, message: string, code: ErrorCode, form: AckForm, retry?: RetryClass): void {
     if (!this.stream.writable) return;
     const err: PublishErrorMessage = { type: 'publish_error', request_id: requestId, message };
-    if (this.errorCodes) err.code = code;
+    if (this.errorCodes) {
+      err.code = code;
+      err.retry = retry ?? defaultRetryClass(code);
+    }
     // The binary ack has no room for a code: a client that takes codes gets the message form instead.
     const binary = form === 'binary' && !this.errorCodes;
     this.answers.append(binary ? encodeBinaryPublishAck(err) : encodeMessage(err, { msgpack: this.msgpack }));

@@ -31,6 +31,7 @@ import {
   supportsFeature,
   type AuthMessage,
   type ErrorCode,
+  type RetryClass,
   type Message,
 } from '../../wire/index.js';
 import { newCacheRequestSlot, readCacheRequest } from '../../wire/cache-frames.js';
@@ -240,7 +241,8 @@ export class StreamSession implements PublishingStream {
     }
     if (over === undefined) return;
     this.core.stats.protocolErrors++;
-    this.fail(over, 'limit_exceeded');
+    // Bounds of what is in flight, not of the frame: once the other frames are in, it fits.
+    this.fail(over, 'limit_exceeded', 'retry_after');
   }
 
   private releaseHeld(): void {
@@ -292,6 +294,8 @@ export class StreamSession implements PublishingStream {
       this.fail(
         `stream stalled: no input for ${this.stallMs} ms while waiting for ${what} (FELIX_STREAM_STALL_TIMEOUT_MS)`,
         'limit_exceeded',
+        // What the stream held was dropped unapplied: sent again, whole, it is taken.
+        'retry',
       );
     } catch (err) {
       // A timer outside every handler: a defect here costs this connection, not the process.
@@ -569,8 +573,8 @@ export class StreamSession implements PublishingStream {
   }
 
   /** Answers with an error and abandons the stream: the client broke the protocol. */
-  private fail(message: string, code: ErrorCode): void {
-    this.replies.sendError(message, code);
+  private fail(message: string, code: ErrorCode, retry?: RetryClass): void {
+    this.replies.sendError(message, code, undefined, retry);
     this.abort(message);
   }
 

@@ -277,7 +277,12 @@ describe('draining', () => {
       request_id: 3,
       ack: 'per_message',
     });
-    expect(await told.next()).toMatchObject({ type: 'publish_error', request_id: 3, code: 'draining' });
+    expect(await told.next()).toMatchObject({
+      type: 'publish_error',
+      request_id: 3,
+      code: 'draining',
+      retry: 'retry',
+    });
     notTold.send({
       type: 'publish',
       ...ADDRESS,

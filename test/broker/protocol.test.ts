@@ -382,6 +382,7 @@ describe('broker limits', () => {
       type: 'publish_error',
       request_id: 3,
       code: 'overloaded',
+      retry: 'retry_after',
       message: expect.stringMatching(/FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES/),
     });
     expect(node.stats.publishRejectedBudget).toBe(1);

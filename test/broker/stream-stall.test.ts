@@ -51,7 +51,8 @@ describe('stalled streams and unfinished chunked publishes', () => {
     // Nothing more comes: each holder is answered limit_exceeded and ended.
     for (const s of holders) {
       const reply = (await s.next()) as { type: string; code?: string; message?: string };
-      expect(reply).toMatchObject({ type: 'error', code: 'limit_exceeded' });
+      // What it held was dropped unapplied: sending it again, whole, is safe.
+      expect(reply).toMatchObject({ type: 'error', code: 'limit_exceeded', retry: 'retry' });
       expect(reply.message).toContain('FELIX_STREAM_STALL_TIMEOUT_MS');
       await until(() => s.ended, 'the stalled stream ended');
     }
@@ -79,7 +80,7 @@ describe('stalled streams and unfinished chunked publishes', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(await slow.next()).toEqual({ type: 'publish_ok', request_id: 7 });
-    expect(await quiet.next()).toMatchObject({ type: 'error', code: 'limit_exceeded' });
+    expect(await quiet.next()).toMatchObject({ type: 'error', code: 'limit_exceeded', retry: 'retry' });
     await until(() => quiet.ended, 'the quiet stream ended');
   });
 

@@ -152,7 +152,7 @@ function isReply(f: Frame, id: number): boolean {
  */
 export class Publisher {
   readonly acked: string[] = [];
-  readonly refused: { message: string; code?: string }[] = [];
+  readonly refused: { message: string; code?: string; retry?: string }[] = [];
   private nextRequest = 1;
   private sent = 0;
   private inFlight = new Map<number, string[]>();
@@ -246,7 +246,12 @@ export class Publisher {
       if (payloads === undefined) continue;
       this.inFlight.delete(id);
       if (f.type === 'publish_ok') this.acked.push(...payloads);
-      else this.refused.push({ message: f.message as string, code: f.code as string | undefined });
+      else
+        this.refused.push({
+          message: f.message as string,
+          code: f.code as string | undefined,
+          retry: f.retry as string | undefined,
+        });
     }
   }
 

@@ -421,6 +421,13 @@ describe('durable streams: a full disk', () => {
     await until(() => p.refused.length > 0, 'a publish refused for a full disk');
     await p.settle();
     expect(p.refused[0]!.code).toBe('storage_full');
+    // The first refusals answer acks that waited for the failed write: those events may still be written
+    // once a retried write succeeds. A publish refused while the stream refuses was not taken at all.
+    expect(p.refused[0]!.retry).toBe('outcome_unknown');
+    for (const r of p.refused) expect(['outcome_unknown', 'retry_after']).toContain(r.retry);
+    const early = new Publisher(client, 'big', 'early', 1, 1, 1, 10);
+    await early.finish();
+    expect(early.refused).toEqual([expect.objectContaining({ code: 'storage_full', retry: 'retry_after' })]);
     expect(p.acked.length).toBeGreaterThan(0);
     // Reads go on: every acked event is there, in order.
     const reader = await RawClient.connect(broker);

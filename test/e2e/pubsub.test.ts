@@ -251,6 +251,8 @@ describe('client SDK against the broker', () => {
     await expect(c.subscribe('unknown')).rejects.toMatchObject({
       code: 'broker_error',
       brokerCode: 'not_found',
+      // A single broker serves only the streams its configuration names: asking again fails the same way.
+      retry: 'fatal',
     });
   });
 

@@ -153,6 +153,8 @@ describe('a stream the broker ends', () => {
       const refused = await failure(c.publish('s', Buffer.alloc(512 * 1024)));
       expect(refused.message).toContain('FELIX_PARTIAL_FRAME_BYTES');
       expect(refused.brokerCode).toBe('limit_exceeded');
+      // The stream ended with the publish unanswered: whatever the report's class, its outcome is unknown.
+      expect(refused.retry).toBe('outcome_unknown');
     } finally {
       await c.close();
     }

@@ -540,6 +540,8 @@ function isPublish(type: string | undefined): boolean {
 
 // --- matching --------------------------------------------------------------------------------------
 
+const RETRY_CLASSES = new Set(['retry', 'retry_after', 'redirect', 'outcome_unknown', 'fatal']);
+
 export interface MatchContext {
   /** The client took error codes (FEATURE_ERROR_CODES): every error carries one, else none does. */
   readonly errorCodes: boolean;
@@ -573,6 +575,11 @@ export function mismatch(expected: ExpectedAnswer, answer: Answer, context: Matc
     }
     if (expected.code !== undefined && code !== undefined && code !== expected.code)
       return `code ${code}, expected ${expected.code}`;
+    // Every code travels with a class saying whether sending the request again is safe.
+    const retry = (frame as { retry?: string }).retry;
+    if (code !== undefined && !RETRY_CLASSES.has(retry ?? ''))
+      return `${type} with code ${code} and retry class ${retry}`;
+    if (code === undefined && retry !== undefined) return `${type} with a retry class and no code`;
   }
   if (
     expected.requestId !== 'any' &&
