@@ -1,4 +1,4 @@
-import { fitsWithReserve, notAbove } from './checks.js';
+import { fitsWithReserve, notAbove, shareBetween } from './checks.js';
 import {
   bindAddress,
   byteSize,
@@ -351,6 +351,18 @@ const brokerSettings = defineSettings({
       'Bytes of frames still being received that the whole broker may hold, over all connections. Past it, ' +
       'the stream whose frame would pass it is answered limit_exceeded and ended.',
   }),
+  tenantPartialFrameBytes: byteSize({
+    env: 'FELIX_TENANT_PARTIAL_FRAME_BYTES',
+    default: 0,
+    min: 0,
+    max: 4 * TiB,
+    zeroMeans: 'half of FELIX_PARTIAL_FRAME_BYTES, and never less than FELIX_CONN_PARTIAL_FRAME_BYTES',
+    doc:
+      "One tenant's share of FELIX_PARTIAL_FRAME_BYTES, over all its connections, so that one tenant " +
+      'sending frames slowly on many connections cannot hold the whole bound and have every other ' +
+      "tenant's large frames refused. Streams that have not authenticated yet count as one tenant. " +
+      'Without authentication a client names its own tenant, so the share separates nobody.',
+  }),
   maxConnections: integer({
     env: 'FELIX_MAX_CONNECTIONS',
     default: 10_000,
@@ -515,6 +527,19 @@ const brokerSettings = defineSettings({
     doc:
       "One connection's share of FELIX_BROKER_PUBLISH_INFLIGHT_BYTES, so a single busy publisher cannot " +
       'take the whole budget and starve the others.',
+  }),
+  brokerPublishTenantInflightBytes: byteSize({
+    env: 'FELIX_BROKER_PUBLISH_TENANT_INFLIGHT_BYTES',
+    default: 0,
+    min: 0,
+    max: TiB,
+    zeroMeans:
+      'half of FELIX_BROKER_PUBLISH_INFLIGHT_BYTES, and never less than FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES',
+    doc:
+      "One tenant's share of FELIX_BROKER_PUBLISH_INFLIGHT_BYTES, over all its connections, so that one " +
+      'tenant (many connections, large chunked publishes sent slowly) cannot take the whole budget and ' +
+      "have every other tenant's acked publishes refused (overloaded). Without authentication a client " +
+      'names its own tenant, so the share separates nobody.',
   }),
   autoCreateStreams: flag({
     env: 'FELIX_AUTO_CREATE_STREAMS',
@@ -783,6 +808,20 @@ const brokerChecks: readonly CrossCheck<BrokerConfig>[] = [
     'connPartialFrameBytes',
     'partialFrameBytes',
     "one connection's share cannot be larger than the whole bound",
+  ),
+  shareBetween(
+    brokerSettings,
+    'tenantPartialFrameBytes',
+    'connPartialFrameBytes',
+    'partialFrameBytes',
+    "a tenant's share lies between one connection's and the whole bound",
+  ),
+  shareBetween(
+    brokerSettings,
+    'brokerPublishTenantInflightBytes',
+    'brokerPublishConnInflightBytes',
+    'brokerPublishInflightBytes',
+    "a tenant's share lies between one connection's and the whole budget",
   ),
   notAbove(
     brokerSettings,

@@ -31,3 +31,26 @@ export function fitsWithReserve<C>(
     holds: (config) => Number(config[part]) + reserveBytes <= Number(config[whole]),
   };
 }
+
+/**
+ * `share` between `lower` and `upper` unless 0 (then derived from them, and always in between), e.g. a
+ * tenant's share of a broker-wide bound, no smaller than one connection's.
+ */
+export function shareBetween<C>(
+  settings: SettingsSchema,
+  share: NumericKey<C>,
+  lower: NumericKey<C>,
+  upper: NumericKey<C>,
+  because: string,
+): CrossCheck<C> {
+  return {
+    settings: [share, lower, upper],
+    rule:
+      `${settings[share].env}, unless 0, must lie between ${settings[lower].env} and ` +
+      `${settings[upper].env}: ${because}`,
+    holds: (config) => {
+      const value = Number(config[share]);
+      return value === 0 || (Number(config[lower]) <= value && value <= Number(config[upper]));
+    },
+  };
+}

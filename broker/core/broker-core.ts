@@ -6,6 +6,7 @@ import type { ProducerDedup } from './producer-dedup.js';
 import type { CacheService, TokenAuthority } from './ports.js';
 import type { PublishBudget } from './publish-budget.js';
 import type { TopicRegistry } from './registry.js';
+import type { TenantShares } from './tenant-shares.js';
 import type { BrokerStats } from './stats.js';
 import type { Subscription, SubscriptionLimits } from './subscription.js';
 
@@ -23,6 +24,10 @@ export interface BrokerCore {
   readonly draining: boolean;
   /** Bytes of frames still being received, over all connections (bounded by FELIX_PARTIAL_FRAME_BYTES). */
   partialFrameBytes: number;
+  /** What each tenant holds of the publish and partial-frame bounds. */
+  readonly tenantShares: TenantShares;
+  /** One tenant's bound of partial-frame bytes (FELIX_TENANT_PARTIAL_FRAME_BYTES, resolved). */
+  readonly tenantPartialFrameLimit: number;
   /** Where the streams' decoders assemble frames larger than their own buffer (taken and given back). */
   readonly frameBuffers: FrameBufferPool;
   /** Verifies stream tokens; null when the broker authenticates nobody (FELIX_AUTH none, protected mode). */

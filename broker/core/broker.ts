@@ -14,6 +14,7 @@ import { CacheStore } from './cache-store.js';
 import { HopTimings } from './hop-timings.js';
 import { ProducerDedup } from './producer-dedup.js';
 import { PublishBudget } from './publish-budget.js';
+import { TenantShares, tenantShareLimit } from './tenant-shares.js';
 import { TopicRegistry } from './registry.js';
 import { BrokerStats } from './stats.js';
 import type { Subscription, SubscriptionLimits } from './subscription.js';
@@ -50,6 +51,8 @@ export class Broker implements BrokerCore {
   readonly dedup: ProducerDedup | null;
   draining = false;
   partialFrameBytes = 0;
+  readonly tenantShares = new TenantShares();
+  readonly tenantPartialFrameLimit: number;
   readonly frameBuffers = new FrameBufferPool(FRAME_BUFFER_POOL_BYTES);
   private readonly drainListeners = new Set<() => void>();
 
@@ -76,7 +79,21 @@ export class Broker implements BrokerCore {
     /** Verifies stream tokens (FELIX_AUTH jwt); null: no authentication. */
     readonly tokens: TokenAuthority | null = null,
   ) {
-    this.budget = new PublishBudget(config.brokerPublishInflightBytes, config.brokerPublishConnInflightBytes);
+    this.budget = new PublishBudget(
+      config.brokerPublishInflightBytes,
+      config.brokerPublishConnInflightBytes,
+      tenantShareLimit(
+        config.brokerPublishTenantInflightBytes,
+        config.brokerPublishConnInflightBytes,
+        config.brokerPublishInflightBytes,
+      ),
+      this.tenantShares,
+    );
+    this.tenantPartialFrameLimit = tenantShareLimit(
+      config.tenantPartialFrameBytes,
+      config.connPartialFrameBytes,
+      config.partialFrameBytes,
+    );
     this.timings = config.disableTimings ? null : new HopTimings();
     // Recovers every durable stream on disk before anything can publish to it.
     this.storage = openDurableStore(config, log);

@@ -11,7 +11,7 @@ import {
 } from '../../wire/index.js';
 import type { BrokerCore } from '../core/broker-core.js';
 import type { EventOutput } from '../core/ports.js';
-import { BudgetAccount } from '../core/publish-budget.js';
+import { ConnectionBudget } from '../core/publish-budget.js';
 import { Subscription } from '../core/subscription.js';
 import type { Topic } from '../core/topic.js';
 import type { SubscribeHandler } from './subscribe-handler.js';
@@ -19,7 +19,8 @@ import { StreamSession } from './stream-session.js';
 import type { ByteStream, PeerConnection } from './stream-port.js';
 
 export class ConnectionSession {
-  readonly account = new BudgetAccount();
+  /** In-flight publish bytes of its streams (bounded by FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES). */
+  readonly publishBytes = new ConnectionBudget();
   /** Bytes of frames its streams are still receiving (bounded by FELIX_CONN_PARTIAL_FRAME_BYTES). */
   partialFrameBytes = 0;
   private readonly streams = new Set<StreamSession>();

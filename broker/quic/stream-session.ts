@@ -38,7 +38,8 @@ import { newCacheRequestSlot, readCacheRequest } from '../../wire/cache-frames.j
 import type { BrokerCore } from '../core/broker-core.js';
 import { permissionFor, type DataAction, type Grant, type VerifyResult } from '../auth/index.js';
 import type { CacheRequest, TokenAuthority } from '../core/ports.js';
-import type { BudgetAccount } from '../core/publish-budget.js';
+import { BudgetAccount } from '../core/publish-budget.js';
+import { UNAUTHENTICATED_TENANT, type TenantShare } from '../core/tenant-shares.js';
 import { AnswerWriter } from './answer-writer.js';
 import type { ConnectionSession } from './connection-session.js';
 import { eventEncoding, type EventEncoding } from './event-encoding.js';
@@ -78,8 +79,12 @@ export class StreamSession implements PublishingStream {
   private readonly subscriptions: SubscribeHandler;
   /** Reused by every MessagePack cache request read on the fast path. */
   private readonly cacheRequest = newCacheRequestSlot();
-  /** Bytes of a partial frame counted against the connection's and the broker's bounds. */
+  /** Bytes of a partial frame counted against the connection's, the tenant's and the broker's bounds. */
   private partialBytes = 0;
+  /** Its tenant's share of the broker-wide bounds (before auth, the unauthenticated streams'); null once released. */
+  private share: TenantShare | null;
+  /** Where its publishes are charged (from auth on). */
+  private budgetAccount: BudgetAccount | null = null;
   /** The transport holds more unread answers than REPLY_WRITE_AHEAD: requests wait in `held`. */
   private answersBackedUp = false;
   /** Publishes are held back (pause()). */
@@ -114,6 +119,7 @@ export class StreamSession implements PublishingStream {
       // the stream's auth has arrived, frames are small (AUTH_FRAME_MAX_BYTES).
       { maxFrameBytes: Math.min(core.config.maxFrameBytes, AUTH_FRAME_MAX_BYTES), pool: core.frameBuffers },
     );
+    this.share = core.tenantShares.acquire(UNAUTHENTICATED_TENANT);
     stream.highWaterMark = REPLY_WRITE_AHEAD;
     this.answers = new AnswerWriter(stream, () => this.holdUntilDrained());
     this.replies = new Replies(stream, this.answers);
@@ -154,8 +160,9 @@ export class StreamSession implements PublishingStream {
     return this.authenticated!;
   }
 
+  /** Where its publishes are charged: set at auth, before which the stream publishes nothing. */
   get account(): BudgetAccount {
-    return this.session.account;
+    return this.budgetAccount!;
   }
 
   get stampsComparable(): boolean {
@@ -231,11 +238,17 @@ export class StreamSession implements PublishingStream {
     this.partialBytes = now;
     this.session.partialFrameBytes += change;
     this.core.partialFrameBytes += change;
+    const share = this.share!;
+    share.partialBytes += change;
     if (change <= 0) return;
     const config = this.core.config;
     let over: string | undefined;
     if (this.session.partialFrameBytes > config.connPartialFrameBytes) {
       over = `this connection's frames still being received hold ${this.session.partialFrameBytes} bytes, over FELIX_CONN_PARTIAL_FRAME_BYTES (${config.connPartialFrameBytes})`;
+    } else if (share.partialBytes > this.core.tenantPartialFrameLimit) {
+      const whose =
+        share.tenant === UNAUTHENTICATED_TENANT ? 'streams not yet authenticated' : `tenant ${share.tenant}`;
+      over = `the frames still being received of ${whose} hold ${share.partialBytes} bytes, over FELIX_TENANT_PARTIAL_FRAME_BYTES (${this.core.tenantPartialFrameLimit})`;
     } else if (this.core.partialFrameBytes > config.partialFrameBytes) {
       over = `the broker's frames still being received hold ${this.core.partialFrameBytes} bytes, over FELIX_PARTIAL_FRAME_BYTES (${config.partialFrameBytes})`;
     }
@@ -249,6 +262,8 @@ export class StreamSession implements PublishingStream {
     // A partial frame is dropped with its stream: its bytes no longer count (`ended` is set by now).
     if (this.partialBytes !== 0) this.accountPartial();
     this.publishes.release();
+    if (this.share !== null) this.core.tenantShares.release(this.share);
+    this.share = null;
     this.core.budget.forget(this);
     this.held.length = 0;
     if (this.expiry !== null) clearTimeout(this.expiry);
@@ -460,10 +475,23 @@ export class StreamSession implements PublishingStream {
     this.expiry.unref();
   }
 
+  /** From auth on, the stream's bytes count against its tenant's share, no longer the unauthenticated one's. */
+  private joinTenant(tenant: string): void {
+    const shares = this.core.tenantShares;
+    const before = this.share!;
+    const share = shares.acquire(tenant);
+    before.partialBytes -= this.partialBytes;
+    share.partialBytes += this.partialBytes;
+    shares.release(before);
+    this.share = share;
+    this.budgetAccount = new BudgetAccount(this.session.publishBytes, share);
+  }
+
   /** The stream is authenticated: negotiate and answer. */
   private accept(message: AuthMessage): void {
     this.authenticated = message.tenant_id;
     this.session.authenticated(message.tenant_id);
+    this.joinTenant(message.tenant_id);
     const own = this.core.timings === null ? KNOWN_FLAGS & ~FLAG_TIMINGS : KNOWN_FLAGS;
     this.negotiated = negotiateFlags(message.client_flags, own);
     this.events = eventEncoding(this.negotiated);

@@ -9,7 +9,8 @@ import { loadBrokerConfig } from '../../broker/config.js';
 import { Broker } from '../../broker/core/broker.js';
 import type { EventFrame } from '../../broker/core/event-frame.js';
 import type { EventOutput } from '../../broker/core/ports.js';
-import { BudgetAccount, PublishBudget } from '../../broker/core/publish-budget.js';
+import { BudgetAccount, ConnectionBudget, PublishBudget } from '../../broker/core/publish-budget.js';
+import { TenantShares } from '../../broker/core/tenant-shares.js';
 import { BrokerStats } from '../../broker/core/stats.js';
 import { Subscription, type SubscriptionLimits } from '../../broker/core/subscription.js';
 import { Topic, type BatchingOptions } from '../../broker/core/topic.js';
@@ -64,12 +65,12 @@ function makeTopic(batching: Partial<BatchingOptions> = {}): Topic {
     { maxEvents: 64, maxBytes: 64 * 1024, maxDelayMs: DELAY_MS, ...batching },
     new BrokerStats(),
     () => undefined,
-    new PublishBudget(1 << 30, 1 << 30),
+    new PublishBudget(1 << 30, 1 << 30, 1 << 30, new TenantShares()),
     null,
   );
 }
 
-const account = new BudgetAccount();
+const account = new BudgetAccount(new ConnectionBudget(), new TenantShares().acquire('t1'));
 function publish(topic: Topic, ...events: string[]): void {
   for (const e of events) topic.publish(Buffer.from(e), account);
 }

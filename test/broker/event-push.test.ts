@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EventFrame } from '../../broker/core/event-frame.js';
 import type { EventOutput } from '../../broker/core/ports.js';
-import { BudgetAccount, PublishBudget } from '../../broker/core/publish-budget.js';
+import { BudgetAccount, ConnectionBudget, PublishBudget } from '../../broker/core/publish-budget.js';
+import { TenantShares } from '../../broker/core/tenant-shares.js';
 import { BrokerStats } from '../../broker/core/stats.js';
 import { Subscription } from '../../broker/core/subscription.js';
 import { Topic } from '../../broker/core/topic.js';
@@ -34,7 +35,7 @@ function setUp(maxDelayMs: number, maxEvents = 64) {
     { maxEvents, maxBytes: 1 << 20, maxDelayMs },
     new BrokerStats(),
     (t) => scheduled.push(t),
-    new PublishBudget(1 << 30, 1 << 30),
+    new PublishBudget(1 << 30, 1 << 30, 1 << 30, new TenantShares()),
     null,
   );
   const output = new LoggingOutput();
@@ -49,7 +50,7 @@ function setUp(maxDelayMs: number, maxEvents = 64) {
   return { topic, output, scheduled };
 }
 
-const account = new BudgetAccount();
+const account = new BudgetAccount(new ConnectionBudget(), new TenantShares().acquire('t1'));
 
 describe('pushing a turn’s frames', () => {
   it('pushes once, after the frames the turn cut, and not again until more are delivered', () => {

@@ -1,7 +1,7 @@
 /**
  * Bounds a client cannot talk its way past, through the stream port without sockets: bytes of frames still
- * being received (per connection and for the whole broker), auto-created streams per tenant, and the
- * removal of idle auto-created streams.
+ * being received (per connection, per tenant and for the whole broker), publish bytes in flight per
+ * tenant, auto-created streams per tenant, and the removal of idle auto-created streams.
  */
 import { describe, expect, it } from 'vitest';
 import { KNOWN_FEATURES, encodeJsonMessage } from '../../wire/index.js';
@@ -24,6 +24,19 @@ function partialFrameLimits(total: number): Record<string, string> {
     FELIX_PARTIAL_FRAME_BYTES: String(total),
     FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(4 * MiB),
   };
+}
+
+/** Connections of `tenant` that each start a 1 MiB frame (900 KiB of it); the indexes of those refused. */
+async function largeFramesOf(tenant: string, connections: number): Promise<number[]> {
+  const refused = [];
+  for (let i = 0; i < connections; i++) {
+    const s = connect().authedStream({ ...AUTH, tenant_id: tenant });
+    startLargeFrame(s);
+    await settle();
+    const frames = decodeAnswers(s.received()).map((a) => a.frame);
+    if (frames.some((f) => f?.type === 'error')) refused.push(i);
+  }
+  return refused;
 }
 
 /** Announces a 1 MiB frame on `stream` and sends 900 KiB of it, never the rest. */
@@ -68,7 +81,8 @@ describe('limits', () => {
   });
 
   it('bounds the partial-frame bytes of the whole broker', async () => {
-    const engine = use(partialFrameLimits(3 * MiB));
+    // Each tenant may hold the whole bound here: the broker's own bound is what this case pins.
+    const engine = use({ ...partialFrameLimits(3 * MiB), FELIX_TENANT_PARTIAL_FRAME_BYTES: String(3 * MiB) });
     const refused = [];
     for (let i = 0; i < 5; i++) {
       const s = connect().authedStream(AUTH);
@@ -79,6 +93,88 @@ describe('limits', () => {
     }
     expect(refused).toEqual([3, 4]);
     expect(engine.broker.partialFrameBytes).toBeLessThanOrEqual(3 * MiB);
+  });
+
+  it("bounds one tenant's partial-frame bytes (half the broker's), so another tenant's frames still arrive", async () => {
+    const engine = use(partialFrameLimits(6 * MiB));
+    // t1 sends six large frames slowly from six connections: past its 3 MiB share, the fourth on are refused.
+    expect(await largeFramesOf('t1', 6)).toEqual([3, 4, 5]);
+    expect(engine.broker.partialFrameBytes).toBe(2700 * KiB);
+    // t2's frame arrives: without the share t1 would hold 5,400 KiB of the 6 MiB and t2 be refused.
+    expect(await largeFramesOf('t2', 1)).toEqual([]);
+    expect(engine.broker.tenantShares.size).toBeGreaterThanOrEqual(2);
+  });
+
+  it('counts streams that have not authenticated as one tenant', async () => {
+    const engine = use({
+      ...partialFrameLimits(6 * MiB),
+      FELIX_CONN_PARTIAL_FRAME_BYTES: String(1 * MiB),
+      FELIX_TENANT_PARTIAL_FRAME_BYTES: String(1 * MiB),
+    });
+    // Before auth a frame is at most 72 KiB: twenty connections each start one and send 60 KiB of it.
+    // Together they pass the 1 MiB share of all unauthenticated streams at the eighteenth.
+    const refused = [];
+    for (let i = 0; i < 20; i++) {
+      const s = connect().stream();
+      s.clientWrite(Buffer.concat([rawHeader(0, 70 * KiB), Buffer.alloc(60 * KiB, 0x20)]));
+      await settle();
+      if (decodeAnswers(s.received()).some((a) => a.frame?.type === 'error')) refused.push(i);
+    }
+    expect(refused).toEqual([17, 18, 19]);
+    expect(engine.broker.partialFrameBytes).toBe(17 * 60 * KiB);
+    // An authenticated tenant's frames do not count against it.
+    const s = connect().authedStream(AUTH);
+    startLargeFrame(s);
+    await settle();
+    expect(decodeAnswers(s.received()).map((a) => a.frame?.type)).toEqual(['auth_ok']);
+  });
+
+  it('forgets a tenant once none of its streams is left and it holds nothing', async () => {
+    const engine = use(partialFrameLimits(64 * MiB));
+    const streams = [];
+    for (let i = 0; i < 50; i++) {
+      const s = connect().authedStream({ ...AUTH, tenant_id: `tenant${i}` });
+      startLargeFrame(s);
+      streams.push(s);
+    }
+    await settle();
+    expect(engine.broker.tenantShares.size).toBe(50);
+    for (const s of streams) s.clientReset(0x202);
+    await settle();
+    expect(engine.broker.tenantShares.size).toBe(0);
+    expect(engine.broker.partialFrameBytes).toBe(0);
+  });
+
+  it("bounds one tenant's publish bytes in flight, so another tenant's acked publishes are still taken", async () => {
+    const engine = use({
+      FELIX_MAX_FRAME_BYTES: String(1 * MiB),
+      FELIX_CACHE_MAX_VALUE_BYTES: String(64 * KiB),
+      FELIX_EVENT_BATCH_MAX_BYTES: String(64 * KiB),
+      FELIX_PUBLISH_CHUNK_BYTES: String(64 * KiB),
+      FELIX_BROKER_PUBLISH_INFLIGHT_BYTES: String(4 * MiB),
+      FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(1 * MiB),
+    });
+    // t1 starts a chunked publish on each of six connections and sends 900 KiB of it, never the rest: past
+    // its 2 MiB share (half the broker's 4 MiB), the third piece on is refused.
+    const refused = [];
+    for (let i = 0; i < 6; i++) {
+      const s = connect().authedStream(AUTH);
+      for (let at = 0; at < 900 * KiB; at += 60 * KiB)
+        s.clientWrite(chunkOf('t1', 1, 1000 * KiB, at, 60 * KiB, 9));
+      await settle();
+      const frames = decodeAnswers(s.received()).map((a) => a.frame);
+      if (frames.some((f) => f?.type === 'publish_error')) refused.push(i);
+    }
+    expect(refused).toEqual([2, 3, 4, 5]);
+    expect(engine.broker.budget.total).toBeLessThanOrEqual(2 * MiB);
+    // t2's acked 512 KiB publish is taken: without the share t1 would hold 3.6 MiB and t2 be overloaded.
+    const t2 = connect().authedStream({ ...AUTH, tenant_id: 't2' });
+    t2.clientWrite(chunkOf('t2', 1, 512 * KiB, 0, 512 * KiB, 5));
+    await settle();
+    expect(decodeAnswers(t2.received()).map((a) => a.frame)).toEqual([
+      expect.objectContaining({ type: 'auth_ok' }),
+      { type: 'publish_ok', request_id: 5 },
+    ]);
   });
 
   it('refuses auto-created streams past the per-tenant cap with limit_exceeded, other tenants unaffected', async () => {
@@ -138,3 +234,26 @@ describe('limits', () => {
     busy.value.subscribers.pop();
   });
 });
+
+/** A piece of the acked chunked publish `publishId` of `tenant`: `bytes` at `at` of `total`. */
+function chunkOf(
+  tenant: string,
+  publishId: number,
+  total: number,
+  at: number,
+  bytes: number,
+  requestId: number,
+) {
+  return encodeJsonMessage({
+    type: 'publish_chunk',
+    tenant_id: tenant,
+    namespace: 'ns',
+    stream: 's',
+    publish_id: publishId,
+    total_len: total,
+    byte_offset: at,
+    payload: Buffer.alloc(bytes, 0x41),
+    request_id: requestId,
+    ack: 'per_message',
+  });
+}

@@ -125,8 +125,8 @@ describe('memory a client can make the broker hold', () => {
     expect(answers.filter((t) => t === 'error').length).toBeGreaterThan(0);
     expect(answers.every((t) => t === 'auth_ok' || t === 'error')).toBe(true);
     // What unfinished publishes hold is charged to the connection and stays within its budget.
-    expect(conn.session.account.bytes).toBeLessThanOrEqual(limit);
-    expect(conn.session.account.bytes).toBeGreaterThan(0);
+    expect(conn.session.publishBytes.bytes).toBeLessThanOrEqual(limit);
+    expect(conn.session.publishBytes.bytes).toBeGreaterThan(0);
   });
 
   it('a chunked publish the broker abandons gives its bytes back to the budget', async () => {
@@ -155,7 +155,7 @@ describe('memory a client can make the broker hold', () => {
       expect.objectContaining({ type: 'publish_error', request_id: 8, code: 'invalid_request' }),
     ]);
     // Nothing is held for the stream any more, so nothing may stay charged to its connection.
-    expect(conn.session.account.bytes).toBe(0);
+    expect(conn.session.publishBytes.bytes).toBe(0);
     expect(fixture.engine.broker.budget.total).toBe(0);
   });
 
