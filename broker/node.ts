@@ -204,8 +204,9 @@ export class BrokerNode {
   }
 
   /**
-   * The JWKS now holds `kids`: every connection with a stream that signed in with a token of another key
-   * (one removed by rotation) is closed, as when a token expires — a removed key stops working at once,
+   * The JWKS still holds `kids` with the keys they named before: every connection with a stream that
+   * signed in with a token of another key (one removed by rotation, or whose kid now names new material) is
+   * closed, as when a token expires — a removed key stops working at once,
    * for the streams it already let in too, not only for new ones.
    */
   private keysChanged(kids: ReadonlySet<string>): void {
@@ -495,7 +496,7 @@ async function openVerifier(
         return;
       }
       log.info({ jwks: outcome }, 'JWKS reloaded');
-      if (outcome.changed) keysChanged(new Set(outcome.kids));
+      if (outcome.changed) keysChanged(new Set(outcome.kept));
     },
   });
   if (options === undefined) return null;

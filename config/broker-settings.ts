@@ -124,7 +124,8 @@ const brokerSettings = defineSettings({
       'the new key, move token issuers to it, then remove the old one. The broker reloads the file when it ' +
       'changes (see FELIX_AUTH_JWKS_POLL_MS) and on SIGHUP; a reload that cannot be used is logged and the ' +
       'keys in force stay. Tokens signed by a removed key stop working at once: new streams are refused, and ' +
-      'connections with a stream it let in are closed (code 0x3, reason key_removed).',
+      'connections with a stream it let in are closed (code 0x3, reason key_removed). A kid given another ' +
+      'key counts as its old key removed.',
   }),
   authJwksPollMs: duration({
     env: 'FELIX_AUTH_JWKS_POLL_MS',

@@ -36,6 +36,8 @@ export function ed25519PublicJwk(x: string, kid: string): Ed25519PublicJwk {
 export class KeySet {
   constructor(
     readonly keys: ReadonlyMap<string, CryptoKey>,
+    /** Each kid's public key ("x"), to tell a kid kept from a kid given another key. */
+    private readonly material: ReadonlyMap<string, string>,
     /** Equal for two files holding the same keys under the same kids, whatever their formatting. */
     readonly fingerprint: string,
   ) {
@@ -44,6 +46,15 @@ export class KeySet {
 
   get kids(): string[] {
     return [...this.keys.keys()];
+  }
+
+  /**
+   * The kids of this set that name the same key in `previous`: a kid that now names other key material
+   * is a removed key as far as tokens signed with the old one are concerned (rotating a compromised key
+   * under the same kid must end what it let in).
+   */
+  keptFrom(previous: KeySet): string[] {
+    return this.kids.filter((kid) => previous.material.get(kid) === this.material.get(kid));
   }
 }
 
@@ -91,6 +102,7 @@ export async function parseKeySet(text: string, source: string): Promise<KeySet>
   if (!Array.isArray(keys)) throw new JwksError(`${source}: expected {"keys": [...]}, a JSON Web Key Set`);
   if (keys.length === 0) throw new JwksError(`${source}: the key set is empty, so no token could verify`);
   const imported = new Map<string, CryptoKey>();
+  const material = new Map<string, string>();
   const identities: string[] = [];
   for (const [index, entry] of keys.entries()) {
     const { kid, x } = checkEntry(entry, index, source);
@@ -100,9 +112,10 @@ export async function parseKeySet(text: string, source: string): Promise<KeySet>
     } catch (error) {
       throw new JwksError(`${source}: ${describeEntry(index, kid)}: ${(error as Error).message}`);
     }
+    material.set(kid, x);
     identities.push(`${kid}\u0000${x}`);
   }
-  return new KeySet(imported, identities.sort().join('\n'));
+  return new KeySet(imported, material, identities.sort().join('\n'));
 }
 
 /** Reads and parses the JWKS file at `path`; throws JwksError saying why it cannot be used. */

@@ -52,6 +52,8 @@ export type JwksReloadOutcome =
       /** False when the file changed but holds the same keys (the caches were kept). */
       readonly changed: boolean;
       readonly kids: readonly string[];
+      /** The kids that still name the key they named before (a kid given another key is not among them). */
+      readonly kept: readonly string[];
     }
   | {
       readonly ok: false;
@@ -414,13 +416,14 @@ export class TokenVerifier {
     try {
       const next = await readKeySet(this.options.jwksPath);
       const changed = next.fingerprint !== this.keySet.fingerprint;
+      const kept = next.keptFrom(this.keySet);
       if (changed) {
         this.keySet = next;
         this.generation++;
         this.granted.clear();
         this.rejected.clear();
       }
-      outcome = { ok: true, trigger, changed, kids: next.kids };
+      outcome = { ok: true, trigger, changed, kids: next.kids, kept };
     } catch (error) {
       outcome = { ok: false, trigger, error: (error as Error).message, kids: this.keySet.kids };
     }

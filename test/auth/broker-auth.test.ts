@@ -205,6 +205,31 @@ describe('authentication', () => {
     });
     expect(await heldNew.s.next()).toEqual({ type: 'publish_ok', request_id: 5 });
   });
+
+  it('ends what a key let in when its kid is given another key (a compromised key replaced in place)', async () => {
+    const setup = await brokerWithAuth({ FELIX_AUTH_JWKS_POLL_MS: '0' });
+    const entries = (path: string) =>
+      (JSON.parse(readFileSync(path, 'utf8')) as { keys: { kid: string; x: string }[] }).keys;
+    const [old] = entries(setup.key.jwksPath);
+    const held = await authed(setup, await mint(setup.key, 't1', ALL));
+    expect(held.reply).toMatchObject({ type: 'auth_ok' });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+      held.conn.onClose = (info) => resolve({ code: info.code, reason: info.reason });
+    });
+    // The same kid, the new key's material: the old key is gone though its kid stays.
+    const next = await cliKeygen();
+    const [fresh] = entries(next.jwksPath);
+    writeFileSync(`${setup.jwksPath}.tmp`, JSON.stringify({ keys: [{ ...old, x: fresh!.x }] }));
+    renameSync(`${setup.jwksPath}.tmp`, setup.jwksPath);
+    await setup.node.reloadAuth();
+    expect(await closed).toEqual({ code: CONNECTION_CODE_TOKEN_EXPIRED, reason: 'key_removed' });
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    expect(errorOf((await authed(setup, await mint(setup.key, 't1', ALL))).reply).message).toContain(
+      'bad_signature',
+    );
+    const signedByNew = await signed(next, { tid: 't1', perms: ALL, exp }, old!.kid);
+    expect((await authed(setup, signedByNew)).reply).toMatchObject({ type: 'auth_ok' });
+  });
 });
 
 describe('authorization', () => {
