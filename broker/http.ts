@@ -38,7 +38,7 @@ export function httpRequestHandler(endpoints: HttpEndpoints): RequestListener {
     if (path === '/drain' && endpoints.drain !== undefined) {
       if (req.method !== 'POST') {
         res.writeHead(405, { allow: 'POST' }).end();
-      } else if (!isLoopbackHost((req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''))) {
+      } else if (!isLoopbackHost(req.socket.remoteAddress ?? '')) {
         // Nothing on this port is authenticated: only this host may shut the broker down.
         res.writeHead(403, { 'content-type': 'text/plain' }).end('drain is accepted from loopback only\n');
       } else if (req.headers.origin !== undefined || !namesLoopback(req.headers.host)) {

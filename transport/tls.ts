@@ -29,9 +29,16 @@ export interface ClientTlsPolicy {
   readonly warning: string | null;
 }
 
+/**
+ * Whether `host` is this machine's loopback: `localhost`, `::1`, 127.0.0.0/8, and 127.0.0.0/8 as an
+ * IPv4-mapped IPv6 address (`::ffff:127.0.0.1`), which is how a dual-stack socket bound to `::` sees a
+ * client that dialled 127.0.0.1.
+ */
 export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return host === 'localhost' || host === '::1' || LOOPBACK_V4.test(host);
 }
+
+const LOOPBACK_V4 = /^(?:::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i;
 
 /**
  * DESIGN §2: verify against the CA when one is given; otherwise accept any certificate only on loopback

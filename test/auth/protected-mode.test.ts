@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../client/index.js';
 import { spawnBroker } from '../e2e/broker-process.js';
 import { cliKeygen, cliMint, scratchDir } from '../cli/run-cli.js';
 
@@ -131,5 +132,19 @@ describe('protected mode', () => {
     const broker = await spawnBroker({ FELIX_QUIC_BIND: `${HOST_IP}:0`, FELIX_AUTH: 'none' });
     expect(await clientInNamespace(broker.quicPort)).toEqual({ ok: true });
     expect(broker.logs.some((l) => String(l.msg).includes('FELIX_AUTH=none'))).toBe(true);
+  });
+});
+
+describe('protected mode on a dual-stack socket', () => {
+  it('serves a client that dialled 127.0.0.1, seen as ::ffff:127.0.0.1 by a broker bound to [::]', async () => {
+    const broker = await spawnBroker({ FELIX_QUIC_BIND: '[::]:0' });
+    for (const host of ['127.0.0.1', '[::1]']) {
+      const c = await connect({ broker: `${host}:${broker.quicPort}`, connectTimeoutMs: 5000 });
+      try {
+        expect(await c.publish('s', 'hello')).toBeUndefined();
+      } finally {
+        await c.close();
+      }
+    }
   });
 });
