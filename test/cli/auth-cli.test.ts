@@ -134,12 +134,22 @@ describe('felix-ts auth mint', () => {
       'tenant.manage:tenant:t1',
       '--perm',
       PUBLISH_ALL,
+      '--perm',
+      'stream.publish:stream:t1',
+      '--perm',
+      'cache.read:cache:t1/ns/a/b',
+      '--perm',
+      'cache.write:cache:t1/ns/k',
     );
     expect(run.code).toBe(0);
     expect(run.stderr).toContain('stream.publish:stream:t2/*/* can never apply');
     expect(run.stderr).toContain('tenant.manage is a Felix control-plane action');
+    // Without a '*', a pattern is one resource: three names, or it names nothing.
+    expect(run.stderr).toContain('stream.publish:stream:t1 names no resource');
+    expect(run.stderr).toContain('cache.read:cache:t1/ns/a/b names no resource');
+    expect(run.stderr).not.toContain('cache.write:cache:t1/ns/k');
     expect(run.stderr).not.toContain(PUBLISH_ALL + ' ');
-    expect(decodeJwt(run.stdout.trim()).perms).toHaveLength(3);
+    expect(decodeJwt(run.stdout.trim()).perms).toHaveLength(6);
   });
 
   it('fails with exit status 1 when the key cannot be used', async () => {

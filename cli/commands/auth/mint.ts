@@ -5,6 +5,7 @@
  */
 import { SignJWT } from 'jose';
 import { KIND_OF_ACTION, isDataAction, parsePermission } from '../../../broker/auth/permissions.js';
+import { NAME_RULE, isValidName } from '../../../config/tenants.js';
 import { defaultKid, readSigningKey } from './signing-key.js';
 
 export interface MintRequest {
@@ -49,7 +50,18 @@ export function uselessPermissionWarning(permission: string, tenant: string): st
   const resourceStart = `${KIND_OF_ACTION[action]}:${tenant}/`;
   const literalStart = resourcePattern.split('*')[0];
   const compatible = resourceStart.startsWith(literalStart) || literalStart.startsWith(resourceStart);
-  return compatible
-    ? undefined
-    : `${permission} can never apply: this token's resources all start ${resourceStart} (tenant ${tenant})`;
+  if (!compatible) {
+    return `${permission} can never apply: this token's resources all start ${resourceStart} (tenant ${tenant})`;
+  }
+  // Without a '*' the pattern must be one resource exactly: three names after the kind.
+  if (!resourcePattern.includes('*')) {
+    const parts = resourcePattern.slice(`${KIND_OF_ACTION[action]}:`.length).split('/');
+    if (parts.length !== 3 || !parts.every(isValidName)) {
+      return (
+        `${permission} names no resource: a resource is ${KIND_OF_ACTION[action]}:<tenant>/<namespace>/<name>, ` +
+        `each part a name (${NAME_RULE}), or a pattern with '*'`
+      );
+    }
+  }
+  return undefined;
 }
