@@ -140,8 +140,8 @@ describe('a stream the broker ends', () => {
       FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: String(1024 * 1024),
       FELIX_BROKER_PUBLISH_INFLIGHT_BYTES: String(4 * 1024 * 1024),
     });
-    // Another client holds most of the broker-wide budget for frames still being received.
-    const hog = await RawStream.open(await connectRaw(node));
+    // Another tenant's client holds most of the broker-wide budget for frames still being received.
+    const hog = await RawStream.open(await connectRaw(node), { tenant_id: 'hog' });
     const header = allocateFrame(0, 900 * 1024);
     hog.write(header.subarray(0, 12 + 800 * 1024));
     await eventually(
