@@ -15,7 +15,7 @@ import {
   type FsyncPolicy,
   type Retention,
 } from './durable-stream.js';
-import { ProducerJournal, type ProducerClaim } from './producer-journal.js';
+import { JOURNAL_FILE, ProducerJournal, type ProducerClaim } from './producer-journal.js';
 import { SegmentLog } from './segment-log.js';
 import { readStreamMeta, writeStreamMeta } from './stream-meta.js';
 import { StorageStats } from './storage-stats.js';
@@ -250,8 +250,16 @@ export class DurableStore implements StorageProvider {
       }
       return journal;
     } catch (err) {
+      // Its claims were not checked against the log (or not rewritten without those that fail): left on
+      // disk, a later start could trust a claim on offsets the log has since given to other events.
+      let removed = true;
+      try {
+        fs.rmSync(join(dir, JOURNAL_FILE), { force: true });
+      } catch {
+        removed = false;
+      }
       this.logger.warn(
-        { stream: key, err },
+        { stream: key, err, removed },
         'producer journal could not be opened: publishes resent across a restart may be appended again',
       );
       return null;

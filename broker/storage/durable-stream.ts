@@ -161,6 +161,11 @@ export class DurableStream implements StreamStorage {
           stats.corruptRecords += r.corrupt;
           if (r.corrupt > 0)
             this.logger.error({ stream: this.name, records: r.corrupt }, 'damaged record skipped');
+          if (r.unreadable.length > 0)
+            this.logger.error(
+              { stream: this.name, segments: r.unreadable },
+              'unreadable segment skipped: its offsets are a gap to subscribers',
+            );
           const frames: EventFrame[] = r.records.map((rec) => ({
             firstOffset: rec.firstOffset,
             count: rec.count,
@@ -223,26 +228,39 @@ export class DurableStream implements StreamStorage {
       this.logger.warn({ stream: this.name }, 'closing with a write in flight: its frames may be lost');
       return;
     }
+    const pending = this.pending;
     try {
-      if (this.pending.length > 0 && this.refusal === null) this.log.writeSync(this.pending);
+      if (pending.length > 0) {
+        this.journalBefore(endOf(pending));
+        // Tried even while the stream refuses: the disk may have room again by now.
+        this.log.writeSync(pending);
+        this.pending = [];
+      }
       this.log.syncAndCloseSync();
     } catch (err) {
-      this.logger.error({ stream: this.name, err }, 'could not write the last frames at shutdown');
+      let events = 0;
+      for (const f of this.pending) events += f.count;
+      this.logger.error(
+        { stream: this.name, err, events, acked: this.policy.acksOnCommit ? 0 : events },
+        'could not write the last events at shutdown: they are lost' +
+          (this.policy.acksOnCommit ? ' (none was acked)' : ' (acked: FELIX_ACK_ON_COMMIT is off)'),
+      );
     }
-    this.journalWritten();
     this.journal?.close();
   }
 
   /**
-   * The log is written up to its next offset: the journal notes which producers' publishes it holds. A
-   * journal that fails is given up (logged once): publishes go on, only their retries across a restart
-   * are no longer recognised — never a reason to refuse a publish or hold an ack.
+   * The log is about to be written up to `end`: the journal notes which producers' publishes the write
+   * holds, before it is made — so a process killed once the write is in the file has the claims too (a
+   * claim whose write never made it is dropped at the next start: the log does not reach its end). A
+   * journal that fails is given up (logged once): publishes go on, only their retries across a restart are
+   * no longer recognised — never a reason to refuse a publish or hold an ack.
    */
-  private journalWritten(): void {
+  private journalBefore(end: number): void {
     const journal = this.journal;
     if (journal === null) return;
     try {
-      journal.written(this.log.nextOffset, Date.now());
+      journal.written(end, Date.now());
     } catch (err) {
       this.journal = null;
       try {
@@ -286,6 +304,7 @@ export class DurableStream implements StreamStorage {
     const batch = this.pending;
     this.pending = [];
     this.inWrite = batch;
+    this.journalBefore(endOf(batch));
     this.busy = true;
     this.log.write(batch, (err) => {
       this.busy = false;
@@ -319,21 +338,16 @@ export class DurableStream implements StreamStorage {
     if (this.policy.acksOnCommit) for (const f of batch) this.awaiting.push(f);
     else this.backlog -= bytes;
     this.noteBacklog();
-    // The journal is written before any ack this write releases (so an ack means the journal has it),
-    // and with on_commit once the fsync is on its way, which it then overlaps.
     switch (this.policy.fsync) {
       case 'on_commit':
         this.sync();
-        this.journalWritten();
         return;
       case 'none':
-        this.journalWritten();
         this.log.closeSealed();
         this.commit(this.log.nextOffset);
         break;
       case 'periodic':
         // Committed by the next periodic fsync.
-        this.journalWritten();
         break;
     }
     this.kick();
@@ -398,4 +412,10 @@ export class DurableStream implements StreamStorage {
     this.refusal = { code, message };
     this.acks.failAll(code, message);
   }
+}
+
+/** The offset after the last event of `frames` (offsets ascend). */
+function endOf(frames: readonly EventFrame[]): number {
+  const last = frames[frames.length - 1]!;
+  return last.firstOffset + last.count;
 }

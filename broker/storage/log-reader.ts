@@ -2,7 +2,10 @@
  * Reads one stream's log from any offset still on disk, a bounded chunk at a time, without loading the
  * log into memory. Every record's checksum is verified before it is handed out: a damaged record is never
  * served; the reader skips it to the next whole record after it (or, when none follows within one largest
- * record, past the rest of that segment) — the offsets it skipped show as a gap — and counts it.
+ * record, past the rest of that segment) — the offsets it skipped show as a gap — and counts it. A segment
+ * that holds nothing more, is no longer there or is shorter than the log knows is crossed to the next
+ * segment's first offset the same way: a reader never waits on a hole in the log. Any other error (a disk
+ * failing, a segment that is not a file) ends the read, after what was read before it has been handed out.
  */
 import * as fs from 'node:fs';
 import { parseRecord, type StoredRecord } from './record-format.js';
@@ -17,6 +20,13 @@ export interface ReadResult {
   readonly atEnd: boolean;
   /** Where the next read should start (past any damaged record skipped). */
   readonly next: number;
+  /** Segments found gone or cut short under the log, crossed by this read: path and why. */
+  readonly unreadable: readonly string[];
+}
+
+/** A segment file no longer there (as opposed to a disk failing): its offsets are gone for good, a gap. */
+function segmentGone(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
 type Finish = (
@@ -38,6 +48,8 @@ export class LogReader {
   private expected = -1;
   private busy = false;
   private closed = false;
+  /** Segments crossed as unreadable during the current read. */
+  private unreadable: string[] = [];
 
   constructor(
     private readonly log: SegmentLog,
@@ -58,9 +70,10 @@ export class LogReader {
     if (this.busy || this.closed)
       throw new Error('LogReader.read: a read is in flight or the reader is closed');
     this.busy = true;
+    this.unreadable = [];
     const finish: Finish = (err, records, corrupt, atEnd, next) => {
       this.busy = false;
-      done(err, { records, corrupt, atEnd, next });
+      done(err, { records, corrupt, atEnd, next, unreadable: this.unreadable });
     };
     this.readFrom(from, limit, maxBytes, [], 0, 0, finish);
   }
@@ -85,20 +98,39 @@ export class LogReader {
       return;
     }
     // Bounded: a run of empty or damaged segments is crossed over several reads.
-    if (hops > 64 || this.locate(from) === undefined) {
-      finish(null, records, corrupt, hops <= 64, from);
+    if (hops > 64) {
+      finish(null, records, corrupt, false, from);
+      return;
+    }
+    const located = this.locate(from);
+    if (located === undefined) {
+      finish(null, records, corrupt, true, from);
+      return;
+    }
+    if (located !== true) {
+      // A segment of the log that cannot be opened.
+      if (!segmentGone(located.error)) {
+        this.fail(located.error, records, corrupt, from, finish);
+        return;
+      }
+      const later = this.cross(located.segment, 'gone');
+      if (later === undefined) finish(null, records, corrupt, true, from);
+      else
+        this.readFrom(Math.max(from, later.baseOffset), limit, maxBytes, records, corrupt, hops + 1, finish);
       return;
     }
     const seg = this.segment!;
     const readable = seg.size - this.position;
     if (readable <= 0) {
-      // This segment is read through: move on when a later one exists.
-      if (!this.log.segmentList.some((s) => s.baseOffset > seg.baseOffset)) {
+      // This segment is read through: on to the next one, from its first offset (what lies between, this
+      // segment does not hold: a gap).
+      const later = this.after(seg);
+      if (later === undefined) {
         finish(null, records, corrupt, true, from);
         return;
       }
       this.expected = -1;
-      this.readFrom(Math.max(from, seg.nextOffset), limit, maxBytes, records, corrupt, hops + 1, finish);
+      this.readFrom(Math.max(from, later.baseOffset), limit, maxBytes, records, corrupt, hops + 1, finish);
       return;
     }
     const buf = Buffer.allocUnsafeSlow(Math.min(maxBytes, readable));
@@ -106,13 +138,17 @@ export class LogReader {
     fs.read(this.fd, buf, 0, buf.length, start, (err, got) => {
       if (err !== null) {
         this.expected = -1;
-        finish(err, records, corrupt, false, from);
+        // (An open file stays readable when it is deleted: only opening finds a segment gone.)
+        this.fail(err, records, corrupt, from, finish);
         return;
       }
       if (this.closed) {
         finish(null, records, corrupt, true, from);
         return;
       }
+      // A short read of a file means its end: it is shorter than the size the log knows for it (cut short
+      // under the broker), and what it held past here is gone.
+      const cutShort = got < buf.length;
       let at = 0;
       let next = from;
       let damaged = false;
@@ -120,7 +156,7 @@ export class LogReader {
       while (at < got) {
         const r = parseRecord(buf, at, got, this.maxRecordBytes);
         if (r.status === 'short') {
-          if (at === 0 && start + r.needed <= seg.size) {
+          if (at === 0 && start + r.needed <= seg.size && !cutShort) {
             // One record larger than the chunk: read it whole next time.
             this.position = start;
             this.expected = from;
@@ -148,7 +184,11 @@ export class LogReader {
       }
       this.position = start + at;
       this.positionOffset = atOffset;
-      if (damaged) {
+      if (cutShort && this.position < seg.size) {
+        // Served what was whole; the rest of the segment is crossed (the next read moves past it).
+        this.cross(seg, `cut short at ${start + got} of ${seg.size} bytes`);
+        this.position = seg.size;
+      } else if (damaged) {
         // Never served: on to the next whole record after it, else past the rest of this segment.
         corrupt++;
         const found = seg.skipDamage(this.fd, start + at, seg.size, atOffset, this.maxRecordBytes);
@@ -171,15 +211,46 @@ export class LogReader {
     });
   }
 
-  /** Positions the reader at the record holding `from` (or the oldest, when `from` was removed). */
-  private locate(from: number): true | undefined {
+  /**
+   * Notes `seg`, which cannot be read (gone), as crossed; returns the segment where the read goes on (its
+   * first offset: the offsets between show as a gap), undefined when none follows.
+   */
+  private cross(seg: Segment, why: string): Segment | undefined {
+    this.unreadable.push(`${seg.path} (${why})`);
+    return this.after(seg);
+  }
+
+  /**
+   * A read that met an error: what it read before is handed out first (the next read, from where this one
+   * stopped, meets the error again and reports it).
+   */
+  private fail(err: Error, records: StoredRecord[], corrupt: number, from: number, finish: Finish): void {
+    if (records.length > 0) finish(null, records, corrupt, false, from);
+    else finish(err, records, corrupt, false, from);
+  }
+
+  /** The segment after `seg` in the log, if any. */
+  private after(seg: Segment): Segment | undefined {
+    return this.log.segmentList.find((s) => s.baseOffset > seg.baseOffset);
+  }
+
+  /**
+   * Positions the reader at the record holding `from` (or the oldest, when `from` was removed). Undefined
+   * when the log holds no segment (or retention removed the one found meanwhile: the next read finds the
+   * oldest); the segment and the error when a segment of the log cannot be opened.
+   */
+  private locate(from: number): true | undefined | { segment: Segment; error: Error } {
     if (this.segment !== null && from === this.expected) return true;
     const segments = this.log.segmentList;
     if (segments.length === 0) return undefined;
     let i = segments.length - 1;
     while (i > 0 && segments[i]!.baseOffset > from) i--;
     const seg = segments[i]!;
-    if (!this.open(seg)) return undefined;
+    const opened = this.open(seg);
+    if (opened !== true) {
+      // Removed by retention between the lookup and the open: not a hole, the log just moved on.
+      return this.log.segmentList.includes(seg) ? { segment: seg, error: opened } : undefined;
+    }
     const entry = seg.seek(from);
     this.position = entry.position;
     this.positionOffset = entry.firstOffset;
@@ -187,14 +258,13 @@ export class LogReader {
     return true;
   }
 
-  private open(seg: Segment): boolean {
+  private open(seg: Segment): true | Error {
     if (this.segment === seg) return true;
     this.closeFile();
     try {
       this.fd = fs.openSync(seg.path, 'r');
-    } catch {
-      // Removed by retention between the lookup and the open.
-      return false;
+    } catch (err) {
+      return err as Error;
     }
     this.segment = seg;
     this.position = 0;

@@ -12,11 +12,14 @@
  *   f64 end offset | f64 written at (ms since the epoch)
  *
  * An entry claims: the log holds, below `end offset`, the producer's publishes numbered first..last. Entries
- * are appended once the log write holding those publishes has completed (never before), from the event
- * loop, so that a process killed after its log write still has them. Recovery trusts an entry only when the
- * recovered log is whole up to its end offset: a claim never outlives the events it stands for, so what a
- * crash took back is appended when resent, never acknowledged unstored. A claim lost with a crash (or a
- * journal that cannot be written) costs only what there was before: the resend is appended again.
+ * are appended from the event loop just before the log write holding those publishes is made, so that a
+ * process killed at any moment after that write reached the file has them (written after it, a kill -9
+ * between the two left events without their claims: their resends were appended twice). Recovery trusts an
+ * entry only when the recovered log is whole up to its end offset, and rewrites the file with only the
+ * trusted ones before the log can grow again: a claim whose write never made it is dropped, never
+ * outliving the events it stands for, so what a crash took back is appended when resent, never
+ * acknowledged unstored. A claim lost (a journal that cannot be written) costs only what there was before:
+ * the resend is appended again.
  *
  * Bounded: per producer the ranges of its last WINDOW_SEQUENCES sequences are kept in memory, and past
  * COMPACT_BYTES the file is rewritten from them (producers idle for longer than the dedup window left out).

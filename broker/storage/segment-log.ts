@@ -194,7 +194,16 @@ export class SegmentLog {
       this.writeFromLoop(records, bytes, done);
       return;
     }
-    const { active, buf, start } = this.prepare(records, bytes, null);
+    let prepared;
+    try {
+      prepared = this.prepare(records, bytes, null);
+    } catch (err) {
+      // Starting the next segment failed (no space, no permission): a failed write like any other.
+      if (!isErrno(err)) throw err;
+      done(err);
+      return;
+    }
+    const { active, buf, start } = prepared;
     const fd = this.fd;
     const total = buf.length;
     this.writing = true;
@@ -372,11 +381,19 @@ export class SegmentLog {
     this.closeSync();
   }
 
+  /** Starts the next segment. Throws what the file system throws, the log then as it was (retried later). */
   private roll(): Segment {
     const seg = new Segment(this.dir, this.nextOffset, 0, this.nextOffset, Date.now());
     const fd = fs.openSync(seg.path, 'wx+');
-    // The new file's name must survive a crash as surely as the records that will go into it.
-    syncDirectory(this.dir);
+    try {
+      // The new file's name must survive a crash as surely as the records that will go into it.
+      syncDirectory(this.dir);
+    } catch (err) {
+      // Undone, so that the write's retry can create it again ('wx+' refuses a file left behind).
+      fs.closeSync(fd);
+      fs.rmSync(seg.path, { force: true });
+      throw err;
+    }
     this.unsyncedFds.push(this.fd);
     this.fd = fd;
     this.segments.push(seg);
@@ -469,4 +486,9 @@ function recoverTail(seg: Segment, maxRecordBytes: number): TailRecovery {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** An error the file system reported (as opposed to a defect). */
+function isErrno(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && 'syscall' in err;
 }

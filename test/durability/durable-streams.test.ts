@@ -371,6 +371,55 @@ describe('durable streams: recovery', () => {
   }, 60_000);
 });
 
+describe('durable streams: a segment lost under the log', () => {
+  it('serves a replay across a sealed segment emptied before a start or deleted while running, then live events', async () => {
+    const env = {
+      FELIX_DURABLE_FSYNC: 'on_commit',
+      FELIX_ACK_ON_COMMIT: '1',
+      FELIX_DURABLE_SEGMENT_BYTES: '4096',
+      // The ring holds little: a replay from earliest is read from the log.
+      FELIX_STREAM_REPLAY_CAPACITY: '16',
+    };
+    for (const when of ['emptied before a start', 'deleted while running'] as const) {
+      const dir = storageDir();
+      let broker = await startDurableBroker(dir, env);
+      let client = await RawClient.connect(broker);
+      await publishAll(client, 'holed', 'h', 300, 50);
+      // A sealed segment in the middle (the last is the active one, whose loss is a torn tail).
+      const files = segmentFiles(dir, 'holed');
+      expect(files.length).toBeGreaterThanOrEqual(3);
+      const victim = join(streamDir(dir, 'holed'), files[1]!);
+      if (when === 'emptied before a start') {
+        await stopBroker(broker);
+        fs.truncateSync(victim, 0);
+        broker = await startDurableBroker(dir, env);
+        client = await RawClient.connect(broker);
+      } else {
+        fs.rmSync(victim);
+      }
+      const reply = await client.subscribe('holed', 2, 'earliest');
+      expect(reply.type, when).toBe('subscribed');
+      // The rest of the log, past the hole, then what is published live: nothing waits on the hole.
+      await publishAll(client, 'holed', 'live', 3);
+      await until(() => client.received(2).some((e) => e.payload === 'live-2'), `${when}: the live events`);
+      const offsets = client.received(2).map((e) => e.offset);
+      expect(offsets[0], when).toBe(0);
+      expect(offsets.at(-1), when).toBe(302);
+      expect(
+        [...offsets].sort((a, b) => a - b),
+        when,
+      ).toEqual(offsets);
+      // The hole is one run of offsets, announced as a gap by the offsets themselves.
+      const missing = Array.from({ length: 303 }, (_, i) => i).filter((o) => !offsets.includes(o));
+      expect(missing.length, when).toBeGreaterThan(0);
+      expect(missing.at(-1)! - missing[0]! + 1, when).toBe(missing.length);
+      if (when === 'deleted while running')
+        await logLine(broker, 'unreadable segment skipped: its offsets are a gap to subscribers');
+      await stopBroker(broker);
+    }
+  }, 90_000);
+});
+
 describe('durable streams: a full disk', () => {
   const mounted: string[] = [];
   afterEach(() => {

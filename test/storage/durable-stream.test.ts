@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EventFrame } from '../../broker/core/event-frame.js';
 import type { CommitWaiter, StorageErrorCode } from '../../broker/core/stream-storage.js';
 import { DurableStream, type DurablePolicy, type FsyncPolicy } from '../../broker/storage/durable-stream.js';
+import { JOURNAL_FILE, ProducerJournal } from '../../broker/storage/producer-journal.js';
 import { SegmentLog } from '../../broker/storage/segment-log.js';
 import { StorageStats } from '../../broker/storage/storage-stats.js';
 
@@ -21,7 +22,8 @@ function open(
   fsync: FsyncPolicy,
   acksOnCommit: boolean,
   segmentBytes = 1 << 20,
-): { stream: DurableStream; stats: StorageStats } {
+  onLog?: (line: { msg: string }) => void,
+): { stream: DurableStream; stats: StorageStats; dir: string; log: SegmentLog } {
   const dir = mkdtempSync(join(tmpdir(), 'felix-durable-stream-'));
   dirs.push(dir);
   const policy: DurablePolicy = {
@@ -41,9 +43,13 @@ function open(
       policy,
       { bytes: 0, ms: 0 },
       stats,
-      pino({ level: 'silent' }),
+      onLog === undefined
+        ? pino({ level: 'silent' })
+        : pino({ level: 'info' }, { write: (text: string) => onLog(JSON.parse(text) as { msg: string }) }),
     ),
     stats,
+    dir,
+    log,
   };
 }
 
@@ -96,6 +102,31 @@ describe('DurableStream', () => {
     expect(stats.fsyncs).toBe(1);
     expect(stream.readableEnd).toBe(100);
     stream.close();
+  });
+
+  it("writes a producer's claim to its journal before the log write that holds the publish, never after", async () => {
+    for (const bytes of [64, 64 * 1024]) {
+      const { stream, dir, log } = open('none', false);
+      stream.journal = ProducerJournal.open(dir, 60_000, 0).journal;
+      // What the journal file holds at the moment each log write is made: a kill -9 right after the write
+      // reached the file leaves exactly that.
+      const atWrite: number[] = [];
+      const write = log.write.bind(log);
+      log.write = (records, done) => {
+        atWrite.push(fs.statSync(join(dir, JOURNAL_FILE), { throwIfNoEntry: false })?.size ?? 0);
+        write(records, done);
+      };
+      stream.noteProducer('t', 77, 1, 1);
+      stream.append(frame(0, 1, bytes));
+      await settle(stream);
+      expect(atWrite.length, `${bytes} B`).toBe(1);
+      expect(atWrite[0], `${bytes} B`).toBeGreaterThan(0);
+      stream.close();
+      // And the claim is trusted at the next start: the log holds its event.
+      const again = ProducerJournal.open(dir, 60_000, 1);
+      expect(again.claims).toEqual([expect.objectContaining({ producerId: 77, first: 1, last: 1, end: 1 })]);
+      again.journal.close();
+    }
   });
 
   it('periodic: acks wait for the periodic fsync', async () => {
@@ -154,6 +185,48 @@ describe('DurableStream', () => {
     expect(stream.refusal).toBeNull();
     expect(stream.log.nextOffset).toBe(1);
     stream.close();
+  });
+
+  it('a next segment that cannot be created is a failed write: refused, retried, and taken again once it can', async () => {
+    const { stream, dir } = open('none', false, 4096);
+    stream.append(frame(0, 1, 3000));
+    await settle(stream);
+    // The next segment's file cannot be made (a directory in its way, as a permission or a full disk
+    // would refuse it); the write that needs it is large, so it goes through the thread pool.
+    const blocker = join(dir, `${'1'.padStart(20, '0')}.log`);
+    fs.mkdirSync(blocker);
+    stream.append(frame(1, 1, 32 * 1024));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(stream.refusal?.code).toBe('storage_error');
+    fs.rmdirSync(blocker);
+    stream.retry();
+    await settle(stream);
+    expect(stream.refusal).toBeNull();
+    expect(stream.log.nextOffset).toBe(2);
+    stream.close();
+  });
+
+  it('writes what waits at shutdown even while refusing (room may be back), and says so when it cannot', async () => {
+    for (const roomBack of [true, false]) {
+      const lines: { msg: string; events?: number; acked?: number }[] = [];
+      const { stream, dir } = open('none', false, 4096, (line) => lines.push(line));
+      stream.append(frame(0, 1, 3000));
+      await settle(stream);
+      const blocker = join(dir, `${'1'.padStart(20, '0')}.log`);
+      fs.mkdirSync(blocker);
+      stream.append(frame(1, 2, 32 * 1024));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(stream.refusal).not.toBeNull();
+      if (roomBack) fs.rmdirSync(blocker);
+      stream.close();
+      if (!roomBack) fs.rmdirSync(blocker);
+      const reopened = SegmentLog.open(dir, { segmentBytes: 4096, maxRecordBytes: 1 << 20 });
+      expect(reopened.nextOffset, `room back: ${roomBack}`).toBe(roomBack ? 3 : 1);
+      reopened.closeSync();
+      const lost = lines.find((l) => l.msg.startsWith('could not write the last events at shutdown'));
+      if (roomBack) expect(lost).toBeUndefined();
+      else expect(lost).toMatchObject({ events: 2, acked: 2 });
+    }
   });
 
   it('retention removes sealed segments by bytes, and by age (sealing a quiet active segment first)', async () => {

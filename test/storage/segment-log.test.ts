@@ -5,7 +5,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LogReader } from '../../broker/storage/log-reader.js';
+import { LogReader, type ReadResult } from '../../broker/storage/log-reader.js';
 import { RECORD_HEADER_BYTES, type StoredRecord } from '../../broker/storage/record-format.js';
 import { SLOW_SYNC_WRITE_MS, SYNC_WRITE_MAX_BYTES, SegmentLog } from '../../broker/storage/segment-log.js';
 
@@ -60,23 +60,26 @@ async function readAll(
   log: SegmentLog,
   from: number,
   chunk = 1024,
-): Promise<{ recs: StoredRecord[]; corrupt: number }> {
+): Promise<{ recs: StoredRecord[]; corrupt: number; unreadable: string[]; ended: boolean }> {
   const reader = new LogReader(log, OPTIONS.maxRecordBytes);
   const recs: StoredRecord[] = [];
+  const unreadable: string[] = [];
   let corrupt = 0;
   let next = from;
-  for (let i = 0; i < 10_000; i++) {
-    const r = await new Promise<{ records: StoredRecord[]; corrupt: number; atEnd: boolean; next: number }>(
-      (resolve, reject) =>
-        reader.read(next, Number.MAX_SAFE_INTEGER, chunk, (err, res) => (err ? reject(err) : resolve(res))),
+  let ended = false;
+  for (let i = 0; i < 10_000 && !ended; i++) {
+    const r = await new Promise<ReadResult>((resolve, reject) =>
+      reader.read(next, Number.MAX_SAFE_INTEGER, chunk, (err, res) => (err ? reject(err) : resolve(res))),
     );
     corrupt += r.corrupt;
     recs.push(...r.records);
+    unreadable.push(...r.unreadable);
     next = r.next;
-    if (r.atEnd) break;
+    ended = r.atEnd;
   }
   reader.close();
-  return { recs, corrupt };
+  // `ended` false: the reader stopped making progress (a read that never reaches the end is a stuck replay).
+  return { recs, corrupt, unreadable, ended };
 }
 
 describe('SegmentLog', () => {
@@ -214,6 +217,75 @@ describe('SegmentLog', () => {
     );
     expect(recs.every((r) => r.bytes.readUInt32BE(0) === r.firstOffset)).toBe(true);
     reopened.closeSync();
+  });
+
+  it('crosses a sealed segment left empty, deleted or cut short: a gap, never a stall', async () => {
+    const faults: [string, (path: string) => void][] = [
+      ['emptied', (path) => fs.truncateSync(path, 0)],
+      ['deleted', (path) => fs.rmSync(path)],
+      ['cut short', (path) => fs.truncateSync(path, 130)],
+    ];
+    for (const [what, fault] of faults) {
+      for (const whileOpen of [false, true]) {
+        const dir = tempDir();
+        let log = SegmentLog.open(dir, OPTIONS);
+        for (let b = 0; b < 10; b++) await write(log, records(b * 10, 10));
+        const segments = log.segmentList.map((s) => ({
+          base: s.baseOffset,
+          next: s.nextOffset,
+          path: s.path,
+        }));
+        const victim = segments[1]!;
+        if (!whileOpen) log.closeSync();
+        fault(victim.path);
+        if (!whileOpen) log = SegmentLog.open(dir, OPTIONS);
+        const { recs, unreadable, ended } = await readAll(log, 0);
+        const label = `${what} ${whileOpen ? 'under the running log' : 'before a restart'}`;
+        expect(ended, label).toBe(true);
+        // Everything outside the victim is served, in order; within it at most what is still whole.
+        const offsets = recs.map((r) => r.firstOffset);
+        const outside = Array.from({ length: 100 }, (_, i) => i).filter(
+          (o) => o < victim.base || o >= victim.next,
+        );
+        expect(
+          offsets.filter((o) => o < victim.base || o >= victim.next),
+          label,
+        ).toEqual(outside);
+        expect(
+          [...offsets].sort((a, b) => a - b),
+          label,
+        ).toEqual(offsets);
+        if (whileOpen && what !== 'cut short') expect(unreadable.length, label).toBeGreaterThan(0);
+        log.closeSync();
+      }
+    }
+  });
+
+  it('ends a read at a segment that cannot be read (not a file), after handing out what came before it', async () => {
+    const dir = tempDir();
+    const log = SegmentLog.open(dir, OPTIONS);
+    for (let b = 0; b < 10; b++) await write(log, records(b * 10, 10));
+    const victim = log.segmentList[2]!;
+    fs.rmSync(victim.path);
+    fs.mkdirSync(victim.path);
+    const reader = new LogReader(log, OPTIONS.maxRecordBytes);
+    const offsets: number[] = [];
+    let next = 0;
+    let failure: NodeJS.ErrnoException | null = null;
+    // A large chunk: the first read crosses the segments before the victim and meets it in the same call.
+    for (let i = 0; i < 100 && failure === null; i++) {
+      const r = await new Promise<{ err: Error | null; res: ReadResult }>((resolve) =>
+        reader.read(next, Number.MAX_SAFE_INTEGER, 1 << 20, (err, res) => resolve({ err, res })),
+      );
+      failure = r.err;
+      // As the broker's replay does: a read that reports an error hands out nothing.
+      if (r.err === null) offsets.push(...r.res.records.map((rec) => rec.firstOffset));
+      next = r.res.next;
+    }
+    reader.close();
+    expect(failure?.code).toBe('EISDIR');
+    expect(offsets).toEqual(Array.from({ length: victim.baseOffset }, (_, i) => i));
+    log.closeSync();
   });
 
   it('drops the oldest sealed segments (retention) and a reader from an older offset starts at the oldest', async () => {
