@@ -17,7 +17,8 @@ import {
 } from './durable-stream.js';
 import { JOURNAL_FILE, ProducerJournal, type ProducerClaim } from './producer-journal.js';
 import { SegmentLog } from './segment-log.js';
-import { readStreamMeta, writeStreamMeta } from './stream-meta.js';
+import { parseSegmentFileName } from './segment.js';
+import { META_FILE, readStreamMeta, writeStreamMeta, type StreamMeta } from './stream-meta.js';
 import { StorageStats } from './storage-stats.js';
 
 export interface DurableStoreOptions {
@@ -266,6 +267,35 @@ export class DurableStore implements StorageProvider {
     }
   }
 
+  /**
+   * A stream directory without stream.json: nothing (undefined) unless segments are there. Those are a
+   * durable stream's log whose metadata was lost, and its data is never dropped or served as a new stream
+   * from offset 0: it is recovered under a new epoch (the old one went with the file, and an epoch is what
+   * tells clients holding offsets whether they still count the same history: a new one makes them treat
+   * the stream as new rather than trust offsets nobody can vouch for), written to a new stream.json.
+   */
+  private adoptOrphanLog(
+    key: string,
+    dir: string,
+    tenant: string,
+    namespace: string,
+    stream: string,
+  ): StreamMeta | undefined {
+    if (!hasSegments(dir)) return undefined;
+    const meta = writeStreamMeta(dir, {
+      tenant,
+      namespace,
+      stream,
+      epoch: newStreamEpoch(),
+      createdAt: new Date().toISOString(),
+    });
+    this.logger.warn(
+      { stream: key, path: join(dir, META_FILE), epoch: meta.epoch },
+      'durable stream: stream.json missing; its segments recovered under a new epoch (the old epoch is lost)',
+    );
+    return meta;
+  }
+
   /** Opens every stream found on disk, so that offsets and epochs continue where they were. */
   private recoverAll(): void {
     const root = this.options.dir;
@@ -273,9 +303,9 @@ export class DurableStore implements StorageProvider {
       for (const namespace of subdirectories(join(root, tenant))) {
         for (const stream of subdirectories(join(root, tenant, namespace))) {
           const dir = join(root, tenant, namespace, stream);
-          const meta = readStreamMeta(dir);
-          if (meta === undefined) continue;
           const key = streamKey(tenant, namespace, stream);
+          const meta = readStreamMeta(dir) ?? this.adoptOrphanLog(key, dir, tenant, namespace, stream);
+          if (meta === undefined) continue;
           const opened = this.openStream(key, dir, meta.epoch);
           this.logger.info(
             {
@@ -292,6 +322,10 @@ export class DurableStore implements StorageProvider {
       }
     }
   }
+}
+
+function hasSegments(dir: string): boolean {
+  return fs.readdirSync(dir).some((name) => parseSegmentFileName(name) !== undefined);
 }
 
 function subdirectories(dir: string): string[] {
