@@ -312,7 +312,7 @@ export function registerStorageMetrics(registry: Registry, storage: DurableStore
   gauge('felix_storage_streams', 'Durable streams open', () => storage.totals().streams);
   gauge(
     'felix_storage_streams_refusing',
-    'Durable streams refusing publishes after a storage error (storage_full / storage_error)',
+    'Durable streams refusing publishes after a storage error (storage_full / storage_error), or found damaged at start',
     () => storage.totals().refusing,
   );
   counter(

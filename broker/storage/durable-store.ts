@@ -4,10 +4,13 @@
  * fsync, retention (a bounded number of segments per tick) and retries of failed writes.
  */
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
+import { isValidName } from '../../config/tenants.js';
 import { newStreamEpoch } from '../core/stream-epoch.js';
+import { fileFailure } from '../startup-error.js';
 import { StorageOpenError, type StorageProvider, type StreamStorage } from '../core/stream-storage.js';
+import { damagedFile } from './damaged-file.js';
 import {
   DurableStream,
   refusalCode,
@@ -59,6 +62,11 @@ export function streamKey(tenant: string, namespace: string, stream: string): st
 export class DurableStore implements StorageProvider {
   readonly stats = new StorageStats();
   private readonly streams = new Map<string, DurableStream>();
+  /**
+   * Streams found damaged at start (by key, or `tenant/` and `tenant/namespace/` for a directory that could
+   * not be listed), with what their clients are told: refused, never served from memory or created afresh.
+   */
+  private readonly damaged = new Map<string, string>();
   /** Streams whose files could not be created (a full disk): logged and counted once until they open. */
   private readonly openFailures = new Set<string>();
   private readonly policy: DurablePolicy;
@@ -81,7 +89,6 @@ export class DurableStore implements StorageProvider {
       readChunkBytes: options.readChunkBytes ?? 256 * 1024,
       maxRecordBytes: options.maxRecordBytes,
     };
-    fs.mkdirSync(options.dir, { recursive: true });
     this.recoverAll();
   }
 
@@ -100,6 +107,8 @@ export class DurableStore implements StorageProvider {
       segments += s.log.segmentCount;
       if (s.refusal !== null) refusing++;
     }
+    // Streams found damaged at start refuse everything: the alert on refusing streams must see them.
+    refusing += this.damaged.size;
     return { bytes, segments, streams: this.streams.size, refusing };
   }
 
@@ -113,6 +122,8 @@ export class DurableStore implements StorageProvider {
     const key = streamKey(tenant, namespace, stream);
     const existing = this.streams.get(key);
     if (existing !== undefined) return existing;
+    const damage = this.damageOf(tenant, namespace, key);
+    if (damage !== undefined) throw new StorageOpenError('storage_error', damage);
     if (!this.options.durableDefault && !this.options.declared.has(key)) return null;
     const dir = join(this.options.dir, tenant, namespace, stream);
     try {
@@ -296,31 +307,85 @@ export class DurableStore implements StorageProvider {
     return meta;
   }
 
-  /** Opens every stream found on disk, so that offsets and epochs continue where they were. */
+  /**
+   * Opens every stream found on disk, so that offsets and epochs continue where they were. A stream whose
+   * files cannot be used (or a tenant's or namespace's directory that cannot be listed) is logged with the
+   * file and the problem, and refused from then on: the broker serves every other stream. Only a storage
+   * directory that cannot be used at all stops the start (a StartupError: one line, exit status 2).
+   */
   private recoverAll(): void {
     const root = this.options.dir;
-    for (const tenant of subdirectories(root)) {
-      for (const namespace of subdirectories(join(root, tenant))) {
-        for (const stream of subdirectories(join(root, tenant, namespace))) {
-          const dir = join(root, tenant, namespace, stream);
-          const key = streamKey(tenant, namespace, stream);
-          const meta = readStreamMeta(dir) ?? this.adoptOrphanLog(key, dir, tenant, namespace, stream);
-          if (meta === undefined) continue;
-          const opened = this.openStream(key, dir, meta.epoch);
-          this.logger.info(
-            {
-              stream: key,
-              epoch: meta.epoch,
-              segments: opened.log.segmentCount,
-              bytes: opened.log.bytes,
-              oldestOffset: opened.oldestOffset,
-              nextOffset: opened.nextOffset,
-            },
-            'durable stream recovered',
-          );
-        }
+    let tenants: string[];
+    try {
+      fs.mkdirSync(root, { recursive: true });
+      tenants = subdirectories(root);
+    } catch (err) {
+      throw fileFailure('FELIX_DURABLE_STORAGE_DIR', root, damagedFile(err, root).problem);
+    }
+    for (const tenant of tenants) {
+      for (const namespace of this.listed(join(root, tenant), `${tenant}/`)) {
+        for (const stream of this.listed(join(root, tenant, namespace), `${tenant}/${namespace}/`))
+          this.recover(tenant, namespace, stream);
       }
     }
+  }
+
+  /** The subdirectories of `dir`; none when it cannot be listed, the streams under it then refused. */
+  private listed(dir: string, prefix: string): string[] {
+    try {
+      return subdirectories(dir);
+    } catch (err) {
+      this.refuseDamaged(prefix, damagedFile(err, dir));
+      return [];
+    }
+  }
+
+  private recover(tenant: string, namespace: string, stream: string): void {
+    const dir = join(this.options.dir, tenant, namespace, stream);
+    const key = streamKey(tenant, namespace, stream);
+    try {
+      const meta = readStreamMeta(dir) ?? this.adoptOrphanLog(key, dir, tenant, namespace, stream);
+      if (meta === undefined) return;
+      const opened = this.openStream(key, dir, meta.epoch);
+      this.logger.info(
+        {
+          stream: key,
+          epoch: meta.epoch,
+          segments: opened.log.segmentCount,
+          bytes: opened.log.bytes,
+          oldestOffset: opened.oldestOffset,
+          nextOffset: opened.nextOffset,
+        },
+        'durable stream recovered',
+      );
+    } catch (err) {
+      this.refuseDamaged(key, damagedFile(err, dir));
+    }
+  }
+
+  /**
+   * `scope` (a stream's key, or a `tenant/` or `tenant/namespace/` prefix) has files that cannot be used:
+   * its streams are refused with storage_error — never served from memory, never created afresh over the
+   * old files, which are left as they are for the operator to repair.
+   */
+  private refuseDamaged(scope: string, damage: { path: string; problem: string }): void {
+    const file = relative(this.options.dir, damage.path) || '.';
+    this.damaged.set(
+      scope,
+      `${file}: ${damage.problem}; the stream is unavailable until an operator repairs its files`,
+    );
+    this.logger.error(
+      { stream: scope, path: damage.path, problem: damage.problem },
+      'durable stream: damaged files; the stream is refused until they are repaired (the other streams are served)',
+    );
+  }
+
+  /** Why the stream is refused (its files, or its tenant's or namespace's directory, are damaged). */
+  private damageOf(tenant: string, namespace: string, key: string): string | undefined {
+    if (this.damaged.size === 0) return undefined;
+    return (
+      this.damaged.get(key) ?? this.damaged.get(`${tenant}/${namespace}/`) ?? this.damaged.get(`${tenant}/`)
+    );
   }
 }
 
@@ -328,10 +393,14 @@ function hasSegments(dir: string): boolean {
   return fs.readdirSync(dir).some((name) => parseSegmentFileName(name) !== undefined);
 }
 
+/**
+ * The directories in `dir` named as a tenant, namespace or stream can be: nothing else (lost+found at the
+ * root of a file system, say) is a stream's, and an unreadable one must not look like a damaged stream.
+ */
 function subdirectories(dir: string): string[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory())
+    .filter((e) => e.isDirectory() && isValidName(e.name))
     .map((e) => e.name)
     .sort();
 }

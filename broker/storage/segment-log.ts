@@ -13,6 +13,7 @@ import {
   RECORD_HEADER_BYTES,
   type StoredRecord,
 } from './record-format.js';
+import { DamagedFileError } from './damaged-file.js';
 import { Segment, parseSegmentFileName } from './segment.js';
 
 export interface SegmentLogOptions {
@@ -127,6 +128,7 @@ export class SegmentLog {
       const base = bases[i]!;
       const seg = new Segment(dir, base, 0, i + 1 < bases.length ? bases[i + 1]! : base, 0);
       const st = fs.statSync(seg.path);
+      if (!st.isFile()) throw new DamagedFileError(seg.path, 'named like a segment but not a regular file');
       seg.size = st.size;
       seg.lastWriteMs = st.mtimeMs;
       // An empty sealed segment (a crash right after a roll, then a new roll) holds nothing: drop it.

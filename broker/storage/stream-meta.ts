@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { DamagedFileError, damagedFile } from './damaged-file.js';
 
 export const META_FILE = 'stream.json';
 const META_VERSION = 1;
@@ -20,18 +21,28 @@ export interface StreamMeta {
   readonly createdAt: string;
 }
 
-/** The metadata in `dir`, or undefined when the stream has none yet. Throws on a damaged file. */
+/**
+ * The metadata in `dir`, or undefined when the stream has none yet. Throws a DamagedFileError naming the
+ * file when it cannot be read or is not stream metadata this broker knows.
+ */
 export function readStreamMeta(dir: string): StreamMeta | undefined {
+  const path = join(dir, META_FILE);
   let text: string;
   try {
-    text = fs.readFileSync(join(dir, META_FILE), 'utf8');
+    text = fs.readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return undefined;
+    throw new DamagedFileError(path, damagedFile(e, path).problem, e.code);
   }
-  const meta = JSON.parse(text) as Partial<StreamMeta>;
-  if (meta.version !== META_VERSION || !Number.isSafeInteger(meta.epoch) || (meta.epoch ?? 0) <= 0) {
-    throw new Error(`${join(dir, META_FILE)}: not a version ${META_VERSION} stream metadata file`);
+  let meta: Partial<StreamMeta> | null;
+  try {
+    meta = JSON.parse(text) as Partial<StreamMeta> | null;
+  } catch (err) {
+    throw new DamagedFileError(path, `not JSON (${(err as Error).message})`);
+  }
+  if (meta?.version !== META_VERSION || !Number.isSafeInteger(meta.epoch) || (meta.epoch ?? 0) <= 0) {
+    throw new DamagedFileError(path, `not a version ${META_VERSION} stream metadata file`);
   }
   return meta as StreamMeta;
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { until } from '../broker/raw-client.js';
+import { runBrokerExpectingFailure } from '../e2e/broker-process.js';
 import {
   NAMESPACE,
   Publisher,
@@ -84,4 +85,98 @@ describe('durable streams: stream.json lost', () => {
     expect((await reader.subscribe('kept', 2, 'earliest')).epoch).toBe(newEpoch);
     await stopBroker(again);
   }, 60_000);
+});
+
+/** A file's state, to show the broker left it alone: its kind and, for a file, its bytes. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of fs.readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    out[name] = fs.statSync(path).isFile() ? fs.readFileSync(path).toString('base64') : 'directory';
+  }
+  return out;
+}
+
+describe('durable streams: damaged files at start', () => {
+  const damages: [string, (streamPath: string) => string][] = [
+    ['a zero-length stream.json', (d) => (fs.writeFileSync(join(d, 'stream.json'), ''), 'stream.json')],
+    ['a stream.json of garbage', (d) => (fs.writeFileSync(join(d, 'stream.json'), '{"ep'), 'stream.json')],
+    [
+      'a directory as stream.json',
+      (d) => {
+        fs.rmSync(join(d, 'stream.json'));
+        fs.mkdirSync(join(d, 'stream.json'));
+        return 'stream.json';
+      },
+    ],
+    [
+      'a directory as the last segment',
+      (d) => {
+        const last = fs
+          .readdirSync(d)
+          .filter((n) => n.endsWith('.log'))
+          .sort()
+          .at(-1)!;
+        fs.rmSync(join(d, last));
+        fs.mkdirSync(join(d, last));
+        return last;
+      },
+    ],
+  ];
+
+  it.each(damages.map(([what, damage], i) => ({ what, damage, durableDefault: String(i % 2) })))(
+    '$what: the broker starts and serves the other streams; the damaged one is refused, its files untouched (FELIX_DURABLE_DEFAULT=$durableDefault)',
+    async ({ damage, durableDefault }) => {
+      const dir = storageDir();
+      await storedStreams(dir, ['good', 'bad'], 50);
+      const bad = streamDir(dir, 'bad');
+      const file = damage(bad);
+      const before = snapshot(bad);
+      const broker = await startDurableBroker(dir, {
+        ...ACK_ON_COMMIT,
+        FELIX_DURABLE_DEFAULT: durableDefault,
+      });
+      const line = await logLine(
+        broker,
+        'durable stream: damaged files; the stream is refused until they are repaired (the other streams are served)',
+      );
+      expect(line).toMatchObject({ stream: `${TENANT}/${NAMESPACE}/bad`, path: join(bad, file), level: 50 });
+      expect(line.problem).toEqual(expect.any(String));
+      const client = await RawClient.connect(broker);
+      // The other stream: recovered, served and writable.
+      const { events } = await client.readLog('good', 1, 50);
+      expect(events.every((e) => e.payload === `good-${e.offset}`)).toBe(true);
+      await publishAll(client, 'good', 'more', 8);
+      // The damaged one: refused, publishing and subscribing, naming the file; never created afresh.
+      const p = new Publisher(client, 'bad', 'new', 1, 1, 1);
+      await p.finish();
+      expect(p.acked).toEqual([]);
+      expect(p.refused[0]).toMatchObject({ code: 'storage_error' });
+      expect(p.refused[0]!.message).toContain(file);
+      const reply = await client.subscribe('bad', 2, 'earliest');
+      expect(reply.type).toBe('error');
+      expect(reply.code).toBe('storage_error');
+      await stopBroker(broker);
+      expect(snapshot(bad)).toEqual(before);
+    },
+    60_000,
+  );
+});
+
+describe('durable streams: a storage directory that cannot be used', () => {
+  it('stops the start with one line naming the setting and the path, exit status 2', async () => {
+    const path = join(storageDir(), 'a-file');
+    fs.writeFileSync(path, 'not a directory\n');
+    const { code, stderr } = await runBrokerExpectingFailure({
+      FELIX_AUTH: 'none',
+      FELIX_DURABLE_STORAGE_DIR: path,
+      FELIX_DURABLE_DEFAULT: '1',
+      // The reset key's own file would be the first to fail in that directory.
+      FELIX_RESET_KEY: '00112233445566778899aabbccddeeff',
+    });
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n')).toEqual([
+      `felix-broker: Cannot use FELIX_DURABLE_STORAGE_DIR (${path}): exists and is not a directory (EEXIST).`,
+    ]);
+  }, 30_000);
 });
