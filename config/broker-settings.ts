@@ -474,8 +474,9 @@ const brokerSettings = defineSettings({
         "Key the connections' QUIC stateless reset tokens are derived from. A broker that restarts with the " +
         "same key answers the previous run's clients with a stateless reset, so they notice the restart and " +
         'reconnect at once instead of at their idle timeout. Unset: FELIX_RESET_KEY_FILE; else derived from ' +
-        "FELIX_TLS_KEY's file; else kept in stateless-reset.key under FELIX_DURABLE_STORAGE_DIR; else random " +
-        'at each start (resets then only reach clients of connections this run forgot). Logs show only ' +
+        "FELIX_TLS_KEY's file; else kept in .stateless-reset.key under FELIX_DURABLE_STORAGE_DIR (a name " +
+        'no tenant can have; the stateless-reset.key of earlier versions is moved there, its key kept); else ' +
+        'random at each start (resets then only reach clients of connections this run forgot). Logs show only ' +
         'whether it is set.',
     }),
   ),

@@ -1,10 +1,10 @@
 // Where the stateless reset key comes from: the same key after a restart is the whole point, so each
 // source is checked by resolving it twice, as two runs of the broker would.
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadBrokerConfig } from '../../broker/config.js';
+import { ConfigError, loadBrokerConfig } from '../../broker/config.js';
 import { resolveResetKey } from '../../broker/reset-key.js';
 
 const dir = (): string => mkdtempSync(join(tmpdir(), 'felix-reset-key-'));
@@ -63,7 +63,37 @@ describe('stateless reset key', () => {
     const a = resolveResetKey(configWith({ FELIX_DURABLE_STORAGE_DIR: storage }));
     const b = resolveResetKey(configWith({ FELIX_DURABLE_STORAGE_DIR: storage }));
     expect(a.key.equals(b.key)).toBe(true);
-    expect(a.source).toBe(join(storage, 'stateless-reset.key'));
+    expect(a.source).toBe(join(storage, '.stateless-reset.key'));
+  });
+
+  it('keeps it under a name no tenant can have: a tenant named stateless-reset.key is no obstacle', () => {
+    const storage = dir();
+    // The durable streams of tenant "stateless-reset.key" (a valid name) live in this directory.
+    mkdirSync(join(storage, 'stateless-reset.key', 'ns', 's'), { recursive: true });
+    const a = resolveResetKey(configWith({ FELIX_DURABLE_STORAGE_DIR: storage }));
+    const b = resolveResetKey(configWith({ FELIX_DURABLE_STORAGE_DIR: storage }));
+    expect(a.key.equals(b.key)).toBe(true);
+    expect(statSync(join(storage, 'stateless-reset.key')).isDirectory()).toBe(true);
+  });
+
+  it("takes over an earlier version's stateless-reset.key, keeping its key and freeing the tenant name", () => {
+    const storage = dir();
+    const hex = 'a5'.repeat(32);
+    writeFileSync(join(storage, 'stateless-reset.key'), `${hex}\n`, { mode: 0o600 });
+    // Even while the key comes from elsewhere: a later start from the directory must find the same key.
+    resolveResetKey(configWith({ FELIX_DURABLE_STORAGE_DIR: storage, FELIX_RESET_KEY: 'b6'.repeat(16) }));
+    expect(existsSync(join(storage, 'stateless-reset.key'))).toBe(false);
+    const key = resolveResetKey(configWith({ FELIX_DURABLE_STORAGE_DIR: storage }));
+    expect(key.key.toString('hex')).toBe(hex);
+    expect(statSync(join(storage, '.stateless-reset.key')).mode & 0o777).toBe(0o600);
+  });
+
+  it('reports a key file that cannot be read as a start-up error naming the setting and the file', () => {
+    const path = join(dir(), 'reset.key');
+    mkdirSync(path);
+    const resolve = (): unknown => resolveResetKey(configWith({ FELIX_RESET_KEY_FILE: path }));
+    expect(resolve).toThrow(ConfigError);
+    expect(resolve).toThrow(`Cannot use FELIX_RESET_KEY_FILE (${path}): read failed (EISDIR).`);
   });
 
   it('is random for this run only when nothing outlives the process', () => {
