@@ -213,6 +213,12 @@ export class DurableStore implements StorageProvider {
       onLoopWrite: this.countLoopWrite,
     });
     const r = log.recovery;
+    if (r.setAside !== null) {
+      this.logger.warn(
+        { stream: key, path: r.setAside, nextOffset: r.nextOffset },
+        'durable stream: a last segment holding no record where the log ended set aside',
+      );
+    }
     if (r.truncatedBytes > 0) {
       this.stats.tornTails++;
       this.stats.truncatedBytes += r.truncatedBytes;

@@ -14,6 +14,7 @@ import {
   type StoredRecord,
 } from './record-format.js';
 import { DamagedFileError } from './damaged-file.js';
+import { findRecordAfterDamage } from './damage-search.js';
 import { Segment, parseSegmentFileName } from './segment.js';
 
 export interface SegmentLogOptions {
@@ -46,6 +47,11 @@ export interface RecoveryReport {
   readonly holeBytes: number;
   /** The log is whole below this offset: where the first damage met began, or nextOffset when none was. */
   readonly intactTo: number;
+  /**
+   * A last segment that held no whole record and did not start where the one before it ended (junk named
+   * like a segment): renamed to this path, out of the log, instead of moving the offsets to its name.
+   */
+  readonly setAside: string | null;
 }
 
 interface TailRecovery {
@@ -145,7 +151,7 @@ export class SegmentLog {
       syncDirectory(dir);
       segments.push(seg);
     }
-    const tail = recoverTail(segments[segments.length - 1]!, options.maxRecordBytes);
+    const { tail, setAside } = recoverLast(dir, segments, options.maxRecordBytes);
     let bytes = 0;
     for (const s of segments) bytes += s.size;
     return new SegmentLog(dir, options, segments, {
@@ -158,6 +164,7 @@ export class SegmentLog {
       holes: tail.holes,
       holeBytes: tail.holeBytes,
       intactTo: tail.damagedFrom ?? segments[segments.length - 1]!.nextOffset,
+      setAside,
     });
   }
 
@@ -407,6 +414,56 @@ function syncDirectory(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Recovers the log's last segment (recoverTail). One that holds no whole record at its start is the tail
+ * only if it starts where the one before it ends: a crash right after a roll leaves it so, empty or with a
+ * torn first record. Anything else named like a segment (junk, a stray copy) would move the stream's next
+ * offset to its name: it is renamed out of the log (`.damaged`), and the segment before it, read through
+ * to learn where it ends, is the tail. Reading that segment costs a start-up only in this rare case.
+ */
+function recoverLast(
+  dir: string,
+  segments: Segment[],
+  maxRecordBytes: number,
+): { tail: TailRecovery; setAside: string | null } {
+  const last = segments[segments.length - 1]!;
+  if (segments.length < 2 || !holdsNoWholeRecord(last, maxRecordBytes))
+    return { tail: recoverTail(last, maxRecordBytes), setAside: null };
+  const previous = segments[segments.length - 2]!;
+  const previousTail = recoverTail(previous, maxRecordBytes);
+  if (previous.nextOffset === last.baseOffset)
+    return { tail: recoverTail(last, maxRecordBytes), setAside: null };
+  let aside = `${last.path}.damaged`;
+  if (fs.existsSync(aside)) aside = `${last.path}.${Date.now()}.damaged`;
+  fs.renameSync(last.path, aside);
+  syncDirectory(dir);
+  segments.pop();
+  return { tail: previousTail, setAside: aside };
+}
+
+/**
+ * Whether recovery would find no whole record in the segment: none at its start (of its base offset), nor
+ * one after that as the search past damage finds them (recoverTail would cut it all as a torn tail).
+ */
+function holdsNoWholeRecord(seg: Segment, maxRecordBytes: number): boolean {
+  const fd = fs.openSync(seg.path, 'r');
+  try {
+    const header = Buffer.alloc(RECORD_HEADER_BYTES);
+    if (fs.readSync(fd, header, 0, RECORD_HEADER_BYTES, 0) === RECORD_HEADER_BYTES) {
+      const length = header.readUInt32BE(0);
+      if (length <= maxRecordBytes && RECORD_HEADER_BYTES + length <= seg.size) {
+        const record = Buffer.alloc(RECORD_HEADER_BYTES + length);
+        fs.readSync(fd, record, 0, record.length, 0);
+        const r = parseRecord(record, 0, record.length, maxRecordBytes);
+        if (r.status === 'ok' && r.firstOffset === seg.baseOffset) return false;
+      }
+    }
+    return findRecordAfterDamage(fd, 0, seg.size, seg.baseOffset, maxRecordBytes) === null;
   } finally {
     fs.closeSync(fd);
   }

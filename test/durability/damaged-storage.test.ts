@@ -180,3 +180,26 @@ describe('durable streams: a storage directory that cannot be used', () => {
     ]);
   }, 30_000);
 });
+
+describe('durable streams: junk named like a segment', () => {
+  it('sets it aside with a warning instead of moving the offsets to its name', async () => {
+    const dir = storageDir();
+    await storedStreams(dir, ['s'], 50);
+    const junk = join(streamDir(dir, 's'), '00000000000000099999.log');
+    fs.writeFileSync(junk, 'junk!');
+    const broker = await startDurableBroker(dir, ACK_ON_COMMIT);
+    const line = await logLine(
+      broker,
+      'durable stream: a last segment holding no record where the log ended set aside',
+    );
+    expect(line).toMatchObject({
+      stream: `${TENANT}/${NAMESPACE}/s`,
+      path: `${junk}.damaged`,
+      nextOffset: 50,
+    });
+    const client = await RawClient.connect(broker);
+    expect(await client.nextOffset('s', 1)).toBe(50);
+    await stopBroker(broker);
+    expect(fs.readFileSync(`${junk}.damaged`, 'utf8')).toBe('junk!');
+  }, 60_000);
+});

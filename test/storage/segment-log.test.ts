@@ -136,6 +136,47 @@ describe('SegmentLog', () => {
     log.closeSync();
   });
 
+  /** A log of 100 records over several segments, closed: its directory and the offset after its last. */
+  async function closedLog(): Promise<string> {
+    const dir = tempDir();
+    const log = SegmentLog.open(dir, OPTIONS);
+    for (let i = 0; i < 100; i += 10) await write(log, records(i, 10));
+    expect(log.segmentCount).toBeGreaterThan(1);
+    log.closeSync();
+    return dir;
+  }
+
+  it('sets aside a last "segment" holding no record that does not start where the log ended', async () => {
+    const dir = await closedLog();
+    const junk = join(dir, '00000000000000099999.log');
+    fs.writeFileSync(junk, 'junk!');
+    const log = SegmentLog.open(dir, OPTIONS);
+    expect(log.nextOffset).toBe(100);
+    expect(log.recovery.setAside).toBe(`${junk}.damaged`);
+    expect(log.recovery.truncatedBytes).toBe(0);
+    expect(fs.existsSync(junk)).toBe(false);
+    expect(fs.readFileSync(`${junk}.damaged`, 'utf8')).toBe('junk!');
+    await write(log, records(100, 1));
+    expect((await readAll(log, 0)).recs.length).toBe(101);
+    log.closeSync();
+  });
+
+  it('keeps a last segment that starts where the log ended, empty or with a torn first record (a crash after a roll)', async () => {
+    for (const content of ['', 'torn']) {
+      const dir = await closedLog();
+      const next = join(dir, '00000000000000000100.log');
+      fs.writeFileSync(next, content);
+      const log = SegmentLog.open(dir, OPTIONS);
+      expect(log.recovery.setAside).toBeNull();
+      expect(log.nextOffset).toBe(100);
+      expect(log.recovery.truncatedBytes).toBe(content.length);
+      expect(fs.statSync(next).size).toBe(0);
+      await write(log, records(100, 1));
+      expect((await readAll(log, 0)).recs.length).toBe(101);
+      log.closeSync();
+    }
+  });
+
   /** A log of ten 100-byte records in one segment, `damage` applied to its file, reopened. */
   async function damagedLastSegment(
     damage: (fd: number) => void,
