@@ -543,9 +543,17 @@ export class Subscription implements AsyncIterable<FelixEvent> {
           // A resume that reached a broker going away: the next connection will take it.
           return;
         }
-        // Before `subscribed` it refuses the subscribe; after, it is why the broker ended it (eviction).
+        // Before `subscribed` it refuses the subscribe; after, it is why the broker ended it: an eviction
+        // (a slow consumer), or another failure such as its log that could not be read (storage_error).
         if (this.state !== 'subscribing') {
-          this.end(brokerError('subscription_evicted', `${this.label()}: ended by the broker`, message));
+          const evicted = message.code === undefined || message.code === 'limit_exceeded';
+          this.end(
+            brokerError(
+              evicted ? 'subscription_evicted' : 'broker_error',
+              `${this.label()}: ended by the broker`,
+              message,
+            ),
+          );
           return;
         }
         if (this.confirmed) {

@@ -142,7 +142,9 @@ export class SubscribeHandler {
         'reading the stream log failed',
       );
       this.replies.sendError(`subscription ${sub.id} ended: reading the stream log failed`, 'storage_error');
-      this.session.dropSubscription(sub, false);
+      // Ended with a FIN after what it was given (the events read before the failure), not reset: a reset
+      // would discard them, and its code says slow subscriber.
+      this.session.dropSubscription(sub, true);
     });
     this.catchUps.set(sub, catchUp);
     // The subscription pumps its queue on drain; after that, the catch-up reads on.

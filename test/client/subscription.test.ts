@@ -283,6 +283,28 @@ describe('ending', () => {
     expect((await sub.closed)?.message).toContain('slow subscriber');
   });
 
+  it('ends with broker_error when the broker ends it for another reason (its log could not be read)', async () => {
+    const h = harness();
+    const { sub, control, events } = await subscribed(h);
+    events.receive(batch(0, 'a'));
+    control.receive(
+      msg({
+        type: 'error',
+        message: 'subscription 1 ended: reading the stream log failed',
+        code: 'storage_error',
+        retry: 'retry_after',
+      }),
+    );
+    events.receive(Buffer.alloc(0), true);
+    const iterator = sub[Symbol.asyncIterator]();
+    expect((await iterator.next()).value?.offset).toBe(0);
+    await expect(iterator.next()).rejects.toMatchObject({
+      code: 'broker_error',
+      brokerCode: 'storage_error',
+      retry: 'retry_after',
+    });
+  });
+
   it('reads an event stream reset without a reason as an eviction when its code says so', async () => {
     vi.useFakeTimers();
     try {
