@@ -315,6 +315,21 @@ export function registerStorageMetrics(registry: Registry, storage: DurableStore
     'Durable streams refusing publishes after a storage error (storage_full / storage_error), or found damaged at start',
     () => storage.totals().refusing,
   );
+  gauge(
+    'felix_storage_streams_files_open',
+    'Durable streams with their write files open (at most FELIX_DURABLE_MAX_OPEN_STREAMS; idle ones close theirs)',
+    () => storage.openFiles.size,
+  );
+  gauge(
+    'felix_storage_streams_waiting_for_files',
+    'Durable streams whose writes wait for another stream to close its files (FELIX_DURABLE_MAX_OPEN_STREAMS reached)',
+    () => storage.openFiles.waiters,
+  );
+  gauge(
+    'felix_storage_max_open_streams',
+    'The bound on durable streams with open files now (lowered when the process ran out of file descriptors)',
+    () => storage.openFiles.limit,
+  );
   counter(
     'felix_storage_writes_total',
     'Writes to durable logs (each carries every frame waiting)',

@@ -676,6 +676,23 @@ const brokerSettings = defineSettings({
       'sixty-fourth of the write rate); recovery reads through the last segment only, so this bounds ' +
       'start-up time too.',
   }),
+  durableMaxOpenStreams: integer({
+    env: 'FELIX_DURABLE_MAX_OPEN_STREAMS',
+    default: 0,
+    min: 0,
+    max: 1_000_000,
+    unit: 'streams',
+    zeroMeans:
+      "derived from the process's soft open-file limit (ulimit -n): a quarter of it (at least 64) is left " +
+      'for sockets and readers, the rest allows two files per stream, 16 to 4096 streams (64 when the ' +
+      'limit cannot be read)',
+    doc:
+      'Most durable streams whose write files (the segment being written, the producer journal) are open ' +
+      'at once. Past it the least recently written idle stream closes its files — after an fsync of what ' +
+      'it wrote, under an fsync policy — and reopens them on its next write, so any number of durable ' +
+      'streams runs within the open-file limit. Each costs up to two file descriptors. Raise it (with ulimit ' +
+      '-n) when more streams than this are written all the time: each write to a closed stream costs an open.',
+  }),
   dedupWindowMs: duration({
     env: 'FELIX_DEDUP_WINDOW_MS',
     default: 120_000,

@@ -13,12 +13,16 @@ import { StorageOpenError, type StorageProvider, type StreamStorage } from '../c
 import { damagedFile } from './damaged-file.js';
 import {
   DurableStream,
+  outOfDescriptors,
   refusalCode,
   type DurablePolicy,
   type FsyncPolicy,
   type Retention,
 } from './durable-stream.js';
+import { defaultOpenStreams, readSoftFileLimit } from './file-limit.js';
+import { OpenFileBudget } from './open-file-budget.js';
 import { JOURNAL_FILE, ProducerJournal, type ProducerClaim } from './producer-journal.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import { SegmentLog } from './segment-log.js';
 import { parseSegmentFileName } from './segment.js';
 import { META_FILE, readStreamMeta, writeStreamMeta, type StreamMeta } from './stream-meta.js';
@@ -43,6 +47,11 @@ export interface DurableStoreOptions {
    * (producer-journal.ts). 0 or absent: no journal (the broker keeps no producer state).
    */
   readonly dedupWindowMs?: number;
+  /**
+   * FELIX_DURABLE_MAX_OPEN_STREAMS: most streams with their write files open at once; the least recently
+   * written idle ones close theirs past it. 0 or absent: derived from the soft open-file limit.
+   */
+  readonly maxOpenStreams?: number;
 }
 
 /** Background passes per second of retention and write retries; each removes at most a few segments. */
@@ -77,6 +86,10 @@ export class DurableStore implements StorageProvider {
   private retentionCursor = 0;
   /** What the journals of the streams recovered at start say their logs hold (takeRecoveredProducers). */
   private recoveredProducers: ProducerClaim[] = [];
+  /** Streams with open write files, bounded (open-file-budget.ts). */
+  readonly openFiles: OpenFileBudget;
+  /** Failures of many streams at once (out of descriptors, a full disk) logged at a bounded rate. */
+  private readonly errors: RateLimitedLog;
 
   constructor(
     private readonly options: DurableStoreOptions,
@@ -89,6 +102,9 @@ export class DurableStore implements StorageProvider {
       readChunkBytes: options.readChunkBytes ?? 256 * 1024,
       maxRecordBytes: options.maxRecordBytes,
     };
+    const max = options.maxOpenStreams ?? 0;
+    this.openFiles = new OpenFileBudget(max > 0 ? max : defaultOpenStreams(readSoftFileLimit()));
+    this.errors = new RateLimitedLog(logger);
     this.recoverAll();
   }
 
@@ -145,7 +161,13 @@ export class DurableStore implements StorageProvider {
       if (!this.openFailures.has(key)) {
         this.openFailures.add(key);
         this.stats.writeErrors++;
-        this.logger.error({ stream: key, err }, 'durable stream storage failed');
+        this.errors.error(key, err, 'durable stream storage failed');
+      }
+      if (outOfDescriptors(err) && this.openFiles.shed()) {
+        this.logger.warn(
+          { maxOpenStreams: this.openFiles.limit },
+          'out of file descriptors: fewer durable streams keep their files open from now on',
+        );
       }
       // The client hears the kind of failure, not this host's paths (the log line has the whole error).
       const errno = (err as NodeJS.ErrnoException).code ?? 'unexpected error';
@@ -181,6 +203,7 @@ export class DurableStore implements StorageProvider {
     this.fsyncTimer = null;
     this.maintenanceTimer = null;
     for (const s of this.streams.values()) s.close();
+    this.errors.flush();
   }
 
   /** One background pass: retention (bounded) and, once a second, retries of failed writes. */
@@ -245,6 +268,8 @@ export class DurableStore implements StorageProvider {
       ms: declared.ms ?? this.options.retention.ms,
     };
     const stream = new DurableStream(key, log, epoch, this.policy, retention, this.stats, this.logger);
+    stream.files = this.openFiles;
+    stream.errors = this.errors;
     stream.journal = this.openJournal(key, dir, r.intactTo);
     this.streams.set(key, stream);
     return stream;

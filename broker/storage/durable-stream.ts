@@ -17,6 +17,8 @@ import type {
   StreamStorage,
 } from '../core/stream-storage.js';
 import { LogReader } from './log-reader.js';
+import type { FileHolder, OpenFileBudget } from './open-file-budget.js';
+import type { RateLimitedLog } from './rate-limited-log.js';
 import { PendingAcks } from './pending-acks.js';
 import type { ProducerJournal } from './producer-journal.js';
 import type { SegmentLog } from './segment-log.js';
@@ -48,7 +50,13 @@ export function refusalCode(err: unknown): StorageErrorCode {
   return code === 'ENOSPC' || code === 'EDQUOT' ? 'storage_full' : 'storage_error';
 }
 
-export class DurableStream implements StreamStorage {
+/** The process (EMFILE) or the system (ENFILE) has no file descriptor left. */
+export function outOfDescriptors(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+export class DurableStream implements StreamStorage, FileHolder {
   refusal: StorageRefusal | null = null;
   private listener: StorageListener | null = null;
   /** Frames cut and not yet handed to a write. */
@@ -74,6 +82,12 @@ export class DurableStream implements StreamStorage {
    * broker keeps no producer state, or the journal failed and was given up).
    */
   journal: ProducerJournal | null = null;
+  /** The bound on streams with open write files (null: files stay open while the stream is). */
+  files: OpenFileBudget | null = null;
+  /** Where failures are logged when many streams may fail at once (null: each on its own logger line). */
+  errors: RateLimitedLog | null = null;
+  /** The budget asked for the files while writes were unsynced: closed once the fsync begun for it ends. */
+  private releaseWanted = false;
   private readonly kickBound = (): void => {
     this.kickQueued = false;
     this.kick();
@@ -205,7 +219,14 @@ export class DurableStream implements StreamStorage {
     if (oldest === undefined) {
       // A quiet stream's only segment ages too: seal it so that the next pass may remove it.
       const active = this.log.segmentList[this.log.segmentList.length - 1]!;
-      if (ms > 0 && active.size > 0 && now - active.lastWriteMs > ms) this.log.sealActive();
+      if (ms > 0 && active.size > 0 && now - active.lastWriteMs > ms) {
+        try {
+          this.log.sealActive();
+        } catch (err) {
+          // Creating the next segment failed (EMFILE, a full disk): the next pass tries again.
+          this.logger.warn({ stream: this.name, err }, 'could not seal a segment for retention');
+        }
+      }
       return false;
     }
     const tooOld = ms > 0 && now - oldest.lastWriteMs > ms;
@@ -220,10 +241,52 @@ export class DurableStream implements StreamStorage {
     return true;
   }
 
+  /**
+   * Asked by the open-file budget: closes the segment and journal files of an idle stream (the next write
+   * reopens them). Unsynced writes under an fsync policy are fsynced first — and committed, as the periodic
+   * fsync would have — so an fsync never claims what a closed file's write-back might have lost.
+   */
+  releaseFiles(): 'closed' | 'closing' | 'busy' {
+    if (this.closed) return 'closed';
+    // About to write (a refusing stream's frames wait for a retry, which reopens the files).
+    if (this.busy || (this.pending.length > 0 && this.refusal === null)) return 'busy';
+    if (!this.log.filesOpen) return 'closed';
+    // After a failed fsync nothing written since is committed again: no fsync to wait for.
+    if (!this.fatal && this.policy.fsync !== 'none' && this.log.unsynced) {
+      if (this.refusal !== null) return 'busy';
+      this.releaseWanted = true;
+      this.syncWanted = true;
+      this.kick();
+      return 'closing';
+    }
+    this.closeFiles();
+    return 'closed';
+  }
+
+  filesGranted(): void {
+    // Granted from inside another stream's write or close: this one writes on its own turn.
+    if (!this.kickQueued) {
+      this.kickQueued = true;
+      setImmediate(this.kickBound);
+    }
+  }
+
+  private closeFiles(): void {
+    this.releaseWanted = false;
+    try {
+      this.log.closeFiles();
+      this.journal?.close();
+    } catch (err) {
+      // close(2) failing leaves nothing to retry: the descriptor is gone either way.
+      this.logger.warn({ stream: this.name, err }, 'could not close an idle stream file');
+    }
+  }
+
   /** Clean shutdown: writes what is left, syncs and closes the files. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.files?.released(this);
     if (this.busy) {
       this.logger.warn({ stream: this.name }, 'closing with a write in flight: its frames may be lost');
       return;
@@ -283,6 +346,8 @@ export class DurableStream implements StreamStorage {
     try {
       if (this.pending.length > 0) this.write();
       else if (this.syncWanted) this.sync();
+      // Idle now, with streams waiting for files: this one (or an older idle one) may close its files.
+      else if (this.files !== null && this.files.waiters > 0) this.files.makeRoom();
     } catch (err) {
       this.defect(err, 'write');
     }
@@ -301,6 +366,9 @@ export class DurableStream implements StreamStorage {
   }
 
   private write(): void {
+    // At the bound on open files: the frames wait in `pending` until another stream closes its files.
+    if (this.files !== null && !this.files.acquire(this)) return;
+    this.releaseWanted = false;
     const batch = this.pending;
     this.pending = [];
     this.inWrite = batch;
@@ -364,16 +432,33 @@ export class DurableStream implements StreamStorage {
       if (err !== null) {
         this.fatal = true;
         this.fail(err, 'fsync');
+        // Not closed for the budget now: asked again, a failed stream closes its files without an fsync.
+        if (this.releaseWanted) this.finishRelease();
         return;
       }
       try {
         this.syncedEnd = target;
         this.commit(target);
         this.kick();
+        if (this.releaseWanted) this.finishRelease();
       } catch (failure) {
         this.defect(failure, 'fsync');
       }
     });
+  }
+
+  /** The fsync begun for releaseFiles ended: closes the files unless the stream was written meanwhile. */
+  private finishRelease(): void {
+    // Another fsync began (the periodic one asked meanwhile): the release waits for it to end.
+    if (this.busy) return;
+    this.releaseWanted = false;
+    if (this.pending.length > 0 || this.log.unsynced || this.closed) {
+      // Written meanwhile: the files stay open.
+      this.files?.keptOpen(this);
+      return;
+    }
+    this.closeFiles();
+    this.files?.released(this);
   }
 
   private commit(end: number): void {
@@ -407,8 +492,17 @@ export class DurableStream implements StreamStorage {
       : `stream storage failed (${during}: ${err.code ?? err.message})`;
     if (during === 'write') this.stats.writeErrors++;
     else this.stats.fsyncErrors++;
-    if (this.refusal === null)
-      this.logger.error({ stream: this.name, err, during }, 'durable stream storage failed');
+    if (this.refusal === null) {
+      if (this.errors !== null)
+        this.errors.error(this.name, err, 'durable stream storage failed', { during });
+      else this.logger.error({ stream: this.name, err, during }, 'durable stream storage failed');
+    }
+    if (outOfDescriptors(err) && this.files?.shed() === true) {
+      this.logger.warn(
+        { maxOpenStreams: this.files.limit },
+        'out of file descriptors: fewer durable streams keep their files open from now on',
+      );
+    }
     this.refusal = { code, message };
     this.acks.failAll(code, message);
   }

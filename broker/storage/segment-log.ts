@@ -88,8 +88,13 @@ const loopWriteBuffer = Buffer.allocUnsafeSlow(SYNC_WRITE_MAX_BYTES);
 
 export class SegmentLog {
   private readonly segments: Segment[];
-  /** The active (last) segment's file, open for positional writes. */
-  private fd: number;
+  /**
+   * The active (last) segment's file, open for positional writes; -1 while closed (the log is opened lazily,
+   * and an idle stream's files are closed under FELIX_DURABLE_MAX_OPEN_STREAMS: the next write reopens it).
+   */
+  private fd = -1;
+  /** Written since the last fsync began: closing the files then needs an fsync first (unless policy none). */
+  private dirty = false;
   /** Sealed segments written since the last sync: synced (then closed) by the next sync(). */
   private unsyncedFds: number[] = [];
   private writing = false;
@@ -110,7 +115,6 @@ export class SegmentLog {
   ) {
     this.segments = segments;
     const active = segments[segments.length - 1]!;
-    this.fd = fs.openSync(active.path, 'r+');
     this.nextOffset = active.nextOffset;
     this.bytes = recovery.bytes;
     this.recovery = recovery;
@@ -194,6 +198,13 @@ export class SegmentLog {
       queueMicrotask(() => done(null));
       return;
     }
+    // Reopening may fail (EMFILE): an I/O error like a failed write, which the stream retries.
+    try {
+      this.openActive();
+    } catch (err) {
+      done(err as NodeJS.ErrnoException);
+      return;
+    }
     const bytes = this.recordsBytes(records);
     if (
       bytes <= SYNC_WRITE_MAX_BYTES &&
@@ -258,7 +269,38 @@ export class SegmentLog {
   /** The same as write(), blocking: for the last frames at shutdown. Throws on failure. */
   writeSync(records: readonly StoredRecord[]): void {
     if (records.length === 0) return;
+    this.openActive();
     this.writeBlocking(records, this.recordsBytes(records), null);
+  }
+
+  /** Whether the active segment's file is open. */
+  get filesOpen(): boolean {
+    return this.fd >= 0;
+  }
+
+  /** Whether anything was written since the last fsync began (closing then loses no data, only the fsync). */
+  get unsynced(): boolean {
+    return this.dirty;
+  }
+
+  /** Opens the active segment's file when it is closed. Throws what the file system throws. */
+  private openActive(): void {
+    if (this.fd >= 0 || this.closed) return;
+    this.fd = fs.openSync(this.segments[this.segments.length - 1]!.path, 'r+');
+  }
+
+  /**
+   * Closes the files until the next write (an idle stream under FELIX_DURABLE_MAX_OPEN_STREAMS). The caller
+   * fsyncs first when its policy promises it: closing never discards written data (the page cache keeps it),
+   * but an fsync after reopening would not be told of a write-back error from before.
+   */
+  closeFiles(): void {
+    if (this.writing || this.closed || this.fd < 0) return;
+    for (const fd of this.unsyncedFds) fs.closeSync(fd);
+    this.unsyncedFds = [];
+    const fd = this.fd;
+    this.fd = -1;
+    fs.closeSync(fd);
   }
 
   private writeBlocking(records: readonly StoredRecord[], bytes: number, into: Buffer | null): void {
@@ -321,25 +363,41 @@ export class SegmentLog {
     active.lastWriteMs = Date.now();
     this.nextOffset = active.nextOffset;
     this.bytes += total;
+    this.dirty = true;
   }
 
   /** Makes everything written so far durable (fdatasync of the active segment and of any sealed since). */
   sync(done: (err: NodeJS.ErrnoException | null) => void): void {
+    try {
+      // Files closed with writes unsynced (only under policy none, which never asks): reopened to sync them.
+      if (this.dirty) this.openActive();
+    } catch (err) {
+      done(err as NodeJS.ErrnoException);
+      return;
+    }
     const sealed = this.unsyncedFds;
     this.unsyncedFds = [];
     // The segment active now: a roll during this sync hands it to the next sync, which syncs it again.
+    // Closed (-1): nothing was written since the fsync before its files were closed.
     const active = this.fd;
+    this.dirty = false;
     let i = 0;
     const next = (err: NodeJS.ErrnoException | null): void => {
       if (err !== null) {
         for (const fd of sealed.slice(i)) fs.close(fd, () => undefined);
+        this.dirty = true;
         done(err);
         return;
       }
       if (i < sealed.length) {
         const fd = sealed[i++]!;
         fs.fdatasync(fd, (e) => fs.close(fd, () => next(e)));
-      } else fs.fdatasync(active, done);
+      } else if (active < 0) done(null);
+      else
+        fs.fdatasync(active, (e) => {
+          if (e !== null) this.dirty = true;
+          done(e);
+        });
     };
     next(null);
   }
@@ -379,14 +437,18 @@ export class SegmentLog {
     this.closed = true;
     for (const fd of this.unsyncedFds) fs.closeSync(fd);
     this.unsyncedFds = [];
-    fs.closeSync(this.fd);
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
   }
 
   /** Syncs and closes (clean shutdown). */
   syncAndCloseSync(): void {
     if (this.closed) return;
     for (const fd of this.unsyncedFds) fs.fdatasyncSync(fd);
-    fs.fdatasyncSync(this.fd);
+    // Closed while idle with writes not yet synced (policy none): reopened for the shutdown fsync.
+    if (this.fd < 0 && this.dirty) this.openActive();
+    if (this.fd >= 0) fs.fdatasyncSync(this.fd);
+    this.dirty = false;
     this.closeSync();
   }
 
@@ -403,8 +465,13 @@ export class SegmentLog {
       fs.rmSync(seg.path, { force: true });
       throw err;
     }
-    this.unsyncedFds.push(this.fd);
-    this.fd = fd;
+    if (this.fd >= 0) {
+      this.unsyncedFds.push(this.fd);
+      this.fd = fd;
+    } else {
+      // Files closed (sealed by retention while idle): they stay closed, the next write opens the new one.
+      fs.closeSync(fd);
+    }
     this.segments.push(seg);
     return seg;
   }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import type { Connection } from '../../transport/index.js';
 import { connectRaw, eventStreams, RawStream, until } from '../broker/raw-client.js';
-import { spawnBroker, type BrokerProcess } from '../e2e/broker-process.js';
+import { spawnBroker, type BrokerProcess, type SpawnOptions } from '../e2e/broker-process.js';
 
 export const TENANT = 't1';
 export const NAMESPACE = 'durable';
@@ -23,13 +23,20 @@ export function storageDir(): string {
 }
 
 /** A broker process keeping durable streams in `dir` (every stream durable unless `env` says otherwise). */
-export function startDurableBroker(dir: string, env: Record<string, string> = {}): Promise<BrokerProcess> {
-  return spawnBroker({
-    FELIX_DURABLE_STORAGE_DIR: dir,
-    FELIX_DURABLE_DEFAULT: '1',
-    FELIX_LOG_LEVEL: 'info',
-    ...env,
-  });
+export function startDurableBroker(
+  dir: string,
+  env: Record<string, string> = {},
+  options: SpawnOptions = {},
+): Promise<BrokerProcess> {
+  return spawnBroker(
+    {
+      FELIX_DURABLE_STORAGE_DIR: dir,
+      FELIX_DURABLE_DEFAULT: '1',
+      FELIX_LOG_LEVEL: 'info',
+      ...env,
+    },
+    options,
+  );
 }
 
 export async function stopBroker(broker: BrokerProcess): Promise<void> {

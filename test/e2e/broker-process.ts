@@ -19,9 +19,25 @@ afterEach(() => {
   for (const c of running.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
+export interface SpawnOptions {
+  /** Runs the broker with this many file descriptors at most (`ulimit -n`, soft and hard). */
+  readonly fileLimit?: number;
+}
+
 /** Spawns the broker on ephemeral loopback ports and resolves once it logs that it listens. */
-export function spawnBroker(env: Record<string, string> = {}): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [BROKER_MAIN], {
+export function spawnBroker(
+  env: Record<string, string> = {},
+  options: SpawnOptions = {},
+): Promise<BrokerProcess> {
+  const [command, args] =
+    options.fileLimit === undefined
+      ? [process.execPath, [BROKER_MAIN]]
+      : // The shell lowers its limit and execs the broker in its place (the child's pid is the broker's).
+        [
+          '/bin/sh',
+          ['-c', 'ulimit -n "$0" && exec "$@"', String(options.fileLimit), process.execPath, BROKER_MAIN],
+        ];
+  const child = spawn(command, args, {
     env: {
       ...process.env,
       FELIX_QUIC_BIND: '127.0.0.1:0',
