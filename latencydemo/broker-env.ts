@@ -2,12 +2,19 @@
  * The environment a case's broker process starts with: the current FELIX_* environment plus what the case
  * sets, as Felix's demo sets FELIX_FANOUT_BATCH from --batch before it starts its broker.
  */
-import type { CaseSettings } from './cases.js';
+import { resolvedPubWindow, type CaseSettings } from './cases.js';
+import { eventBytes } from './stamp.js';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
-// FELIX_SUB_QUEUE_CAPACITY's upper bound (config/broker-settings.ts).
+// FELIX_SUB_QUEUE_CAPACITY's upper bound, FELIX_SUB_QUEUE_MAX_BYTES's default and upper bound
+// (config/broker-settings.ts).
 const MAX_SUB_QUEUE_CAPACITY = 1_048_576;
+const DEFAULT_SUB_QUEUE_MAX_BYTES = 32 * 1024 * 1024;
+const MAX_SUB_QUEUE_MAX_BYTES = 4 * 1024 ** 4;
+// The broker counts a queued event as the bytes of its frame, not of its payload: room for the event
+// encoding (base64 in a JSON frame is 4/3) and frame headers.
+const FRAME_BYTES_PER_EVENT_BYTE = 2;
 const VERBOSE_LOG_LEVELS = new Set(['debug', 'trace']);
 
 /** The FELIX_* variables of `env`, sorted by name (what the JSON report calls the environment in effect). */
@@ -18,6 +25,23 @@ export function felixVariables(env: Environment): Record<string, string> {
     if (name.startsWith('FELIX_') && value !== undefined) out[name] = value;
   }
   return out;
+}
+
+/** Whether the demo sizes the subscriber queues of the broker it starts (the user set neither bound). */
+export function demoSizesQueues(env: Environment): boolean {
+  return env.FELIX_SUB_QUEUE_CAPACITY === undefined && env.FELIX_SUB_QUEUE_MAX_BYTES === undefined;
+}
+
+/**
+ * Bytes one subscriber's queue may have to hold in the case: the publish window is counted in deliveries
+ * over all subscribers, so one subscriber may lag by the whole window (window × batch × fanout events);
+ * without a window (--pub-window 0, the open loop) by the whole run. Never below the broker's default.
+ */
+export function subQueueBytesForCase(c: CaseSettings): number {
+  const window = resolvedPubWindow(c);
+  const events = window > 0 ? window * c.batch * c.fanout : c.warmup + c.total;
+  const bytes = events * eventBytes(c.payload) * FRAME_BYTES_PER_EVENT_BYTE;
+  return Math.min(MAX_SUB_QUEUE_MAX_BYTES, Math.max(DEFAULT_SUB_QUEUE_MAX_BYTES, bytes));
 }
 
 export function brokerEnvironment(env: Environment, c: CaseSettings): Record<string, string> {
@@ -33,10 +57,15 @@ export function brokerEnvironment(env: Environment, c: CaseSettings): Record<str
   // publishes single messages and measures the broker as configured (its batching included).
   if (c.rate === undefined) out.FELIX_FANOUT_BATCH = String(c.batch);
   // Felix sizes its subscriber queues to hold the whole run (FELIX_EVENT_QUEUE_DEPTH = max(events, 1024)),
-  // so a demo run is never shortened by drops; an explicit FELIX_SUB_QUEUE_CAPACITY is kept, to study drops.
+  // so a demo run is never shortened by drops; so does this demo, in events and in bytes (what the publish
+  // window can have in flight: 1 MiB events at batch 64 overflow the broker's default 32 MiB). Explicit
+  // bounds are kept, to study drops.
   if (env.FELIX_SUB_QUEUE_CAPACITY === undefined) {
     const events = Math.max(c.warmup + c.total, 1024);
     out.FELIX_SUB_QUEUE_CAPACITY = String(Math.min(events, MAX_SUB_QUEUE_CAPACITY));
+  }
+  if (env.FELIX_SUB_QUEUE_MAX_BYTES === undefined) {
+    out.FELIX_SUB_QUEUE_MAX_BYTES = String(subQueueBytesForCase(c));
   }
   return out;
 }

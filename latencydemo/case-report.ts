@@ -10,7 +10,7 @@
  *   dropped          sample_total − received (the primary subscriber's missing events)
  */
 import type { HopSummary } from '../client/index.js';
-import { judgeDeliveries } from './accounting.js';
+import { dropWarning, invalidReasons, judgeDeliveries } from './accounting.js';
 import type { CaseConfig, Workload } from './cases.js';
 import type { OpenLoopReport } from './open-loop.js';
 import { eventBytes } from './stamp.js';
@@ -34,7 +34,10 @@ export interface CaseReport extends Workload {
   /** Measured deliveries the broker reported dropped (offset gaps), over all subscribers. */
   readonly reported_drops: number;
   readonly unaccounted: number;
+  /** No invalid_reasons. */
   readonly valid: boolean;
+  /** Why the case is an INVALID RUN, one sentence each (accounting.ts's invalidReasons); empty when valid. */
+  readonly invalid_reasons: readonly string[];
   /** Latencies in whole microseconds (truncated, as Felix's as_micros); null without samples. */
   readonly p50_us: number | null;
   readonly p99_us: number | null;
@@ -72,6 +75,10 @@ export interface CaseMeasurement {
   readonly primaryReceived: number;
   readonly deliveredTotal: number;
   readonly reportedDrops: number;
+  /** Measured deliveries whose latency could not be this run's (SubscriberGroup); 0 when absent. */
+  readonly outOfRangeLatencies?: number;
+  /** Whether a reported drop makes the case invalid (accounting.ts's RunChecks); false when absent. */
+  readonly dropsInvalid?: boolean;
   readonly primary: LatencySummary | null;
   readonly all: LatencySummary | null;
   readonly elapsedMs: number;
@@ -85,7 +92,18 @@ const round = (value: number, digits: number): number => Number(value.toFixed(di
 
 export function buildCaseReport(c: CaseConfig, m: CaseMeasurement): CaseReport {
   const expected = c.total * c.fanout;
-  const verdict = judgeDeliveries({ expected, received: m.deliveredTotal, reportedDrops: m.reportedDrops });
+  const deliveries = { expected, received: m.deliveredTotal, reportedDrops: m.reportedDrops };
+  const verdict = judgeDeliveries(deliveries);
+  const dropsInvalid = m.dropsInvalid ?? false;
+  const reasons = invalidReasons({
+    ...deliveries,
+    outOfRangeLatencies: m.outOfRangeLatencies ?? 0,
+    dropsInvalid,
+    ...(m.openLoop != null && {
+      openLoop: { rate: m.openLoop.rate_msgs, achieved: m.openLoop.achieved_rate_msgs, measured: c.total },
+    }),
+  });
+  const drops = dropsInvalid ? undefined : dropWarning(m.reportedDrops, expected);
   const seconds = m.elapsedMs / 1000;
   const rate = (count: number): number => (seconds > 0 ? round(count / seconds, 2) : 0);
   return {
@@ -110,7 +128,8 @@ export function buildCaseReport(c: CaseConfig, m: CaseMeasurement): CaseReport {
     expected_deliveries: expected,
     reported_drops: m.reportedDrops,
     unaccounted: verdict.unaccounted,
-    valid: verdict.valid,
+    valid: reasons.length === 0,
+    invalid_reasons: reasons,
     p50_us: micros(m.primary?.p50Ns),
     p99_us: micros(m.primary?.p99Ns),
     p999_us: micros(m.primary?.p999Ns),
@@ -124,7 +143,7 @@ export function buildCaseReport(c: CaseConfig, m: CaseMeasurement): CaseReport {
     delivered_per_sub_throughput_msgs: rate(m.deliveredTotal / c.fanout),
     delivered_mb_s: seconds > 0 ? round((m.deliveredTotal * eventBytes(c.payload)) / seconds / 1e6, 2) : 0,
     duration_s: round(seconds, 6),
-    warnings: [...m.warnings],
+    warnings: drops === undefined ? [...m.warnings] : [...m.warnings, drops],
     timings: m.timings ?? null,
     open_loop: m.openLoop ?? null,
   };

@@ -62,10 +62,14 @@ export function caseName(group: string, c: CaseSettings): string {
   return `${group}/f${c.fanout}-b${c.batch}-p${c.payload}${binary}${pool}`;
 }
 
-function named(group: string, c: CaseSettings): CaseConfig {
+/** The case's publish window in batches: --pub-window, else sized to its batches; 0 (no bound) with --rate. */
+export function resolvedPubWindow(c: CaseSettings): number {
   // The open loop bounds nothing in flight: the rate is the load.
-  const pubWindow = c.rate !== undefined ? 0 : (c.pubWindow ?? defaultPubWindow(c.batch, c.payload));
-  return { ...c, name: caseName(group, c), pubWindow };
+  return c.rate !== undefined ? 0 : (c.pubWindow ?? defaultPubWindow(c.batch, c.payload));
+}
+
+function named(group: string, c: CaseSettings): CaseConfig {
+  return { ...c, name: caseName(group, c), pubWindow: resolvedPubWindow(c) };
 }
 
 export function planCases(request: CasePlanRequest): CaseConfig[] {

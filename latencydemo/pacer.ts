@@ -62,6 +62,22 @@ export function achievedRate(count: number, firstSendAt: number, lastSendAt: num
 }
 
 /**
+ * A schedule whose sends went out more than this fraction below its rate does not measure what it says:
+ * the sender was saturated, so latencies counted from the scheduled times measure the queue in the sending
+ * process, not the system under test. latencydemo and cachedemo call such a run INVALID.
+ */
+export const RATE_SHORTFALL_MARGIN = 0.05;
+
+/**
+ * The fraction by which `count` sends at `achieved` per second fell short of `rate`, when beyond
+ * RATE_SHORTFALL_MARGIN; undefined when within it, or with fewer than two sends (no rate to speak of).
+ */
+export function rateShortfall(rate: number, achieved: number, count: number): number | undefined {
+  if (count < 2 || achieved >= rate * (1 - RATE_SHORTFALL_MARGIN)) return undefined;
+  return 1 - achieved / rate;
+}
+
+/**
  * Runs the schedule; resolves once every send is out. Sends before `measuredFrom` (the warmup) are paced
  * alike but left out of the achieved rate and the lag.
  */

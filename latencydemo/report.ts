@@ -5,12 +5,13 @@
  * parseTextReport turns the text back into the JSON's case objects.
  */
 import type { HopTiming } from './case-report.js';
-import { invalidRunLine } from './accounting.js';
 import type { CaseReport } from './case-report.js';
 import { expectationNote, type CaseConfig } from './cases.js';
 import type { OpenLoopReport } from './open-loop.js';
 
 export const JSON_SCHEMA = 1;
+/** Starts each line that says why a case is invalid (one per reason, after the case's other lines). */
+const INVALID_PREFIX = 'INVALID RUN: ';
 
 export interface RunReport {
   readonly tool: 'latencydemo';
@@ -81,12 +82,7 @@ export function caseResults(r: CaseReport): string {
     ...(r.open_loop === null ? [] : [openLoopLine(r.open_loop)]),
     ...r.warnings.map((w) => `  warning: ${w}`),
   ];
-  const invalid = invalidRunLine({
-    expected: r.expected_deliveries,
-    received: r.delivered_total,
-    reportedDrops: r.reported_drops,
-  });
-  if (invalid !== undefined) lines.push(invalid);
+  lines.push(...r.invalid_reasons.map((reason) => `${INVALID_PREFIX}${reason}`));
   return lines.join('\n') + '\n';
 }
 
@@ -144,7 +140,7 @@ const LINE_RES = {
   openLoop: new RegExp(
     String.raw`^  open loop: rate (\d+) msg\/s, achieved ([0-9.]+) msg\/s, publisher lag p50 = ${DURATION}, p99 = ${DURATION}, max = ${DURATION}$`,
   ),
-  invalid: /^INVALID RUN: /,
+  invalid: /^INVALID RUN: (.*)$/,
 };
 
 /** A duration as formatMicros prints it, back in whole microseconds (null for n/a). */
@@ -215,7 +211,10 @@ function parseCaseLine(line: string, f: Fields): void {
       unaccounted: Number(m[4]),
     });
   } else if ((m = LINE_RES.warning.exec(line))) (f.warnings as string[]).push(m[1]!);
-  else if (LINE_RES.invalid.test(line)) f.valid = false;
+  else if ((m = LINE_RES.invalid.exec(line))) {
+    f.valid = false;
+    (f.invalid_reasons as string[]).push(m[1]!);
+  }
 }
 
 // Key order of the JSON case object, so a parsed case compares equal to (and prints like) a built one.
@@ -242,6 +241,7 @@ const CASE_KEYS: readonly (keyof CaseReport)[] = [
   'reported_drops',
   'unaccounted',
   'valid',
+  'invalid_reasons',
   'p50_us',
   'p99_us',
   'p999_us',
@@ -282,7 +282,14 @@ export function parseTextReport(text: string): CaseReport[] {
     const start = CASE_RE.exec(line);
     if (start) {
       if (current !== null) cases.push(toCaseReport(current));
-      current = { name: start[1], warnings: [], valid: true, timings: null, open_loop: null };
+      current = {
+        name: start[1],
+        warnings: [],
+        valid: true,
+        invalid_reasons: [],
+        timings: null,
+        open_loop: null,
+      };
     } else if (current !== null) {
       parseCaseLine(line, current);
     }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { connect, type FelixClient } from '../client/index.js';
 import { sendWindowWarning } from './accounting.js';
-import { brokerEnvironment, type Environment } from './broker-env.js';
+import { brokerEnvironment, demoSizesQueues, type Environment } from './broker-env.js';
 import { spawnBroker, type BrokerProcess } from '../broker/spawn.js';
 import { buildCaseReport, type CaseReport, type HopTiming } from './case-report.js';
 import type { CaseConfig } from './cases.js';
@@ -71,10 +71,11 @@ async function subscribedGroup(
   c: CaseConfig,
   batch: number,
   client: FelixClient,
-  sharedBroker: boolean,
 ): Promise<{ plan: ReturnType<typeof planStreams>; group: SubscriberGroup }> {
-  // On a shared broker each case gets streams of its own, so their offsets start at 0 like a fresh broker's.
-  const tag = sharedBroker ? randomBytes(4).toString('hex') : undefined;
+  // Every case publishes to streams of its own (`latency-<tag>`), so their offsets start at 0: a shared
+  // broker keeps the streams of earlier cases, and a durable stream outlives the broker, so a spawned
+  // broker on a reused FELIX_DURABLE_STORAGE_DIR would replay an earlier run's events to the subscribers.
+  const tag = randomBytes(4).toString('hex');
   const plan = planStreams(c.warmup, c.total, batch, c.pubStreamCount, tag);
   const group = new SubscriberGroup(plan, c.fanout, c.warmup);
   await group.subscribeAll(client);
@@ -88,7 +89,7 @@ async function measure(
   sharedBroker: boolean,
 ): Promise<CaseReport> {
   const warnings: string[] = [];
-  const { plan, group } = await subscribedGroup(c, c.batch, client, sharedBroker);
+  const { plan, group } = await subscribedGroup(c, c.batch, client);
   const publisher = new LoadPublisher(
     client,
     c,
@@ -129,7 +130,7 @@ async function measure(
     );
   }
   warnings.push(...publisher.warnings, ...group.warnings);
-  return reportOf(c, group, elapsedMs, warnings);
+  return reportOf(c, group, elapsedMs, warnings, dropsInvalid(ctx, sharedBroker));
 }
 
 /**
@@ -145,7 +146,7 @@ async function measureOpenLoop(
   sharedBroker: boolean,
 ): Promise<CaseReport> {
   const warnings: string[] = [];
-  const { plan, group } = await subscribedGroup(c, 1, client, sharedBroker);
+  const { plan, group } = await subscribedGroup(c, 1, client);
   const publisher = new OpenLoopPublisher(client, {
     rate,
     warmup: c.warmup,
@@ -170,7 +171,22 @@ async function measureOpenLoop(
   if (sharedBroker)
     warnings.push("--broker: the broker's own settings apply (subscriber queue size not set)");
   warnings.push(...publisher.warnings, ...group.warnings);
-  return reportOf(c, group, Math.max(published, primaryEnd) - start, warnings, openLoopReport(rate, paced));
+  return reportOf(
+    c,
+    group,
+    Math.max(published, primaryEnd) - start,
+    warnings,
+    dropsInvalid(ctx, sharedBroker),
+    openLoopReport(rate, paced),
+  );
+}
+
+/**
+ * Whether a drop makes the case invalid: only when the demo sized the subscriber queues of the broker it
+ * started (brokerEnvironment). Bounds the user set, or a --broker's own, are there to study drops.
+ */
+function dropsInvalid(ctx: CaseRunContext, sharedBroker: boolean): boolean {
+  return !sharedBroker && demoSizesQueues(ctx.env);
 }
 
 /** The case's report from what the subscribers received, however the messages were published. */
@@ -179,6 +195,7 @@ function reportOf(
   group: SubscriberGroup,
   elapsedMs: number,
   warnings: string[],
+  queuesSizedForCase: boolean,
   openLoop?: ReturnType<typeof openLoopReport>,
 ): CaseReport {
   const latencies = group.latencies();
@@ -187,6 +204,8 @@ function reportOf(
     primaryReceived: group.primaryReceived,
     deliveredTotal: group.measuredReceived,
     reportedDrops: group.measuredDropped,
+    outOfRangeLatencies: group.outOfRangeLatencies,
+    dropsInvalid: queuesSizedForCase,
     primary: latencies.primary,
     all: latencies.all,
     elapsedMs,

@@ -8,7 +8,7 @@
 import { build, initWebAssemblySync, type Histogram } from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
 import type { FelixClient, FelixEvent, GapInfo, Subscription } from '../client/index.js';
-import { splitGap, type PhaseOffsets } from './accounting.js';
+import { MAX_LATENCY_MS, splitGap, type PhaseOffsets } from './accounting.js';
 import type { StreamPlan } from './publish-plan.js';
 import { readSentAt, readSeq } from './stamp.js';
 
@@ -32,6 +32,7 @@ interface Waiter {
 }
 
 const NS_PER_MS = 1e6;
+const MAX_LATENCY_NS = MAX_LATENCY_MS * NS_PER_MS;
 
 // The WebAssembly histograms record a value in ~40 ns where the JavaScript ones take ~200 ns: at a million
 // deliveries a second that is the difference between a fifth of the demo's CPU and a twentieth.
@@ -78,6 +79,12 @@ export class SubscriberGroup {
   measuredReceived = 0;
   /** Measured events the broker reported dropped (offset gaps), over all subscribers. */
   measuredDropped = 0;
+  /**
+   * Measured events whose latency was negative or above MAX_LATENCY_MS (a stamp from another process's
+   * clock, say an earlier run's event on a durable stream): counted as received, kept out of the histograms,
+   * which cannot hold such a value, and reported as making the run invalid.
+   */
+  outOfRangeLatencies = 0;
   /** Measured events the primary subscriber (the first on stream 0) received. */
   primaryReceived = 0;
   /** When the primary subscriber had accounted for all its measured events; -1 until then. */
@@ -109,7 +116,8 @@ export class SubscriberGroup {
 
   /**
    * Subscribes `fanout` times to every stream, in order (as Felix does), each from offset 0 of its fresh
-   * stream, so that even a drop before the first delivered event shows as a gap.
+   * stream (every case names streams of its own, see run-case.ts), so that even a drop before the first
+   * delivered event shows as a gap.
    */
   async subscribeAll(client: FelixClient): Promise<void> {
     for (let s = 0; s < this.plan.length; s++) {
@@ -187,10 +195,13 @@ export class SubscriberGroup {
         const latencyNs = Math.round((now - readSentAt(payload)) * NS_PER_MS);
         this.measuredReceived++;
         this.measuredAccounted++;
+        // Also false for NaN: whatever the header holds, the histogram only sees a value it can hold.
+        const inRange = latencyNs >= 0 && latencyNs <= MAX_LATENCY_NS;
+        if (!inRange) this.outOfRangeLatencies++;
         if (!primary) {
-          this.otherLatencies.recordValue(latencyNs);
+          if (inRange) this.otherLatencies.recordValue(latencyNs);
         } else {
-          this.primaryLatencies.recordValue(latencyNs);
+          if (inRange) this.primaryLatencies.recordValue(latencyNs);
           this.primaryReceived++;
           this.primaryLastAt = now;
           this.primaryProgress(1, now);

@@ -5,7 +5,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { invalidRows } from '../../cachedemo/report.js';
 import { addBenchFlags, resolveBenchSettings } from '../../cachedemo/settings.js';
+import type { OpResult } from '../../cachedemo/suite.js';
 import { runOpsAtRate } from '../../cachedemo/workload.js';
 import type { PacerClock } from '../../latencydemo/pacer.js';
 import { SPIN_WITHIN_MS, START_DELAY_MS } from '../../latencydemo/pacer.js';
@@ -159,5 +161,33 @@ describe('cachedemo open loop', () => {
       expect(r.achieved_rate_ops).toBeGreaterThan(0);
     }
     expect(document.invalid).toEqual([]);
+  });
+});
+
+describe('cachedemo open loop short of its rate', () => {
+  const row = (achievedRateOps: number): OpResult => ({
+    op: 'get_hit',
+    payload: 256,
+    unexpected: 0,
+    clientCpuUsPerOp: 1,
+    serverCpuUsPerOp: null,
+    stats: {
+      count: 20_000,
+      p50Us: 1,
+      p99Us: 1,
+      p999Us: 1,
+      maxUs: 1,
+      avgUs: 1,
+      throughputOps: achievedRateOps,
+      openLoop: { rateOps: 500_000, achievedRateOps, startLagP99Us: 1, startLagMaxUs: 1 },
+    },
+  });
+
+  it('is an INVALID RUN beyond 5%, saying by how much', () => {
+    expect(invalidRows([row(480_000)])).toEqual([]);
+    expect(invalidRows([row(214_952)])).toEqual([
+      'get_hit 256 B: open loop achieved 214952.00 ops/s of the 500000 asked (57.0% short, more than 5%): ' +
+        'operations started late, so latencies from their scheduled starts measure queueing in the demo, not the cache',
+    ]);
   });
 });

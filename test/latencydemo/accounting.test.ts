@@ -8,9 +8,15 @@ import {
   sendWindowWarning,
   splitGap,
 } from '../../latencydemo/accounting.js';
+import { buildCaseReport } from '../../latencydemo/case-report.js';
+import { planCases } from '../../latencydemo/cases.js';
+import { parseCommandLine } from '../../latencydemo/cli.js';
 import { planStreams } from '../../latencydemo/publish-plan.js';
+import { caseIntro, caseResults, parseTextReport } from '../../latencydemo/report.js';
 import { allocatePayload, writeStamp } from '../../latencydemo/stamp.js';
 import { SubscriberGroup } from '../../latencydemo/subscribers.js';
+
+const defaults = { pubConns: 4, pubStreamsPerConn: 2, pubSharding: 'hash_stream', subConns: 1 } as const;
 
 describe('delivery accounting', () => {
   it('is valid only when every expected delivery was received or reported dropped', () => {
@@ -37,6 +43,33 @@ describe('delivery accounting', () => {
     expect(invalidRunLine({ expected: 400, received: 402, reportedDrops: 0 })).toMatch(
       /^INVALID RUN: 2 deliveries more than the 400 expected/,
     );
+  });
+
+  it('makes drops invalid when the demo sized the queues, and warns of them when the bounds are the user’s', () => {
+    const [c] = planCases(parseCommandLine(['--total', '300', '--batch', '64'], defaults));
+    const measured = (dropsInvalid: boolean) =>
+      buildCaseReport(c!, {
+        sampleTotal: 300,
+        primaryReceived: 213,
+        deliveredTotal: 213,
+        reportedDrops: 87,
+        dropsInvalid,
+        primary: null,
+        all: null,
+        elapsedMs: 100,
+        warnings: [],
+      });
+    const sized = measured(true);
+    expect(sized).toMatchObject({ unaccounted: 0, reported_drops: 87, valid: false });
+    expect(sized.invalid_reasons).toEqual([
+      expect.stringMatching(/^the broker dropped 87 of 300 measured deliveries although the demo sized/),
+    ]);
+    const text = caseResults(sized);
+    expect(text).toMatch(/\nINVALID RUN: the broker dropped 87 of 300 measured deliveries/);
+    expect(parseTextReport(caseIntro(c!) + text)).toEqual([sized]);
+    const userBounds = measured(false);
+    expect(userBounds).toMatchObject({ valid: true, invalid_reasons: [] });
+    expect(userBounds.warnings).toEqual([expect.stringMatching(/^the broker dropped 87 of 300 measured/)]);
   });
 
   it('splits a gap in offsets between the warmup and the measured phase', () => {
@@ -143,6 +176,53 @@ describe('subscriber tallies', () => {
       reportedDrops: g.measuredDropped,
     });
     expect(verdict).toEqual({ unaccounted: 2, valid: false });
+  });
+
+  it("count a delivery whose stamp is not this run's as out of range, never feeding it to the histogram", async () => {
+    // An earlier run's event on a durable stream carries its process's clock: a negative latency, or one
+    // of days, or (damaged) no number at all. The WebAssembly histogram aborts on such a value.
+    const { group: g, subs } = await group(2);
+    const [first, second] = subs as [FakeSubscription, FakeSubscription];
+    for (let seq = 0; seq < 4; seq++) for (const sub of subs) deliver(sub, seq, seq);
+    const stamped = (sub: FakeSubscription, sentAt: number, seq: number): void => {
+      writeStamp(payload, sentAt, seq);
+      sub.options.onEvent!({
+        tenant: 't1',
+        namespace: 'default',
+        stream: sub.stream,
+        payload,
+        offset: seq,
+        gap: 0,
+      });
+    };
+    stamped(first, performance.now() + 60_000, 4);
+    stamped(second, performance.now() - 86_400_000, 4);
+    stamped(first, NaN, 5);
+    for (let seq = 6; seq < 14; seq++) for (const sub of subs) deliver(sub, seq, seq);
+    stamped(second, performance.now() - 1, 5);
+    expect(g.outOfRangeLatencies).toBe(3);
+    expect(g.measuredReceived).toBe(20);
+    expect(g.primaryLatencies.totalCount + g.otherLatencies.totalCount).toBe(17);
+    const latencies = g.latencies();
+    expect(latencies.primary!.maxNs).toBeLessThan(60_000 * 1e6);
+
+    const [c] = planCases(parseCommandLine(['--warmup', '4', '--total', '10', '--fanout', '2'], defaults));
+    const report = buildCaseReport(c!, {
+      sampleTotal: 10,
+      primaryReceived: g.primaryReceived,
+      deliveredTotal: g.measuredReceived,
+      reportedDrops: 0,
+      outOfRangeLatencies: g.outOfRangeLatencies,
+      primary: latencies.primary,
+      all: latencies.all,
+      elapsedMs: 5,
+      warnings: [],
+    });
+    expect(report.valid).toBe(false);
+    expect(report.invalid_reasons).toEqual([
+      '3 deliveries carried a send time this run did not stamp (latency negative or over 1 h): left out of the latencies',
+    ]);
+    expect(caseResults(report)).toContain('\nINVALID RUN: 3 deliveries carried a send time');
   });
 
   it('end a wait when its phase is complete, or after the idle time without events', async () => {

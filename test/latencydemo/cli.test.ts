@@ -217,6 +217,30 @@ describe('latencydemo broker process', () => {
     });
   });
 
+  it('sizes the subscriber queue bytes to what the publish window can have in flight, unless set', () => {
+    const MiB = 1024 * 1024;
+    // 1 MiB events at batch 64: the window's 2 batches are 128 MiB, four times the broker's 32 MiB default.
+    const large = parse('--payload', String(MiB), '--batch', '64', '--total', '320', '--warmup', '64');
+    const bytes = Number(brokerEnvironment({}, large.base).FELIX_SUB_QUEUE_MAX_BYTES);
+    expect(bytes).toBeGreaterThanOrEqual(2 * 64 * (MiB + STAMP_BYTES));
+    // Fanout: one subscriber may lag by the whole window, counted over all subscribers.
+    const wide = parse('--payload', String(MiB), '--batch', '64', '--fanout', '4');
+    expect(Number(brokerEnvironment({}, wide.base).FELIX_SUB_QUEUE_MAX_BYTES)).toBeGreaterThanOrEqual(
+      4 * bytes,
+    );
+    // Small events keep the broker's default; the open loop bounds nothing, so the whole run counts.
+    expect(brokerEnvironment({}, parse('--payload', '256', '--batch', '64').base)).toMatchObject({
+      FELIX_SUB_QUEUE_MAX_BYTES: String(32 * MiB),
+    });
+    const open = parse('--rate', '1000', '--total', '100000', '--payload', '4096');
+    expect(Number(brokerEnvironment({}, open.base).FELIX_SUB_QUEUE_MAX_BYTES)).toBeGreaterThanOrEqual(
+      101_000 * (4096 + STAMP_BYTES),
+    );
+    expect(brokerEnvironment({ FELIX_SUB_QUEUE_MAX_BYTES: '1MiB' }, large.base)).toMatchObject({
+      FELIX_SUB_QUEUE_MAX_BYTES: '1MiB',
+    });
+  });
+
   it('finds the QUIC port in the broker’s listening log line', () => {
     const line = JSON.stringify({
       msg: 'felix-ts broker listening',

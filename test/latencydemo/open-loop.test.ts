@@ -4,10 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import type { FelixClient, FelixEvent, SubscribeOptions } from '../../client/index.js';
 import { brokerEnvironment } from '../../latencydemo/broker-env.js';
-import { buildCaseReport } from '../../latencydemo/case-report.js';
-import { planCases } from '../../latencydemo/cases.js';
+import { buildCaseReport, type CaseReport } from '../../latencydemo/case-report.js';
+import { planCases, type CaseConfig } from '../../latencydemo/cases.js';
 import { parseCommandLine, type SettingDefaults } from '../../latencydemo/cli.js';
-import { OpenLoopPublisher, streamIndex } from '../../latencydemo/open-loop.js';
+import { OpenLoopPublisher, streamIndex, type OpenLoopReport } from '../../latencydemo/open-loop.js';
 import {
   achievedRate,
   pace,
@@ -19,7 +19,7 @@ import {
 import { planStreams } from '../../latencydemo/publish-plan.js';
 import { caseIntro, caseResults, parseTextReport, textHeader } from '../../latencydemo/report.js';
 import { allocatePayload, readSentAt, readSeq, writeStamp } from '../../latencydemo/stamp.js';
-import { SubscriberGroup } from '../../latencydemo/subscribers.js';
+import { SubscriberGroup, type LatencySummary } from '../../latencydemo/subscribers.js';
 
 /**
  * A clock that only moves when the pacer waits: every sleep overshoots by `lateMs` (a busy process waking
@@ -222,24 +222,35 @@ describe('latencydemo --rate flags', () => {
 });
 
 describe('the open-loop report', () => {
+  /** The report of an open-loop case that delivered every message, with these latencies and this pacing. */
+  function deliveredOpenLoop(
+    c: CaseConfig,
+    latency: LatencySummary,
+    elapsedMs: number,
+    openLoop: OpenLoopReport,
+  ): CaseReport {
+    return buildCaseReport(c, {
+      sampleTotal: c.total,
+      primaryReceived: c.total,
+      deliveredTotal: c.total * c.fanout,
+      reportedDrops: 0,
+      primary: latency,
+      all: latency,
+      elapsedMs,
+      warnings: [],
+      openLoop,
+    });
+  }
+
   it('prints the rate, the achieved rate and the publisher lag, and reads them back', () => {
     const [c] = planCases(parse('--rate', '5000', '--duration', '2', '--payload', '256'));
-    const report = buildCaseReport(c!, {
-      sampleTotal: 10_000,
-      primaryReceived: 10_000,
-      deliveredTotal: 10_000,
-      reportedDrops: 0,
-      primary: { p50Ns: 180_000, p99Ns: 900_000, p999Ns: 2_500_000, maxNs: 4_000_000 },
-      all: { p50Ns: 180_000, p99Ns: 900_000, p999Ns: 2_500_000, maxNs: 4_000_000 },
-      elapsedMs: 2001,
-      warnings: [],
-      openLoop: {
-        rate_msgs: 5000,
-        achieved_rate_msgs: 4999.87,
-        publisher_lag_p50_us: 3,
-        publisher_lag_p99_us: 41,
-        publisher_lag_max_us: 1234,
-      },
+    const latency = { p50Ns: 180_000, p99Ns: 900_000, p999Ns: 2_500_000, maxNs: 4_000_000 };
+    const report = deliveredOpenLoop(c!, latency, 2001, {
+      rate_msgs: 5000,
+      achieved_rate_msgs: 4999.87,
+      publisher_lag_p50_us: 3,
+      publisher_lag_p99_us: 41,
+      publisher_lag_max_us: 1234,
     });
     const text = textHeader('spawned', false) + caseIntro(c!) + caseResults(report);
     expect(text).toContain('Expectation: open loop at 5000 msg/s');
@@ -248,5 +259,31 @@ describe('the open-loop report', () => {
     );
     expect(parseTextReport(text)).toEqual([report]);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
+    expect(report).toMatchObject({ valid: true, invalid_reasons: [] });
+  });
+
+  it('makes a run whose publisher fell more than 5% short of --rate an INVALID RUN, saying so', () => {
+    const [c] = planCases(parse('--rate', '500000', '--total', '100000'));
+    // Publisher lag p99 6.65 s: the latencies are the demo's own queue.
+    const latency = { p50Ns: 3e9, p99Ns: 6.6e9, p999Ns: 6.7e9, maxNs: 6.7e9 };
+    const measured = (achieved: number) =>
+      deliveredOpenLoop(c!, latency, 465, {
+        rate_msgs: 500_000,
+        achieved_rate_msgs: achieved,
+        publisher_lag_p50_us: 3_000_000,
+        publisher_lag_p99_us: 6_650_000,
+        publisher_lag_max_us: 6_700_000,
+      });
+    const short = measured(214_952);
+    expect(short.valid).toBe(false);
+    expect(short.invalid_reasons).toEqual([
+      'open loop achieved 214952.00 msg/s of the 500000 asked (57.0% short, more than 5%): the publisher was ' +
+        'saturated, so latencies from its scheduled send times measure queueing in the demo, not the broker',
+    ]);
+    const text = textHeader('spawned', false) + caseIntro(c!) + caseResults(short);
+    expect(text).toContain('\nINVALID RUN: open loop achieved 214952.00 msg/s of the 500000 asked');
+    expect(parseTextReport(text)).toEqual([short]);
+    // Within the margin the run stands.
+    expect(measured(480_000).valid).toBe(true);
   });
 });

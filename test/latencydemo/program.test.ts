@@ -1,6 +1,9 @@
 // The real program (dist/latencydemo/main.js, built by `npm test`), spawning its own broker process per
 // case, on tiny runs: every delivery must be accounted for. No timing is asserted.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../latencydemo/report.js';
@@ -57,6 +60,7 @@ describe('latencydemo program', () => {
       reported_drops: 0,
       unaccounted: 0,
       valid: true,
+      invalid_reasons: [],
     });
     // Timings are on by default (balanced profile): every hop of the primary subscriber was measured.
     expect(Object.keys(c.timings ?? {})).toEqual([
@@ -69,6 +73,29 @@ describe('latencydemo program', () => {
     expect(c.timings!.end_to_end!.count).toBeGreaterThan(0);
     expect(c.p50_us).toEqual(expect.any(Number));
     expect(c.all_p999_us).toEqual(expect.any(Number));
+  });
+
+  it('runs twice on one durable storage directory, each run on streams of its own', async () => {
+    // Durable streams outlive the broker: a second run on the same streams would receive the first run's
+    // events, stamped on the first process's clock (a crash in the histogram, or too many deliveries).
+    const dir = mkdtempSync(join(tmpdir(), 'felix-latencydemo-durable-'));
+    try {
+      const durable = { FELIX_DURABLE_STORAGE_DIR: dir, FELIX_DURABLE_DEFAULT: '1' };
+      for (const run of [1, 2]) {
+        const { code, stdout, stderr } = await runDemo([...TINY, '--batch', '8', '--json'], durable);
+        expect(code, `run ${run}: ${stderr}`).toBe(0);
+        const c = (JSON.parse(stdout) as RunReport).cases[0]!;
+        expect(c, `run ${run}`).toMatchObject({
+          received: 200,
+          delivered_total: 400,
+          unaccounted: 0,
+          valid: true,
+          invalid_reasons: [],
+        });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an unusable --broker address with one line and exit 2, as a bad flag', async () => {
