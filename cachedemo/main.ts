@@ -4,9 +4,11 @@
 // `npm run demo:cache` / `node dist/cachedemo/main.js [flags]`; --help lists the flags.
 import { loadavg } from 'node:os';
 import { Command } from 'commander';
+import { loadBrokerConfig } from '../broker/config.js';
 import { connect, ConfigError, type FelixClient } from '../client/index.js';
 import { FelixBackend } from './backend.js';
 import { startBroker, type BrokerChild } from './broker-process.js';
+import { cacheShortfall } from './cache-fit.js';
 import { invalidRows, jsonRows, resultTable } from './report.js';
 import { progressPrinter, runMain, settingsOrComplain } from './cli.js';
 import { addBenchFlags, type BenchSettings } from './settings.js';
@@ -42,7 +44,10 @@ async function main(): Promise<number> {
   let client: FelixClient | null = null;
   try {
     let address = flags.broker;
+    // Known for the broker started here only (it gets this environment); a --broker keeps its own.
+    let cacheMaxBytes: number | undefined;
     if (address === undefined) {
+      cacheMaxBytes = loadBrokerConfig({ env: process.env }).config.cacheMaxBytes;
       print('Step 1/4: starting the broker in its own process.');
       const nodeArgs =
         flags.brokerCpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', flags.brokerCpuProf];
@@ -66,9 +71,18 @@ async function main(): Promise<number> {
       print('timings: felix-ts collects no per-stage cache timings; FELIX_CACHE_BENCH_TIMINGS is ignored');
     const backend = new FelixBackend(client);
     const results: OpResult[] = [];
+    const notRun: string[] = [];
     for (const size of settings.payloads) {
       print('');
       print(`Payload size: ${size} bytes`);
+      const shortfall =
+        cacheMaxBytes === undefined ? undefined : cacheShortfall(size, settings, cacheMaxBytes);
+      if (shortfall !== undefined) {
+        // Every get_hit would miss: the run is invalid already, and measuring it would only take time.
+        print(`INVALID RUN: ${shortfall}`);
+        notRun.push(shortfall);
+        continue;
+      }
       results.push(...(await runPayloadSuite(backend, size, settings, print, broker?.cpuSeconds)));
       if (settings.connStats) print(`cache_conn_counts=[${connectionCounts(client).join(', ')}]`);
     }
@@ -76,7 +90,7 @@ async function main(): Promise<number> {
     print('');
     print('Step 4/4: TTL sanity check.');
     const ttl = await runTtlCheck(backend, print);
-    const invalid = invalidRows(results);
+    const invalid = [...notRun, ...invalidRows(results)];
     print('');
     print(resultTable(results));
     for (const row of invalid) print(`INVALID RUN: ${row}`);

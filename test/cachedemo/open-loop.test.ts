@@ -141,7 +141,7 @@ describe('cachedemo open loop', () => {
       },
     );
     expect(small.code, small.stderr).toBe(3);
-    expect(small.stdout).toMatch(/INVALID RUN: get_hit 900 B/);
+    expect(small.stdout).toMatch(/INVALID RUN: 900 B values: get_hit needs 2320 entries held at once/);
     expect(small.stderr).not.toMatch(/\n\s+at /);
   });
 
