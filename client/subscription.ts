@@ -469,6 +469,21 @@ export class Subscription implements AsyncIterable<FelixEvent> {
       this.resubscribe('earliest', message.epoch ?? this.currentEpoch);
       return;
     }
+    if (
+      message.reason === 'in_future' &&
+      message.epoch !== undefined &&
+      message.epoch === this.currentEpoch &&
+      message.available !== undefined
+    ) {
+      // The same history, but its tail is below what this subscription was given: the broker lost its
+      // newest events (a crash with FELIX_ACK_ON_COMMIT off acks and delivers before the write). Below the
+      // tail is what it was given already: it resumes at the tail — nothing delivered twice — and reports
+      // the rewind as a gap whose offset is below `expected`; the events from there reuse those offsets.
+      this.historyGap = { expected: this.tracker.nextOffset, epochChanged: false };
+      this.tracker.restart();
+      this.resubscribe({ offset: message.available }, message.epoch);
+      return;
+    }
     // epoch_changed: the broker restarted and the stream's history is another one. in_future (from a
     // broker that sends no epoch): the offsets are beyond its tail, so the same has happened. Either way
     // the old offsets mean nothing here: start from the oldest event there is, gap of unknown size.

@@ -201,6 +201,25 @@ describe('a subscription across a lost connection', () => {
     expect([sub.epoch, sub.nextOffset, sub.gaps]).toEqual([200, 2, 1]);
   });
 
+  it('when the broker lost its newest events (in_future, same epoch) resumes at its tail: nothing twice, the rewind reported', async () => {
+    const { pool, sub, recorded } = await subscribedAt(100);
+    const control = await reconnect(pool, sub);
+    // The subscription was given 0..2; the broker came back with its tail at 1 (offset 2 lost in a crash).
+    control.receive(
+      msg({ type: 'subscribe_cursor_error', reason: 'in_future', requested: 3, available: 1, epoch: 100 }),
+    );
+    await settle();
+    expect(lastSubscribe(control)).toMatchObject({ start: { offset: 1 }, epoch: 100 });
+    const events = confirm(pool, control, 100);
+    // A new event takes offset 1 again: delivered (it is new), with the rewind reported before it.
+    events.receive(batch(1, 'n1', 'n2'));
+    expect(texts(recorded)).toEqual(['a', 'b', 'c', 'n1', 'n2']);
+    expect(recorded.gaps).toEqual([
+      { expected: 3, offset: 1, missed: undefined, epoch: 100, epochChanged: false },
+    ]);
+    expect([sub.epoch, sub.nextOffset]).toEqual([100, 3]);
+  });
+
   it('when retention moved past nextOffset (too_old) continues from the oldest retained, the gap counted', async () => {
     const { pool, sub, recorded } = await subscribedAt(100);
     const control = await reconnect(pool, sub);
