@@ -206,7 +206,10 @@ export class DurableStore implements StorageProvider {
     this.errors.flush();
   }
 
-  /** One background pass: retention (bounded) and, once a second, retries of failed writes. */
+  /**
+   * One background pass: retention (bounded), once a second retries of failed writes, and the open-file
+   * bound rising back after a shortage.
+   */
   maintain(now = Date.now()): void {
     const streams = [...this.streams.values()];
     let removed = 0;
@@ -220,6 +223,12 @@ export class DurableStore implements StorageProvider {
     if (now >= this.nextRetryAt) {
       this.nextRetryAt = now + RETRY_EVERY_MS;
       for (const s of streams) s.retry();
+    }
+    if (this.openFiles.rise(now) && this.openFiles.atConfigured) {
+      this.logger.info(
+        { maxOpenStreams: this.openFiles.limit },
+        'file descriptors available again: durable streams keep their files open up to the configured bound',
+      );
     }
   }
 

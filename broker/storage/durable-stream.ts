@@ -248,8 +248,9 @@ export class DurableStream implements StreamStorage, FileHolder {
    */
   releaseFiles(): 'closed' | 'closing' | 'busy' {
     if (this.closed) return 'closed';
-    // About to write (a refusing stream's frames wait for a retry, which reopens the files).
-    if (this.busy || (this.pending.length > 0 && this.refusal === null)) return 'busy';
+    // About to write (a refusing stream's frames wait for a retry, which reopens the files; granted files
+    // for a retry due are about to be used).
+    if (this.busy || (this.pending.length > 0 && (this.refusal === null || this.retryDue))) return 'busy';
     if (!this.log.filesOpen) return 'closed';
     // After a failed fsync nothing written since is committed again: no fsync to wait for.
     if (!this.fatal && this.policy.fsync !== 'none' && this.log.unsynced) {
@@ -367,7 +368,12 @@ export class DurableStream implements StreamStorage, FileHolder {
 
   private write(): void {
     // At the bound on open files: the frames wait in `pending` until another stream closes its files.
-    if (this.files !== null && !this.files.acquire(this)) return;
+    if (this.files !== null && !this.files.acquire(this)) {
+      // A retry waiting for files goes on when they are granted: dropped here, a refusing stream's kick
+      // would ignore the grant, give the place up idle, and wait again at each retry — refusing for good.
+      if (this.refusal !== null) this.retryDue = true;
+      return;
+    }
     this.releaseWanted = false;
     const batch = this.pending;
     this.pending = [];

@@ -21,6 +21,15 @@ export interface FileHolder {
 
 /** Holders looked at per eviction: a run of busy streams is moved behind, never scanned in full. */
 const MAX_SCAN = 32;
+/**
+ * Shortages met this soon after a shed are the same one: the writes and opens begun before the idle holders
+ * closed their files fail too, within milliseconds. Each shedding again cut a bound of 60 to 1 in 7 ms.
+ */
+export const SHED_HOLD_MS = 1000;
+/** The bound starts rising back once the process went this long without running out of descriptors. */
+export const QUIET_BEFORE_RISE_MS = 5000;
+/** And then rises one step (an eighth, at least one) at most this often, up to the configured bound. */
+export const RISE_EVERY_MS = 1000;
 
 export class OpenFileBudget {
   /** Holders with open files, least recently used first (a Set keeps insertion order). */
@@ -32,9 +41,18 @@ export class OpenFileBudget {
   /** Holders asked to close, fsyncing first: counted as gone, so that one wait asks one holder to close. */
   private readonly closing = new Set<FileHolder>();
 
-  constructor(private bound: number) {}
+  /** The bound now: `configured`, or lower after the process ran out of descriptors. */
+  private bound: number;
+  /** When the process last ran out of descriptors (Date.now()), and when the bound last rose. */
+  private lastShortage = -Infinity;
+  private lastShed = -Infinity;
+  private lastRise = -Infinity;
 
-  /** The bound now: the configured one, or lower once the process ran out of descriptors below it. */
+  constructor(private readonly configured: number) {
+    this.bound = configured;
+  }
+
+  /** The bound now: the configured one, or lower since the process ran out of descriptors below it. */
   get limit(): number {
     return this.bound;
   }
@@ -85,15 +103,40 @@ export class OpenFileBudget {
    * The process ran out of descriptors with this many holders open: the bound was too high for the
    * process's limit (set by hand, or others took descriptors). It drops to three quarters of that, and idle
    * holders close their files down to it, so that sockets — the HTTP port's /ready and /metrics among
-   * them — get descriptors again. Returns whether the bound dropped.
+   * them — get descriptors again. Once per shortage: the failures met within SHED_HOLD_MS of a shed are
+   * the same one. Returns whether the bound dropped.
    */
-  shed(): boolean {
+  shed(now = Date.now()): boolean {
+    // Every shortage puts the rise back, the ones not shed for too.
+    this.lastShortage = now;
+    if (now - this.lastShed < SHED_HOLD_MS) return false;
     const lower = Math.max(1, Math.floor(((this.open.size - this.closing.size) * 3) / 4));
     if (lower >= this.bound) return false;
+    this.lastShed = now;
     this.bound = lower;
     this.evict(lower);
     this.grant();
     return true;
+  }
+
+  /**
+   * Called periodically: a bound lowered by shed() rises back towards the configured one, a step (an
+   * eighth, at least one) per RISE_EVERY_MS once QUIET_BEFORE_RISE_MS passed without a shortage — the
+   * descriptors it lacked (taken by connections, say) may be free again. A bound still too high meets a
+   * shortage again and is shed again. Returns whether the bound rose.
+   */
+  rise(now = Date.now()): boolean {
+    if (this.bound >= this.configured) return false;
+    if (now - this.lastShortage < QUIET_BEFORE_RISE_MS || now - this.lastRise < RISE_EVERY_MS) return false;
+    this.lastRise = now;
+    this.bound = Math.min(this.configured, this.bound + Math.max(1, Math.floor(this.bound / 8)));
+    this.grant();
+    return true;
+  }
+
+  /** Whether the bound is the configured one (never lowered, or risen back). */
+  get atConfigured(): boolean {
+    return this.bound >= this.configured;
   }
 
   private evict(target: number): void {

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EventFrame } from '../../broker/core/event-frame.js';
 import type { CommitWaiter, StorageErrorCode } from '../../broker/core/stream-storage.js';
 import { DurableStream, type DurablePolicy, type FsyncPolicy } from '../../broker/storage/durable-stream.js';
+import { OpenFileBudget } from '../../broker/storage/open-file-budget.js';
 import { JOURNAL_FILE, ProducerJournal } from '../../broker/storage/producer-journal.js';
 import { SegmentLog } from '../../broker/storage/segment-log.js';
 import { StorageStats } from '../../broker/storage/storage-stats.js';
@@ -204,6 +205,39 @@ describe('DurableStream', () => {
     expect(stream.refusal).toBeNull();
     expect(stream.log.nextOffset).toBe(2);
     stream.close();
+  });
+
+  it('a failed write retried while another stream holds the only open-file place is written once granted', async () => {
+    // One place: `other` holds it with unsynced writes, so the retry waits for its fsync to close its files.
+    const budget = new OpenFileBudget(1);
+    const { stream } = open('periodic', false);
+    const other = open('periodic', false).stream;
+    stream.files = budget;
+    other.files = budget;
+    const log = stream.log;
+    const realWrite = log.write.bind(log);
+    let failing = true;
+    log.write = (records, done) => {
+      if (!failing) return realWrite(records, done);
+      queueMicrotask(() => done(Object.assign(new Error('too many open files'), { code: 'EMFILE' })));
+    };
+    stream.append(frame(0));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(stream.refusal?.code).toBe('storage_error');
+    failing = false;
+    // `stream`'s files were never opened: it gives its place up at once, and `other` writes.
+    other.append(frame(0));
+    await settle(other);
+    expect(budget.size).toBe(1);
+    // The retry needs the place `other` holds: it waits for other's fsync, then writes — one retry is enough.
+    stream.retry();
+    expect(budget.waiters).toBe(1);
+    await settle(stream);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(stream.refusal).toBeNull();
+    expect(stream.log.nextOffset).toBe(1);
+    stream.close();
+    other.close();
   });
 
   it('writes what waits at shutdown even while refusing (room may be back), and says so when it cannot', async () => {
