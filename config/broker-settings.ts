@@ -361,7 +361,9 @@ const brokerSettings = defineSettings({
     doc:
       "One tenant's share of FELIX_PARTIAL_FRAME_BYTES, over all its connections, so that one tenant " +
       'sending frames slowly on many connections cannot hold the whole bound and have every other ' +
-      "tenant's large frames refused. Streams that have not authenticated yet count as one tenant. " +
+      "tenant's large frames refused. Streams that have not authenticated yet hold together at most a " +
+      'sixteenth of FELIX_PARTIAL_FRAME_BYTES (at least one auth frame, at most this share): they need no ' +
+      'credentials. ' +
       'Without authentication a client names its own tenant, so the share separates nobody.',
   }),
   maxConnections: integer({

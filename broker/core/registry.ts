@@ -78,11 +78,13 @@ export class TopicRegistry {
     const k = key(tenant, namespace, stream);
     const existing = this.topics.get(k);
     if (existing !== undefined) return { ok: true, value: existing };
+    // A name no stream can have is invalid_request whether or not auto-create is on (declared names are
+    // checked when the configuration loads).
+    const bad = badName(tenant, namespace, 'stream', stream);
+    if (bad !== undefined) return bad;
     if (!this.options.autoCreate && !this.declaredStreams.has(k)) {
       return { ok: false, code: 'not_found', message: this.missing(tenant, namespace, `stream ${stream}`) };
     }
-    const bad = badName(tenant, namespace, 'stream', stream);
-    if (bad !== undefined) return bad;
     const declared = this.declaredStreams.has(k);
     const autoCount = declared ? 0 : (this.autoPerTenant.get(tenant) ?? 0);
     const maxAuto = this.options.maxAutoStreamsPerTenant ?? Infinity;
@@ -166,10 +168,12 @@ export class TopicRegistry {
   /** Whether a cache may be used (it exists once named when auto-create is on). */
   cacheAllowed(tenant: string, namespace: string, cache: string): Lookup<true> {
     if (this.declaredCaches.has(key(tenant, namespace, cache))) return { ok: true, value: true };
+    const bad = badName(tenant, namespace, 'cache', cache);
+    if (bad !== undefined) return bad;
     if (!this.options.autoCreate) {
       return { ok: false, code: 'not_found', message: this.missing(tenant, namespace, `cache ${cache}`) };
     }
-    return badName(tenant, namespace, 'cache', cache) ?? { ok: true, value: true };
+    return { ok: true, value: true };
   }
 
   private missing(tenant: string, namespace: string, what: string): string {

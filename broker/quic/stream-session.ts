@@ -245,11 +245,15 @@ export class StreamSession implements PublishingStream {
     let over: string | undefined;
     if (this.session.partialFrameBytes > config.connPartialFrameBytes) {
       over = `this connection's frames still being received hold ${this.session.partialFrameBytes} bytes, over FELIX_CONN_PARTIAL_FRAME_BYTES (${config.connPartialFrameBytes})`;
+    } else if (share.tenant === UNAUTHENTICATED_TENANT) {
+      const limit = unauthenticatedPartialFrameLimit(this.core);
+      if (share.partialBytes > limit) {
+        over = `unauthenticated: the frames still being received of streams not yet authenticated hold ${share.partialBytes} bytes, over ${limit} (a sixteenth of FELIX_PARTIAL_FRAME_BYTES)`;
+      }
     } else if (share.partialBytes > this.core.tenantPartialFrameLimit) {
-      const whose =
-        share.tenant === UNAUTHENTICATED_TENANT ? 'streams not yet authenticated' : `tenant ${share.tenant}`;
-      over = `the frames still being received of ${whose} hold ${share.partialBytes} bytes, over FELIX_TENANT_PARTIAL_FRAME_BYTES (${this.core.tenantPartialFrameLimit})`;
-    } else if (this.core.partialFrameBytes > config.partialFrameBytes) {
+      over = `the frames still being received of tenant ${share.tenant} hold ${share.partialBytes} bytes, over FELIX_TENANT_PARTIAL_FRAME_BYTES (${this.core.tenantPartialFrameLimit})`;
+    }
+    if (over === undefined && this.core.partialFrameBytes > config.partialFrameBytes) {
       over = `the broker's frames still being received hold ${this.core.partialFrameBytes} bytes, over FELIX_PARTIAL_FRAME_BYTES (${config.partialFrameBytes})`;
     }
     if (over === undefined) return;
@@ -660,4 +664,15 @@ function isPublish(type: string | undefined): boolean {
 
 function requestIdOf(m: Message): number | undefined {
   return 'request_id' in m && typeof m.request_id === 'number' ? m.request_id : undefined;
+}
+
+/**
+ * What all streams not yet authenticated may hold together of FELIX_PARTIAL_FRAME_BYTES: a sixteenth (at
+ * least one auth frame, at most a tenant's share). Not half, as a tenant's share: they need no credentials,
+ * so with half one tenant's streams plus some that never authenticate — one attacker — held the whole bound.
+ * An auth frame is small and arrives in a packet or two: legitimate clients barely touch it.
+ */
+function unauthenticatedPartialFrameLimit(core: BrokerCore): number {
+  const sixteenth = Math.floor(core.config.partialFrameBytes / 16);
+  return Math.min(core.tenantPartialFrameLimit, Math.max(AUTH_FRAME_MAX_BYTES, sixteenth));
 }

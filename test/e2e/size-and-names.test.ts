@@ -1,6 +1,9 @@
 // Issue 16 (scope 6): size errors say what they are, and the documented name rules hold on every path.
 // Over real QUIC on loopback: the SDK against an in-process broker, and the raw client for frames the SDK
 // never sends (a whole, unchunked publish just over the largest message; an unacked refusal).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect, type FelixClient, type FelixError } from '../../client/index.js';
 import { allocateFrame, encodeBinaryPublishBatch } from '../../wire/index.js';
@@ -162,6 +165,29 @@ describe('a stream the broker ends', () => {
 });
 
 describe('name rules', () => {
+  it('refuses a name breaking the rules as invalid_request with auto-create off too (not_found is for good names)', async () => {
+    const yaml = join(mkdtempSync(join(tmpdir(), 'felix-names-')), 'broker.yaml');
+    writeFileSync(
+      yaml,
+      'tenants:\n  t1:\n    namespaces:\n      default:\n        streams: [s]\n        caches: [c]\n',
+    );
+    const node = await startBroker({ FELIX_AUTO_CREATE_STREAMS: '0', FELIX_BROKER_CONFIG: yaml });
+    const c = await client(node.quicAddress.port);
+    try {
+      expect((await failure(c.publish('bad name!', 'x'))).brokerCode).toBe('invalid_request');
+      expect((await failure(c.subscribe('bad name!', { onEvent: () => {} }))).brokerCode).toBe(
+        'invalid_request',
+      );
+      expect((await failure(c.cache.put('default', 'bad cache!', 'k', 'v'))).brokerCode).toBe(
+        'invalid_request',
+      );
+      expect((await failure(c.publish('undeclared', 'x'))).brokerCode).toBe('not_found');
+      expect((await failure(c.cache.get('default', 'undeclared', 'k'))).brokerCode).toBe('not_found');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('refuses names breaking the rules on publish, subscribe and every cache operation, and an empty key', async () => {
     const node = await startBroker();
     const c = await client(node.quicAddress.port);
