@@ -87,7 +87,9 @@ export class PublishBudget {
   }
 
   private accountWithin(account: BudgetAccount): boolean {
-    return account.connection.bytes <= this.connectionLimit && account.tenant.publishBytes <= this.tenantLimit;
+    return (
+      account.connection.bytes <= this.connectionLimit && account.tenant.publishBytes <= this.tenantLimit
+    );
   }
 
   private wake(): void {
