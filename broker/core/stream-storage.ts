@@ -10,7 +10,12 @@ export type StorageErrorCode = 'storage_full' | 'storage_error';
 export interface StorageRefusal {
   readonly code: StorageErrorCode;
   readonly message: string;
+  /** When the write is tried again (refusals that a retry can end): `detail.retry_after_ms` of the refusal. */
+  readonly retryAfterMs?: number;
 }
+
+/** A durable stream refusing publishes after a failed write tries it again this often. */
+export const STORAGE_RETRY_MS = 1000;
 
 /** Told when publishes it waits for are durable (or can no longer become so). */
 export interface CommitWaiter {

@@ -9,6 +9,7 @@ import {
   monotonicNs,
   type AckMode,
   type ErrorCode,
+  type ErrorDetail,
   type MessageOf,
 } from '../../wire/index.js';
 import type { BrokerCore } from '../core/broker-core.js';
@@ -95,8 +96,12 @@ export class PublishHandler implements CommitWaiter {
       return;
     }
     const storage = topic.storage;
-    if (storage?.refusal) {
-      this.refuse(requestId, form, storage.refusal.message, storage.refusal.code, acked);
+    const refusal = storage?.refusal;
+    if (refusal) {
+      // Nothing was taken: sent again once a retried write succeeded, it is (the retry's period says when).
+      const detail =
+        refusal.retryAfterMs === undefined ? undefined : { retry_after_ms: refusal.retryAfterMs };
+      this.refuse(requestId, form, refusal.message, refusal.code, acked, detail);
       return;
     }
     if (core.draining) {
@@ -348,10 +353,12 @@ export class PublishHandler implements CommitWaiter {
     message: string,
     code: ErrorCode,
     acked = requestId !== undefined,
+    detail?: ErrorDetail,
   ): void {
     this.core.stats.publishErrors++;
-    if (acked && requestId !== undefined) this.replies.publishError(requestId, message, code, form);
-    else this.replies.sendError(message, code, requestId);
+    if (acked && requestId !== undefined)
+      this.replies.publishError(requestId, message, code, form, undefined, detail);
+    else this.replies.sendError(message, code, requestId, undefined, detail);
   }
 
   private findTopic(

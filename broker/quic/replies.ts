@@ -10,6 +10,7 @@ import {
   type ErrorCode,
   type MessageOf,
   type Message,
+  type ErrorDetail,
   type PublishErrorMessage,
   type RetryClass,
 } from '../../wire/index.js';
@@ -44,11 +45,18 @@ export class Replies implements ReplyTarget {
     if (this.stream.writable) this.answers.append(encodeMessage(message, { msgpack: this.msgpack }));
   }
 
-  sendError(message: string, code: ErrorCode, requestId?: number, retry?: RetryClass): void {
+  sendError(
+    message: string,
+    code: ErrorCode,
+    requestId?: number,
+    retry?: RetryClass,
+    detail?: ErrorDetail,
+  ): void {
     const reply: MessageOf<'error'> = { type: 'error', message };
     if (this.errorCodes) {
       reply.code = code;
       reply.retry = retry ?? defaultRetryClass(code);
+      if (detail !== undefined) reply.detail = detail;
     }
     if (requestId !== undefined) reply.request_id = requestId;
     this.send(reply);
@@ -67,12 +75,20 @@ export class Replies implements ReplyTarget {
     );
   }
 
-  publishError(requestId: number, message: string, code: ErrorCode, form: AckForm, retry?: RetryClass): void {
+  publishError(
+    requestId: number,
+    message: string,
+    code: ErrorCode,
+    form: AckForm,
+    retry?: RetryClass,
+    detail?: ErrorDetail,
+  ): void {
     if (!this.stream.writable) return;
     const err: PublishErrorMessage = { type: 'publish_error', request_id: requestId, message };
     if (this.errorCodes) {
       err.code = code;
       err.retry = retry ?? defaultRetryClass(code);
+      if (detail !== undefined) err.detail = detail;
     }
     // The binary ack has no room for a code: a client that takes codes gets the message form instead.
     const binary = form === 'binary' && !this.errorCodes;

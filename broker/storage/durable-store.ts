@@ -9,7 +9,12 @@ import type { Logger } from 'pino';
 import { isValidName } from '../../config/tenants.js';
 import { newStreamEpoch } from '../core/stream-epoch.js';
 import { fileFailure } from '../startup-error.js';
-import { StorageOpenError, type StorageProvider, type StreamStorage } from '../core/stream-storage.js';
+import {
+  STORAGE_RETRY_MS,
+  StorageOpenError,
+  type StorageProvider,
+  type StreamStorage,
+} from '../core/stream-storage.js';
 import { damagedFile } from './damaged-file.js';
 import {
   DurableStream,
@@ -62,7 +67,7 @@ const MAINTENANCE_TICK_MS = 250;
  * default 64 MiB). At 4 per pass a 3 MB/s stream on 64 KiB segments outgrew its 1 MiB limit 15-fold.
  */
 const SEGMENTS_REMOVED_PER_TICK = 16;
-const RETRY_EVERY_MS = 1000;
+const RETRY_EVERY_MS = STORAGE_RETRY_MS;
 
 export function streamKey(tenant: string, namespace: string, stream: string): string {
   return `${tenant}/${namespace}/${stream}`;

@@ -7,14 +7,15 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EventFrame } from '../core/event-frame.js';
-import type {
-  CommitWaiter,
-  StorageCursor,
-  StorageErrorCode,
-  StorageListener,
-  StorageRead,
-  StorageRefusal,
-  StreamStorage,
+import {
+  STORAGE_RETRY_MS,
+  type CommitWaiter,
+  type StorageCursor,
+  type StorageErrorCode,
+  type StorageListener,
+  type StorageRead,
+  type StorageRefusal,
+  type StreamStorage,
 } from '../core/stream-storage.js';
 import { LogReader } from './log-reader.js';
 import type { FileHolder, OpenFileBudget } from './open-file-budget.js';
@@ -509,7 +510,8 @@ export class DurableStream implements StreamStorage, FileHolder {
         'out of file descriptors: fewer durable streams keep their files open from now on',
       );
     }
-    this.refusal = { code, message };
+    // A failed fsync is sticky (until a restart): no retry to wait for.
+    this.refusal = this.fatal ? { code, message } : { code, message, retryAfterMs: STORAGE_RETRY_MS };
     this.acks.failAll(code, message);
   }
 }

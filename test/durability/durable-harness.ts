@@ -159,7 +159,7 @@ function isReply(f: Frame, id: number): boolean {
  */
 export class Publisher {
   readonly acked: string[] = [];
-  readonly refused: { message: string; code?: string; retry?: string }[] = [];
+  readonly refused: { message: string; code?: string; retry?: string; detail?: unknown }[] = [];
   private nextRequest = 1;
   private sent = 0;
   private inFlight = new Map<number, string[]>();
@@ -258,6 +258,7 @@ export class Publisher {
           message: f.message as string,
           code: f.code as string | undefined,
           retry: f.retry as string | undefined,
+          detail: f.detail,
         });
     }
   }
