@@ -2,20 +2,26 @@
  * What the broker's core needs from the outside, as interfaces: the protocol port (broker/quic/) implements
  * them over QUIC streams, tests implement them in memory. Nothing here knows of sockets or the transport.
  */
-import type { ErrorCode, Message, MessageOf, RetryClass } from '../../wire/index.js';
+import type { ErrorCode, ErrorDetail, Message, MessageOf, RetryClass } from '../../wire/index.js';
 import type { VerifyResult } from '../auth/index.js';
 import type { EventFrame } from './event-frame.js';
 
 export type CacheRequest = MessageOf<'cache_put'> | MessageOf<'cache_get'> | MessageOf<'cache_delete'>;
 
+/**
+ * What the refusing site knows beyond its code: a retry class other than the code's default
+ * (wire/retry-classes.ts), and `detail`. Sent only to a client that offered ERROR_CODES.
+ */
+export interface ErrorSite {
+  readonly retry?: RetryClass;
+  readonly detail?: ErrorDetail;
+}
+
 /** Where a request's answer goes: the stream it came on, which encodes it as its client negotiated. */
 export interface ReplyTarget {
   send(message: Message): void;
-  /**
-   * An `error` answering the request `requestId` (when it had one); `retry` when the refusing site knows
-   * better than the code's default class (wire/retry-classes.ts).
-   */
-  sendError(message: string, code: ErrorCode, requestId?: number, retry?: RetryClass): void;
+  /** An `error` answering the request `requestId` (when it had one); see ErrorSite. */
+  sendError(message: string, code: ErrorCode, requestId?: number, site?: ErrorSite): void;
   /** cache_value for `request` (its address and request_id) holding `value`, null for none. */
   sendCacheValue(request: CacheRequest, value: Uint8Array | null): void;
   /** The answer to a stored put: cache_ok, or Felix's plain ok to a put without request_id. */

@@ -9,7 +9,6 @@ import {
   monotonicNs,
   type AckMode,
   type ErrorCode,
-  type ErrorDetail,
   type MessageOf,
 } from '../../wire/index.js';
 import type { BrokerCore } from '../core/broker-core.js';
@@ -19,6 +18,7 @@ import type { ProducerState } from '../core/producer-dedup.js';
 import type { BudgetAccount, BudgetHolder } from '../core/publish-budget.js';
 import type { CommitWaiter, StorageErrorCode } from '../core/stream-storage.js';
 import type { Pausable, Topic } from '../core/topic.js';
+import type { ErrorSite } from '../core/ports.js';
 import type { Access } from './access.js';
 import type { AckForm, Replies } from './replies.js';
 
@@ -99,9 +99,9 @@ export class PublishHandler implements CommitWaiter {
     const refusal = storage?.refusal;
     if (refusal) {
       // Nothing was taken: sent again once a retried write succeeded, it is (the retry's period says when).
-      const detail =
-        refusal.retryAfterMs === undefined ? undefined : { retry_after_ms: refusal.retryAfterMs };
-      this.refuse(requestId, form, refusal.message, refusal.code, acked, detail);
+      const site =
+        refusal.retryAfterMs === undefined ? undefined : { detail: { retry_after_ms: refusal.retryAfterMs } };
+      this.refuse(requestId, form, refusal.message, refusal.code, acked, site);
       return;
     }
     if (core.draining) {
@@ -180,7 +180,7 @@ export class PublishHandler implements CommitWaiter {
   failed(requestId: number, tag: number, code: StorageErrorCode, message: string): void {
     this.core.stats.publishErrors++;
     try {
-      this.replies.publishError(requestId, message, code, FORM_TAGS[tag]!, 'outcome_unknown');
+      this.replies.publishError(requestId, message, code, FORM_TAGS[tag]!, { retry: 'outcome_unknown' });
     } catch (err) {
       this.internalError(err);
     }
@@ -353,12 +353,11 @@ export class PublishHandler implements CommitWaiter {
     message: string,
     code: ErrorCode,
     acked = requestId !== undefined,
-    detail?: ErrorDetail,
+    site?: ErrorSite,
   ): void {
     this.core.stats.publishErrors++;
-    if (acked && requestId !== undefined)
-      this.replies.publishError(requestId, message, code, form, undefined, detail);
-    else this.replies.sendError(message, code, requestId, undefined, detail);
+    if (acked && requestId !== undefined) this.replies.publishError(requestId, message, code, form, site);
+    else this.replies.sendError(message, code, requestId, site);
   }
 
   private findTopic(

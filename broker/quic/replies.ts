@@ -10,9 +10,8 @@ import {
   type ErrorCode,
   type MessageOf,
   type Message,
-  type ErrorDetail,
   type PublishErrorMessage,
-  type RetryClass,
+  type TypedErrorFields,
 } from '../../wire/index.js';
 import {
   cacheOkFrameBytes,
@@ -22,7 +21,7 @@ import {
   writeCacheValueFrame,
   type AddressLengths,
 } from '../../wire/cache-frames.js';
-import type { CacheRequest, ReplyTarget } from '../core/ports.js';
+import type { CacheRequest, ErrorSite, ReplyTarget } from '../core/ports.js';
 import type { AnswerWriter } from './answer-writer.js';
 import type { ByteStream } from './stream-port.js';
 
@@ -45,19 +44,9 @@ export class Replies implements ReplyTarget {
     if (this.stream.writable) this.answers.append(encodeMessage(message, { msgpack: this.msgpack }));
   }
 
-  sendError(
-    message: string,
-    code: ErrorCode,
-    requestId?: number,
-    retry?: RetryClass,
-    detail?: ErrorDetail,
-  ): void {
+  sendError(message: string, code: ErrorCode, requestId?: number, site?: ErrorSite): void {
     const reply: MessageOf<'error'> = { type: 'error', message };
-    if (this.errorCodes) {
-      reply.code = code;
-      reply.retry = retry ?? defaultRetryClass(code);
-      if (detail !== undefined) reply.detail = detail;
-    }
+    if (this.errorCodes) typeError(reply, code, site);
     if (requestId !== undefined) reply.request_id = requestId;
     this.send(reply);
   }
@@ -75,21 +64,10 @@ export class Replies implements ReplyTarget {
     );
   }
 
-  publishError(
-    requestId: number,
-    message: string,
-    code: ErrorCode,
-    form: AckForm,
-    retry?: RetryClass,
-    detail?: ErrorDetail,
-  ): void {
+  publishError(requestId: number, message: string, code: ErrorCode, form: AckForm, site?: ErrorSite): void {
     if (!this.stream.writable) return;
     const err: PublishErrorMessage = { type: 'publish_error', request_id: requestId, message };
-    if (this.errorCodes) {
-      err.code = code;
-      err.retry = retry ?? defaultRetryClass(code);
-      if (detail !== undefined) err.detail = detail;
-    }
+    if (this.errorCodes) typeError(err, code, site);
     // The binary ack has no room for a code: a client that takes codes gets the message form instead.
     const binary = form === 'binary' && !this.errorCodes;
     this.answers.append(binary ? encodeBinaryPublishAck(err) : encodeMessage(err, { msgpack: this.msgpack }));
@@ -126,4 +104,11 @@ export class Replies implements ReplyTarget {
       answers.commit(writeCacheOkFrame(answers.buffer, at, requestId));
     }
   }
+}
+
+/** `code` and its retry class (the site's, else the code's default) and the site's `detail` on an error. */
+function typeError(err: TypedErrorFields, code: ErrorCode, site: ErrorSite | undefined): void {
+  err.code = code;
+  err.retry = site?.retry ?? defaultRetryClass(code);
+  if (site?.detail !== undefined) err.detail = site.detail;
 }

@@ -606,7 +606,7 @@ export class StreamSession implements PublishingStream {
 
   /** Answers with an error and abandons the stream: the client broke the protocol. */
   private fail(message: string, code: ErrorCode, retry?: RetryClass): void {
-    this.replies.sendError(message, code, undefined, retry);
+    this.replies.sendError(message, code, undefined, { retry });
     this.abort(message);
   }
 

@@ -67,7 +67,6 @@ const MAINTENANCE_TICK_MS = 250;
  * default 64 MiB). At 4 per pass a 3 MB/s stream on 64 KiB segments outgrew its 1 MiB limit 15-fold.
  */
 const SEGMENTS_REMOVED_PER_TICK = 16;
-const RETRY_EVERY_MS = STORAGE_RETRY_MS;
 
 export function streamKey(tenant: string, namespace: string, stream: string): string {
   return `${tenant}/${namespace}/${stream}`;
@@ -226,7 +225,7 @@ export class DurableStore implements StorageProvider {
     }
     this.retentionCursor = streams.length === 0 ? 0 : (this.retentionCursor + 1) % streams.length;
     if (now >= this.nextRetryAt) {
-      this.nextRetryAt = now + RETRY_EVERY_MS;
+      this.nextRetryAt = now + STORAGE_RETRY_MS;
       for (const s of streams) s.retry();
     }
     if (this.openFiles.rise(now) && this.openFiles.atConfigured) {
