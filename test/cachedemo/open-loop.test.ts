@@ -11,6 +11,7 @@ import type { OpResult } from '../../cachedemo/suite.js';
 import { runOpsAtRate } from '../../cachedemo/workload.js';
 import type { PacerClock } from '../../latencydemo/pacer.js';
 import { SPIN_WITHIN_MS, START_DELAY_MS } from '../../latencydemo/pacer.js';
+import { EXIT_INVALID_RUN, withoutRateShortfall } from '../support/open-loop-shortfall.js';
 
 /** A clock that moves only when the pacer waits or `advance` is called; every sleep wakes `lateMs` late. */
 function fakeClock(lateMs: number): PacerClock & { t: number } {
@@ -148,7 +149,7 @@ describe('cachedemo open loop', () => {
   it('runs against a broker it starts: every answer as expected, the achieved rate reported', async () => {
     const args = ['--payloads', '64', '--warmup', '20', '--samples', '300', '--keys', '50'];
     const { code, stdout, stderr } = await runDemo([...args, '--rate', '2000', '--json']);
-    expect(code, stderr).toBe(0);
+    expect(code === 0 || code === EXIT_INVALID_RUN, stderr).toBe(true);
     const document = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
       settings: { rate: number };
       results: { op: string; n: number; unexpected: number; rate_ops: number; achieved_rate_ops: number }[];
@@ -160,7 +161,9 @@ describe('cachedemo open loop', () => {
       expect(r).toMatchObject({ n: 300, unexpected: 0, rate_ops: 2000 });
       expect(r.achieved_rate_ops).toBeGreaterThan(0);
     }
-    expect(document.invalid).toEqual([]);
+    // Invalid only for falling short of the rate (a judgement of this host's speed), and exit 3 then.
+    expect(withoutRateShortfall(document.invalid, 'cachedemo --rate 2000')).toEqual([]);
+    expect(code).toBe(document.invalid.length > 0 ? EXIT_INVALID_RUN : 0);
   });
 });
 
