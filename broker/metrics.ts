@@ -384,6 +384,16 @@ export function registerStorageMetrics(registry: Registry, storage: DurableStore
     () => stats.truncatedBytes,
   );
   counter(
+    'felix_storage_offsets_skipped_total',
+    'Offsets skipped at start after an unclean stop: perhaps given out before it, never given again',
+    () => stats.offsetsSkipped,
+  );
+  counter(
+    'felix_storage_reservation_errors_total',
+    'Offset reservation marks that could not be written',
+    () => stats.reservationErrors,
+  );
+  counter(
     'felix_storage_segments_removed_total',
     'Segments removed by retention',
     () => stats.segmentsRemoved,

@@ -476,7 +476,8 @@ export class Subscription implements AsyncIterable<FelixEvent> {
       message.available !== undefined
     ) {
       // The same history, but its tail is below what this subscription was given: the broker lost its
-      // newest events (a crash with FELIX_ACK_ON_COMMIT off acks and delivers before the write). Below the
+      // newest events and kept no offset reservation to continue above them (a broker older than those, or
+      // one whose reservation.json was removed; docs/durability.md). Below the
       // tail is what it was given already: it resumes at the tail — nothing delivered twice — and reports
       // the rewind as a gap whose offset is below `expected`; the events from there reuse those offsets.
       this.historyGap = { expected: this.tracker.nextOffset, epochChanged: false };

@@ -30,6 +30,7 @@ import { JOURNAL_FILE, ProducerJournal, type ProducerClaim } from './producer-jo
 import { RateLimitedLog } from './rate-limited-log.js';
 import { SegmentLog } from './segment-log.js';
 import { parseSegmentFileName } from './segment.js';
+import { OffsetReservation, readReservation } from './offset-reservation.js';
 import { META_FILE, readStreamMeta, writeStreamMeta, type StreamMeta } from './stream-meta.js';
 import { StorageStats } from './storage-stats.js';
 
@@ -242,11 +243,13 @@ export class DurableStore implements StorageProvider {
   };
 
   private openStream(key: string, dir: string, epoch: number): DurableStream {
+    const reservedTo = readReservation(dir);
     const log = SegmentLog.open(dir, {
       segmentBytes: this.options.segmentBytes,
       maxRecordBytes: this.options.maxRecordBytes,
       writeFromLoop: this.options.fsync !== 'on_commit',
       onLoopWrite: this.countLoopWrite,
+      reservedTo,
     });
     const r = log.recovery;
     if (r.setAside !== null) {
@@ -275,6 +278,17 @@ export class DurableStore implements StorageProvider {
         'durable stream: damaged records in the last segment skipped; the whole records after them kept',
       );
     }
+    if (reservedTo !== undefined && reservedTo > log.nextOffset) {
+      // Not stopped cleanly: offsets up to the mark may have reached subscribers (and acks) with events
+      // the crash took before they were written. They stay a gap; new events never take them.
+      this.stats.offsetsSkipped += reservedTo - log.nextOffset;
+      this.logger.warn(
+        { stream: key, logEnd: log.nextOffset, nextOffset: reservedTo },
+        'durable stream: not stopped cleanly; offsets from the log end to nextOffset may have been given ' +
+          'out and lost (FELIX_ACK_ON_COMMIT off): they are skipped, a gap to subscribers, never reused',
+      );
+      log.skipTo(reservedTo);
+    }
     const declared = this.options.declared.get(key) ?? {};
     const retention: Retention = {
       bytes: declared.bytes ?? this.options.retention.bytes,
@@ -284,6 +298,10 @@ export class DurableStore implements StorageProvider {
     stream.files = this.openFiles;
     stream.errors = this.errors;
     stream.journal = this.openJournal(key, dir, r.intactTo);
+    stream.reservation = new OffsetReservation(dir, log.nextOffset, (err) => {
+      this.stats.reservationErrors++;
+      this.errors.error(key, err, 'durable stream: could not write its offset reservation');
+    });
     this.streams.set(key, stream);
     return stream;
   }

@@ -21,6 +21,7 @@ import { LogReader } from './log-reader.js';
 import type { FileHolder, OpenFileBudget } from './open-file-budget.js';
 import type { RateLimitedLog } from './rate-limited-log.js';
 import { PendingAcks } from './pending-acks.js';
+import type { OffsetReservation } from './offset-reservation.js';
 import type { ProducerJournal } from './producer-journal.js';
 import type { SegmentLog } from './segment-log.js';
 import type { StorageStats } from './storage-stats.js';
@@ -83,6 +84,12 @@ export class DurableStream implements StreamStorage, FileHolder {
    * broker keeps no producer state, or the journal failed and was given up).
    */
   journal: ProducerJournal | null = null;
+  /**
+   * The mark on disk below which offsets may have been given out (null: none kept). Covered before a frame
+   * is handed on unless acks and delivery wait for commits (then no offset is seen before its record is
+   * on disk, and none can be given out twice).
+   */
+  reservation: OffsetReservation | null = null;
   /** The bound on streams with open write files (null: files stay open while the stream is). */
   files: OpenFileBudget | null = null;
   /** Where failures are logged when many streams may fail at once (null: each on its own logger line). */
@@ -136,6 +143,7 @@ export class DurableStream implements StreamStorage, FileHolder {
   }
 
   append(frame: EventFrame): void {
+    if (!this.policy.acksOnCommit) this.reservation?.cover(frame.firstOffset + frame.count);
     this.pending.push(frame);
     this.backlog += frame.bytes.length;
     if (this.backlog > this.policy.backlogBytes) this.wasBacklogged = true;
@@ -302,6 +310,8 @@ export class DurableStream implements StreamStorage, FileHolder {
         this.pending = [];
       }
       this.log.syncAndCloseSync();
+      // Every offset given out is in the log: the next start continues at its end, with no gap.
+      this.reservation?.settle(this.log.nextOffset);
     } catch (err) {
       let events = 0;
       for (const f of this.pending) events += f.count;

@@ -13,6 +13,7 @@ import {
   RECORD_HEADER_BYTES,
   type StoredRecord,
 } from './record-format.js';
+import { syncDirectory } from './atomic-file.js';
 import { DamagedFileError } from './damaged-file.js';
 import { findRecordAfterDamage } from './damage-search.js';
 import { Segment, parseSegmentFileName } from './segment.js';
@@ -30,6 +31,11 @@ export interface SegmentLogOptions {
   readonly writeFromLoop?: boolean;
   /** Told of each write made from the event loop; `slow`: it took over SLOW_SYNC_WRITE_MS. */
   readonly onLoopWrite?: (slow: boolean) => void;
+  /**
+   * Offsets below this may have been given out (the stream's offset reservation): a last segment starting
+   * after the one before it ends, but not beyond this, is the log continued past a gap (skipTo), not junk.
+   */
+  readonly reservedTo?: number;
 }
 
 /** What recovery found at open. */
@@ -155,7 +161,7 @@ export class SegmentLog {
       syncDirectory(dir);
       segments.push(seg);
     }
-    const { tail, setAside } = recoverLast(dir, segments, options.maxRecordBytes);
+    const { tail, setAside } = recoverLast(dir, segments, options.maxRecordBytes, options.reservedTo ?? 0);
     let bytes = 0;
     for (const s of segments) bytes += s.size;
     return new SegmentLog(dir, options, segments, {
@@ -408,6 +414,37 @@ export class SegmentLog {
     this.unsyncedFds = [];
   }
 
+  /**
+   * Continues the log at `offset`, beyond its end: the offsets between are a gap (given out before an
+   * unclean stop and lost with it; offset-reservation.ts), which readers cross as they cross a segment cut
+   * short. The next record written starts there, in a segment of its own (the empty active one renamed).
+   * Throws what the file system throws; the log is then as it was. Call with no write in flight.
+   */
+  skipTo(offset: number): void {
+    if (offset <= this.nextOffset) return;
+    const active = this.segments[this.segments.length - 1]!;
+    if (active.size > 0) {
+      const end = this.nextOffset;
+      this.nextOffset = offset;
+      try {
+        this.roll();
+      } catch (err) {
+        this.nextOffset = end;
+        throw err;
+      }
+      return;
+    }
+    if (this.fd >= 0) {
+      fs.closeSync(this.fd);
+      this.fd = -1;
+    }
+    const moved = new Segment(this.dir, offset, 0, offset, Date.now());
+    fs.renameSync(active.path, moved.path);
+    syncDirectory(this.dir);
+    this.segments[this.segments.length - 1] = moved;
+    this.nextOffset = offset;
+  }
+
   /** Seals the active segment (when it holds anything) so that retention may remove it. */
   sealActive(): void {
     if (this.writing || this.closed) return;
@@ -477,19 +514,10 @@ export class SegmentLog {
   }
 }
 
-function syncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /**
  * Recovers the log's last segment (recoverTail). One that holds no whole record at its start is the tail
  * only if it starts where the one before it ends: a crash right after a roll leaves it so, empty or with a
- * torn first record. Anything else named like a segment (junk, a stray copy) would move the stream's next
+ * torn first record — or where the log continued past a gap (SegmentLog.skipTo), up to the offsets reserved. Anything else named like a segment (junk, a stray copy) would move the stream's next
  * offset to its name: it is renamed out of the log (`.damaged`), and the segment before it, read through
  * to learn where it ends, is the tail. Reading that segment costs a start-up only in this rare case.
  */
@@ -497,13 +525,18 @@ function recoverLast(
   dir: string,
   segments: Segment[],
   maxRecordBytes: number,
+  reservedTo: number,
 ): { tail: TailRecovery; setAside: string | null } {
   const last = segments[segments.length - 1]!;
   if (segments.length < 2 || !holdsNoWholeRecord(last, maxRecordBytes))
     return { tail: recoverTail(last, maxRecordBytes), setAside: null };
   const previous = segments[segments.length - 2]!;
   const previousTail = recoverTail(previous, maxRecordBytes);
-  if (previous.nextOffset === last.baseOffset)
+  // Where the one before ends, or past a gap that the offset reservation covers (skipTo, then a crash).
+  if (
+    previous.nextOffset === last.baseOffset ||
+    (previous.nextOffset < last.baseOffset && last.baseOffset <= reservedTo)
+  )
     return { tail: recoverTail(last, maxRecordBytes), setAside: null };
   let aside = `${last.path}.damaged`;
   if (fs.existsSync(aside)) aside = `${last.path}.${Date.now()}.damaged`;

@@ -20,6 +20,9 @@ export class StorageStats {
   /** Torn tails cut at recovery, and their bytes. */
   tornTails = 0;
   truncatedBytes = 0;
+  /** Offsets skipped at start after an unclean stop (offset-reservation.ts), and marks that failed to write. */
+  offsetsSkipped = 0;
+  reservationErrors = 0;
   /** Segments (and their bytes) removed by retention. */
   segmentsRemoved = 0;
   bytesRemoved = 0;

@@ -1,11 +1,12 @@
 /**
  * A durable stream's metadata (`stream.json` beside its segments): what must survive a restart besides the
  * records — the stream's epoch, so that offsets keep their meaning across restarts. Written once, when the
- * stream is created, atomically (a temporary file, fsync, rename, fsync of the directory).
+ * stream is created, atomically (atomic-file.ts).
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { DamagedFileError, damagedFile } from './damaged-file.js';
+import { readJsonFile, replaceFileSync } from './atomic-file.js';
+import { DamagedFileError } from './damaged-file.js';
 
 export const META_FILE = 'stream.json';
 const META_VERSION = 1;
@@ -26,23 +27,10 @@ export interface StreamMeta {
  * file when it cannot be read or is not stream metadata this broker knows.
  */
 export function readStreamMeta(dir: string): StreamMeta | undefined {
-  const path = join(dir, META_FILE);
-  let text: string;
-  try {
-    text = fs.readFileSync(path, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') return undefined;
-    throw new DamagedFileError(path, damagedFile(e, path).problem, e.code);
-  }
-  let meta: Partial<StreamMeta> | null;
-  try {
-    meta = JSON.parse(text) as Partial<StreamMeta> | null;
-  } catch (err) {
-    throw new DamagedFileError(path, `not JSON (${(err as Error).message})`);
-  }
-  if (meta?.version !== META_VERSION || !Number.isSafeInteger(meta.epoch) || (meta.epoch ?? 0) <= 0) {
-    throw new DamagedFileError(path, `not a version ${META_VERSION} stream metadata file`);
+  const meta = readJsonFile(dir, META_FILE) as Partial<StreamMeta> | undefined;
+  if (meta === undefined) return undefined;
+  if (meta.version !== META_VERSION || !Number.isSafeInteger(meta.epoch) || (meta.epoch ?? 0) <= 0) {
+    throw new DamagedFileError(join(dir, META_FILE), `not a version ${META_VERSION} stream metadata file`);
   }
   return meta as StreamMeta;
 }
@@ -50,20 +38,6 @@ export function readStreamMeta(dir: string): StreamMeta | undefined {
 export function writeStreamMeta(dir: string, meta: Omit<StreamMeta, 'version'>): StreamMeta {
   fs.mkdirSync(dir, { recursive: true });
   const full: StreamMeta = { version: META_VERSION, ...meta };
-  const tmp = join(dir, `${META_FILE}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, `${JSON.stringify(full, null, 2)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, join(dir, META_FILE));
-  const dirFd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
-  }
+  replaceFileSync(dir, META_FILE, `${JSON.stringify(full, null, 2)}\n`);
   return full;
 }

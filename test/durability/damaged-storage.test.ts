@@ -102,6 +102,11 @@ describe('durable streams: damaged files at start', () => {
     ['a zero-length stream.json', (d) => (fs.writeFileSync(join(d, 'stream.json'), ''), 'stream.json')],
     ['a stream.json of garbage', (d) => (fs.writeFileSync(join(d, 'stream.json'), '{"ep'), 'stream.json')],
     [
+      // Which offsets were given out is unknown: refused rather than risk giving one out twice.
+      'a reservation.json of garbage',
+      (d) => (fs.writeFileSync(join(d, 'reservation.json'), '{"reserved_to":'), 'reservation.json'),
+    ],
+    [
       'a directory as stream.json',
       (d) => {
         fs.rmSync(join(d, 'stream.json'));
