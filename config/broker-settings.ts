@@ -298,7 +298,8 @@ const brokerSettings = defineSettings({
     doc:
       'Events a subscription may lose to its queue policy without catching up (getting back under half its ' +
       'bounds) before the broker disconnects it as a slow consumer (reason slow_consumer), so a consumer that ' +
-      'cannot keep up learns so instead of silently seeing most events missing.',
+      'cannot keep up learns so instead of silently seeing most events missing. Events are dropped a batch ' +
+      'frame at a time, so the count at the disconnect (in its message) can pass this by up to one frame.',
   }),
   slowSubMaxFullMs: duration({
     env: 'FELIX_SLOW_SUB_MAX_FULL_MS',

@@ -164,17 +164,12 @@ export class SubscribeHandler {
     this.catchUps.get(sub)?.close();
     this.catchUps.delete(sub);
     // Every eviction is of a slow consumer: its reason travels in `detail` (with ERROR_CODES) so the SDK
-    // reports it without parsing the message. Written only while the control stream is open (Replies checks).
-    const replies = this.replies;
-    const notice: MessageOf<'error'> = {
-      type: 'error',
-      message: `subscription ${sub.id} evicted: ${reason}`,
-    };
-    if (replies.errorCodes) {
-      notice.code = 'limit_exceeded';
-      notice.detail = { reason: SLOW_CONSUMER_REASON };
-    }
-    replies.send(notice);
+    // reports it without parsing the message. Subscribing again is safe once the consumer keeps up, so
+    // `retry_after` rather than limit_exceeded's `fatal`. Written only while the control stream is open.
+    this.replies.sendError(`subscription ${sub.id} evicted: ${reason}`, 'limit_exceeded', undefined, {
+      retry: 'retry_after',
+      detail: { reason: SLOW_CONSUMER_REASON },
+    });
   }
 
   /**

@@ -143,9 +143,13 @@ describe('slow subscriber eviction', () => {
     byId.get(9)!.stream.pause();
     const fast = await subscribe(node, 2, 16 << 20);
     await publishInWaves(node, fast, TOTAL, 50);
-    expect(await control.next()).toMatchObject({
+    // Coded as every coded error is (protocol.md, Errors): code, retry class, detail.
+    expect(await control.next()).toEqual({
       type: 'error',
-      message: expect.stringMatching(/subscription 9 evicted: slow subscriber/),
+      message: expect.stringMatching(/^subscription 9 evicted: slow subscriber \(slow_consumer\): /),
+      code: 'limit_exceeded',
+      retry: 'retry_after',
+      detail: { reason: 'slow_consumer' },
     });
     await until(() => offsetsOf(fast).length === TOTAL, 'the other subscriber to get everything');
     expect(node.stats.disconnects.slow_consumer).toBe(1);
