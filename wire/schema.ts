@@ -178,6 +178,17 @@ function producerRule(m: { producer_id?: number; sequence?: number }): string | 
 
 const FIELDS_BY_TYPE: ReadonlyMap<string, readonly FieldSpec[]> = new Map(Object.entries(MESSAGE_FIELDS));
 
+/**
+ * Types with a `request_id` of their own. An error about a message of another known type (a `subscribe`,
+ * whose answers are matched by order) names no request, whatever `request_id` the peer put in it: echoing
+ * one only some of the time would tell a client that matches by id one thing and by order another.
+ */
+const TYPES_WITH_REQUEST_ID: ReadonlySet<string> = new Set(
+  Object.entries(MESSAGE_FIELDS)
+    .filter(([, fields]) => (fields as readonly FieldSpec[]).some((f) => f.name === 'request_id'))
+    .map(([type]) => type),
+);
+
 export const MESSAGE_TYPES = Object.keys(MESSAGE_FIELDS) as MessageType[];
 
 /** How an encoding carries what JSON cannot hold natively (bytes) or holds differently (large ints). */
@@ -228,6 +239,7 @@ export function fromWireObject(wire: unknown, representation: ValueRepresentatio
     });
   }
   const message: Record<string, unknown> = { type };
+  const idOfRequest = TYPES_WITH_REQUEST_ID.has(type) ? requestId : undefined;
   try {
     for (const field of fields) {
       const value = Object.hasOwn(wire, field.name) ? wire[field.name] : undefined;
@@ -243,7 +255,7 @@ export function fromWireObject(wire: unknown, representation: ValueRepresentatio
     if (problem !== undefined) throw malformed(`${type}: ${problem}`);
   } catch (error) {
     throw error instanceof WireError
-      ? withRequestId(error, requestId, { messageType: type, ackRequested: readableAck(wire) })
+      ? withRequestId(error, idOfRequest, { messageType: type, ackRequested: readableAck(wire) })
       : error;
   }
   return message as unknown as Message;

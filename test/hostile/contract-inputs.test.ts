@@ -400,6 +400,27 @@ const NUMBERS: Row[] = [
     outcome: { continues: error() },
   },
   {
+    // A subscribe has no request_id (protocol.md, Subscribe): one sent is not echoed, even in an error.
+    input: 'a subscribe with a request_id whose start is malformed',
+    on: PLAIN,
+    bytes: (id) => jsonValue({ ...SUBSCRIBE, start: 'bogus', request_id: id }),
+    outcome: { continues: error() },
+  },
+  {
+    input: 'a cache_get with a request_id whose key is a number',
+    on: ['plain', 'cache'],
+    bytes: (id) =>
+      jsonValue({
+        type: 'cache_get',
+        tenant_id: 't1',
+        namespace: 'hostile',
+        cache: 'c',
+        key: 7,
+        request_id: id,
+      }),
+    outcome: { continues: errorFor() },
+  },
+  {
     input: 'a subscribe whose subscription_id is 2^53+1',
     on: PLAIN,
     bytes: () =>
