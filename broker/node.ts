@@ -390,10 +390,20 @@ export class BrokerNode {
       return true;
     };
     while (!delivered() && performance.now() < deadline) await sleep(5);
-    // What quiche accepted may still be in flight: give the peers a few round trips to acknowledge it.
+    const deliveredAt = performance.now();
+    // Then quiet: what quiche accepted may still be in flight (the peers need a few round trips to
+    // acknowledge it), and requests that crossed the `draining` notice are still arriving — each is
+    // answered `draining` (retry elsewhere, nothing applied) rather than lost in the close as
+    // outcome-unknown. The connections close once none has come for DRAIN_QUIET_MS (or four round trips).
     let rtt = 1;
     for (const c of this.sessions.keys()) rtt = Math.max(rtt, c.stats().rttMs);
-    await sleep(Math.min(Math.max(20, 4 * rtt), Math.max(0, deadline - performance.now())));
+    const quietMs = Math.max(DRAIN_QUIET_MS, 4 * rtt);
+    for (;;) {
+      const now = performance.now();
+      const quietFor = now - Math.max(deliveredAt, broker.lastDrainRefusalMs);
+      if (quietFor >= quietMs || now >= deadline) break;
+      await sleep(Math.min(quietMs - quietFor, deadline - now));
+    }
     const left = this.sessions.size;
     await this.endpoint.close({ code: SHUTDOWN_CLOSE_CODE, reason, timeoutMs: 500 });
     broker.stop();
@@ -403,6 +413,12 @@ export class BrokerNode {
     this.log.info({ connectionsClosed: left }, 'broker stopped');
   }
 }
+
+/**
+ * How long a draining broker waits, once everything is delivered, for no late publish or subscribe before
+ * it closes the connections (bounded by FELIX_SHUTDOWN_DRAIN_TIMEOUT_MS).
+ */
+const DRAIN_QUIET_MS = 50;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

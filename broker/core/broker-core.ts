@@ -22,6 +22,8 @@ export interface BrokerCore {
   /** Per-hop histograms; null with FELIX_DISABLE_TIMINGS=1. */
   readonly timings: HopTimings | null;
   readonly draining: boolean;
+  /** A publish or subscribe was refused as `draining` (shutdown waits for such late requests to stop). */
+  noteDrainRefusal(): void;
   /** Bytes of frames still being received, over all connections (bounded by FELIX_PARTIAL_FRAME_BYTES). */
   partialFrameBytes: number;
   /** What each tenant holds of the publish and partial-frame bounds. */

@@ -50,6 +50,8 @@ export class Broker implements BrokerCore {
   /** Retried acked publishes already accepted (IDEMPOTENT_PUBLISH); null with FELIX_DEDUP_WINDOW_MS=0. */
   readonly dedup: ProducerDedup | null;
   draining = false;
+  /** When (performance.now()) a publish or subscribe was last refused as `draining`; 0: none yet. */
+  lastDrainRefusalMs = 0;
   partialFrameBytes = 0;
   readonly tenantShares = new TenantShares();
   readonly tenantPartialFrameLimit: number;
@@ -174,6 +176,11 @@ export class Broker implements BrokerCore {
     if (this.draining) return;
     this.draining = true;
     for (const listener of [...this.drainListeners]) listener();
+  }
+
+  /** A request was refused as `draining`: shutdown waits until such late requests stop coming. */
+  noteDrainRefusal(): void {
+    this.lastDrainRefusalMs = performance.now();
   }
 
   /** Calls `listener` when draining begins; returns what stops it. */

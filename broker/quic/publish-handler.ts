@@ -105,6 +105,7 @@ export class PublishHandler implements CommitWaiter {
       return;
     }
     if (core.draining) {
+      core.noteDrainRefusal();
       this.refuse(requestId, form, 'broker is draining for shutdown', 'draining', acked);
       return;
     }

@@ -31,6 +31,7 @@ export class SubscribeHandler {
     const core = this.core;
     const replies = this.replies;
     if (core.draining) {
+      core.noteDrainRefusal();
       replies.sendError('broker is draining for shutdown', 'draining');
       return;
     }
