@@ -728,8 +728,9 @@ const brokerSettings = defineSettings({
     max: TiB,
     doc:
       'Memory the cache may hold for keys and values, across all caches of all tenants. A write that would ' +
-      'exceed it evicts the least recently used entries first, whichever tenant owns them (no per-tenant ' +
-      'quota). The cache lives in memory only: a restart empties it.',
+      'exceed it evicts entries of the tenant holding the most, least recently used first (one tenant ' +
+      'filling the cache evicts its own entries, never a smaller share of another; with one tenant, plain ' +
+      'LRU). The cache lives in memory only: a restart empties it.',
   }),
   cacheMaxKeyBytes: byteSize({
     env: 'FELIX_CACHE_MAX_KEY_BYTES',

@@ -10,15 +10,30 @@ export const ENTRY_OVERHEAD_BYTES = CACHE_ENTRY_OVERHEAD_BYTES;
 const HEAP_COMPACT_MIN = 1024;
 const NO_VALUE = Buffer.alloc(0);
 
+/**
+ * One tenant's entries, newest first: eviction takes the oldest entries of the tenant holding the most
+ * bytes (see evictOverBound).
+ */
+interface TenantEntries {
+  readonly tenant: string;
+  bytes: number;
+  newest: Entry | null;
+  oldest: Entry | null;
+}
+
+/** Evictions from one chosen tenant before the largest tenant is looked for again (a scan of them all). */
+const EVICTIONS_PER_CHOICE = 64;
+
 interface Entry {
   readonly key: string;
+  readonly owner: TenantEntries;
   value: Buffer;
   /** performance.now() deadline, Infinity without TTL. */
   expiresAt: number;
   bytes: number;
   /** Bumped whenever the entry gets a deadline: only the heap node carrying the current one is live. */
   deadline: number;
-  // LRU list: head is the most recently used.
+  // Its tenant's LRU list: head is the most recently used.
   newer: Entry | null;
   older: Entry | null;
 }
@@ -26,12 +41,16 @@ interface Entry {
 /**
  * The broker's key-value cache: tenant/namespace/cache/key → bytes, with optional TTL (lazy on read,
  * and actively swept with bounded work per tick), a byte bound FELIX_CACHE_MAX_BYTES enforced by LRU
- * eviction, and key/value size limits answered with error replies.
+ * eviction — from the tenant holding the most, so one tenant filling the cache evicts its own entries, not
+ * other tenants' (a single tenant sees plain LRU) — and key/value size limits answered with error replies.
  */
 export class CacheStore implements CacheService {
   private readonly entries = new Map<string, Entry>();
-  private newest: Entry | null = null;
-  private oldest: Entry | null = null;
+  /** Tenants holding entries (one gone with its last entry). */
+  private readonly tenants = new Map<string, TenantEntries>();
+  /** The tenant evictions take from, re-chosen every EVICTIONS_PER_CHOICE evictions. */
+  private victim: TenantEntries | null = null;
+  private evictionsFromVictim = 0;
   /** Min-heap of (deadline, entry) for active expiry; stale nodes are skipped when popped. */
   private readonly heapAt: number[] = [];
   private readonly heapEntry: Entry[] = [];
@@ -155,7 +174,7 @@ export class CacheStore implements CacheService {
           );
           return;
         }
-        this.put(fullKey, m.value, m.ttl_ms);
+        this.put(fullKey, m.value, m.ttl_ms, tenant);
         target.sendCacheOk(requestId);
         return;
       }
@@ -170,8 +189,8 @@ export class CacheStore implements CacheService {
     }
   }
 
-  /** Stores a copy of `value` (received bytes are views of a reused buffer). */
-  put(key: string, value: Uint8Array, ttlMs: number | null): void {
+  /** Stores a copy of `value` (received bytes are views of a reused buffer) as `tenant`'s. */
+  put(key: string, value: Uint8Array, ttlMs: number | null, tenant = ''): void {
     this.puts++;
     const copy = Buffer.allocUnsafeSlow(value.length);
     copy.set(value);
@@ -180,14 +199,21 @@ export class CacheStore implements CacheService {
     let entry = this.entries.get(key);
     if (entry !== undefined) {
       this.bytes += bytes - entry.bytes;
+      entry.owner.bytes += bytes - entry.bytes;
       entry.value = copy;
       entry.expiresAt = expiresAt;
       entry.bytes = bytes;
       this.touch(entry);
     } else {
-      entry = { key, value: copy, expiresAt, bytes, deadline: 0, newer: null, older: null };
+      let owner = this.tenants.get(tenant);
+      if (owner === undefined) {
+        owner = { tenant, bytes: 0, newest: null, oldest: null };
+        this.tenants.set(tenant, owner);
+      }
+      entry = { key, owner, value: copy, expiresAt, bytes, deadline: 0, newer: null, older: null };
       this.entries.set(key, entry);
       this.bytes += bytes;
+      owner.bytes += bytes;
       this.linkNewest(entry);
     }
     // Every put retires the heap node of the entry's previous deadline, a put without TTL included.
@@ -245,43 +271,82 @@ export class CacheStore implements CacheService {
     return removed;
   }
 
+  /**
+   * Evicts until the cache is within its bound, never `keep` (the entry just put): the oldest entries of
+   * the tenant holding the most bytes, so that a tenant filling the cache pays with its own entries and a
+   * tenant holding less than another keeps its own (max-min fair shares, as NATS account limits and
+   * per-tenant quotas give, without reserving any tenant's part). The largest tenant is found by a scan
+   * once per EVICTIONS_PER_CHOICE evictions, not per put; between scans the putting tenant (the only one
+   * that grows) takes over once it holds more, so a shrinking tenant overtaken by a third one is the only
+   * case that waits for the next scan.
+   */
   private evictOverBound(keep: Entry): void {
-    while (this.bytes > this.config.cacheMaxBytes && this.oldest !== null) {
-      const victim = this.oldest === keep ? keep.newer : this.oldest;
+    while (this.bytes > this.config.cacheMaxBytes) {
+      let victim = this.victim;
+      if (
+        victim === null ||
+        this.evictionsFromVictim >= EVICTIONS_PER_CHOICE ||
+        !holdsOtherThan(victim, keep)
+      )
+        victim = this.chooseVictim(keep);
+      // Between scans only the putting tenant grows: once it holds more than the chosen one, it pays.
+      else if (keep.owner.bytes > victim.bytes && holdsOtherThan(keep.owner, keep))
+        victim = this.victim = keep.owner;
       if (victim === null) break;
-      this.remove(victim);
+      const entry = victim.oldest === keep ? keep.newer : victim.oldest;
+      if (entry === null) break;
+      this.evictionsFromVictim++;
+      this.remove(entry);
       this.evictions++;
     }
+  }
+
+  /** The tenant holding the most bytes in entries other than `keep`; null when there are none. */
+  private chooseVictim(keep: Entry): TenantEntries | null {
+    let largest: TenantEntries | null = null;
+    for (const t of this.tenants.values()) {
+      if ((largest === null || t.bytes > largest.bytes) && holdsOtherThan(t, keep)) largest = t;
+    }
+    this.victim = largest;
+    this.evictionsFromVictim = 0;
+    return largest;
   }
 
   private remove(entry: Entry): void {
     this.entries.delete(entry.key);
     this.bytes -= entry.bytes;
+    entry.owner.bytes -= entry.bytes;
     this.unlink(entry);
+    if (entry.owner.newest === null) {
+      this.tenants.delete(entry.owner.tenant);
+      if (this.victim === entry.owner) this.victim = null;
+    }
     // The expiry heap may still point at the entry until its deadline: it must not keep the value alive,
     // or evicted and deleted values would escape FELIX_CACHE_MAX_BYTES for as long as their TTL.
     entry.value = NO_VALUE;
   }
 
   private touch(entry: Entry): void {
-    if (this.newest === entry) return;
+    if (entry.owner.newest === entry) return;
     this.unlink(entry);
     this.linkNewest(entry);
   }
 
   private linkNewest(entry: Entry): void {
-    entry.older = this.newest;
+    const list = entry.owner;
+    entry.older = list.newest;
     entry.newer = null;
-    if (this.newest !== null) this.newest.newer = entry;
-    this.newest = entry;
-    if (this.oldest === null) this.oldest = entry;
+    if (list.newest !== null) list.newest.newer = entry;
+    list.newest = entry;
+    if (list.oldest === null) list.oldest = entry;
   }
 
   private unlink(entry: Entry): void {
+    const list = entry.owner;
     if (entry.newer !== null) entry.newer.older = entry.older;
-    else this.newest = entry.older;
+    else list.newest = entry.older;
     if (entry.older !== null) entry.older.newer = entry.newer;
-    else this.oldest = entry.newer;
+    else list.oldest = entry.newer;
     entry.newer = null;
     entry.older = null;
   }
@@ -376,4 +441,9 @@ export class CacheStore implements CacheService {
     this.siftDown(0);
     return top;
   }
+}
+
+/** Whether `tenant` holds an entry other than `keep` (one eviction may take). */
+function holdsOtherThan(tenant: TenantEntries, keep: Entry): boolean {
+  return tenant.oldest !== null && (tenant.oldest !== keep || keep.newer !== null);
 }

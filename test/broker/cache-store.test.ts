@@ -48,6 +48,34 @@ describe('CacheStore', () => {
     expect(s.get('k')).toBeNull();
   });
 
+  it('evicts from the tenant holding the most bytes, least recently used first within it', () => {
+    const entry = ENTRY_OVERHEAD_BYTES + 2 + 100; // key "kN" + 100-byte value
+    const { s } = store(entry * 6);
+    s.put('a1', Buffer.alloc(100), null, 'a');
+    s.put('a2', Buffer.alloc(100), null, 'a');
+    for (let i = 0; i < 4; i++) s.put(`b${i}`, Buffer.alloc(100), null, 'b');
+    // Full. b holds 4, a 2: b's oldest goes, though a's are older.
+    s.put('b4', Buffer.alloc(100), null, 'b');
+    expect(s.get('b0')).toBeNull();
+    expect(s.get('a1')).not.toBeNull();
+    // a grows: b (4 of 7) still holds the most and pays; then a (4 of 7) does, its least recently used
+    // first (a2: a1 was read since).
+    s.put('a3', Buffer.alloc(100), null, 'a');
+    expect(s.get('b1')).toBeNull();
+    s.put('a4', Buffer.alloc(100), null, 'a');
+    expect(s.get('a2')).toBeNull();
+    expect(s.bytes).toBeLessThanOrEqual(entry * 6);
+    for (const k of ['a1', 'a3', 'a4', 'b2', 'b3', 'b4']) expect(s.get(k), k).not.toBeNull();
+    expect(s.evictions).toBe(3);
+    // Only the entry just put left in its tenant: the next largest pays instead.
+    const { s: t } = store(entry * 2);
+    t.put('x1', Buffer.alloc(100), null, 'x');
+    t.put('y1', Buffer.alloc(100), null, 'y');
+    t.put('z1', Buffer.alloc(100), null, 'z');
+    expect(t.get('z1')).not.toBeNull();
+    expect(t.evictions).toBe(1);
+  });
+
   it('evicts least recently used entries first to stay under the byte bound', () => {
     const entry = ENTRY_OVERHEAD_BYTES + 2 + 100; // key "kN" + 100-byte value
     const { s } = store(entry * 3);

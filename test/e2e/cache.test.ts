@@ -156,6 +156,34 @@ describe('cache client against the broker', () => {
     expect(await metric(broker, 'felix_cache_entries')).toBe(fits);
   });
 
+  it("evicts from the tenant holding the most: one tenant filling the cache never evicts another's smaller share", async () => {
+    const maxBytes = 1024 * 1024;
+    const valueBytes = 10_000;
+    const broker = await startBroker({ cacheMaxBytes: maxBytes, cacheMaxValueBytes: 200_000 });
+    const victim = await client(broker, { ...ONE_STREAM, tenant: 'victim' });
+    const flooder = await client(broker, { ...ONE_STREAM, tenant: 'flooder' });
+    // The victim's entries are the oldest in the cache: plain LRU would evict them first.
+    for (let i = 0; i < 20; i++) await victim.cache.put('default', 'c', `v${i}`, Buffer.alloc(valueBytes, i));
+    // Ten times the cache's size from the other tenant, 32 puts in flight.
+    const puts = Math.ceil((10 * maxBytes) / valueBytes);
+    for (let i = 0; i < puts; i += 32) {
+      await Promise.all(
+        Array.from({ length: Math.min(32, puts - i) }, (_, j) =>
+          flooder.cache.put('default', 'c', `f${i + j}`, Buffer.alloc(valueBytes, j)),
+        ),
+      );
+    }
+    expect(await metric(broker, 'felix_cache_evictions_total')).toBeGreaterThan(puts / 2);
+    expect(await metric(broker, 'felix_cache_bytes')).toBeLessThanOrEqual(maxBytes);
+    for (let i = 0; i < 20; i++) {
+      const value = await victim.cache.get('default', 'c', `v${i}`);
+      expect(value?.[0], `v${i}`).toBe(i);
+    }
+    // The flooder's newest entries are there, its oldest evicted: LRU within its own share.
+    expect(await flooder.cache.get('default', 'c', `f${puts - 1}`)).toBeDefined();
+    expect(await flooder.cache.get('default', 'c', 'f0')).toBeUndefined();
+  });
+
   it('refuses an oversized key and value with the broker error, and the same stream keeps working', async () => {
     const broker = await startBroker({ cacheMaxKeyBytes: 64, cacheMaxValueBytes: 1024 });
     const { cache } = await client(broker, ONE_STREAM);
