@@ -373,6 +373,11 @@ export function registerStorageMetrics(registry: Registry, storage: DurableStore
     () => stats.fsyncErrors,
   );
   counter(
+    'felix_storage_read_shortages_total',
+    'Replay reads that found no file descriptor and waited to read again',
+    () => stats.readShortages,
+  );
+  counter(
     'felix_storage_corrupt_records_total',
     'Damaged records found on read (never served)',
     () => stats.corruptRecords,

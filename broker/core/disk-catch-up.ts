@@ -92,8 +92,10 @@ export class DiskCatchUp {
     const before = this.next;
     this.next = Math.max(before, result.next);
     if (result.frames.length > 0) sub.replay(result.frames);
-    // Nothing read and no progress (the log changed under the read): look again shortly, never spin.
-    if (result.frames.length === 0 && this.next === before) setTimeout(() => this.step(), 10);
+    // Nothing read and no progress (the log changed under the read, or the process is out of descriptors
+    // for now): look again shortly, never spin.
+    if (result.frames.length === 0 && this.next === before)
+      setTimeout(() => this.step(), result.waitMs ?? 10);
     else this.readOn();
   }
 

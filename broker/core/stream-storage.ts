@@ -37,7 +37,12 @@ export interface StorageRead {
   readonly atEnd: boolean;
   /** Where the next read starts (past what was read, and past any damaged record skipped). */
   readonly next: number;
+  /** Nothing could be read for now (no descriptor to open a segment with): read again after this long. */
+  readonly waitMs?: number;
 }
+
+/** How long a replay that found no file descriptor waits before it reads again. */
+export const READ_SHORTAGE_WAIT_MS = 100;
 
 export interface StorageCursor {
   read(from: number, done: (err: Error | null, result: StorageRead) => void): void;

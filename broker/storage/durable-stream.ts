@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EventFrame } from '../core/event-frame.js';
 import {
+  READ_SHORTAGE_WAIT_MS,
   STORAGE_RETRY_MS,
   type CommitWaiter,
   type StorageCursor,
@@ -181,6 +182,19 @@ export class DurableStream implements StreamStorage, FileHolder {
     return {
       read: (from, done) => {
         reader.read(from, this.readableEnd, chunk, (err, r) => {
+          if (err !== null && outOfDescriptors(err)) {
+            // No descriptor to open a segment with: the replay waits and reads again, as a write waits for
+            // files — a shortage (connections, other streams) is never the end of a subscription.
+            this.stats.readShortages++;
+            this.errors?.error(
+              this.name,
+              err,
+              'durable stream: out of file descriptors reading its log; the replay waits',
+            );
+            this.shedFiles(err);
+            done(null, { frames: [], atEnd: false, next: from, waitMs: READ_SHORTAGE_WAIT_MS });
+            return;
+          }
           stats.corruptRecords += r.corrupt;
           if (r.corrupt > 0)
             this.logger.error({ stream: this.name, records: r.corrupt }, 'damaged record skipped');
@@ -501,6 +515,16 @@ export class DurableStream implements StreamStorage, FileHolder {
     this.wasBacklogged = over;
   }
 
+  /** Out of descriptors: the open-file bound drops (once per shortage), so idle streams close files. */
+  private shedFiles(err: unknown): void {
+    if (outOfDescriptors(err) && this.files?.shed() === true) {
+      this.logger.warn(
+        { maxOpenStreams: this.files.limit },
+        'out of file descriptors: fewer durable streams keep their files open from now on',
+      );
+    }
+  }
+
   private fail(err: NodeJS.ErrnoException, during: 'write' | 'fsync'): void {
     const code = refusalCode(err);
     const full = code === 'storage_full';
@@ -514,12 +538,7 @@ export class DurableStream implements StreamStorage, FileHolder {
         this.errors.error(this.name, err, 'durable stream storage failed', { during });
       else this.logger.error({ stream: this.name, err, during }, 'durable stream storage failed');
     }
-    if (outOfDescriptors(err) && this.files?.shed() === true) {
-      this.logger.warn(
-        { maxOpenStreams: this.files.limit },
-        'out of file descriptors: fewer durable streams keep their files open from now on',
-      );
-    }
+    this.shedFiles(err);
     // A failed fsync is sticky (until a restart): no retry to wait for.
     this.refusal = this.fatal ? { code, message } : { code, message, retryAfterMs: STORAGE_RETRY_MS };
     this.acks.failAll(code, message);

@@ -15,6 +15,8 @@ export class StorageStats {
   fsyncMaxSeconds = 0;
   writeErrors = 0;
   fsyncErrors = 0;
+  /** Replay reads that found no file descriptor and waited. */
+  readShortages = 0;
   /** Records found damaged when read: never served. */
   corruptRecords = 0;
   /** Torn tails cut at recovery, and their bytes. */

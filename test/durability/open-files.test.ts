@@ -312,4 +312,42 @@ describe('durable streams under a low open-file limit', () => {
     expect(await httpStatus(broker.httpPort, '/ready')).toBe(200);
     await stopBroker(broker);
   });
+
+  it('a replay from disk that meets EMFILE waits for descriptors, then serves everything', async (ctx) => {
+    if (!linux) {
+      console.log('skipped: the open-file limit is read from /proc/self/limits (Linux only)');
+      ctx.skip();
+    }
+    // A ring of one event: a subscriber from earliest reads the log from disk.
+    const env = { FELIX_ACK_ON_COMMIT: '1', FELIX_STREAM_REPLAY_CAPACITY: '1' };
+    const broker = await startDurableBroker(storageDir(), env, { fileLimit: FILE_LIMIT });
+    const client = await RawClient.connect(broker);
+    const publisher = new Publisher(client, 'r', 'r', 8, 4, 200);
+    await publisher.finish();
+    expect(publisher.acked.length).toBe(200);
+    // Connections take every descriptor; the replay's first segment open meets EMFILE.
+    const release = await holdConnections(broker.httpPort, 2 * FILE_LIMIT);
+    expect((await client.subscribe('r', 1, 'earliest')).type).toBe('subscribed');
+    const waits = 'durable stream: out of file descriptors reading its log; the replay waits';
+    const waited = () => broker.logs.some((l) => l.msg === waits);
+    // Before the fix the shortage ended the subscription: an error on the stream that subscribed.
+    const ended = () => client.control.frames.some((f) => 'type' in f && f.type === 'error');
+    const met = await until(() => waited() || ended(), 'the replay to meet EMFILE', 5_000)
+      .then(() => true)
+      .catch(() => false);
+    release();
+    if (!met) {
+      console.log('skipped: the replay found a descriptor while the connections held them');
+      await stopBroker(broker);
+      ctx.skip();
+    }
+    expect(ended(), JSON.stringify(client.control.frames.at(-1))).toBe(false);
+    // Descriptors back: the same subscription reads on, every event once, in order.
+    await until(() => client.received(1).length >= 200, 'the whole log replayed', 30_000);
+    expect(client.received(1).map((e) => e.payload)).toEqual(publisher.acked);
+    expect(client.received(1).map((e) => e.offset)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(errorLines(broker).filter((l) => l.msg !== waits)).toEqual([]);
+    await client.close();
+    await stopBroker(broker);
+  });
 });
