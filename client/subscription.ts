@@ -190,6 +190,8 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   private readonly tracker: OffsetTracker;
   /** The offset after the last event handed to the application (nextOffset). */
   private resumeAt: number;
+  /** Where the broker said the subscription started (`subscribed.start_offset`); -1 unknown. */
+  private startOffset = -1;
   private readonly queue: AsyncQueue<FelixEvent>;
   private readonly onEvent: ((event: FelixEvent) => void) | undefined;
   private resolveClosed!: (error: FelixError | undefined) => void;
@@ -368,7 +370,10 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     if (!this.confirmed) return this.request(this.params.start, undefined);
     const next = this.tracker.nextOffset;
     this.cursorErrors = 0;
-    return this.request(next >= 0 ? { offset: next } : this.params.start, this.currentEpoch);
+    // No event yet: from where the broker said the subscription started (a `latest` that resumed at the
+    // new tail would miss what was published while the connection was down), else the caller's start.
+    const from = next >= 0 ? next : this.startOffset;
+    return this.request(from >= 0 ? { offset: from } : this.params.start, this.currentEpoch);
   }
 
   /**
@@ -438,6 +443,12 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     return request;
   }
 
+  /** The offsets this subscription held count other events now: the next event fixes the cursor. */
+  private forgetCursor(): void {
+    this.tracker.restart();
+    this.startOffset = -1;
+  }
+
   /** Asks again on the same control stream (the refused id is free again), after a cursor error. */
   private resubscribe(start: StartPosition, epoch: number | undefined): void {
     const control = this.control;
@@ -481,7 +492,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
       // tail is what it was given already: it resumes at the tail — nothing delivered twice — and reports
       // the rewind as a gap whose offset is below `expected`; the events from there reuse those offsets.
       this.historyGap = { expected: this.tracker.nextOffset, epochChanged: false };
-      this.tracker.restart();
+      this.forgetCursor();
       this.resubscribe({ offset: message.available }, message.epoch);
       return;
     }
@@ -492,7 +503,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
       expected: this.tracker.nextOffset,
       epochChanged: message.reason === 'epoch_changed',
     };
-    this.tracker.restart();
+    this.forgetCursor();
     if (message.epoch !== undefined) this.currentEpoch = message.epoch;
     this.resubscribe('earliest', message.epoch);
   }
@@ -517,6 +528,9 @@ export class Subscription implements AsyncIterable<FelixEvent> {
           );
           return;
         }
+        // Where it starts in this epoch (a resume asked with an offset starts there too); forgotten with
+        // the epoch when it changed below.
+        this.startOffset = message.start_offset ?? -1;
         if (message.epoch !== undefined) {
           if (
             this.currentEpoch !== undefined &&
@@ -526,7 +540,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
             // Confirmed in another epoch than the one asked about (a broker that ignores `epoch`): the
             // offsets cannot be trusted to continue the old ones.
             this.historyGap = { expected: this.tracker.nextOffset, epochChanged: true };
-            this.tracker.restart();
+            this.forgetCursor();
           }
           this.currentEpoch = message.epoch;
         }

@@ -200,6 +200,12 @@ export interface SubscribedMessage {
   subscription_id: number;
   /** felix-ts extension: the stream's epoch (its incarnation); offsets mean something only with it. */
   epoch?: number;
+  /**
+   * felix-ts extension: the offset the subscription starts at — for `latest` the stream's tail when it
+   * subscribed, for `earliest` the oldest retained, for an offset that offset — so that a client that
+   * loses its connection before any event came can resume there, missing nothing published meanwhile.
+   */
+  start_offset?: number;
 }
 
 /** First frame on the broker-opened event stream, binding it to its subscription. */

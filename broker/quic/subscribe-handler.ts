@@ -78,8 +78,11 @@ export class SubscribeHandler {
     let replay: readonly EventFrame[] | undefined;
     /** Where a durable stream's subscriber starts reading its log, when the ring does not hold `from`. */
     let fromDisk: number | undefined;
+    /** The offset it starts at (`latest`: the tail now; it joins the topic in this same turn). */
+    let startOffset = topic.log.next;
     if (start === 'earliest' || typeof start === 'object') {
       const from = start === 'earliest' ? topic.oldestOffset : start.offset;
+      startOffset = from;
       const r = topic.log.replayFrom(from);
       const onDisk = topic.storage !== null && from >= topic.storage.oldestOffset;
       if (!r.ok && r.error === 'too_old' && onDisk) fromDisk = from;
@@ -125,7 +128,7 @@ export class SubscribeHandler {
           this.session.internalError(err);
         }
       });
-    replies.send({ type: 'subscribed', subscription_id: id, epoch: topic.epoch });
+    replies.send({ type: 'subscribed', subscription_id: id, epoch: topic.epoch, start_offset: startOffset });
     if (fromDisk !== undefined) {
       this.catchUp(sub, writer, fromDisk);
       return;

@@ -46,7 +46,7 @@ describe('stream epochs', () => {
 
     // The epoch the client holds: served as usual.
     s.send({ type: 'subscribe', ...ADDRESS, stream: 'e', subscription_id: 4, start: { offset: 1 }, epoch });
-    expect(await s.next()).toEqual({ type: 'subscribed', subscription_id: 4, epoch });
+    expect(await s.next()).toEqual({ type: 'subscribed', subscription_id: 4, epoch, start_offset: 1 });
     // Another epoch: the offset counts other events, so it is refused whatever it is.
     for (const [start, requested] of [
       [{ offset: 1 }, 1],

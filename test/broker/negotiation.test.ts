@@ -99,6 +99,7 @@ describe('event encodings follow each subscriber’s own negotiation', () => {
       type: 'subscribed',
       subscription_id: 9,
       epoch: expect.any(Number),
+      start_offset: expect.any(Number),
     });
 
     // The publisher negotiates everything: what it offers must not leak into the subscriber's encoding.

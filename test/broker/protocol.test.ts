@@ -44,6 +44,7 @@ describe('broker protocol over real QUIC', () => {
       type: 'subscribed',
       subscription_id: 7,
       epoch: expect.any(Number),
+      start_offset: 0,
     });
     const pub = await RawStream.open(conn);
     pub.write(
@@ -337,8 +338,8 @@ describe('broker protocol over real QUIC', () => {
     const epoch = (replies[0] as { epoch: number }).epoch;
     expect(Number.isSafeInteger(epoch) && epoch > 0).toBe(true);
     expect(replies).toEqual([
-      { type: 'subscribed', subscription_id: 1, epoch },
-      { type: 'subscribed', subscription_id: 2, epoch },
+      { type: 'subscribed', subscription_id: 1, epoch, start_offset: 2 },
+      { type: 'subscribed', subscription_id: 2, epoch, start_offset: 4 },
       { type: 'subscribe_cursor_error', reason: 'too_old', requested: 0, available: 2, epoch },
       { type: 'subscribe_cursor_error', reason: 'in_future', requested: 9, available: 6, epoch },
     ]);

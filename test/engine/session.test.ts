@@ -77,7 +77,7 @@ describe('engine without sockets', () => {
         server_features: expect.any(Number),
         max_frame_bytes: expect.any(Number),
       },
-      { type: 'subscribed', subscription_id: 7, epoch: expect.any(Number) },
+      { type: 'subscribed', subscription_id: 7, epoch: expect.any(Number), start_offset: expect.any(Number) },
     ]);
 
     const pub = conn.authedStream({ client_flags: 0x1f });
@@ -161,7 +161,12 @@ describe('engine without sockets', () => {
     send(control, { type: 'subscribe', ...address });
     send(control, { type: 'subscribe', ...address, subscription_id: 2 });
     const [, chosen, a, b, clash] = framesOf(control);
-    expect(chosen).toEqual({ type: 'subscribed', subscription_id: 2, epoch: expect.any(Number) });
+    expect(chosen).toEqual({
+      type: 'subscribed',
+      subscription_id: 2,
+      epoch: expect.any(Number),
+      start_offset: expect.any(Number),
+    });
     const picked = [a, b].map((f) => (f as { subscription_id: number }).subscription_id);
     for (const id of picked) expect(Number.isSafeInteger(id) && id > 0 && id !== 2).toBe(true);
     expect(picked[0]).not.toBe(picked[1]);
@@ -260,7 +265,12 @@ describe('event encodings follow each subscriber’s own negotiation', () => {
               server_features: expect.any(Number),
               max_frame_bytes: expect.any(Number),
             },
-        { type: 'subscribed', subscription_id: 9, epoch: expect.any(Number) },
+        {
+          type: 'subscribed',
+          subscription_id: 9,
+          epoch: expect.any(Number),
+          start_offset: expect.any(Number),
+        },
       ]);
       // auth_ok is always JSON; later replies are MessagePack exactly when both offered it.
       expect(answers.map((a) => a.flags)).toEqual([0, msgpackReplies ? FLAG_MSGPACK : 0]);

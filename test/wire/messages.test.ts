@@ -65,7 +65,10 @@ describe('JSON encoding follows Felix field order and omission rules', () => {
       FULL_SAMPLES.subscribe,
       '{"type":"subscribe","tenant_id":"t1","namespace":"default","stream":"orders","subscription_id":3,"start":{"offset":8589934592},"epoch":9007199254740991}',
     ],
-    [FULL_SAMPLES.subscribed, '{"type":"subscribed","subscription_id":4294967296,"epoch":8128812}'],
+    [
+      FULL_SAMPLES.subscribed,
+      '{"type":"subscribed","subscription_id":4294967296,"epoch":8128812,"start_offset":41}',
+    ],
     [MINIMAL_SAMPLES.subscribed, '{"type":"subscribed","subscription_id":0}'],
     [FULL_SAMPLES.draining, '{"type":"draining"}'],
     [

@@ -70,7 +70,7 @@ export const FULL_SAMPLES: { [T in MessageType]: MessageOf<T> } = {
     start: { offset: 2 ** 33 },
     epoch: 2 ** 53 - 1,
   },
-  subscribed: { type: 'subscribed', subscription_id: 4_294_967_296, epoch: 8_128_812 },
+  subscribed: { type: 'subscribed', subscription_id: 4_294_967_296, epoch: 8_128_812, start_offset: 41 },
   event_stream_hello: { type: 'event_stream_hello', subscription_id: 12 },
   event: { ...stream, type: 'event', payload: bytes('world'), offset: 0 },
   event_batch: { ...stream, type: 'event_batch', payloads: [bytes('x'), bytes('yz')], base_offset: 100 },
