@@ -9,7 +9,7 @@ import type { CacheDispatcher } from './cache-dispatcher.js';
 import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../wire/cache-request-writer.js';
 import { CacheDeleteReply, CacheGetReply, CachePutReply, type CacheReply } from './cache-reply.js';
 import { describeArgument } from './arguments.js';
-import { FelixError, toFelixError } from './errors.js';
+import { FelixError, toFelixError, unsentError } from './errors.js';
 import type { Negotiated } from './negotiation.js';
 import type { Payload } from './publisher.js';
 
@@ -20,7 +20,10 @@ export interface CachePutOptions {
 
 export interface CacheClientOptions {
   readonly tenant: string;
-  /** FELIX_MAX_FRAME_BYTES: a request that would not fit one frame fails before it is sent. */
+  /**
+   * The client's FELIX_MAX_FRAME_BYTES: a request that would not fit one frame fails before it is sent (the
+   * broker's, when smaller, is applied by the cache stream the request goes on).
+   */
   readonly maxFrameBytes: number;
   /** Where put frames are made (the client's FrameRecycler: they come back once the put succeeded). */
   readonly allocate: FrameAllocator;
@@ -92,10 +95,13 @@ export class CacheClient {
     return this.dispatcher.sentPerLane();
   }
 
-  /** @internal Requests from now on fail with `not_connected`; so do those waiting for a stream slot. */
-  close(): void {
+  /**
+   * @internal Requests from now on fail with `not_connected`; so do those waiting for a stream slot — with
+   * `reason` instead when the client gave up on the broker (they were never sent: class `retry`).
+   */
+  close(reason?: FelixError): void {
     this.closed ??= new FelixError('not_connected', 'the client is closed');
-    this.dispatcher.close(this.closed);
+    this.dispatcher.close(reason === undefined ? this.closed : unsentError(reason));
   }
 
   private submit<T>(reply: CacheReply<T>, frame: Buffer, requestId: number): Promise<T> {

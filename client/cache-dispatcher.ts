@@ -303,6 +303,7 @@ export class CacheDispatcher {
           'timeout',
           `${reply.what}: not sent: every cache stream had FELIX_CACHE_STREAM_MAX_INFLIGHT (${this.maxInFlight}) ` +
             `requests in flight for ${this.waitTimeoutMs} ms`,
+          { retry: 'retry' },
         ),
       );
     }

@@ -222,26 +222,16 @@ export class FelixClient {
   async verify(): Promise<void> {
     try {
       const negotiated = await this.publishPool.worker(0).ready;
-      // A broker with smaller frames than ours says so: sent larger, a frame would be refused before its
-      // request could be named, and the request would wait for its timeout.
-      const frameBytes = Math.min(this.config.maxFrameBytes, negotiated.maxFrameBytes ?? Infinity);
-      const chunkBytes = Math.max(
-        1,
-        Math.min(this.config.publishChunkBytes, frameBytes - FRAME_ENVELOPE_RESERVE_BYTES),
-      );
+      // A broker with smaller frames than ours says so, at every auth: each worker cuts its publishes to
+      // what its broker announced (sent larger, a frame would be refused before its request could be
+      // named, and the request would wait for its timeout).
       this.publisher = new Publisher(this.publishPool, negotiated, {
         tenant: this.tenant,
         namespace: this.namespace,
         sharding: this.config.pubSharding,
-        chunkBytes,
-        // Never above the constructor's own limit: the chunk and frame sizes here are at most its own.
-        wholeMaxBytes: wholePayloadLimit(
-          this.config.publishWholeMaxBytes,
-          chunkBytes,
-          frameBytes,
-          FRAME_ENVELOPE_RESERVE_BYTES,
-        ),
-        maxFrameBytes: frameBytes,
+        chunkBytes: this.config.publishChunkBytes,
+        wholeMaxBytes: this.config.publishWholeMaxBytes,
+        envelopeBytes: FRAME_ENVELOPE_RESERVE_BYTES,
         allocate: this.frames.allocate,
       });
       const dispatcher = new CacheDispatcher(this.cachePool, {
@@ -251,7 +241,8 @@ export class FelixClient {
       });
       this.cacheClient = new CacheClient(dispatcher, negotiated, {
         tenant: this.tenant,
-        maxFrameBytes: frameBytes,
+        // The broker's own limit is applied per cache stream, as announced at its latest auth.
+        maxFrameBytes: this.config.maxFrameBytes,
         allocate: this.frames.allocate,
       });
     } catch (error) {
@@ -284,7 +275,7 @@ export class FelixClient {
     // event pool gives its reconnects up.
     const subscriptions = this.subscriber.close(reason);
     this.eventPool.markClosed(reason);
-    this.cacheClient?.close();
+    this.cacheClient?.close(reason);
     await Promise.all([
       this.publishPool.close(timeoutMs, reason),
       this.cachePool.close(timeoutMs, reason),
@@ -333,6 +324,8 @@ export class FelixClient {
         recycle: this.recycleFrame,
         // A chunked publish holds its stream for at most what a payload sent whole does.
         chunkBytesPerTurn: name === 'publish' ? this.wholeMaxBytes : 0,
+        // Publishes without ack that a draining broker refuses are sent again (RequestStream).
+        retainUnansweredBytes: name === 'publish' ? maxQueuedBytes : 0,
       },
     });
   }

@@ -43,7 +43,10 @@ export interface FelixErrorOptions {
   cause?: unknown;
   /** The broker's error code (`error.code` / `publish_error.code`), when it sent one. */
   brokerCode?: ErrorCode;
-  /** What the application may do about it (docs/protocol.md, Retry classes). */
+  /**
+   * What the application may do about it (docs/protocol.md, Retry classes); absent: the code's own class
+   * (clientRetryClass).
+   */
   retry?: RetryClass;
   detail?: ErrorDetail;
   /** Cursor errors: the offset asked for and the nearest one the broker can serve. */
@@ -64,7 +67,7 @@ export class FelixError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.brokerCode = options.brokerCode;
-    this.retry = options.retry;
+    this.retry = options.retry ?? clientRetryClass(code);
     this.detail = options.detail;
     this.requested = options.requested;
     this.available = options.available;
@@ -74,6 +77,43 @@ export class FelixError extends Error {
   get reason(): string | undefined {
     return this.detail?.reason;
   }
+}
+
+/**
+ * The class of an error the SDK made itself, when the site does not say. A request that timed out or whose
+ * stream or connection ended unanswered may have been applied (`outcome_unknown`); a site that knows the
+ * request was never sent says `retry` instead (withRetry). A request the SDK refuses before sending fails
+ * the same way every time (`fatal`). Other codes carry the broker's class, or none.
+ */
+export function clientRetryClass(code: FelixErrorCode): RetryClass | undefined {
+  switch (code) {
+    case 'timeout':
+    case 'connection_closed':
+      return 'outcome_unknown';
+    case 'payload_too_large':
+    case 'invalid_argument':
+      return 'fatal';
+    default:
+      return undefined;
+  }
+}
+
+/** `error` with class `retry` instead of its own (the same error when it already has it). */
+export function withRetry(error: FelixError, retry: RetryClass): FelixError {
+  if (error.retry === retry) return error;
+  return new FelixError(error.code, error.message, {
+    cause: error.cause,
+    brokerCode: error.brokerCode,
+    retry,
+    detail: error.detail,
+    requested: error.requested,
+    available: error.available,
+  });
+}
+
+/** `error` for a request never sent: a closed stream or a timeout then says sending it again is safe. */
+export function unsentError(error: FelixError): FelixError {
+  return error.code === 'timeout' || error.code === 'connection_closed' ? withRetry(error, 'retry') : error;
 }
 
 /** The reason a subscription_evicted error carries when the broker disconnected a slow consumer. */

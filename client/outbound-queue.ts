@@ -24,7 +24,13 @@
 
 /** Where frames go: the transport stream. false means "stop until drained()"; the frame was still taken. */
 export interface FrameSink {
-  write(frame: Uint8Array): boolean;
+  /**
+   * Writes one frame: a whole frame with the request it carries (`requestId`, -1 for none), or a chunk of
+   * a chunked publish (`requestId` undefined).
+   */
+  write(frame: Uint8Array, requestId?: number): boolean;
+  /** A frame no answer comes for (or every chunk of such a chunked publish) was written. */
+  wroteUnanswered?(frame: Buffer | null, chunks: readonly Buffer[] | null): void;
 }
 
 /** Runs `turn` after pending I/O; setImmediate in production, a manual stepper in tests. */
@@ -156,7 +162,9 @@ export class OutboundQueue {
       (this.chunkJobs.length === 0 || order === undefined || !this.lastJobByOrder.has(order))
     ) {
       // The fast path: nothing ahead of this frame, so it goes straight to the transport.
-      if (!this.sink.write(frame)) this.blocked = true;
+      const sink = this.sink;
+      if (!sink.write(frame, requestId)) this.blocked = true;
+      if (requestId < 0) sink.wroteUnanswered?.(frame, null);
       return undefined;
     }
     return this.enqueue(new Item(frame, null, order, frame.byteLength, requestId), notify);
@@ -223,7 +231,8 @@ export class OutboundQueue {
       while (!this.blocked && this.readyHead < this.ready.length) {
         const item = this.ready[this.readyHead++]!;
         this.queued -= item.bytes;
-        if (!sink.write(item.frame!)) this.blocked = true;
+        if (!sink.write(item.frame!, item.requestId)) this.blocked = true;
+        if (item.requestId < 0) sink.wroteUnanswered?.(item.frame, null);
       }
       if (this.readyHead === this.ready.length && this.readyHead > 0) {
         this.ready.length = 0;
@@ -277,6 +286,7 @@ export class OutboundQueue {
       if (!sink.write(chunk)) this.blocked = true;
       if (job.next === job.chunks!.length) {
         this.chunkJobs.shift();
+        if (job.requestId < 0) sink.wroteUnanswered?.(null, job.chunks);
         if (job.order !== undefined && this.lastJobByOrder.get(job.order) === job) {
           this.lastJobByOrder.delete(job.order);
         }

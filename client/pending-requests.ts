@@ -8,7 +8,7 @@
  * in flight can be sent again as it was (same request id, producer id and sequence): `retries` says how
  * many times it may be (0 for what must not be sent twice, Infinity for idempotent requests).
  */
-import { FelixError } from './errors.js';
+import { FelixError, unsentError } from './errors.js';
 
 /** What a stream settles when an answer comes; PendingReply is the one implementation. */
 export interface Settleable {
@@ -63,12 +63,16 @@ interface Entry {
   readonly chunks: readonly Buffer[] | null;
   /** Resends still allowed after a lost connection. */
   retries: number;
-  /** To be sent again on the next stream (it was in flight when the last one was lost, or refused as draining). */
-  resend: boolean;
+  /**
+   * To be sent again on the next stream: `lost`, it was in flight when the last one was lost (it may have
+   * been applied); `refused`, the broker refused it as draining (nothing was applied).
+   */
+  resend: false | 'lost' | 'refused';
 }
 
 /** A request to send again, as it was first sent. */
 export interface Resend {
+  readonly requestId: number;
   readonly frame: Buffer | null;
   readonly chunks: readonly Buffer[] | null;
 }
@@ -77,6 +81,11 @@ export class PendingRequests {
   private readonly entries = new Map<number, Entry>();
   private timer: NodeJS.Timeout | null = null;
   private readonly sweepBound = (): void => this.onTimer();
+  /**
+   * The requests whose frames are not written yet (asked only when some request failed): they fail as never
+   * sent, with class `retry`, where one that was sent may have been applied (`outcome_unknown`).
+   */
+  unwritten: (() => ReadonlySet<number>) | null = null;
 
   constructor(
     private readonly timeoutMs: number,
@@ -134,7 +143,7 @@ export class PendingRequests {
       if (entry.resend || unwritten.has(requestId)) continue;
       if (entry.retries > 0 && (entry.frame !== null || entry.chunks !== null)) {
         entry.retries--;
-        entry.resend = true;
+        entry.resend = 'lost';
       } else {
         this.entries.delete(requestId);
         entry.reply.fail(error);
@@ -147,24 +156,30 @@ export class PendingRequests {
   resendLater(requestId: number): boolean {
     const entry = this.entries.get(requestId);
     if (entry === undefined || (entry.frame === null && entry.chunks === null)) return false;
-    entry.resend = true;
+    entry.resend = 'refused';
     return true;
   }
 
   /** The requests to send again on a new stream, in the order they were first sent; clears their marks. */
   takeResends(): Resend[] {
     const out: Resend[] = [];
-    for (const entry of this.entries.values()) {
-      if (!entry.resend) continue;
+    for (const [requestId, entry] of this.entries) {
+      if (entry.resend === false) continue;
       entry.resend = false;
-      out.push(entry);
+      out.push({ requestId, frame: entry.frame, chunks: entry.chunks });
     }
     return out;
   }
 
-  /** Fails every request (the stream or connection ended). */
-  failAll(error: Error): void {
-    for (const entry of this.entries.values()) entry.reply.fail(error);
+  /**
+   * Fails every request (the stream or connection ended) with `error`; one never sent — still unwritten, or
+   * refused by a draining broker and waiting to go again — with `error` classed `retry`.
+   */
+  failAll(error: FelixError): void {
+    const unwritten = this.entries.size === 0 ? null : this.unwrittenNow();
+    for (const [requestId, entry] of this.entries) {
+      entry.reply.fail(this.neverSent(requestId, entry, unwritten) ? unsentError(error) : error);
+    }
     this.entries.clear();
     this.disarm();
   }
@@ -173,18 +188,33 @@ export class PendingRequests {
   sweep(): number {
     const now = this.now();
     let expired = 0;
+    let unwritten: ReadonlySet<number> | null | undefined;
     for (const [requestId, entry] of this.entries) {
       if (entry.deadline > now) break;
+      unwritten ??= this.unwrittenNow();
       this.entries.delete(requestId);
+      const sent = !this.neverSent(requestId, entry, unwritten);
       entry.reply.fail(
         new FelixError(
           'timeout',
-          `${this.label}: no answer to ${entry.reply.what} (request ${requestId}) within ${this.timeoutMs} ms; it may still be processed`,
+          sent
+            ? `${this.label}: no answer to ${entry.reply.what} (request ${requestId}) within ${this.timeoutMs} ms; it may still be processed`
+            : `${this.label}: ${entry.reply.what} (request ${requestId}) not sent within ${this.timeoutMs} ms`,
+          { retry: sent ? 'outcome_unknown' : 'retry' },
         ),
       );
       expired++;
     }
     return expired;
+  }
+
+  private unwrittenNow(): ReadonlySet<number> | null {
+    return this.unwritten?.() ?? null;
+  }
+
+  /** Whether the request never reached the broker in a form it could apply. */
+  private neverSent(requestId: number, entry: Entry, unwritten: ReadonlySet<number> | null): boolean {
+    return entry.resend === 'refused' || (entry.resend === false && unwritten?.has(requestId) === true);
   }
 
   dispose(): void {

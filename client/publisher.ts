@@ -42,12 +42,21 @@ export interface PublisherOptions {
   readonly tenant: string;
   readonly namespace: string;
   readonly sharding: ShardingMode;
+  /** FELIX_PUBLISH_CHUNK_BYTES, FELIX_PUBLISH_WHOLE_MAX_BYTES: bounded by each worker's frame limit. */
+  readonly chunkBytes: number;
+  readonly wholeMaxBytes: number;
+  /** Bytes a frame's envelope may take besides its payloads (FRAME_ENVELOPE_RESERVE_BYTES). */
+  readonly envelopeBytes: number;
+  /** Where acked frames are made (the client's FrameRecycler: they come back when acked). */
+  readonly allocate: FrameAllocator;
+}
+
+/** How a worker's publishes are cut, for the frame limit its broker announced (RequestStream.frameLimit). */
+interface FrameLimits {
+  readonly maxFrameBytes: number;
   readonly chunkBytes: number;
   /** Payloads above this go as chunked publishes (when the broker takes them); see wholePayloadLimit. */
   readonly wholeMaxBytes: number;
-  readonly maxFrameBytes: number;
-  /** Where acked frames are made (the client's FrameRecycler: they come back when acked). */
-  readonly allocate: FrameAllocator;
 }
 
 /**
@@ -80,6 +89,8 @@ export class Publisher {
   /** IDEMPOTENT_PUBLISH: acked frames carry producer id and sequence, and are resent after a reconnect. */
   private readonly idempotent: boolean;
   private readonly retries: number;
+  /** The limits of the frame limit seen last (workers normally share one: computed once). */
+  private limits: FrameLimits | null = null;
 
   constructor(
     private readonly pool: WorkerPool,
@@ -97,8 +108,9 @@ export class Publisher {
       const bytes = payloadBytes(payload);
       const ack = ackModeOf(options?.ack, 'per_message');
       const worker = this.pool.worker(this.picker.pick(target.hash));
-      if (bytes.byteLength > this.options.wholeMaxBytes && this.negotiated.publishChunks) {
-        return this.publishChunked(worker, target, bytes, ack === 'per_batch' ? 'per_message' : ack);
+      const limits = this.limitsOf(worker);
+      if (bytes.byteLength > limits.wholeMaxBytes && this.negotiated.publishChunks) {
+        return this.publishChunked(worker, target, bytes, ack === 'per_batch' ? 'per_message' : ack, limits);
       }
       const payloads = [bytes];
       if (ack === 'none') {
@@ -108,7 +120,7 @@ export class Publisher {
           ack,
           undefined,
           this.negotiated,
-          this.options.maxFrameBytes,
+          limits.maxFrameBytes,
         );
         return worker.send(frame, target) ?? RESOLVED;
       }
@@ -122,7 +134,7 @@ export class Publisher {
           ack,
           requestId,
           this.negotiated,
-          this.options.maxFrameBytes,
+          limits.maxFrameBytes,
           this.idempotent ? worker.producerId : 0,
           this.idempotent ? worker.nextSequence() : 0,
           this.options.allocate,
@@ -202,8 +214,8 @@ export class Publisher {
     ack: AckMode,
     producerId: number,
   ): EncodedPart[] {
-    const { chunkBytes, maxFrameBytes } = this.options;
-    const chunkedAbove = this.negotiated.publishChunks ? this.options.wholeMaxBytes : Infinity;
+    const { chunkBytes, maxFrameBytes, wholeMaxBytes } = this.limitsOf(worker);
+    const chunkedAbove = this.negotiated.publishChunks ? wholeMaxBytes : Infinity;
     return planBatch(bytes, chunkBytes, chunkedAbove).map((part): EncodedPart => {
       const requestId = ack === 'none' ? undefined : worker.nextRequestId();
       const sequence = producerId === 0 ? 0 : worker.nextSequence();
@@ -250,6 +262,7 @@ export class Publisher {
     target: PublishTarget,
     payload: Uint8Array,
     ack: AckMode,
+    limits: FrameLimits,
   ): Promise<void> {
     const requestId = ack === 'none' ? undefined : worker.nextRequestId();
     const publishId = worker.nextRequestId();
@@ -260,7 +273,7 @@ export class Publisher {
       ack,
       requestId,
       publishId,
-      this.options.chunkBytes,
+      limits.chunkBytes,
       this.negotiated,
       producer ? worker.producerId : 0,
       producer ? worker.nextSequence() : 0,
@@ -269,6 +282,25 @@ export class Publisher {
     const reply = new PendingReply<void>(1, target.what);
     worker.requestChunked(chunks, requestId, reply, target, this.retries);
     return reply.promise;
+  }
+
+  /**
+   * How `worker`'s publishes are cut: chunks and whole payloads sized to the frame limit its broker
+   * announced at its latest auth, so that a broker restarted with smaller frames gets frames it takes.
+   */
+  private limitsOf(worker: RequestStream): FrameLimits {
+    const maxFrameBytes = worker.frameLimit;
+    const cached = this.limits;
+    if (cached !== null && cached.maxFrameBytes === maxFrameBytes) return cached;
+    const { envelopeBytes } = this.options;
+    const chunkBytes = Math.max(1, Math.min(this.options.chunkBytes, maxFrameBytes - envelopeBytes));
+    const limits: FrameLimits = {
+      maxFrameBytes,
+      chunkBytes,
+      wholeMaxBytes: wholePayloadLimit(this.options.wholeMaxBytes, chunkBytes, maxFrameBytes, envelopeBytes),
+    };
+    this.limits = limits;
+    return limits;
   }
 
   /** The cached target of a stream: hashed once, and the same object every time (the ordering key). */

@@ -11,13 +11,20 @@
  * request that was in flight and may be retried, then whatever waited in the queue. A request that may not
  * be retried fails with `connection_closed` (it may or may not have reached the broker). When the broker
  * announces `draining`, nothing new is written to it; what is in flight is still answered there, and a
- * publish it refuses as draining goes again on the next connection.
+ * publish it refuses as draining goes again on the next connection — an acked one matched by its request
+ * id, one without ack found by the order of the broker's answers (UnansweredTail).
+ *
+ * Frame limit. Each auth_ok may announce the broker's FELIX_MAX_FRAME_BYTES (a restarted broker may have
+ * another): from then on a frame above it is not written — its request fails with `payload_too_large`
+ * (a publish without ack is reported to onWarning) — instead of being refused by the broker with an
+ * error naming no request, which would leave the request waiting for its timeout.
  */
 import type { TokenSource } from './options.js';
 import { randomBytes } from 'node:crypto';
 import type { Connection } from '../transport/index.js';
 import {
   FLAG_BINARY_PUBLISH_ACK,
+  HEADER_BYTES,
   FLAG_MSGPACK,
   WireError,
   copyBytes,
@@ -29,10 +36,11 @@ import {
 import { newCacheAnswerSlot, readCacheAnswer } from '../wire/cache-frames.js';
 import { BrokerStream, type BrokerStreamHandler } from './broker-stream.js';
 import { noop, settledWithin, withDeadline } from './deadline.js';
-import { FelixError, brokerError, toFelixError } from './errors.js';
+import { FelixError, brokerError, toFelixError, unsentError } from './errors.js';
 import type { Negotiated } from './negotiation.js';
-import { OutboundQueue, type TurnScheduler } from './outbound-queue.js';
+import { OutboundQueue, type FrameSink, type TurnScheduler } from './outbound-queue.js';
 import { PendingRequests, type Settleable } from './pending-requests.js';
+import { UnansweredTail, type UnansweredPublish } from './unanswered-tail.js';
 
 export interface RequestStreamOptions {
   /** Names the stream in errors and warnings ("publish stream 3"). */
@@ -53,6 +61,11 @@ export interface RequestStreamOptions {
   readonly recycle?: (frame: Buffer) => void;
   /** Chunk bytes of chunked publishes written per event-loop turn (OutboundQueueOptions). */
   readonly chunkBytesPerTurn?: number;
+  /**
+   * Bytes of the latest publishes without ack kept after they were written, so that those a draining
+   * broker refuses can be sent again (UnansweredTail); 0: none kept.
+   */
+  readonly retainUnansweredBytes?: number;
 }
 
 /**
@@ -76,6 +89,14 @@ export class RequestStream implements BrokerStreamHandler {
   onEnded: ((stream: RequestStream) => void) | null = null;
   /** Told when the broker announces `draining` on this stream, with the connection it came on. */
   onBrokerDraining: ((connection: Connection) => void) | null = null;
+  /** Told after every auth (first and after a reconnect) with what the broker confirmed. */
+  onAuthenticated: ((negotiated: Negotiated) => void) | null = null;
+  /**
+   * The largest frame payload this stream writes: the client's FELIX_MAX_FRAME_BYTES or, when smaller, the
+   * one the broker announced at the latest auth (before the first: what the caller set, e.g. what another
+   * stream to the broker heard).
+   */
+  frameLimit: number;
   /** Counts open() attempts: only the latest may settle the stream. */
   private openAttempts = 0;
   /** The last error the broker sent naming no request: why, if it then ends the stream. */
@@ -104,6 +125,17 @@ export class RequestStream implements BrokerStreamHandler {
   private endWaiters: (() => void)[] | null = null;
   /** pushUnanswered is queued. */
   private pushQueued = false;
+  /** The latest publishes without ack written on the current broker stream. */
+  private readonly unansweredTail: UnansweredTail;
+  /** The codes of the errors naming no request since the broker said `draining` on this stream; null before. */
+  private refusalsAfterDrain: (ErrorCode | undefined)[] | null = null;
+  /** Publishes without ack a draining broker refused: sent again first on the next stream. */
+  private drainResends: UnansweredPublish[] = [];
+  /** What the send queue writes to: the broker stream, through the frame limit. */
+  private readonly sink: FrameSink = {
+    write: (frame, requestId) => this.writeFrame(frame, requestId),
+    wroteUnanswered: (frame, chunks) => this.noteUnanswered(frame, chunks),
+  };
   private readonly pushUnansweredBound = (): void => this.pushUnanswered();
 
   constructor(
@@ -122,6 +154,9 @@ export class RequestStream implements BrokerStreamHandler {
       Date.now,
       options.recycle ?? null,
     );
+    this.pending.unwritten = () => this.queue.unwrittenRequests();
+    this.unansweredTail = new UnansweredTail(options.retainUnansweredBytes ?? 0);
+    this.frameLimit = options.maxFrameBytes;
     this.ready = new Promise<Negotiated>((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -263,6 +298,7 @@ export class RequestStream implements BrokerStreamHandler {
     this.broker = null;
     this.connection = null;
     broker?.abandon(error);
+    this.takeDrainRefusals();
     this.queue.detach();
     this.pending.lost(this.queue.unwrittenRequests(), error);
     this.checkIdle();
@@ -403,6 +439,8 @@ export class RequestStream implements BrokerStreamHandler {
       );
       if (this.state !== 'opening' || this.broker !== broker || attempt !== this.openAttempts) return;
       this.negotiated = negotiated;
+      this.frameLimit = Math.min(this.options.maxFrameBytes, negotiated.maxFrameBytes ?? Infinity);
+      this.onAuthenticated?.(negotiated);
       if (this.drainNoticed) {
         // `draining` came right behind auth_ok: this broker takes nothing more; wait for the next one.
         this.state = 'draining';
@@ -410,13 +448,7 @@ export class RequestStream implements BrokerStreamHandler {
         return;
       }
       this.state = 'open';
-      // What was in flight on the lost stream goes first, exactly as it was sent; then what waited.
-      let blocked = false;
-      for (const resend of this.pending.takeResends()) {
-        if (resend.frame !== null) blocked = !broker.write(resend.frame) || blocked;
-        else for (const chunk of resend.chunks!) blocked = !broker.write(chunk) || blocked;
-      }
-      this.queue.attach(broker, blocked);
+      this.queue.attach(this.sink, this.writeResends(broker));
       this.resolveReady(negotiated);
     } catch (error) {
       // The connection was lost meanwhile (disconnect() took over, perhaps reattach() already started the
@@ -426,10 +458,86 @@ export class RequestStream implements BrokerStreamHandler {
     }
   }
 
+  /**
+   * Writes, first on a new stream, what was in flight on the lost one exactly as it was sent, then the
+   * publishes without ack a draining broker refused, in their order; the send queue follows. Returns
+   * whether the transport pushes back already.
+   */
+  private writeResends(broker: BrokerStream): boolean {
+    let blocked = false;
+    for (const resend of this.pending.takeResends()) {
+      if (resend.frame !== null) blocked = !this.writeFrame(resend.frame, resend.requestId) || blocked;
+      else for (const chunk of resend.chunks!) blocked = !broker.write(chunk) || blocked;
+    }
+    const refused = this.drainResends;
+    this.drainResends = [];
+    for (const publish of refused) {
+      if (publish.frame !== null) blocked = !this.writeFrame(publish.frame, -1) || blocked;
+      else for (const chunk of publish.chunks!) blocked = !broker.write(chunk) || blocked;
+      this.noteUnanswered(publish.frame, publish.chunks);
+    }
+    return blocked;
+  }
+
+  /** The send queue's sink: the broker stream, refusing a frame above the frame limit. */
+  private writeFrame(frame: Uint8Array, requestId?: number): boolean {
+    const broker = this.broker;
+    if (broker === null) return false;
+    if (requestId !== undefined && frame.byteLength - HEADER_BYTES > this.frameLimit) {
+      this.refuseOversized(frame.byteLength - HEADER_BYTES, requestId);
+      return true;
+    }
+    return broker.write(frame);
+  }
+
+  /** A frame the broker would refuse without naming its request fails here instead, unsent. */
+  private refuseOversized(bytes: number, requestId: number): void {
+    const error = new FelixError(
+      'payload_too_large',
+      `${this.options.label}: a frame of ${bytes} bytes exceeds the broker's frame limit of ` +
+        `${this.frameLimit} bytes (FELIX_MAX_FRAME_BYTES, announced at this connection's auth); not sent`,
+    );
+    if (requestId < 0) {
+      this.options.onWarning(`${error.message} (a publish without ack, dropped)`);
+      return;
+    }
+    this.pending.take(requestId)?.fail(error);
+  }
+
+  /** A publish without ack was written: kept a while, in case a draining broker refuses it. */
+  private noteUnanswered(frame: Buffer | null, chunks: readonly Buffer[] | null): void {
+    if (!this.unansweredTail.enabled || this.state !== 'open') return;
+    if (frame !== null && frame.byteLength - HEADER_BYTES > this.frameLimit) return;
+    this.unansweredTail.note(frame, chunks);
+  }
+
+  /**
+   * The stream is gone: of the publishes without ack that the broker refused after saying `draining`,
+   * those refused as draining are kept to be sent again (UnansweredTail explains how they are found).
+   */
+  private takeDrainRefusals(): void {
+    const codes = this.refusalsAfterDrain;
+    this.refusalsAfterDrain = null;
+    if (codes === null || codes.length === 0) {
+      this.unansweredTail.clear();
+      return;
+    }
+    const { resend, lost } = this.unansweredTail.refusals(codes);
+    for (const publish of resend) this.drainResends.push(publish);
+    if (lost > 0) {
+      this.options.onWarning(
+        `${this.options.label}: ${lost} publish${lost === 1 ? '' : 'es'} without ack refused by the draining ` +
+          `broker could not be sent again: written more than publishQueueBytes before the broker's last ` +
+          `read before draining`,
+      );
+    }
+  }
+
   /** The broker said `draining` on this stream: stop writing, and let the pool tell the connection's others. */
   private onDrainingNotice(): void {
     const connection = this.connection;
     this.drainNoticed = true;
+    this.refusalsAfterDrain ??= [];
     this.pauseForDrain();
     if (connection !== null) this.onBrokerDraining?.(connection);
   }
@@ -440,9 +548,13 @@ export class RequestStream implements BrokerStreamHandler {
     this.endError = error;
     this.broker = null;
     this.connection = null;
-    this.queue.fail(error);
+    // Before the queue lets go of what it holds: what is still in it was never sent.
     this.pending.failAll(error);
+    this.queue.fail(unsentError(error));
     this.pending.dispose();
+    this.unansweredTail.clear();
+    this.refusalsAfterDrain = null;
+    this.drainResends = [];
     this.rejectReady(error);
     this.onEnded?.(this);
     this.checkIdle();
@@ -478,7 +590,15 @@ export class RequestStream implements BrokerStreamHandler {
   }
 
   private onUnmatched(message: DecodedFrame): void {
-    if (message.type === 'error') this.lastUnmatchedError = { message: message.message, code: message.code };
+    if (message.type === 'error' && this.refusalsAfterDrain !== null) {
+      // An unacknowledged publish refused after the broker started draining (see UnansweredTail).
+      this.refusalsAfterDrain.push(message.code);
+      // Sent again once the stream is gone (takeDrainRefusals), or reported there as lost.
+      if (message.code === 'draining' && this.unansweredTail.enabled) return;
+    }
+    if (message.type === 'error' && message.code !== 'draining') {
+      this.lastUnmatchedError = { message: message.message, code: message.code };
+    }
     // The broker answers a refused unacknowledged publish with a plain error: there is no caller to tell.
     const what =
       message.type === 'error'

@@ -106,6 +106,8 @@ export class Subscriber {
       return new FelixError(
         'timeout',
         `subscribe to ${o.tenant}/${namespace}/${stream}: no connection to the broker within ${o.requestTimeoutMs} ms`,
+        // Nothing was sent.
+        { retry: 'retry' },
       );
     });
     const subscription = new Subscription({

@@ -32,6 +32,11 @@ export class WorkerPool {
   readonly size: number;
   /** What the broker confirmed to the first worker that authenticated. */
   negotiated: Negotiated | null = null;
+  /**
+   * The frame limit the broker announced at the latest auth of any worker (bounded by the client's): where
+   * a new worker starts, before its own auth says.
+   */
+  private frameLimit: number;
   private readonly connections: ConnectionPool<ConnectionTenant>;
   private readonly workers: (RequestStream | undefined)[];
 
@@ -42,6 +47,7 @@ export class WorkerPool {
       attach: () => NO_TENANT,
     });
     this.size = options.connections.size * options.streamsPerConnection;
+    this.frameLimit = options.stream.maxFrameBytes;
     this.workers = new Array<RequestStream | undefined>(this.size).fill(undefined);
     this.connections.listen({
       lost: (index, error, resuming) => {
@@ -90,6 +96,8 @@ export class WorkerPool {
       if (this.workers[index] === ended) this.workers[index] = undefined;
     };
     worker.onBrokerDraining = (connection) => this.connections.markDraining(connectionIndex, connection);
+    worker.frameLimit = this.frameLimit;
+    worker.onAuthenticated = () => (this.frameLimit = worker.frameLimit);
     worker.ready.then((negotiated) => (this.negotiated ??= negotiated), noop);
     this.workers[index] = worker;
     return worker;
@@ -103,9 +111,12 @@ export class WorkerPool {
   /**
    * Flushes and finishes every worker within `timeoutMs`; the caller then closes the endpoint. Workers
    * waiting for a lost connection fail at once, with `reason` when given (see ConnectionPool.markClosed).
+   * With a `reason` (the client gave up on the broker) every worker fails at once with it: the broker is out
+   * of reach, even where a connection has not noticed yet.
    */
   async close(timeoutMs: number, reason?: FelixError): Promise<void> {
     this.connections.markClosed(reason);
+    if (reason !== undefined) for (const worker of this.live()) worker.fail(reason);
     await settledWithin(Promise.all(this.live().map((worker) => worker.close(timeoutMs))), timeoutMs);
   }
 
