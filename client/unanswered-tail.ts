@@ -32,7 +32,12 @@ export interface DrainRefusals {
 }
 
 export class UnansweredTail {
-  private items: UnansweredPublish[] = [];
+  /**
+   * What was written, oldest first from `head`: a frame, or the chunks of a chunked publish — stored as
+   * they are, no object per publish (this runs for every publish without ack). Slots below `head` are
+   * released (null) until the next compaction.
+   */
+  private items: (Buffer | readonly Buffer[] | null)[] = [];
   private sizes: number[] = [];
   private head = 0;
   private bytes = 0;
@@ -48,12 +53,12 @@ export class UnansweredTail {
     let size = 0;
     if (frame !== null) size = frame.byteLength;
     else for (let i = 0; i < chunks!.length; i++) size += chunks![i]!.byteLength;
-    this.items.push({ frame, chunks });
+    this.items.push(frame ?? chunks);
     this.sizes.push(size);
     this.bytes += size;
     while (this.bytes > this.maxBytes && this.head < this.items.length) {
       this.bytes -= this.sizes[this.head]!;
-      this.items[this.head++] = EMPTY;
+      this.items[this.head++] = null;
     }
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
@@ -73,8 +78,10 @@ export class UnansweredTail {
     for (let i = 0; i < codes.length; i++) {
       if (codes[i] !== 'draining') continue;
       const index = first + i;
-      if (index >= this.head) resend.push(this.items[index]!);
-      else lost++;
+      const item = index >= this.head ? this.items[index] : null;
+      if (item === null || item === undefined) lost++;
+      else if (Buffer.isBuffer(item)) resend.push({ frame: item, chunks: null });
+      else resend.push({ frame: null, chunks: item as readonly Buffer[] });
     }
     this.clear();
     return { resend, lost };
@@ -87,5 +94,3 @@ export class UnansweredTail {
     this.bytes = 0;
   }
 }
-
-const EMPTY: UnansweredPublish = Object.freeze({ frame: null, chunks: null });
