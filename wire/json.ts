@@ -7,7 +7,7 @@ import { decodeBase64, encodeBase64 } from './base64.js';
 import { WireError } from './errors.js';
 import { allocateFrame, HEADER_BYTES } from './frame.js';
 import type { Message } from './messages.js';
-import { fromWireObject, toWireObject, type ValueRepresentation } from './schema.js';
+import { fromWireObject, refusalFor, toWireObject, type ValueRepresentation } from './schema.js';
 
 const JSON_VALUES: ValueRepresentation = {
   encodeBytes: encodeBase64,
@@ -37,10 +37,48 @@ export function encodeJsonMessage(message: Message): Buffer {
 /** Decodes a flags-0 payload. Byte fields of the result are fresh buffers (base64 always copies). */
 export function decodeJsonMessage(payload: Uint8Array): Message {
   let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(strictUtf8.decode(payload));
+    text = strictUtf8.decode(payload);
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new WireError('malformed', `payload is not UTF-8 JSON: ${(error as Error).message}`);
   }
+  if (SURROGATE_ESCAPE.test(text) && !wellFormedStrings(parsed)) {
+    throw refusalFor(
+      parsed,
+      new WireError('malformed', 'a string holds a lone surrogate escape (\\ud800-\\udfff outside a pair)'),
+    );
+  }
   return fromWireObject(parsed, JSON_VALUES);
+}
+
+/**
+ * A `\u` escape of a UTF-16 surrogate: only through one can JSON.parse yield a string that is not
+ * well-formed (the text itself passed the strict UTF-8 decoder). A pair is fine, a lone half is what
+ * serde_json refuses, and a peer in a language whose strings must be Unicode could not even read it back.
+ * Most messages have no such escape, so the parsed value is only walked when the text holds one.
+ */
+const SURROGATE_ESCAPE = /\\u[dD]/;
+
+/**
+ * Whether every string in a parsed JSON value, object keys included, is well-formed UTF-16. Iterative: a
+ * hostile text may nest far deeper than the stack (JSON.parse itself does not recurse).
+ */
+function wellFormedStrings(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next === 'string') {
+      if (!next.isWellFormed()) return false;
+    } else if (Array.isArray(next)) {
+      for (const item of next) pending.push(item);
+    } else if (typeof next === 'object' && next !== null) {
+      for (const key in next) {
+        if (!key.isWellFormed()) return false;
+        pending.push((next as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return true;
 }

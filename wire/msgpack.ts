@@ -8,9 +8,9 @@ import { Packr, Unpackr } from 'msgpackr';
 import { WireError } from './errors.js';
 import { encodeFrame } from './frame.js';
 import { FLAG_MSGPACK } from './flags.js';
-import { msgpackNestsDeeperThan } from './msgpack-depth.js';
+import { msgpackProblem, type MsgpackProblem } from './msgpack-check.js';
 import type { Message } from './messages.js';
-import { fromWireObject, toWireObject, type ValueRepresentation } from './schema.js';
+import { fromWireObject, refusalFor, toWireObject, type ValueRepresentation } from './schema.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -44,8 +44,35 @@ export function encodeMsgpackMessage(message: Message): Buffer {
  * from an owned copy to keep them past the frame callback.
  */
 export function decodeMsgpackMessage(payload: Uint8Array): Message {
-  if (msgpackNestsDeeperThan(payload, MAX_MSGPACK_NESTING))
-    throw new WireError('malformed', `MessagePack nested deeper than ${MAX_MSGPACK_NESTING} levels`);
+  const problem = msgpackProblem(payload, MAX_MSGPACK_NESTING);
+  if (problem !== undefined) throw refusal(problem, payload);
+  return fromWireObject(decodeFirstValue(payload), MSGPACK_VALUES);
+}
+
+const PROBLEMS: { readonly [P in MsgpackProblem]: string } = {
+  too_deep: `MessagePack nested deeper than ${MAX_MSGPACK_NESTING} levels`,
+  ext: 'a MessagePack ext value (no message has one)',
+  never_used: 'the byte 0xc1, which MessagePack never uses',
+  ill_formed_str: 'a MessagePack str that is not well-formed UTF-8 (strings must be)',
+};
+
+/**
+ * The error for a payload refused before decoding. Only a str that is not UTF-8 leaves the value safe to
+ * decode (leniently, as msgpackr does), so that refusal names the request when its id can be read; the
+ * others are refused unread.
+ */
+function refusal(problem: MsgpackProblem, payload: Uint8Array): WireError {
+  const error = new WireError('malformed', PROBLEMS[problem]);
+  if (problem !== 'ill_formed_str') return error;
+  try {
+    return refusalFor(decodeFirstValue(payload), error);
+  } catch {
+    return error;
+  }
+}
+
+/** The first MessagePack value of `payload`, which must be all of it. */
+function decodeFirstValue(payload: Uint8Array): unknown {
   firstValue = undefined;
   firstValueEnd = 0;
   try {
@@ -66,7 +93,7 @@ export function decodeMsgpackMessage(payload: Uint8Array): Message {
       `${payload.byteLength - firstValueEnd} bytes follow the MessagePack message`,
     );
   }
-  return fromWireObject(parsed, MSGPACK_VALUES);
+  return parsed;
 }
 
 // Module-level rather than a closure per call: decoding is synchronous, so one slot is enough.

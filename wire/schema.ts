@@ -261,6 +261,19 @@ export function fromWireObject(wire: unknown, representation: ValueRepresentatio
   return message as unknown as Message;
 }
 
+/**
+ * `error` (a refusal of the whole payload) naming what of the parsed `wire` can still be read: its
+ * request_id, type, and whether it asked for an ack, so the reply reaches the request it refuses.
+ */
+export function refusalFor(wire: unknown, error: WireError): WireError {
+  if (!isPlainObject(wire)) return error;
+  const type = wire.type;
+  return withRequestId(error, readableRequestId(wire), {
+    messageType: typeof type === 'string' ? type.slice(0, 64) : undefined,
+    ackRequested: readableAck(wire),
+  });
+}
+
 function encodeValue(kind: FieldKind, value: unknown, representation: ValueRepresentation): unknown {
   switch (kind) {
     case 'bytes':

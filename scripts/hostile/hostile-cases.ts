@@ -196,8 +196,25 @@ const BUILDERS: Record<Category, Builder> = {
     return { ...c, writes: [msgpackBytes(bomb)] };
   },
   'invalid-utf8'(rng, c) {
-    const text = Buffer.from(JSON.stringify({ type: 'publish', ...names(rng), payload: 'eA==' }));
     const bad = rng.pick([[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0x80]]);
+    const lookup = { type: 'cache_get', tenant_id: 't1', namespace: 'hostile', cache: 'c', request_id: 7 };
+    switch (rng.int(0, 2)) {
+      case 0: {
+        // The same bytes as a MessagePack str: the cache key, which (unlike a name) any text may be.
+        const fields = Object.entries(lookup).map(([name, value]) =>
+          Buffer.concat([mpStr(name), typeof value === 'number' ? Buffer.of(value) : mpStr(value)]),
+        );
+        const key = Buffer.concat([mpStr('key'), Buffer.of(0xa1 + bad.length, 0x6b), Buffer.from(bad)]);
+        return { ...c, writes: [msgpackBytes(Buffer.concat([mpMapHeader(6), ...fields, key]))] };
+      }
+      case 1:
+        // A lone surrogate escape: valid UTF-8 JSON, but not a well-formed string.
+        return {
+          ...c,
+          writes: [jsonText(JSON.stringify({ ...lookup, key: 'K' }).replace('"K"', '"k\\ud800"'))],
+        };
+    }
+    const text = Buffer.from(JSON.stringify({ type: 'publish', ...names(rng), payload: 'eA==' }));
     // Inside the stream name, so only the UTF-8 is wrong.
     const at = text.indexOf('"stream":"') + 10;
     const payload = Buffer.concat([text.subarray(0, at), Buffer.from(bad), text.subarray(at)]);

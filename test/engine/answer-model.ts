@@ -245,6 +245,15 @@ function expectRequest(
       payload,
     });
   }
+  if (holdsIllFormedText(flags, payload)) {
+    // Strings must be well-formed: refused as malformed input, naming the request whose id can be read.
+    const requestId = 'request_id' in m && typeof m.request_id === 'number' ? m.request_id : undefined;
+    return refused(
+      requestId,
+      isPublish(m.type) && ackedAsWritten({ flags, payload }),
+      `${m.type} with a string that is not well-formed`,
+    );
+  }
   switch (m.type) {
     case 'publish':
     case 'publish_batch':
@@ -513,6 +522,43 @@ function decodeFailure(
     binary,
   );
   return expected;
+}
+
+/**
+ * Whether a JSON or MessagePack payload holds a string (a key included) that is not well-formed Unicode,
+ * judged independently of wire/'s decoders: JSON is parsed and its strings asked isWellFormed(); MessagePack
+ * is decoded leniently (bad bytes become U+FFFD) and a string holding U+FFFD whose UTF-8 is not in the
+ * payload as such was made from bytes that are not UTF-8.
+ */
+function holdsIllFormedText(flags: number, payload: Buffer): boolean {
+  let parsed: unknown;
+  try {
+    parsed =
+      flags === FLAG_MSGPACK
+        ? rawMsgpack.unpack(payload)
+        : JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+  } catch {
+    return false;
+  }
+  const wellFormed = (text: string): boolean =>
+    flags === FLAG_MSGPACK
+      ? !text.includes('\ufffd') || payload.includes(Buffer.from(text, 'utf8'))
+      : text.isWellFormed();
+  const pending: unknown[] = [parsed];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next === 'string') {
+      if (!wellFormed(next)) return true;
+    } else if (Array.isArray(next)) {
+      for (const item of next) pending.push(item);
+    } else if (typeof next === 'object' && next !== null && !ArrayBuffer.isView(next)) {
+      for (const [key, value] of Object.entries(next)) {
+        if (!wellFormed(key)) return true;
+        pending.push(value);
+      }
+    }
+  }
+  return false;
 }
 
 const rawMsgpack = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });

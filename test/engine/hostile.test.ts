@@ -21,6 +21,7 @@ import {
   arbHostileCase,
   arbHostileFrame,
   arbHugeJson,
+  arbIllFormedText,
   arbInterleavedChunkedPublishes,
   arbInvalidUtf8,
   arbLengthLie,
@@ -162,6 +163,12 @@ describe('hostile input through the engine (fast-check)', () => {
         900,
         5,
       ),
+    120_000,
+  );
+
+  it(
+    'strings that are not well-formed (lone surrogate escapes, str bytes that are not UTF-8) in any field',
+    () => check(arbHostileCase(target, arbIllFormedText(target)), 800, 11),
     120_000,
   );
 

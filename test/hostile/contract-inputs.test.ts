@@ -130,6 +130,33 @@ const publishText = (requestId: string | number | null, payload = '"eA=="'): str
   `{"type":"publish","tenant_id":"t1","namespace":"hostile","stream":"hostile-inputs","payload":${payload}` +
   (requestId === null ? '}' : `,"request_id":${requestId},"ack":"per_message"}`);
 const body = (frame: Buffer): Buffer => frame.subarray(12);
+/** An encoded UTF-16 surrogate: the bytes of U+D800 as a lenient encoder writes them, not UTF-8. */
+const ENCODED_SURROGATE = Buffer.of(0xed, 0xa0, 0x80);
+/** `frame` with the ASCII `mark` replaced by bytes of the same length. */
+const withBytes = (frame: Buffer, mark: string, bytes: Buffer): Buffer => {
+  const at = frame.indexOf(mark);
+  return Buffer.concat([frame.subarray(0, at), bytes, frame.subarray(at + mark.length)]);
+};
+/**
+ * A MessagePack cache_put (request `id`) whose key is `prefix` then an encoded surrogate: msgpackr's
+ * reader would make U+FFFD of it, a key that another client's well-formed "\ufffd..." also names.
+ */
+const cachePutWithGarbledKey = (id: number, prefix = ''): Buffer =>
+  withBytes(
+    message(
+      {
+        type: 'cache_put',
+        ...CACHE,
+        key: `${prefix}XYZ`,
+        value: Buffer.from('v'),
+        ttl_ms: null,
+        request_id: id,
+      },
+      true,
+    ),
+    'XYZ',
+    ENCODED_SURROGATE,
+  );
 
 // --- The inputs of issue 10's "Why": each after auth on a plain, a publish and a cache stream --------
 
@@ -289,6 +316,56 @@ const PAYLOADS: Row[] = [
     on: AFTER_AUTH,
     bytes: (id) => jsonValue({ ...acked(id), payload: 'eA==', stream: ['x'] }),
     outcome: { continues: publishError() },
+  },
+  {
+    input: 'MessagePack: a cache_put whose key str holds invalid UTF-8 (an encoded surrogate)',
+    on: ['plain', 'cache'],
+    auth: MSGPACK_AUTH,
+    bytes: (id) => cachePutWithGarbledKey(id),
+    outcome: { continues: errorFor() },
+  },
+  {
+    // Over 64 bytes msgpackr reads a str with TextDecoder, in a payload of 140 bytes or more with its
+    // native extractor: both replace bad bytes too.
+    input: 'MessagePack: a cache_put whose 200-byte key ends in invalid UTF-8',
+    on: ['cache'],
+    auth: MSGPACK_AUTH,
+    bytes: (id) => cachePutWithGarbledKey(id, 'k'.repeat(197)),
+    outcome: { continues: errorFor() },
+  },
+  {
+    input: 'MessagePack: a cache_get with an ignored field whose name is not UTF-8',
+    on: ['cache'],
+    auth: MSGPACK_AUTH,
+    bytes: (id) =>
+      withBytes(
+        message({ type: 'cache_get', ...CACHE, request_id: id }, true),
+        'request_id',
+        Buffer.concat([Buffer.from('xxxxxxx'), ENCODED_SURROGATE]),
+      ),
+    outcome: { continues: error() },
+  },
+  {
+    input: 'JSON: a cache_put whose key is a lone surrogate escape "\\ud800"',
+    on: ['plain', 'cache'],
+    bytes: (id) =>
+      jsonText(
+        JSON.stringify({
+          type: 'cache_put',
+          ...CACHE,
+          key: 'K',
+          value: 'dg==',
+          request_id: id,
+          ttl_ms: null,
+        }).replace('"K"', '"\\ud800"'),
+      ),
+    outcome: { continues: errorFor() },
+  },
+  {
+    input: 'JSON: a subscribe with an ignored field holding a lone surrogate escape',
+    on: PLAIN,
+    bytes: () => jsonText(JSON.stringify({ ...SUBSCRIBE, note: 'N' }).replace('"N"', '"a\\udc00b"')),
+    outcome: { continues: error() },
   },
   {
     input: 'MessagePack: the never-used byte 0xc1',
@@ -474,6 +551,12 @@ const BINARY: Row[] = [
     on: PLAIN,
     bytes: () => binaryBatch({ count: 0xffffffff }),
     outcome: { continues: error() },
+  },
+  {
+    input: 'a binary acked batch whose stream name is not UTF-8 (an encoded surrogate)',
+    on: PLAIN,
+    bytes: (id) => withBytes(binaryBatch({ requestId: id, stream: 'hostile-XYZ' }), 'XYZ', ENCODED_SURROGATE),
+    outcome: { continues: publishError() },
   },
   {
     input: 'a binary acked batch with trailing bytes',

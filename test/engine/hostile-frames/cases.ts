@@ -12,7 +12,7 @@ import {
   type HostileTarget,
 } from './frames.js';
 import { arbBinaryBatchBomb } from './binary.js';
-import { arbDeepJson, arbHugeJson, arbInvalidUtf8 } from './json.js';
+import { arbDeepJson, arbHugeJson, arbIllFormedText, arbInvalidUtf8 } from './json.js';
 import { arbMsgpackBomb } from './msgpack.js';
 import { arbOutOfRange, arbUnknownType } from './messages.js';
 import {
@@ -37,6 +37,7 @@ export function arbHostileFrame(target: HostileTarget): fc.Arbitrary<HostileFram
     { weight: 1, arbitrary: arbTruncated(target) },
     { weight: 3, arbitrary: arbBinaryBatchBomb(target) },
     { weight: 2, arbitrary: arbInvalidUtf8(target) },
+    { weight: 2, arbitrary: arbIllFormedText(target) },
     { weight: 1, arbitrary: arbDeepJson(target) },
     { weight: 1, arbitrary: arbHugeJson(target) },
     { weight: 3, arbitrary: arbMsgpackBomb(target) },

@@ -72,6 +72,7 @@ export type HostileKind =
   | 'truncated'
   | 'binary-bomb'
   | 'invalid-utf8'
+  | 'ill-formed-text'
   | 'deep-json'
   | 'huge-json'
   | 'msgpack-bomb'

@@ -1,12 +1,13 @@
 /**
- * JSON that is not what it claims: invalid UTF-8 (in JSON and in MessagePack strings), nesting thousands
- * deep, and very large texts up to the frame limit.
+ * JSON that is not what it claims: invalid UTF-8 (in JSON and in MessagePack strings), strings that are not
+ * well-formed (lone surrogate escapes, MessagePack str bytes that are not UTF-8) in any field, nesting
+ * thousands deep, and very large texts up to the frame limit.
  */
 import fc from 'fast-check';
 import { FLAG_MSGPACK, HEADER_BYTES } from '../../../wire/index.js';
-import { frameOf, hostileFrame, type HostileFrame, type HostileTarget } from './frames.js';
-import { mpStr } from './msgpack.js';
-import { arbValidRequest } from './valid.js';
+import { frameOf, hostileFrame, packr, type HostileFrame, type HostileTarget } from './frames.js';
+import { mpStr, mpStrOf } from './msgpack.js';
+import { arbAck, arbRequestId, arbValidRequest } from './valid.js';
 
 const INVALID_UTF8 = [
   [0xff],
@@ -61,6 +62,86 @@ export function arbInvalidUtf8(target: HostileTarget): fc.Arbitrary<HostileFrame
       return hostileFrame(
         'invalid-utf8',
         frameOf(0, Buffer.concat([text.subarray(0, cut), bad, text.subarray(cut)])),
+      );
+    });
+}
+
+/** Where arbIllFormedText puts its text: a field the broker reads, an ignored field's value, or its key. */
+const TEXT_PLACES = ['key', 'tenant_id', 'namespace', 'cache', 'stream', 'extra-value', 'extra-key'] as const;
+
+/**
+ * JSON \u escapes: lone surrogates (ill-formed), and for contrast a pair and the replacement character
+ * (well-formed, so accepted).
+ */
+const JSON_ESCAPES = [
+  '\\ud800',
+  '\\uDBFF',
+  '\\udc00',
+  '\\uDFFF',
+  '\\udc00\\ud800',
+  '\\ud83d\\ude00',
+  '\\ufffd',
+];
+
+/** Well-formed non-ASCII UTF-8 (U+FFFD among it), the contrast to INVALID_UTF8 in MessagePack strings. */
+const VALID_UTF8 = ['c3a9', 'efbfbd', 'f09f9880', 'e282ac'].map((hex) => Buffer.from(hex, 'hex'));
+
+const MARK = 'HOSTILE_TEXT_MARK';
+
+/**
+ * A request that is valid but for one string: a lone surrogate escape in JSON, or bytes that are not
+ * UTF-8 in a MessagePack str, placed in a name, the cache key, an ignored field or a field's key, after
+ * ASCII long enough to reach every one of msgpackr's string readers. For contrast, some carry well-formed
+ * non-ASCII text in the same places instead, which must be taken as it is.
+ */
+export function arbIllFormedText(target: HostileTarget): fc.Arbitrary<HostileFrame> {
+  return fc
+    .record({
+      type: fc.constantFrom('cache_put', 'cache_get', 'cache_delete', 'publish', 'subscribe'),
+      place: fc.constantFrom(...TEXT_PLACES),
+      msgpack: fc.boolean(),
+      wellFormed: fc.boolean(),
+      bad: fc.constantFrom(...INVALID_UTF8),
+      good: fc.constantFrom(...VALID_UTF8),
+      escape: fc.constantFrom(...JSON_ESCAPES),
+      padding: fc.oneof(fc.nat({ max: 8 }), fc.integer({ min: 60, max: 300 })),
+      requestId: fc.option(arbRequestId, { nil: undefined }),
+      ack: fc.option(arbAck, { nil: undefined }),
+    })
+    .map((c) => {
+      const message: Record<string, unknown> = { type: c.type, tenant_id: target.tenant, namespace: 'ns' };
+      const bytes = (text: string): unknown =>
+        c.msgpack ? Buffer.from(text) : Buffer.from(text).toString('base64');
+      if (c.type.startsWith('cache_')) {
+        Object.assign(message, { cache: 'c', key: 'k' });
+        if (c.type === 'cache_put') Object.assign(message, { value: bytes('v'), ttl_ms: null });
+      } else {
+        message.stream = 's';
+        if (c.type === 'publish') {
+          message.payload = bytes('p');
+          if (c.ack !== undefined) message.ack = c.ack;
+        }
+      }
+      if (c.requestId !== undefined && c.type !== 'subscribe') message.request_id = c.requestId;
+      if (c.place === 'extra-key') message[MARK] = 1;
+      else if (c.place === 'extra-value' || !(c.place in message)) message.extra = MARK;
+      else message[c.place] = MARK;
+      const padding = 'a'.repeat(c.padding);
+      if (c.msgpack) {
+        const text = Buffer.concat([Buffer.from(padding), c.wellFormed ? c.good : c.bad, Buffer.from('z')]);
+        const payload = Buffer.from(packr.pack(message));
+        const at = payload.indexOf(mpStr(MARK));
+        const spliced = Buffer.concat([
+          payload.subarray(0, at),
+          mpStrOf(text),
+          payload.subarray(at + mpStr(MARK).length),
+        ]);
+        return hostileFrame('ill-formed-text', frameOf(FLAG_MSGPACK, spliced));
+      }
+      const escape = c.wellFormed ? '\\ud83d\\ude00' : c.escape;
+      return hostileFrame(
+        'ill-formed-text',
+        frameOf(0, JSON.stringify(message).replace(MARK, `${padding}${escape}z`)),
       );
     });
 }

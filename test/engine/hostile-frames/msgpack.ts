@@ -8,7 +8,11 @@ import { frameOf, hostileFrame, packr, type HostileFrame, type HostileTarget } f
 import { arbValidRequest } from './valid.js';
 
 export function mpStr(text: string): Buffer {
-  const body = Buffer.from(text, 'utf8');
+  return mpStrOf(Buffer.from(text, 'utf8'));
+}
+
+/** A str holding exactly `body`, UTF-8 or not, in the shortest form its length allows. */
+export function mpStrOf(body: Buffer): Buffer {
   if (body.length < 32) return Buffer.concat([Buffer.of(0xa0 | body.length), body]);
   if (body.length < 0x100) return Buffer.concat([Buffer.of(0xd9, body.length), body]);
   const head = Buffer.alloc(3);

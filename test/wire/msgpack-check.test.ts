@@ -3,7 +3,7 @@ import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, FLAG_MSGPACK, WireError } from '../../wire/index.js';
 import { MAX_MSGPACK_NESTING } from '../../wire/msgpack.js';
-import { msgpackNestsDeeperThan } from '../../wire/msgpack-depth.js';
+import { msgpackProblem } from '../../wire/msgpack-check.js';
 
 /** The depth of nested non-empty maps and arrays in a plain value, as the walk should find it. */
 function depthOf(value: unknown): number {
@@ -26,8 +26,8 @@ describe('MessagePack nesting walk', () => {
         const value = { json, bin, big: [bin, 2 ** 40, -(2 ** 40), 1.5, 'x'.repeat(300)] };
         const bytes = pack(value);
         const depth = depthOf(value);
-        expect(msgpackNestsDeeperThan(bytes, depth)).toBe(false);
-        if (depth > 0) expect(msgpackNestsDeeperThan(bytes, depth - 1)).toBe(true);
+        expect(msgpackProblem(bytes, depth)).toBeUndefined();
+        if (depth > 0) expect(msgpackProblem(bytes, depth - 1)).toBe('too_deep');
       }),
       { numRuns: 500 },
     );
@@ -35,9 +35,9 @@ describe('MessagePack nesting walk', () => {
 
   it('looks at the first value only and answers false for truncated input', () => {
     const deep = pack(nested(40));
-    expect(msgpackNestsDeeperThan(Buffer.concat([pack(1), deep]), 4)).toBe(false);
-    expect(msgpackNestsDeeperThan(deep.subarray(0, 3), 4)).toBe(false);
-    expect(msgpackNestsDeeperThan(Buffer.from([0xdf, 0xff]), 0)).toBe(false);
+    expect(msgpackProblem(Buffer.concat([pack(1), deep]), 4)).toBeUndefined();
+    expect(msgpackProblem(deep.subarray(0, 3), 4)).toBeUndefined();
+    expect(msgpackProblem(Buffer.from([0xdf, 0xff]), 0)).toBeUndefined();
   });
 
   it('makes the decoder refuse deep nesting the same way at any stack depth', () => {
