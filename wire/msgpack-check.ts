@@ -136,7 +136,16 @@ export function msgpackProblem(bytes: Uint8Array, maxDepth: number): MsgpackProb
           at += 1;
       }
     }
-    if (text >= 0 && !illFormed) illFormed = !wellFormedText(bytes, text, at);
+    if (text >= 0 && !illFormed && at <= end) {
+      // Names and keys are short and nearly always ASCII: OR their bytes together (no branch per byte)
+      // and ask the native validator only about a str that has a high bit set, or a long one.
+      if (at - text > SCAN_IN_PLACE_BYTES) illFormed = !isUtf8(bytes.subarray(text, at));
+      else {
+        let high = 0;
+        for (let i = text; i < at; i++) high |= bytes[i]!;
+        if (high >= 0x80) illFormed = !isUtf8(bytes.subarray(text, at));
+      }
+    }
     if (items > 0) {
       if (depth === limit) return 'too_deep';
       remaining[depth++] = items;
@@ -154,22 +163,6 @@ export function msgpackProblem(bytes: Uint8Array, maxDepth: number): MsgpackProb
 
 function truncated(illFormed: boolean): MsgpackProblem | undefined {
   return illFormed ? 'ill_formed_str' : undefined;
-}
-
-/**
- * Whether `bytes[start..stop)` is well-formed UTF-8. Names and keys are short and nearly always ASCII, so
- * a short body is scanned here and goes to the native validator only when it holds a non-ASCII byte. A body
- * running past the payload is the decoder's to report as truncated.
- */
-function wellFormedText(bytes: Uint8Array, start: number, stop: number): boolean {
-  if (stop > bytes.length) return true;
-  let from = start;
-  if (stop - start <= SCAN_IN_PLACE_BYTES) {
-    while (from < stop && bytes[from]! < 0x80) from++;
-    if (from === stop) return true;
-  }
-  // An ASCII prefix is well-formed whatever follows: only the rest needs checking.
-  return isUtf8(bytes.subarray(from, stop));
 }
 
 function readU16(bytes: Uint8Array, at: number): number {
