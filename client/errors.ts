@@ -90,6 +90,17 @@ export function clientRetryClass(code: FelixErrorCode): RetryClass | undefined {
     case 'timeout':
     case 'connection_closed':
       return 'outcome_unknown';
+    // Nothing reached a broker: trying again (later) is safe.
+    case 'connect_failed':
+      return 'retry';
+    // A slow consumer may subscribe again once it keeps up (as the broker classes the eviction).
+    case 'subscription_evicted':
+      return 'retry_after';
+    // Asked again as it is, each fails the same way: a closed client, a start the stream cannot serve, a
+    // payload or argument the SDK refuses.
+    case 'not_connected':
+    case 'cursor_too_old':
+    case 'cursor_in_future':
     case 'payload_too_large':
     case 'invalid_argument':
       return 'fatal';

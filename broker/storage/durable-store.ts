@@ -202,11 +202,25 @@ export class DurableStore implements StorageProvider {
   }
 
   /** Clean shutdown: every stream writes what it holds, syncs and closes. */
-  stop(): void {
+  /**
+   * No periodic fsync, retention or retry starts from now on (shutdown: what is in flight is waited for,
+   * see ioInFlight, then stop() writes and syncs the rest).
+   */
+  stopTimers(): void {
     if (this.fsyncTimer !== null) clearInterval(this.fsyncTimer);
     if (this.maintenanceTimer !== null) clearInterval(this.maintenanceTimer);
     this.fsyncTimer = null;
     this.maintenanceTimer = null;
+  }
+
+  /** Some stream has a write or fsync in flight: stop() now would abandon it. */
+  get ioInFlight(): boolean {
+    for (const s of this.streams.values()) if (s.ioInFlight) return true;
+    return false;
+  }
+
+  stop(): void {
+    this.stopTimers();
     for (const s of this.streams.values()) s.close();
     this.errors.flush();
   }

@@ -131,6 +131,11 @@ export class DurableStream implements StreamStorage, FileHolder {
     return this.backlog > this.policy.backlogBytes;
   }
 
+  /** A write or fsync is in flight (closing now would abandon it: see close()). */
+  get ioInFlight(): boolean {
+    return this.busy;
+  }
+
   get idle(): boolean {
     return !this.busy && this.pending.length === 0 && this.awaiting.length === 0 && this.acks.size === 0;
   }

@@ -321,7 +321,7 @@ describe('CacheClient', () => {
     void cache.put('default', 'primary', 'k', 'v3');
     const closed = cache.put('default', 'primary', 'k', 'v4').catch((e: unknown) => e);
     cache.close();
-    expect(((await closed) as FelixError).code).toBe('not_connected');
+    await expect(closed).resolves.toMatchObject({ code: 'not_connected', retry: 'fatal' });
     expect(dispatcher.waitingCount).toBe(0);
   });
 

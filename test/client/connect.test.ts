@@ -32,6 +32,8 @@ describe('connect', () => {
       connect({ broker: `127.0.0.1:${port}`, env: {}, connectTimeoutMs: 300, onWarning: () => undefined }),
     );
     expect(error.code).toBe('connect_failed');
+    // Nothing reached a broker: trying again is safe.
+    expect(error.retry).toBe('retry');
     expect(error.message).toContain(`127.0.0.1:${port}`);
     expect(error.message).toMatch(/no QUIC handshake/);
   });

@@ -210,10 +210,12 @@ describe('client SDK against the broker', () => {
       code: 'cursor_too_old',
       requested: 0,
       available: oldest,
+      retry: 'fatal',
     });
     await expect(c.subscribe('history', { start: { offset: 500 } })).rejects.toMatchObject({
       code: 'cursor_in_future',
       available: 300,
+      retry: 'fatal',
     });
   });
 
