@@ -291,11 +291,12 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   /**
    * The offset to resume from ({ offset: sub.nextOffset }) after this subscription ended: the one after the
    * last event the application was given (by the iterator or onEvent) — not after events still queued, nor
-   * after those a loop left early discarded. -1 before the first event of a 'latest'/'earliest'
-   * subscription.
+   * after those a loop left early discarded. Before the first event, where the subscription started
+   * (`subscribed.start_offset`: a 'latest' subscription's tail then); -1 only when the broker did not say.
    */
   get nextOffset(): number {
-    return this.resumeAt;
+    // Before its first event: where the broker said it started (a `latest` subscription's tail then).
+    return this.resumeAt >= 0 ? this.resumeAt : this.startOffset;
   }
 
   get isClosed(): boolean {

@@ -43,6 +43,8 @@ describe('a latest subscription with no event yet, across a broker restart', () 
       onGap: (g) => gaps.push(g),
     });
     const epoch = sub.epoch;
+    // Where to resume before any event: where it started (the new stream's tail, 0), not -1.
+    expect(sub.nextOffset).toBe(0);
 
     // The subscriber hears nothing from here until the events are in the restarted broker's log.
     proxy.impair({ lossPercent: 100 });
