@@ -325,8 +325,13 @@ describe('durable streams under a low open-file limit', () => {
     const publisher = new Publisher(client, 'r', 'r', 8, 4, 200);
     await publisher.finish();
     expect(publisher.acked.length).toBe(200);
-    // Connections take every descriptor; the replay's first segment open meets EMFILE.
+    // Connections take every descriptor; the replay's first segment open meets EMFILE. Connected on the
+    // client side is not yet accepted by the broker: wait until a new HTTP connection finds it out of
+    // descriptors (its status 0) before subscribing.
     const release = await holdConnections(broker.httpPort, 2 * FILE_LIMIT);
+    for (let i = 0; i < 100 && (await httpStatus(broker.httpPort, '/ready')) !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect((await client.subscribe('r', 1, 'earliest')).type).toBe('subscribed');
     const waits = 'durable stream: out of file descriptors reading its log; the replay waits';
     const waited = () => broker.logs.some((l) => l.msg === waits);
