@@ -29,9 +29,6 @@ export interface CacheClientOptions {
   readonly allocate: FrameAllocator;
 }
 
-/** A UTF-16 surrogate without its pair (String#isWellFormed, without needing the ES2024 library). */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 export class CacheClient {
   private readonly targets = new Map<string, Map<string, CacheTarget>>();
   private readonly msgpack: boolean;
@@ -141,7 +138,7 @@ export class CacheClient {
     // The broker refuses an empty key (invalid_request): said at the call, before anything is sent.
     if (key === '') throw new FelixError('invalid_argument', 'a cache key must not be empty');
     // A lone surrogate has no UTF-8 form: encoding would turn it into U+FFFD, another key.
-    if (LONE_SURROGATE.test(key))
+    if (!key.isWellFormed())
       throw new FelixError('invalid_argument', 'a cache key must be well-formed Unicode (no lone surrogate)');
     let caches = this.targets.get(namespace);
     if (caches === undefined) {

@@ -48,7 +48,7 @@ export function replaceFileSync(dir: string, name: string, text: string): void {
 }
 
 /** Writes `text` to a new file at `path` and fsyncs it. */
-export function writeAndSyncSync(path: string, text: string): void {
+function writeAndSyncSync(path: string, text: string): void {
   const fd = fs.openSync(path, 'w');
   try {
     fs.writeSync(fd, text);

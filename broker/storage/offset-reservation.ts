@@ -75,11 +75,6 @@ export class OffsetReservation {
     this.durable = mark;
   }
 
-  /** Offsets below this are covered on disk. */
-  get mark(): number {
-    return this.durable;
-  }
-
   /**
    * Offsets below `end` are about to be used: makes sure the mark on disk covers them (writing it now if
    * it does not, and in the background when they use up half of what it covers).
