@@ -30,7 +30,8 @@ function render(r: SoakReport): string {
     `restarts survived   ${r.restarts.sigterm} SIGTERM, ${r.restarts.sigkill} SIGKILL`,
     `messages            ${r.published} published, ${r.acked} acked, ${r.failed} failed, ${r.delivered} acked delivered`,
     `acked lost          ${r.ackedLost} without a reported gap, ${r.lostInReportedGap} inside reported gaps`,
-    `duplicates          ${r.duplicates} in one epoch, ${r.resentAcrossRestart} again after a restart`,
+    `duplicates          ${r.duplicates} in one epoch, ${r.resentAcrossRestart} again after a restart, ` +
+      `${r.resentAfterKill} unanswered at a SIGKILL resent (at-least-once)`,
     `gaps reported       ${r.gaps} (${r.epochChanges} epoch changes)`,
     `corrupted payloads  ${r.corrupted}`,
     `reconnects          ${r.reconnects}; broker ready → reconnect p50 ${percentile(r.reconnectMs, 50)} ms, ` +

@@ -153,7 +153,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           .publish(STREAM, payloadOf(id, PAYLOAD_BYTES))
           .then(
             () => ledger.ackedNow(id),
-            (error: unknown) => ledger.failedNow(error),
+            (error: unknown) => ledger.failedNow(id, error),
           )
           .finally(() => inFlight--);
       }
@@ -216,7 +216,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     if (now >= nextRestart && now < endAt - quietTail) {
       const signal = kills++ % 2 === 0 ? 'SIGTERM' : 'SIGKILL';
       perCycle.push({ rssMiB: broker.rssMiB(), fds: broker.openFds() });
-      const entry: Restart = { signal, killedAt: performance.now(), readyAt: NaN };
+      const entry: Restart = {
+        signal,
+        killedAt: performance.now(),
+        readyAt: NaN,
+        lossy,
+        unanswered: ledger.unanswered(),
+      };
       ledger.restarts.push(entry);
       await broker.kill(signal);
       await sleep(prng.int(100, 800));
@@ -252,7 +258,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     summary.ackedLost > 0 ? `${summary.ackedLost} acked messages lost without a reported gap` : '',
     summary.duplicates > 0 ? `${summary.duplicates} messages delivered twice in one epoch` : '',
     summary.resentAcrossRestart > 0
-      ? `${summary.resentAcrossRestart} messages delivered again after a restart (resent publishes)`
+      ? `${summary.resentAcrossRestart} messages delivered again after a restart (resent publishes): ` +
+        JSON.stringify(summary.resentAfter)
       : '',
     corrupted > 0 ? `${corrupted} deliveries corrupted` : '',
     cache.mismatches > 0 ? `${cache.mismatches} cache reads returned another value` : '',
