@@ -7,6 +7,10 @@
  * next use), with jittered exponential backoff (client/backoff.ts), and reports each step as a status event:
  * `disconnect`, `reconnecting` per attempt, then `reconnect` — or `error` when FELIX_RECONNECT_ATTEMPTS
  * ran out. Meanwhile get() hands out the connection to come, so new work waits for it instead of failing.
+ * A reconnect counts once a stream authenticated on the new connection (confirmed()), not at the QUIC
+ * handshake: a new connection whose auth the broker refuses (refused()) — a revoked or missing credential,
+ * a restarted broker with other keys — is closed and counts as a failed attempt, so the attempts back off
+ * and run out instead of starting over at attempt 1 on every handshake.
  * Listeners (the worker pool, the subscriber) hear that a slot was lost, restored or given up, and move
  * what ran on it over. A broker that announces `draining` (lame duck) gets no new work: its slot already
  * waits for the next connection, which is sought once the broker closed the old one.
@@ -85,6 +89,12 @@ interface Slot<T> {
   promise: Promise<PooledConnection<T>> | undefined;
   live: PooledConnection<T> | undefined;
   recovery: Recovery<T> | null;
+  /** A reconnect's new connection on which no stream has authenticated yet, and the attempts it took. */
+  unconfirmed: { readonly entry: PooledConnection<T>; readonly attempts: number } | null;
+  /** Attempts an unconfirmed connection's loss carries into the next round of the same reconnect. */
+  carriedAttempts: number;
+  /** Why the unconfirmed connection was closed (the broker's refusal), for the give-up's message. */
+  refusal: FelixError | null;
 }
 
 export class ConnectionPool<T extends ConnectionTenant> {
@@ -100,6 +110,9 @@ export class ConnectionPool<T extends ConnectionTenant> {
       promise: undefined,
       live: undefined,
       recovery: null,
+      unconfirmed: null,
+      carriedAttempts: 0,
+      refusal: null,
     }));
   }
 
@@ -156,6 +169,38 @@ export class ConnectionPool<T extends ConnectionTenant> {
       if (slot.promise === attempt) slot.promise = undefined;
     });
     return attempt;
+  }
+
+  /**
+   * A stream authenticated on slot `index`'s `connection`: when that is a reconnect's new connection, the
+   * reconnect is done (reported now).
+   */
+  confirmed(index: number, connection: Connection): void {
+    const slot = this.slots[index];
+    const unconfirmed = slot?.unconfirmed;
+    if (unconfirmed == null || unconfirmed.entry.connection !== connection) return;
+    slot!.unconfirmed = null;
+    this.status({
+      type: 'reconnect',
+      pool: this.options.name,
+      connection: index,
+      attempts: unconfirmed.attempts,
+    });
+  }
+
+  /**
+   * The broker refused a stream's auth on slot `index`'s `connection`. When that is a reconnect's new
+   * connection (no stream authenticated on it yet), the pool takes it as a failed attempt: it closes the
+   * connection and goes on reconnecting — returns true, and the stream waits for the next connection as
+   * after any loss. Otherwise returns false: the refusal is the stream's to report.
+   */
+  refused(index: number, connection: Connection, error: FelixError): boolean {
+    const slot = this.slots[index];
+    const unconfirmed = slot?.unconfirmed;
+    if (unconfirmed == null || unconfirmed.entry.connection !== connection || this.closed) return false;
+    slot!.refusal = error;
+    connection.close(0, 'auth refused');
+    return true;
   }
 
   /**
@@ -272,7 +317,10 @@ export class ConnectionPool<T extends ConnectionTenant> {
         if (!this.closed) this.status({ type: 'disconnect', pool, connection: index, error: lastError });
       }
     }
-    let attempt = 0;
+    // A new connection lost before any stream authenticated on it (its auth refused) was one failed attempt
+    // of this same reconnect.
+    let attempt = slot.carriedAttempts;
+    slot.carriedAttempts = 0;
     while (!this.closed && attemptAllowed(policy, attempt + 1)) {
       attempt++;
       const delayMs = reconnectDelay(policy, attempt, this.options.random);
@@ -303,7 +351,9 @@ export class ConnectionPool<T extends ConnectionTenant> {
     recovery.resolve(entry);
     // A slot's first connection, opened at the first try, replaces nothing.
     if (attempts === 0) return;
-    this.status({ type: 'reconnect', pool: this.options.name, connection: entry.index, attempts });
+    // `reconnect` is reported once a stream authenticates on it (confirmed()); the listeners' streams are
+    // what authenticates.
+    slot.unconfirmed = { entry, attempts };
     for (const listener of this.listeners) listener.restored?.(entry);
   }
 
@@ -367,18 +417,27 @@ export class ConnectionPool<T extends ConnectionTenant> {
       return;
     }
     slot.live = undefined;
+    // A reconnect's new connection lost before any stream authenticated: the same reconnect goes on.
+    const unconfirmed = slot.unconfirmed?.entry === entry ? slot.unconfirmed : null;
+    slot.unconfirmed = null;
+    // What the slot's streams and the give-up are told: the broker's refusal, when that closed it.
+    const cause = slot.refusal ?? error;
+    slot.refusal = null;
     // A draining slot already hands out the connection to come, so it is sought even for an idle slot.
     const resuming = this.resuming && (slot.recovery !== null || this.needed(entry.index));
+    if (resuming && unconfirmed !== null) slot.carriedAttempts = unconfirmed.attempts;
     if (resuming) {
-      this.status({ type: 'disconnect', pool: this.options.name, connection: entry.index, error });
+      if (unconfirmed === null) {
+        this.status({ type: 'disconnect', pool: this.options.name, connection: entry.index, error: cause });
+      }
       // A draining slot already hands out the connection to come; otherwise it starts now.
       this.recoveryOf(slot);
     } else if (slot.recovery === null) {
       slot.promise = undefined;
     }
-    for (const listener of this.listeners) listener.lost?.(entry.index, error, resuming);
-    entry.tenant.onConnectionClosed(error);
-    if (resuming) void this.recover(entry.index, error);
+    for (const listener of this.listeners) listener.lost?.(entry.index, cause, resuming);
+    entry.tenant.onConnectionClosed(cause);
+    if (resuming) void this.recover(entry.index, cause);
   }
 }
 

@@ -89,8 +89,14 @@ export class RequestStream implements BrokerStreamHandler {
   onEnded: ((stream: RequestStream) => void) | null = null;
   /** Told when the broker announces `draining` on this stream, with the connection it came on. */
   onBrokerDraining: ((connection: Connection) => void) | null = null;
-  /** Told after every auth (first and after a reconnect) with what the broker confirmed. */
-  onAuthenticated: ((negotiated: Negotiated) => void) | null = null;
+  /** Told after every auth (first and after a reconnect) with what the broker confirmed, and where. */
+  onAuthenticated: ((negotiated: Negotiated, connection: Connection) => void) | null = null;
+  /**
+   * Asked when the broker refuses this stream's auth on `connection`: true when the connection's pool takes
+   * it as a failed reconnect attempt (ConnectionPool.refused) — the stream then waits for the next
+   * connection, keeping what it holds, as after any loss; false (or unset): the stream ends with `error`.
+   */
+  onAuthRefused: ((connection: Connection, error: FelixError) => boolean) | null = null;
   /**
    * The largest frame payload this stream writes: the client's FELIX_MAX_FRAME_BYTES or, when smaller, the
    * one the broker announced at the latest auth (before the first: what the caller set, e.g. what another
@@ -414,8 +420,9 @@ export class RequestStream implements BrokerStreamHandler {
     // A slow token provider can outlast the connection: by the time this attempt's auth fails, the pool may
     // have reconnected and started the next one, which this one must leave alone.
     const attempt = ++this.openAttempts;
+    let conn: Connection | null = null;
     try {
-      const conn = await connection;
+      conn = await connection;
       if (this.state !== 'opening' || attempt !== this.openAttempts) return;
       const broker = new BrokerStream(conn.openStream(true), this, {
         maxFrameBytes: this.options.maxFrameBytes,
@@ -440,7 +447,7 @@ export class RequestStream implements BrokerStreamHandler {
       if (this.state !== 'opening' || this.broker !== broker || attempt !== this.openAttempts) return;
       this.negotiated = negotiated;
       this.frameLimit = Math.min(this.options.maxFrameBytes, negotiated.maxFrameBytes ?? Infinity);
-      this.onAuthenticated?.(negotiated);
+      this.onAuthenticated?.(negotiated, conn);
       if (this.drainNoticed) {
         // `draining` came right behind auth_ok: this broker takes nothing more; wait for the next one.
         this.state = 'draining';
@@ -454,7 +461,12 @@ export class RequestStream implements BrokerStreamHandler {
       // The connection was lost meanwhile (disconnect() took over, perhaps reattach() already started the
       // next attempt) or the stream ended already.
       if (this.state !== 'opening' || attempt !== this.openAttempts) return;
-      this.end(toFelixError(error, 'connect_failed', label));
+      const failure = toFelixError(error, 'connect_failed', label);
+      if (failure.code === 'auth_failed' && conn !== null && this.onAuthRefused?.(conn, failure) === true) {
+        this.disconnect(failure);
+        return;
+      }
+      this.end(failure);
     }
   }
 

@@ -7,7 +7,8 @@
  *
  * `draining`: the broker said it is shutting down (lame duck); `disconnect`: the connection was lost (or
  * could not be opened); `reconnecting`: attempt n will be made after `delayMs`; `reconnect`: a new
- * connection replaced it; `error`: the client gave up (FELIX_RECONNECT_ATTEMPTS) and closes, or a
+ * connection replaced it and a stream authenticated on it (one whose auth the broker refused was a failed
+ * attempt); `error`: the client gave up (FELIX_RECONNECT_ATTEMPTS) and closes, or a
  * subscription could not be resumed and ended.
  */
 import type { FelixError } from './errors.js';

@@ -39,7 +39,7 @@ export interface SubscriberOptions {
 
 /** The part of the event pool the subscriber uses (listen and markDraining: when it reconnects). */
 export type EventConnections = Pick<ConnectionPool<EventRouter>, 'nextIndex' | 'get'> &
-  Partial<Pick<ConnectionPool<EventRouter>, 'listen' | 'markDraining' | 'name'>>;
+  Partial<Pick<ConnectionPool<EventRouter>, 'listen' | 'markDraining' | 'name' | 'confirmed' | 'refused'>>;
 
 export class Subscriber {
   private readonly live = new Set<Subscription>();
@@ -135,8 +135,9 @@ export class Subscriber {
       try {
         await this.open(subscription, connection, router);
       } catch (error) {
-        // Lost with its connection while subscribing: it subscribes on the next one (within the timeout).
-        if (!subscription.isSuspended) throw error;
+        // Lost with its connection while subscribing, or refused on a reconnect's new connection (which the
+        // pool then closes): it subscribes on the next one (within the timeout).
+        if (!subscription.isSuspended && !this.refusedOnReconnect(error, slot, connection)) throw error;
       }
       await withDeadline(subscription.subscribed, o.requestTimeoutMs, () =>
         this.timeout(
@@ -188,6 +189,7 @@ export class Subscriber {
       o.connectTimeoutMs,
       () => this.timeout(sub, `${label}: no answer to auth within ${o.connectTimeoutMs} ms`),
     );
+    this.pool.confirmed?.(sub.slot, connection);
   }
 
   /**
@@ -228,6 +230,7 @@ export class Subscriber {
     } catch (error) {
       // Lost again: the next reconnect resumes it.
       if (sub.isSuspended) return;
+      if (this.refusedOnReconnect(error, entry.index, entry.connection)) return;
       const felixError = toFelixError(
         error,
         'broker_error',
@@ -241,6 +244,19 @@ export class Subscriber {
       });
       sub.end(felixError);
     }
+  }
+
+  /**
+   * Whether `error` is the broker refusing auth on a reconnect's new connection, which the pool then takes
+   * as a failed attempt: it closes the connection, the subscription is suspended with it and resumed on
+   * the next one.
+   */
+  private refusedOnReconnect(error: unknown, slot: number, connection: Connection): boolean {
+    return (
+      error instanceof FelixError &&
+      error.code === 'auth_failed' &&
+      this.pool.refused?.(slot, connection, error) === true
+    );
   }
 
   private on(index: number): Subscription[] {

@@ -97,7 +97,12 @@ export class WorkerPool {
     };
     worker.onBrokerDraining = (connection) => this.connections.markDraining(connectionIndex, connection);
     worker.frameLimit = this.frameLimit;
-    worker.onAuthenticated = () => (this.frameLimit = worker.frameLimit);
+    worker.onAuthenticated = (_negotiated, connection) => {
+      this.frameLimit = worker.frameLimit;
+      this.connections.confirmed(connectionIndex, connection);
+    };
+    worker.onAuthRefused = (connection, error) =>
+      this.connections.refused(connectionIndex, connection, error);
     worker.ready.then((negotiated) => (this.negotiated ??= negotiated), noop);
     this.workers[index] = worker;
     return worker;

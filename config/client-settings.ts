@@ -197,8 +197,9 @@ const clientSettings = defineSettings({
       zeroMeans: 'never reconnects: a lost connection fails what was in flight and closes the client',
       doc:
         'Attempts to reopen one lost connection before the client gives up: it then closes, rejecting what ' +
-        'is outstanding with connection_closed, and `client.closed` resolves with the error. -1: unlimited ' +
-        '(each attempt is still bounded by connectTimeoutMs).',
+        'is outstanding with connection_closed, and `client.closed` resolves with the error. An attempt ' +
+        'succeeds once a stream authenticates on the new connection: one whose auth the broker refuses ' +
+        'counts as failed. -1: unlimited (each attempt is still bounded by connectTimeoutMs).',
     }),
   ),
   tlsCa: filePath({

@@ -2,23 +2,12 @@
 // with auth_failed and the broker's reason; a token provider is asked again when the broker closes the
 // connection because the token expired, and publishing carries on with the fresh token; a subscribe sent
 // right behind a refused auth (the SDK does not wait for auth_ok) is never acted on.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect, type FelixClient, type StatusEvent } from '../../client/index.js';
-import { startBroker, until } from '../broker/raw-client.js';
-import { cliKeygen, cliMint, scratchDir } from '../cli/run-cli.js';
+import { until } from '../broker/raw-client.js';
+import { cliMint } from '../cli/run-cli.js';
 import { metric } from '../e2e/sdk-harness.js';
-
-const PERMS = ['--perm', 'stream.publish:stream:t1/*/*', '--perm', 'stream.subscribe:stream:t1/*/*'];
-
-async function authBroker() {
-  const key = await cliKeygen();
-  const jwks = join(scratchDir(), 'jwks.json');
-  writeFileSync(jwks, readFileSync(key.jwksPath));
-  const node = await startBroker({ FELIX_AUTH_JWKS: jwks, FELIX_AUTH_CLOCK_TOLERANCE_MS: '0' });
-  return { key, node, broker: `127.0.0.1:${node.quicAddress.port}` };
-}
+import { jwtBroker as authBroker, T1_PERMS as PERMS } from './jwt-broker.js';
 
 describe('SDK authentication', () => {
   it('fails connect() with auth_failed and the broker’s reason for a bad token', async () => {
@@ -32,14 +21,7 @@ describe('SDK authentication', () => {
   });
 
   it('a reconnect whose slow token provider outlasts the auth deadline gives way to the next attempt', async () => {
-    const key = await cliKeygen();
-    const jwks = join(scratchDir(), 'jwks.json');
-    writeFileSync(jwks, readFileSync(key.jwksPath));
-    const node = await startBroker({
-      FELIX_AUTH_JWKS: jwks,
-      FELIX_AUTH_CLOCK_TOLERANCE_MS: '0',
-      FELIX_AUTH_TIMEOUT_MS: '1000',
-    });
+    const { key, node } = await authBroker({ FELIX_AUTH_TIMEOUT_MS: '1000' });
     const shortLived = await cliMint(key, '--tenant', 't1', ...PERMS, '--ttl', '2s');
     const lasting = await cliMint(key, '--tenant', 't1', ...PERMS, '--ttl', '1h');
     // The first token expires (the broker closes the connection); the provider then takes 1.5 s — past the

@@ -266,19 +266,23 @@ describe('reconnect backoff', () => {
 /** An endpoint whose connects succeed or fail as the test says. */
 function fakeEndpoint() {
   const connections: FakeConnection[] = [];
+  /** The reasons the pool closed connections with. */
+  const closed: string[] = [];
   let refusing = false;
   const endpoint = {
     connect: () => {
       if (refusing) return Promise.reject(new FelixError('connect_failed', 'no handshake'));
       const connection = new FakeConnection();
       connections.push(connection);
-      (connection as unknown as { close: () => void }).close = () => undefined;
+      (connection as unknown as { close: (code: number, reason: string) => void }).close = (_code, reason) =>
+        closed.push(reason);
       return Promise.resolve(connection.asConnection());
     },
   } as unknown as Endpoint;
   return {
     endpoint,
     connections,
+    closed,
     refuse: (on: boolean) => (refusing = on),
   };
 }
@@ -331,6 +335,9 @@ describe('the connection pool', () => {
     const next = await waiting;
     expect(next).not.toBe(first);
     expect(next.index).toBe(0);
+    // The handshake alone is not the reconnect: a stream must authenticate on the new connection.
+    expect(events.map((e) => e.type)).not.toContain('reconnect');
+    p.confirmed(0, next.connection);
     const types = events.map((e) => e.type);
     expect(types[0]).toBe('disconnect');
     expect(types.at(-1)).toBe('reconnect');
@@ -346,6 +353,33 @@ describe('the connection pool', () => {
       attempts: attempts.length,
     });
     expect(heard).toEqual(['lost 0 resuming=true', 'tenant closed', 'restored 0']);
+  });
+
+  it('takes a refused auth on the new connection as a failed attempt of the same reconnect', async () => {
+    const { p, fake, events, heard } = pool(3);
+    p.arm();
+    await p.get(0);
+    (fake.connections[0]!.onClose as unknown as (i: CloseInfo) => void)(closeInfo);
+    const second = await p.get(0);
+    const refusal = new FelixError('auth_failed', 'the broker refused auth: token revoked');
+    expect(p.refused(0, second.connection, refusal)).toBe(true);
+    // The pool closed it; the close comes back through onClose, as from the transport.
+    expect(fake.closed).toEqual(['auth refused']);
+    (fake.connections[1]!.onClose as unknown as (i: CloseInfo) => void)(closeInfo);
+    const third = await p.get(0);
+    // Once a stream authenticated there, a later refusal is the stream's own (not the pool's).
+    p.confirmed(0, third.connection);
+    expect(p.refused(0, third.connection, refusal)).toBe(false);
+    expect(events.map((e) => e.type)).toEqual(['disconnect', 'reconnecting', 'reconnecting', 'reconnect']);
+    expect(events.at(-1)).toMatchObject({ type: 'reconnect', attempts: 2 });
+    expect(heard).toEqual([
+      'lost 0 resuming=true',
+      'tenant closed',
+      'restored 0',
+      'lost 0 resuming=true',
+      'tenant closed',
+      'restored 0',
+    ]);
   });
 
   it('gives up after the attempt limit: status error, listeners told, waiters rejected', async () => {
