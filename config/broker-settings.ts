@@ -32,8 +32,10 @@ export const QUIC_RETRY_MODES = ['always', 'never', 'auto'] as const;
 
 const QUEUE_POLICY_DOC =
   'block makes the producer wait for room (nothing is lost, a slow consumer slows its producers); ' +
-  'drop_new discards the event that does not fit; drop_old discards the oldest queued event to make room. ' +
-  'Every event carries its stream offset, so a subscriber sees the gap a drop leaves.';
+  'drop_new discards the event that does not fit; drop_old discards the oldest queued event to make room ' +
+  '(what the transport already holds cannot be dropped, so under drop_old at most a quarter of ' +
+  'FELIX_SUB_QUEUE_CAPACITY goes there ahead: a subscriber that reads again gets that many of its oldest ' +
+  'events, then the newest). Every event carries its stream offset, so a subscriber sees the gap a drop leaves.';
 
 export const AUTH_MODES = ['auto', 'jwt', 'none'] as const;
 export const DURABLE_FSYNC_POLICIES = ['none', 'periodic', 'on_commit'] as const;

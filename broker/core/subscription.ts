@@ -33,6 +33,19 @@ export function transportShare(writeAheadBytes: number, maxBytes: number): numbe
   return Math.min(writeAheadBytes, Math.floor(maxBytes / 4));
 }
 
+/**
+ * How many of a subscriber's events (FELIX_SUB_QUEUE_CAPACITY) may be in the transport at once. Under
+ * drop_old a quarter, as for bytes: the rest waits in the queue, where the oldest can still be dropped for
+ * the newest. drop_old queues every new frame (it drops older queued ones instead), so without this the
+ * queue kept moving into the transport: a stalled drop_old subscriber held its write-ahead's worth — ~41k
+ * events where the bound was 500 — and got its oldest events first when it read again. block and drop_new
+ * queue a frame only when it fits the bound (transport included), so moving it on cannot outgrow the bound:
+ * for them the share is the whole bound, and the queue moves on by bytes alone.
+ */
+export function transportEventShare(capacity: number, policy: QueuePolicy): number {
+  return policy === 'drop_old' ? Math.max(1, Math.floor(capacity / 4)) : capacity;
+}
+
 // Frames in the transport's backlog are tracked in a ring of this initial size (grown by doubling).
 const INITIAL_IN_TRANSPORT = 64;
 /**
@@ -70,6 +83,16 @@ export class Subscription {
   private liveFrom: number;
   /** Bytes the output may hold before frames wait in the queue. */
   private writeAhead: number;
+  /** Events the output may hold before a frame not queued goes there directly (transportEventShare). */
+  private readonly eventShare: number;
+  /** Events the output may hold before queued frames wait: drop_old's share, else unbounded. */
+  private readonly pumpEventBound: number;
+  /** The queue waits for the transport to pass events on: the output's mark is narrowed to say when. */
+  private heldByEvents = false;
+  /** The output's mark while heldByEvents. */
+  private holdMark = 0;
+  private lookAgainQueued = false;
+  private readonly lookAgainBound = (): void => this.lookAgain();
   // Events still in the transport's backlog, found without any per-frame object: every byte our writes
   // added to the backlog is counted in `backlogIn`; a frame is gone from the backlog (which is FIFO) once
   // `backlogIn - backlogBytes` (the bytes it drained) reaches where the frame ended. The ring holds, oldest
@@ -99,6 +122,8 @@ export class Subscription {
     this.liveFrom = topic.log.next;
     this.queue = new SubscriberQueue(limits.queueCapacity, limits.policy);
     this.writeAhead = limits.writeAheadBytes;
+    this.eventShare = transportEventShare(limits.queueCapacity, limits.policy);
+    this.pumpEventBound = limits.policy === 'drop_old' ? this.eventShare : Number.POSITIVE_INFINITY;
     output.onDrain = () => this.pump();
   }
 
@@ -151,7 +176,7 @@ export class Subscription {
     if (
       q.isEmpty &&
       this.mayWrite(backlog) &&
-      inTransport + frame.count <= this.limits.queueCapacity &&
+      inTransport + frame.count <= this.eventShare &&
       backlog + frame.bytes.length <= q.maxBytes
     ) {
       this.send(frame);
@@ -188,7 +213,15 @@ export class Subscription {
     const backlog = this.output.backlogBytes;
     this.checkProgress(backlog, now);
     if (this.closed) return;
-    q.settle(this.eventsInTransportNow(backlog), backlog);
+    // drop_old's queue held back at the transport's event share whose wake-up could not be arranged (see
+    // holdForEvents) moves on here, as a drain would move it (a catch-up from disk reads on too).
+    if (this.heldByEvents && !q.isEmpty) {
+      if (this.output.onDrain !== null) this.output.onDrain();
+      else this.pump();
+      if (this.closed) return;
+    }
+    const held = this.output.backlogBytes;
+    q.settle(this.eventsInTransportNow(held), held);
     const since = q.fullSince;
     if (this.limits.maxFullMs === 0 || since < 0) return;
     if (now - since >= this.limits.maxFullMs) {
@@ -220,7 +253,9 @@ export class Subscription {
       this.stalled = true;
       // The output wakes this subscription once its backlog is under the small write-ahead: when the peer
       // reads again the queue goes on at once, not at the next sweep.
-      this.output.narrowWriteAhead?.(STALLED_WRITE_AHEAD);
+      this.output.narrowWriteAhead?.(
+        this.heldByEvents ? Math.min(this.holdMark, STALLED_WRITE_AHEAD) : STALLED_WRITE_AHEAD,
+      );
     }
   }
 
@@ -263,17 +298,57 @@ export class Subscription {
   pump(): void {
     const q = this.queue;
     const output = this.output;
+    if (this.heldByEvents) this.releaseEventHold();
+    const bounded = this.pumpEventBound !== Number.POSITIVE_INFINITY;
     let frame = q.peek();
+    let inTransport = frame === undefined || !bounded ? 0 : this.eventsInTransportNow(output.backlogBytes);
     while (frame !== undefined && !this.closed && this.mayWrite(output.backlogBytes)) {
+      // drop_old: within the transport's share of the events (a frame larger than it goes alone).
+      if (inTransport !== 0 && inTransport + frame.count > this.pumpEventBound) {
+        this.holdForEvents(output.backlogBytes);
+        break;
+      }
       q.shift();
       this.send(frame);
+      if (bounded) inTransport = this.eventsInTransportNow(output.backlogBytes);
       frame = q.peek();
     }
     if (this.closed) return;
     const backlog = output.backlogBytes;
-    const inTransport = this.eventsInTransportNow(backlog);
+    inTransport = this.eventsInTransportNow(backlog);
     q.settle(inTransport, backlog);
     if (this.blocking && !q.isFullWith(inTransport, backlog)) this.topic.unblock(this);
+  }
+
+  /**
+   * The queue waits at the transport's event share: the output is told to call onDrain (which pumps) once
+   * the oldest frame it holds has left — its bytes are the first of what waits there. When they are not
+   * refused yet (gathered for this turn's send, which no drain follows) it looks again after this turn.
+   */
+  private holdForEvents(backlog: number): void {
+    const mask = this.inTransportEnds.length - 1;
+    const oldestLeft = this.inTransportEnds[this.inTransportHead & mask]! - (this.backlogIn - backlog);
+    const waiting = this.output.waitingBytes ?? backlog;
+    this.heldByEvents = true;
+    this.holdMark = Math.max(0, waiting - oldestLeft);
+    this.output.narrowWriteAhead?.(this.holdMark);
+    if (waiting < oldestLeft && !this.lookAgainQueued) {
+      this.lookAgainQueued = true;
+      setImmediate(this.lookAgainBound);
+    }
+  }
+
+  /** After the turn whose send took what held the transport's event share: as a drain would. */
+  private lookAgain(): void {
+    this.lookAgainQueued = false;
+    if (this.closed || !this.heldByEvents) return;
+    if (this.output.onDrain !== null) this.output.onDrain();
+    else this.pump();
+  }
+
+  private releaseEventHold(): void {
+    this.heldByEvents = false;
+    this.output.narrowWriteAhead?.(this.stalled ? STALLED_WRITE_AHEAD : null);
   }
 
   /**

@@ -119,6 +119,31 @@ function subscription(policy: QueuePolicy, limits: Partial<SubscriptionLimits>, 
   return { sub, output, topic, stats, evicted };
 }
 
+/** drop_old at 40 events: a transport share of 10. */
+const DROP_OLD_40: Partial<SubscriptionLimits> = { queueCapacity: 40, policy: 'drop_old' };
+
+/** A Subscription on `output`, bytes unbounded (1 GiB): only the limits the test names apply. */
+function subscriptionOn(output: EventOutput, limits: Partial<SubscriptionLimits>): Subscription {
+  nextOffset = 0;
+  const sub = new Subscription(
+    1,
+    new FakeTopic() as unknown as Topic,
+    output,
+    {
+      queueCapacity: 1000,
+      policy: 'drop_new',
+      maxDrops: 0,
+      maxFullMs: 0,
+      writeAheadBytes: 1 << 20,
+      ...limits,
+    },
+    new BrokerStats(),
+    () => {},
+  );
+  sub.limitBytes(1 << 30);
+  return sub;
+}
+
 describe('the per-subscription bound', () => {
   it('counts the bytes the transport holds: drop_new drops once queue and transport hold the byte bound', () => {
     // 4000 bytes in all, a quarter of it (1000) handed to the transport ahead.
@@ -151,6 +176,55 @@ describe('the per-subscription bound', () => {
     output.drain();
     // What the transport took first, then the 29 newest.
     expect(output.written.slice(-29)).toEqual(Array.from({ length: 29 }, (_, i) => 71 + i));
+  });
+
+  it('drop_old holds at most FELIX_SUB_QUEUE_CAPACITY events, a quarter of them in the transport, and keeps the newest', () => {
+    // Bytes unbounded: only the event bound applies. Before, every queued frame moved on into the transport
+    // (nothing there can be dropped), which grew past the bound and kept the oldest events.
+    const { sub, output, stats } = subscription('drop_old', { queueCapacity: 20 }, 1 << 30);
+    for (let i = 0; i < 50; i++) sub.offer(frame(10), 0);
+    expect(sub.eventsInTransport).toBe(5);
+    expect(sub.eventsInTransport + sub.queue.depth).toBeLessThanOrEqual(21);
+    expect(stats.drops.drop_old).toBe(50 - (sub.eventsInTransport + sub.queue.depth));
+    // The reader catches up: the five oldest the transport held, then the newest.
+    while (output.backlogBytes > 0 || sub.queue.depth > 0) output.drain();
+    const newest = output.written.slice(5);
+    expect(output.written.slice(0, 5)).toEqual([0, 1, 2, 3, 4]);
+    expect(newest.at(-1)).toBe(49);
+    expect(newest).toEqual(Array.from({ length: newest.length }, (_, i) => 50 - newest.length + i));
+  });
+
+  it('drop_old held at its transport share is woken by the transport passing its oldest frame on', () => {
+    const output = new WindowedOutput(1 << 20);
+    const sub = subscriptionOn(output, DROP_OLD_40);
+    // 10 events fill the transport's share (far under its byte mark: no write asked for a drain); 20 wait.
+    for (let i = 0; i < 30; i++) sub.offer(frame(100), 0);
+    expect(output.written).toHaveLength(10);
+    expect(sub.queue.depth).toBe(20);
+    // The transport passes its oldest frame on: with no offer and no sweep, the queue moves up by one.
+    output.drain(100);
+    expect(output.written).toHaveLength(11);
+    while (output.backlogBytes > 0) output.drain(100);
+    expect(output.written).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(sub.queue.depth).toBe(0);
+  });
+
+  it('drop_old held by bytes gathered for this turn’s send looks again after the turn, as no drain follows', async () => {
+    // Everything written waits for the turn's send (nothing refused yet), and its leaving fires no drain.
+    class GatheredOutput extends HeldOutput {
+      readonly waitingBytes = 0;
+      narrowWriteAhead(): void {}
+      override drain(bytes = this.backlogBytes): void {
+        this.backlogBytes -= bytes;
+      }
+    }
+    const output = new GatheredOutput();
+    const sub = subscriptionOn(output, DROP_OLD_40);
+    for (let i = 0; i < 30; i++) sub.offer(frame(100), 0);
+    expect(output.written).toHaveLength(10);
+    output.drain(); // the turn's send took it all
+    await new Promise((r) => setImmediate(r));
+    expect(output.written).toHaveLength(20);
   });
 
   it('disconnects a subscriber at its bound for FELIX_SLOW_SUB_MAX_FULL_MS as a slow consumer', () => {
@@ -215,18 +289,15 @@ describe('the per-subscription bound', () => {
   });
 
   it('a stalled subscriber whose transport moves again is woken by its drain, not by the next sweep', () => {
-    nextOffset = 0;
     const kib16 = 16 * 1024;
     const output = new WindowedOutput(1 << 20);
-    const sub = new Subscription(
-      1,
-      new FakeTopic() as unknown as Topic,
-      output,
-      { queueCapacity: 1000, policy: 'drop_new', maxDrops: 0, maxFullMs: 0, writeAheadBytes: 1 << 20 },
-      new BrokerStats(),
-      () => {},
-    );
-    sub.limitBytes(1 << 30);
+    const sub = subscriptionOn(output, {
+      queueCapacity: 1000,
+      policy: 'drop_new',
+      maxDrops: 0,
+      maxFullMs: 0,
+      writeAheadBytes: 1 << 20,
+    });
     // 128 KiB in the transport, under its 1 MiB mark: no write asked for a drain.
     for (let i = 0; i < 8; i++) sub.offer(frame(kib16), 0);
     sub.checkStall(0);
