@@ -110,7 +110,11 @@ export class FelixClient {
     };
     const onStatus = (event: StatusEvent): void => this.statusHub.emit(event);
     // A pool that gave up on a connection ends the client: the broker is out of reach.
-    const giveUp: PoolListener<unknown> = { gaveUp: (_index, error) => this.fail(error) };
+    // A lost connection may mean a restarted broker: the others are probed at once (see probeConnections).
+    const giveUp: PoolListener<unknown> = {
+      gaveUp: (_index, error) => this.fail(error),
+      lost: () => this.probeConnections(),
+    };
     this.publishPool = this.requestPool(
       'publish',
       'pub',
@@ -265,6 +269,21 @@ export class FelixClient {
     this.publishPool.arm();
     this.cachePool.arm();
     this.eventPool.arm();
+  }
+
+  /**
+   * One connection was lost: if the broker was killed and started again, the client's other connections are
+   * dead too, but one that is only receiving (a subscription's) sends nothing until its next keep-alive, and
+   * meanwhile its publishers, back already, publish what it would miss (an in-memory stream keeps only
+   * its newest events for a resume). A PING on each makes a restarted broker with the same stateless
+   * reset key answer every one of them at once; to a live broker it is one packet each.
+   */
+  private probeConnections(): void {
+    if (this.closing !== null) return;
+    for (const pool of [this.publishPool, this.cachePool]) {
+      for (const entry of pool.connected) entry.connection.probe();
+    }
+    for (const entry of this.eventPool.connected) entry.connection.probe();
   }
 
   /** Ends the client with `error` (reconnect attempts ran out): everything outstanding fails. */

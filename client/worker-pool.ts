@@ -68,6 +68,11 @@ export class WorkerPool {
     });
   }
 
+  /** The pool's connections currently established. */
+  get connected(): readonly PooledConnection<ConnectionTenant>[] {
+    return this.connections.connected;
+  }
+
   /** From now on lost connections are reopened and workers carried over (the client is connected). */
   arm(): void {
     this.connections.arm();

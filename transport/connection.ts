@@ -254,6 +254,21 @@ export class Connection {
     this.driver.markDirty(this);
   }
 
+  /**
+   * Sends a PING now. A peer that has forgotten this connection — a server restarted on the same address
+   * with the same stateless reset key — answers it with a stateless reset, so the connection learns at once
+   * that it is gone instead of at its next keep-alive. A no-op once closing.
+   */
+  probe(): void {
+    if (this.closeInfo !== null || this.q.isClosed() || this.q.isDraining()) return;
+    try {
+      this.q.sendAckEliciting();
+    } catch {
+      return; // not established yet, or closing inside quiche: nothing to probe
+    }
+    this.driver.markDirty(this);
+  }
+
   /** @internal quiche's smoothed round-trip time of the active path, in ms (0 before any sample). */
   roundTripMs(): number {
     return this.q.pathStats()[0]?.rtt ?? 0;
