@@ -46,7 +46,15 @@ export class SubscribeHandler {
       return;
     }
     if (this.session.subscriptionCount >= core.config.maxSubscriptionsPerConn) {
-      replies.sendError('max subscriptions per connection exceeded', 'limit_exceeded');
+      // Room comes back when one of this connection's subscriptions ends: `retry_after`, not the code's
+      // `fatal` (another connection has room now).
+      replies.sendError(
+        `max subscriptions per connection exceeded (FELIX_MAX_SUBSCRIPTIONS_PER_CONN ` +
+          `${core.config.maxSubscriptionsPerConn}): subscribe on another connection, or once one ends`,
+        'limit_exceeded',
+        undefined,
+        { retry: 'retry_after' },
+      );
       return;
     }
     const found = core.registry.topic(m.tenant_id, m.namespace, m.stream);

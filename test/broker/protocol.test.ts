@@ -407,11 +407,11 @@ describe('broker limits', () => {
       s.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 'x', subscription_id: id });
     expect(await s.next()).toMatchObject({ type: 'subscribed', subscription_id: 1 });
     expect(await s.next()).toMatchObject({ type: 'subscribed', subscription_id: 2 });
-    expect(await s.next()).toMatchObject({
-      type: 'error',
-      code: 'limit_exceeded',
-      message: 'max subscriptions per connection exceeded',
-    });
+    // Room comes back when one ends: retry_after, not limit_exceeded's default fatal.
+    const refusal = (await s.next()) as { type: string; code: string; retry: string; message: string };
+    expect(refusal).toMatchObject({ type: 'error', code: 'limit_exceeded', retry: 'retry_after' });
+    expect(refusal.message).toContain('max subscriptions per connection exceeded');
+    expect(refusal.message).toContain('FELIX_MAX_SUBSCRIPTIONS_PER_CONN 2');
   });
 
   it('keeps serving other clients while one sends garbage frames', async () => {
