@@ -87,14 +87,19 @@ export class FelixError extends Error {
  */
 export function clientRetryClass(code: FelixErrorCode): RetryClass | undefined {
   switch (code) {
+    // Unanswered, or the stream it came on was ended for bytes the SDK could not read (protocol_error):
+    // what was in flight there may have been applied.
     case 'timeout':
     case 'connection_closed':
+    case 'protocol_error':
       return 'outcome_unknown';
     // Nothing reached a broker: trying again (later) is safe.
     case 'connect_failed':
       return 'retry';
-    // A slow consumer may subscribe again once it keeps up (as the broker classes the eviction).
+    // A slow consumer may subscribe again once it keeps up (as the broker classes the eviction); a local
+    // bound (the broker's own limit_exceeded carries its class) has room again once what holds it is done.
     case 'subscription_evicted':
+    case 'limit_exceeded':
       return 'retry_after';
     // Asked again as it is, each fails the same way: a closed client, a start the stream cannot serve, a
     // payload or argument the SDK refuses.

@@ -367,9 +367,14 @@ describe('CacheClient', () => {
     expect(limit.brokerCode).toBe('limit_exceeded');
     expect(limit.message).toContain('the limit is 4 (FELIX_CACHE_MAX_VALUE_BYTES)');
     expect(limit.message).toContain('cache_put of key "k" in t1/default/primary');
+    // The broker sent no class: its code's default (fatal), not the class of the SDK's own limit_exceeded.
+    expect(limit.retry).toBe('fatal');
     const notFound = (await unknown.catch((e: unknown) => e)) as FelixError;
     expect([notFound.code, notFound.brokerCode]).toEqual(['broker_error', 'not_found']);
-    expect(((await confused.catch((e: unknown) => e)) as FelixError).code).toBe('protocol_error');
+    const protocolError = (await confused.catch((e: unknown) => e)) as FelixError;
+    expect(protocolError.code).toBe('protocol_error');
+    // The stream it came on was ended: what was in flight there may have been applied.
+    expect(protocolError.retry).toBe('outcome_unknown');
     expect(Buffer.from((await fine)!).toString()).toBe('v');
   });
 

@@ -160,7 +160,10 @@ describe('subscribe flow', () => {
   it('bounds the subscriptions waiting for their event stream (FELIX_EVENT_ROUTER_MAX_PENDING)', async () => {
     const h = harness({}, 1);
     await startSubscribe(h);
-    await expect(h.subscriber.subscribe('other')).rejects.toMatchObject({ code: 'limit_exceeded' });
+    await expect(h.subscriber.subscribe('other')).rejects.toMatchObject({
+      code: 'limit_exceeded',
+      retry: 'retry_after',
+    });
   });
 });
 
