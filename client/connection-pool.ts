@@ -426,6 +426,16 @@ export class ConnectionPool<T extends ConnectionTenant> {
     // A draining slot already hands out the connection to come, so it is sought even for an idle slot.
     const resuming = this.resuming && (slot.recovery !== null || this.needed(entry.index));
     if (resuming && unconfirmed !== null) slot.carriedAttempts = unconfirmed.attempts;
+    // No work is left for it (its streams ended otherwise than refused): the episode ends as the connection
+    // came back, before this loss, which nothing needs reported.
+    if (!resuming && unconfirmed !== null) {
+      this.status({
+        type: 'reconnect',
+        pool: this.options.name,
+        connection: entry.index,
+        attempts: unconfirmed.attempts,
+      });
+    }
     if (resuming) {
       if (unconfirmed === null) {
         this.status({ type: 'disconnect', pool: this.options.name, connection: entry.index, error: cause });

@@ -65,6 +65,10 @@ export class WorkerPool {
       draining: (index) => {
         for (const worker of this.on(index)) worker.pauseForDrain();
       },
+      // A connection whose workers have all ended is not reopened until a new worker needs it: nothing would
+      // authenticate on it (so its reconnect would never count as done), and the broker closes such a
+      // connection (FELIX_AUTH_TIMEOUT_MS).
+      holds: (index) => this.on(index).length > 0,
     });
   }
 

@@ -382,6 +382,27 @@ describe('the connection pool', () => {
     ]);
   });
 
+  it('ends the episode with reconnect when an unconfirmed connection closes with no work left for it', async () => {
+    const { p, fake, events, heard } = pool(3);
+    let working = true;
+    p.listen({ holds: () => working });
+    p.arm();
+    await p.get(0);
+    (fake.connections[0]!.onClose as unknown as (i: CloseInfo) => void)(closeInfo);
+    await p.get(0);
+    // Its streams ended otherwise than refused, before any authenticated; the broker then closes it.
+    working = false;
+    (fake.connections[1]!.onClose as unknown as (i: CloseInfo) => void)(closeInfo);
+    expect(events.map((e) => e.type)).toEqual(['disconnect', 'reconnecting', 'reconnect']);
+    expect(heard.at(-1)).toBe('tenant closed');
+    // Not reopened until used again, and then as a first connection (no episode).
+    expect(fake.connections).toHaveLength(2);
+    working = true;
+    await p.get(0);
+    expect(fake.connections).toHaveLength(3);
+    expect(events).toHaveLength(3);
+  });
+
   it('gives up after the attempt limit: status error, listeners told, waiters rejected', async () => {
     const { p, fake, events, heard } = pool(2);
     p.arm();
