@@ -282,19 +282,23 @@ describe('client SDK against the broker', () => {
   }
 
   it('shows the events a slow subscriber lost as gaps in the offsets', async () => {
-    let transportBytes = 0;
-    let transportEvents = 0;
+    let transportBytes = NaN;
+    let transportEvents = NaN;
+    let queued = NaN;
     const sub = await stalledSubscriber(
       { subQueuePolicy: 'drop_old', slowSubMaxFullMs: 0 },
       async (broker) => {
-        // /metrics shows what the stalled stream holds in the transport, beside the queue depth.
+        // /metrics shows what the stalled stream holds in the transport, beside the queue depth. Under
+        // drop_old little goes to the transport ahead (QUIC may have taken all of it: 0 is possible);
+        // test/slow-consumer/drop-old-bound.test.ts pins the bound.
         transportBytes = await metric(broker, 'felix_subscriber_transport_backlog_bytes');
         transportEvents = await metric(broker, 'felix_subscriber_transport_backlog_events');
+        queued = await metric(broker, 'felix_subscriber_queue_depth_events');
       },
     );
-    expect(transportBytes).toBeGreaterThan(0);
     expect(transportBytes).toBeLessThanOrEqual(64 * 1024 + 64 * 1024);
-    expect(transportEvents).toBeGreaterThan(0);
+    expect(Number.isFinite(transportEvents)).toBe(true);
+    expect(queued).toBeLessThanOrEqual(16);
     const seen: FelixEvent[] = [];
     for await (const event of sub) {
       seen.push(event);
