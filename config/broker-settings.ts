@@ -495,13 +495,16 @@ const brokerSettings = defineSettings({
   }),
   maxStreamsPerConn: integer({
     env: 'FELIX_MAX_STREAMS_PER_CONN',
-    default: 1_024,
+    // FELIX_MAX_SUBSCRIPTIONS_PER_CONN's default, and room for the connection's other streams.
+    default: 4_096 + 256,
     min: 1,
     max: 1_000_000,
     unit: 'streams',
     doc:
       'Bidirectional streams a client may have open at once on one connection (QUIC initial_max_streams_bidi). ' +
       'A client cannot open one more until one ends: QUIC flow control holds it back, no error is sent. ' +
+      'Each SDK subscription holds one for its life (its control stream), so this also bounds the ' +
+      "subscriptions of one connection: the default is FELIX_MAX_SUBSCRIPTIONS_PER_CONN's and 256 more. " +
       'Streams the broker opens (one per subscription) are bounded by FELIX_MAX_SUBSCRIPTIONS_PER_CONN.',
   }),
   maxSubscriptionsPerConn: integer({

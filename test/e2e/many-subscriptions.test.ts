@@ -62,3 +62,25 @@ it('serves 10,000 subscriptions on one connection, each receiving its own stream
   const metrics = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
   expect(Number(/^felix_subscriptions (\d+)/m.exec(metrics)?.[1] ?? NaN)).toBe(SUBSCRIPTIONS);
 }, 120_000);
+
+it('reaches FELIX_MAX_SUBSCRIPTIONS_PER_CONN on one connection with the broker’s defaults, and is refused one past it', async () => {
+  // Each subscription holds a stream the client opened: the default stream credit must cover the default
+  // subscription limit (it was 1,024 against 4,096: subscription 1,025 waited and timed out).
+  broker = await spawnBroker({});
+  const client = await connect({
+    broker: `127.0.0.1:${broker.quicPort}`,
+    env: {},
+    eventConnPool: 1,
+    onWarning: () => undefined,
+  });
+  clients.push(client);
+  const LIMIT = 4096;
+  for (let wave = 0; wave < LIMIT; wave += WAVE) {
+    const count = Math.min(WAVE, LIMIT - wave);
+    await Promise.all(Array.from({ length: count }, (_, k) => client.subscribe(`d-${(wave + k) % STREAMS}`)));
+  }
+  await expect(client.subscribe('d-over')).rejects.toMatchObject({
+    brokerCode: 'limit_exceeded',
+    retry: 'retry_after',
+  });
+}, 120_000);
