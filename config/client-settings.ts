@@ -1,9 +1,9 @@
 import { fitsWithReserve } from './checks.js';
 import {
   byteSize,
+  certificateFile,
   defineSettings,
   duration,
-  filePath,
   flag,
   integer,
   oneOf,
@@ -202,7 +202,7 @@ const clientSettings = defineSettings({
         'counts as failed. -1: unlimited (each attempt is still bounded by connectTimeoutMs).',
     }),
   ),
-  tlsCa: filePath({
+  tlsCa: certificateFile({
     env: 'FELIX_TLS_CA',
     doc:
       "PEM certificate(s) the broker's certificate is verified against (a CA, or the broker's self-signed " +

@@ -30,6 +30,7 @@ export function showValue(value: unknown): string {
 }
 
 /**
+ * `refusal` says what is wrong with the value when `allowed` alone would not ("it is not PEM").
  * `origin` says where the value came from ("from the environment", "YAML key event_conn_pool in
  * /etc/felix/client.yml line 3", "option eventConnPool"), so the operator knows which knob to turn.
  */
@@ -38,10 +39,15 @@ export function invalidValueError(
   origin: string,
   value: unknown,
   allowed: string,
+  refusal?: string,
 ): ConfigError {
-  return new ConfigError(`Invalid ${setting} (${origin}): got ${showValue(value)}; allowed: ${allowed}.`, {
-    setting,
-    value,
-    allowed,
-  });
+  const why = refusal === undefined ? '' : `: ${refusal}`;
+  return new ConfigError(
+    `Invalid ${setting} (${origin}): got ${showValue(value)}${why}; allowed: ${allowed}.`,
+    {
+      setting,
+      value,
+      allowed,
+    },
+  );
 }

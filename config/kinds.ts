@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { certificateFileProblem } from './certificate-file.js';
 import {
   BYTE_SUFFIX_NAMES,
   formatBytes,
@@ -9,7 +10,15 @@ import {
 } from './units.js';
 
 export type KindName =
-  'integer' | 'byte size' | 'duration' | 'boolean' | 'enum' | 'string' | 'bind address' | 'file path';
+  | 'integer'
+  | 'byte size'
+  | 'duration'
+  | 'boolean'
+  | 'enum'
+  | 'string'
+  | 'bind address'
+  | 'file path'
+  | 'certificate file';
 
 /**
  * How one kind of value is read and shown. `parse` receives whatever a source holds: always a string
@@ -19,6 +28,11 @@ export interface Kind<T> {
   readonly name: KindName;
   /** The accepted value, or undefined when `raw` is not acceptable. */
   parse(raw: unknown): T | undefined;
+  /**
+   * Why `raw`, which parse refused, is not acceptable, when `allowed` alone would not tell (a file that
+   * exists but does not hold what it must); undefined when `allowed` says it all.
+   */
+  refusal?(raw: unknown): string | undefined;
   /** What is accepted, in words, with units: the tail of every error message and the docs' "allowed" line. */
   readonly allowed: string;
   /** The same in a few words, for the docs' overview table. */
@@ -203,12 +217,32 @@ function isExistingFile(path: string): boolean {
   }
 }
 
+function isExistingPath(raw: unknown): raw is string {
+  return typeof raw === 'string' && raw !== '' && isExistingFile(raw);
+}
+
 /** A path that may be left unset (null); when set, the file must exist now rather than fail later. */
 export const filePathKind: Kind<string | null> = {
   name: 'file path',
-  parse: (raw) => (typeof raw === 'string' && raw !== '' && isExistingFile(raw) ? raw : undefined),
+  parse: (raw) => (isExistingPath(raw) ? raw : undefined),
   allowed: 'the path of an existing file (relative paths start from the working directory)',
   summary: 'path of an existing file',
+  format: (value) => value ?? 'unset',
+  toYaml: (value) => value ?? undefined,
+};
+
+/**
+ * Like filePathKind, and the file must hold PEM certificates that parse, checked when the setting is read:
+ * a CA file that is not one is a configuration error naming the setting, not a failed TLS handshake later.
+ */
+export const certificateFileKind: Kind<string | null> = {
+  name: 'certificate file',
+  parse: (raw) => (isExistingPath(raw) && certificateFileProblem(raw) === undefined ? raw : undefined),
+  refusal: (raw) => (isExistingPath(raw) ? certificateFileProblem(raw) : undefined),
+  allowed:
+    'the path of an existing file of PEM certificates (-----BEGIN CERTIFICATE----- blocks; relative paths ' +
+    'start from the working directory)',
+  summary: 'path of a PEM certificate file',
   format: (value) => value ?? 'unset',
   toYaml: (value) => value ?? undefined,
 };

@@ -151,7 +151,8 @@ function resolveSetting(context: LoadContext, key: string, setting: Setting<unkn
     if (value === undefined) {
       // A credential's value stays out of the message: an operator sees which setting, not the secret.
       const shown = setting.secret === true ? '(hidden)' : layer.raw;
-      throw invalidValueError(setting.env, layer.origin, shown, setting.kind.allowed);
+      const refusal = setting.secret === true ? undefined : setting.kind.refusal?.(layer.raw);
+      throw invalidValueError(setting.env, layer.origin, shown, setting.kind.allowed, refusal);
     }
     resolved = { value, provenance: layer.provenance };
   }

@@ -201,6 +201,10 @@ ${table(
       'host:port with an IPv4 address, a host name or a bracketed IPv6 address; port 0 picks a free port',
     ],
     ['file path', 'the path of an existing file, checked at start-up'],
+    [
+      'certificate file',
+      'the path of an existing file whose PEM certificates all parse, checked at start-up (or at connect)',
+    ],
   ],
 )}`;
 

@@ -2,6 +2,7 @@ import {
   bindAddressKind,
   booleanKind,
   byteSizeKind,
+  certificateFileKind,
   durationKind,
   enumKind,
   filePathKind,
@@ -135,6 +136,13 @@ export function filePath(
   spec: Omit<SettingSpec<string | null>, 'default' | 'profiles'>,
 ): Setting<string | null> {
   return makeSetting({ ...spec, default: null }, filePathKind);
+}
+
+/** Unset (null) by default: an optional file of PEM certificates, checked to hold some when read. */
+export function certificateFile(
+  spec: Omit<SettingSpec<string | null>, 'default' | 'profiles'>,
+): Setting<string | null> {
+  return makeSetting({ ...spec, default: null }, certificateFileKind);
 }
 
 /** A setting whose value must not appear in logs or reports: it is shown only as set or unset. */

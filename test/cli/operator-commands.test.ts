@@ -1,8 +1,10 @@
 // `felix-ts status` against a loaded broker, `felix-ts bench …`, and the whole command line's usage
 // errors (exit status 2), help texts and --version, as the built program.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { felix, felixInBackground, startCliBroker, type CliBroker } from './cli-process.js';
 
 const packageVersion = (
@@ -133,6 +135,38 @@ describe('bad arguments are usage errors (exit status 2, nothing on stdout)', ()
     expect(run.stdout).toBe('');
     expect(run.code).toBe(2);
   });
+});
+
+describe('a CA file (--ca, FELIX_TLS_CA) that is not PEM is a usage error, not a crash', () => {
+  const notPem = join(mkdtempSync(join(tmpdir(), 'felix-cli-ca-')), 'bad.pem');
+  writeFileSync(notPem, 'x\n');
+  afterAll(() => rmSync(dirname(notPem), { recursive: true, force: true }));
+
+  it.each([
+    [['cache', 'get', 'web', 'k', '--ca', notPem], {}],
+    [['cache', 'put', 'web', 'k', 'v', '--ca', notPem], {}],
+    [['pub', 'orders', 'x', '--ca', notPem], {}],
+    [['sub', 'orders', '--ca', notPem], {}],
+    [['cache', 'del', 'web', 'k'], { FELIX_TLS_CA: notPem }],
+  ])('felix-ts %j %j', async (args, env) => {
+    const run = await felix([...args, ...at()], { env });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^felix-ts: Invalid FELIX_TLS_CA \(.*\): got ".*": it is not PEM/);
+    // One line and the usage hint: no stack trace.
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(2);
+  });
+
+  it.each([['cache'], ['latency']])(
+    'felix-ts bench %s with FELIX_TLS_CA not PEM: exit 2, one line',
+    async (demo) => {
+      const run = await felix(['bench', demo, ...at()], { env: { FELIX_TLS_CA: notPem } });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/Invalid FELIX_TLS_CA \(from the environment\): got ".*": it is not PEM/);
+      expect(run.stderr).not.toMatch(/^\s+at /m);
+    },
+  );
 });
 
 describe('help and version', () => {

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, FelixError } from '../../client/index.js';
+import { ConfigError, connect, FelixError, isFelixError } from '../../client/index.js';
+import { writeTempFile } from '../config/helpers.js';
 
 const sockets: dgram.Socket[] = [];
 afterEach(() => {
@@ -43,5 +44,42 @@ describe('connect', () => {
     expect(error.code).toBe('connect_failed');
     expect(error.message).toMatch(/FELIX_TLS_CA/);
     expect(error.message).toMatch(/FELIX_TLS_INSECURE/);
+  });
+});
+
+describe('connect with a CA file (tlsCa, FELIX_TLS_CA) that holds no usable certificate', () => {
+  // Found when the setting is read, like a missing file: a ConfigError naming the setting and what is
+  // wrong with the file, before anything is dialled (so no broker is needed).
+  it.each([
+    ['not PEM', 'x\n', /it is not PEM \(no -----BEGIN line\)/],
+    [
+      'a key, no certificate',
+      '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+      /no PEM certificate/,
+    ],
+    [
+      'a certificate that does not parse',
+      '-----BEGIN CERTIFICATE-----\nxxxx\n-----END CERTIFICATE-----\n',
+      /certificate 1 of 1 does not parse/,
+    ],
+  ])('%s: ConfigError naming FELIX_TLS_CA and option tlsCa', async (_, contents, reason) => {
+    const path = writeTempFile(contents, 'ca.pem');
+    const error: unknown = await connect({ broker: '127.0.0.1:1', env: {}, tlsCa: path }).then(
+      () => undefined,
+      (rejection: unknown) => rejection,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(isFelixError(error)).toBe(false);
+    const { message } = error as ConfigError;
+    expect(message).toContain(`Invalid FELIX_TLS_CA (option tlsCa): got "${path}": `);
+    expect(message).toMatch(reason);
+    expect((error as ConfigError).setting).toBe('FELIX_TLS_CA');
+  });
+
+  it('names the environment when FELIX_TLS_CA came from there', async () => {
+    const path = writeTempFile('not a certificate', 'ca.pem');
+    await expect(connect({ broker: '127.0.0.1:1', env: { FELIX_TLS_CA: path } })).rejects.toThrow(
+      /Invalid FELIX_TLS_CA \(from the environment\).*it is not PEM/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadBrokerConfig } from '../../broker/config.js';
 import { loadClientConfig } from '../../client/config.js';
+import { generateSelfSignedCertificate } from '../../transport/index.js';
 import { configErrorOf, writeTempFile } from './helpers.js';
 
 const broker = (env: Record<string, string>) => () => loadBrokerConfig({ env });
@@ -104,8 +105,9 @@ describe('rules between settings', () => {
     expect(broker({ FELIX_TLS_CERT: pem, FELIX_TLS_KEY: pem })().config.tlsCert).toBe(pem);
   });
 
-  it('FELIX_TLS_INSECURE cannot be combined with a CA', () => {
-    const pem = writeTempFile('pem', 'ca.pem');
+  it('FELIX_TLS_INSECURE cannot be combined with a CA', async () => {
+    // A real certificate: FELIX_TLS_CA must hold PEM certificates that parse.
+    const pem = writeTempFile((await generateSelfSignedCertificate()).certPem, 'ca.pem');
     expect(configErrorOf(client({ FELIX_TLS_CA: pem, FELIX_TLS_INSECURE: '1' })).message).toContain(
       'FELIX_TLS_INSECURE cannot be on while FELIX_TLS_CA is set',
     );
