@@ -5,7 +5,7 @@
 import { loadavg } from 'node:os';
 import { Command } from 'commander';
 import { loadBrokerConfig } from '../broker/config.js';
-import { connect, ConfigError, type FelixClient } from '../client/index.js';
+import { connect, ConfigError, isFelixError, type FelixClient } from '../client/index.js';
 import { FelixBackend } from './backend.js';
 import { startBroker, type BrokerChild } from './broker-process.js';
 import { cacheShortfall } from './cache-fit.js';
@@ -133,8 +133,10 @@ function connectionCounts(client: FelixClient): number[] {
   return counts;
 }
 
-runMain('cachedemo', main, (error) =>
-  error instanceof ConfigError
-    ? { message: error.message, code: 2 }
-    : { message: (error as Error).stack ?? String(error), code: 1 },
-);
+runMain('cachedemo', main, (error) => {
+  if (error instanceof ConfigError) return { message: error.message, code: 2 };
+  // The SDK's errors say what failed (a value above the broker's limit, a broker that went away); a stack
+  // trace would only bury that.
+  if (isFelixError(error)) return { message: `could not run: ${error.code}: ${error.message}`, code: 1 };
+  return { message: (error as Error).stack ?? String(error), code: 1 };
+});

@@ -3,6 +3,7 @@
  * it: `put: n=2000 p50=…us p99=…us p999=…us avg=…us throughput=… ops/s`.
  */
 import { build, type Histogram } from 'hdr-histogram-js';
+import { percentileWithinMax } from '../latencydemo/percentile.js';
 
 export interface BenchStats {
   readonly count: number;
@@ -46,9 +47,9 @@ export class LatencyRecorder {
     const h = this.histogram;
     return {
       count: this.count,
-      p50Us: h.getValueAtPercentile(50),
-      p99Us: h.getValueAtPercentile(99),
-      p999Us: h.getValueAtPercentile(99.9),
+      p50Us: percentileWithinMax(h, 50),
+      p99Us: percentileWithinMax(h, 99),
+      p999Us: percentileWithinMax(h, 99.9),
       maxUs: h.maxValue,
       avgUs: this.count === 0 ? 0 : this.sumUs / this.count,
       throughputOps: elapsedMs <= 0 ? 0 : this.count / (elapsedMs / 1000),

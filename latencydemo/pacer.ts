@@ -12,6 +12,7 @@
  */
 import { build } from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
+import { percentileWithinMax } from './percentile.js';
 
 export const SPIN_WITHIN_MS = 2;
 /** Sends handed out in one event-loop turn at most while catching up. */
@@ -116,16 +117,15 @@ export async function pace(
       else await clock.nextTurn();
     }
     const measured = count - measuredFrom;
-    const empty = lag.totalCount === 0;
     return {
       sent,
       startAt,
       firstSendAt,
       lastSendAt,
       achievedRate: achievedRate(measured, firstSendAt, lastSendAt),
-      lagP50Us: empty ? 0 : Math.min(lag.getValueAtPercentile(50), lag.maxValue),
-      lagP99Us: empty ? 0 : Math.min(lag.getValueAtPercentile(99), lag.maxValue),
-      lagMaxUs: empty ? 0 : lag.maxValue,
+      lagP50Us: percentileWithinMax(lag, 50),
+      lagP99Us: percentileWithinMax(lag, 99),
+      lagMaxUs: lag.totalCount === 0 ? 0 : lag.maxValue,
     };
   } finally {
     lag.destroy();

@@ -9,6 +9,7 @@ import { build, initWebAssemblySync, type Histogram } from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
 import type { FelixClient, FelixEvent, GapInfo, Subscription } from '../client/index.js';
 import { MAX_LATENCY_MS, splitGap, type PhaseOffsets } from './accounting.js';
+import { percentileWithinMax } from './percentile.js';
 import type { StreamPlan } from './publish-plan.js';
 import { readSentAt, readSeq } from './stamp.js';
 
@@ -61,10 +62,8 @@ export function latencyHistogram(): Histogram {
 
 export function summarize(histogram: Histogram): LatencySummary | null {
   if (histogram.totalCount === 0) return null;
-  // A percentile is its bucket's highest equivalent value, which can lie above the exact maximum.
-  const maxNs = histogram.maxValue;
-  const at = (percentile: number): number => Math.min(histogram.getValueAtPercentile(percentile), maxNs);
-  return { p50Ns: at(50), p99Ns: at(99), p999Ns: at(99.9), maxNs };
+  const at = (percentile: number): number => percentileWithinMax(histogram, percentile);
+  return { p50Ns: at(50), p99Ns: at(99), p999Ns: at(99.9), maxNs: histogram.maxValue };
 }
 
 export class SubscriberGroup {
