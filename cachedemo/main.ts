@@ -6,6 +6,7 @@ import { loadavg } from 'node:os';
 import { Command } from 'commander';
 import { loadBrokerConfig } from '../broker/config.js';
 import { connect, ConfigError, isFelixError, type FelixClient } from '../client/index.js';
+import { addVersionFlag } from '../config/cli-flags.js';
 import { FelixBackend } from './backend.js';
 import { startBroker, type BrokerChild } from './broker-process.js';
 import { cacheShortfall } from './cache-fit.js';
@@ -23,7 +24,9 @@ interface DemoFlags {
 
 async function main(): Promise<number> {
   const program = addBenchFlags(
-    new Command('cachedemo').description('felix-ts cache benchmark: put/get over QUIC, then a TTL check'),
+    addVersionFlag(
+      new Command('cachedemo').description('felix-ts cache benchmark: put/get over QUIC, then a TTL check'),
+    ),
   )
     .option('--broker <addr>', 'host:port of a running broker (default: start one in its own process)')
     .option('--json', 'print one JSON document on stdout (progress goes to stderr)')

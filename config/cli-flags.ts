@@ -74,7 +74,11 @@ export function loadOptionsFromFlags<S extends SettingsSchema, X extends Section
   const overrides: Record<string, unknown> = Object.fromEntries(
     Object.keys(settings).map((key) => [key, flags[key]]),
   );
-  const labels = new Map<string, string>();
+  // --profile and --config are not settings, and --config is not named after its key.
+  const labels = new Map<string, string>([
+    ['profile', 'flag --profile'],
+    ['configPath', 'flag --config'],
+  ]);
   for (const shorthand of SHORTHANDS) {
     const given = flags[shorthand.property];
     if (!(shorthand.key in settings) || given === undefined) continue;

@@ -31,7 +31,10 @@ export interface LoadOptions<S extends SettingsSchema, X extends SectionsSchema>
   readonly configPath?: string;
   /** The SDK's connect options or the broker's CLI flags: the highest layer. Undefined entries are skipped. */
   readonly overrides?: SideOverrides<S, X>;
-  /** How error messages name an override; defaults to "option <key>". The CLI names its flags. */
+  /**
+   * How error messages name an override, `profile` and `configPath` included; defaults to "option <key>".
+   * The CLI names its flags.
+   */
   readonly overrideLabel?: (key: string) => string;
 }
 
@@ -74,11 +77,9 @@ interface LoadContext {
   readonly overrideLabel: (key: string) => string;
 }
 
-function resolveProfile(options: { readonly profile?: string }, env: Environment): Profile {
+function resolveProfile(options: { readonly profile?: string }, env: Environment, label: string): Profile {
   const [raw, origin] =
-    options.profile !== undefined
-      ? [options.profile, 'option profile']
-      : [env.FELIX_PROFILE, 'from the environment'];
+    options.profile !== undefined ? [options.profile, label] : [env.FELIX_PROFILE, 'from the environment'];
   if (raw === undefined) return 'balanced';
   const profile = PROFILES.find((name) => name === raw);
   if (profile === undefined) {
@@ -91,10 +92,11 @@ function loadYamlFile(
   spec: SideShape,
   options: { readonly configPath?: string },
   env: Environment,
+  label: string,
 ): YamlFile | null {
   const fileEnv = CONFIG_FILE_ENV[spec.side];
   const [path, pathSource] =
-    options.configPath !== undefined ? [options.configPath, 'option configPath'] : [env[fileEnv], fileEnv];
+    options.configPath !== undefined ? [options.configPath, label] : [env[fileEnv], fileEnv];
   if (path === undefined) return null;
   if (path === '') throw invalidValueError(fileEnv, pathSource, path, 'the path of a YAML file');
   return readYamlFile(path, pathSource);
@@ -206,8 +208,9 @@ export function loadSide<S extends SettingsSchema, X extends SectionsSchema>(
   options: LoadOptions<S, X> = {},
 ): LoadedConfig<SideConfig<S, X>> {
   const env = options.env ?? process.env;
-  const profile = resolveProfile(options, env);
-  const file = loadYamlFile(spec, options, env);
+  const overrideLabel = options.overrideLabel ?? ((key: string) => `option ${key}`);
+  const profile = resolveProfile(options, env, overrideLabel('profile'));
+  const file = loadYamlFile(spec, options, env, overrideLabel('configPath'));
   if (file !== null) checkYamlKeys(spec, file, catalogue);
   const context: LoadContext = {
     spec,
@@ -215,7 +218,7 @@ export function loadSide<S extends SettingsSchema, X extends SectionsSchema>(
     profile,
     file,
     overrides: (options.overrides ?? {}) as Readonly<Record<string, unknown>>,
-    overrideLabel: options.overrideLabel ?? ((key) => `option ${key}`),
+    overrideLabel,
   };
 
   const resolved = [

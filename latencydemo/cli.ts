@@ -3,6 +3,7 @@
  * rather than silently replaced by the default. Defaults are Felix's, except where this module says why not.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { addVersionFlag } from '../config/cli-flags.js';
 import type { CasePlanRequest, CaseSettings, RunMode, Sharding } from './cases.js';
 
 /**
@@ -88,7 +89,7 @@ interface RawOptions {
 }
 
 export function buildProgram(): Command {
-  return new Command('latencydemo')
+  return addVersionFlag(new Command('latencydemo'))
     .description(
       'felix-ts pub/sub latency and throughput demo (Felix latency-demo): publisher and subscribers in this ' +
         'process, the broker in its own process',

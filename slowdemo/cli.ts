@@ -2,6 +2,7 @@
  * The slow-consumer demo's flags. A value that does not parse is an error, never replaced by the default.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { addVersionFlag } from '../config/cli-flags.js';
 
 export const POLICIES = ['block', 'drop_new', 'drop_old'] as const;
 export type Policy = (typeof POLICIES)[number];
@@ -78,7 +79,7 @@ interface RawOptions {
 }
 
 export function buildProgram(): Command {
-  return new Command('slowdemo')
+  return addVersionFlag(new Command('slowdemo'))
     .description(
       'A publisher at a fixed rate, fast subscribers and one slow one; run once per broker queue policy ' +
         '(each on a broker of its own, default profile) and once without the slow subscriber, printing ' +

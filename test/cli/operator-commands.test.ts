@@ -129,6 +129,9 @@ describe('bad arguments are usage errors (exit status 2, nothing on stdout)', ()
     [['bench'], 'Usage: felix-ts bench'],
     [['bench', 'frob'], "unknown command 'frob'"],
     [['broker', '--sub-queue-policy', 'sometimes'], 'sometimes'],
+    // Named as the flags they are, like every setting's flag.
+    [['broker', '--profile', 'fast'], 'Invalid FELIX_PROFILE (flag --profile): got "fast"'],
+    [['broker', '--config', '/nonexistent/broker.yml'], '(from flag --config)'],
   ])('felix-ts %j', async (args, complaint) => {
     const run = await felix(args);
     expect(run.stderr).toContain(complaint);
@@ -237,6 +240,38 @@ describe('help and version', () => {
     const run = await felix(args);
     expect(run.code).toBe(0);
     for (const mention of mentions) expect(run.stdout).toContain(mention);
+  });
+
+  it.each([
+    [[]],
+    [['broker']],
+    [['pub']],
+    [['sub']],
+    [['cache']],
+    [['cache', 'get']],
+    [['cache', 'put']],
+    [['cache', 'del']],
+    [['status']],
+    [['bench']],
+    [['bench', 'latency']],
+    [['bench', 'cache']],
+    [['auth']],
+    [['auth', 'keygen']],
+    [['auth', 'mint']],
+  ])("felix-ts %j --help lists -V, --version and gives each option's default once", async (command) => {
+    const run = await felix([...command, '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('-V, --version');
+    // Commander wraps option descriptions; the default of one option is within one description.
+    const oneLine = run.stdout.replace(/\s+/g, ' ');
+    expect(oneLine).not.toMatch(/\(default[^)]*\) \(default/);
+  });
+
+  it('felix-ts status --help shows the metrics default as written', async () => {
+    const run = await felix(['status', '--help']);
+    expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+      "the broker's HTTP metrics address (default: 127.0.0.1:8080)",
+    );
   });
 
   it.each([

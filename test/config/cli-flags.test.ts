@@ -39,7 +39,7 @@ describe('broker command-line flags', () => {
   it('read the file named by --config', () => {
     const flags = parseFlags('--config', '/nonexistent/broker.yml');
     expect(configErrorOf(() => loadBrokerConfigFromFlags(flags, {})).message).toContain(
-      '(from option configPath)',
+      '(from flag --config)',
     );
   });
 

@@ -46,11 +46,11 @@ export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .description("one-screen summary of a running broker's metrics")
-    .option(
-      '--metrics <host:port|url>',
-      `the broker's HTTP metrics address (default ${DEFAULT_METRICS})`,
-      metricsUrl,
-      metricsUrl(DEFAULT_METRICS),
+    .addOption(
+      // Shown as written (host:port), not as the URL it parses to.
+      new Option('--metrics <host:port|url>', "the broker's HTTP metrics address")
+        .argParser(metricsUrl)
+        .default(metricsUrl(DEFAULT_METRICS), DEFAULT_METRICS),
     )
     .addOption(
       // Shown as written ("1s"), not as the milliseconds it parses to.
