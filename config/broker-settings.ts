@@ -59,6 +59,18 @@ export type AuthModeSetting = (typeof AUTH_MODES)[number];
 const CLAIM_TEXT_PATTERN = /^(?!\s)[^\p{Cc}]{1,1024}(?<!\s)$/u;
 const CLAIM_TEXT_RULE = '1–1024 chars, no control chars or edge spaces';
 
+/** JSON peers carry cache values in base64, four bytes for every three. */
+function base64Length(bytes: number): number {
+  return Math.ceil(bytes / 3) * 4;
+}
+
+/**
+ * The largest value any configuration accepts: a one-byte key, the value in base64 and the envelope in a
+ * frame of the largest size (the rule between FELIX_CACHE_MAX_VALUE_BYTES and FELIX_MAX_FRAME_BYTES below),
+ * 3 GiB − 771 B. A larger maximum could never start.
+ */
+const LARGEST_CACHE_VALUE_BYTES = Math.floor((MAX_FRAME_LIMIT - FRAME_ENVELOPE_RESERVE_BYTES - 1) / 4) * 3;
+
 const brokerSettings = defineSettings({
   quicBind: bindAddress({
     env: 'FELIX_QUIC_BIND',
@@ -748,7 +760,7 @@ const brokerSettings = defineSettings({
     env: 'FELIX_CACHE_MAX_VALUE_BYTES',
     default: 4 * MiB,
     min: 1,
-    max: 3 * 1024 * MiB,
+    max: LARGEST_CACHE_VALUE_BYTES,
     doc: 'Largest cache value accepted; a larger put is refused with an error rather than evicting half the cache.',
   }),
   cacheExpiryKeysPerTick: integer({
@@ -798,11 +810,6 @@ const brokerSettings = defineSettings({
 const brokerSections = { tenants: tenantsSection };
 
 export type BrokerConfig = SettingsOf<typeof brokerSettings> & SectionsOf<typeof brokerSections>;
-
-/** JSON peers carry cache values in base64, four bytes for every three. */
-function base64Length(bytes: number): number {
-  return Math.ceil(bytes / 3) * 4;
-}
 
 function latencyBandsAscend(bands: string | null): boolean {
   const thresholds = (bands ?? '').split(',').map(Number);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadBrokerConfig } from '../../broker/config.js';
+import { brokerSide } from '../../config/broker-settings.js';
 import { loadClientConfig } from '../../client/config.js';
 import { generateSelfSignedCertificate } from '../../transport/index.js';
 import { configErrorOf, writeTempFile } from './helpers.js';
@@ -103,6 +104,29 @@ describe('rules between settings', () => {
       );
     }
     expect(broker({ FELIX_TLS_CERT: pem, FELIX_TLS_KEY: pem })().config.tlsCert).toBe(pem);
+  });
+
+  it('the top of FELIX_CACHE_MAX_VALUE_BYTES is reachable: with a 1-byte key and the largest frame it starts', () => {
+    const top = brokerSide.settings.cacheMaxValueBytes.kind.range!.max;
+    const MAX_FRAME = String(2 ** 32 - 1);
+    const env = (value: number) => ({
+      FELIX_CACHE_MAX_VALUE_BYTES: String(value),
+      FELIX_CACHE_MAX_KEY_BYTES: '1',
+      FELIX_CACHE_MAX_BYTES: '4GiB',
+      FELIX_MAX_FRAME_BYTES: MAX_FRAME,
+      // The frame-size rules of the publish path, opened as far as the frame.
+      FELIX_PARTIAL_FRAME_BYTES: MAX_FRAME,
+      FELIX_CONN_PARTIAL_FRAME_BYTES: MAX_FRAME,
+      FELIX_TENANT_PARTIAL_FRAME_BYTES: MAX_FRAME,
+      FELIX_BROKER_PUBLISH_INFLIGHT_BYTES: MAX_FRAME,
+      FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: MAX_FRAME,
+      FELIX_BROKER_PUBLISH_TENANT_INFLIGHT_BYTES: MAX_FRAME,
+    });
+    expect(broker(env(top))().config.cacheMaxValueBytes).toBe(top);
+    expect(top).toBe(3 * 1024 ** 3 - 771);
+    expect(configErrorOf(broker(env(top + 1))).message).toContain(
+      'Invalid FELIX_CACHE_MAX_VALUE_BYTES (from the environment): got "3221224702"; allowed: a byte size from 1 B to 3 GiB − 771 B',
+    );
   });
 
   it('FELIX_TLS_INSECURE cannot be combined with a CA', async () => {
