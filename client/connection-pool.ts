@@ -19,6 +19,7 @@
  */
 import { TransportError, type CloseInfo, type Connection, type Endpoint } from '../transport/index.js';
 import { attemptAllowed, reconnectDelay, type ReconnectPolicy } from './backoff.js';
+import { CONNECTION_CODE_REFUSED } from '../wire/index.js';
 import { FelixError } from './errors.js';
 import type { StatusEvent } from './status.js';
 
@@ -471,6 +472,11 @@ async function connectWithin(endpoint: Endpoint, timeoutMs: number, label: strin
 }
 
 function closedError(label: string, info: CloseInfo): FelixError {
+  // The broker refuses a peer right after the handshake, before serving it anything (protected mode): a
+  // connect that failed, at connect() as on a reconnect, not a connection lost with work in flight.
+  if (info.byPeer && info.isApp && info.code === CONNECTION_CODE_REFUSED) {
+    return new FelixError('connect_failed', `${label} refused by the broker: ${info.reason}`);
+  }
   const by = info.timedOut ? 'idle timeout' : info.byPeer ? 'closed by the broker' : 'closed';
   return new FelixError('connection_closed', `${label} ${by}: ${info.reason}`);
 }

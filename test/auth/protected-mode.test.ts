@@ -7,7 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../client/index.js';
+import { networkInterfaces } from 'node:os';
+import { connect, isFelixError, type FelixError } from '../../client/index.js';
 import { spawnBroker } from '../e2e/broker-process.js';
 import { cliKeygen, cliMint, scratchDir } from '../cli/run-cli.js';
 
@@ -110,7 +111,7 @@ describe('protected mode', () => {
     if (unavailable !== null) ctx.skip();
     const broker = await spawnBroker({ FELIX_QUIC_BIND: `${HOST_IP}:0` });
     const result = await clientInNamespace(broker.quicPort);
-    expect(result.ok).toBe(false);
+    expect(result).toMatchObject({ ok: false, code: 'connect_failed' });
     expect(result.message).toContain('protected mode');
     expect(broker.logs.some((l) => String(l.msg).includes('protected mode'))).toBe(true);
   });
@@ -132,6 +133,39 @@ describe('protected mode', () => {
     const broker = await spawnBroker({ FELIX_QUIC_BIND: `${HOST_IP}:0`, FELIX_AUTH: 'none' });
     expect(await clientInNamespace(broker.quicPort)).toEqual({ ok: true });
     expect(broker.logs.some((l) => String(l.msg).includes('FELIX_AUTH=none'))).toBe(true);
+  });
+});
+
+describe('protected mode on this host', () => {
+  // Loopback only, not "this host": a client here that dials one of the host's own other addresses comes
+  // from that address, and is refused like any other. connect() reports it as connect_failed, the broker's
+  // reason in its message, at once.
+  const own = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i !== undefined && !i.internal && i.family === 'IPv4')?.address;
+
+  it("refuses a client dialling the host's own non-loopback address: connect_failed with the reason", async (ctx) => {
+    if (own === undefined) ctx.skip();
+    const broker = await spawnBroker({ FELIX_QUIC_BIND: '0.0.0.0:0' });
+    const started = performance.now();
+    const error: unknown = await connect({
+      broker: `${own}:${broker.quicPort}`,
+      env: { FELIX_TLS_INSECURE: '1' },
+      connectTimeoutMs: 5000,
+      onWarning: () => undefined,
+    }).then(
+      async (client) => {
+        await client.close();
+        return undefined;
+      },
+      (rejection: unknown) => rejection,
+    );
+    expect(isFelixError(error)).toBe(true);
+    expect(error).toMatchObject({ code: 'connect_failed', retry: 'retry' });
+    expect((error as FelixError).message).toMatch(
+      /refused by the broker: protected mode: .*only loopback clients/,
+    );
+    expect(performance.now() - started).toBeLessThan(4000);
   });
 });
 
