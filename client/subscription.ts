@@ -52,8 +52,10 @@ export interface FelixEvent {
   /** The per-stream offset; -1 only from a broker that sends no offsets (Felix without 0x20). */
   readonly offset: number;
   /**
-   * Events missed right before this one: 0 normally; the count the broker dropped for this subscriber or
-   * retention discarded before a resume; Infinity when unknown (see `epochChanged`).
+   * Offsets skipped right before this one: 0 normally; the events the broker dropped for this subscriber
+   * or retention discarded before a resume; Infinity when unknown (see `epochChanged`). After an unclean
+   * stop (kill -9, power loss) of a durable stream without FELIX_ACK_ON_COMMIT it also counts offsets the
+   * broker had reserved but never used (up to 65,536; docs/durability.md): an upper bound of events lost.
    */
   readonly gap: number;
   /**
@@ -85,7 +87,12 @@ export interface GapInfo {
   readonly expected: number;
   /** The offset that arrived instead. */
   readonly offset: number;
-  /** offset − expected; undefined when unknown (the epoch changed). */
+  /**
+   * offset − expected: the offsets skipped; undefined when unknown (the epoch changed). After an unclean
+   * stop (kill -9, power loss) of a durable stream without FELIX_ACK_ON_COMMIT it includes offsets the
+   * broker had reserved but never used (up to 65,536; docs/durability.md, "Offsets after an unclean
+   * stop"), so it is then an upper bound, not a count of lost events.
+   */
   readonly missed: number | undefined;
   /** The stream epoch `offset` belongs to (undefined from a broker that sends none). */
   readonly epoch?: number;
@@ -268,7 +275,10 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     return this.tracker.gaps;
   }
 
-  /** Events the broker dropped for this subscriber (the sum over all gaps). */
+  /**
+   * Events the broker dropped for this subscriber (the sum over all gaps' offsets). After an unclean stop
+   * of a durable stream it also counts offsets reserved and never used: an upper bound of events lost.
+   */
   get missed(): number {
     return this.tracker.missed;
   }

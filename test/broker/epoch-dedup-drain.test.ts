@@ -298,4 +298,23 @@ describe('draining', () => {
     expect(told.frames.filter((f) => !(f instanceof WireError) && f.type === 'draining')).toHaveLength(1);
     expect(notTold.frames.some((f) => !(f instanceof WireError) && f.type === 'draining')).toBe(false);
   });
+
+  it('still answers cache requests while it drains: only publishes and subscribes are refused', async () => {
+    const node = await startBroker();
+    const conn = await connectRaw(node);
+    const s = await RawStream.open(conn);
+    const stopping = node.stop();
+    expect(await s.next()).toEqual({ type: 'draining' });
+    const cache = { ...ADDRESS, cache: 'c', key: 'k' };
+    // Sent together, before any answer is awaited: with nothing to drain the broker soon closes.
+    s.send({ type: 'cache_put', ...cache, value: Buffer.from('v'), request_id: 1, ttl_ms: null });
+    s.send({ type: 'cache_get', ...cache, request_id: 2 });
+    s.send({ type: 'subscribe', ...ADDRESS, stream: 'q', subscription_id: 3, start: 'latest' });
+    expect(await s.next()).toEqual({ type: 'cache_ok', request_id: 1 });
+    const got = (await s.next()) as DecodedFrame & { value?: Uint8Array | null };
+    expect(got).toMatchObject({ type: 'cache_value', request_id: 2 });
+    expect(Buffer.from(got.value!).toString()).toBe('v');
+    expect(await s.next()).toMatchObject({ type: 'error', code: 'draining' });
+    await stopping;
+  });
 });
