@@ -11,6 +11,7 @@ import type { FelixClient, FelixEvent, GapInfo, Subscription } from '../client/i
 import { MAX_LATENCY_MS, splitGap, type PhaseOffsets } from './accounting.js';
 import { percentileWithinMax } from './percentile.js';
 import type { StreamPlan } from './publish-plan.js';
+import { FENCE_SEQ } from './fence.js';
 import { readSentAt, readSeq } from './stamp.js';
 
 export type Phase = 'warmup' | 'measured';
@@ -188,8 +189,11 @@ export class SubscriberGroup {
       const now = performance.now();
       this.lastEventAt = now;
       const payload = event.payload;
-      if (readSeq(payload) < this.warmupEvents) {
+      const seq = readSeq(payload);
+      if (seq < this.warmupEvents) {
         this.warmupAccounted++;
+      } else if (seq === FENCE_SEQ) {
+        // Counted by no one: its offset only shows what the broker dropped before it (fence.ts).
       } else {
         const latencyNs = Math.round((now - readSentAt(payload)) * NS_PER_MS);
         this.measuredReceived++;
