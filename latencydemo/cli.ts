@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addVersionFlag } from '../config/cli-flags.js';
 import type { CasePlanRequest, CaseSettings, RunMode, Sharding } from './cases.js';
+import { eventBytes } from './stamp.js';
 
 /**
  * Defaults that come from the client settings in effect (FELIX_* environment, FELIX_CLIENT_CONFIG), so a
@@ -15,6 +16,8 @@ export interface SettingDefaults {
   readonly pubStreamsPerConn: number;
   readonly pubSharding: Sharding;
   readonly subConns: number;
+  /** The largest message this client sends (FELIX_MAX_FRAME_BYTES less the envelope's reserve). */
+  readonly largestMessageBytes: number;
 }
 
 export interface DemoRequest extends CasePlanRequest {
@@ -96,7 +99,8 @@ export function buildProgram(): Command {
     )
     .option(
       '--warmup <n>',
-      'messages published and drained before the clock starts (default 1000)',
+      'messages published and drained before the clock starts (default 1000; with --rate, at most one ' +
+        "second's worth)",
       integer(0),
     )
     .option('--total <n>', 'measured messages (default 10000)', integer(1))
@@ -173,8 +177,10 @@ export function parseCommandLine(args: readonly string[], defaults: SettingDefau
   // what a bare `npm run demo:latency` should be on a shared two-core machine. --all is explicit here.
   const mode: RunMode = o.all === true ? 'all' : o.matrix === true ? 'matrix' : 'single';
   const sized = mode === 'matrix' ? MATRIX_DEFAULTS : FELIX_DEFAULTS;
+  checkPayloads(program, o, defaults.largestMessageBytes);
   const base: CaseSettings = {
-    warmup: o.warmup ?? sized.warmup,
+    // The open loop paces its warmup too: 1000 messages at --rate 10 would be 100 s before measuring.
+    warmup: o.warmup ?? (o.rate === undefined ? sized.warmup : Math.min(sized.warmup, Math.ceil(o.rate))),
     total:
       o.rate !== undefined && o.duration !== undefined
         ? Math.max(1, Math.round(o.rate * o.duration))
@@ -204,6 +210,18 @@ export function parseCommandLine(args: readonly string[], defaults: SettingDefau
   };
 }
 
+/** Every event (the 16-byte header and the payload) must be a message the broker can take. */
+function checkPayloads(program: Command, o: RawOptions, largest: number): void {
+  for (const payload of [o.payload, ...(o.payloads ?? [])]) {
+    if (payload !== undefined && eventBytes(payload) > largest) {
+      program.error(
+        `--payload ${payload}: with the 16-byte header the event is larger than the largest message, ` +
+          `${largest} bytes (FELIX_MAX_FRAME_BYTES less 1 KiB): at most ${largest - eventBytes(0)}`,
+      );
+    }
+  }
+}
+
 /**
  * The open loop publishes single unacknowledged messages on a schedule: the closed loop's batch, ack and
  * window flags have no meaning there, and saying so beats ignoring them. (The broker's own batching is
@@ -216,6 +234,14 @@ function checkOpenLoopFlags(program: Command, o: RawOptions): void {
   }
   if (o.duration !== undefined && o.total !== undefined) {
     program.error('--duration and --total exclude each other (--total = rate × duration)');
+  }
+  // The achieved rate is (measured − 1) over the span of their sends: one message has none.
+  const measured =
+    o.duration !== undefined && o.rate !== undefined ? Math.round(o.rate * o.duration) : o.total;
+  if (measured !== undefined && measured < 2) {
+    program.error(
+      '--rate measures at least 2 messages (--total, or rate × --duration rounded), to have a rate',
+    );
   }
   if (o.all === true) program.error('--rate and --all exclude each other');
   if (o.batch !== undefined && o.batch !== 1) {

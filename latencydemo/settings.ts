@@ -3,6 +3,7 @@
  * demo: defaults for the publish and subscribe flags, and the send window the batched-run warning uses.
  */
 import { loadClientConfig, type ClientConfig } from '../client/index.js';
+import { FRAME_ENVELOPE_RESERVE_BYTES } from '../client/config.js';
 import type { Environment } from './broker-env.js';
 import type { SettingDefaults } from './cli.js';
 
@@ -25,6 +26,8 @@ export function loadDemoSettings(env: Environment): DemoSettings {
       // Felix's demo uses one subscriber connection unless FELIX_SUB_CONNS says otherwise; the SDK's own
       // default (8 event connections) only spreads a handful of subscriptions over more handshakes here.
       subConns: loaded.provenance.eventConnPool.source === 'default' ? 1 : config.eventConnPool,
+      // The largest message (README): the frame limit less what an event's envelope may take.
+      largestMessageBytes: config.maxFrameBytes - FRAME_ENVELOPE_RESERVE_BYTES,
     },
     sendWindowBytes: config.eventSendWindow,
     warnings: loaded.warnings,

@@ -16,7 +16,13 @@ import { caseIntro, caseResults, parseTextReport } from '../../latencydemo/repor
 import { allocatePayload, writeStamp } from '../../latencydemo/stamp.js';
 import { SubscriberGroup } from '../../latencydemo/subscribers.js';
 
-const defaults = { pubConns: 4, pubStreamsPerConn: 2, pubSharding: 'hash_stream', subConns: 1 } as const;
+const defaults = {
+  pubConns: 4,
+  pubStreamsPerConn: 2,
+  pubSharding: 'hash_stream',
+  subConns: 1,
+  largestMessageBytes: 16_776_192,
+} as const;
 
 describe('delivery accounting', () => {
   it('is valid only when every expected delivery was received or reported dropped', () => {

@@ -17,6 +17,7 @@ const defaults: SettingDefaults = {
   pubStreamsPerConn: 2,
   pubSharding: 'hash_stream',
   subConns: 1,
+  largestMessageBytes: 16_776_192,
 };
 const parse = (...args: string[]) => parseCommandLine(args, defaults);
 

@@ -46,6 +46,7 @@ const defaults: SettingDefaults = {
   pubStreamsPerConn: 2,
   pubSharding: 'hash_stream',
   subConns: 1,
+  largestMessageBytes: 16_776_192,
 };
 const parse = (...args: string[]) => parseCommandLine(args, defaults);
 
@@ -179,6 +180,11 @@ describe('latencydemo --rate flags', () => {
     const [c] = planCases(r);
     expect(c).toMatchObject({ name: 'open-loop/f10-r5000-p256', pubWindow: 0, rate: 5000 });
     expect(parse('--rate', '100', '--total', '42').base.total).toBe(42);
+    // The warmup is paced too: by default at most a second's worth (1000 at --rate 10 was 100 s).
+    expect(parse('--rate', '10', '--duration', '2').base.warmup).toBe(10);
+    expect(parse('--rate', '5000', '--duration', '2').base.warmup).toBe(1000);
+    expect(parse('--rate', '10', '--warmup', '50', '--total', '20').base.warmup).toBe(50);
+    expect(parse('--payload', '16776176').base.payload).toBe(16776176);
     const matrix = planCases(parse('--rate', '100', '--matrix', '--payloads', '0,256', '--fanouts', '1'));
     expect(matrix.map((m) => m.name)).toEqual(['open-loop/f1-r100-p0', 'open-loop/f1-r100-p256']);
   });
@@ -192,6 +198,10 @@ describe('latencydemo --rate flags', () => {
     [['--rate', '10', '--all'], '--rate and --all'],
     [['--rate', '0'], 'expected an integer from 1'],
     [['--rate', '10', '--duration', '0'], 'expected seconds above 0'],
+    // One measured message has no rate (achieved rate: 0 over 0 s).
+    [['--rate', '100', '--total', '1'], 'at least 2 messages'],
+    [['--rate', '3', '--duration', '0.1'], 'at least 2 messages'],
+    [['--payload', '16776177'], 'larger than the largest message, 16776192 bytes'],
   ])('refuses %j', (args, message) => {
     let error = '';
     const program = (): void => {

@@ -19,6 +19,7 @@ const request = parseCommandLine(['--payload', '4096', '--fanout', '10', '--batc
   pubStreamsPerConn: 2,
   pubSharding: 'hash_stream',
   subConns: 1,
+  largestMessageBytes: 16_776_192,
 });
 const config: CaseConfig = planCases(request)[0]!;
 
