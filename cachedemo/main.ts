@@ -86,7 +86,17 @@ async function main(): Promise<number> {
         notRun.push(shortfall);
         continue;
       }
-      results.push(...(await runPayloadSuite(backend, size, settings, print, broker?.cpuSeconds)));
+      try {
+        results.push(...(await runPayloadSuite(backend, size, settings, print, broker?.cpuSeconds)));
+      } catch (error) {
+        // A value the broker refuses (FELIX_CACHE_MAX_VALUE_BYTES, the frame limit): that size cannot be
+        // measured, as one that cannot fit the cache; the other sizes' results still stand.
+        const refused = refusedValue(error, size);
+        if (refused === undefined) throw error;
+        print(`INVALID RUN: ${refused}`);
+        notRun.push(refused);
+        continue;
+      }
       if (settings.connStats) print(`cache_conn_counts=[${connectionCounts(client).join(', ')}]`);
     }
 
@@ -115,6 +125,17 @@ async function main(): Promise<number> {
     await client?.close();
     await broker?.stop();
   }
+}
+
+/** Why values of `size` bytes could not be measured, when `error` is the broker (or SDK) refusing one. */
+function refusedValue(error: unknown, size: number): string | undefined {
+  if (!isFelixError(error)) return undefined;
+  const refused =
+    error.code === 'payload_too_large' ||
+    error.code === 'limit_exceeded' ||
+    error.brokerCode === 'payload_too_large' ||
+    error.brokerCode === 'limit_exceeded';
+  return refused ? `${size} B values: refused, not measured: ${error.message}` : undefined;
 }
 
 function configLine(s: BenchSettings, client: FelixClient): string {

@@ -82,18 +82,21 @@ describe('cachedemo program', () => {
     expect(document.invalid).toEqual([expect.stringMatching(/^1048576 B values: get_hit needs/)]);
   });
 
-  it("says in one line, without a stack trace, that a value above the broker's limit could not run (exit 1)", async () => {
-    const { code, stderr } = await runDemo([
-      ...['--payloads', '5000000', '--ops', 'put', '--keys', '1', '--samples', '5', '--warmup', '1'],
+  it("reports a value size above the broker's limit as an INVALID RUN in one line, and keeps the other sizes' results", async () => {
+    const { code, stdout, stderr } = await runDemo([
+      ...['--payloads', '64,5000000', '--ops', 'put', '--keys', '1', '--samples', '5', '--warmup', '1'],
       ...['--concurrency', '1', '--json'],
     ]);
-    expect(code, stderr).toBe(1);
-    const complaint = stderr.split('\n').filter((line) => line.startsWith('cachedemo: '));
-    expect(complaint).toEqual([
-      expect.stringMatching(
-        /^cachedemo: could not run: limit_exceeded: cache_put of key .* refused: cache value is 5000000 bytes; the limit is 4194304 \(FELIX_CACHE_MAX_VALUE_BYTES\)$/,
-      ),
-    ]);
+    expect(code, stderr).toBe(3);
+    expect(stderr).toMatch(
+      /^INVALID RUN: 5000000 B values: refused, not measured: cache_put of key .* refused: cache value is 5000000 bytes; the limit is 4194304 \(FELIX_CACHE_MAX_VALUE_BYTES\)$/m,
+    );
     expect(stderr).not.toMatch(/^\s+at /m);
+    const document = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      results: { op: string; payload_bytes: number }[];
+      invalid: string[];
+    };
+    expect(document.results.map((r) => [r.op, r.payload_bytes])).toEqual([['put', 64]]);
+    expect(document.invalid).toEqual([expect.stringMatching(/^5000000 B values: refused, not measured:/)]);
   });
 });
