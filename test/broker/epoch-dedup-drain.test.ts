@@ -266,8 +266,10 @@ describe('draining', () => {
     const conn = await connectRaw(node);
     const told = await RawStream.open(conn);
     const notTold = await RawStream.open(conn, { client_features: FEATURE_ERROR_CODES });
+    // stop() begins draining before it returns: what is sent from here on is read after the notice. Sent
+    // at once, not after the notice arrives: with nothing to drain the broker closes its connections 50 ms
+    // after the last refusal, and a publish sent a round trip later (under a loaded CI) could find them gone.
     const stopping = node.stop();
-    expect(await told.next()).toEqual({ type: 'draining' });
     // What follows on the told stream: publishes are refused as draining.
     told.send({
       type: 'publish',
@@ -277,8 +279,6 @@ describe('draining', () => {
       request_id: 3,
       ack: 'per_message',
     });
-    // Both sent before either answer is awaited: with nothing to drain the broker closes its connections
-    // soon after, and a publish sent a round trip later (under a loaded CI) could find them gone.
     notTold.send({
       type: 'publish',
       ...ADDRESS,
@@ -287,6 +287,7 @@ describe('draining', () => {
       request_id: 4,
       ack: 'per_message',
     });
+    expect(await told.next()).toEqual({ type: 'draining' });
     expect(await told.next()).toMatchObject({
       type: 'publish_error',
       request_id: 3,
@@ -303,13 +304,14 @@ describe('draining', () => {
     const node = await startBroker();
     const conn = await connectRaw(node);
     const s = await RawStream.open(conn);
+    // Draining has begun when stop() returns; sent at once, before any answer is awaited: with nothing to
+    // drain the broker soon closes.
     const stopping = node.stop();
-    expect(await s.next()).toEqual({ type: 'draining' });
     const cache = { ...ADDRESS, cache: 'c', key: 'k' };
-    // Sent together, before any answer is awaited: with nothing to drain the broker soon closes.
     s.send({ type: 'cache_put', ...cache, value: Buffer.from('v'), request_id: 1, ttl_ms: null });
     s.send({ type: 'cache_get', ...cache, request_id: 2 });
     s.send({ type: 'subscribe', ...ADDRESS, stream: 'q', subscription_id: 3, start: 'latest' });
+    expect(await s.next()).toEqual({ type: 'draining' });
     expect(await s.next()).toEqual({ type: 'cache_ok', request_id: 1 });
     const got = (await s.next()) as DecodedFrame & { value?: Uint8Array | null };
     expect(got).toMatchObject({ type: 'cache_value', request_id: 2 });
