@@ -79,6 +79,9 @@ export class FelixClient {
   /** Acked publish and cache put frames, reused once answered (publishing and the cache share it). */
   private readonly frames = new FrameRecycler(RECYCLED_FRAME_BYTES);
   private readonly recycleFrame = (frame: Buffer): void => this.frames.recycle(frame);
+  /** Whether any of the client's connections is reconnecting (ConnectionPoolOptions.outage). */
+  private readonly inOutage = (): boolean =>
+    this.publishPool.recovering || this.cachePool.recovering || this.eventPool.recovering;
   /** FELIX_PUBLISH_WHOLE_MAX_BYTES as the publisher applies it (wholePayloadLimit). */
   private readonly wholeMaxBytes: number;
   private endError: FelixError | undefined = undefined;
@@ -143,6 +146,7 @@ export class FelixClient {
       connectTimeoutMs: options.connectTimeoutMs,
       reconnect,
       onStatus,
+      outage: this.inOutage,
       attach: (connection, index) =>
         new EventRouter(connection, {
           maxFrameBytes: config.maxFrameBytes,
@@ -336,6 +340,7 @@ export class FelixClient {
         connectTimeoutMs: options.connectTimeoutMs,
         reconnect,
         onStatus,
+        outage: this.inOutage,
       },
       streamsPerConnection,
       stream: {

@@ -44,6 +44,12 @@ export interface ConnectionPoolOptions<T extends ConnectionTenant> {
   readonly onStatus?: (event: StatusEvent) => void;
   /** Random numbers for the backoff's jitter (tests make it predictable). */
   readonly random?: () => number;
+  /**
+   * Whether the client is in an outage (one of its connections is reconnecting): a slot's first connection
+   * opened meanwhile is then held to a reconnect's rule — a refused auth on it is a failed attempt and what
+   * waits for it keeps waiting — since a broker that came back with other keys refuses every connection.
+   */
+  readonly outage?: () => boolean;
 }
 
 export interface PooledConnection<T> {
@@ -125,6 +131,16 @@ export class ConnectionPool<T extends ConnectionTenant> {
     return this.options.name;
   }
 
+  /** Some slot is reconnecting: in its attempts, or reconnected with no stream authenticated yet. */
+  get recovering(): boolean {
+    for (const slot of this.slots) {
+      if (slot.unconfirmed !== null) return true;
+      const recovery = slot.recovery;
+      if (recovery !== null && recovery.started && !recovery.firstTry) return true;
+    }
+    return false;
+  }
+
   /** Connections currently established. */
   get connected(): readonly PooledConnection<T>[] {
     const out: PooledConnection<T>[] = [];
@@ -181,6 +197,8 @@ export class ConnectionPool<T extends ConnectionTenant> {
     const unconfirmed = slot?.unconfirmed;
     if (unconfirmed == null || unconfirmed.entry.connection !== connection) return;
     slot!.unconfirmed = null;
+    // A first connection opened during an outage (attempts 0) replaces nothing: no episode to end.
+    if (unconfirmed.attempts === 0) return;
     this.status({
       type: 'reconnect',
       pool: this.options.name,
@@ -304,8 +322,11 @@ export class ConnectionPool<T extends ConnectionTenant> {
       recovery.firstTry = true;
       try {
         const entry = await this.connect(index, true);
+        // Asked while this slot still counts as a first try (not as reconnecting itself).
+        const inOutage = this.options.outage?.() === true;
         recovery.firstTry = false;
         this.restored(slot, recovery, entry, 0);
+        if (inOutage) slot.unconfirmed = { entry, attempts: 0 };
         return;
       } catch (error) {
         recovery.firstTry = false;
@@ -429,7 +450,7 @@ export class ConnectionPool<T extends ConnectionTenant> {
     if (resuming && unconfirmed !== null) slot.carriedAttempts = unconfirmed.attempts;
     // No work is left for it (its streams ended otherwise than refused): the episode ends as the connection
     // came back, before this loss, which nothing needs reported.
-    if (!resuming && unconfirmed !== null) {
+    if (!resuming && unconfirmed !== null && unconfirmed.attempts > 0) {
       this.status({
         type: 'reconnect',
         pool: this.options.name,
@@ -438,7 +459,9 @@ export class ConnectionPool<T extends ConnectionTenant> {
       });
     }
     if (resuming) {
-      if (unconfirmed === null) {
+      // An unconfirmed reconnect goes on without a second disconnect; a first connection refused during an
+      // outage starts its episode here.
+      if (unconfirmed === null || unconfirmed.attempts === 0) {
         this.status({ type: 'disconnect', pool: this.options.name, connection: entry.index, error: cause });
       }
       // A draining slot already hands out the connection to come; otherwise it starts now.

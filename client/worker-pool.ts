@@ -72,6 +72,11 @@ export class WorkerPool {
     });
   }
 
+  /** Some connection of the pool is reconnecting (ConnectionPool.recovering). */
+  get recovering(): boolean {
+    return this.connections.recovering;
+  }
+
   /** The pool's connections currently established. */
   get connected(): readonly PooledConnection<ConnectionTenant>[] {
     return this.connections.connected;

@@ -117,4 +117,45 @@ describe('SDK reconnect with a refused token', () => {
     await client.close();
     await done;
   }, 40_000);
+
+  it('keeps a subscribe made during the outage on a connection not opened before waiting, as new work', async () => {
+    const { broker, shortLived, lasting } = await authBroker();
+    let phase: 'expiring' | 'refused' | 'accepted' = 'expiring';
+    const client = await connect({
+      ...OPTIONS,
+      broker,
+      eventConnPool: 2,
+      tokenProvider: () =>
+        phase === 'expiring' ? shortLived : phase === 'refused' ? 'not.a.token' : lasting,
+    });
+    const { status, done } = watch(client);
+    const received: string[] = [];
+    await client.subscribe('a', { onEvent: (e) => received.push(Buffer.from(e.payload).toString()) });
+    phase = 'refused';
+    await until(
+      () => status.filter((e) => e.type === 'reconnecting' && e.pool === 'event').length >= 2,
+      'refused attempts',
+      10_000,
+    );
+    // Round robin: event connection 1, never opened, is opened now, in the outage, and refused.
+    const second = client.subscribe('b', {
+      onEvent: (e) => received.push(Buffer.from(e.payload).toString()),
+    });
+    await until(
+      () => status.some((e) => e.type === 'disconnect' && e.pool === 'event' && e.connection === 1),
+      'the new connection refused',
+      10_000,
+    );
+    phase = 'accepted';
+    const sub = await second;
+    await client.publish('b', 'to b');
+    await until(() => received.includes('to b'), 'the event on the late subscription', 10_000);
+    const mine = status.filter((e) => e.pool === 'event' && e.connection === 1).map((e) => e.type);
+    // Its first connection failed (disconnect), then its attempts, then reconnect: the documented order.
+    expect(mine[0]).toBe('disconnect');
+    expect(mine.at(-1)).toBe('reconnect');
+    expect(sub.isClosed).toBe(false);
+    await client.close();
+    await done;
+  }, 40_000);
 });
