@@ -7,6 +7,7 @@ import { decodeBase64, encodeBase64 } from './base64.js';
 import { WireError } from './errors.js';
 import { allocateFrame, HEADER_BYTES } from './frame.js';
 import type { Message } from './messages.js';
+import { MAX_MESSAGE_NESTING, jsonNestsDeeper } from './nesting.js';
 import { fromWireObject, refusalFor, toWireObject, type ValueRepresentation } from './schema.js';
 
 const JSON_VALUES: ValueRepresentation = {
@@ -36,6 +37,9 @@ export function encodeJsonMessage(message: Message): Buffer {
 
 /** Decodes a flags-0 payload. Byte fields of the result are fresh buffers (base64 always copies). */
 export function decodeJsonMessage(payload: Uint8Array): Message {
+  if (jsonNestsDeeper(payload, MAX_MESSAGE_NESTING)) {
+    throw new WireError('malformed', `JSON nested deeper than ${MAX_MESSAGE_NESTING} levels`);
+  }
   let parsed: unknown;
   let text: string;
   try {

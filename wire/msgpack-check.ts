@@ -29,8 +29,8 @@ export type MsgpackProblem = 'too_deep' | 'ext' | 'never_used' | 'ill_formed_str
 const SCAN_IN_PLACE_BYTES = 64;
 
 /**
- * The first problem that stops the decode of the first value in `bytes` (nesting beyond `maxDepth` non-empty
- * maps or arrays, an ext, 0xc1), else 'ill_formed_str' when a str in it is not UTF-8, else undefined. A
+ * The first problem that stops the decode of the first value in `bytes` (nesting beyond `maxDepth` maps or
+ * arrays, empty ones included, an ext, 0xc1), else 'ill_formed_str' when a str in it is not UTF-8, else undefined. A
  * truncated value answers what was found before its end: the decoder reports the truncation itself.
  */
 export function msgpackProblem(bytes: Uint8Array, maxDepth: number): MsgpackProblem | undefined {
@@ -146,8 +146,9 @@ export function msgpackProblem(bytes: Uint8Array, maxDepth: number): MsgpackProb
         if (high >= 0x80) illFormed = !isUtf8(bytes.subarray(text, at));
       }
     }
+    // A map or array one level too deep is refused even when empty, as the limit is documented.
+    if (depth === limit && isContainer(b)) return 'too_deep';
     if (items > 0) {
-      if (depth === limit) return 'too_deep';
       remaining[depth++] = items;
       continue;
     }
@@ -159,6 +160,11 @@ export function msgpackProblem(bytes: Uint8Array, maxDepth: number): MsgpackProb
     }
   }
   return truncated(illFormed);
+}
+
+/** fixmap, fixarray, array 16/32, map 16/32. */
+function isContainer(b: number): boolean {
+  return (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
 }
 
 function truncated(illFormed: boolean): MsgpackProblem | undefined {

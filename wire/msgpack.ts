@@ -10,13 +10,11 @@ import { encodeFrame } from './frame.js';
 import { FLAG_MSGPACK } from './flags.js';
 import { msgpackProblem, type MsgpackProblem } from './msgpack-check.js';
 import type { Message } from './messages.js';
+import { MAX_MESSAGE_NESTING } from './nesting.js';
 import { fromWireObject, refusalFor, toWireObject, type ValueRepresentation } from './schema.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
-
-/** Deeper than any Felix message (a map holding an array of bin), far below what exhausts the stack. */
-export const MAX_MSGPACK_NESTING = 16;
 
 const MSGPACK_VALUES: ValueRepresentation = {
   encodeBytes: (bytes) => bytes,
@@ -44,13 +42,13 @@ export function encodeMsgpackMessage(message: Message): Buffer {
  * from an owned copy to keep them past the frame callback.
  */
 export function decodeMsgpackMessage(payload: Uint8Array): Message {
-  const problem = msgpackProblem(payload, MAX_MSGPACK_NESTING);
+  const problem = msgpackProblem(payload, MAX_MESSAGE_NESTING);
   if (problem !== undefined) throw refusal(problem, payload);
   return fromWireObject(decodeFirstValue(payload), MSGPACK_VALUES);
 }
 
 const PROBLEMS: { readonly [P in MsgpackProblem]: string } = {
-  too_deep: `MessagePack nested deeper than ${MAX_MSGPACK_NESTING} levels`,
+  too_deep: `MessagePack nested deeper than ${MAX_MESSAGE_NESTING} levels`,
   ext: 'a MessagePack ext value (no message has one)',
   never_used: 'the byte 0xc1, which MessagePack never uses',
   ill_formed_str: 'a MessagePack str that is not well-formed UTF-8 (strings must be)',

@@ -300,6 +300,28 @@ const PAYLOADS: Row[] = [
     outcome: { continues: error() },
   },
   {
+    // JSON.parse builds every level: 100,000 of them cost the event loop ~80 ms (1,000,000 in a 2 MB frame,
+    // seconds), where the same bytes of flat text cost well under one. Refused unread (wire/nesting.ts).
+    input: 'a cache_get carrying an ignored field nested 100,000 deep',
+    on: ['plain', 'cache'],
+    bytes: () =>
+      jsonText(
+        `{"type":"cache_get","tenant_id":"t1","namespace":"hostile","cache":"inputs-cache","key":"k",` +
+          `"x":${jsonDeepArray(100_000)}}`,
+      ),
+    outcome: { continues: error() },
+  },
+  {
+    input: 'a cache_get carrying an ignored field of empty arrays 17 levels deep in all',
+    on: ['plain', 'cache'],
+    bytes: () =>
+      jsonText(
+        `{"type":"cache_get","tenant_id":"t1","namespace":"hostile","cache":"inputs-cache","key":"k",` +
+          `"x":${jsonDeepArray(16)}}`,
+      ),
+    outcome: { continues: error() },
+  },
+  {
     input: 'huge JSON: a publish whose payload is a 200 KB array',
     on: PLAIN,
     bytes: () => jsonText(publishText(null, `[${'0,'.repeat(100_000)}0]`)),
@@ -409,6 +431,33 @@ const PAYLOADS: Row[] = [
     on: PLAIN,
     auth: MSGPACK_AUTH,
     bytes: () => msgpackBytes(mpDeepArray(100_000)),
+    outcome: { continues: error() },
+  },
+  {
+    input: 'MessagePack: a cache_get carrying an ignored field of empty arrays 17 levels deep in all',
+    on: ['plain', 'cache'],
+    auth: MSGPACK_AUTH,
+    bytes: () =>
+      msgpackBytes(
+        Buffer.concat([
+          Buffer.of(0x86),
+          ...[
+            'type',
+            'cache_get',
+            'tenant_id',
+            't1',
+            'namespace',
+            'hostile',
+            'cache',
+            'inputs-cache',
+            'key',
+            'k',
+          ].map(mpStr),
+          mpStr('x'),
+          Buffer.alloc(15, 0x91),
+          Buffer.of(0x90),
+        ]),
+      ),
     outcome: { continues: error() },
   },
   {

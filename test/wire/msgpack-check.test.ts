@@ -2,15 +2,14 @@ import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, FLAG_MSGPACK, WireError } from '../../wire/index.js';
-import { MAX_MSGPACK_NESTING } from '../../wire/msgpack.js';
+import { MAX_MESSAGE_NESTING } from '../../wire/nesting.js';
 import { msgpackProblem } from '../../wire/msgpack-check.js';
 
-/** The depth of nested non-empty maps and arrays in a plain value, as the walk should find it. */
+/** The depth of nested maps and arrays (empty ones count) in a plain value, as the walk should find it. */
 function depthOf(value: unknown): number {
   if (value instanceof Uint8Array || value === null || typeof value !== 'object') return 0;
   const children = Array.isArray(value) ? value : Object.values(value);
-  if (children.length === 0) return 0;
-  return 1 + Math.max(...children.map(depthOf));
+  return 1 + Math.max(0, ...children.map(depthOf));
 }
 
 function nested(levels: number): unknown {
@@ -60,7 +59,7 @@ describe('MessagePack nesting walk', () => {
     for (const stackDepth of [0, 1000, 5000]) {
       const error = decodeAt(stackDepth);
       expect(error).toBeInstanceOf(WireError);
-      expect((error as WireError).message).toContain(`nested deeper than ${MAX_MSGPACK_NESTING}`);
+      expect((error as WireError).message).toContain(`nested deeper than ${MAX_MESSAGE_NESTING}`);
     }
     // At the limit the message still decodes (unknown fields are ignored).
     const atLimit = pack({
@@ -69,7 +68,7 @@ describe('MessagePack nesting walk', () => {
       namespace: 'n',
       cache: 'c',
       key: 'k',
-      x: nested(MAX_MSGPACK_NESTING - 1),
+      x: nested(MAX_MESSAGE_NESTING - 1),
     });
     expect(decodeMessage(FLAG_MSGPACK, atLimit)).toMatchObject({ type: 'cache_get', key: 'k' });
   });
