@@ -4,13 +4,8 @@
  * FELIX_TLS_CA, …), which wins over the YAML file (FELIX_CLIENT_CONFIG or --config) and the profile.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import {
-  connect,
-  ConfigError,
-  isFelixError,
-  type ConnectOptions,
-  type FelixClient,
-} from '../client/index.js';
+import { connectLabelled } from '../client/client.js';
+import { ConfigError, isFelixError, type ConnectOptions, type FelixClient } from '../client/index.js';
 import { DEFAULT_BROKER, parseBroker } from '../client/options.js';
 import { isValidName, NAME_RULE } from '../config/tenants.js';
 import { CliFailure, CliUsageError } from './exit-codes.js';
@@ -75,19 +70,36 @@ Connection: flags win over the environment, as the SDK's connect options do: FEL
 FELIX_TLS_CA, FELIX_TLS_INSECURE, FELIX_TLS_SERVER_NAME, FELIX_CLIENT_CONFIG, FELIX_PROFILE and every
 other client FELIX_* setting (docs/configuration.md) apply unless a flag says otherwise.`;
 
+/** The connect option each flag sets (flags by commander's property name). */
+const OPTION_OF_FLAG = {
+  broker: 'broker',
+  tenant: 'tenant',
+  namespace: 'namespace',
+  token: 'token',
+  ca: 'tlsCa',
+  config: 'configPath',
+  profile: 'profile',
+} as const satisfies Record<keyof ConnectionFlags, keyof ConnectOptions>;
+
 /** The connect options the flags ask for; unset flags stay unset so the environment and YAML apply. */
 export function connectOptionsFrom(flags: ConnectionFlags, tenant: string | undefined): ConnectOptions {
-  const options: Record<string, string | undefined> = {
-    broker: flags.broker,
-    tenant: tenant ?? flags.tenant,
-    namespace: flags.namespace,
-    token: flags.token,
-    tlsCa: flags.ca,
-    configPath: flags.config,
-    profile: flags.profile,
-  };
-  // Unset flags stay absent, so the environment and the YAML file apply to them.
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const given: ConnectionFlags = { ...flags, tenant: tenant ?? flags.tenant };
+  const options: Record<string, string> = {};
+  for (const [flag, option] of Object.entries(OPTION_OF_FLAG)) {
+    const value = given[flag as keyof ConnectionFlags];
+    // Unset flags stay absent, so the environment and the YAML file apply to them.
+    if (value !== undefined) options[option] = value;
+  }
+  return options;
+}
+
+/**
+ * Names a connect option in a configuration error as the flag that set it (`flag --ca`): the user typed
+ * the flag, and `tlsCa` is nowhere on the command line.
+ */
+function flagLabel(option: string): string {
+  const flag = Object.entries(OPTION_OF_FLAG).find(([, set]) => set === option)?.[0];
+  return flag === undefined ? `option ${option}` : `flag --${flag}`;
 }
 
 /**
@@ -97,14 +109,17 @@ export function connectOptionsFrom(flags: ConnectionFlags, tenant: string | unde
 export async function connectWithFlags(options: ConnectOptions): Promise<FelixClient> {
   const warned = new Set<string>();
   try {
-    return await connect({
-      ...options,
-      onWarning: (message) => {
-        if (warned.has(message)) return;
-        warned.add(message);
-        process.stderr.write(`felix-ts: warning: ${message}\n`);
+    return await connectLabelled(
+      {
+        ...options,
+        onWarning: (message) => {
+          if (warned.has(message)) return;
+          warned.add(message);
+          process.stderr.write(`felix-ts: warning: ${message}\n`);
+        },
       },
-    });
+      flagLabel,
+    );
   } catch (error) {
     if (error instanceof ConfigError) throw new CliUsageError(error.message);
     if (isFelixError(error)) throw new CliFailure(`${error.code}: ${error.message}`);

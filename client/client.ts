@@ -20,7 +20,7 @@ import { ConnectionPool, type PoolListener } from './connection-pool.js';
 import { FelixError, toFelixError, withContext } from './errors.js';
 import { FrameRecycler } from './frame-recycler.js';
 import { EventRouter } from './event-router.js';
-import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
+import { resolveOptions, type ConnectOptions, type OptionLabel, type ResolvedOptions } from './options.js';
 import { Publisher, wholePayloadLimit, type Payload, type PublishOptions } from './publisher.js';
 import { StatusHub, type StatusEvent } from './status.js';
 import { Subscriber } from './subscriber.js';
@@ -48,7 +48,15 @@ const ENDPOINT_CLOSE_MS = 500;
  * FelixError `connect_failed` / `auth_failed` / `timeout` when the broker cannot be used.
  */
 export async function connect(options: ConnectOptions = {}): Promise<FelixClient> {
-  const resolved = resolveOptions(options);
+  return await connectLabelled(options);
+}
+
+/**
+ * @internal connect() for a program that fills the options from its own command-line flags: `label` names
+ * the flag behind an option in configuration errors (`flag --ca`, not `option tlsCa`).
+ */
+export async function connectLabelled(options: ConnectOptions, label?: OptionLabel): Promise<FelixClient> {
+  const resolved = resolveOptions(options, label);
   const client = new FelixClient(resolved, clientTlsOptions(resolved.config));
   await client.verify();
   return client;

@@ -104,8 +104,20 @@ function defaultWarning(message: string): void {
   process.emitWarning(message, 'FelixWarning');
 }
 
-/** Merges `options` with defaults, profile, YAML and environment once; throws ConfigError on any bad value. */
-export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
+/** How an error names the connect option (by its name in ConnectOptions) that set a bad value. */
+export type OptionLabel = (option: string) => string;
+
+const optionLabel: OptionLabel = (option) => `option ${option}`;
+
+/**
+ * Merges `options` with defaults, profile, YAML and environment once; throws ConfigError on any bad value.
+ * `label` names an option in those errors; a program that fills the options from its own flags names the
+ * flags instead, which is what its user typed.
+ */
+export function resolveOptions(
+  options: ConnectOptions = {},
+  label: OptionLabel = optionLabel,
+): ResolvedOptions {
   const settingKeys = Object.keys(clientSide.settings);
   const known = new Set<string>([...SESSION_KEYS, ...SOURCE_KEYS, ...settingKeys]);
   for (const key of Object.keys(options)) {
@@ -123,6 +135,8 @@ export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
     profile: options.profile,
     configPath: options.configPath,
     overrides: overrides as ClientSettingOptions,
+    // `token` is the SDK's name for the authToken setting: an error names the one the caller set.
+    overrideLabel: (key) => label(key === 'authToken' && options.token !== undefined ? 'token' : key),
   });
   const onWarning = options.onWarning ?? defaultWarning;
   for (const warning of loaded.warnings) onWarning(warning);

@@ -110,8 +110,14 @@ describe('bad arguments are usage errors (exit status 2, nothing on stdout)', ()
     [['pub', 'orders/new', 'x', '--namespace', 'other'], 'the name says namespace orders'],
     [['pub', 'orders', 'x', '--broker', 'localhost:port'], 'expected host:port'],
     [['pub', 'orders', 'x', '--tenant', 't/1'], 'expected a tenant name'],
-    [['pub', 'orders', 'x', '--ca', '/nonexistent/ca.pem'], '/nonexistent/ca.pem'],
-    [['pub', 'orders', 'x', '--profile', 'turbo'], 'turbo'],
+    // A bad connection setting is named by the flag that set it, not by the SDK's option behind it.
+    [
+      ['pub', 'orders', 'x', '--ca', '/nonexistent/ca.pem'],
+      'Invalid FELIX_TLS_CA (flag --ca): got "/nonexistent/ca.pem"',
+    ],
+    [['pub', 'orders', 'x', '--profile', 'turbo'], 'Invalid FELIX_PROFILE (flag --profile): got "turbo"'],
+    [['sub', 'orders', '--config', '/nonexistent/client.yml'], '(from flag --config)'],
+    [['cache', 'get', 'web', 'k', '--token', 'not a token'], 'Invalid FELIX_AUTH_TOKEN (flag --token)'],
     [['pub', 'orders', 'x', 'extra'], 'too many arguments'],
     [['sub'], "missing required argument 'stream'"],
     [['sub', 'orders', '--from', 'yesterday'], 'expected earliest, latest or an offset'],
@@ -146,16 +152,17 @@ describe('a CA file (--ca, FELIX_TLS_CA) that is not PEM is a usage error, not a
   afterAll(() => rmSync(dirname(notPem), { recursive: true, force: true }));
 
   it.each([
-    [['cache', 'get', 'web', 'k', '--ca', notPem], {}],
-    [['cache', 'put', 'web', 'k', 'v', '--ca', notPem], {}],
-    [['pub', 'orders', 'x', '--ca', notPem], {}],
-    [['sub', 'orders', '--ca', notPem], {}],
-    [['cache', 'del', 'web', 'k'], { FELIX_TLS_CA: notPem }],
-  ])('felix-ts %j %j', async (args, env) => {
+    [['cache', 'get', 'web', 'k', '--ca', notPem], {}, 'flag --ca'],
+    [['cache', 'put', 'web', 'k', 'v', '--ca', notPem], {}, 'flag --ca'],
+    [['pub', 'orders', 'x', '--ca', notPem], {}, 'flag --ca'],
+    [['sub', 'orders', '--ca', notPem], {}, 'flag --ca'],
+    [['cache', 'del', 'web', 'k'], { FELIX_TLS_CA: notPem }, 'from the environment'],
+  ])('felix-ts %j %j', async (args, env, origin) => {
     const run = await felix([...args, ...at()], { env });
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/^felix-ts: Invalid FELIX_TLS_CA \(.*\): got ".*": it is not PEM/);
+    expect(run.stderr).toContain(`Invalid FELIX_TLS_CA (${origin}): `);
     // One line and the usage hint: no stack trace.
     expect(run.stderr).not.toMatch(/^\s+at /m);
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(2);

@@ -76,6 +76,14 @@ describe('connect with a CA file (tlsCa, FELIX_TLS_CA) that holds no usable cert
     expect((error as ConfigError).setting).toBe('FELIX_TLS_CA');
   });
 
+  it('names the token option by the name the caller gave it: token, or authToken', async () => {
+    for (const option of ['token', 'authToken'] as const) {
+      await expect(connect({ broker: '127.0.0.1:1', env: {}, [option]: 'not a token' })).rejects.toThrow(
+        `Invalid FELIX_AUTH_TOKEN (option ${option}): got "(hidden)"`,
+      );
+    }
+  });
+
   it('names the environment when FELIX_TLS_CA came from there', async () => {
     const path = writeTempFile('not a certificate', 'ca.pem');
     await expect(connect({ broker: '127.0.0.1:1', env: { FELIX_TLS_CA: path } })).rejects.toThrow(
