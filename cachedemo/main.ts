@@ -6,6 +6,7 @@ import { loadavg } from 'node:os';
 import { Command } from 'commander';
 import { loadBrokerConfig } from '../broker/config.js';
 import { connect, ConfigError, isFelixError, type FelixClient } from '../client/index.js';
+import { brokerArgument } from '../cli/connection-flags.js';
 import { addVersionFlag } from '../config/cli-flags.js';
 import { FelixBackend } from './backend.js';
 import { startBroker, type BrokerChild } from './broker-process.js';
@@ -28,7 +29,11 @@ async function main(): Promise<number> {
       new Command('cachedemo').description('felix-ts cache benchmark: put/get over QUIC, then a TTL check'),
     ),
   )
-    .option('--broker <addr>', 'host:port of a running broker (default: start one in its own process)')
+    .option(
+      '--broker <addr>',
+      'host:port of a running broker (default: start one in its own process)',
+      brokerArgument,
+    )
     .option('--json', 'print one JSON document on stdout (progress goes to stderr)')
     .option('--broker-cpu-prof <dir>', 'run the started broker under node --cpu-prof, writing into <dir>');
   // A bad flag or value exits 2 (as a bad FELIX_CACHE_BENCH_* setting does); --help and --version 0.

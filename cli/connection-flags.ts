@@ -6,7 +6,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { connectLabelled } from '../client/client.js';
 import { ConfigError, isFelixError, type ConnectOptions, type FelixClient } from '../client/index.js';
-import { DEFAULT_BROKER, parseBroker } from '../client/options.js';
+import { BROKER_ADDRESS_RULE, brokerAddressOf, DEFAULT_BROKER } from '../client/options.js';
 import { isValidName, NAME_RULE } from '../config/tenants.js';
 import { CliFailure, CliUsageError } from './exit-codes.js';
 
@@ -23,13 +23,12 @@ export interface ConnectionFlags {
 export const DEFAULT_TENANT = 't1';
 export const DEFAULT_NAMESPACE = 'default';
 
-function brokerArgument(text: string): string {
-  try {
-    parseBroker(text);
-  } catch (error) {
-    if (error instanceof ConfigError) throw new InvalidArgumentError(error.message);
-    throw error;
-  }
+/**
+ * --broker's parser: the address the SDK would take, or a usage error that commander prefixes with the flag
+ * (not the SDK's "connect option broker"). The demos' --broker uses it too.
+ */
+export function brokerArgument(text: string): string {
+  if (brokerAddressOf(text) === undefined) throw new InvalidArgumentError(`expected ${BROKER_ADDRESS_RULE}`);
   return text;
 }
 

@@ -185,18 +185,30 @@ function tokenOption(options: ConnectOptions): string | undefined {
   return options.token ?? (options.authToken as string | undefined);
 }
 
-/** `host:port`, `[v6]:port`, or a bare host (port 5000). Port 0 cannot be connected to. */
-export function parseBroker(text: string): { host: string; port: number } {
+/** What a broker address may be, for the messages that refuse one. */
+export const BROKER_ADDRESS_RULE = 'host:port such as 127.0.0.1:5000, broker.internal:5000 or [::1]:5000';
+
+/** `host:port`, `[v6]:port`, or a bare host (port 5000); undefined otherwise. Port 0 cannot be connected to. */
+export function brokerAddressOf(text: string): { host: string; port: number } | undefined {
   const withPort = /:\d+$/.test(text) && !/^[^[]*:.*:/.test(text) ? text : `${text}:${DEFAULT_PORT}`;
   const address = parseBindAddress(withPort);
-  if (address === undefined || address.port === 0) {
+  if (address === undefined || address.port === 0) return undefined;
+  return { host: address.host, port: address.port };
+}
+
+/** brokerAddressOf, or a ConfigError naming the connect option. */
+export function parseBroker(text: string): { host: string; port: number } {
+  const address = brokerAddressOf(text);
+  if (address === undefined) {
     throw new ConfigError(
-      `Invalid connect option broker=${JSON.stringify(text)}: expected host:port such as 127.0.0.1:5000, ` +
-        'broker.internal:5000 or [::1]:5000',
-      { setting: 'broker', value: text },
+      `Invalid connect option broker=${JSON.stringify(text)}: expected ${BROKER_ADDRESS_RULE}`,
+      {
+        setting: 'broker',
+        value: text,
+      },
     );
   }
-  return { host: address.host, port: address.port };
+  return address;
 }
 
 function positiveInteger(value: number | undefined, option: string, fallback: number): number {

@@ -3,6 +3,7 @@
  * rather than silently replaced by the default. Defaults are Felix's, except where this module says why not.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { brokerArgument } from '../cli/connection-flags.js';
 import { addVersionFlag } from '../config/cli-flags.js';
 import type { CasePlanRequest, CaseSettings, RunMode, Sharding } from './cases.js';
 import { eventBytes } from './stamp.js';
@@ -156,7 +157,7 @@ export function buildProgram(): Command {
     .option('--matrix', 'every --payloads × --fanouts case (warmup 200, total 2000 unless given)')
     .option('--payloads <csv>', '--matrix payloads (default 0,256,1024,4096)', integerList(0))
     .option('--fanouts <csv>', '--matrix fanouts (default 1,10,100)', integerList(1))
-    .option('--broker <addr>', 'use the broker at host:port instead of spawning one per case')
+    .option('--broker <addr>', 'use the broker at host:port instead of spawning one per case', brokerArgument)
     .option(
       '--broker-node-flags <flags>',
       "extra Node flags for each spawned broker, e.g. '--cpu-prof --cpu-prof-dir=prof'",

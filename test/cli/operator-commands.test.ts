@@ -108,7 +108,10 @@ describe('bad arguments are usage errors (exit status 2, nothing on stdout)', ()
     [['pub', 'a/b/c/d', 'x'], 'invalid stream "a/b/c/d"'],
     [['pub', 'acme/orders/new', 'x', '--tenant', 't1'], 'the name says tenant acme but --tenant says t1'],
     [['pub', 'orders/new', 'x', '--namespace', 'other'], 'the name says namespace orders'],
-    [['pub', 'orders', 'x', '--broker', 'localhost:port'], 'expected host:port'],
+    // Named as the flag the user typed (commander's prefix), not as the SDK's connect option.
+    [['pub', 'orders', 'x', '--broker', 'localhost:port'], "'localhost:port' is invalid. expected host:port"],
+    [['bench', 'latency', '--broker', 'localhost:port'], "'localhost:port' is invalid. expected host:port"],
+    [['bench', 'cache', '--broker', 'localhost:port'], "'localhost:port' is invalid. expected host:port"],
     [['pub', 'orders', 'x', '--tenant', 't/1'], 'expected a tenant name'],
     // A bad connection setting is named by the flag that set it, not by the SDK's option behind it.
     [
