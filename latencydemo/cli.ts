@@ -167,13 +167,34 @@ export function buildProgram(): Command {
     .exitOverride();
 }
 
-/** Parses user arguments (without node and script). Throws commander's CommanderError on a bad flag. */
-export function parseCommandLine(args: readonly string[], defaults: SettingDefaults): DemoRequest {
+/** The flags as given, checked against each other but not yet against the settings in effect. */
+export interface ParsedFlags {
+  readonly program: Command;
+  readonly options: RawOptions;
+}
+
+/**
+ * Parses user arguments (without node and script). Throws commander's CommanderError on a bad flag, and for
+ * --help and --version once they are answered: before any setting is read, so a bad FELIX_* variable
+ * cannot stop them.
+ */
+export function parseFlags(args: readonly string[]): ParsedFlags {
   const program = buildProgram();
   program.parse([...args], { from: 'user' });
   const o = program.opts<RawOptions>();
   if (o.all === true && o.matrix === true) program.error('--all and --matrix exclude each other');
   checkOpenLoopFlags(program, o);
+  return { program, options: o };
+}
+
+/** parseFlags, then demoRequest. */
+export function parseCommandLine(args: readonly string[], defaults: SettingDefaults): DemoRequest {
+  return demoRequest(parseFlags(args), defaults);
+}
+
+/** The run the flags ask for, with what they leave out from `defaults` (the client settings in effect). */
+export function demoRequest(flags: ParsedFlags, defaults: SettingDefaults): DemoRequest {
+  const { program, options: o } = flags;
   // Felix runs --all when no flag is given; its own docs call that bare command a single run, which is
   // what a bare `npm run demo:latency` should be on a shared two-core machine. --all is explicit here.
   const mode: RunMode = o.all === true ? 'all' : o.matrix === true ? 'matrix' : 'single';

@@ -17,7 +17,7 @@ import { ConfigError, isFelixError } from '../client/index.js';
 import { felixVariables } from './broker-env.js';
 import type { CaseReport } from './case-report.js';
 import { planCases } from './cases.js';
-import { parseCommandLine } from './cli.js';
+import { demoRequest, parseFlags } from './cli.js';
 import { ProgressLine } from './progress.js';
 import { caseIntro, caseResults, formatJson, JSON_SCHEMA, textHeader } from './report.js';
 import { runCase } from './run-case.js';
@@ -36,8 +36,10 @@ async function main(args: readonly string[]): Promise<number> {
   let settings;
   let request;
   try {
+    // Flags first: --help and --version answer even when a FELIX_* variable is bad.
+    const flags = parseFlags(args);
     settings = loadDemoSettings(env);
-    request = parseCommandLine(args, settings.defaults);
+    request = demoRequest(flags, settings.defaults);
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
     if (error instanceof ConfigError) {

@@ -1,9 +1,12 @@
 // `felix-ts status` against a loaded broker, `felix-ts bench …`, and the whole command line's usage
 // errors (exit status 2), help texts and --version, as the built program.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { felix, felixInBackground, startCliBroker, type CliBroker } from './cli-process.js';
 
@@ -276,6 +279,37 @@ describe('help and version', () => {
     const oneLine = run.stdout.replace(/\s+/g, ' ');
     expect(oneLine).not.toMatch(/\(default[^)]*\) \(default/);
   });
+
+  // Each a value the loaders refuse: asking for help or the version reads no setting, so none can stop it.
+  const badEnvironment = {
+    FELIX_PROFILE: 'turbo',
+    FELIX_PUB_CONN_POOL: '0',
+    FELIX_QUIC_BIND: 'nowhere',
+    FELIX_CACHE_BENCH_WARMUP: 'many',
+    FELIX_CLIENT_CONFIG: '/nonexistent/client.yml',
+    FELIX_BROKER_CONFIG: '/nonexistent/broker.yml',
+  };
+  it.each([[[]], [['broker']], [['pub']], [['bench', 'latency']], [['bench', 'cache']]])(
+    'felix-ts %j --help and --version work whatever FELIX_* variables are set',
+    async (command) => {
+      const help = await felix([...command, '--help'], { env: badEnvironment });
+      expect(help.stderr).toBe('');
+      expect(help).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: /) });
+      const version = await felix([...command, '--version'], { env: badEnvironment });
+      expect(version).toMatchObject({ code: 0, stdout: `${packageVersion}\n`, stderr: '' });
+    },
+  );
+
+  it.each([['broker'], ['latencydemo'], ['cachedemo']])(
+    'the %s bin: --help and --version work whatever FELIX_* variables are set',
+    async (program) => {
+      const main = fileURLToPath(new URL(`../../dist/${program}/main.js`, import.meta.url));
+      const run = (flag: string) =>
+        promisify(execFile)(process.execPath, [main, flag], { env: { ...process.env, ...badEnvironment } });
+      expect(await run('--help')).toMatchObject({ stdout: expect.stringMatching(/^Usage: /), stderr: '' });
+      expect(await run('--version')).toEqual({ stdout: `${packageVersion}\n`, stderr: '' });
+    },
+  );
 
   it('felix-ts status --help shows the metrics default as written', async () => {
     const run = await felix(['status', '--help']);
