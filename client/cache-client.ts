@@ -8,7 +8,7 @@ import { FEATURE_CACHE_DELETE, HEADER_BYTES, supportsFeature, type FrameAllocato
 import type { CacheDispatcher } from './cache-dispatcher.js';
 import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../wire/cache-request-writer.js';
 import { CacheDeleteReply, CacheGetReply, CachePutReply, type CacheReply } from './cache-reply.js';
-import { describeArgument } from './arguments.js';
+import { describeArgument, shownName } from './arguments.js';
 import { FelixError, toFelixError, unsentError } from './errors.js';
 import type { Negotiated } from './negotiation.js';
 import type { Payload } from './publisher.js';
@@ -68,7 +68,9 @@ export class CacheClient {
       const frame = encodeCachePut(target, key, bytes, requestId, ttlMs, this.msgpack, this.options.allocate);
       return this.submit(new CachePutReply(target, key, this.dispatcher), frame, requestId);
     } catch (error) {
-      return Promise.reject(toFelixError(error, 'invalid_argument', `cache put of ${key}`));
+      return Promise.reject(
+        toFelixError(error, 'invalid_argument', `cache put of ${shownName(String(key))}`),
+      );
     }
   }
 
@@ -127,7 +129,7 @@ export class CacheClient {
       const frame = encodeCacheLookup(op, target, key, requestId, this.msgpack);
       return this.submit(new Reply(target, key, this.dispatcher), frame, requestId);
     } catch (error) {
-      return Promise.reject(toFelixError(error, 'invalid_argument', `${op} of ${key}`));
+      return Promise.reject(toFelixError(error, 'invalid_argument', `${op} of ${shownName(String(key))}`));
     }
   }
 

@@ -7,6 +7,7 @@
 import type { DecodedFrame } from '../wire/index.js';
 import type { KeyOrder } from './cache-dispatcher.js';
 import type { CacheOp, CacheTarget } from '../wire/cache-request-writer.js';
+import { shownName, shownPath } from './arguments.js';
 import { FelixError, brokerError } from './errors.js';
 import type { Settleable } from './pending-requests.js';
 
@@ -71,7 +72,8 @@ export abstract class CacheReply<T> implements SlottedRequest {
 
   /** Names the request in errors; built only when an error needs it. */
   get what(): string {
-    return `${this.op} of key ${JSON.stringify(this.key.length > 64 ? `${this.key.slice(0, 64)}…` : this.key)} in ${this.target.path}`;
+    const { tenant, namespace, cache } = this.target;
+    return `${this.op} of key ${JSON.stringify(shownName(this.key))} in ${shownPath(tenant, namespace, cache)}`;
   }
 
   /** The broker's answer (a decoded message whose byte fields the reply may keep). */

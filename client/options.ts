@@ -8,6 +8,7 @@ import type { Environment } from '../config/environment.js';
 import { ConfigError } from '../config/errors.js';
 import { parseBindAddress } from '../config/kinds.js';
 import { didYouMean, suggestNames } from '../config/suggest.js';
+import { shownName } from './arguments.js';
 import { loadClientConfig, type ClientConfig, type ClientSettingOptions } from './config.js';
 
 export const DEFAULT_BROKER = '127.0.0.1:5000';
@@ -226,7 +227,7 @@ function name(value: string | undefined, option: string, fallback: string): stri
   if (value === undefined) return fallback;
   if (value === '' || Buffer.byteLength(value) > 0xffff) {
     throw new ConfigError(
-      `Invalid connect option ${option}=${JSON.stringify(value)}: expected a non-empty name`,
+      `Invalid connect option ${option}=${JSON.stringify(shownName(value))}: expected a non-empty name`,
       {
         setting: option,
         value,

@@ -9,7 +9,7 @@
  * connection is lost fails with `connection_closed` instead: sending it again could deliver it twice.
  */
 import { allocateFrame, type AckMode, type FrameAllocator } from '../wire/index.js';
-import { ackModeOf, batchPayloads, payloadBytes, type Payload } from './arguments.js';
+import { ackModeOf, batchPayloads, payloadBytes, shownName, shownPath, type Payload } from './arguments.js';
 import { noop } from './deadline.js';
 import { FelixError, toFelixError } from './errors.js';
 import type { Negotiated } from './negotiation.js';
@@ -148,7 +148,9 @@ export class Publisher {
       worker.request(frame, requestId, reply, target, this.retries);
       return reply.promise;
     } catch (error) {
-      return Promise.reject(toFelixError(error, 'invalid_argument', `publish to ${stream}`));
+      return Promise.reject(
+        toFelixError(error, 'invalid_argument', `publish to ${shownName(String(stream))}`),
+      );
     }
   }
 
@@ -185,7 +187,9 @@ export class Publisher {
       }
       return reply.promise;
     } catch (error) {
-      return Promise.reject(toFelixError(error, 'invalid_argument', `publish batch to ${stream}`));
+      return Promise.reject(
+        toFelixError(error, 'invalid_argument', `publish batch to ${shownName(String(stream))}`),
+      );
     }
   }
 
@@ -321,7 +325,7 @@ export class Publisher {
         namespace,
         stream,
         hash: streamHash(tenant, namespace, stream),
-        what: `publish to ${tenant}/${namespace}/${stream}`,
+        what: `publish to ${shownPath(tenant, namespace, stream)}`,
       });
       streams.set(stream, target);
     }

@@ -11,7 +11,7 @@ import type { TokenSource } from './options.js';
 import { TransportError, isLoopbackHost, type Connection, type Stream } from '../transport/index.js';
 import { HopStats } from './hop-stats.js';
 import type { QueuePolicy } from './async-queue.js';
-import { callbackOf, queuePolicyOf, startPositionOf } from './arguments.js';
+import { callbackOf, queuePolicyOf, shownPath, startPositionOf } from './arguments.js';
 import { BrokerStream } from './broker-stream.js';
 import type { ConnectionPool, PooledConnection } from './connection-pool.js';
 import { settledWithin, withDeadline } from './deadline.js';
@@ -105,7 +105,7 @@ export class Subscriber {
     const { connection, tenant: router } = await withDeadline(this.pool.get(slot), o.requestTimeoutMs, () => {
       return new FelixError(
         'timeout',
-        `subscribe to ${o.tenant}/${namespace}/${stream}: no connection to the broker within ${o.requestTimeoutMs} ms`,
+        `subscribe to ${shownPath(o.tenant, namespace, stream)}: no connection to the broker within ${o.requestTimeoutMs} ms`,
         // Nothing was sent.
         { retry: 'retry' },
       );
@@ -130,7 +130,7 @@ export class Subscriber {
         o.onStatus?.({ type: 'error', pool: this.pool.name ?? 'event', connection: failed.slot, error }),
     });
     this.live.add(subscription);
-    const label = `subscription to ${o.tenant}/${namespace}/${stream}`;
+    const label = `subscription to ${shownPath(o.tenant, namespace, stream)}`;
     try {
       try {
         await this.open(subscription, connection, router);
@@ -173,7 +173,7 @@ export class Subscriber {
   private async open(sub: Subscription, connection: Connection, router: EventRouter): Promise<void> {
     const o = this.options;
     sub.bind(router, connection);
-    const label = `subscription ${sub.id} to ${o.tenant}/${sub.namespace}/${sub.stream}`;
+    const label = `subscription ${sub.id} to ${shownPath(o.tenant, sub.namespace, sub.stream)}`;
     const stream = await this.openControlStream(sub, connection, label);
     if (stream === null) return;
     const control = new BrokerStream(stream, sub.controlHandler, {
@@ -234,7 +234,7 @@ export class Subscriber {
       const felixError = toFelixError(
         error,
         'broker_error',
-        `resubscribing to ${this.options.tenant}/${sub.namespace}/${sub.stream}`,
+        `resubscribing to ${shownPath(this.options.tenant, sub.namespace, sub.stream)}`,
       );
       this.options.onStatus?.({
         type: 'error',

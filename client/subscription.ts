@@ -33,6 +33,7 @@ import { AsyncQueue, type QueuePolicy } from './async-queue.js';
 import type { Connection } from '../transport/index.js';
 import type { BrokerStream, BrokerStreamHandler } from './broker-stream.js';
 import { noop, settledWithin } from './deadline.js';
+import { shownPath } from './arguments.js';
 import { FelixError, SLOW_CONSUMER, brokerError } from './errors.js';
 import type { EventRouter, EventStreamSink } from './event-router.js';
 import { OffsetTracker } from './offset-tracker.js';
@@ -769,6 +770,6 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   }
 
   private label(): string {
-    return `subscription ${this.id} to ${this.tenant}/${this.namespace}/${this.stream}`;
+    return `subscription ${this.id} to ${shownPath(this.tenant, this.namespace, this.stream)}`;
   }
 }

@@ -24,8 +24,6 @@ export type CacheOp = 'cache_put' | 'cache_get' | 'cache_delete';
 
 /** One cache a client talks to: its names, and its MessagePack prefixes, built on first use. */
 export class CacheTarget {
-  /** "tenant/namespace/cache", for errors. */
-  readonly path: string;
   private putPrefix: Buffer | null = null;
   private getPrefix: Buffer | null = null;
   private deletePrefix: Buffer | null = null;
@@ -34,9 +32,7 @@ export class CacheTarget {
     readonly tenant: string,
     readonly namespace: string,
     readonly cache: string,
-  ) {
-    this.path = `${tenant}/${namespace}/${cache}`;
-  }
+  ) {}
 
   /** Everything of a MessagePack request of type `op` up to the key's value. */
   prefix(op: CacheOp): Buffer {

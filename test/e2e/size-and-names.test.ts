@@ -230,6 +230,39 @@ describe('name rules', () => {
     }
   });
 
+  it('echoes a name or key too long to read whole as its first 64 characters and its size, everywhere', async () => {
+    const node = await startBroker();
+    const c = await client(node.quicAddress.port);
+    const long = 's'.repeat(256);
+    const cut = `${'s'.repeat(64)}…(256 bytes)`;
+    try {
+      const refusals = await Promise.all([
+        failure(c.publish(long, 'x')),
+        failure(c.publishBatch(long, ['x', 'y'])),
+        failure(c.publish('ok', 'x', { namespace: long })),
+        failure(c.subscribe(long, { onEvent: () => {} })),
+        failure(c.cache.put('default', long, 'k', 'v')),
+        failure(c.cache.get('default', long, 'k')),
+        failure(c.cache.delete('default', long, 'k')),
+        failure(c.cache.get('default', long, 'k'.repeat(300))),
+      ]);
+      for (const refusal of refusals) {
+        expect(refusal.brokerCode).toBe('invalid_request');
+        // The SDK's prefix names the request with the name cut; the broker's own message cuts it too.
+        expect(refusal.message).toContain(cut);
+        expect(refusal.message).not.toContain('s'.repeat(65));
+        expect(refusal.message.length).toBeLessThan(420);
+      }
+      expect(refusals[7]!.message).toContain(`"${'k'.repeat(64)}…(300 bytes)"`);
+      // A name within 64 characters is echoed whole.
+      expect((await failure(c.publish('bad name!', 'x'))).message).toMatch(
+        /^publish to t1\/default\/bad name! /,
+      );
+    } finally {
+      await c.close();
+    }
+  });
+
   it('answers an unacked publish to a bad name with an error', async () => {
     const node = await startBroker();
     const s = await RawStream.open(await connectRaw(node));
