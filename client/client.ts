@@ -300,7 +300,9 @@ export class FelixClient {
 
   /** Ends the client with `error` (reconnect attempts ran out): everything outstanding fails. */
   private fail(error: FelixError): void {
-    if (this.closing !== null) return;
+    // The first give-up ends the client. The others are the pools' own connections giving up as close()
+    // marks them closed, before `closing` is assigned: they must neither replace the error nor close again.
+    if (this.closing !== null || this.endError !== undefined) return;
     this.endError = error;
     void this.close();
   }

@@ -89,6 +89,9 @@ interface Recovery<T> {
   started: boolean;
   /** The slot's first connection is being opened (not a reconnect): close() lets it finish. */
   firstTry: boolean;
+  /** Reconnect attempts made so far, and why the latest failed (or why the connection was lost). */
+  attempts: number;
+  lastError: FelixError | null;
 }
 
 interface Slot<T> {
@@ -255,21 +258,41 @@ export class ConnectionPool<T extends ConnectionTenant> {
       // what was handed to it — unacknowledged publishes have no promise to fail — is flushed once it
       // opens, within the close timeout, as on any open connection. Only after a give-up (`reason`) not.
       if (recovery.firstTry && reason === undefined) continue;
+      const error =
+        reason === undefined
+          ? new FelixError(
+              'connection_closed',
+              `${this.options.name} connection ${index}: the client closed while reconnecting`,
+            )
+          : this.gaveUpWithClient(index, recovery, reason);
       // The client gave up (another connection's attempts ran out): this connection's episode ends with
       // `error` too, so every connection's events end where they began — documented per connection.
       if (reason !== undefined && recovery.started) {
-        this.status({ type: 'error', pool: this.options.name, connection: index, error: reason });
+        this.status({ type: 'error', pool: this.options.name, connection: index, error });
       }
-      this.giveUp(
-        index,
-        recovery,
-        reason ??
-          new FelixError(
-            'connection_closed',
-            `${this.options.name} connection ${index}: the client closed while reconnecting`,
-          ),
-      );
+      this.giveUp(index, recovery, error);
     }
+  }
+
+  /**
+   * Why slot `index`, still reconnecting, stops when the client gives up for `reason` (another connection's
+   * attempts ran out): its own attempts and its own last failure, which `reason` — another connection's —
+   * does not tell. A slot that has failed nothing yet (its first connection still opening) has only `reason`.
+   */
+  private gaveUpWithClient(index: number, recovery: Recovery<T>, reason: FelixError): FelixError {
+    const label = `${this.options.name} connection ${index}`;
+    const own = recovery.lastError;
+    if (own === null) {
+      return new FelixError(reason.code, `${label}: closed as the client gave up: ${reason.message}`, {
+        cause: reason,
+      });
+    }
+    return new FelixError(
+      reason.code,
+      `${label}: gave up after ${reconnectAttempts(recovery.attempts)}, with the client (FELIX_RECONNECT_ATTEMPTS ` +
+        `ran out on another connection): ${own.message}`,
+      { cause: own },
+    );
   }
 
   /** Settles slot `index`'s recovery with `error`: what waits for the slot fails. */
@@ -300,7 +323,15 @@ export class ConnectionPool<T extends ConnectionTenant> {
     });
     // Waiters see the outcome through their own get(); nobody may be waiting at all.
     promise.catch(() => undefined);
-    const recovery: Recovery<T> = { promise, resolve, reject, started: false, firstTry: false };
+    const recovery: Recovery<T> = {
+      promise,
+      resolve,
+      reject,
+      started: false,
+      firstTry: false,
+      attempts: 0,
+      lastError: null,
+    };
     slot.recovery = recovery;
     slot.promise = promise;
     return recovery;
@@ -317,8 +348,8 @@ export class ConnectionPool<T extends ConnectionTenant> {
     recovery.started = true;
     const policy = this.options.reconnect!;
     const pool = this.options.name;
-    let lastError = lost;
-    if (lastError === null) {
+    recovery.lastError = lost;
+    if (lost === null) {
       recovery.firstTry = true;
       try {
         const entry = await this.connect(index, true);
@@ -335,16 +366,16 @@ export class ConnectionPool<T extends ConnectionTenant> {
           this.giveUp(index, recovery, error as FelixError);
           return;
         }
-        lastError = error as FelixError;
-        if (!this.closed) this.status({ type: 'disconnect', pool, connection: index, error: lastError });
+        recovery.lastError = error as FelixError;
+        this.status({ type: 'disconnect', pool, connection: index, error: recovery.lastError });
       }
     }
     // A new connection lost before any stream authenticated on it (its auth refused) was one failed attempt
     // of this same reconnect.
-    let attempt = slot.carriedAttempts;
+    recovery.attempts = slot.carriedAttempts;
     slot.carriedAttempts = 0;
-    while (!this.closed && attemptAllowed(policy, attempt + 1)) {
-      attempt++;
+    while (!this.closed && attemptAllowed(policy, recovery.attempts + 1)) {
+      const attempt = ++recovery.attempts;
       const delayMs = reconnectDelay(policy, attempt, this.options.random);
       this.status({ type: 'reconnecting', pool, connection: index, attempt, delayMs });
       await this.sleep(delayMs);
@@ -353,15 +384,16 @@ export class ConnectionPool<T extends ConnectionTenant> {
         this.restored(slot, recovery, await this.connect(index), attempt);
         return;
       } catch (error) {
-        lastError = error as FelixError;
+        recovery.lastError = error as FelixError;
       }
     }
     // Closed meanwhile: markClosed() already settled this recovery.
     if (this.closed || slot.recovery !== recovery) return;
+    const { attempts: made, lastError } = recovery;
     const error = new FelixError(
       'connection_closed',
-      `${pool} connection ${index}: gave up after ${attempt} reconnect attempt${attempt === 1 ? '' : 's'} ` +
-        `(FELIX_RECONNECT_ATTEMPTS): ${lastError?.message ?? 'lost'}`,
+      `${pool} connection ${index}: gave up after ${reconnectAttempts(made)} (FELIX_RECONNECT_ATTEMPTS): ` +
+        (lastError?.message ?? 'lost'),
       { cause: lastError },
     );
     this.status({ type: 'error', pool, connection: index, error });
@@ -492,6 +524,11 @@ async function connectWithin(endpoint: Endpoint, timeoutMs: number, label: strin
     }
     throw err;
   }
+}
+
+/** "1 reconnect attempt", "2 reconnect attempts". */
+function reconnectAttempts(count: number): string {
+  return `${count} reconnect attempt${count === 1 ? '' : 's'}`;
 }
 
 function closedError(label: string, info: CloseInfo): FelixError {

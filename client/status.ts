@@ -8,8 +8,9 @@
  * `draining`: the broker said it is shutting down (lame duck); `disconnect`: the connection was lost (or
  * could not be opened); `reconnecting`: attempt n will be made after `delayMs`; `reconnect`: a new
  * connection replaced it and a stream authenticated on it (one whose auth the broker refused was a failed
- * attempt); `error`: the client gave up (FELIX_RECONNECT_ATTEMPTS) and closes, or a
- * subscription could not be resumed and ended.
+ * attempt); `error`: the client gave up (FELIX_RECONNECT_ATTEMPTS ran out on this connection, or on another
+ * while this one was reconnecting: each connection's error says which, and why its own latest attempt
+ * failed) and closes, or a subscription could not be resumed and ended.
  */
 import type { FelixError } from './errors.js';
 

@@ -1,33 +1,42 @@
 // When the broker does not come back within FELIX_RECONNECT_ATTEMPTS, the client gives up: status
-// `error` after the attempts, everything outstanding rejects with connection_closed, `closed` resolves with
-// the error and the status iteration ends. Until then nothing is rejected.
+// `error` after the attempts (on every connection still reconnecting, each with its own error), everything
+// outstanding rejects with connection_closed, `closed` resolves with the error and the status iteration
+// ends. Until then nothing is rejected.
 import { describe, expect, it } from 'vitest';
 import { FelixError } from '../../client/index.js';
 import { RestartableBroker, Timeline, client, eventually, followsDocumentedOrder } from './harness.js';
+
+/** Attempts that run out quickly (each bounded by a 300 ms handshake); one publish connection and stream. */
+const GIVES_UP_FAST = {
+  connectTimeoutMs: 300,
+  reconnectInitialMs: 20,
+  reconnectMaxMs: 50,
+  pubConnPool: 1,
+  pubStreamsPerConn: 1,
+} as const;
+
+/**
+ * SIGTERM: the broker closes the connections itself, so the client knows at once (no idle timeout). Returns
+ * once the publish connection's first reconnect attempt is under way.
+ */
+async function stopBroker(broker: RestartableBroker, timeline: Timeline): Promise<void> {
+  await broker.kill('SIGTERM');
+  await eventually(
+    () => timeline.statuses('publish', 0).some((e) => e.type === 'reconnecting'),
+    'the first reconnect attempt',
+  );
+}
 
 describe('reconnect attempts run out', () => {
   it('closes the client with connection_closed after the documented events', async () => {
     const broker = await RestartableBroker.start();
     const timeline = new Timeline();
-    const c = await client(broker.address, {
-      connectTimeoutMs: 300,
-      reconnectInitialMs: 20,
-      reconnectMaxMs: 50,
-      reconnectAttempts: 2,
-      pubConnPool: 1,
-      pubStreamsPerConn: 1,
-      eventConnPool: 1,
-    });
+    const c = await client(broker.address, { ...GIVES_UP_FAST, reconnectAttempts: 2, eventConnPool: 1 });
     timeline.follow(c);
     const sub = await c.subscribe('gone', { onEvent: timeline.onEvent });
     await c.publish('gone', 'before');
 
-    // SIGTERM: the broker closes the connections itself, so the client knows at once (no idle timeout).
-    await broker.kill('SIGTERM');
-    await eventually(
-      () => timeline.statuses('publish', 0).some((e) => e.type === 'reconnecting'),
-      'the first reconnect attempt',
-    );
+    await stopBroker(broker, timeline);
     const outcome = c.publish('gone', 'after').then(
       () => null,
       (error: unknown) => error,
@@ -50,8 +59,18 @@ describe('reconnect attempts run out', () => {
     // was still reconnecting when the client gave up: every connection's episode is complete.
     const errors = timeline.statuses().filter((e) => e.type === 'error');
     expect(errors.map((e) => e.pool).sort()).toEqual(['event', 'publish']);
-    for (const e of errors) expect(e.error.message).toBe(closedWith?.message);
-    const failed = errors[0]!;
+    const [failed, other] = errors as [(typeof errors)[0], (typeof errors)[0]];
+    expect(failed.error).toBe(closedWith);
+    // The other's error is its own: its connection, its attempts, and why its latest attempt failed (or
+    // why it was lost), as its cause; not a copy of the first one's.
+    expect(other.error.code).toBe('connection_closed');
+    expect(other.error.message).toMatch(
+      new RegExp(`^${other.pool} connection 0: gave up after \\d+ reconnect attempts?, with the client \\(`),
+    );
+    expect(other.error.message).not.toContain(`${failed.pool} connection`);
+    expect(other.error.cause).toBeInstanceOf(FelixError);
+    expect((other.error.cause as FelixError).message).toContain(`${other.pool} connection 0`);
+    expect(other.error.message).toContain((other.error.cause as FelixError).message);
     expect(timeline.statuses(failed.pool, 0).map((e) => e.type)).toEqual([
       'draining',
       'disconnect',
@@ -67,15 +86,48 @@ describe('reconnect attempts run out', () => {
     expect(await after.next()).toEqual({ value: undefined, done: true });
   }, 30_000);
 
+  it("fails a cache request that waited through the outage with its cache connection's own error", async () => {
+    const broker = await RestartableBroker.start();
+    const timeline = new Timeline();
+    const c = await client(broker.address, {
+      ...GIVES_UP_FAST,
+      reconnectAttempts: 2,
+      cacheConnPool: 1,
+      cacheStreamsPerConn: 1,
+    });
+    timeline.follow(c);
+    await c.publish('s', 'x');
+
+    await stopBroker(broker, timeline);
+    // The cache connection is first opened now, in the outage: it tries, then reconnects, and is still at
+    // it when the publish connection's attempts run out and the client gives up.
+    const read = c.cache.get('default', 'c', 'k').then(
+      () => null,
+      (e: unknown) => e as FelixError,
+    );
+    const closedWith = await c.closed;
+    expect(closedWith?.message).toMatch(/^publish connection 0: gave up after 2 reconnect attempts/);
+
+    const error = await read;
+    expect(error).toBeInstanceOf(FelixError);
+    expect(error?.code).toBe('connection_closed');
+    // Never sent: safe to send again.
+    expect(error?.retry).toBe('retry');
+    expect(error?.message).toMatch(
+      /^cache connection 0: gave up after \d+ reconnect attempts?, with the client/,
+    );
+    expect(error?.message).toContain('cannot open cache connection 0');
+    expect(error?.message).not.toContain('publish connection');
+    // The status events end the cache connection's episode with the same error.
+    const cacheError = timeline.statuses('cache', 0).find((e) => e.type === 'error');
+    expect(cacheError?.type === 'error' && cacheError.error.message).toBe(error?.message);
+  }, 30_000);
+
   it('rejects requests in flight on a connection that has not noticed with the same error, outcome unknown', async () => {
     const broker = await RestartableBroker.start();
     const c = await client(broker.address, {
-      connectTimeoutMs: 300,
-      reconnectInitialMs: 20,
-      reconnectMaxMs: 50,
+      ...GIVES_UP_FAST,
       reconnectAttempts: 1,
-      pubConnPool: 1,
-      pubStreamsPerConn: 1,
       eventConnPool: 1,
       cacheConnPool: 1,
       cacheStreamsPerConn: 1,
