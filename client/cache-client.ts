@@ -9,7 +9,7 @@ import type { CacheDispatcher } from './cache-dispatcher.js';
 import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../wire/cache-request-writer.js';
 import { CacheDeleteReply, CacheGetReply, CachePutReply, type CacheReply } from './cache-reply.js';
 import { describeArgument, shownName } from './arguments.js';
-import { FelixError, toFelixError, unsentError } from './errors.js';
+import { FelixError, toFelixError, unsentError, withContext } from './errors.js';
 import type { Negotiated } from './negotiation.js';
 import type { Payload } from './publisher.js';
 
@@ -96,11 +96,16 @@ export class CacheClient {
 
   /**
    * @internal Requests from now on fail with `not_connected`; so do those waiting for a stream slot — with
-   * `reason` instead when the client gave up on the broker (they were never sent: class `retry`).
+   * `reason` instead when the client gave up on the broker, saying they were on no connection yet (never
+   * sent: class `retry`), since `reason` names the connection whose attempts ran out.
    */
   close(reason?: FelixError): void {
     this.closed ??= new FelixError('not_connected', 'the client is closed');
-    this.dispatcher.close(reason === undefined ? this.closed : unsentError(reason));
+    this.dispatcher.close(
+      reason === undefined
+        ? this.closed
+        : unsentError(withContext(reason, 'cache request waiting for a free cache stream')),
+    );
   }
 
   private submit<T>(reply: CacheReply<T>, frame: Buffer, requestId: number): Promise<T> {

@@ -264,7 +264,7 @@ export class ConnectionPool<T extends ConnectionTenant> {
               'connection_closed',
               `${this.options.name} connection ${index}: the client closed while reconnecting`,
             )
-          : this.gaveUpWithClient(index, recovery, reason);
+          : this.givenUpWith(index, reason);
       // The client gave up (another connection's attempts ran out): this connection's episode ends with
       // `error` too, so every connection's events end where they began — documented per connection.
       if (reason !== undefined && recovery.started) {
@@ -275,22 +275,24 @@ export class ConnectionPool<T extends ConnectionTenant> {
   }
 
   /**
-   * Why slot `index`, still reconnecting, stops when the client gives up for `reason` (another connection's
-   * attempts ran out): its own attempts and its own last failure, which `reason` — another connection's —
-   * does not tell. A slot that has failed nothing yet (its first connection still opening) has only `reason`.
+   * What ends the work on slot `index` when the client gives up for `reason` (a connection's attempts ran
+   * out): named for this connection, since `reason` names another one. A slot still reconnecting gives its
+   * own attempts and latest failure (its cause); any other — connected, perhaps without having noticed
+   * the broker is gone, or its first connection still opening — only that it closed with the client.
    */
-  private gaveUpWithClient(index: number, recovery: Recovery<T>, reason: FelixError): FelixError {
+  givenUpWith(index: number, reason: FelixError): FelixError {
     const label = `${this.options.name} connection ${index}`;
-    const own = recovery.lastError;
-    if (own === null) {
+    const recovery = this.slots[index]?.recovery ?? null;
+    const own = recovery?.lastError ?? null;
+    if (recovery === null || own === null) {
       return new FelixError(reason.code, `${label}: closed as the client gave up: ${reason.message}`, {
         cause: reason,
       });
     }
     return new FelixError(
       reason.code,
-      `${label}: gave up after ${reconnectAttempts(recovery.attempts)}, with the client (FELIX_RECONNECT_ATTEMPTS ` +
-        `ran out on another connection): ${own.message}`,
+      `${label}: gave up after ${reconnectAttempts(recovery.attempts)}, with the client ` +
+        `(FELIX_RECONNECT_ATTEMPTS ran out on another connection): ${own.message}`,
       { cause: own },
     );
   }

@@ -39,7 +39,12 @@ export interface SubscriberOptions {
 
 /** The part of the event pool the subscriber uses (listen and markDraining: when it reconnects). */
 export type EventConnections = Pick<ConnectionPool<EventRouter>, 'nextIndex' | 'get'> &
-  Partial<Pick<ConnectionPool<EventRouter>, 'listen' | 'markDraining' | 'name' | 'confirmed' | 'refused'>>;
+  Partial<
+    Pick<
+      ConnectionPool<EventRouter>,
+      'listen' | 'markDraining' | 'name' | 'confirmed' | 'refused' | 'givenUpWith'
+    >
+  >;
 
 export class Subscriber {
   private readonly live = new Set<Subscription>();
@@ -155,11 +160,13 @@ export class Subscriber {
 
   /**
    * Unsubscribes everything, bounded by closeTimeoutMs; with `reason` (the client gave up reconnecting)
-   * every subscription ends with it instead.
+   * every subscription ends instead, with its connection's error for that reason (givenUpWith).
    */
   async close(reason?: FelixError): Promise<void> {
     if (reason !== undefined) {
-      for (const subscription of [...this.live]) subscription.end(reason);
+      for (const subscription of [...this.live]) {
+        subscription.end(this.pool.givenUpWith?.(subscription.slot, reason) ?? reason);
+      }
       return;
     }
     const all = [...this.live].map((subscription) => subscription.unsubscribe());

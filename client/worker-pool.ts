@@ -129,13 +129,17 @@ export class WorkerPool {
 
   /**
    * Flushes and finishes every worker within `timeoutMs`; the caller then closes the endpoint. Workers
-   * waiting for a lost connection fail at once, with `reason` when given (see ConnectionPool.markClosed).
-   * With a `reason` (the client gave up on the broker) every worker fails at once with it: the broker is out
-   * of reach, even where a connection has not noticed yet.
+   * waiting for a lost connection fail at once (see ConnectionPool.markClosed). With a `reason` (the client
+   * gave up on the broker) every worker fails at once, with its connection's error for that reason
+   * (ConnectionPool.givenUpWith): the broker is out of reach, even where a connection has not noticed yet.
    */
   async close(timeoutMs: number, reason?: FelixError): Promise<void> {
     this.connections.markClosed(reason);
-    if (reason !== undefined) for (const worker of this.live()) worker.fail(reason);
+    if (reason !== undefined) {
+      const size = this.options.connections.size;
+      const errors = Array.from({ length: size }, (_, index) => this.connections.givenUpWith(index, reason));
+      this.workers.forEach((worker, index) => worker?.fail(errors[index % size]!));
+    }
     await settledWithin(Promise.all(this.live().map((worker) => worker.close(timeoutMs))), timeoutMs);
   }
 

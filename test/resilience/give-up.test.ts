@@ -123,40 +123,60 @@ describe('reconnect attempts run out', () => {
     expect(cacheError?.type === 'error' && cacheError.error.message).toBe(error?.message);
   }, 30_000);
 
-  it('rejects requests in flight on a connection that has not noticed with the same error, outcome unknown', async () => {
+  it('rejects what is on a connection that has not noticed with an error naming that connection', async () => {
     const broker = await RestartableBroker.start();
     const c = await client(broker.address, {
       ...GIVES_UP_FAST,
       reconnectAttempts: 1,
-      eventConnPool: 1,
+      eventConnPool: 2,
       cacheConnPool: 1,
       cacheStreamsPerConn: 1,
+      cacheStreamMaxInflight: 1,
     });
+    // On event connection 0, which will not notice either.
+    const sub = await c.subscribe('s', { onEvent: () => undefined });
     await c.publish('s', 'x');
     await c.cache.put('default', 'c', 'k', 'v');
 
-    // kill -9: the publish and cache connections do not notice (no close, the idle timeout is far off).
+    // kill -9: the publish, cache and first event connections do not notice (no close, the idle timeout is
+    // far off).
     await broker.kill('SIGKILL');
-    const settle = (p: Promise<unknown>): Promise<unknown> =>
+    const settle = (p: Promise<unknown>): Promise<FelixError> =>
       p.then(
-        () => 'resolved',
-        (e: unknown) => e,
+        () => {
+          throw new Error('expected a rejection');
+        },
+        (e: unknown) => e as FelixError,
       );
     const published = settle(c.publish('s', 'y'));
     const read = settle(c.cache.get('default', 'c', 'k'));
-    // A subscription on the event connection, not opened yet: its connect fails and the client gives up.
+    // The only cache stream holds its one request in flight (cacheStreamMaxInflight): this one waits.
+    const waiting = settle(c.cache.get('default', 'c', 'k2'));
+    // A subscription on event connection 1, not opened yet: its connect fails and the client gives up.
     const subscribed = settle(c.subscribe('s2', { onEvent: () => undefined }));
     const closedWith = await c.closed;
 
-    expect(closedWith?.code).toBe('connection_closed');
-    for (const outcome of [await published, await read]) {
-      // Sent and never answered: the client's error, and what was sent may have been applied.
+    expect(closedWith?.message).toMatch(/^event connection 1: gave up after 1 reconnect attempt /);
+    for (const [outcome, connection] of [
+      [await published, 'publish connection 0'],
+      [await read, 'cache connection 0'],
+    ] as const) {
+      // Sent and never answered: named for the connection it was on, the client's error as the cause, and
+      // what was sent may have been applied.
       expect(outcome).toBeInstanceOf(FelixError);
-      expect((outcome as FelixError).code).toBe('connection_closed');
-      expect((outcome as FelixError).message).toBe(closedWith?.message);
-      expect((outcome as FelixError).retry).toBe('outcome_unknown');
+      expect(outcome.code).toBe('connection_closed');
+      expect(outcome.message).toBe(`${connection}: closed as the client gave up: ${closedWith?.message}`);
+      expect(outcome.cause).toBe(closedWith);
+      expect(outcome.retry).toBe('outcome_unknown');
     }
-    expect(((await subscribed) as FelixError).code).toBe('connection_closed');
+    // On no connection yet: it says so, and that sending it again is safe.
+    const unsent = await waiting;
+    expect(unsent.message).toBe(`cache request waiting for a free cache stream: ${closedWith?.message}`);
+    expect(unsent.retry).toBe('retry');
+    expect((await sub.closed)?.message).toBe(
+      `event connection 0: closed as the client gave up: ${closedWith?.message}`,
+    );
+    expect((await subscribed).code).toBe('connection_closed');
   }, 30_000);
 
   it('classes a request timeout as outcome unknown', async () => {
