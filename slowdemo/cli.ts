@@ -2,6 +2,7 @@
  * The slow-consumer demo's flags. A value that does not parse is an error, never replaced by the default.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { brokerArgument } from '../cli/connection-flags.js';
 import { addVersionFlag } from '../config/cli-flags.js';
 
 export const POLICIES = ['block', 'drop_new', 'drop_old'] as const;
@@ -121,7 +122,10 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--no-baseline', 'skip the run without the slow subscriber'))
     .addOption(
-      new Option('--broker <host:port>', 'use this running broker instead (one run, its own policy)'),
+      new Option(
+        '--broker <host:port>',
+        'use this running broker instead (one run, its own policy)',
+      ).argParser(brokerArgument),
     )
     .addOption(new Option('--stream <name>', 'stream to publish on').default('slowdemo'))
     .addOption(new Option('--json', 'print the results as JSON'))

@@ -1,0 +1,22 @@
+// The built slowdemo (dist/slowdemo/main.js, built by `npm test`) refusing a bad flag as the other demos do.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const MAIN = fileURLToPath(new URL('../../dist/slowdemo/main.js', import.meta.url));
+
+describe('slowdemo flags', () => {
+  it('refuses an unusable --broker address with one line naming the flag and exit 2, before running', async () => {
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [MAIN, '--broker', 'nohost:abc'], (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr }),
+      );
+    });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim().split('\n')).toEqual([
+      "error: option '--broker <host:port>' argument 'nohost:abc' is invalid. expected host:port such as " +
+        '127.0.0.1:5000, broker.internal:5000 or [::1]:5000',
+    ]);
+  });
+});
