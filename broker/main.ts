@@ -4,7 +4,9 @@
 import { Command } from 'commander';
 import { addBrokerFlags, ConfigError, loadBrokerConfigFromFlags } from './config.js';
 import { applyHeapGrowing } from './heap-growth.js';
+import { IdleMemoryReturner, processReleasers } from './idle-memory.js';
 import { createLogger } from './logger.js';
+import { registerIdleMemoryMetrics } from './metrics.js';
 import { BrokerNode } from './node.js';
 
 /** A bad setting or a start-up failure the operator must fix: one line naming the setting, exit 2. */
@@ -13,6 +15,30 @@ function exitOnConfigError(err: unknown): void {
     process.stderr.write(`felix-broker: ${err.message}\n`);
     process.exit(2);
   }
+}
+
+const MiB = 1024 * 1024;
+
+/** FELIX_IDLE_MEMORY_RETURN_MS for this process (broker/idle-memory.ts), and what the start log says of it. */
+function idleMemoryReturner(
+  quietMs: number,
+  log: ReturnType<typeof createLogger>,
+): { returner: IdleMemoryReturner | null; described: string } {
+  if (quietMs === 0) return { returner: null, described: 'off' };
+  const { releasers, trimUnavailable } = processReleasers();
+  const returner = new IdleMemoryReturner(quietMs, releasers, (r) =>
+    log.info(
+      {
+        rssBeforeMiB: +(r.rssBefore / MiB).toFixed(1),
+        rssAfterMiB: +(r.rssAfter / MiB).toFixed(1),
+        collectMs: +r.collectMs.toFixed(1),
+        trimMsOffLoop: +r.trimMs.toFixed(1),
+      },
+      'idle: returned memory to the operating system',
+    ),
+  );
+  const trim = trimUnavailable === null ? 'malloc_trim' : `no malloc_trim: ${trimUnavailable}`;
+  return { returner, described: `after ${quietMs} ms quiet (full GC, ${trim})` };
 }
 
 async function main(): Promise<void> {
@@ -33,12 +59,22 @@ async function main(): Promise<void> {
   for (const w of loaded.warnings) log.warn(w);
   log.debug({ settings: loaded.report }, 'configuration');
   const heapGrowing = applyHeapGrowing(loaded.config.heapGrowingPercent);
+  const idle = idleMemoryReturner(loaded.config.idleMemoryReturnMs, log);
   let node: BrokerNode;
   try {
-    node = await BrokerNode.start(loaded.config, { logger: log, profile: loaded.profile, heapGrowing });
+    node = await BrokerNode.start(loaded.config, {
+      logger: log,
+      profile: loaded.profile,
+      heapGrowing,
+      idleMemoryReturn: idle.described,
+    });
   } catch (err) {
     exitOnConfigError(err);
     throw err;
+  }
+  if (idle.returner !== null) {
+    registerIdleMemoryMetrics(node.metrics, idle.returner);
+    idle.returner.start();
   }
   let signals = 0;
   const shutdown = (signal: string): void => {

@@ -5,6 +5,7 @@ import { BROKER_HOPS, type BrokerHop, type HopSummary, type HopTimings } from '.
 import type { SubscriberBacklog } from './core/broker.js';
 import type { BrokerStats } from './core/stats.js';
 import type { DurableStore } from './storage/index.js';
+import type { IdleMemoryStats } from './idle-memory.js';
 
 /** Live values only the broker can compute at scrape time (sums over subscriptions, open connections). */
 export interface BrokerGauges {
@@ -466,4 +467,26 @@ function registerHopMetrics(registry: Registry, timings: HopTimings): void {
       }
     },
   });
+}
+
+/** What the broker process gave back to the operating system when idle (FELIX_IDLE_MEMORY_RETURN_MS). */
+export function registerIdleMemoryMetrics(registry: Registry, idle: { stats(): IdleMemoryStats }): void {
+  counterFromTotal(
+    registry,
+    'felix_idle_memory_returns_total',
+    'Times the idle broker ran a full garbage collection and malloc_trim to give memory back',
+    () => idle.stats().returns,
+  );
+  counterFromTotal(
+    registry,
+    'felix_idle_memory_returned_bytes_total',
+    'Resident bytes those returns gave back (resident set before minus after each)',
+    () => idle.stats().returnedBytes,
+  );
+  gaugeFromValue(
+    registry,
+    'felix_idle_memory_last_pause_seconds',
+    'How long the last return paused the event loop: its garbage collection (the trim runs on a worker thread; 0: none yet)',
+    () => (idle.stats().last?.collectMs ?? 0) / 1000,
+  );
 }

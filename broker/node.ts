@@ -39,6 +39,8 @@ export interface BrokerNodeOptions {
   readonly profile?: string;
   /** How the process's V8 heap grows (FELIX_HEAP_GROWING_PERCENT, as applied by broker/main.ts), for the start log. */
   readonly heapGrowing?: string;
+  /** Whether the process returns memory when idle (FELIX_IDLE_MEMORY_RETURN_MS, as broker/main.ts applies it), for the start log. */
+  readonly idleMemoryReturn?: string;
 }
 
 const SHUTDOWN_CLOSE_CODE = CONNECTION_CODE_NO_ERROR;
@@ -199,7 +201,7 @@ export class BrokerNode {
       verifier?.close();
       throw error;
     }
-    node.serve(options.heapGrowing);
+    node.serve(options.heapGrowing, options.idleMemoryReturn);
     return node;
   }
 
@@ -242,7 +244,7 @@ export class BrokerNode {
   }
 
   /** Everything is bound: answer HTTP, start the background work and say so. */
-  private serve(heapGrowing: string | undefined): void {
+  private serve(heapGrowing: string | undefined, idleMemoryReturn: string | undefined): void {
     const { config, log } = this;
     this.http.removeAllListeners('request');
     this.http.on(
@@ -280,6 +282,7 @@ export class BrokerNode {
         udpSegmentationOffload: describeBatching(this.endpoint.segmentedSendStats()),
         udpBatchedReceive: describeBatching(this.endpoint.batchReceiveStats()),
         ...(heapGrowing === undefined ? {} : { heapGrowing }),
+        ...(idleMemoryReturn === undefined ? {} : { idleMemoryReturn }),
       },
       'felix-ts broker listening',
     );

@@ -587,6 +587,20 @@ const brokerSettings = defineSettings({
       '4 KiB batches and +32% cache puts of 4 KiB for ~10 MiB more peak memory; 200 +12–25% and +35% for ' +
       '~30 MiB (docs/benchmarks.md, "Heap growth").',
   }),
+  idleMemoryReturnMs: duration({
+    env: 'FELIX_IDLE_MEMORY_RETURN_MS',
+    default: 10_000,
+    min: 0,
+    max: 3_600_000,
+    zeroMeans: 'never: the process keeps what it grew to until V8 or the allocator give it back on their own',
+    doc:
+      'Once the broker process has been nearly idle (its event loop busy under 5% of the time) for this ' +
+      'long and its resident memory has grown by 8 MiB or more since the last return, it runs a full ' +
+      'garbage collection and glibc malloc_trim(0), giving what a burst left behind back to the operating ' +
+      'system (a pause of tens of milliseconds while idle; counted in /metrics as felix_idle_memory_returns_total). ' +
+      'Set by the broker process, not by a broker embedded in another program (docs/benchmarks.md, ' +
+      '"Idle memory return").',
+  }),
   streamReplayCapacity: integer({
     env: 'FELIX_STREAM_REPLAY_CAPACITY',
     default: 1024,

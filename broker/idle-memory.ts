@@ -1,0 +1,179 @@
+/**
+ * FELIX_IDLE_MEMORY_RETURN_MS: the broker process gives memory back to the operating system once it has
+ * fallen quiet after a burst, as a Go server's scavenger or Redis's allocator purge do. Applied by the broker
+ * process to itself (never by a BrokerNode embedded in another program, whose heap is not the broker's).
+ *
+ * Why: a burst (a load test, a flood of datagrams, a slow consumer's queue) leaves the process tens or
+ * hundreds of MiB larger, and an idle broker never gets it back (docs/benchmarks.md, "Idle memory
+ * return"). V8 frees a dead Buffer's memory only at a collection, and an idle broker allocates too little
+ * to trigger one; and glibc keeps the freed pages of its heap whatever happens, because they sit below live
+ * allocations (only `malloc_trim` hands them back). So when the event loop has been nearly idle for the
+ * whole quiet period and the resident set has grown by `RETURN_AFTER_GROWTH_BYTES` since the last return
+ * (or since start), the broker runs a full collection (a pause of tens of milliseconds, taken while it has
+ * nothing to do) and, at the next quiet sample, glibc's malloc_trim(0) on a libuv worker thread, so the
+ * event loop keeps running while the pages are handed back. A broker busy all the time never does either,
+ * and one idle all the time at most once per growth.
+ */
+import { createRequire } from 'node:module';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+/** How often the event loop's utilization and the resident set are read. */
+const SAMPLE_MS = 1_000;
+/**
+ * Busier than this over a sample and the broker is not quiet. An idle broker reads under 1%, scraped by
+ * Prometheus once a second ~1% (a scrape costs it a few milliseconds), ten times a second 5-13%.
+ */
+const QUIET_UTILIZATION = 0.05;
+/** Growth of the resident set since the last return that is worth a return. */
+export const RETURN_AFTER_GROWTH_BYTES = 8 * 1024 * 1024;
+
+export interface MemoryReturn {
+  readonly at: number;
+  readonly rssBefore: number;
+  readonly rssAfter: number;
+  /** The collection's pause of the event loop. */
+  readonly collectMs: number;
+  /** How long the trim took on its worker thread (the event loop ran meanwhile); 0 without one. */
+  readonly trimMs: number;
+}
+
+export interface IdleMemoryStats {
+  readonly returns: number;
+  /** Resident bytes the returns gave back, summed (what the process read before minus after each). */
+  readonly returnedBytes: number;
+  readonly last: MemoryReturn | null;
+}
+
+/** The collection and trim one return runs; injectable so the policy can be tested without real memory. */
+export interface MemoryReleasers {
+  /** A full garbage collection of V8's heap. */
+  readonly collect: () => void;
+  /** glibc's malloc_trim(0) off the event loop, calling `done` on it; null where it cannot be called. */
+  readonly trim: ((done: () => void) => void) | null;
+  readonly rss: () => number;
+}
+
+interface Collected {
+  readonly rssBefore: number;
+  readonly collectMs: number;
+}
+
+export class IdleMemoryReturner {
+  private timer: NodeJS.Timeout | null = null;
+  private lastLoop: EventLoopUtilization = performance.eventLoopUtilization();
+  private quietSince = performance.now();
+  private baseline: number;
+  /** A return whose collection ran and whose trim waits for the next quiet sample. */
+  private collected: Collected | null = null;
+  private trimming = false;
+  private returns = 0;
+  private returnedBytes = 0;
+  private last: MemoryReturn | null = null;
+
+  constructor(
+    private readonly quietMs: number,
+    private readonly releasers: MemoryReleasers,
+    private readonly onReturn: (r: MemoryReturn) => void = () => {},
+  ) {
+    this.baseline = releasers.rss();
+  }
+
+  start(): void {
+    if (this.timer !== null) return;
+    this.lastLoop = performance.eventLoopUtilization();
+    this.quietSince = performance.now();
+    this.timer = setInterval(() => this.sample(), SAMPLE_MS).unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  stats(): IdleMemoryStats {
+    return { returns: this.returns, returnedBytes: this.returnedBytes, last: this.last };
+  }
+
+  /**
+   * One sample. A busy one restarts the quiet period (and drops a trim still to come: the allocator will
+   * reuse those pages). A quiet period long enough after growth collects; the next quiet sample trims.
+   */
+  sample(): void {
+    const now = performance.now();
+    const loop = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(loop, this.lastLoop).utilization;
+    this.lastLoop = loop;
+    if (this.trimming) return;
+    if (busy > QUIET_UTILIZATION) {
+      this.quietSince = now;
+      this.collected = null;
+      return;
+    }
+    if (this.collected !== null) {
+      this.trim(this.collected);
+      return;
+    }
+    if (now - this.quietSince < this.quietMs) return;
+    const rssBefore = this.releasers.rss();
+    if (rssBefore - this.baseline < RETURN_AFTER_GROWTH_BYTES) {
+      // Memory given back by V8 on its own (or never taken) lowers the mark growth is measured from.
+      this.baseline = Math.min(this.baseline, rssBefore);
+      return;
+    }
+    const started = performance.now();
+    this.releasers.collect();
+    this.collected = { rssBefore, collectMs: performance.now() - started };
+    if (this.releasers.trim === null) this.finish(this.collected, 0);
+    // The collection's own pause is not traffic: the next sample measures from here.
+    else this.lastLoop = performance.eventLoopUtilization();
+  }
+
+  private trim(collected: Collected): void {
+    const started = performance.now();
+    this.trimming = true;
+    this.releasers.trim!(() => {
+      this.trimming = false;
+      this.finish(collected, performance.now() - started);
+    });
+  }
+
+  private finish(collected: Collected, trimMs: number): void {
+    const rssAfter = this.releasers.rss();
+    const { rssBefore, collectMs } = collected;
+    this.collected = null;
+    // What remains after a return is what the broker holds: growth is counted from there.
+    this.baseline = rssAfter;
+    this.returns++;
+    this.returnedBytes += Math.max(0, rssBefore - rssAfter);
+    this.last = { at: Date.now(), rssBefore, rssAfter, collectMs, trimMs };
+    this.lastLoop = performance.eventLoopUtilization();
+    this.quietSince = performance.now();
+    this.onReturn(this.last);
+  }
+}
+
+/**
+ * This process's releasers: V8's `gc` (exposed for this process with --expose-gc, read from a fresh
+ * context) and glibc's malloc_trim through koffi (an FFI with prebuilt binaries in its npm package,
+ * already the transport's), called asynchronously: koffi runs it on libuv's thread pool. Returns what the
+ * start log says about the trim when it is unavailable.
+ */
+export function processReleasers(): { releasers: MemoryReleasers; trimUnavailable: string | null } {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as (options?: object) => void;
+  // A full collection, not V8's last-resort one: that also shrinks the young generation, which traffic
+  // grows back at once, and paused the broker 4-7 times longer for ~8 MiB more (docs/benchmarks.md).
+  const collect = (): void => gc({ type: 'major', execution: 'sync' });
+  const rss = (): number => process.memoryUsage.rss();
+  try {
+    if (process.platform !== 'linux') throw new Error(`glibc only (this is ${process.platform})`);
+    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    const mallocTrim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)');
+    const trim = (done: () => void): void => mallocTrim.async(0, () => done());
+    return { releasers: { collect, trim, rss }, trimUnavailable: null };
+  } catch (error) {
+    return { releasers: { collect, trim: null, rss }, trimUnavailable: (error as Error).message };
+  }
+}

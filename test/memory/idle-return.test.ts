@@ -1,0 +1,91 @@
+// FELIX_IDLE_MEMORY_RETURN_MS: a broker process that falls quiet after a burst gives the memory the burst
+// left behind back to the operating system, once, and says so in its log and /metrics.
+import parsePrometheus from 'parse-prometheus-text-format';
+import { describe, expect, it } from 'vitest';
+import { connect } from '../../client/index.js';
+import { spawnBroker, type BrokerProcess } from '../e2e/broker-process.js';
+
+const MiB = 1024 * 1024;
+
+async function metric(broker: BrokerProcess, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
+  const family = parsePrometheus(text).find((f) => f.name === name);
+  return family === undefined ? undefined : Number(family.metrics[0]!.value);
+}
+
+async function waitFor<T>(
+  what: string,
+  read: () => Promise<T | undefined>,
+  ok: (v: T) => boolean,
+): Promise<T> {
+  // Read every half second: a scrape is work for the broker, and ten a second would keep it from quiet.
+  for (let i = 0; i < 60; i++) {
+    const v = await read();
+    if (v !== undefined && ok(v)) return v;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+function listening(broker: BrokerProcess): Record<string, unknown> {
+  return broker.logs.find((l) => l.msg === 'felix-ts broker listening')!;
+}
+
+/** 48 MiB of 4 KiB cache values put and deleted again: memory the broker allocated and no longer needs. */
+async function burst(broker: BrokerProcess): Promise<void> {
+  const c = await connect({ broker: `127.0.0.1:${broker.quicPort}`, onWarning: () => {} });
+  const value = Buffer.alloc(4096, 7);
+  const count = (48 * MiB) / value.length;
+  for (const op of ['put', 'delete'] as const) {
+    for (let i = 0; i < count; i += 64) {
+      const batch = [];
+      for (let j = i; j < i + 64; j++)
+        batch.push(
+          op === 'put'
+            ? c.cache.put('default', 'idle', `k${j}`, value)
+            : c.cache.delete('default', 'idle', `k${j}`),
+        );
+      await Promise.all(batch);
+    }
+  }
+  await c.close();
+}
+
+describe('idle memory return (broker process)', () => {
+  it('after a burst and a quiet period, collects and trims once, giving the burst back', async () => {
+    const broker = await spawnBroker({ FELIX_IDLE_MEMORY_RETURN_MS: '500' });
+    expect(listening(broker).idleMemoryReturn).toMatch(/^after 500 ms quiet \(full GC, malloc_trim\)$/);
+    // Whatever start-up itself left may be returned first; the burst's return is the one after it.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const before = (await metric(broker, 'felix_idle_memory_returns_total')) ?? 0;
+    await burst(broker);
+    const peak = (await metric(broker, 'felix_process_resident_memory_bytes'))!;
+    await waitFor(
+      'a return',
+      () => metric(broker, 'felix_idle_memory_returns_total'),
+      (n) => n > before,
+    );
+    const rss = (await metric(broker, 'felix_process_resident_memory_bytes'))!;
+    const line = broker.logs.findLast((l) => l.msg === 'idle: returned memory to the operating system')!;
+    console.log(
+      `idle return: RSS ${(peak / MiB).toFixed(1)} MiB after the burst -> ${(rss / MiB).toFixed(1)} MiB ` +
+        `(logged ${String(line.rssBeforeMiB)} -> ${String(line.rssAfterMiB)}, collection ${String(line.collectMs)} ms, trim ${String(line.trimMsOffLoop)} ms off the loop)`,
+    );
+    // The 48 MiB of values are garbage after the deletes: most of it leaves the process.
+    expect(peak - rss).toBeGreaterThan(24 * MiB);
+    expect((await metric(broker, 'felix_idle_memory_returned_bytes_total'))!).toBeGreaterThan(24 * MiB);
+    // Quiet with nothing grown since: no second return however long it stays quiet.
+    const returns = (await metric(broker, 'felix_idle_memory_returns_total'))!;
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await metric(broker, 'felix_idle_memory_returns_total')).toBe(returns);
+  });
+
+  it('is off at 0: no return, no metric, and the start line says so', async () => {
+    const broker = await spawnBroker({ FELIX_IDLE_MEMORY_RETURN_MS: '0' });
+    expect(listening(broker).idleMemoryReturn).toBe('off');
+    await burst(broker);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await metric(broker, 'felix_idle_memory_returns_total')).toBeUndefined();
+    expect(broker.logs.some((l) => l.msg === 'idle: returned memory to the operating system')).toBe(false);
+  });
+});
