@@ -8,11 +8,11 @@
  * return"). V8 frees a dead Buffer's memory only at a collection, and an idle broker allocates too little
  * to trigger one; and glibc keeps the freed pages of its heap whatever happens, because they sit below live
  * allocations (only `malloc_trim` hands them back). So when the event loop has been nearly idle for the
- * whole quiet period and the resident set has grown by `RETURN_AFTER_GROWTH_BYTES` since the last return
- * (or since start), the broker runs a full collection (a pause of tens of milliseconds, taken while it has
- * nothing to do) and, at the next quiet sample, glibc's malloc_trim(0) on a libuv worker thread, so the
- * event loop keeps running while the pages are handed back. A broker busy all the time never does either,
- * and one idle all the time at most once per growth.
+ * whole quiet period and the resident set is `RETURN_AFTER_GROWTH_BYTES` above the least it has held, the
+ * broker runs a full collection (a pause of tens of milliseconds, taken while it has nothing to do) and, at
+ * the next quiet sample, glibc's malloc_trim(0) on a libuv worker thread, so the event loop keeps running
+ * while the pages are handed back. A broker busy all the time never does either; one holding more than its
+ * floor because the memory is in use (a full cache) backs off, doubling its wait up to five minutes.
  */
 import { createRequire } from 'node:module';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -26,8 +26,10 @@ const SAMPLE_MS = 1_000;
  * Prometheus once a second ~1% (a scrape costs it a few milliseconds), ten times a second 5-13%.
  */
 const QUIET_UTILIZATION = 0.05;
-/** Growth of the resident set since the last return that is worth a return. */
+/** Memory held above the process's floor that is worth a return, and growth that is a new burst. */
 export const RETURN_AFTER_GROWTH_BYTES = 8 * 1024 * 1024;
+/** The longest a return that gave little makes the next wait (unless the setting itself is longer). */
+export const MAX_BACKOFF_MS = 300_000;
 
 export interface MemoryReturn {
   readonly at: number;
@@ -37,6 +39,8 @@ export interface MemoryReturn {
   readonly collectMs: number;
   /** How long the trim took on its worker thread (the event loop ran meanwhile); 0 without one. */
   readonly trimMs: number;
+  /** The quiet period the next return waits for. */
+  readonly nextQuietMs: number;
 }
 
 export interface IdleMemoryStats {
@@ -63,8 +67,15 @@ interface Collected {
 export class IdleMemoryReturner {
   private timer: NodeJS.Timeout | null = null;
   private lastLoop: EventLoopUtilization = performance.eventLoopUtilization();
-  private quietSince = performance.now();
-  private baseline: number;
+  private quietSince = 0;
+  /** When the last sample was taken (decide's clock). */
+  private sampledAt = 0;
+  /** The least the process has been seen to hold: at start, after a return, or lower on its own. */
+  private floor: number;
+  /** What the last return left (growth past it by RETURN_AFTER_GROWTH_BYTES is a new burst). */
+  private lastAfter: number;
+  /** The quiet period the next return waits for: quietMs, doubled after each return that gave little. */
+  private wait: number;
   /** A return whose collection ran and whose trim waits for the next quiet sample. */
   private collected: Collected | null = null;
   private trimming = false;
@@ -77,13 +88,16 @@ export class IdleMemoryReturner {
     private readonly releasers: MemoryReleasers,
     private readonly onReturn: (r: MemoryReturn) => void = () => {},
   ) {
-    this.baseline = releasers.rss();
+    this.floor = this.lastAfter = releasers.rss();
+    this.wait = quietMs;
   }
 
+  /** Starts sampling once a second; what the process holds now (the broker listening) is the floor. */
   start(): void {
     if (this.timer !== null) return;
+    this.floor = this.lastAfter = this.releasers.rss();
     this.lastLoop = performance.eventLoopUtilization();
-    this.quietSince = performance.now();
+    this.quietSince = this.sampledAt = performance.now();
     this.timer = setInterval(() => this.sample(), SAMPLE_MS).unref();
   }
 
@@ -96,15 +110,25 @@ export class IdleMemoryReturner {
     return { returns: this.returns, returnedBytes: this.returnedBytes, last: this.last };
   }
 
-  /**
-   * One sample. A busy one restarts the quiet period (and drops a trim still to come: the allocator will
-   * reuse those pages). A quiet period long enough after growth collects; the next quiet sample trims.
-   */
+  /** One sample of the event loop's utilization since the last. */
   sample(): void {
-    const now = performance.now();
     const loop = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(loop, this.lastLoop).utilization;
     this.lastLoop = loop;
+    this.decide(performance.now(), busy);
+  }
+
+  /**
+   * What one sample leads to, at `now` (ms) with the loop busy `busy` of the time since the previous one.
+   * A busy sample restarts the quiet period (and drops a trim still to come: the allocator will reuse those
+   * pages). After a quiet period of `wait`, while the process holds RETURN_AFTER_GROWTH_BYTES more than its
+   * floor, it collects; the next quiet sample trims. Memory still live at a return may be garbage later
+   * (connections a flood left open until their idle timeout), so a return that gave little does not end
+   * the watch: the wait doubles (up to MAX_BACKOFF_MS), and a new burst (growth past what the last return
+   * left) brings it back to quietMs.
+   */
+  decide(now: number, busy: number): void {
+    this.sampledAt = now;
     if (this.trimming) return;
     if (busy > QUIET_UTILIZATION) {
       this.quietSince = now;
@@ -115,16 +139,13 @@ export class IdleMemoryReturner {
       this.trim(this.collected);
       return;
     }
-    if (now - this.quietSince < this.quietMs) return;
-    const rssBefore = this.releasers.rss();
-    if (rssBefore - this.baseline < RETURN_AFTER_GROWTH_BYTES) {
-      // Memory given back by V8 on its own (or never taken) lowers the mark growth is measured from.
-      this.baseline = Math.min(this.baseline, rssBefore);
-      return;
-    }
+    const rss = this.releasers.rss();
+    this.floor = Math.min(this.floor, rss);
+    if (rss - this.lastAfter >= RETURN_AFTER_GROWTH_BYTES) this.wait = this.quietMs;
+    if (now - this.quietSince < this.wait || rss - this.floor < RETURN_AFTER_GROWTH_BYTES) return;
     const started = performance.now();
     this.releasers.collect();
-    this.collected = { rssBefore, collectMs: performance.now() - started };
+    this.collected = { rssBefore: rss, collectMs: performance.now() - started };
     if (this.releasers.trim === null) this.finish(this.collected, 0);
     // The collection's own pause is not traffic: the next sample measures from here.
     else this.lastLoop = performance.eventLoopUtilization();
@@ -142,14 +163,19 @@ export class IdleMemoryReturner {
   private finish(collected: Collected, trimMs: number): void {
     const rssAfter = this.releasers.rss();
     const { rssBefore, collectMs } = collected;
+    const returned = Math.max(0, rssBefore - rssAfter);
     this.collected = null;
-    // What remains after a return is what the broker holds: growth is counted from there.
-    this.baseline = rssAfter;
+    this.floor = Math.min(this.floor, rssAfter);
+    this.lastAfter = rssAfter;
+    this.wait =
+      returned >= RETURN_AFTER_GROWTH_BYTES
+        ? this.quietMs
+        : Math.min(this.wait * 2, Math.max(this.quietMs, MAX_BACKOFF_MS));
     this.returns++;
-    this.returnedBytes += Math.max(0, rssBefore - rssAfter);
-    this.last = { at: Date.now(), rssBefore, rssAfter, collectMs, trimMs };
+    this.returnedBytes += returned;
+    this.last = { at: Date.now(), rssBefore, rssAfter, collectMs, trimMs, nextQuietMs: this.wait };
     this.lastLoop = performance.eventLoopUtilization();
-    this.quietSince = performance.now();
+    this.quietSince = this.sampledAt;
     this.onReturn(this.last);
   }
 }

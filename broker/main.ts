@@ -33,6 +33,7 @@ function idleMemoryReturner(
         rssAfterMiB: +(r.rssAfter / MiB).toFixed(1),
         collectMs: +r.collectMs.toFixed(1),
         trimMsOffLoop: +r.trimMs.toFixed(1),
+        nextQuietMs: Math.round(r.nextQuietMs),
       },
       'idle: returned memory to the operating system',
     ),

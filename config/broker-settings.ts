@@ -595,11 +595,12 @@ const brokerSettings = defineSettings({
     zeroMeans: 'never: the process keeps what it grew to until V8 or the allocator give it back on their own',
     doc:
       'Once the broker process has been nearly idle (its event loop busy under 5% of the time) for this ' +
-      'long and its resident memory has grown by 8 MiB or more since the last return, it runs a full ' +
-      'garbage collection and glibc malloc_trim(0), giving what a burst left behind back to the operating ' +
-      'system (a pause of tens of milliseconds while idle; counted in /metrics as felix_idle_memory_returns_total). ' +
-      'Set by the broker process, not by a broker embedded in another program (docs/benchmarks.md, ' +
-      '"Idle memory return").',
+      'long and its resident memory is 8 MiB or more above the least it has held (at start, after a ' +
+      'return), it runs a full garbage collection and then glibc malloc_trim(0) on a worker thread, giving ' +
+      'what a burst left behind back to the operating system (a pause of tens of milliseconds while idle; ' +
+      'counted in /metrics as felix_idle_memory_returns_total). A return that gives back less than 8 MiB ' +
+      '(the memory is in use) doubles the wait for the next, up to 5 minutes. Set by the broker process, ' +
+      'not by a broker embedded in another program (docs/benchmarks.md, "Idle memory return").',
   }),
   streamReplayCapacity: integer({
     env: 'FELIX_STREAM_REPLAY_CAPACITY',
