@@ -53,4 +53,26 @@ export class OffsetTracker {
     this.missed += missed;
     return missed;
   }
+
+  /**
+   * The broker says offsets up to `through` were dropped for this subscriber (events_dropped): the next
+   * event comes after them. Returns how many were missed (counted as a gap), 0 when they were already
+   * behind the cursor, or -1 when the cursor was not fixed yet (no event came): the caller knows better.
+   */
+  skipThrough(through: number): number {
+    const expected = this.expected;
+    if (expected >= 0 && through < expected) return 0;
+    this.expected = through + 1;
+    if (expected < 0) return -1;
+    const missed = through + 1 - expected;
+    this.gaps++;
+    this.missed += missed;
+    return missed;
+  }
+
+  /** Counts a gap whose size the caller worked out (skipThrough answered -1). */
+  countGap(missed: number): void {
+    this.gaps++;
+    this.missed += missed;
+  }
 }

@@ -86,7 +86,9 @@ class SubscriptionEvent implements FelixEvent {
 export interface GapInfo {
   /** The first missing offset (in the epoch before the change, when the epoch changed; -1 if none was known). */
   readonly expected: number;
-  /** The offset that arrived instead. */
+  /**
+   * The offset that arrived instead; for a gap the broker told of (`notice`), the next offset to come.
+   */
   readonly offset: number;
   /**
    * offset − expected: the offsets skipped; undefined when unknown (the epoch changed). After an unclean
@@ -102,6 +104,11 @@ export interface GapInfo {
    * SDK (optional only so that gaps built by hand, in tests, need not name it).
    */
   readonly epochChanged?: boolean;
+  /**
+   * The broker told of this gap (events_dropped) because no later event showed it yet: its queue policy
+   * dropped the tail of a burst. Reported once the events before it were delivered.
+   */
+  readonly notice?: boolean;
 }
 
 export interface SubscribeOptions {
@@ -687,6 +694,9 @@ export class Subscription implements AsyncIterable<FelixEvent> {
       case 'event':
         this.deliver(frame.payload, frame.offset ?? -1);
         return;
+      case 'events_dropped':
+        this.droppedThrough(frame.through_offset, frame.events);
+        return;
       default:
         this.params.onWarning(`${this.label()}: unexpected ${frame.type} on the event stream`);
     }
@@ -759,11 +769,31 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     if (offset >= 0) this.resumeAt = offset + 1;
   }
 
-  private reportGap(offset: number, missed: number): void {
+  /**
+   * The broker dropped events up to `through` that no later event showed (events_dropped, after every
+   * event before them): the gap is reported now, and the next event, above it, carries none.
+   */
+  private droppedThrough(through: number, events: number): void {
+    let missed = this.tracker.skipThrough(through);
+    if (missed === 0) return;
+    if (missed < 0) {
+      // No event came yet: from where the subscription started, when the broker said, else its count.
+      missed = this.startOffset >= 0 && this.startOffset <= through ? through + 1 - this.startOffset : events;
+      this.tracker.countGap(missed);
+    }
+    this.reportGap(through + 1, missed, true);
+  }
+
+  private reportGap(offset: number, missed: number, notice = false): void {
     const onGap = this.params.onGap;
     if (onGap === undefined) return;
+    const epoch = this.currentEpoch;
     try {
-      onGap({ expected: offset - missed, offset, missed, epoch: this.currentEpoch, epochChanged: false });
+      onGap(
+        notice
+          ? { expected: offset - missed, offset, missed, epoch, epochChanged: false, notice }
+          : { expected: offset - missed, offset, missed, epoch, epochChanged: false },
+      );
     } catch (error) {
       this.params.onWarning(`${this.label()}: onGap threw: ${(error as Error).message}`);
     }

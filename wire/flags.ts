@@ -87,6 +87,12 @@ export const FEATURE_IDEMPOTENT_PUBLISH = 0x4000_0000;
  * broker advertises that it sends it when it starts draining for shutdown.
  */
 export const FEATURE_DRAINING = 0x2000_0000;
+/**
+ * felix-ts extension: the client understands `events_dropped` on its event streams (offered in
+ * `client_features`); the broker advertises that it sends one when events its queue policy dropped would
+ * otherwise be revealed by no later event (the tail of a burst).
+ */
+export const FEATURE_DROP_NOTICE = 0x1000_0000;
 
 /** Every feature bit this version implements. */
 export const KNOWN_FEATURES =
@@ -95,7 +101,8 @@ export const KNOWN_FEATURES =
     FEATURE_ERROR_CODES |
     FEATURE_PUBLISH_CHUNK |
     FEATURE_IDEMPOTENT_PUBLISH |
-    FEATURE_DRAINING) >>>
+    FEATURE_DRAINING |
+    FEATURE_DROP_NOTICE) >>>
   0;
 
 /** True if `features` advertises every bit of `feature`. Safe for bit 31 (JS bitwise ops are signed). */

@@ -214,6 +214,20 @@ export interface EventStreamHelloMessage {
   subscription_id: number;
 }
 
+/**
+ * felix-ts extension (feature DROP_NOTICE, offered by the client), on the event stream: events up to
+ * `through_offset` that were not delivered (the subscriber's queue policy dropped them) and that no later
+ * event on this stream reveals yet. Sent once the queue and the transport hold nothing more for the
+ * subscriber, after every event before the drop.
+ */
+export interface EventsDroppedMessage {
+  type: 'events_dropped';
+  /** The last offset dropped: the next event on the stream, when one comes, is above it. */
+  through_offset: number;
+  /** How many events were dropped since the last event delivered or notice sent (a hint; offsets decide). */
+  events: number;
+}
+
 export interface EventMessage extends StreamAddress {
   type: 'event';
   payload: Uint8Array;
@@ -312,6 +326,7 @@ export type Message =
   | SubscribeMessage
   | SubscribedMessage
   | EventStreamHelloMessage
+  | EventsDroppedMessage
   | EventMessage
   | EventBatchMessage
   | SubscribeCursorErrorMessage

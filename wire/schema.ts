@@ -130,6 +130,7 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec<F
   ],
   subscribed: [required('subscription_id', 'u64'), optional('epoch', 'u64'), optional('start_offset', 'u64')],
   event_stream_hello: [required('subscription_id', 'u64')],
+  events_dropped: [required('through_offset', 'u64'), required('events', 'u64')],
   event: [...STREAM_ADDRESS, required('payload', 'bytes'), optional('offset', 'u64')],
   event_batch: [...STREAM_ADDRESS, required('payloads', 'bytes_list'), optional('base_offset', 'u64')],
   subscribe_cursor_error: [

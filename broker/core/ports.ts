@@ -68,6 +68,11 @@ export interface EventOutput {
   /** Sends one shared frame. `live`: a frame published after the subscription started (not replay). */
   write(frame: EventFrame, live: boolean): void;
   /**
+   * Tells the subscriber that events up to `throughOffset` (`events` of them) were dropped and no event
+   * after them has been written (absent when its client did not offer DROP_NOTICE).
+   */
+  readonly notifyDropped?: (throughOffset: number, events: number) => void;
+  /**
    * Puts what was written in this turn on the wire now instead of at the transport's next flush, a loop turn
    * later (optional: an output without a flush of its own leaves it out).
    */

@@ -109,6 +109,13 @@ export class Subscription {
   /** -1 until the first look: a new subscription has not been seen stalling yet. */
   private progressAt = -1;
   private stalled = false;
+  /**
+   * drop_new's drops that no frame written since reveals (a frame above them would, by its offsets): the
+   * last offset dropped (-1: none) and how many. Told with output.notifyDropped once nothing more is
+   * queued or in the transport for this subscriber (see notifyDrops).
+   */
+  private unrevealedThrough = -1;
+  private unrevealedEvents = 0;
 
   constructor(
     readonly id: number,
@@ -185,6 +192,12 @@ export class Subscription {
     const outcome = q.enqueue(frame, now, inTransport, backlog);
     if (outcome.dropped > 0) {
       this.stats.drops[this.limits.policy] += outcome.dropped;
+      // drop_new dropped this frame, the newest: only a later frame's offsets would show it. (drop_old
+      // drops older frames for this one, which shows them.)
+      if (this.limits.policy === 'drop_new') {
+        this.unrevealedThrough = frame.firstOffset + frame.count - 1;
+        this.unrevealedEvents += outcome.dropped;
+      }
       if (this.limits.maxDrops > 0 && q.dropsSinceProgress >= this.limits.maxDrops) {
         this.evictSlow(
           'max_drops',
@@ -222,6 +235,7 @@ export class Subscription {
     }
     const held = this.output.backlogBytes;
     q.settle(this.eventsInTransportNow(held), held);
+    if (this.unrevealedThrough >= 0) this.notifyDrops();
     const since = q.fullSince;
     if (this.limits.maxFullMs === 0 || since < 0) return;
     if (now - since >= this.limits.maxFullMs) {
@@ -318,6 +332,22 @@ export class Subscription {
     inTransport = this.eventsInTransportNow(backlog);
     q.settle(inTransport, backlog);
     if (this.blocking && !q.isFullWith(inTransport, backlog)) this.topic.unblock(this);
+    if (this.unrevealedThrough >= 0) this.notifyDrops();
+  }
+
+  /**
+   * Tells the subscriber of drops no later frame revealed, once the queue and the transport hold nothing
+   * more for it: after every event before them, and once per episode however long it stayed behind (the
+   * sweep's checkStall looks again when the transport empties without a drain to say so).
+   */
+  private notifyDrops(): void {
+    const output = this.output;
+    if (output.notifyDropped === undefined || !this.queue.isEmpty || output.backlogBytes !== 0) return;
+    output.notifyDropped(this.unrevealedThrough, this.unrevealedEvents);
+    // The notice's bytes, if the transport kept them, precede any frame's in its FIFO backlog.
+    this.backlogIn += output.backlogBytes;
+    this.unrevealedThrough = -1;
+    this.unrevealedEvents = 0;
   }
 
   /**
@@ -367,6 +397,11 @@ export class Subscription {
 
   private send(frame: EventFrame): void {
     const output = this.output;
+    // Its offsets show the subscriber the drops below it: nothing left to tell.
+    if (frame.firstOffset > this.unrevealedThrough && this.unrevealedThrough >= 0) {
+      this.unrevealedThrough = -1;
+      this.unrevealedEvents = 0;
+    }
     const before = output.backlogBytes;
     output.write(frame, frame.firstOffset >= this.liveFrom);
     // What of this frame the transport could not pass on at once (a write may also drain older bytes,

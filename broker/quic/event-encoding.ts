@@ -18,19 +18,25 @@ export interface EventEncoding {
   readonly offsets: boolean;
   /** Shared batches with offsets carry the stamp block (0x80). */
   readonly timings: boolean;
-  /** Messages on the event stream (its hello) are MessagePack. */
+  /** Messages on the event stream (its hello, drop notices) are MessagePack. */
   readonly msgpack: boolean;
+  /** The client offered DROP_NOTICE: drops no later event reveals are told with `events_dropped`. */
+  readonly dropNotices: boolean;
 }
 
-/** `negotiated`: client_flags & the broker's flags (Felix's 0x07 for an auth without client_flags). */
-export function eventEncoding(negotiated: number): EventEncoding {
+/**
+ * `negotiated`: client_flags & the broker's flags (Felix's 0x07 for an auth without client_flags);
+ * `dropNotices`: the client offered the feature DROP_NOTICE.
+ */
+export function eventEncoding(negotiated: number, dropNotices = false): EventEncoding {
   const offsets = (negotiated & FLAG_EVENT_BATCH_OFFSETS) !== 0;
   const msgpack = (negotiated & FLAG_MSGPACK) !== 0;
   if ((negotiated & FLAG_BINARY_EVENT_BATCH_SHARED) !== 0) {
-    return { layout: 'shared', offsets, timings: offsets && (negotiated & FLAG_TIMINGS) !== 0, msgpack };
+    const timings = offsets && (negotiated & FLAG_TIMINGS) !== 0;
+    return { layout: 'shared', offsets, timings, msgpack, dropNotices };
   }
   if ((negotiated & FLAG_BINARY_EVENT_BATCH) !== 0) {
-    return { layout: 'per_subscription', offsets, timings: false, msgpack };
+    return { layout: 'per_subscription', offsets, timings: false, msgpack, dropNotices };
   }
-  return { layout: msgpack ? 'msgpack' : 'json', offsets: true, timings: false, msgpack };
+  return { layout: msgpack ? 'msgpack' : 'json', offsets: true, timings: false, msgpack, dropNotices };
 }

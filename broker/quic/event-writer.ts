@@ -42,6 +42,7 @@ export class EventStreamWriter implements EventOutput {
   private unpushed: 'none' | 'in_quiche' | 'gathered' = 'none';
   /** The write-ahead this writer was made with (narrowWriteAhead(null) goes back to it). */
   private readonly writeAhead: number;
+  readonly notifyDropped?: (throughOffset: number, events: number) => void;
 
   constructor(
     private readonly stream: ByteStream,
@@ -66,6 +67,19 @@ export class EventStreamWriter implements EventOutput {
         { msgpack: encoding.msgpack },
       ),
     );
+    if (encoding.dropNotices) {
+      this.notifyDropped = (throughOffset, events) => {
+        if (!stream.writable) return;
+        stream.write(
+          encodeMessage(
+            { type: 'events_dropped', through_offset: throughOffset, events },
+            { msgpack: encoding.msgpack },
+          ),
+        );
+        this.unpushed = stream.writableLength === 0 ? 'in_quiche' : 'gathered';
+        this.push();
+      };
+    }
   }
 
   get backlogBytes(): number {

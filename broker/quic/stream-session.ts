@@ -12,6 +12,7 @@
  */
 import {
   FEATURE_DRAINING,
+  FEATURE_DROP_NOTICE,
   FEATURE_ERROR_CODES,
   FEATURE_IDEMPOTENT_PUBLISH,
   FEATURE_TOPOLOGY,
@@ -498,8 +499,9 @@ export class StreamSession implements PublishingStream {
     this.joinTenant(message.tenant_id);
     const own = this.core.timings === null ? KNOWN_FLAGS & ~FLAG_TIMINGS : KNOWN_FLAGS;
     this.negotiated = negotiateFlags(message.client_flags, own);
-    this.events = eventEncoding(this.negotiated);
-    this.drainingNotice = supportsFeature(message.client_features ?? 0, FEATURE_DRAINING);
+    const features = message.client_features ?? 0;
+    this.events = eventEncoding(this.negotiated, supportsFeature(features, FEATURE_DROP_NOTICE));
+    this.drainingNotice = supportsFeature(features, FEATURE_DRAINING);
     // auth_ok is JSON whatever was offered: the client learns only from it whether MessagePack is on.
     if (message.client_flags === undefined) {
       // A client from before capability negotiation: Felix answers it with a plain ok.

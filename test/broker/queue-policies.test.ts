@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { WireError, encodeBinaryPublishBatch, type BinaryEventBatch } from '../../wire/index.js';
+import {
+  FEATURE_ERROR_CODES,
+  WireError,
+  encodeBinaryPublishBatch,
+  type BinaryEventBatch,
+  type DecodedFrame,
+} from '../../wire/index.js';
 import type { BrokerNode } from '../../broker/node.js';
 import { RawStream, connectRaw, eventStreams, startBroker, until } from './raw-client.js';
 
@@ -22,10 +28,15 @@ function gapTotal(offsets: number[]): number {
   return missing;
 }
 
-async function subscribe(node: BrokerNode, id: number, windowBytes: number): Promise<RawStream> {
+async function subscribe(
+  node: BrokerNode,
+  id: number,
+  windowBytes: number,
+  auth: Record<string, unknown> = {},
+): Promise<RawStream> {
   const conn = await connectRaw(node, { streamRecvWindow: windowBytes });
   const byId = eventStreams(conn);
-  const control = await RawStream.open(conn);
+  const control = await RawStream.open(conn, auth);
   control.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 'hot', subscription_id: id });
   await control.next();
   await until(() => byId.has(id), 'event stream');
@@ -108,6 +119,39 @@ describe.each(['drop_new', 'drop_old'] as const)(
     });
   },
 );
+
+describe('drop notice (feature DROP_NOTICE)', () => {
+  it("tells a subscriber that offered it of drop_new's tail drops after its last event, and no other", async () => {
+    const node = await startBroker({ FELIX_SUB_QUEUE_POLICY: 'drop_new', ...SMALL });
+    const told = await subscribe(node, 1, 16 * 1024);
+    const notTold = await subscribe(node, 2, 16 * 1024, { client_features: FEATURE_ERROR_CODES });
+    told.stream.pause();
+    notTold.stream.pause();
+    await publish(node, TOTAL);
+    await until(() => node.stats.publishedMessages === TOTAL, 'every publish accepted');
+    told.stream.resume();
+    notTold.stream.resume();
+    const notices = (s: RawStream): DecodedFrame[] =>
+      s.frames.filter((f): f is DecodedFrame => !(f instanceof WireError) && f.type === 'events_dropped');
+    await until(() => notices(told).length === 1, 'the drop notice');
+    const seen = offsetsOf(told);
+    // After every event it did get, the notice names the last offset dropped and how many were dropped
+    // since the last event it got (drop_new keeps the oldest: the tail after it went).
+    const tail = TOTAL - 1 - seen.at(-1)!;
+    expect(tail).toBeGreaterThan(0);
+    expect(told.frames.at(-1)).toEqual({ type: 'events_dropped', through_offset: TOTAL - 1, events: tail });
+    // Every offset is an event it got, a gap an event showed, or the notice's tail.
+    expect(seen[0]).toBe(0);
+    expect(seen.length + gapTotal(seen) + tail).toBe(TOTAL);
+    // The other subscriber's stream carries events only: it did not offer the feature.
+    await until(() => offsetsOf(notTold).length === seen.length, 'the other subscriber to catch up');
+    expect(notices(notTold)).toEqual([]);
+    // An event after the drops follows with the gap its offset shows; no second notice.
+    await publish(node, 1);
+    await until(() => offsetsOf(told).at(-1) === TOTAL, 'the next event');
+    expect(notices(told)).toHaveLength(1);
+  });
+});
 
 describe('queue policy block', () => {
   it('holds the publisher back instead of dropping; every event reaches both subscribers', async () => {

@@ -2,7 +2,13 @@
 // acks, chunked publishes, replay and cursors, gaps and eviction, close.
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { FelixError, type FelixClient, type FelixEvent, type Subscription } from '../../client/index.js';
+import {
+  FelixError,
+  type FelixClient,
+  type FelixEvent,
+  type GapInfo,
+  type Subscription,
+} from '../../client/index.js';
 import type { BrokerNode } from '../../broker/node.js';
 import { client, eventually, metric, startBroker, type BrokerOverrides } from './sdk-harness.js';
 
@@ -263,17 +269,22 @@ describe('client SDK against the broker', () => {
    * hands it at most FELIX_EVENT_SEND_WINDOW bytes beyond what it read; the rest waits in the broker's
    * queue of 16 events, where the broker's policy applies, while 5000 acked publishes go through.
    */
+  /** A client whose one event connection takes little at a time: a subscriber not read stalls at once. */
+  function slowClient(broker: BrokerNode): Promise<FelixClient> {
+    return client(broker, {
+      eventConnPool: 1,
+      eventConnRecvWindow: 16 * 1024,
+      eventStreamRecvWindow: 4 * 1024,
+    });
+  }
+
   async function stalledSubscriber(
     policy: BrokerOverrides,
     whileStalled: (broker: BrokerNode) => Promise<void> = async () => undefined,
   ): Promise<Subscription> {
     const broker = await startBroker({ eventSendWindow: 64 * 1024, subQueueCapacity: 16, ...policy });
     const publisher = await client(broker);
-    const slow = await client(broker, {
-      eventConnPool: 1,
-      eventConnRecvWindow: 16 * 1024,
-      eventStreamRecvWindow: 4 * 1024,
-    });
+    const slow = await slowClient(broker);
     const sub = await slow.subscribe('firehose', { queueCapacity: 1, queuePolicy: 'block' });
     const payload = Buffer.alloc(200, 7);
     await Promise.all(range(5000).map(() => publisher.publish('firehose', payload)));
@@ -311,6 +322,52 @@ describe('client SDK against the broker', () => {
     expect(sub.localDropped).toBe(0);
   });
 
+  it('tells a subscriber of the tail of a burst drop_new dropped, which no later event shows', async () => {
+    // drop_new drops the newest events: those of the burst's end have no event after them to reveal
+    // the gap. The broker says so (events_dropped) once the events before them were delivered.
+    const broker = await startBroker({
+      eventSendWindow: 64 * 1024,
+      subQueueCapacity: 16,
+      subQueuePolicy: 'drop_new',
+      slowSubMaxDrops: 0,
+      slowSubMaxFullMs: 0,
+    });
+    const publisher = await client(broker);
+    const slow = await slowClient(broker);
+    const gaps: GapInfo[] = [];
+    let accounted = (): void => undefined;
+    const allAccounted = new Promise<void>((resolve) => (accounted = resolve));
+    const seen: FelixEvent[] = [];
+    const sub = await slow.subscribe('tail', {
+      queueCapacity: 1,
+      queuePolicy: 'block',
+      onGap: (gap) => {
+        gaps.push(gap);
+        if (seen.length + sub.missed === 5000) accounted();
+      },
+    });
+    const payload = Buffer.alloc(200, 7);
+    await Promise.all(range(5000).map(() => publisher.publish('tail', payload)));
+    // Reads on in the background: with no event after the tail nothing else would say it is over.
+    void (async () => {
+      for await (const event of sub) {
+        seen.push(event);
+        if (seen.length + sub.missed === 5000) accounted();
+      }
+    })();
+    await Promise.race([allAccounted, eventually(() => false, 'every offset delivered or reported missed')]);
+    const tail = gaps.at(-1)!;
+    expect(tail).toMatchObject({ notice: true, offset: 5000, epochChanged: false });
+    expect(tail.expected + tail.missed!).toBe(5000);
+    expect(seen.at(-1)!.offset).toBe(tail.expected - 1);
+    expect(seen.length + sub.missed).toBe(5000);
+    expect(gaps.filter((g) => g.notice === true)).toHaveLength(1);
+    // Events published later follow on with no gap of their own.
+    await publisher.publish('tail', 'after');
+    await eventually(() => seen.length + sub.missed === 5001, 'the event after the tail');
+    expect(seen.at(-1)).toMatchObject({ offset: 5000, gap: 0 });
+  });
+
   it("holds many stalled subscriptions of one connection to the connection's send window, then delivers all", async () => {
     // Eight subscriptions on one event connection that stops reading: each may hand the transport 64 KiB
     // ahead (FELIX_EVENT_SEND_WINDOW), but together no more than the connection's 64 KiB window
@@ -325,11 +382,7 @@ describe('client SDK against the broker', () => {
       slowSubMaxDrops: 0,
     });
     const publisher = await client(broker);
-    const slow = await client(broker, {
-      eventConnPool: 1,
-      eventConnRecvWindow: 16 * 1024,
-      eventStreamRecvWindow: 4 * 1024,
-    });
+    const slow = await slowClient(broker);
     const streams = range(8).map((i) => `stalled-${i}`);
     const subs = await Promise.all(
       streams.map((s) => slow.subscribe(s, { queueCapacity: 1, queuePolicy: 'block' })),

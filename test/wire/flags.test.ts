@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   FEATURE_CACHE_DELETE,
   FEATURE_DRAINING,
+  FEATURE_DROP_NOTICE,
   FEATURE_IDEMPOTENT_PUBLISH,
   FEATURE_PUBLISH_CHUNK,
   FLAG_BINARY_PUBLISH_PRODUCER,
@@ -75,7 +76,10 @@ describe('flags', () => {
   it('places the felix-ts feature bits at the top of the range, away from Felix’s', () => {
     expect(FEATURE_IDEMPOTENT_PUBLISH).toBe(0x4000_0000);
     expect(FEATURE_DRAINING).toBe(0x2000_0000);
-    expect(supportsFeature(KNOWN_FEATURES, FEATURE_IDEMPOTENT_PUBLISH | FEATURE_DRAINING)).toBe(true);
-    expect(KNOWN_FEATURES >>> 0).toBe(0xe000_0805);
+    expect(FEATURE_DROP_NOTICE).toBe(0x1000_0000);
+    expect(
+      supportsFeature(KNOWN_FEATURES, FEATURE_IDEMPOTENT_PUBLISH | FEATURE_DRAINING | FEATURE_DROP_NOTICE),
+    ).toBe(true);
+    expect(KNOWN_FEATURES >>> 0).toBe(0xf000_0805);
   });
 });

@@ -72,6 +72,7 @@ export const FULL_SAMPLES: { [T in MessageType]: MessageOf<T> } = {
   },
   subscribed: { type: 'subscribed', subscription_id: 4_294_967_296, epoch: 8_128_812, start_offset: 41 },
   event_stream_hello: { type: 'event_stream_hello', subscription_id: 12 },
+  events_dropped: { type: 'events_dropped', through_offset: 2 ** 40 + 7, events: 64 },
   event: { ...stream, type: 'event', payload: bytes('world'), offset: 0 },
   event_batch: { ...stream, type: 'event_batch', payloads: [bytes('x'), bytes('yz')], base_offset: 100 },
   subscribe_cursor_error: {
@@ -119,6 +120,7 @@ export const MINIMAL_SAMPLES: { [T in MessageType]: MessageOf<T> } = {
   subscribe: { ...stream, type: 'subscribe' },
   subscribed: { type: 'subscribed', subscription_id: 0 },
   event_stream_hello: { type: 'event_stream_hello', subscription_id: 0 },
+  events_dropped: { type: 'events_dropped', through_offset: 0, events: 0 },
   event: { ...stream, type: 'event', payload: bytes('p') },
   event_batch: { ...stream, type: 'event_batch', payloads: [] },
   subscribe_cursor_error: { type: 'subscribe_cursor_error', reason: 'in_future', requested: 9, available: 4 },
