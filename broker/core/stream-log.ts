@@ -1,5 +1,13 @@
 import type { EventFrame } from './event-frame.js';
 
+/**
+ * The highest a stream's next offset may be: 2^53 − 1, the largest integer a JS number (and a JSON peer
+ * reading u64 as a double) holds exactly. The next offset is named on the wire too (`in_future`'s
+ * `available`) and in a durable stream's reservation.json, so the last offset a stream gives out is
+ * 2^53 − 2; a publish that would pass it is refused (PublishHandler), never numbered by a rounded double.
+ */
+export const MAX_STREAM_END = Number.MAX_SAFE_INTEGER;
+
 export type ReplayResult =
   | { readonly ok: true; readonly frames: readonly EventFrame[] }
   | {

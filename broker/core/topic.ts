@@ -6,7 +6,7 @@ import { HOP, type HopTimings } from './hop-timings.js';
 import type { BudgetAccount, PublishBudget } from './publish-budget.js';
 import type { BrokerStats } from './stats.js';
 import { newStreamEpoch } from './stream-epoch.js';
-import { StreamLog } from './stream-log.js';
+import { MAX_STREAM_END, StreamLog } from './stream-log.js';
 import type { StreamStorage } from './stream-storage.js';
 import type { Subscription } from './subscription.js';
 
@@ -55,6 +55,8 @@ export class Topic {
   publishedEvents = 0;
   /** Events handed to subscribers (one per subscriber per event), before their queue policies apply. */
   fannedOutEvents = 0;
+  /** A publish was refused for want of offsets (offsetsLeftFor): logged the first time only. */
+  offsetsUsedUp = false;
   /** Subscribers under `block` whose queue is full. */
   private blockedBy = 0;
   private readonly paused = new Set<Pausable>();
@@ -101,6 +103,14 @@ export class Topic {
 
   get pendingBytes(): number {
     return this.builder.payloadBytes;
+  }
+
+  /**
+   * Whether `count` more events can still be numbered (MAX_STREAM_END): the offsets are assigned when the
+   * batch is cut, so the check is made when a publish is accepted — once per publish, not per event.
+   */
+  offsetsLeftFor(count: number): boolean {
+    return this.log.next + this.builder.count + count <= MAX_STREAM_END;
   }
 
   /** Whether publishers should hold back (a `block` subscriber is full). */

@@ -16,6 +16,7 @@ import { HOP } from '../core/hop-timings.js';
 import { largestMessage, tooLargeMessage, type MessageSizeLimit } from '../core/message-size.js';
 import type { ProducerState } from '../core/producer-dedup.js';
 import type { BudgetAccount, BudgetHolder } from '../core/publish-budget.js';
+import { MAX_STREAM_END } from '../core/stream-log.js';
 import type { CommitWaiter, StorageErrorCode } from '../core/stream-storage.js';
 import type { Pausable, Topic } from '../core/topic.js';
 import type { ErrorSite } from '../core/ports.js';
@@ -102,6 +103,10 @@ export class PublishHandler implements CommitWaiter {
       const site =
         refusal.retryAfterMs === undefined ? undefined : { detail: { retry_after_ms: refusal.retryAfterMs } };
       this.refuse(requestId, form, refusal.message, refusal.code, acked, site);
+      return;
+    }
+    if (!topic.offsetsLeftFor(payloads.length)) {
+      this.refuseOffsetsUsedUp(topic, requestId, form, acked);
       return;
     }
     if (core.draining) {
@@ -290,6 +295,36 @@ export class PublishHandler implements CommitWaiter {
       whole.producer_id ?? 0,
       whole.sequence ?? 0,
       true,
+    );
+  }
+
+  /**
+   * The stream cannot number the publish's events (its next offset would pass 2^53 − 1): refused whole,
+   * nothing taken. Sending it again fails the same way (`limit_exceeded`, class fatal); the error log line
+   * comes once per stream, however many publishes follow.
+   */
+  private refuseOffsetsUsedUp(
+    topic: Topic,
+    requestId: number | undefined,
+    form: AckForm,
+    acked: boolean,
+  ): void {
+    const name = `${topic.tenant}/${topic.namespace}/${topic.name}`;
+    const next = topic.log.next + topic.pendingEvents;
+    if (!topic.offsetsUsedUp) {
+      topic.offsetsUsedUp = true;
+      this.core.log.error(
+        { stream: name, nextOffset: next, maxOffset: MAX_STREAM_END - 1 },
+        'stream offsets used up: publishes to it are refused',
+      );
+    }
+    this.refuse(
+      requestId,
+      form,
+      `stream ${name} has no offsets left for this publish: its next offset is ${next} and offsets end ` +
+        `at 2^53 - 2 (${MAX_STREAM_END - 1}); it takes no more events`,
+      'limit_exceeded',
+      acked,
     );
   }
 

@@ -18,6 +18,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile, replaceFileSync, syncDirectoryAsync, writeAndSync } from './atomic-file.js';
+import { MAX_STREAM_END } from '../core/stream-log.js';
 import { STORAGE_RETRY_MS } from '../core/stream-storage.js';
 import { DamagedFileError } from './damaged-file.js';
 
@@ -33,7 +34,8 @@ export const RESERVATION_BLOCK = 65_536;
  * The mark in `dir` (offsets at and above it were never given out), or undefined when there is none (a
  * stream not yet published to, or written by a broker before reservations). Throws a DamagedFileError
  * naming the file when it cannot be read or is not a reservation: the stream is then refused rather than
- * risk giving an offset out twice.
+ * risk giving an offset out twice. Any safe integer is a mark (up to MAX_STREAM_END, the most it is
+ * written with): a stream continued at a mark that high refuses publishes for want of offsets instead.
  */
 export function readReservation(dir: string): number | undefined {
   const parsed = readJsonFile(dir, RESERVATION_FILE) as
@@ -47,6 +49,14 @@ export function readReservation(dir: string): number | undefined {
     );
   }
   return mark as number;
+}
+
+/**
+ * The mark a block ahead of `end`, but never past the highest next offset (MAX_STREAM_END, which no offset
+ * given out passes): readReservation takes any safe integer, so every mark written is one it reads.
+ */
+function markAhead(end: number): number {
+  return Math.min(end + RESERVATION_BLOCK, MAX_STREAM_END);
 }
 
 function reservationText(mark: number): string {
@@ -82,9 +92,13 @@ export class OffsetReservation {
   cover(end: number): void {
     if (end > this.durable) {
       if (Date.now() < this.retryAt) return;
-      this.writeNow(end + RESERVATION_BLOCK);
-    } else if (!this.extending && end > this.durable - RESERVATION_BLOCK / 2) {
-      this.extendInBackground(end + RESERVATION_BLOCK);
+      this.writeNow(markAhead(end));
+    } else if (
+      !this.extending &&
+      end > this.durable - RESERVATION_BLOCK / 2 &&
+      this.durable < MAX_STREAM_END
+    ) {
+      this.extendInBackground(markAhead(end));
     }
   }
 

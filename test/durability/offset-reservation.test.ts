@@ -177,3 +177,74 @@ describe('durable streams: an offset once given out is never given to another ev
     await stopBroker(again);
   }, 60_000);
 });
+
+// A reservation near 2^53 (hand-edited, restored, or bit-flipped yet still valid) puts the stream's next
+// offset at the end of the safe-integer range at start. The broker must refuse what it cannot number
+// exactly (nothing acked, nothing written), never round offsets so that one names several events, and
+// never write a reservation its next start refuses.
+const USED_UP = 'stream offsets used up: publishes to it are refused';
+/** The last offset a stream gives out: its next offset (2^53 − 1) must stay a safe integer too. */
+const LAST_OFFSET = Number.MAX_SAFE_INTEGER - 1;
+
+describe('a durable stream at the end of the offset range', () => {
+  it('refuses the publishes it cannot number, and starts again from what it wrote', async () => {
+    const dir = storageDir();
+    const bigDir = streamDir(dir, 'big');
+    let broker = await startDurableBroker(dir, ACK_ON_ACCEPT);
+    let client = await RawClient.connect(broker);
+    const first = new Publisher(client, 'big', 'first', 1, 1, 1);
+    await first.finish();
+    expect(first.acked).toEqual(['first-0']);
+    await client.close();
+    await stopBroker(broker);
+
+    // Room for three more events: LAST_OFFSET − 2, LAST_OFFSET − 1 and LAST_OFFSET.
+    fs.writeFileSync(
+      join(bigDir, 'reservation.json'),
+      `${JSON.stringify({ version: 1, reserved_to: LAST_OFFSET - 2 })}\n`,
+    );
+    broker = await startDurableBroker(dir, ACK_ON_ACCEPT);
+    client = await RawClient.connect(broker);
+    const p = new Publisher(client, 'big', 'e', 1, 1, 5);
+    await p.finish();
+    expect(p.acked).toEqual(['e-0', 'e-1', 'e-2']);
+    expect(p.refused).toHaveLength(1);
+    expect(p.refused[0]).toMatchObject({ code: 'limit_exceeded', retry: 'fatal' });
+    expect(p.refused[0]!.message).toMatch(/offsets/);
+    // Refused again, logged once.
+    const again = new Publisher(client, 'big', 'again', 2, 1, 2);
+    await again.finish();
+    expect(again.acked).toEqual([]);
+    expect(again.refused[0]).toMatchObject({ code: 'limit_exceeded', retry: 'fatal' });
+    const line = await logLine(broker, USED_UP);
+    expect(line.level).toBe(50);
+    expect(broker.logs.filter((l) => l.msg === USED_UP)).toHaveLength(1);
+
+    const expected = [
+      { offset: 0, payload: 'first-0' },
+      { offset: LAST_OFFSET - 2, payload: 'e-0' },
+      { offset: LAST_OFFSET - 1, payload: 'e-1' },
+      { offset: LAST_OFFSET, payload: 'e-2' },
+    ];
+    expect((await client.readLog('big', 1, LAST_OFFSET + 1)).events).toEqual(expected);
+    await client.close();
+    await stopBroker(broker);
+
+    // The mark a clean stop writes is one the next start reads: the stream is served, not refused as damaged.
+    const mark = JSON.parse(fs.readFileSync(join(bigDir, 'reservation.json'), 'utf8')) as {
+      reserved_to: number;
+    };
+    expect(Number.isSafeInteger(mark.reserved_to)).toBe(true);
+    broker = await startDurableBroker(dir, ACK_ON_ACCEPT);
+    client = await RawClient.connect(broker);
+    expect((await client.readLog('big', 2, LAST_OFFSET + 1)).events).toEqual(expected);
+    const after = new Publisher(client, 'big', 'after', 1, 1, 1);
+    await after.finish();
+    expect(after.refused[0]).toMatchObject({ code: 'limit_exceeded', retry: 'fatal' });
+    expect(
+      broker.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('durable stream: damaged')),
+    ).toBe(false);
+    await client.close();
+    await stopBroker(broker);
+  }, 60_000);
+});
