@@ -395,6 +395,11 @@ export function registerStorageMetrics(registry: Registry, storage: DurableStore
     () => stats.offsetsSkipped,
   );
   counter(
+    'felix_storage_offsets_missing_total',
+    'Offsets found missing at start between the segments of a durable stream (a segment file lost)',
+    () => stats.offsetsMissing,
+  );
+  counter(
     'felix_storage_reservation_errors_total',
     'Offset reservation marks that could not be written',
     () => stats.reservationErrors,

@@ -85,7 +85,8 @@ function checkCandidate(
   return r.status === 'ok' ? { position: at, firstOffset, count, end: at + bytes } : null;
 }
 
-function readFully(fd: number, buf: Buffer, length: number, position: number): number {
+/** Reads `length` bytes at `position` (fewer only at the end of the file); returns how many it read. */
+export function readFully(fd: number, buf: Buffer, length: number, position: number): number {
   let got = 0;
   while (got < length) {
     const n = readSync(fd, buf, got, length - got, position + got);

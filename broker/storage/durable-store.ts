@@ -31,6 +31,8 @@ import { RateLimitedLog } from './rate-limited-log.js';
 import { SegmentLog } from './segment-log.js';
 import { parseSegmentFileName } from './segment.js';
 import { OffsetReservation, readReservation } from './offset-reservation.js';
+import { findMissingOffsets } from './segment-gaps.js';
+import { readSkipped, recordSkipped, type SkippedRange } from './skipped-offsets.js';
 import { META_FILE, readStreamMeta, writeStreamMeta, type StreamMeta } from './stream-meta.js';
 import { StorageStats } from './storage-stats.js';
 
@@ -292,6 +294,14 @@ export class DurableStore implements StorageProvider {
         'durable stream: damaged records in the last segment skipped; the whole records after them kept',
       );
     }
+    const skipped = this.readSkipped(key, dir);
+    for (const gap of findMissingOffsets(log.segmentList, this.options.maxRecordBytes, skipped)) {
+      this.stats.offsetsMissing += gap.to - gap.from;
+      this.logger.error(
+        { stream: key, from: gap.from, to: gap.to, next: gap.next },
+        'durable stream: offsets missing between its segments (a segment file lost): a gap to subscribers',
+      );
+    }
     if (reservedTo !== undefined && reservedTo > log.nextOffset) {
       // Not stopped cleanly: offsets up to the mark may have reached subscribers (and acks) with events
       // the crash took before they were written. They stay a gap; new events never take them.
@@ -301,6 +311,7 @@ export class DurableStore implements StorageProvider {
         'durable stream: not stopped cleanly; offsets from the log end to nextOffset may have been given ' +
           'out and lost (FELIX_ACK_ON_COMMIT off): they are skipped, a gap to subscribers, never reused',
       );
+      this.recordSkip(key, dir, skipped, { from: log.nextOffset, to: reservedTo }, log.oldestOffset);
       log.skipTo(reservedTo);
     }
     const declared = this.options.declared.get(key) ?? {};
@@ -318,6 +329,43 @@ export class DurableStore implements StorageProvider {
     });
     this.streams.set(key, stream);
     return stream;
+  }
+
+  /**
+   * The offsets the stream skipped after unclean stops (skipped-offsets.ts). A file that cannot be read is
+   * logged and taken as empty: it serves only to tell those gaps from a lost segment's.
+   */
+  private readSkipped(key: string, dir: string): SkippedRange[] {
+    try {
+      return readSkipped(dir);
+    } catch (err) {
+      this.logger.warn(
+        { stream: key, ...damagedFile(err, dir) },
+        'durable stream: skipped.json unreadable; the gaps that unclean stops left may be reported as missing offsets',
+      );
+      return [];
+    }
+  }
+
+  /**
+   * Notes a skip before the log continues past it. Not written (a full disk), the skip still happens —
+   * offsets must never be given out twice — and a later start reports its gap as missing offsets.
+   */
+  private recordSkip(
+    key: string,
+    dir: string,
+    known: readonly SkippedRange[],
+    skip: SkippedRange,
+    oldest: number,
+  ): void {
+    try {
+      recordSkipped(dir, known, skip, oldest);
+    } catch (err) {
+      this.logger.warn(
+        { stream: key, err, from: skip.from, to: skip.to },
+        'durable stream: could not record the offsets skipped; a later start will report them as missing',
+      );
+    }
   }
 
   /**

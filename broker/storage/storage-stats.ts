@@ -25,6 +25,8 @@ export class StorageStats {
   /** Offsets skipped at start after an unclean stop (offset-reservation.ts), and marks that failed to write. */
   offsetsSkipped = 0;
   reservationErrors = 0;
+  /** Offsets found missing at start between two segments, an unclean stop's skips aside (segment-gaps.ts). */
+  offsetsMissing = 0;
   /** Segments (and their bytes) removed by retention. */
   segmentsRemoved = 0;
   bytesRemoved = 0;

@@ -10,6 +10,9 @@ import { spawnBroker, type BrokerProcess, type SpawnOptions } from '../e2e/broke
 
 export const TENANT = 't1';
 export const NAMESPACE = 'durable';
+/** The warning of a start after an unclean stop (the offsets reserved past the log's end are skipped). */
+export const UNCLEAN =
+  'durable stream: not stopped cleanly; offsets from the log end to nextOffset may have been given out and lost (FELIX_ACK_ON_COMMIT off): they are skipped, a gap to subscribers, never reused';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -13,6 +13,7 @@ import {
   Publisher,
   RawClient,
   TENANT,
+  UNCLEAN,
   contiguousFromZero,
   killBroker,
   logLine,
@@ -23,8 +24,6 @@ import {
 
 /** Acks as soon as events are accepted, delivery before the write: the case reservations exist for. */
 const ACK_ON_ACCEPT = { FELIX_DURABLE_FSYNC: 'periodic', FELIX_ACK_ON_COMMIT: '0' };
-const UNCLEAN =
-  'durable stream: not stopped cleanly; offsets from the log end to nextOffset may have been given out and lost (FELIX_ACK_ON_COMMIT off): they are skipped, a gap to subscribers, never reused';
 
 function streamDir(root: string, stream: string): string {
   return join(root, TENANT, NAMESPACE, stream);
