@@ -706,7 +706,8 @@ const brokerSettings = defineSettings({
     min: 4 * KiB,
     max: 4 * 1024 * MiB,
     doc:
-      'Size at which a durable stream starts a new segment file. Retention removes whole segments, so this ' +
+      'Size at which a durable stream starts a new segment file (a write is never split: one larger than this ' +
+      'makes up a segment alone). Retention removes whole segments, so this ' +
       'is its granularity and its pace (at most 64 segments a second over all streams: keep it above a ' +
       'sixty-fourth of the write rate); recovery reads through the last segment only, so this bounds ' +
       'start-up time too.',
