@@ -151,6 +151,11 @@ export class ConnectionPool<T extends ConnectionTenant> {
     return out;
   }
 
+  /** Slot `index`'s established connection, if it has one now. */
+  liveConnection(index: number): Connection | undefined {
+    return this.slots[index]?.live?.connection;
+  }
+
   /** The next slot in round-robin order. */
   nextIndex(): number {
     const index = this.cursor;

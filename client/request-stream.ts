@@ -97,6 +97,8 @@ export class RequestStream implements BrokerStreamHandler {
    * connection, keeping what it holds, as after any loss; false (or unset): the stream ends with `error`.
    */
   onAuthRefused: ((connection: Connection, error: FelixError) => boolean) | null = null;
+  /** Told of each request sent that waits for an answer (the pool's AnswerWatch of its connection). */
+  onRequest: (() => void) | null = null;
   /**
    * The largest frame payload this stream writes: the client's FELIX_MAX_FRAME_BYTES or, when smaller, the
    * one the broker announced at the latest auth (before the first: what the caller set, e.g. what another
@@ -213,6 +215,7 @@ export class RequestStream implements BrokerStreamHandler {
     if (this.endError !== null) return reply.fail(this.endError);
     this.pending.add(requestId, reply, frame, null, retries);
     this.queue.send(frame, order, false, requestId);
+    this.onRequest?.();
   }
 
   /** The same for a chunked publish: the answer follows its last chunk. */
@@ -226,6 +229,7 @@ export class RequestStream implements BrokerStreamHandler {
     if (this.endError !== null) return reply.fail(this.endError);
     this.pending.add(requestId, reply, null, chunks, retries);
     this.queue.sendChunked(chunks, order, false, requestId);
+    this.onRequest?.();
   }
 
   /**

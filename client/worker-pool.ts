@@ -5,6 +5,7 @@
  * reconnects, the worker waits (disconnected) and is reattached to the new connection, keeping what it had
  * outstanding; when the pool gives up, or does not reconnect, it fails and is replaced on its next use.
  */
+import { AnswerWatch } from './answer-watch.js';
 import { noop, settledWithin } from './deadline.js';
 import type { FelixError } from './errors.js';
 import {
@@ -39,6 +40,8 @@ export class WorkerPool {
   private frameLimit: number;
   private readonly connections: ConnectionPool<ConnectionTenant>;
   private readonly workers: (RequestStream | undefined)[];
+  /** Per connection: probes it while its workers' requests wait and the broker is silent (AnswerWatch). */
+  private readonly watches: AnswerWatch[];
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.connections = new ConnectionPool({
@@ -49,6 +52,14 @@ export class WorkerPool {
     this.size = options.connections.size * options.streamsPerConnection;
     this.frameLimit = options.stream.maxFrameBytes;
     this.workers = new Array<RequestStream | undefined>(this.size).fill(undefined);
+    this.watches = Array.from(
+      { length: options.connections.size },
+      (_, index) =>
+        new AnswerWatch(
+          () => this.connections.liveConnection(index),
+          () => this.on(index).some((worker) => worker.inFlight > 0),
+        ),
+    );
     this.connections.listen({
       lost: (index, error, resuming) => {
         for (const worker of this.on(index)) {
@@ -111,6 +122,8 @@ export class WorkerPool {
     };
     worker.onBrokerDraining = (connection) => this.connections.markDraining(connectionIndex, connection);
     worker.frameLimit = this.frameLimit;
+    const watch = this.watches[connectionIndex]!;
+    worker.onRequest = () => watch.arm();
     worker.onAuthenticated = (_negotiated, connection) => {
       this.frameLimit = worker.frameLimit;
       this.connections.confirmed(connectionIndex, connection);
@@ -134,6 +147,7 @@ export class WorkerPool {
    * (ConnectionPool.givenUpWith): the broker is out of reach, even where a connection has not noticed yet.
    */
   async close(timeoutMs: number, reason?: FelixError): Promise<void> {
+    for (const watch of this.watches) watch.stop();
     this.connections.markClosed(reason);
     if (reason !== undefined) {
       const size = this.options.connections.size;
