@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CheckFailure, during, expectThat } from './failure.js';
+import type { TransportSettings } from '../transport/index.js';
 import { BrokerLink, describeConnectFailure, type BrokerTarget } from './link.js';
 import { authenticate, type AuthedStream, type AuthOffer } from './session.js';
 import type { FrameStream, ReceivedFrame } from './frame-stream.js';
@@ -43,11 +44,11 @@ export class CheckContext {
     return this.settings.tenant;
   }
 
-  /** A new connection. */
-  async connect(): Promise<BrokerLink> {
+  /** A new connection; `settings` change what it grants the broker (e.g. `maxStreamsUni`). */
+  async connect(settings?: Partial<TransportSettings>): Promise<BrokerLink> {
     let link;
     try {
-      link = await BrokerLink.open(this.settings.target);
+      link = await BrokerLink.open(this.settings.target, settings === undefined ? {} : { settings });
     } catch (err) {
       throw new CheckFailure(describeConnectFailure(err));
     }
@@ -58,7 +59,7 @@ export class CheckContext {
   /** A connection offering another ALPN; the handshake's failure is returned, not thrown. */
   async connectWithAlpn(alpn: string): Promise<{ link: BrokerLink } | { error: unknown }> {
     try {
-      const link = await BrokerLink.open(this.settings.target, alpn);
+      const link = await BrokerLink.open(this.settings.target, { alpn });
       this.links.push(link);
       return { link };
     } catch (error) {

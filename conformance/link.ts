@@ -5,6 +5,7 @@ import {
   type ClientTlsOptions,
   type CloseInfo,
   type Connection,
+  type TransportSettings,
 } from '../transport/index.js';
 import { CheckFailure } from './failure.js';
 import { FrameStream, type StreamHost } from './frame-stream.js';
@@ -46,15 +47,20 @@ export class BrokerLink implements StreamHost {
 
   /**
    * Connects; rejects with the transport's error when the handshake fails. `alpn` (transport's
-   * EndpointOptions.alpn) replaces `felix` in the offer, for the ALPN check only.
+   * EndpointOptions.alpn) replaces `felix` in the offer, for the ALPN check only; `settings` change what
+   * this client grants the broker (how many event streams, for the checks of that limit).
    */
-  static async open(target: BrokerTarget, alpn?: string): Promise<BrokerLink> {
+  static async open(
+    target: BrokerTarget,
+    choices: { alpn?: string; settings?: Partial<TransportSettings> } = {},
+  ): Promise<BrokerLink> {
     const options: ClientEndpointOptions & { alpn?: string } = {
       host: target.host,
       port: target.port,
       tls: target.tls,
+      ...(choices.settings === undefined ? {} : { settings: choices.settings }),
     };
-    if (alpn !== undefined) options.alpn = alpn;
+    if (choices.alpn !== undefined) options.alpn = choices.alpn;
     const endpoint = await Endpoint.client(options);
     try {
       const connection = await endpoint.connect({ timeoutMs: target.timeoutMs });

@@ -161,6 +161,16 @@ export class Connection {
   }
 
   /**
+   * Whether the peer has let this side open any stream of this kind on this connection so far: one was
+   * opened, or it allows one now. False: it granted none at all (its initial_max_streams was 0 and no
+   * MAX_STREAMS raised it), so waiting for a stream to end cannot bring one.
+   */
+  grantedAnyStream(bidi = true): boolean {
+    const first = (this.isServer ? 1 : 0) + (bidi ? 0 : 2);
+    return (bidi ? this.nextBidi : this.nextUni) !== first || this.streamsLeft(bidi) > 0;
+  }
+
+  /**
    * Resolves true once the peer allows one more stream of this kind — at once when it does now, else when
    * its MAX_STREAMS arrives as streams end — so an opener can wait instead of failing with `stream_limit`;
    * false after `timeoutMs` without one (the wait is withdrawn, so it takes no stream from later openers).

@@ -98,7 +98,8 @@ export const TRANSPORT_RANGES: Readonly<
   keepAliveMs: { min: 0, max: 24 * 3600 * 1000, unit: 'ms' },
   writeDeadlineMs: { min: 0, max: 24 * 3600 * 1000, unit: 'ms' },
   maxStreamsBidi: { min: 1, max: 1_000_000, unit: 'streams' },
-  maxStreamsUni: { min: 1, max: 1_000_000, unit: 'streams' },
+  // 0: the peer may open none, e.g. a client that never subscribes and so wants no event streams.
+  maxStreamsUni: { min: 0, max: 1_000_000, unit: 'streams' },
 };
 
 /** Merges overrides onto the defaults and validates every field; throws TransportSettingsError naming the field. */

@@ -69,6 +69,11 @@ export class ConnectionSession {
     return this.connection.openStream(false);
   }
 
+  /** Whether the client has granted the broker any event stream on this connection so far. */
+  get grantsEventStreams(): boolean {
+    return this.connection.grantedAnyStream(false);
+  }
+
   addSubscription(id: number, topic: Topic, output: EventOutput, owner: SubscribeHandler): Subscription {
     const sub = new Subscription(
       id,

@@ -50,6 +50,11 @@ export interface PeerConnection {
   readonly remote: { readonly host: string; readonly port: number };
   /** Opens a broker-initiated stream (unidirectional for events). */
   openStream(bidirectional: boolean): ByteStream;
+  /**
+   * Whether the client has let the broker open any stream of this kind on the connection so far (false: it
+   * granted none at all, so none will come back when one ends).
+   */
+  grantedAnyStream(bidirectional: boolean): boolean;
   /** Closes the connection with an application code and a reason. */
   close(code: number, reason: string): void;
 }

@@ -109,7 +109,7 @@ export class SubscribeHandler {
     try {
       events = this.session.openEventStream();
     } catch (err) {
-      replies.sendError(`cannot open the event stream: ${(err as Error).message}`, 'limit_exceeded');
+      this.refuseEventStream(err);
       return;
     }
     const maxBytes = core.config.subQueueMaxBytes;
@@ -143,6 +143,31 @@ export class SubscribeHandler {
     }
     if (replay !== undefined) sub.replay(replay);
     topic.addSubscriber(sub);
+  }
+
+  /**
+   * The subscription's event stream could not be opened: the client's limit on the streams the broker may
+   * open. A client that granted event streams gets one back when one of this connection's subscriptions
+   * ends (`retry_after`, as at FELIX_MAX_SUBSCRIPTIONS_PER_CONN); one that granted none at all
+   * (initial_max_streams_uni 0) gets none by waiting, so sending the subscribe again fails the same way
+   * (limit_exceeded's `fatal`).
+   */
+  private refuseEventStream(err: unknown): void {
+    if (!this.session.grantsEventStreams) {
+      this.replies.sendError(
+        'cannot open the event stream: this connection allows the broker no unidirectional streams ' +
+          '(initial_max_streams_uni 0), so it cannot receive events: subscribe on one that does',
+        'limit_exceeded',
+      );
+      return;
+    }
+    this.replies.sendError(
+      `cannot open the event stream: ${(err as Error).message}: subscribe again once one of its ` +
+        'subscriptions ends',
+      'limit_exceeded',
+      undefined,
+      { retry: 'retry_after' },
+    );
   }
 
   /** Serves the subscriber's history from the stream's log, then joins it to the live stream. */

@@ -5,7 +5,7 @@ import { collectEvents, flatten } from '../events.js';
 import type { MessageOf } from '../../wire/index.js';
 import { CheckFailure, during, expectThat } from '../failure.js';
 import { area } from '../registry.js';
-import type { AuthedStream } from '../session.js';
+import { NAMESPACE, type AuthedStream } from '../session.js';
 import { expectEvents, readBack } from './common.js';
 
 // The too_old check publishes past the retention; beyond this many events it would take too long.
@@ -209,6 +209,35 @@ export const subscribeChecks = area('subscribe', {
     });
     await b.expectError('a subscription_id already in use on the connection', { code: 'invalid_request' });
     await ctx.stillServed(b);
+  },
+
+  /**
+   * A client that allows the broker no more event streams now (here one at a time) gets limit_exceeded,
+   * retry class `retry_after`, and the same subscribe is served once its other subscription ended; a
+   * connection that allows none at all gets `fatal`. Both streams carry on.
+   */
+  async event_stream_limit(ctx) {
+    const link = await ctx.connect({ maxStreamsUni: 1 });
+    const holder = await ctx.authed(link);
+    const s = await ctx.authed(link);
+    const held = await holder.subscribe(ctx.names.next('holds-the-event-stream'));
+    const stream = ctx.names.next('waits-for-an-event-stream');
+    const subscribe = (on: AuthedStream): void =>
+      on.send({ type: 'subscribe', tenant_id: on.tenant, namespace: NAMESPACE, stream });
+    const refusedClass = async (on: AuthedStream, what: string): Promise<string | undefined> =>
+      ((await on.expectError(what, { code: 'limit_exceeded' })) as MessageOf<'error'>).retry;
+    subscribe(s);
+    const now = await refusedClass(s, 'a subscribe while the client allows no more event streams');
+    expectThat(!s.errorCodes || now === 'retry_after', `expected retry class retry_after, got ${now}`);
+    holder.fs.end();
+    await held.events.ended('the end of the held subscription after its stream closed');
+    await during('subscribing again once an event stream was given back', () => s.subscribe(stream));
+
+    const none = await ctx.authed(await ctx.connect({ maxStreamsUni: 0 }));
+    subscribe(none);
+    const never = await refusedClass(none, 'a subscribe on a connection that allows no event stream');
+    expectThat(!none.errorCodes || never === 'fatal', `expected retry class fatal, got ${never}`);
+    await ctx.stillServed(none);
   },
 
   /** A client that abandons the subscribing stream (RESET_STREAM, any code) ends its subscriptions too. */

@@ -414,6 +414,51 @@ describe('broker limits', () => {
     expect(refusal.message).toContain('FELIX_MAX_SUBSCRIPTIONS_PER_CONN 2');
   });
 
+  it('refuses a subscribe the client has no event stream for now as retry_after, and serves it once one ends', async () => {
+    const node = await startBroker();
+    // The client lets the broker open one unidirectional (event) stream at a time.
+    const conn = await connectRaw(node, { maxStreamsUni: 1 });
+    const byId = eventStreams(conn);
+    const first = await RawStream.open(conn);
+    const second = await RawStream.open(conn);
+    const subscribe = (on: RawStream, id: number): void =>
+      on.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 's', subscription_id: id });
+    subscribe(first, 1);
+    expect(await first.next()).toMatchObject({ type: 'subscribed', subscription_id: 1 });
+    subscribe(second, 2);
+    // Not limit_exceeded's default `fatal`: sent again once a subscription of the connection ended, it is
+    // served (below).
+    const refusal = (await second.next()) as { message: string };
+    expect(refusal).toMatchObject({ type: 'error', code: 'limit_exceeded', retry: 'retry_after' });
+    expect(refusal.message).toMatch(/^cannot open the event stream: .*unidirectional streams.* now/);
+    expect(second.ended).toBe(false);
+
+    // Ending the first subscription ends its event stream; the client's QUIC stack, having read it to its
+    // end, gives the broker its stream back (MAX_STREAMS, ahead of the next request's bytes).
+    await until(() => byId.has(1), 'the event stream of subscription 1');
+    first.stream.end();
+    await until(() => byId.get(1)!.ended, 'the end of the event stream of subscription 1');
+    subscribe(second, 2);
+    expect(await second.next()).toMatchObject({ type: 'subscribed', subscription_id: 2 });
+  });
+
+  it('refuses a subscribe as fatal on a connection that allows the broker no event stream at all', async () => {
+    const node = await startBroker();
+    const conn = await connectRaw(node, { maxStreamsUni: 0 });
+    const s = await RawStream.open(conn);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      s.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 's' });
+      const refusal = (await s.next()) as { message: string };
+      expect(refusal).toMatchObject({ type: 'error', code: 'limit_exceeded', retry: 'fatal' });
+      expect(refusal.message).toContain(
+        'allows the broker no unidirectional streams (initial_max_streams_uni 0)',
+      );
+    }
+    // The stream carries on.
+    s.send({ type: 'cache_get', tenant_id: 't1', namespace: 'ns', cache: 'c', key: 'k', request_id: 1 });
+    expect(await s.next()).toMatchObject({ type: 'cache_value', request_id: 1, value: null });
+  });
+
   it('keeps serving other clients while one sends garbage frames', async () => {
     const node = await startBroker();
     const bad = await RawStream.open(await connectRaw(node));

@@ -362,6 +362,10 @@ export class MemoryConnection implements PeerConnection {
     return stream;
   }
 
+  grantedAnyStream(): boolean {
+    return this.brokerStreams.length > 0 || this.maxBrokerStreams > 0;
+  }
+
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closeCode = code;
