@@ -249,7 +249,7 @@ export class StreamSession implements PublishingStream {
     } else if (share.tenant === UNAUTHENTICATED_TENANT) {
       const limit = unauthenticatedPartialFrameLimit(this.core);
       if (share.partialBytes > limit) {
-        over = `unauthenticated: the frames still being received of streams not yet authenticated hold ${share.partialBytes} bytes, over ${limit} (a sixteenth of FELIX_PARTIAL_FRAME_BYTES)`;
+        over = `the frames still being received of streams not yet authenticated hold ${share.partialBytes} bytes, over ${limit} (a sixteenth of FELIX_PARTIAL_FRAME_BYTES)`;
       }
     } else if (share.partialBytes > this.core.tenantPartialFrameLimit) {
       over = `the frames still being received of tenant ${share.tenant} hold ${share.partialBytes} bytes, over FELIX_TENANT_PARTIAL_FRAME_BYTES (${this.core.tenantPartialFrameLimit})`;
@@ -260,7 +260,7 @@ export class StreamSession implements PublishingStream {
     if (over === undefined) return;
     this.core.stats.protocolErrors++;
     // Bounds of what is in flight, not of the frame: once the other frames are in, it fits.
-    this.fail(over, 'limit_exceeded', 'retry_after');
+    this.fail(this.beforeAuth(over), 'limit_exceeded', 'retry_after');
   }
 
   private releaseHeld(): void {
@@ -312,7 +312,9 @@ export class StreamSession implements PublishingStream {
       this.core.stats.stalledStreams++;
       const what = this.partialBytes > 0 ? 'the rest of a frame' : 'the next piece of a chunked publish';
       this.fail(
-        `stream stalled: no input for ${this.stallMs} ms while waiting for ${what} (FELIX_STREAM_STALL_TIMEOUT_MS)`,
+        this.beforeAuth(
+          `stream stalled: no input for ${this.stallMs} ms while waiting for ${what} (FELIX_STREAM_STALL_TIMEOUT_MS)`,
+        ),
         'limit_exceeded',
         // What the stream held was dropped unapplied: sent again, whole, it is taken.
         'retry',
@@ -604,6 +606,15 @@ export class StreamSession implements PublishingStream {
       this.replies.sendError(e.message, code, e.requestId);
     }
     if (e.fatal) this.abort(e.message);
+  }
+
+  /**
+   * A refusal's message as the client reads it: on a stream whose `auth` is not accepted yet it starts
+   * `unauthenticated: `, as every refusal before `auth` does (docs/protocol.md, "Errors a peer can cause"),
+   * so a client knows it was refused before it was let in, whatever the limit that refused it.
+   */
+  private beforeAuth(message: string): string {
+    return this.authenticated === null ? `unauthenticated: ${message}` : message;
   }
 
   /** Answers with an error and abandons the stream: the client broke the protocol. */

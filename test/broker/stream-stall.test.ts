@@ -84,6 +84,44 @@ describe('stalled streams and unfinished chunked publishes', () => {
     await until(() => quiet.ended, 'the quiet stream ended');
   });
 
+  it('refuses a stream quiet mid-frame before its auth like any refusal before auth', async () => {
+    const node = await startBroker({ FELIX_STREAM_STALL_TIMEOUT_MS: '500' });
+    const early = await RawStream.open(await connectRaw(node), null);
+    early.write(allocateFrame(0, 1024).subarray(0, 100));
+    const refused = (await early.next()) as { type: string; code?: string; message: string };
+    // No code: nothing was negotiated yet.
+    expect(refused).toEqual({ type: 'error', message: expect.any(String) });
+    expect(refused.message).toMatch(
+      /^unauthenticated: stream stalled: no input for 500 ms while waiting for the rest of a frame/,
+    );
+    await until(() => early.ended, 'the stalled stream ended');
+  });
+
+  it("refuses a stream not yet authenticated over its connection's partial-frame bound with unauthenticated: too", async () => {
+    const node = await startBroker({
+      FELIX_MAX_FRAME_BYTES: String(64 * 1024),
+      FELIX_EVENT_BATCH_MAX_BYTES: String(16 * 1024),
+      FELIX_CACHE_MAX_KEY_BYTES: '64',
+      FELIX_CACHE_MAX_VALUE_BYTES: '1024',
+      FELIX_CONN_PARTIAL_FRAME_BYTES: String(64 * 1024),
+    });
+    const conn = await connectRaw(node);
+    const first = await RawStream.open(conn, null);
+    first.write(allocateFrame(0, 60 * 1024).subarray(0, 40 * 1024));
+    // The connection holds 40 KiB of it once a round trip on another stream came back.
+    const probe = await RawStream.open(conn);
+    probe.send({ type: 'cache_get', tenant_id: 't1', namespace: 'ns', cache: 'c', key: 'k', request_id: 1 });
+    expect(await probe.next()).toMatchObject({ type: 'cache_value', request_id: 1 });
+    const second = await RawStream.open(conn, null);
+    second.write(allocateFrame(0, 60 * 1024).subarray(0, 40 * 1024));
+    const refused = (await second.next()) as { type: string; code?: string; message: string };
+    expect(refused).toEqual({ type: 'error', message: expect.any(String) });
+    expect(refused.message).toMatch(
+      /^unauthenticated: this connection's frames still being received hold \d+ bytes, over FELIX_CONN_PARTIAL_FRAME_BYTES/,
+    );
+    await until(() => second.ended, 'the refused stream ended');
+  });
+
   it('takes only a small frame before auth, and the whole frame size after it', async () => {
     const node = await startBroker();
     const conn = await connectRaw(node);
