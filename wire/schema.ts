@@ -182,7 +182,8 @@ const FIELDS_BY_TYPE: ReadonlyMap<string, readonly FieldSpec[]> = new Map(Object
 /**
  * Types with a `request_id` of their own. An error about a message of another known type (a `subscribe`,
  * whose answers are matched by order) names no request, whatever `request_id` the peer put in it: echoing
- * one only some of the time would tell a client that matches by id one thing and by order another.
+ * one only some of the time would tell a client that matches by id one thing and by order another. A
+ * message of no known type is named by the `request_id` it carries, if that can be read.
  */
 const TYPES_WITH_REQUEST_ID: ReadonlySet<string> = new Set(
   Object.entries(MESSAGE_FIELDS)
@@ -228,19 +229,17 @@ export function toWireObject(message: Message, representation: ValueRepresentati
 /** Validates a parsed payload against the schema and builds the typed message it describes. */
 export function fromWireObject(wire: unknown, representation: ValueRepresentation): Message {
   if (!isPlainObject(wire)) throw new WireError('malformed', 'a message must be an object');
-  const requestId = readableRequestId(wire);
   const type = wire.type;
   if (typeof type !== 'string')
-    throw new WireError('malformed', 'a message needs a string type', { requestId });
+    throw new WireError('malformed', 'a message needs a string type', { requestId: requestIdNaming(wire) });
   const fields = FIELDS_BY_TYPE.get(type);
   if (fields === undefined) {
     throw new WireError('unknown_type', `unknown message type ${JSON.stringify(type.slice(0, 64))}`, {
-      requestId,
+      requestId: requestIdNaming(wire),
       messageType: type.slice(0, 64),
     });
   }
   const message: Record<string, unknown> = { type };
-  const idOfRequest = TYPES_WITH_REQUEST_ID.has(type) ? requestId : undefined;
   try {
     for (const field of fields) {
       const value = Object.hasOwn(wire, field.name) ? wire[field.name] : undefined;
@@ -256,7 +255,7 @@ export function fromWireObject(wire: unknown, representation: ValueRepresentatio
     if (problem !== undefined) throw malformed(`${type}: ${problem}`);
   } catch (error) {
     throw error instanceof WireError
-      ? withRequestId(error, idOfRequest, { messageType: type, ackRequested: readableAck(wire) })
+      ? withRequestId(error, requestIdNaming(wire), { messageType: type, ackRequested: readableAck(wire) })
       : error;
   }
   return message as unknown as Message;
@@ -269,7 +268,7 @@ export function fromWireObject(wire: unknown, representation: ValueRepresentatio
 export function refusalFor(wire: unknown, error: WireError): WireError {
   if (!isPlainObject(wire)) return error;
   const type = wire.type;
-  return withRequestId(error, readableRequestId(wire), {
+  return withRequestId(error, requestIdNaming(wire), {
     messageType: typeof type === 'string' ? type.slice(0, 64) : undefined,
     ackRequested: readableAck(wire),
   });
@@ -423,7 +422,11 @@ function readableAck(wire: Record<string, unknown>): boolean {
 }
 
 /** A request id worth naming in an error reply, read before the rest of the message is trusted. */
-function readableRequestId(wire: Record<string, unknown>): number | undefined {
+/** The request an error about `wire` names: its readable `request_id`, unless its type has none. */
+function requestIdNaming(wire: Record<string, unknown>): number | undefined {
+  const type = wire.type;
+  if (typeof type === 'string' && FIELDS_BY_TYPE.has(type) && !TYPES_WITH_REQUEST_ID.has(type))
+    return undefined;
   const value = Object.hasOwn(wire, 'request_id') ? wire.request_id : undefined;
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }

@@ -50,6 +50,15 @@ async function eachAnswered(
   await ctx.stillServed(s);
 }
 
+/** A case for eachAnswered: one JSON text and the answer it gets. */
+function jsonCase(
+  what: string,
+  text: string,
+  answer: Answer,
+): { what: string; send: (s: AuthedStream) => void; answer: Answer } {
+  return { what, send: (s) => s.fs.sendJsonText(text), answer };
+}
+
 /** Sends something that breaks framing: error, FIN, STOP_SENDING 0x101; the rest is still served. */
 async function streamEnded(ctx: CheckContext, what: string, send: (fs: FrameStream) => void): Promise<void> {
   const link = await ctx.connect();
@@ -186,21 +195,43 @@ export const errorChecks: Check[] = [
     /** An unknown type, or a message only the broker sends (naming its request_id when it has one). */
     async unknown_type(ctx) {
       await eachAnswered(ctx, [
-        {
-          what: 'an unknown type',
-          send: (s) => s.fs.sendJsonText('{"type":"frobnicate"}'),
-          answer: { code: 'invalid_request' },
-        },
-        {
-          what: 'a publish_ok sent by the client',
-          send: (s) => s.fs.sendJsonText('{"type":"publish_ok","request_id":5}'),
-          answer: { code: 'invalid_request', requestId: 5 },
-        },
-        {
-          what: 'a subscribed sent by the client',
-          send: (s) => s.fs.sendJsonText('{"type":"subscribed","subscription_id":5}'),
-          answer: { code: 'invalid_request' },
-        },
+        jsonCase('an unknown type', '{"type":"frobnicate"}', { code: 'invalid_request' }),
+        jsonCase('a publish_ok sent by the client', '{"type":"publish_ok","request_id":5}', {
+          code: 'invalid_request',
+          requestId: 5,
+        }),
+        jsonCase('a subscribed sent by the client', '{"type":"subscribed","subscription_id":5}', {
+          code: 'invalid_request',
+        }),
+      ]);
+    },
+
+    /**
+     * An error names the request_id it could read whatever the frame's type (unknown, broker-only, none),
+     * except for a known type without a request_id field, where it is an ignored unknown field.
+     */
+    async names_the_readable_request_id(ctx) {
+      const subscribe = `{"type":"subscribe","tenant_id":"t","namespace":"${NAMESPACE}","stream":"s"`;
+      const named = (requestId: number): Answer => ({ code: 'invalid_request', requestId });
+      const unnamed: Answer = { code: 'invalid_request' };
+      await eachAnswered(ctx, [
+        jsonCase('an unknown type with request_id 6', '{"type":"frobnicate","request_id":6}', named(6)),
+        jsonCase('a message without type, with request_id 7', '{"request_id":7}', named(7)),
+        jsonCase(
+          'a subscribed sent by the client with request_id 8',
+          '{"type":"subscribed","subscription_id":5,"request_id":8}',
+          unnamed,
+        ),
+        jsonCase(
+          'a subscribe with request_id 9 and a lone surrogate escape',
+          `${subscribe},"request_id":9,"x":"\\ud800"}`,
+          unnamed,
+        ),
+        jsonCase(
+          'a subscribe with request_id 10 and a mistyped field',
+          `${subscribe},"request_id":10,"start":"sometime"}`,
+          unnamed,
+        ),
       ]);
     },
 

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   encodeBinaryPublishBatch,
   encodeFrame,
+  encodeMessage,
+  FLAG_MSGPACK,
   HEADER_BYTES,
   KNOWN_FLAGS,
   STREAM_CODE_CLIENT_GONE,
@@ -228,6 +230,51 @@ describe('broker protocol over real QUIC', () => {
     }
     const metrics = await (await fetch(`http://127.0.0.1:${node.httpAddress.port}/metrics`)).text();
     expect(metrics).toMatch(/^felix_subscriber_skipped_too_large_events_total 2$/m);
+  });
+
+  it('names the request_id it could read in an error, whatever the type, but never for a type that has none', async () => {
+    const node = await startBroker();
+    const s = await RawStream.open(await connectRaw(node));
+    const json = (text: string): void => s.write(encodeFrame(0, Buffer.from(text)));
+    const refusal = async (): Promise<unknown> => {
+      const reply = (await s.next()) as { type: string; request_id?: number; code?: string };
+      expect(reply).toMatchObject({ type: 'error', code: 'invalid_request' });
+      return reply.request_id;
+    };
+    const address = '"tenant_id":"t1","namespace":"ns","stream":"s"';
+    // Read whatever the type: an unknown one, none, one only the broker sends.
+    json('{"type":"frobnicate","request_id":5}');
+    expect(await refusal()).toBe(5);
+    json('{"request_id":6}');
+    expect(await refusal()).toBe(6);
+    json('{"type":"publish_ok","request_id":7}');
+    expect(await refusal()).toBe(7);
+    json(`{"type":"cache_get",${address.replace('stream', 'cache')},"key":"k","request_id":8,"x":"\\ud800"}`);
+    expect(await refusal()).toBe(8);
+    // A type without a request_id field (a subscribe's answers are matched by order): one sent is an unknown
+    // field, never echoed — however the message is refused.
+    json(`{"type":"subscribe",${address},"request_id":9,"subscription_id":-1}`);
+    expect(await refusal()).toBeUndefined();
+    json(`{"type":"subscribe",${address},"request_id":10,"x":"\\ud800"}`);
+    expect(await refusal()).toBeUndefined();
+    json('{"type":"auth","tenant_id":"t1","token":"x","request_id":11,"x":"\\udfff"}');
+    expect(await refusal()).toBeUndefined();
+    const msgpackSubscribe = encodeMessage(
+      { type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 'zzzz' },
+      { msgpack: true },
+    );
+    expect(msgpackSubscribe.readUInt16BE(6)).toBe(FLAG_MSGPACK);
+    // Hand-appended: request_id 12 and a str that is not UTF-8, over the stream name's bytes.
+    msgpackSubscribe[HEADER_BYTES] = (msgpackSubscribe[HEADER_BYTES]! + 1) & 0xff;
+    const tail = Buffer.from([0xaa, ...Buffer.from('request_id'), 0x0c]);
+    const frame = Buffer.concat([msgpackSubscribe, tail]);
+    frame.writeUInt32BE(frame.length - HEADER_BYTES, 8);
+    frame.set([0xff, 0xfe], frame.indexOf('zzzz'));
+    s.write(frame);
+    expect(await refusal()).toBeUndefined();
+    // The stream carries on.
+    json(`{"type":"subscribe",${address}}`);
+    expect(await s.next()).toMatchObject({ type: 'subscribed' });
   });
 
   it('answers an oversized frame and an unknown flag with errors and keeps serving the stream', async () => {
