@@ -134,7 +134,8 @@ export const sharedSettings = {
       'A connection that sent nothing for this long sends a PING, so a quiet but live connection (a ' +
       'subscription waiting for events) outlives FELIX_IDLE_TIMEOUT_MS while a vanished peer is still ' +
       'noticed. Checked every half interval, which is also when quiet streams the peer stopped ' +
-      '(STOP_SENDING) are heard of. Must be below the idle timeout when both are on.',
+      "(STOP_SENDING) are heard of (but for a subscription's control stream, whose stop the broker hears " +
+      'as it reads it). Must be below the idle timeout when both are on.',
   }),
   logLevel: oneOf({
     env: 'FELIX_LOG_LEVEL',

@@ -114,6 +114,10 @@ export class Connection {
   wroteDuringRead = false;
   /** @internal what a read wrote waits for the end of the flush's send phase (Stream.sendAtTurnEnd) */
   sendLast = false;
+  /** @internal the stop watch's state (stop-watch.ts) */
+  stopLookWaiting = false;
+  /** @internal */ stopLookDueAt = 0;
+  /** @internal */ stopLookMissed = false;
   /** @internal server side: the client's original destination CID, routed by map until the handshake ends */
   originalDcid: string | null = null;
   /**
@@ -134,6 +138,8 @@ export class Connection {
   private gathering: Stream[] = [];
   // Openers waiting for the peer to allow one more stream (its MAX_STREAMS), oldest first.
   private creditWaiters: CreditWaiter[] = [];
+  // Streams whose STOP_SENDING is looked for after reads (Stream.watchStopSending; stop-watch.ts).
+  private stopWatched: Stream[] = [];
 
   constructor(
     /** @internal */ readonly q: QuicheConnection,
@@ -226,6 +232,55 @@ export class Connection {
         const { kind } = parseStreamError(err);
         if (kind === 'StreamStopped' || kind === 'InvalidStreamState') this.onSendError(stream, err);
       }
+    }
+  }
+
+  /** @internal How many streams the stop watch looks at after this connection's reads. */
+  get stopWatchCount(): number {
+    return this.stopWatched.length;
+  }
+
+  /** @internal See Stream.watchStopSending. */
+  watchStop(stream: Stream): void {
+    if (stream.stopWatched || stream.writeClosed || this.closeInfo !== null) return;
+    stream.stopWatched = true;
+    this.stopWatched.push(stream);
+  }
+
+  /**
+   * @internal The stop watch's look: asks quiche about each watched stream that has nothing queued (one
+   * with bytes queued hears its stop at their next send) and fires onStopSending for the stopped ones,
+   * after the list is settled. Streams closed for writing, or retired, leave the list.
+   */
+  lookForStops(): void {
+    if (this.closeInfo !== null) return;
+    const list = this.stopWatched;
+    const stopped: { stream: Stream; err: unknown }[] = [];
+    let kept = 0;
+    for (let i = 0; i < list.length; i++) {
+      const stream = list[i]!;
+      if (stream.writeClosed || this.streams.get(stream.id) !== stream) {
+        stream.stopWatched = false;
+        continue;
+      }
+      if (stream.queued === 0) {
+        try {
+          this.q.streamCapacity(stream.id);
+        } catch (err) {
+          const { kind } = parseStreamError(err);
+          if (kind === 'StreamStopped' || kind === 'InvalidStreamState') {
+            stream.stopWatched = false;
+            stopped.push({ stream, err });
+            continue;
+          }
+        }
+      }
+      list[kept++] = stream;
+    }
+    list.length = kept;
+    for (const { stream, err } of stopped) {
+      if (this.closeInfo !== null) return;
+      this.onSendError(stream, err);
     }
   }
 

@@ -50,6 +50,7 @@ import {
   lookAt,
   writeDeadlineLookMs,
 } from './write-deadline.js';
+import { StopWatch } from './stop-watch.js';
 
 /**
  * Our source connection IDs are [u32 routing slot][12 random bytes]: the slot routes a short-header
@@ -193,6 +194,7 @@ export class Endpoint implements ConnectionDriver {
   private readonly connects = new Map<Connection, PendingConnect>();
   private readonly keepAliveTimer: NodeJS.Timeout | null;
   private readonly writeDeadlineTimer: NodeJS.Timeout | null;
+  private readonly stopWatch = new StopWatch<Connection>((c, error) => this.callbackFailed(c, error));
   private readonly flushBound = (): void => this.flush();
   private readonly sendPhaseBound = (): void => this.sendPhase();
   /** Connections read in this flush, whose packets the send phase sends. */
@@ -459,6 +461,7 @@ export class Endpoint implements ConnectionDriver {
     this.socketClosed = true;
     if (this.keepAliveTimer !== null) clearInterval(this.keepAliveTimer);
     if (this.writeDeadlineTimer !== null) clearInterval(this.writeDeadlineTimer);
+    this.stopWatch.close();
     this.batchReceiver?.close();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
@@ -939,6 +942,7 @@ export class Endpoint implements ConnectionDriver {
     if (!c.established || c.closed) return;
     c.readStreams(this.scratch);
     c.checkStreamCredit();
+    this.stopWatch.afterRead(c);
   }
 
   private send(c: Connection): void {

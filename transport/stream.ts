@@ -51,6 +51,8 @@ export class Stream {
   gathered = 0;
   /** @internal */
   inGatherList = false;
+  /** @internal in its connection's stop watch */
+  stopWatched = false;
 
   constructor(
     readonly connection: Connection,
@@ -157,6 +159,17 @@ export class Stream {
   /** Asks the peer to stop sending (its onStopSending gets `code`); further received bytes are discarded. */
   stop(code: number): void {
     this.connection.streamStop(this, code);
+  }
+
+  /**
+   * Hear the peer's STOP_SENDING (onStopSending) soon after the packet carrying it is read — at once on a
+   * quiet connection, within a few milliseconds on a busy one (stop-watch.ts) — instead of at this stream's
+   * next write or the keep-alive tick: for a stream with nothing to write whose stop must end something at
+   * once. Costs one native call per read of its connection, at most; ends when the stream is closed for
+   * writing.
+   */
+  watchStopSending(): void {
+    this.connection.watchStop(this);
   }
 
   /** Leaves received bytes in quiche, so its flow control makes the peer wait: real receive backpressure. */

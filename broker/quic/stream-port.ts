@@ -36,6 +36,11 @@ export interface ByteStream {
   reset(code: number): void;
   /** Asks the peer to stop sending, with an application code (STOP_SENDING). */
   stop(code: number): void;
+  /**
+   * onStopSending fires soon after the peer's STOP_SENDING is read, not only at this stream's next write:
+   * for a stream with nothing to write whose stop must end something at once.
+   */
+  watchStopSending(): void;
   /** Leaves received bytes unread, so flow control holds the peer back. */
   pause(): void;
   resume(): void;

@@ -559,6 +559,9 @@ export class StreamSession implements PublishingStream {
         return;
       case 'subscribe':
         this.subscriptions.subscribe(m, this.tenant, this.events!);
+        // A stream with subscriptions may have nothing to write for long: its stop (STOP_SENDING) must end
+        // them when it is read, as its FIN or reset does, not at its next answer or keep-alive tick.
+        if (this.subscriptions.holdsAny) this.stream.watchStopSending();
         return;
       case 'cache_put':
       case 'cache_get':

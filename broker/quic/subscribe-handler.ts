@@ -27,6 +27,11 @@ export class SubscribeHandler {
     private readonly access: Access,
   ) {}
 
+  /** Whether a subscription made on this stream is still live. */
+  get holdsAny(): boolean {
+    return this.subscriptions.length !== 0;
+  }
+
   subscribe(m: MessageOf<'subscribe'>, tenant: string, encoding: EventEncoding): void {
     const core = this.core;
     const replies = this.replies;

@@ -253,6 +253,28 @@ export const subscribeChecks = area('subscribe', {
     await ctx.stillServed();
   },
 
+  /**
+   * A client that stops the subscribing stream (STOP_SENDING, any code) ends its subscriptions too, as
+   * FIN does, when the broker reads the stop: well within a second (not at a keep-alive tick, seconds later).
+   */
+  async stop_ends_the_subscription(ctx) {
+    const s = await ctx.authed();
+    const sub = await s.subscribe(ctx.names.next('stop-ends'));
+    const stoppedAt = performance.now();
+    s.fs.stream.stop(0x202);
+    const end = await sub.events.ended(
+      'the end of the event stream after its subscribing stream was stopped',
+    );
+    const ms = Math.round(performance.now() - stoppedAt);
+    expectThat(
+      end === 'fin',
+      `the event stream was reset (${JSON.stringify(end)}) instead of ending with FIN`,
+    );
+    expectThat(ms < 1000, `the event stream ended ${ms} ms after the stop: the broker heard it late`);
+    await ctx.stillServed();
+    return `ended ${ms} ms after the stop`;
+  },
+
   /** Closing the stream that subscribed ends its subscriptions: the event stream ends with FIN. */
   async closing_the_stream_ends_the_subscription(ctx) {
     const s = await ctx.authed();

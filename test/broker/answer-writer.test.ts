@@ -28,6 +28,7 @@ class RecordingStream implements ByteStream {
   }
   reset(): void {}
   stop(): void {}
+  watchStopSending(): void {}
   pause(): void {}
   resume(): void {}
   sendNow(): void {

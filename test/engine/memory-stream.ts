@@ -124,6 +124,9 @@ export class MemoryStream implements ByteStream {
     this.finWaiting = false;
   }
 
+  /** Every client stop is heard at once here (clientStopSending): nothing to watch. */
+  watchStopSending(): void {}
+
   stop(code: number): void {
     if (this.connection.closed || this.readDone) return;
     this.readDone = true;

@@ -341,6 +341,37 @@ describe('stream ends and aborts reach the peer', () => {
     expect(await resetCode).toBe(4242);
   });
 
+  it('hears the stop of a watched stream with nothing to write as it reads it, with its code', async () => {
+    let accepted!: (s: Stream) => void;
+    const watched = new Promise<Stream>((resolve) => (accepted = resolve));
+    const server = await startServer(
+      (c) =>
+        (c.onStream = (s) => {
+          s.onData = (chunk) => s.write(Buffer.from(chunk));
+          s.watchStopSending();
+          accepted(s);
+        }),
+      // Keep-alive ticks 10 s apart: only the watch can hear the stop within the wait below.
+      { keepAliveMs: 20_000 },
+    );
+    const conn = await (await startClient(server.port)).connect();
+    const client = conn.openStream();
+    let echoed = 0;
+    client.onData = (chunk) => (echoed += chunk.length);
+    client.write(Buffer.from('hello'));
+    // The echo comes after the server's HANDSHAKE_DONE: the client no longer sends Handshake packets, which
+    // quiche 0.18 coalesces with the next 1-RTT one into a datagram the server drops whole — and it never
+    // sends a lost STOP_SENDING again.
+    await until(() => echoed === 5, 'the echo');
+    const s = await watched;
+    const code = new Promise<number>((resolve) => (s.onStopSending = resolve));
+    const stoppedAt = performance.now();
+    client.stop(4711);
+    expect(await code).toBe(4711);
+    expect(performance.now() - stoppedAt).toBeLessThan(2000);
+    expect(s.writable).toBe(false);
+  });
+
   it('delivers stop-sending with its application code to the writer', async () => {
     const server = await startServer((c) => {
       c.onStream = (s) => {
