@@ -20,7 +20,10 @@ export function grantFromClaims(
     return rejection('missing_tid', 'the token has no tid claim (a non-empty string naming its tenant)');
   }
   if (!Array.isArray(perms) || !perms.every((perm) => typeof perm === 'string')) {
-    return rejection('bad_perms', 'the token has no perms claim (an array of permission strings)');
+    // Say which: a token without the claim, and one whose claim is of the wrong type, are fixed differently.
+    const found =
+      perms === undefined ? 'has no perms claim' : `has a perms claim that is ${claimShape(perms)}`;
+    return rejection('bad_perms', `the token ${found}: perms must be an array of permission strings`);
   }
   let permissions: PermissionSet;
   try {
@@ -33,4 +36,11 @@ export function grantFromClaims(
   // jose has checked exp is a number (it is a required claim), and that it is not past.
   const expiresAtMs = (exp as number) * 1000 + clockToleranceMs;
   return new Grant(tid, permissions, expiresAtMs, typeof sub === 'string' ? sub : undefined, kid);
+}
+
+/** What a claim value that is not an array of strings is, for the refusal's message. */
+function claimShape(value: unknown): string {
+  if (Array.isArray(value)) return 'an array holding a non-string';
+  if (value === null) return 'null';
+  return `a ${typeof value === 'object' ? 'JSON object' : typeof value}`;
 }

@@ -571,6 +571,14 @@ export class StreamSession implements PublishingStream {
       case 'auth':
         this.replies.sendError('already authenticated on this stream', 'invalid_request');
         return;
+      case 'topology':
+        // A client request of Felix's, which a broker of one node does not serve (it does not advertise
+        // TOPOLOGY): not a message the client had no business sending.
+        this.replies.sendError(
+          'topology is not served by this broker: it is a single node and does not advertise TOPOLOGY',
+          'invalid_request',
+        );
+        return;
       default:
         this.replies.sendError(
           `${m.type} is not a request a client may send`,

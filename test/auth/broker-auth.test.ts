@@ -139,9 +139,18 @@ describe('authentication', () => {
     // A token for t1 presented for t2.
     const { reply } = await authed(setup, good, 't2');
     expect(errorOf(reply).message).toContain('tenant_mismatch');
+    // The message tells a perms claim of the wrong type from a missing one: they are fixed differently.
+    const permsOf = async (perms: unknown): Promise<string> =>
+      errorOf((await authed(setup, await signed(setup.key, { tid: 't1', perms, exp: nowS + 600 }))).reply)
+        .message;
+    expect(await permsOf(ALL[0])).toMatch(
+      /^authentication failed \(bad_perms\): the token has a perms claim that is a string: /,
+    );
+    expect(await permsOf([1])).toContain('has a perms claim that is an array holding a non-string');
+    expect(await permsOf(undefined)).toContain('the token has no perms claim');
     // The broker still serves.
     expect((await authed(setup, good)).reply).toMatchObject({ type: 'auth_ok' });
-    expect(setup.node.stats.authFailures).toBe(cases.length + 1);
+    expect(setup.node.stats.authFailures).toBe(cases.length + 4);
   });
 
   it('closes the connection with token_expired when the token expires, and a fresh token gets in', async () => {

@@ -349,6 +349,23 @@ describe('broker protocol over real QUIC', () => {
     expect(await s.next()).toMatchObject({ type: 'subscribed' });
   });
 
+  it('names what it refused plainly: topology is not served here, a short 0x09 batch lacks its u64 request_id', async () => {
+    const node = await startBroker();
+    const s = await RawStream.open(await connectRaw(node));
+    s.send({ type: 'topology' });
+    expect(await s.next()).toMatchObject({
+      type: 'error',
+      code: 'invalid_request',
+      message: 'topology is not served by this broker: it is a single node and does not advertise TOPOLOGY',
+    });
+    s.write(encodeFrame(0x09, Buffer.alloc(5)));
+    expect(await s.next()).toMatchObject({
+      type: 'error',
+      code: 'invalid_request',
+      message: expect.stringContaining('payload ends before a u64 request_id (8 bytes needed, 5 left)'),
+    });
+  });
+
   it('answers an oversized frame and an unknown flag with errors and keeps serving the stream', async () => {
     const node = await startBroker({ FELIX_MAX_FRAME_BYTES: '131072', FELIX_CACHE_MAX_VALUE_BYTES: '65536' });
     const conn = await connectRaw(node);
