@@ -135,6 +135,27 @@ export const cacheChecks = area('cache', {
     await ctx.stillServed(s);
   },
 
+  /**
+   * A put's value is required: without it, or null, it is refused naming the request; "" is an empty
+   * value, kept and read back as such (not as a miss).
+   */
+  async put_value_required(ctx) {
+    const s = await ctx.authed();
+    const c = new CacheClient(s, ctx);
+    const address = `"tenant_id":${JSON.stringify(s.tenant)},"namespace":"${NAMESPACE}","cache":"${c.cache}","key":"k"`;
+    for (const [what, value] of [
+      ['without value', ''],
+      ['with value null', ',"value":null'],
+    ] as const) {
+      const id = s.nextRequestId();
+      s.fs.sendJsonText(`{"type":"cache_put",${address}${value},"request_id":${id},"ttl_ms":null}`);
+      await s.expectError(`a cache_put ${what}`, { code: 'invalid_request', requestId: id });
+    }
+    await c.put('k', '');
+    expectThat((await c.get('k')) === '', 'a put of the empty value "" does not read back as ""');
+    await ctx.stillServed(s);
+  },
+
   /** Without request_id: put is answered by plain ok, get and delete by cache_value without request_id. */
   async without_request_id(ctx) {
     const s = await ctx.authed();
