@@ -56,6 +56,7 @@ export interface MemoryReleasers {
   readonly collect: () => void;
   /** glibc's malloc_trim(0) off the event loop, calling `done` on it; null where it cannot be called. */
   readonly trim: ((done: () => void) => void) | null;
+  /** The resident set in bytes; NaN when it cannot be read now. */
   readonly rss: () => number;
 }
 
@@ -88,17 +89,17 @@ export class IdleMemoryReturner {
     private readonly releasers: MemoryReleasers,
     private readonly onReturn: (r: MemoryReturn) => void = () => {},
   ) {
-    this.floor = this.lastAfter = releasers.rss();
+    this.floor = this.lastAfter = known(releasers.rss());
     this.wait = quietMs;
   }
 
   /** Starts sampling once a second; what the process holds now (the broker listening) is the floor. */
   start(): void {
     if (this.timer !== null) return;
-    this.floor = this.lastAfter = this.releasers.rss();
+    this.floor = this.lastAfter = known(this.releasers.rss());
     this.lastLoop = performance.eventLoopUtilization();
     this.quietSince = this.sampledAt = performance.now();
-    this.timer = setInterval(() => this.sample(), SAMPLE_MS).unref();
+    this.timer = setInterval(() => this.sampleSafely(), SAMPLE_MS).unref();
   }
 
   stop(): void {
@@ -108,6 +109,20 @@ export class IdleMemoryReturner {
 
   stats(): IdleMemoryStats {
     return { returns: this.returns, returnedBytes: this.returnedBytes, last: this.last };
+  }
+
+  /**
+   * A sample from the timer: best effort, never the process's end. (Reading the resident set opens
+   * /proc/self/stat, which fails while the process is out of file descriptors: test/durability/
+   * open-files.test.ts found the broker dying of it; the releasers answer NaN then, and anything else
+   * thrown skips the sample.)
+   */
+  private sampleSafely(): void {
+    try {
+      this.sample();
+    } catch {
+      this.collected = null;
+    }
   }
 
   /** One sample of the event loop's utilization since the last. */
@@ -140,6 +155,8 @@ export class IdleMemoryReturner {
       return;
     }
     const rss = this.releasers.rss();
+    // Not readable now (no file descriptor to read it with): this sample decides nothing.
+    if (Number.isNaN(rss)) return;
     this.floor = Math.min(this.floor, rss);
     if (rss - this.lastAfter >= RETURN_AFTER_GROWTH_BYTES) this.wait = this.quietMs;
     if (now - this.quietSince < this.wait || rss - this.floor < RETURN_AFTER_GROWTH_BYTES) return;
@@ -156,13 +173,19 @@ export class IdleMemoryReturner {
     this.trimming = true;
     this.releasers.trim!(() => {
       this.trimming = false;
-      this.finish(collected, performance.now() - started);
+      try {
+        this.finish(collected, performance.now() - started);
+      } catch {
+        // As sampleSafely: a return that cannot be accounted for is forgotten, never thrown.
+      }
     });
   }
 
   private finish(collected: Collected, trimMs: number): void {
-    const rssAfter = this.releasers.rss();
     const { rssBefore, collectMs } = collected;
+    // Unreadable afterwards: counted as giving nothing back.
+    const read = this.releasers.rss();
+    const rssAfter = Number.isNaN(read) ? rssBefore : read;
     const returned = Math.max(0, rssBefore - rssAfter);
     this.collected = null;
     this.floor = Math.min(this.floor, rssAfter);
@@ -192,7 +215,13 @@ export function processReleasers(): { releasers: MemoryReleasers; trimUnavailabl
   // A full collection, not V8's last-resort one: that also shrinks the young generation, which traffic
   // grows back at once, and paused the broker 4-7 times longer for ~8 MiB more (docs/benchmarks.md).
   const collect = (): void => gc({ type: 'major', execution: 'sync' });
-  const rss = (): number => process.memoryUsage.rss();
+  const rss = (): number => {
+    try {
+      return process.memoryUsage.rss();
+    } catch {
+      return Number.NaN; // EMFILE: /proc/self/stat cannot be opened
+    }
+  };
   try {
     if (process.platform !== 'linux') throw new Error(`glibc only (this is ${process.platform})`);
     const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
@@ -202,4 +231,9 @@ export function processReleasers(): { releasers: MemoryReleasers; trimUnavailabl
   } catch (error) {
     return { releasers: { collect, trim: null, rss }, trimUnavailable: (error as Error).message };
   }
+}
+
+/** A first reading, or infinity while the resident set cannot be read: the floor is set by the next. */
+function known(rss: number): number {
+  return Number.isNaN(rss) ? Number.POSITIVE_INFINITY : rss;
 }

@@ -1,4 +1,5 @@
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import type { ProcessHealth } from './snapshot-types.js';
 
 // Fine enough to see a stall of a few milliseconds; the monitor costs one timer per this period.
@@ -28,7 +29,7 @@ export class ProcessHealthSampler {
 
   /** Memory now; CPU and loop delay since the last read (take) or start — none when `take` is false. */
   read(take: boolean): ProcessHealth {
-    const memory = process.memoryUsage();
+    const memory = memoryNow();
     const health = {
       rssBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,
@@ -53,5 +54,19 @@ export class ProcessHealthSampler {
       loop.reset();
     }
     return health;
+  }
+}
+
+/**
+ * The resident set and the heap in use. The resident set is read from /proc/self/stat, which cannot be
+ * opened while the process is out of file descriptors: it is then NaN (null in the snapshot's JSON), and
+ * the heap comes from V8 alone, rather than the dashboard's timer throwing and ending the process.
+ */
+function memoryNow(): { rss: number; heapUsed: number } {
+  try {
+    const { rss, heapUsed } = process.memoryUsage();
+    return { rss, heapUsed };
+  } catch {
+    return { rss: Number.NaN, heapUsed: v8.getHeapStatistics().used_heap_size };
   }
 }

@@ -19,6 +19,8 @@ class ModelProcess {
   garbage = 0;
   collections = 0;
   trims = 0;
+  /** The resident set cannot be read (out of file descriptors: /proc/self/stat does not open). */
+  unreadable = false;
   /** Freed by a collection, still resident until a trim. */
   private freed = 0;
   readonly returns: MemoryReturn[] = [];
@@ -35,7 +37,7 @@ class ModelProcess {
         this.freed = 0;
         done();
       },
-      rss: () => this.live + this.garbage + this.freed,
+      rss: () => (this.unreadable ? Number.NaN : this.live + this.garbage + this.freed),
     },
     (r) => this.returns.push(r),
   );
@@ -118,5 +120,16 @@ describe('idle memory return policy', () => {
     p.run(QUIET_MS / 1000 + 1, IDLE);
     expect(p.returns.length).toBe(before + 1);
     expect(p.returns.at(-1)!.rssBefore - p.returns.at(-1)!.rssAfter).toBe(40 * MiB);
+  });
+
+  it('decides nothing while the resident set cannot be read, and goes on once it can', () => {
+    const p = new ModelProcess();
+    p.garbage = 50 * MiB;
+    p.unreadable = true;
+    expect(() => p.run(QUIET_MS / 1000 + 5, IDLE)).not.toThrow();
+    expect(p.collections).toBe(0);
+    p.unreadable = false;
+    p.run(2, IDLE);
+    expect([p.collections, p.trims, p.returns.length]).toEqual([1, 1, 1]);
   });
 });
