@@ -14,10 +14,10 @@
  * while the pages are handed back. A broker busy all the time never does either; one holding more than its
  * floor because the memory is in use (a full cache) backs off, doubling its wait up to five minutes.
  */
-import { createRequire } from 'node:module';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { loadLibc } from '../transport/libc.js';
 
 /** How often the event loop's utilization and the resident set are read. */
 const SAMPLE_MS = 1_000;
@@ -32,7 +32,6 @@ export const RETURN_AFTER_GROWTH_BYTES = 8 * 1024 * 1024;
 export const MAX_BACKOFF_MS = 300_000;
 
 export interface MemoryReturn {
-  readonly at: number;
   readonly rssBefore: number;
   readonly rssAfter: number;
   /** The collection's pause of the event loop. */
@@ -196,7 +195,7 @@ export class IdleMemoryReturner {
         : Math.min(this.wait * 2, Math.max(this.quietMs, MAX_BACKOFF_MS));
     this.returns++;
     this.returnedBytes += returned;
-    this.last = { at: Date.now(), rssBefore, rssAfter, collectMs, trimMs, nextQuietMs: this.wait };
+    this.last = { rssBefore, rssAfter, collectMs, trimMs, nextQuietMs: this.wait };
     this.lastLoop = performance.eventLoopUtilization();
     this.quietSince = this.sampledAt;
     this.onReturn(this.last);
@@ -205,9 +204,8 @@ export class IdleMemoryReturner {
 
 /**
  * This process's releasers: V8's `gc` (exposed for this process with --expose-gc, read from a fresh
- * context) and glibc's malloc_trim through koffi (an FFI with prebuilt binaries in its npm package,
- * already the transport's), called asynchronously: koffi runs it on libuv's thread pool. Returns what the
- * start log says about the trim when it is unavailable.
+ * context) and glibc's malloc_trim on libuv's thread pool (transport/libc.ts, the transport's koffi
+ * binding). Returns what the start log says about the trim when it is unavailable.
  */
 export function processReleasers(): { releasers: MemoryReleasers; trimUnavailable: string | null } {
   v8.setFlagsFromString('--expose-gc');
@@ -222,15 +220,9 @@ export function processReleasers(): { releasers: MemoryReleasers; trimUnavailabl
       return Number.NaN; // EMFILE: /proc/self/stat cannot be opened
     }
   };
-  try {
-    if (process.platform !== 'linux') throw new Error(`glibc only (this is ${process.platform})`);
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    const mallocTrim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)');
-    const trim = (done: () => void): void => mallocTrim.async(0, () => done());
-    return { releasers: { collect, trim, rss }, trimUnavailable: null };
-  } catch (error) {
-    return { releasers: { collect, trim: null, rss }, trimUnavailable: (error as Error).message };
-  }
+  const libc = loadLibc();
+  if (typeof libc === 'string') return { releasers: { collect, trim: null, rss }, trimUnavailable: libc };
+  return { releasers: { collect, trim: libc.mallocTrimAsync, rss }, trimUnavailable: null };
 }
 
 /** A first reading, or infinity while the resident set cannot be read: the floor is set by the next. */

@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
 
 /**
- * The few Linux socket calls Node's dgram does not make (sendmsg with a segment size, recvmmsg), through
- * koffi, an FFI whose npm package carries prebuilt binaries. Loaded once, on first use; where it cannot
- * be (another OS or architecture, koffi missing) the reason is returned and the transport keeps to Node's
- * own socket calls.
+ * The few libc calls Node does not make — the socket calls its dgram lacks (sendmsg with a segment size,
+ * recvmmsg) and glibc's malloc_trim (broker/idle-memory.ts) — through koffi, an FFI whose npm package
+ * carries prebuilt binaries. Loaded once, on first use; where it cannot be (another OS or architecture,
+ * koffi missing) the reason is returned and callers keep to what Node does.
  */
 export interface Libc {
   readonly sendmsg: (fd: number, msg: number, flags: number) => number;
@@ -24,6 +24,8 @@ export interface Libc {
    * `failed`: the descriptor reported an error (POLLERR), and libuv stopped watching it (restart()).
    */
   readonly pollReadable: (fd: number, onReadable: (failed: boolean) => void) => PollHandle;
+  /** glibc's malloc_trim(0) on libuv's thread pool (koffi's asynchronous call); `done` on the loop after. */
+  readonly mallocTrimAsync: (done: () => void) => void;
 }
 
 export interface PollHandle {
@@ -61,6 +63,10 @@ export function loadLibc(): Libc | string {
       })(),
       close: lib.func('int close(int fd)') as Libc['close'],
       errno: () => koffi.errno(),
+      mallocTrimAsync: ((): Libc['mallocTrimAsync'] => {
+        const mallocTrim = lib.func('int malloc_trim(size_t pad)');
+        return (done) => mallocTrim.async(0, () => done());
+      })(),
       address: (b) => Number(koffi.address(b)),
       pollReadable: (fd, onReadable) => {
         // koffi calls back with (status, events) (src/koffi/src/uv.cc); its typings name only the events.

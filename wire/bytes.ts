@@ -49,8 +49,9 @@ export class ByteReader {
 
   /** A u64 as a number; values above 2^53 - 1 are rejected rather than rounded. */
   u64(field: string): number {
-    // Checked whole, so a short payload is refused naming the u64 the layout expects, not its second half.
-    this.need(8, `a u64 ${field}`);
+    // Checked whole, so a short payload is refused naming the u64 the layout expects, not its second half
+    // (the message is built only then: this runs for every binary batch and ack).
+    if (this.end - this.position < 8) this.need(8, `a u64 ${field}`);
     const high = this.u32();
     const low = this.u32();
     if (high > MAX_SAFE_HIGH_WORD) throw new WireError('malformed', `${field} exceeds 2^53 - 1`);
