@@ -431,7 +431,11 @@ function checkFloodPayloads(s: MemoryStream, fail: (why: string) => never): void
   }
 }
 
-/** Events of one subscription never go backwards or repeat (drops may leave gaps). */
+/**
+ * Events of one subscription never go backwards or repeat (drops may leave gaps); a drop notice
+ * (events_dropped, DROP_NOTICE) names offsets past every event before it, and none after it is at or
+ * below them.
+ */
 function checkOffsets(s: MemoryStream, fail: (why: string) => never): void {
   let next = -1;
   const frames = decodeAnswers(s.received()).map((a) => a.frame as DecodedFrame);
@@ -441,7 +445,12 @@ function checkOffsets(s: MemoryStream, fail: (why: string) => never): void {
     if (f.type === 'binary_event_batch') [first, count] = [f.base_offset, f.payloads.length];
     else if (f.type === 'event_batch') [first, count] = [f.base_offset, f.payloads.length];
     else if (f.type === 'event') [first, count] = [f.offset, 1];
-    else fail(`event stream ${s.id} carried ${f.type}`);
+    else if (f.type === 'events_dropped') {
+      if (f.through_offset < next || f.events < 1)
+        fail(`event stream ${s.id} told of drops through ${f.through_offset} after offset ${next - 1}`);
+      next = f.through_offset + 1;
+      continue;
+    } else fail(`event stream ${s.id} carried ${f.type}`);
     if (first === undefined) continue; // a form without offsets
     if (first < next) fail(`event stream ${s.id} went back from offset ${next} to ${first}`);
     next = first + count;

@@ -132,10 +132,12 @@ describe('broker memory bounds (RSS of a broker process)', () => {
     // stream b, whose ring is what that adds. No subscriber on either. V8's own heap growth: what is
     // measured is what the ring holds, not how much garbage FELIX_HEAP_GROWING_PERCENT lets the heap carry
     // before its next full collection (the default adds ~10 MiB here: 103 and 107 against 84 and 95 MiB
-    // alone; docs/benchmarks.md, "Heap growth").
+    // alone; docs/benchmarks.md, "Heap growth"). Nor what an idle memory return gave back between the two
+    // readings (FELIX_IDLE_MEMORY_RETURN_MS), which would make the first one lower.
     const broker = await spawnBroker({
       FELIX_STREAM_REPLAY_CAPACITY: '1024',
       FELIX_HEAP_GROWING_PERCENT: '0',
+      FELIX_IDLE_MEMORY_RETURN_MS: '0',
     });
     const c = await client(broker);
     const payload = Buffer.alloc(64 * 1024, 7);
