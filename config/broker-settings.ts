@@ -761,7 +761,8 @@ const brokerSettings = defineSettings({
     max: TiB,
     doc:
       'Memory the cache may hold for keys and values, across all caches of all tenants. A write that would ' +
-      'exceed it evicts entries of the tenant holding the most, least recently used first (one tenant ' +
+      'exceed it first removes entries whose TTL has passed, then evicts live entries of the tenant ' +
+      'holding the most, least recently used first (one tenant ' +
       'filling the cache evicts its own entries, never a smaller share of another; with one tenant, plain ' +
       'LRU). The cache lives in memory only: a restart empties it.',
   }),

@@ -257,9 +257,19 @@ export class CacheStore implements CacheService {
 
   /** Removes at most `budget` expired entries, soonest deadline first. */
   expireSome(budget: number): number {
+    return this.expireDue(budget, -1);
+  }
+
+  /** Removes at most `budget` expired entries, soonest deadline first, while the cache holds over `bytesAbove`. */
+  private expireDue(budget: number, bytesAbove: number): number {
     const now = this.now();
     let removed = 0;
-    while (removed < budget && this.heapAt.length !== 0 && this.heapAt[0]! <= now) {
+    while (
+      removed < budget &&
+      this.bytes > bytesAbove &&
+      this.heapAt.length !== 0 &&
+      this.heapAt[0]! <= now
+    ) {
       const live = this.isLive(0);
       const entry = this.heapPop();
       // Stale node: the entry was removed, replaced or given another deadline since.
@@ -281,6 +291,9 @@ export class CacheStore implements CacheService {
    * case that waits for the next scan.
    */
   private evictOverBound(keep: Entry): void {
+    // An expired entry the background sweep has not reached yet is dead weight: it goes before any live
+    // entry loses its place (never `keep`, whose deadline is at least 1 ms ahead).
+    if (this.bytes > this.config.cacheMaxBytes) this.expireDue(Infinity, this.config.cacheMaxBytes);
     while (this.bytes > this.config.cacheMaxBytes) {
       let victim = this.victim;
       if (

@@ -156,6 +156,37 @@ describe('cache client against the broker', () => {
     expect(await metric(broker, 'felix_cache_entries')).toBe(fits);
   });
 
+  it('removes entries whose TTL passed before it evicts a live one, even when they were used more recently', async () => {
+    const maxBytes = 1024 * 1024;
+    const valueBytes = 100_000;
+    // No background sweep during the test: only the write over the bound can find the entry expired.
+    const broker = await startBroker({
+      cacheMaxBytes: maxBytes,
+      cacheMaxValueBytes: 200_000,
+      cacheExpiryTickMs: 60_000,
+    });
+    const { cache } = await client(broker, ONE_STREAM);
+    const entryBytes = 't1/default/primary/k00'.length + valueBytes + ENTRY_OVERHEAD_BYTES;
+    const fits = Math.floor(maxBytes / entryBytes);
+    const key = (i: number) => `k${String(i).padStart(2, '0')}`;
+    // k00 … k(fits-2) live, then the most recently used entry, k(fits-1), with a short TTL.
+    for (let i = 0; i < fits - 1; i++)
+      await cache.put('default', 'primary', key(i), Buffer.alloc(valueBytes, i));
+    await cache.put('default', 'primary', key(fits - 1), Buffer.alloc(valueBytes, 9), { ttlMs: 1 });
+    await sleep(50);
+    expect(await metric(broker, 'felix_cache_entries')).toBe(fits);
+
+    await cache.put('default', 'primary', key(fits), Buffer.alloc(valueBytes, 1));
+    expect(await metric(broker, 'felix_cache_evictions_total')).toBe(0);
+    expect(await metric(broker, 'felix_cache_expirations_total')).toBe(1);
+    // The least recently used live entry kept its place.
+    expect(await cache.get('default', 'primary', key(0))).toBeDefined();
+    // The next write over the bound, with nothing expired, evicts by LRU again: k01 now.
+    await cache.put('default', 'primary', key(fits + 1), Buffer.alloc(valueBytes, 2));
+    expect(await metric(broker, 'felix_cache_evictions_total')).toBe(1);
+    expect(await cache.get('default', 'primary', key(1))).toBeUndefined();
+  });
+
   it("evicts from the tenant holding the most: one tenant filling the cache never evicts another's smaller share", async () => {
     const maxBytes = 1024 * 1024;
     const valueBytes = 10_000;
