@@ -56,6 +56,39 @@ describe('broker protocol over real QUIC', () => {
     expect(await old.next()).toEqual({ type: 'ok' });
   });
 
+  it('accepts an offer of every flag and feature bit, unknown ones included, and uses only what it supports', async () => {
+    const node = await startBroker();
+    const conn = await connectRaw(node);
+    const s = await RawStream.open(conn, null);
+    s.send({ type: 'auth', tenant_id: 't1', token: 'x', client_flags: 0xffff, client_features: 0xffffffff });
+    expect(await s.next()).toMatchObject({ type: 'auth_ok', server_flags: KNOWN_FLAGS });
+    s.send({
+      type: 'cache_get',
+      tenant_id: 't1',
+      namespace: 'default',
+      cache: 'primary',
+      key: 'k',
+      request_id: 3,
+    });
+    expect(await s.next()).toMatchObject({ type: 'cache_value', request_id: 3 });
+    // N = 0xffff & the broker's flags has 0x40: the reply came as MessagePack.
+    expect(s.flags.at(-1)! & FLAG_MSGPACK).toBe(FLAG_MSGPACK);
+    // One past each field's range is refused as an out-of-range integer.
+    // (Written as raw JSON: the encoder would mask a u32 to 32 bits.)
+    for (const [field, value] of [
+      ['client_flags', 0x10000],
+      ['client_features', 2 ** 32],
+    ] as const) {
+      const bad = await RawStream.open(conn, null);
+      const auth = { type: 'auth', tenant_id: 't1', token: 'x', client_flags: 0x40, [field]: value };
+      bad.write(encodeFrame(0, Buffer.from(JSON.stringify(auth))));
+      expect(await bad.next()).toMatchObject({
+        type: 'error',
+        message: expect.stringContaining(`field ${field} must be an integer from 0 to`),
+      });
+    }
+  });
+
   it('publishes, fans out shared frames with offsets, and acks by request id', async () => {
     const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
     const conn = await connectRaw(node);
