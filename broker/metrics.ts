@@ -400,6 +400,16 @@ export function registerStorageMetrics(registry: Registry, storage: DurableStore
     () => stats.offsetsMissing,
   );
   counter(
+    'felix_storage_damaged_segments_total',
+    'Sealed segments found at start not ending with a whole record (cut short or damaged at their end)',
+    () => stats.damagedSegments,
+  );
+  counter(
+    'felix_storage_unreadable_segments_total',
+    'Segments a replay found gone or cut short under the running broker and crossed (a gap to subscribers)',
+    () => stats.unreadableSegments,
+  );
+  counter(
     'felix_storage_reservation_errors_total',
     'Offset reservation marks that could not be written',
     () => stats.reservationErrors,

@@ -31,7 +31,7 @@ import { RateLimitedLog } from './rate-limited-log.js';
 import { SegmentLog } from './segment-log.js';
 import { parseSegmentFileName } from './segment.js';
 import { OffsetReservation, readReservation } from './offset-reservation.js';
-import { findMissingOffsets } from './segment-gaps.js';
+import { inspectSealedSegments } from './segment-gaps.js';
 import { readSkipped, recordSkipped, type SkippedRange } from './skipped-offsets.js';
 import { META_FILE, readStreamMeta, writeStreamMeta, type StreamMeta } from './stream-meta.js';
 import { StorageStats } from './storage-stats.js';
@@ -295,7 +295,16 @@ export class DurableStore implements StorageProvider {
       );
     }
     const skipped = this.readSkipped(key, dir);
-    for (const gap of findMissingOffsets(log.segmentList, this.options.maxRecordBytes, skipped)) {
+    const sealed = inspectSealedSegments(log.segmentList, this.options.maxRecordBytes, skipped);
+    for (const path of sealed.unended) {
+      this.stats.damagedSegments++;
+      this.logger.error(
+        { stream: key, path },
+        'durable stream: a sealed segment does not end with a whole record (cut short or damaged): ' +
+          'readers skip the damage, a gap to subscribers',
+      );
+    }
+    for (const gap of sealed.missing) {
       this.stats.offsetsMissing += gap.to - gap.from;
       this.logger.error(
         { stream: key, from: gap.from, to: gap.to, next: gap.next },

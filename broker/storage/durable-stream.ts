@@ -203,6 +203,7 @@ export class DurableStream implements StreamStorage, FileHolder {
           stats.corruptRecords += r.corrupt;
           if (r.corrupt > 0)
             this.logger.error({ stream: this.name, records: r.corrupt }, 'damaged record skipped');
+          stats.unreadableSegments += r.unreadable.length;
           if (r.unreadable.length > 0)
             this.logger.error(
               { stream: this.name, segments: r.unreadable },

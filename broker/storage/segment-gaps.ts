@@ -23,26 +23,41 @@ export interface MissingOffsets {
   readonly next: string;
 }
 
-/** The missing stretches between the log's segments (oldest first; the last one is the active segment). */
-export function findMissingOffsets(
+/** What the start finds about the sealed segments: offsets missing between them, and damaged ends. */
+export interface SealedSegmentsReport {
+  readonly missing: MissingOffsets[];
+  /**
+   * Sealed segments whose last whole record could not be found: cut short in the middle of a record,
+   * damaged at their end, or unreadable. Readers skip the damage (a gap to subscribers); the start reports it.
+   */
+  readonly unended: string[];
+}
+
+/** Checks the end of each sealed segment of the log (oldest first; the last one is the active segment). */
+export function inspectSealedSegments(
   segments: readonly Segment[],
   maxRecordBytes: number,
   skipped: readonly SkippedRange[],
-): MissingOffsets[] {
+): SealedSegmentsReport {
   const missing: MissingOffsets[] = [];
+  const unended: string[] = [];
   for (let i = 0; i + 1 < segments.length; i++) {
     const next = segments[i + 1]!;
     const end = lastRecordEnd(segments[i]!, maxRecordBytes);
-    if (end === undefined || end >= next.baseOffset) continue;
+    if (end === undefined) {
+      unended.push(segments[i]!.path);
+      continue;
+    }
+    if (end >= next.baseOffset) continue;
     if (coveredBySkipped(skipped, end, next.baseOffset)) continue;
     missing.push({ from: end, to: next.baseOffset, next: next.path });
   }
-  return missing;
+  return { missing, unended };
 }
 
 /**
  * The offset after the last record of the sealed segment `seg`, or undefined when it cannot be told (an
- * unreadable file, a file not ending with a whole record: damage that readers meet and report as such).
+ * unreadable file, a file not ending with a whole record: damage that readers meet and skip).
  * The last record is the earliest whole, checksum-verified record in the tail read that ends exactly at
  * the file's end. (A payload embedding such a record could be taken for it only where the real one starts
  * before the tail read: the cost is a wrong gap report, never a wrong read.)

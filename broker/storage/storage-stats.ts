@@ -27,6 +27,10 @@ export class StorageStats {
   reservationErrors = 0;
   /** Offsets found missing at start between two segments, an unclean stop's skips aside (segment-gaps.ts). */
   offsetsMissing = 0;
+  /** Sealed segments found at start not ending with a whole record (segment-gaps.ts). */
+  damagedSegments = 0;
+  /** Segments replays found gone or cut short and crossed (log-reader.ts): their offsets a gap. */
+  unreadableSegments = 0;
   /** Segments (and their bytes) removed by retention. */
   segmentsRemoved = 0;
   bytesRemoved = 0;

@@ -293,3 +293,10 @@ export async function logLine(broker: BrokerProcess, msg: string): Promise<Recor
   await until(() => broker.logs.some((l) => l.msg === msg), `the log line "${msg}"`);
   return broker.logs.find((l) => l.msg === msg)!;
 }
+
+/** A counter or gauge of the broker process's /metrics (NaN when it is not there). */
+export async function brokerMetric(broker: BrokerProcess, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? NaN : Number(line.split(' ')[1]);
+}

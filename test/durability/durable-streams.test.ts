@@ -12,6 +12,7 @@ import { runBrokerExpectingFailure, type BrokerProcess } from '../e2e/broker-pro
 import {
   NAMESPACE,
   Publisher,
+  brokerMetric,
   RawClient,
   TENANT,
   contiguousFromZero,
@@ -426,8 +427,10 @@ describe('durable streams: a segment lost under the log', () => {
       const missing = Array.from({ length: 303 }, (_, i) => i).filter((o) => !offsets.includes(o));
       expect(missing.length, when).toBeGreaterThan(0);
       expect(missing.at(-1)! - missing[0]! + 1, when).toBe(missing.length);
-      if (when === 'deleted while running')
+      if (when === 'deleted while running') {
         await logLine(broker, 'unreadable segment skipped: its offsets are a gap to subscribers');
+        expect(await brokerMetric(broker, 'felix_storage_unreadable_segments_total')).toBe(1);
+      }
       await stopBroker(broker);
     }
   }, 90_000);
