@@ -3,9 +3,9 @@
 // process (started here unless --broker names one), then checks that a TTL expires.
 // `npm run demo:cache` / `node dist/cachedemo/main.js [flags]`; --help lists the flags.
 import { loadavg } from 'node:os';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadBrokerConfig } from '../broker/config.js';
-import { connect, ConfigError, isFelixError, type FelixClient } from '../client/index.js';
+import { connect, ConfigError, isFelixError, loadClientConfig, type FelixClient } from '../client/index.js';
 import { brokerArgument } from '../cli/connection-flags.js';
 import { addVersionFlag } from '../config/cli-flags.js';
 import { FelixBackend } from './backend.js';
@@ -35,13 +35,23 @@ async function main(): Promise<number> {
       brokerArgument,
     )
     .option('--json', 'print one JSON document on stdout (progress goes to stderr)')
-    .option('--broker-cpu-prof <dir>', 'run the started broker under node --cpu-prof, writing into <dir>');
+    .addOption(
+      // A --broker is not started here, so it could not be profiled: saying so beats ignoring the flag.
+      new Option(
+        '--broker-cpu-prof <dir>',
+        'run the started broker under node --cpu-prof, writing into <dir>',
+      ).conflicts('broker'),
+    );
   // A bad flag or value exits 2 (as a bad FELIX_CACHE_BENCH_* setting does); --help and --version 0.
   program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.parse(process.argv);
   const flags = program.opts<DemoFlags & Record<string, unknown>>();
   const settings = settingsOrComplain('cachedemo', flags);
   if (settings === null) return 2;
+  // The SDK's settings (FELIX_* of the client, FELIX_CLIENT_CONFIG) are checked before a broker is started
+  // for them: a bad one is a usage error (ConfigError, exit 2) with no broker process behind it, as in
+  // latencydemo. connect() reads them again, and reports the unknown-variable warnings then.
+  loadClientConfig({ env: process.env });
   const json = flags.json === true;
   const print = progressPrinter(json);
   const loadBefore = loadavg()[0]!;

@@ -158,9 +158,12 @@ export function buildProgram(): Command {
     .option('--payloads <csv>', '--matrix payloads (default 0,256,1024,4096)', integerList(0))
     .option('--fanouts <csv>', '--matrix fanouts (default 1,10,100)', integerList(1))
     .option('--broker <addr>', 'use the broker at host:port instead of spawning one per case', brokerArgument)
-    .option(
-      '--broker-node-flags <flags>',
-      "extra Node flags for each spawned broker, e.g. '--cpu-prof --cpu-prof-dir=prof'",
+    .addOption(
+      // A --broker is not spawned here, so it could not take them: saying so beats ignoring the flag.
+      new Option(
+        '--broker-node-flags <flags>',
+        "extra Node flags for each spawned broker, e.g. '--cpu-prof --cpu-prof-dir=prof'",
+      ).conflicts('broker'),
     )
     .option('--json', 'print one JSON object on stdout instead of the text report')
     .option('--progress', 'show the progress line on stderr even when it is not a terminal')

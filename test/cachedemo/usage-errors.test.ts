@@ -1,0 +1,72 @@
+// The benchmark programs refuse a bad setting or flag as a usage error, in one line with exit 2, before
+// they start a broker: a bad client FELIX_* setting (cachedemo's connect() alone would check it only once its
+// broker was up; latencydemo's loader checks it first, one a flag overrides included), flags that contradict
+// each other. The built programs, run as a user runs them; whether a broker process was started is
+// recorded from outside (test/support/demo-process.ts).
+import { describe, expect, it } from 'vitest';
+import { expectUsageError, runDemoProcess, startedBroker } from '../support/demo-process.js';
+
+const CACHE_TINY = ['--payloads', '64', '--ops', 'put', '--keys', '1', '--warmup', '1', '--samples', '5'];
+const LATENCY_TINY = ['--warmup', '1', '--total', '5', '--idle-ms', '2000'];
+const BAD_POOL = (demo: string, name: string): string =>
+  `${demo}: Invalid ${name} (from the environment): got "abc"; allowed: an integer from 1 to 256 (connections).`;
+
+describe('demo usage errors', () => {
+  it.each([
+    [
+      'cachedemo',
+      'a bad client setting',
+      CACHE_TINY,
+      { FELIX_CACHE_CONN_POOL: 'abc' },
+      BAD_POOL('cachedemo', 'FELIX_CACHE_CONN_POOL'),
+    ],
+    [
+      'cachedemo',
+      'client settings that contradict each other',
+      CACHE_TINY,
+      { FELIX_RECONNECT_INITIAL_MS: '5000', FELIX_RECONNECT_MAX_MS: '100' },
+      expect.stringMatching(
+        /^cachedemo: Inconsistent settings: FELIX_RECONNECT_INITIAL_MS must not exceed FELIX_RECONNECT_MAX_MS/,
+      ),
+    ],
+    [
+      'cachedemo',
+      '--broker-cpu-prof with --broker (that broker is not started here, so it cannot be profiled)',
+      ['--broker', '127.0.0.1:9', '--broker-cpu-prof', 'prof', ...CACHE_TINY],
+      {},
+      "error: option '--broker-cpu-prof <dir>' cannot be used with option '--broker <addr>'",
+    ],
+    [
+      'latencydemo',
+      'a bad client setting',
+      LATENCY_TINY,
+      { FELIX_CACHE_CONN_POOL: 'abc' },
+      BAD_POOL('latencydemo', 'FELIX_CACHE_CONN_POOL'),
+    ],
+    [
+      'latencydemo',
+      'a bad client setting its flag overrides',
+      ['--pub-conns', '1', ...LATENCY_TINY],
+      { FELIX_PUB_CONN_POOL: 'abc' },
+      BAD_POOL('latencydemo', 'FELIX_PUB_CONN_POOL'),
+    ],
+    [
+      'latencydemo',
+      '--broker-node-flags with --broker (that broker is not spawned here, so it cannot take them)',
+      ['--broker', '127.0.0.1:9', '--broker-node-flags', '--cpu-prof', ...LATENCY_TINY],
+      {},
+      "error: option '--broker-node-flags <flags>' cannot be used with option '--broker <addr>'",
+    ],
+  ] as const)('%s refuses %s before starting a broker', async (demo, _what, args, env, message) => {
+    expectUsageError(await runDemoProcess(demo, args, env), [message]);
+  });
+
+  it('cachedemo starts its broker once the settings are good (what the checks above compare with)', async () => {
+    const run = await runDemoProcess('cachedemo', [...CACHE_TINY, '--concurrency', '1'], {
+      FELIX_CACHE_CONN_POOL: '2',
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('concurrency=1 ');
+    expect(startedBroker(run.programs)).toBe(true);
+  });
+});
