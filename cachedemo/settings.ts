@@ -2,8 +2,9 @@
  * The benchmark's settings: Felix's FELIX_CACHE_BENCH_* variables (services/broker/src/bin/cachedemo.rs),
  * each with a matching flag that wins over it. Unlike Felix, a bad value stops the demo with a message
  * naming the variable or flag, instead of quietly falling back to the default (felix-ts' rule for every
- * setting). Defaults differ from Felix where noted: concurrency 32 (Felix: 1), and more warm-up and
- * samples (Felix: 200 / 2000), because V8 compiles the hot path only after a few thousand calls.
+ * setting), a bad variable even when its flag is given. Defaults differ from Felix where noted:
+ * concurrency 32 (Felix: 1), and more warm-up and samples (Felix: 200 / 2000), because V8 compiles the hot
+ * path only after a few thousand calls.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { CACHE_BENCH_ENV_NAMES } from '../config/catalogue.js';
@@ -181,19 +182,21 @@ export function addBenchFlags(command: Command): Command {
   return command;
 }
 
-/** Defaults < environment < flags (commander's parsed options, already validated). */
+/**
+ * Defaults < environment < flags (commander's parsed options, already validated). A variable is checked
+ * even when its flag wins, as every FELIX_* setting is (docs/configuration.md: every layer is validated):
+ * a malformed one is a mistake in the environment that the next run without the flag would meet.
+ */
 export function resolveBenchSettings(
   env: Readonly<Record<string, string | undefined>>,
   flags: Readonly<Record<string, unknown>>,
 ): BenchSettings {
   const settings: Record<string, unknown> = {};
   for (const s of SPECS) {
-    const flag = flags[s.key];
     const text = env[s.env];
-    if (flag !== undefined) settings[s.key] = flag;
-    else if (text !== undefined && text !== '')
-      settings[s.key] = parseOrThrow(s, text, BenchSettingError, s.env);
-    else settings[s.key] = s.default;
+    const fromEnv =
+      text !== undefined && text !== '' ? parseOrThrow(s, text, BenchSettingError, s.env) : undefined;
+    settings[s.key] = flags[s.key] ?? fromEnv ?? s.default;
   }
   settings.rate = typeof flags.rate === 'number' ? flags.rate : null;
   return Object.freeze(settings) as unknown as BenchSettings;

@@ -1,8 +1,9 @@
 // The benchmark programs refuse a bad setting or flag as a usage error, in one line with exit 2, before
-// they start a broker: a bad client FELIX_* setting (cachedemo's connect() alone would check it only once its
-// broker was up; latencydemo's loader checks it first, one a flag overrides included), flags that contradict
-// each other. The built programs, run as a user runs them; whether a broker process was started is
-// recorded from outside (test/support/demo-process.ts).
+// they start a broker: a bad client FELIX_* setting (cachedemo's connect() alone would check it only once
+// its broker was up; latencydemo's loader checks it first, one a flag overrides included), a bad
+// FELIX_CACHE_BENCH_* variable even when its flag wins, flags that contradict each other. The built
+// programs, run as a user runs them; whether a broker process was started is recorded from outside
+// (test/support/demo-process.ts).
 import { describe, expect, it } from 'vitest';
 import { expectUsageError, runDemoProcess, startedBroker } from '../support/demo-process.js';
 
@@ -28,6 +29,13 @@ describe('demo usage errors', () => {
       expect.stringMatching(
         /^cachedemo: Inconsistent settings: FELIX_RECONNECT_INITIAL_MS must not exceed FELIX_RECONNECT_MAX_MS/,
       ),
+    ],
+    [
+      'cachedemo',
+      'a bad FELIX_CACHE_BENCH_* variable its flag overrides (every FELIX_* layer is validated)',
+      ['--concurrency', '1', ...CACHE_TINY],
+      { FELIX_CACHE_BENCH_CONCURRENCY: 'lots' },
+      'cachedemo: invalid FELIX_CACHE_BENCH_CONCURRENCY="lots": expected an integer from 1 to 1000000',
     ],
     [
       'cachedemo',
@@ -64,8 +72,10 @@ describe('demo usage errors', () => {
   it('cachedemo starts its broker once the settings are good (what the checks above compare with)', async () => {
     const run = await runDemoProcess('cachedemo', [...CACHE_TINY, '--concurrency', '1'], {
       FELIX_CACHE_CONN_POOL: '2',
+      FELIX_CACHE_BENCH_CONCURRENCY: '4',
     });
     expect(run.code, run.stderr).toBe(0);
+    // The flag wins over a good variable.
     expect(run.stdout).toContain('concurrency=1 ');
     expect(startedBroker(run.programs)).toBe(true);
   });
