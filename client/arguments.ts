@@ -5,34 +5,13 @@
  * Called once per publish: a few comparisons, no allocation on the valid path.
  */
 import { QUEUE_POLICIES } from '../config/shared-settings.js';
+import { shownName } from '../config/shown-name.js';
 import type { AckMode, StartPosition } from '../wire/index.js';
 import type { QueuePolicy } from './async-queue.js';
 import { FelixError } from './errors.js';
 
 /** What publish and publishBatch take as one payload. */
 export type Payload = Uint8Array | string;
-
-/** Characters of a name or string value an error message shows whole (see shownName). */
-const SHOWN_CHARS = 64;
-
-/**
- * A name the application gave (tenant, namespace, stream, cache, key) as error messages echo it: whole up
- * to 64 characters, else its first 64 and its size, `ssss…(256 bytes)`. A name too long for the broker, or
- * a 64 KiB key, would otherwise fill the message it only has to identify (the broker's own messages cut
- * names at 64 characters too).
- */
-export function shownName(name: string): string {
-  if (name.length <= SHOWN_CHARS) return name;
-  // Not half of a surrogate pair, which would print as U+FFFD.
-  const last = name.charCodeAt(SHOWN_CHARS - 1);
-  const end = last >= 0xd800 && last <= 0xdbff ? SHOWN_CHARS - 1 : SHOWN_CHARS;
-  return `${name.slice(0, end)}…(${Buffer.byteLength(name)} bytes)`;
-}
-
-/** tenant/namespace/name, each part as shownName shows it. */
-export function shownPath(tenant: string, namespace: string, name: string): string {
-  return `${shownName(tenant)}/${shownName(namespace)}/${shownName(name)}`;
-}
 
 export function describeArgument(value: unknown): string {
   if (value === null) return 'null';

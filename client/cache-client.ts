@@ -4,11 +4,12 @@
  * stream; the answer comes back on that stream and is matched by request_id, in whatever order answers
  * arrive. Per request: one frame, one reply object (holding the promise), no closure, no timer.
  */
+import { shownName } from '../config/shown-name.js';
 import { FEATURE_CACHE_DELETE, HEADER_BYTES, supportsFeature, type FrameAllocator } from '../wire/index.js';
 import type { CacheDispatcher } from './cache-dispatcher.js';
 import { CacheTarget, encodeCacheLookup, encodeCachePut } from '../wire/cache-request-writer.js';
 import { CacheDeleteReply, CacheGetReply, CachePutReply, type CacheReply } from './cache-reply.js';
-import { describeArgument, shownName } from './arguments.js';
+import { describeArgument } from './arguments.js';
 import { FelixError, toFelixError, unsentError, withContext } from './errors.js';
 import type { Negotiated } from './negotiation.js';
 import type { Payload } from './publisher.js';

@@ -4,10 +4,10 @@
  * only object a request allocates besides its frame; it also frees its stream slot when it settles,
  * however it settles (answer, error, timeout, stream lost), so the in-flight bound cannot leak.
  */
+import { shownName, shownPath } from '../config/shown-name.js';
 import type { DecodedFrame } from '../wire/index.js';
 import type { KeyOrder } from './cache-dispatcher.js';
 import type { CacheOp, CacheTarget } from '../wire/cache-request-writer.js';
-import { shownName, shownPath } from './arguments.js';
 import { FelixError, brokerError } from './errors.js';
 import type { Settleable } from './pending-requests.js';
 

@@ -7,8 +7,8 @@ import { clientSide } from '../config/client-settings.js';
 import type { Environment } from '../config/environment.js';
 import { ConfigError } from '../config/errors.js';
 import { parseBindAddress } from '../config/kinds.js';
+import { shownName } from '../config/shown-name.js';
 import { didYouMean, suggestNames } from '../config/suggest.js';
-import { shownName } from './arguments.js';
 import { loadClientConfig, type ClientConfig, type ClientSettingOptions } from './config.js';
 
 export const DEFAULT_BROKER = '127.0.0.1:5000';

@@ -8,8 +8,9 @@
  * already accepted without appending it again). Without it, an acked publish in flight when its
  * connection is lost fails with `connection_closed` instead: sending it again could deliver it twice.
  */
+import { shownName, shownPath } from '../config/shown-name.js';
 import { allocateFrame, type AckMode, type FrameAllocator } from '../wire/index.js';
-import { ackModeOf, batchPayloads, payloadBytes, shownName, shownPath, type Payload } from './arguments.js';
+import { ackModeOf, batchPayloads, payloadBytes, type Payload } from './arguments.js';
 import { noop } from './deadline.js';
 import { FelixError, toFelixError } from './errors.js';
 import type { Negotiated } from './negotiation.js';

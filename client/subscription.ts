@@ -33,7 +33,7 @@ import { AsyncQueue, type QueuePolicy } from './async-queue.js';
 import type { Connection } from '../transport/index.js';
 import type { BrokerStream, BrokerStreamHandler } from './broker-stream.js';
 import { noop, settledWithin } from './deadline.js';
-import { shownPath } from './arguments.js';
+import { shownPath } from '../config/shown-name.js';
 import { FelixError, SLOW_CONSUMER, brokerError } from './errors.js';
 import type { EventRouter, EventStreamSink } from './event-router.js';
 import { OffsetTracker } from './offset-tracker.js';

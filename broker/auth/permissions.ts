@@ -16,6 +16,7 @@
 //
 // A permission is compiled once, when its token is verified; `allows` is then a loop over a few
 // precompiled rules with no regular expression and no string building.
+import { shownPath } from '../../config/shown-name.js';
 import { segmentGlob, type SegmentGlob, VirtualGlob } from './glob.js';
 
 /** The actions the broker authorizes, one per operation. */
@@ -91,9 +92,12 @@ export function isDataAction(action: string): action is DataAction {
   return DATA_ACTION_SET.has(action);
 }
 
-/** The permission a request needs, for the `forbidden` error that names it. Builds a string: denials only. */
+/**
+ * The permission a request needs, for the `forbidden` error that names it, each name as error messages
+ * echo one (shownPath). Builds a string: denials only.
+ */
 export function permissionFor(action: DataAction, tenant: string, namespace: string, name: string): string {
-  return `${action}:${RESOURCE_PREFIX[action]}${tenant}/${namespace}/${name}`;
+  return `${action}:${RESOURCE_PREFIX[action]}${shownPath(tenant, namespace, name)}`;
 }
 
 /**

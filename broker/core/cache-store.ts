@@ -1,6 +1,6 @@
 import { CACHE_ENTRY_OVERHEAD_BYTES } from '../../config/broker-settings.js';
 import type { BrokerConfig } from '../config.js';
-import type { TopicRegistry } from './registry.js';
+import { tenantRefusal, type TopicRegistry } from './registry.js';
 import type { CacheRequest, CacheService, ReplyTarget } from './ports.js';
 
 /** Bytes an entry costs beyond its key and value (config/broker-settings.ts says what and why). */
@@ -113,11 +113,7 @@ export class CacheStore implements CacheService {
   handle(m: CacheRequest, tenant: string, target: ReplyTarget): void {
     const requestId = m.request_id;
     if (m.tenant_id !== tenant) {
-      target.sendError(
-        `stream authenticated for tenant ${tenant} may not use tenant ${m.tenant_id}`,
-        'forbidden',
-        requestId,
-      );
+      target.sendError(tenantRefusal(tenant, m.tenant_id), 'forbidden', requestId);
       return;
     }
     let prefix = this.allowedPrefix;

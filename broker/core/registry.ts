@@ -1,3 +1,4 @@
+import { shownName } from '../../config/shown-name.js';
 import { isValidName, NAME_RULE } from '../../config/tenants.js';
 import type { TenantDeclaration } from '../config.js';
 import type { HopTimings } from './hop-timings.js';
@@ -92,7 +93,7 @@ export class TopicRegistry {
       return {
         ok: false,
         code: 'limit_exceeded',
-        message: `tenant ${tenant} already has ${autoCount} auto-created streams (FELIX_MAX_AUTO_STREAMS_PER_TENANT)`,
+        message: `tenant ${shownName(tenant)} already has ${autoCount} auto-created streams (FELIX_MAX_AUTO_STREAMS_PER_TENANT)`,
       };
     }
     let storage: StreamStorage | null = null;
@@ -102,7 +103,7 @@ export class TopicRegistry {
       return {
         ok: false,
         code: err instanceof StorageOpenError ? err.code : 'storage_error',
-        message: `cannot open the durable log of stream ${stream}: ${(err as Error).message}`,
+        message: `cannot open the durable log of stream ${shownName(stream)}: ${(err as Error).message}`,
       };
     }
     const created = new Topic(
@@ -198,11 +199,16 @@ function badName(
   ];
   for (const [what, value] of parts) {
     if (!isValidName(value)) {
-      const shown = JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+      const shown = JSON.stringify(shownName(value));
       return { ok: false, code: 'invalid_request', message: `invalid ${what} name ${shown}: ${NAME_RULE}` };
     }
   }
   return undefined;
+}
+
+/** The refusal of a request naming another tenant than the one its stream authenticated as. */
+export function tenantRefusal(authenticated: string, asked: string): string {
+  return `stream authenticated for tenant ${shownName(authenticated)} may not use tenant ${shownName(asked)}`;
 }
 
 function key(tenant: string, namespace: string, name: string): string {

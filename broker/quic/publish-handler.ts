@@ -11,6 +11,7 @@ import {
   type ErrorCode,
   type MessageOf,
 } from '../../wire/index.js';
+import { shownPath } from '../../config/shown-name.js';
 import type { BrokerCore } from '../core/broker-core.js';
 import { HOP } from '../core/hop-timings.js';
 import { largestMessage, tooLargeMessage, type MessageSizeLimit } from '../core/message-size.js';
@@ -18,6 +19,7 @@ import type { ProducerState } from '../core/producer-dedup.js';
 import type { BudgetAccount, BudgetHolder } from '../core/publish-budget.js';
 import { MAX_STREAM_END } from '../core/stream-log.js';
 import type { CommitWaiter, StorageErrorCode } from '../core/stream-storage.js';
+import { tenantRefusal } from '../core/registry.js';
 import type { Pausable, Topic } from '../core/topic.js';
 import type { ErrorSite } from '../core/ports.js';
 import type { Access } from './access.js';
@@ -321,8 +323,9 @@ export class PublishHandler implements CommitWaiter {
     this.refuse(
       requestId,
       form,
-      `stream ${name} has no offsets left for this publish: its next offset is ${next} and offsets end ` +
-        `at 2^53 - 2 (${MAX_STREAM_END - 1}); it takes no more events`,
+      `stream ${shownPath(topic.tenant, topic.namespace, topic.name)} has no offsets left for this ` +
+        `publish: its next offset is ${next} and offsets end at 2^53 - 2 (${MAX_STREAM_END - 1}); it ` +
+        'takes no more events',
       'limit_exceeded',
       acked,
     );
@@ -425,10 +428,6 @@ export class PublishHandler implements CommitWaiter {
     if (denied !== undefined) return { ok: false, code: 'forbidden', message: denied };
     return this.core.registry.topic(tenant, namespace, stream);
   }
-}
-
-export function tenantRefusal(authenticated: string, asked: string): string {
-  return `stream authenticated for tenant ${authenticated} may not use tenant ${asked}`;
 }
 
 /** Whether a publish asked for an ack: it names its request and its ack mode is not 'none'. */

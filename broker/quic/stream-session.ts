@@ -35,6 +35,7 @@ import {
   type RetryClass,
   type Message,
 } from '../../wire/index.js';
+import { shownName } from '../../config/shown-name.js';
 import { newCacheRequestSlot, readCacheRequest } from '../../wire/cache-frames.js';
 import type { BrokerCore } from '../core/broker-core.js';
 import { permissionFor, type DataAction, type Grant, type VerifyResult } from '../auth/index.js';
@@ -252,7 +253,7 @@ export class StreamSession implements PublishingStream {
         over = `the frames still being received of streams not yet authenticated hold ${share.partialBytes} bytes, over ${limit} (a sixteenth of FELIX_PARTIAL_FRAME_BYTES)`;
       }
     } else if (share.partialBytes > this.core.tenantPartialFrameLimit) {
-      over = `the frames still being received of tenant ${share.tenant} hold ${share.partialBytes} bytes, over FELIX_TENANT_PARTIAL_FRAME_BYTES (${this.core.tenantPartialFrameLimit})`;
+      over = `the frames still being received of tenant ${shownName(share.tenant)} hold ${share.partialBytes} bytes, over FELIX_TENANT_PARTIAL_FRAME_BYTES (${this.core.tenantPartialFrameLimit})`;
     }
     if (over === undefined && this.core.partialFrameBytes > config.partialFrameBytes) {
       over = `the broker's frames still being received hold ${this.core.partialFrameBytes} bytes, over FELIX_PARTIAL_FRAME_BYTES (${config.partialFrameBytes})`;
@@ -457,7 +458,7 @@ export class StreamSession implements PublishingStream {
     if (grant.tenant !== message.tenant_id) {
       this.core.stats.authFailures++;
       this.fail(
-        `authentication failed (tenant_mismatch): the token is for tenant ${grant.tenant}, not ${message.tenant_id}`,
+        `authentication failed (tenant_mismatch): the token is for tenant ${shownName(grant.tenant)}, not ${shownName(message.tenant_id)}`,
         'unauthenticated',
       );
       return false;

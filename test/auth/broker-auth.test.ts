@@ -302,6 +302,22 @@ describe('authorization', () => {
     }
   });
 
+  it('echoes a long tenant or name in its refusals as its first 64 characters and its size, as the SDK does', async () => {
+    const setup = await brokerWithAuth();
+    const cut = (c: string): string => `${c.repeat(64)}…(300 bytes)`;
+    const mismatch = (await authed(setup, await mint(setup.key, 't1', ALL), 'x'.repeat(300))).reply;
+    expect(errorOf(mismatch).message).toBe(
+      `authentication failed (tenant_mismatch): the token is for tenant t1, not ${cut('x')}`,
+    );
+    const { s } = await authed(setup, await mint(setup.key, 't1', ['cache.read:cache:t1/*/*']));
+    const address = { tenant_id: 't1', namespace: 'ns', stream: 's'.repeat(300) };
+    s.send({ type: 'publish', ...address, payload: Buffer.from('x'), request_id: 1, ack: 'per_message' });
+    expect(errorOf(await s.next())).toMatchObject({
+      code: 'forbidden',
+      message: `permission denied: the token does not grant stream.publish:stream:t1/ns/${cut('s')}`,
+    });
+  });
+
   it('keeps tenants apart: a t1 token touches nothing of t2, even with wildcard permissions', async () => {
     const setup = await brokerWithAuth();
     // t2's own client puts data there first.

@@ -248,8 +248,10 @@ describe('name rules', () => {
       ]);
       for (const refusal of refusals) {
         expect(refusal.brokerCode).toBe('invalid_request');
-        // The SDK's prefix names the request with the name cut; the broker's own message cuts it too.
+        // The SDK's prefix names the request with the name cut; the broker's own message cuts it the
+        // same way (config/shown-name.ts).
         expect(refusal.message).toContain(cut);
+        expect(refusal.message).toMatch(/: invalid (stream|namespace|cache) name "s{64}…\(256 bytes\)": /);
         expect(refusal.message).not.toContain('s'.repeat(65));
         expect(refusal.message.length).toBeLessThan(420);
       }
@@ -260,6 +262,34 @@ describe('name rules', () => {
       );
     } finally {
       await c.close();
+    }
+  });
+
+  it("echoes a long tenant in the broker's own refusals as its first 64 characters and its size", async () => {
+    const node = await startBroker();
+    const s = await RawStream.open(await connectRaw(node));
+    const other = { tenant_id: 't'.repeat(300), namespace: 'ns' };
+    const refusal = `stream authenticated for tenant t1 may not use tenant ${'t'.repeat(64)}…(300 bytes)`;
+    s.send({
+      type: 'publish',
+      ...other,
+      stream: 's',
+      payload: Buffer.from('x'),
+      request_id: 1,
+      ack: 'per_message',
+    });
+    s.send({ type: 'subscribe', ...other, stream: 's', subscription_id: 2 });
+    s.send({
+      type: 'cache_put',
+      ...other,
+      cache: 'c',
+      key: 'k',
+      value: Buffer.from('v'),
+      ttl_ms: null,
+      request_id: 3,
+    });
+    for (const type of ['publish_error', 'error', 'error']) {
+      expect(await s.next()).toMatchObject({ type, code: 'forbidden', message: refusal });
     }
   });
 
