@@ -55,7 +55,7 @@ export interface MemoryReleasers {
   readonly collect: () => void;
   /** glibc's malloc_trim(0) off the event loop, calling `done` on it; null where it cannot be called. */
   readonly trim: ((done: () => void) => void) | null;
-  /** The resident set in bytes; NaN when it cannot be read now. */
+  /** The resident set in bytes; throws (or answers NaN) when it cannot be read now. */
   readonly rss: () => number;
 }
 
@@ -83,19 +83,24 @@ export class IdleMemoryReturner {
   private returnedBytes = 0;
   private last: MemoryReturn | null = null;
 
+  /**
+   * `onFailure` hears every error a sample meets (the resident set unreadable, a releaser throwing): the
+   * sampler goes on without it, so this is how an operator learns that the return is not working.
+   */
   constructor(
     private readonly quietMs: number,
     private readonly releasers: MemoryReleasers,
     private readonly onReturn: (r: MemoryReturn) => void = () => {},
+    private readonly onFailure: (err: unknown) => void = () => {},
   ) {
-    this.floor = this.lastAfter = known(releasers.rss());
+    this.floor = this.lastAfter = known(this.rss());
     this.wait = quietMs;
   }
 
   /** Starts sampling once a second; what the process holds now (the broker listening) is the floor. */
   start(): void {
     if (this.timer !== null) return;
-    this.floor = this.lastAfter = known(this.releasers.rss());
+    this.floor = this.lastAfter = known(this.rss());
     this.lastLoop = performance.eventLoopUtilization();
     this.quietSince = this.sampledAt = performance.now();
     this.timer = setInterval(() => this.sampleSafely(), SAMPLE_MS).unref();
@@ -113,14 +118,25 @@ export class IdleMemoryReturner {
   /**
    * A sample from the timer: best effort, never the process's end. (Reading the resident set opens
    * /proc/self/stat, which fails while the process is out of file descriptors: test/durability/
-   * open-files.test.ts found the broker dying of it; the releasers answer NaN then, and anything else
-   * thrown skips the sample.)
+   * open-files.test.ts found the broker dying of it; the reading is NaN then, and anything else thrown
+   * skips the sample.) Either is passed to onFailure.
    */
   private sampleSafely(): void {
     try {
       this.sample();
-    } catch {
+    } catch (err) {
       this.collected = null;
+      this.onFailure(err);
+    }
+  }
+
+  /** The resident set, or NaN (the failure passed to onFailure) when it cannot be read now. */
+  private rss(): number {
+    try {
+      return this.releasers.rss();
+    } catch (err) {
+      this.onFailure(err);
+      return Number.NaN;
     }
   }
 
@@ -153,7 +169,7 @@ export class IdleMemoryReturner {
       this.trim(this.collected);
       return;
     }
-    const rss = this.releasers.rss();
+    const rss = this.rss();
     // Not readable now (no file descriptor to read it with): this sample decides nothing.
     if (Number.isNaN(rss)) return;
     this.floor = Math.min(this.floor, rss);
@@ -174,8 +190,9 @@ export class IdleMemoryReturner {
       this.trimming = false;
       try {
         this.finish(collected, performance.now() - started);
-      } catch {
+      } catch (err) {
         // As sampleSafely: a return that cannot be accounted for is forgotten, never thrown.
+        this.onFailure(err);
       }
     });
   }
@@ -183,7 +200,7 @@ export class IdleMemoryReturner {
   private finish(collected: Collected, trimMs: number): void {
     const { rssBefore, collectMs } = collected;
     // Unreadable afterwards: counted as giving nothing back.
-    const read = this.releasers.rss();
+    const read = this.rss();
     const rssAfter = Number.isNaN(read) ? rssBefore : read;
     const returned = Math.max(0, rssBefore - rssAfter);
     this.collected = null;
@@ -213,13 +230,8 @@ export function processReleasers(): { releasers: MemoryReleasers; trimUnavailabl
   // A full collection, not V8's last-resort one: that also shrinks the young generation, which traffic
   // grows back at once, and paused the broker 4-7 times longer for ~8 MiB more (docs/benchmarks.md).
   const collect = (): void => gc({ type: 'major', execution: 'sync' });
-  const rss = (): number => {
-    try {
-      return process.memoryUsage.rss();
-    } catch {
-      return Number.NaN; // EMFILE: /proc/self/stat cannot be opened
-    }
-  };
+  // Throws EMFILE while /proc/self/stat cannot be opened; the returner passes that on to its onFailure.
+  const rss = (): number => process.memoryUsage.rss();
   const libc = loadLibc();
   if (typeof libc === 'string') return { releasers: { collect, trim: null, rss }, trimUnavailable: libc };
   return { releasers: { collect, trim: libc.mallocTrimAsync, rss }, trimUnavailable: null };

@@ -8,6 +8,7 @@ import { IdleMemoryReturner, processReleasers } from './idle-memory.js';
 import { createLogger } from './logger.js';
 import { registerIdleMemoryMetrics } from './metrics.js';
 import { BrokerNode } from './node.js';
+import { RateLimitedLog } from './storage/rate-limited-log.js';
 
 /** A bad setting or a start-up failure the operator must fix: one line naming the setting, exit 2. */
 function exitOnConfigError(err: unknown): void {
@@ -18,6 +19,9 @@ function exitOnConfigError(err: unknown): void {
 }
 
 const MiB = 1024 * 1024;
+/** The warning a failed idle-memory sample logs (rate limited). */
+const IDLE_SAMPLE_FAILED =
+  'idle: a memory sample failed; no memory is returned to the operating system while samples fail';
 
 /** FELIX_IDLE_MEMORY_RETURN_MS for this process (broker/idle-memory.ts), and what the start log says of it. */
 function idleMemoryReturner(
@@ -26,17 +30,24 @@ function idleMemoryReturner(
 ): { returner: IdleMemoryReturner | null; described: string } {
   if (quietMs === 0) return { returner: null, described: 'off' };
   const { releasers, trimUnavailable } = processReleasers();
-  const returner = new IdleMemoryReturner(quietMs, releasers, (r) =>
-    log.info(
-      {
-        rssBeforeMiB: +(r.rssBefore / MiB).toFixed(1),
-        rssAfterMiB: +(r.rssAfter / MiB).toFixed(1),
-        collectMs: +r.collectMs.toFixed(1),
-        trimMsOffLoop: +r.trimMs.toFixed(1),
-        nextQuietMs: Math.round(r.nextQuietMs),
-      },
-      'idle: returned memory to the operating system',
-    ),
+  // A sample that fails (EMFILE: the resident set is read from /proc/self/stat) comes back once a second
+  // while its cause lasts: one warning per kind per interval says the return is not working, and why.
+  const failures = new RateLimitedLog(log);
+  const returner = new IdleMemoryReturner(
+    quietMs,
+    releasers,
+    (r) =>
+      log.info(
+        {
+          rssBeforeMiB: +(r.rssBefore / MiB).toFixed(1),
+          rssAfterMiB: +(r.rssAfter / MiB).toFixed(1),
+          collectMs: +r.collectMs.toFixed(1),
+          trimMsOffLoop: +r.trimMs.toFixed(1),
+          nextQuietMs: Math.round(r.nextQuietMs),
+        },
+        'idle: returned memory to the operating system',
+      ),
+    (err) => failures.warn(err, IDLE_SAMPLE_FAILED),
   );
   const trim = trimUnavailable === null ? 'malloc_trim' : `no malloc_trim: ${trimUnavailable}`;
   return { returner, described: `after ${quietMs} ms quiet (full GC, ${trim})` };

@@ -599,8 +599,11 @@ const brokerSettings = defineSettings({
       'return), it runs a full garbage collection and then glibc malloc_trim(0) on a worker thread, giving ' +
       'what a burst left behind back to the operating system (a pause of tens of milliseconds while idle; ' +
       'counted in /metrics as felix_idle_memory_returns_total). A return that gives back less than 8 MiB ' +
-      '(the memory is in use) doubles the wait for the next, up to 5 minutes. Set by the broker process, ' +
-      'not by a broker embedded in another program (docs/benchmarks.md, "Idle memory return").',
+      '(the memory is in use) doubles the wait for the next, up to 5 minutes. A sample that fails (the ' +
+      'resident set cannot be read while the process is out of file descriptors) returns nothing and is ' +
+      'logged as a warning, "idle: a memory sample failed…", the first whole and the rest of each 10 s in ' +
+      'one line with their count. Set by the broker process, not by a broker embedded in another program ' +
+      '(docs/benchmarks.md, "Idle memory return").',
   }),
   streamReplayCapacity: integer({
     env: 'FELIX_STREAM_REPLAY_CAPACITY',

@@ -21,6 +21,8 @@ class ModelProcess {
   trims = 0;
   /** The resident set cannot be read (out of file descriptors: /proc/self/stat does not open). */
   unreadable = false;
+  /** What the returner passed on to its onFailure. */
+  readonly failures: unknown[] = [];
   /** Freed by a collection, still resident until a trim. */
   private freed = 0;
   readonly returns: MemoryReturn[] = [];
@@ -37,9 +39,15 @@ class ModelProcess {
         this.freed = 0;
         done();
       },
-      rss: () => (this.unreadable ? Number.NaN : this.live + this.garbage + this.freed),
+      rss: () => {
+        // As process.memoryUsage.rss() then.
+        if (this.unreadable)
+          throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+        return this.live + this.garbage + this.freed;
+      },
     },
     (r) => this.returns.push(r),
+    (err) => this.failures.push(err),
   );
   private now = 0;
 
@@ -122,12 +130,14 @@ describe('idle memory return policy', () => {
     expect(p.returns.at(-1)!.rssBefore - p.returns.at(-1)!.rssAfter).toBe(40 * MiB);
   });
 
-  it('decides nothing while the resident set cannot be read, and goes on once it can', () => {
+  it('decides nothing while the resident set cannot be read, passing each failure on, and goes on once it can', () => {
     const p = new ModelProcess();
     p.garbage = 50 * MiB;
     p.unreadable = true;
     expect(() => p.run(QUIET_MS / 1000 + 5, IDLE)).not.toThrow();
     expect(p.collections).toBe(0);
+    expect(p.failures).toHaveLength(QUIET_MS / 1000 + 5);
+    expect(p.failures[0]).toMatchObject({ code: 'EMFILE' });
     p.unreadable = false;
     p.run(2, IDLE);
     expect([p.collections, p.trims, p.returns.length]).toEqual([1, 1, 1]);

@@ -6,9 +6,8 @@
 // stopped answering.
 import { existsSync } from 'node:fs';
 import { get } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { BrokerProcess } from '../e2e/broker-process.js';
+import { holdConnections, type BrokerProcess } from '../e2e/broker-process.js';
 import { until } from '../broker/raw-client.js';
 import {
   NAMESPACE,
@@ -53,24 +52,6 @@ function metric(port: number, name: string): Promise<number> {
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(NaN));
   });
-}
-
-/** `count` idle TCP connections to `port`, each taking a descriptor in the broker until let go. */
-async function holdConnections(port: number, count: number): Promise<() => void> {
-  const sockets: Socket[] = [];
-  await Promise.all(
-    Array.from({ length: count }, () => {
-      const s = connect(port, '127.0.0.1');
-      sockets.push(s);
-      return new Promise<void>((resolve) => {
-        s.on('connect', resolve);
-        s.on('error', () => resolve());
-      });
-    }),
-  );
-  return () => {
-    for (const s of sockets) s.destroy();
-  };
 }
 
 function shedLines(broker: BrokerProcess): Record<string, unknown>[] {

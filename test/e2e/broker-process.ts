@@ -1,5 +1,6 @@
 // Starts the real broker program (dist/broker/main.js) as its own process, as users run it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { onJsonLines } from '../../broker/json-lines.js';
@@ -77,4 +78,22 @@ export function runBrokerExpectingFailure(
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+}
+
+/** `count` idle TCP connections to `port`, each taking a descriptor in the broker until let go. */
+export async function holdConnections(port: number, count: number): Promise<() => void> {
+  const sockets: Socket[] = [];
+  await Promise.all(
+    Array.from({ length: count }, () => {
+      const s = connect(port, '127.0.0.1');
+      sockets.push(s);
+      return new Promise<void>((resolve) => {
+        s.on('connect', resolve);
+        s.on('error', () => resolve());
+      });
+    }),
+  );
+  return () => {
+    for (const s of sockets) s.destroy();
+  };
 }

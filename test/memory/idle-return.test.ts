@@ -1,9 +1,11 @@
 // FELIX_IDLE_MEMORY_RETURN_MS: a broker process that falls quiet after a burst gives the memory the burst
-// left behind back to the operating system, once, and says so in its log and /metrics.
+// left behind back to the operating system, once, and says so in its log and /metrics; while its samples
+// fail (out of file descriptors) it says that, at a bounded rate.
+import { existsSync } from 'node:fs';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../client/index.js';
-import { spawnBroker, type BrokerProcess } from '../e2e/broker-process.js';
+import { holdConnections, spawnBroker, type BrokerProcess } from '../e2e/broker-process.js';
 
 const MiB = 1024 * 1024;
 
@@ -90,4 +92,42 @@ describe('idle memory return (broker process)', () => {
     expect(await metric(broker, 'felix_idle_memory_returns_total')).toBeUndefined();
     expect(broker.logs.some((l) => l.msg === 'idle: returned memory to the operating system')).toBe(false);
   });
+
+  // The resident set is read from /proc/self/stat, which cannot be opened while the process is out of
+  // descriptors: Linux only.
+  it.skipIf(!existsSync('/proc/self/stat'))(
+    'warns once, then counts, while its samples fail for want of file descriptors, and goes on after',
+    async () => {
+      const broker = await spawnBroker({ FELIX_IDLE_MEMORY_RETURN_MS: '500' }, { fileLimit: 64 });
+      const failed = (): Record<string, unknown>[] =>
+        broker.logs.filter((l) => String(l.msg).startsWith('idle: a memory sample failed'));
+      // Idle connections to its HTTP port take every descriptor the broker has left.
+      const release = await holdConnections(broker.httpPort, 100);
+      // A sample a second fails; the first is logged whole, the rest of the 10 s interval in one line.
+      await waitFor(
+        'the count of failed samples',
+        () => Promise.resolve(failed()),
+        (l) => l.length >= 2,
+      );
+      release();
+      const [first, count] = failed();
+      expect(first).toMatchObject({
+        level: 40,
+        msg: 'idle: a memory sample failed; no memory is returned to the operating system while samples fail',
+        err: { code: 'EMFILE', message: expect.stringContaining('EMFILE') as unknown },
+      });
+      expect(count).toMatchObject({ level: 40, code: 'EMFILE', intervalMs: 10_000 });
+      expect(count!.more as number).toBeGreaterThanOrEqual(5);
+      expect(String(count!.msg)).toMatch(/ \(\d+ more like it since the last line\)$/);
+      // The broker carries on: its descriptors back, it answers.
+      const returns = await waitFor(
+        '/metrics',
+        () => metric(broker, 'felix_idle_memory_returns_total'),
+        () => true,
+      );
+      expect(returns).toBeGreaterThanOrEqual(0);
+      expect(broker.child.exitCode).toBeNull();
+    },
+    45_000,
+  );
 });

@@ -30,4 +30,15 @@ describe('RateLimitedLog', () => {
     expect(lines).toHaveLength(3);
     expect(lines[2]).toMatchObject({ code: 'EMFILE', more: 999, lastStream: 't/n/s999' });
   });
+
+  it('logs a failure of no stream as a warning, the same way', () => {
+    const { logger, lines } = capture();
+    const log = new RateLimitedLog(logger, 60_000);
+    for (let i = 0; i < 5; i++) log.warn(emfile('/proc/self/stat'), 'a sample failed');
+    log.flush();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ level: 40, msg: 'a sample failed', err: { code: 'EMFILE' } });
+    expect(lines[1]).toMatchObject({ level: 40, code: 'EMFILE', more: 4 });
+    expect(lines.some((l) => 'stream' in l || 'lastStream' in l)).toBe(false);
+  });
 });
