@@ -53,6 +53,8 @@ interface Bound {
   /** The SHA-256 fingerprint of a certificate generated for this run; null for FELIX_TLS_CERT (or options.tls). */
   readonly generatedFingerprint: string | null;
   readonly resetKeySource: string;
+  /** Whether a restarted broker will have the same stateless reset key (reset-key.ts). */
+  readonly resetKeySurvivesRestart: boolean;
 }
 
 /** A connection's session (once accepted) with what its open and close log lines say. */
@@ -89,7 +91,10 @@ export class BrokerNode {
   private connectionIds = 0;
   private stopping: Promise<void> | null = null;
   /** What serve() logs once the node exists. */
-  private readonly announcement: Pick<Bound, 'generatedFingerprint' | 'resetKeySource'>;
+  private readonly announcement: Pick<
+    Bound,
+    'generatedFingerprint' | 'resetKeySource' | 'resetKeySurvivesRestart'
+  >;
 
   /** How clients are let in: verified tokens (jwt), loopback peers only (protected), or anyone (none). */
   readonly authMode: AuthMode;
@@ -193,6 +198,7 @@ export class BrokerNode {
         served,
         generatedFingerprint: generated?.fingerprint256 ?? null,
         resetKeySource: resetKey.source,
+        resetKeySurvivesRestart: resetKey.survivesRestart,
       };
       node = new BrokerNode(config, log, verifier, bound, options.profile ?? null);
     } catch (error) {
@@ -258,7 +264,13 @@ export class BrokerNode {
       }),
     );
     logAuthMode(config, log, this.verifier);
-    const { generatedFingerprint, resetKeySource } = this.announcement;
+    const { generatedFingerprint, resetKeySource, resetKeySurvivesRestart } = this.announcement;
+    if (!resetKeySurvivesRestart) {
+      log.warn(
+        'no stateless reset key outlives this run (no FELIX_RESET_KEY, key file, FELIX_TLS_KEY, storage directory ' +
+          "or machine id): after a restart, this run's clients notice only at their idle timeout",
+      );
+    }
     if (generatedFingerprint !== null) {
       log.info(
         { sha256: generatedFingerprint },

@@ -1,6 +1,7 @@
 // Where the key of the broker's QUIC stateless reset tokens comes from. It only helps across restarts if it
 // is the same after one, so it is taken from something that outlives the process whenever there is such a
-// thing: the operator's key, a key file, the TLS private key's file, or the durable storage directory.
+// thing: the operator's key, a key file, the TLS private key's file, the durable storage directory, or, on
+// a broker started with none of them (the quick start), the host's machine id.
 import { createHmac, randomBytes } from 'node:crypto';
 import { linkSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -28,13 +29,48 @@ const KEY_BYTES = 32;
  * The broker's stateless reset key. Throws a StartupError naming the setting and the file when a key file
  * cannot be read, written or holds no key.
  */
-export function resolveResetKey(config: BrokerConfig): ResetKey {
+export function resolveResetKey(
+  config: BrokerConfig,
+  machineIdFiles: readonly string[] = MACHINE_ID_FILES,
+): ResetKey {
   // Whatever the key's source now: frees the tenant name, and a later start from the directory keeps the key.
   if (config.durableStorageDir !== null) takeOverOldKeyFile(config.durableStorageDir);
-  return keyFromSettings(config);
+  return keyFromSettings(config) ?? keyFromMachineId(machineIdFiles) ?? randomKey();
 }
 
-function keyFromSettings(config: BrokerConfig): ResetKey {
+/** Where systemd and D-Bus keep the host's machine id (machine-id(5)): 32 lowercase hex digits. */
+export const MACHINE_ID_FILES: readonly string[] = ['/etc/machine-id', '/var/lib/dbus/machine-id'];
+const MACHINE_ID = /^[0-9a-f]{32}$/;
+
+/**
+ * A key derived from the host's machine id: the same at every start on this host, whatever the broker's
+ * address (a restart on another port, a bind of port 0 first), with nothing to configure, so a restarted
+ * quick-start broker's clients reconnect at once instead of at their idle timeout. The machine id is
+ * confidential by its definition (machine-id(5)), never sent, and the key a one-way derivation of it. A
+ * forged reset also needs a connection id, which only a peer on the path sees — and one there can drop the
+ * packets anyway. Brokers sharing a host share the key, which is harmless: a token answers one connection
+ * id, and only that connection's peer acts on it. Undefined without a machine id.
+ */
+function keyFromMachineId(files: readonly string[]): ResetKey | undefined {
+  for (const path of files) {
+    let id: string;
+    try {
+      id = readFileSync(path, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (!MACHINE_ID.test(id)) continue;
+    const key = createHmac('sha256', 'felix-ts stateless reset key').update(`machine-id ${id}`).digest();
+    return { key, source: `derived from ${path}`, survivesRestart: true };
+  }
+  return undefined;
+}
+
+function randomKey(): ResetKey {
+  return { key: randomBytes(KEY_BYTES), source: 'random (this run only)', survivesRestart: false };
+}
+
+function keyFromSettings(config: BrokerConfig): ResetKey | undefined {
   if (config.resetKey !== null)
     return { key: Buffer.from(config.resetKey, 'hex'), source: 'FELIX_RESET_KEY', survivesRestart: true };
   if (config.resetKeyFile !== null)
@@ -54,7 +90,7 @@ function keyFromSettings(config: BrokerConfig): ResetKey {
     const path = join(config.durableStorageDir, KEY_FILE_NAME);
     return { key: keyFile(path, 'FELIX_DURABLE_STORAGE_DIR'), source: path, survivesRestart: true };
   }
-  return { key: randomBytes(KEY_BYTES), source: 'random (this run only)', survivesRestart: false };
+  return undefined;
 }
 
 /**

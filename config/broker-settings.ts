@@ -493,8 +493,9 @@ const brokerSettings = defineSettings({
         'reconnect at once instead of at their idle timeout. Unset: FELIX_RESET_KEY_FILE; else derived from ' +
         "FELIX_TLS_KEY's file; else kept in .stateless-reset.key under FELIX_DURABLE_STORAGE_DIR (a name " +
         'no tenant can have; the stateless-reset.key of earlier versions is moved there, its key kept); else ' +
-        'random at each start (resets then only reach clients of connections this run forgot). Logs show only ' +
-        'whether it is set.',
+        "derived from the host's machine id (/etc/machine-id, confidential by definition and never sent: the " +
+        'same at every start on this host, so the quick start needs no key); else random at each start ' +
+        '(resets then only reach clients of connections this run forgot). Logs show the source, never the key.',
     }),
   ),
   resetKeyFile: text({

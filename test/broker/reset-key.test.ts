@@ -96,10 +96,37 @@ describe('stateless reset key', () => {
     expect(resolve).toThrow(`Cannot use FELIX_RESET_KEY_FILE (${path}): read failed (EISDIR).`);
   });
 
-  it('is random for this run only when nothing outlives the process', () => {
-    const a = resolveResetKey(configWith({}));
-    const b = resolveResetKey(configWith({}));
+  it("derives it from the host's machine id when nothing else is configured: the same at every start", () => {
+    const idFile = join(dir(), 'machine-id');
+    writeFileSync(idFile, '0123456789abcdef0123456789abcdef\n');
+    const a = resolveResetKey(configWith({}), [join(dir(), 'missing'), idFile]);
+    const b = resolveResetKey(configWith({ FELIX_QUIC_BIND: '127.0.0.1:0' }), [idFile]);
+    expect(a.survivesRestart).toBe(true);
+    expect(a.source).toBe(`derived from ${idFile}`);
+    expect(a.key.length).toBe(32);
+    expect(a.key.equals(b.key)).toBe(true);
+    // Not the id itself, and another host's id gives another key.
+    expect(a.key.toString('hex')).not.toContain('0123456789abcdef');
+    writeFileSync(idFile, 'fedcba9876543210fedcba9876543210\n');
+    expect(resolveResetKey(configWith({}), [idFile]).key.equals(a.key)).toBe(false);
+  });
+
+  it('prefers every configured source to the machine id', () => {
+    const idFile = join(dir(), 'machine-id');
+    writeFileSync(idFile, '0123456789abcdef0123456789abcdef\n');
+    const storage = dir();
+    expect(resolveResetKey(configWith({ FELIX_DURABLE_STORAGE_DIR: storage }), [idFile]).source).toBe(
+      join(storage, '.stateless-reset.key'),
+    );
+  });
+
+  it('is random for this run only when nothing outlives the process and the host has no machine id', () => {
+    const junk = join(dir(), 'machine-id');
+    writeFileSync(junk, 'uninitialized\n');
+    const a = resolveResetKey(configWith({}), [join(dir(), 'missing'), junk]);
+    const b = resolveResetKey(configWith({}), [junk]);
     expect(a.survivesRestart).toBe(false);
+    expect(a.source).toBe('random (this run only)');
     expect(a.key.equals(b.key)).toBe(false);
   });
 });
