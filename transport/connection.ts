@@ -438,12 +438,15 @@ export class Connection {
   private sendOrQueue(stream: Stream, data: Uint8Array, fin: boolean, transientBytes: number): boolean {
     let accepted = 0;
     if (stream.queued === 0 && stream.pending.length === stream.pendingHead && !stream.pendingFin) {
+      let taken: number | null;
       try {
-        accepted = this.q.streamSend(stream.id, data, fin) ?? 0;
+        taken = this.q.streamSend(stream.id, data, fin);
       } catch (err) {
         this.onSendError(stream, err);
         return true;
       }
+      if (taken === null && this.forgottenByQuiche(stream)) return true;
+      accepted = taken ?? 0;
       this.driver.markDirty(this);
       if (accepted !== 0) this.wroteDuringRead = true;
       if (accepted === data.length) {
@@ -704,13 +707,15 @@ export class Connection {
     while (stream.pendingHead < pending.length) {
       const chunk = pending[stream.pendingHead]!;
       const last = stream.pendingHead === pending.length - 1;
-      let accepted: number;
+      let taken: number | null;
       try {
-        accepted = q.streamSend(stream.id, chunk, last && stream.pendingFin) ?? 0;
+        taken = q.streamSend(stream.id, chunk, last && stream.pendingFin);
       } catch (err) {
         this.onSendError(stream, err);
         return false;
       }
+      if (taken === null && this.forgottenByQuiche(stream)) return false;
+      const accepted = taken ?? 0;
       stream.queued -= accepted;
       this.queuedBytes -= accepted;
       if (accepted < chunk.length) {
@@ -758,6 +763,25 @@ export class Connection {
     stream.pendingHead = 0;
     stream.queued = 0;
     stream.pendingFin = false;
+  }
+
+  /**
+   * quiche answers a write to a stream it has already collected — the peer stopped it and acknowledged our
+   * reset, all before this write — with Done, exactly as it answers a write with no room. Only then (quiche
+   * took nothing) is the stream asked once more, by its capacity, which tells the two apart: a forgotten
+   * stream is stopped (onStopSending), where its bytes would otherwise wait for room for ever, holding its
+   * owner (a broker's subscription) and the connection's send window.
+   */
+  private forgottenByQuiche(stream: Stream): boolean {
+    try {
+      this.q.streamCapacity(stream.id);
+      return false;
+    } catch (err) {
+      const { kind } = parseStreamError(err);
+      if (kind !== 'StreamStopped' && kind !== 'InvalidStreamState') return false;
+      this.onSendError(stream, err);
+      return true;
+    }
   }
 
   private onSendError(stream: Stream, err: unknown): void {

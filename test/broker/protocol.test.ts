@@ -173,6 +173,44 @@ describe('broker protocol over real QUIC', () => {
     expect(metrics).toMatch(/^felix_subscriptions 2$/m);
   });
 
+  it('hears the stop of an event stream its QUIC stack already forgot, at the next event written to it', async () => {
+    // Keep-alive ticks far apart: only the write can make the broker hear the stop.
+    const node = await startBroker({ FELIX_KEEPALIVE_MS: '20000', FELIX_FANOUT_BATCH: '1' });
+    const conn = await connectRaw(node);
+    const byId = eventStreams(conn);
+    const control = await RawStream.open(conn);
+    for (const id of [1, 2]) {
+      control.send({
+        type: 'subscribe',
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: 'gone',
+        subscription_id: id,
+      });
+      expect(await control.next()).toMatchObject({ type: 'subscribed', subscription_id: id });
+    }
+    await until(() => byId.has(1) && byId.has(2), 'both event streams');
+    const stopped = byId.get(1)!;
+    stopped.stream.stop(STREAM_CODE_CLIENT_GONE);
+    // The broker's QUIC stack answers the stop with a reset, and forgets the stream once this side has
+    // acknowledged it (a few round trips on loopback: the wait gives them ample time); a write after that
+    // gets the same answer as a write with no room.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const pub = await RawStream.open(conn);
+    pub.send({
+      type: 'publish',
+      tenant_id: 't1',
+      namespace: 'ns',
+      stream: 'gone',
+      payload: Buffer.from('after the stop'),
+      request_id: 1,
+      ack: 'per_message',
+    });
+    expect(await pub.next()).toEqual({ type: 'publish_ok', request_id: 1 });
+    await until(() => events(byId.get(2)!).length === 1, 'the event to the other subscription');
+    await untilSubscriptions(node, 1, 'the stopped subscription to end');
+  });
+
   it('hears the stop of a quiet event stream at its keep-alive tick: the subscription ends, its id free', async () => {
     const node = await startBroker({ FELIX_KEEPALIVE_MS: '200' });
     const conn = await connectRaw(node);
