@@ -276,7 +276,8 @@ export function createMetricsRegistry(
   );
   labelled(
     'felix_connections_refused_total',
-    'Connections refused at the handshake, by reason (protected mode, limits)',
+    'Connections closed right after their handshake, by reason (protected_mode: no authentication configured ' +
+      'and not a loopback client); a connection limit refuses before it, in felix_initial_refusals_sent_total',
     'reason',
     () => stats.refusedConnections,
   );

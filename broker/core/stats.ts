@@ -37,7 +37,7 @@ export class BrokerStats {
   /** Client streams ended by FELIX_STREAM_STALL_TIMEOUT_MS: quiet while holding an unfinished frame or chunked publish. */
   stalledStreams = 0;
 
-  /** Connections refused by reason (protected mode, limits), counted in /metrics. */
+  /** Connections refused after their handshake, by reason (protected_mode), counted in /metrics. */
   readonly refusedConnections: Record<string, number> = {};
 
   noteRefused(reason: string): void {
