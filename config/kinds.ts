@@ -60,7 +60,10 @@ function zeroNote(range: NumericRange): string {
   return range.zeroMeans === undefined ? '' : `; 0 ${range.zeroMeans}`;
 }
 
-/** YAML may hold 1e3 or 0x10 as numbers; accept them only when they are exact integers. */
+/**
+ * A number comes typed from options, or from YAML, which hands on as numbers only those written as decimal
+ * digits (yaml-file.ts); either is accepted when it is an exact integer.
+ */
 function integerFrom(raw: unknown, parseText: (text: string) => number | undefined): number | undefined {
   if (typeof raw === 'number') return Number.isSafeInteger(raw) ? raw : undefined;
   if (typeof raw === 'string') return parseText(raw);

@@ -188,7 +188,11 @@ const VALUE_FORMATS = `## Value formats
 ${table(
   ['kind', 'accepted'],
   [
-    ['integer', 'decimal digits only (no sign, no 0x, no exponent); YAML numbers must be whole'],
+    [
+      'integer',
+      'decimal digits only (no sign, no 0x, no exponent), in the YAML file as in the environment: a YAML ' +
+        'number written otherwise (1e3, 0x10, 5.0, +5) is refused, though YAML reads it as a whole number',
+    ],
     [
       'byte size',
       'a number of bytes, or a number with a binary suffix B, KiB, MiB, GiB or TiB (64KiB, 256 MiB); decimal suffixes (KB, MB) are refused as ambiguous',

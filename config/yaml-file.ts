@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, isMap, isNode, isScalar, parseDocument } from 'yaml';
+import { LineCounter, isMap, isNode, isScalar, parseDocument, visit, type Document } from 'yaml';
 import { ConfigError } from './errors.js';
 
 export interface YamlEntry {
@@ -25,6 +25,24 @@ function readText(path: string, pathSource: string): string {
   }
 }
 
+/** Written as decimal digits, as the environment takes them (a minus passes: only -1 is ever in a range). */
+const DECIMAL_INTEGER = /^-?\d+$/;
+
+/**
+ * YAML reads 1e3, 0x10, 0o20, +5 and 5.0 as numbers; the environment refuses every one of them ("decimal
+ * digits only"). A number not written as decimal digits is handed on as the text it was written as, so
+ * each kind refuses it as it refuses that text from the environment, and the error shows it as written.
+ * The tenants block's numbers go through the same.
+ */
+function numbersAsWritten(document: Document.Parsed): void {
+  visit(document, {
+    Scalar(key, node) {
+      if (key === 'key' || typeof node.value !== 'number' || node.source === undefined) return;
+      if (!DECIMAL_INTEGER.test(node.source)) node.value = node.source;
+    },
+  });
+}
+
 /**
  * The top-level keys of a YAML configuration file with their lines. Syntax errors, duplicate keys and a
  * top level that is not a mapping are errors: a file that half-parses must not half-apply.
@@ -44,6 +62,7 @@ export function readYamlFile(path: string, pathSource: string): YamlFile {
     });
   }
 
+  numbersAsWritten(document);
   const entries = new Map<string, YamlEntry>();
   // An empty file (or one holding only comments) configures nothing, which is legitimate.
   if (document.contents === null) return { path, entries };

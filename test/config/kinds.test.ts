@@ -244,7 +244,8 @@ describe('YAML values', () => {
         'enabled: true',
         'mode: fast',
         'listen: "[::1]:1"',
-        'wait_ms: 1e3',
+        'wait_ms: 1000',
+        'flush_delay_us: 007',
       ].join('\n'),
     );
     const config = loadSide(side, catalogue, { env: {}, configPath: path }).config;
@@ -254,6 +255,7 @@ describe('YAML values', () => {
       enabled: true,
       mode: 'fast',
       waitMs: 1000,
+      flushDelayUs: 7,
     });
     expect(config.listen).toEqual({ host: '::1', port: 1 });
   });
@@ -262,8 +264,23 @@ describe('YAML values', () => {
     const path = writeTempFile('mode: fast\nworkers: 2.5\n');
     const error = configErrorOf(() => loadSide(side, catalogue, { env: {}, configPath: path }));
     expect(error.message).toBe(
-      `Invalid FELIX_WORKERS (YAML key workers in ${path} line 2): got 2.5; allowed: an integer from 1 to 64 (workers).`,
+      `Invalid FELIX_WORKERS (YAML key workers in ${path} line 2): got "2.5"; allowed: an integer from 1 to 64 (workers).`,
     );
+  });
+
+  // "Decimal digits only", as in the environment: YAML would read each of these as a whole number.
+  it.each([
+    ['wait_ms', '1e3'],
+    ['wait_ms', '0x10'],
+    ['wait_ms', '0o20'],
+    ['wait_ms', '+5'],
+    ['workers', '8.0'],
+    ['buffer_size', '1e6'],
+  ])('refuses %s: %s, a number not written as decimal digits, showing it as written', (key, written) => {
+    const path = writeTempFile(`${key}: ${written}\n`);
+    const error = configErrorOf(() => loadSide(side, catalogue, { env: {}, configPath: path }));
+    expect(error.value).toBe(written);
+    expect(error.message).toContain(`(YAML key ${key} in ${path} line 1): got "${written}"`);
   });
 
   it.each([
