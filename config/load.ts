@@ -179,28 +179,36 @@ function describeValue(spec: SideShape, key: string, value: unknown) {
   return { name: section.yamlKey, value: section.format(value) };
 }
 
+/**
+ * Every broken rule, one line each: one value often breaks several (a larger FELIX_MAX_FRAME_BYTES
+ * outgrows two budgets), and naming only the first would have the operator fix one, restart, and meet the
+ * next.
+ */
 function checkConsistency<C>(
   spec: SideShape,
   checks: readonly CrossCheck<C>[],
   config: C,
   provenance: Readonly<Record<string, Provenance>>,
 ): void {
-  for (const check of checks) {
-    if (check.holds(config)) continue;
+  const broken = checks.filter((check) => !check.holds(config));
+  if (broken.length === 0) return;
+  const lines = broken.map((check) => {
     const involved = check.settings.map((key) => {
       const { name, value } = describeValue(spec, key, config[key]);
       return `${name}=${value} (${provenance[key].detail})`;
     });
-    throw new ConfigError(`Inconsistent settings: ${check.rule}. Current values: ${involved.join(', ')}.`, {
-      setting: check.settings.map((key) => describeValue(spec, key, config[key]).name).join(', '),
-    });
-  }
+    return `Inconsistent settings: ${check.rule}. Current values: ${involved.join(', ')}.`;
+  });
+  const names = new Set(
+    broken.flatMap((check) => check.settings.map((key) => describeValue(spec, key, config[key]).name)),
+  );
+  throw new ConfigError(lines.join('\n'), { setting: [...names].join(', ') });
 }
 
 /**
  * Resolves one side's configuration. Precedence, lowest first: built-in defaults < profile (FELIX_PROFILE)
  * < YAML file (FELIX_BROKER_CONFIG / FELIX_CLIENT_CONFIG) < environment < explicit options.
- * Throws ConfigError on the first bad value, unknown YAML key or broken cross-setting rule.
+ * Throws ConfigError on the first bad value or unknown YAML key, or naming every broken cross-setting rule.
  */
 export function loadSide<S extends SettingsSchema, X extends SectionsSchema>(
   spec: SideSpec<S, X>,

@@ -252,7 +252,9 @@ function rulesSection(): string {
   return `## Rules between settings
 
 Checked after all layers are applied; a broken rule stops start-up and names every setting involved with
-its value and origin.
+its value and origin. Every broken rule is reported, one line each, not only the first: one value may break
+several (a larger \`FELIX_MAX_FRAME_BYTES\` outgrows \`FELIX_CONN_PARTIAL_FRAME_BYTES\` and
+\`FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES\`).
 
 Broker:
 

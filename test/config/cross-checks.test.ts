@@ -30,6 +30,22 @@ describe('rules between settings', () => {
     expect(() => (family === 'broker' ? broker(equal) : client(equal))()).not.toThrow();
   });
 
+  it('reports every broken rule, one line each, and names every setting involved', () => {
+    // 128 MiB frames outgrow both a connection's partial-frame bound and its publish budget.
+    const error = configErrorOf(broker({ FELIX_MAX_FRAME_BYTES: '128MiB' }));
+    const lines = error.message.split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^Inconsistent settings: FELIX_MAX_FRAME_BYTES must not exceed FELIX_CONN_PARTIAL_FRAME_BYTES: .*\.$/,
+    );
+    expect(lines[1]).toMatch(
+      /^Inconsistent settings: FELIX_MAX_FRAME_BYTES must not exceed FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES: .*\.$/,
+    );
+    expect(error.setting).toBe(
+      'FELIX_MAX_FRAME_BYTES, FELIX_CONN_PARTIAL_FRAME_BYTES, FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES',
+    );
+  });
+
   it('names where each involved value came from', () => {
     const path = writeTempFile('event_conn_recv_window: 32MiB\n');
     const error = configErrorOf(client({ FELIX_CLIENT_CONFIG: path }));

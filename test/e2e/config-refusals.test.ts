@@ -36,4 +36,16 @@ describe('the broker refuses to start', () => {
     expect(retention.stderr).toContain('retention_bytes must be');
     expect(retention.stderr).toContain('got "0x100000"');
   });
+
+  it('on settings that break several rules, naming every broken rule on a line of its own', async () => {
+    const { code, stderr } = await runBrokerExpectingFailure({ FELIX_MAX_FRAME_BYTES: '128MiB' });
+    expect(code).toBe(2);
+    const broken = stderr.split('\n').filter((line) => line.includes('Inconsistent settings: '));
+    expect(broken).toHaveLength(2);
+    expect(broken[0]).toContain('FELIX_MAX_FRAME_BYTES must not exceed FELIX_CONN_PARTIAL_FRAME_BYTES');
+    expect(broken[1]).toContain(
+      'FELIX_MAX_FRAME_BYTES must not exceed FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES',
+    );
+    expect(broken[1]).toContain('FELIX_MAX_FRAME_BYTES=128 MiB (environment)');
+  });
 });
