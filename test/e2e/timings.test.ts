@@ -2,7 +2,8 @@
 // nothing is stamped when timings are off, and /metrics exposes the broker's hop histograms.
 import parsePrometheus from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
-import { connect } from '../../client/index.js';
+import type { BrokerNode } from '../../broker/node.js';
+import { connect, type FelixClient } from '../../client/index.js';
 import {
   EVENT_STAMP_BYTES,
   KNOWN_FLAGS,
@@ -49,6 +50,11 @@ async function subscribeRaw(
 }
 
 const PAYLOAD = Buffer.alloc(100, 7);
+
+/** An SDK client of `node` with the defaults (timings on), whatever this process's FELIX_* variables. */
+function sdkClient(node: BrokerNode): Promise<FelixClient> {
+  return connect({ broker: `127.0.0.1:${node.quicAddress.port}`, env: {}, onWarning: () => undefined });
+}
 
 describe('per-hop timings', () => {
   it('stamps every hop in order, and the hops add up to the end-to-end time', async () => {
@@ -191,11 +197,7 @@ describe('per-hop timings', () => {
 
   it('exposes the broker hop histograms at /metrics and per-subscription hop statistics in the SDK', async () => {
     const node = await startBroker({ FELIX_FANOUT_BATCH: '1' });
-    const client = await connect({
-      broker: `127.0.0.1:${node.quicAddress.port}`,
-      env: {},
-      onWarning: () => undefined,
-    });
+    const client = await sdkClient(node);
     try {
       let got = 0;
       const sub = await client.subscribe('hops', { onEvent: () => got++ });
@@ -219,6 +221,40 @@ describe('per-hop timings', () => {
       expect([...hops].sort()).toEqual(['decode_to_enqueue', 'publish_to_broker', 'queue']);
       const samples = families.find((f) => f.name === 'felix_hop_samples_total')!;
       for (const m of samples.metrics) expect(Number(m.value), m.labels?.hop).toBeGreaterThanOrEqual(50);
+    } finally {
+      await client.close();
+    }
+  });
+
+  // docs/metrics.md ("Per-hop timings") and docs/benchmarks.md (`timings`): a sample is an event batch, not
+  // an event; the broker's queue hop is counted per subscriber; a batch begun in the middle of a publish
+  // carries no send stamp.
+  it('counts event batches, not events: per subscriber for the queue hop, without a send stamp mid-publish', async () => {
+    const node = await startBroker({ FELIX_FANOUT_BATCH: '8' });
+    const client = await sdkClient(node);
+    try {
+      let got = 0;
+      const subs = [
+        await client.subscribe('counted', { onEvent: () => got++ }),
+        await client.subscribe('counted', { onEvent: () => got++ }),
+      ];
+      // Five publishes of 8 events: a batch each (FELIX_FANOUT_BATCH 8 cuts at 8).
+      for (let i = 0; i < 5; i++) await client.publishBatch('counted', Array<Buffer>(8).fill(PAYLOAD));
+      // Then 12 events in one publish: cut into a batch of 8 and one of 4, the second begun mid-publish.
+      await client.publishBatch('counted', Array<Buffer>(12).fill(PAYLOAD));
+      await until(() => got === 2 * 52, 'every event at both subscribers');
+      for (const sub of subs) {
+        const stats = sub.hopStats()!;
+        expect(stats.decode_to_enqueue.count).toBe(7);
+        expect(stats.queue.count).toBe(7);
+        expect(stats.broker_to_subscriber.count).toBe(7);
+        expect(stats.publish_to_broker.count).toBe(6);
+        expect(stats.end_to_end.count).toBe(6);
+      }
+      const res = await fetch(`http://127.0.0.1:${node.httpAddress.port}/metrics`);
+      const samples = parsePrometheus(await res.text()).find((f) => f.name === 'felix_hop_samples_total')!;
+      const byHop = Object.fromEntries(samples.metrics.map((m) => [m.labels!.hop, Number(m.value)]));
+      expect(byHop).toEqual({ publish_to_broker: 6, decode_to_enqueue: 7, queue: 14 });
     } finally {
       await client.close();
     }
