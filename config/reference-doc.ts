@@ -145,6 +145,13 @@ function errorExamples(): string {
   ].join('\n\n');
 }
 
+/** Every alias with the setting it stands for, for the introduction: found there, not only under each setting. */
+function aliasList(): string {
+  return catalogueEntries()
+    .flatMap(({ setting }) => setting.envAliases.map((alias) => `\`${alias}\` for \`${setting.env}\``))
+    .join(', ');
+}
+
 const INTRODUCTION = `# Configuration
 
 ${GENERATED_NOTE}
@@ -174,7 +181,8 @@ with a \`ConfigError\`. Nothing falls back silently:
 - an unknown key in the YAML file is an error, with a suggestion when it is close to a known key, and a key
   that belongs to the other side's file is an error that says so;
 - an empty value (\`FELIX_X=\`) is a bad value, not "use the default";
-- setting a variable together with its Felix alias is an error, since the two could disagree;
+- a few settings are also read under the name Felix gives them (${aliasList()}); setting a variable together
+  with its alias is an error, since the two could disagree;
 - an invalid \`FELIX_PROFILE\` is an error;
 - a \`FELIX_*\` variable that neither side reads is returned as a warning (not an error: broker and clients
   often share one environment).

@@ -27,6 +27,16 @@ describe('docs/configuration.md', () => {
     }
   });
 
+  it('lists every Felix alias where it says aliases exist, not only under its setting', () => {
+    const page = renderConfigurationDoc();
+    const whereValuesComeFrom = page.split('## Where values come from')[1]!.split('\n## ')[0]!;
+    const aliases = catalogueEntries().flatMap(({ setting }) =>
+      setting.envAliases.map((alias) => `\`${alias}\` for \`${setting.env}\``),
+    );
+    expect(aliases).toContain('`FELIX_SUB_CONNS` for `FELIX_EVENT_CONN_POOL`');
+    for (const alias of aliases) expect(whereValuesComeFrom).toContain(alias);
+  });
+
   it('shows example files that load to the defaults', () => {
     const broker = loadBrokerConfig({ env: { FELIX_BROKER_CONFIG: writeTempFile(exampleYaml(brokerSide)) } });
     const client = loadClientConfig({ env: { FELIX_CLIENT_CONFIG: writeTempFile(exampleYaml(clientSide)) } });
