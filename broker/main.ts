@@ -13,7 +13,8 @@ import { RateLimitedLog } from './storage/rate-limited-log.js';
 /** A bad setting or a start-up failure the operator must fix: one line naming the setting, exit 2. */
 function exitOnConfigError(err: unknown): void {
   if (err instanceof ConfigError) {
-    process.stderr.write(`felix-broker: ${err.message}\n`);
+    // One line per problem (every broken rule between settings is one), each saying whose it is.
+    for (const line of err.message.split('\n')) process.stderr.write(`felix-broker: ${line}\n`);
     process.exit(2);
   }
 }

@@ -42,6 +42,8 @@ describe('the broker refuses to start', () => {
     expect(code).toBe(2);
     const broken = stderr.split('\n').filter((line) => line.includes('Inconsistent settings: '));
     expect(broken).toHaveLength(2);
+    // Each line says whose it is, as a single refusal's does.
+    for (const line of broken) expect(line.startsWith('felix-broker: Inconsistent settings: ')).toBe(true);
     expect(broken[0]).toContain('FELIX_MAX_FRAME_BYTES must not exceed FELIX_CONN_PARTIAL_FRAME_BYTES');
     expect(broken[1]).toContain(
       'FELIX_MAX_FRAME_BYTES must not exceed FELIX_BROKER_PUBLISH_CONN_INFLIGHT_BYTES',
