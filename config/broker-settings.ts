@@ -335,8 +335,11 @@ const brokerSettings = defineSettings({
     unit: 'streams',
     doc:
       'Streams one tenant may have created by naming them (FELIX_AUTO_CREATE_STREAMS); a publish or subscribe ' +
-      'naming one more is refused with limit_exceeded. Streams declared in the YAML do not count. Bounds what ' +
-      'one client can make the broker keep by inventing names.',
+      'naming one more is refused with limit_exceeded: class retry_after while the tenant has an idle ' +
+      'in-memory stream (no subscriber at the last look for idle streams, see FELIX_STREAM_IDLE_TIMEOUT_MS, or ' +
+      'created since), with detail.retry_after_ms saying when the soonest goes unless used first; fatal when ' +
+      'it has none or the timeout is 0. Streams declared in the YAML do not count. Bounds what one client can ' +
+      'make the broker keep by inventing names.',
   }),
   streamIdleTimeoutMs: duration({
     env: 'FELIX_STREAM_IDLE_TIMEOUT_MS',
@@ -346,7 +349,10 @@ const brokerSettings = defineSettings({
     zeroMeans: 'never: auto-created streams stay until the broker stops',
     doc:
       'An auto-created, in-memory stream with no subscriber and no publish for this long is removed with its ' +
-      'history (named again, it starts over under a new epoch). Declared and durable streams are never removed.',
+      'history (named again, it starts over under a new epoch). Declared and durable streams are never removed. ' +
+      'The broker looks for idle streams every tenth of this (at least every 250 ms, at most every 5 s), so a ' +
+      'stream goes between this long and this plus two looks after its last use: at most a fifth of it late ' +
+      '(up to 0.5 s under a timeout below 2.5 s; never more than 10 s).',
   }),
   connPartialFrameBytes: byteSize({
     env: 'FELIX_CONN_PARTIAL_FRAME_BYTES',

@@ -24,7 +24,6 @@ const STALL_SWEEP_MS = 250;
 // Large partial-frame buffers kept for the next large frames (cache values above 64 KiB): a few
 // clients' worth; beyond it, buffers are left to the garbage collector.
 const FRAME_BUFFER_POOL_BYTES = 8 * 1024 * 1024;
-const IDLE_SWEEP_EVERY = 20;
 
 /** What waits for subscribers, summed at scrape time. */
 export interface SubscriberBacklog {
@@ -328,8 +327,11 @@ export class Broker implements BrokerCore {
         sub.failed(err);
       }
     }
-    // Idle streams are looked for every IDLE_SWEEP_EVERY sweeps: a pass over every auto-created stream.
-    if (++this.sweeps % IDLE_SWEEP_EVERY === 0) this.stats.streamsRemovedIdle += this.registry.sweepIdle(now);
+    // Idle streams are looked for every idleLookPeriodMs (a multiple of this sweep's period): a pass over
+    // every auto-created stream.
+    const lookEvery = this.registry.idleLookPeriodMs / STALL_SWEEP_MS;
+    if (lookEvery !== 0 && ++this.sweeps % lookEvery === 0)
+      this.stats.streamsRemovedIdle += this.registry.sweepIdle();
     this.dedup?.sweep(now);
   }
 }

@@ -1,7 +1,10 @@
+import { performance } from 'node:perf_hooks';
 import { shownName } from '../../config/shown-name.js';
 import { isValidName, NAME_RULE } from '../../config/tenants.js';
 import type { TenantDeclaration } from '../config.js';
+import { AutoStreams } from './auto-streams.js';
 import type { HopTimings } from './hop-timings.js';
+import type { ErrorSite } from './ports.js';
 import type { PublishBudget } from './publish-budget.js';
 import { StorageOpenError, type StorageProvider, type StreamStorage } from './stream-storage.js';
 import type { BrokerStats } from './stats.js';
@@ -13,6 +16,8 @@ export type Lookup<T> =
       readonly ok: false;
       readonly code: 'not_found' | 'invalid_request' | 'storage_error' | 'storage_full' | 'limit_exceeded';
       readonly message: string;
+      /** A retry class other than the code's, and `detail` (a limit that frees itself). */
+      readonly site?: ErrorSite;
     };
 
 export interface RegistryOptions {
@@ -30,16 +35,6 @@ export interface RegistryOptions {
   readonly idleTimeoutMs?: number;
 }
 
-/** An auto-created stream, watched for idleness without any cost on its publish path. */
-interface AutoStream {
-  readonly key: string;
-  readonly topic: Topic;
-  /** topic.publishedEvents when last swept: unchanged means no publish since. */
-  seenEvents: number;
-  /** When it was first seen idle (no subscriber, nothing pending, no publish); 0: not idle. */
-  idleSince: number;
-}
-
 /**
  * tenant → namespace → stream. With auto-create on, a stream exists once named; with it off, only what
  * the YAML declared exists and anything else gets Felix's "not found" errors.
@@ -50,8 +45,7 @@ export class TopicRegistry {
   private readonly declaredCaches = new Set<string>();
   private readonly declaredTenants = new Set<string>();
   private readonly declaredNamespaces = new Set<string>();
-  private readonly autoStreams = new Map<string, AutoStream>();
-  private readonly autoPerTenant = new Map<string, number>();
+  private readonly autoStreams: AutoStreams;
 
   constructor(
     private readonly options: RegistryOptions,
@@ -60,6 +54,11 @@ export class TopicRegistry {
     private readonly budget: PublishBudget,
     private readonly timings: HopTimings | null,
   ) {
+    this.autoStreams = new AutoStreams(
+      options.idleTimeoutMs ?? 0,
+      () => performance.now(),
+      (k) => this.topics.delete(k),
+    );
     for (const t of options.tenants) {
       this.declaredTenants.add(t.id);
       for (const ns of t.namespaces) {
@@ -87,13 +86,16 @@ export class TopicRegistry {
       return { ok: false, code: 'not_found', message: this.missing(tenant, namespace, `stream ${stream}`) };
     }
     const declared = this.declaredStreams.has(k);
-    const autoCount = declared ? 0 : (this.autoPerTenant.get(tenant) ?? 0);
+    const autoCount = declared ? 0 : this.autoStreams.count(tenant);
     const maxAuto = this.options.maxAutoStreamsPerTenant ?? Infinity;
     if (!declared && autoCount >= maxAuto) {
+      // `retry_after` when one of its streams is idle and will be removed, else limit_exceeded's `fatal`.
+      const site = this.autoStreams.limitRefusal(tenant);
       return {
         ok: false,
         code: 'limit_exceeded',
         message: `tenant ${shownName(tenant)} already has ${autoCount} auto-created streams (FELIX_MAX_AUTO_STREAMS_PER_TENANT)`,
+        ...(site === undefined ? {} : { site }),
       };
     }
     let storage: StreamStorage | null = null;
@@ -122,48 +124,27 @@ export class TopicRegistry {
       storage,
     );
     this.topics.set(k, created);
-    if (!declared) {
-      this.autoPerTenant.set(tenant, autoCount + 1);
-      // Durable streams keep their history on disk: never removed for idleness.
-      if (storage === null) this.autoStreams.set(k, { key: k, topic: created, seenEvents: 0, idleSince: 0 });
-    }
+    // Durable streams keep their history on disk: never removed for idleness.
+    if (!declared) this.autoStreams.add(k, created, storage === null);
     return { ok: true, value: created };
   }
 
   /** Auto-created streams of `tenant` (for the limit). */
   autoCreatedStreams(tenant: string): number {
-    return this.autoPerTenant.get(tenant) ?? 0;
+    return this.autoStreams.count(tenant);
+  }
+
+  /** How often sweepIdle is to be called (a tenth of FELIX_STREAM_IDLE_TIMEOUT_MS, 250 ms–5 s); 0: never. */
+  get idleLookPeriodMs(): number {
+    return this.autoStreams.lookPeriodMs;
   }
 
   /**
    * Removes auto-created in-memory streams that had no subscriber, nothing pending and no publish for
-   * FELIX_STREAM_IDLE_TIMEOUT_MS. Called every few seconds; costs one pass over the auto-created streams.
+   * FELIX_STREAM_IDLE_TIMEOUT_MS (AutoStreams.look). Returns how many.
    */
-  sweepIdle(now: number): number {
-    const timeout = this.options.idleTimeoutMs ?? 0;
-    if (timeout === 0) return 0;
-    let removed = 0;
-    for (const auto of this.autoStreams.values()) {
-      const topic = auto.topic;
-      const quiet =
-        topic.subscribers.length === 0 &&
-        topic.pendingEvents === 0 &&
-        topic.publishedEvents === auto.seenEvents;
-      auto.seenEvents = topic.publishedEvents;
-      if (!quiet) {
-        auto.idleSince = 0;
-      } else if (auto.idleSince === 0) {
-        auto.idleSince = now;
-      } else if (now - auto.idleSince >= timeout) {
-        this.autoStreams.delete(auto.key);
-        this.topics.delete(auto.key);
-        const left = (this.autoPerTenant.get(topic.tenant) ?? 1) - 1;
-        if (left === 0) this.autoPerTenant.delete(topic.tenant);
-        else this.autoPerTenant.set(topic.tenant, left);
-        removed++;
-      }
-    }
-    return removed;
+  sweepIdle(): number {
+    return this.autoStreams.look();
   }
 
   /** Whether a cache may be used (it exists once named when auto-create is on). */

@@ -409,7 +409,7 @@ export class PublishHandler implements CommitWaiter {
   ): Topic | undefined {
     const found = this.topicFor(tenant, namespace, stream);
     if (!found.ok) {
-      this.refuse(requestId, form, found.message, found.code, acked);
+      this.refuse(requestId, form, found.message, found.code, acked, found.site);
       return undefined;
     }
     return found.value;
@@ -420,7 +420,7 @@ export class PublishHandler implements CommitWaiter {
     tenant: string,
     namespace: string,
     stream: string,
-  ): { ok: true; value: Topic } | { ok: false; code: ErrorCode; message: string } {
+  ): { ok: true; value: Topic } | { ok: false; code: ErrorCode; message: string; site?: ErrorSite } {
     if (tenant !== this.owner.tenant) {
       return { ok: false, code: 'forbidden', message: tenantRefusal(this.owner.tenant, tenant) };
     }

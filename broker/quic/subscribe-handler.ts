@@ -64,7 +64,7 @@ export class SubscribeHandler {
     }
     const found = core.registry.topic(m.tenant_id, m.namespace, m.stream);
     if (!found.ok) {
-      replies.sendError(found.message, found.code);
+      replies.sendError(found.message, found.code, undefined, found.site);
       return;
     }
     const topic = found.value;

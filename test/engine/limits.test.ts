@@ -218,11 +218,11 @@ describe('limits', () => {
     if (!busy.ok) throw new Error(busy.message);
     // A subscriber keeps a stream, however quiet.
     busy.value.subscribers.push({} as never);
-    let now = 0;
-    registry.sweepIdle((now += 100));
-    registry.sweepIdle((now += 500));
+    // Looks every 250 ms: the first one notes it unused, the fourth after that (1 s later) removes it.
+    expect(registry.idleLookPeriodMs).toBe(250);
+    for (let i = 0; i < 4; i++) registry.sweepIdle();
     expect(registry.autoCreatedStreams('t1')).toBe(2);
-    registry.sweepIdle((now += 1000));
+    registry.sweepIdle();
     expect(registry.autoCreatedStreams('t1')).toBe(1);
     expect([...registry.all].map((t) => t.name)).toEqual(['watched']);
     // Its slot is free again.
