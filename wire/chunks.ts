@@ -87,6 +87,16 @@ export class PublishChunkAssembler {
     return this.pending.size;
   }
 
+  /** The most publishes in progress at once (maxPendingPublishes). */
+  get maxPending(): number {
+    return this.maxPendingPublishes;
+  }
+
+  /** Whether no other publish may start until one in progress completes or is dropped. */
+  get full(): boolean {
+    return this.pending.size >= this.maxPendingPublishes;
+  }
+
   /** Whether a publish with this id is being reassembled. */
   inProgress(publishId: number): boolean {
     return this.pending.has(publishId);

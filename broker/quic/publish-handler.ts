@@ -242,6 +242,14 @@ export class PublishHandler implements CommitWaiter {
         this.dropLaterPieces(m);
         return;
       }
+      if (this.chunks.full) {
+        // A bound on what is in flight, not on the publish: it is taken once one in progress completes
+        // (`retry_after`, as for the partial-frame bound).
+        const max = this.chunks.maxPending;
+        const why = `${max} chunked publishes already in progress on this stream: send it once one completes`;
+        this.refuseChunked(m, why, 'limit_exceeded', acked, { retry: 'retry_after' });
+        return;
+      }
     }
     // A chunked publish holds what has arrived of it against the in-flight budget, acked or not, until it
     // completes or is dropped: never what it announces (a first piece declaring 16 MiB and nothing more
@@ -337,8 +345,9 @@ export class PublishHandler implements CommitWaiter {
     message: string,
     code: ErrorCode,
     acked: boolean,
+    site?: ErrorSite,
   ): void {
-    this.refuse(m.request_id, 'message', message, code, acked);
+    this.refuse(m.request_id, 'message', message, code, acked, site);
     this.dropLaterPieces(m);
   }
 

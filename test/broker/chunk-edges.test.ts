@@ -86,18 +86,28 @@ describe('chunked publishes that go wrong', () => {
     expect(await s.next()).toMatchObject({ type: 'publish_error', request_id: 30 });
     expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 31 });
 
-    // 4. Seventeen publishes in progress at once: the seventeenth is refused at its first piece, once;
-    //    its later pieces get no answer. Then two stray pieces of a publish never started: one answer.
+    // 4. Seventeen publishes in progress at once: the seventeenth is refused at its first piece, once, as
+    //    a bound on what is in flight (limit_exceeded, retry_after); its later pieces get no answer. Then
+    //    two stray pieces of a publish never started: one answer. Sent again once the others completed,
+    //    the seventeenth is taken.
     for (let id = 100; id < 117; id++) s.send(piece(id, 8, 0, 'abcd', id));
     s.send(piece(116, 8, 4, 'efgh'));
     s.send(piece(200, 12, 4, 'efgh'));
     s.send(piece(200, 12, 8, 'ijkl'));
     s.send(sentinel(40, 'after-strays'));
-    expect(await s.next()).toMatchObject({ type: 'publish_error', request_id: 116 });
+    expect(await s.next()).toMatchObject({
+      type: 'publish_error',
+      request_id: 116,
+      code: 'limit_exceeded',
+      retry: 'retry_after',
+    });
     expect(await s.next()).toMatchObject({ type: 'error' }); // the stray piece of 200
     expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 40 });
     for (let id = 100; id < 116; id++) s.send(piece(id, 8, 4, 'efgh'));
     for (let id = 100; id < 116; id++) expect(await s.next()).toEqual({ type: 'publish_ok', request_id: id });
+    s.send(piece(116, 8, 0, 'abcd', 116));
+    s.send(piece(116, 8, 4, 'efgh'));
+    expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 116 });
 
     // 5. A chunked publish the stream may not make (another tenant, a bad name) is refused at its first
     //    piece, before anything of it is held; its later pieces get no answer.
@@ -113,13 +123,13 @@ describe('chunked publishes that go wrong', () => {
     expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 53 });
 
     await until(() => byId.has(1) && eventTexts(byId.get(1)!).includes('end'), 'the last sentinel');
-    await until(() => eventTexts(byId.get(1)!).length === 22, 'the sixteen whole publishes');
+    await until(() => eventTexts(byId.get(1)!).length === 23, 'the seventeen whole publishes');
     expect(eventTexts(byId.get(1)!)).toEqual([
       'after-overshoot',
       'new-ok',
       'end',
       'after-strays',
-      ...Array.from({ length: 16 }, () => 'abcdefgh'),
+      ...Array.from({ length: 17 }, () => 'abcdefgh'),
       'after-refusals',
       'after-refused-pieces',
     ]);

@@ -401,6 +401,15 @@ class ChunkModel {
         what: `publish_chunk ${m.publish_id} too large`,
       };
     }
+    if (m.byte_offset === 0 && this.assembler.full) {
+      // A bound on publishes in progress on the stream (limit_exceeded, retry_after): refused at its first
+      // piece, its later pieces dropped unanswered.
+      if (m.payload.length < m.total_len) this.refused.add(m.publish_id);
+      return {
+        ...refused(m.request_id, ownAck, `publish_chunk ${m.publish_id}: too many in progress`),
+        code: 'limit_exceeded',
+      };
+    }
     let whole;
     try {
       whole = this.assembler.accept(m);
