@@ -526,6 +526,14 @@ const NUMBERS: Row[] = [
     outcome: { continues: error() },
   },
   {
+    // `start` is serde's externally tagged enum, not an object whose unknown fields are ignored: Felix
+    // refuses a second key beside `offset` (protocol.md, JSON encoding rules).
+    input: 'a subscribe whose start holds a key beside offset',
+    on: PLAIN,
+    bytes: () => jsonValue({ ...SUBSCRIBE, start: { offset: 0, x: 1 } }),
+    outcome: { continues: error() },
+  },
+  {
     // A subscribe has no request_id (protocol.md, Subscribe): one sent is not echoed, even in an error.
     input: 'a subscribe with a request_id whose start is malformed',
     on: PLAIN,
