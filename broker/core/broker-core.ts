@@ -38,7 +38,6 @@ export interface BrokerCore {
   readonly dedup: ProducerDedup | null;
   /** Calls `listener` once when the broker starts draining; returns what stops it. */
   onDraining(listener: () => void): () => void;
-  nextSubscriptionId(): number;
   subscriptionOpened(sub: Subscription): void;
   subscriptionClosed(sub: Subscription): void;
 }

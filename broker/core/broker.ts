@@ -57,7 +57,6 @@ export class Broker implements BrokerCore {
   readonly frameBuffers = new FrameBufferPool(FRAME_BUFFER_POOL_BYTES);
   private readonly drainListeners = new Set<() => void>();
 
-  private subscriptionIds = 0;
   private sweeps = 0;
   private pendingTopics: Topic[] = [];
   private spareTopics: Topic[] = [];
@@ -186,10 +185,6 @@ export class Broker implements BrokerCore {
   onDraining(listener: () => void): () => void {
     this.drainListeners.add(listener);
     return () => this.drainListeners.delete(listener);
-  }
-
-  nextSubscriptionId(): number {
-    return ++this.subscriptionIds;
   }
 
   subscriptionOpened(sub: Subscription): void {

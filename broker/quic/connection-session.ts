@@ -26,6 +26,8 @@ export class ConnectionSession {
   private readonly streams = new Set<StreamSession>();
   private readonly subscriptions = new Map<number, { sub: Subscription; owner: SubscribeHandler }>();
   private closed = false;
+  /** The last subscription id the broker picked on this connection. */
+  private pickedSubscriptionIds = 0;
   private readonly stopDrainNotice: () => void;
   /** The tenant its first authenticated stream named (null until one authenticates): for logs and /dashboard. */
   tenant: string | null = null;
@@ -58,10 +60,13 @@ export class ConnectionSession {
     return this.subscriptions.has(id);
   }
 
-  /** A subscription id the broker picks: unique on this connection, even beside ids clients chose. */
+  /**
+   * A subscription id the broker picks: unique on this connection, even beside ids clients chose. Counted
+   * per connection, so an id tells a client nothing of how many subscriptions other clients made.
+   */
   freeSubscriptionId(): number {
-    let id = this.core.nextSubscriptionId();
-    while (this.subscriptions.has(id)) id = this.core.nextSubscriptionId();
+    let id = ++this.pickedSubscriptionIds;
+    while (this.subscriptions.has(id)) id = ++this.pickedSubscriptionIds;
     return id;
   }
 

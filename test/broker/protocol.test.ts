@@ -457,6 +457,21 @@ describe('broker protocol over real QUIC', () => {
     expect(await s.next()).toEqual({ type: 'publish_ok', request_id: 1 });
   });
 
+  it('picks subscription ids per connection: 1, 2, … skipping ids the client chose, whatever other connections did', async () => {
+    const node = await startBroker();
+    const subscribe = async (control: RawStream, id?: number): Promise<unknown> => {
+      control.send({ type: 'subscribe', tenant_id: 't1', namespace: 'ns', stream: 's', subscription_id: id });
+      const answer = (await control.next()) as { subscription_id?: number };
+      return answer.subscription_id;
+    };
+    const first = await RawStream.open(await connectRaw(node));
+    expect([await subscribe(first), await subscribe(first), await subscribe(first, 4)]).toEqual([1, 2, 4]);
+    expect([await subscribe(first), await subscribe(first)]).toEqual([3, 5]);
+    // A fresh connection starts over: its ids say nothing of the five subscriptions above.
+    const second = await RawStream.open(await connectRaw(node));
+    expect(await subscribe(second)).toBe(1);
+  });
+
   it('refuses requests before auth and across tenants', async () => {
     const node = await startBroker();
     const conn = await connectRaw(node);
