@@ -53,6 +53,12 @@ export const CACHE_ENTRY_OVERHEAD_BYTES = 400;
 /** The longest tenant/namespace/cache path a cache key is stored under: three names and their separators. */
 export const CACHE_PATH_MAX_BYTES = 3 * (MAX_NAME_BYTES + 1);
 export type AuthModeSetting = (typeof AUTH_MODES)[number];
+/** FELIX_CACHE_MAX_KEY_BYTES' and FELIX_CACHE_MAX_VALUE_BYTES' defaults. */
+const CACHE_MAX_KEY_DEFAULT = 4 * KiB;
+const CACHE_MAX_VALUE_DEFAULT = 4 * MiB;
+/** The smallest FELIX_CACHE_MAX_BYTES the rule between the cache settings allows with their defaults. */
+const CACHE_MAX_BYTES_SMALLEST_BY_DEFAULT =
+  CACHE_MAX_KEY_DEFAULT + CACHE_MAX_VALUE_DEFAULT + CACHE_PATH_MAX_BYTES + CACHE_ENTRY_OVERHEAD_BYTES;
 
 // RFC 7519 allows any string in iss and aud; refuse only what is surely a mistake: control characters and
 // leading or trailing spaces, which no issuer would mint and which would make every token fail.
@@ -774,18 +780,23 @@ const brokerSettings = defineSettings({
       'exceed it first removes entries whose TTL has passed, then evicts live entries of the tenant ' +
       'holding the most, least recently used first (one tenant ' +
       'filling the cache evicts its own entries, never a smaller share of another; with one tenant, plain ' +
-      'LRU). The cache lives in memory only: a restart empties it.',
+      'LRU). The cache lives in memory only: a restart empties it. It must hold the largest entry the ' +
+      'limits allow (FELIX_CACHE_MAX_KEY_BYTES plus FELIX_CACHE_MAX_VALUE_BYTES plus its path and ' +
+      'bookkeeping, a rule between settings checked at start-up), so the 1 MiB minimum is reachable only ' +
+      'with smaller key and value limits: with their defaults anything under ' +
+      `${CACHE_MAX_BYTES_SMALLEST_BY_DEFAULT} bytes ` +
+      `(about ${(CACHE_MAX_BYTES_SMALLEST_BY_DEFAULT / MiB).toFixed(2)} MiB) is refused.`,
   }),
   cacheMaxKeyBytes: byteSize({
     env: 'FELIX_CACHE_MAX_KEY_BYTES',
-    default: 4 * KiB,
+    default: CACHE_MAX_KEY_DEFAULT,
     min: 1,
     max: 64 * KiB,
     doc: 'Longest cache key (UTF-8 bytes) accepted; a longer one is refused with an error.',
   }),
   cacheMaxValueBytes: byteSize({
     env: 'FELIX_CACHE_MAX_VALUE_BYTES',
-    default: 4 * MiB,
+    default: CACHE_MAX_VALUE_DEFAULT,
     min: 1,
     max: LARGEST_CACHE_VALUE_BYTES,
     doc: 'Largest cache value accepted; a larger put is refused with an error rather than evicting half the cache.',

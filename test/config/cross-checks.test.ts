@@ -111,6 +111,17 @@ describe('rules between settings', () => {
     ).not.toThrow();
   });
 
+  it("with the default key and value limits the cache's smallest size is the one its doc names", () => {
+    // 4 KiB key + 4 MiB value + 768 bytes of path + 400 of bookkeeping: the number configuration.md gives.
+    const smallest = 4199568;
+    const doc = brokerSide.settings.cacheMaxBytes.doc;
+    expect(doc).toContain(`anything under ${smallest} bytes (about 4.01 MiB) is refused`);
+    expect(configErrorOf(broker({ FELIX_CACHE_MAX_BYTES: String(smallest - 1) })).message).toContain(
+      'must not exceed FELIX_CACHE_MAX_BYTES',
+    );
+    expect(() => broker({ FELIX_CACHE_MAX_BYTES: String(smallest) })()).not.toThrow();
+  });
+
   it('a TLS certificate needs its key, and the other way round', () => {
     const pem = writeTempFile('pem', 'x.pem');
     const halves: Record<string, string>[] = [{ FELIX_TLS_CERT: pem }, { FELIX_TLS_KEY: pem }];
