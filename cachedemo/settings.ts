@@ -8,6 +8,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { CACHE_BENCH_ENV_NAMES } from '../config/catalogue.js';
+import { booleanKind } from '../config/kinds.js';
 
 export type BenchOp = 'put' | 'get_hit' | 'get_miss';
 export const BENCH_OPS: readonly BenchOp[] = ['put', 'get_hit', 'get_miss'];
@@ -194,8 +195,8 @@ export function resolveBenchSettings(
   const settings: Record<string, unknown> = {};
   for (const s of SPECS) {
     const text = env[s.env];
-    const fromEnv =
-      text !== undefined && text !== '' ? parseOrThrow(s, text, BenchSettingError, s.env) : undefined;
+    // An empty value is a bad value, not "use the default" (docs/configuration.md), as for every FELIX_*.
+    const fromEnv = text !== undefined ? parseOrThrow(s, text, BenchSettingError, s.env) : undefined;
     settings[s.key] = flags[s.key] ?? fromEnv ?? s.default;
   }
   settings.rate = typeof flags.rate === 'number' ? flags.rate : null;
@@ -240,6 +241,9 @@ function op(text: string): BenchOp {
 }
 
 function bool(text: string): boolean {
-  // As Felix: "1" or "true" (any case) is on; anything else is off.
-  return text === '1' || text.toLowerCase() === 'true';
+  // Felix reads "1" or "true" (any case) as on and anything else as off, so `yes` would silently be off:
+  // the settings' own boolean kind (1, 0, true, false) refuses what it does not know instead.
+  const value = booleanKind.parse(text);
+  if (value === undefined) throw new Error(`expected ${booleanKind.allowed}`);
+  return value;
 }

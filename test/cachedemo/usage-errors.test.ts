@@ -37,6 +37,34 @@ describe('demo usage errors', () => {
       { FELIX_CACHE_BENCH_CONCURRENCY: 'lots' },
       'cachedemo: invalid FELIX_CACHE_BENCH_CONCURRENCY="lots": expected an integer from 1 to 1000000',
     ],
+    // On/off variables take the settings' boolean format (1, 0, true, false): Felix's parser read these as
+    // off, so `VALIDATE_EACH=yes` silently compared nothing.
+    ...(
+      [
+        ['FELIX_CACHE_BENCH_VALIDATE_EACH', 'yes'],
+        ['FELIX_CACHE_BENCH_CONN_STATS', 'on'],
+        ['FELIX_CACHE_BENCH_TIMINGS', 'abc'],
+        ['FELIX_CACHE_BENCH_VALIDATE_EACH', 'TRUE'],
+        // Empty is a bad value, not "use the default", as for every FELIX_* setting.
+        ['FELIX_CACHE_BENCH_VALIDATE_EACH', ''],
+      ] as const
+    ).map(
+      ([name, value]) =>
+        [
+          'cachedemo',
+          `${name}=${JSON.stringify(value)} (an on/off variable takes 1, 0, true or false)`,
+          CACHE_TINY,
+          { [name]: value },
+          `cachedemo: invalid ${name}=${JSON.stringify(value)}: expected 1, 0, true or false`,
+        ] as const,
+    ),
+    [
+      'cachedemo',
+      'an empty numeric FELIX_CACHE_BENCH_* variable',
+      CACHE_TINY,
+      { FELIX_CACHE_BENCH_CONCURRENCY: '' },
+      'cachedemo: invalid FELIX_CACHE_BENCH_CONCURRENCY="": expected an integer from 1 to 1000000',
+    ],
     [
       'cachedemo',
       '--broker-cpu-prof with --broker (that broker is not started here, so it cannot be profiled)',
@@ -73,10 +101,15 @@ describe('demo usage errors', () => {
     const run = await runDemoProcess('cachedemo', [...CACHE_TINY, '--concurrency', '1'], {
       FELIX_CACHE_CONN_POOL: '2',
       FELIX_CACHE_BENCH_CONCURRENCY: '4',
+      FELIX_CACHE_BENCH_CONN_STATS: '1',
+      FELIX_CACHE_BENCH_TIMINGS: 'false',
     });
     expect(run.code, run.stderr).toBe(0);
     // The flag wins over a good variable.
     expect(run.stdout).toContain('concurrency=1 ');
+    // 1 turns an on/off variable on, false leaves it off.
+    expect(run.stdout).toContain('cache_conn_counts=[');
+    expect(run.stdout).toContain('timings=false ');
     expect(startedBroker(run.programs)).toBe(true);
   });
 });

@@ -43,7 +43,7 @@ describe('cachedemo settings', () => {
       FELIX_CACHE_BENCH_PAYLOADS: '16, 32',
       FELIX_CACHE_BENCH_OPS: 'get_miss,put',
       FELIX_CACHE_BENCH_TTL_MS: '5000',
-      FELIX_CACHE_BENCH_VALIDATE_EACH: 'TRUE',
+      FELIX_CACHE_BENCH_VALIDATE_EACH: 'true',
       FELIX_CACHE_BENCH_SAMPLES: '100',
     };
     expect(resolveBenchSettings(env, {})).toMatchObject({
