@@ -186,6 +186,7 @@ export function parseFlags(args: readonly string[]): ParsedFlags {
   program.parse([...args], { from: 'user' });
   const o = program.opts<RawOptions>();
   if (o.all === true && o.matrix === true) program.error('--all and --matrix exclude each other');
+  checkMatrixFlags(program, o);
   checkOpenLoopFlags(program, o);
   return { program, options: o };
 }
@@ -243,6 +244,26 @@ function checkPayloads(program: Command, o: RawOptions, largest: number): void {
         `--payload ${payload}: with the 16-byte header the event is larger than the largest message, ` +
           `${largest} bytes (FELIX_MAX_FRAME_BYTES less 1 KiB): at most ${largest - eventBytes(0)}`,
       );
+    }
+  }
+}
+
+/**
+ * --payloads and --fanouts list the cases of --matrix, which takes each case's payload and fanout from them:
+ * a flag the chosen mode does not read would otherwise be dropped without a word (Felix's way, not this
+ * demo's), as --duration is refused without --rate.
+ */
+function checkMatrixFlags(program: Command, o: RawOptions): void {
+  const lists = [
+    ['--payloads', o.payloads, '--payload', o.payload],
+    ['--fanouts', o.fanouts, '--fanout', o.fanout],
+  ] as const;
+  for (const [listFlag, list, singleFlag, single] of lists) {
+    if (o.matrix !== true && list !== undefined) {
+      program.error(`${listFlag} needs --matrix (it lists the matrix's ${listFlag.slice(2)})`);
+    }
+    if (o.matrix === true && single !== undefined) {
+      program.error(`${singleFlag} and --matrix exclude each other (--matrix takes ${listFlag})`);
     }
   }
 }

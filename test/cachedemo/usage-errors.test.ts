@@ -86,6 +86,28 @@ describe('demo usage errors', () => {
       { FELIX_PUB_CONN_POOL: 'abc' },
       BAD_POOL('latencydemo', 'FELIX_PUB_CONN_POOL'),
     ],
+    // Flags of a mode not asked for were dropped without a word (--payloads 0,256 ran payload 0).
+    [
+      'latencydemo',
+      '--payloads without --matrix',
+      ['--payloads', '0,256', '--fanouts', '5', ...LATENCY_TINY],
+      {},
+      "--payloads needs --matrix (it lists the matrix's payloads)",
+    ],
+    [
+      'latencydemo',
+      '--fanouts with --all (its sweep has cases of its own)',
+      ['--all', '--fanouts', '5'],
+      {},
+      "--fanouts needs --matrix (it lists the matrix's fanouts)",
+    ],
+    [
+      'latencydemo',
+      '--payload with --matrix (which takes --payloads)',
+      ['--matrix', '--payload', '256', ...LATENCY_TINY],
+      {},
+      '--payload and --matrix exclude each other (--matrix takes --payloads)',
+    ],
     [
       'latencydemo',
       '--broker-node-flags with --broker (that broker is not spawned here, so it cannot take them)',
