@@ -15,7 +15,7 @@ export const BENCH_OPS: readonly BenchOp[] = ['put', 'get_hit', 'get_miss'];
 
 export interface BenchSettings {
   readonly warmup: number;
-  /** Operations measured per op and payload; ignored when durationMs is set. */
+  /** Operations measured per op and payload; ignored when durationMs is set (never both given). */
   readonly samples: number;
   /** felix-ts extension: measure for this long instead of a number of samples. */
   readonly durationMs: number | null;
@@ -192,15 +192,44 @@ export function resolveBenchSettings(
   env: Readonly<Record<string, string | undefined>>,
   flags: Readonly<Record<string, unknown>>,
 ): BenchSettings {
-  const settings: Record<string, unknown> = {};
+  const fromEnv: Record<string, unknown> = {};
   for (const s of SPECS) {
     const text = env[s.env];
     // An empty value is a bad value, not "use the default" (docs/configuration.md), as for every FELIX_*.
-    const fromEnv = text !== undefined ? parseOrThrow(s, text, BenchSettingError, s.env) : undefined;
-    settings[s.key] = flags[s.key] ?? fromEnv ?? s.default;
+    if (text !== undefined) fromEnv[s.key] = parseOrThrow(s, text, BenchSettingError, s.env);
   }
+  const settings: Record<string, unknown> = {};
+  for (const s of SPECS) settings[s.key] = flags[s.key] ?? fromEnv[s.key] ?? s.default;
+  settings.durationMs = measuredFor(fromEnv, flags);
   settings.rate = typeof flags.rate === 'number' ? flags.rate : null;
   return Object.freeze(settings) as unknown as BenchSettings;
+}
+
+/**
+ * --duration-ms replaces --samples: the two are one choice, how long each op is measured. The layer that
+ * makes it (flags over the environment) makes it whole, so a flag's --samples is not dropped for a
+ * variable's duration, and a layer that sets both contradicts itself (latencydemo's --duration and --total
+ * alike). Returns the duration, or null to measure --samples.
+ */
+function measuredFor(
+  fromEnv: Readonly<Record<string, unknown>>,
+  flags: Readonly<Record<string, unknown>>,
+): number | null {
+  const layers = [
+    [flags, '--duration-ms', '--samples'],
+    [fromEnv, 'FELIX_CACHE_BENCH_DURATION_MS', 'FELIX_CACHE_BENCH_SAMPLES'],
+  ] as const;
+  // Every layer is checked, the one a higher layer replaces included, as every value is.
+  for (const [layer, durationName, samplesName] of layers) {
+    if (layer.durationMs !== undefined && layer.samples !== undefined) {
+      throw new BenchSettingError(
+        `${durationName} and ${samplesName} exclude each other (${durationName} measures for a time ` +
+          `instead of a number of samples)`,
+      );
+    }
+  }
+  const choice = layers.find(([layer]) => layer.durationMs !== undefined || layer.samples !== undefined);
+  return (choice?.[0].durationMs as number | undefined) ?? null;
 }
 
 /** A bad FELIX_CACHE_BENCH_* value. */

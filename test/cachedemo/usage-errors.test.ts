@@ -65,6 +65,23 @@ describe('demo usage errors', () => {
       { FELIX_CACHE_BENCH_CONCURRENCY: '' },
       'cachedemo: invalid FELIX_CACHE_BENCH_CONCURRENCY="": expected an integer from 1 to 1000000',
     ],
+    // --duration-ms replaces --samples, which was dropped without a word.
+    [
+      'cachedemo',
+      '--duration-ms with --samples',
+      [...CACHE_TINY, '--duration-ms', '200'],
+      {},
+      'cachedemo: --duration-ms and --samples exclude each other (--duration-ms measures for a time instead ' +
+        'of a number of samples)',
+    ],
+    [
+      'cachedemo',
+      'both variables, even when a flag makes the choice',
+      CACHE_TINY,
+      { FELIX_CACHE_BENCH_SAMPLES: '5', FELIX_CACHE_BENCH_DURATION_MS: '200' },
+      'cachedemo: FELIX_CACHE_BENCH_DURATION_MS and FELIX_CACHE_BENCH_SAMPLES exclude each other ' +
+        '(FELIX_CACHE_BENCH_DURATION_MS measures for a time instead of a number of samples)',
+    ],
     [
       'cachedemo',
       '--broker-cpu-prof with --broker (that broker is not started here, so it cannot be profiled)',
@@ -125,10 +142,12 @@ describe('demo usage errors', () => {
       FELIX_CACHE_BENCH_CONCURRENCY: '4',
       FELIX_CACHE_BENCH_CONN_STATS: '1',
       FELIX_CACHE_BENCH_TIMINGS: 'false',
+      FELIX_CACHE_BENCH_DURATION_MS: '2000',
     });
     expect(run.code, run.stderr).toBe(0);
-    // The flag wins over a good variable.
+    // The flag wins over a good variable; --samples over a variable's duration, which it replaces.
     expect(run.stdout).toContain('concurrency=1 ');
+    expect(run.stdout).toContain(' samples=5 ');
     // 1 turns an on/off variable on, false leaves it off.
     expect(run.stdout).toContain('cache_conn_counts=[');
     expect(run.stdout).toContain('timings=false ');
