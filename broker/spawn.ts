@@ -34,6 +34,35 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+// broker/main.ts: a bad setting, or a start-up failure the operator must fix, told in one line on stderr.
+const EXIT_BAD_SETTING = 2;
+
+/** The broker exited before it reported listening. */
+export class BrokerExitedError extends Error {
+  override readonly name = 'BrokerExitedError';
+
+  constructor(
+    /** Its exit status; null when a signal ended it. */
+    readonly exitCode: number | null,
+    /** The last line it wrote on stderr. */
+    readonly lastError: string,
+    output: string,
+  ) {
+    super(`the broker exited with code ${exitCode} before listening:\n${output}`);
+  }
+}
+
+/**
+ * The broker's one line when `error` is its refusal of a setting (exit status 2 before listening; e.g.
+ * `felix-broker: Invalid FELIX_SUB_QUEUE_POLICY …`), which a demo reports as its own bad setting, exit 2;
+ * undefined for any other error, a broker that failed for another reason included.
+ */
+export function brokerSettingRefusal(error: unknown): string | undefined {
+  return error instanceof BrokerExitedError && error.exitCode === EXIT_BAD_SETTING && error.lastError !== ''
+    ? error.lastError
+    : undefined;
+}
+
 /**
  * The Node flags the broker process runs with. A 4 MiB semi-space instead of V8's 16 MiB: what a flood of
  * datagrams leaves behind (the Initials' handling, and where the socket is read by Node rather than with
@@ -71,7 +100,12 @@ export function spawnBroker(
   const keep = (text: string): void => {
     output = (output + text).slice(-KEPT_OUTPUT_CHARS);
   };
-  child.stderr!.setEncoding('utf8').on('data', keep);
+  // Its stderr alone as well: on a bad setting, its last line is the broker's whole reason.
+  let errors = '';
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+    keep(text);
+    errors = (errors + text).slice(-KEPT_OUTPUT_CHARS);
+  });
   return new Promise<BrokerProcess>((resolve, reject) => {
     let listening = false;
     const timer = setTimeout(() => {
@@ -97,9 +131,13 @@ export function spawnBroker(
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      if (!listening) reject(new Error(`the broker exited with code ${code} before listening:\n${output}`));
+      if (!listening) reject(new BrokerExitedError(code, lastLine(errors), output));
     });
   });
+}
+
+function lastLine(text: string): string {
+  return text.trimEnd().split('\n').pop() ?? '';
 }
 
 /** The QUIC port of the broker's "listening" log line, or undefined for any other line. */

@@ -5,6 +5,7 @@
 import { loadavg } from 'node:os';
 import { Command, Option } from 'commander';
 import { loadBrokerConfig } from '../broker/config.js';
+import { brokerSettingRefusal } from '../broker/spawn.js';
 import { connect, ConfigError, isFelixError, loadClientConfig, type FelixClient } from '../client/index.js';
 import { brokerArgument } from '../cli/connection-flags.js';
 import { addVersionFlag } from '../config/cli-flags.js';
@@ -174,6 +175,10 @@ function connectionCounts(client: FelixClient): number[] {
 
 runMain('cachedemo', main, (error) => {
   if (error instanceof ConfigError) return { message: error.message, code: 2 };
+  // A broker setting its broker refused (its own exit status 2) that the check above could not see, such
+  // as a certificate file that does not parse: a bad setting too.
+  const refusal = brokerSettingRefusal(error);
+  if (refusal !== undefined) return { message: refusal, code: 2 };
   // The SDK's errors say what failed (a value above the broker's limit, a broker that went away); a stack
   // trace would only bury that.
   if (isFelixError(error)) return { message: `could not run: ${error.code}: ${error.message}`, code: 1 };

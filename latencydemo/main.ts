@@ -10,9 +10,10 @@
  *       [--fanout N] [--matrix …] …        (open loop: latency from each message's scheduled send time)
  *
  * Exit status: 0, or 3 when a case is an INVALID RUN (the report is printed either way), 2 for a bad flag
- * or setting, 1 when a case could not run.
+ * or setting (a broker setting its broker refused included), 1 when a case could not run.
  */
 import { CommanderError } from 'commander';
+import { brokerSettingRefusal } from '../broker/spawn.js';
 import { ConfigError, isFelixError } from '../client/index.js';
 import { felixVariables } from './broker-env.js';
 import type { CaseReport } from './case-report.js';
@@ -104,9 +105,11 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
   },
   (error: unknown) => {
-    // A setting found bad only once used (an unusable --broker address): one line and exit 2, as at parse.
-    if (error instanceof ConfigError) {
-      process.stderr.write(`latencydemo: ${error.message}\n`);
+    // A setting found bad only once used (an unusable --broker address, a broker setting its broker
+    // refused with its own exit status 2): one line and exit 2, as at parse.
+    const badSetting = error instanceof ConfigError ? error.message : brokerSettingRefusal(error);
+    if (badSetting !== undefined) {
+      process.stderr.write(`latencydemo: ${badSetting}\n`);
       process.exit(EXIT_USAGE);
     }
     const text =
