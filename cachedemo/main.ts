@@ -9,6 +9,7 @@ import { brokerSettingRefusal } from '../broker/spawn.js';
 import { connect, ConfigError, isFelixError, loadClientConfig, type FelixClient } from '../client/index.js';
 import { brokerArgument } from '../cli/connection-flags.js';
 import { addVersionFlag } from '../config/cli-flags.js';
+import { withoutOwnBrokerNotice } from '../latencydemo/own-broker-notice.js';
 import { FelixBackend } from './backend.js';
 import { startBroker, type BrokerChild } from './broker-process.js';
 import { cacheShortfall } from './cache-fit.js';
@@ -79,9 +80,9 @@ async function main(): Promise<number> {
     const warned = new Set<string>();
     client = await connect({
       broker: address,
-      onWarning: (message) => {
+      onWarning: withoutOwnBrokerNotice(broker !== null, (message) => {
         if (!warned.has(message)) print(`warning: ${(warned.add(message), message)}`);
-      },
+      }),
     });
 
     print('Step 3/4: running cache benchmarks.');

@@ -16,6 +16,7 @@ import { planStreams } from './publish-plan.js';
 import { LoadPublisher } from './publisher.js';
 import { fenceUntilSettled } from './fence.js';
 import { OpenLoopPublisher, openLoopReport } from './open-loop.js';
+import { withoutOwnBrokerNotice } from './own-broker-notice.js';
 import { SubscriberGroup } from './subscribers.js';
 
 export interface CaseRunContext {
@@ -34,10 +35,6 @@ export interface CaseRunContext {
   readonly brokerNodeFlags: readonly string[];
 }
 
-// The SDK's notice that it accepts the certificate of a loopback broker without FELIX_TLS_CA: expected for
-// the broker this demo spawned itself, so not repeated for every case.
-const LOOPBACK_TLS_NOTICE = 'accepting any certificate from loopback address';
-
 export async function runCase(c: CaseConfig, ctx: CaseRunContext): Promise<CaseReport> {
   const spawned: BrokerProcess | null =
     ctx.externalBroker === undefined
@@ -50,9 +47,7 @@ export async function runCase(c: CaseConfig, ctx: CaseRunContext): Promise<CaseR
       pubStreamsPerConn: c.pubStreamsPerConn,
       pubSharding: c.pubSharding,
       eventConnPool: c.subConns,
-      onWarning: (message) => {
-        if (spawned === null || !message.includes(LOOPBACK_TLS_NOTICE)) ctx.onWarning(message);
-      },
+      onWarning: withoutOwnBrokerNotice(spawned !== null, ctx.onWarning),
     });
     try {
       return c.rate === undefined
