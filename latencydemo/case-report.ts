@@ -11,7 +11,7 @@
  */
 import type { HopSummary } from '../client/index.js';
 import { dropWarning, invalidReasons, judgeDeliveries } from './accounting.js';
-import type { CaseConfig, Workload } from './cases.js';
+import { reportedPubWindow, type CaseConfig, type Workload } from './cases.js';
 import type { OpenLoopReport } from './open-loop.js';
 import { eventBytes } from './stamp.js';
 import type { LatencySummary } from './subscribers.js';
@@ -23,8 +23,8 @@ export interface CaseReport extends Workload {
   readonly pub_sharding: string;
   readonly pub_stream_count: number;
   readonly sub_conns: number;
-  /** Batches in flight at most until delivered (0: unbounded); not in Felix. */
-  readonly pub_window: number;
+  /** Batches in flight at most until delivered (0: unbounded; null: acked mode, none); not in Felix. */
+  readonly pub_window: number | null;
   readonly publish_total: number;
   readonly sample_total: number;
   readonly received: number;
@@ -119,7 +119,7 @@ export function buildCaseReport(c: CaseConfig, m: CaseMeasurement): CaseReport {
     pub_sharding: c.pubSharding,
     pub_stream_count: c.pubStreamCount,
     sub_conns: c.subConns,
-    pub_window: c.pubWindow,
+    pub_window: reportedPubWindow(c),
     publish_total: c.total,
     sample_total: m.sampleTotal,
     received: m.primaryReceived,

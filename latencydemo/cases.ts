@@ -1,4 +1,5 @@
 import { defaultPubWindow } from './publish-window.js';
+import { usesAcks } from './publisher.js';
 
 /**
  * The cases a run measures: one (the default), Felix's --matrix (payloads × fanouts), or Felix's --all
@@ -66,6 +67,14 @@ export function caseName(group: string, c: CaseSettings): string {
 export function resolvedPubWindow(c: CaseSettings): number {
   // The open loop bounds nothing in flight: the rate is the load.
   return c.rate !== undefined ? 0 : (c.pubWindow ?? defaultPubWindow(c.batch, c.payload));
+}
+
+/**
+ * The publish window as the reports give it: null in the acked mode (batch 1 without --binary), where each
+ * publish awaits its ack and no window is used; 0 (unbounded) in the open loop; else batches in flight.
+ */
+export function reportedPubWindow(c: CaseConfig): number | null {
+  return c.rate === undefined && usesAcks(c) ? null : c.pubWindow;
 }
 
 function named(group: string, c: CaseSettings): CaseConfig {

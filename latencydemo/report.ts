@@ -6,8 +6,11 @@
  */
 import type { HopTiming } from './case-report.js';
 import type { CaseReport } from './case-report.js';
-import { expectationNote, type CaseConfig } from './cases.js';
+import { expectationNote, reportedPubWindow, type CaseConfig } from './cases.js';
 import type { OpenLoopReport } from './open-loop.js';
+
+/** The `Warmup:` line's pub window in the acked mode, which uses none (the JSON's null). */
+const NO_WINDOW = 'n/a';
 
 export const JSON_SCHEMA = 1;
 /** Starts each line that says why a case is invalid (one per reason, after the case's other lines). */
@@ -46,7 +49,7 @@ export function caseIntro(c: CaseConfig): string {
       `Warmup: ${c.warmup} messages | Measure: ${c.total} messages | payload ${c.payload} bytes | ` +
         `fanout ${c.fanout} | batch ${c.batch} | binary ${c.binary} | pub conns ${c.pubConns} | ` +
         `pub streams/conn ${c.pubStreamsPerConn} | pub stream count ${c.pubStreamCount} | ` +
-        `pub sharding ${c.pubSharding} | sub conns ${c.subConns} | pub window ${c.pubWindow}`,
+        `pub sharding ${c.pubSharding} | sub conns ${c.subConns} | pub window ${reportedPubWindow(c) ?? NO_WINDOW}`,
       expectationNote(c),
     ].join('\n') + '\n'
   );
@@ -117,7 +120,7 @@ function parseTimings(text: string): Record<string, HopTiming> {
 
 const CASE_RE = /^Case: (.+)$/;
 const WARMUP_RE =
-  /^Warmup: (\d+) messages \| Measure: (\d+) messages \| payload (\d+) bytes \| fanout (\d+) \| batch (\d+) \| binary (true|false) \| pub conns (\d+) \| pub streams\/conn (\d+) \| pub stream count (\d+) \| pub sharding (\S+) \| sub conns (\d+) \| pub window (\d+)$/;
+  /^Warmup: (\d+) messages \| Measure: (\d+) messages \| payload (\d+) bytes \| fanout (\d+) \| batch (\d+) \| binary (true|false) \| pub conns (\d+) \| pub streams\/conn (\d+) \| pub stream count (\d+) \| pub sharding (\S+) \| sub conns (\d+) \| pub window (\d+|n\/a)$/;
 const RESULTS_RE =
   /^Results \(publish n = (\d+), sampled (\d+), received (\d+), dropped (\d+)\) payload=(\d+)B fanout=(\d+) batch=(\d+) binary=(true|false):$/;
 const DURATION = String.raw`(n\/a \(no received samples\)|[0-9.]+ (?:us|ms))`;
@@ -169,7 +172,7 @@ function parseCaseLine(line: string, f: Fields): void {
       pub_stream_count: n[8],
       pub_sharding: m[10],
       sub_conns: n[10],
-      pub_window: n[11],
+      pub_window: m[12] === NO_WINDOW ? null : n[11],
     });
   } else if ((m = RESULTS_RE.exec(line))) {
     Object.assign(f, {

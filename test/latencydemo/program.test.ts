@@ -53,6 +53,8 @@ describe('latencydemo program', () => {
       total: 200,
       fanout: 2,
       batch: Number(batch),
+      // Batch 1 awaits each publish's ack: no window applies. Batch 8: the default for 16-byte events.
+      pub_window: batch === '1' ? null : 16,
       publish_total: 200,
       sample_total: 200,
       received: 200,
@@ -147,6 +149,13 @@ describe('latencydemo program', () => {
     expect(highMemory.code, highMemory.stderr).toBe(0);
     expect(highMemory.stdout).not.toContain('timings:');
     expect(parseTextReport(highMemory.stdout)[0]!.timings).toBeNull();
+  });
+
+  it('says in the text report that the acked mode (batch 1) uses no publish window', async () => {
+    const run = await runDemo(TINY);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^Warmup: .* \| batch 1 \| .* \| pub window n\/a$/m);
+    expect(parseTextReport(run.stdout)[0]).toMatchObject({ batch: 1, pub_window: null, valid: true });
   });
 
   it('prints a text report that reads back into the same shape', async () => {
