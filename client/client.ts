@@ -210,7 +210,12 @@ export class FelixClient {
     return publisher.publish(stream, payload, options);
   }
 
-  /** Publishes several payloads to one stream, in order (ack per_batch by default). */
+  /**
+   * Publishes several payloads to one stream, in order (ack per_batch by default). A batch above
+   * FELIX_PUBLISH_CHUNK_BYTES travels as several frames, each appended or refused by the broker on its own:
+   * a rejection then carries `error.batch`, the payloads that were appended (README, Publishing). A payload
+   * above the broker's largest message fails the whole batch before any of it is sent.
+   */
   publishBatch(stream: string, payloads: readonly Payload[], options?: PublishOptions): Promise<void> {
     const publisher = this.publisher;
     if (publisher === null || this.closing !== null) return Promise.reject(this.notConnected());

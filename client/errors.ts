@@ -39,6 +39,17 @@ export type FelixErrorCode =
   /** A bad argument or connect option. */
   | 'invalid_argument';
 
+/**
+ * What became of a publishBatch sent as several frames when it was rejected: the broker appends or refuses
+ * each frame on its own (README, Publishing).
+ */
+export interface BatchProgress {
+  /** How many payloads the batch had. */
+  readonly payloads: number;
+  /** The indexes (into the batch, ascending) of the payloads the broker acknowledged: appended. */
+  readonly acked: readonly number[];
+}
+
 export interface FelixErrorOptions {
   cause?: unknown;
   /** The broker's error code (`error.code` / `publish_error.code`), when it sent one. */
@@ -52,6 +63,8 @@ export interface FelixErrorOptions {
   /** Cursor errors: the offset asked for and the nearest one the broker can serve. */
   requested?: number;
   available?: number;
+  /** A publishBatch sent as several frames: which of its payloads were appended. */
+  batch?: BatchProgress;
 }
 
 export class FelixError extends Error {
@@ -62,6 +75,8 @@ export class FelixError extends Error {
   readonly detail: ErrorDetail | undefined;
   readonly requested: number | undefined;
   readonly available: number | undefined;
+  /** A publishBatch sent as several frames: which of its payloads were appended (absent otherwise). */
+  readonly batch: BatchProgress | undefined;
 
   constructor(code: FelixErrorCode, message: string, options: FelixErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -71,6 +86,7 @@ export class FelixError extends Error {
     this.detail = options.detail;
     this.requested = options.requested;
     this.available = options.available;
+    this.batch = options.batch;
   }
 
   /** Why, in a word, when the broker said (`detail.reason`): e.g. `slow_consumer` on subscription_evicted. */
@@ -124,6 +140,7 @@ export function withRetry(error: FelixError, retry: RetryClass): FelixError {
     detail: error.detail,
     requested: error.requested,
     available: error.available,
+    batch: error.batch,
   });
 }
 
@@ -180,5 +197,6 @@ export function withContext(error: FelixError, context: string): FelixError {
     detail: error.detail,
     requested: error.requested,
     available: error.available,
+    batch: error.batch,
   });
 }

@@ -17,7 +17,13 @@ export type { Subscription, SubscribeOptions, FelixEvent, GapInfo } from './subs
 export type { QueuePolicy } from './async-queue.js';
 export type { StatusEvent, StatusType, ConnectionRef } from './status.js';
 export type { CacheClient, CachePutOptions } from './cache-client.js';
-export { FelixError, SLOW_CONSUMER, isFelixError, type FelixErrorCode } from './errors.js';
+export {
+  FelixError,
+  SLOW_CONSUMER,
+  isFelixError,
+  type BatchProgress,
+  type FelixErrorCode,
+} from './errors.js';
 export { loadClientConfig, ConfigError, type ClientConfig, type ClientSettingOptions } from './config.js';
 export type { AckMode, StartPosition, ErrorCode, RetryClass } from '../wire/index.js';
 export type { ClientHop, HopSummary } from './hop-stats.js';

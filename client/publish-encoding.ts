@@ -70,6 +70,29 @@ export function planBatch(
   return parts;
 }
 
+/**
+ * Refuses a batch holding a payload above the broker's largest message (its announced FELIX_MAX_FRAME_BYTES
+ * less the event envelope, docs/protocol.md "Largest message") before any of it is sent, as the broker
+ * would refuse that payload's frame: `publish_rejected`, `brokerCode` `payload_too_large`, class `fatal`.
+ */
+export function checkBatchSizes(
+  target: PublishTarget,
+  payloads: readonly Uint8Array[],
+  maxFrameBytes: number,
+  envelopeBytes: number,
+): void {
+  const largest = maxFrameBytes - envelopeBytes;
+  const index = payloads.findIndex((p) => p.byteLength > largest);
+  if (index < 0) return;
+  throw new FelixError(
+    'publish_rejected',
+    `${target.what} refused: message of ${payloads[index]!.byteLength} bytes is larger than the largest ` +
+      `message this broker takes, ${largest} bytes (FELIX_MAX_FRAME_BYTES ${maxFrameBytes} less ` +
+      `${envelopeBytes} for the event's envelope): payload ${index} of the batch; nothing of the batch was sent`,
+    { brokerCode: 'payload_too_large', retry: 'fatal' },
+  );
+}
+
 // Reused for every frame: encoding is synchronous, so one input object serves all calls.
 // Every field is present from the start, so the object keeps one shape whatever a call sets.
 const scratch: BinaryPublishBatchInput = {

@@ -11,11 +11,13 @@
 import { shownName, shownPath } from '../config/shown-name.js';
 import { allocateFrame, type AckMode, type FrameAllocator } from '../wire/index.js';
 import { ackModeOf, batchPayloads, payloadBytes, type Payload } from './arguments.js';
+import { BatchReply } from './batch-reply.js';
 import { noop } from './deadline.js';
 import { FelixError, toFelixError } from './errors.js';
 import type { Negotiated } from './negotiation.js';
-import { PendingReply } from './pending-requests.js';
+import { PendingReply, type Settleable } from './pending-requests.js';
 import {
+  checkBatchSizes,
   encodeChunkedPublish,
   encodePublishFrame,
   planBatch,
@@ -80,6 +82,9 @@ const IDEMPOTENT_RETRIES = Number.POSITIVE_INFINITY;
 /** One part of a batch on the wire: a frame, or the chunks of one large payload. */
 interface EncodedPart {
   readonly requestId: number | undefined;
+  /** The payloads it carries: `start` to `end` (exclusive) of the batch. */
+  readonly start: number;
+  readonly end: number;
   readonly frame?: Buffer;
   readonly chunks?: Buffer[];
 }
@@ -158,7 +163,9 @@ export class Publisher {
   /**
    * Publishes `payloads` to one stream, in order, on one worker. A batch above FELIX_PUBLISH_CHUNK_BYTES
    * travels as several frames (and chunked publishes for single payloads above it); with an ack, the
-   * promise resolves when all of them are acknowledged and rejects if any is refused.
+   * promise resolves when all of them are acknowledged, and rejects once all are answered if any was
+   * refused (BatchReply: the error says which payloads were appended). A payload above the broker's
+   * largest message fails the batch before any of it is sent.
    */
   publishBatch(stream: string, payloads: readonly Payload[], options?: PublishOptions): Promise<void> {
     try {
@@ -167,6 +174,10 @@ export class Publisher {
       if (bytes.length === 0) return RESOLVED;
       const target = this.target(options?.namespace ?? this.options.namespace, stream);
       const worker = this.pool.worker(this.picker.pick(target.hash));
+      // The broker refuses such a payload (nothing of its frame appended) but would append the batch's
+      // other frames: refused here, the batch fails whole.
+      const announced = (worker.negotiated ?? this.negotiated).maxFrameBytes;
+      if (announced !== null) checkBatchSizes(target, bytes, announced, this.options.envelopeBytes);
       const frames = this.encodeBatch(worker, target, bytes, ack);
       if (ack === 'none') {
         let admitted: Promise<void> | undefined;
@@ -180,18 +191,29 @@ export class Publisher {
         }
         return admitted ?? RESOLVED;
       }
-      const reply = new PendingReply<void>(frames.length, target.what);
-      for (const part of frames) {
-        if (part.frame !== undefined)
-          worker.request(part.frame, part.requestId!, reply, target, this.retries);
-        else worker.requestChunked(part.chunks!, part.requestId!, reply, target, this.retries);
+      if (frames.length === 1) {
+        const reply = new PendingReply<void>(1, target.what);
+        this.requestPart(worker, frames[0]!, reply, target);
+        return reply.promise;
       }
-      return reply.promise;
+      const batch = new BatchReply(bytes.length, target.what);
+      for (const part of frames) this.requestPart(worker, part, batch.part(part.start, part.end), target);
+      return batch.promise;
     } catch (error) {
       return Promise.reject(
         toFelixError(error, 'invalid_argument', `publish batch to ${shownName(String(stream))}`),
       );
     }
+  }
+
+  private requestPart(
+    worker: RequestStream,
+    part: EncodedPart,
+    reply: Settleable,
+    target: PublishTarget,
+  ): void {
+    if (part.frame !== undefined) worker.request(part.frame, part.requestId!, reply, target, this.retries);
+    else worker.requestChunked(part.chunks!, part.requestId!, reply, target, this.retries);
   }
 
   /** Every frame of a batch, encoded before any is sent: a payload that cannot be sent fails it whole. */
@@ -230,6 +252,8 @@ export class Publisher {
         const publishId = worker.nextRequestId();
         return {
           requestId,
+          start: part.index,
+          end: part.index + 1,
           chunks: encodeChunkedPublish(
             target,
             payload,
@@ -246,6 +270,8 @@ export class Publisher {
       const slice = part.start === 0 && part.end === bytes.length ? bytes : bytes.slice(part.start, part.end);
       return {
         requestId,
+        start: part.start,
+        end: part.end,
         frame: encodePublishFrame(
           target,
           slice,

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterEach } from 'vitest';
 import { loadBrokerConfig, type BrokerLoadOptions } from '../../broker/config.js';
 import { BrokerNode } from '../../broker/node.js';
-import { connect, type ConnectOptions, type FelixClient } from '../../client/index.js';
+import { connect, type ConnectOptions, type FelixClient, type FelixError } from '../../client/index.js';
 
 const nodes: BrokerNode[] = [];
 const clients: FelixClient[] = [];
@@ -58,4 +58,14 @@ export async function eventually(
     if (Date.now() - started > limitMs) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** The FelixError `promise` rejects with; fails the test when it resolves. */
+export async function failure(promise: Promise<unknown>): Promise<FelixError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as FelixError;
+  }
+  throw new Error('expected a refusal, got success');
 }

@@ -5,10 +5,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connect, type FelixClient, type FelixError } from '../../client/index.js';
+import { connect, type FelixClient } from '../../client/index.js';
 import { allocateFrame, encodeBinaryPublishBatch } from '../../wire/index.js';
 import { connectRaw, RawStream, startBroker, until } from '../broker/raw-client.js';
-import { eventually, metric } from './sdk-harness.js';
+import { eventually, failure, metric } from './sdk-harness.js';
 
 const MiB = 1024 * 1024;
 /** FELIX_MAX_FRAME_BYTES (16 MiB) less the 1 KiB kept for an event's envelope. */
@@ -17,15 +17,6 @@ const LARGEST_DEFAULT = 16 * MiB - 1024;
 async function client(port: number, warnings: string[] = []): Promise<FelixClient> {
   const c = await connect({ broker: `127.0.0.1:${port}`, env: {}, onWarning: (w) => warnings.push(w) });
   return c;
-}
-
-async function failure(promise: Promise<unknown>): Promise<FelixError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as FelixError;
-  }
-  throw new Error('expected a refusal, got success');
 }
 
 describe('the largest message', () => {
