@@ -83,6 +83,8 @@ export class FelixClient {
   private readonly subscriber: Subscriber;
   private publisher: Publisher | null = null;
   private closing: Promise<void> | null = null;
+  /** close() has begun (set before `closing`, which shutdown()'s synchronous part runs without). */
+  private shuttingDown = false;
   private readonly statusHub = new StatusHub();
   /** Acked publish and cache put frames, reused once answered (publishing and the cache share it). */
   private readonly frames = new FrameRecycler(RECYCLED_FRAME_BYTES);
@@ -239,7 +241,11 @@ export class FelixClient {
    * closeTimeoutMs; what is still outstanding then fails with `timeout` or `connection_closed`.
    */
   close(): Promise<void> {
-    this.closing ??= this.shutdown().finally(() => {
+    if (this.closing !== null) return this.closing;
+    // Before shutdown() runs: the give-ups it causes (a pool marked closed fails what waits for a
+    // reconnect) are this close, not attempts running out (see fail()).
+    this.shuttingDown = true;
+    this.closing = this.shutdown().finally(() => {
       this.statusHub.end();
       this.resolveClosed(this.endError);
     });
@@ -306,8 +312,9 @@ export class FelixClient {
   /** Ends the client with `error` (reconnect attempts ran out): everything outstanding fails. */
   private fail(error: FelixError): void {
     // The first give-up ends the client. The others are the pools' own connections giving up as close()
-    // marks them closed, before `closing` is assigned: they must neither replace the error nor close again.
-    if (this.closing !== null || this.endError !== undefined) return;
+    // marks them closed — after a give-up, or when the application closed the client while they were
+    // reconnecting: they must neither become the client's error nor close it again.
+    if (this.shuttingDown) return;
     this.endError = error;
     void this.close();
   }

@@ -196,3 +196,39 @@ describe('reconnect attempts run out', () => {
     }
   }, 30_000);
 });
+
+describe('close() while reconnecting', () => {
+  it('ends the client as a close: closed resolves undefined and no error status, work waiting fails', async () => {
+    const broker = await RestartableBroker.start();
+    const timeline = new Timeline();
+    // Unlimited attempts (the default), slow enough that close() comes during the backoff.
+    const c = await client(broker.address, {
+      ...GIVES_UP_FAST,
+      reconnectInitialMs: 3000,
+      reconnectMaxMs: 5000,
+      eventConnPool: 1,
+    });
+    timeline.follow(c);
+    const sub = await c.subscribe('gone', { onEvent: timeline.onEvent });
+    await c.publish('gone', 'before');
+
+    await stopBroker(broker, timeline);
+    await eventually(
+      () => timeline.statuses('event', 0).some((e) => e.type === 'reconnecting'),
+      'the event connection reconnecting',
+    );
+    const waiting = c.publish('gone', 'during').then(
+      () => null,
+      (e: unknown) => e as FelixError,
+    );
+    await c.close();
+
+    expect(await c.closed).toBeUndefined();
+    expect(await sub.closed).toBeUndefined();
+    const failed = await waiting;
+    expect(failed?.code).toBe('connection_closed');
+    expect(failed?.message).toContain('the client closed while reconnecting');
+    // No attempts ran out: no connection reports `error`.
+    expect(timeline.statuses().filter((e) => e.type === 'error')).toEqual([]);
+  }, 30_000);
+});
