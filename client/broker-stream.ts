@@ -37,6 +37,18 @@ export interface BrokerStreamOptions {
   readonly timings?: boolean;
 }
 
+/**
+ * The token each auth refusal answered, kept off the error itself (applications log errors): the pool
+ * compares it to tell a repeated refusal of the same credentials from a refusal of a new token
+ * (ConnectionPool.refused).
+ */
+const refusedTokens = new WeakMap<FelixError, string>();
+
+/** The token the broker refused with `error`; undefined when `error` is no auth refusal of the broker's. */
+export function refusedToken(error: FelixError): string | undefined {
+  return refusedTokens.get(error);
+}
+
 interface AuthWaiter {
   resolve(negotiated: Negotiated): void;
   reject(error: FelixError): void;
@@ -46,6 +58,8 @@ export class BrokerStream {
   negotiated: Negotiated | null = null;
   private readonly decoder: FrameDecoder;
   private authWaiter: AuthWaiter | null = null;
+  /** The token the pending auth presented. */
+  private presented: string | null = null;
   private ended = false;
 
   constructor(
@@ -88,6 +102,7 @@ export class BrokerStream {
     if (typeof presented !== 'string') {
       throw new FelixError('auth_failed', 'the token provider returned no string');
     }
+    this.presented = presented;
     return new Promise<Negotiated>((resolve, reject) => {
       this.authWaiter = { resolve, reject };
       if (!this.stream.writable) {
@@ -192,9 +207,12 @@ export class BrokerStream {
     if (reply.type === 'auth_ok' || reply.type === 'ok') {
       this.negotiated = negotiate(reply, offeredFlags(this.options.timings !== false));
       this.authWaiter = null;
+      this.presented = null;
       waiter?.resolve(this.negotiated);
     } else if (reply.type === 'error') {
-      this.abort(brokerError('auth_failed', `the broker refused auth as this tenant`, reply));
+      const refusal = brokerError('auth_failed', `the broker refused auth as this tenant`, reply);
+      if (this.presented !== null) refusedTokens.set(refusal, this.presented);
+      this.abort(refusal);
     } else {
       this.abort(
         this.protocolError(`expected auth_ok, got ${reply.type}`),

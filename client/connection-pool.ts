@@ -10,7 +10,10 @@
  * A reconnect counts once a stream authenticated on the new connection (confirmed()), not at the QUIC
  * handshake: a new connection whose auth the broker refuses (refused()) — a revoked or missing credential,
  * a restarted broker with other keys — is closed and counts as a failed attempt, so the attempts back off
- * and run out instead of starting over at attempt 1 on every handshake.
+ * and run out instead of starting over at attempt 1 on every handshake. The same refusal of the same token
+ * on two attempts in a row ends the reconnect at once with that refusal, as nats.js aborts on a repeated
+ * auth error: a fixed token that expired is refused forever, and waiting for the attempts to run out (by
+ * default never) would hide why. A token provider that returns a new token keeps the attempts going.
  * Listeners (the worker pool, the subscriber) hear that a slot was lost, restored or given up, and move
  * what ran on it over. A broker that announces `draining` (lame duck) gets no new work: its slot already
  * waits for the next connection, which is sought once the broker closed the old one.
@@ -20,6 +23,7 @@
 import { TransportError, type CloseInfo, type Connection, type Endpoint } from '../transport/index.js';
 import { attemptAllowed, reconnectDelay, type ReconnectPolicy } from './backoff.js';
 import { CONNECTION_CODE_REFUSED } from '../wire/index.js';
+import { refusedToken } from './broker-stream.js';
 import { FelixError } from './errors.js';
 import type { StatusEvent } from './status.js';
 
@@ -105,6 +109,17 @@ interface Slot<T> {
   carriedAttempts: number;
   /** Why the unconfirmed connection was closed (the broker's refusal), for the give-up's message. */
   refusal: FelixError | null;
+  /**
+   * The auth refusal of the latest failed attempt, with the token it refused; cleared by an attempt failing
+   * otherwise and by a reconnect confirmed. Two alike in a row end the reconnect (repeatedRefusal).
+   */
+  lastRefusal: {
+    readonly connection: Connection;
+    readonly key: string;
+    readonly token: string | undefined;
+  } | null;
+  /** Set when a refusal repeated: the reconnect gives up with it instead of trying again. */
+  abort: FelixError | null;
 }
 
 export class ConnectionPool<T extends ConnectionTenant> {
@@ -123,6 +138,8 @@ export class ConnectionPool<T extends ConnectionTenant> {
       unconfirmed: null,
       carriedAttempts: 0,
       refusal: null,
+      lastRefusal: null,
+      abort: null,
     }));
   }
 
@@ -205,6 +222,7 @@ export class ConnectionPool<T extends ConnectionTenant> {
     const unconfirmed = slot?.unconfirmed;
     if (unconfirmed == null || unconfirmed.entry.connection !== connection) return;
     slot!.unconfirmed = null;
+    slot!.lastRefusal = null;
     // A first connection opened during an outage (attempts 0) replaces nothing: no episode to end.
     if (unconfirmed.attempts === 0) return;
     this.status({
@@ -219,15 +237,52 @@ export class ConnectionPool<T extends ConnectionTenant> {
    * The broker refused a stream's auth on slot `index`'s `connection`. When that is a reconnect's new
    * connection (no stream authenticated on it yet), the pool takes it as a failed attempt: it closes the
    * connection and goes on reconnecting — returns true, and the stream waits for the next connection as
-   * after any loss. Otherwise returns false: the refusal is the stream's to report.
+   * after any loss — unless it repeats the previous attempt's refusal of the same token: then the
+   * reconnect gives up with it once the connection is closed. Otherwise returns false: the refusal is the
+   * stream's to report.
    */
   refused(index: number, connection: Connection, error: FelixError): boolean {
     const slot = this.slots[index];
     const unconfirmed = slot?.unconfirmed;
     if (unconfirmed == null || unconfirmed.entry.connection !== connection || this.closed) return false;
     slot!.refusal = error;
+    slot!.abort ??= this.repeatedRefusal(slot!, index, connection, error, unconfirmed.attempts);
     connection.close(0, 'auth refused');
     return true;
+  }
+
+  /**
+   * The give-up error when `error`, the broker's refusal of auth on `connection`, repeats the refusal of
+   * the slot's previous attempt — the same code and reason, for the same token (a fixed token, or a
+   * provider that returned the refused one again); null otherwise. A refusal the broker did not send (a
+   * token provider that failed) never counts: the provider may do better next time.
+   */
+  private repeatedRefusal(
+    slot: Slot<T>,
+    index: number,
+    connection: Connection,
+    error: FelixError,
+    attempts: number,
+  ): FelixError | null {
+    const previous = slot.lastRefusal;
+    // Another stream refused on the same connection: the same attempt.
+    if (previous?.connection === connection) return null;
+    const key =
+      error.brokerCode === undefined
+        ? null
+        : error.reason === undefined
+          ? error.brokerCode
+          : `${error.brokerCode}/${error.reason}`;
+    const token = refusedToken(error);
+    slot.lastRefusal = key === null ? null : { connection, key, token };
+    if (key === null || previous === null || previous.key !== key || previous.token !== token) return null;
+    return new FelixError(
+      'auth_failed',
+      `${this.options.name} connection ${index}: gave up after ${reconnectAttempts(attempts)}: the broker ` +
+        `refused the same token on two attempts in a row (${key}; a fixed token is never refreshed: use tokenProvider): ` +
+        error.message,
+      { cause: error, brokerCode: error.brokerCode, retry: error.retry, detail: error.detail },
+    );
   }
 
   /**
@@ -289,16 +344,22 @@ export class ConnectionPool<T extends ConnectionTenant> {
     const label = `${this.options.name} connection ${index}`;
     const recovery = this.slots[index]?.recovery ?? null;
     const own = recovery?.lastError ?? null;
+    // An auth refusal carries the broker's code and class: this connection's token is the one refused too.
+    const typed = { brokerCode: reason.brokerCode, retry: reason.retry };
     if (recovery === null || own === null) {
       return new FelixError(reason.code, `${label}: closed as the client gave up: ${reason.message}`, {
         cause: reason,
+        ...typed,
       });
     }
+    const why =
+      reason.code === 'auth_failed'
+        ? 'the broker refused the same token twice in a row on another connection'
+        : 'FELIX_RECONNECT_ATTEMPTS ran out on another connection';
     return new FelixError(
       reason.code,
-      `${label}: gave up after ${reconnectAttempts(recovery.attempts)}, with the client ` +
-        `(FELIX_RECONNECT_ATTEMPTS ran out on another connection): ${own.message}`,
-      { cause: own },
+      `${label}: gave up after ${reconnectAttempts(recovery.attempts)}, with the client (${why}): ${own.message}`,
+      { cause: own, ...typed },
     );
   }
 
@@ -381,10 +442,27 @@ export class ConnectionPool<T extends ConnectionTenant> {
     // of this same reconnect.
     recovery.attempts = slot.carriedAttempts;
     slot.carriedAttempts = 0;
+    const aborted = slot.abort;
+    slot.abort = null;
+    if (aborted !== null) {
+      // The same refusal twice in a row: trying again would be refused again.
+      this.status({ type: 'error', pool, connection: index, error: aborted });
+      this.giveUp(index, recovery, aborted);
+      return;
+    }
     while (!this.closed && attemptAllowed(policy, recovery.attempts + 1)) {
       const attempt = ++recovery.attempts;
       const delayMs = reconnectDelay(policy, attempt, this.options.random);
-      this.status({ type: 'reconnecting', pool, connection: index, attempt, delayMs });
+      // After a failed attempt, why it failed (attempt 1 follows the `disconnect`, which says why).
+      const why = attempt > 1 ? recovery.lastError : null;
+      this.status({
+        type: 'reconnecting',
+        pool,
+        connection: index,
+        attempt,
+        delayMs,
+        ...(why === null ? {} : { error: why }),
+      });
       await this.sleep(delayMs);
       if (this.closed) break;
       try {
@@ -392,6 +470,8 @@ export class ConnectionPool<T extends ConnectionTenant> {
         return;
       } catch (error) {
         recovery.lastError = error as FelixError;
+        // Not refused: a refusal after this one is not a repeat.
+        slot.lastRefusal = null;
       }
     }
     // Closed meanwhile: markClosed() already settled this recovery.
@@ -484,6 +564,8 @@ export class ConnectionPool<T extends ConnectionTenant> {
     // What the slot's streams and the give-up are told: the broker's refusal, when that closed it.
     const cause = slot.refusal ?? error;
     slot.refusal = null;
+    // A confirmed connection lost: a new episode, whose refusals repeat nothing before it.
+    if (unconfirmed === null) slot.lastRefusal = null;
     // A draining slot already hands out the connection to come, so it is sought even for an idle slot.
     const resuming = this.resuming && (slot.recovery !== null || this.needed(entry.index));
     if (resuming && unconfirmed !== null) slot.carriedAttempts = unconfirmed.attempts;
@@ -508,6 +590,8 @@ export class ConnectionPool<T extends ConnectionTenant> {
     } else if (slot.recovery === null) {
       slot.promise = undefined;
     }
+    // Not reconnecting (no work left for it): a repeated refusal ends nothing.
+    if (!resuming) slot.abort = null;
     for (const listener of this.listeners) listener.lost?.(entry.index, cause, resuming);
     entry.tenant.onConnectionClosed(cause);
     if (resuming) void this.recover(entry.index, cause);

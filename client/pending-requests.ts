@@ -8,7 +8,7 @@
  * in flight can be sent again as it was (same request id, producer id and sequence): `retries` says how
  * many times it may be (0 for what must not be sent twice, Infinity for idempotent requests).
  */
-import { FelixError, unsentError } from './errors.js';
+import { FelixError, unsentError, withRetry } from './errors.js';
 
 /** What a stream settles when an answer comes; PendingReply is the one implementation. */
 export interface Settleable {
@@ -173,12 +173,15 @@ export class PendingRequests {
 
   /**
    * Fails every request (the stream or connection ended) with `error`; one never sent — still unwritten, or
-   * refused by a draining broker and waiting to go again — with `error` classed `retry`.
+   * refused by a draining broker and waiting to go again — with `error` classed `retry`; one sent and not
+   * answered with `error` classed `outcome_unknown`, whatever ended the stream (an auth refusal on the
+   * next connection says nothing of what the broker did with it).
    */
   failAll(error: FelixError): void {
     const unwritten = this.entries.size === 0 ? null : this.unwrittenNow();
+    const sent = withRetry(error, 'outcome_unknown');
     for (const [requestId, entry] of this.entries) {
-      entry.reply.fail(this.neverSent(requestId, entry, unwritten) ? unsentError(error) : error);
+      entry.reply.fail(this.neverSent(requestId, entry, unwritten) ? unsentError(error) : sent);
     }
     this.entries.clear();
     this.disarm();

@@ -6,11 +6,13 @@
  *   [draining →] disconnect → reconnecting (attempt 1) → … → reconnecting (attempt n) → reconnect | error
  *
  * `draining`: the broker said it is shutting down (lame duck); `disconnect`: the connection was lost (or
- * could not be opened); `reconnecting`: attempt n will be made after `delayMs`; `reconnect`: a new
+ * could not be opened); `reconnecting`: attempt n will be made after `delayMs` (with `error`, why attempt
+ * n − 1 failed); `reconnect`: a new
  * connection replaced it and a stream authenticated on it (one whose auth the broker refused was a failed
- * attempt); `error`: the client gave up (FELIX_RECONNECT_ATTEMPTS ran out on this connection, or on another
- * while this one was reconnecting: each connection's error says which, and why its own latest attempt
- * failed) and closes, or a subscription could not be resumed and ended.
+ * attempt); `error`: the client gave up (FELIX_RECONNECT_ATTEMPTS ran out on this connection, or the broker
+ * refused the same token on two attempts in a row, or either happened on another connection while this one
+ * was reconnecting: each connection's error says which, and why its own latest attempt failed) and closes,
+ * or a subscription could not be resumed and ended.
  */
 import type { FelixError } from './errors.js';
 
@@ -23,7 +25,13 @@ export interface ConnectionRef {
 export type StatusEvent =
   | (ConnectionRef & { readonly type: 'draining' })
   | (ConnectionRef & { readonly type: 'disconnect'; readonly error: FelixError })
-  | (ConnectionRef & { readonly type: 'reconnecting'; readonly attempt: number; readonly delayMs: number })
+  | (ConnectionRef & {
+      readonly type: 'reconnecting';
+      readonly attempt: number;
+      readonly delayMs: number;
+      /** Why the previous attempt failed (absent on attempt 1: the `disconnect` before it says why). */
+      readonly error?: FelixError;
+    })
   | (ConnectionRef & { readonly type: 'reconnect'; readonly attempts: number })
   | (Partial<ConnectionRef> & { readonly type: 'error'; readonly error: FelixError });
 

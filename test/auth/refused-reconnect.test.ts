@@ -3,7 +3,13 @@
 // works, and FELIX_RECONNECT_ATTEMPTS ends them with the broker's refusal — a revoked credential must not
 // make a client reconnect at attempt 1 forever.
 import { describe, expect, it } from 'vitest';
-import { connect, type ConnectOptions, type FelixClient, type StatusEvent } from '../../client/index.js';
+import {
+  connect,
+  type ConnectOptions,
+  type FelixClient,
+  type FelixError,
+  type StatusEvent,
+} from '../../client/index.js';
 import { until } from '../broker/raw-client.js';
 import { cliMint } from '../cli/run-cli.js';
 import { jwtBroker, T1_PERMS } from './jwt-broker.js';
@@ -28,6 +34,12 @@ const OPTIONS: ConnectOptions = {
   reconnectMaxMs: 40,
 };
 
+let bad = 0;
+/** A token the broker refuses, new each time: a provider trying another, not repeating the refused one. */
+function badToken(): string {
+  return `not.a.token.${++bad}`;
+}
+
 function watch(client: FelixClient): { status: StatusEvent[]; done: Promise<void> } {
   const status: StatusEvent[] = [];
   const done = (async () => {
@@ -44,8 +56,9 @@ describe('SDK reconnect with a refused token', () => {
       ...OPTIONS,
       broker,
       reconnectAttempts: 4,
-      // The first token expires (the broker closes the connection); every later one is refused.
-      tokenProvider: () => (asked++ === 0 ? shortLived : 'not.a.token'),
+      // The first token expires (the broker closes the connection); every later one is refused — each a
+      // new token, so that the refusals are no repeat of the same credentials.
+      tokenProvider: () => (asked++ === 0 ? shortLived : `not.a.token.${asked}`),
     });
     const { status, done } = watch(client);
     await client.publish('s', 'before');
@@ -83,8 +96,7 @@ describe('SDK reconnect with a refused token', () => {
     const client = await connect({
       ...OPTIONS,
       broker,
-      tokenProvider: () =>
-        phase === 'expiring' ? shortLived : phase === 'refused' ? 'not.a.token' : lasting,
+      tokenProvider: () => (phase === 'expiring' ? shortLived : phase === 'refused' ? badToken() : lasting),
     });
     const { status, done } = watch(client);
     const received: string[] = [];
@@ -125,8 +137,7 @@ describe('SDK reconnect with a refused token', () => {
       ...OPTIONS,
       broker,
       eventConnPool: 2,
-      tokenProvider: () =>
-        phase === 'expiring' ? shortLived : phase === 'refused' ? 'not.a.token' : lasting,
+      tokenProvider: () => (phase === 'expiring' ? shortLived : phase === 'refused' ? badToken() : lasting),
     });
     const { status, done } = watch(client);
     const received: string[] = [];
@@ -157,5 +168,61 @@ describe('SDK reconnect with a refused token', () => {
     expect(sub.isClosed).toBe(false);
     await client.close();
     await done;
+  }, 40_000);
+});
+
+describe('SDK reconnect refused twice in a row for the same token', () => {
+  it('ends the client with the refusal when a fixed token has expired, instead of reconnecting forever', async () => {
+    const { broker, shortLived } = await authBroker();
+    // A fixed token and unlimited attempts (the default).
+    const client = await connect({ ...OPTIONS, broker, token: shortLived });
+    const { status, done } = watch(client);
+    const sub = await client.subscribe('s', { onEvent: () => {} });
+    await client.publish('s', 'before');
+    await until(() => status.some((e) => e.type === 'disconnect'), 'the token to expire', 10_000);
+    const during = client.publish('s', 'during').then(
+      () => undefined,
+      (e: unknown) => e as FelixError,
+    );
+    const closedWith = await client.closed;
+    // The broker's refusal, not a timeout or an attempt count: nothing will make this token valid again.
+    expect(closedWith).toMatchObject({ code: 'auth_failed', brokerCode: 'unauthenticated', retry: 'fatal' });
+    expect(closedWith?.message).toMatch(/refused the same token on two attempts in a row/);
+    expect(closedWith?.message).toContain('expired');
+    expect(closedWith?.message).toContain('tokenProvider');
+    expect(await during).toMatchObject({ code: 'auth_failed', brokerCode: 'unauthenticated' });
+    // Whichever connection gave up first, the others end with the same refusal, not "attempts ran out".
+    const subEnded = await sub.closed;
+    expect(subEnded).toMatchObject({ code: 'auth_failed', brokerCode: 'unauthenticated', retry: 'fatal' });
+    expect(subEnded?.message).not.toContain('FELIX_RECONNECT_ATTEMPTS');
+    // The second attempt's `reconnecting` says why the first failed; the connection ends with `error`.
+    const gaveUp = status.find((e) => e.type === 'error' && e.error === closedWith)!;
+    const own = status.filter((e) => e.pool === gaveUp.pool && e.connection === gaveUp.connection);
+    expect(own.map((e) => e.type)).toEqual(['disconnect', 'reconnecting', 'reconnecting', 'error']);
+    const second = own[2] as Extract<StatusEvent, { type: 'reconnecting' }>;
+    expect(second.attempt).toBe(2);
+    expect(second.error).toMatchObject({ code: 'auth_failed', brokerCode: 'unauthenticated' });
+    expect(second.error?.message).toContain('expired');
+    expect((own[1] as Extract<StatusEvent, { type: 'reconnecting' }>).error).toBeUndefined();
+    await done;
+  }, 40_000);
+
+  it('ends it too when a token provider returns the refused token again', async () => {
+    const { broker, shortLived } = await authBroker();
+    let asked = 0;
+    const client = await connect({
+      ...OPTIONS,
+      broker,
+      tokenProvider: () => {
+        asked++;
+        return shortLived;
+      },
+    });
+    await client.publish('s', 'before');
+    const closedWith = await client.closed;
+    expect(closedWith).toMatchObject({ code: 'auth_failed', brokerCode: 'unauthenticated' });
+    expect(closedWith?.message).toMatch(/publish connection 0: gave up after 2 reconnect attempts/);
+    // Asked at connect, then once per attempt.
+    expect(asked).toBe(3);
   }, 40_000);
 });
