@@ -50,6 +50,11 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     return this.items.length - this.head;
   }
 
+  /** Ended and read to the end (its error, if any, delivered): a consumer has nothing more to get. */
+  get exhausted(): boolean {
+    return this.ended && this.length === 0 && this.error === null;
+  }
+
   /** True between onFull and onRoom (block policy). */
   get isFull(): boolean {
     return this.full;

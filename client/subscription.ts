@@ -209,6 +209,8 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   private startOffset = -1;
   private readonly queue: AsyncQueue<FelixEvent>;
   private readonly onEvent: ((event: FelixEvent) => void) | undefined;
+  /** An iterator was handed out: another is refused while the queue still has something for it. */
+  private iterated = false;
   private resolveClosed!: (error: FelixError | undefined) => void;
   private resolveSubscribed!: () => void;
   private rejectSubscribed!: (error: FelixError) => void;
@@ -344,7 +346,11 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     return this.unsubscribe();
   }
 
-  /** Events in order. Leaving a for-await loop early unsubscribes, as in nats.js. */
+  /**
+   * Events in order. Leaving a for-await loop early unsubscribes, as in nats.js. One reader at a time:
+   * iterators share the one queue, so a second would take every other event from the first; it fails at
+   * once instead (invalid_argument) until the first is done (left, or read to the end).
+   */
   [Symbol.asyncIterator](): AsyncIterator<FelixEvent> {
     if (this.onEvent !== undefined) {
       throw new FelixError(
@@ -353,6 +359,14 @@ export class Subscription implements AsyncIterable<FelixEvent> {
       );
     }
     const queue = this.queue;
+    if (this.iterated && !queue.exhausted) {
+      throw new FelixError(
+        'invalid_argument',
+        'a subscription is iterated by one reader at a time: another iterator is reading it ' +
+          '(subscribe again for a second reader of the stream)',
+      );
+    }
+    this.iterated = true;
     return {
       next: () => queue.next(),
       return: async () => {

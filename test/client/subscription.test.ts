@@ -3,7 +3,7 @@ import type { QueuePolicy } from '../../client/async-queue.js';
 import { FelixError } from '../../client/errors.js';
 import { EventRouter } from '../../client/event-router.js';
 import { Subscriber } from '../../client/subscriber.js';
-import type { FelixEvent, GapInfo, SubscribeOptions, Subscription } from '../../client/subscription.js';
+import type { FelixEvent, GapInfo, SubscribeOptions } from '../../client/subscription.js';
 import {
   KNOWN_FEATURES,
   KNOWN_FLAGS,
@@ -13,6 +13,7 @@ import {
   type Message,
 } from '../../wire/index.js';
 import { FakeConnection, settle } from './fakes.js';
+import { take } from '../support/take-events.js';
 
 const authOk = encodeJsonMessage({
   type: 'auth_ok',
@@ -84,17 +85,6 @@ async function subscribed(h: Harness, options: SubscribeOptions = {}) {
   events.receive(msg({ type: 'event_stream_hello', subscription_id: id }));
   control.receive(msg({ type: 'subscribed', subscription_id: id }));
   return { sub: await pending, control, events, id };
-}
-
-async function take(sub: Subscription, count: number): Promise<FelixEvent[]> {
-  const iterator = sub[Symbol.asyncIterator]();
-  const out: FelixEvent[] = [];
-  while (out.length < count) {
-    const next = await iterator.next();
-    if (next.done === true) break;
-    out.push(next.value);
-  }
-  return out;
 }
 
 describe('subscribe flow', () => {

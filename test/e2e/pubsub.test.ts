@@ -11,6 +11,7 @@ import {
 } from '../../client/index.js';
 import type { BrokerNode } from '../../broker/node.js';
 import { client, eventually, metric, startBroker, type BrokerOverrides } from './sdk-harness.js';
+import { take } from '../support/take-events.js';
 
 /** Subscribes to `stream` from earliest and collects its events until offset `last` has arrived. */
 async function replayEarliest(c: FelixClient, stream: string, last: number): Promise<FelixEvent[]> {
@@ -18,17 +19,6 @@ async function replayEarliest(c: FelixClient, stream: string, last: number): Pro
   await c.subscribe(stream, { start: 'earliest', onEvent: (e) => replayed.push(e) });
   await eventually(() => replayed.at(-1)?.offset === last, `the replay up to offset ${last}`);
   return replayed;
-}
-
-async function take(sub: Subscription, count: number): Promise<FelixEvent[]> {
-  const out: FelixEvent[] = [];
-  const iterator = sub[Symbol.asyncIterator]();
-  while (out.length < count) {
-    const next = await iterator.next();
-    if (next.done === true) break;
-    out.push(next.value);
-  }
-  return out;
 }
 
 const text = (events: FelixEvent[]) => events.map((e) => Buffer.from(e.payload).toString());
@@ -47,6 +37,27 @@ describe('client SDK against the broker', () => {
     const sizes = (await replayEarliest(c, 'large', 0)).map((e) => e.payload.length);
     expect(sizes).toEqual([big.length]);
     expect(await metric(broker, 'felix_publish_duplicates_total')).toBe(0);
+  });
+
+  it('refuses a second iterator while one reads the subscription: every event goes to the first', async () => {
+    const broker = await startBroker();
+    const c = await client(broker);
+    const sub = await c.subscribe('once');
+    const first = sub[Symbol.asyncIterator]();
+    // Another iterator, or another for-await loop, fails at once instead of taking every other event.
+    expect(() => sub[Symbol.asyncIterator]()).toThrow(/iterated by one reader at a time/);
+    const loop = (async () => {
+      for await (const event of sub) return event;
+      return undefined;
+    })();
+    await expect(loop).rejects.toMatchObject({ code: 'invalid_argument' });
+    await c.publishBatch('once', ['a', 'b', 'c']);
+    const got: FelixEvent[] = [];
+    for (let i = 0; i < 3; i++) got.push((await first.next()).value as FelixEvent);
+    expect(text(got)).toEqual(['a', 'b', 'c']);
+    // Once that iterator is done (here, left: the subscription ends), another may be taken: it is done.
+    await first.return!();
+    expect(await sub[Symbol.asyncIterator]().next()).toEqual({ value: undefined, done: true });
   });
 
   it('nextOffset is after the last event the application got: a loop left early resumes without a hole', async () => {
