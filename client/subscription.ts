@@ -288,6 +288,8 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   /**
    * Events the broker dropped for this subscriber (the sum over all gaps' offsets). After an unclean stop
    * of a durable stream it also counts offsets reserved and never used: an upper bound of events lost.
+   * Not the drops that got it evicted (subscription_evicted ends it first): subscribe again from
+   * nextOffset, and a `cursor_too_old` refusal's `available` says where the retained events begin.
    */
   get missed(): number {
     return this.tracker.missed;

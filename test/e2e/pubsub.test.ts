@@ -438,6 +438,39 @@ describe('client SDK against the broker', () => {
     expect(await sub.closed).toBe(error);
   });
 
+  it('an eviction counts none of the drops before it; resuming from nextOffset shows what was lost', async () => {
+    let broker: BrokerNode | undefined;
+    const sub = await stalledSubscriber({ subQueuePolicy: 'drop_new', slowSubMaxDrops: 10 }, async (b) => {
+      broker = b;
+    });
+    let read = 0;
+    const ended = await (async () => {
+      try {
+        for await (const _event of sub) read++;
+      } catch (e) {
+        return e as FelixError;
+      }
+      return undefined;
+    })();
+    expect(ended?.code).toBe('subscription_evicted');
+    // What the broker dropped before it gave up on the subscriber is in no gap: the error ends it first.
+    expect([sub.missed, sub.gaps]).toEqual([0, 0]);
+    const from = sub.nextOffset;
+    expect(from).toBe(read);
+    // Resumed from nextOffset: the stream replays what it still retains, and refuses what it does not, with
+    // the oldest offset it has; from there the events come with no gap. Every event is accounted for.
+    const again = await client(broker!);
+    const refused = await again.subscribe('firehose', { start: { offset: from } }).then(
+      () => undefined,
+      (e: unknown) => e as FelixError,
+    );
+    expect(refused).toMatchObject({ code: 'cursor_too_old', requested: from });
+    const resumed = await again.subscribe('firehose', { start: { offset: refused!.available! } });
+    const rest = await take(resumed, 5000 - refused!.available!);
+    expect(rest.map((e) => e.offset)).toEqual(range(5000).slice(refused!.available!));
+    expect(read + (refused!.available! - from) + rest.length).toBe(5000);
+  });
+
   it('close() delivers unacknowledged publishes handed to connections still opening (slots connect on first use)', async () => {
     const broker = await startBroker();
     const c = await client(broker, { pubConnPool: 4, pubStreamsPerConn: 2 });
