@@ -19,6 +19,7 @@ import type { ReconnectPolicy } from './backoff.js';
 import { ConnectionPool, type PoolListener } from './connection-pool.js';
 import { FelixError, toFelixError, withContext } from './errors.js';
 import { FrameRecycler } from './frame-recycler.js';
+import { checkHostResolves } from './host-lookup.js';
 import { EventRouter } from './event-router.js';
 import { resolveOptions, type ConnectOptions, type OptionLabel, type ResolvedOptions } from './options.js';
 import { Publisher, wholePayloadLimit, type Payload, type PublishOptions } from './publisher.js';
@@ -255,6 +256,7 @@ export class FelixClient {
   /** @internal opens publish stream 0 and learns what the broker supports. */
   async verify(): Promise<void> {
     try {
+      await checkHostResolves(this.options.host, this.options.connectTimeoutMs);
       const negotiated = await this.publishPool.worker(0).ready;
       // A broker with smaller frames than ours says so, at every auth: each worker cuts its publishes to
       // what its broker announced (sent larger, a frame would be refused before its request could be

@@ -39,6 +39,17 @@ describe('connect', () => {
     expect(error.message).toMatch(/no QUIC handshake/);
   });
 
+  it('fails a host name that does not resolve as that, not as the TLS rule for other hosts', async () => {
+    // .invalid never resolves (RFC 6761): a mistyped broker name.
+    const error = await failure(
+      connect({ broker: 'no-such-host.invalid:5000', env: {}, connectTimeoutMs: 3000 }),
+    );
+    expect(error.code).toBe('connect_failed');
+    expect(error.retry).toBe('retry');
+    expect(error.message).toMatch(/cannot resolve the broker's host name no-such-host\.invalid/);
+    expect(error.message).not.toMatch(/FELIX_TLS_CA|without a CA/);
+  });
+
   it('refuses a non-loopback broker without a CA, explaining FELIX_TLS_CA and FELIX_TLS_INSECURE', async () => {
     const error = await failure(connect({ broker: '192.0.2.1:5000', env: {}, connectTimeoutMs: 300 }));
     expect(error.code).toBe('connect_failed');
