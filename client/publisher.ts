@@ -98,6 +98,7 @@ export class Publisher {
   /** The limits of the frame limit seen last (workers normally share one: computed once). */
   private limits: FrameLimits | null = null;
 
+  /** @internal FelixClient builds it once the broker said what it supports. */
   constructor(
     private readonly pool: WorkerPool,
     private readonly negotiated: Negotiated,

@@ -215,6 +215,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   private resolveSubscribed!: () => void;
   private rejectSubscribed!: (error: FelixError) => void;
 
+  /** @internal the Subscriber makes them (FelixClient.subscribe). */
   constructor(private readonly params: SubscriptionParams) {
     this.tenant = params.tenant;
     this.namespace = params.namespace;

@@ -471,7 +471,7 @@ export class Endpoint implements ConnectionDriver {
     this.accepting = false;
   }
 
-  /** @internal */
+  // ConnectionDriver: kept in the declarations (stripInternal), which an implemented interface needs.
   markDirty(c: Connection): void {
     if (!c.dirty && !c.finalized) {
       c.dirty = true;
@@ -975,7 +975,7 @@ export class Endpoint implements ConnectionDriver {
     }
   }
 
-  /** @internal */
+  // ConnectionDriver, as markDirty.
   sendNow(c: Connection): void {
     this.sendPackets(c);
   }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consumerTsconfig } from './consumer-project.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const TSC = join(REPO, 'node_modules/typescript/bin/tsc');
@@ -146,20 +147,7 @@ await client.close();
   it('type-checks `import { connect } from "felix-ts/client"` with the types the package ships', async () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2023',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          noEmit: true,
-          // As the repository does: @matrixai/quic's own .d.ts do not compile against TypeScript 5.9's lib.
-          skipLibCheck: true,
-          types: ['node'],
-          typeRoots: [join(REPO, 'node_modules/@types')],
-        },
-        include: ['*.ts'],
-      }),
+      consumerTsconfig({ typeRoots: [join(REPO, 'node_modules/@types')] }),
     );
     writeFileSync(
       join(project, 'consumer.ts'),
