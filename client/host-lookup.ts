@@ -5,7 +5,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { shownName } from './arguments.js';
+import { shownName } from '../config/shown-name.js';
 import { withDeadline } from './deadline.js';
 import { FelixError } from './errors.js';
 
