@@ -73,15 +73,22 @@ export class LogReader {
     this.unreadable = [];
     const finish: Finish = (err, records, corrupt, atEnd, next) => {
       this.busy = false;
+      // Closed during the read: the file closes now that no read of it is in flight.
+      if (this.closed) this.closeFile();
       done(err, { records, corrupt, atEnd, next, unreadable: this.unreadable });
     };
     this.readFrom(from, limit, maxBytes, [], 0, 0, finish);
   }
 
+  /**
+   * Closes the reader. A read in flight keeps its file open until it returns: closing the descriptor under
+   * it would fail it with EBADF (reported as a storage error of a reader nobody reads any more), or let it
+   * read whatever file took the descriptor's number meanwhile.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.closeFile();
+    if (!this.busy) this.closeFile();
   }
 
   private readFrom(
@@ -136,14 +143,14 @@ export class LogReader {
     const buf = Buffer.allocUnsafeSlow(Math.min(maxBytes, readable));
     const start = this.position;
     fs.read(this.fd, buf, 0, buf.length, start, (err, got) => {
+      if (this.closed) {
+        finish(null, records, corrupt, true, from);
+        return;
+      }
       if (err !== null) {
         this.expected = -1;
         // (An open file stays readable when it is deleted: only opening finds a segment gone.)
         this.fail(err, records, corrupt, from, finish);
-        return;
-      }
-      if (this.closed) {
-        finish(null, records, corrupt, true, from);
         return;
       }
       // A short read of a file means its end: it is shorter than the size the log knows for it (cut short
