@@ -220,18 +220,16 @@ export class Connection {
   /**
    * Hears STOP_SENDING on streams that have nothing to send: quiche reports a stopped stream only to a write
    * (or a capacity query), so a quiet stream's stop would otherwise wait for its next write. Called on the
-   * keep-alive tick; one native call per writable stream.
+   * keep-alive tick; one native call per writable stream. Streams with bytes queued are asked too: one
+   * waiting for room that quiche has since collected (stopped, our reset acknowledged) gets no further send
+   * attempt unless something else flushes the connection.
    */
   pollStopped(): void {
     if (this.closeInfo !== null) return;
     for (const stream of this.streams.values()) {
-      if (stream.writeClosed || stream.queued !== 0) continue;
-      try {
-        this.q.streamCapacity(stream.id);
-      } catch (err) {
-        const { kind } = parseStreamError(err);
-        if (kind === 'StreamStopped' || kind === 'InvalidStreamState') this.onSendError(stream, err);
-      }
+      if (stream.writeClosed) continue;
+      const stop = this.stopOf(stream);
+      if (stop !== null) this.onSendError(stream, stop);
     }
   }
 
@@ -263,17 +261,11 @@ export class Connection {
         stream.stopWatched = false;
         continue;
       }
-      if (stream.queued === 0) {
-        try {
-          this.q.streamCapacity(stream.id);
-        } catch (err) {
-          const { kind } = parseStreamError(err);
-          if (kind === 'StreamStopped' || kind === 'InvalidStreamState') {
-            stream.stopWatched = false;
-            stopped.push({ stream, err });
-            continue;
-          }
-        }
+      const stop = stream.queued === 0 ? this.stopOf(stream) : null;
+      if (stop !== null) {
+        stream.stopWatched = false;
+        stopped.push({ stream, err: stop });
+        continue;
       }
       list[kept++] = stream;
     }
@@ -773,14 +765,23 @@ export class Connection {
    * owner (a broker's subscription) and the connection's send window.
    */
   private forgottenByQuiche(stream: Stream): boolean {
+    const stop = this.stopOf(stream);
+    if (stop === null) return false;
+    this.onSendError(stream, stop);
+    return true;
+  }
+
+  /**
+   * quiche's error when the peer has stopped `stream` (StreamStopped) or quiche has forgotten it after that
+   * (InvalidStreamState), else null: a capacity query, the one call that reports a stop without writing.
+   */
+  private stopOf(stream: Stream): unknown {
     try {
       this.q.streamCapacity(stream.id);
-      return false;
+      return null;
     } catch (err) {
       const { kind } = parseStreamError(err);
-      if (kind !== 'StreamStopped' && kind !== 'InvalidStreamState') return false;
-      this.onSendError(stream, err);
-      return true;
+      return kind === 'StreamStopped' || kind === 'InvalidStreamState' ? err : null;
     }
   }
 
