@@ -52,7 +52,9 @@ export class WireError extends Error {
   readonly ackRequested: boolean;
 
   constructor(code: WireErrorCode, message: string, context: WireErrorContext = {}) {
-    super(message);
+    // Well-formed because the text can quote the bytes that were refused (JSON.parse's message cuts the
+    // input around the fault, a surrogate pair possibly in half), and it goes back to the peer and to logs.
+    super(message.toWellFormed());
     this.code = code;
     this.fatal = FATAL_CODES.has(code);
     this.flags = context.flags;

@@ -45,7 +45,7 @@ export class Replies implements ReplyTarget {
   }
 
   sendError(message: string, code: ErrorCode, requestId?: number, site?: ErrorSite): void {
-    const reply: MessageOf<'error'> = { type: 'error', message };
+    const reply: MessageOf<'error'> = { type: 'error', message: wellFormed(message) };
     if (this.errorCodes) typeError(reply, code, site);
     if (requestId !== undefined) reply.request_id = requestId;
     this.send(reply);
@@ -66,7 +66,11 @@ export class Replies implements ReplyTarget {
 
   publishError(requestId: number, message: string, code: ErrorCode, form: AckForm, site?: ErrorSite): void {
     if (!this.stream.writable) return;
-    const err: PublishErrorMessage = { type: 'publish_error', request_id: requestId, message };
+    const err: PublishErrorMessage = {
+      type: 'publish_error',
+      request_id: requestId,
+      message: wellFormed(message),
+    };
     if (this.errorCodes) typeError(err, code, site);
     // The binary ack has no room for a code: a client that takes codes gets the message form instead.
     const binary = form === 'binary' && !this.errorCodes;
@@ -104,6 +108,15 @@ export class Replies implements ReplyTarget {
       answers.commit(writeCacheOkFrame(answers.buffer, at, requestId));
     }
   }
+}
+
+/**
+ * An error's text with any lone surrogate made U+FFFD. The text can quote a peer's bytes (JSON.parse's
+ * message cuts the input around the fault, and can cut a surrogate pair in half), and the protocol refuses a
+ * string that is not well-formed: sent as is, the answer to a bad frame would itself be undecodable.
+ */
+function wellFormed(text: string): string {
+  return text.isWellFormed() ? text : text.toWellFormed();
 }
 
 /** `code` and its retry class (the site's, else the code's default) and the site's `detail` on an error. */

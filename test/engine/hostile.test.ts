@@ -107,10 +107,17 @@ afterAll(async () => {
 
 /** Runs `runs` (scaled) cases from `cases` through the engine; a failure reports the shrunk case and seed. */
 async function check(cases: fc.Arbitrary<HostileCase>, runs: number, salt: number): Promise<void> {
-  await fc.assert(
-    fc.asyncProperty(cases, (c) => runHostileCase(engine.broker, engine.logs, target, c, totals)),
-    { numRuns: Math.max(1, Math.round(runs * SCALE)), seed: (SEED + salt) >>> 0, endOnFailure: false },
-  );
+  try {
+    await fc.assert(
+      fc.asyncProperty(cases, (c) => runHostileCase(engine.broker, engine.logs, target, c, totals)),
+      { numRuns: Math.max(1, Math.round(runs * SCALE)), seed: (SEED + salt) >>> 0, endOnFailure: false },
+    );
+  } catch (error) {
+    // fast-check names this property's seed (SEED + salt); the suite replays from SEED. CI logs keep the
+    // failure but not always the suite's stdout, so the failure itself says how to replay it.
+    (error as Error).message = `replay with FUZZ_SEED=${SEED}\n${(error as Error).message}`;
+    throw error;
+  }
   expect(engine.broker.stats.internalErrors).toBe(0);
 }
 

@@ -44,3 +44,18 @@ describe('contract: a refused request is answered in the form the contract names
     expect(framesOf(s)[1]).toMatchObject({ type: 'publish_error', request_id: 6, code: 'invalid_request' });
   });
 });
+
+describe('contract: every answer decodes', () => {
+  it('the error for text that is not JSON, whose parser message cuts a surrogate pair, is well-formed', () => {
+    // Shrunk from a mutated publish: U+10000 (F0 90 80 80) before the object. JSON.parse's message quotes
+    // the input around the fault and cut the character's surrogate pair in half; echoed as is, the answer
+    // held a lone surrogate that no decoder of this protocol accepts.
+    const s = stream();
+    const text =
+      '\u{10000}{"type":"publish","tenant_id":"t1","namespace":"ns","stream":"s","payload":"","request_id":0}';
+    s.clientWrite(encodeFrame(0, Buffer.from(text)));
+    const answer = framesOf(s)[1] as { type: string; message: string };
+    expect(answer).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(answer.message.isWellFormed()).toBe(true);
+  });
+});

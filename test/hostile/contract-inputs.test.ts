@@ -288,6 +288,14 @@ const PAYLOADS: Row[] = [
     outcome: { continues: error() },
   })),
   {
+    // JSON.parse's message quotes the text around the fault and can cut a surrogate pair in half there;
+    // the answer must still be a well-formed string (fast-check found this one).
+    input: 'text that is not JSON, starting with a character outside the BMP (U+10000)',
+    on: ['plain', 'publish', 'cache'],
+    bytes: () => jsonText('\u{10000}{"type":"publish","stream":"s"}'),
+    outcome: { continues: error() },
+  },
+  {
     input: 'JSON nested 100,000 deep',
     on: PLAIN,
     bytes: () => jsonText(jsonDeepArray(100_000)),
@@ -728,6 +736,7 @@ const BEFORE_AUTH: Row[] = [
     [
       ['a publish', () => ackedPublish(1)],
       ['malformed JSON', () => jsonText('{"type":"auth",')],
+      ['text that is not JSON, starting with U+10000', () => jsonText('\u{10000}{"type":"auth"}')],
       ['an auth whose tenant_id is a number', () => jsonText('{"type":"auth","tenant_id":5,"token":"x"}')],
       ['an auth in MessagePack (auth is always JSON)', () => message({ ...DEFAULT_AUTH }, true)],
       ['a binary acked batch', () => binaryBatch({ requestId: 1 })],
