@@ -287,6 +287,12 @@ export function createMetricsRegistry(
     () => gauges.datagrams()?.writeDeadlineCloses ?? 0,
   );
   monotonic(
+    'felix_credit_stranded_closes_total',
+    'Client connections closed with code 0x6: streams the client reset while the broker held their bytes ' +
+      'unread may have taken half the connection receive window for good (the QUIC stack cannot give it back)',
+    () => stats.creditStrandedCloses,
+  );
+  monotonic(
     'felix_internal_errors_total',
     "Unexpected exceptions in the broker, each closing the connection it served with code 0x1 (or, when cutting a stream's batch failed, its subscribers' connections)",
     () => stats.internalErrors,

@@ -318,6 +318,14 @@ export class BrokerNode {
     const session = new ConnectionSession(this.broker, connection, loopback);
     const entry: SessionEntry = { session, id: ++this.connectionIds, openedAt: Date.now() };
     connection.onStream = (stream) => session.onStream(stream);
+    connection.onCreditStranded = (bytes) => {
+      // Called from the transport's read of this connection: a defect here costs it, not the process.
+      try {
+        session.creditStranded(bytes);
+      } catch (err) {
+        session.internalError(err);
+      }
+    };
     const authDeadline = this.authDeadlineFor(session);
     // Logged once its first stream authenticates, when the line can say for which tenant.
     session.onFirstAuth = (tenant) => {

@@ -22,7 +22,7 @@
  */
 import { TransportError, type CloseInfo, type Connection, type Endpoint } from '../transport/index.js';
 import { attemptAllowed, reconnectDelay, type ReconnectPolicy } from './backoff.js';
-import { CONNECTION_CODE_REFUSED } from '../wire/index.js';
+import { CONNECTION_CODE_NO_ERROR, CONNECTION_CODE_REFUSED } from '../wire/index.js';
 import { refusedToken } from './broker-stream.js';
 import { FelixError } from './errors.js';
 import type { StatusEvent } from './status.js';
@@ -548,6 +548,18 @@ export class ConnectionPool<T extends ConnectionTenant> {
     slot.live = entry;
     if (slot.recovery === null) slot.promise = Promise.resolve(entry);
     connection.onClose = (info) => this.onClose(entry, closedError(label, info));
+    connection.onCreditStranded = (bytes) => {
+      // Streams the broker reset while their bytes waited here unread (a stalled subscription disconnected
+      // as a slow consumer) took up to `bytes` of this connection's receive window for good
+      // (Connection.strandedBytes): a few more and the broker could send nothing on it, with no error. So it
+      // is closed now and reopened like a lost one, its work resuming on the new connection.
+      if (slot.live === entry) {
+        connection.close(
+          CONNECTION_CODE_NO_ERROR,
+          `recycled: ${bytes} bytes of its receive window stranded by reset streams`,
+        );
+      }
+    };
     return entry;
   }
 

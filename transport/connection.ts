@@ -6,7 +6,7 @@ import {
   type CloseInfo,
 } from './errors.js';
 import { Shutdown, type HostPort, type QuicheConnection, type RecvInfo } from './native.js';
-import type { TransportSettings } from './settings.js';
+import { connectionWindowCeiling, type TransportSettings } from './settings.js';
 import { EMPTY, Stream } from './stream.js';
 
 /** What a connection needs from the endpoint that drives it. */
@@ -83,11 +83,31 @@ function releaseGather(stream: Stream): void {
 /** The STOP_SENDING code reported for a stopped stream quiche had already forgotten (its code unknown). */
 const STOP_CODE_FORGOTTEN = 0;
 
+// Where a stream's unread bytes are read out to be thrown away (see streamStop).
+const DISCARD = Buffer.allocUnsafe(64 * 1024);
+const EMPTY_CHUNK = Buffer.alloc(0);
+
 export class Connection {
   /** A stream the peer opened. Set its handlers here, synchronously. */
   onStream: ((stream: Stream) => void) | null = null;
   /** Fires once when the connection ends, however it ends. */
   onClose: ((info: CloseInfo) => void) | null = null;
+  /**
+   * Fires once, when streams the peer reset while their bytes sat unread here (paused) may have taken half
+   * this connection's receive window for good, so a few more could leave the peer no credit to send
+   * anything at all: a connection that stalls with no error. The owner should move its work to a new
+   * connection. See strandedBytes.
+   */
+  onCreditStranded: ((strandedBytes: number) => void) | null = null;
+  /**
+   * At most how many bytes of connection-level receive credit are lost for good. The quiche that
+   * @matrixai/quic ships (0.18) drops a stream's unread bytes when the peer resets it and never counts
+   * them as consumed, so the connection's window (MAX_DATA) shrinks by them for its whole life (fixed
+   * upstream in 0.24.7, cloudflare/quiche#2158). How many it dropped is not visible from here, so each
+   * such stream counts as a full stream window, the most it can hold. Streams this side stops are read out
+   * first and lose nothing (streamStop).
+   */
+  strandedBytes = 0;
 
   /** @internal */ dirty = false;
   /** @internal */ established = false;
@@ -138,6 +158,8 @@ export class Connection {
   private gathering: Stream[] = [];
   // Openers waiting for the peer to allow one more stream (its MAX_STREAMS), oldest first.
   private creditWaiters: CreditWaiter[] = [];
+  // Paused streams whose FIN was read before their resume (readPausedEnd).
+  private heldFins: Stream[] = [];
   // Streams whose STOP_SENDING is looked for after reads (Stream.watchStopSending; stop-watch.ts).
   private stopWatched: Stream[] = [];
 
@@ -505,6 +527,9 @@ export class Connection {
   /** @internal */
   streamStop(stream: Stream, code: number): void {
     if (this.closeInfo !== null) return;
+    // quiche 0.18 drops what is unread at stream_shutdown(Read) without giving it back to the connection's
+    // flow control (see strandedBytes): read it out first, so it counts as consumed.
+    if (!stream.readDone) this.readOut(stream);
     stream.readDone = true;
     try {
       this.q.streamShutdown(stream.id, Shutdown.Read, code);
@@ -530,10 +555,14 @@ export class Connection {
     // Writes made outside this read (a timer, a promise continuation) go out with this flush anyway; only
     // what a handler writes while its stream is read is worth sending before the next slice.
     this.wroteDuringRead = false;
+    if (this.heldFins.length !== 0) this.deliverHeldFins();
     if (!q.isReadable()) return;
     if (this.streams.size <= PROBE_STREAMS_MAX) {
       for (const stream of this.streams.values()) {
-        if (!stream.readDone && !stream.paused && q.streamReadable(stream.id)) {
+        if (stream.readDone) continue;
+        if (stream.paused) {
+          if (q.streamFinished(stream.id)) this.readPausedEnd(stream);
+        } else if (q.streamReadable(stream.id)) {
           this.readStream(stream, scratch);
           if (this.closeInfo !== null) return;
         }
@@ -551,9 +580,47 @@ export class Connection {
           continue;
         }
       }
-      if (stream.paused) continue;
+      if (stream.paused) {
+        if (!stream.readDone && q.streamFinished(id)) this.readPausedEnd(stream);
+        continue;
+      }
       this.readStream(stream, scratch);
     }
+  }
+
+  /**
+   * quiche reports a paused stream finished: the peer reset it (quiche dropped its unread bytes), or it
+   * ended with every byte read and only the FIN left. Read now rather than at resume: a reset's owner learns
+   * at once that nothing more comes (and its stranded credit is counted), even if it never resumes. A FIN
+   * waits for the resume, as data would.
+   */
+  private readPausedEnd(stream: Stream): void {
+    let r: [number, boolean] | null;
+    try {
+      r = this.q.streamRecv(stream.id, DISCARD);
+    } catch (err) {
+      this.onRecvError(stream, err);
+      return;
+    }
+    if (r === null || !r[1]) return;
+    stream.readDone = true;
+    this.heldFins.push(stream);
+  }
+
+  /** Hands each resumed stream the FIN readPausedEnd kept for it. */
+  private deliverHeldFins(): void {
+    const held = this.heldFins;
+    let kept = 0;
+    for (let i = 0; i < held.length; i++) {
+      const stream = held[i]!;
+      if (stream.paused) {
+        held[kept++] = stream;
+        continue;
+      }
+      stream.onData?.(EMPTY_CHUNK, true);
+      this.retireIfDone(stream);
+    }
+    held.length = kept;
   }
 
   /** Reads the peer's streams of one kind opened in order since the last read. */
@@ -581,7 +648,10 @@ export class Connection {
         this.onRecvError(stream, err);
         return;
       }
-      if (r === null) return;
+      if (r === null) {
+        stream.heldSincePause = false;
+        return;
+      }
       const fin = r[1];
       if (fin) stream.readDone = true;
       const onData = stream.onData;
@@ -682,6 +752,29 @@ export class Connection {
       this.onStream?.(stream);
     }
     return stream;
+  }
+
+  /** Reads what quiche holds for `stream` and throws it away. */
+  private readOut(stream: Stream): void {
+    try {
+      while (this.q.streamRecv(stream.id, DISCARD) !== null);
+      stream.heldSincePause = false;
+    } catch (err) {
+      if (parseStreamError(err).kind === 'StreamReset') this.resetWhileHeld(stream);
+    }
+  }
+
+  /** The peer reset `stream`: if it was paused with bytes unread, quiche lost their credit (strandedBytes). */
+  private resetWhileHeld(stream: Stream): void {
+    if (!stream.heldSincePause) return;
+    stream.heldSincePause = false;
+    const settings = this.driver.settings;
+    this.strandedBytes += settings.streamRecvWindow;
+    if (this.onCreditStranded !== null && this.strandedBytes * 2 >= connectionWindowCeiling(settings)) {
+      const report = this.onCreditStranded;
+      this.onCreditStranded = null;
+      report(this.strandedBytes);
+    }
   }
 
   private discardStream(id: number, scratch: Buffer): void {
@@ -799,7 +892,10 @@ export class Connection {
   private onRecvError(stream: Stream, err: unknown): void {
     const { kind, code } = parseStreamError(err);
     stream.readDone = true;
-    if (kind === 'StreamReset') stream.onReset?.(code);
+    if (kind === 'StreamReset') {
+      this.resetWhileHeld(stream);
+      stream.onReset?.(code);
+    }
     this.retireIfDone(stream);
   }
 

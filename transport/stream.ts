@@ -53,6 +53,8 @@ export class Stream {
   inGatherList = false;
   /** @internal in its connection's stop watch */
   stopWatched = false;
+  /** @internal pause() may have left bytes in quiche that no read has emptied since (see Connection.strandedBytes) */
+  heldSincePause = false;
 
   constructor(
     readonly connection: Connection,
@@ -156,7 +158,10 @@ export class Stream {
     this.connection.streamReset(this, code);
   }
 
-  /** Asks the peer to stop sending (its onStopSending gets `code`); further received bytes are discarded. */
+  /**
+   * Asks the peer to stop sending (its onStopSending gets `code`); bytes received and not yet read, and any
+   * that arrive after, are discarded.
+   */
   stop(code: number): void {
     this.connection.streamStop(this, code);
   }
@@ -175,6 +180,7 @@ export class Stream {
   /** Leaves received bytes in quiche, so its flow control makes the peer wait: real receive backpressure. */
   pause(): void {
     this.paused = true;
+    this.heldSincePause = true;
   }
 
   resume(): void {

@@ -33,3 +33,9 @@ export const CONNECTION_CODE_WRITE_DEADLINE = 0x4;
  * FELIX_AUTH_TIMEOUT_MS of its handshake (reason `auth timeout`).
  */
 export const CONNECTION_CODE_AUTH_TIMEOUT = 0x5;
+/**
+ * CONNECTION_CLOSE: streams the client reset while the broker held their bytes unread (paused) may have
+ * taken half the connection's receive window for good, in the QUIC stack the broker runs on (reason
+ * `receive credit stranded`). Reconnect: a new connection has its whole window.
+ */
+export const CONNECTION_CODE_CREDIT_STRANDED = 0x6;

@@ -28,6 +28,8 @@ export class BrokerStats {
   protocolErrors = 0;
   /** Exceptions no handler expected, caught by the per-connection guard (each closed its connection). */
   internalErrors = 0;
+  /** Connections closed with 0x6: streams the client reset while unread stranded their receive credit. */
+  creditStrandedCloses = 0;
   /** Auto-created streams removed after FELIX_STREAM_IDLE_TIMEOUT_MS without use. */
   streamsRemovedIdle = 0;
   /** Stream auths refused (bad, expired or foreign tokens). */

@@ -4,6 +4,7 @@
  */
 import {
   CONNECTION_CODE_AUTH_TIMEOUT,
+  CONNECTION_CODE_CREDIT_STRANDED,
   CONNECTION_CODE_INTERNAL_ERROR,
   CONNECTION_CODE_TOKEN_EXPIRED,
   STREAM_CODE_PROTOCOL_ERROR,
@@ -151,6 +152,23 @@ export class ConnectionSession {
       'no stream authenticated within FELIX_AUTH_TIMEOUT_MS; closing the connection',
     );
     this.closeWith(CONNECTION_CODE_AUTH_TIMEOUT, 'auth timeout');
+  }
+
+  /**
+   * Streams the client reset while this side held their bytes unread (paused for backpressure) may have
+   * taken `bytes`, half the connection's receive window, for good: the QUIC stack under the transport never
+   * gives that credit back (transport/connection.ts, strandedBytes). A few more and the client could send
+   * nothing at all on this connection, with no error on either side; closed now instead, with a code that
+   * says to reconnect.
+   */
+  creditStranded(bytes: number): void {
+    if (this.closed) return;
+    this.core.stats.creditStrandedCloses++;
+    this.core.log.warn(
+      { remote: this.connection.remote, strandedBytes: bytes },
+      'streams the client reset while unread stranded half the receive window; closing the connection',
+    );
+    this.closeWith(CONNECTION_CODE_CREDIT_STRANDED, 'receive credit stranded');
   }
 
   /** A stream's token expired: the whole connection goes, as NATS does, and the client reconnects with a fresh one. */
