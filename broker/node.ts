@@ -317,6 +317,7 @@ export class BrokerNode {
     }
     const session = new ConnectionSession(this.broker, connection, loopback);
     const entry: SessionEntry = { session, id: ++this.connectionIds, openedAt: Date.now() };
+    session.id = entry.id;
     connection.onStream = (stream) => session.onStream(stream);
     connection.onCreditStranded = (bytes) => {
       // Called from the transport's read of this connection: a defect here costs it, not the process.

@@ -116,6 +116,11 @@ export class Subscription {
    */
   private unrevealedThrough = -1;
   private unrevealedEvents = 0;
+  /**
+   * The number of the connection it belongs to, as the broker's logs and dashboard number connections
+   * (0: none given). Subscription ids are counted per connection, so an id alone names no subscription.
+   */
+  connection = 0;
 
   constructor(
     readonly id: number,

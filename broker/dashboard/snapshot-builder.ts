@@ -26,6 +26,8 @@ export interface StreamSource {
 
 export interface SubscriptionSource {
   readonly id: number;
+  /** The connection's number (as in the connections table): ids are counted per connection. */
+  readonly connection: number;
   readonly topic: Pick<StreamSource, 'tenant' | 'namespace' | 'name'>;
   readonly queue: Pick<SubscriberQueue, 'depth' | 'capacity' | 'droppedTotal' | 'policy'>;
 }
@@ -291,7 +293,10 @@ function hopIntervals(
 function deepestQueues(subscriptions: Iterable<SubscriptionSource>): SlowSubscriber[] {
   const deepest: SubscriptionSource[] = [];
   const deeper = (a: SubscriptionSource, b: SubscriptionSource): number =>
-    b.queue.depth - a.queue.depth || b.queue.droppedTotal - a.queue.droppedTotal || a.id - b.id;
+    b.queue.depth - a.queue.depth ||
+    b.queue.droppedTotal - a.queue.droppedTotal ||
+    a.connection - b.connection ||
+    a.id - b.id;
   for (const sub of subscriptions) {
     if (deepest.length === MAX_SLOW_SUBSCRIBERS_SHOWN && deeper(sub, deepest[deepest.length - 1]!) >= 0)
       continue;
@@ -301,6 +306,7 @@ function deepestQueues(subscriptions: Iterable<SubscriptionSource>): SlowSubscri
   }
   return deepest.map((sub) => ({
     id: sub.id,
+    connection: sub.connection,
     stream: streamName(sub.topic),
     depth: sub.queue.depth,
     capacity: sub.queue.capacity,

@@ -24,7 +24,10 @@ export interface HopInterval {
 }
 
 export interface SlowSubscriber {
+  /** Its subscription id, counted per connection: with `connection`, it names one subscription. */
   readonly id: number;
+  /** The number of its connection, as in `connectionList` and the broker's log lines. */
+  readonly connection: number;
   readonly stream: string;
   readonly depth: number;
   readonly capacity: number;

@@ -32,6 +32,8 @@ export class ConnectionSession {
   private readonly stopDrainNotice: () => void;
   /** The tenant its first authenticated stream named (null until one authenticates): for logs and /dashboard. */
   tenant: string | null = null;
+  /** Its number in the broker's logs and dashboard (0: not numbered, as in engine tests). */
+  id = 0;
   /** Called once, when the first stream of this connection authenticates (the broker logs it then). */
   onFirstAuth: ((tenant: string) => void) | null = null;
 
@@ -90,6 +92,7 @@ export class ConnectionSession {
       (s, reason) => this.evict(s, reason),
     );
     sub.onFailure = (err) => this.internalError(err);
+    sub.connection = this.id;
     this.subscriptions.set(id, { sub, owner });
     this.core.subscriptionOpened(sub);
     return sub;
@@ -220,7 +223,10 @@ export class ConnectionSession {
     const entry = this.subscriptions.get(sub.id);
     if (entry === undefined) return;
     this.core.stats.noteDisconnect('slow_consumer');
-    this.core.log.warn({ subscription: sub.id, stream: sub.topic.name, reason }, 'evicting slow subscriber');
+    this.core.log.warn(
+      { connection: this.id, subscription: sub.id, stream: sub.topic.name, reason },
+      'evicting slow subscriber',
+    );
     this.dropSubscription(sub, false);
     entry.owner.evicted(sub, reason);
   }

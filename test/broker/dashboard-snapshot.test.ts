@@ -26,6 +26,7 @@ function stream(name: string, publishedEvents = 0, fannedOutEvents = 0, subscrib
 function subscription(id: number, depth: number, droppedTotal = 0): SubscriptionSource {
   return {
     id,
+    connection: 1,
     topic: { tenant: 't1', namespace: 'default', name: `s${id}` },
     queue: { depth, capacity: 512, droppedTotal, policy: 'drop_new' },
   };
@@ -198,6 +199,7 @@ describe('SnapshotBuilder', () => {
     ]);
     expect(s.slowSubscribers[0]).toEqual({
       id: 7,
+      connection: 1,
       stream: 't1/default/s7',
       depth: 512,
       capacity: 512,

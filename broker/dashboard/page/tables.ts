@@ -73,9 +73,10 @@ export function renderStreams(s: DashboardSnapshot): void {
 export function renderSlowSubscribers(s: DashboardSnapshot): void {
   fillTable(
     table('slow-table'),
-    ['stream', 'subscription id', 'queued', 'dropped', 'policy'],
+    ['stream', 'connection', 'subscription id', 'queued', 'dropped', 'policy'],
     s.slowSubscribers.map((sub) => [
       sub.stream,
+      String(sub.connection),
       String(sub.id),
       `${formatCount(sub.depth)} / ${formatCount(sub.capacity)}`,
       formatCount(sub.dropped),
