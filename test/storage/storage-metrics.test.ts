@@ -77,8 +77,13 @@ describe('storage metrics', () => {
     registerStorageMetrics(registry, store);
     const text = await registry.metrics();
     expect(value(text, 'felix_storage_writes_total')).toBe(3);
-    expect(value(text, 'felix_storage_loop_writes_total')).toBe(3);
-    expect(value(text, 'felix_storage_slow_loop_writes_total')).toBeLessThanOrEqual(3);
+    // A loop write that took long sends the next writes to the thread pool for a while (a loaded machine
+    // makes one slow): all three stay on the loop exactly when none was slow.
+    const loopWrites = value(text, 'felix_storage_loop_writes_total');
+    const slowLoopWrites = value(text, 'felix_storage_slow_loop_writes_total');
+    expect(loopWrites).toBeGreaterThanOrEqual(1);
+    expect(slowLoopWrites).toBeLessThanOrEqual(loopWrites);
+    if (slowLoopWrites === 0) expect(loopWrites).toBe(3);
     store.stop();
   });
 
