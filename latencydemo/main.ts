@@ -13,12 +13,12 @@
  * or setting (a broker setting its broker refused included), 1 when a case could not run.
  */
 import { CommanderError } from 'commander';
-import { brokerSettingRefusal } from '../broker/spawn.js';
 import { ConfigError, isFelixError } from '../client/index.js';
 import { felixVariables } from './broker-env.js';
 import type { CaseReport } from './case-report.js';
 import { planCases } from './cases.js';
 import { demoRequest, parseFlags } from './cli.js';
+import { exitOnError } from './exit-on-error.js';
 import { ProgressLine } from './progress.js';
 import { caseIntro, caseResults, formatJson, JSON_SCHEMA, textHeader } from './report.js';
 import { runCase } from './run-case.js';
@@ -104,21 +104,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
     setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
   },
-  (error: unknown) => {
-    // A setting found bad only once used (an unusable --broker address, a broker setting its broker
-    // refused with its own exit status 2): one line and exit 2, as at parse.
-    const badSetting = error instanceof ConfigError ? error.message : brokerSettingRefusal(error);
-    if (badSetting !== undefined) {
-      process.stderr.write(`latencydemo: ${badSetting}\n`);
-      process.exit(EXIT_USAGE);
-    }
-    const text =
-      error instanceof CaseFailure
-        ? error.message
-        : error instanceof Error
-          ? (error.stack ?? error.message)
-          : String(error);
-    process.stderr.write(`latencydemo: ${text}\n`);
-    process.exit(1);
-  },
+  // A setting found bad only once used (an unusable --broker address, a broker setting its broker refused
+  // with its own exit status 2): one line and exit 2, as at parse.
+  (error: unknown) => exitOnError('latencydemo', error, (e) => e instanceof CaseFailure),
 );

@@ -12,6 +12,21 @@ import type { RunResult } from './run.js';
 
 // A child that outlives its run by this much (warm-up, duration, settling, broker start and stop) is stuck.
 const SPARE_MS = 120_000;
+// The demo's own status for a bad flag or setting (main.ts), which a run's process exits with too.
+const EXIT_USAGE = 2;
+
+/**
+ * A run's process refused a setting (its exit status 2: a client setting, or one its broker refused). It
+ * has said why in one line on the stderr it shares with the demo, so the demo exits 2 without a word more.
+ */
+export class RunRefusedSetting extends Error {
+  override readonly name = 'RunRefusedSetting';
+}
+
+/** A run's process failed otherwise; its own stderr (shared with the demo) says why. */
+export class RunFailed extends Error {
+  override readonly name = 'RunFailed';
+}
 
 /** The run's result as the child prints it: JSON, with NaN (a figure /metrics did not give) kept. */
 export function encodeRun(run: RunResult): string {
@@ -51,14 +66,15 @@ export function runInChild(
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       process.removeListener('exit', stop);
-      if (code !== 0) {
-        reject(new Error(`the ${label} run's process ended with ${signal ?? `exit status ${code}`}`));
-        return;
-      }
-      try {
-        resolve(decodeRun(output));
-      } catch (error) {
-        reject(new Error(`the ${label} run's process printed no result: ${(error as Error).message}`));
+      const ended = `the ${label} run's process ended with ${signal ?? `exit status ${code}`}`;
+      if (code === EXIT_USAGE) reject(new RunRefusedSetting(ended));
+      else if (code !== 0) reject(new RunFailed(ended));
+      else {
+        try {
+          resolve(decodeRun(output));
+        } catch (error) {
+          reject(new RunFailed(`the ${label} run's process printed no result: ${(error as Error).message}`));
+        }
       }
     });
   });

@@ -10,12 +10,16 @@
  *       [--slow-ms MS] [--jitter-ms MS] [--stall] [--slow-recv-window B] [--policies LIST] [--no-baseline]
  *       [--broker HOST:PORT] [--json]
  *
- * Exit status: 0; 2 for a bad flag; 1 when a run could not be made.
+ * Exit status: 0; 2 for a bad flag or setting (client FELIX_* settings are checked before any broker is
+ * started; a broker setting its broker refused, with its own exit status 2, is passed on in its one line);
+ * 1 when a run could not be made.
  */
 import { CommanderError } from 'commander';
+import { ConfigError, loadClientConfig } from '../client/index.js';
+import { exitOnError } from '../latencydemo/exit-on-error.js';
 import { parseCommandLine, type DemoRequest } from './cli.js';
 import { formatRun, verdict } from './report.js';
-import { encodeRun, runInChild } from './isolated.js';
+import { encodeRun, RunFailed, RunRefusedSetting, runInChild } from './isolated.js';
 import { runOnce, type RunResult } from './run.js';
 
 const EXIT_USAGE = 2;
@@ -24,8 +28,15 @@ async function main(args: readonly string[]): Promise<number> {
   let request: DemoRequest;
   try {
     request = parseCommandLine(args);
+    // The clients' settings before any broker is started for them, as latencydemo and cachedemo do: a bad
+    // one is a usage error, not a run that failed once its broker was up. connect() reads them again.
+    loadClientConfig({ env: process.env });
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    if (error instanceof ConfigError) {
+      process.stderr.write(`slowdemo: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
     throw error;
   }
   const warned = new Set<string>();
@@ -80,9 +91,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(
-      `slowdemo: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
+    // A run's process that refused a setting has said so in one line (their stderr is ours): exit 2 as it.
+    if (error instanceof RunRefusedSetting) process.exit(EXIT_USAGE);
+    // In a run's process, a broker setting its broker refused is one line and exit 2 (exitOnError); a run's
+    // process that failed has printed its own reason, which a stack trace of the demo's would only bury.
+    exitOnError('slowdemo', error, (e) => e instanceof RunFailed);
   },
 );

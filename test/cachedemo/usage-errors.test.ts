@@ -1,6 +1,6 @@
 // The benchmark programs refuse a bad setting or flag as a usage error, in one line with exit 2, before
-// they start a broker: a bad client FELIX_* setting (cachedemo's connect() alone would check it only once
-// its broker was up; latencydemo's loader checks it first, one a flag overrides included), a bad
+// they start a broker: a bad client FELIX_* setting (cachedemo's and slowdemo's connect() alone would
+// check it only once their broker was up; latencydemo's loader checks it first, one a flag overrides included), a bad
 // FELIX_CACHE_BENCH_* variable even when its flag wins, flags that contradict each other. The built
 // programs, run as a user runs them; whether a broker process was started is recorded from outside
 // (test/support/demo-process.ts).
@@ -131,6 +131,14 @@ describe('demo usage errors', () => {
       ['--broker', '127.0.0.1:9', '--broker-node-flags', '--cpu-prof', ...LATENCY_TINY],
       {},
       "error: option '--broker-node-flags <flags>' cannot be used with option '--broker <addr>'",
+    ],
+    // slowdemo's runs connect in processes of their own, each after starting its broker.
+    [
+      'slowdemo',
+      'a bad client setting',
+      ['--duration', '1', '--warmup', '0'],
+      { FELIX_PUB_CONN_POOL: 'abc' },
+      BAD_POOL('slowdemo', 'FELIX_PUB_CONN_POOL'),
     ],
   ] as const)('%s refuses %s before starting a broker', async (demo, _what, args, env, message) => {
     expectUsageError(await runDemoProcess(demo, args, env), [message]);

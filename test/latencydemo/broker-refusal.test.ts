@@ -10,19 +10,27 @@ import { runDemoProcess, startedBroker } from '../support/demo-process.js';
 
 const LATENCY_TINY = ['--warmup', '1', '--total', '5', '--idle-ms', '2000', '--json'];
 const CACHE_TINY = ['--payloads', '64', '--ops', 'put', '--keys', '1', '--warmup', '1', '--samples', '5'];
+// One policy run (its own process, its own broker), as short as the flags allow.
+const SLOW_TINY = ['--policies', 'block', '--no-baseline', '--duration', '1', '--warmup', '0', '--json'];
 
 describe("a demo's broker that exits before listening", () => {
-  it('latencydemo: a broker setting its broker refuses is exit 2 with the broker’s line', async () => {
-    const run = await runDemoProcess('latencydemo', LATENCY_TINY, { FELIX_SUB_QUEUE_POLICY: 'drop' });
-    expect(run.code, run.stderr).toBe(2);
-    expect(run.stderr.trim().split('\n')).toEqual([
-      'latencydemo: felix-broker: Invalid FELIX_SUB_QUEUE_POLICY (from the environment): got "drop"; ' +
-        'allowed: one of block, drop_new, drop_old.',
-    ]);
-    expect(run.stdout).toBe('');
-    // The broker, not the demo, found it.
-    expect(startedBroker(run.programs)).toBe(true);
-  });
+  // slowdemo's broker is started by a run's own process (slowdemo/isolated.ts): both pass the refusal on.
+  it.each([
+    ['latencydemo', LATENCY_TINY, 'FELIX_SUB_QUEUE_POLICY', 'drop', 'one of block, drop_new, drop_old'],
+    ['slowdemo', SLOW_TINY, 'FELIX_SUB_QUEUE_CAPACITY', 'abc', 'an integer from 1 to 1048576 (events)'],
+  ] as const)(
+    '%s: a broker setting its broker refuses is exit 2 with the broker’s line',
+    async (demo, args, name, value, allowed) => {
+      const run = await runDemoProcess(demo, args, { [name]: value });
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr.trim().split('\n')).toEqual([
+        `${demo}: felix-broker: Invalid ${name} (from the environment): got "${value}"; allowed: ${allowed}.`,
+      ]);
+      expect(run.stdout).toBe('');
+      // The broker, not the demo, found it.
+      expect(startedBroker(run.programs)).toBe(true);
+    },
+  );
 
   it('cachedemo: a broker setting only the broker’s start checks is exit 2 with the broker’s line', async () => {
     // The settings loader takes the path (the file exists); the broker's start finds it is not PEM.

@@ -32,7 +32,7 @@ export function expectUsageError(run: DemoRun, lines: readonly unknown[]): void 
 
 /** Runs `demo` with `args`; FELIX_* variables of the surrounding shell are dropped, `felixEnv` added. */
 export function runDemoProcess(
-  demo: 'cachedemo' | 'latencydemo',
+  demo: 'cachedemo' | 'latencydemo' | 'slowdemo',
   args: readonly string[],
   felixEnv: Record<string, string> = {},
 ): Promise<DemoRun> {
