@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { brokerArgument } from '../cli/connection-flags.js';
 import { addVersionFlag } from '../config/cli-flags.js';
 import type { CasePlanRequest, CaseSettings, RunMode, Sharding } from './cases.js';
+import { usesAcks } from './publisher.js';
 import { eventBytes } from './stamp.js';
 
 /**
@@ -139,7 +140,8 @@ export function buildProgram(): Command {
     .option(
       '--pub-window <batches>',
       'unacknowledged batches in flight until delivered to every subscriber; 0: unbounded ' +
-        '(default: as many as hold 1 MiB per subscriber, 2 to 16)',
+        '(default: as many as hold 1 MiB per subscriber, 2 to 16); not in the acked mode (batch 1 without ' +
+        '--binary), where each publish awaits its ack',
       integer(0),
     )
     .option(
@@ -188,6 +190,7 @@ export function parseFlags(args: readonly string[]): ParsedFlags {
   if (o.all === true && o.matrix === true) program.error('--all and --matrix exclude each other');
   checkMatrixFlags(program, o);
   checkOpenLoopFlags(program, o);
+  checkPubWindow(program, o);
   return { program, options: o };
 }
 
@@ -295,4 +298,21 @@ function checkOpenLoopFlags(program: Command, o: RawOptions): void {
   }
   if (o.binary === true) program.error('--rate publishes unacknowledged messages already: drop --binary');
   if (o.pubWindow !== undefined) program.error('--rate bounds nothing in flight: drop --pub-window');
+}
+
+/**
+ * --pub-window bounds unacknowledged batches in flight. In the acked mode (batch 1 without --binary, which
+ * --matrix keeps for every case) each publish awaits its ack before the next goes out, so no window
+ * applies: the flag would be accepted and change nothing but the queue bound the demo gives its broker.
+ * --all has cases of both kinds (its latency cases are the acked mode), and the report gives each case's
+ * window (null in the acked mode). The open loop refuses it already.
+ */
+function checkPubWindow(program: Command, o: RawOptions): void {
+  if (o.pubWindow === undefined || o.all === true || o.rate !== undefined) return;
+  if (usesAcks({ batch: o.batch ?? FELIX_DEFAULTS.batch, binary: o.binary === true })) {
+    program.error(
+      '--pub-window bounds unacknowledged batches: at batch 1 without --binary each publish awaits its ack ' +
+        '(give --batch above 1, or --binary)',
+    );
+  }
 }

@@ -125,6 +125,15 @@ describe('demo usage errors', () => {
       {},
       '--payload and --matrix exclude each other (--matrix takes --payloads)',
     ],
+    // The acked mode (batch 1 without --binary) awaits each publish's ack: no window applies.
+    [
+      'latencydemo',
+      '--pub-window at batch 1 without --binary',
+      ['--pub-window', '4', ...LATENCY_TINY],
+      {},
+      '--pub-window bounds unacknowledged batches: at batch 1 without --binary each publish awaits its ack ' +
+        '(give --batch above 1, or --binary)',
+    ],
     [
       'latencydemo',
       '--broker-node-flags with --broker (that broker is not spawned here, so it cannot take them)',

@@ -141,6 +141,10 @@ describe('latencydemo cases', () => {
     expect(sized!.pubWindow).toBe(3);
     const [given] = planCases(parse('--batch', '64', '--payload', '4096', '--pub-window', '0'));
     expect(given!.pubWindow).toBe(0);
+    // Wherever batches go unacknowledged: batch 1 with --binary, and --all's throughput and scaling cases.
+    expect(planCases(parse('--binary', '--pub-window', '4'))[0]!.pubWindow).toBe(4);
+    const all = planCases(parse('--all', '--pub-window', '4'));
+    expect(all.filter((c) => c.batch === 64).every((c) => c.pubWindow === 4)).toBe(true);
   });
 
   it('acknowledge publishes only at batch 1 without --binary, as Felix', () => {
