@@ -97,7 +97,10 @@ export function planCases(request: CasePlanRequest): CaseConfig[] {
   }
 }
 
-/** Felix's run_all: what it overrides per case; everything else (idle, sharding, streams…) comes from `base`. */
+/**
+ * Felix's run_all: what it sets per case (cli.ts refuses the flags for these with --all); everything else
+ * (idle, sharding, streams, the pools but in the scaling cases…) comes from `base`.
+ */
 function allCases(base: CaseSettings): CaseConfig[] {
   const cases: CaseConfig[] = [];
   for (const payload of [0, 256, 1024]) {

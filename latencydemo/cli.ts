@@ -155,7 +155,11 @@ export function buildProgram(): Command {
       'with --rate: measure for this long (--total = rate × duration; warmup: --warmup messages first)',
       seconds,
     )
-    .option('--all', "Felix's full sweep: latency cases, throughput cases, publisher scaling")
+    .option(
+      '--all',
+      "Felix's full sweep: latency cases, throughput cases, publisher scaling; it sets each case's payload, " +
+        "fanout, batch, warmup and total (not with those flags) and the scaling cases' publish pools",
+    )
     .option('--matrix', 'every --payloads × --fanouts case (warmup 200, total 2000 unless given)')
     .option('--payloads <csv>', '--matrix payloads (default 0,256,1024,4096)', integerList(0))
     .option('--fanouts <csv>', '--matrix fanouts (default 1,10,100)', integerList(1))
@@ -189,6 +193,7 @@ export function parseFlags(args: readonly string[]): ParsedFlags {
   const o = program.opts<RawOptions>();
   if (o.all === true && o.matrix === true) program.error('--all and --matrix exclude each other');
   checkMatrixFlags(program, o);
+  checkAllFlags(program, o);
   checkOpenLoopFlags(program, o);
   checkPubWindow(program, o);
   return { program, options: o };
@@ -267,6 +272,31 @@ function checkMatrixFlags(program: Command, o: RawOptions): void {
     }
     if (o.matrix === true && single !== undefined) {
       program.error(`${singleFlag} and --matrix exclude each other (--matrix takes ${listFlag})`);
+    }
+  }
+}
+
+/**
+ * --all is Felix's fixed sweep: every case's payload, fanout, batch, warmup and total are its own
+ * (cases.ts), so one of those flags would be dropped without a word (Felix's run_all ignores them) and the
+ * sweep read as if it had measured it. The other flags apply to every case, but the scaling cases, which
+ * compare 1 × 1 with 4 × 2 publish connections × streams (their names say so), set their own pool.
+ */
+function checkAllFlags(program: Command, o: RawOptions): void {
+  if (o.all !== true) return;
+  const fixed = [
+    ['--payload', o.payload],
+    ['--fanout', o.fanout],
+    ['--batch', o.batch],
+    ['--warmup', o.warmup],
+    ['--total', o.total],
+  ] as const;
+  for (const [flag, value] of fixed) {
+    if (value !== undefined) {
+      program.error(
+        `${flag} and --all exclude each other (--all sets each case's payload, fanout, batch, warmup ` +
+          'and total)',
+      );
     }
   }
 }

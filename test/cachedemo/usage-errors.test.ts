@@ -125,6 +125,14 @@ describe('demo usage errors', () => {
       {},
       '--payload and --matrix exclude each other (--matrix takes --payloads)',
     ],
+    // Felix's run_all sets these per case and ignores the flags: --total 50000 ran 2000 and 5000.
+    [
+      'latencydemo',
+      "--total with --all (its sweep sets each case's)",
+      ['--all', '--total', '50000'],
+      {},
+      "--total and --all exclude each other (--all sets each case's payload, fanout, batch, warmup and total)",
+    ],
     // The acked mode (batch 1 without --binary) awaits each publish's ack: no window applies.
     [
       'latencydemo',

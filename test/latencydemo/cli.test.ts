@@ -91,6 +91,10 @@ describe('latencydemo flags', () => {
       expect(() => parse(...args)).toThrow(CommanderError);
     }
     expect(() => parse('--all', '--matrix')).toThrow(CommanderError);
+    // --all sets these per case: given with it, they would be dropped without a word.
+    for (const flag of ['--payload', '--fanout', '--batch', '--warmup', '--total']) {
+      expect(() => parse('--all', flag, '2'), flag).toThrow(`${flag} and --all exclude each other`);
+    }
   });
 
   it('read their publish and subscribe defaults from the client settings in effect', () => {
