@@ -109,16 +109,21 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--jitter-ms <ms>', 'random ± added to --slow-ms').argParser(number(0, 60_000)).default(2),
     )
-    .addOption(new Option('--stall', 'the slow subscriber never reads at all'))
+    .addOption(
+      // A subscriber that never reads spends no time per event: --slow-ms and --jitter-ms would be dropped.
+      new Option('--stall', 'the slow subscriber never reads at all').conflicts(['slowMs', 'jitterMs']),
+    )
     .addOption(
       new Option('--slow-recv-window <bytes>', "the slow client's stream receive window (its connection: 4×)")
         .argParser(integer(1024, 1 << 30))
         .default(256 * 1024),
     )
     .addOption(
-      new Option('--policies <list>', 'broker queue policies to run, comma-separated')
+      // A --broker keeps its own policy (one run): the list would be dropped.
+      new Option('--policies <list>', 'broker queue policies to run, comma-separated; not with --broker')
         .argParser(policyList)
-        .default([...POLICIES]),
+        .default([...POLICIES])
+        .conflicts('broker'),
     )
     .addOption(new Option('--no-baseline', 'skip the run without the slow subscriber'))
     .addOption(

@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { expectUsageError, runDemoProcess } from '../support/demo-process.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/slowdemo/main.js', import.meta.url));
 
@@ -17,6 +18,24 @@ describe('slowdemo flags', () => {
     expect(run.stderr.trim().split('\n')).toEqual([
       "error: option '--broker <host:port>' argument 'nohost:abc' is invalid. expected host:port such as " +
         '127.0.0.1:5000, broker.internal:5000 or [::1]:5000',
+    ]);
+  });
+
+  // Flags the run would drop without a word: a stalled subscriber spends no time per event, and a --broker
+  // keeps its own queue policy.
+  it.each([
+    [['--stall', '--slow-ms', '50'], "error: option '--stall' cannot be used with option '--slow-ms <ms>'"],
+    [
+      ['--jitter-ms', '0', '--stall'],
+      "error: option '--stall' cannot be used with option '--jitter-ms <ms>'",
+    ],
+    [
+      ['--broker', '127.0.0.1:9', '--policies', 'drop_new'],
+      "error: option '--policies <list>' cannot be used with option '--broker <host:port>'",
+    ],
+  ])('refuses %j with one line and exit 2, before starting anything', async (args, message) => {
+    expectUsageError(await runDemoProcess('slowdemo', [...args, '--duration', '1', '--warmup', '0']), [
+      message,
     ]);
   });
 });
