@@ -44,6 +44,26 @@ export function subQueueBytesForCase(c: CaseSettings): number {
   return Math.min(MAX_SUB_QUEUE_MAX_BYTES, Math.max(DEFAULT_SUB_QUEUE_MAX_BYTES, bytes));
 }
 
+/**
+ * Why the environment's FELIX_FANOUT_BATCH cannot stand, or undefined: a broker the demo spawns for a
+ * closed-loop case takes FELIX_FANOUT_BATCH from the case's batch (brokerEnvironment, as Felix's demo), so
+ * a different value would be replaced without a word, while the JSON report's `env` still showed it. The
+ * open loop and a --broker keep the broker's own (not checked here).
+ */
+export function fanoutBatchConflict(env: Environment, cases: readonly CaseSettings[]): string | undefined {
+  const given = env.FELIX_FANOUT_BATCH;
+  if (given === undefined) return undefined;
+  const batches = [...new Set(cases.filter((c) => c.rate === undefined).map((c) => c.batch))];
+  if (batches.every((batch) => Number(given) === batch)) return undefined;
+  const source =
+    batches.length === 1 ? `--batch (${batches[0]})` : `each case's batch (${batches.join(' and ')})`;
+  const remedy = batches.length === 1 ? `unset it, or give --batch ${given}` : 'unset it';
+  return (
+    `FELIX_FANOUT_BATCH=${given} in the environment, but the demo's broker takes FELIX_FANOUT_BATCH from ` +
+    `${source}, as Felix's: ${remedy} (--rate and --broker keep the broker's own)`
+  );
+}
+
 export function brokerEnvironment(env: Environment, c: CaseSettings): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;

@@ -14,7 +14,7 @@
  */
 import { CommanderError } from 'commander';
 import { ConfigError, isFelixError } from '../client/index.js';
-import { felixVariables } from './broker-env.js';
+import { fanoutBatchConflict, felixVariables } from './broker-env.js';
 import type { CaseReport } from './case-report.js';
 import { planCases } from './cases.js';
 import { demoRequest, parseFlags } from './cli.js';
@@ -58,6 +58,11 @@ async function main(args: readonly string[]): Promise<number> {
   settings.warnings.forEach(onWarning);
 
   const cases = planCases(request);
+  const replaced = request.broker === undefined ? fanoutBatchConflict(env, cases) : undefined;
+  if (replaced !== undefined) {
+    process.stderr.write(`latencydemo: ${replaced}\n`);
+    return EXIT_USAGE;
+  }
   const broker = request.broker ?? 'spawned';
   const text = !request.json;
   const progress = new ProgressLine(request.progress || process.stderr.isTTY === true);

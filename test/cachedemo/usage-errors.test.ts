@@ -133,6 +133,16 @@ describe('demo usage errors', () => {
       {},
       "--total and --all exclude each other (--all sets each case's payload, fanout, batch, warmup and total)",
     ],
+    // The demo's broker takes FELIX_FANOUT_BATCH from --batch: the variable was replaced without a word,
+    // while the JSON report's `env` still showed it.
+    [
+      'latencydemo',
+      'a FELIX_FANOUT_BATCH its broker would not get',
+      LATENCY_TINY,
+      { FELIX_FANOUT_BATCH: '64' },
+      "latencydemo: FELIX_FANOUT_BATCH=64 in the environment, but the demo's broker takes FELIX_FANOUT_BATCH " +
+        "from --batch (1), as Felix's: unset it, or give --batch 64 (--rate and --broker keep the broker's own)",
+    ],
     // The acked mode (batch 1 without --binary) awaits each publish's ack: no window applies.
     [
       'latencydemo',

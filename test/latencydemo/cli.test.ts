@@ -2,7 +2,7 @@
 // broker's environment: everything of the demo that needs no broker.
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { brokerEnvironment, felixVariables } from '../../latencydemo/broker-env.js';
+import { brokerEnvironment, fanoutBatchConflict, felixVariables } from '../../latencydemo/broker-env.js';
 import { listeningPort } from '../../broker/spawn.js';
 import { planCases } from '../../latencydemo/cases.js';
 import { parseCommandLine, type SettingDefaults } from '../../latencydemo/cli.js';
@@ -224,6 +224,20 @@ describe('latencydemo broker process', () => {
       FELIX_A: '1',
       FELIX_B: '2',
     });
+  });
+
+  it("refuses a FELIX_FANOUT_BATCH other than the closed loop's batch, which replaces it", () => {
+    const one = planCases(parse('--batch', '64'));
+    expect(fanoutBatchConflict({}, one)).toBeUndefined();
+    expect(fanoutBatchConflict({ FELIX_FANOUT_BATCH: '64' }, one)).toBeUndefined();
+    expect(fanoutBatchConflict({ FELIX_FANOUT_BATCH: '8' }, one)).toContain('give --batch 8');
+    // --all runs batches 1 and 64: any one value is replaced in some case.
+    expect(fanoutBatchConflict({ FELIX_FANOUT_BATCH: '64' }, planCases(parse('--all')))).toContain(
+      "from each case's batch (1 and 64), as Felix's: unset it (",
+    );
+    // The open loop keeps the broker's own batching.
+    const open = planCases(parse('--rate', '10', '--total', '20'));
+    expect(fanoutBatchConflict({ FELIX_FANOUT_BATCH: '8' }, open)).toBeUndefined();
   });
 
   it('sizes the subscriber queue bytes to what the publish window can have in flight, unless set', () => {
