@@ -20,7 +20,7 @@ import { exitOnError } from '../latencydemo/exit-on-error.js';
 import { parseCommandLine, type DemoRequest } from './cli.js';
 import { formatRun, verdict } from './report.js';
 import { encodeRun, RunFailed, RunRefusedSetting, runInChild } from './isolated.js';
-import { runOnce, type RunResult } from './run.js';
+import { queuePolicyConflict, runOnce, type RunResult } from './run.js';
 
 const EXIT_USAGE = 2;
 
@@ -38,6 +38,11 @@ async function main(args: readonly string[]): Promise<number> {
       return EXIT_USAGE;
     }
     throw error;
+  }
+  const replaced = queuePolicyConflict(process.env, request.policies);
+  if (replaced !== undefined) {
+    process.stderr.write(`slowdemo: ${replaced}\n`);
+    return EXIT_USAGE;
   }
   const warned = new Set<string>();
   const onWarning = (message: string): void => {

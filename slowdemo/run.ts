@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnBroker, type BrokerProcess } from '../broker/spawn.js';
-import type { DemoRequest, Policy } from './cli.js';
+import { POLICIES, type DemoRequest, type Policy } from './cli.js';
 import {
   FastSubscriber,
   SlowSubscriber,
@@ -78,6 +78,24 @@ class BrokerWatch {
       slowConsumerDisconnects: values?.get('felix_slow_consumer_disconnects_total') ?? Number.NaN,
     };
   }
+}
+
+/**
+ * Why the environment's FELIX_SUB_QUEUE_POLICY cannot stand, or undefined: each policy run's broker is
+ * started with FELIX_SUB_QUEUE_POLICY set to its policy (runOnce), so a different value would be replaced
+ * without a word (and kept by the baseline's broker only). --broker makes no policy runs.
+ */
+export function queuePolicyConflict(
+  env: Readonly<Record<string, string | undefined>>,
+  policies: readonly Policy[],
+): string | undefined {
+  const given = env.FELIX_SUB_QUEUE_POLICY;
+  if (given === undefined || policies.every((policy) => policy === given)) return undefined;
+  const remedy = (POLICIES as readonly string[]).includes(given) ? `, or give --policies ${given}` : '';
+  return (
+    `FELIX_SUB_QUEUE_POLICY=${given} in the environment, but each run's broker takes its policy from ` +
+    `--policies (${policies.join(',')}): unset it${remedy}`
+  );
 }
 
 export async function runOnce(

@@ -38,4 +38,14 @@ describe('slowdemo flags', () => {
       message,
     ]);
   });
+
+  it("refuses a FELIX_SUB_QUEUE_POLICY that each policy run's broker would replace", async () => {
+    const run = await runDemoProcess('slowdemo', ['--duration', '1', '--warmup', '0'], {
+      FELIX_SUB_QUEUE_POLICY: 'drop_new',
+    });
+    expectUsageError(run, [
+      "slowdemo: FELIX_SUB_QUEUE_POLICY=drop_new in the environment, but each run's broker takes its policy " +
+        'from --policies (block,drop_new,drop_old): unset it, or give --policies drop_new',
+    ]);
+  });
 });
