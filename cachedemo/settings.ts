@@ -202,7 +202,21 @@ export function resolveBenchSettings(
   for (const s of SPECS) settings[s.key] = flags[s.key] ?? fromEnv[s.key] ?? s.default;
   settings.durationMs = measuredFor(fromEnv, flags);
   settings.rate = typeof flags.rate === 'number' ? flags.rate : null;
+  checkValidateEach(settings as unknown as BenchSettings, flags);
   return Object.freeze(settings) as unknown as BenchSettings;
+}
+
+/**
+ * --validate-each compares get_hit values: without get_hit among the ops nothing is compared, and the
+ * setting would be taken and do nothing (the run's report would not say so). Named as the layer gave it.
+ */
+function checkValidateEach(settings: BenchSettings, flags: Readonly<Record<string, unknown>>): void {
+  if (!settings.validateEach || settings.ops.includes('get_hit')) return;
+  const validate = flags.validateEach !== undefined ? '--validate-each' : 'FELIX_CACHE_BENCH_VALIDATE_EACH';
+  const ops = flags.ops !== undefined ? '--ops' : 'FELIX_CACHE_BENCH_OPS';
+  throw new BenchSettingError(
+    `${validate} checks get_hit values, but ${ops} (${settings.ops.join(',')}) has no get_hit`,
+  );
 }
 
 /**

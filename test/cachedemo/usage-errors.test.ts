@@ -82,6 +82,14 @@ describe('demo usage errors', () => {
       'cachedemo: FELIX_CACHE_BENCH_DURATION_MS and FELIX_CACHE_BENCH_SAMPLES exclude each other ' +
         '(FELIX_CACHE_BENCH_DURATION_MS measures for a time instead of a number of samples)',
     ],
+    // Nothing to compare without get_hit: the flag was taken and did nothing.
+    [
+      'cachedemo',
+      '--validate-each without get_hit in --ops',
+      [...CACHE_TINY, '--validate-each'],
+      {},
+      'cachedemo: --validate-each checks get_hit values, but --ops (put) has no get_hit',
+    ],
     [
       'cachedemo',
       '--broker-cpu-prof with --broker (that broker is not started here, so it cannot be profiled)',

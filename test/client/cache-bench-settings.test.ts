@@ -41,7 +41,7 @@ describe('cachedemo settings', () => {
     const env = {
       FELIX_CACHE_BENCH_CONCURRENCY: '8',
       FELIX_CACHE_BENCH_PAYLOADS: '16, 32',
-      FELIX_CACHE_BENCH_OPS: 'get_miss,put',
+      FELIX_CACHE_BENCH_OPS: 'get_miss,get_hit',
       FELIX_CACHE_BENCH_TTL_MS: '5000',
       FELIX_CACHE_BENCH_VALIDATE_EACH: 'true',
       FELIX_CACHE_BENCH_SAMPLES: '100',
@@ -49,7 +49,7 @@ describe('cachedemo settings', () => {
     expect(resolveBenchSettings(env, {})).toMatchObject({
       concurrency: 8,
       payloads: [16, 32],
-      ops: ['get_miss', 'put'],
+      ops: ['get_miss', 'get_hit'],
       ttlMs: 5000,
       validateEach: true,
       samples: 100,
