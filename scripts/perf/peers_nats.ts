@@ -222,8 +222,29 @@ export function selectWorkloads(ids: string | undefined, openLoopOnly: boolean):
   return selected;
 }
 
+/** The flags that shape a run, which --report-only (running nothing) would take and drop. */
+const RUN_FLAGS = [
+  ['trials', '--trials'],
+  ['maxLoad', '--max-load'],
+  ['loadWait', '--load-wait'],
+  ['maxRetries', '--max-retries'],
+  ['workloads', '--workloads'],
+  ['openLoop', '--open-loop'],
+] as const;
+
+function checkReportOnly(command: Command): void {
+  if (command.getOptionValue('reportOnly') !== true) return;
+  const given = RUN_FLAGS.find(([key]) => command.getOptionValueSource(key) === 'cli');
+  if (given !== undefined) {
+    throw new UsageError(
+      `${given[1]} and --report-only exclude each other (--report-only runs nothing: its table is the ` +
+        'last recorded session, whole)',
+    );
+  }
+}
+
 async function main(): Promise<number> {
-  const o = new Command('peers_nats')
+  const command = new Command('peers_nats')
     .description('felix-ts (latencydemo) vs nats-server on the same workloads; ratios and acceptance checks')
     .option(
       '--trials <n>',
@@ -240,18 +261,23 @@ async function main(): Promise<number> {
     )
     .option('--open-loop', 'only the open-loop workloads (the r<rate> ones)', false)
     .option('--derived-dir <dir>', 'write peers_nats.csv and peers_nats.md here instead of data/derived')
-    .option('--report-only', 'recompute the table from the latest recorded session, running nothing', false)
-    .parse()
-    .opts<{
-      trials: number;
-      maxLoad: number;
-      loadWait: number;
-      maxRetries: number;
-      reportOnly: boolean;
-      workloads?: string;
-      openLoop: boolean;
-      derivedDir?: string;
-    }>();
+    .option(
+      '--report-only',
+      'recompute the table from the latest recorded session, running nothing (no run flags)',
+      false,
+    )
+    .parse();
+  checkReportOnly(command);
+  const o = command.opts<{
+    trials: number;
+    maxLoad: number;
+    loadWait: number;
+    maxRetries: number;
+    reportOnly: boolean;
+    workloads?: string;
+    openLoop: boolean;
+    derivedDir?: string;
+  }>();
 
   let failed = 0;
   let session: string | undefined;

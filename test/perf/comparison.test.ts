@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   ACCEPTANCE_RATIOS,
@@ -143,5 +145,19 @@ describe('felix-ts vs NATS', () => {
 
   it('tells exactly what to install when nats-server is missing', () => {
     expect(NATS_INSTALL_HINT).toBe('apt-get install nats-server');
+  });
+});
+
+describe('peers_nats program', () => {
+  it('refuses a run flag with --report-only (it runs nothing), exit 2 and one line', () => {
+    // The built program (npm test builds it); refused before it reads records or looks for nats-server.
+    const main = fileURLToPath(new URL('../../dist/scripts/perf/peers_nats.js', import.meta.url));
+    const run = spawnSync(process.execPath, [main, '--report-only', '--trials', '5'], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      '--trials and --report-only exclude each other (--report-only runs nothing: its table is the last ' +
+        'recorded session, whole)',
+    ]);
+    expect(run.stdout).toBe('');
   });
 });
