@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { runMain } from '../../cachedemo/cli.js';
+import { nonNegativeInteger, nonNegativeNumber, positiveInteger } from './cli.js';
 import { loadAverage, machineInfo, waitForQuiet, type MachineInfo } from './lib/cache_machine.js';
 import { redisVersion, startRedis } from './lib/cache_redis_server.js';
 import { spread } from './stats.js';
@@ -23,7 +24,7 @@ const CACHEDEMO = fileURLToPath(new URL('../../cachedemo/main.js', import.meta.u
 const REDIS_BENCH = fileURLToPath(new URL('./lib/cache_redis_bench.js', import.meta.url));
 
 interface Options {
-  trials: string;
+  trials: number;
   payloads: string;
   ops: string;
   concurrency: string;
@@ -31,8 +32,8 @@ interface Options {
   warmup: string;
   samples: string;
   redisAutoPipelining?: boolean;
-  maxLoad: string;
-  loadWaitS: string;
+  maxLoad: number;
+  loadWaitS: number;
   rate?: string;
 }
 
@@ -61,7 +62,8 @@ interface Trial {
 async function main(): Promise<number> {
   const program = new Command('cache_vs_redis')
     .description('felix-ts cache vs Redis 7 (ioredis), same workload, alternating trials')
-    .option('--trials <n>', 'trials per system', '3')
+    // Parsed as flags: Number() of the text took "abc" as NaN, which ran no trial and waited for no quiet.
+    .option('--trials <n>', 'trials per system', positiveInteger, 3)
     .option('--payloads <list>', 'value sizes in bytes', '256')
     .option('--ops <list>', 'operations', 'put,get_hit')
     .option('--concurrency <n>', 'requests in flight', '32')
@@ -70,8 +72,18 @@ async function main(): Promise<number> {
     .option('--samples <n>', 'measured operations per op and payload', '200000')
     .option('--rate <ops/s>', "open loop at this rate on both sides (cachedemo's --rate)")
     .option('--redis-auto-pipelining', "turn on ioredis' enableAutoPipelining (off by default)")
-    .option('--max-load <load>', 'wait before each trial until the 1-minute load is below this', '0.5')
-    .option('--load-wait-s <s>', 'longest wait for a quiet machine before each trial', '90');
+    .option(
+      '--max-load <load>',
+      'wait before each trial until the 1-minute load is below this',
+      nonNegativeNumber,
+      0.5,
+    )
+    .option(
+      '--load-wait-s <s>',
+      'longest wait for a quiet machine before each trial',
+      nonNegativeInteger,
+      90,
+    );
   program.parse(process.argv);
   const o = program.opts<Options>();
   const found = redisVersion();
@@ -90,11 +102,11 @@ async function main(): Promise<number> {
   say(`felix-ts cache vs redis ${found.version}: ${o.trials} trials each, ${workload.join(' ')}`);
 
   const trials: Trial[] = [];
-  const count = Number(o.trials);
+  const count = o.trials;
   for (let t = 0; t < count; t++) {
     const order: Trial['system'][] = t % 2 === 0 ? ['felix', 'redis'] : ['redis', 'felix'];
     for (const system of order) {
-      const loadBefore = await waitForQuiet(Number(o.maxLoad), Number(o.loadWaitS) * 1000, say);
+      const loadBefore = await waitForQuiet(o.maxLoad, o.loadWaitS * 1000, say);
       say(`trial ${t + 1}/${count} ${system} (load ${loadBefore.toFixed(2)})`);
       const rows =
         system === 'felix' ? await runFelix(workload) : await runRedis([...workload, ...redisArgs]);

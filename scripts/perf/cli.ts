@@ -39,7 +39,15 @@ export function nonNegativeInteger(text: string): number {
 }
 
 export function positiveInteger(text: string): number {
-  const value = nonNegativeInteger(text);
-  if (value === 0) throw new InvalidArgumentError('expected an integer ≥ 1');
+  const value = Number(text);
+  // Named by its own bound also for text that is no integer at all ("abc" is not "an integer ≥ 0").
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError('expected an integer ≥ 1');
+  return value;
+}
+
+/** A number ≥ 0 (fractions allowed), e.g. a load average; `Number` alone takes "abc" as NaN, a silent no-op. */
+export function nonNegativeNumber(text: string): number {
+  const value = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : NaN;
+  if (!Number.isFinite(value)) throw new InvalidArgumentError('expected a number ≥ 0');
   return value;
 }

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { Command } from 'commander';
-import { nonNegativeInteger, positiveInteger, runIfMain, UsageError } from './cli.js';
+import { nonNegativeInteger, nonNegativeNumber, positiveInteger, runIfMain, UsageError } from './cli.js';
 import { defaultPubWindow } from '../../latencydemo/publish-window.js';
 import {
   ALL_PEER_WORKLOADS,
@@ -252,7 +252,12 @@ async function main(): Promise<number> {
       positiveInteger,
       3,
     )
-    .option('--max-load <load>', 'wait for the 1-minute load average to fall below this first', Number, 0.5)
+    .option(
+      '--max-load <load>',
+      'wait for the 1-minute load average to fall below this first',
+      nonNegativeNumber,
+      0.5,
+    )
     .option('--load-wait <s>', 'at most this long', nonNegativeInteger, 300)
     .option('--max-retries <n>', 'retries of a run that failed', nonNegativeInteger, 1)
     .option(

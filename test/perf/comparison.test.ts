@@ -148,15 +148,36 @@ describe('felix-ts vs NATS', () => {
   });
 });
 
-describe('peers_nats program', () => {
-  it('refuses a run flag with --report-only (it runs nothing), exit 2 and one line', () => {
-    // The built program (npm test builds it); refused before it reads records or looks for nats-server.
-    const main = fileURLToPath(new URL('../../dist/scripts/perf/peers_nats.js', import.meta.url));
-    const run = spawnSync(process.execPath, [main, '--report-only', '--trials', '5'], { encoding: 'utf8' });
+/** A built perf program (npm test builds them), run as a user runs it. */
+function runPerf(script: string, args: readonly string[]) {
+  const main = fileURLToPath(new URL(`../../dist/scripts/perf/${script}.js`, import.meta.url));
+  return spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
+}
+
+describe('peers_nats and cache_vs_redis programs', () => {
+  it('peers_nats refuses a run flag with --report-only (it runs nothing), exit 2 and one line', () => {
+    // Refused before it reads records or looks for nats-server.
+    const run = runPerf('peers_nats', ['--report-only', '--trials', '5']);
     expect(run.status, run.stderr).toBe(2);
     expect(run.stderr.trim().split('\n')).toEqual([
       '--trials and --report-only exclude each other (--report-only runs nothing: its table is the last ' +
         'recorded session, whole)',
+    ]);
+    expect(run.stdout).toBe('');
+  });
+
+  // Number() of the text took these as NaN: no trial at all, or no wait for a quiet machine.
+  it.each([
+    ['peers_nats', '--max-load <load>', 'abc', 'expected a number ≥ 0'],
+    ['cache_vs_redis', '--max-load <load>', 'abc', 'expected a number ≥ 0'],
+    ['cache_vs_redis', '--trials <n>', 'abc', 'expected an integer ≥ 1'],
+    ['cache_vs_redis', '--load-wait-s <s>', '-1', 'expected an integer ≥ 0'],
+  ])('%s refuses %s %s, before running anything', (script, flag, value, expected) => {
+    const run = runPerf(script, [flag.split(' ')[0]!, value]);
+    // Commander's status for a bad flag (1), as for every perf script's flags.
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `error: option '${flag}' argument '${value}' is invalid. ${expected}`,
     ]);
     expect(run.stdout).toBe('');
   });
