@@ -158,6 +158,15 @@ describe('latencydemo program', () => {
     expect(parseTextReport(run.stdout)[0]).toMatchObject({ batch: 1, pub_window: null, valid: true });
   });
 
+  it('says in --help that --binary changes nothing above batch 1 (the SDK sends binary batches anyway)', async () => {
+    const run = await runDemo(['--help']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+      '--binary Felix binary publish mode: unacknowledged publishes even at batch 1 (above batch 1 it ' +
+        'changes nothing: batches are unacknowledged binary batches either way; recorded in the report)',
+    );
+  });
+
   it('prints a text report that reads back into the same shape', async () => {
     const run = await runDemo([...TINY, '--batch', '8', '--binary']);
     expect(run.code, run.stderr).toBe(0);
