@@ -287,7 +287,7 @@ function printHuman(c: CaseReport): void {
 }
 
 async function main(): Promise<number> {
-  const o = new Command('nats_latency')
+  const command = new Command('nats_latency')
     .description("latencydemo's workload against nats-server; same flags and --json report")
     .option('--warmup <n>', 'messages before measuring', nonNegativeInteger, 1000)
     .option('--total <n>', 'measured messages', positiveInteger, 10000)
@@ -315,13 +315,25 @@ async function main(): Promise<number> {
     )
     .option('--server <host:port>', 'a running nats-server (default: start one)')
     .option('--json', 'print the report as JSON (latencydemo schema 1)', false)
-    .parse()
-    .opts<Omit<HarnessOptions, 'server'> & { server?: string; json: boolean; duration?: number }>();
+    .parse();
+  const o = command.opts<
+    Omit<HarnessOptions, 'server'> & { server?: string; json: boolean; duration?: number }
+  >();
   let total = o.total;
   if (o.duration !== undefined) {
     if (o.rate === undefined || !(o.duration > 0))
       throw new UsageError('--duration needs --rate and seconds > 0');
+    // As latencydemo: --total would be replaced by rate × duration without a word.
+    if (command.getOptionValueSource('total') === 'cli')
+      throw new UsageError('--duration and --total exclude each other (--total = rate × duration)');
     total = Math.max(1, Math.round(o.rate * o.duration));
+  }
+  // As latencydemo: batch 1 without --binary awaits each publish's ack, so no window applies.
+  if (o.window !== undefined && o.rate === undefined && usesAcks(o)) {
+    throw new UsageError(
+      '--window bounds unacknowledged batches: at batch 1 without --binary each publish awaits its ack ' +
+        '(give --batch above 1, or --binary)',
+    );
   }
   if (o.rate !== undefined && (o.batch !== 1 || o.binary || o.window !== undefined)) {
     throw new UsageError('--rate publishes single messages: --batch, --binary and --window do not apply');

@@ -181,4 +181,22 @@ describe('peers_nats and cache_vs_redis programs', () => {
     ]);
     expect(run.stdout).toBe('');
   });
+
+  // The NATS side of latencydemo takes its flags, and refuses what latencydemo refuses.
+  it.each([
+    [
+      ['--window', '4'],
+      '--window bounds unacknowledged batches: at batch 1 without --binary each publish awaits its ack ' +
+        '(give --batch above 1, or --binary)',
+    ],
+    [
+      ['--rate', '100', '--duration', '1', '--total', '500'],
+      '--duration and --total exclude each other (--total = rate × duration)',
+    ],
+  ])('nats_latency refuses %j as latencydemo does, exit 2, before starting nats-server', (args, line) => {
+    const run = runPerf('nats_latency', args);
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([line]);
+    expect(run.stdout).toBe('');
+  });
 });
