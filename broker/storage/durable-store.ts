@@ -55,6 +55,8 @@ export interface DurableStoreOptions {
    * (producer-journal.ts). 0 or absent: no journal (the broker keeps no producer state).
    */
   readonly dedupWindowMs?: number;
+  /** FELIX_DEDUP_MAX_PRODUCERS: most producers a stream's journal remembers (absent: no bound). */
+  readonly dedupMaxProducers?: number;
   /**
    * FELIX_DURABLE_MAX_OPEN_STREAMS: most streams with their write files open at once; the least recently
    * written idle ones close theirs past it. 0 or absent: derived from the soft open-file limit.
@@ -385,7 +387,12 @@ export class DurableStore implements StorageProvider {
     const windowMs = this.options.dedupWindowMs ?? 0;
     if (windowMs === 0) return null;
     try {
-      const { journal, claims, dropped, unreadable } = ProducerJournal.open(dir, windowMs, intactTo);
+      const { journal, claims, dropped, unreadable } = ProducerJournal.open(
+        dir,
+        windowMs,
+        intactTo,
+        this.options.dedupMaxProducers,
+      );
       for (const c of claims) this.recoveredProducers.push(c);
       if (dropped > 0 || unreadable) {
         this.logger.warn(

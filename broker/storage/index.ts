@@ -34,6 +34,7 @@ export function openDurableStore(config: BrokerConfig, logger: Logger): DurableS
       // A record holds one event-batch frame, which can never be larger than a frame the broker accepts.
       maxRecordBytes: Math.min(config.maxFrameBytes + 64 * 1024, 2 ** 31),
       dedupWindowMs: config.dedupWindowMs,
+      dedupMaxProducers: config.dedupMaxProducers,
       maxOpenStreams: config.durableMaxOpenStreams,
     },
     logger,

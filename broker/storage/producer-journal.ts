@@ -21,8 +21,12 @@
  * acknowledged unstored. A claim lost (a journal that cannot be written) costs only what there was before:
  * the resend is appended again.
  *
- * Bounded: per producer the ranges of its last WINDOW_SEQUENCES sequences are kept in memory, and past
- * COMPACT_BYTES the file is rewritten from them (producers idle for longer than the dedup window left out).
+ * Bounded: at most `maxProducers` producers (FELIX_DEDUP_MAX_PRODUCERS, the least recently written
+ * forgotten first, as the broker's window forgets them), per producer the ranges of its last
+ * WINDOW_SEQUENCES sequences, and the file is rewritten from them (producers idle for longer than the dedup
+ * window left out) once it grows past COMPACT_BYTES or twice its size after the last rewrite, whichever is
+ * larger: a journal of many producers is rewritten at a cost spread over as many bytes appended, never on
+ * every write.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -65,6 +69,8 @@ interface ProducerRanges {
 export class ProducerJournal {
   private fd: number;
   private size = 0;
+  /** The size past which the file is rewritten. */
+  private compactAt = COMPACT_BYTES;
   private readonly producers = new Map<number, ProducerRanges>();
   /** Publishes accepted and not yet in a completed write, in publish order (end offsets never fall). */
   private noted = 0;
@@ -76,6 +82,7 @@ export class ProducerJournal {
   private constructor(
     private readonly path: string,
     private readonly windowMs: number,
+    private readonly maxProducers: number,
   ) {
     this.fd = -1;
   }
@@ -89,8 +96,9 @@ export class ProducerJournal {
     dir: string,
     windowMs: number,
     intactTo: number,
+    maxProducers = Number.MAX_SAFE_INTEGER,
   ): { journal: ProducerJournal; claims: ProducerClaim[]; dropped: number; unreadable: boolean } {
-    const journal = new ProducerJournal(join(dir, JOURNAL_FILE), windowMs);
+    const journal = new ProducerJournal(join(dir, JOURNAL_FILE), windowMs, maxProducers);
     let bytes: Buffer | null = null;
     try {
       bytes = fs.readFileSync(journal.path);
@@ -159,7 +167,7 @@ export class ProducerJournal {
     if (this.fd < 0) this.fd = fs.openSync(this.path, 'a');
     fs.writeSync(this.fd, block);
     this.size += block.length;
-    if (this.size > COMPACT_BYTES) this.rewrite(now);
+    if (this.size > this.compactAt) this.rewrite(now);
   }
 
   close(): void {
@@ -207,7 +215,13 @@ export class ProducerJournal {
     let p = this.producers.get(producerId);
     if (p === undefined || p.tenant !== tenant) {
       p = { tenant, ranges: [], high: 0, end: 0, at: 0 };
-      this.producers.set(producerId, p);
+    } else {
+      // Most recently written last: the front of the map is what is forgotten first.
+      this.producers.delete(producerId);
+    }
+    this.producers.set(producerId, p);
+    if (this.producers.size > this.maxProducers) {
+      this.producers.delete(this.producers.keys().next().value as number);
     }
     const r = p.ranges;
     const n = r.length;
@@ -241,6 +255,7 @@ export class ProducerJournal {
     fs.renameSync(temporary, this.path);
     this.close();
     this.size = block.length;
+    this.compactAt = Math.max(COMPACT_BYTES, 2 * block.length);
   }
 }
 

@@ -98,6 +98,36 @@ describe('producer journal', () => {
     ]);
   });
 
+  it('stays bounded in producers too: the most recently written FELIX_DEDUP_MAX_PRODUCERS, rewritten as it doubles', () => {
+    // 30,000 distinct producers, one publish each, one write each, under a bound of 1,000: found by an
+    // outside review with 300,000, where the journal kept every producer (15 MB), and once past 1 MiB
+    // rewrote all of it on every write.
+    const dir = fresh();
+    const file = join(dir, JOURNAL_FILE);
+    const maxProducers = 1_000;
+    const { journal } = ProducerJournal.open(dir, WINDOW, 0, maxProducers);
+    const producers = 30_000;
+    let rewrites = 0;
+    let inode = -1;
+    for (let id = 1; id <= producers; id++) {
+      journal.note('t1', id, 1, id);
+      journal.written(id, 1_000 + id);
+      const now = statSync(file).ino;
+      if (inode !== -1 && now !== inode) rewrites++;
+      inode = now;
+    }
+    journal.close();
+    const entry = encodeClaim({ tenant: 't1', producerId: 1, first: 1, last: 1, end: 1, at: 1 }).length;
+    // Appends since the last rewrite on top of at most the bound's worth, never the 30,000.
+    expect(statSync(file).size).toBeLessThanOrEqual(1024 * 1024 + maxProducers * entry);
+    expect(rewrites).toBeGreaterThan(0);
+    expect(rewrites).toBeLessThanOrEqual(Math.ceil((producers * entry) / (1024 * 1024)));
+    const { claims } = ProducerJournal.open(dir, WINDOW, producers, maxProducers);
+    expect(claims.map((c) => c.producerId)).toEqual(
+      Array.from({ length: maxProducers }, (_, i) => producers - maxProducers + 1 + i),
+    );
+  });
+
   it('parses any bytes without throwing, and damage never yields a claim that was not written', () => {
     const written: ProducerClaim[] = [
       { tenant: 't1', producerId: 5, first: 1, last: 9, end: 9, at: 1 },
