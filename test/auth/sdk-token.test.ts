@@ -7,7 +7,7 @@ import { connect, type FelixClient, type StatusEvent } from '../../client/index.
 import { until } from '../broker/raw-client.js';
 import { cliMint } from '../cli/run-cli.js';
 import { metric } from '../e2e/sdk-harness.js';
-import { jwtBroker as authBroker, T1_PERMS as PERMS } from './jwt-broker.js';
+import { jwtBroker as authBroker, expiringToken, T1_PERMS as PERMS } from './jwt-broker.js';
 
 describe('SDK authentication', () => {
   it('fails connect() with auth_failed and the broker’s reason for a bad token', async () => {
@@ -21,14 +21,19 @@ describe('SDK authentication', () => {
   });
 
   it('a reconnect whose slow token provider outlasts the auth deadline gives way to the next attempt', async () => {
-    const { key, node } = await authBroker({ FELIX_AUTH_TIMEOUT_MS: '1000' });
-    const shortLived = await cliMint(key, '--tenant', 't1', ...PERMS, '--ttl', '2s');
+    const { key, node } = await authBroker({ FELIX_AUTH_TIMEOUT_MS: '2000' });
     const lasting = await cliMint(key, '--tenant', 't1', ...PERMS, '--ttl', '1h');
-    // The first token expires (the broker closes the connection); the provider then takes 1.5 s — past the
-    // 1 s auth deadline, so that connection is closed too — and 0.9 s for the next, which succeeds. The slow
-    // attempt's failure comes while the next one is still authenticating: it must leave that one alone.
-    const delays = [0, 1500, 900];
+    // Nothing here races a clock that a slow machine could lose. The first token is minted when asked and
+    // outlives its auth by seconds; when it expires the broker closes the connection. The reconnect's first
+    // attempt is the slow one: its provider answers only once the broker has closed that connection at the
+    // auth deadline and the next attempt has asked in turn, so its failure comes while the next attempt
+    // authenticates, which it must leave alone. The next attempt answers as soon as that failure has run its
+    // course, long before its own auth deadline.
     let asked = 0;
+    let nextAsked!: () => void;
+    const nextAttemptAsked = new Promise<void>((resolve) => (nextAsked = resolve));
+    let slowAnswered!: () => void;
+    const slowAttemptAnswered = new Promise<void>((resolve) => (slowAnswered = resolve));
     const client: FelixClient = await connect({
       broker: `127.0.0.1:${node.quicAddress.port}`,
       onWarning: () => {},
@@ -37,9 +42,24 @@ describe('SDK authentication', () => {
       reconnectInitialMs: 20,
       reconnectMaxMs: 50,
       tokenProvider: async () => {
-        const delay = delays[asked++] ?? 0;
-        await new Promise((r) => setTimeout(r, delay));
-        return asked === 1 ? shortLived : lasting;
+        switch (++asked) {
+          case 1:
+            // Minted now, when it is needed: it outlives this auth and expires soon after.
+            return expiringToken(key, 2);
+          case 2:
+            await nextAttemptAsked;
+            slowAnswered();
+            return lasting;
+          case 3:
+            nextAsked();
+            await slowAttemptAnswered;
+            // The slow attempt's auth fails ('it closed before auth') in promise jobs, which all run before the
+            // event loop's next turn.
+            await new Promise((resolve) => setImmediate(resolve));
+            return lasting;
+          default:
+            return lasting;
+        }
       },
     });
     const status: StatusEvent[] = [];
@@ -49,7 +69,7 @@ describe('SDK authentication', () => {
     await until(() => status.some((e) => e.type === 'disconnect'), 'the first token to expire');
     // Sent during the outage: it waits for the connection that works.
     await client.publish('s', 'through the outage');
-    expect(asked).toBeGreaterThanOrEqual(3);
+    expect(asked).toBe(3);
     expect(node.stats.disconnects.token_expired).toBe(1);
     expect(await metric(node, 'felix_auth_timeout_closes_total')).toBe(1);
     await client.close();
