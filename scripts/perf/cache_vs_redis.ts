@@ -13,9 +13,10 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { runMain } from '../../cachedemo/cli.js';
-import { nonNegativeInteger, nonNegativeNumber, positiveInteger } from './cli.js';
+import { benchEnvNames } from '../../cachedemo/settings.js';
+import { nonNegativeInteger, nonNegativeNumber, perfCommand, positiveInteger } from './cli.js';
 import { loadAverage, machineInfo, waitForQuiet, type MachineInfo } from './lib/cache_machine.js';
 import { redisVersion, startRedis } from './lib/cache_redis_server.js';
 import { spread } from './stats.js';
@@ -59,8 +60,23 @@ interface Trial {
   rows: Row[];
 }
 
+/**
+ * cachedemo reads FELIX_CACHE_BENCH_*, the Redis side does not: a variable left in the environment would
+ * change the felix-ts half of the comparison alone (or be overridden by this script's flags, unsaid).
+ */
+function benchEnvConflict(program: Command): string | undefined {
+  const name = benchEnvNames().find((n) => process.env[n] !== undefined);
+  if (name === undefined) return undefined;
+  const flag = `--${name.slice('FELIX_CACHE_BENCH_'.length).toLowerCase().replaceAll('_', '-')}`;
+  const instead = program.options.some((option) => option.long === flag) ? `; use ${flag}` : '';
+  return (
+    `${name} is set: cache_vs_redis gives both systems the same workload through its own flags, and the ` +
+    `variable would reach the felix-ts side only (unset it${instead})`
+  );
+}
+
 async function main(): Promise<number> {
-  const program = new Command('cache_vs_redis')
+  const program = perfCommand('cache_vs_redis')
     .description('felix-ts cache vs Redis 7 (ioredis), same workload, alternating trials')
     // Parsed as flags: Number() of the text took "abc" as NaN, which ran no trial and waited for no quiet.
     .option('--trials <n>', 'trials per system', positiveInteger, 3)
@@ -86,6 +102,11 @@ async function main(): Promise<number> {
     );
   program.parse(process.argv);
   const o = program.opts<Options>();
+  const envProblem = benchEnvConflict(program);
+  if (envProblem !== undefined) {
+    process.stderr.write(`${envProblem}\n`);
+    return 2;
+  }
   const found = redisVersion();
   if (!found.ok) {
     process.stderr.write(`${found.message}\n`);

@@ -1,7 +1,7 @@
 // What every perf script does when run as a program: call main, and turn the errors a user can fix
 // (a bad presets file, a bad flag) into one clear line and exit code 2 instead of a stack trace.
 import { pathToFileURL } from 'node:url';
-import { InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 
 /** An error whose message alone tells the user what to change; printed without a stack. */
 export class UsageError extends Error {
@@ -29,6 +29,14 @@ export function runIfMain(moduleUrl: string, main: () => Promise<number | void>)
       process.exitCode = 1;
     },
   );
+}
+
+/**
+ * A perf script's command line: a bad flag or value exits 2 (as latencydemo, cachedemo and the felix-ts CLI
+ * do), not commander's 1, which the scripts keep for a run that failed.
+ */
+export function perfCommand(name: string): Command {
+  return new Command(name).exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 }
 
 /** Commander argument parsers for counts. */

@@ -1,7 +1,6 @@
 // data/derived/latency_demo_agg.csv → docs/assets/latencydemo/<profile>/f{F}_b{B}_{p50,p99,throughput}.{svg,png}
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { Command } from 'commander';
 import { aggRowsFromCsv, type AggRow } from './aggregate.js';
 import { renderPng, renderSvg } from './chart_render.js';
 import {
@@ -13,7 +12,7 @@ import {
   hasHopTimings,
   hopChartBaseName,
 } from './chart_spec.js';
-import { runIfMain, UsageError } from './cli.js';
+import { perfCommand, runIfMain, UsageError } from './cli.js';
 import { loadPerfConfig } from './perf_config.js';
 import { PATHS, REPO_ROOT } from './paths.js';
 
@@ -60,7 +59,7 @@ export async function writeCharts(rows: readonly AggRow[], options: ChartOptions
 }
 
 async function main(): Promise<number> {
-  const o = new Command('make_charts')
+  const o = perfCommand('make_charts')
     .description('Render the latencydemo charts (SVG and PNG) from the aggregate CSV.')
     .option('--config <file>', 'presets file: bar order and outlier cap', PATHS.presets)
     .option('--input <csv>', 'aggregate table', PATHS.aggCsv)

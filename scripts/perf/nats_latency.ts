@@ -13,7 +13,6 @@
 // open loop: one publish per message at its scheduled time, latency from that time.
 import { build, type Histogram } from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
-import { Command } from 'commander';
 import { connect, type NatsConnection } from 'nats';
 import { buildCaseReport, type CaseReport } from '../../latencydemo/case-report.js';
 import type { CaseConfig, CaseSettings } from '../../latencydemo/cases.js';
@@ -23,7 +22,7 @@ import { openLoopReport, type OpenLoopReport } from '../../latencydemo/open-loop
 import { pace } from '../../latencydemo/pacer.js';
 import { defaultPubWindow } from '../../latencydemo/publish-window.js';
 import { TURN_BATCHES, usesAcks } from '../../latencydemo/publisher.js';
-import { nonNegativeInteger, positiveInteger, runIfMain, UsageError } from './cli.js';
+import { nonNegativeInteger, perfCommand, positiveInteger, runIfMain, UsageError } from './cli.js';
 import type { LatencyReport } from './latency_report.js';
 import { encodingName } from './matrix.js';
 import { requireNatsServer, startNatsServer, type RunningNatsServer } from './nats_server.js';
@@ -287,7 +286,7 @@ function printHuman(c: CaseReport): void {
 }
 
 async function main(): Promise<number> {
-  const command = new Command('nats_latency')
+  const command = perfCommand('nats_latency')
     .description("latencydemo's workload against nats-server; same flags and --json report")
     .option('--warmup <n>', 'messages before measuring', nonNegativeInteger, 1000)
     .option('--total <n>', 'measured messages', positiveInteger, 10000)

@@ -2,9 +2,8 @@
 // data/derived/latency_demo_agg.csv (one row per cell: trial counts, failures, medians, p10/p90).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
-import { Command } from 'commander';
 import { aggregateRuns, runRow } from './aggregate.js';
-import { runIfMain, UsageError } from './cli.js';
+import { perfCommand, runIfMain, UsageError } from './cli.js';
 import { rowsToCsv } from './csv.js';
 import { PATHS, REPO_ROOT } from './paths.js';
 import { latestSession, readRecords, type RunRecord } from './run_records.js';
@@ -23,7 +22,7 @@ function writeFile(path: string, text: string): void {
 }
 
 async function main(): Promise<number> {
-  const o = new Command('normalize_and_aggregate')
+  const o = perfCommand('normalize_and_aggregate')
     .description('Flatten the run records to CSV and aggregate the trials of each cell.')
     .option('--input <jsonl>', 'run records', PATHS.latencyRunsJsonl)
     .option('--session <id>', 'latest, all, or a session id', 'latest')

@@ -4,8 +4,15 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
-import { Command } from 'commander';
-import { nonNegativeInteger, nonNegativeNumber, positiveInteger, runIfMain, UsageError } from './cli.js';
+import type { Command } from 'commander';
+import {
+  nonNegativeInteger,
+  nonNegativeNumber,
+  perfCommand,
+  positiveInteger,
+  runIfMain,
+  UsageError,
+} from './cli.js';
 import { defaultPubWindow } from '../../latencydemo/publish-window.js';
 import {
   ALL_PEER_WORKLOADS,
@@ -244,7 +251,7 @@ function checkReportOnly(command: Command): void {
 }
 
 async function main(): Promise<number> {
-  const command = new Command('peers_nats')
+  const command = perfCommand('peers_nats')
     .description('felix-ts (latencydemo) vs nats-server on the same workloads; ratios and acceptance checks')
     .option(
       '--trials <n>',

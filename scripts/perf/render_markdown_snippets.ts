@@ -2,15 +2,14 @@
 // chart block of docs/benchmarks.md, both from the aggregate CSV the charts were drawn from.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { Command } from 'commander';
 import { aggRowsFromCsv } from './aggregate.js';
 import { chartGroups } from './chart_spec.js';
-import { runIfMain, UsageError } from './cli.js';
+import { perfCommand, runIfMain, UsageError } from './cli.js';
 import { PATHS, REPO_ROOT } from './paths.js';
 import { chartsMarkdown, replaceBlock } from './snippets.js';
 
 async function main(): Promise<number> {
-  const o = new Command('render_markdown_snippets')
+  const o = perfCommand('render_markdown_snippets')
     .description('Markdown embedding the rendered latencydemo charts.')
     .option('--input <csv>', 'aggregate table the charts were drawn from', PATHS.aggCsv)
     .option('--charts <dir>', 'charts folder', PATHS.chartsDir)

@@ -3,8 +3,7 @@
 // data/raw/latency_demo_runs.jsonl. Usage: node dist/scripts/perf/run_latency_matrix.js --help
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { Command } from 'commander';
-import { nonNegativeInteger, positiveInteger, runIfMain, UsageError } from './cli.js';
+import { nonNegativeInteger, perfCommand, positiveInteger, runIfMain, UsageError } from './cli.js';
 import { FilterSyntaxError, parseFilter, type Filter } from './filters.js';
 import { buildMatrix, cellKey, presetArgs, workloadArgs, type MatrixCell } from './matrix.js';
 import { loadPerfConfig } from './perf_config.js';
@@ -151,7 +150,7 @@ export async function runMatrix(options: MatrixRunOptions): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const program = new Command('run_latency_matrix')
+  const program = perfCommand('run_latency_matrix')
     .description('Run latencydemo over a presets matrix; one JSON record per attempt.')
     .option('--config <file>', 'presets file', PATHS.presets)
     .option('--trials <n>', "trials per cell (default: the file's defaults.trials)", positiveInteger)

@@ -5,9 +5,8 @@
 // The warm-up is as long as the measurement: after latencydemo's own 6400 events (100 batches) V8 has not
 // yet optimised the per-batch paths, and a measurement of ~1 s then mostly sees the JIT at work, more so
 // with the stamp code in those paths (docs/benchmarks.md, "Per-hop timings").
-import { Command } from 'commander';
 import { runChild } from './child_run.js';
-import { positiveInteger, runIfMain } from './cli.js';
+import { perfCommand, positiveInteger, runIfMain } from './cli.js';
 
 interface Trial {
   readonly timings: boolean;
@@ -53,7 +52,7 @@ async function runTrial(timings: boolean, total: number, warmup: number): Promis
 }
 
 async function main(): Promise<number> {
-  const opts = new Command('timings_overhead')
+  const opts = perfCommand('timings_overhead')
     .option('--trials <n>', 'trials per setting', positiveInteger, 10)
     .option('--total <n>', 'measured messages per trial', positiveInteger, 300_000)
     .option('--warmup <n>', 'unmeasured messages before each measurement', positiveInteger, 300_000)

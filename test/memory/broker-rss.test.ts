@@ -120,10 +120,11 @@ describe('broker memory bounds (RSS of a broker process)', () => {
     // same again) until the broker's next collection.
     for (const r of rounds) expect(r.holding - before).toBeLessThan(64 + 160);
     // Nothing accumulates: once the garbage of one earlier round is in the picture (round 2), round 3 holds
-    // at most one more round's bound (64 MiB) of garbage awaiting collection — measured +18 to +52 beside a
-    // loaded machine; an accumulating leak adds the whole 240 MiB a round sends. Round 1 alone can sit
-    // lower, with no earlier round's garbage awaiting collection.
-    expect(rounds[2]!.holding - rounds[1]!.holding).toBeLessThan(64);
+    // about one more round's bound (64 MiB) of garbage awaiting collection at most — measured +18 to +52
+    // beside a loaded machine, and past 64 when a collection came late on a loaded CI host; an accumulating
+    // leak adds the whole 240 MiB a round sends, so half of that is the line. Round 1 alone can sit lower,
+    // with no earlier round's garbage awaiting collection.
+    expect(rounds[2]!.holding - rounds[1]!.holding).toBeLessThan(120);
   });
 
   it('a stream with no subscriber holds about its replay ring (FELIX_STREAM_REPLAY_CAPACITY), not more', async () => {

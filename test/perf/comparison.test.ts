@@ -174,10 +174,44 @@ describe('peers_nats and cache_vs_redis programs', () => {
     ['cache_vs_redis', '--load-wait-s <s>', '-1', 'expected an integer ≥ 0'],
   ])('%s refuses %s %s, before running anything', (script, flag, value, expected) => {
     const run = runPerf(script, [flag.split(' ')[0]!, value]);
-    // Commander's status for a bad flag (1), as for every perf script's flags.
-    expect(run.status, run.stderr).toBe(1);
+    // A bad flag exits 2, as for every perf script's flags (1 is a run that failed).
+    expect(run.status, run.stderr).toBe(2);
     expect(run.stderr.trim().split('\n')).toEqual([
       `error: option '${flag}' argument '${value}' is invalid. ${expected}`,
+    ]);
+    expect(run.stdout).toBe('');
+  });
+
+  // Commander's own status for these is 1, which the scripts' docs give to a run that failed.
+  it.each([
+    'peers_nats',
+    'cache_vs_redis',
+    'run_latency_matrix',
+    'nats_latency',
+    'make_charts',
+    'normalize_and_aggregate',
+    'render_markdown_snippets',
+    'timings_overhead',
+  ])("%s: an unknown flag exits 2 with commander's line, --help exits 0", (script) => {
+    const bad = runPerf(script, ['--no-such-flag']);
+    expect(bad.status, bad.stderr).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual(["error: unknown option '--no-such-flag'"]);
+    expect(bad.stdout).toBe('');
+    const help = runPerf(script, ['--help']);
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toContain(`Usage: ${script}`);
+  });
+
+  it('cache_vs_redis refuses FELIX_CACHE_BENCH_* in its environment: it would reach the felix-ts side only', () => {
+    const main = fileURLToPath(new URL('../../dist/scripts/perf/cache_vs_redis.js', import.meta.url));
+    const run = spawnSync(process.execPath, [main, '--trials', '1'], {
+      encoding: 'utf8',
+      env: { ...process.env, FELIX_CACHE_BENCH_CONCURRENCY: '1' },
+    });
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'FELIX_CACHE_BENCH_CONCURRENCY is set: cache_vs_redis gives both systems the same workload through its ' +
+        'own flags, and the variable would reach the felix-ts side only (unset it; use --concurrency)',
     ]);
     expect(run.stdout).toBe('');
   });
