@@ -28,6 +28,14 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * The FELIX_LOG_LEVEL to start a broker with: the "listening" line this waits for is logged at info, so a
+ * quieter level becomes info; a more verbose one the caller asked for (debug, trace) is kept.
+ */
+export function listeningLogLevel(level: string | undefined): string {
+  return level === 'debug' || level === 'trace' ? level : 'info';
+}
+
 // Brokers still running, killed if the demo exits early (error, Ctrl-C) so none outlives it.
 const running = new Set<ChildProcess>();
 process.on('exit', () => {

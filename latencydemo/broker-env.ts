@@ -2,6 +2,7 @@
  * The environment a case's broker process starts with: the current FELIX_* environment plus what the case
  * sets, as Felix's demo sets FELIX_FANOUT_BATCH from --batch before it starts its broker.
  */
+import { listeningLogLevel } from '../broker/spawn.js';
 import { resolvedPubWindow, type CaseSettings } from './cases.js';
 import { eventBytes } from './stamp.js';
 
@@ -15,7 +16,6 @@ const MAX_SUB_QUEUE_MAX_BYTES = 4 * 1024 ** 4;
 // The broker counts a queued event as the bytes of its frame, not of its payload: room for the event
 // encoding (base64 in a JSON frame is 4/3) and frame headers.
 const FRAME_BYTES_PER_EVENT_BYTE = 2;
-const VERBOSE_LOG_LEVELS = new Set(['debug', 'trace']);
 
 /** The FELIX_* variables of `env`, sorted by name (what the JSON report calls the environment in effect). */
 export function felixVariables(env: Environment): Record<string, string> {
@@ -71,8 +71,7 @@ export function brokerEnvironment(env: Environment, c: CaseSettings): Record<str
   // or with another broker on the machine.
   out.FELIX_QUIC_BIND = '127.0.0.1:0';
   out.FELIX_BROKER_METRICS_BIND = '127.0.0.1:0';
-  // The "listening" line the demo waits for is logged at info.
-  if (!VERBOSE_LOG_LEVELS.has(out.FELIX_LOG_LEVEL ?? '')) out.FELIX_LOG_LEVEL = 'info';
+  out.FELIX_LOG_LEVEL = listeningLogLevel(out.FELIX_LOG_LEVEL);
   // Felix: FELIX_FANOUT_BATCH follows --batch, so batch 1 sends every event in its own frame. The open loop
   // publishes single messages and measures the broker as configured (its batching included).
   if (c.rate === undefined) out.FELIX_FANOUT_BATCH = String(c.batch);

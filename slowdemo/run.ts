@@ -4,7 +4,7 @@
  * what the broker's /metrics said.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawnBroker, type BrokerProcess } from '../broker/spawn.js';
+import { listeningLogLevel, spawnBroker, type BrokerProcess } from '../broker/spawn.js';
 import { POLICIES, type DemoRequest, type Policy } from './cli.js';
 import {
   FastSubscriber,
@@ -98,6 +98,20 @@ export function queuePolicyConflict(
   );
 }
 
+/** A run's broker: the demo's environment on ephemeral loopback ports, with the run's queue policy. */
+export function runBrokerEnvironment(
+  env: NodeJS.ProcessEnv,
+  label: RunResult['label'],
+): Record<string, string> {
+  return {
+    ...(env as Record<string, string>),
+    FELIX_QUIC_BIND: '127.0.0.1:0',
+    FELIX_BROKER_METRICS_BIND: '127.0.0.1:0',
+    FELIX_LOG_LEVEL: listeningLogLevel(env.FELIX_LOG_LEVEL),
+    ...(label === 'baseline' || label === 'external' ? {} : { FELIX_SUB_QUEUE_POLICY: label }),
+  };
+}
+
 export async function runOnce(
   request: DemoRequest,
   label: RunResult['label'],
@@ -105,13 +119,7 @@ export async function runOnce(
 ): Promise<RunResult> {
   let spawned: BrokerProcess | null = null;
   if (request.broker === undefined) {
-    spawned = await spawnBroker({
-      ...(process.env as Record<string, string>),
-      FELIX_QUIC_BIND: '127.0.0.1:0',
-      FELIX_BROKER_METRICS_BIND: '127.0.0.1:0',
-      FELIX_LOG_LEVEL: 'info',
-      ...(label === 'baseline' || label === 'external' ? {} : { FELIX_SUB_QUEUE_POLICY: label }),
-    });
+    spawned = await spawnBroker(runBrokerEnvironment(process.env, label));
   }
   const connector: Connector = {
     broker: spawned?.address ?? request.broker!,

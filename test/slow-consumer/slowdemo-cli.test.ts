@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runBrokerEnvironment } from '../../slowdemo/run.js';
 import { expectUsageError, runDemoProcess } from '../support/demo-process.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/slowdemo/main.js', import.meta.url));
@@ -47,5 +48,21 @@ describe('slowdemo flags', () => {
       "slowdemo: FELIX_SUB_QUEUE_POLICY=drop_new in the environment, but each run's broker takes its policy " +
         'from --policies (block,drop_new,drop_old): unset it, or give --policies drop_new',
     ]);
+  });
+
+  // Its brokers log at info at least (their "listening" line gives the ports), and as verbosely as asked.
+  it.each([
+    [undefined, 'info'],
+    ['warn', 'info'],
+    ['debug', 'debug'],
+    ['trace', 'trace'],
+  ])('a run broker started under FELIX_LOG_LEVEL=%s logs at %s', (given, expected) => {
+    const env = given === undefined ? {} : { FELIX_LOG_LEVEL: given };
+    expect(runBrokerEnvironment(env, 'drop_new')).toEqual({
+      FELIX_QUIC_BIND: '127.0.0.1:0',
+      FELIX_BROKER_METRICS_BIND: '127.0.0.1:0',
+      FELIX_LOG_LEVEL: expected,
+      FELIX_SUB_QUEUE_POLICY: 'drop_new',
+    });
   });
 });
