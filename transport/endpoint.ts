@@ -19,13 +19,8 @@ import { PerSecondBudget } from './per-second.js';
 import type { DatagramSource } from './sockaddr.js';
 import { StatelessResetKey } from './stateless-reset.js';
 import { BatchReceiver, type BatchReceiveStats } from './udp-mmsg.js';
-import {
-  GSO_MAX_BYTES,
-  GSO_MAX_SEGMENT_BYTES,
-  GSO_MAX_SEGMENTS,
-  SegmentedSender,
-  type SegmentedSendStats,
-} from './udp-gso.js';
+import type { SegmentedSendStats } from './udp-gso.js';
+import { PacketSender } from './packet-sender.js';
 import {
   DCID_OFFSET,
   LongHeader,
@@ -35,13 +30,7 @@ import {
   QUIC_V1,
 } from './long-header.js';
 import { quiche, type HostPort, type QuicheConfig, type QuicheConnection } from './native.js';
-import {
-  MAX_UDP_PACKET,
-  applySettings,
-  resolveAlpn,
-  resolveTransportSettings,
-  type TransportSettings,
-} from './settings.js';
+import { applySettings, resolveAlpn, resolveTransportSettings, type TransportSettings } from './settings.js';
 import { isLoopbackHost, resolveClientTlsPolicy, type ClientTlsOptions, type ServerTls } from './tls.js';
 import {
   WRITE_DEADLINE_CLOSE,
@@ -57,7 +46,6 @@ import { StopWatch } from './stop-watch.js';
  * packet with one array index, the random words reject stale or forged IDs without a map lookup.
  */
 export const CID_LEN = 16;
-const SEND_RING_BYTES = 8 << 20;
 // One streamRecv hands over at most this much: small enough that answers to the first requests of a
 // burst leave before the last ones are parsed, large enough to keep per-call overhead negligible.
 const SCRATCH_BYTES = 32 << 10;
@@ -174,15 +162,7 @@ export class Endpoint implements ConnectionDriver {
   private dirty: Connection[] = [];
   private spare: Connection[] = [];
   private scheduled = false;
-  private ring = Buffer.allocUnsafe(SEND_RING_BYTES);
-  private ringOffset = 0;
-  /** Segmentation offload on this socket, or null (with the reason in gsoUnavailable). */
-  private readonly gso: SegmentedSender | null;
-  private readonly gsoUnavailable: string | null;
-  /** The ring's memory address, for offloaded sends. */
-  private ringAddress = 0;
-  /** The run of equal-sized packets drainPackets gathers for one offloaded sendmsg (offload: still usable). */
-  private readonly run = { start: 0, bytes: 0, segment: 0, count: 0, offload: false };
+  private readonly sender: PacketSender;
   /** recvmmsg reading of the socket, or null (with the reason in batchReceiveUnavailable). */
   private readonly batchReceiver: BatchReceiver | null;
   private readonly batchReceiveUnavailable: string | null;
@@ -233,10 +213,7 @@ export class Endpoint implements ConnectionDriver {
     private readonly resetKey: StatelessResetKey | null,
   ) {
     this.settings = settings;
-    const gso = SegmentedSender.open(socket, settings.udpGso);
-    this.gso = typeof gso === 'string' ? null : gso;
-    this.gsoUnavailable = typeof gso === 'string' ? gso : null;
-    if (this.gso !== null) this.ringAddress = this.gso.addressOf(this.ring);
+    this.sender = new PacketSender(socket, settings.udpGso);
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     const receiver = BatchReceiver.open(socket, settings.udpRecvmmsg, (msg, from) =>
       this.onDatagram(msg, from),
@@ -366,8 +343,7 @@ export class Endpoint implements ConnectionDriver {
 
   /** Whether datagrams leave through segmentation offload, and how many did. */
   segmentedSendStats(): SegmentedSendStats {
-    if (this.gso !== null) return this.gso.stats();
-    return { active: false, segmentedSends: 0, segmentedDatagrams: 0, inactiveReason: this.gsoUnavailable };
+    return this.sender.stats();
   }
 
   /** Whether the socket is read with recvmmsg, and how many datagrams were. */
@@ -724,7 +700,7 @@ export class Endpoint implements ConnectionDriver {
       // CONNECTION_CLOSE now and keep nothing; a retransmitted Initial is refused again the same way.
       this.freeSlots.push(slot);
       this.counters.handshakesRefused++;
-      this.drainPackets(q, peer);
+      this.sender.drain(q, peer);
       return;
     }
     if (q.stats().recv === 0) {
@@ -983,88 +959,7 @@ export class Endpoint implements ConnectionDriver {
   private sendPackets(c: Connection): void {
     if (c.hasGathered) c.handOverGathered();
     // A client's socket is connected to its one peer: no address per send.
-    if (this.drainPackets(c.q, this.isServer ? c.remote : null)) c.lastSentAt = performance.now();
-  }
-
-  /**
-   * Sends every packet quiche has ready for `q` (to `to`, or the connected peer); returns whether any.
-   * With offload, packets written back to back into the ring form runs of one size (the last may be
-   * shorter) that leave in one sendmsg each; otherwise, and once libuv queues a send (its order is kept),
-   * each packet goes through Node's socket.
-   */
-  private drainPackets(q: QuicheConnection, to: HostPort | null): boolean {
-    const socket = this.socket;
-    const run = this.run;
-    run.count = 0;
-    run.offload = this.gso !== null && this.gso.active && socket.getSendQueueCount() === 0;
-    let sent = false;
-    // quiche returns null once nothing is ready (congestion window, nothing queued): the loop ends.
-    for (;;) {
-      if (this.ringOffset + MAX_UDP_PACKET > this.ring.length) {
-        // A run must be contiguous: it leaves before the ring wraps.
-        this.sendRun(to);
-        // libuv may still hold unsent views of the ring (EAGAIN): only reuse it once its queue is empty.
-        if (socket.getSendQueueCount() !== 0) {
-          this.ring = Buffer.allocUnsafe(SEND_RING_BYTES);
-          if (this.gso !== null) this.ringAddress = this.gso.addressOf(this.ring);
-        }
-        this.ringOffset = 0;
-      }
-      const offset = this.ringOffset;
-      let r;
-      try {
-        r = q.send(this.ring.subarray(offset, offset + MAX_UDP_PACKET));
-      } catch {
-        break;
-      }
-      if (r === null) break;
-      const n = r[0];
-      this.ringOffset = offset + n;
-      sent = true;
-      if (run.offload) this.addToRun(offset, n, to);
-      else this.sendOne(offset, n, to);
-    }
-    this.sendRun(to);
-    if (socket.getSendQueueCount() === 0) this.ringOffset = 0;
-    return sent;
-  }
-
-  /** Adds the packet at `offset` to the run, sending the run first or after when it cannot grow. */
-  private addToRun(offset: number, n: number, to: HostPort | null): void {
-    const run = this.run;
-    if (run.count > 0 && (n > run.segment || run.count === GSO_MAX_SEGMENTS || run.bytes + n > GSO_MAX_BYTES))
-      this.sendRun(to);
-    if (run.count === 0) {
-      run.start = offset;
-      run.segment = n;
-      run.bytes = 0;
-    }
-    run.bytes += n;
-    run.count++;
-    // Only a run's last datagram may be shorter than its segment size; one too large to gain from
-    // segmentation leaves alone, still in one direct sendmsg.
-    if (n < run.segment || n > GSO_MAX_SEGMENT_BYTES) this.sendRun(to);
-  }
-
-  /**
-   * One offloaded sendmsg for the run; what the kernel does not take goes through Node, and so does the
-   * rest of the drain.
-   */
-  private sendRun(to: HostPort | null): void {
-    const run = this.run;
-    if (run.count === 0) return;
-    run.count = 0;
-    if (run.offload && this.gso!.send(this.ringAddress, run.start, run.bytes, run.segment, to)) return;
-    // A full send buffer (libuv now queues, and later packets must follow in order) or a refused send.
-    run.offload = false;
-    const end = run.start + run.bytes;
-    for (let offset = run.start; offset < end; offset += run.segment)
-      this.sendOne(offset, Math.min(run.segment, end - offset), to);
-  }
-
-  private sendOne(offset: number, n: number, to: HostPort | null): void {
-    if (to === null) this.socket.send(this.ring, offset, n);
-    else this.socket.send(this.ring, offset, n, to.port, to.host);
+    if (this.sender.drain(c.q, this.isServer ? c.remote : null)) c.lastSentAt = performance.now();
   }
 
   // One timer per connection; an earlier deadline replaces a later one, a later one waits for the
