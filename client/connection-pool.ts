@@ -20,7 +20,13 @@
  *
  * Before arm() (while connect() checks the broker) nothing is retried: a failure is reported at once.
  */
-import { TransportError, type CloseInfo, type Connection, type Endpoint } from '../transport/index.js';
+import {
+  ConnectTimeoutError,
+  TransportError,
+  type CloseInfo,
+  type Connection,
+  type Endpoint,
+} from '../transport/index.js';
 import { attemptAllowed, reconnectDelay, type ReconnectPolicy } from './backoff.js';
 import { CONNECTION_CODE_NO_ERROR, CONNECTION_CODE_REFUSED } from '../wire/index.js';
 import { refusedToken } from './broker-stream.js';
@@ -618,6 +624,15 @@ async function connectWithin(endpoint: Endpoint, timeoutMs: number, label: strin
   try {
     return await endpoint.connect({ timeoutMs });
   } catch (err) {
+    if (err instanceof ConnectTimeoutError && err.portClosed) {
+      // UDP's "connection refused": the handshake was tried again until the timeout, in case the broker
+      // was starting.
+      throw new FelixError(
+        'connect_failed',
+        `cannot open ${label}: nothing listens at the broker's address (its port answered ICMP port ` +
+          `unreachable; handshakes tried for ${timeoutMs} ms: is the broker running, on that port?)`,
+      );
+    }
     if (err instanceof TransportError && err.code === 'connect_timeout') {
       throw new FelixError(
         'connect_failed',

@@ -10,6 +10,7 @@ import { DatagramCounters, type DatagramStats, type DropReason } from './datagra
 import {
   AlpnRefusedError,
   ConnectionClosedError,
+  ConnectTimeoutError,
   NO_APPLICATION_PROTOCOL,
   TransportError,
   type CloseInfo,
@@ -51,6 +52,13 @@ export const CID_LEN = 16;
 const SCRATCH_BYTES = 32 << 10;
 // A flush that keeps producing work (handlers writing to other connections) yields to I/O after this.
 const MAX_FLUSH_ROUNDS = 16;
+/**
+ * A closed port answers a client's Initial with an ICMP port unreachable, which quiche never hears of: it
+ * sends the Initial again only at its probe timeouts (about 1 s, then 3 s, 7 s after the first), so a client
+ * whose broker restarts would find it back seconds late. A handshake that has heard nothing from its peer
+ * starts again this long after each such answer, within its connect timeout.
+ */
+const REDIAL_AFTER_UNREACHABLE_MS = 200;
 // Unauthenticated handshakes in progress; beyond this new Initials are ignored until some finish.
 const MAX_HANDSHAKES = 4096;
 // Version Negotiation and Stateless Reset answers per second at most: each costs a send, and garbage can
@@ -139,8 +147,14 @@ export interface EndpointCloseOptions {
 }
 
 interface PendingConnect {
+  /** The handshake under way for it; a new one after each redial. */
+  conn: Connection;
   resolve(c: Connection): void;
   reject(e: Error): void;
+  /** A redial planned after the peer's port was found closed. */
+  redial: NodeJS.Timeout | null;
+  /** The peer's port answered one of its handshakes with ICMP port unreachable. */
+  portClosed: boolean;
 }
 
 /** What the endpoint calls into the application with, besides the connections' own handlers. */
@@ -168,6 +182,8 @@ export class Endpoint implements ConnectionDriver {
   private readonly batchReceiveUnavailable: string | null;
   private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
   private handshakes = 0;
+  /** Client: handshakes started again after an ICMP port unreachable (REDIAL_AFTER_UNREACHABLE_MS). */
+  private redials = 0;
   private closing = false;
   private accepting = true;
   private socketClosed = false;
@@ -213,16 +229,22 @@ export class Endpoint implements ConnectionDriver {
     private readonly resetKey: StatelessResetKey | null,
   ) {
     this.settings = settings;
-    this.sender = new PacketSender(socket, settings.udpGso);
+    const onUnreachable = (): void => this.onPortUnreachable();
+    this.sender = new PacketSender(socket, settings.udpGso, onUnreachable);
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
-    const receiver = BatchReceiver.open(socket, settings.udpRecvmmsg, (msg, from) =>
-      this.onDatagram(msg, from),
+    const receiver = BatchReceiver.open(
+      socket,
+      settings.udpRecvmmsg,
+      (msg, from) => this.onDatagram(msg, from),
+      onUnreachable,
     );
     this.batchReceiver = typeof receiver === 'string' ? null : receiver;
     this.batchReceiveUnavailable = typeof receiver === 'string' ? receiver : null;
-    // Send errors (e.g. ICMP unreachable reported on a connected socket) are per packet; QUIC recovers
-    // or times out, so they must not crash the process.
-    socket.on('error', () => undefined);
+    // Send and receive errors are per packet; QUIC recovers or times out, so they must not crash the
+    // process. A connected socket's ICMP port unreachable (through Node's own read or send) is one to act on.
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED') onUnreachable();
+    });
     const keepAlive = settings.keepAliveMs;
     this.keepAliveTimer =
       keepAlive > 0 ? setInterval(() => this.keepAlive(keepAlive), Math.max(1, keepAlive >> 1)) : null;
@@ -346,6 +368,11 @@ export class Endpoint implements ConnectionDriver {
     return this.sender.stats();
   }
 
+  /** Client: how many handshakes were started again because the peer's port answered unreachable. */
+  get redialCount(): number {
+    return this.redials;
+  }
+
   /** Whether the socket is read with recvmmsg, and how many datagrams were. */
   batchReceiveStats(): BatchReceiveStats {
     if (this.batchReceiver !== null) return this.batchReceiver.stats();
@@ -361,6 +388,45 @@ export class Endpoint implements ConnectionDriver {
     if (peer === null)
       return Promise.reject(new TransportError('connect() is for client endpoints', 'not_client'));
     if (this.closing) return Promise.reject(new TransportError('endpoint is closed', 'endpoint_closed'));
+    return new Promise<Connection>((resolve, reject) => {
+      const timeoutMs = opts.timeoutMs;
+      const timer =
+        timeoutMs === undefined
+          ? null
+          : setTimeout(() => {
+              const c = pending.conn;
+              if (!this.connects.delete(c)) return;
+              this.cancelRedial(pending);
+              c.close(0, 'connect timeout');
+              const why = pending.portClosed ? ': nothing listens at that port (ICMP port unreachable)' : '';
+              reject(
+                new ConnectTimeoutError(
+                  `no handshake with ${peer.host}:${peer.port} within ${timeoutMs} ms${why}`,
+                  pending.portClosed,
+                ),
+              );
+            }, timeoutMs);
+      const pending: PendingConnect = {
+        conn: undefined as unknown as Connection,
+        redial: null,
+        portClosed: false,
+        resolve: (c) => {
+          if (timer !== null) clearTimeout(timer);
+          this.cancelRedial(pending);
+          resolve(c);
+        },
+        reject: (e) => {
+          if (timer !== null) clearTimeout(timer);
+          this.cancelRedial(pending);
+          reject(e);
+        },
+      };
+      this.dial(pending, peer);
+    });
+  }
+
+  /** Starts a handshake for `pending`: a new connection, whose first flight leaves at the next flush. */
+  private dial(pending: PendingConnect, peer: HostPort & { readonly serverName: string }): void {
     const slot = this.allocateSlot();
     const scid = makeCid(slot);
     const q = quiche.Connection.connect(peer.serverName, scid, this.local, peer, this.configs.wan);
@@ -374,35 +440,40 @@ export class Endpoint implements ConnectionDriver {
       cidWords(scid),
     );
     this.slots[slot] = conn;
-    const promise = new Promise<Connection>((resolve, reject) => {
-      const timeoutMs = opts.timeoutMs;
-      if (timeoutMs === undefined) {
-        this.connects.set(conn, { resolve, reject });
-        return;
-      }
-      const timer = setTimeout(() => {
-        if (!this.connects.delete(conn)) return;
-        conn.close(0, 'connect timeout');
-        reject(
-          new TransportError(
-            `no handshake with ${peer.host}:${peer.port} within ${timeoutMs} ms`,
-            'connect_timeout',
-          ),
-        );
-      }, timeoutMs);
-      this.connects.set(conn, {
-        resolve: (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-    });
+    pending.conn = conn;
+    this.connects.set(conn, pending);
     this.markDirty(conn);
-    return promise;
+  }
+
+  /**
+   * Client: the socket reported an ICMP port unreachable, so nothing listens at the peer's port (yet). Each
+   * handshake that has heard nothing from the peer is started again shortly, and again after the next such
+   * answer, rather than at quiche's next probe timeout; one that has heard from it carries on.
+   */
+  private onPortUnreachable(): void {
+    if (this.isServer || this.closing) return;
+    for (const pending of this.connects.values()) {
+      if (pending.redial !== null || pending.conn.heard) continue;
+      pending.portClosed = true;
+      pending.redial = setTimeout(() => this.redial(pending), REDIAL_AFTER_UNREACHABLE_MS);
+    }
+  }
+
+  private redial(pending: PendingConnect): void {
+    pending.redial = null;
+    const old = pending.conn;
+    if (this.closing || this.connects.get(old) !== pending || old.heard || old.established) return;
+    // Out of `connects` first: forgetting the old attempt rejects nothing.
+    this.connects.delete(old);
+    this.redials++;
+    this.finalize(old, REDIALED_CLOSE);
+    this.dial(pending, this.peer!);
+  }
+
+  private cancelRedial(pending: PendingConnect): void {
+    if (pending.redial === null) return;
+    clearTimeout(pending.redial);
+    pending.redial = null;
   }
 
   /**
@@ -1052,6 +1123,14 @@ function createSocket(host: string, settings: TransportSettings): dgram.Socket {
 }
 
 const INTERNAL_ERROR_REASON = 'internal error';
+// An attempt given up for a new one after the peer's port answered unreachable: heard by no application.
+const REDIALED_CLOSE: CloseInfo = Object.freeze({
+  code: 0,
+  reason: 'redialed: the port was closed',
+  isApp: false,
+  byPeer: false,
+  timedOut: false,
+});
 const HANDSHAKE_TIMEOUT_CLOSE: CloseInfo = Object.freeze({
   code: 0,
   reason: 'handshake timeout',

@@ -9,6 +9,20 @@ export class TransportError extends Error {
   }
 }
 
+/**
+ * connect() found no handshake within its timeout (code `connect_timeout`). `portClosed`: the peer's port
+ * answered with ICMP port unreachable (nothing listens there) rather than with silence.
+ */
+export class ConnectTimeoutError extends TransportError {
+  override name = 'ConnectTimeoutError';
+  constructor(
+    message: string,
+    readonly portClosed: boolean,
+  ) {
+    super(message, 'connect_timeout');
+  }
+}
+
 /** A transport setting is out of range or of the wrong kind. */
 export class TransportSettingsError extends TransportError {
   override name = 'TransportSettingsError';

@@ -14,6 +14,7 @@ export {
   TransportError,
   TransportSettingsError,
   ConnectionClosedError,
+  ConnectTimeoutError,
   AlpnRefusedError,
   NO_APPLICATION_PROTOCOL,
   STATELESS_RESET_REASON,

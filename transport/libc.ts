@@ -37,6 +37,8 @@ export interface PollHandle {
 
 export const EINTR = 4;
 export const EAGAIN = 11;
+/** A connected UDP socket's pending ICMP port unreachable: nothing listens at the peer's port. */
+export const ECONNREFUSED = 111;
 export const MSG_DONTWAIT = 0x40;
 const F_DUPFD_CLOEXEC = 1030;
 

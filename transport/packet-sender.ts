@@ -32,8 +32,10 @@ export class PacketSender {
   constructor(
     private readonly socket: dgram.Socket,
     mode: UdpBatchingMode,
+    /** A send found an ICMP port unreachable pending on the socket (see SegmentedSender). */
+    onUnreachable: () => void,
   ) {
-    const gso = SegmentedSender.open(socket, mode);
+    const gso = SegmentedSender.open(socket, mode, onUnreachable);
     this.gso = typeof gso === 'string' ? null : gso;
     this.gsoUnavailable = typeof gso === 'string' ? gso : null;
     if (this.gso !== null) this.ringAddress = this.gso.addressOf(this.ring);

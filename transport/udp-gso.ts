@@ -1,5 +1,5 @@
 import type dgram from 'node:dgram';
-import { EAGAIN, EINTR, loadLibc, socketHandle, writeAddress, type Libc } from './libc.js';
+import { EAGAIN, ECONNREFUSED, EINTR, loadLibc, socketHandle, writeAddress, type Libc } from './libc.js';
 import { encodeSockaddr } from './sockaddr.js';
 import type { HostPort } from './native.js';
 import type { UdpBatchingMode } from './settings.js';
@@ -61,6 +61,7 @@ export class SegmentedSender {
   private constructor(
     private readonly lib: Libc,
     private readonly fd: number,
+    private readonly onUnreachable: () => void,
   ) {
     this.headerAddress = lib.address(this.header);
     const h = this.header;
@@ -75,13 +76,17 @@ export class SegmentedSender {
    * Offload for `socket` (bound or connected), or the reason there is none: off by setting, not Linux
    * x64, koffi missing, or no descriptor. The kernel's own support shows at the first segmented send.
    */
-  static open(socket: dgram.Socket, mode: UdpBatchingMode): SegmentedSender | string {
+  static open(
+    socket: dgram.Socket,
+    mode: UdpBatchingMode,
+    onUnreachable: () => void = () => undefined,
+  ): SegmentedSender | string {
     if (mode === 'off') return 'off by setting (FELIX_UDP_GSO=off)';
     const lib = loadLibc();
     if (typeof lib === 'string') return `segmentation offload unavailable: ${lib}`;
     const { fd } = socketHandle(socket);
     if (fd < 0) return 'the socket has no descriptor Node exposes';
-    return new SegmentedSender(lib, fd);
+    return new SegmentedSender(lib, fd, onUnreachable);
   }
 
   get active(): boolean {
@@ -136,6 +141,9 @@ export class SegmentedSender {
     }
     const errno = this.lib.errno();
     if (errno === EAGAIN) return false;
+    // An ICMP port unreachable pending on a connected socket is reported by whichever call comes first:
+    // this send took it, so the endpoint hears it here (the datagram then goes through Node, as any refused one).
+    if (errno === ECONNREFUSED) this.onUnreachable();
     // EIO (a device without checksum offload), EINVAL, EOPNOTSUPP: this path cannot segment. A single
     // datagram's error (ECONNREFUSED from an ICMP, EMSGSIZE) is the packet's, as it would be through Node.
     if (segmented) this.inactiveReason = `the kernel refused a segmented send (errno ${errno})`;

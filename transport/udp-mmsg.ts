@@ -1,6 +1,7 @@
 import type dgram from 'node:dgram';
 import {
   EAGAIN,
+  ECONNREFUSED,
   EINTR,
   MSG_DONTWAIT,
   loadLibc,
@@ -32,7 +33,6 @@ const MAX_CALLS_PER_EVENT = 8;
 /** struct mmsghdr: a msghdr (56 bytes) and the received length, padded to 64. */
 const MMSG = 64;
 const NAME_BYTES = 28; // sockaddr_in6, the larger of the two families
-const ECONNREFUSED = 111;
 
 export interface BatchReceiveStats {
   readonly active: boolean;
@@ -75,6 +75,7 @@ export class BatchReceiver {
     private readonly fd: number,
     private readonly handle: UdpHandle,
     private readonly onDatagram: (msg: Buffer, from: DatagramSource) => void,
+    private readonly onUnreachable: () => void,
   ) {
     const dataAddress = lib.address(this.data);
     const iovAddress = lib.address(this.iov);
@@ -105,6 +106,7 @@ export class BatchReceiver {
     socket: dgram.Socket,
     mode: UdpBatchingMode,
     onDatagram: (msg: Buffer, from: DatagramSource) => void,
+    onUnreachable: () => void = () => undefined,
   ): BatchReceiver | string {
     if (mode === 'off') return 'off by setting (FELIX_UDP_RECVMMSG=off)';
     const lib = loadLibc();
@@ -114,7 +116,7 @@ export class BatchReceiver {
     const own = lib.dupCloexec(fd);
     if (own < 0) return `dup of the socket failed (errno ${lib.errno()})`;
     handle.recvStop();
-    return new BatchReceiver(lib, own, handle, onDatagram);
+    return new BatchReceiver(lib, own, handle, onDatagram, onUnreachable);
   }
 
   stats(): BatchReceiveStats {
@@ -144,8 +146,13 @@ export class BatchReceiver {
       if (n < 0) {
         const errno = lib.errno();
         if (errno === EAGAIN) return;
-        // A connected socket reports an ICMP unreachable once, on a read: QUIC's timers deal with the peer.
-        if (errno === EINTR || errno === ECONNREFUSED) continue;
+        if (errno === EINTR) continue;
+        // A connected socket reports an ICMP port unreachable once, on a read: told to the endpoint (a
+        // handshake in progress tries again sooner); QUIC's timers deal with established connections.
+        if (errno === ECONNREFUSED) {
+          this.onUnreachable();
+          continue;
+        }
         this.handBack(`recvmmsg failed (errno ${errno})`);
         return;
       }

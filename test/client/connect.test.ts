@@ -39,6 +39,23 @@ describe('connect', () => {
     expect(error.message).toMatch(/no QUIC handshake/);
   });
 
+  it('says nothing listens at a closed port (its ICMP port unreachable), after trying for connectTimeoutMs', async () => {
+    // Bound once, then released: nothing listens there, so the kernel answers each Initial with ICMP.
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const port = socket.address().port;
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    const error = await failure(
+      connect({ broker: `127.0.0.1:${port}`, env: {}, connectTimeoutMs: 800, onWarning: () => undefined }),
+    );
+    expect(error.code).toBe('connect_failed');
+    expect(error.retry).toBe('retry');
+    expect(error.message).toContain(`127.0.0.1:${port}`);
+    expect(error.message).toMatch(
+      /nothing listens at the broker's address \(its port answered ICMP port unreachable/,
+    );
+  });
+
   it('fails a host name that does not resolve as that, not as the TLS rule for other hosts', async () => {
     // .invalid never resolves (RFC 6761): a mistyped broker name.
     const error = await failure(
