@@ -132,9 +132,9 @@ const brokerSettings = defineSettings({
       'whose tid claim is its tenant and whose perms claim lists what it may do) verified against ' +
       'FELIX_AUTH_JWKS; anything else is refused. none: no authentication at all, any peer may use any ' +
       'tenant (the broker logs this risk at start). auto: jwt when FELIX_AUTH_JWKS is set; otherwise ' +
-      'protected mode, in which the broker serves loopback peers only, refuses every other address at the ' +
-      'handshake, and logs a warning at start. `felix-ts auth keygen` and `felix-ts auth mint` make keys and ' +
-      'tokens.',
+      'protected mode, in which the broker serves loopback peers only, refuses every other address as soon ' +
+      'as its handshake completes (the connection is closed with code 0x2 before any stream is served), ' +
+      'and logs a warning at start. `felix-ts auth keygen` and `felix-ts auth mint` make keys and tokens.',
   }),
   authJwks: filePath({
     env: 'FELIX_AUTH_JWKS',
