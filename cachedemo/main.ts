@@ -120,7 +120,7 @@ async function main(): Promise<number> {
     print('');
     print('Step 4/4: TTL sanity check.');
     const ttl = await runTtlCheck(backend, print);
-    const invalid = [...notRun, ...invalidRows(results)];
+    const invalid = [...notRun, ...invalidRows(results, settings.ttlMs)];
     print('');
     print(resultTable(results));
     for (const row of invalid) print(`INVALID RUN: ${row}`);

@@ -38,13 +38,19 @@ export function resultTable(results: readonly OpResult[]): string {
  * that started its operations more than RATE_SHORTFALL_MARGIN below --rate (the starter was saturated, so
  * latencies from the scheduled starts measure the demo's backlog, not the cache).
  */
-export function invalidRows(results: readonly OpResult[]): string[] {
+export function invalidRows(results: readonly OpResult[], ttlMs: number | null = null): string[] {
   const rows: string[] = [];
   for (const r of results) {
     const where = `${r.op} ${r.payload} B`;
     if (r.unexpected > 0) {
+      // get_hit reads keys put before it: with a TTL shorter than the run they have expired by then.
+      const expiry =
+        r.op === 'get_hit' && ttlMs !== null
+          ? ` (every put had --ttl-ms ${ttlMs}: keys expire before the get_hit phase reads them; give a TTL ` +
+            'longer than the run)'
+          : '';
       rows.push(
-        `${where}: ${r.unexpected} of ${r.stats.count} answers were not a ${r.op === 'get_miss' ? 'miss' : 'hit'}`,
+        `${where}: ${r.unexpected} of ${r.stats.count} answers were not a ${r.op === 'get_miss' ? 'miss' : 'hit'}${expiry}`,
       );
     }
     const o = r.stats.openLoop;

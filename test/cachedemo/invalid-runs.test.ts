@@ -99,4 +99,19 @@ describe('cachedemo program', () => {
     expect(document.results.map((r) => [r.op, r.payload_bytes])).toEqual([['put', 64]]);
     expect(document.invalid).toEqual([expect.stringMatching(/^5000000 B values: refused, not measured:/)]);
   });
+
+  it('says why get_hit missed when every put has a TTL shorter than the run', async () => {
+    // A 1 ms TTL: the keys get_hit reads were put before its phase began, so they have expired.
+    const { code, stdout, stderr } = await runDemo([
+      ...['--payloads', '64', '--ops', 'put,get_hit', '--ttl-ms', '1', '--keys', '4'],
+      ...['--samples', '50', '--warmup', '5', '--concurrency', '1', '--json'],
+    ]);
+    expect(code, stderr).toBe(3);
+    const document = JSON.parse(stdout.trim().split('\n').at(-1)!) as { invalid: string[] };
+    expect(document.invalid).toEqual([
+      expect.stringMatching(
+        /^get_hit 64 B: \d+ of 50 answers were not a hit \(every put had --ttl-ms 1: keys expire before the get_hit phase reads them; give a TTL longer than the run\)$/,
+      ),
+    ]);
+  });
 });
