@@ -29,11 +29,21 @@ export interface BrokerProcess {
 }
 
 /**
- * The FELIX_LOG_LEVEL to start a broker with: the "listening" line this waits for is logged at info, so a
- * quieter level becomes info; a more verbose one the caller asked for (debug, trace) is kept.
+ * The environment a demo starts its broker with: the caller's variables (the unset ones left out), ephemeral
+ * loopback ports (the broker logs the ports it got, so runs never collide with each other or with another
+ * broker on the machine), and a log level that shows the "listening" line spawnBroker waits for: info, or a
+ * more verbose one the caller asked for (debug, trace).
  */
-export function listeningLogLevel(level: string | undefined): string {
-  return level === 'debug' || level === 'trace' ? level : 'info';
+export function demoBrokerEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
+  out.FELIX_QUIC_BIND = '127.0.0.1:0';
+  out.FELIX_BROKER_METRICS_BIND = '127.0.0.1:0';
+  const level = out.FELIX_LOG_LEVEL;
+  out.FELIX_LOG_LEVEL = level === 'debug' || level === 'trace' ? level : 'info';
+  return out;
 }
 
 // Brokers still running, killed if the demo exits early (error, Ctrl-C) so none outlives it.

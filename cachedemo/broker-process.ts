@@ -3,7 +3,7 @@
  * launcher (broker/spawn.ts) with the caller's FELIX_* environment on ephemeral loopback ports, plus the
  * broker's CPU time read from its /metrics for the per-operation CPU column.
  */
-import { spawnBroker, type BrokerProcess } from '../broker/spawn.js';
+import { demoBrokerEnvironment, spawnBroker, type BrokerProcess } from '../broker/spawn.js';
 
 export interface BrokerChild extends BrokerProcess {
   /** The broker's CPU time so far (user + system), from its /metrics. */
@@ -17,15 +17,7 @@ export interface StartBrokerOptions {
 }
 
 export async function startBroker(options: StartBrokerOptions = {}): Promise<BrokerChild> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(options.env ?? process.env)) {
-    if (value !== undefined) env[name] = value;
-  }
-  env.FELIX_QUIC_BIND = '127.0.0.1:0';
-  env.FELIX_BROKER_METRICS_BIND = '127.0.0.1:0';
-  // The listening line is logged at info; a quieter level would hide it.
-  if (env.FELIX_LOG_LEVEL !== 'debug' && env.FELIX_LOG_LEVEL !== 'trace') env.FELIX_LOG_LEVEL = 'info';
-  const broker = await spawnBroker(env, options.nodeArgs);
+  const broker = await spawnBroker(demoBrokerEnvironment(options.env ?? process.env), options.nodeArgs);
   return { ...broker, cpuSeconds: () => metricValue(broker.metricsPort, CPU_METRIC) };
 }
 

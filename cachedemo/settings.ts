@@ -155,6 +155,10 @@ function defaultText(value: BenchSettings[keyof BenchSettings]): string {
 /** Every FELIX_CACHE_BENCH_* name the demo reads. */
 export const benchEnvNames = (): string[] => SPECS.map((s) => s.env);
 
+/** Each FELIX_CACHE_BENCH_* name with the flag that sets the same thing (`--concurrency`). */
+export const benchEnvFlags = (): { readonly env: string; readonly flag: string }[] =>
+  SPECS.map((s) => ({ env: s.env, flag: s.flag.split(' ')[0]! }));
+
 const RATE_FLAG = '--rate';
 const MAX_RATE = 10_000_000;
 

@@ -2,7 +2,7 @@
  * The environment a case's broker process starts with: the current FELIX_* environment plus what the case
  * sets, as Felix's demo sets FELIX_FANOUT_BATCH from --batch before it starts its broker.
  */
-import { listeningLogLevel } from '../broker/spawn.js';
+import { demoBrokerEnvironment } from '../broker/spawn.js';
 import { resolvedPubWindow, type CaseSettings } from './cases.js';
 import { eventBytes } from './stamp.js';
 
@@ -65,13 +65,7 @@ export function fanoutBatchConflict(env: Environment, cases: readonly CaseSettin
 }
 
 export function brokerEnvironment(env: Environment, c: CaseSettings): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
-  // Ephemeral loopback ports: the broker logs the ports it got, and cases never collide with each other
-  // or with another broker on the machine.
-  out.FELIX_QUIC_BIND = '127.0.0.1:0';
-  out.FELIX_BROKER_METRICS_BIND = '127.0.0.1:0';
-  out.FELIX_LOG_LEVEL = listeningLogLevel(out.FELIX_LOG_LEVEL);
+  const out = demoBrokerEnvironment(env);
   // Felix: FELIX_FANOUT_BATCH follows --batch, so batch 1 sends every event in its own frame. The open loop
   // publishes single messages and measures the broker as configured (its batching included).
   if (c.rate === undefined) out.FELIX_FANOUT_BATCH = String(c.batch);

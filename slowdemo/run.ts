@@ -4,7 +4,7 @@
  * what the broker's /metrics said.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listeningLogLevel, spawnBroker, type BrokerProcess } from '../broker/spawn.js';
+import { demoBrokerEnvironment, spawnBroker, type BrokerProcess } from '../broker/spawn.js';
 import { POLICIES, type DemoRequest, type Policy } from './cli.js';
 import {
   FastSubscriber,
@@ -104,10 +104,7 @@ export function runBrokerEnvironment(
   label: RunResult['label'],
 ): Record<string, string> {
   return {
-    ...(env as Record<string, string>),
-    FELIX_QUIC_BIND: '127.0.0.1:0',
-    FELIX_BROKER_METRICS_BIND: '127.0.0.1:0',
-    FELIX_LOG_LEVEL: listeningLogLevel(env.FELIX_LOG_LEVEL),
+    ...demoBrokerEnvironment(env),
     ...(label === 'baseline' || label === 'external' ? {} : { FELIX_SUB_QUEUE_POLICY: label }),
   };
 }

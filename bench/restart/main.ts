@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { spawnBroker, type BrokerProcess } from '../../broker/spawn.js';
+import { demoBrokerEnvironment, spawnBroker, type BrokerProcess } from '../../broker/spawn.js';
 import { connect } from '../../client/index.js';
 
 const { values } = parseArgs({
@@ -25,12 +25,7 @@ if (!Number.isInteger(trials) || trials < 1 || !Number.isInteger(gapMs) || gapMs
 }
 
 function start(bind: string): Promise<BrokerProcess> {
-  return spawnBroker({
-    ...(process.env as Record<string, string>),
-    FELIX_QUIC_BIND: bind,
-    FELIX_BROKER_METRICS_BIND: '127.0.0.1:0',
-    FELIX_LOG_LEVEL: 'info',
-  });
+  return spawnBroker({ ...demoBrokerEnvironment(process.env), FELIX_QUIC_BIND: bind });
 }
 
 async function trial(): Promise<number> {

@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { runMain } from '../../cachedemo/cli.js';
-import { benchEnvNames } from '../../cachedemo/settings.js';
+import { benchEnvFlags } from '../../cachedemo/settings.js';
 import { nonNegativeInteger, nonNegativeNumber, perfCommand, positiveInteger } from './cli.js';
 import { loadAverage, machineInfo, waitForQuiet, type MachineInfo } from './lib/cache_machine.js';
 import { redisVersion, startRedis } from './lib/cache_redis_server.js';
@@ -65,9 +65,10 @@ interface Trial {
  * change the felix-ts half of the comparison alone (or be overridden by this script's flags, unsaid).
  */
 function benchEnvConflict(program: Command): string | undefined {
-  const name = benchEnvNames().find((n) => process.env[n] !== undefined);
-  if (name === undefined) return undefined;
-  const flag = `--${name.slice('FELIX_CACHE_BENCH_'.length).toLowerCase().replaceAll('_', '-')}`;
+  const set = benchEnvFlags().find(({ env }) => process.env[env] !== undefined);
+  if (set === undefined) return undefined;
+  const { env: name, flag } = set;
+  // This script has a flag for the common settings only (--concurrency, --keys, …).
   const instead = program.options.some((option) => option.long === flag) ? `; use ${flag}` : '';
   return (
     `${name} is set: cache_vs_redis gives both systems the same workload through its own flags, and the ` +

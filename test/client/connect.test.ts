@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, connect, FelixError, isFelixError } from '../../client/index.js';
 import { writeTempFile } from '../config/helpers.js';
+import { closedPort } from '../support/closed-port.js';
 
 const sockets: dgram.Socket[] = [];
 afterEach(() => {
@@ -40,11 +41,7 @@ describe('connect', () => {
   });
 
   it('says nothing listens at a closed port (its ICMP port unreachable), after trying for connectTimeoutMs', async () => {
-    // Bound once, then released: nothing listens there, so the kernel answers each Initial with ICMP.
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const port = socket.address().port;
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    const port = await closedPort();
     const error = await failure(
       connect({ broker: `127.0.0.1:${port}`, env: {}, connectTimeoutMs: 800, onWarning: () => undefined }),
     );

@@ -2,19 +2,10 @@
 // starts the handshake again shortly, so a server that comes up is found within its connect timeout, not at
 // quiche's next probe of the first Initial (about 1 s, 3 s and 7 s after it). The server here starts 3.5 s
 // in, past quiche's second probe, and the connect allows 6 s: quiche's own third probe (7 s) would miss it.
-import dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import type { Connection, TransportSettings } from '../../transport/index.js';
+import { closedPort } from '../support/closed-port.js';
 import { echoStreams, startClient, startServer } from './harness.js';
-
-/** A loopback port with nothing bound to it (bound once, then released). */
-async function closedPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 function echo(c: Connection, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
