@@ -21,7 +21,7 @@ import { authModeOf, JwksError, TokenVerifier, verifierOptionsOf, type AuthMode 
 import type { BrokerConfig } from './config.js';
 import { Broker } from './core/broker.js';
 import type { BrokerStats } from './core/stats.js';
-import { Dashboard } from './dashboard/dashboard.js';
+import { Dashboard, DASHBOARD_PATH } from './dashboard/dashboard.js';
 import type { ConnectionDetail } from './dashboard/snapshot-builder.js';
 import { latencyBandsFrom } from './dashboard/latency-bands.js';
 import { httpRequestHandler } from './http.js';
@@ -41,6 +41,8 @@ export interface BrokerNodeOptions {
   readonly heapGrowing?: string;
   /** Whether the process returns memory when idle (FELIX_IDLE_MEMORY_RETURN_MS, as broker/main.ts applies it), for the start log. */
   readonly idleMemoryReturn?: string;
+  /** The built dashboard page and bundles; defaults to the ones `npm run build` writes beside the broker. */
+  readonly dashboardAssetsDir?: string;
 }
 
 const SHUTDOWN_CLOSE_CODE = CONNECTION_CODE_NO_ERROR;
@@ -104,7 +106,7 @@ export class BrokerNode {
     readonly log: Logger,
     private readonly verifier: TokenVerifier | null,
     bound: Bound,
-    profile: string | null,
+    options: BrokerNodeOptions,
   ) {
     this.announcement = bound;
     this.authMode = authModeOf(config);
@@ -136,22 +138,25 @@ export class BrokerNode {
       startedAt: this.startedAt,
       quicBind: formatBindAddress(this.quicAddress),
       httpBind: formatBindAddress(this.httpAddress),
-      profile,
+      profile: options.profile ?? null,
       auth: this.authMode,
       pid: process.pid,
     };
-    this.dashboard = new Dashboard({
-      stats: broker.stats,
-      streams: () => broker.registry.all,
-      subscriptions: () => broker.subscriptions,
-      connections: () => this.sessions.size,
-      cache: broker.cache,
-      timings: broker.timings,
-      latencyBandsUs: latencyBandsFrom(config.dashboardLatencyBandsUs),
-      identity: () => identity,
-      connectionDetails: () => this.connectionDetails(),
-      storage: broker.storage,
-    });
+    this.dashboard = new Dashboard(
+      {
+        stats: broker.stats,
+        streams: () => broker.registry.all,
+        subscriptions: () => broker.subscriptions,
+        connections: () => this.sessions.size,
+        cache: broker.cache,
+        timings: broker.timings,
+        latencyBandsUs: latencyBandsFrom(config.dashboardLatencyBandsUs),
+        identity: () => identity,
+        connectionDetails: () => this.connectionDetails(),
+        storage: broker.storage,
+      },
+      { assetsDir: options.dashboardAssetsDir },
+    );
   }
 
   /** The broker's counters. */
@@ -200,7 +205,7 @@ export class BrokerNode {
         resetKeySource: resetKey.source,
         resetKeySurvivesRestart: resetKey.survivesRestart,
       };
-      node = new BrokerNode(config, log, verifier, bound, options.profile ?? null);
+      node = new BrokerNode(config, log, verifier, bound, options);
     } catch (error) {
       await endpoint?.close({ code: SHUTDOWN_CLOSE_CODE, reason: 'broker start-up failed', timeoutMs: 0 });
       if (http !== null) await closeHttp(http);
@@ -281,6 +286,12 @@ export class BrokerNode {
       log.info(
         { path: config.tlsWriteCert },
         'wrote the served certificate (FELIX_TLS_WRITE_CERT): clients verify the broker with FELIX_TLS_CA set to it',
+      );
+    }
+    if (!this.dashboard.built) {
+      log.warn(
+        { path: DASHBOARD_PATH },
+        'the live dashboard is not built (run npm run build): GET /dashboard answers 503 until it is',
       );
     }
     this.broker.start();

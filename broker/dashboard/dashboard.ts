@@ -26,6 +26,11 @@ export class Dashboard {
     this.feed = new DashboardEventFeed(this.snapshots, options.feed ?? DEFAULT_FEED_OPTIONS);
   }
 
+  /** False when the page was not built (running from source without `npm run build`): /dashboard answers 503. */
+  get built(): boolean {
+    return this.assets.built;
+  }
+
   /** Answers a GET or HEAD under /dashboard and returns true; returns false for any other path. */
   handle(req: IncomingMessage, res: ServerResponse, path: string): boolean {
     if (path === DASHBOARD_PATH || path === `${DASHBOARD_PATH}/`) {
