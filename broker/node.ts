@@ -411,6 +411,28 @@ export class BrokerNode {
     }
   }
 
+  /**
+   * The drain ran out of FELIX_SHUTDOWN_DRAIN_TIMEOUT_MS with events its subscribers have not taken (a slow
+   * or stopped reader): they are lost with the close, and the operator reads how many and where.
+   */
+  private logUndelivered(): void {
+    const backlog = this.broker.queueDepth();
+    let connectionsWriting = 0;
+    for (const c of this.sessions.keys()) if (c.hasPendingWrites) connectionsWriting++;
+    this.log.warn(
+      {
+        timeoutMs: this.config.shutdownDrainTimeoutMs,
+        eventsQueued: backlog.total,
+        deepestQueue: backlog.max,
+        eventsInTransport: backlog.transportEvents,
+        bytesInTransport: backlog.transportBytes,
+        connectionsWriting,
+        durableWritesPending: this.broker.storage?.idle === false,
+      },
+      'shutdown drain timed out (FELIX_SHUTDOWN_DRAIN_TIMEOUT_MS) before every subscriber took its events: those are lost with the close',
+    );
+  }
+
   private async drainAndClose(reason: string): Promise<void> {
     const broker = this.broker;
     // Tells every connection's clients `draining` (those that offered DRAINING), so they stop sending.
@@ -425,6 +447,7 @@ export class BrokerNode {
       return true;
     };
     while (!delivered() && performance.now() < deadline) await sleep(5);
+    if (!delivered()) this.logUndelivered();
     const deliveredAt = performance.now();
     // Then quiet: what quiche accepted may still be in flight (the peers need a few round trips to
     // acknowledge it), and requests that crossed the `draining` notice are still arriving — each is

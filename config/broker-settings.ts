@@ -841,7 +841,8 @@ const brokerSettings = defineSettings({
     doc:
       'On SIGTERM or SIGINT the broker stops accepting, reports not ready, and lets in-flight work finish ' +
       'for at most this long before closing what remains. Keep it under the platform kill deadline ' +
-      "(Kubernetes' terminationGracePeriodSeconds defaults to 30 s).",
+      "(Kubernetes' terminationGracePeriodSeconds defaults to 30 s). Events a subscriber has not taken " +
+      'by then are lost with the close; a warning says how many (eventsQueued, eventsInTransport).',
   }),
 });
 
