@@ -179,7 +179,7 @@ Every layer is validated, including one that a higher layer replaces: a bad valu
 with a \`ConfigError\`. Nothing falls back silently:
 
 - an unknown key in the YAML file is an error, with a suggestion when it is close to a known key, and a key
-  that belongs to the other side's file is an error that says so;
+  that belongs to the other side's file is an error that says so (also when it is only close to one);
 - an empty value (\`FELIX_X=\`) is a bad value, not "use the default";
 - a few settings are also read under the name Felix gives them (${aliasList()}); setting a variable together
   with its alias is an error, since the two could disagree;

@@ -23,8 +23,33 @@ export function checkYamlKeys(side: SideShape, file: YamlFile, catalogue: Catalo
         { setting: key },
       );
     }
-    throw new ConfigError(`${where}: unknown key ${key}.${didYouMean(suggestNames(key, accepted))}`, {
+    throw new ConfigError(`${where}: unknown key ${key}.${suggestion(key, accepted, side, catalogue)}`, {
       setting: key,
     });
   }
+}
+
+/**
+ * A close key this side reads; failing that, a close key only the other side reads (a misspelt copy from the
+ * other file, `pubConnPool` in the broker's), named with the file it belongs in.
+ */
+function suggestion(
+  key: string,
+  accepted: ReadonlySet<string>,
+  side: SideShape,
+  catalogue: Catalogue,
+): string {
+  const here = suggestNames(key, accepted);
+  if (here.length > 0) return didYouMean(here);
+  const elsewhere = [...catalogue.yamlKeyReaders].filter(([, sides]) => !sides.includes(side.side));
+  const [near] = suggestNames(
+    key,
+    elsewhere.map(([name]) => name),
+  );
+  const otherSide = near === undefined ? undefined : catalogue.yamlKeyReaders.get(near)?.[0];
+  if (near === undefined || otherSide === undefined) return '';
+  return (
+    ` Did you mean ${near}? It is a ${otherSide} setting, which the ${side.side} does not read; ` +
+    `put it in the ${otherSide}'s file (${CONFIG_FILE_ENV[otherSide]}).`
+  );
 }

@@ -27,6 +27,15 @@ describe('the YAML file', () => {
     expect(error.message).toContain(`Did you mean ${suggestion}?`);
   });
 
+  it("suggests a close key of the other side's file, and says it belongs there", () => {
+    const path = writeTempFile('pubConnPool: 4\n');
+    const error = configErrorOf(() => loadBrokerConfig({ env: { FELIX_BROKER_CONFIG: path } }));
+    expect(error.message).toBe(
+      `${path} line 1: unknown key pubConnPool. Did you mean pub_conn_pool? It is a client setting, which ` +
+        "the broker does not read; put it in the client's file (FELIX_CLIENT_CONFIG).",
+    );
+  });
+
   it('suggests nothing when no key is close', () => {
     const { load } = loadClientFile('colour: blue\n');
     expect(configErrorOf(load).message).toMatch(/unknown key colour\.$/);
