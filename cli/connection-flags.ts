@@ -8,7 +8,8 @@ import { connectLabelled } from '../client/client.js';
 import { ConfigError, isFelixError, type ConnectOptions, type FelixClient } from '../client/index.js';
 import { BROKER_ADDRESS_RULE, brokerAddressOf, DEFAULT_BROKER } from '../client/options.js';
 import { isValidName, NAME_RULE } from '../config/tenants.js';
-import { CliFailure, CliUsageError } from './exit-codes.js';
+import { CliUsageError } from './exit-codes.js';
+import { felixFailure } from './felix-failure.js';
 
 export interface ConnectionFlags {
   broker?: string;
@@ -121,7 +122,7 @@ export async function connectWithFlags(options: ConnectOptions): Promise<FelixCl
     );
   } catch (error) {
     if (error instanceof ConfigError) throw new CliUsageError(error.message);
-    if (isFelixError(error)) throw new CliFailure(`${error.code}: ${error.message}`);
+    if (isFelixError(error)) throw felixFailure('', error);
     throw error;
   }
 }

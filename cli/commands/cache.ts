@@ -13,6 +13,7 @@ import { durationMs } from '../durations.js';
 import { CliFailure, CliUsageError } from '../exit-codes.js';
 import { stdinBytes, valueOrStdin } from '../input-lines.js';
 import { describeAddress, namespaceFor, parseResourceAddress, tenantFor } from '../resource-address.js';
+import { felixFailure } from '../felix-failure.js';
 
 const MAX_TTL_MS = 3_650 * 86_400_000;
 
@@ -54,8 +55,7 @@ async function withCache(
   } catch (error) {
     // An argument the SDK refuses before sending anything is a usage error (exit 2), like a bad name.
     if (isFelixError(error) && error.code === 'invalid_argument') throw new CliUsageError(error.message);
-    if (isFelixError(error))
-      throw new CliFailure(`cache ${operation} of ${description} failed: ${error.code}: ${error.message}`);
+    if (isFelixError(error)) throw felixFailure(`cache ${operation} of ${description}`, error);
     throw error;
   } finally {
     await client.close();

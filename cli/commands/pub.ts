@@ -13,10 +13,10 @@ import {
   type ConnectionFlags,
 } from '../connection-flags.js';
 import { integerArgument } from '../durations.js';
-import { CliFailure } from '../exit-codes.js';
 import { stdinLines, valueOrStdin } from '../input-lines.js';
 import { describeAddress, namespaceFor, parseResourceAddress, tenantFor } from '../resource-address.js';
 import { isFelixError } from '../../client/index.js';
+import { felixFailure } from '../felix-failure.js';
 
 const ACK_MODES: readonly AckMode[] = ['none', 'per_message', 'per_batch'];
 /** Acked publishes in flight at once: enough to pipeline, bounded so memory is too. */
@@ -87,8 +87,7 @@ export function registerPubCommand(program: Command): void {
       try {
         published = await publishAll(client, address.name, messages, flags);
       } catch (error) {
-        if (isFelixError(error))
-          throw new CliFailure(`publish to ${target} failed: ${error.code}: ${error.message}`);
+        if (isFelixError(error)) throw felixFailure(`publish to ${target}`, error);
         throw error;
       } finally {
         await client.close();

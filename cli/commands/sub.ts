@@ -18,6 +18,7 @@ import { integerArgument } from '../durations.js';
 import { CliFailure } from '../exit-codes.js';
 import { describeAddress, namespaceFor, parseResourceAddress, tenantFor } from '../resource-address.js';
 import { formatEvent } from './sub-output.js';
+import { felixFailure } from '../felix-failure.js';
 
 interface SubFlags extends ConnectionFlags {
   from: StartPosition;
@@ -116,7 +117,7 @@ async function printEvents(
   } catch (error) {
     if (!isFelixError(error)) throw error;
     const hint = error.available === undefined ? '' : ` (the broker can start at offset ${error.available})`;
-    throw new CliFailure(`subscribe to ${target} failed: ${error.code}: ${error.message}${hint}`);
+    throw felixFailure(`subscribe to ${target}`, error, hint);
   }
   process.stderr.write(`subscribed to ${target} from ${describeStart(flags.from)}\n`);
   const onSignal = (signal: string): void => stop(signal);
