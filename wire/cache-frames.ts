@@ -163,7 +163,7 @@ export function readCacheRequest(payload: Uint8Array, out: CacheRequestSlot): bo
         if (!put) return false;
         if (!c.nil()) {
           const ttl = c.uint();
-          if (ttl < 0) return false;
+          if (ttl < 1) return false; // refused by the generic codec, with the range that holds
           out.ttl_ms = ttl;
         }
         break;

@@ -40,6 +40,8 @@ export interface FieldSpec<Name extends string = string> {
   readonly name: Name;
   readonly kind: FieldKind;
   readonly presence: Presence;
+  /** The least an integer field may be (0 when absent), so a refusal names the range that holds. */
+  readonly min?: number;
 }
 
 type FieldName<T extends MessageType> = Exclude<keyof MessageOf<T>, 'type'> & string;
@@ -54,10 +56,11 @@ const optional = <N extends string>(name: N, kind: FieldKind): FieldSpec<N> => (
   kind,
   presence: 'optional',
 });
-const nullable = <N extends string>(name: N, kind: FieldKind): FieldSpec<N> => ({
+const nullable = <N extends string>(name: N, kind: FieldKind, min?: number): FieldSpec<N> => ({
   name,
   kind,
   presence: 'nullable',
+  ...(min === undefined ? {} : { min }),
 });
 
 const STREAM_ADDRESS = [
@@ -143,7 +146,8 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec<F
     ...CACHE_ADDRESS,
     required('value', 'bytes'),
     optional('request_id', 'u64'),
-    nullable('ttl_ms', 'u64'),
+    // A lifetime of 0 would store an entry that no read can see.
+    nullable('ttl_ms', 'u64', 1),
   ],
   cache_get: [...CACHE_ADDRESS, optional('request_id', 'u64')],
   cache_delete: [...CACHE_ADDRESS, optional('request_id', 'u64')],
@@ -247,7 +251,7 @@ export function fromWireObject(wire: unknown, representation: ValueRepresentatio
         if (field.presence === 'nullable') message[field.name] = null;
         else if (field.presence === 'required') throw malformed(`${type} is missing field ${field.name}`);
       } else {
-        message[field.name] = decodeValue(field.kind, value, field.name, representation);
+        message[field.name] = decodeValue(field, value, representation);
       }
     }
     const rule = MESSAGE_RULES[type as MessageType] as ((m: Message) => string | undefined) | undefined;
@@ -313,12 +317,8 @@ function encodeValue(kind: FieldKind, value: unknown, representation: ValueRepre
   }
 }
 
-function decodeValue(
-  kind: FieldKind,
-  value: unknown,
-  field: string,
-  representation: ValueRepresentation,
-): unknown {
+function decodeValue(spec: FieldSpec, value: unknown, representation: ValueRepresentation): unknown {
+  const { kind, name: field } = spec;
   switch (kind) {
     case 'string':
     case 'error_code':
@@ -326,7 +326,7 @@ function decodeValue(
     case 'u16':
     case 'u32':
     case 'u64':
-      return expectInteger(value, field, MAX_BY_INT_KIND[kind]);
+      return expectInteger(value, field, MAX_BY_INT_KIND[kind], spec.min, spec.presence === 'nullable');
     case 'bytes':
       return representation.decodeBytes(value, field);
     case 'bytes_list': {
@@ -396,12 +396,12 @@ function expectString(value: unknown, field: string): string {
   return value;
 }
 
-function expectInteger(value: unknown, field: string, max: number): number {
+function expectInteger(value: unknown, field: string, max: number, min = 0, orNull = false): number {
   // MessagePack may deliver a 64-bit integer as a bigint; JSON never does.
   const number =
     typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isInteger(number) || number < 0 || number > max) {
-    throw malformed(`field ${field} must be an integer from 0 to ${max}`);
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+    throw malformed(`field ${field} must be an integer from ${min} to ${max}${orNull ? ', or null' : ''}`);
   }
   return number;
 }

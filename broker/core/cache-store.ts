@@ -162,14 +162,6 @@ export class CacheStore implements CacheService {
           );
           return;
         }
-        if (m.ttl_ms !== null && m.ttl_ms <= 0) {
-          target.sendError(
-            `ttl_ms must be at least 1 or null, got ${m.ttl_ms}`,
-            'invalid_request',
-            requestId,
-          );
-          return;
-        }
         this.put(fullKey, m.value, m.ttl_ms, tenant);
         target.sendCacheOk(requestId);
         return;

@@ -1,3 +1,4 @@
+import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import {
   encodeBinaryPublishBatch,
@@ -435,6 +436,29 @@ describe('broker protocol over real QUIC', () => {
       code: 'invalid_request',
       message: expect.stringContaining('payload ends before a u64 request_id (8 bytes needed, 5 left)'),
     });
+  });
+
+  it('refuses a ttl_ms below 1 naming the range that holds, in JSON and MessagePack alike, and serves on', async () => {
+    const node = await startBroker();
+    const s = await RawStream.open(await connectRaw(node), { client_flags: KNOWN_FLAGS });
+    const put = { type: 'cache_put', tenant_id: 't1', namespace: 'ns', cache: 'c', key: 'k', value: 'eA==' };
+    let id = 0;
+    for (const ttl of [-1, 0]) {
+      s.write(encodeFrame(0, Buffer.from(JSON.stringify({ ...put, request_id: ++id, ttl_ms: ttl }))));
+      s.write(
+        encodeFrame(FLAG_MSGPACK, pack({ ...put, value: Buffer.from('x'), request_id: ++id, ttl_ms: ttl })),
+      );
+    }
+    for (let i = 1; i <= id; i++) {
+      expect(await s.next()).toMatchObject({
+        type: 'error',
+        code: 'invalid_request',
+        request_id: i,
+        message: expect.stringMatching(/field ttl_ms must be an integer from 1 to \d+, or null$/),
+      });
+    }
+    s.write(encodeFrame(0, Buffer.from(JSON.stringify({ ...put, request_id: ++id, ttl_ms: 1000 }))));
+    expect(await s.next()).toEqual({ type: 'cache_ok', request_id: id });
   });
 
   it('answers an oversized frame and an unknown flag with errors and keeps serving the stream', async () => {
