@@ -29,6 +29,12 @@ export function createHttpServer(endpoints: HttpEndpoints): Server {
 export function httpRequestHandler(endpoints: HttpEndpoints): RequestListener {
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (hostHeaders(req.rawHeaders) > 1) {
+      // RFC 9112 §3.2: Node keeps the first and drops the rest, so a check of one would not be the
+      // check of the request a proxy in front may have read by the other.
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('more than one Host header\n');
+      return;
+    }
     if (endpoints.loopbackBound === true && !namesLoopback(req.headers.host)) {
       res
         .writeHead(403, { 'content-type': 'text/plain' })
@@ -84,4 +90,11 @@ function namesLoopback(host: string | undefined): boolean {
   if (host === undefined) return true; // HTTP/1.0 without Host: not from a browser
   const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '');
   return name.toLowerCase() === 'localhost' || isLoopbackHost(name);
+}
+
+/** How many Host fields the request carries (`rawHeaders` alternates names and values). */
+function hostHeaders(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === 'host') count++;
+  return count;
 }

@@ -269,6 +269,13 @@ export class BrokerNode {
       }),
     );
     logAuthMode(config, log, this.verifier);
+    if (!isLoopbackHost(this.httpAddress.host)) {
+      log.warn(
+        { http: config.brokerMetricsBind },
+        'the HTTP port (FELIX_BROKER_METRICS_BIND) is not bound to loopback: anyone who reaches it reads ' +
+          '/metrics and /dashboard (tenants, streams, client addresses) without authentication',
+      );
+    }
     const { generatedFingerprint, resetKeySource, resetKeySurvivesRestart } = this.announcement;
     if (!resetKeySurvivesRestart) {
       log.warn(

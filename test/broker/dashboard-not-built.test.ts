@@ -3,37 +3,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadBrokerConfig } from '../../broker/config.js';
-import { BrokerNode } from '../../broker/node.js';
+import { describe, expect, it } from 'vitest';
+import { startLoggedBroker, type LoggedBroker } from '../support/logged-broker.js';
 
-const started: BrokerNode[] = [];
-afterEach(async () => {
-  for (const node of started.splice(0)) await node.stop();
-});
-
-async function startWith(assetsDir: string): Promise<{ node: BrokerNode; logs: Record<string, unknown>[] }> {
-  const logs: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n'))
-        if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  const { config } = loadBrokerConfig({
-    env: {},
-    overrides: { quicBind: '127.0.0.1:0', brokerMetricsBind: '127.0.0.1:0' },
-  });
-  const node = await BrokerNode.start(config, {
-    logger: pino({ level: 'info' }, sink),
-    dashboardAssetsDir: assetsDir,
-  });
-  started.push(node);
-  return { node, logs };
-}
+const startWith = (dashboardAssetsDir: string): Promise<LoggedBroker> =>
+  startLoggedBroker({}, { dashboardAssetsDir });
 
 const NOT_BUILT = /dashboard is not built \(run npm run build\)/;
 
