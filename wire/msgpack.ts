@@ -86,9 +86,13 @@ function decodeFirstValue(payload: Uint8Array): unknown {
   const parsed = firstValue;
   firstValue = undefined;
   if (firstValueEnd !== payload.byteLength) {
-    throw new WireError(
-      'malformed',
-      `${payload.byteLength - firstValueEnd} bytes follow the MessagePack message`,
+    // The message itself decoded: its refusal names the request it carries, as any other refusal does.
+    throw refusalFor(
+      parsed,
+      new WireError(
+        'malformed',
+        `${payload.byteLength - firstValueEnd} bytes follow the MessagePack message`,
+      ),
     );
   }
   return parsed;

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   FELIX_FLAGS,
   FLAG_MSGPACK,
+  HEADER_BYTES,
   WireError,
   encodeBinaryPublishAck,
   encodeEventBatch,
@@ -361,6 +362,16 @@ const PAYLOADS: Row[] = [
     on: ['cache'],
     auth: MSGPACK_AUTH,
     bytes: (id) => cachePutWithGarbledKey(id, 'k'.repeat(197)),
+    outcome: { continues: errorFor() },
+  },
+  {
+    input: 'MessagePack: a whole cache_get followed by a stray byte',
+    on: ['plain', 'cache'],
+    auth: MSGPACK_AUTH,
+    bytes: (id) => {
+      const frame = message({ type: 'cache_get', ...CACHE, request_id: id }, true);
+      return msgpackBytes([...frame.subarray(HEADER_BYTES), 0x01]);
+    },
     outcome: { continues: errorFor() },
   },
   {
