@@ -12,7 +12,13 @@ import {
 import { durationMs } from '../durations.js';
 import { CliFailure, CliUsageError } from '../exit-codes.js';
 import { stdinBytes, valueOrStdin } from '../input-lines.js';
-import { describeAddress, namespaceFor, parseResourceAddress, tenantFor } from '../resource-address.js';
+import {
+  describeAddress,
+  describeKey,
+  namespaceFor,
+  parseResourceAddress,
+  tenantFor,
+} from '../resource-address.js';
 import { felixFailure } from '../felix-failure.js';
 
 const MAX_TTL_MS = 3_650 * 86_400_000;
@@ -49,7 +55,7 @@ async function withCache(
   const tenant = tenantFor(address, flags.tenant);
   const namespace = namespaceFor(address, flags.namespace);
   const client = await connectWithFlags(connectOptionsFrom({ ...flags, namespace }, tenant));
-  const description = `${describeAddress(client.tenant, client.namespace, address.name)} key ${JSON.stringify(key)}`;
+  const description = `${describeAddress(client.tenant, client.namespace, address.name)} key ${describeKey(key)}`;
   try {
     await use({ client, namespace: client.namespace, cache: address.name, description });
   } catch (error) {

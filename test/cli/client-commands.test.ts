@@ -150,6 +150,14 @@ describe('felix-ts cache', () => {
     expect((await felix(['cache', 'get', 'settings', 'mode', ...at()])).code).toBe(1);
   });
 
+  it('quotes an over-long key cut short, as the SDK and the broker do, in its one failure line', async () => {
+    const key = 'k'.repeat(4097); // over FELIX_CACHE_MAX_KEY_BYTES (4 KiB)
+    const run = await felix(['cache', 'put', 'web', key, 'v', ...at()]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`cache put of t1/default/web key "${'k'.repeat(64)}…(4097 bytes)" failed: `);
+    expect(run.stderr).not.toContain('k'.repeat(65));
+  });
+
   it('an expired entry is gone', async () => {
     await expectOk(['cache', 'put', 'web', 'brief', 'soon gone', '--ttl', '1ms', ...at()]);
     // Bounded: the broker's expiry is checked on read, so the entry is gone once 1 ms has passed.
