@@ -81,7 +81,12 @@ const brokerSettings = defineSettings({
   quicBind: bindAddress({
     env: 'FELIX_QUIC_BIND',
     default: '0.0.0.0:5000',
-    doc: 'UDP address the QUIC listener binds. Clients connect here.',
+    doc:
+      'UDP address the QUIC listener binds. Clients connect here. Bound to every address (0.0.0.0, [::]), ' +
+      "the broker's answers leave from the address the kernel's route to the client picks (it does not yet " +
+      'reply from the address a datagram came to, IP_PKTINFO): a client dialling another of the host’s ' +
+      'addresses (a second address on one interface, a virtual IP, 127.0.0.2) drops them and its ' +
+      'handshake times out. On such a host, bind the address the clients dial.',
   }),
   brokerMetricsBind: bindAddress({
     env: 'FELIX_BROKER_METRICS_BIND',
