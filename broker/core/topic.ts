@@ -6,7 +6,7 @@ import { HOP, type HopTimings } from './hop-timings.js';
 import type { BudgetAccount, PublishBudget } from './publish-budget.js';
 import type { BrokerStats } from './stats.js';
 import { newStreamEpoch } from './stream-epoch.js';
-import { MAX_STREAM_END, StreamLog } from './stream-log.js';
+import { MAX_STREAM_END, StreamLog, type ReplayResult } from './stream-log.js';
 import type { StreamStorage } from './stream-storage.js';
 import type { Subscription } from './subscription.js';
 
@@ -118,10 +118,22 @@ export class Topic {
     return this.blockedBy > 0 || (this.storage?.backlogged ?? false);
   }
 
-  /** The oldest offset a subscriber can start from: in the replay ring, or on disk for a durable stream. */
+  /**
+   * The oldest offset a subscriber can start from: in the replay ring, or for a durable stream the oldest
+   * on disk — what retention removed is gone even while the ring still holds its frames (the ring holds
+   * only what the disk also has or is about to have, so nothing older is anywhere else).
+   */
   get oldestOffset(): number {
-    const inMemory = this.log.oldest;
-    return this.storage === null ? inMemory : Math.min(inMemory, this.storage.oldestOffset);
+    return this.storage === null ? this.log.oldest : this.storage.oldestOffset;
+  }
+
+  /** The ring's frames from `from` on, refused as too old below a durable stream's oldest kept offset. */
+  replayFrom(from: number): ReplayResult {
+    const storage = this.storage;
+    if (storage !== null && from < storage.oldestOffset) {
+      return { ok: false, error: 'too_old', oldest: storage.oldestOffset, next: this.log.next };
+    }
+    return this.log.replayFrom(from);
   }
 
   /** Whether the batch being built has its stamps (those of its first event) already. */

@@ -96,7 +96,7 @@ export class SubscribeHandler {
     if (start === 'earliest' || typeof start === 'object') {
       const from = start === 'earliest' ? topic.oldestOffset : start.offset;
       startOffset = from;
-      const r = topic.log.replayFrom(from);
+      const r = topic.replayFrom(from);
       const onDisk = topic.storage !== null && from >= topic.storage.oldestOffset;
       if (!r.ok && r.error === 'too_old' && onDisk) fromDisk = from;
       else if (!r.ok) {
