@@ -403,7 +403,8 @@ export function registerStorageMetrics(registry: Registry, storage: DurableStore
   );
   counter(
     'felix_storage_offsets_missing_total',
-    'Offsets found missing at start between the segments of a durable stream (a segment file lost)',
+    'Offsets found missing at start between the segments of a durable stream (a segment file lost), or at ' +
+      'its end short of where a clean stop left it',
     () => stats.offsetsMissing,
   );
   counter(

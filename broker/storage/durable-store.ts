@@ -261,7 +261,8 @@ export class DurableStore implements StorageProvider {
   };
 
   private openStream(key: string, dir: string, epoch: number): DurableStream {
-    const reservedTo = readReservation(dir);
+    const reservation = readReservation(dir);
+    const reservedTo = reservation?.mark;
     const log = SegmentLog.open(dir, {
       segmentBytes: this.options.segmentBytes,
       maxRecordBytes: this.options.maxRecordBytes,
@@ -313,17 +314,29 @@ export class DurableStore implements StorageProvider {
         'durable stream: offsets missing between its segments (a segment file lost): a gap to subscribers',
       );
     }
-    if (reservedTo !== undefined && reservedTo > log.nextOffset) {
-      // Not stopped cleanly: offsets up to the mark may have reached subscribers (and acks) with events
-      // the crash took before they were written. They stay a gap; new events never take them.
-      this.stats.offsetsSkipped += reservedTo - log.nextOffset;
-      this.logger.warn(
-        { stream: key, logEnd: log.nextOffset, nextOffset: reservedTo },
-        'durable stream: not stopped cleanly; offsets from the log end to nextOffset may have been given ' +
-          'out and lost (FELIX_ACK_ON_COMMIT off): they are skipped, a gap to subscribers, never reused',
-      );
-      this.recordSkip(key, dir, skipped, { from: log.nextOffset, to: reservedTo }, log.oldestOffset);
-      log.skipTo(reservedTo);
+    if (reservation !== undefined && reservation.mark > log.nextOffset) {
+      const gap = { stream: key, logEnd: log.nextOffset, nextOffset: reservation.mark };
+      if (reservation.clean) {
+        // Stopped cleanly with every offset below the mark in the log: records were lost since (the last
+        // segment removed, emptied or cut short between runs). The same gap, but damage, reported so.
+        this.stats.offsetsMissing += reservation.mark - log.nextOffset;
+        this.logger.error(
+          gap,
+          'durable stream: offsets missing at the end of its log, which held them when it was stopped ' +
+            'cleanly (its last segment lost or cut short since): a gap to subscribers, never reused',
+        );
+      } else {
+        // Not stopped cleanly: offsets up to the mark may have reached subscribers (and acks) with events
+        // the crash took before they were written. They stay a gap; new events never take them.
+        this.stats.offsetsSkipped += reservation.mark - log.nextOffset;
+        this.logger.warn(
+          gap,
+          'durable stream: not stopped cleanly; offsets from the log end to nextOffset may have been given ' +
+            'out and lost (FELIX_ACK_ON_COMMIT off): they are skipped, a gap to subscribers, never reused',
+        );
+      }
+      this.recordSkip(key, dir, skipped, { from: log.nextOffset, to: reservation.mark }, log.oldestOffset);
+      log.skipTo(reservation.mark);
     }
     const declared = this.options.declared.get(key) ?? {};
     const retention: Retention = {
@@ -334,10 +347,15 @@ export class DurableStore implements StorageProvider {
     stream.files = this.openFiles;
     stream.errors = this.errors;
     stream.journal = this.openJournal(key, dir, r.intactTo);
-    stream.reservation = new OffsetReservation(dir, log.nextOffset, (err) => {
-      this.stats.reservationErrors++;
-      this.errors.error(key, err, 'durable stream: could not write its offset reservation');
-    });
+    stream.reservation = new OffsetReservation(
+      dir,
+      log.nextOffset,
+      (err) => {
+        this.stats.reservationErrors++;
+        this.errors.error(key, err, 'durable stream: could not write its offset reservation');
+      },
+      reservation === undefined || (reservation.clean && reservation.mark === log.nextOffset),
+    );
     this.streams.set(key, stream);
     return stream;
   }

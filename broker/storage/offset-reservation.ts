@@ -37,9 +37,9 @@ export const RESERVATION_BLOCK = 65_536;
  * risk giving an offset out twice. Any safe integer is a mark (up to MAX_STREAM_END, the most it is
  * written with): a stream continued at a mark that high refuses publishes for want of offsets instead.
  */
-export function readReservation(dir: string): number | undefined {
+export function readReservation(dir: string): Reservation | undefined {
   const parsed = readJsonFile(dir, RESERVATION_FILE) as
-    { version?: unknown; reserved_to?: unknown } | undefined;
+    { version?: unknown; reserved_to?: unknown; clean?: unknown } | undefined;
   if (parsed === undefined) return undefined;
   const mark = parsed.reserved_to;
   if (parsed.version !== RESERVATION_VERSION || !Number.isSafeInteger(mark) || (mark as number) < 0) {
@@ -48,7 +48,19 @@ export function readReservation(dir: string): number | undefined {
       `not a version ${RESERVATION_VERSION} offset reservation`,
     );
   }
-  return mark as number;
+  return { mark: mark as number, clean: parsed.clean === true };
+}
+
+/** What reservation.json says. */
+export interface Reservation {
+  /** Offsets at and above it were never given out. */
+  readonly mark: number;
+  /**
+   * Written by a clean stop: every offset below the mark was in the log then, so a log that ends short of
+   * it at the next start lost records since (a segment removed or cut short) — it did not crash. (A
+   * broker older than this field never writes it: its marks read as from an unclean stop.)
+   */
+  readonly clean: boolean;
 }
 
 /**
@@ -59,8 +71,11 @@ function markAhead(end: number): number {
   return Math.min(end + RESERVATION_BLOCK, MAX_STREAM_END);
 }
 
-function reservationText(mark: number): string {
-  return `${JSON.stringify({ version: RESERVATION_VERSION, reserved_to: mark })}\n`;
+function reservationText(mark: number, clean = false): string {
+  const fields = clean
+    ? { version: RESERVATION_VERSION, reserved_to: mark, clean }
+    : { version: RESERVATION_VERSION, reserved_to: mark };
+  return `${JSON.stringify(fields)}\n`;
 }
 
 /** Told when the mark could not be written (the stream goes on; the next use tries again). */
@@ -81,6 +96,11 @@ export class OffsetReservation {
     /** The mark found at start (or the log's end when there was none). */
     mark: number,
     private readonly failed: ReservationFailure,
+    /**
+     * Whether the file on disk already says what a clean stop at `mark` would (or there is none): a clean
+     * stop with nothing new then writes nothing.
+     */
+    private cleanOnDisk = true,
   ) {
     this.durable = mark;
   }
@@ -107,14 +127,15 @@ export class OffsetReservation {
    * continues there with no gap.
    */
   settle(end: number): void {
-    if (end !== this.durable) this.writeNow(end);
+    if (end !== this.durable || !this.cleanOnDisk) this.writeNow(end, true);
   }
 
-  private writeNow(mark: number): void {
+  private writeNow(mark: number, clean = false): void {
     this.generation++;
     try {
-      replaceFileSync(this.dir, RESERVATION_FILE, reservationText(mark));
+      replaceFileSync(this.dir, RESERVATION_FILE, reservationText(mark, clean));
       this.durable = mark;
+      this.cleanOnDisk = clean;
       this.retryAt = 0;
     } catch (err) {
       this.retryAt = Date.now() + STORAGE_RETRY_MS;
@@ -136,6 +157,7 @@ export class OffsetReservation {
           return;
         }
         fs.renameSync(tmp, join(dir, RESERVATION_FILE));
+        this.cleanOnDisk = false;
         // Counted on once the rename is as durable as the file: until then the old mark, still ahead of
         // every offset given out, is what a power cut would leave.
         return syncDirectoryAsync(dir).then(() => {
