@@ -1,36 +1,24 @@
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import { randomBytes, randomFillSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Admission, type AdmissionLimits, type AdmissionRefusal } from './admission.js';
+import { Admission, type AdmissionLimits } from './admission.js';
 import { AddressValidator, type RetryOptions } from './address-validation.js';
 import { Connection, type ConnectionDriver } from './connection.js';
 import { DatagramCounters, type DatagramStats, type DropReason } from './datagram-stats.js';
-import {
-  AlpnRefusedError,
-  ConnectionClosedError,
-  ConnectTimeoutError,
-  NO_APPLICATION_PROTOCOL,
-  TransportError,
-  type CloseInfo,
-} from './errors.js';
-import { initialDecrypts, sealInitialRefusal } from './initial-protection.js';
+import { ClientDialer, type DialPeer } from './client-dialer.js';
+import { CID_LEN, originalDcidKey } from './connection-ids.js';
+import { TransportError, type CloseInfo } from './errors.js';
+import { InitialAcceptor, type AcceptorHost, type ServerAcceptance } from './initial-acceptor.js';
 import { PerSecondBudget } from './per-second.js';
 import type { DatagramSource } from './sockaddr.js';
 import { StatelessResetKey } from './stateless-reset.js';
 import { BatchReceiver, type BatchReceiveStats } from './udp-mmsg.js';
 import type { SegmentedSendStats } from './udp-gso.js';
 import { PacketSender } from './packet-sender.js';
-import {
-  DCID_OFFSET,
-  LongHeader,
-  MIN_INITIAL_DATAGRAM,
-  MIN_INITIAL_DCID_LEN,
-  PACKET_INITIAL,
-  QUIC_V1,
-} from './long-header.js';
-import { quiche, type HostPort, type QuicheConfig, type QuicheConnection } from './native.js';
+import { DCID_OFFSET, LongHeader } from './long-header.js';
+import { quiche, type HostPort, type QuicheConfig } from './native.js';
 import { applySettings, resolveAlpn, resolveTransportSettings, type TransportSettings } from './settings.js';
 import { isLoopbackHost, resolveClientTlsPolicy, type ClientTlsOptions, type ServerTls } from './tls.js';
 import {
@@ -42,44 +30,16 @@ import {
 } from './write-deadline.js';
 import { StopWatch } from './stop-watch.js';
 
-/**
- * Our source connection IDs are [u32 routing slot][12 random bytes]: the slot routes a short-header
- * packet with one array index, the random words reject stale or forged IDs without a map lookup.
- */
-export const CID_LEN = 16;
 // One streamRecv hands over at most this much: small enough that answers to the first requests of a
 // burst leave before the last ones are parsed, large enough to keep per-call overhead negligible.
 const SCRATCH_BYTES = 32 << 10;
 // A flush that keeps producing work (handlers writing to other connections) yields to I/O after this.
 const MAX_FLUSH_ROUNDS = 16;
-/**
- * A closed port answers a client's Initial with an ICMP port unreachable, which quiche never hears of: it
- * sends the Initial again only at its probe timeouts (about 1 s, then 3 s, 7 s after the first), so a client
- * whose broker restarts would find it back seconds late. A handshake that has heard nothing from its peer
- * starts again this long after each such answer, within its connect timeout.
- */
-const REDIAL_AFTER_UNREACHABLE_MS = 200;
-// Unauthenticated handshakes in progress; beyond this new Initials are ignored until some finish.
-const MAX_HANDSHAKES = 4096;
-// Version Negotiation and Stateless Reset answers per second at most: each costs a send, and garbage can
-// ask for them (from a forged source address, too).
-const MAX_VERSION_NEGOTIATIONS_PER_SECOND = 1000;
+// Stateless Reset answers per second at most: each costs a send, and garbage can ask for them (from a
+// forged source address, too).
 const MAX_STATELESS_RESETS_PER_SECOND = 1000;
-// Refusals (CONNECTION_CLOSE in an Initial) per second at most: each is a send a forged Initial can ask for.
-const MAX_REFUSALS_PER_SECOND = 1000;
-/** The reason a refused client reads (CloseInfo.reason on its side), by limit. */
-/** Why a new client's first packet is refused with CONNECTION_REFUSED: a limit, or a server not accepting. */
-type Refusal = AdmissionRefusal | 'not_accepting';
-const REFUSAL_REASONS: Readonly<Record<Refusal, string>> = {
-  connection_limit: 'connection limit reached: the server holds its maximum of connections',
-  address_limit: 'connection limit reached for this address',
-  not_accepting: 'not accepting connections: the server is shutting down',
-};
 // RFC 9000 §10.3: the shortest datagram that can be a stateless reset.
 const MIN_STATELESS_RESET = 21;
-// Retry packets per second at most. A Retry is smaller than the Initial it answers, so this only bounds the
-// work of a flood; a client refused a Retry now gets one for a retransmission.
-const MAX_RETRIES_PER_SECOND = 20_000;
 
 /** Application close code for a connection whose handling threw (the last-resort guard). */
 export const INTERNAL_ERROR_CODE = 0x1;
@@ -146,17 +106,6 @@ export interface EndpointCloseOptions {
   readonly timeoutMs?: number;
 }
 
-interface PendingConnect {
-  /** The handshake under way for it; a new one after each redial. */
-  conn: Connection;
-  resolve(c: Connection): void;
-  reject(e: Error): void;
-  /** A redial planned after the peer's port was found closed. */
-  redial: NodeJS.Timeout | null;
-  /** The peer's port answered one of its handshakes with ICMP port unreachable. */
-  portClosed: boolean;
-}
-
 /** What the endpoint calls into the application with, besides the connections' own handlers. */
 interface EndpointHooks {
   readonly onConnection: ((c: Connection) => void) | null;
@@ -170,6 +119,7 @@ interface EndpointHooks {
  */
 export class Endpoint implements ConnectionDriver {
   readonly settings: TransportSettings;
+  readonly isServer: boolean;
   private readonly slots: (Connection | undefined)[] = [];
   private readonly freeSlots: number[] = [];
   private readonly byOriginalDcid = new Map<string, Connection>();
@@ -181,13 +131,14 @@ export class Endpoint implements ConnectionDriver {
   private readonly batchReceiver: BatchReceiver | null;
   private readonly batchReceiveUnavailable: string | null;
   private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
-  private handshakes = 0;
-  /** Client: handshakes started again after an ICMP port unreachable (REDIAL_AFTER_UNREACHABLE_MS). */
-  private redials = 0;
   private closing = false;
-  private accepting = true;
   private socketClosed = false;
-  private readonly connects = new Map<Connection, PendingConnect>();
+  /** Server only: what answers a long-header datagram that matches no connection. */
+  private readonly acceptor: InitialAcceptor | null;
+  /** Client only: the handshakes connect() starts. */
+  private readonly dialer: ClientDialer | null;
+  /** Server only: what stateless reset tokens are derived from. */
+  private readonly resetKey: StatelessResetKey | null;
   private readonly keepAliveTimer: NodeJS.Timeout | null;
   private readonly writeDeadlineTimer: NodeJS.Timeout | null;
   private readonly stopWatch = new StopWatch<Connection>((c, error) => this.callbackFailed(c, error));
@@ -200,37 +151,45 @@ export class Endpoint implements ConnectionDriver {
   private readonly counters = new DatagramCounters();
   /** Reused for every long-header datagram that matches no connection. */
   private readonly header = new LongHeader();
-  private readonly versionNegotiationBudget = new PerSecondBudget(MAX_VERSION_NEGOTIATIONS_PER_SECOND);
   private readonly statelessResetBudget = new PerSecondBudget(MAX_STATELESS_RESETS_PER_SECOND);
-  private readonly retryBudget = new PerSecondBudget(MAX_RETRIES_PER_SECOND);
-  private readonly refusalBudget = new PerSecondBudget(MAX_REFUSALS_PER_SECOND);
   /** Connections that went through a Retry, by the connection ID it gave them (which has no routing slot). */
   private readonly byRetryCid = new Map<string, Connection>();
-  /** Handshakes in progress with a handshake deadline, and its timer. */
-  private readonly handshakeTimers = new Map<Connection, NodeJS.Timeout>();
 
   private constructor(
     private readonly socket: dgram.Socket,
-    readonly isServer: boolean,
     settings: TransportSettings,
     /** The bound (server) or connected (client) local address: quiche needs the same one on every packet. */
     readonly local: HostPort,
-    private readonly configs: { readonly wan: QuicheConfig; readonly loopback: QuicheConfig },
     private readonly hooks: EndpointHooks,
-    /** Client only: the one peer this endpoint's connected socket talks to. */
-    private readonly peer: (HostPort & { readonly serverName: string }) | null,
     /** The ALPN ids this endpoint offers (client) or accepts (server). */
     readonly alpn: readonly string[],
-    /** Server only: which new connections are taken on. */
-    private readonly admission: Admission,
-    /** Server only: when new clients must prove their address with a Retry. */
-    private readonly validator: AddressValidator | null,
-    /** Server only: what stateless reset tokens are derived from. */
-    private readonly resetKey: StatelessResetKey | null,
+    /** Server only: what new clients are taken on with. */
+    server: ServerAcceptance | null,
+    /** Client only: the one peer its connected socket talks to, and the config its handshakes start from. */
+    client: { readonly peer: DialPeer; readonly config: QuicheConfig } | null,
   ) {
     this.settings = settings;
-    const onUnreachable = (): void => this.onPortUnreachable();
+    this.isServer = server !== null;
+    const onUnreachable = (): void => this.dialer?.onPortUnreachable();
     this.sender = new PacketSender(socket, settings.udpGso, onUnreachable);
+    // Made once per endpoint, and called only as a connection starts or ends: no closure on a packet's path.
+    const table: AcceptorHost = {
+      driver: this,
+      local,
+      socket,
+      sender: this.sender,
+      counters: this.counters,
+      allocateSlot: () => this.allocateSlot(),
+      freeSlot: (slot) => {
+        this.freeSlots.push(slot);
+      },
+      adopt: (c) => this.adopt(c),
+      finalize: (c, info) => this.finalize(c, info),
+      reportCallbackError: (error, c) => this.reportCallbackError(error, c),
+    };
+    this.acceptor = server === null ? null : new InitialAcceptor(table, server);
+    this.resetKey = server?.resetKey ?? null;
+    this.dialer = client === null ? null : new ClientDialer(table, client.peer, client.config, alpn);
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     const receiver = BatchReceiver.open(
       socket,
@@ -297,16 +256,12 @@ export class Endpoint implements ConnectionDriver {
     const addr = socket.address();
     return new Endpoint(
       socket,
-      true,
       settings,
       { host: addr.address, port: addr.port },
-      configs,
       { onConnection: opts.onConnection, onCallbackError: opts.onCallbackError ?? null },
-      null,
       alpn,
-      admission,
-      validator,
-      resetKey,
+      { configs, admission, validator, resetKey },
+      null,
     );
   }
 
@@ -336,16 +291,12 @@ export class Endpoint implements ConnectionDriver {
     const config = clientConfig(loopback ? settings.loopbackUdpPayload : settings.maxUdpPayload);
     return new Endpoint(
       socket,
-      false,
       settings,
       { host: addr.address, port: addr.port },
-      { wan: config, loopback: config },
       { onConnection: null, onCallbackError: opts.onCallbackError ?? null },
-      { host: address, port: opts.port, serverName: policy.serverName },
       alpn,
-      new Admission(),
       null,
-      null,
+      { peer: { host: address, port: opts.port, serverName: policy.serverName }, config },
     );
   }
 
@@ -370,7 +321,7 @@ export class Endpoint implements ConnectionDriver {
 
   /** Client: how many handshakes were started again because the peer's port answered unreachable. */
   get redialCount(): number {
-    return this.redials;
+    return this.dialer?.redialCount ?? 0;
   }
 
   /** Whether the socket is read with recvmmsg, and how many datagrams were. */
@@ -384,96 +335,9 @@ export class Endpoint implements ConnectionDriver {
    * rejects with a TransportError 'connect_timeout' (after closing the attempt) when `timeoutMs` passes first.
    */
   connect(opts: { readonly timeoutMs?: number } = {}): Promise<Connection> {
-    const peer = this.peer;
-    if (peer === null)
+    if (this.dialer === null)
       return Promise.reject(new TransportError('connect() is for client endpoints', 'not_client'));
-    if (this.closing) return Promise.reject(new TransportError('endpoint is closed', 'endpoint_closed'));
-    return new Promise<Connection>((resolve, reject) => {
-      const timeoutMs = opts.timeoutMs;
-      const timer =
-        timeoutMs === undefined
-          ? null
-          : setTimeout(() => {
-              const c = pending.conn;
-              if (!this.connects.delete(c)) return;
-              this.cancelRedial(pending);
-              c.close(0, 'connect timeout');
-              const why = pending.portClosed ? ': nothing listens at that port (ICMP port unreachable)' : '';
-              reject(
-                new ConnectTimeoutError(
-                  `no handshake with ${peer.host}:${peer.port} within ${timeoutMs} ms${why}`,
-                  pending.portClosed,
-                ),
-              );
-            }, timeoutMs);
-      const pending: PendingConnect = {
-        conn: undefined as unknown as Connection,
-        redial: null,
-        portClosed: false,
-        resolve: (c) => {
-          if (timer !== null) clearTimeout(timer);
-          this.cancelRedial(pending);
-          resolve(c);
-        },
-        reject: (e) => {
-          if (timer !== null) clearTimeout(timer);
-          this.cancelRedial(pending);
-          reject(e);
-        },
-      };
-      this.dial(pending, peer);
-    });
-  }
-
-  /** Starts a handshake for `pending`: a new connection, whose first flight leaves at the next flush. */
-  private dial(pending: PendingConnect, peer: HostPort & { readonly serverName: string }): void {
-    const slot = this.allocateSlot();
-    const scid = makeCid(slot);
-    const q = quiche.Connection.connect(peer.serverName, scid, this.local, peer, this.configs.wan);
-    const conn = new Connection(
-      q,
-      this,
-      false,
-      this.local,
-      { host: peer.host, port: peer.port },
-      slot,
-      cidWords(scid),
-    );
-    this.slots[slot] = conn;
-    pending.conn = conn;
-    this.connects.set(conn, pending);
-    this.markDirty(conn);
-  }
-
-  /**
-   * Client: the socket reported an ICMP port unreachable, so nothing listens at the peer's port (yet). Each
-   * handshake that has heard nothing from the peer is started again shortly, and again after the next such
-   * answer, rather than at quiche's next probe timeout; one that has heard from it carries on.
-   */
-  private onPortUnreachable(): void {
-    if (this.isServer || this.closing) return;
-    for (const pending of this.connects.values()) {
-      if (pending.redial !== null || pending.conn.heard) continue;
-      pending.portClosed = true;
-      pending.redial = setTimeout(() => this.redial(pending), REDIAL_AFTER_UNREACHABLE_MS);
-    }
-  }
-
-  private redial(pending: PendingConnect): void {
-    pending.redial = null;
-    const old = pending.conn;
-    if (this.closing || this.connects.get(old) !== pending || old.heard || old.established) return;
-    // Out of `connects` first: forgetting the old attempt rejects nothing.
-    this.connects.delete(old);
-    this.redials++;
-    this.finalize(old, REDIALED_CLOSE);
-    this.dial(pending, this.peer!);
-  }
-
-  private cancelRedial(pending: PendingConnect): void {
-    if (pending.redial === null) return;
-    clearTimeout(pending.redial);
-    pending.redial = null;
+    return this.dialer.connect(opts);
   }
 
   /**
@@ -483,6 +347,8 @@ export class Endpoint implements ConnectionDriver {
   async close(opts: EndpointCloseOptions = {}): Promise<void> {
     if (this.socketClosed) return;
     this.closing = true;
+    this.acceptor?.stopAccepting();
+    this.dialer?.close();
     for (const c of this.connections) c.close(opts.code ?? 0, opts.reason ?? 'endpoint closing');
     this.flush();
     // The close packets leave now, before the connections are forgotten below.
@@ -515,7 +381,7 @@ export class Endpoint implements ConnectionDriver {
 
   /** Server: ignores new handshakes from now on (e.g. while draining); existing connections carry on. */
   stopAccepting(): void {
-    this.accepting = false;
+    this.acceptor?.stopAccepting();
   }
 
   // ConnectionDriver: kept in the declarations (stripInternal), which an implemented interface needs.
@@ -666,8 +532,8 @@ export class Endpoint implements ConnectionDriver {
       const known = this.byOriginalDcid.get(originalDcidKey(msg, h.dcidLen));
       if (known !== undefined) return known;
     }
-    if (!this.isServer) return this.drop('unknown_connection');
-    this.acceptInitial(msg, rinfo, h);
+    if (this.acceptor === null) return this.drop('unknown_connection');
+    this.acceptor.acceptInitial(msg, rinfo, h);
     return undefined;
   }
 
@@ -689,198 +555,6 @@ export class Endpoint implements ConnectionDriver {
     return this.byRetryCid.size === 0
       ? undefined
       : this.byRetryCid.get(msg.toString('latin1', offset, offset + CID_LEN));
-  }
-
-  /**
-   * A long-header datagram for no connection, on a server. The cheap checks come first (byte reads,
-   * endpoint state), then the Initial's AEAD check; only a datagram that decrypts gets a quiche
-   * connection, and only one that quiche accepts gets a slot, a map entry, a Connection and a timer.
-   */
-  private acceptInitial(msg: Buffer, rinfo: DatagramSource, h: LongHeader): void {
-    if (h.version !== QUIC_V1) {
-      // Version 0 is a Version Negotiation packet: never answered. A short datagram could not have
-      // started a connection in any version, so it gets no answer either (RFC 9000 §5.2.2, §14.1).
-      if (h.version !== 0 && msg.length >= MIN_INITIAL_DATAGRAM && this.mayNegotiateVersion()) {
-        this.negotiateVersion(msg, rinfo, h);
-      }
-      this.drop('unsupported_version');
-      return;
-    }
-    if (h.type !== PACKET_INITIAL || !h.fixedBit) return this.drop('not_initial');
-    // RFC 9000 §14.1: a client Initial below 1200 bytes must be dropped (amplification defence).
-    if (msg.length < MIN_INITIAL_DATAGRAM || h.dcidLen < MIN_INITIAL_DCID_LEN)
-      return this.drop('small_initial');
-    if (!h.readInitial(msg)) return this.drop('malformed');
-    if (this.closing || !this.accepting) {
-      // Told at once, as a client over a limit is, rather than left to retransmit until its own timeout.
-      this.refuse(msg, rinfo, h, 'not_accepting');
-      return this.drop('not_accepting');
-    }
-    // A token can only be one of our Retry tokens (we issue no NEW_TOKEN): it names the client's original
-    // connection ID, and proves the client receives at its source address.
-    let odcid: Buffer | null = null;
-    if (h.tokenLen !== 0) {
-      odcid = this.validator!.validate(
-        msg.subarray(h.tokenOffset, h.tokenOffset + h.tokenLen),
-        rinfo.address,
-        msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen),
-      );
-      if (odcid === null) return this.drop('invalid_token');
-    }
-    if (this.handshakes >= MAX_HANDSHAKES) return this.drop('handshake_limit');
-    const overLimit = this.admission.limitRefusal(rinfo.address);
-    if (overLimit !== null) {
-      this.refuse(msg, rinfo, h, overLimit);
-      return this.drop(overLimit);
-    }
-    // Retry before the AEAD check: the check is the dearest step before state (two native cipher contexts
-    // per Initial, freed only by a later GC), and a Retry is a tenth of the Initial's size, so answering a
-    // forged Initial with one gains a forger nothing.
-    if (odcid === null && this.validator!.retryRequired()) {
-      this.sendRetry(msg, rinfo, h);
-      return;
-    }
-    if (!initialDecrypts(msg, h)) return this.drop('undecryptable');
-    // Taken only by an Initial that decrypts: garbage cannot spend the handshake budget.
-    if (!this.admission.takeHandshakeToken()) return this.drop('handshake_rate');
-
-    const peer = { host: rinfo.address, port: rinfo.port };
-    const config = isLoopbackHost(peer.host) ? this.configs.loopback : this.configs.wan;
-    const slot = this.allocateSlot();
-    // After a Retry the connection keeps the ID the Retry gave the client (quiche checks it against the
-    // retry_source_connection_id it announces); otherwise a fresh one carrying the routing slot.
-    const scid =
-      odcid === null ? makeCid(slot) : Buffer.from(msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen));
-    let q: QuicheConnection;
-    try {
-      // quiche copies the token into this connection's transport parameters at accept.
-      config.setStatelessResetToken(this.resetKey!.tokenValue(scid));
-      q = quiche.Connection.accept(scid, odcid, this.local, peer, config);
-    } catch {
-      this.freeSlots.push(slot);
-      return;
-    }
-    const recvInfo = { from: peer, to: this.local };
-    try {
-      q.recv(msg, recvInfo);
-    } catch {
-      // handled below: a local error means quiche refused the handshake
-    }
-    if (q.localError() !== null) {
-      // Refused in the first flight (no ALPN in common, a TLS or protocol error): send quiche's
-      // CONNECTION_CLOSE now and keep nothing; a retransmitted Initial is refused again the same way.
-      this.freeSlots.push(slot);
-      this.counters.handshakesRefused++;
-      this.sender.drain(q, peer);
-      return;
-    }
-    if (q.stats().recv === 0) {
-      this.freeSlots.push(slot);
-      this.drop('undecryptable');
-      return;
-    }
-    const conn = new Connection(q, this, true, this.local, peer, slot, cidWords(scid));
-    this.slots[slot] = conn;
-    const key = originalDcidKey(msg, h.dcidLen);
-    if (odcid === null) {
-      this.byOriginalDcid.set(key, conn);
-      conn.originalDcid = key;
-    } else {
-      // The Initial's DCID is the Retry's connection ID, now this connection's own for good.
-      this.byRetryCid.set(key, conn);
-      conn.retryCid = key;
-      this.counters.retriesValidated++;
-    }
-    this.handshakes++;
-    this.admission.admitted(peer.host);
-    const timeoutMs = this.admission.limits.handshakeTimeoutMs;
-    if (timeoutMs > 0) {
-      const timer = setTimeout(() => this.handshakeTimedOut(conn), timeoutMs);
-      timer.unref();
-      this.handshakeTimers.set(conn, timer);
-    }
-    this.markDirty(conn);
-  }
-
-  /**
-   * Tells a client refused by a connection limit (or by a server that stopped accepting) so, in an Initial
-   * it can read (CONNECTION_REFUSED with the limit as the reason): its connect fails at once with that
-   * reason instead of retransmitting into silence until its own timeout. Nothing is kept; at most a fixed
-   * number per second, each a few dozen bytes.
-   */
-  private refuse(msg: Buffer, rinfo: DatagramSource, h: LongHeader, why: Refusal): void {
-    if (!this.refusalBudget.take()) return;
-    const packet = sealInitialRefusal(
-      msg.subarray(h.scidOffset, h.scidOffset + h.scidLen),
-      msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen),
-      randomFillSync(Buffer.allocUnsafe(8)),
-      REFUSAL_REASONS[why],
-    );
-    this.counters.refusalsSent++;
-    this.socket.send(packet, rinfo.port, rinfo.address);
-  }
-
-  /**
-   * Answers a new client's Initial with a Retry (RFC 9000 §17.2.5): a new connection ID to use and a token
-   * to come back with. Nothing is kept; the Retry is smaller than the Initial, so a forged source address
-   * gains an attacker nothing.
-   */
-  private sendRetry(msg: Buffer, rinfo: DatagramSource, h: LongHeader): void {
-    if (!this.retryBudget.take()) return;
-    const dcid = msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen);
-    const scid = msg.subarray(h.scidOffset, h.scidOffset + h.scidLen);
-    // Random, with no slot: the connection is created, and a slot taken, only when the client comes back.
-    const retryScid = randomFillSync(Buffer.allocUnsafe(CID_LEN));
-    const token = this.validator!.mint(rinfo.address, dcid, retryScid);
-    const out = Buffer.allocUnsafe(MIN_INITIAL_DATAGRAM);
-    let n: number;
-    try {
-      n = quiche.retry(scid, dcid, retryScid, token, h.version, out);
-    } catch {
-      return;
-    }
-    this.counters.retriesSent++;
-    this.socket.send(out, 0, n, rinfo.port, rinfo.address);
-  }
-
-  /**
-   * A handshake outlived handshakeTimeoutMs: forgotten now, without a packet (the peer's address was
-   * never validated, so nothing more is sent to it), freeing its slot for someone else.
-   */
-  private handshakeTimedOut(c: Connection): void {
-    this.handshakeTimers.delete(c);
-    if (c.established || c.finalized) return;
-    this.counters.handshakesTimedOut++;
-    try {
-      this.finalize(c, HANDSHAKE_TIMEOUT_CLOSE);
-    } catch (error) {
-      this.reportCallbackError(error, c);
-    }
-  }
-
-  private clearHandshakeTimer(c: Connection): void {
-    const timer = this.handshakeTimers.get(c);
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    this.handshakeTimers.delete(c);
-  }
-
-  private mayNegotiateVersion(): boolean {
-    return this.versionNegotiationBudget.take();
-  }
-
-  private negotiateVersion(msg: Buffer, rinfo: DatagramSource, h: LongHeader): void {
-    const dcid = msg.subarray(DCID_OFFSET, DCID_OFFSET + h.dcidLen);
-    const scid = msg.subarray(h.scidOffset, h.scidOffset + h.scidLen);
-    const out = Buffer.allocUnsafe(MIN_INITIAL_DATAGRAM);
-    let n: number;
-    try {
-      n = quiche.negotiateVersion(scid, dcid, out);
-    } catch {
-      return;
-    }
-    this.counters.versionNegotiations++;
-    this.socket.send(out, 0, n, rinfo.port, rinfo.address);
   }
 
   /**
@@ -1011,15 +685,9 @@ export class Endpoint implements ConnectionDriver {
   private onEstablished(c: Connection): void {
     c.established = true;
     c.lastHeardAt = performance.now();
-    if (this.isServer) {
-      this.handshakes--;
-      this.clearHandshakeTimer(c);
-      this.hooks.onConnection?.(c);
-    } else {
-      const pending = this.connects.get(c);
-      this.connects.delete(c);
-      pending?.resolve(c);
-    }
+    this.acceptor?.onEstablished(c);
+    this.dialer?.onEstablished(c);
+    this.hooks.onConnection?.(c);
   }
 
   // ConnectionDriver, as markDirty.
@@ -1076,11 +744,7 @@ export class Endpoint implements ConnectionDriver {
   }
 
   private notifyClosed(c: Connection, info: CloseInfo): void {
-    const pending = this.connects.get(c);
-    if (pending !== undefined) {
-      this.connects.delete(c);
-      pending.reject(connectFailure(info, this.alpn));
-    }
+    this.dialer?.onClosed(c, info);
     c.notifyClosed(info);
   }
 
@@ -1093,11 +757,7 @@ export class Endpoint implements ConnectionDriver {
       c.finalized = true;
       if (c.timer !== null) clearTimeout(c.timer);
       c.timer = null;
-      if (this.isServer) {
-        if (!c.established) this.handshakes--;
-        this.clearHandshakeTimer(c);
-        this.admission.released(c.remote.host);
-      }
+      this.acceptor?.onFinalized(c);
       this.slots[c.slot] = undefined;
       this.freeSlots.push(c.slot);
       if (c.originalDcid !== null) this.byOriginalDcid.delete(c.originalDcid);
@@ -1107,6 +767,13 @@ export class Endpoint implements ConnectionDriver {
 
   private allocateSlot(): number {
     return this.freeSlots.pop() ?? this.slots.push(undefined) - 1;
+  }
+
+  /** The mirror of finalize's forgetting: from now on `c`'s packets route to it. */
+  private adopt(c: Connection): void {
+    this.slots[c.slot] = c;
+    if (c.originalDcid !== null) this.byOriginalDcid.set(c.originalDcid, c);
+    if (c.retryCid !== null) this.byRetryCid.set(c.retryCid, c);
   }
 }
 
@@ -1123,21 +790,6 @@ function createSocket(host: string, settings: TransportSettings): dgram.Socket {
 }
 
 const INTERNAL_ERROR_REASON = 'internal error';
-// An attempt given up for a new one after the peer's port answered unreachable: heard by no application.
-const REDIALED_CLOSE: CloseInfo = Object.freeze({
-  code: 0,
-  reason: 'redialed: the port was closed',
-  isApp: false,
-  byPeer: false,
-  timedOut: false,
-});
-const HANDSHAKE_TIMEOUT_CLOSE: CloseInfo = Object.freeze({
-  code: 0,
-  reason: 'handshake timeout',
-  isApp: false,
-  byPeer: false,
-  timedOut: true,
-});
 const INTERNAL_ERROR_CLOSE: CloseInfo = Object.freeze({
   code: INTERNAL_ERROR_CODE,
   reason: INTERNAL_ERROR_REASON,
@@ -1148,27 +800,6 @@ const INTERNAL_ERROR_CLOSE: CloseInfo = Object.freeze({
 
 function describeError(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
-}
-
-/** Why a connect() failed, as the error its promise rejects with. */
-function connectFailure(info: CloseInfo, offered: readonly string[]): ConnectionClosedError {
-  if (!info.isApp && info.code === NO_APPLICATION_PROTOCOL) return new AlpnRefusedError(offered, info);
-  return new ConnectionClosedError(`connection failed: ${info.reason}`, info);
-}
-
-/** Map key for a client's original DCID: one char per byte, cheaper than hex. */
-function originalDcidKey(msg: Buffer, dcidLen: number): string {
-  return msg.toString('latin1', DCID_OFFSET, DCID_OFFSET + dcidLen);
-}
-
-function makeCid(slot: number): Buffer {
-  const cid = randomFillSync(Buffer.allocUnsafe(CID_LEN));
-  cid.writeUInt32BE(slot, 0);
-  return cid;
-}
-
-function cidWords(cid: Buffer): [number, number, number] {
-  return [cid.readUInt32BE(4), cid.readUInt32BE(8), cid.readUInt32BE(12)];
 }
 
 function roundTripOf(c: Connection): number {

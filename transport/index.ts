@@ -1,4 +1,5 @@
-export { Endpoint, CID_LEN, INTERNAL_ERROR_CODE } from './endpoint.js';
+export { Endpoint, INTERNAL_ERROR_CODE } from './endpoint.js';
+export { CID_LEN } from './connection-ids.js';
 export { WRITE_DEADLINE_CODE, WRITE_DEADLINE_REASON } from './write-deadline.js';
 export type { AdmissionLimits, AdmissionRefusal } from './admission.js';
 export type {
