@@ -18,7 +18,7 @@ import {
   STREAM_CODE_SLOW_SUBSCRIBER,
   monotonicNs,
 } from '../wire/index.js';
-import type { ClientHop, HopStats, HopSummary } from './hop-stats.js';
+import type { ClientHop, HopSummary } from './hop-stats.js';
 import type { Stream } from '../transport/index.js';
 import {
   copyBytes,
@@ -29,14 +29,19 @@ import {
   type MessageOf,
   type StartPosition,
 } from '../wire/index.js';
-import { AsyncQueue, type QueuePolicy } from './async-queue.js';
+import { AsyncQueue } from './async-queue.js';
 import type { Connection } from '../transport/index.js';
 import type { BrokerStream, BrokerStreamHandler } from './broker-stream.js';
 import { noop, settledWithin } from './deadline.js';
 import { shownPath } from '../config/shown-name.js';
 import { FelixError, SLOW_CONSUMER, brokerError } from './errors.js';
 import type { EventRouter, EventStreamSink } from './event-router.js';
-import { OffsetTracker } from './offset-tracker.js';
+import { SubscriptionCursor } from './subscription-cursor.js';
+import { SubscriptionEvent, type FelixEvent } from './subscription-event.js';
+import type { SubscriptionParams } from './subscription-options.js';
+
+export type { FelixEvent, GapInfo } from './subscription-event.js';
+export type { SubscribeOptions } from './subscription-options.js';
 
 // After a reset, how long to wait for the control stream's error, which says why.
 const RESET_REASON_GRACE_MS = 1000;
@@ -44,132 +49,11 @@ const RESET_REASON_GRACE_MS = 1000;
 // whose retention races ahead of the cursor, or a broker restarting again and again, needs more than one).
 const MAX_RESUME_CURSOR_ERRORS = 8;
 
-export interface FelixEvent {
-  readonly tenant: string;
-  readonly namespace: string;
-  readonly stream: string;
-  /** The event's bytes, owned by the application (a copy, never a view of a reused buffer). */
-  readonly payload: Uint8Array;
-  /** The per-stream offset; -1 only from a broker that sends no offsets (Felix without 0x20). */
-  readonly offset: number;
-  /**
-   * Offsets skipped right before this one: 0 normally; the events the broker dropped for this subscriber
-   * or retention discarded before a resume; Infinity when unknown (see `epochChanged`). After an unclean
-   * stop (kill -9, power loss) of a durable stream without FELIX_ACK_ON_COMMIT it also counts offsets the
-   * broker had reserved but never used (up to 65,536; docs/durability.md): an upper bound of events lost.
-   */
-  readonly gap: number;
-  /**
-   * True on the first event after the broker lost the stream's history (it restarted: a new epoch). The
-   * events after the last one received before are gone, how many is unknown, and offsets count anew.
-   * Always set by the SDK (optional only so that events built by hand, in tests, need not name it).
-   */
-  readonly epochChanged?: boolean;
-}
-
-class SubscriptionEvent implements FelixEvent {
-  constructor(
-    readonly tenant: string,
-    readonly namespace: string,
-    readonly stream: string,
-    readonly payload: Uint8Array,
-    readonly offset: number,
-    readonly gap: number,
-    readonly epochChanged: boolean,
-  ) {}
-}
-
-/**
- * Events this subscriber will never see: a run of offsets the broker skipped (its queue policy dropped
- * them), retention discarded before a resume, or — `epochChanged` — history the broker lost entirely.
- */
-export interface GapInfo {
-  /** The first missing offset (in the epoch before the change, when the epoch changed; -1 if none was known). */
-  readonly expected: number;
-  /**
-   * The offset that arrived instead; for a gap the broker told of (`notice`), the next offset to come.
-   */
-  readonly offset: number;
-  /**
-   * offset − expected: the offsets skipped; undefined when unknown (the epoch changed). After an unclean
-   * stop (kill -9, power loss) of a durable stream without FELIX_ACK_ON_COMMIT it includes offsets the
-   * broker had reserved but never used (up to 65,536; docs/durability.md, "Offsets after an unclean
-   * stop"), so it is then an upper bound, not a count of lost events.
-   */
-  readonly missed: number | undefined;
-  /** The stream epoch `offset` belongs to (undefined from a broker that sends none). */
-  readonly epoch?: number;
-  /**
-   * The broker lost the stream's history (a restart): offsets count anew from `offset`. Always set by the
-   * SDK (optional only so that gaps built by hand, in tests, need not name it).
-   */
-  readonly epochChanged?: boolean;
-  /**
-   * The broker told of this gap (events_dropped) because no later event showed it yet: its queue policy
-   * dropped the tail of a burst. Reported once the events before it were delivered.
-   */
-  readonly notice?: boolean;
-}
-
-export interface SubscribeOptions {
-  /** Defaults to the client's `namespace`. */
-  namespace?: string;
-  /** 'latest' (default): from now on; 'earliest': the oldest retained event; {offset}: from that offset. */
-  start?: StartPosition;
-  /**
-   * Fast mode: called synchronously for every event, in order; no local queue and no promise per event.
-   * The subscription is then not iterable. A slow callback slows the event loop, which is the
-   * backpressure. An exception it throws is reported to `onWarning` and the next event still comes.
-   */
-  onEvent?: (event: FelixEvent) => void;
-  /** Called when offsets show the broker dropped events (before the event that follows the gap). */
-  onGap?: (gap: GapInfo) => void;
-  /** Iterator mode: local queue bound; default FELIX_CLIENT_SUB_QUEUE_CAPACITY. */
-  queueCapacity?: number;
-  /** Iterator mode: what a full local queue does; default FELIX_CLIENT_SUB_QUEUE_POLICY. */
-  queuePolicy?: QueuePolicy;
-}
-
-/** @internal what the subscriber hands a new subscription */
-export interface SubscriptionParams {
-  /** The event pool slot (connection index) it lives on, across reconnects. */
-  readonly slot: number;
-  readonly tenant: string;
-  readonly namespace: string;
-  readonly stream: string;
-  readonly start: StartPosition;
-  readonly onEvent: ((event: FelixEvent) => void) | undefined;
-  readonly onGap: ((gap: GapInfo) => void) | undefined;
-  readonly queueCapacity: number;
-  readonly queuePolicy: QueuePolicy;
-  readonly closeTimeoutMs: number;
-  readonly onWarning: (message: string) => void;
-  /** Called once when the subscription has ended. */
-  readonly onEnded: (subscription: Subscription) => void;
-  /** Hop statistics from the TIMINGS stamps, or null when timings are off. */
-  readonly hops: HopStats | null;
-  /** The broker announced `draining` on the control stream (its connection gets no new work). */
-  readonly onDraining?: (connection: Connection) => void;
-  /**
-   * Called once, synchronously, when the broker first confirms (`subscribed`): subscribe() resolves from
-   * here rather than through its set-up's promise chain.
-   */
-  readonly onSubscribed?: (subscription: Subscription) => void;
-  /** The subscription was confirmed once, then could not be resumed on a new connection: it ends with `error`. */
-  readonly onResumeFailed?: (subscription: Subscription, error: FelixError) => void;
-}
-
 /**
  * subscribing: `subscribe` sent (first or again), not yet confirmed; active; suspended: the connection was
  * lost, a new one is awaited; unsubscribing; ended.
  */
 type State = 'subscribing' | 'active' | 'suspended' | 'unsubscribing' | 'ended';
-
-/** What the next event learns about history the broker lost (set by a resume). */
-interface HistoryGap {
-  readonly expected: number;
-  readonly epochChanged: boolean;
-}
 
 export class Subscription implements AsyncIterable<FelixEvent> {
   readonly tenant: string;
@@ -193,20 +77,15 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   private currentId = 0;
   private router: EventRouter | null = null;
   private connection: Connection | null = null;
-  private currentEpoch: number | undefined = undefined;
-  private historyGap: HistoryGap | null = null;
+  /** Cursor errors met since this resume's `subscribe` (MAX_RESUME_CURSOR_ERRORS). */
   private cursorErrors = 0;
   private control: BrokerStream | null = null;
   private events: Stream | null = null;
   private eventsEnded = false;
   private controlEnded = false;
   private resetTimer: NodeJS.Timeout | null = null;
-  /** What the subscription has received, for gaps and for resuming across reconnects. */
-  private readonly tracker: OffsetTracker;
-  /** The offset after the last event handed to the application (nextOffset). */
-  private resumeAt: number;
-  /** Where the broker said the subscription started (`subscribed.start_offset`); -1 unknown. */
-  private startOffset = -1;
+  /** What the subscription has received and handed over, for gaps and for resuming across reconnects. */
+  private readonly cursor: SubscriptionCursor;
   private readonly queue: AsyncQueue<FelixEvent>;
   private readonly onEvent: ((event: FelixEvent) => void) | undefined;
   /** An iterator was handed out: another is refused while the queue still has something for it. */
@@ -221,15 +100,17 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     this.namespace = params.namespace;
     this.stream = params.stream;
     this.onEvent = params.onEvent;
-    this.tracker = new OffsetTracker(params.start);
+    const cursor = new SubscriptionCursor(params.start, params.onGap, (message) =>
+      params.onWarning(`${this.label()}: ${message}`),
+    );
+    this.cursor = cursor;
     this.queue = new AsyncQueue<FelixEvent>({
       capacity: params.queueCapacity,
       policy: params.queuePolicy,
       onFull: () => this.events?.pause(),
       onRoom: () => this.events?.resume(),
-      onTake: (event) => this.consumed(event.offset),
+      onTake: (event) => cursor.handedOver(event.offset),
     });
-    this.resumeAt = typeof params.start === 'object' ? params.start.offset : -1;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.subscribed = new Promise<void>((resolve, reject) => {
       this.resolveSubscribed = resolve;
@@ -259,7 +140,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
    * something only together with it. Undefined from a broker that sends none.
    */
   get epoch(): number | undefined {
-    return this.currentEpoch;
+    return this.cursor.epoch;
   }
 
   /** @internal the event pool slot it lives on */
@@ -283,7 +164,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
 
   /** Runs of offsets the broker skipped. */
   get gaps(): number {
-    return this.tracker.gaps;
+    return this.cursor.gaps;
   }
 
   /**
@@ -293,12 +174,12 @@ export class Subscription implements AsyncIterable<FelixEvent> {
    * nextOffset, and a `cursor_too_old` refusal's `available` says where the retained events begin.
    */
   get missed(): number {
-    return this.tracker.missed;
+    return this.cursor.missed;
   }
 
   /** Events received below the cursor (a replay overlapping the start) and skipped. */
   get skipped(): number {
-    return this.tracker.skipped;
+    return this.cursor.skipped;
   }
 
   /** Events the local queue discarded (drop_new/drop_old), counted apart from the broker's gaps. */
@@ -318,8 +199,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
    * (`subscribed.start_offset`: a 'latest' subscription's tail then); -1 only when the broker did not say.
    */
   get nextOffset(): number {
-    // Before its first event: where the broker said it started (a `latest` subscription's tail then).
-    return this.resumeAt >= 0 ? this.resumeAt : this.startOffset;
+    return this.cursor.nextToHandOver;
   }
 
   get isClosed(): boolean {
@@ -404,12 +284,8 @@ export class Subscription implements AsyncIterable<FelixEvent> {
    */
   subscribeRequest(): MessageOf<'subscribe'> {
     if (!this.confirmed) return this.request(this.params.start, undefined);
-    const next = this.tracker.nextOffset;
     this.cursorErrors = 0;
-    // No event yet: from where the broker said the subscription started (a `latest` that resumed at the
-    // new tail would miss what was published while the connection was down), else the caller's start.
-    const from = next >= 0 ? next : this.startOffset;
-    return this.request(from >= 0 ? { offset: from } : this.params.start, this.currentEpoch);
+    return this.request(this.cursor.resumeStart(), this.cursor.epoch);
   }
 
   /**
@@ -479,12 +355,6 @@ export class Subscription implements AsyncIterable<FelixEvent> {
     return request;
   }
 
-  /** The offsets this subscription held count other events now: the next event fixes the cursor. */
-  private forgetCursor(): void {
-    this.tracker.restart();
-    this.startOffset = -1;
-  }
-
   /** Asks again on the same control stream (the refused id is free again), after a cursor error. */
   private resubscribe(start: StartPosition, epoch: number | undefined): void {
     const control = this.control;
@@ -509,39 +379,8 @@ export class Subscription implements AsyncIterable<FelixEvent> {
 
   /** A cursor error answering a resume: continue where the broker can, with the gap reported. */
   private onResumeCursorError(message: MessageOf<'subscribe_cursor_error'>): void {
-    if (message.reason === 'too_old') {
-      // The events from nextOffset on are gone; the next event's offset shows how many. From the oldest
-      // the broker still holds — asked for as `earliest`, not as `available`: on a busy stream the next
-      // publish evicts that very offset, and a resume asking for it lost the race again and again.
-      this.resubscribe('earliest', message.epoch ?? this.currentEpoch);
-      return;
-    }
-    if (
-      message.reason === 'in_future' &&
-      message.epoch !== undefined &&
-      message.epoch === this.currentEpoch &&
-      message.available !== undefined
-    ) {
-      // The same history, but its tail is below what this subscription was given: the broker lost its
-      // newest events and kept no offset reservation to continue above them (a broker older than those, or
-      // one whose reservation.json was removed; docs/durability.md). Below the
-      // tail is what it was given already: it resumes at the tail — nothing delivered twice — and reports
-      // the rewind as a gap whose offset is below `expected`; the events from there reuse those offsets.
-      this.historyGap = { expected: this.tracker.nextOffset, epochChanged: false };
-      this.forgetCursor();
-      this.resubscribe({ offset: message.available }, message.epoch);
-      return;
-    }
-    // epoch_changed: the broker restarted and the stream's history is another one. in_future (from a
-    // broker that sends no epoch): the offsets are beyond its tail, so the same has happened. Either way
-    // the old offsets mean nothing here: start from the oldest event there is, gap of unknown size.
-    this.historyGap = {
-      expected: this.tracker.nextOffset,
-      epochChanged: message.reason === 'epoch_changed',
-    };
-    this.forgetCursor();
-    if (message.epoch !== undefined) this.currentEpoch = message.epoch;
-    this.resubscribe('earliest', message.epoch);
+    const again = this.cursor.afterResumeCursorError(message);
+    this.resubscribe(again.start, again.epoch);
   }
 
   private onControlFrame(flags: number, payload: Uint8Array): void {
@@ -564,22 +403,7 @@ export class Subscription implements AsyncIterable<FelixEvent> {
           );
           return;
         }
-        // Where it starts in this epoch (a resume asked with an offset starts there too); forgotten with
-        // the epoch when it changed below.
-        this.startOffset = message.start_offset ?? -1;
-        if (message.epoch !== undefined) {
-          if (
-            this.currentEpoch !== undefined &&
-            message.epoch !== this.currentEpoch &&
-            this.historyGap === null
-          ) {
-            // Confirmed in another epoch than the one asked about (a broker that ignores `epoch`): the
-            // offsets cannot be trusted to continue the old ones.
-            this.historyGap = { expected: this.tracker.nextOffset, epochChanged: true };
-            this.forgetCursor();
-          }
-          this.currentEpoch = message.epoch;
-        }
+        this.cursor.subscribed(message.start_offset, message.epoch);
         this.state = 'active';
         if (!this.confirmed) {
           this.confirmed = true;
@@ -712,33 +536,11 @@ export class Subscription implements AsyncIterable<FelixEvent> {
         this.deliver(frame.payload, frame.offset ?? -1);
         return;
       case 'events_dropped':
-        this.droppedThrough(frame.through_offset, frame.events);
+        this.cursor.droppedThrough(frame.through_offset, frame.events);
         return;
       default:
         this.params.onWarning(`${this.label()}: unexpected ${frame.type} on the event stream`);
     }
-  }
-
-  /** The first event after history was lost: a gap of unknown size, reported once. */
-  private reportHistoryGap(offset: number): number {
-    const lost = this.historyGap!;
-    this.historyGap = null;
-    this.tracker.gaps++;
-    const onGap = this.params.onGap;
-    if (onGap !== undefined) {
-      try {
-        onGap({
-          expected: lost.expected,
-          offset,
-          missed: undefined,
-          epoch: this.currentEpoch,
-          epochChanged: lost.epochChanged,
-        });
-      } catch (error) {
-        this.params.onWarning(`${this.label()}: onGap threw: ${(error as Error).message}`);
-      }
-    }
-    return Number.POSITIVE_INFINITY;
   }
 
   private deliverAll(payloads: Uint8Array[], baseOffset: number | undefined): void {
@@ -749,15 +551,16 @@ export class Subscription implements AsyncIterable<FelixEvent> {
   }
 
   private deliver(payload: Uint8Array, offset: number): void {
+    const cursor = this.cursor;
     let gap = 0;
     let epochChanged = false;
     if (offset >= 0) {
-      gap = this.tracker.accept(offset);
+      gap = cursor.accept(offset);
       if (gap < 0) return;
-      if (this.historyGap !== null) {
-        epochChanged = this.historyGap.epochChanged;
-        gap = this.reportHistoryGap(offset);
-      } else if (gap > 0) this.reportGap(offset, gap);
+      if (cursor.historyGap !== null) {
+        epochChanged = cursor.historyGap.epochChanged;
+        gap = cursor.reportHistoryGap(offset);
+      } else if (gap > 0) cursor.reportGap(offset, gap);
     }
     this.received++;
     const event = new SubscriptionEvent(
@@ -774,45 +577,11 @@ export class Subscription implements AsyncIterable<FelixEvent> {
       this.queue.push(event);
       return;
     }
-    this.consumed(offset);
+    cursor.handedOver(offset);
     try {
       onEvent(event);
     } catch (error) {
       this.params.onWarning(`${this.label()}: onEvent threw: ${(error as Error).message}`);
-    }
-  }
-
-  private consumed(offset: number): void {
-    if (offset >= 0) this.resumeAt = offset + 1;
-  }
-
-  /**
-   * The broker dropped events up to `through` that no later event showed (events_dropped, after every
-   * event before them): the gap is reported now, and the next event, above it, carries none.
-   */
-  private droppedThrough(through: number, events: number): void {
-    let missed = this.tracker.skipThrough(through);
-    if (missed === 0) return;
-    if (missed < 0) {
-      // No event came yet: from where the subscription started, when the broker said, else its count.
-      missed = this.startOffset >= 0 && this.startOffset <= through ? through + 1 - this.startOffset : events;
-      this.tracker.countGap(missed);
-    }
-    this.reportGap(through + 1, missed, true);
-  }
-
-  private reportGap(offset: number, missed: number, notice = false): void {
-    const onGap = this.params.onGap;
-    if (onGap === undefined) return;
-    const epoch = this.currentEpoch;
-    try {
-      onGap(
-        notice
-          ? { expected: offset - missed, offset, missed, epoch, epochChanged: false, notice }
-          : { expected: offset - missed, offset, missed, epoch, epochChanged: false },
-      );
-    } catch (error) {
-      this.params.onWarning(`${this.label()}: onGap threw: ${(error as Error).message}`);
     }
   }
 
