@@ -57,7 +57,16 @@ export interface StorageSource {
   totals(): { bytes: number; segments: number; streams: number; refusing: number };
   readonly stats: Pick<
     StorageStats,
-    'bytesWritten' | 'fsyncs' | 'fsyncSeconds' | 'writeErrors' | 'fsyncErrors' | 'corruptRecords'
+    | 'bytesWritten'
+    | 'fsyncs'
+    | 'fsyncSeconds'
+    | 'writeErrors'
+    | 'fsyncErrors'
+    | 'corruptRecords'
+    | 'damagedSegments'
+    | 'tornTails'
+    | 'offsetsMissing'
+    | 'offsetsSkipped'
   >;
 }
 
@@ -351,5 +360,9 @@ function storageReading(
     writeErrors: storage.stats.writeErrors,
     fsyncErrors: storage.stats.fsyncErrors,
     corruptRecords: storage.stats.corruptRecords,
+    damagedSegments: storage.stats.damagedSegments,
+    tornTails: storage.stats.tornTails,
+    offsetsMissing: storage.stats.offsetsMissing,
+    offsetsSkipped: storage.stats.offsetsSkipped,
   };
 }

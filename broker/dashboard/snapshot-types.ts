@@ -112,6 +112,12 @@ export interface StorageReading {
   readonly writeErrors: number;
   readonly fsyncErrors: number;
   readonly corruptRecords: number;
+  /** Found at start (docs/durability.md, "Recovery at start"): damage to alert on, as /metrics counts it. */
+  readonly damagedSegments: number;
+  readonly tornTails: number;
+  /** Offsets lost with a segment (missing) or skipped after an unclean stop. */
+  readonly offsetsMissing: number;
+  readonly offsetsSkipped: number;
 }
 
 export interface DashboardSnapshot {

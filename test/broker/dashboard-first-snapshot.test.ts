@@ -70,6 +70,10 @@ function sources(): DashboardSources & { stats: BrokerStats } {
         writeErrors: 0,
         fsyncErrors: 0,
         corruptRecords: 0,
+        damagedSegments: 0,
+        tornTails: 0,
+        offsetsMissing: 0,
+        offsetsSkipped: 0,
       },
     },
   };

@@ -253,6 +253,13 @@ describe('durable streams: a segment missing from the middle of the log at start
     const line = await logLine(broker, MISSING);
     expect(line).toMatchObject({ level: 50, stream: `${TENANT}/${NAMESPACE}/holey`, from: 40, to: 48 });
     expect(await brokerMetric(broker, 'felix_storage_offsets_missing_total')).toBe(8);
+    // The live dashboard shows it too, beside the other damage found at start.
+    expect(await dashboardStorage(broker)).toMatchObject({
+      offsetsMissing: 8,
+      offsetsSkipped: 0,
+      damagedSegments: 0,
+      tornTails: 0,
+    });
     await expectServedAroundTheGap(broker, 'holey');
   }, 60_000);
 
@@ -338,6 +345,21 @@ describe('durable streams: the end of the log lost after a clean stop', () => {
     60_000,
   );
 });
+
+/** The `storage` of the first snapshot the broker's dashboard event stream sends. */
+async function dashboardStorage(broker: BrokerProcess): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://127.0.0.1:${broker.httpPort}/dashboard/events`);
+  const reader = res.body!.getReader();
+  let text = '';
+  let data: RegExpExecArray | null = null;
+  while ((data = /^data: (.*)$/m.exec(text)) === null) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the event stream ended before a snapshot: ${text}`);
+    text += Buffer.from(value).toString('utf8');
+  }
+  await reader.cancel();
+  return (JSON.parse(data[1]!) as { storage: Record<string, unknown> }).storage;
+}
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);

@@ -117,7 +117,16 @@ export function renderStorage(s: DashboardSnapshot): void {
   const st = s.storage ?? null;
   fillTable(
     table('storage-table'),
-    ['durable streams', 'log bytes', 'segments', 'written/s', 'fsyncs/s', 'fsync mean', 'errors'],
+    [
+      'durable streams',
+      'log bytes',
+      'segments',
+      'written/s',
+      'fsyncs/s',
+      'fsync mean',
+      'errors',
+      'found at start',
+    ],
     st === null
       ? []
       : [
@@ -130,6 +139,8 @@ export function renderStorage(s: DashboardSnapshot): void {
             st.fsyncMeanMs === null ? '–' : formatMillis(st.fsyncMeanMs),
             `${formatCount(st.writeErrors)} write, ${formatCount(st.fsyncErrors)} fsync, ` +
               `${formatCount(st.corruptRecords)} corrupt, ${formatCount(st.refusing)} refusing`,
+            `${formatCount(st.offsetsMissing)} offsets missing, ${formatCount(st.offsetsSkipped)} skipped, ` +
+              `${formatCount(st.damagedSegments)} damaged segments, ${formatCount(st.tornTails)} torn tails`,
           ],
         ],
     'no durable storage (FELIX_DURABLE_STORAGE_DIR unset)',
