@@ -202,7 +202,11 @@ export class DurableStream implements StreamStorage, FileHolder {
           }
           stats.corruptRecords += r.corrupt;
           if (r.corrupt > 0)
-            this.logger.error({ stream: this.name, records: r.corrupt }, 'damaged record skipped');
+            // Where: the read from `from` skipped them before `next` (the skipped offsets are in between).
+            this.logger.error(
+              { stream: this.name, records: r.corrupt, from, next: r.next },
+              'damaged record skipped',
+            );
           stats.unreadableSegments += r.unreadable.length;
           if (r.unreadable.length > 0)
             this.logger.error(

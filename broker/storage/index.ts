@@ -21,6 +21,15 @@ export function openDurableStore(config: BrokerConfig, logger: Logger): DurableS
   }
   const dir = config.durableStorageDir;
   if (dir === null) return null;
+  if (config.ackOnCommit && config.durableFsync === 'periodic') {
+    // Legal, and safe, but the likeliest slow surprise: acks are released by the timer, not by the writes.
+    logger.warn(
+      { fsyncIntervalMs: config.durableFsyncIntervalMs },
+      'FELIX_ACK_ON_COMMIT with FELIX_DURABLE_FSYNC=periodic: each ack waits for the next periodic fsync, so ' +
+        'a publisher waiting on its acks gets about one round per interval; FELIX_DURABLE_FSYNC=on_commit ' +
+        'gives the same guarantee with acks as soon as each group commit is synced',
+    );
+  }
   return new DurableStore(
     {
       dir,

@@ -346,6 +346,39 @@ describe('durable streams: the end of the log lost after a clean stop', () => {
   );
 });
 
+describe('durable streams: a record damaged in a sealed segment (bit rot)', () => {
+  it('is skipped by a reader, logged with where the read found it, and counted; the rest is served', async () => {
+    const dir = storageDir();
+    // Records of 8 × 300 bytes, several to a 16 KiB segment: the first one's body gets a flipped byte.
+    const segments = { ...ACK_ON_COMMIT, FELIX_DURABLE_SEGMENT_BYTES: '16KiB' };
+    let broker = await startDurableBroker(dir, segments);
+    const p = new Publisher(await RawClient.connect(broker), 'rot', 'r', 8, 1, 80, 300);
+    await p.finish();
+    expect(p.acked).toHaveLength(80);
+    await stopBroker(broker);
+    const first = join(streamDir(dir, 'rot'), '00000000000000000000.log');
+    const bytes = fs.readFileSync(first);
+    bytes[200] ^= 0xff;
+    fs.writeFileSync(first, bytes);
+
+    broker = await startDurableBroker(dir, segments);
+    const client = await RawClient.connect(broker);
+    const { events } = await client.readLog('rot', 1, 80);
+    expect(events.map((e) => e.offset)).toEqual(range(8, 80));
+    const line = await logLine(broker, 'damaged record skipped');
+    expect(line).toMatchObject({
+      level: 50,
+      stream: `${TENANT}/${NAMESPACE}/rot`,
+      records: 1,
+      from: 0,
+    });
+    // The read that found it went on past it (a chunk of records): the skipped offsets lie in between.
+    expect(line.next).toBeGreaterThanOrEqual(8);
+    expect(await brokerMetric(broker, 'felix_storage_corrupt_records_total')).toBe(1);
+    await stopBroker(broker);
+  }, 60_000);
+});
+
 /** The `storage` of the first snapshot the broker's dashboard event stream sends. */
 async function dashboardStorage(broker: BrokerProcess): Promise<Record<string, unknown>> {
   const res = await fetch(`http://127.0.0.1:${broker.httpPort}/dashboard/events`);
