@@ -572,6 +572,16 @@ function holdsIllFormedText(flags: number, payload: Buffer): boolean {
 
 const rawMsgpack = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
+/** The first MessagePack value of `payload`, whatever follows it (a message refused for trailing bytes still names its request). */
+function firstMsgpackValue(payload: Buffer): unknown {
+  let first: unknown;
+  rawMsgpack.unpackMultiple(payload, (value: unknown) => {
+    first = value;
+    return false;
+  });
+  return first;
+}
+
 /** Whether the message, as far as it parses at all, asked for an ack (ack per_message or per_batch). */
 function ackedAsWritten(raw: { flags: number; payload: Buffer } | null): boolean {
   if (raw === null) return false;
@@ -579,7 +589,7 @@ function ackedAsWritten(raw: { flags: number; payload: Buffer } | null): boolean
   try {
     parsed =
       raw.flags === FLAG_MSGPACK
-        ? rawMsgpack.unpack(raw.payload)
+        ? firstMsgpackValue(raw.payload)
         : JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw.payload));
   } catch {
     return false;
