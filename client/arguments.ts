@@ -5,7 +5,7 @@
  * Called once per publish: a few comparisons, no allocation on the valid path.
  */
 import { QUEUE_POLICIES } from '../config/shared-settings.js';
-import { shownName } from '../config/shown-name.js';
+import { quotedName } from '../config/shown-name.js';
 import type { AckMode, StartPosition } from '../wire/index.js';
 import type { QueuePolicy } from './async-queue.js';
 import { FelixError } from './errors.js';
@@ -16,7 +16,7 @@ export type Payload = Uint8Array | string;
 export function describeArgument(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(shownName(value));
+  if (typeof value === 'string') return quotedName(value);
   if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
   return `${typeof value} ${String(value)}`;
 }

@@ -4,7 +4,7 @@
  * only object a request allocates besides its frame; it also frees its stream slot when it settles,
  * however it settles (answer, error, timeout, stream lost), so the in-flight bound cannot leak.
  */
-import { shownName, shownPath } from '../config/shown-name.js';
+import { quotedName, shownPath } from '../config/shown-name.js';
 import type { DecodedFrame } from '../wire/index.js';
 import type { KeyOrder } from './cache-dispatcher.js';
 import type { CacheOp, CacheTarget } from '../wire/cache-request-writer.js';
@@ -73,7 +73,7 @@ export abstract class CacheReply<T> implements SlottedRequest {
   /** Names the request in errors; built only when an error needs it. */
   get what(): string {
     const { tenant, namespace, cache } = this.target;
-    return `${this.op} of key ${JSON.stringify(shownName(this.key))} in ${shownPath(tenant, namespace, cache)}`;
+    return `${this.op} of key ${quotedName(this.key)} in ${shownPath(tenant, namespace, cache)}`;
   }
 
   /** The broker's answer (a decoded message whose byte fields the reply may keep). */

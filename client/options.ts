@@ -7,7 +7,7 @@ import { clientSide } from '../config/client-settings.js';
 import type { Environment } from '../config/environment.js';
 import { ConfigError } from '../config/errors.js';
 import { parseBindAddress } from '../config/kinds.js';
-import { shownName } from '../config/shown-name.js';
+import { quotedName } from '../config/shown-name.js';
 import { didYouMean, suggestNames } from '../config/suggest.js';
 import { loadClientConfig, type ClientConfig, type ClientSettingOptions } from './config.js';
 
@@ -227,7 +227,7 @@ function name(value: string | undefined, option: string, fallback: string): stri
   if (value === undefined) return fallback;
   if (value === '' || Buffer.byteLength(value) > 0xffff) {
     throw new ConfigError(
-      `Invalid connect option ${option}=${JSON.stringify(shownName(value))}: expected a non-empty name`,
+      `Invalid connect option ${option}=${quotedName(value)}: expected a non-empty name`,
       {
         setting: option,
         value,

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { shownName } from '../../config/shown-name.js';
+import { quotedName, shownName } from '../../config/shown-name.js';
 import { isValidName, NAME_RULE } from '../../config/tenants.js';
 import type { TenantDeclaration } from '../config.js';
 import { AutoStreams } from './auto-streams.js';
@@ -180,7 +180,7 @@ function badName(
   ];
   for (const [what, value] of parts) {
     if (!isValidName(value)) {
-      const shown = JSON.stringify(shownName(value));
+      const shown = quotedName(value);
       return { ok: false, code: 'invalid_request', message: `invalid ${what} name ${shown}: ${NAME_RULE}` };
     }
   }

@@ -251,6 +251,12 @@ describe('name rules', () => {
       expect((await failure(c.publish('bad name!', 'x'))).message).toMatch(
         /^publish to t1\/default\/bad name! /,
       );
+      // Control characters a peer put in a name reach no terminal or log as themselves, on either side.
+      const controls = await failure(c.publish('a\u0000b\u001b[2Jc', 'x'));
+      expect(controls.brokerCode).toBe('invalid_request');
+      expect(controls.message).toContain('t1/default/a\\u0000b\\u001b[2Jc');
+      expect(controls.message).toContain('invalid stream name "a\\u0000b\\u001b[2Jc"');
+      expect([...controls.message].some((ch) => ch.charCodeAt(0) < 0x20)).toBe(false);
     } finally {
       await c.close();
     }
