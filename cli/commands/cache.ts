@@ -20,6 +20,7 @@ import {
   tenantFor,
 } from '../resource-address.js';
 import { felixFailure } from '../felix-failure.js';
+import { terminalView } from './cache-output.js';
 
 const MAX_TTL_MS = 3_650 * 86_400_000;
 
@@ -84,7 +85,11 @@ export function registerCacheCommands(program: Command): void {
     .addHelpText('after', CACHE_HELP);
 
   cacheCommand(cache, 'get', 'print the value stored under a key (exit status 1 when there is none)')
-    .option('--raw', "write the value's bytes exactly, without the line ending added otherwise")
+    .option(
+      '--raw',
+      "write the value's bytes exactly, without the line ending added otherwise (on a terminal, a value " +
+        'that is not text is otherwise shown quoted with escapes, as redis-cli does)',
+    )
     .addHelpText('after', CONNECTION_HELP)
     .action(async (cacheArg: string, key: string, flags: ConnectionFlags & { raw?: boolean }) => {
       await withCache(
@@ -95,7 +100,8 @@ export function registerCacheCommands(program: Command): void {
         async ({ client, namespace, cache: name, description }) => {
           const value = await client.cache.get(namespace, name, key);
           if (value === undefined) throw new CliFailure(`no value under ${description}`);
-          process.stdout.write(value);
+          const shown = flags.raw !== true && process.stdout.isTTY ? terminalView(value) : undefined;
+          process.stdout.write(shown ?? value);
           if (flags.raw !== true) process.stdout.write('\n');
         },
       );

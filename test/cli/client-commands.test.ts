@@ -1,6 +1,6 @@
 // `felix-ts broker`, `pub`, `sub` and `cache` as users run them: separate processes of the built program,
 // against a broker started with `felix-ts broker` and its flags, over real QUIC on loopback.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { felix, felixInBackground, startCliBroker, type CliBroker } from './cli-process.js';
 import { CLI_MAIN } from './run-cli.js';
@@ -140,6 +140,30 @@ describe('felix-ts cache', () => {
     const got = await felix(['cache', 'get', 'blobs', 'b1', '--raw', ...at()]);
     expect(got.code).toBe(0);
     expect(Buffer.compare(got.bytes, Buffer.from(value))).toBe(0);
+  });
+
+  it('on a terminal, shows a value that is not text quoted with escapes (as redis-cli), text as it is', async (context) => {
+    // A pseudo-terminal for stdout: util-linux's script(1) runs the command on one.
+    if (spawnSync('script', ['--version']).status !== 0) {
+      console.warn('skipped: script(1) from util-linux is not installed, so no pseudo-terminal can be made');
+      context.skip();
+    }
+    const onTerminal = (...args: string[]): string => {
+      const command = [process.execPath, CLI_MAIN, ...args, ...at()].map((a) => `'${a}'`).join(' ');
+      return spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'latin1' }).stdout;
+    };
+    await expectOk(
+      ['cache', 'put', 'blobs', 'bin', '-', ...at()],
+      Uint8Array.from([0x8d, 0x70, 0x33, 0x0d, 0x2a, 0x47, 0x1b, 0x5b, 0x22]),
+    );
+    expect(onTerminal('cache', 'get', 'blobs', 'bin')).toContain('"\\x8dp3\\r*G\\x1b[\\""');
+    await expectOk(['cache', 'put', 'blobs', 'text', 'two\tcolumns', ...at()]);
+    expect(onTerminal('cache', 'get', 'blobs', 'text')).toContain('two\tcolumns');
+    // Piped, the bytes as they are (what a script reads), and --raw on a terminal too.
+    expect((await felix(['cache', 'get', 'blobs', 'bin', ...at()])).bytes.subarray(0, 9)).toEqual(
+      Buffer.from([0x8d, 0x70, 0x33, 0x0d, 0x2a, 0x47, 0x1b, 0x5b, 0x22]),
+    );
+    expect(onTerminal('cache', 'get', 'blobs', 'bin', '--raw')).not.toContain('\\x8d');
   });
 
   it('keeps namespaces apart and takes --ttl', async () => {
