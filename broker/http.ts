@@ -1,4 +1,4 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import type { Registry } from 'prom-client';
 import { isLoopbackHost } from '../transport/index.js';
 import type { Dashboard } from './dashboard/dashboard.js';
@@ -20,9 +20,29 @@ export interface HttpEndpoints {
   readonly loopbackBound?: boolean;
 }
 
+/**
+ * The HTTP port's bounds on its clients: nothing on it is slow to ask for (probes, scrapes, a dashboard),
+ * so a connection still sending its request headers after 10 s is closed (Node's default waits 60 s, checked
+ * every 30 s: a slow-header client held a descriptor for up to 90 s), and at most MAX_HTTP_CONNECTIONS are
+ * open at once, so local clients cannot take the descriptors the broker's streams and storage need.
+ */
+export const HTTP_SERVER_OPTIONS: ServerOptions = {
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  connectionsCheckingInterval: 1_000,
+};
+export const MAX_HTTP_CONNECTIONS = 1_024;
+
+/** An HTTP server with the port's bounds, answering with `listener`. */
+export function boundedHttpServer(listener: RequestListener): Server {
+  const server = createServer(HTTP_SERVER_OPTIONS, listener);
+  server.maxConnections = MAX_HTTP_CONNECTIONS;
+  return server;
+}
+
 /** /live, /ready, /metrics and the live /dashboard on the broker's HTTP port. */
 export function createHttpServer(endpoints: HttpEndpoints): Server {
-  return createServer(httpRequestHandler(endpoints));
+  return boundedHttpServer(httpRequestHandler(endpoints));
 }
 
 /** The broker's HTTP answers, for a server bound before the broker behind them exists (BrokerNode.start). */

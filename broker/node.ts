@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { once } from 'node:events';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
@@ -24,7 +24,7 @@ import type { BrokerStats } from './core/stats.js';
 import { Dashboard, DASHBOARD_PATH } from './dashboard/dashboard.js';
 import type { ConnectionDetail } from './dashboard/snapshot-builder.js';
 import { latencyBandsFrom } from './dashboard/latency-bands.js';
-import { httpRequestHandler } from './http.js';
+import { boundedHttpServer, httpRequestHandler } from './http.js';
 import { createMetricsRegistry } from './metrics.js';
 import { ConnectionSession } from './quic/connection-session.js';
 import { resolveResetKey } from './reset-key.js';
@@ -515,7 +515,7 @@ async function bindHttp(bind: BindAddress): Promise<Server> {
   const starting: RequestListener = (_req, res) => {
     res.writeHead(503, { 'content-type': 'text/plain' }).end('starting\n');
   };
-  const server = createServer(starting);
+  const server = boundedHttpServer(starting);
   server.listen(bind.port, bind.host);
   try {
     await once(server, 'listening');
