@@ -83,10 +83,11 @@ const brokerSettings = defineSettings({
     default: '0.0.0.0:5000',
     doc:
       'UDP address the QUIC listener binds. Clients connect here. Bound to every address (0.0.0.0, [::]), ' +
-      "the broker's answers leave from the address the kernel's route to the client picks (it does not yet " +
-      'reply from the address a datagram came to, IP_PKTINFO): a client dialling another of the host’s ' +
-      'addresses (a second address on one interface, a virtual IP, 127.0.0.2) drops them and its ' +
-      'handshake times out. On such a host, bind the address the clients dial.',
+      'the broker answers each client from the address that client dialled (the kernel reports it with ' +
+      'IP_PKTINFO), so a host with several addresses — a second one on an interface, a virtual IP — serves ' +
+      'clients on all of them. That needs the batched UDP paths (FELIX_UDP_RECVMMSG and FELIX_UDP_GSO, ' +
+      'Linux x64); without them answers leave from the routed address, and a client dialling another of ' +
+      "the host's addresses times out: bind the address the clients dial.",
   }),
   brokerMetricsBind: bindAddress({
     env: 'FELIX_BROKER_METRICS_BIND',

@@ -145,6 +145,11 @@ export class Connection {
    * as this connection's own. It carries no routing slot, so packets to it are routed by map.
    */
   retryCid: string | null = null;
+  /**
+   * @internal server side, on a socket bound to every address: the address the client sent its first
+   * packet to, which every packet to it leaves from (transport/local-address.ts); null: the routed one.
+   */
+  replyFrom: string | null = null;
   /** @internal */ readonly streams = new Map<number, Stream>();
   /** @internal */ readonly recvInfo: RecvInfo;
 

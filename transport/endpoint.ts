@@ -10,6 +10,7 @@ import { DatagramCounters, type DatagramStats, type DropReason } from './datagra
 import { ClientDialer, type DialPeer } from './client-dialer.js';
 import { CID_LEN, originalDcidKey } from './connection-ids.js';
 import { TransportError, type CloseInfo } from './errors.js';
+import { isWildcard } from './local-address.js';
 import { InitialAcceptor, type AcceptorHost, type ServerAcceptance } from './initial-acceptor.js';
 import { PerSecondBudget } from './per-second.js';
 import type { DatagramSource } from './sockaddr.js';
@@ -191,11 +192,15 @@ export class Endpoint implements ConnectionDriver {
     this.resetKey = server?.resetKey ?? null;
     this.dialer = client === null ? null : new ClientDialer(table, client.peer, client.config, alpn);
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    // Bound to every address, answers must leave from the one each client dialled (local-address.ts).
+    const localAddresses =
+      server !== null && isWildcard(local.host) ? { ipv6: isIP(local.host) === 6 } : null;
     const receiver = BatchReceiver.open(
       socket,
       settings.udpRecvmmsg,
       (msg, from) => this.onDatagram(msg, from),
       onUnreachable,
+      localAddresses,
     );
     this.batchReceiver = typeof receiver === 'string' ? null : receiver;
     this.batchReceiveUnavailable = typeof receiver === 'string' ? receiver : null;
@@ -489,7 +494,7 @@ export class Endpoint implements ConnectionDriver {
     const reset = key.resetFor(msg.subarray(1, 1 + CID_LEN), msg.length);
     if (reset === null) return;
     this.counters.statelessResetsSent++;
-    this.socket.send(reset, rinfo.port, rinfo.address);
+    this.sender.reply(reset, reset.length, rinfo);
   }
 
   /**
@@ -698,7 +703,8 @@ export class Endpoint implements ConnectionDriver {
   private sendPackets(c: Connection): void {
     if (c.hasGathered) c.handOverGathered();
     // A client's socket is connected to its one peer: no address per send.
-    if (this.sender.drain(c.q, this.isServer ? c.remote : null)) c.lastSentAt = performance.now();
+    if (this.sender.drain(c.q, this.isServer ? c.remote : null, c.replyFrom))
+      c.lastSentAt = performance.now();
   }
 
   // One timer per connection; an earlier deadline replaces a later one, a later one waits for the

@@ -185,7 +185,7 @@ export class InitialAcceptor {
       // CONNECTION_CLOSE now and keep nothing; a retransmitted Initial is refused again the same way.
       this.endpoint.freeSlot(slot);
       this.counters.handshakesRefused++;
-      this.sender.drain(q, peer);
+      this.sender.drain(q, peer, rinfo.local ?? null);
       return;
     }
     if (q.stats().recv === 0) {
@@ -194,6 +194,7 @@ export class InitialAcceptor {
       return;
     }
     const conn = new Connection(q, this.driver, true, this.local, peer, slot, cidWords(scid));
+    conn.replyFrom = rinfo.local ?? null;
     const key = originalDcidKey(msg, h.dcidLen);
     if (odcid === null) {
       conn.originalDcid = key;
@@ -246,7 +247,7 @@ export class InitialAcceptor {
       REFUSAL_REASONS[why],
     );
     this.counters.refusalsSent++;
-    this.socket.send(packet, rinfo.port, rinfo.address);
+    this.sender.reply(packet, packet.length, rinfo);
   }
 
   /**
@@ -269,7 +270,7 @@ export class InitialAcceptor {
       return;
     }
     this.counters.retriesSent++;
-    this.socket.send(out, 0, n, rinfo.port, rinfo.address);
+    this.sender.reply(out, n, rinfo);
   }
 
   /**
@@ -309,7 +310,7 @@ export class InitialAcceptor {
       return;
     }
     this.counters.versionNegotiations++;
-    this.socket.send(out, 0, n, rinfo.port, rinfo.address);
+    this.sender.reply(out, n, rinfo);
   }
 }
 

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 
 /**
- * The few libc calls Node does not make — the socket calls its dgram lacks (sendmsg with a segment size,
- * recvmmsg) and glibc's malloc_trim (broker/idle-memory.ts) — through koffi, an FFI whose npm package
+ * The few libc calls Node does not make — the socket calls its dgram lacks (sendmsg with a segment size
+ * or a source address, recvmmsg, setsockopt for the options those need) and glibc's malloc_trim (broker/idle-memory.ts) — through koffi, an FFI whose npm package
  * carries prebuilt binaries. Loaded once, on first use; where it cannot be (another OS or architecture,
  * koffi missing) the reason is returned and callers keep to what Node does.
  */
@@ -15,6 +15,8 @@ export interface Libc {
    */
   readonly dupCloexec: (fd: number) => number;
   readonly close: (fd: number) => number;
+  /** setsockopt with an int option value (1 to turn an option on); 0, or -1 with errno. */
+  readonly setIntOption: (fd: number, level: number, name: number, value: number) => number;
   /** errno of the last call on this thread. */
   readonly errno: () => number;
   /** The address of a Buffer's first byte (stable: a Buffer's memory is never moved once it has one). */
@@ -64,6 +66,12 @@ export function loadLibc(): Libc | string {
         return (fd) => fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0) as number;
       })(),
       close: lib.func('int close(int fd)') as Libc['close'],
+      setIntOption: ((): Libc['setIntOption'] => {
+        const setsockopt = lib.func(
+          'int setsockopt(int fd, int level, int name, _In_ int *value, unsigned int length)',
+        );
+        return (fd, level, name, value) => setsockopt(fd, level, name, [value], 4) as number;
+      })(),
       errno: () => koffi.errno(),
       mallocTrimAsync: ((): Libc['mallocTrimAsync'] => {
         const mallocTrim = lib.func('int malloc_trim(size_t pad)');

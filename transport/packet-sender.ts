@@ -1,5 +1,6 @@
 import type dgram from 'node:dgram';
 import type { HostPort, QuicheConnection } from './native.js';
+import type { DatagramSource } from './sockaddr.js';
 import { MAX_UDP_PACKET, type UdpBatchingMode } from './settings.js';
 import {
   GSO_MAX_BYTES,
@@ -15,8 +16,9 @@ const SEND_RING_BYTES = 8 << 20;
 /**
  * An endpoint's send path: takes every packet quiche has ready for a connection and puts it on the socket.
  * Packets are written back to back into one reused ring; with segmentation offload, runs of one size
- * (the last may be shorter) leave in one sendmsg each; otherwise, and once libuv queues a send (its order
- * is kept), each packet goes through Node's socket.
+ * (the last may be shorter) leave in one sendmsg each, from the address the connection's client dialled
+ * when the socket is bound to every address; otherwise, and once libuv queues a send (its order is kept),
+ * each packet goes through Node's socket (from the routed address).
  */
 export class PacketSender {
   private ring = Buffer.allocUnsafe(SEND_RING_BYTES);
@@ -26,8 +28,19 @@ export class PacketSender {
   private readonly gsoUnavailable: string | null;
   /** The ring's memory address, for offloaded sends. */
   private ringAddress = 0;
+  /** Where reply() copies a packet to leave through sendmsg, and its address. */
+  private readonly replyScratch = Buffer.allocUnsafeSlow(MAX_UDP_PACKET);
+  private replyScratchAddress = 0;
   /** The run being gathered: packets at ring[start, start + bytes), `count` of them, `segment` bytes each. */
-  private readonly run = { start: 0, bytes: 0, segment: 0, count: 0, offload: false };
+  private readonly run = {
+    start: 0,
+    bytes: 0,
+    segment: 0,
+    count: 0,
+    offload: false,
+    /** The source address the drain's datagrams must leave from, or null: the routed one. */
+    from: null as string | null,
+  };
 
   constructor(
     private readonly socket: dgram.Socket,
@@ -38,7 +51,10 @@ export class PacketSender {
     const gso = SegmentedSender.open(socket, mode, onUnreachable);
     this.gso = typeof gso === 'string' ? null : gso;
     this.gsoUnavailable = typeof gso === 'string' ? gso : null;
-    if (this.gso !== null) this.ringAddress = this.gso.addressOf(this.ring);
+    if (this.gso !== null) {
+      this.ringAddress = this.gso.addressOf(this.ring);
+      this.replyScratchAddress = this.gso.addressOf(this.replyScratch);
+    }
   }
 
   /** Whether datagrams leave through segmentation offload, and how many did. */
@@ -47,12 +63,16 @@ export class PacketSender {
     return { active: false, segmentedSends: 0, segmentedDatagrams: 0, inactiveReason: this.gsoUnavailable };
   }
 
-  /** Sends every packet quiche has ready for `q` (to `to`, or the connected peer); returns whether any. */
-  drain(q: QuicheConnection, to: HostPort | null): boolean {
+  /**
+   * Sends every packet quiche has ready for `q` (to `to`, or the connected peer; from `from`, or the routed
+   * source); returns whether any.
+   */
+  drain(q: QuicheConnection, to: HostPort | null, from: string | null = null): boolean {
     const socket = this.socket;
     const run = this.run;
     run.count = 0;
     run.offload = this.gso !== null && this.gso.active && socket.getSendQueueCount() === 0;
+    run.from = from;
     let sent = false;
     // quiche returns null once nothing is ready (congestion window, nothing queued): the loop ends.
     for (;;) {
@@ -110,12 +130,28 @@ export class PacketSender {
     const run = this.run;
     if (run.count === 0) return;
     run.count = 0;
-    if (run.offload && this.gso!.send(this.ringAddress, run.start, run.bytes, run.segment, to)) return;
+    if (run.offload && this.gso!.send(this.ringAddress, run.start, run.bytes, run.segment, to, run.from))
+      return;
     // A full send buffer (libuv now queues, and later packets must follow in order) or a refused send.
     run.offload = false;
     const end = run.start + run.bytes;
     for (let offset = run.start; offset < end; offset += run.segment)
       this.sendOne(offset, Math.min(run.segment, end - offset), to);
+  }
+
+  /**
+   * Sends the first `length` bytes of `packet` to the datagram's sender, from the address it was sent to
+   * when the socket reported it (answers to packets of no connection: Retry, refusals, resets).
+   */
+  reply(packet: Buffer, length: number, to: DatagramSource): void {
+    const from = to.local ?? null;
+    if (from !== null && this.gso !== null && this.gso.active && this.socket.getSendQueueCount() === 0) {
+      // Copied into memory of its own: a small Buffer may live on V8's heap, which moves.
+      packet.copy(this.replyScratch, 0, 0, length);
+      const peer = { host: to.address, port: to.port };
+      if (this.gso.send(this.replyScratchAddress, 0, length, 0, peer, from)) return;
+    }
+    this.socket.send(packet, 0, length, to.port, to.address);
   }
 
   private sendOne(offset: number, n: number, to: HostPort | null): void {

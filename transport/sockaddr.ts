@@ -25,13 +25,13 @@ export function encodeSockaddr(host: string, port: number): Buffer | null {
   return out;
 }
 
-function writeIpv4(address: string, out: Buffer, at: number): void {
+export function writeIpv4(address: string, out: Buffer, at: number): void {
   const parts = address.split('.');
   for (let i = 0; i < 4; i++) out[at + i] = Number(parts[i]);
 }
 
 /** Writes an address isIP() accepted as IPv6: groups around at most one '::', maybe an IPv4 tail. */
-function writeIpv6(address: string, out: Buffer, at: number): void {
+export function writeIpv6(address: string, out: Buffer, at: number): void {
   const groups = (text: string): number[] => {
     if (text === '') return [];
     const words: number[] = [];
@@ -57,6 +57,11 @@ function writeIpv6(address: string, out: Buffer, at: number): void {
 export interface DatagramSource {
   readonly address: string;
   readonly port: number;
+  /**
+   * The address it was sent to, on a socket bound to every address that reports it (IP_PKTINFO): the
+   * source answers to it must carry. Absent where unknown (Node's own reads, a socket bound to one address).
+   */
+  readonly local?: string | null;
 }
 
 /**
@@ -72,11 +77,11 @@ export function decodeSockaddr(buf: Buffer, at: number): DatagramSource {
   return { address: '', port };
 }
 
-function readIpv4(buf: Buffer, at: number): string {
+export function readIpv4(buf: Buffer, at: number): string {
   return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
 }
 
-function readIpv6(buf: Buffer, at: number): string {
+export function readIpv6(buf: Buffer, at: number): string {
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push(buf.readUInt16BE(at + 2 * i));
   // The longest run of zero words (the first of equal runs), compressed only when two or more long.

@@ -1,6 +1,7 @@
 import type dgram from 'node:dgram';
 import { EAGAIN, ECONNREFUSED, EINTR, loadLibc, socketHandle, writeAddress, type Libc } from './libc.js';
 import { encodeSockaddr } from './sockaddr.js';
+import { PKTINFO_SPACE, writePktinfo } from './local-address.js';
 import type { HostPort } from './native.js';
 import type { UdpBatchingMode } from './settings.js';
 
@@ -39,13 +40,15 @@ export interface SegmentedSendStats {
 const SOL_UDP = 17;
 const UDP_SEGMENT = 103;
 
-// One header block: struct msghdr, one iovec, one cmsghdr carrying a u16 segment size, a sockaddr_in6.
+// One header block: struct msghdr, one iovec, the control messages (a cmsghdr carrying a u16 segment
+// size, then an IP_PKTINFO or IPV6_PKTINFO one for the source address), a sockaddr_in6.
 const MSG = 0;
 const IOV = 64;
 const CMSG = 80;
 const CMSG_LEN = 18; // CMSG_LEN(sizeof(uint16_t)) on LP64
 const CMSG_SPACE = 24;
-const NAME = 112;
+const PKTINFO = CMSG + CMSG_SPACE;
+const NAME = PKTINFO + PKTINFO_SPACE;
 const HEADER_BYTES = 256; // above V8's on-heap typed-array size: the block never moves
 
 export class SegmentedSender {
@@ -54,6 +57,9 @@ export class SegmentedSender {
   /** Peers' addresses encoded once (a server's connections keep their HostPort object). */
   private readonly names = new WeakMap<HostPort, Buffer | null>();
   private lastName: HostPort | null = null;
+  /** The source address written at PKTINFO, and its control message's size (0: none written). */
+  private lastFrom: string | null = null;
+  private fromBytes = 0;
   private segmentedSends = 0;
   private segmentedDatagrams = 0;
   private inactiveReason: string | null = null;
@@ -108,9 +114,20 @@ export class SegmentedSender {
    * connected peer). False when nothing left: the send buffer is full, or the kernel refused the send (a
    * refused segmented send switches offload off for good); the caller then sends through Node.
    */
-  send(bufAddress: number, offset: number, bytes: number, segment: number, to: HostPort | null): boolean {
+  send(
+    bufAddress: number,
+    offset: number,
+    bytes: number,
+    segment: number,
+    to: HostPort | null,
+    from: string | null = null,
+  ): boolean {
     const h = this.header;
     const segmented = segment > 0 && segment < bytes;
+    if (from !== this.lastFrom) {
+      this.fromBytes = from === null ? 0 : writePktinfo(h, PKTINFO, from);
+      this.lastFrom = from;
+    }
     if (to === null) {
       h.writeUInt32LE(0, MSG);
       h.writeUInt32LE(0, MSG + 4);
@@ -121,10 +138,12 @@ export class SegmentedSender {
     }
     writeAddress(h, IOV, bufAddress + offset);
     h.writeUInt32LE(bytes, IOV + 8);
-    if (segmented) {
-      writeAddress(h, MSG + 32, this.headerAddress + CMSG);
-      h.writeUInt32LE(CMSG_SPACE, MSG + 40);
-      h.writeUInt16LE(segment, CMSG + 16);
+    // The control messages are contiguous: the segment size (when segmented) right before the source.
+    const controlBytes = (segmented ? CMSG_SPACE : 0) + this.fromBytes;
+    if (controlBytes > 0) {
+      writeAddress(h, MSG + 32, this.headerAddress + (segmented ? CMSG : PKTINFO));
+      h.writeUInt32LE(controlBytes, MSG + 40);
+      if (segmented) h.writeUInt16LE(segment, CMSG + 16);
     } else {
       h.writeUInt32LE(0, MSG + 32);
       h.writeUInt32LE(0, MSG + 36);

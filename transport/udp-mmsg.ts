@@ -14,6 +14,7 @@ import {
 import type { UdpBatchingMode } from './settings.js';
 import { PerSecondBudget } from './per-second.js';
 import { decodeSockaddr, type DatagramSource } from './sockaddr.js';
+import { LOCAL_ADDRESS_CONTROL_BYTES, readLocalAddress, reportLocalAddresses } from './local-address.js';
 
 /**
  * Reads an endpoint's socket with recvmmsg: every datagram waiting is fetched in one system call into
@@ -42,15 +43,28 @@ export interface BatchReceiveStats {
   readonly inactiveReason: string | null;
 }
 
-/** The sender of the datagram being handed over, decoded only when asked (rare paths: new connections). */
+/**
+ * The sender of the datagram being handed over, and where it was sent to, decoded only when asked (rare
+ * paths: new connections, answers to unknown ones).
+ */
 class SlotSource implements DatagramSource {
   index = 0;
-  constructor(private readonly names: Buffer) {}
+  constructor(
+    private readonly names: Buffer,
+    private readonly vec: Buffer,
+    /** Each slot's control messages, or null when the socket does not report destinations. */
+    private readonly control: Buffer | null,
+  ) {}
   get address(): string {
     return decodeSockaddr(this.names, this.index * NAME_BYTES).address;
   }
   get port(): number {
     return this.names.readUInt16BE(this.index * NAME_BYTES + 2);
+  }
+  get local(): string | null {
+    if (this.control === null) return null;
+    const length = this.vec.readUInt32LE(this.index * MMSG + 40); // msg_controllen, as the kernel wrote it
+    return readLocalAddress(this.control, this.index * LOCAL_ADDRESS_CONTROL_BYTES, length);
   }
 }
 
@@ -59,8 +73,10 @@ export class BatchReceiver {
   private readonly vec = Buffer.alloc(SLOTS * MMSG);
   private readonly iov = Buffer.alloc(SLOTS * 16);
   private readonly names = Buffer.alloc(SLOTS * NAME_BYTES);
+  /** Each slot's control messages (the datagram's destination), when the socket reports them. */
+  private readonly control: Buffer | null;
   private readonly vecAddress: number;
-  private readonly source = new SlotSource(this.names);
+  private readonly source: SlotSource;
   private readonly poll: PollHandle;
   private calls = 0;
   private datagrams = 0;
@@ -76,7 +92,11 @@ export class BatchReceiver {
     private readonly handle: UdpHandle,
     private readonly onDatagram: (msg: Buffer, from: DatagramSource) => void,
     private readonly onUnreachable: () => void,
+    reportsLocal: boolean,
   ) {
+    this.control = reportsLocal ? Buffer.alloc(SLOTS * LOCAL_ADDRESS_CONTROL_BYTES) : null;
+    this.source = new SlotSource(this.names, this.vec, this.control);
+    const controlAddress = this.control === null ? 0 : lib.address(this.control);
     const dataAddress = lib.address(this.data);
     const iovAddress = lib.address(this.iov);
     const namesAddress = lib.address(this.names);
@@ -88,6 +108,10 @@ export class BatchReceiver {
       this.vec.writeUInt32LE(NAME_BYTES, i * MMSG + 8); // msg_namelen
       writeAddress(this.vec, i * MMSG + 16, iovAddress + i * 16); // msg_iov
       this.vec.writeUInt32LE(1, i * MMSG + 24); // msg_iovlen
+      if (this.control !== null) {
+        writeAddress(this.vec, i * MMSG + 32, controlAddress + i * LOCAL_ADDRESS_CONTROL_BYTES); // msg_control
+        this.vec.writeUInt32LE(LOCAL_ADDRESS_CONTROL_BYTES, i * MMSG + 40); // msg_controllen
+      }
     }
     this.poll = lib.pollReadable(fd, (failed) => {
       this.onReadable();
@@ -107,6 +131,8 @@ export class BatchReceiver {
     mode: UdpBatchingMode,
     onDatagram: (msg: Buffer, from: DatagramSource) => void,
     onUnreachable: () => void = () => undefined,
+    /** Report each datagram's destination (a socket bound to every address): its family, else null. */
+    localAddresses: { readonly ipv6: boolean } | null = null,
   ): BatchReceiver | string {
     if (mode === 'off') return 'off by setting (FELIX_UDP_RECVMMSG=off)';
     const lib = loadLibc();
@@ -115,8 +141,11 @@ export class BatchReceiver {
     if (fd < 0 || handle === null) return 'the socket has no descriptor Node exposes';
     const own = lib.dupCloexec(fd);
     if (own < 0) return `dup of the socket failed (errno ${lib.errno()})`;
+    // Without destinations, answers leave from the routed address, as they do through Node.
+    const reportsLocal =
+      localAddresses !== null && reportLocalAddresses(lib, own, localAddresses.ipv6) === null;
     handle.recvStop();
-    return new BatchReceiver(lib, own, handle, onDatagram, onUnreachable);
+    return new BatchReceiver(lib, own, handle, onDatagram, onUnreachable, reportsLocal);
   }
 
   stats(): BatchReceiveStats {
@@ -176,6 +205,8 @@ export class BatchReceiver {
           this.reportThrow(error);
         }
         if (this.closed) return;
+        // The kernel wrote the control messages' length over it (read by source.local meanwhile).
+        if (this.control !== null) vec.writeUInt32LE(LOCAL_ADDRESS_CONTROL_BYTES, at + 40);
       }
       if (n < SLOTS) return;
     }
