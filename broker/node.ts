@@ -311,6 +311,7 @@ export class BrokerNode {
         statelessResetKey: resetKeySource,
         udpSegmentationOffload: describeBatching(this.endpoint.segmentedSendStats()),
         udpBatchedReceive: describeBatching(this.endpoint.batchReceiveStats()),
+        answersFromDialledAddress: this.endpoint.dialledAddressAnswers(),
         ...(heapGrowing === undefined ? {} : { heapGrowing }),
         ...(idleMemoryReturn === undefined ? {} : { idleMemoryReturn }),
       },

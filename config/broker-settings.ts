@@ -87,7 +87,8 @@ const brokerSettings = defineSettings({
       'IP_PKTINFO), so a host with several addresses — a second one on an interface, a virtual IP — serves ' +
       'clients on all of them. That needs the batched UDP paths (FELIX_UDP_RECVMMSG and FELIX_UDP_GSO, ' +
       'Linux x64); without them answers leave from the routed address, and a client dialling another of ' +
-      "the host's addresses times out: bind the address the clients dial.",
+      "the host's addresses times out: bind the address the clients dial. The start log line's " +
+      'answersFromDialledAddress says on, or why not.',
   }),
   brokerMetricsBind: bindAddress({
     env: 'FELIX_BROKER_METRICS_BIND',

@@ -330,6 +330,20 @@ export class Endpoint implements ConnectionDriver {
   }
 
   /** Whether the socket is read with recvmmsg, and how many datagrams were. */
+  /**
+   * Server: whether answers leave from the address each client dialled (transport/local-address.ts), for
+   * the start log: 'on', 'not needed' (bound to one address), or why not.
+   */
+  dialledAddressAnswers(): string {
+    if (!isWildcard(this.local.host)) return 'not needed (bound to one address)';
+    if (this.batchReceiver === null) return `off: ${this.batchReceiveUnavailable ?? 'no batched receive'}`;
+    if (!this.batchReceiver.reportsDestinations)
+      return 'off: the kernel did not agree to report destinations';
+    const send = this.sender.stats();
+    if (!send.active) return `off: ${send.inactiveReason ?? 'no sendmsg path'}`;
+    return 'on';
+  }
+
   batchReceiveStats(): BatchReceiveStats {
     if (this.batchReceiver !== null) return this.batchReceiver.stats();
     return { active: false, calls: 0, datagrams: 0, inactiveReason: this.batchReceiveUnavailable };

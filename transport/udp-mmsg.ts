@@ -148,6 +148,11 @@ export class BatchReceiver {
     return new BatchReceiver(lib, own, handle, onDatagram, onUnreachable, reportsLocal);
   }
 
+  /** Whether each datagram's destination is read (a socket bound to every address that asked for it). */
+  get reportsDestinations(): boolean {
+    return this.control !== null;
+  }
+
   stats(): BatchReceiveStats {
     return {
       active: !this.closed && this.inactiveReason === null,
