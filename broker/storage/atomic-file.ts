@@ -4,7 +4,7 @@
  * leaves either the old content or the new, never a torn or empty file.
  */
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DamagedFileError, damagedFile } from './damaged-file.js';
 
 /**
@@ -76,5 +76,22 @@ export async function syncDirectoryAsync(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * `mkdir -p dir`, failing with the real reason. Node's recursive mkdir reports ENOENT for a directory it
+ * could not create whatever the cause (a read-only file system: EROFS, a full one: ENOSPC), which would
+ * send an operator looking for a missing path; the directories are then made one by one for the error.
+ */
+export function makeDirectory(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const missing: string[] = [];
+    for (let d = dir; !fs.existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
+    for (const d of missing) fs.mkdirSync(d);
+    throw err;
   }
 }

@@ -35,6 +35,7 @@ import { inspectSealedSegments } from './segment-gaps.js';
 import { readSkipped, recordSkipped, type SkippedRange } from './skipped-offsets.js';
 import { META_FILE, readStreamMeta, writeStreamMeta, type StreamMeta } from './stream-meta.js';
 import { StorageStats } from './storage-stats.js';
+import { makeDirectory } from './atomic-file.js';
 
 export interface DurableStoreOptions {
   readonly dir: string;
@@ -475,7 +476,7 @@ export class DurableStore implements StorageProvider {
     const root = this.options.dir;
     let tenants: string[];
     try {
-      fs.mkdirSync(root, { recursive: true });
+      makeDirectory(root);
       tenants = subdirectories(root);
     } catch (err) {
       throw fileFailure('FELIX_DURABLE_STORAGE_DIR', root, damagedFile(err, root).problem);

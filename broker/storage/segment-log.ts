@@ -13,7 +13,7 @@ import {
   RECORD_HEADER_BYTES,
   type StoredRecord,
 } from './record-format.js';
-import { syncDirectory } from './atomic-file.js';
+import { makeDirectory, syncDirectory } from './atomic-file.js';
 import { DamagedFileError } from './damaged-file.js';
 import { findRecordAfterDamage } from './damage-search.js';
 import { Segment, parseSegmentFileName } from './segment.js';
@@ -132,7 +132,7 @@ export class SegmentLog {
    * every record's checksum verified, and whatever follows the last whole record is truncated.
    */
   static open(dir: string, options: SegmentLogOptions, firstOffset = 0): SegmentLog {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     const bases = fs
       .readdirSync(dir)
       .map(parseSegmentFileName)

@@ -3,9 +3,8 @@
  * records — the stream's epoch, so that offsets keep their meaning across restarts. Written once, when the
  * stream is created, atomically (atomic-file.ts).
  */
-import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { readJsonFile, replaceFileSync } from './atomic-file.js';
+import { makeDirectory, readJsonFile, replaceFileSync } from './atomic-file.js';
 import { DamagedFileError } from './damaged-file.js';
 
 export const META_FILE = 'stream.json';
@@ -36,7 +35,7 @@ export function readStreamMeta(dir: string): StreamMeta | undefined {
 }
 
 export function writeStreamMeta(dir: string, meta: Omit<StreamMeta, 'version'>): StreamMeta {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
   const full: StreamMeta = { version: META_VERSION, ...meta };
   replaceFileSync(dir, META_FILE, `${JSON.stringify(full, null, 2)}\n`);
   return full;

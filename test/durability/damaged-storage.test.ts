@@ -1,5 +1,6 @@
 // What the broker does at start with a durable stream whose files were lost or damaged outside it: the
 // stream's data is never dropped, served as a new stream from offset 0, or created afresh over the old files.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -376,6 +377,29 @@ describe('durable streams: a record damaged in a sealed segment (bit rot)', () =
     expect(line.next).toBeGreaterThanOrEqual(8);
     expect(await brokerMetric(broker, 'felix_storage_corrupt_records_total')).toBe(1);
     await stopBroker(broker);
+  }, 60_000);
+});
+
+describe('durable streams: a read-only storage directory', () => {
+  it("refuses a new stream's publishes naming the real cause (EROFS), not ENOENT", async (context) => {
+    const dir = storageDir();
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', dir], { stdio: 'ignore' });
+    } catch {
+      console.warn('skipped: no read-only tmpfs can be mounted here (mount needs privileges this run lacks)');
+      context.skip();
+    }
+    try {
+      // Its reset key from the environment: none is written under the storage directory.
+      const broker = await startDurableBroker(dir, { FELIX_RESET_KEY: '0123456789abcdef'.repeat(2) });
+      const p = new Publisher(await RawClient.connect(broker), 'fresh', 'f', 1, 1, 1);
+      await p.settle();
+      expect(p.acked).toEqual([]);
+      expect(p.refused[0]?.message).toContain("the stream's files could not be opened (EROFS)");
+      await stopBroker(broker);
+    } finally {
+      execFileSync('umount', ['-l', dir]);
+    }
   }, 60_000);
 });
 
