@@ -26,7 +26,7 @@ export interface HttpEndpoints {
  * every 30 s: a slow-header client held a descriptor for up to 90 s), and at most MAX_HTTP_CONNECTIONS are
  * open at once, so local clients cannot take the descriptors the broker's streams and storage need.
  */
-export const HTTP_SERVER_OPTIONS: ServerOptions = {
+const HTTP_SERVER_OPTIONS: ServerOptions = {
   headersTimeout: 10_000,
   requestTimeout: 30_000,
   connectionsCheckingInterval: 1_000,

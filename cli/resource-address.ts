@@ -3,7 +3,6 @@
  * the order of the broker's resource paths (and of token permissions). The parts the argument leaves out
  * come from --namespace and --tenant (or their defaults); a part it gives must agree with the flag.
  */
-import { quotedName, shownPath } from '../config/shown-name.js';
 import { isValidName, NAME_RULE } from '../config/tenants.js';
 import { CliUsageError } from './exit-codes.js';
 
@@ -49,14 +48,4 @@ export function namespaceFor(
     );
   }
   return address.namespace ?? namespaceFlag;
-}
-
-/** tenant/namespace/name, for messages. */
-export function describeAddress(tenant: string, namespace: string, name: string): string {
-  return shownPath(tenant, namespace, name);
-}
-
-/** A cache key as a command's messages quote it: cut as the SDK's and the broker's messages cut one. */
-export function describeKey(key: string): string {
-  return quotedName(key);
 }

@@ -177,7 +177,6 @@ export class Endpoint implements ConnectionDriver {
     const table: AcceptorHost = {
       driver: this,
       local,
-      socket,
       sender: this.sender,
       counters: this.counters,
       allocateSlot: () => this.allocateSlot(),

@@ -3,7 +3,6 @@
 // (Version Negotiation), or drop it. Every answer but admission keeps no state, and each is budgeted,
 // since a forged source address can ask for any of them.
 import { randomFillSync } from 'node:crypto';
-import type dgram from 'node:dgram';
 import type { Admission, AdmissionRefusal } from './admission.js';
 import type { AddressValidator } from './address-validation.js';
 import { Connection, type ConnectionDriver } from './connection.js';
@@ -59,7 +58,6 @@ export interface ServerAcceptance {
 
 /** The endpoint as the acceptor works with it: its routing table, and what it sends and counts with. */
 export interface AcceptorHost extends ConnectionTable {
-  readonly socket: dgram.Socket;
   readonly sender: PacketSender;
   readonly counters: DatagramCounters;
   /** The last-resort report of a throw while handling `conn` (see Endpoint's onCallbackError). */
@@ -69,7 +67,6 @@ export interface AcceptorHost extends ConnectionTable {
 export class InitialAcceptor {
   private readonly driver: ConnectionDriver;
   private readonly local: HostPort;
-  private readonly socket: dgram.Socket;
   private readonly sender: PacketSender;
   private readonly counters: DatagramCounters;
   private readonly configs: ServerAcceptance['configs'];
@@ -91,7 +88,6 @@ export class InitialAcceptor {
   ) {
     this.driver = endpoint.driver;
     this.local = endpoint.local;
-    this.socket = endpoint.socket;
     this.sender = endpoint.sender;
     this.counters = endpoint.counters;
     this.configs = acceptance.configs;

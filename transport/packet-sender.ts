@@ -145,7 +145,13 @@ export class PacketSender {
    */
   reply(packet: Buffer, length: number, to: DatagramSource): void {
     const from = to.local ?? null;
-    if (from !== null && this.gso !== null && this.gso.active && this.socket.getSendQueueCount() === 0) {
+    if (
+      from !== null &&
+      length <= this.replyScratch.length &&
+      this.gso !== null &&
+      this.gso.active &&
+      this.socket.getSendQueueCount() === 0
+    ) {
       // Copied into memory of its own: a small Buffer may live on V8's heap, which moves.
       packet.copy(this.replyScratch, 0, 0, length);
       const peer = { host: to.address, port: to.port };

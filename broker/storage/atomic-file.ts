@@ -91,7 +91,7 @@ export function makeDirectory(dir: string): void {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     const missing: string[] = [];
     for (let d = dir; !fs.existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
+    // Throws the first real error; if none comes (another process made them meanwhile), all is made.
     for (const d of missing) fs.mkdirSync(d);
-    throw err;
   }
 }

@@ -72,10 +72,7 @@ function markAhead(end: number): number {
 }
 
 function reservationText(mark: number, clean = false): string {
-  const fields = clean
-    ? { version: RESERVATION_VERSION, reserved_to: mark, clean }
-    : { version: RESERVATION_VERSION, reserved_to: mark };
-  return `${JSON.stringify(fields)}\n`;
+  return `${JSON.stringify({ version: RESERVATION_VERSION, reserved_to: mark, ...(clean ? { clean } : {}) })}\n`;
 }
 
 /** Told when the mark could not be written (the stream goes on; the next use tries again). */

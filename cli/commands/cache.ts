@@ -12,15 +12,10 @@ import {
 import { durationMs } from '../durations.js';
 import { CliFailure, CliUsageError } from '../exit-codes.js';
 import { stdinBytes, valueOrStdin } from '../input-lines.js';
-import {
-  describeAddress,
-  describeKey,
-  namespaceFor,
-  parseResourceAddress,
-  tenantFor,
-} from '../resource-address.js';
+import { namespaceFor, parseResourceAddress, tenantFor } from '../resource-address.js';
 import { felixFailure } from '../felix-failure.js';
 import { terminalView } from './cache-output.js';
+import { quotedName, shownPath } from '../../config/shown-name.js';
 
 const MAX_TTL_MS = 3_650 * 86_400_000;
 
@@ -56,7 +51,7 @@ async function withCache(
   const tenant = tenantFor(address, flags.tenant);
   const namespace = namespaceFor(address, flags.namespace);
   const client = await connectWithFlags(connectOptionsFrom({ ...flags, namespace }, tenant));
-  const description = `${describeAddress(client.tenant, client.namespace, address.name)} key ${describeKey(key)}`;
+  const description = `${shownPath(client.tenant, client.namespace, address.name)} key ${quotedName(key)}`;
   try {
     await use({ client, namespace: client.namespace, cache: address.name, description });
   } catch (error) {

@@ -14,9 +14,10 @@ import {
 } from '../connection-flags.js';
 import { integerArgument } from '../durations.js';
 import { stdinLines, valueOrStdin } from '../input-lines.js';
-import { describeAddress, namespaceFor, parseResourceAddress, tenantFor } from '../resource-address.js';
+import { namespaceFor, parseResourceAddress, tenantFor } from '../resource-address.js';
 import { isFelixError } from '../../client/index.js';
 import { felixFailure } from '../felix-failure.js';
+import { shownPath } from '../../config/shown-name.js';
 
 const ACK_MODES: readonly AckMode[] = ['none', 'per_message', 'per_batch'];
 /** Acked publishes in flight at once: enough to pipeline, bounded so memory is too. */
@@ -82,7 +83,7 @@ export function registerPubCommand(program: Command): void {
       const message = valueOrStdin(messageArg, 'message');
       const messages = message === '-' ? linesOfStdin(flags.count) : repeated(message, flags.count ?? 1);
       const client = await connectWithFlags(connectOptionsFrom({ ...flags, namespace }, tenant));
-      const target = describeAddress(client.tenant, client.namespace, address.name);
+      const target = shownPath(client.tenant, client.namespace, address.name);
       let published = { messages: 0, bytes: 0 };
       try {
         published = await publishAll(client, address.name, messages, flags);

@@ -16,9 +16,10 @@ import {
 } from '../connection-flags.js';
 import { integerArgument } from '../durations.js';
 import { CliFailure } from '../exit-codes.js';
-import { describeAddress, namespaceFor, parseResourceAddress, tenantFor } from '../resource-address.js';
+import { namespaceFor, parseResourceAddress, tenantFor } from '../resource-address.js';
 import { formatEvent } from './sub-output.js';
 import { felixFailure } from '../felix-failure.js';
+import { shownPath } from '../../config/shown-name.js';
 
 interface SubFlags extends ConnectionFlags {
   from: StartPosition;
@@ -78,7 +79,7 @@ export function registerSubCommand(program: Command): void {
       const tenant = tenantFor(address, flags.tenant);
       const namespace = namespaceFor(address, flags.namespace);
       const client = await connectWithFlags(connectOptionsFrom({ ...flags, namespace }, tenant));
-      const target = describeAddress(client.tenant, client.namespace, address.name);
+      const target = shownPath(client.tenant, client.namespace, address.name);
       let signalled = false;
       try {
         signalled = await printEvents(client, address.name, target, flags);
