@@ -261,7 +261,12 @@ export class DurableStore implements StorageProvider {
     if (slow) this.stats.slowLoopWrites++;
   };
 
-  private openStream(key: string, dir: string, epoch: number): DurableStream {
+  /**
+   * Opens a stream's log and the files beside it. `readOnly` (the errno that says its files cannot be
+   * written): nothing is written, not even at recovery, and the stream serves its events and refuses
+   * publishes.
+   */
+  private openStream(key: string, dir: string, epoch: number, readOnly?: string): DurableStream {
     const reservation = readReservation(dir);
     const reservedTo = reservation?.mark;
     const log = SegmentLog.open(dir, {
@@ -270,6 +275,7 @@ export class DurableStore implements StorageProvider {
       writeFromLoop: this.options.fsync !== 'on_commit',
       onLoopWrite: this.countLoopWrite,
       reservedTo,
+      readOnly: readOnly !== undefined,
     });
     const r = log.recovery;
     if (r.setAside !== null) {
@@ -288,7 +294,9 @@ export class DurableStore implements StorageProvider {
           because: r.truncatedBecause,
           nextOffset: r.nextOffset,
         },
-        'durable stream: torn tail truncated',
+        readOnly === undefined
+          ? 'durable stream: torn tail truncated'
+          : 'durable stream: torn tail found; left in its file (read-only), the log ends before it',
       );
     }
     if (r.holes > 0) {
@@ -336,8 +344,11 @@ export class DurableStore implements StorageProvider {
             'out and lost (FELIX_ACK_ON_COMMIT off): they are skipped, a gap to subscribers, never reused',
         );
       }
-      this.recordSkip(key, dir, skipped, { from: log.nextOffset, to: reservation.mark }, log.oldestOffset);
-      log.skipTo(reservation.mark);
+      // Read-only, no offset is given out: the skip is left for the next start on writable storage to make.
+      if (readOnly === undefined) {
+        this.recordSkip(key, dir, skipped, { from: log.nextOffset, to: reservation.mark }, log.oldestOffset);
+        log.skipTo(reservation.mark);
+      }
     }
     const declared = this.options.declared.get(key) ?? {};
     const retention: Retention = {
@@ -347,6 +358,16 @@ export class DurableStore implements StorageProvider {
     const stream = new DurableStream(key, log, epoch, this.policy, retention, this.stats, this.logger);
     stream.files = this.openFiles;
     stream.errors = this.errors;
+    if (readOnly !== undefined) {
+      stream.serveReadOnly({
+        code: 'storage_error',
+        message:
+          `the stream's files cannot be written (${readOnly}): its events are served, its publishes ` +
+          'refused until the broker restarts with writable storage',
+      });
+      this.streams.set(key, stream);
+      return stream;
+    }
     stream.journal = this.openJournal(key, dir, r.intactTo);
     stream.reservation = new OffsetReservation(
       dir,
@@ -481,11 +502,22 @@ export class DurableStore implements StorageProvider {
     } catch (err) {
       throw fileFailure('FELIX_DURABLE_STORAGE_DIR', root, damagedFile(err, root).problem);
     }
+    const readOnly = new Map<string, number>();
     for (const tenant of tenants) {
       for (const namespace of this.listed(join(root, tenant), `${tenant}/`)) {
-        for (const stream of this.listed(join(root, tenant, namespace), `${tenant}/${namespace}/`))
-          this.recover(tenant, namespace, stream);
+        for (const stream of this.listed(join(root, tenant, namespace), `${tenant}/${namespace}/`)) {
+          const code = this.recover(tenant, namespace, stream);
+          if (code !== undefined) readOnly.set(code, (readOnly.get(code) ?? 0) + 1);
+        }
       }
+    }
+    for (const [code, streams] of readOnly) {
+      this.logger.warn(
+        { streams, problem: code, dir: root },
+        `durable storage: ${streams === 1 ? "a stream's files" : `${streams} streams' files`} cannot be ` +
+          'written: served read-only (their events are read, their publishes refused with storage_error) ' +
+          'until the broker restarts with writable storage',
+      );
     }
   }
 
@@ -499,13 +531,15 @@ export class DurableStore implements StorageProvider {
     }
   }
 
-  private recover(tenant: string, namespace: string, stream: string): void {
+  /** Opens a stream found on disk; returns the errno when it could be opened read-only only. */
+  private recover(tenant: string, namespace: string, stream: string): string | undefined {
     const dir = join(this.options.dir, tenant, namespace, stream);
     const key = streamKey(tenant, namespace, stream);
     try {
       const meta = readStreamMeta(dir) ?? this.adoptOrphanLog(key, dir, tenant, namespace, stream);
-      if (meta === undefined) return;
-      const opened = this.openStream(key, dir, meta.epoch);
+      if (meta === undefined) return undefined;
+      const readOnly = unwritable(dir);
+      const opened = this.openStream(key, dir, meta.epoch, readOnly);
       this.logger.info(
         {
           stream: key,
@@ -514,11 +548,14 @@ export class DurableStore implements StorageProvider {
           bytes: opened.log.bytes,
           oldestOffset: opened.oldestOffset,
           nextOffset: opened.nextOffset,
+          ...(readOnly !== undefined && { readOnly }),
         },
         'durable stream recovered',
       );
+      return readOnly;
     } catch (err) {
       this.refuseDamaged(key, damagedFile(err, dir));
+      return undefined;
     }
   }
 
@@ -546,6 +583,28 @@ export class DurableStore implements StorageProvider {
       this.damaged.get(key) ?? this.damaged.get(`${tenant}/${namespace}/`) ?? this.damaged.get(`${tenant}/`)
     );
   }
+}
+
+/**
+ * Why a stream's files cannot be written — its directory (where retention removes segments and new ones are
+ * made) or its last segment (where records are appended): EROFS on a read-only file system, EACCES or EPERM
+ * for files the broker may not write — or undefined when they can be.
+ */
+function unwritable(dir: string): string | undefined {
+  const last = fs
+    .readdirSync(dir)
+    .filter((name) => parseSegmentFileName(name) !== undefined)
+    .sort((a, b) => parseSegmentFileName(b)! - parseSegmentFileName(a)!)[0];
+  for (const path of last === undefined ? [dir] : [dir, join(dir, last)]) {
+    try {
+      fs.accessSync(path, fs.constants.W_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return code;
+      throw err;
+    }
+  }
+  return undefined;
 }
 
 function hasSegments(dir: string): boolean {

@@ -78,6 +78,8 @@ export class DurableStream implements StreamStorage, FileHolder {
   private committedEnd: number;
   /** An fsync failed: what was written may not be on disk, and retrying the fsync proves nothing. */
   private fatal = false;
+  /** Opened read-only (serveReadOnly): nothing is ever written. */
+  private readOnly = false;
   private retryDue = false;
   private closed = false;
   /**
@@ -236,6 +238,18 @@ export class DurableStream implements StreamStorage, FileHolder {
     }
   }
 
+  /**
+   * Its files cannot be written (opened read-only at start): publishes are refused for as long as the broker
+   * runs, and nothing is written — no retries, no retention, no offset reservation at the stop.
+   */
+  serveReadOnly(refusal: StorageRefusal): void {
+    this.refusal = refusal;
+    this.fatal = true;
+    this.readOnly = true;
+    this.reservation = null;
+    this.journal = null;
+  }
+
   /** Called periodically while the stream refuses publishes: tries the failed write again. */
   retry(): void {
     if (this.refusal === null || this.fatal) return;
@@ -246,7 +260,7 @@ export class DurableStream implements StreamStorage, FileHolder {
   /** Retention: removes at most one segment (old or over the byte limit); returns whether it did. */
   enforceRetention(now: number): boolean {
     // Sealed segments are never written again, so they may go while a write is in flight.
-    if (this.closed) return false;
+    if (this.closed || this.readOnly) return false;
     const { bytes, ms } = this.retention;
     const oldest = this.log.oldestSealed();
     if (oldest === undefined) {

@@ -36,6 +36,12 @@ export interface SegmentLogOptions {
    * after the one before it ends, but not beyond this, is the log continued past a gap (skipTo), not junk.
    */
   readonly reservedTo?: number;
+  /**
+   * The files cannot be written (a read-only file system, or files the broker may not write): recovery
+   * changes nothing on disk and the log is only read. An empty sealed segment, or a last one holding no
+   * record, is left where it is and out of the log; a torn tail stays in its file and the log ends before it.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** What recovery found at open. */
@@ -132,7 +138,8 @@ export class SegmentLog {
    * every record's checksum verified, and whatever follows the last whole record is truncated.
    */
   static open(dir: string, options: SegmentLogOptions, firstOffset = 0): SegmentLog {
-    makeDirectory(dir);
+    const readOnly = options.readOnly === true;
+    if (!readOnly) makeDirectory(dir);
     const bases = fs
       .readdirSync(dir)
       .map(parseSegmentFileName)
@@ -149,19 +156,26 @@ export class SegmentLog {
       seg.lastWriteMs = st.mtimeMs;
       // An empty sealed segment (a crash right after a roll, then a new roll) holds nothing: drop it.
       if (st.size === 0 && i + 1 < bases.length) {
-        fs.unlinkSync(seg.path);
+        if (!readOnly) fs.unlinkSync(seg.path);
         emptySegmentsRemoved++;
         continue;
       }
       segments.push(seg);
     }
     if (segments.length === 0) {
+      if (readOnly) throw new DamagedFileError(dir, 'no segment file, and none can be made (read-only)');
       const seg = new Segment(dir, firstOffset, 0, firstOffset, Date.now());
       fs.closeSync(fs.openSync(seg.path, 'wx'));
       syncDirectory(dir);
       segments.push(seg);
     }
-    const { tail, setAside } = recoverLast(dir, segments, options.maxRecordBytes, options.reservedTo ?? 0);
+    const { tail, setAside } = recoverLast(
+      dir,
+      segments,
+      options.maxRecordBytes,
+      options.reservedTo ?? 0,
+      readOnly,
+    );
     let bytes = 0;
     for (const s of segments) bytes += s.size;
     return new SegmentLog(dir, options, segments, {
@@ -526,18 +540,23 @@ function recoverLast(
   segments: Segment[],
   maxRecordBytes: number,
   reservedTo: number,
+  readOnly: boolean,
 ): { tail: TailRecovery; setAside: string | null } {
   const last = segments[segments.length - 1]!;
   if (segments.length < 2 || !holdsNoWholeRecord(last, maxRecordBytes))
-    return { tail: recoverTail(last, maxRecordBytes), setAside: null };
+    return { tail: recoverTail(last, maxRecordBytes, readOnly), setAside: null };
   const previous = segments[segments.length - 2]!;
-  const previousTail = recoverTail(previous, maxRecordBytes);
+  const previousTail = recoverTail(previous, maxRecordBytes, readOnly);
   // Where the one before ends, or past a gap that the offset reservation covers (skipTo, then a crash).
   if (
     previous.nextOffset === last.baseOffset ||
     (previous.nextOffset < last.baseOffset && last.baseOffset <= reservedTo)
   )
-    return { tail: recoverTail(last, maxRecordBytes), setAside: null };
+    return { tail: recoverTail(last, maxRecordBytes, readOnly), setAside: null };
+  if (readOnly) {
+    segments.pop();
+    return { tail: previousTail, setAside: null };
+  }
   let aside = `${last.path}.damaged`;
   if (fs.existsSync(aside)) aside = `${last.path}.${Date.now()}.damaged`;
   fs.renameSync(last.path, aside);
@@ -571,10 +590,11 @@ function holdsNoWholeRecord(seg: Segment, maxRecordBytes: number): boolean {
 
 /**
  * Reads the last segment through, checking every record, indexing it as it goes; cuts the file after the
- * last whole, valid record. Sets the segment's size and nextOffset.
+ * last whole, valid record (read-only: leaves it, the segment ending there for readers). Sets the segment's
+ * size and nextOffset.
  */
-function recoverTail(seg: Segment, maxRecordBytes: number): TailRecovery {
-  const fd = fs.openSync(seg.path, 'r+');
+function recoverTail(seg: Segment, maxRecordBytes: number, readOnly: boolean): TailRecovery {
+  const fd = fs.openSync(seg.path, readOnly ? 'r' : 'r+');
   try {
     const fileSize = fs.fstatSync(fd).size;
     let position = 0;
@@ -629,7 +649,7 @@ function recoverTail(seg: Segment, maxRecordBytes: number): TailRecovery {
       because = null;
     }
     const truncatedBytes = fileSize - position;
-    if (truncatedBytes > 0) {
+    if (truncatedBytes > 0 && !readOnly) {
       fs.ftruncateSync(fd, position);
       fs.fdatasyncSync(fd);
     }

@@ -401,6 +401,58 @@ describe('durable streams: a read-only storage directory', () => {
       execFileSync('umount', ['-l', dir]);
     }
   }, 60_000);
+
+  it('serves an existing stream read-only: every event from earliest, publishes refused naming EROFS', async (context) => {
+    const dir = storageDir();
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'ignore' });
+    } catch {
+      console.warn('skipped: no tmpfs can be mounted here (mount needs privileges this run lacks)');
+      context.skip();
+    }
+    const env = { FELIX_RESET_KEY: '0123456789abcdef'.repeat(2) };
+    try {
+      const writer = await startDurableBroker(dir, env);
+      const p = new Publisher(await RawClient.connect(writer), 'kept', 'k', 4, 4, 40);
+      await p.finish();
+      expect(p.acked).toHaveLength(40);
+      await stopBroker(writer);
+      // A torn tail too: recovery would cut it, which a read-only file system does not allow.
+      const kept = streamDir(dir, 'kept');
+      const segment = join(
+        kept,
+        fs
+          .readdirSync(kept)
+          .filter((f) => f.endsWith('.log'))
+          .sort()
+          .at(-1)!,
+      );
+      fs.appendFileSync(segment, Buffer.from([0, 0, 0, 9, 1, 2]));
+      const before = snapshot(kept);
+      // What a file system remounted read-only after I/O errors looks like to the next start.
+      execFileSync('mount', ['-o', 'remount,ro', dir]);
+
+      const broker = await startDurableBroker(dir, env);
+      const client = await RawClient.connect(broker);
+      const { events, reply } = await client.readLog('kept', 1, 40);
+      expect(reply.type).toBe('subscribed');
+      expect(events.map((e) => e.payload)).toEqual(p.acked);
+      const refused = new Publisher(client, 'kept', 'r', 1, 1, 1);
+      await refused.finish();
+      expect(refused.acked).toEqual([]);
+      expect(refused.refused[0]?.code).toBe('storage_error');
+      expect(refused.refused[0]?.message).toContain('EROFS');
+      const logged = broker.logs.map((l) => l.msg).join('\n');
+      expect(logged).toContain("a stream's files cannot be written: served read-only");
+      expect(logged).toContain('torn tail found; left in its file (read-only)');
+      expect(logged).not.toContain('damaged files');
+      expect(await brokerMetric(broker, 'felix_storage_streams_refusing')).toBe(1);
+      await stopBroker(broker);
+      expect(snapshot(kept)).toEqual(before);
+    } finally {
+      execFileSync('umount', ['-l', dir]);
+    }
+  }, 60_000);
 });
 
 /** The `storage` of the first snapshot the broker's dashboard event stream sends. */
