@@ -42,9 +42,38 @@ export function syncDirectory(dir: string): void {
 /** Writes `text` as the file `name` in `dir`, atomically and durably, blocking. */
 export function replaceFileSync(dir: string, name: string, text: string): void {
   const tmp = join(dir, `${name}.tmp`);
-  writeAndSyncSync(tmp, text);
-  fs.renameSync(tmp, join(dir, name));
+  removedOnFailure(tmp, () => {
+    writeAndSyncSync(tmp, text);
+    fs.renameSync(tmp, join(dir, name));
+  });
   syncDirectory(dir);
+}
+
+/**
+ * Runs `write`, which fills the temporary file `tmp` and renames it into place; when it fails (a full
+ * disk), removes what it began, so that failures repeated over a long outage leave no files behind.
+ */
+export function removedOnFailure(tmp: string, write: () => void): void {
+  try {
+    write();
+  } catch (err) {
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // The write's own error says more; a file left here is overwritten by the next attempt.
+    }
+    throw err;
+  }
+}
+
+/** Temporary files a crash left between writing and renaming (`*.tmp`) in `dir`, removed; best effort. */
+export function removeStaleTemporaries(dir: string): void {
+  try {
+    for (const name of fs.readdirSync(dir))
+      if (name.endsWith('.tmp')) fs.rmSync(join(dir, name), { force: true });
+  } catch {
+    // Left for the next start: they hold nothing the stream reads.
+  }
 }
 
 /** Writes `text` to a new file at `path` and fsyncs it. */

@@ -35,7 +35,7 @@ import { inspectSealedSegments } from './segment-gaps.js';
 import { readSkipped, recordSkipped, type SkippedRange } from './skipped-offsets.js';
 import { META_FILE, readStreamMeta, writeStreamMeta, type StreamMeta } from './stream-meta.js';
 import { StorageStats } from './storage-stats.js';
-import { makeDirectory } from './atomic-file.js';
+import { makeDirectory, removeStaleTemporaries } from './atomic-file.js';
 
 export interface DurableStoreOptions {
   readonly dir: string;
@@ -267,6 +267,7 @@ export class DurableStore implements StorageProvider {
    * publishes.
    */
   private openStream(key: string, dir: string, epoch: number, readOnly?: string): DurableStream {
+    if (readOnly === undefined) removeStaleTemporaries(dir);
     const reservation = readReservation(dir);
     const reservedTo = reservation?.mark;
     const log = SegmentLog.open(dir, {

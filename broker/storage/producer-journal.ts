@@ -32,6 +32,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { WINDOW_SEQUENCES } from '../core/producer-dedup.js';
+import { removedOnFailure } from './atomic-file.js';
 
 export const JOURNAL_FILE = 'producers.journal';
 /** The file is rewritten from memory once it grows past this. */
@@ -251,8 +252,10 @@ export class ProducerJournal {
     }
     const block = Buffer.concat(this.claims().map(encodeClaim));
     const temporary = `${this.path}.tmp`;
-    fs.writeFileSync(temporary, block);
-    fs.renameSync(temporary, this.path);
+    removedOnFailure(temporary, () => {
+      fs.writeFileSync(temporary, block);
+      fs.renameSync(temporary, this.path);
+    });
     this.close();
     this.size = block.length;
     this.compactAt = Math.max(COMPACT_BYTES, 2 * block.length);

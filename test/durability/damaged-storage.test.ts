@@ -473,3 +473,54 @@ async function dashboardStorage(broker: BrokerProcess): Promise<Record<string, u
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
 }
+
+describe('durable streams: a full disk leaves no temporary files', () => {
+  it('removes what a failed rewrite began (producer journal at start, offset reservation at the stop)', async (context) => {
+    const dir = storageDir();
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'ignore' });
+    } catch {
+      console.warn('skipped: no tmpfs can be mounted here (mount needs privileges this run lacks)');
+      context.skip();
+    }
+    const env = { FELIX_RESET_KEY: '0123456789abcdef'.repeat(2) };
+    try {
+      const writer = await startDurableBroker(dir, env);
+      // An idempotent producer, so that the stream keeps a producer journal (rewritten at every start).
+      const p = new Publisher(await RawClient.connect(writer), 'full', 'f', 4, 4, 40, 0, 7);
+      await p.finish();
+      expect(p.acked).toHaveLength(40);
+      await stopBroker(writer);
+      const full = streamDir(dir, 'full');
+      expect(fs.readdirSync(full)).toContain('producers.journal');
+      fillUp(join(dir, 'filler'));
+
+      const broker = await startDurableBroker(dir, env);
+      // The journal given up at start freed its space: full again.
+      fillUp(join(dir, 'filler-2'));
+      const client = await RawClient.connect(broker);
+      // Published into the full disk (the last page of the segment may still take it): the stop then has
+      // a reservation to write, and cannot.
+      await new Publisher(client, 'full', 'r', 1, 1, 1).finish();
+      await stopBroker(broker);
+      const logged = broker.logs.map((l) => l.msg).join('\n');
+      expect(logged).toContain('producer journal could not be opened');
+      expect(logged).toContain('could not write its offset reservation');
+      expect(fs.readdirSync(full).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      execFileSync('umount', ['-l', dir]);
+    }
+  }, 60_000);
+});
+
+/** Writes `path` until the file system is full. */
+function fillUp(path: string): void {
+  const fd = fs.openSync(path, 'w');
+  try {
+    for (;;) fs.writeSync(fd, Buffer.alloc(64 * 1024));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
