@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { until } from '../broker/raw-client.js';
 import { runBrokerExpectingFailure, type BrokerProcess } from '../e2e/broker-process.js';
 import {
@@ -382,13 +382,7 @@ describe('durable streams: a record damaged in a sealed segment (bit rot)', () =
 
 describe('durable streams: a read-only storage directory', () => {
   it("refuses a new stream's publishes naming the real cause (EROFS), not ENOENT", async (context) => {
-    const dir = storageDir();
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', dir], { stdio: 'ignore' });
-    } catch {
-      console.warn('skipped: no read-only tmpfs can be mounted here (mount needs privileges this run lacks)');
-      context.skip();
-    }
+    const dir = tmpfsStorage('size=1m,ro', context);
     try {
       // Its reset key from the environment: none is written under the storage directory.
       const broker = await startDurableBroker(dir, { FELIX_RESET_KEY: '0123456789abcdef'.repeat(2) });
@@ -403,13 +397,7 @@ describe('durable streams: a read-only storage directory', () => {
   }, 60_000);
 
   it('serves an existing stream read-only: every event from earliest, publishes refused naming EROFS', async (context) => {
-    const dir = storageDir();
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'ignore' });
-    } catch {
-      console.warn('skipped: no tmpfs can be mounted here (mount needs privileges this run lacks)');
-      context.skip();
-    }
+    const dir = tmpfsStorage('size=4m', context);
     const env = { FELIX_RESET_KEY: '0123456789abcdef'.repeat(2) };
     try {
       const writer = await startDurableBroker(dir, env);
@@ -476,13 +464,7 @@ function range(from: number, to: number): number[] {
 
 describe('durable streams: a full disk leaves no temporary files', () => {
   it('removes what a failed rewrite began (producer journal at start, offset reservation at the stop)', async (context) => {
-    const dir = storageDir();
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'ignore' });
-    } catch {
-      console.warn('skipped: no tmpfs can be mounted here (mount needs privileges this run lacks)');
-      context.skip();
-    }
+    const dir = tmpfsStorage('size=2m', context);
     const env = { FELIX_RESET_KEY: '0123456789abcdef'.repeat(2) };
     try {
       const writer = await startDurableBroker(dir, env);
@@ -512,6 +494,21 @@ describe('durable streams: a full disk leaves no temporary files', () => {
     }
   }, 60_000);
 });
+
+/**
+ * A storage directory on a tmpfs of its own, mounted with `options` (unmounted by the test's finally): a
+ * full or read-only disk for real. Skips the test, saying why, where mount is not allowed.
+ */
+function tmpfsStorage(options: string, context: TestContext): string {
+  const dir = storageDir();
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    console.warn('skipped: no tmpfs can be mounted here (mount needs privileges this run lacks)');
+    context.skip();
+  }
+  return dir;
+}
 
 /** Writes `path` until the file system is full. */
 function fillUp(path: string): void {
