@@ -46,7 +46,8 @@ export class BrokerStats {
     this.refusedConnections[reason] = (this.refusedConnections[reason] ?? 0) + 1;
   }
 
-  noteDisconnect(reason: string): void {
-    this.disconnects[reason] = (this.disconnects[reason] ?? 0) + 1;
+  /** `subscribers` subscribers the broker ended, for `reason`. */
+  noteDisconnect(reason: string, subscribers = 1): void {
+    this.disconnects[reason] = (this.disconnects[reason] ?? 0) + subscribers;
   }
 }

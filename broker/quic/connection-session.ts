@@ -194,8 +194,11 @@ export class ConnectionSession {
   /** Closes the connection with code 0x3 (its token no longer stands); the client reconnects with a fresh one. */
   private endForToken(reason: 'token_expired' | 'key_removed', what: string): void {
     if (this.closed) return;
-    this.core.stats.noteDisconnect(reason);
-    this.core.log.info({ remote: this.connection.remote }, what);
+    // The metric counts subscribers ended (as slow_consumer does), not connections: a publish-only
+    // connection ends no subscriber.
+    const subscribers = this.subscriptions.size;
+    if (subscribers > 0) this.core.stats.noteDisconnect(reason, subscribers);
+    this.core.log.info({ remote: this.connection.remote, subscribers }, what);
     this.closeWith(CONNECTION_CODE_TOKEN_EXPIRED, reason);
   }
 

@@ -170,7 +170,20 @@ describe('authentication', () => {
       client_features: KNOWN_FEATURES,
     });
     expect(await s.next()).toMatchObject({ type: 'auth_ok' });
+    // Two subscriptions on it: the metric counts the subscribers ended, not the connection.
+    for (const id of [1, 2]) {
+      s.send({
+        type: 'subscribe',
+        tenant_id: 't1',
+        namespace: 'ns',
+        stream: `expiring${id}`,
+        subscription_id: id,
+        start: 'latest',
+      });
+      expect(await s.next()).toMatchObject({ type: 'subscribed', subscription_id: id });
+    }
     expect(await closed).toEqual({ code: CONNECTION_CODE_TOKEN_EXPIRED, reason: 'token_expired' });
+    expect(setup.node.stats.disconnects).toEqual({ token_expired: 2 });
     const fresh = await mint(setup.key, 't1', ALL);
     expect((await authed(setup, fresh)).reply).toMatchObject({ type: 'auth_ok' });
   });
@@ -203,6 +216,8 @@ describe('authentication', () => {
     expect((await authed(setup, nextToken)).reply).toMatchObject({ type: 'auth_ok' });
     // A removed key stops working at once for the streams it already let in, as for new ones.
     expect(await oldClosed).toEqual({ code: CONNECTION_CODE_TOKEN_EXPIRED, reason: 'key_removed' });
+    // No subscriber was on it: none is counted as disconnected.
+    expect(setup.node.stats.disconnects).toEqual({});
     heldNew.s.send({
       type: 'publish',
       tenant_id: 't1',
