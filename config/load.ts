@@ -78,9 +78,14 @@ interface LoadContext {
 }
 
 function resolveProfile(options: { readonly profile?: string }, env: Environment, label: string): Profile {
-  const [raw, origin] =
-    options.profile !== undefined ? [options.profile, label] : [env.FELIX_PROFILE, 'from the environment'];
-  if (raw === undefined) return 'balanced';
+  // The environment's is checked even when the option replaces it, as every replaced layer is: a typo
+  // hidden behind a wrapper's flag would stop the start the day the flag goes.
+  const fromEnv =
+    env.FELIX_PROFILE === undefined ? 'balanced' : profileNamed(env.FELIX_PROFILE, 'from the environment');
+  return options.profile === undefined ? fromEnv : profileNamed(options.profile, label);
+}
+
+function profileNamed(raw: string, origin: string): Profile {
   const profile = PROFILES.find((name) => name === raw);
   if (profile === undefined) {
     throw invalidValueError('FELIX_PROFILE', origin, raw, `one of ${PROFILES.join(', ')}`);
@@ -95,6 +100,8 @@ function loadYamlFile(
   label: string,
 ): YamlFile | null {
   const fileEnv = CONFIG_FILE_ENV[spec.side];
+  // A path the option replaces is checked as a value; its file is not read (the option chose another).
+  if (env[fileEnv] === '') throw invalidValueError(fileEnv, fileEnv, '', 'the path of a YAML file');
   const [path, pathSource] =
     options.configPath !== undefined ? [options.configPath, label] : [env[fileEnv], fileEnv];
   if (path === undefined) return null;

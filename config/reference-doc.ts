@@ -183,7 +183,9 @@ with a \`ConfigError\`. Nothing falls back silently:
 - an empty value (\`FELIX_X=\`) is a bad value, not "use the default";
 - a few settings are also read under the name Felix gives them (${aliasList()}); setting a variable together
   with its alias is an error, since the two could disagree;
-- an invalid \`FELIX_PROFILE\` is an error;
+- an invalid \`FELIX_PROFILE\` is an error, also when \`--profile\` (the \`profile\` option) replaces it; a
+  \`FELIX_BROKER_CONFIG\` / \`FELIX_CLIENT_CONFIG\` that \`--config\` (\`configPath\`) replaces must not be empty,
+  but its file is not read: the flag chose another;
 - a \`FELIX_*\` variable that neither side reads is returned as a warning (not an error: broker and clients
   often share one environment).
 

@@ -86,6 +86,23 @@ describe('precedence, lowest first: default < profile < YAML < env < options', (
     expect(loaded.config.eventConnRecvWindow).toBe(256 * MiB);
   });
 
+  it('refuses a bad FELIX_PROFILE even when the profile option replaces it', () => {
+    expect(() => loadClientConfig({ env: { FELIX_PROFILE: 'fast' }, profile: 'balanced' })).toThrow(
+      /Invalid FELIX_PROFILE \(from the environment\): got "fast"/,
+    );
+  });
+
+  it('refuses an empty FELIX_BROKER_CONFIG even when the configPath option replaces it (its file is not read)', () => {
+    const path = writeTempFile('fanout_batch: 8\n');
+    expect(() => loadBrokerConfig({ env: { FELIX_BROKER_CONFIG: '' }, configPath: path })).toThrow(
+      /FELIX_BROKER_CONFIG/,
+    );
+    expect(
+      loadBrokerConfig({ env: { FELIX_BROKER_CONFIG: '/nonexistent.yml' }, configPath: path }).config
+        .fanoutBatch,
+    ).toBe(8);
+  });
+
   it('applies the same layering on the broker side with FELIX_BROKER_CONFIG', () => {
     const path = writeTempFile('sub_queue_capacity: 100\nfanout_batch: 8\n');
     const loaded = loadBrokerConfig({
