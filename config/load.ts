@@ -66,6 +66,8 @@ interface Layer {
   readonly provenance: Provenance;
   /** How an error message names this source. */
   readonly origin: string;
+  /** A YAML layer: how an error names a place inside a block (its own line). */
+  readonly whereIs?: (path: readonly (string | number)[]) => string;
 }
 
 interface LoadContext {
@@ -113,10 +115,12 @@ function yamlLayer(context: LoadContext, yamlKey: string): Layer | undefined {
   const entry = context.file?.entries.get(yamlKey);
   if (context.file === null || entry === undefined) return undefined;
   const detail = `${context.file.path} line ${entry.line}`;
+  const path = context.file.path;
   return {
     raw: entry.value,
     provenance: { source: 'yaml', detail },
     origin: `YAML key ${yamlKey} in ${detail}`,
+    whereIs: (inner) => `YAML key ${yamlKey} in ${path} line ${entry.lineOf(inner)}`,
   };
 }
 
@@ -173,7 +177,10 @@ function resolveSection(context: LoadContext, key: string): Resolved {
   let resolved: Resolved = { value: section.default, provenance: DEFAULT_PROVENANCE };
   for (const layer of [yamlLayer(context, section.yamlKey), overrideLayer(context, key)]) {
     if (layer !== undefined) {
-      resolved = { value: section.parse(layer.raw, layer.origin), provenance: layer.provenance };
+      resolved = {
+        value: section.parse(layer.raw, layer.origin, layer.whereIs),
+        provenance: layer.provenance,
+      };
     }
   }
   return resolved;

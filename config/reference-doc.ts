@@ -98,7 +98,7 @@ function errorMessage(attempt: () => unknown): string {
 function errorExamples(): string {
   const file = (key: string) => ({
     path: '/etc/felix/client.yml',
-    entries: new Map([[key, { value: 8, line: 3 }]]),
+    entries: new Map([[key, { value: 8, line: 3, lineOf: () => 3 }]]),
   });
   const examples: [string, string][] = [
     [
@@ -205,7 +205,7 @@ ${table(
     ],
     [
       'byte size',
-      'a number of bytes, or a number with a binary suffix B, KiB, MiB, GiB or TiB (64KiB, 256 MiB); decimal suffixes (KB, MB) are refused as ambiguous',
+      'a number of bytes, or a number with a binary suffix B, KiB, MiB, GiB or TiB in any letter case (64KiB, 256 MiB, 1gib); decimal suffixes (KB, MB) are refused as ambiguous',
     ],
     ['duration', 'an integer in the unit the name ends with: `_MS` milliseconds, `_US` microseconds'],
     ['boolean', '1, 0, true or false (not yes/no/on/off)'],

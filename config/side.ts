@@ -21,8 +21,9 @@ export interface Section<T, Input> {
   /**
    * Throws ConfigError naming `where` (file and line, or the option) when `raw` is malformed. Declared
    * with `Input` so options are typed; YAML hands it whatever the file holds, hence the runtime checks.
+   * `whereIs`, from a YAML file: where a path inside the block is (its own line), for the error to name.
    */
-  parse(raw: Input, where: string): T;
+  parse(raw: Input, where: string, whereIs?: (path: readonly (string | number)[]) => string): T;
   format(value: T): string;
 }
 

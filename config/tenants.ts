@@ -55,46 +55,66 @@ export function isValidName(name: string): boolean {
   return NAME_PATTERN.test(name) && Buffer.byteLength(name) <= MAX_NAME_BYTES;
 }
 
+/** Where in the block: keys, and list indexes (`['tenants', 'acme', 'namespaces', 'orders', 'streams', 0]`). */
+type Path = readonly (string | number)[];
+
+/** The path as the operator reads it: tenants.acme.namespaces.orders.streams[0]. */
+function shown(path: Path): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
 /** Checks the block's shape level by level, naming the path (tenants.acme.namespaces…) of what is wrong. */
 class Walker {
-  constructor(private readonly where: string) {}
+  constructor(
+    private readonly where: string,
+    /** Where a path is in the source (its own line of the YAML file), when the source can tell. */
+    private readonly whereIs?: (path: Path) => string,
+  ) {}
 
-  fail(path: string, problem: string, value?: unknown): never {
-    throw new ConfigError(`Invalid tenants (${this.where}): ${path} ${problem}.`, {
+  /** Throws the ConfigError for `problem` at `path`; `at`: where it is, when not at `path` itself. */
+  fail(path: Path, problem: string, value?: unknown, at: Path = path): never {
+    const where = this.whereIs?.(at.slice(1)) ?? this.where;
+    const end = /[.?]$/.test(problem) ? '' : '.';
+    throw new ConfigError(`Invalid tenants (${where}): ${shown(path)} ${problem}${end}`, {
       setting: 'tenants',
       value,
     });
   }
 
-  mapping(raw: unknown, path: string, allowedFields?: readonly string[]): Record<string, unknown> {
+  mapping(raw: unknown, path: Path, allowedFields?: readonly string[]): Record<string, unknown> {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       this.fail(path, `must be a mapping, got ${showValue(raw)}`, raw);
     }
     const record = raw as Record<string, unknown>;
     for (const field of Object.keys(record)) {
       if (allowedFields !== undefined && !allowedFields.includes(field)) {
-        this.fail(path, `has an unknown field ${field}.${didYouMean(suggestNames(field, allowedFields))}`);
+        this.fail(
+          path,
+          `has an unknown field ${field}.${didYouMean(suggestNames(field, allowedFields))}`,
+          undefined,
+          [...path, field],
+        );
       }
     }
     return record;
   }
 
-  name(raw: string, path: string): string {
+  name(raw: string, path: Path): string {
     if (!isValidName(raw)) {
       this.fail(path, `is not a valid name (${JSON.stringify(raw)}); allowed: ${NAME_RULE}`, raw);
     }
     return raw;
   }
 
-  names(raw: unknown, path: string): readonly string[] {
+  names(raw: unknown, path: Path): readonly string[] {
     if (raw === undefined) return Object.freeze([]);
     if (!Array.isArray(raw)) this.fail(path, `must be a list of names, got ${showValue(raw)}`, raw);
     const seen = new Set<string>();
     for (const [index, item] of raw.entries()) {
-      const itemPath = `${path}[${index}]`;
+      const itemPath = [...path, index];
       if (typeof item !== 'string') this.fail(itemPath, `must be a name, got ${showValue(item)}`, item);
       const name = this.name(item, itemPath);
-      if (seen.has(name)) this.fail(path, `lists ${name} twice`, name);
+      if (seen.has(name)) this.fail(path, `lists ${name} twice`, name, itemPath);
       seen.add(name);
     }
     return Object.freeze([...seen]);
@@ -110,7 +130,7 @@ const STREAM_ENTRY_FIELDS = ['name', 'durable', 'retention_bytes', 'retention_ms
 function parseStreams(
   walker: Walker,
   raw: unknown,
-  path: string,
+  path: Path,
 ): { names: readonly string[]; durable: Readonly<Record<string, DurableStreamDeclaration>> } {
   if (!Array.isArray(raw)) return { names: walker.names(raw, path), durable: Object.freeze({}) };
   const names: unknown[] = [];
@@ -120,25 +140,26 @@ function parseStreams(
       names.push(item);
       continue;
     }
-    const itemPath = `${path}[${index}]`;
+    const itemPath = [...path, index];
     const fields = walker.mapping(item, itemPath, STREAM_ENTRY_FIELDS);
     if (typeof fields.name !== 'string')
-      walker.fail(`${itemPath}.name`, `must be a name, got ${showValue(fields.name)}`);
+      walker.fail([...itemPath, 'name'], `must be a name, got ${showValue(fields.name)}`);
     names.push(fields.name);
     if (fields.durable !== undefined && typeof fields.durable !== 'boolean') {
       walker.fail(
-        `${itemPath}.durable`,
+        [...itemPath, 'durable'],
         `must be true or false, got ${showValue(fields.durable)}`,
         fields.durable,
       );
     }
-    const bytes = retentionValue(
-      walker,
-      fields.retention_bytes,
-      `${itemPath}.retention_bytes`,
-      parseByteSize,
-    );
-    const ms = retentionValue(walker, fields.retention_ms, `${itemPath}.retention_ms`, parseDecimalInteger);
+    const bytes = retentionValue(walker, fields.retention_bytes, [...itemPath, 'retention_bytes'], {
+      parse: parseByteSize,
+      what: 'a byte size: a whole number of bytes, or one with B, KiB, MiB, GiB or TiB (10GiB)',
+    });
+    const ms = retentionValue(walker, fields.retention_ms, [...itemPath, 'retention_ms'], {
+      parse: parseDecimalInteger,
+      what: 'a whole number of milliseconds',
+    });
     if (fields.durable !== true) {
       if (bytes !== undefined || ms !== undefined)
         walker.fail(itemPath, 'sets a retention but is not durable: true');
@@ -155,8 +176,8 @@ function parseStreams(
 function retentionValue(
   walker: Walker,
   raw: unknown,
-  path: string,
-  parse: (text: string) => number | undefined,
+  path: Path,
+  unit: { readonly parse: (text: string) => number | undefined; readonly what: string },
 ): number | undefined {
   if (raw === undefined) return undefined;
   const value =
@@ -165,36 +186,40 @@ function retentionValue(
         ? raw
         : undefined
       : typeof raw === 'string'
-        ? parse(raw)
+        ? unit.parse(raw)
         : undefined;
-  if (value === undefined) walker.fail(path, `must be a non-negative integer, got ${showValue(raw)}`, raw);
+  if (value === undefined) walker.fail(path, `must be ${unit.what}, got ${showValue(raw)}`, raw);
   return value;
 }
 
-function parseNamespace(walker: Walker, name: string, raw: unknown, path: string): NamespaceDeclaration {
+function parseNamespace(walker: Walker, name: string, raw: unknown, path: Path): NamespaceDeclaration {
   const fields = walker.mapping(raw, path, ['streams', 'caches']);
-  const { names: streams, durable } = parseStreams(walker, fields.streams, `${path}.streams`);
-  const caches = walker.names(fields.caches, `${path}.caches`);
+  const { names: streams, durable } = parseStreams(walker, fields.streams, [...path, 'streams']);
+  const caches = walker.names(fields.caches, [...path, 'caches']);
   if (streams.length === 0 && caches.length === 0) walker.fail(path, 'declares no streams and no caches');
   const declared = Object.keys(durable).length > 0 ? { durable } : {};
   return Object.freeze({ name: walker.name(name, path), streams, caches, ...declared });
 }
 
-function parseTenant(walker: Walker, id: string, raw: unknown, path: string): TenantDeclaration {
-  const namespacesPath = `${path}.namespaces`;
+function parseTenant(walker: Walker, id: string, raw: unknown, path: Path): TenantDeclaration {
+  const namespacesPath = [...path, 'namespaces'];
   const fields = walker.mapping(raw, path, ['namespaces']);
   const declared = Object.entries(walker.mapping(fields.namespaces, namespacesPath));
   if (declared.length === 0) walker.fail(namespacesPath, 'declares no namespace');
   const namespaces = declared.map(([name, ns]) =>
-    parseNamespace(walker, name, ns, `${namespacesPath}.${name}`),
+    parseNamespace(walker, name, ns, [...namespacesPath, name]),
   );
   return Object.freeze({ id: walker.name(id, path), namespaces: Object.freeze(namespaces) });
 }
 
-function parseTenants(raw: unknown, where: string): readonly TenantDeclaration[] {
-  const walker = new Walker(where);
-  const tenants = Object.entries(walker.mapping(raw, 'tenants'));
-  return Object.freeze(tenants.map(([id, tenant]) => parseTenant(walker, id, tenant, `tenants.${id}`)));
+function parseTenants(
+  raw: unknown,
+  where: string,
+  whereIs?: (path: Path) => string,
+): readonly TenantDeclaration[] {
+  const walker = new Walker(where, whereIs);
+  const tenants = Object.entries(walker.mapping(raw, ['tenants']));
+  return Object.freeze(tenants.map(([id, tenant]) => parseTenant(walker, id, tenant, ['tenants', id])));
 }
 
 function describeTenants(tenants: readonly TenantDeclaration[]): string {

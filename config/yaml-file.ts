@@ -1,11 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, isMap, isNode, isScalar, parseDocument, visit, type Document } from 'yaml';
+import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
 import { ConfigError } from './errors.js';
 
 export interface YamlEntry {
   readonly value: unknown;
   /** 1-based, for error messages. */
   readonly line: number;
+  /**
+   * The line of what `path` names inside the value (a key of a mapping, an item of a list), or of the
+   * deepest part of it found: a block's errors name the line of what is wrong.
+   */
+  readonly lineOf: (path: readonly (string | number)[]) => number;
 }
 
 export interface YamlFile {
@@ -85,7 +90,35 @@ export function readYamlFile(path: string, pathSource: string): YamlFile {
       });
     }
     const value: unknown = isNode(pair.value) ? pair.value.toJS(document) : null;
-    entries.set(pair.key.value, { value, line });
+    const node = pair.value;
+    entries.set(pair.key.value, {
+      value,
+      line,
+      lineOf: (inner) => {
+        const offset = offsetOf(node, inner);
+        return offset === undefined ? line : lineCounter.linePos(offset).line;
+      },
+    });
   }
   return { path, entries };
+}
+
+/** Where the deepest part of `path` found under `node` starts: a mapping's key, a list's item. */
+function offsetOf(node: unknown, path: readonly (string | number)[]): number | undefined {
+  let found: number | undefined;
+  let at = node;
+  for (const part of path) {
+    if (isMap(at)) {
+      const pair = at.items.find((p) => isScalar(p.key) && p.key.value === part);
+      if (pair === undefined) break;
+      found = isScalar(pair.key) ? pair.key.range?.[0] : undefined;
+      at = pair.value;
+    } else if (isSeq(at) && typeof part === 'number') {
+      const item: unknown = at.items[part];
+      if (!isNode(item)) break;
+      found = item.range?.[0];
+      at = item;
+    } else break;
+  }
+  return found;
 }
