@@ -158,6 +158,7 @@ export class FelixClient {
       reconnect,
       onStatus,
       outage: this.inOutage,
+      onWarning: options.onWarning,
       attach: (connection, index) =>
         new EventRouter(connection, {
           maxFrameBytes: config.maxFrameBytes,
@@ -365,6 +366,7 @@ export class FelixClient {
         reconnect,
         onStatus,
         outage: this.inOutage,
+        onWarning: options.onWarning,
       },
       streamsPerConnection,
       stream: {

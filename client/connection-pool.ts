@@ -60,6 +60,12 @@ export interface ConnectionPoolOptions<T extends ConnectionTenant> {
    * waits for it keeps waiting — since a broker that came back with other keys refuses every connection.
    */
   readonly outage?: () => boolean;
+  /**
+   * Told when a slot's first connection, opened after connect() (a second publish connection, say), fails:
+   * it is then sought as a lost one is, and what was placed on it waits — a broker's connection limit must
+   * not hold work back unseen by an application that reads no status events.
+   */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface PooledConnection<T> {
@@ -442,6 +448,10 @@ export class ConnectionPool<T extends ConnectionTenant> {
         }
         recovery.lastError = error as FelixError;
         this.status({ type: 'disconnect', pool, connection: index, error: recovery.lastError });
+        this.options.onWarning?.(
+          `${pool} connection ${index} could not be opened (${recovery.lastError.message}); it is tried ` +
+            'again with backoff (FELIX_RECONNECT_*), and the work placed on it waits: status() reports each attempt',
+        );
       }
     }
     // A new connection lost before any stream authenticated on it (its auth refused) was one failed attempt
