@@ -142,6 +142,55 @@ export class OutboundQueue {
     return ids;
   }
 
+  /**
+   * Takes back the frame carrying `requestId` if none of it was written yet (a request that timed out
+   * unsent must never go out later: its caller was told it was not sent, and may send it again). False when
+   * it is not here or is partly written (a chunked publish under way: its caller hears the outcome is unknown).
+   */
+  withdraw(requestId: number): boolean {
+    if (requestId < 0) return false;
+    const fromReady = this.removeFrom(this.ready, this.readyHead, requestId);
+    if (fromReady !== null) {
+      this.queued -= fromReady.bytes;
+      return true;
+    }
+    const fromWaiting = this.removeFrom(this.waiting, this.waitingHead, requestId);
+    if (fromWaiting !== null) {
+      // Not admitted, so not counted; a sender waiting for admission goes on (its request has failed).
+      fromWaiting.admission?.resolve();
+      return true;
+    }
+    for (let j = 0; j < this.chunkJobs.length; j++) {
+      const job = this.chunkJobs[j]!;
+      const behind = job.behind === null ? null : this.removeFrom(job.behind, 0, requestId);
+      if (behind !== null) {
+        this.queued -= behind.bytes;
+        return true;
+      }
+      if (job.requestId !== requestId) continue;
+      if (job.next > 0) return false;
+      this.chunkJobs.splice(j, 1);
+      this.queued -= job.bytes;
+      if (job.order !== undefined && this.lastJobByOrder.get(job.order) === job) {
+        this.lastJobByOrder.delete(job.order);
+      }
+      // What waited behind it keeps its order among its own stream's frames.
+      if (job.behind !== null) for (const item of job.behind) this.ready.push(item);
+      this.pump();
+      return true;
+    }
+    return false;
+  }
+
+  /** Removes the item carrying `requestId` from `items` (at or after `head`); null when none does. */
+  private removeFrom(items: Item[], head: number, requestId: number): Item | null {
+    for (let i = head; i < items.length; i++) {
+      if (items[i]!.requestId !== requestId) continue;
+      return items.splice(i, 1)[0]!;
+    }
+    return null;
+  }
+
   /** The transport can take more (its onDrain). */
   drained(): void {
     this.blocked = false;

@@ -86,6 +86,11 @@ export class PendingRequests {
    * sent, with class `retry`, where one that was sent may have been applied (`outcome_unknown`).
    */
   unwritten: (() => ReadonlySet<number>) | null = null;
+  /**
+   * Takes a request's unwritten frame back from the send queue (OutboundQueue.withdraw): one that times out
+   * unsent is withdrawn, so that what its caller is told — not sent, safe to send again — stays true.
+   */
+  withdraw: ((requestId: number) => boolean) | null = null;
 
   constructor(
     private readonly timeoutMs: number,
@@ -196,7 +201,10 @@ export class PendingRequests {
       if (entry.deadline > now) break;
       unwritten ??= this.unwrittenNow();
       this.entries.delete(requestId);
-      const sent = !this.neverSent(requestId, entry, unwritten);
+      // Unsent only if it is withdrawn now: a queued frame left behind would go out after this failure.
+      const sent =
+        !this.neverSent(requestId, entry, unwritten) ||
+        (entry.resend === false && this.withdraw !== null && !this.withdraw(requestId));
       entry.reply.fail(
         new FelixError(
           'timeout',

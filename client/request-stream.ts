@@ -163,6 +163,7 @@ export class RequestStream implements BrokerStreamHandler {
       options.recycle ?? null,
     );
     this.pending.unwritten = () => this.queue.unwrittenRequests();
+    this.pending.withdraw = (requestId) => this.queue.withdraw(requestId);
     this.unansweredTail = new UnansweredTail(options.retainUnansweredBytes ?? 0);
     this.frameLimit = options.maxFrameBytes;
     this.ready = new Promise<Negotiated>((resolve, reject) => {

@@ -39,6 +39,38 @@ function setup(maxQueuedBytes = 1 << 20) {
 }
 
 describe('OutboundQueue', () => {
+  it('withdraws an unwritten request from wherever it waits, never one partly written', () => {
+    const { sink, turns, queue } = setup(12);
+    // Admitted (ready), behind a chunked publish of its stream, and waiting for room (over the bound).
+    queue.sendChunked([frame('c1'), frame('c2')], streamA, false, 10);
+    queue.send(frame('behind'), streamA, false, 11);
+    queue.send(frame('ready'), streamB, false, 12);
+    queue.send(frame('waiting'), streamB, false, 13);
+    expect([...queue.unwrittenRequests()].sort()).toEqual([10, 11, 12, 13]);
+    expect(queue.withdraw(11)).toBe(true);
+    expect(queue.withdraw(13)).toBe(true);
+    expect(queue.withdraw(13)).toBe(false);
+    queue.attach(sink);
+    turns.run();
+    // The chunked publish has begun: its caller must hear its outcome is unknown, not that it was not sent.
+    expect(queue.withdraw(10)).toBe(false);
+    expect(queue.withdraw(12)).toBe(false);
+    turns.run();
+    expect(sink.written).toEqual(['ready', 'c1', 'c2']);
+    expect(queue.idle).toBe(true);
+  });
+
+  it('withdraws a chunked publish not begun, and what waited behind it still goes, in order', () => {
+    const { sink, turns, queue } = setup();
+    queue.sendChunked([frame('c1'), frame('c2')], streamA, false, 20);
+    queue.send(frame('next'), streamA, false, 21);
+    expect(queue.withdraw(20)).toBe(true);
+    queue.attach(sink);
+    turns.run();
+    expect(sink.written).toEqual(['next']);
+    expect(queue.queuedBytes).toBe(0);
+  });
+
   it('holds frames until the stream is ready, then writes them in order', () => {
     const { sink, queue } = setup();
     queue.send(frame('1'), streamA);
