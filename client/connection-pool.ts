@@ -442,8 +442,17 @@ export class ConnectionPool<T extends ConnectionTenant> {
       } catch (error) {
         recovery.firstTry = false;
         if (this.closed) {
-          // close() left this first try to finish (see markClosed): it failed, so what waits fails too.
-          this.giveUp(index, recovery, error as FelixError);
+          // close() left this first try to finish (see markClosed): it failed — the endpoint closing under
+          // it, as a rule — so what waits fails too, as work waiting for a lost connection does at a close.
+          this.giveUp(
+            index,
+            recovery,
+            new FelixError(
+              'connection_closed',
+              `${pool} connection ${index}: the client closed while it was connecting`,
+              { cause: error, retry: 'retry' },
+            ),
+          );
           return;
         }
         recovery.lastError = error as FelixError;

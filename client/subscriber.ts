@@ -16,7 +16,7 @@ import { callbackOf, queuePolicyOf, startPositionOf } from './arguments.js';
 import { BrokerStream } from './broker-stream.js';
 import type { ConnectionPool, PooledConnection } from './connection-pool.js';
 import { settledWithin, withDeadline } from './deadline.js';
-import { FelixError, toFelixError } from './errors.js';
+import { FelixError, toFelixError, unsentError } from './errors.js';
 import type { EventRouter } from './event-router.js';
 import type { StatusEvent } from './status.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
@@ -108,7 +108,11 @@ export class Subscriber {
     const onGap = callbackOf<NonNullable<SubscribeOptions['onGap']>>('onGap', options.onGap);
     const slot = this.pool.nextIndex();
     // Through an outage the pool hands out the connection to come: bounded like any request.
-    const { connection, tenant: router } = await withDeadline(this.pool.get(slot), o.requestTimeoutMs, () => {
+    // A connection that never comes (the client gave up or closed) fails a subscribe that was never sent.
+    const pooled = this.pool.get(slot).catch((error: unknown) => {
+      throw error instanceof FelixError ? unsentError(error) : error;
+    });
+    const { connection, tenant: router } = await withDeadline(pooled, o.requestTimeoutMs, () => {
       return new FelixError(
         'timeout',
         `subscribe to ${shownPath(o.tenant, namespace, stream)}: no connection to the broker within ${o.requestTimeoutMs} ms`,

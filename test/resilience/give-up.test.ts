@@ -184,6 +184,8 @@ describe('reconnect attempts run out', () => {
       `event connection 0: closed as the client gave up: ${closedWith?.message}`,
     );
     expect((await subscribed).code).toBe('connection_closed');
+    // Never sent (its connection never opened): safe to send again.
+    expect((await subscribed).retry).toBe('retry');
   }, 30_000);
 
   it('classes a request timeout as outcome unknown', async () => {
@@ -215,7 +217,7 @@ describe('close() while reconnecting', () => {
       ...GIVES_UP_FAST,
       reconnectInitialMs: 3000,
       reconnectMaxMs: 5000,
-      eventConnPool: 1,
+      eventConnPool: 2,
     });
     timeline.follow(c);
     const sub = await c.subscribe('gone', { onEvent: timeline.onEvent });
@@ -230,6 +232,11 @@ describe('close() while reconnecting', () => {
       () => null,
       (e: unknown) => e as FelixError,
     );
+    // On event connection 1, whose first connection is being opened when close() comes.
+    const subscribing = c.subscribe('later', { onEvent: () => undefined }).then(
+      () => null,
+      (e: unknown) => e as FelixError,
+    );
     await c.close();
 
     expect(await c.closed).toBeUndefined();
@@ -237,6 +244,9 @@ describe('close() while reconnecting', () => {
     const failed = await waiting;
     expect(failed?.code).toBe('connection_closed');
     expect(failed?.message).toContain('the client closed while reconnecting');
+    const unsubscribed = await subscribing;
+    expect([unsubscribed?.code, unsubscribed?.retry]).toEqual(['connection_closed', 'retry']);
+    expect(unsubscribed?.message).toContain('event connection 1: the client closed while it was connecting');
     // No attempts ran out: no connection reports `error`.
     expect(timeline.statuses().filter((e) => e.type === 'error')).toEqual([]);
   }, 30_000);
