@@ -159,6 +159,7 @@ export class FelixClient {
       onStatus,
       outage: this.inOutage,
       onWarning: options.onWarning,
+      tokenProvider: typeof options.token === 'function',
       attach: (connection, index) =>
         new EventRouter(connection, {
           maxFrameBytes: config.maxFrameBytes,
@@ -367,6 +368,7 @@ export class FelixClient {
         onStatus,
         outage: this.inOutage,
         onWarning: options.onWarning,
+        tokenProvider: typeof options.token === 'function',
       },
       streamsPerConnection,
       stream: {

@@ -66,6 +66,8 @@ export interface ConnectionPoolOptions<T extends ConnectionTenant> {
    * not hold work back unseen by an application that reads no status events.
    */
   readonly onWarning?: (message: string) => void;
+  /** Tokens come from a tokenProvider (not a fixed token): a repeated refusal's message then says so. */
+  readonly tokenProvider?: boolean;
 }
 
 export interface PooledConnection<T> {
@@ -291,8 +293,11 @@ export class ConnectionPool<T extends ConnectionTenant> {
     return new FelixError(
       'auth_failed',
       `${this.options.name} connection ${index}: gave up after ${reconnectAttempts(attempts)}: the broker ` +
-        `refused the same token on two attempts in a row (${key}; a fixed token is never refreshed: use tokenProvider): ` +
-        error.message,
+        `refused the same token on two attempts in a row (${key}; ` +
+        (this.options.tokenProvider === true
+          ? 'the tokenProvider returned it again'
+          : 'a fixed token is never refreshed: use tokenProvider') +
+        `): ${error.message}`,
       { cause: error, brokerCode: error.brokerCode, retry: error.retry, detail: error.detail },
     );
   }

@@ -189,7 +189,7 @@ describe('SDK reconnect refused twice in a row for the same token', () => {
     expect(closedWith).toMatchObject({ code: 'auth_failed', brokerCode: 'unauthenticated', retry: 'fatal' });
     expect(closedWith?.message).toMatch(/refused the same token on two attempts in a row/);
     expect(closedWith?.message).toContain('expired');
-    expect(closedWith?.message).toContain('tokenProvider');
+    expect(closedWith?.message).toContain('a fixed token is never refreshed: use tokenProvider');
     expect(await during).toMatchObject({ code: 'auth_failed', brokerCode: 'unauthenticated' });
     // Whichever connection gave up first, the others end with the same refusal, not "attempts ran out".
     const subEnded = await sub.closed;
@@ -222,6 +222,9 @@ describe('SDK reconnect refused twice in a row for the same token', () => {
     const closedWith = await client.closed;
     expect(closedWith).toMatchObject({ code: 'auth_failed', brokerCode: 'unauthenticated' });
     expect(closedWith?.message).toMatch(/publish connection 0: gave up after 2 reconnect attempts/);
+    // It has a provider: no advice to use one.
+    expect(closedWith?.message).toContain('the tokenProvider returned it again');
+    expect(closedWith?.message).not.toContain('use tokenProvider');
     // Asked at connect, then once per attempt.
     expect(asked).toBe(3);
   }, 40_000);
