@@ -1,5 +1,5 @@
 /** The summary table (one row per op and payload) and the --json document. */
-import { RATE_SHORTFALL_MARGIN, rateShortfall } from '../latencydemo/pacer.js';
+import { RATE_SHORTFALL_MARGIN, rateShortfall, scheduleSlip, slipReason } from '../latencydemo/pacer.js';
 import type { OpResult } from './suite.js';
 
 export function resultTable(results: readonly OpResult[]): string {
@@ -62,6 +62,10 @@ export function invalidRows(results: readonly OpResult[], ttlMs: number | null =
           `(${(100 * shortfall).toFixed(1)}% short, more than ${RATE_SHORTFALL_MARGIN * 100}%): operations ` +
           'started late, so latencies from their scheduled starts measure queueing in the demo, not the cache',
       );
+    }
+    const slip = o === undefined ? undefined : scheduleSlip(o.rateOps, o.startLagMaxUs, r.stats.count);
+    if (o !== undefined && slip !== undefined) {
+      rows.push(`${where}: ${slipReason(slip, o.startLagMaxUs, 'starter', 'operations')}`);
     }
   }
   return rows;

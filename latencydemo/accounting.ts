@@ -4,7 +4,7 @@
  * reported is unaccounted and makes the run INVALID: its throughput and percentiles describe some other
  * workload than the one asked for.
  */
-import { RATE_SHORTFALL_MARGIN, rateShortfall } from './pacer.js';
+import { RATE_SHORTFALL_MARGIN, rateShortfall, scheduleSlip, slipReason } from './pacer.js';
 import { eventBytes } from './stamp.js';
 
 export interface Deliveries {
@@ -53,7 +53,13 @@ export interface RunChecks extends Deliveries {
    */
   readonly dropsInvalid: boolean;
   /** The open loop's rate asked for and achieved (msg/s); undefined for the closed loop. */
-  readonly openLoop?: { readonly rate: number; readonly achieved: number; readonly measured: number };
+  readonly openLoop?: {
+    readonly rate: number;
+    readonly achieved: number;
+    readonly measured: number;
+    /** The publisher's largest lag behind its schedule (µs). */
+    readonly lagMaxUs: number;
+  };
 }
 
 /** Each reason the run is an INVALID RUN (without that prefix); empty for a valid run. */
@@ -83,6 +89,10 @@ export function invalidReasons(r: RunChecks): string[] {
         `than ${RATE_SHORTFALL_MARGIN * 100}%): the publisher was saturated, so latencies from its ` +
         'scheduled send times measure queueing in the demo, not the broker',
     );
+  }
+  const slip = o === undefined ? undefined : scheduleSlip(o.rate, o.lagMaxUs, o.measured);
+  if (o !== undefined && slip !== undefined) {
+    reasons.push(slipReason(slip, o.lagMaxUs, 'publisher', 'messages'));
   }
   return reasons;
 }

@@ -100,7 +100,12 @@ export function buildCaseReport(c: CaseConfig, m: CaseMeasurement): CaseReport {
     outOfRangeLatencies: m.outOfRangeLatencies ?? 0,
     dropsInvalid,
     ...(m.openLoop != null && {
-      openLoop: { rate: m.openLoop.rate_msgs, achieved: m.openLoop.achieved_rate_msgs, measured: c.total },
+      openLoop: {
+        rate: m.openLoop.rate_msgs,
+        achieved: m.openLoop.achieved_rate_msgs,
+        measured: c.total,
+        lagMaxUs: m.openLoop.publisher_lag_max_us,
+      },
     }),
   });
   const drops = dropsInvalid ? undefined : dropWarning(m.reportedDrops, expected);

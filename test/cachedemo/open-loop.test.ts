@@ -168,7 +168,7 @@ describe('cachedemo open loop', () => {
 });
 
 describe('cachedemo open loop short of its rate', () => {
-  const row = (achievedRateOps: number): OpResult => ({
+  const row = (achievedRateOps: number, startLagMaxUs = 1): OpResult => ({
     op: 'get_hit',
     payload: 256,
     unexpected: 0,
@@ -182,7 +182,7 @@ describe('cachedemo open loop short of its rate', () => {
       maxUs: 1,
       avgUs: 1,
       throughputOps: achievedRateOps,
-      openLoop: { rateOps: 500_000, achievedRateOps, startLagP99Us: 1, startLagMaxUs: 1 },
+      openLoop: { rateOps: 500_000, achievedRateOps, startLagP99Us: 1, startLagMaxUs },
     },
   });
 
@@ -191,6 +191,16 @@ describe('cachedemo open loop short of its rate', () => {
     expect(invalidRows([row(214_952)])).toEqual([
       'get_hit 256 B: open loop achieved 214952.00 ops/s of the 500000 asked (57.0% short, more than 5%): ' +
         'operations started late, so latencies from their scheduled starts measure queueing in the demo, not the cache',
+    ]);
+  });
+
+  it('is an INVALID RUN when its starts fell behind for a while, though the achieved rate held', () => {
+    // 20 000 operations at 500 000 ops/s: 5% of them is 2 ms of schedule.
+    expect(invalidRows([row(500_000, 2_000)])).toEqual([]);
+    expect(invalidRows([row(500_000, 10_000)])).toEqual([
+      "get_hit 256 B: open loop: the starter fell 10.0 ms behind its schedule at worst, 25.0% of the run's " +
+        'operations (more than 5%): it was saturated for a while, so latencies from the scheduled times ' +
+        'measure queueing in the demo',
     ]);
   });
 });

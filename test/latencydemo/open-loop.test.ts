@@ -276,24 +276,52 @@ describe('the open-loop report', () => {
     const [c] = planCases(parse('--rate', '500000', '--total', '100000'));
     // Publisher lag p99 6.65 s: the latencies are the demo's own queue.
     const latency = { p50Ns: 3e9, p99Ns: 6.6e9, p999Ns: 6.7e9, maxNs: 6.7e9 };
-    const measured = (achieved: number) =>
+    const measured = (achieved: number, lagMaxUs = 6_700_000) =>
       deliveredOpenLoop(c!, latency, 465, {
         rate_msgs: 500_000,
         achieved_rate_msgs: achieved,
-        publisher_lag_p50_us: 3_000_000,
-        publisher_lag_p99_us: 6_650_000,
-        publisher_lag_max_us: 6_700_000,
+        publisher_lag_p50_us: Math.min(3_000_000, lagMaxUs),
+        publisher_lag_p99_us: Math.min(6_650_000, lagMaxUs),
+        publisher_lag_max_us: lagMaxUs,
       });
     const short = measured(214_952);
     expect(short.valid).toBe(false);
     expect(short.invalid_reasons).toEqual([
       'open loop achieved 214952.00 msg/s of the 500000 asked (57.0% short, more than 5%): the publisher was ' +
         'saturated, so latencies from its scheduled send times measure queueing in the demo, not the broker',
+      "open loop: the publisher fell 6700.0 ms behind its schedule at worst, 3350.0% of the run's messages " +
+        '(more than 5%): it was saturated for a while, so latencies from the scheduled times measure queueing ' +
+        'in the demo',
     ]);
     const text = textHeader('spawned', false) + caseIntro(c!) + caseResults(short);
     expect(text).toContain('\nINVALID RUN: open loop achieved 214952.00 msg/s of the 500000 asked');
     expect(parseTextReport(text)).toEqual([short]);
-    // Within the margin the run stands.
-    expect(measured(480_000).valid).toBe(true);
+    // Within the margin the run stands: on rate, and never more than a few ms behind.
+    expect(measured(480_000, 5_000).valid).toBe(true);
+  });
+
+  it('makes a run whose publisher fell behind for a while and caught up an INVALID RUN, whatever its achieved rate', () => {
+    // Measured by an outside review: 300 000 messages at 100 000 msg/s, 396 ms behind at worst, and an
+    // achieved rate (first and last send) above the rate asked.
+    const [c] = planCases(parse('--rate', '100000', '--total', '300000'));
+    const latency = { p50Ns: 177e6, p99Ns: 400e6, p999Ns: 401e6, maxNs: 402e6 };
+    const run = (lagMaxUs: number) =>
+      deliveredOpenLoop(c!, latency, 3_000, {
+        rate_msgs: 100_000,
+        achieved_rate_msgs: 100_597.78,
+        publisher_lag_p50_us: Math.min(151_295, lagMaxUs),
+        publisher_lag_p99_us: Math.min(390_399, lagMaxUs),
+        publisher_lag_max_us: lagMaxUs,
+      });
+    const caughtUp = run(396_458);
+    expect(caughtUp.valid).toBe(false);
+    expect(caughtUp.invalid_reasons).toEqual([
+      "open loop: the publisher fell 396.5 ms behind its schedule at worst, 13.2% of the run's messages " +
+        '(more than 5%): it was saturated for a while, so latencies from the scheduled times measure queueing ' +
+        'in the demo',
+    ]);
+    // 5% of 300 000 messages at 100 000 msg/s is 150 ms: a publisher never further behind stands.
+    expect(run(150_000).valid).toBe(true);
+    expect(run(151_000).valid).toBe(false);
   });
 });
