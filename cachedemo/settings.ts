@@ -6,7 +6,7 @@
  * concurrency 32 (Felix: 1), and more warm-up and samples (Felix: 200 / 2000), because V8 compiles the hot
  * path only after a few thousand calls.
  */
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { CACHE_BENCH_ENV_NAMES } from '../config/catalogue.js';
 import { booleanKind } from '../config/kinds.js';
 
@@ -185,6 +185,25 @@ export function addBenchFlags(command: Command): Command {
     }),
   );
   return command;
+}
+
+/**
+ * The settings `args` (cachedemo's flags, as a script hands them on) give with no variable set, or the
+ * message cachedemo would refuse them with: a script checks its workload before it starts anything.
+ */
+export function benchArgsProblem(args: readonly string[]): string | undefined {
+  const command = addBenchFlags(new Command('cachedemo'))
+    .option('--json')
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  try {
+    command.parse([...args], { from: 'user' });
+    resolveBenchSettings({}, command.opts());
+    return undefined;
+  } catch (error) {
+    if (error instanceof CommanderError || error instanceof BenchSettingError) return error.message;
+    throw error;
+  }
 }
 
 /**

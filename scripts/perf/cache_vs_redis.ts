@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { runMain } from '../../cachedemo/cli.js';
-import { benchEnvFlags } from '../../cachedemo/settings.js';
+import { benchArgsProblem, benchEnvFlags } from '../../cachedemo/settings.js';
 import { nonNegativeInteger, nonNegativeNumber, perfCommand, positiveInteger } from './cli.js';
 import { loadAverage, machineInfo, waitForQuiet, type MachineInfo } from './lib/cache_machine.js';
 import { redisVersion, startRedis } from './lib/cache_redis_server.js';
@@ -108,6 +108,18 @@ async function main(): Promise<number> {
     process.stderr.write(`${envProblem}\n`);
     return 2;
   }
+  const workload = [
+    ...['--payloads', o.payloads, '--ops', o.ops, '--concurrency', o.concurrency, '--keys', o.keys],
+    ...['--warmup', o.warmup, '--samples', o.samples, '--json'],
+    ...(o.rate === undefined ? [] : ['--rate', o.rate]),
+  ];
+  // Both sides take the workload as cachedemo's flags: a bad one is refused now, not after the first
+  // wait for a quiet machine.
+  const workloadProblem = benchArgsProblem(workload);
+  if (workloadProblem !== undefined) {
+    process.stderr.write(`${workloadProblem}\n`);
+    return 2;
+  }
   const found = redisVersion();
   if (!found.ok) {
     process.stderr.write(`${found.message}\n`);
@@ -115,11 +127,6 @@ async function main(): Promise<number> {
   }
   const machine = machineInfo();
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
-  const workload = [
-    ...['--payloads', o.payloads, '--ops', o.ops, '--concurrency', o.concurrency, '--keys', o.keys],
-    ...['--warmup', o.warmup, '--samples', o.samples, '--json'],
-    ...(o.rate === undefined ? [] : ['--rate', o.rate]),
-  ];
   const redisArgs = o.redisAutoPipelining === true ? ['--auto-pipelining'] : [];
   say(`felix-ts cache vs redis ${found.version}: ${o.trials} trials each, ${workload.join(' ')}`);
 
@@ -174,6 +181,8 @@ function runJson(command: string, args: string[]): Promise<Record<string, unknow
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
     child.on('exit', (code) => {
       const last = stdout.trim().split('\n').at(-1) ?? '';
+      // Exit 2 is a bad setting (one it inherited from the environment, say): this script's too.
+      if (code === 2) return reject(new BadSetting(stderr.trim()));
       if (code !== 0) return reject(new Error(`${args[0]} exited with ${code}: ${stderr.trim()}`));
       try {
         resolve(JSON.parse(last) as Record<string, unknown>);
@@ -290,4 +299,11 @@ function openLoopReport(
   ].join('\n');
 }
 
-runMain('cache_vs_redis', main);
+/** A benchmark child refused its settings (its exit 2): said as it said it, and this script exits 2. */
+class BadSetting extends Error {}
+
+runMain('cache_vs_redis', main, (error) =>
+  error instanceof BadSetting
+    ? { message: error.message, code: 2 }
+    : { message: (error as Error).stack ?? String(error), code: 1 },
+);

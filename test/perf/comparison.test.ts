@@ -172,6 +172,25 @@ describe('peers_nats and cache_vs_redis programs', () => {
     ['cache_vs_redis', '--max-load <load>', 'abc', 'expected a number ≥ 0'],
     ['cache_vs_redis', '--trials <n>', 'abc', 'expected an integer ≥ 1'],
     ['cache_vs_redis', '--load-wait-s <s>', '-1', 'expected an integer ≥ 0'],
+    // The workload, as cachedemo checks it: before the first wait for a quiet machine.
+    [
+      'cache_vs_redis',
+      '--payloads <list>',
+      'abc',
+      'invalid --payloads="abc": expected an integer from 0 to 67108864',
+    ],
+    [
+      'cache_vs_redis',
+      '--ops <list>',
+      'put,nope',
+      'invalid --ops="put,nope": expected put, get_hit, get_miss',
+    ],
+    [
+      'cache_vs_redis',
+      '--concurrency <n>',
+      '0',
+      'invalid --concurrency="0": expected an integer from 1 to 1000000',
+    ],
   ])('%s refuses %s %s, before running anything', (script, flag, value, expected) => {
     const run = runPerf(script, [flag.split(' ')[0]!, value]);
     // A bad flag exits 2, as for every perf script's flags (1 is a run that failed).
