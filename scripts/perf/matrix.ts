@@ -2,6 +2,7 @@
 // command line of each.
 import { matchesAnyFilter, parseFilter, type Filter, type FilterSubject } from './filters.js';
 import type { PerfConfig, PublisherPreset, WorkloadGrid } from './perf_config.js';
+import { STAMP_BYTES } from '../../latencydemo/stamp.js';
 
 /** One latencydemo case, as its flags set it. */
 export interface Workload {
@@ -40,13 +41,14 @@ export function headlineBinary(batch: number): boolean {
 }
 
 /**
- * `total` is a floor: a batched run is lengthened until it moves min_run_bytes (capped at max_total),
- * since a run that fits in the send window measures buffer fill. Batch-1 runs are acked one at a time
- * and zero-byte runs move no payload, so both keep `total`.
+ * `total` is a floor: a batched run is lengthened until its events — each latencydemo's 16-byte stamp and
+ * the payload, as its send-window warning counts them — move min_run_bytes (capped at max_total), since a
+ * run that fits in the send window measures buffer fill. Batch-1 runs are acked one at a time, so they keep
+ * `total`; so do zero-byte runs, whose 16-byte events would need 16.8 M of them to fill a 256 MiB window.
  */
 export function scaledTotal(grid: WorkloadGrid, batch: number, payloadBytes: number): number {
   if (batch <= 1 || payloadBytes === 0) return grid.total;
-  const needed = Math.ceil(grid.min_run_bytes / payloadBytes);
+  const needed = Math.ceil(grid.min_run_bytes / (STAMP_BYTES + payloadBytes));
   return Math.min(grid.max_total, Math.max(grid.total, needed));
 }
 
