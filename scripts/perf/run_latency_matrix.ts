@@ -63,9 +63,19 @@ function measuredCells(jsonlPath: string, session: string): Set<string> {
 }
 
 function chooseSession(options: MatrixRunOptions): string {
-  if (options.session !== undefined) return options.session;
-  if (!options.resume) return newSessionId();
-  const latest = latestSession(readRecords(options.jsonlPath).records);
+  if (!options.resume) return options.session ?? newSessionId();
+  const records = readRecords(options.jsonlPath).records;
+  if (options.session !== undefined) {
+    // A mistyped session id must not start the hours-long matrix over under a new name.
+    if (!records.some((r) => r.session_id === options.session)) {
+      throw new UsageError(
+        `--resume --session ${options.session}: no such session in ${options.jsonlPath} (leave out ` +
+          '--resume to start a new one)',
+      );
+    }
+    return options.session;
+  }
+  const latest = latestSession(records);
   if (latest === undefined) throw new UsageError(`--resume: no earlier session in ${options.jsonlPath}`);
   return latest;
 }
@@ -76,19 +86,19 @@ export async function runMatrix(options: MatrixRunOptions): Promise<number> {
   const cells = buildMatrix(config, options.trials ?? config.trials, parseFilters(options.filters));
   if (cells.length === 0) throw new UsageError(`no runs selected from ${config.source} by the filters given`);
 
+  // A dry run with --resume lists what the resume would run: the cells the session has not measured.
+  const session = chooseSession(options);
+  const done = options.resume ? measuredCells(options.jsonlPath, session) : new Set<string>();
+  const todo = cells.filter((cell) => !done.has(cellKey(cell)));
   if (options.dryRun) {
-    for (const cell of cells)
-      console.log(shellLine(cell.profile_env, latencydemoArgs(options.program, cell)));
-    console.log(`# ${cells.length} runs from ${config.source}`);
+    for (const cell of todo) console.log(shellLine(cell.profile_env, latencydemoArgs(options.program, cell)));
+    const measured = done.size === 0 ? '' : ` (${cells.length - todo.length} already measured in ${session})`;
+    console.log(`# ${todo.length} runs from ${config.source}${measured}`);
     return 0;
   }
   if (!existsSync(options.program)) {
     throw new UsageError(`${options.program} does not exist: build first (npm run build)`);
   }
-
-  const session = chooseSession(options);
-  const done = options.resume ? measuredCells(options.jsonlPath, session) : new Set<string>();
-  const todo = cells.filter((cell) => !done.has(cellKey(cell)));
   const outputsDir = join(options.outputsRoot, session);
   const git = gitState();
   console.error(

@@ -102,6 +102,18 @@ describe('run_latency_matrix', () => {
       readFileSync(join(dir, 'raw', 'runs', 'test-session', `${first[0]!.run_id}.stderr`), 'utf8'),
     ).toContain('failing on purpose');
 
+    // A dry run of the resume lists what it would run: the cell not measured yet.
+    const lines: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    expect(await runMatrix(options(dir, { trials: 1, resume: true, dryRun: true }))).toBe(0);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain('--batch 64');
+    expect(lines[1]).toBe(`# 1 runs from ${join(dir, 'matrix.yml')} (1 already measured in test-session)`);
+    // A session id that names nothing is refused, not started afresh.
+    await expect(
+      runMatrix(options(dir, { trials: 1, resume: true, session: 'test-sesion' })),
+    ).rejects.toThrow('--resume --session test-sesion: no such session');
+
     expect(await runMatrix(options(dir, { trials: 1, resume: true, session: undefined }))).toBe(0);
     const all = readRecords(join(dir, 'raw', 'runs.jsonl')).records;
     expect(all.slice(2).map((r) => [r.session_id, r.workload.batch])).toEqual([['test-session', 64]]);
