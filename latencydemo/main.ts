@@ -70,10 +70,12 @@ async function main(args: readonly string[]): Promise<number> {
     progress.stop();
     process.exit(130);
   });
-  if (text) process.stdout.write(textHeader(broker, request.mode === 'all'));
+  // The header and each case's intro go out with its results: a case that could not run (exit 1) leaves
+  // no report of itself on stdout, only its reason on stderr.
+  let unwritten = text ? textHeader(broker, request.mode === 'all') : '';
   const reports: CaseReport[] = [];
   for (const [index, c] of cases.entries()) {
-    if (text) process.stdout.write(caseIntro(c));
+    if (text) unwritten += caseIntro(c);
     const report = await runCase(c, {
       env,
       externalBroker: request.broker,
@@ -87,7 +89,8 @@ async function main(args: readonly string[]): Promise<number> {
       throw isFelixError(error) ? new CaseFailure(`case ${c.name} failed: ${error.message}`) : error;
     });
     reports.push(report);
-    if (text) process.stdout.write(caseResults(report));
+    if (text) process.stdout.write(unwritten + caseResults(report));
+    unwritten = '';
   }
   if (request.json) {
     process.stdout.write(

@@ -61,4 +61,15 @@ describe("a demo's broker that exits before listening", () => {
     expect(run.stderr).toContain('the broker exited with code 9 before listening');
     expect(run.stdout).toBe('');
   });
+
+  it('latencydemo: the text report of a case that could not run is nothing, not its header', async () => {
+    const run = await runDemoProcess('latencydemo', [
+      ...LATENCY_TINY.filter((flag) => flag !== '--json'),
+      '--broker-node-flags',
+      '--no-such-node-flag',
+    ]);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain('the broker exited with code 9 before listening');
+    expect(run.stdout).toBe('');
+  });
 });
