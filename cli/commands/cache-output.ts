@@ -4,6 +4,8 @@
  * holding control characters other than tab and line breaks — would garble the screen (an escape sequence
  * in it is obeyed), so it is shown quoted with escapes, as redis-cli shows one: `"\x8dp3\r*G"`.
  */
+import { holdsControlCharacters } from '../terminal-text.js';
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The quoted, escaped form of `value` for a terminal, or undefined when it is text to print as it is. */
@@ -14,12 +16,7 @@ export function terminalView(value: Uint8Array): string | undefined {
   } catch {
     return quoted(value);
   }
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    const lineOrTab = code === 0x09 || code === 0x0a || code === 0x0d;
-    if ((code < 0x20 && !lineOrTab) || (code >= 0x7f && code <= 0x9f)) return quoted(value);
-  }
-  return undefined;
+  return holdsControlCharacters(text, { lineBreaks: true }) ? quoted(value) : undefined;
 }
 
 const NAMED: Readonly<Record<number, string>> = {

@@ -4,16 +4,9 @@
  * line are printed as `base64:<bytes in base64>` so every event stays one line.
  */
 import type { FelixEvent } from '../../client/index.js';
+import { holdsControlCharacters } from '../terminal-text.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-/** Line breaks and other control characters (tab aside) would break the one-line-per-event format. */
-function breaksTheLine(text: string): boolean {
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if ((code < 0x20 && code !== 0x09) || code === 0x7f || code === 0x2028 || code === 0x2029) return true;
-  }
-  return false;
-}
 
 export function formatPayload(payload: Uint8Array): string {
   let text: string;
@@ -22,7 +15,8 @@ export function formatPayload(payload: Uint8Array): string {
   } catch {
     return `base64:${Buffer.from(payload).toString('base64')}`;
   }
-  return breaksTheLine(text) || text.startsWith('base64:')
+  // Line breaks would break the one-line-per-event format; other control characters, the terminal.
+  return holdsControlCharacters(text, { lineBreaks: false }) || text.startsWith('base64:')
     ? `base64:${Buffer.from(payload).toString('base64')}`
     : text;
 }

@@ -45,6 +45,11 @@ describe('felix-ts sub output', () => {
       `base64:${Buffer.from('base64:looks encoded').toString('base64')}`,
     );
     expect(formatPayload(text('ünïcødé ✓'))).toBe('ünïcødé ✓');
+    // C1 controls too: U+009B is a terminal's CSI, as ESC [ is.
+    expect(formatPayload(text('csi\u009b2J'))).toBe(
+      `base64:${Buffer.from('csi\u009b2J').toString('base64')}`,
+    );
+    expect(formatPayload(text('para\u2029graph'))).toMatch(/^base64:/);
   });
 });
 
