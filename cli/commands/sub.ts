@@ -44,6 +44,7 @@ Stream: <stream>, <namespace>/<stream> or <tenant>/<namespace>/<stream>; what it
 
 Output (stdout), one line per event:
   <offset><TAB><payload>      the payload as text, or base64:<…> when it is not one line of UTF-8
+                              text (invalid UTF-8, line breaks, control characters besides tab)
   # gap: 3 events missed (offsets 17-19)
                               printed before the event that follows events this subscriber did not get
                               (the broker's queue policy dropped them, or retention did before a resume)
