@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { checkLatencyReport } from '../../scripts/perf/latency_report.js';
 import { measureNats } from '../../scripts/perf/nats_latency.js';
 import { findNatsServer, NATS_INSTALL_HINT, startNatsServer } from '../../scripts/perf/nats_server.js';
+import { withoutRateShortfall } from '../support/open-loop-shortfall.js';
 
 const natsServer = findNatsServer();
 if (natsServer === undefined) {
@@ -83,8 +84,9 @@ describe.skipIf(natsServer === undefined)('nats_latency', () => {
         delivered_total: 800,
         expected_deliveries: 800,
         unaccounted: 0,
-        valid: true,
       });
+      // Valid but for this machine's speed at the moment (a 0.2 s run: a 10 ms stall is 5% of it).
+      expect(withoutRateShortfall(result.invalid_reasons, 'nats_latency --rate 2000')).toEqual([]);
       expect(result.open_loop).toMatchObject({ rate_msgs: 2000 });
       expect(result.open_loop!.achieved_rate_msgs).toBeGreaterThan(0);
     } finally {
