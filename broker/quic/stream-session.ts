@@ -614,6 +614,13 @@ export class StreamSession implements PublishingStream {
     const code: ErrorCode = e.code === 'frame_too_large' ? 'limit_exceeded' : 'invalid_request';
     if (e.requestId !== undefined && e.ackRequested && isPublish(e.messageType)) {
       this.publishes.refuse(e.requestId, 'message', e.message, code);
+    } else if (
+      e.code !== 'unknown_type' &&
+      e.messageType !== undefined &&
+      !CLIENT_REQUESTS.has(e.messageType)
+    ) {
+      // A message only the broker sends, whose fields did not decode: what is wrong is that it was sent.
+      this.replies.sendError(`${e.messageType} is not a request a client may send`, code, e.requestId);
     } else {
       this.replies.sendError(e.message, code, e.requestId);
     }
@@ -681,6 +688,19 @@ export class StreamSession implements PublishingStream {
 
 // setTimeout waits at most this long (about 24.8 days); a later token expiry is approached in steps.
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The message types a client may send on a stream (every other known type is the broker's). */
+const CLIENT_REQUESTS: ReadonlySet<string> = new Set([
+  'auth',
+  'topology',
+  'publish',
+  'publish_batch',
+  'publish_chunk',
+  'subscribe',
+  'cache_put',
+  'cache_get',
+  'cache_delete',
+]);
 
 /** Whether a refused message was a publish, so its answer is a publish_error. */
 function isPublish(type: string | undefined): boolean {

@@ -320,8 +320,9 @@ export const subscribeChecks = area('subscribe', {
   },
 
   /**
-   * A subscribe naming another epoch is refused with subscribe_cursor_error `epoch_changed` (the current
-   * epoch, the oldest retained offset), whatever its start; naming the current epoch works as usual.
+   * A subscribe naming another epoch (0 included) is refused with subscribe_cursor_error `epoch_changed`
+   * (the current epoch, the oldest retained offset), whatever its start; naming the current epoch works
+   * as usual.
    */
   async epoch_changed(ctx) {
     const { s, stream } = await streamWith(ctx, 'epoch-changed', ['y0', 'y1', 'y2']);
@@ -330,11 +331,13 @@ export const subscribeChecks = area('subscribe', {
     if (current.type !== 'subscribed' || epoch === undefined)
       throw new CheckFailure(`subscribed carries no epoch: ${JSON.stringify(current)}`);
     const other = epoch === 1 ? 2 : epoch - 1;
-    for (const [start, requested] of [
-      [{ offset: 1 }, 1],
-      ['earliest', 0],
+    // Epoch 0 is no stream's: it is another epoch too, never "any".
+    for (const [start, requested, named] of [
+      [{ offset: 1 }, 1, other],
+      ['earliest', 0, other],
+      ['earliest', 0, 0],
     ] as const) {
-      const e = await subscribeAnswer(s, { stream, start, epoch: other }, `subscribe naming epoch ${other}`);
+      const e = await subscribeAnswer(s, { stream, start, epoch: named }, `subscribe naming epoch ${named}`);
       expectThat(
         e.type === 'subscribe_cursor_error' &&
           e.reason === 'epoch_changed' &&

@@ -376,6 +376,30 @@ describe('broker protocol over real QUIC', () => {
     expect(metrics).toMatch(/^felix_subscriber_skipped_too_large_events_total 2$/m);
   });
 
+  it('says a message only the broker sends is not a request, whether or not its fields decode', async () => {
+    const node = await startBroker();
+    const s = await RawStream.open(await connectRaw(node));
+    const json = (text: string): void => s.write(encodeFrame(0, Buffer.from(text)));
+    const refusal = async (): Promise<unknown> => {
+      const reply = (await s.next()) as { type: string; message: string; request_id?: number; code?: string };
+      expect(reply).toMatchObject({ type: 'error', code: 'invalid_request' });
+      return [reply.message, reply.request_id];
+    };
+    // Its fields missing: the refusal says what is wrong — that it was sent at all — not which field.
+    // (topology_view has no request_id field: one sent is an unknown field, never echoed.)
+    json('{"type":"topology_view","request_id":77}');
+    expect(await refusal()).toEqual(['topology_view is not a request a client may send', undefined]);
+    json('{"type":"publish_error","request_id":5}');
+    expect(await refusal()).toEqual(['publish_error is not a request a client may send', 5]);
+    json('{"type":"publish_ok","request_id":6}');
+    expect(await refusal()).toEqual(['publish_ok is not a request a client may send', 6]);
+    // An unknown type is named as one; a request's own bad field is named.
+    json('{"type":"frobnicate","request_id":7}');
+    expect(await refusal()).toEqual(['unknown message type "frobnicate"', 7]);
+    json('{"type":"cache_get","tenant_id":"t1","namespace":"ns","cache":"c","request_id":8}');
+    expect(await refusal()).toEqual(['cache_get is missing field key', 8]);
+  });
+
   it('names the request_id it could read in an error, whatever the type, but never for a type that has none', async () => {
     const node = await startBroker();
     const s = await RawStream.open(await connectRaw(node));
