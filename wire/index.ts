@@ -51,6 +51,7 @@ export {
 export { FrameDecoder, type FrameSink, type FrameDecoderOptions } from './decoder.js';
 export { FrameBufferPool } from './frame-buffer-pool.js';
 export type * from './messages.js';
+export { CLIENT_REQUEST_TYPES } from './messages.js';
 export { defaultRetryClass } from './retry-classes.js';
 export { MESSAGE_TYPES } from './schema.js';
 export { encodeMessage, decodeMessage, decodeFramePayload, type EncodeOptions } from './codec.js';

@@ -341,6 +341,19 @@ export type Message =
 
 export type MessageType = Message['type'];
 
+/** The message types a client may send on a stream; every other type is one only the broker sends. */
+export const CLIENT_REQUEST_TYPES = [
+  'auth',
+  'topology',
+  'publish',
+  'publish_batch',
+  'publish_chunk',
+  'subscribe',
+  'cache_put',
+  'cache_get',
+  'cache_delete',
+] as const satisfies readonly MessageType[];
+
 /** The message object of a given type. */
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 

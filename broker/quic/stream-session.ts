@@ -15,6 +15,7 @@ import {
   FEATURE_DROP_NOTICE,
   FEATURE_ERROR_CODES,
   FEATURE_IDEMPOTENT_PUBLISH,
+  CLIENT_REQUEST_TYPES,
   FEATURE_TOPOLOGY,
   FLAG_MSGPACK,
   FLAG_TIMINGS,
@@ -690,17 +691,7 @@ export class StreamSession implements PublishingStream {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The message types a client may send on a stream (every other known type is the broker's). */
-const CLIENT_REQUESTS: ReadonlySet<string> = new Set([
-  'auth',
-  'topology',
-  'publish',
-  'publish_batch',
-  'publish_chunk',
-  'subscribe',
-  'cache_put',
-  'cache_get',
-  'cache_delete',
-]);
+const CLIENT_REQUESTS: ReadonlySet<string> = new Set(CLIENT_REQUEST_TYPES);
 
 /** Whether a refused message was a publish, so its answer is a publish_error. */
 function isPublish(type: string | undefined): boolean {

@@ -3,7 +3,7 @@
  * stack, ext types (msgpackr's own among them), keys that are not strings or are __proto__.
  */
 import fc from 'fast-check';
-import { FLAG_MSGPACK, HEADER_BYTES } from '../../../wire/index.js';
+import { CLIENT_REQUEST_TYPES, FLAG_MSGPACK, HEADER_BYTES } from '../../../wire/index.js';
 import { frameOf, hostileFrame, packr, type HostileFrame, type HostileTarget } from './frames.js';
 import { arbValidRequest } from './valid.js';
 
@@ -152,16 +152,7 @@ export function arbMsgpackBomb(target: HostileTarget): fc.Arbitrary<HostileFrame
     'cache',
     'payloads',
   );
-  const type = fc.constantFrom(
-    'publish',
-    'publish_batch',
-    'publish_chunk',
-    'subscribe',
-    'cache_put',
-    'cache_get',
-    'cache_delete',
-    'auth',
-  );
+  const type = fc.constantFrom(...CLIENT_REQUEST_TYPES.filter((t) => t !== 'topology'));
   return fc
     .tuple(
       fc.constantFrom('whole', 'field', 'trailing', 'in-array'),
