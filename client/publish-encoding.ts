@@ -6,6 +6,7 @@
  */
 import {
   HEADER_BYTES,
+  MAX_BATCH_PAYLOADS,
   allocateFrame,
   encodeBinaryPublishBatch,
   encodeMessage,
@@ -36,8 +37,8 @@ export type BatchPart =
   | { readonly kind: 'chunked'; readonly index: number };
 
 /**
- * Splits a batch into frames carrying at most `chunkBytes` payload bytes each (at least one payload per
- * frame), in order. A payload above `chunkBytes` travels alone: in a frame of its own (it must fit the
+ * Splits a batch into frames carrying at most `chunkBytes` payload bytes and MAX_BATCH_PAYLOADS payloads
+ * each (at least one payload per frame), in order. A payload above `chunkBytes` travels alone: in a frame of its own (it must fit the
  * frame limit), or as its own chunked publish when it is above `chunkedAbove` (Infinity: never).
  */
 export function planBatch(
@@ -59,7 +60,8 @@ export function planBatch(
       bytes = 0;
       continue;
     }
-    if (bytes + size > chunkBytes && i > start) {
+    // A frame holds at most MAX_BATCH_PAYLOADS payloads however small (the broker refuses more).
+    if ((bytes + size > chunkBytes || i - start === MAX_BATCH_PAYLOADS) && i > start) {
       parts.push({ kind: 'frame', start, end: i });
       start = i;
       bytes = 0;

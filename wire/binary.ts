@@ -17,7 +17,8 @@
  */
 import { ByteReader, writeU64 } from './bytes.js';
 import { WireError, withRequestId } from './errors.js';
-import { allocateFrame, HEADER_BYTES, type FrameAllocator } from './frame.js';
+import { allocateFrame, HEADER_BYTES, MAX_BATCH_PAYLOADS, type FrameAllocator } from './frame.js';
+import { tooManyPayloads } from './schema.js';
 import {
   FLAG_BINARY_EVENT_BATCH,
   FLAG_BINARY_EVENT_BATCH_SHARED,
@@ -148,7 +149,7 @@ export function decodeBinaryPublishBatch(flags: number, payload: Uint8Array): Pu
       tenant_id: reader.shortString('tenant_id'),
       namespace: reader.shortString('namespace'),
       stream: reader.shortString('stream'),
-      payloads: readPayloadList(reader, 'publish batch'),
+      payloads: readPayloadList(reader, 'publish batch', MAX_BATCH_PAYLOADS),
     };
     if (acked) {
       message.request_id = requestId;
@@ -250,8 +251,9 @@ export function decodeEventBatch(flags: number, payload: Uint8Array, withStamps 
   return batch;
 }
 
-function readPayloadList(reader: ByteReader, what: string): Uint8Array[] {
+function readPayloadList(reader: ByteReader, what: string, maxCount = Infinity): Uint8Array[] {
   const count = reader.itemCount(what);
+  if (count > maxCount) throw tooManyPayloads(count);
   const payloads = new Array<Uint8Array>(count);
   for (let i = 0; i < count; i++) payloads[i] = reader.bytesView(reader.u32(), `${what} payload ${i}`);
   reader.expectEnd(what);

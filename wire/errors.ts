@@ -21,6 +21,8 @@ export type WireErrorCode =
   | 'unknown_type'
   /** A value that does not fit its field on encode (a name over 65535 bytes, a count over u32). */
   | 'field_too_long'
+  /** A publish batch of more payloads than MAX_BATCH_PAYLOADS (refused before they are read). */
+  | 'too_many_payloads'
   /** The stream ended in the middle of a frame. */
   | 'incomplete';
 

@@ -10,6 +10,12 @@ export const HEADER_BYTES = 12;
 export const MAX_ENCODABLE_PAYLOAD_BYTES = 0xffff_ffff;
 /** FELIX_MAX_FRAME_BYTES default: the largest payload a receiver accepts. */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/**
+ * Most payloads one publish batch frame may carry. Bytes bound a frame, but a batch of empty payloads costs
+ * per payload (an object each, a stamp and a length in every event frame): 5.5 M of them fit 16 MiB, and
+ * one such frame held the broker for seconds. 65,536 bound that to milliseconds; more go as more batches.
+ */
+export const MAX_BATCH_PAYLOADS = 65_536;
 
 export interface FrameHeader {
   flags: number;

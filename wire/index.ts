@@ -10,6 +10,7 @@ export {
   VERSION,
   HEADER_BYTES,
   DEFAULT_MAX_FRAME_BYTES,
+  MAX_BATCH_PAYLOADS,
   MAX_ENCODABLE_PAYLOAD_BYTES,
   type FrameHeader,
   type WholeFrame,

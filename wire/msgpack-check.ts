@@ -23,7 +23,7 @@ import { isUtf8 } from 'node:buffer';
 /** Items still to read in each open container; deep enough for any limit a caller passes. */
 const remaining = new Float64Array(256);
 
-export type MsgpackProblem = 'too_deep' | 'ext' | 'never_used' | 'ill_formed_str';
+export type MsgpackProblem = 'too_deep' | 'ext' | 'never_used' | 'ill_formed_str' | 'too_many_items';
 
 /** A str body up to this long is scanned for ASCII in place; longer ones go to the native check at once. */
 const SCAN_IN_PLACE_BYTES = 64;
@@ -33,7 +33,12 @@ const SCAN_IN_PLACE_BYTES = 64;
  * arrays, empty ones included, an ext, 0xc1), else 'ill_formed_str' when a str in it is not UTF-8, else undefined. A
  * truncated value answers what was found before its end: the decoder reports the truncation itself.
  */
-export function msgpackProblem(bytes: Uint8Array, maxDepth: number): MsgpackProblem | undefined {
+export function msgpackProblem(
+  bytes: Uint8Array,
+  maxDepth: number,
+  /** An array of more items than this is refused before the decoder allocates one object per item. */
+  maxArrayItems = Infinity,
+): MsgpackProblem | undefined {
   const limit = Math.min(maxDepth, remaining.length);
   const end = bytes.length;
   let depth = 0;
@@ -116,11 +121,14 @@ export function msgpackProblem(bytes: Uint8Array, maxDepth: number): MsgpackProb
           if (at + 3 > end) return truncated(illFormed);
           items = readU16(bytes, at + 1);
           at += 3;
+          if (items > maxArrayItems && items <= end - at) return 'too_many_items';
           break;
         case 0xdd:
           if (at + 5 > end) return truncated(illFormed);
           items = readU32(bytes, at + 1);
           at += 5;
+          // A count the bytes left cannot hold (an item takes one at least) is a truncation, reported so.
+          if (items > maxArrayItems && items <= end - at) return 'too_many_items';
           break;
         case 0xde: // map 16
           if (at + 3 > end) return truncated(illFormed);

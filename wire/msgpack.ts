@@ -41,9 +41,9 @@ export function encodeMsgpackMessage(message: Message): Buffer {
  * Decodes a flags-0x40 payload. Byte fields of the result are views into `payload`, not copies: decode
  * from an owned copy to keep them past the frame callback.
  */
-export function decodeMsgpackMessage(payload: Uint8Array): Message {
-  const problem = msgpackProblem(payload, MAX_MESSAGE_NESTING);
-  if (problem !== undefined) throw refusal(problem, payload);
+export function decodeMsgpackMessage(payload: Uint8Array, maxListItems = Infinity): Message {
+  const problem = msgpackProblem(payload, MAX_MESSAGE_NESTING, maxListItems);
+  if (problem !== undefined) throw refusal(problem, payload, maxListItems);
   return fromWireObject(decodeFirstValue(payload), MSGPACK_VALUES);
 }
 
@@ -52,6 +52,7 @@ const PROBLEMS: { readonly [P in MsgpackProblem]: string } = {
   ext: 'a MessagePack ext value (no message has one)',
   never_used: 'the byte 0xc1, which MessagePack never uses',
   ill_formed_str: 'a MessagePack str that is not well-formed UTF-8 (strings must be)',
+  too_many_items: 'a MessagePack array of more items than a message may hold',
 };
 
 /**
@@ -59,7 +60,14 @@ const PROBLEMS: { readonly [P in MsgpackProblem]: string } = {
  * decode (leniently, as msgpackr does), so that refusal names the request when its id can be read; the
  * others are refused unread.
  */
-function refusal(problem: MsgpackProblem, payload: Uint8Array): WireError {
+function refusal(problem: MsgpackProblem, payload: Uint8Array, maxListItems: number): WireError {
+  if (problem === 'too_many_items') {
+    // Only a publish batch's payloads make a long list: refused unread, as a batch over the limit.
+    return new WireError(
+      'too_many_payloads',
+      `${PROBLEMS[problem]} (a publish batch holds at most ${maxListItems} payloads): send them as several batches`,
+    );
+  }
   const error = new WireError('malformed', PROBLEMS[problem]);
   if (problem !== 'ill_formed_str') return error;
   try {

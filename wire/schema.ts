@@ -7,6 +7,7 @@
  * `nullable` is always written and may be null.
  */
 import { WireError, withRequestId } from './errors.js';
+import { MAX_BATCH_PAYLOADS } from './frame.js';
 import type {
   CursorErrorReason,
   ErrorDetail,
@@ -42,6 +43,8 @@ export interface FieldSpec<Name extends string = string> {
   readonly presence: Presence;
   /** The least an integer field may be (0 when absent), so a refusal names the range that holds. */
   readonly min?: number;
+  /** The most items a list field may hold, checked before any is decoded. */
+  readonly maxItems?: number;
 }
 
 type FieldName<T extends MessageType> = Exclude<keyof MessageOf<T>, 'type'> & string;
@@ -107,7 +110,7 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec<F
   ],
   publish_batch: [
     ...STREAM_ADDRESS,
-    required('payloads', 'bytes_list'),
+    { ...required('payloads', 'bytes_list'), maxItems: MAX_BATCH_PAYLOADS },
     optional('request_id', 'u64'),
     optional('ack', 'ack_mode'),
     ...PRODUCER,
@@ -331,6 +334,7 @@ function decodeValue(spec: FieldSpec, value: unknown, representation: ValueRepre
       return representation.decodeBytes(value, field);
     case 'bytes_list': {
       if (!Array.isArray(value)) throw malformed(`field ${field} must be an array`);
+      if (spec.maxItems !== undefined && value.length > spec.maxItems) throw tooManyPayloads(value.length);
       const payloads = new Array<Uint8Array>(value.length);
       for (let i = 0; i < value.length; i++) payloads[i] = representation.decodeBytes(value[i], field);
       return payloads;
@@ -433,4 +437,12 @@ function requestIdNaming(wire: Record<string, unknown>): number | undefined {
 
 function malformed(message: string): WireError {
   return new WireError('malformed', message);
+}
+
+/** The refusal of a publish batch of `count` payloads, over MAX_BATCH_PAYLOADS. */
+export function tooManyPayloads(count: number): WireError {
+  return new WireError(
+    'too_many_payloads',
+    `a publish batch holds at most ${MAX_BATCH_PAYLOADS} payloads, this one ${count}: send them as several batches`,
+  );
 }

@@ -17,6 +17,7 @@ import {
   FEATURE_IDEMPOTENT_PUBLISH,
   CLIENT_REQUEST_TYPES,
   FEATURE_TOPOLOGY,
+  MAX_BATCH_PAYLOADS,
   FLAG_MSGPACK,
   FLAG_TIMINGS,
   FrameDecoder,
@@ -348,7 +349,8 @@ export class StreamSession implements PublishingStream {
         // An acked batch whose body is bad still names its request: answered with its publish_error.
         if (!(err instanceof WireError) || err.requestId === undefined) throw err;
         this.core.stats.protocolErrors++;
-        this.publishes.refuse(err.requestId, 'binary', err.message, 'invalid_request');
+        const code = err.code === 'too_many_payloads' ? 'limit_exceeded' : 'invalid_request';
+        this.publishes.refuse(err.requestId, 'binary', err.message, code);
         return;
       }
       this.publishes.publish(
@@ -374,7 +376,7 @@ export class StreamSession implements PublishingStream {
         flags,
       });
     }
-    this.onMessage(decodeMessage(flags, payload));
+    this.onMessage(decodeMessage(flags, payload, MAX_BATCH_PAYLOADS));
   }
 
   private onAuth(flags: number, payload: Uint8Array): void {
@@ -612,7 +614,8 @@ export class StreamSession implements PublishingStream {
       this.fail(`unauthenticated: auth expected: ${e.message}`, 'unauthenticated');
       return;
     }
-    const code: ErrorCode = e.code === 'frame_too_large' ? 'limit_exceeded' : 'invalid_request';
+    const code: ErrorCode =
+      e.code === 'frame_too_large' || e.code === 'too_many_payloads' ? 'limit_exceeded' : 'invalid_request';
     if (e.requestId !== undefined && e.ackRequested && isPublish(e.messageType)) {
       this.publishes.refuse(e.requestId, 'message', e.message, code);
     } else if (

@@ -4,6 +4,7 @@ import {
   FEATURE_ERROR_CODES,
   FLAG_BINARY_PUBLISH_ACK,
   encodeBinaryPublishBatch,
+  MAX_BATCH_PAYLOADS,
   type ErrorCode,
 } from '../../wire/index.js';
 import type { CheckContext } from '../context.js';
@@ -455,6 +456,46 @@ export const errorChecks: Check[] = [
           code: 'limit_exceeded',
         },
       );
+      await ctx.stillServed(s);
+    },
+
+    /**
+     * A publish batch of more than MAX_BATCH_PAYLOADS payloads, however small: limit_exceeded, nothing
+     * appended (JSON and binary 0x09 name the request), the stream carries on; at the limit it is taken.
+     */
+    async too_many_payloads(ctx) {
+      const s = await ctx.authed();
+      const stream = ctx.names.next('many-payloads');
+      const address = { tenant_id: s.tenant, namespace: NAMESPACE, stream };
+      const empties = (count: number): Buffer[] => Array.from({ length: count }, () => Buffer.alloc(0));
+      let id = s.nextRequestId();
+      const over = empties(MAX_BATCH_PAYLOADS + 1);
+      s.send({ type: 'publish_batch', ...address, payloads: over, request_id: id, ack: 'per_batch' });
+      await s.expectError(`a JSON batch of ${over.length} empty payloads`, {
+        type: 'publish_error',
+        code: 'limit_exceeded',
+        requestId: id,
+      });
+      id = s.nextRequestId();
+      s.fs.write(encodeBinaryPublishBatch({ ...address, payloads: over, request_id: id, ack: 'per_batch' }));
+      await s.expectError(`a binary 0x09 batch of ${over.length} empty payloads`, {
+        type: 'publish_error',
+        code: 'limit_exceeded',
+        requestId: id,
+      });
+      id = s.nextRequestId();
+      s.send({
+        type: 'publish_batch',
+        ...address,
+        payloads: empties(MAX_BATCH_PAYLOADS),
+        request_id: id,
+        ack: 'per_batch',
+      });
+      const ok = await s.expect(
+        'publish_ok',
+        `publish_ok for a batch of ${MAX_BATCH_PAYLOADS} empty payloads`,
+      );
+      expectThat(ok.request_id === id, `expected publish_ok for request ${id}, got ${JSON.stringify(ok)}`);
       await ctx.stillServed(s);
     },
 

@@ -7,6 +7,7 @@ import {
   FLAG_MSGPACK,
   HEADER_BYTES,
   KNOWN_FLAGS,
+  MAX_BATCH_PAYLOADS,
   STREAM_CODE_CLIENT_GONE,
   WireError,
   type BinaryEventBatch,
@@ -374,6 +375,44 @@ describe('broker protocol over real QUIC', () => {
     }
     const metrics = await (await fetch(`http://127.0.0.1:${node.httpAddress.port}/metrics`)).text();
     expect(metrics).toMatch(/^felix_subscriber_skipped_too_large_events_total 2$/m);
+  });
+
+  it('refuses a publish batch of more than MAX_BATCH_PAYLOADS payloads, however small, in every encoding', async () => {
+    const node = await startBroker();
+    const s = await RawStream.open(await connectRaw(node), { client_flags: KNOWN_FLAGS });
+    const address = { tenant_id: 't1', namespace: 'ns', stream: 'many' };
+    const empties = (count: number): Uint8Array[] => Array.from({ length: count }, () => new Uint8Array(0));
+    const answer = async (): Promise<Record<string, unknown>> =>
+      (await s.next()) as unknown as Record<string, unknown>;
+    const over = MAX_BATCH_PAYLOADS + 1;
+    const refused = { type: 'publish_error', code: 'limit_exceeded', retry: 'fatal' };
+    // JSON and binary name the request; the refusal says how many a batch may hold.
+    s.send({ type: 'publish_batch', ...address, payloads: empties(over), request_id: 1, ack: 'per_batch' });
+    const json = await answer();
+    expect(json).toMatchObject({ ...refused, request_id: 1 });
+    expect(json.message).toContain(`at most ${MAX_BATCH_PAYLOADS} payloads, this one ${over}`);
+    s.write(
+      encodeBinaryPublishBatch({ ...address, payloads: empties(over), request_id: 2, ack: 'per_batch' }),
+    );
+    expect(await answer()).toMatchObject({ ...refused, request_id: 2 });
+    // MessagePack is refused unread (its decoder would make an object per item first): no request_id.
+    s.write(
+      encodeMessage(
+        { type: 'publish_batch', ...address, payloads: empties(over), request_id: 3, ack: 'per_batch' },
+        { msgpack: true },
+      ),
+    );
+    expect(await answer()).toMatchObject({ type: 'error', code: 'limit_exceeded' });
+    // At the limit it is taken, and nothing refused reached the stream.
+    s.send({
+      type: 'publish_batch',
+      ...address,
+      payloads: empties(MAX_BATCH_PAYLOADS),
+      request_id: 4,
+      ack: 'per_batch',
+    });
+    expect(await answer()).toEqual({ type: 'publish_ok', request_id: 4 });
+    expect(node.stats.publishedMessages).toBe(MAX_BATCH_PAYLOADS);
   });
 
   it('says a message only the broker sends is not a request, whether or not its fields decode', async () => {

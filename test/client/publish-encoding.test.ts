@@ -14,6 +14,7 @@ import {
   FLAG_MSGPACK,
   KNOWN_FEATURES,
   KNOWN_FLAGS,
+  MAX_BATCH_PAYLOADS,
   PublishChunkAssembler,
   decodeWholeFrame,
   decodeFramePayload,
@@ -50,6 +51,15 @@ describe('planBatch', () => {
       { kind: 'frame', start: 0, end: 2 },
       { kind: 'frame', start: 2, end: 4 },
       { kind: 'frame', start: 4, end: 5 },
+    ]);
+  });
+
+  it('splits a batch of many small payloads at MAX_BATCH_PAYLOADS a frame, which the broker refuses beyond', () => {
+    const payloads = Array.from({ length: 2 * MAX_BATCH_PAYLOADS + 5 }, () => bytes(0));
+    expect(planBatch(payloads, 1 << 20, Infinity)).toEqual([
+      { kind: 'frame', start: 0, end: MAX_BATCH_PAYLOADS },
+      { kind: 'frame', start: MAX_BATCH_PAYLOADS, end: 2 * MAX_BATCH_PAYLOADS },
+      { kind: 'frame', start: 2 * MAX_BATCH_PAYLOADS, end: 2 * MAX_BATCH_PAYLOADS + 5 },
     ]);
   });
 

@@ -10,6 +10,7 @@ import {
   type Subscription,
 } from '../../client/index.js';
 import type { BrokerNode } from '../../broker/node.js';
+import { MAX_BATCH_PAYLOADS } from '../../wire/index.js';
 import { client, eventually, metric, startBroker, type BrokerOverrides } from './sdk-harness.js';
 import { take } from '../support/take-events.js';
 
@@ -96,6 +97,19 @@ describe('client SDK against the broker', () => {
       ['t1', 'default', 'demo', 1, 0],
       ['t1', 'default', 'demo', 2, 0],
     ]);
+  });
+
+  it('publishes a batch of more tiny payloads than one frame may hold, as several frames, every one in order', async () => {
+    const broker = await startBroker({ streamReplayCapacity: '200000' });
+    const c = await client(broker);
+    const count = 2 * MAX_BATCH_PAYLOADS + 3;
+    const payloads = Array.from({ length: count }, (_, i) => (i % 1000 === 0 ? String(i) : ''));
+    await c.publishBatch('tiny', payloads);
+    const replayed = await replayEarliest(c, 'tiny', count - 1);
+    expect(replayed).toHaveLength(count);
+    expect(replayed.filter((e) => e.payload.length > 0).map((e) => [e.offset, text([e])[0]])).toEqual(
+      payloads.flatMap((p, i) => (p === '' ? [] : [[i, p]])),
+    );
   });
 
   it('keeps per-stream order for many pipelined acked publishes (hash_stream)', async () => {
