@@ -21,8 +21,8 @@ export function encodeMessage(message: Message, options: EncodeOptions = {}): Bu
 
 /**
  * Decodes a message frame (flags 0 for JSON, 0x40 for MessagePack). `maxListItems` (the broker's
- * MAX_BATCH_PAYLOADS for what clients send): a MessagePack array longer than that is refused before it is
- * decoded (JSON's publish_batch is held to it by its schema).
+ * MAX_BATCH_PAYLOADS for what clients send): a MessagePack array longer than that, or JSON of four times as
+ * many elements, is refused before it is decoded (JSON's publish_batch is held to it by its schema).
  *
  * Byte fields of the result may be views into `payload` (MessagePack) or fresh copies (JSON): treat
  * them as views. A FrameDecoder payload is valid only during its callback, so to keep a decoded
@@ -30,7 +30,7 @@ export function encodeMessage(message: Message, options: EncodeOptions = {}): Bu
  * then share that copy.
  */
 export function decodeMessage(flags: number, payload: Uint8Array, maxListItems = Infinity): Message {
-  if (flags === 0) return decodeJsonMessage(payload);
+  if (flags === 0) return decodeJsonMessage(payload, maxListItems);
   if (flags === FLAG_MSGPACK) return decodeMsgpackMessage(payload, maxListItems);
   throw new WireError('invalid_flags', `flags 0x${flags.toString(16)} do not carry a message`, { flags });
 }

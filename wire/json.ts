@@ -7,7 +7,7 @@ import { decodeBase64, encodeBase64 } from './base64.js';
 import { WireError } from './errors.js';
 import { allocateFrame, HEADER_BYTES } from './frame.js';
 import type { Message } from './messages.js';
-import { MAX_MESSAGE_NESTING, jsonNestsDeeper } from './nesting.js';
+import { MAX_MESSAGE_NESTING, jsonProblem } from './nesting.js';
 import { fromWireObject, refusalFor, toWireObject, type ValueRepresentation } from './schema.js';
 
 const JSON_VALUES: ValueRepresentation = {
@@ -35,10 +35,23 @@ export function encodeJsonMessage(message: Message): Buffer {
   return frame;
 }
 
-/** Decodes a flags-0 payload. Byte fields of the result are fresh buffers (base64 always copies). */
-export function decodeJsonMessage(payload: Uint8Array): Message {
-  if (jsonNestsDeeper(payload, MAX_MESSAGE_NESTING)) {
+/**
+ * Decodes a flags-0 payload. Byte fields of the result are fresh buffers (base64 always copies).
+ * `maxListItems` (the broker's MAX_BATCH_PAYLOADS for what clients send): text of more than four times as
+ * many elements is refused unread, since only a batch over that limit holds so many; up to there it is
+ * parsed, and a publish_batch over the limit is refused naming its request (by its schema).
+ */
+export function decodeJsonMessage(payload: Uint8Array, maxListItems = Infinity): Message {
+  const problem = jsonProblem(payload, MAX_MESSAGE_NESTING, 4 * maxListItems);
+  if (problem === 'too_deep') {
     throw new WireError('malformed', `JSON nested deeper than ${MAX_MESSAGE_NESTING} levels`);
+  }
+  if (problem === 'too_many_elements') {
+    throw new WireError(
+      'too_many_payloads',
+      `JSON of more than ${4 * maxListItems} elements, refused unread (a publish batch holds at most ` +
+        `${maxListItems} payloads): send them as several batches`,
+    );
   }
   let parsed: unknown;
   let text: string;
