@@ -119,6 +119,11 @@ export class FrameDecoder {
     return this.state === State.Failed;
   }
 
+  /** Inside a frame larger than allowed, discarding its payload as it arrives (nothing of it is held). */
+  get skipping(): boolean {
+    return this.state === State.Skip;
+  }
+
   /** Bytes held for an incomplete frame (header and payload). */
   get bufferedBytes(): number {
     return this.headerFilled + this.buffered;

@@ -281,8 +281,12 @@ export class StreamSession implements PublishingStream {
   }
 
   /** The stream waits for more input to finish something it holds: a frame, or a chunked publish. */
+  /**
+   * Whether the stream is mid-frame or mid-publish: holding bytes of them, or discarding an oversized
+   * frame's payload (which holds nothing, but keeps a stream that announced gigabytes and went quiet).
+   */
   private get holdsInput(): boolean {
-    return this.partialBytes > 0 || this.publishes.holdsChunks;
+    return this.partialBytes > 0 || this.decoder.skipping || this.publishes.holdsChunks;
   }
 
   private get stallMs(): number {
@@ -313,7 +317,10 @@ export class StreamSession implements PublishingStream {
         return;
       }
       this.core.stats.stalledStreams++;
-      const what = this.partialBytes > 0 ? 'the rest of a frame' : 'the next piece of a chunked publish';
+      const what =
+        this.partialBytes > 0 || this.decoder.skipping
+          ? 'the rest of a frame'
+          : 'the next piece of a chunked publish';
       this.fail(
         this.beforeAuth(
           `stream stalled: no input for ${this.stallMs} ms while waiting for ${what} (FELIX_STREAM_STALL_TIMEOUT_MS)`,

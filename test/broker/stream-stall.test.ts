@@ -35,6 +35,23 @@ async function publishOk(s: RawStream, requestId: number, bytes: number): Promis
 }
 
 describe('stalled streams and unfinished chunked publishes', () => {
+  it('ends a stream that announced a frame over the limit and went quiet, though it holds no byte of it', async () => {
+    const node = await startBroker({ FELIX_STREAM_STALL_TIMEOUT_MS: '500' });
+    const s = await RawStream.open(await connectRaw(node));
+    // A header announcing 4 GiB − 1 and a few bytes of it: refused at once, then discarded as it comes.
+    const header = allocateFrame(0, 0);
+    header.writeUInt32BE(0xffff_ffff, 8);
+    s.write(Buffer.concat([header, Buffer.alloc(100)]));
+    expect(await s.next()).toMatchObject({ type: 'error', code: 'limit_exceeded' });
+    const stalled = (await s.next()) as { type: string; code?: string; message?: string };
+    expect(stalled).toMatchObject({ type: 'error', code: 'limit_exceeded' });
+    expect(stalled.message).toMatch(
+      /^stream stalled: no input for 500 ms while waiting for the rest of a frame/,
+    );
+    await until(() => s.ended, 'the stalled stream ended');
+    expect(await metric(node, 'felix_stalled_streams_total')).toBe(1);
+  });
+
   it('a chunked publish holds what arrived, not what it announced; a quiet one is ended and released', async () => {
     const node = await startBroker({ FELIX_STREAM_STALL_TIMEOUT_MS: '1000' });
     // Five connections each start a publish announcing 16 MiB and send 1 KiB of it (80 MiB announced:
