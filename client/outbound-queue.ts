@@ -152,20 +152,20 @@ export class OutboundQueue {
     const fromReady = this.removeFrom(this.ready, this.readyHead, requestId);
     if (fromReady !== null) {
       this.queued -= fromReady.bytes;
-      return true;
+      return this.withdrawn();
     }
     const fromWaiting = this.removeFrom(this.waiting, this.waitingHead, requestId);
     if (fromWaiting !== null) {
       // Not admitted, so not counted; a sender waiting for admission goes on (its request has failed).
       fromWaiting.admission?.resolve();
-      return true;
+      return this.withdrawn();
     }
     for (let j = 0; j < this.chunkJobs.length; j++) {
       const job = this.chunkJobs[j]!;
       const behind = job.behind === null ? null : this.removeFrom(job.behind, 0, requestId);
       if (behind !== null) {
         this.queued -= behind.bytes;
-        return true;
+        return this.withdrawn();
       }
       if (job.requestId !== requestId) continue;
       if (job.next > 0) return false;
@@ -180,6 +180,12 @@ export class OutboundQueue {
       return true;
     }
     return false;
+  }
+
+  /** After a withdrawal: a queue it emptied is idle, as one emptied by writing is (a close waits for it). */
+  private withdrawn(): true {
+    if (this.idle) this.onIdle?.();
+    return true;
   }
 
   /** Removes the item carrying `requestId` from `items` (at or after `head`); null when none does. */

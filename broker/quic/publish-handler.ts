@@ -23,7 +23,7 @@ import { tenantRefusal } from '../core/registry.js';
 import type { Pausable, Topic } from '../core/topic.js';
 import type { ErrorSite } from '../core/ports.js';
 import type { Access } from './access.js';
-import type { AckForm, Replies } from './replies.js';
+import { refusalCodeOf, type AckForm, type Replies } from './replies.js';
 
 /** The stream a publish handler serves, as far as publishing is concerned. */
 export interface PublishingStream extends BudgetHolder, Pausable, Access {
@@ -280,13 +280,7 @@ export class PublishHandler implements CommitWaiter {
       // again, and its later pieces go unanswered (one answer says it all).
       this.chargeHeldChunks();
       this.dropLaterPieces(m);
-      this.refuse(
-        err.requestId,
-        'message',
-        err.message,
-        err.code === 'frame_too_large' ? 'limit_exceeded' : 'invalid_request',
-        err.ackRequested,
-      );
+      this.refuse(err.requestId, 'message', err.message, refusalCodeOf(err), err.ackRequested);
       return;
     }
     // Reassembly holds the pieces: the publish's reservation stays charged until it completes. The stream

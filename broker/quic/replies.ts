@@ -12,6 +12,7 @@ import {
   type Message,
   type PublishErrorMessage,
   type TypedErrorFields,
+  type WireError,
 } from '../../wire/index.js';
 import {
   cacheOkFrameBytes,
@@ -24,6 +25,16 @@ import {
 import type { CacheRequest, ErrorSite, ReplyTarget } from '../core/ports.js';
 import type { AnswerWriter } from './answer-writer.js';
 import type { ByteStream } from './stream-port.js';
+
+/**
+ * The code a frame the wire unit refused is answered with: a frame, reassembled publish or batch over a
+ * size or count limit is `limit_exceeded`; anything else that does not decode, `invalid_request`.
+ */
+export function refusalCodeOf(error: WireError): ErrorCode {
+  return error.code === 'frame_too_large' || error.code === 'too_many_payloads'
+    ? 'limit_exceeded'
+    : 'invalid_request';
+}
 
 /** How an acked publish is answered: the binary ack (0x10) for binary batches, messages otherwise. */
 export type AckForm = 'binary' | 'message';

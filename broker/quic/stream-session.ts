@@ -48,7 +48,7 @@ import { AnswerWriter } from './answer-writer.js';
 import type { ConnectionSession } from './connection-session.js';
 import { eventEncoding, type EventEncoding } from './event-encoding.js';
 import { PublishHandler, type PublishingStream } from './publish-handler.js';
-import { Replies } from './replies.js';
+import { Replies, refusalCodeOf } from './replies.js';
 import { SubscribeHandler } from './subscribe-handler.js';
 import type { ByteStream } from './stream-port.js';
 
@@ -356,8 +356,7 @@ export class StreamSession implements PublishingStream {
         // An acked batch whose body is bad still names its request: answered with its publish_error.
         if (!(err instanceof WireError) || err.requestId === undefined) throw err;
         this.core.stats.protocolErrors++;
-        const code = err.code === 'too_many_payloads' ? 'limit_exceeded' : 'invalid_request';
-        this.publishes.refuse(err.requestId, 'binary', err.message, code);
+        this.publishes.refuse(err.requestId, 'binary', err.message, refusalCodeOf(err));
         return;
       }
       this.publishes.publish(
@@ -621,8 +620,7 @@ export class StreamSession implements PublishingStream {
       this.fail(`unauthenticated: auth expected: ${e.message}`, 'unauthenticated');
       return;
     }
-    const code: ErrorCode =
-      e.code === 'frame_too_large' || e.code === 'too_many_payloads' ? 'limit_exceeded' : 'invalid_request';
+    const code = refusalCodeOf(e);
     if (e.requestId !== undefined && e.ackRequested && isPublish(e.messageType)) {
       this.publishes.refuse(e.requestId, 'message', e.message, code);
     } else if (

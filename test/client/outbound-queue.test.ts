@@ -60,6 +60,16 @@ describe('OutboundQueue', () => {
     expect(queue.idle).toBe(true);
   });
 
+  it('is idle once its last unwritten request is withdrawn, and says so (a close waits for that)', () => {
+    const { queue } = setup();
+    let idled = 0;
+    queue.onIdle = () => idled++;
+    queue.send(frame('a'), streamA, false, 30);
+    expect(queue.idle).toBe(false);
+    expect(queue.withdraw(30)).toBe(true);
+    expect([queue.idle, idled]).toEqual([true, 1]);
+  });
+
   it('withdraws a chunked publish not begun, and what waited behind it still goes, in order', () => {
     const { sink, turns, queue } = setup();
     queue.sendChunked([frame('c1'), frame('c2')], streamA, false, 20);

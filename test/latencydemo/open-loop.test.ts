@@ -277,13 +277,7 @@ describe('the open-loop report', () => {
     // Publisher lag p99 6.65 s: the latencies are the demo's own queue.
     const latency = { p50Ns: 3e9, p99Ns: 6.6e9, p999Ns: 6.7e9, maxNs: 6.7e9 };
     const measured = (achieved: number, lagMaxUs = 6_700_000) =>
-      deliveredOpenLoop(c!, latency, 465, {
-        rate_msgs: 500_000,
-        achieved_rate_msgs: achieved,
-        publisher_lag_p50_us: Math.min(3_000_000, lagMaxUs),
-        publisher_lag_p99_us: Math.min(6_650_000, lagMaxUs),
-        publisher_lag_max_us: lagMaxUs,
-      });
+      deliveredOpenLoop(c!, latency, 465, openLoopOf(500_000, achieved, [3_000_000, 6_650_000, lagMaxUs]));
     const short = measured(214_952);
     expect(short.valid).toBe(false);
     expect(short.invalid_reasons).toEqual([
@@ -306,13 +300,7 @@ describe('the open-loop report', () => {
     const [c] = planCases(parse('--rate', '100000', '--total', '300000'));
     const latency = { p50Ns: 177e6, p99Ns: 400e6, p999Ns: 401e6, maxNs: 402e6 };
     const run = (lagMaxUs: number) =>
-      deliveredOpenLoop(c!, latency, 3_000, {
-        rate_msgs: 100_000,
-        achieved_rate_msgs: 100_597.78,
-        publisher_lag_p50_us: Math.min(151_295, lagMaxUs),
-        publisher_lag_p99_us: Math.min(390_399, lagMaxUs),
-        publisher_lag_max_us: lagMaxUs,
-      });
+      deliveredOpenLoop(c!, latency, 3_000, openLoopOf(100_000, 100_597.78, [151_295, 390_399, lagMaxUs]));
     const caughtUp = run(396_458);
     expect(caughtUp.valid).toBe(false);
     expect(caughtUp.invalid_reasons).toEqual([
@@ -325,3 +313,14 @@ describe('the open-loop report', () => {
     expect(run(151_000).valid).toBe(false);
   });
 });
+
+/** An open-loop report of `rate` asked and `achieved`, its publisher lag p50/p99/max (none above max). */
+function openLoopOf(rate: number, achieved: number, [p50, p99, max]: readonly [number, number, number]) {
+  return {
+    rate_msgs: rate,
+    achieved_rate_msgs: achieved,
+    publisher_lag_p50_us: Math.min(p50, max),
+    publisher_lag_p99_us: Math.min(p99, max),
+    publisher_lag_max_us: max,
+  };
+}
