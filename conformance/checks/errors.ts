@@ -4,6 +4,8 @@ import {
   FEATURE_ERROR_CODES,
   FLAG_BINARY_PUBLISH_ACK,
   encodeBinaryPublishBatch,
+  encodeMessage,
+  HEADER_BYTES,
   MAX_BATCH_PAYLOADS,
   type ErrorCode,
 } from '../../wire/index.js';
@@ -265,6 +267,44 @@ export const errorChecks: Check[] = [
           send: (s: AuthedStream) => s.fs.sendFrame(0x40, Buffer.from(bytes)),
           answer: { code: 'invalid_request' },
         })),
+        { flags: 0x7f },
+      );
+    },
+
+    /**
+     * Refused unread, so without request_id: a MessagePack batch of more than MAX_BATCH_PAYLOADS payloads,
+     * and JSON of more than four times as many elements.
+     */
+    async too_many_payloads_unread(ctx) {
+      const empties = (count: number): Buffer[] => Array.from({ length: count }, () => Buffer.alloc(0));
+      const batch = (s: AuthedStream, count: number) => ({
+        type: 'publish_batch' as const,
+        tenant_id: s.tenant,
+        namespace: NAMESPACE,
+        stream: ctx.names.next('many-payloads'),
+        payloads: empties(count),
+        request_id: s.nextRequestId(),
+        ack: 'per_batch' as const,
+      });
+      await eachAnswered(
+        ctx,
+        [
+          {
+            what: `a MessagePack batch of ${MAX_BATCH_PAYLOADS + 1} empty payloads`,
+            send: (s: AuthedStream) =>
+              s.fs.sendFrame(
+                0x40,
+                encodeMessage(batch(s, MAX_BATCH_PAYLOADS + 1), { msgpack: true }).subarray(HEADER_BYTES),
+              ),
+            answer: { code: 'limit_exceeded' },
+          },
+          {
+            what: `a JSON batch of ${4 * MAX_BATCH_PAYLOADS} empty payloads`,
+            send: (s: AuthedStream) =>
+              s.fs.sendFrame(0, encodeMessage(batch(s, 4 * MAX_BATCH_PAYLOADS)).subarray(HEADER_BYTES)),
+            answer: { code: 'limit_exceeded' },
+          },
+        ],
         { flags: 0x7f },
       );
     },
